@@ -1,0 +1,91 @@
+#include "vxm-cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static GOptionEntry common_entries[] = {
+    {"root", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+     "Folder that stands for the host's / (default: $VXM_ROOT or /)", "DIR"},
+    {"quiet", 'q', 0, G_OPTION_ARG_NONE, NULL, "Print only errors", NULL},
+    {NULL},
+};
+
+gboolean
+vxm_cli_parse(VxmCli *cli, int *argc, char ***argv, const GOptionEntry *entries,
+              const char *parameter_string, const char *description)
+{
+  g_autoptr(GOptionContext) ctx = g_option_context_new(parameter_string);
+  g_autoptr(GError) error = NULL;
+  GOptionEntry common[G_N_ELEMENTS(common_entries)];
+  g_autofree char *root = NULL;
+
+  memcpy(common, common_entries, sizeof common);
+  common[0].arg_data = &root;
+  common[1].arg_data = &cli->quiet;
+
+  if (entries != NULL)
+    g_option_context_add_main_entries(ctx, entries, NULL);
+  g_option_context_add_main_entries(ctx, common, NULL);
+  if (description != NULL)
+    g_option_context_set_summary(ctx, description);
+  g_option_context_set_strict_posix(ctx, FALSE);
+  if (!g_option_context_parse(ctx, argc, argv, &error)) {
+    vxm_cli_usage_error(cli, "%s", error->message);
+    return FALSE;
+  }
+  if (root != NULL) {
+    g_free(cli->root_option);
+    cli->root_option = g_steal_pointer(&root);
+  }
+  return TRUE;
+}
+
+VxmHostfs *
+vxm_cli_get_hostfs(VxmCli *cli, GError **error)
+{
+  if (cli->hostfs == NULL)
+    cli->hostfs = vxm_hostfs_new_for_cli(cli->root_option, error);
+  return cli->hostfs;
+}
+
+int
+vxm_cli_fail(VxmCli *cli, const GError *error)
+{
+  g_printerr("vxm %s: %s\n", cli->command, error->message);
+  return VXM_EXIT_FAILURE;
+}
+
+int
+vxm_cli_usage_error(VxmCli *cli, const char *format, ...)
+{
+  g_autofree char *msg = NULL;
+  va_list ap;
+
+  va_start(ap, format);
+  msg = g_strdup_vprintf(format, ap);
+  va_end(ap);
+  g_printerr("vxm %s: %s\nTry 'vxm %s --help'.\n", cli->command, msg, cli->command);
+  return VXM_EXIT_USAGE;
+}
+
+void
+vxm_cli_print_json(JsonNode *node)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  g_autofree char *text = NULL;
+
+  json_generator_set_pretty(gen, TRUE);
+  json_generator_set_indent(gen, 2);
+  json_generator_set_root(gen, node);
+  text = json_generator_to_data(gen, NULL);
+  g_print("%s\n", text);
+}
+
+char *
+vxm_cli_colored(VxmCli *cli, const char *sgr, const char *text)
+{
+  if (!cli->color)
+    return g_strdup(text);
+  return g_strdup_printf("\033[%sm%s\033[0m", sgr, text);
+}

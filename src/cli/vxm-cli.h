@@ -1,0 +1,56 @@
+/* vxm-cli: what every subcommand shares: common options, the host root, output. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "common/vxm-error.h"
+#include "common/vxm-hostfs.h"
+
+G_BEGIN_DECLS
+
+/* Exit statuses, documented in vxm(1). */
+enum {
+  VXM_EXIT_OK = 0,
+  VXM_EXIT_FAILURE = 1, /* the operation failed, or a check did */
+  VXM_EXIT_USAGE = 2,   /* bad command line */
+};
+
+typedef struct {
+  const char *command; /* the subcommand's name, for messages */
+  char *root_option;
+  gboolean quiet;
+  gboolean color; /* stdout is a terminal and NO_COLOR is unset */
+  VxmHostfs *hostfs;
+} VxmCli;
+
+typedef int (*VxmCliRunFunc)(VxmCli *cli, int argc, char **argv);
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  VxmCliRunFunc run;
+} VxmCliCommand;
+
+/* Parses the subcommand's @entries plus the common options (--root, --quiet).
+ * On a usage error prints it with a hint and returns FALSE (exit with VXM_EXIT_USAGE). */
+gboolean vxm_cli_parse(VxmCli *cli, int *argc, char ***argv, const GOptionEntry *entries,
+                       const char *parameter_string, const char *description);
+
+/* The host root from --root / VXM_ROOT; NULL with @error when it is unusable. */
+VxmHostfs *vxm_cli_get_hostfs(VxmCli *cli, GError **error);
+
+/* Prints "vxm COMMAND: MESSAGE" on stderr and returns VXM_EXIT_FAILURE. */
+int vxm_cli_fail(VxmCli *cli, const GError *error);
+int vxm_cli_usage_error(VxmCli *cli, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+/* Pretty JSON on stdout, newline-terminated. */
+void vxm_cli_print_json(JsonNode *node);
+
+/* Colour when allowed: returns @text wrapped in the SGR code, or a plain copy. */
+char *vxm_cli_colored(VxmCli *cli, const char *sgr, const char *text);
+
+/* The subcommands. */
+int vxm_cli_cmd_list_gpus(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv);
+
+G_END_DECLS

@@ -1,0 +1,68 @@
+/* vxm: the command-line front end. Dispatches to one file per subcommand. */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vxm-cli.h"
+#include "vxm-config.h"
+
+static const VxmCliCommand commands[] = {
+    /* keep sorted by name */
+    {"version", "Print vxm's version", NULL},
+};
+
+static void
+print_usage(FILE *out)
+{
+  fprintf(out, "Usage: vxm [--version] [--help] COMMAND [OPTIONS]\n\n"
+               "Run a Windows guest on this workstation's second GPU, and give it back.\n\n"
+               "Commands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+    fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\nEvery command takes --help, and --root DIR (or VXM_ROOT) to act on a\n"
+               "simulated or other host root instead of /.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+  VxmCli cli = {0};
+  const char *no_color = g_getenv("NO_COLOR");
+  int status;
+
+  setlocale(LC_ALL, "");
+  if (argc < 2) {
+    print_usage(stderr);
+    return VXM_EXIT_USAGE;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+    printf("vxm %s\n", VXM_VERSION);
+    return VXM_EXIT_OK;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    print_usage(stdout);
+    return VXM_EXIT_OK;
+  }
+  cli.color = isatty(STDOUT_FILENO) && (no_color == NULL || *no_color == '\0');
+  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+    if (strcmp(argv[1], commands[i].name) == 0) {
+      g_autofree char *prgname = g_strdup_printf("vxm %s", commands[i].name);
+
+      g_set_prgname(prgname);
+      cli.command = commands[i].name;
+      if (commands[i].run == NULL) {
+        printf("vxm %s\n", VXM_VERSION);
+        return VXM_EXIT_OK;
+      }
+      status = commands[i].run(&cli, argc - 1, argv + 1);
+      g_clear_object(&cli.hostfs);
+      g_free(cli.root_option);
+      return status;
+    }
+  }
+  fprintf(stderr, "vxm: unknown command '%s'\n\n", argv[1]);
+  print_usage(stderr);
+  return VXM_EXIT_USAGE;
+}

@@ -1,0 +1,39 @@
+/* vxm-util: small helpers every area uses: fds, numbers, atomic files. */
+#pragma once
+
+#include <glib.h>
+#include <errno.h>
+#include <unistd.h>
+
+G_BEGIN_DECLS
+
+static inline void
+vxm_close_fdp(int *fd)
+{
+  if (*fd >= 0) {
+    int errsv = errno;
+    close(*fd);
+    errno = errsv;
+    *fd = -1;
+  }
+}
+
+/* An int file descriptor closed when it goes out of scope. */
+#define vxm_autofd __attribute__((cleanup(vxm_close_fdp)))
+
+/* Strict number parsing: the whole string, no sign for unsigned, no overflow. */
+gboolean vxm_parse_int64(const char *text, guint base, gint64 *out);
+gboolean vxm_parse_uint64(const char *text, guint base, guint64 *out);
+
+/* Writes @path atomically: a temporary file beside it, fsync, rename, fsync of the folder.
+ * Either the old or the new content is there after a crash, never a mix. */
+gboolean vxm_file_replace_atomic(const char *path, const char *contents, gssize length, int mode,
+                                 GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* "1.5 GiB", "512 MiB": for messages. */
+char *vxm_format_bytes(guint64 bytes);
+
+/* Parses "16G", "512M", "4096K", "1T", "8GiB", plain bytes. */
+gboolean vxm_parse_size(const char *text, guint64 *out_bytes);
+
+G_END_DECLS

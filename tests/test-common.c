@@ -1,0 +1,186 @@
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/vxm-error.h"
+#include "common/vxm-hostfs.h"
+#include "common/vxm-util.h"
+#include "vxm-test-util.h"
+
+static void
+test_hostfs_maps_paths(void)
+{
+  g_autoptr(VxmHostfs) real = vxm_hostfs_new(NULL);
+  g_autoptr(VxmHostfs) sim = vxm_hostfs_new("/tmp/sim//");
+  g_autofree char *p1 = vxm_hostfs_path(real, VXM_HOST_SYS_PCI_DEVICES);
+  g_autofree char *p2 = vxm_hostfs_pathf(sim, "%s/%s/driver", VXM_HOST_SYS_PCI_DEVICES, "x");
+  g_autofree char *back = vxm_hostfs_host_path(sim, "/tmp/sim/sys/bus");
+  g_autofree char *outside = vxm_hostfs_host_path(sim, "/tmp/simulated/sys");
+
+  g_assert_true(vxm_hostfs_is_real(real));
+  g_assert_false(vxm_hostfs_is_real(sim));
+  g_assert_cmpstr(p1, ==, "/sys/bus/pci/devices");
+  g_assert_cmpstr(p2, ==, "/tmp/sim/sys/bus/pci/devices/x/driver");
+  g_assert_cmpstr(back, ==, "/sys/bus");
+  g_assert_null(outside);
+}
+
+static void
+test_hostfs_attrs(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *vendor = NULL;
+  g_autofree char *driver = NULL;
+  g_autofree char *resolved = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+  gint64 numa = 0;
+  guint64 cls = 0;
+
+  vxm_test_write_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/vendor", "0x10de\n");
+  vxm_test_write_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/class", "0x030000\n");
+  vxm_test_write_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/numa_node", "-1\n");
+  vxm_test_write_file(root, "sys/bus/pci/drivers/nvidia/bind", "");
+  vxm_test_symlink(root, "sys/bus/pci/devices/0000:01:00.0",
+                   "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0");
+  vxm_test_symlink(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver",
+                   "../../../../bus/pci/drivers/nvidia");
+
+  vendor = vxm_hostfs_read_attr(fs, "/sys/bus/pci/devices/0000:01:00.0/vendor", &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(vendor, ==, "0x10de");
+  g_assert_true(
+      vxm_hostfs_read_attr_uint64(fs, "/sys/bus/pci/devices/0000:01:00.0/class", 0, &cls, &error));
+  g_assert_cmphex(cls, ==, 0x030000);
+  g_assert_true(vxm_hostfs_read_attr_int64(fs, "/sys/bus/pci/devices/0000:01:00.0/numa_node", 10,
+                                           &numa, &error));
+  g_assert_cmpint(numa, ==, -1);
+  driver = vxm_hostfs_read_link_basename(fs, "/sys/bus/pci/devices/0000:01:00.0/driver", &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(driver, ==, "nvidia");
+  resolved = vxm_hostfs_resolve(fs, "/sys/bus/pci/devices/0000:01:00.0", &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(resolved, ==, "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0");
+
+  names = vxm_hostfs_list_dir(fs, "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(names->len, ==, 4);
+  g_assert_cmpstr(g_ptr_array_index(names, 0), ==, "class");
+  g_assert_cmpstr(g_ptr_array_index(names, 3), ==, "vendor");
+
+  /* a missing attribute names the host path, not the local one */
+  g_assert_null(vxm_hostfs_read_attr(fs, "/sys/bus/pci/devices/0000:02:00.0/vendor", &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
+  g_assert_nonnull(strstr(error->message, "/sys/bus/pci/devices/0000:02:00.0/vendor"));
+  g_assert_null(strstr(error->message, root));
+  g_clear_error(&error);
+
+  /* a number that is not one is reported as such */
+  g_assert_false(vxm_hostfs_read_attr_int64(fs, "/sys/bus/pci/devices/0000:01:00.0/vendor", 10,
+                                            &numa, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL);
+  g_clear_error(&error);
+
+  g_assert_true(
+      vxm_hostfs_write_attr(fs, "/sys/bus/pci/drivers/nvidia/bind", "0000:01:00.0", &error));
+  g_assert_no_error(error);
+  vxm_test_rm_rf(root);
+}
+
+static void
+test_hostfs_cli_root(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new_for_cli("/nonexistent/vxm-root", &error);
+
+  g_assert_null(fs);
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
+  g_assert_nonnull(strstr(error->message, "/nonexistent/vxm-root"));
+}
+
+static void
+test_parse_numbers(void)
+{
+  gint64 s;
+  guint64 u;
+
+  g_assert_true(vxm_parse_int64("-1", 10, &s));
+  g_assert_cmpint(s, ==, -1);
+  g_assert_true(vxm_parse_uint64("0x10de", 0, &u));
+  g_assert_cmphex(u, ==, 0x10de);
+  g_assert_false(vxm_parse_uint64("-1", 10, &u));
+  g_assert_false(vxm_parse_uint64("12 ", 10, &u));
+  g_assert_false(vxm_parse_uint64("", 10, &u));
+  g_assert_false(vxm_parse_uint64("99999999999999999999999", 10, &u));
+  g_assert_false(vxm_parse_int64(" 1", 10, &s));
+}
+
+static void
+test_parse_size(void)
+{
+  static const struct {
+    const char *in;
+    guint64 bytes;
+  } ok[] = {
+      {"16G", 16ull << 30}, {"512M", 512ull << 20}, {"8GiB", 8ull << 30}, {"4096", 4096},
+      {"1t", 1ull << 40},   {"2MB", 2ull << 20},    {"64k", 64ull << 10},
+  };
+  static const char *const bad[] = {"", "G", "-1G", "1X", "1.5G", "99999999999999999999T"};
+  guint64 v;
+
+  for (gsize i = 0; i < G_N_ELEMENTS(ok); i++) {
+    g_assert_true(vxm_parse_size(ok[i].in, &v));
+    g_assert_cmpuint(v, ==, ok[i].bytes);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++)
+    g_assert_false(vxm_parse_size(bad[i], &v));
+}
+
+static void
+test_atomic_replace(void)
+{
+  g_autofree char *dir = vxm_test_mkdtemp();
+  g_autofree char *path = g_build_filename(dir, "journal", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+
+  g_assert_true(vxm_file_replace_atomic(path, "one", -1, 0600, &error));
+  g_assert_true(vxm_file_replace_atomic(path, "two", -1, 0600, &error));
+  g_assert_no_error(error);
+  g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
+  g_assert_cmpstr(contents, ==, "two");
+  g_assert_cmpint(stat(path, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+
+  /* a folder that does not exist is an error naming the file, nothing is created */
+  g_assert_false(vxm_file_replace_atomic("/nonexistent/dir/x", "x", -1, 0600, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
+  vxm_test_rm_rf(dir);
+}
+
+static void
+test_format_bytes(void)
+{
+  g_autofree char *a = vxm_format_bytes(512ull << 20);
+  g_autofree char *b = vxm_format_bytes(3ull << 29);
+  g_autofree char *c = vxm_format_bytes(100);
+
+  g_assert_cmpstr(a, ==, "512 MiB");
+  g_assert_cmpstr(b, ==, "1.5 GiB");
+  g_assert_cmpstr(c, ==, "100 bytes");
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/vxm/hostfs/maps-paths", test_hostfs_maps_paths);
+  g_test_add_func("/vxm/hostfs/attrs", test_hostfs_attrs);
+  g_test_add_func("/vxm/hostfs/cli-root", test_hostfs_cli_root);
+  g_test_add_func("/vxm/util/parse-numbers", test_parse_numbers);
+  g_test_add_func("/vxm/util/parse-size", test_parse_size);
+  g_test_add_func("/vxm/util/atomic-replace", test_atomic_replace);
+  g_test_add_func("/vxm/util/format-bytes", test_format_bytes);
+  return g_test_run();
+}

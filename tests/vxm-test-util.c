@@ -1,0 +1,124 @@
+#include "vxm-test-util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vxm-config.h"
+
+gboolean
+vxm_test_require_root(void)
+{
+  if (geteuid() == 0)
+    return TRUE;
+  if (g_strcmp0(g_getenv("CI"), "true") == 0) {
+    g_test_fail_printf("this test needs root and CI must run it");
+    return FALSE;
+  }
+  g_test_skip("needs root");
+  return FALSE;
+}
+
+char *
+vxm_test_source_path(const char *relative)
+{
+  const char *src = g_getenv("VXM_SOURCE_DIR");
+  return g_build_filename(src ? src : VXM_SOURCE_DIR, relative, NULL);
+}
+
+char *
+vxm_test_build_path(const char *relative)
+{
+  const char *build = g_getenv("VXM_BUILD_DIR");
+  return g_build_filename(build ? build : VXM_BUILD_DIR, relative, NULL);
+}
+
+char *
+vxm_test_mkdtemp(void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp("vxm-test-XXXXXX", &error);
+
+  g_assert_no_error(error);
+  return dir;
+}
+
+static void
+rm_rf_at(const char *path)
+{
+  struct stat st;
+
+  if (lstat(path, &st) != 0)
+    return;
+  if (S_ISDIR(st.st_mode)) {
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+
+    while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+      g_autofree char *child = g_build_filename(path, name, NULL);
+      rm_rf_at(child);
+    }
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+}
+
+void
+vxm_test_rm_rf(const char *path)
+{
+  if (path != NULL && g_str_has_prefix(path, g_get_tmp_dir()))
+    rm_rf_at(path);
+}
+
+void
+vxm_test_write_file(const char *root, const char *relative, const char *contents)
+{
+  g_autofree char *path = g_build_filename(root, relative, NULL);
+  g_autofree char *parent = g_path_get_dirname(path);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint(g_mkdir_with_parents(contents ? parent : path, 0755), ==, 0);
+  if (contents != NULL) {
+    g_file_set_contents(path, contents, -1, &error);
+    g_assert_no_error(error);
+  }
+}
+
+void
+vxm_test_symlink(const char *root, const char *relative, const char *target)
+{
+  g_autofree char *path = g_build_filename(root, relative, NULL);
+  g_autofree char *parent = g_path_get_dirname(path);
+
+  g_assert_cmpint(g_mkdir_with_parents(parent, 0755), ==, 0);
+  unlink(path);
+  if (symlink(target, path) != 0)
+    g_error("symlink %s -> %s: %s", path, target, g_strerror(errno));
+}
+
+int
+vxm_test_run(const char *const *argv, const char *const *envp, char **out_stdout, char **out_stderr)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) env = g_get_environ();
+  int wait_status = 0;
+
+  env = g_environ_unsetenv(env, "VXM_ROOT");
+  env = g_environ_setenv(env, "NO_COLOR", "1", TRUE);
+  env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
+  for (gsize i = 0; envp != NULL && envp[i] != NULL; i++) {
+    g_auto(GStrv) kv = g_strsplit(envp[i], "=", 2);
+    env = g_environ_setenv(env, kv[0], kv[1] ? kv[1] : "", TRUE);
+  }
+  g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_DEFAULT, NULL, NULL, out_stdout, out_stderr,
+               &wait_status, &error);
+  g_assert_no_error(error);
+  if (WIFEXITED(wait_status))
+    return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status))
+    return 128 + WTERMSIG(wait_status);
+  return -1;
+}

@@ -1,0 +1,30 @@
+/* Test support shared by every test program. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Tests that need root (or FUSE) call this first. Outside CI they skip when not root; in CI
+ * (CI=true) a missing privilege fails the test, so nothing is silently skipped there. */
+gboolean vxm_test_require_root(void);
+
+/* Path of a file in the source tree, e.g. vxm_test_source_path("tests/data/x"). */
+char *vxm_test_source_path(const char *relative);
+/* Path of a built file, e.g. vxm_test_build_path("src/cli/vxm"). */
+char *vxm_test_build_path(const char *relative);
+
+/* A fresh temporary folder, removed with vxm_test_rm_rf. */
+char *vxm_test_mkdtemp(void);
+void vxm_test_rm_rf(const char *path);
+
+/* Writes a file creating its parents; @contents NULL makes a folder. */
+void vxm_test_write_file(const char *root, const char *relative, const char *contents);
+void vxm_test_symlink(const char *root, const char *relative, const char *target);
+
+/* Runs argv to completion with a clean, predictable environment plus @envp additions;
+ * captures stdout and stderr; returns the exit status (or 128+signal). */
+int vxm_test_run(const char *const *argv, const char *const *envp, char **out_stdout,
+                 char **out_stderr);
+
+G_END_DECLS
