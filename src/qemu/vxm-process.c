@@ -308,8 +308,8 @@ vxm_process_spawn(const char *const *argv, const char *const *envp, const VxmPro
   setup.min_tmp = 3;
   for (guint i = 0; i < n_fds; i++)
     setup.min_tmp = MAX(setup.min_tmp, fds[i].target_fd + 1);
-  setup.max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur
-                                                                            : 65536;
+  setup.max_fd =
+      getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
   setup.flags = flags;
   setup.parent = getpid();
 

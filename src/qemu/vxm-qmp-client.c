@@ -224,8 +224,8 @@ on_pending_cancelled(GCancellable *cancellable, gpointer user_data)
 {
   Pending *p = user_data;
 
-  pending_abandon(p, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                 "QMP command '%s' was cancelled", p->command));
+  pending_abandon(p, g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED, "QMP command '%s' was cancelled",
+                                 p->command));
   return G_SOURCE_REMOVE;
 }
 
@@ -258,8 +258,8 @@ vxm_qmp_client_class_init(VxmQmpClientClass *klass)
       g_signal_new("event", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0,
                    NULL, NULL, NULL, G_TYPE_NONE, 3, G_TYPE_STRING, JSON_TYPE_OBJECT, G_TYPE_INT64);
   signals[SIGNAL_DISCONNECTED] =
-      g_signal_new("disconnected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                   NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+      g_signal_new("disconnected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                   G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void
@@ -269,8 +269,8 @@ vxm_qmp_client_init(VxmQmpClient *self)
   self->next_id = 1;
   self->reader = vxm_qmp_reader_new(0);
   self->wbuf = g_byte_array_new();
-  self->pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-                                        (GDestroyNotify)pending_free);
+  self->pending =
+      g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)pending_free);
   self->abandoned = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
   g_queue_init(&self->held);
   self->context = g_main_context_ref_thread_default();
@@ -380,9 +380,7 @@ handle_message(VxmQmpClient *self, VxmQmpMessage *msg)
       start_negotiation(self);
     return; /* kept */
   case VXM_QMP_MESSAGE_RETURN:
-  case VXM_QMP_MESSAGE_ERROR:
-    handle_reply(self, msg);
-    break;
+  case VXM_QMP_MESSAGE_ERROR: handle_reply(self, msg); break;
   case VXM_QMP_MESSAGE_EVENT:
     g_signal_emit(self, signals[SIGNAL_EVENT], g_quark_try_string(msg->event), msg->event,
                   msg->data, msg->timestamp_us);
@@ -460,8 +458,7 @@ client_disconnect(VxmQmpClient *self, const GError *error)
       continue;
     if (error != NULL) {
       perr = g_error_copy(error);
-      g_prefix_error(&perr, "QMP command '%s' failed, the connection to QEMU ended: ",
-                     p->command);
+      g_prefix_error(&perr, "QMP command '%s' failed, the connection to QEMU ended: ", p->command);
     } else {
       perr = g_error_new(VXM_ERROR, VXM_ERROR_IO,
                          "QMP command '%s' failed: the connection to QEMU closed before its "
@@ -476,8 +473,7 @@ client_disconnect(VxmQmpClient *self, const GError *error)
     destroy_source(&self->handshake_timeout);
     g_task_return_new_error(task, VXM_ERROR, error ? error->code : VXM_ERROR_IO,
                             "QMP handshake failed: the connection to QEMU ended%s%s",
-                            error ? ": " : " before the greeting",
-                            error ? error->message : "");
+                            error ? ": " : " before the greeting", error ? error->message : "");
   }
   g_signal_emit(self, signals[SIGNAL_DISCONNECTED], 0, error);
 }
@@ -671,8 +667,8 @@ release_held(VxmQmpClient *self, const GError *error)
         break;
     } else {
       pending_complete(p, NULL,
-                       g_error_new(error->domain, error->code,
-                                   "QMP command '%s' not sent: %s", p->command, error->message));
+                       g_error_new(error->domain, error->code, "QMP command '%s' not sent: %s",
+                                   p->command, error->message));
     }
   }
 }
@@ -744,8 +740,8 @@ vxm_qmp_client_handshake_async(VxmQmpClient *self, guint timeout_ms, GCancellabl
     return;
   }
   if (self->ready || self->handshake != NULL || self->negotiating) {
-    g_task_return_new_error(task, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-                            "QMP handshake already %s", self->ready ? "done" : "in progress");
+    g_task_return_new_error(task, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, "QMP handshake already %s",
+                            self->ready ? "done" : "in progress");
     return;
   }
   self->handshake = g_steal_pointer(&task);

@@ -7,9 +7,9 @@
 
 struct _VxmQmpReader {
   GByteArray *buf;
-  gsize start;     /* first byte not yet consumed */
-  gsize scanned;   /* bytes from start known to hold no newline */
-  gsize tail;      /* offset of the bytes after the last newline fed */
+  gsize start;   /* first byte not yet consumed */
+  gsize scanned; /* bytes from start known to hold no newline */
+  gsize tail;    /* offset of the bytes after the last newline fed */
   gsize max_line;
   gboolean failed; /* a line overflowed: the stream cannot be framed any more */
 };
@@ -43,7 +43,8 @@ static const char *
 member_string(JsonObject *object, const char *name)
 {
   JsonNode *node = json_object_get_member(object, name);
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
+      json_node_get_value_type(node) != G_TYPE_STRING)
     return NULL;
   return json_node_get_string(node);
 }
@@ -52,7 +53,8 @@ static gboolean
 member_int(JsonObject *object, const char *name, gint64 *out)
 {
   JsonNode *node = json_object_get_member(object, name);
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64)
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
+      json_node_get_value_type(node) != G_TYPE_INT64)
     return FALSE;
   *out = json_node_get_int(node);
   return TRUE;
@@ -121,8 +123,8 @@ parse_event(VxmQmpMessage *msg, JsonObject *object, GError **error)
         !member_int(json_node_get_object(timestamp), "seconds", &seconds) ||
         !member_int(json_node_get_object(timestamp), "microseconds", &micro) || seconds < 0 ||
         seconds > G_MAXINT64 / G_USEC_PER_SEC - 1 || micro < 0 || micro >= G_USEC_PER_SEC) {
-      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
-                  "QMP event %s has a malformed timestamp", name);
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "QMP event %s has a malformed timestamp",
+                  name);
       return FALSE;
     }
     msg->timestamp_us = seconds * G_USEC_PER_SEC + micro;
@@ -142,7 +144,10 @@ vxm_qmp_message_new_from_node(JsonNode *node, GError **error)
 
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "QMP message is a JSON %s, not an object",
-                node ? json_node_type_name(node) : "nothing");
+                node == NULL                  ? "nothing"
+                : JSON_NODE_HOLDS_ARRAY(node) ? "array"
+                : JSON_NODE_HOLDS_NULL(node)  ? "null"
+                                              : "scalar");
     return NULL;
   }
   object = json_node_get_object(node);
@@ -278,8 +283,8 @@ parse_line(const char *line, gsize length, GError **error)
     return NULL;
   }
   if (!nesting_ok(line, length)) {
-    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
-                "QMP message nests deeper than %d levels", VXM_QMP_READER_MAX_DEPTH);
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "QMP message nests deeper than %d levels",
+                VXM_QMP_READER_MAX_DEPTH);
     return NULL;
   }
   parser = json_parser_new_immutable();

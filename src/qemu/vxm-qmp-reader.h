@@ -28,13 +28,13 @@ typedef enum {
 /* One classified message. Fields that do not apply to the kind are NULL/0. */
 typedef struct {
   VxmQmpMessageKind kind;
-  JsonObject *object; /* the whole message */
-  JsonNode *id;       /* replies: the "id" member, or NULL when the reply has none */
-  JsonNode *ret;      /* RETURN: the "return" member */
-  char *error_class;  /* ERROR: "GenericError", "CommandNotFound", ... */
-  char *error_desc;   /* ERROR: QEMU's human-readable text */
-  char *event;        /* EVENT: its name */
-  JsonObject *data;   /* EVENT: "data", or an empty object when absent */
+  JsonObject *object;  /* the whole message */
+  JsonNode *id;        /* replies: the "id" member, or NULL when the reply has none */
+  JsonNode *ret;       /* RETURN: the "return" member */
+  char *error_class;   /* ERROR: "GenericError", "CommandNotFound", ... */
+  char *error_desc;    /* ERROR: QEMU's human-readable text */
+  char *event;         /* EVENT: its name */
+  JsonObject *data;    /* EVENT: "data", or an empty object when absent */
   gint64 timestamp_us; /* EVENT: QEMU's wall-clock timestamp in microseconds, -1 if absent */
   /* GREETING */
   int version_major;

@@ -100,8 +100,7 @@ attempt(SocketWait *w)
     return;
   }
   switch (w->last_errno) {
-  case ENOENT:
-    return; /* inotify tells us when it appears */
+  case ENOENT: return; /* inotify tells us when it appears */
   case ECONNREFUSED:
   case EAGAIN:
     /* Bound but not yet listening (or backlog full): no event marks listen(). */
@@ -211,13 +210,11 @@ vxm_wait_for_socket_async(const char *path, guint timeout_ms, GCancellable *canc
   w->timeout_ms = timeout_ms;
   w->last_errno = ENOENT;
   w->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (w->inotify_fd < 0 ||
-      inotify_add_watch(w->inotify_fd, dir,
-                        IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
-                            IN_ONLYDIR) < 0) {
+  if (w->inotify_fd < 0 || inotify_add_watch(w->inotify_fd, dir,
+                                             IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF |
+                                                 IN_MOVE_SELF | IN_ONLYDIR) < 0) {
     GError *error = NULL;
-    vxm_error_set_from_errno(&error, errno, "cannot watch folder %s for socket %s", dir,
-                             w->name);
+    vxm_error_set_from_errno(&error, errno, "cannot watch folder %s for socket %s", dir, w->name);
     socket_wait_complete(w, -1, error);
     return;
   }
