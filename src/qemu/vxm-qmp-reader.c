@@ -310,13 +310,14 @@ VxmQmpMessage *
 vxm_qmp_reader_next(VxmQmpReader *self, GError **error)
 {
   for (;;) {
-    const char *base = (const char *)self->buf->data + self->start;
     gsize avail = self->buf->len - self->start;
+    const char *base;
     const char *nl;
     gsize length;
 
     if (avail <= self->scanned)
       return NULL;
+    base = (const char *)self->buf->data + self->start;
     nl = memchr(base + self->scanned, '\n', avail - self->scanned);
     if (nl == NULL) {
       self->scanned = avail;
@@ -344,14 +345,13 @@ gboolean
 vxm_qmp_reader_finish(VxmQmpReader *self, GError **error)
 {
   gsize pending = vxm_qmp_reader_get_pending(self);
-  const char *base = (const char *)self->buf->data + self->start;
 
   if (self->failed) {
     g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
                         "QMP stream ended after a line over the size limit");
     return FALSE;
   }
-  if (pending > 0 && !is_blank(base, pending)) {
+  if (pending > 0 && !is_blank((const char *)self->buf->data + self->start, pending)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
                 "QMP stream ended in the middle of a message (%" G_GSIZE_FORMAT
                 " bytes without a line end)",
