@@ -89,12 +89,13 @@ test_reply_and_event(void)
   g_autoptr(VxmQmpMessage) ret =
       parse_one("{\"return\": {\"status\": \"running\"}, \"id\": 6}\r\n", &error);
   g_autoptr(VxmQmpMessage) err = parse_one(
-      "{\"id\": \"str-id\", \"error\": {\"class\": \"GenericError\", \"desc\": \"bad\"}}\n", &error);
+      "{\"id\": \"str-id\", \"error\": {\"class\": \"GenericError\", \"desc\": \"bad\"}}\n",
+      &error);
   g_autoptr(VxmQmpMessage) noid = parse_one("{\"return\": 5}\n", &error);
-  g_autoptr(VxmQmpMessage) ev =
-      parse_one("{\"timestamp\": {\"seconds\": 1795491169, \"microseconds\": 359406}, \"event\": "
-                "\"RESET\", \"data\": {\"guest\": false, \"reason\": \"host-qmp-system-reset\"}}\r\n",
-                &error);
+  g_autoptr(VxmQmpMessage) ev = parse_one(
+      "{\"timestamp\": {\"seconds\": 1795491169, \"microseconds\": 359406}, \"event\": "
+      "\"RESET\", \"data\": {\"guest\": false, \"reason\": \"host-qmp-system-reset\"}}\r\n",
+      &error);
 
   g_assert_no_error(error);
   g_assert_cmpint(ret->kind, ==, VXM_QMP_MESSAGE_RETURN);
