@@ -47,6 +47,7 @@ typedef struct {
   char *deleted_device;
   char *shutdown_reason;
   guint disconnects;
+  gboolean disconnect_error;
 } Seen;
 
 static void
@@ -67,6 +68,8 @@ on_disconnected(VxmQmpClient *client, const GError *error, gpointer user_data)
 {
   Seen *seen = user_data;
   seen->disconnects++;
+  seen->disconnect_error = error != NULL;
+  g_test_message("QMP connection ended: %s", error ? error->message : "clean end of stream");
 }
 
 static gboolean
@@ -228,6 +231,7 @@ test_lifecycle(void)
   while (seen.disconnects == 0)
     g_main_context_iteration(NULL, TRUE);
   g_assert_false(vxm_qmp_client_is_connected(client));
+  g_assert_false(seen.disconnect_error); /* quit is a clean end, not a failure */
 
   g_assert_true(g_file_get_contents(log, &log_text, NULL, NULL));
   g_assert_nonnull(strstr(log_text, "vxm: starting "));
