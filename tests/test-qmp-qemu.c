@@ -186,6 +186,13 @@ test_lifecycle(void)
   status = status_of(client);
   g_assert_cmpstr(status, ==, "prelaunch");
   g_free(g_steal_pointer(&status));
+  {
+    gint64 start = g_get_monotonic_time();
+    for (int i = 0; i < 50; i++)
+      g_free(status_of(client));
+    g_test_message("QMP query-status round trip: %.3f ms (mean of 50)",
+                   (g_get_monotonic_time() - start) / 50000.0);
+  }
 
   execute_ok(client, "cont", NULL);
   wait_event(&seen, "RESUME");
