@@ -353,6 +353,7 @@ run_real_qemu(const Built *b, const char *tmp, const char *hugepage_size, GPtrAr
   g_autofree char *srv = g_build_filename(tmp, "srv", NULL);
   g_autofree char *shm = g_build_filename(tmp, "shm-looking-glass", NULL);
   const char *map[] = {HOME, home, RUN, run, "/srv", srv, "/dev/shm/looking-glass", shm, NULL};
+  const char *const clean_env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", NULL};
   VxmQemuWrapperOptions opts = {.path_map = map,
                                 .hugepage_size = hugepage_size,
                                 .memory = hugepage_size != NULL ? "256M" : NULL};
@@ -432,7 +433,12 @@ run_real_qemu(const Built *b, const char *tmp, const char *hugepage_size, GPtrAr
       g_strv_builder_add(sb, m);
     }
     swtpm_argv = g_strv_builder_end(sb);
-    swtpm = g_subprocess_newv((const char *const *)swtpm_argv, G_SUBPROCESS_FLAGS_NONE, &error);
+    {
+      g_autoptr(GSubprocessLauncher) sl = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+
+      g_subprocess_launcher_set_environ(sl, (char **)clean_env);
+      swtpm = g_subprocess_launcher_spawnv(sl, (const char *const *)swtpm_argv, &error);
+    }
     if (swtpm == NULL)
       return g_strdup_printf("cannot start swtpm: %s", error->message);
     if (!wait_for_path(sock, swtpm, 10000)) {
@@ -442,6 +448,9 @@ run_real_qemu(const Built *b, const char *tmp, const char *hugepage_size, GPtrAr
   }
 
   launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+  /* as vxm will: QEMU gets no environment it was not meant to (meson's MALLOC_PERTURB_
+   * makes this QEMU hang before its QMP greeting) */
+  g_subprocess_launcher_set_environ(launcher, (char **)clean_env);
   g_subprocess_launcher_set_stderr_file_path(launcher, qemu_err);
   g_subprocess_launcher_set_stdout_file_path(launcher, qemu_err);
   qemu = g_subprocess_launcher_spawnv(launcher, (const char *const *)qemu_argv, &error);
