@@ -12,6 +12,7 @@ static const VxmCliCommand commands[] = {
     {"check", "Check that this machine can give its second GPU to a guest", vxm_cli_cmd_check},
     {"list-gpus", "List the GPUs, their IOMMU groups and which can be the guest's",
      vxm_cli_cmd_list_gpus},
+    {"start", "Start a VM (for now: --dry-run shows what would run)", vxm_cli_cmd_start},
     {"version", "Print vxm's version", NULL},
 };
 

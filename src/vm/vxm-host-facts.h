@@ -7,6 +7,10 @@
 
 #include <glib.h>
 
+#include "common/vxm-hostfs.h"
+#include "pci/vxm-gpu.h"
+#include "vm/vxm-vm-config.h"
+
 G_BEGIN_DECLS
 
 /* One function of the guest GPU's slot, as the host has it. */
@@ -86,6 +90,15 @@ VxmHostInput *vxm_host_facts_add_input(VxmHostFacts *self, const char *path, Vxm
 VxmHostSmbios *vxm_host_smbios_new(void);
 void vxm_host_smbios_free(VxmHostSmbios *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHostSmbios, vxm_host_smbios_free)
+
+/* Fills @self for @config (resolved) from the host: @gpu's functions (nullable: none), memory,
+ * topology and hugepage size, the configured inputs, Looking Glass, DMI identity, monitor.
+ * What a later stage decides (auto inputs, auto monitor) is left out with a remark in
+ * @notes. Paths QEMU opens (input nodes, Looking Glass memory) are local paths under the
+ * host root, so a simulated host's nodes are what QEMU opens. */
+gboolean vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
+                                VxmGpu *gpu, GPtrArray *notes,
+                                GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The IOMMU groups of the GPU's functions, sorted and unique (gint). */
 GArray *vxm_host_facts_gpu_iommu_groups(const VxmHostFacts *self);
