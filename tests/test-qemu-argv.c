@@ -458,17 +458,26 @@ run_real_qemu(const Built *b, const char *tmp, const char *hugepage_size, GPtrAr
     result = g_strdup_printf("cannot start QEMU: %s", error->message);
     goto out;
   }
-  if (!wait_for_path(qmp_path, qemu, 20000)) {
-    g_autofree char *err = NULL;
-
-    g_subprocess_wait(qemu, NULL, NULL);
-    g_file_get_contents(qemu_err, &err, NULL, NULL);
-    result = g_strdup_printf("QEMU exited before its QMP socket answered: %s", err);
-    goto out;
-  }
+  /* the socket file appears at bind(), before listen(): connect until it answers, or QEMU
+   * exits (an argv it refuses), within 20 s */
   addr = g_unix_socket_address_new(qmp_path);
   g_socket_client_set_timeout(client, 20);
-  conn = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(addr), NULL, &error);
+  for (guint waited = 0; conn == NULL && waited < 20000; waited += 10) {
+    g_clear_error(&error);
+    conn = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(addr), NULL, &error);
+    if (conn != NULL)
+      break;
+    if (g_subprocess_get_identifier(qemu) == NULL) {
+      g_autofree char *err = NULL;
+
+      g_subprocess_wait(qemu, NULL, NULL);
+      g_file_get_contents(qemu_err, &err, NULL, NULL);
+      result = g_strdup_printf("QEMU exited before its QMP socket answered: %s", err);
+      goto out;
+    }
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(10 * 1000);
+  }
   if (conn == NULL) {
     result = g_strdup_printf("cannot connect to QMP %s: %s", qmp_path, error->message);
     goto out;
