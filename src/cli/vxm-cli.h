@@ -52,6 +52,10 @@ char *vxm_cli_colored(VxmCli *cli, const char *sgr, const char *text);
 /* The subcommands. */
 int vxm_cli_cmd_list_gpus(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_reset(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv);
 
 G_END_DECLS

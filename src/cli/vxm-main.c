@@ -10,8 +10,12 @@
 static const VxmCliCommand commands[] = {
     /* keep sorted by name */
     {"check", "Check that this machine can give its second GPU to a guest", vxm_cli_cmd_check},
+    {"config", "Show or change a VM's settings", vxm_cli_cmd_config},
+    {"init", "Create a VM: disk, UEFI variables, TPM state, config", vxm_cli_cmd_init},
+    {"list", "List the VMs with their state, guest GPU and disk", vxm_cli_cmd_list},
     {"list-gpus", "List the GPUs, their IOMMU groups and which can be the guest's",
      vxm_cli_cmd_list_gpus},
+    {"reset", "Remove a VM's files after confirmation", vxm_cli_cmd_reset},
     {"start", "Start a VM (for now: --dry-run shows what would run)", vxm_cli_cmd_start},
     {"version", "Print vxm's version", NULL},
 };
