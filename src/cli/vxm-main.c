@@ -16,6 +16,7 @@ static const VxmCliCommand commands[] = {
     {"list-gpus", "List the GPUs, their IOMMU groups and which can be the guest's",
      vxm_cli_cmd_list_gpus},
     {"reset", "Remove a VM's files after confirmation", vxm_cli_cmd_reset},
+    {"start", "Start a VM (for now: --dry-run shows what would run)", vxm_cli_cmd_start},
     {"version", "Print vxm's version", NULL},
 };
 
