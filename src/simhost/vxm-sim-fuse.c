@@ -73,6 +73,11 @@ node_for(const char *path, struct fuse_file_info *fi, char **real)
     Handle *h = (Handle *)(uintptr_t)fi->fh;
     if (h->node != NULL)
       return h->node;
+    if (h->fd >= 0 || h->real != NULL) {
+      /* an open passthrough file or folder: read-only, its path no longer matters */
+      *real = g_strdup(h->real ? h->real : "");
+      return the_host->root;
+    }
   }
   if (path == NULL)
     return NULL;
@@ -163,6 +168,12 @@ sim_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
   g_autofree char *real = NULL;
   VxmSimNode *node;
 
+  if (fi != NULL && fi->fh != 0 && ((Handle *)(uintptr_t)fi->fh)->fd >= 0) {
+    if (fstat(((Handle *)(uintptr_t)fi->fh)->fd, st) != 0)
+      return -errno;
+    st->st_mode &= ~0222;
+    return 0;
+  }
   vxm_sim_host_lock(the_host);
   node = node_for(path, fi, &real);
   if (node != NULL && real == NULL)
