@@ -12,16 +12,20 @@
 #include "vxm-simhost-fixture.h"
 #include "vxm-test-util.h"
 
-#define TURING     "intel-nvidia-turing"
-#define GPU        "0000:01:00.0"
+#define TURING         "intel-nvidia-turing"
+#define GPU            "0000:01:00.0"
 #define DEV(bdf, attr) "/sys/bus/pci/devices/" bdf "/" attr
-#define DRIVERS    "/sys/bus/pci/drivers"
-#define PROBE      "/sys/bus/pci/drivers_probe"
+#define DRIVERS        "/sys/bus/pci/drivers"
+#define PROBE          "/sys/bus/pci/drivers_probe"
 
-static const char *const machines[] = {"intel-nvidia-turing", "intel-nvidia-turing-held",
-                                       "amd-apu-radeon",      "dgpu-shared-group",
-                                       "two-dgpu",            "single-gpu",
-                                       "iommu-off",           NULL};
+static const char *const machines[] = {"intel-nvidia-turing",
+                                       "intel-nvidia-turing-held",
+                                       "amd-apu-radeon",
+                                       "dgpu-shared-group",
+                                       "two-dgpu",
+                                       "single-gpu",
+                                       "iommu-off",
+                                       NULL};
 
 static VxmSimhost *
 start(const char *machine)
@@ -343,9 +347,9 @@ test_detach_reattach(void)
       log, "1 write /sys/bus/pci/devices/0000:01:00.0/driver_override vfio-pci -> ok\n"
            "2 write /sys/bus/pci/drivers/nvidia/unbind 0000:01:00.0 -> ok\n"
            "3 write /sys/bus/pci/drivers_probe 0000:01:00.0 -> ok\n"));
-  g_assert_nonnull(
-      strstr(log, "write /sys/bus/pci/devices/0000:01:00.3/driver_override \"\" -> ok\n"
-                  "23 write /sys/bus/pci/drivers/vfio-pci/unbind 0000:01:00.3 -> ok\n"));
+  g_assert_nonnull(strstr(log,
+                          "write /sys/bus/pci/devices/0000:01:00.3/driver_override \"\" -> ok\n"
+                          "23 write /sys/bus/pci/drivers/vfio-pci/unbind 0000:01:00.3 -> ok\n"));
 }
 
 static void
@@ -660,8 +664,8 @@ test_fault_errno_count(void)
 
   if (sim == NULL)
     return;
-  g_assert_true(vxm_simhost_add_fault(sim, "write /sys/bus/pci/drivers/*/unbind errno=EBUSY count=1",
-                                      &error));
+  g_assert_true(vxm_simhost_add_fault(
+      sim, "write /sys/bus/pci/drivers/*/unbind errno=EBUSY count=1", &error));
   g_assert_no_error(error);
   rules = sys_read(sim, "/.simhost/faults");
   g_assert_cmpstr(rules, ==, "write /sys/bus/pci/drivers/*/unbind errno=EBUSY count=1\n");
@@ -688,8 +692,7 @@ test_fault_errno_count(void)
   g_assert_true(vxm_simhost_add_fault(sim, "open /dev/nvidia* errno=EACCES", &error));
   g_assert_cmpint(sys_write(sim, PROBE, "0000:01:00.1"), ==, ENOMEM);
   g_assert_cmpint(sys_write(sim, PROBE, GPU), ==, 0);
-  g_assert_cmpint(sys_write(sim, DEV("0000:01:00.2", "driver_override"), "vfio-pci"), ==,
-                  EINVAL);
+  g_assert_cmpint(sys_write(sim, DEV("0000:01:00.2", "driver_override"), "vfio-pci"), ==, EINVAL);
   g_assert_cmpint(sys_write(sim, "/dev/nvidiactl", "x"), ==, EACCES);
   g_clear_pointer(&driver, g_free);
   driver = driver_of(sim, GPU);
@@ -719,8 +722,8 @@ test_fault_delay(void)
 
   if (sim == NULL)
     return;
-  g_assert_true(vxm_simhost_add_fault(sim, "write /sys/bus/pci/drivers/nvidia/unbind delay=300",
-                                      &error));
+  g_assert_true(
+      vxm_simhost_add_fault(sim, "write /sys/bus/pci/drivers/nvidia/unbind delay=300", &error));
   g_assert_no_error(error);
   started = g_get_monotonic_time();
   g_assert_cmpint(sys_write(sim, DRIVERS "/nvidia/unbind", GPU), ==, 0);
@@ -758,8 +761,8 @@ test_fault_hang_release(void)
   if (sim == NULL)
     return;
   job.sim = sim;
-  g_assert_true(vxm_simhost_add_fault(sim, "write /sys/bus/pci/drivers/nvidia/unbind hang",
-                                      &error));
+  g_assert_true(
+      vxm_simhost_add_fault(sim, "write /sys/bus/pci/drivers/nvidia/unbind hang", &error));
   vxm_simhost_clear_log(sim);
   thread = g_thread_new("unbind", hang_thread, &job);
   g_assert_true(vxm_simhost_wait_hung(sim, 1, 10000));
@@ -820,8 +823,8 @@ test_fault_vanish_and_replug(void)
                   "3 write /sys/bus/pci/drivers_probe 0000:01:00.1 -> ENODEV\n");
 
   /* vanish on a driver write takes the device named by the value */
-  g_assert_true(vxm_simhost_add_fault(sim, "write /sys/bus/pci/drivers/*/unbind vanish count=1",
-                                      &error));
+  g_assert_true(
+      vxm_simhost_add_fault(sim, "write /sys/bus/pci/drivers/*/unbind vanish count=1", &error));
   g_assert_cmpint(sys_write(sim, DRIVERS "/nvidia/unbind", GPU), ==, ENODEV);
   g_assert_false(sys_exists(sim, "/sys/bus/pci/devices/" GPU));
   g_assert_false(sys_exists(sim, "/dev/dri/card1"));
@@ -931,9 +934,17 @@ test_run_etc_usr_share(void)
   g_clear_pointer(&dir, g_free);
   dir = vxm_simhost_path(sim, "/etc/modprobe.d");
   g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-  g_assert_true(vxm_file_replace_atomic(modprobe, "options vfio-pci ids=10de:1f07\n", -1, 0644,
-                                        &error));
+  g_assert_true(
+      vxm_file_replace_atomic(modprobe, "options vfio-pci ids=10de:1f07\n", -1, 0644, &error));
   g_assert_no_error(error);
+  /* files the machine seeds */
+  g_clear_pointer(&text, g_free);
+  text = sys_read(sim, "/etc/modprobe.d/nvidia-blacklists-nouveau.conf");
+  g_assert_true(g_str_has_suffix(text, "\nblacklist nouveau\n"));
+  g_clear_pointer(&dir, g_free);
+  dir = vxm_simhost_path(sim, "/etc/modprobe.d/nvidia-blacklists-nouveau.conf");
+  g_assert_cmpint(stat(dir, &st), ==, 0);
+  g_assert_cmpuint(st.st_mode & 07777, ==, 0644);
   /* outside the writable trees nothing can be made */
   g_clear_pointer(&dir, g_free);
   dir = vxm_simhost_path(sim, "/sys/bus/pci/drivers/evil");
@@ -970,8 +981,8 @@ test_stop_unmounts(void)
   root = g_strdup(vxm_simhost_root(sim));
   /* even with an operation hanging */
   job.sim = sim;
-  g_assert_true(vxm_simhost_add_fault(sim, "write /sys/bus/pci/drivers/nvidia/unbind hang",
-                                      &error));
+  g_assert_true(
+      vxm_simhost_add_fault(sim, "write /sys/bus/pci/drivers/nvidia/unbind hang", &error));
   thread = g_thread_new("unbind", hang_thread, &job);
   g_assert_true(vxm_simhost_wait_hung(sim, 1, 10000));
   vxm_simhost_stop(sim);

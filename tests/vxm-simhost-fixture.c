@@ -124,9 +124,9 @@ vxm_simhost_start(const char *machine_name, GError **error)
   }
   {
     const char *argv[] = {binary, "--foreground", "--machine", sim->machine, sim->root, NULL};
-    gboolean ok = g_spawn_async_with_pipes_and_fds(
-        NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, child_setup, NULL, -1, log_fd, log_fd,
-        NULL, NULL, 0, &sim->pid, NULL, NULL, NULL, error);
+    gboolean ok = g_spawn_async_with_pipes_and_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                                   child_setup, NULL, -1, log_fd, log_fd, NULL,
+                                                   NULL, 0, &sim->pid, NULL, NULL, NULL, error);
     close(log_fd);
     if (!ok) {
       g_prefix_error(error, "cannot start %s: ", binary);
@@ -144,9 +144,8 @@ vxm_simhost_start(const char *machine_name, GError **error)
       break;
     if (reap(sim, 0, &status) || waited >= READY_LIMIT_MS) {
       g_autofree char *output = read_simulator_output(sim);
-      g_set_error(error, VXM_ERROR, VXM_ERROR_FAILED,
-                  "vxm-simhost did not mount %s on %s (%s): %s", sim->machine, sim->root,
-                  sim->reaped ? "it exited" : "timed out", output);
+      g_set_error(error, VXM_ERROR, VXM_ERROR_FAILED, "vxm-simhost did not mount %s on %s (%s): %s",
+                  sim->machine, sim->root, sim->reaped ? "it exited" : "timed out", output);
       vxm_simhost_stop(sim);
       return NULL;
     }
@@ -170,8 +169,7 @@ run_fusermount(const char *flag, const char *mountpoint)
   int wait_status = 0;
 
   if (!g_spawn_sync(NULL, (char **)argv, NULL,
-                    G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                        G_SPAWN_STDERR_TO_DEV_NULL,
+                    G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
                     NULL, NULL, NULL, NULL, &wait_status, NULL))
     return FALSE;
   return g_spawn_check_wait_status(wait_status, NULL);
@@ -194,7 +192,16 @@ vxm_simhost_stop(VxmSimhost *sim)
     vxm_simhost_release(sim);
     if (!run_fusermount("-u", sim->root) && !run_fusermount("-uz", sim->root))
       umount2(sim->root, MNT_DETACH);
-    if (!reap(sim, EXIT_LIMIT_MS, &status)) {
+    if (reap(sim, EXIT_LIMIT_MS, &status)) {
+      /* Unmounted, the simulator ends by itself: anything but a clean exit (a crash, a
+       * sanitizer's report) fails the test that used it. */
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        g_autofree char *output = read_simulator_output(sim);
+        if (g_test_initialized())
+          g_test_fail_printf("vxm-simhost (%s) ended badly (wait status 0x%x): %s", sim->machine,
+                             status, output);
+      }
+    } else {
       kill(sim->pid, SIGTERM);
       if (!reap(sim, EXIT_LIMIT_MS, &status)) {
         kill(sim->pid, SIGKILL);

@@ -23,7 +23,7 @@ struct _VxmSimFaults {
   guint hung;
 };
 
-static const char *const known_ops[] = {"write", "open",  "chown",  "chmod", "create", "mkdir",
+static const char *const known_ops[] = {"write",  "open",  "chown",  "chmod", "create", "mkdir",
                                         "unlink", "rmdir", "rename", "ioctl", "any"};
 
 static void
@@ -71,8 +71,7 @@ parse_rule(const char *text, Rule **out, GError **error)
       g_ptr_array_add(words, tokens[i]);
   if (words->len < 3) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-                "fault rule '%s' is incomplete: expected OP PATH-GLOB ACTION [count=N]",
-                text);
+                "fault rule '%s' is incomplete: expected OP PATH-GLOB ACTION [count=N]", text);
     return FALSE;
   }
   rule->op = g_strdup(words->pdata[0]);
@@ -93,16 +92,14 @@ parse_rule(const char *text, Rule **out, GError **error)
       rule->action.error = vxm_sim_errno_from_name(word + 6);
       if (rule->action.error == 0) {
         g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-                    "fault rule: unknown errno '%s' (use a name like EBUSY or a number)",
-                    word + 6);
+                    "fault rule: unknown errno '%s' (use a name like EBUSY or a number)", word + 6);
         return FALSE;
       }
       exclusive++;
     } else if (g_str_has_prefix(word, "delay=")) {
       if (!g_ascii_string_to_unsigned(word + 6, 10, 0, 600000, &num, NULL)) {
         g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-                    "fault rule: delay '%s' is not a number of milliseconds (0-600000)",
-                    word + 6);
+                    "fault rule: delay '%s' is not a number of milliseconds (0-600000)", word + 6);
         return FALSE;
       }
       rule->action.delay_ms = num;
@@ -137,8 +134,7 @@ parse_rule(const char *text, Rule **out, GError **error)
   }
   if (exclusive == 0 && rule->action.delay_ms == 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-                "fault rule '%s' has no action (errno=NAME, delay=MS, hang or vanish)",
-                text);
+                "fault rule '%s' has no action (errno=NAME, delay=MS, hang or vanish)", text);
     return FALSE;
   }
   rule->action.fired = TRUE;

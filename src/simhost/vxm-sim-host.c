@@ -46,8 +46,7 @@ vxm_sim_host_group_id(const char *name)
 }
 
 VxmSimNode *
-vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode, uid_t uid,
-                             gid_t gid)
+vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode, uid_t uid, gid_t gid)
 {
   VxmSimNode *node = vxm_sim_node_put(host->root, path, vxm_sim_node_new_file(mode, NULL));
 
@@ -69,8 +68,7 @@ vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, con
                          const char *value, gssize value_len, gboolean *fired_out)
 {
   const char *paths[] = {alias ? alias : path, alias ? path : NULL, NULL};
-  VxmSimFaultAction action =
-      vxm_sim_faults_match(host->faults, op, paths, value, value_len);
+  VxmSimFaultAction action = vxm_sim_faults_match(host->faults, op, paths, value, value_len);
 
   *fired_out = action.fired;
   if (!action.fired)
@@ -109,8 +107,8 @@ collect_device_nodes(VxmSimNode *node, GPtrArray *lines)
       collect_device_nodes(vxm_sim_node_child(node, names->pdata[i]), lines);
   } else if (node->flags & VXM_SIM_NODE_FLAG_DEVICE) {
     g_autofree char *path = vxm_sim_node_path(node);
-    g_ptr_array_add(lines, g_strdup_printf("dev %s owner=%u:%u mode=%04o", path,
-                                           (guint)node->uid, (guint)node->gid, node->mode));
+    g_ptr_array_add(lines, g_strdup_printf("dev %s owner=%u:%u mode=%04o", path, (guint)node->uid,
+                                           (guint)node->gid, node->mode));
   }
 }
 
@@ -148,8 +146,7 @@ control_show(VxmSimNode *node, gssize *len)
   case CONTROL_MACHINE:
     return g_strdup_printf("%s\n%s\n", host->machine_path,
                            vxm_sim_system_description(host->system));
-  case CONTROL_HUNG:
-    return g_strdup_printf("%u\n", vxm_sim_faults_hung_count(host->faults));
+  case CONTROL_HUNG: return g_strdup_printf("%u\n", vxm_sim_faults_hung_count(host->faults));
   default: return g_strdup("");
   }
 }
@@ -184,8 +181,8 @@ control_store(VxmSimNode *node, const char *buf, gsize len)
     path = g_strdup_printf("/sys/bus/pci/devices/%s", text);
     res = node->attr == CONTROL_UNPLUG ? vxm_sim_pci_unplug(host->pci, text)
                                        : vxm_sim_pci_replug(host->pci, text);
-    vxm_sim_log_add(host->log, node->attr == CONTROL_UNPLUG ? "unplug" : "replug", path, NULL,
-                    -1, res);
+    vxm_sim_log_add(host->log, node->attr == CONTROL_UNPLUG ? "unplug" : "replug", path, NULL, -1,
+                    res);
     return res;
   case CONTROL_KILL:
     path = g_strdup_printf("/proc/%s", text);
@@ -204,10 +201,10 @@ build_control_folder(VxmSimHost *host)
     guint attr;
     guint mode;
   } files[] = {
-      {"log", CONTROL_LOG, 0644},       {"faults", CONTROL_FAULTS, 0644},
+      {"log", CONTROL_LOG, 0644},         {"faults", CONTROL_FAULTS, 0644},
       {"release", CONTROL_RELEASE, 0200}, {"state", CONTROL_STATE, 0444},
-      {"unplug", CONTROL_UNPLUG, 0200}, {"replug", CONTROL_REPLUG, 0200},
-      {"kill", CONTROL_KILL, 0200},     {"machine", CONTROL_MACHINE, 0444},
+      {"unplug", CONTROL_UNPLUG, 0200},   {"replug", CONTROL_REPLUG, 0200},
+      {"kill", CONTROL_KILL, 0200},       {"machine", CONTROL_MACHINE, 0444},
       {"hung", CONTROL_HUNG, 0444},
   };
   VxmSimNode *dir = vxm_sim_node_mkdir_p(host->root, VXM_SIM_CONTROL_DIR);
@@ -244,9 +241,9 @@ vxm_sim_host_new(const char *machine_path, gboolean echo_log, GError **error)
   host->machine_path = g_strdup(machine_path);
 
   /* The skeleton every Linux host has, even where no area adds anything. */
-  for (const char *const *d = (const char *const[]){"/sys/devices", "/sys/bus", "/sys/class",
-                                                    "/sys/kernel", "/sys/module", "/dev",
-                                                    "/proc", NULL};
+  for (const char *const *d =
+           (const char *const[]){"/sys/devices", "/sys/bus", "/sys/class", "/sys/kernel",
+                                 "/sys/module", "/dev", "/proc", NULL};
        *d != NULL; d++)
     vxm_sim_node_mkdir_p(host->root, *d);
   vxm_sim_node_lookup(host->root, "/proc", NULL)->mode = 0555;

@@ -59,16 +59,15 @@ char *vxm_sim_host_dump_state(VxmSimHost *host);
  * runs: delays, hangs (logging a "hang" line), makes a device vanish. Returns 0 to go on or
  * a negative errno to fail the operation with. *logged_out is set when a rule fired, so the
  * caller logs the operation even when it would not otherwise. Call without the lock. */
-int vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path,
-                             const char *alias, const char *value, gssize value_len,
-                             gboolean *fired_out);
+int vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, const char *alias,
+                             const char *value, gssize value_len, gboolean *fired_out);
 
 void vxm_sim_host_log(VxmSimHost *host, const char *op, const char *path, const char *value,
                       gssize value_len, int result);
 
 /* A /dev node (a regular file in the simulation), owned by root unless said otherwise. */
-VxmSimNode *vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode,
-                                         uid_t uid, gid_t gid);
+VxmSimNode *vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode, uid_t uid,
+                                         gid_t gid);
 
 /* gid of a host group by name ("video", "render", "kvm"), or 0 when the host has none. */
 gid_t vxm_sim_host_group_id(const char *name);

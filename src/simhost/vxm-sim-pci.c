@@ -29,10 +29,10 @@ typedef struct {
 
 typedef struct {
   char *name;
-  char *module;       /* NULL: built in */
-  GArray *ids;        /* PciId, from the machine file */
+  char *module;        /* NULL: built in */
+  GArray *ids;         /* PciId, from the machine file */
   GArray *dynamic_ids; /* PciId, from new_id */
-  gboolean drm;       /* makes the DRM nodes of the devices it drives */
+  gboolean drm;        /* makes the DRM nodes of the devices it drives */
   char *dir_path;
 } Driver;
 
@@ -471,9 +471,7 @@ device_store(VxmSimNode *node, const char *buf, gsize len)
     g_free(dev->driver_override);
     dev->driver_override = text[0] != '\0' ? g_steal_pointer(&text) : NULL;
     return 0;
-  case ATTR_RESET_METHOD:
-    text = value_text(buf, len);
-    return set_reset_method(dev, text);
+  case ATTR_RESET_METHOD: text = value_text(buf, len); return set_reset_method(dev, text);
   case ATTR_RESET:
     text = value_text(buf, len);
     if (g_strcmp0(text, "1") != 0)
@@ -542,8 +540,11 @@ driver_store(VxmSimNode *node, const char *buf, gsize len)
     if (res != 0)
       return res;
     if (fields != 7) {
-      Device probe = {.vendor = id.vendor, .device = id.device, .subvendor = id.subvendor,
-                      .subdevice = id.subdevice, .class = id.class};
+      Device probe = {.vendor = id.vendor,
+                      .device = id.device,
+                      .subvendor = id.subvendor,
+                      .subdevice = id.subdevice,
+                      .class = id.class};
       if (driver_matches(drv, &probe))
         return -EEXIST;
     }
@@ -644,9 +645,8 @@ device_add_tree(VxmSimPci *pci, Device *dev)
   for (gsize i = 0; i < G_N_ELEMENTS(attrs); i++) {
     g_autofree char *log_path = g_strdup_printf("%s/%s", alias, attrs[i].name);
     gboolean writable = (attrs[i].mode & 0200) != 0;
-    put_attr(pci, d, attrs[i].name, attrs[i].mode,
-             attrs[i].mode & 0444 ? device_show : NULL, writable ? device_store : NULL, dev,
-             attrs[i].attr, log_path);
+    put_attr(pci, d, attrs[i].name, attrs[i].mode, attrs[i].mode & 0444 ? device_show : NULL,
+             writable ? device_store : NULL, dev, attrs[i].attr, log_path);
   }
   if (dev->boot_vga >= 0) {
     g_autofree char *log_path = g_strdup_printf("%s/boot_vga", alias);
@@ -774,15 +774,13 @@ vxm_sim_pci_device_for_operation(VxmSimPci *pci, const char *path, const char *v
     const char *bdf = path + strlen(SYS_PCI_DEVICES "/");
     g_autofree char *name = g_strndup(bdf, strcspn(bdf, "/"));
     dev = find_present_device(pci, name);
-  } else if (text != NULL &&
-             (g_str_has_prefix(path, SYS_PCI_DRIVERS "/") ||
-              g_strcmp0(path, SYS_BUS_PCI "/drivers_probe") == 0)) {
+  } else if (text != NULL && (g_str_has_prefix(path, SYS_PCI_DRIVERS "/") ||
+                              g_strcmp0(path, SYS_BUS_PCI "/drivers_probe") == 0)) {
     dev = find_present_device(pci, text);
   } else {
     for (guint i = 0; i < pci->devices->len && dev == NULL; i++) {
       Device *d = pci->devices->pdata[i];
-      if (d->present && g_str_has_prefix(path, d->sys_path) &&
-          path[strlen(d->sys_path)] == '/')
+      if (d->present && g_str_has_prefix(path, d->sys_path) && path[strlen(d->sys_path)] == '/')
         dev = d;
     }
   }
@@ -813,12 +811,11 @@ vxm_sim_pci_dump_state(VxmSimPci *pci, GPtrArray *lines)
       g_ptr_array_add(lines, g_strdup_printf("pci %s absent", dev->bdf));
       continue;
     }
-    g_ptr_array_add(lines,
-                    g_strdup_printf("pci %s driver=%s override=%s%s%s", dev->bdf,
-                                    dev->driver ? dev->driver->name : "none",
-                                    dev->driver_override ? dev->driver_override : "(null)",
-                                    dev->reset_methods ? " reset_method=" : "",
-                                    dev->reset_methods ? dev->reset_method : ""));
+    g_ptr_array_add(lines, g_strdup_printf("pci %s driver=%s override=%s%s%s", dev->bdf,
+                                           dev->driver ? dev->driver->name : "none",
+                                           dev->driver_override ? dev->driver_override : "(null)",
+                                           dev->reset_methods ? " reset_method=" : "",
+                                           dev->reset_methods ? dev->reset_method : ""));
   }
   for (guint i = 0; i < pci->drivers->len; i++) {
     Driver *drv = pci->drivers->pdata[i];
@@ -1024,8 +1021,8 @@ build_static_tree(VxmSimPci *pci)
   vxm_sim_node_mkdir_p(root_of(pci), SYS_PCI_DEVICES);
   vxm_sim_node_mkdir_p(root_of(pci), SYS_PCI_DRIVERS);
   vxm_sim_node_mkdir_p(root_of(pci), SYS_CLASS_DRM);
-  put_attr(pci, SYS_BUS_PCI, "drivers_probe", 0200, NULL, bus_store, NULL,
-           ATTR_BUS_DRIVERS_PROBE, NULL);
+  put_attr(pci, SYS_BUS_PCI, "drivers_probe", 0200, NULL, bus_store, NULL, ATTR_BUS_DRIVERS_PROBE,
+           NULL);
   put_attr(pci, SYS_BUS_PCI, "drivers_autoprobe", 0644, bus_show, bus_store, NULL,
            ATTR_BUS_DRIVERS_AUTOPROBE, NULL);
   put_attr(pci, SYS_BUS_PCI, "rescan", 0200, NULL, bus_store, NULL, ATTR_BUS_RESCAN, NULL);

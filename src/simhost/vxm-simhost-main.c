@@ -50,8 +50,7 @@ main(int argc, char **argv)
   const GOptionEntry entries[] = {
       {"machine", 'm', 0, G_OPTION_ARG_FILENAME, &machine, "Machine file to simulate", "FILE"},
       {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground, "Stay in the foreground", NULL},
-      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print the operation log on stderr",
-       NULL},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print the operation log on stderr", NULL},
       {"check", 0, 0, G_OPTION_ARG_NONE, &check,
        "Load the machine file, print its state dump and exit without mounting", NULL},
       {"debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "libfuse debug output (implies -f)", NULL},
