@@ -990,6 +990,100 @@ test_stop_unmounts(void)
   g_assert_false(g_file_test(root, G_FILE_TEST_EXISTS));
 }
 
+/* ---- hugepages ---- */
+
+#define HP2M         "/sys/kernel/mm/hugepages/hugepages-2048kB"
+#define NODE_HP2M(n) "/sys/devices/system/node/node" n "/hugepages/hugepages-2048kB/nr_hugepages"
+#define NODE_HP1G(n) "/sys/devices/system/node/node" n "/hugepages/hugepages-1048576kB/nr_hugepages"
+
+static void
+assert_attr(VxmSimhost *sim, const char *path, const char *expected)
+{
+  g_autofree char *value = sys_read(sim, path);
+  g_assert_cmpstr(value, ==, expected);
+}
+
+static void
+test_hugepages_fragmentation(void)
+{
+  g_autoptr(VxmSimhost) sim = start("amd-apu-radeon");
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *meminfo = NULL;
+  g_autofree char *log = NULL;
+
+  if (sim == NULL)
+    return;
+  before = vxm_simhost_state(sim);
+  vxm_simhost_clear_log(sim);
+  /* 8 GiB asked, 4 GiB obtainable: the write succeeds, readback tells the truth */
+  g_assert_cmpint(sys_write(sim, NODE_HP2M("0"), "4096"), ==, 0);
+  assert_attr(sim, NODE_HP2M("0"), "2048\n");
+  assert_attr(sim, HP2M "/nr_hugepages", "2048\n");
+  assert_attr(sim, HP2M "/free_hugepages", "2048\n");
+  assert_attr(sim, "/proc/sys/vm/nr_hugepages", "2048\n");
+  meminfo = sys_read(sim, "/proc/meminfo");
+  g_assert_nonnull(strstr(meminfo, "HugePages_Total:    2048\n"));
+  g_assert_nonnull(strstr(meminfo, "Hugetlb:         4194304 kB\n"));
+  /* the usual cure: drop caches, compact, retry */
+  g_assert_cmpint(sys_write(sim, "/proc/sys/vm/drop_caches", "3"), ==, 0);
+  g_assert_cmpint(sys_write(sim, "/proc/sys/vm/drop_caches", "4"), ==, EINVAL);
+  g_assert_cmpint(sys_write(sim, "/proc/sys/vm/compact_memory", "1"), ==, 0);
+  g_assert_cmpint(sys_write(sim, NODE_HP2M("0"), "4096"), ==, 0);
+  assert_attr(sim, NODE_HP2M("0"), "4096\n");
+  /* even compacted memory has an end */
+  g_assert_cmpint(sys_write(sim, "/proc/sys/vm/nr_hugepages", "20000"), ==, 0);
+  assert_attr(sim, "/proc/sys/vm/nr_hugepages", "12288\n");
+  g_assert_cmpint(sys_write(sim, HP2M "/nr_hugepages", "lots"), ==, EINVAL);
+  /* 1 GiB pages cannot be had at run time here */
+  g_assert_cmpint(sys_write(sim, NODE_HP1G("0"), "8"), ==, 0);
+  assert_attr(sim, NODE_HP1G("0"), "0\n");
+  /* giving back restores the count exactly */
+  g_assert_cmpint(sys_write(sim, HP2M "/nr_hugepages", "0"), ==, 0);
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  log = vxm_simhost_read_log(sim);
+  g_assert_true(g_str_has_prefix(
+      log, "1 write /sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages 4096 "
+           "-> ok\n"));
+  g_assert_nonnull(strstr(log, " write /proc/sys/vm/compact_memory 1 -> ok\n"));
+}
+
+static void
+test_hugepages_numa(void)
+{
+  g_autoptr(VxmSimhost) sim = start("xeon-two-node");
+  g_autofree char *numa = NULL;
+
+  if (sim == NULL)
+    return;
+  numa = sys_read(sim, DEV("0000:af:00.0", "numa_node"));
+  g_assert_cmpstr(numa, ==, "1\n");
+  assert_attr(sim, "/sys/devices/system/node/online", "0-1\n");
+  assert_attr(sim, "/sys/devices/system/node/node1/cpulist", "20-39\n");
+  /* reserved at boot on node 1 */
+  assert_attr(sim, NODE_HP1G("1"), "8\n");
+  assert_attr(sim, NODE_HP1G("0"), "0\n");
+  assert_attr(sim, "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "8\n");
+  /* a pool-wide count is spread over the nodes in turn */
+  g_assert_cmpint(sys_write(sim, HP2M "/nr_hugepages", "10"), ==, 0);
+  assert_attr(sim, NODE_HP2M("0"), "5\n");
+  assert_attr(sim, NODE_HP2M("1"), "5\n");
+  /* until a node runs out: node 1 gives 4096 now, node 0 the rest */
+  g_assert_cmpint(sys_write(sim, HP2M "/nr_hugepages", "10000"), ==, 0);
+  assert_attr(sim, NODE_HP2M("1"), "4096\n");
+  assert_attr(sim, NODE_HP2M("0"), "5904\n");
+  /* per node: only that node's pool moves */
+  g_assert_cmpint(sys_write(sim, NODE_HP2M("0"), "0"), ==, 0);
+  assert_attr(sim, NODE_HP2M("1"), "4096\n");
+  assert_attr(sim, HP2M "/nr_hugepages", "4096\n");
+  g_assert_cmpint(sys_write(sim, NODE_HP2M("1"), "8192"), ==, 0);
+  assert_attr(sim, NODE_HP2M("1"), "4096\n");
+  g_assert_cmpint(sys_write(sim, "/proc/sys/vm/compact_memory", "1"), ==, 0);
+  g_assert_cmpint(sys_write(sim, NODE_HP2M("1"), "8192"), ==, 0);
+  assert_attr(sim, NODE_HP2M("1"), "8192\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1011,6 +1105,9 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/simhost/faults/vanish-and-replug", test_fault_vanish_and_replug);
   g_test_add_func("/vxm/simhost/log/clear", test_log_clear);
   g_test_add_func("/vxm/simhost/fs/run-etc-usr-share", test_run_etc_usr_share);
+  g_test_add_func("/vxm/simhost/hugepages/fragmentation-and-compaction",
+                  test_hugepages_fragmentation);
+  g_test_add_func("/vxm/simhost/hugepages/numa-nodes", test_hugepages_numa);
   g_test_add_func("/vxm/simhost/fixture/stop-unmounts", test_stop_unmounts);
   return g_test_run();
 }

@@ -6,8 +6,9 @@
  *          /dev/nvidia*, the writable /run, /etc and /dev/shm, /usr/share passthrough;
  *   pci    (vxm-sim-pci): PCI devices, drivers and their binding, IOMMU groups, /dev/vfio,
  *          DRM nodes;
- *   proc   (vxm-sim-proc): simulated processes and the device nodes they hold.
- * Later areas (hugepages, DRM connectors and DDC, evdev input, DMI, CPU topology) get a
+ *   proc   (vxm-sim-proc): simulated processes and the device nodes they hold;
+ *   hugepages (vxm-sim-hugepages): pools per size and NUMA node, fragmentation, compaction.
+ * Later areas (DRM connectors and DDC, evdev input, DMI, CPU topology) get a
  * module each, read their own machine-file groups in vxm_sim_host_new() and add their lines
  * to the state dump, the same way.
  *
@@ -31,6 +32,7 @@ G_BEGIN_DECLS
 typedef struct _VxmSimPci VxmSimPci;
 typedef struct _VxmSimProc VxmSimProc;
 typedef struct _VxmSimSystem VxmSimSystem;
+typedef struct _VxmSimHugepages VxmSimHugepages;
 
 typedef struct {
   GRecMutex lock; /* guards the tree and every area's state */
@@ -41,6 +43,7 @@ typedef struct {
   VxmSimSystem *system;
   VxmSimPci *pci;
   VxmSimProc *proc;
+  VxmSimHugepages *hugepages;
   gboolean (*should_abort)(void); /* set by the FUSE layer: TRUE once unmounting */
 } VxmSimHost;
 

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "vxm-sim-hugepages.h"
+
 #define MACHINE "machine"
 
 struct _VxmSimSystem {
@@ -44,6 +46,18 @@ vxm_sim_system_description(VxmSimSystem *system)
   return system->description;
 }
 
+guint64
+vxm_sim_system_mem_total_kib(VxmSimSystem *system)
+{
+  return system->mem_total_kib;
+}
+
+guint
+vxm_sim_system_cpus(VxmSimSystem *system)
+{
+  return system->cpus;
+}
+
 static void
 meminfo_line(GString *out, const char *name, guint64 kib)
 {
@@ -68,10 +82,8 @@ system_show(VxmSimNode *node, gssize *len)
     meminfo_line(out, "Cached", total / 8);
     meminfo_line(out, "SwapTotal", 0);
     meminfo_line(out, "SwapFree", 0);
-    g_string_append(out, "HugePages_Total:       0\nHugePages_Free:        0\n"
-                         "HugePages_Rsvd:        0\nHugePages_Surp:        0\n");
-    meminfo_line(out, "Hugepagesize", 2048);
-    meminfo_line(out, "Hugetlb", 0);
+    if (sys->host->hugepages != NULL)
+      vxm_sim_hugepages_meminfo(sys->host->hugepages, out);
     break;
   }
   case ATTR_CPUINFO: {
