@@ -1,4 +1,6 @@
+#include <grp.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,11 +142,29 @@ test_kvm_permission(Fixture *f, gconstpointer data)
   g_autofree char *kvm = g_build_filename(f->root, "dev/kvm", NULL);
   g_autoptr(VxmCheckResult) r = NULL;
 
+  g_assert_cmpint(chmod(kvm, 0), ==, 0);
   if (geteuid() == 0) {
-    g_test_skip("root opens a mode 000 file anyway");
+    /* root opens a mode 000 file anyway: check as an unprivileged user in a child */
+    int wstatus = 0;
+    pid_t pid;
+
+    g_assert_cmpint(chmod(f->root, 0755), ==, 0);
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+      g_autoptr(VxmCheckResult) child = NULL;
+
+      if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+        _exit(3);
+      child = run_one(f, "kvm", NULL);
+      _exit(child->status == VXM_CHECK_STATUS_FAIL && strstr(child->fix, "usermod -aG kvm") ? 0
+                                                                                            : 1);
+    }
+    g_assert_cmpint(waitpid(pid, &wstatus, 0), ==, pid);
+    g_assert_true(WIFEXITED(wstatus));
+    g_assert_cmpint(WEXITSTATUS(wstatus), ==, 0);
     return;
   }
-  g_assert_cmpint(chmod(kvm, 0), ==, 0);
   r = run_one(f, "kvm", NULL);
   g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_FAIL);
   g_assert_nonnull(strstr(r->fix, "usermod -aG kvm"));
