@@ -61,13 +61,19 @@ is_held_node(const char *target, GPtrArray *nodes, gboolean nvidia)
   return FALSE;
 }
 
+static int
+compare_strings(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* The nodes one process holds, or NULL; *unreadable set when its fds cannot be listed. */
 static char *
 scan_process(VxmHostfs *hostfs, const char *pid, GPtrArray *nodes, gboolean nvidia,
              gboolean *unreadable)
 {
   g_autofree char *fd_dir = vxm_hostfs_pathf(hostfs, VXM_HOST_PROC "/%s/fd", pid);
-  g_autoptr(GString) found = g_string_new(NULL);
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func(g_free);
   DIR *dir = opendir(fd_dir);
   struct dirent *de;
 
@@ -89,11 +95,16 @@ scan_process(VxmHostfs *hostfs, const char *pid, GPtrArray *nodes, gboolean nvid
     if (n < 0)
       continue; /* the fd was closed meanwhile */
     target[n] = '\0';
-    if (is_held_node(target, nodes, nvidia) && strstr(found->str, target) == NULL)
-      g_string_append_printf(found, "%s%s", found->len > 0 ? ", " : "", target);
+    if (is_held_node(target, nodes, nvidia) &&
+        !g_ptr_array_find_with_equal_func(found, target, g_str_equal, NULL))
+      g_ptr_array_add(found, g_strdup(target));
   }
   closedir(dir);
-  return found->len > 0 ? g_string_free(g_steal_pointer(&found), FALSE) : NULL;
+  if (found->len == 0)
+    return NULL;
+  g_ptr_array_sort(found, compare_strings);
+  g_ptr_array_add(found, NULL);
+  return g_strjoinv(", ", (char **)found->pdata);
 }
 
 static int
