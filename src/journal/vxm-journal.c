@@ -18,6 +18,7 @@ struct _VxmJournal {
   VxmJournalOwner owner;
   char *held;         /* NULL unless held */
   GPtrArray *entries; /* of VxmJournalEntry */
+  GRecMutex lock;     /* parallel host steps journal into one file */
 };
 
 /* ---- kind registry ---- */
@@ -116,6 +117,7 @@ journal_alloc(VxmHostfs *hostfs, const char *name)
   journal->name = g_strdup(name);
   journal->host_path = journal_host_path(name);
   journal->entries = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_journal_entry_free);
+  g_rec_mutex_init(&journal->lock);
   return journal;
 }
 
@@ -130,6 +132,7 @@ vxm_journal_free(VxmJournal *journal)
   g_free(journal->created);
   g_free(journal->held);
   g_ptr_array_unref(journal->entries);
+  g_rec_mutex_clear(&journal->lock);
   g_free(journal);
 }
 
@@ -362,8 +365,8 @@ vxm_journal_to_json(VxmJournal *journal)
   return node;
 }
 
-gboolean
-vxm_journal_save(VxmJournal *journal, GError **error)
+static gboolean
+save_locked(VxmJournal *journal, GError **error)
 {
   g_autoptr(JsonNode) node = vxm_journal_to_json(journal);
   g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -386,6 +389,13 @@ vxm_journal_save(VxmJournal *journal, GError **error)
 }
 
 gboolean
+vxm_journal_save(VxmJournal *journal, GError **error)
+{
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&journal->lock);
+  return save_locked(journal, error);
+}
+
+gboolean
 vxm_journal_remove(VxmJournal *journal, GError **error)
 {
   g_autofree char *path = vxm_hostfs_path(journal->hostfs, journal->host_path);
@@ -399,6 +409,7 @@ vxm_journal_remove(VxmJournal *journal, GError **error)
 gboolean
 vxm_journal_claim(VxmJournal *journal, GError **error)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&journal->lock);
   VxmJournalOwner self;
 
   if (!vxm_journal_owner_init_self(&self, error))
@@ -415,25 +426,29 @@ vxm_journal_claim(VxmJournal *journal, GError **error)
   journal->owner = self;
   journal->has_owner = TRUE;
   g_clear_pointer(&journal->held, g_free);
-  return vxm_journal_save(journal, error);
+  return save_locked(journal, error);
 }
 
 gboolean
 vxm_journal_hold(VxmJournal *journal, const char *reason, GError **error)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&journal->lock);
+
   g_free(journal->held);
   journal->held = g_strdup(reason);
   journal->has_owner = FALSE;
   memset(&journal->owner, 0, sizeof journal->owner);
-  return vxm_journal_save(journal, error);
+  return save_locked(journal, error);
 }
 
 gboolean
 vxm_journal_begin(VxmJournal *journal, const char *kind, JsonObject *data, guint *out_index,
                   GError **error)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&journal->lock);
+
   g_ptr_array_add(journal->entries, vxm_journal_entry_new(kind, data));
-  if (!vxm_journal_save(journal, error)) {
+  if (!save_locked(journal, error)) {
     /* not on disk, so the caller must not make the change: forget it */
     g_ptr_array_remove_index(journal->entries, journal->entries->len - 1);
     return FALSE;
@@ -447,9 +462,11 @@ gboolean
 vxm_journal_finish(VxmJournal *journal, guint index, VxmJournalState state, const char *message,
                    GError **error)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&journal->lock);
+
   g_return_val_if_fail(index < journal->entries->len, FALSE);
   vxm_journal_entry_set_state(g_ptr_array_index(journal->entries, index), state, message);
-  return vxm_journal_save(journal, error);
+  return save_locked(journal, error);
 }
 
 /* ---- undo ---- */
@@ -458,6 +475,7 @@ gboolean
 vxm_journal_undo(VxmJournal *journal, const VxmJournalUndoContext *ctx, GPtrArray *report,
                  GError **error)
 {
+  g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&journal->lock);
   g_autoptr(GString) left = g_string_new(NULL);
   guint n_left = 0;
 
@@ -467,7 +485,8 @@ vxm_journal_undo(VxmJournal *journal, const VxmJournalUndoContext *ctx, GPtrArra
     g_autoptr(GError) local = NULL;
     g_autofree char *message = NULL;
 
-    if (entry->state == VXM_JOURNAL_STATE_UNDONE)
+    if (entry->state == VXM_JOURNAL_STATE_UNDONE ||
+        (ctx->skip_kinds != NULL && g_strv_contains(ctx->skip_kinds, entry->kind)))
       continue;
     undo = lookup_kind(entry->kind);
     if (undo == NULL) {
@@ -499,5 +518,7 @@ vxm_journal_undo(VxmJournal *journal, const VxmJournalUndoContext *ctx, GPtrArra
                 n_left, n_left == 1 ? "" : "s", journal->host_path, left->str);
     return FALSE;
   }
+  if (!vxm_journal_is_clear(journal))
+    return TRUE;
   return vxm_journal_remove(journal, error);
 }

@@ -27,6 +27,7 @@ typedef struct _VxmJournal VxmJournal;
 typedef struct {
   VxmHostfs *hostfs;
   guint timeout_ms; /* time limit for a host write that may hang; 0 means the kind's default */
+  const char *const *skip_kinds; /* NULL-terminated kinds to leave as they are (keep_bound) */
   gpointer user_data;
 } VxmJournalUndoContext;
 
@@ -99,10 +100,13 @@ gboolean vxm_journal_save(VxmJournal *journal, GError **error) G_GNUC_WARN_UNUSE
 /* Deletes the file (the host is restored, or the changes are handed elsewhere). */
 gboolean vxm_journal_remove(VxmJournal *journal, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* Undoes every entry not yet undone, last first, each one marked and saved as it goes; an
- * entry that fails (or whose kind has no handler) is kept and the rest still undone. Appends
- * one line per action to @report (may be NULL). When every entry is undone the file is
- * removed and TRUE returned; otherwise FALSE with an error listing what is left. */
+/* Undoes every entry not yet undone (and not of a kind in ctx->skip_kinds), last first, each
+ * one marked and saved as it goes; an entry that fails (or whose kind has no handler) is kept
+ * and the rest still undone; a hung write marks its entry stuck. Appends one line per action
+ * to @report (may be NULL). Returns TRUE when nothing but skipped entries is left, and removes
+ * the file when nothing at all is; otherwise FALSE with an error listing what is left.
+ * A journal may be used from several threads (the supervisor's parallel steps): every
+ * function that changes it takes its lock. */
 gboolean vxm_journal_undo(VxmJournal *journal, const VxmJournalUndoContext *ctx, GPtrArray *report,
                           GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
