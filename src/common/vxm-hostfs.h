@@ -51,6 +51,7 @@ G_BEGIN_DECLS
 #define VXM_HOST_PCI_IDS_HWDATA        "/usr/share/hwdata/pci.ids"
 #define VXM_HOST_QEMU_FIRMWARE_SHARE   "/usr/share/qemu/firmware"
 #define VXM_HOST_QEMU_FIRMWARE_ETC     "/etc/qemu/firmware"
+#define VXM_HOST_OVMF                  "/usr/share/OVMF"
 
 #define VXM_TYPE_HOSTFS (vxm_hostfs_get_type())
 G_DECLARE_FINAL_TYPE(VxmHostfs, vxm_hostfs, VXM, HOSTFS, GObject)
