@@ -9,6 +9,9 @@
 
 static const VxmCliCommand commands[] = {
     /* keep sorted by name */
+    {"check", "Check that this machine can give its second GPU to a guest", vxm_cli_cmd_check},
+    {"list-gpus", "List the GPUs, their IOMMU groups and which can be the guest's",
+     vxm_cli_cmd_list_gpus},
     {"version", "Print vxm's version", NULL},
 };
 

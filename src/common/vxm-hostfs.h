@@ -44,10 +44,13 @@ G_BEGIN_DECLS
 #define VXM_HOST_RUN_VXM               "/run/vxm"
 #define VXM_HOST_ETC_VXM               "/etc/vxm"
 #define VXM_HOST_ETC_MODPROBE_D        "/etc/modprobe.d"
+#define VXM_HOST_ETC_DEFAULT_GRUB      "/etc/default/grub"
+#define VXM_HOST_ETC_KERNEL_CMDLINE    "/etc/kernel/cmdline"
 #define VXM_HOST_PCI_IDS               "/usr/share/misc/pci.ids"
 #define VXM_HOST_PCI_IDS_HWDATA        "/usr/share/hwdata/pci.ids"
 #define VXM_HOST_QEMU_FIRMWARE_SHARE   "/usr/share/qemu/firmware"
 #define VXM_HOST_QEMU_FIRMWARE_ETC     "/etc/qemu/firmware"
+#define VXM_HOST_OVMF                  "/usr/share/OVMF"
 
 #define VXM_TYPE_HOSTFS (vxm_hostfs_get_type())
 G_DECLARE_FINAL_TYPE(VxmHostfs, vxm_hostfs, VXM, HOSTFS, GObject)

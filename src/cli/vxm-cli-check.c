@@ -1,0 +1,116 @@
+/* vxm check: the preflight, one line per check with the fix below a failure. */
+#include <string.h>
+
+#include "host/vxm-check.h"
+#include "vxm-cli.h"
+
+static const char *
+marker(VxmCheckStatus status, gboolean utf8)
+{
+  switch (status) {
+  case VXM_CHECK_STATUS_OK: return utf8 ? "✔" : "ok";
+  case VXM_CHECK_STATUS_WARN: return utf8 ? "!" : "!!";
+  case VXM_CHECK_STATUS_FAIL: return utf8 ? "✘" : "XX";
+  }
+  return "?";
+}
+
+static const char *
+status_sgr(VxmCheckStatus status)
+{
+  switch (status) {
+  case VXM_CHECK_STATUS_OK: return "1;32";
+  case VXM_CHECK_STATUS_WARN: return "1;33";
+  case VXM_CHECK_STATUS_FAIL: return "1;31";
+  }
+  return "0";
+}
+
+static JsonNode *
+results_to_json(GPtrArray *results)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+
+  json_builder_begin_array(b);
+  for (guint i = 0; i < results->len; i++) {
+    VxmCheckResult *r = g_ptr_array_index(results, i);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, r->id);
+    json_builder_set_member_name(b, "status");
+    json_builder_add_string_value(b, vxm_check_status_to_string(r->status));
+    json_builder_set_member_name(b, "message");
+    json_builder_add_string_value(b, r->message);
+    json_builder_set_member_name(b, "fix");
+    if (r->fix != NULL)
+      json_builder_add_string_value(b, r->fix);
+    else
+      json_builder_add_null_value(b);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  return json_builder_get_root(b);
+}
+
+int
+vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv)
+{
+  gboolean json = FALSE;
+  g_autofree char *gpu = NULL;
+  GOptionEntry entries[] = {
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON array of {id, status, message, fix}",
+       NULL},
+      {"gpu", 0, 0, G_OPTION_ARG_STRING, &gpu,
+       "Check this GPU as the guest GPU (PCI address or part of its name)", "ADDR|TEXT"},
+      {NULL},
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmCheckContext) ctx = NULL;
+  g_autoptr(GPtrArray) results = NULL;
+  gboolean utf8 = g_get_charset(NULL);
+  guint counts[3] = {0};
+  int width = 0;
+  VxmHostfs *hostfs;
+
+  if (!vxm_cli_parse(cli, &argc, &argv, entries, NULL,
+                     "Checks that this machine can run a guest on its second GPU: IOMMU, KVM, "
+                     "two GPUs, a guest GPU whose IOMMU group can be passed through. Exits 1 "
+                     "when a check fails."))
+    return VXM_EXIT_USAGE;
+  if (argc > 1)
+    return vxm_cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
+  hostfs = vxm_cli_get_hostfs(cli, &error);
+  if (hostfs == NULL)
+    return vxm_cli_fail(cli, error);
+
+  ctx = vxm_check_context_new(hostfs, gpu);
+  results = vxm_check_run(ctx, NULL);
+
+  if (json) {
+    g_autoptr(JsonNode) node = results_to_json(results);
+    vxm_cli_print_json(node);
+    return vxm_check_results_passed(results) ? VXM_EXIT_OK : VXM_EXIT_FAILURE;
+  }
+
+  for (guint i = 0; i < results->len; i++) {
+    VxmCheckResult *r = g_ptr_array_index(results, i);
+    width = MAX(width, (int)strlen(r->id));
+  }
+  for (guint i = 0; i < results->len; i++) {
+    VxmCheckResult *r = g_ptr_array_index(results, i);
+    g_autofree char *mark = vxm_cli_colored(cli, status_sgr(r->status), marker(r->status, utf8));
+
+    counts[r->status]++;
+    if (cli->quiet && r->status == VXM_CHECK_STATUS_OK)
+      continue;
+    g_print("%s %-*s  %s\n", mark, width, r->id, r->message);
+    if (r->fix != NULL)
+      g_print("  %*s  fix: %s\n", width, "", r->fix);
+  }
+  if (!cli->quiet)
+    g_print("\n%u ok, %u warning%s, %u failed\n", counts[VXM_CHECK_STATUS_OK],
+            counts[VXM_CHECK_STATUS_WARN], counts[VXM_CHECK_STATUS_WARN] == 1 ? "" : "s",
+            counts[VXM_CHECK_STATUS_FAIL]);
+  return vxm_check_results_passed(results) ? VXM_EXIT_OK : VXM_EXIT_FAILURE;
+}

@@ -1,0 +1,82 @@
+/* vxm-check: the preflight behind `vxm check`.
+ *
+ * A check is one function that looks at the host (through the context, which shares one PCI
+ * snapshot and GPU list among all checks) and fills in its result: a status, a message saying
+ * what it found, and a fix when something is wrong. The registry is the table in vxm-check.c;
+ * a later area adds a check by writing one VxmCheckFunc (in its own folder), declaring it
+ * below, and adding one line to that table.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "common/vxm-hostfs.h"
+#include "pci/vxm-pci-bus.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VXM_CHECK_STATUS_OK,
+  VXM_CHECK_STATUS_WARN,
+  VXM_CHECK_STATUS_FAIL,
+} VxmCheckStatus;
+
+/* "ok", "warn", "fail" (the JSON values). */
+const char *vxm_check_status_to_string(VxmCheckStatus status);
+
+typedef struct {
+  char *id; /* "iommu" */
+  VxmCheckStatus status;
+  char *message; /* what was found */
+  char *fix;     /* what to do, or NULL */
+} VxmCheckResult;
+
+void vxm_check_result_free(VxmCheckResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmCheckResult, vxm_check_result_free)
+
+/* Sets a result's outcome; @fix may be NULL. */
+void vxm_check_result_set(VxmCheckResult *result, VxmCheckStatus status, const char *fix,
+                          const char *format, ...) G_GNUC_PRINTF(4, 5);
+
+/* What checks share: the host root, and the PCI snapshot and GPU list made on first use. */
+typedef struct _VxmCheckContext VxmCheckContext;
+
+/* @guest_gpu: the configured guest GPU (address or name), or NULL for none configured. */
+VxmCheckContext *vxm_check_context_new(VxmHostfs *hostfs, const char *guest_gpu);
+void vxm_check_context_free(VxmCheckContext *ctx);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmCheckContext, vxm_check_context_free)
+
+VxmHostfs *vxm_check_context_get_hostfs(VxmCheckContext *ctx);
+const char *vxm_check_context_get_guest_gpu(VxmCheckContext *ctx);
+/* The PCI snapshot; the same error every time when the host's PCI devices cannot be read. */
+VxmPciBus *vxm_check_context_get_bus(VxmCheckContext *ctx, GError **error);
+/* The GPUs (VxmGpu) with roles, the configured guest GPU marked guest. */
+GPtrArray *vxm_check_context_get_gpus(VxmCheckContext *ctx, GError **error);
+/* "GenuineIntel", "AuthenticAMD", or NULL, from VXM_HOST_PROC_CPUINFO. */
+const char *vxm_check_context_get_cpu_vendor(VxmCheckContext *ctx);
+
+typedef void (*VxmCheckFunc)(VxmCheckContext *ctx, VxmCheckResult *result);
+
+typedef struct {
+  const char *id;
+  const char *summary;
+  VxmCheckFunc func;
+} VxmCheckDef;
+
+/* The registry, in the order checks run and print. */
+const VxmCheckDef *vxm_check_get_registry(gsize *n_checks);
+
+/* Runs every check (or only those whose id is in @only, when not NULL); results in
+ * registry order. */
+GPtrArray *vxm_check_run(VxmCheckContext *ctx, const char *const *only);
+
+/* TRUE when no result failed. */
+gboolean vxm_check_results_passed(GPtrArray *results);
+
+/* The checks (src/host/vxm-check-pci.c). */
+void vxm_check_iommu(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_kvm(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_gpus(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_guest_gpu(VxmCheckContext *ctx, VxmCheckResult *result);
+
+G_END_DECLS

@@ -1,0 +1,716 @@
+#include "vxm-qemu-caps.h"
+
+#include <gio/gio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/vxm-error.h"
+#include "common/vxm-util.h"
+
+#define CACHE_FORMAT     1
+#define PROBE_TIMEOUT_MS 15000
+
+static guint probe_count;
+
+static GHashTable *
+new_set(void)
+{
+  return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+}
+
+static void
+set_add(GHashTable *set, const char *key, const char *value)
+{
+  g_hash_table_replace(set, g_strdup(key), g_strdup(value != NULL ? value : ""));
+}
+
+static VxmQemuCaps *
+caps_new(void)
+{
+  VxmQemuCaps *self = g_new0(VxmQemuCaps, 1);
+
+  self->machines = new_set();
+  self->types = new_set();
+  self->machine_props = new_set();
+  self->options = new_set();
+  self->audiodevs = new_set();
+  self->accels = new_set();
+  return self;
+}
+
+void
+vxm_qemu_caps_free(VxmQemuCaps *self)
+{
+  if (self == NULL)
+    return;
+  g_free(self->binary);
+  g_free(self->version);
+  g_free(self->package);
+  g_hash_table_unref(self->machines);
+  g_hash_table_unref(self->types);
+  g_hash_table_unref(self->machine_props);
+  g_hash_table_unref(self->options);
+  g_hash_table_unref(self->audiodevs);
+  g_hash_table_unref(self->accels);
+  g_free(self);
+}
+
+guint
+vxm_qemu_caps_probe_count(void)
+{
+  return g_atomic_int_get(&probe_count);
+}
+
+char *
+vxm_qemu_caps_resolve_binary(const char *binary, GError **error)
+{
+  g_autofree char *found = NULL;
+
+  if (binary == NULL || *binary == '\0')
+    binary = "qemu-system-x86_64";
+  if (strchr(binary, '/') != NULL)
+    found = g_canonicalize_filename(binary, NULL);
+  else
+    found = g_find_program_in_path(binary);
+  if (found == NULL || !g_file_test(found, G_FILE_TEST_IS_EXECUTABLE) ||
+      g_file_test(found, G_FILE_TEST_IS_DIR)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
+                "QEMU binary %s %s: install qemu-system-x86 or set the VM's qemu key to its path",
+                binary,
+                strchr(binary, '/') != NULL ? "is not an executable file" : "is not in PATH");
+    return NULL;
+  }
+  return g_steal_pointer(&found);
+}
+
+static gboolean
+stat_binary(const char *path, gint64 *mtime, guint64 *size, GError **error)
+{
+  struct stat st;
+
+  if (stat(path, &st) != 0)
+    return vxm_error_set_from_errno(error, errno, "cannot stat the QEMU binary %s", path);
+  *mtime = (gint64)st.st_mtim.tv_sec * G_USEC_PER_SEC + st.st_mtim.tv_nsec / 1000;
+  *size = (guint64)st.st_size;
+  return TRUE;
+}
+
+/* ---- running the binary ---- */
+
+typedef struct {
+  GSubprocess *proc;
+  char *out;
+  char *err;
+  GError *error;
+  gboolean done;
+} Child;
+
+static void
+child_clear(Child *child)
+{
+  g_clear_object(&child->proc);
+  g_clear_pointer(&child->out, g_free);
+  g_clear_pointer(&child->err, g_free);
+  g_clear_error(&child->error);
+}
+
+static void
+on_communicated(GObject *source, GAsyncResult *result, gpointer data)
+{
+  Child *child = data;
+
+  g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), result, &child->out, &child->err,
+                                       &child->error);
+  child->done = TRUE;
+}
+
+static gboolean
+on_timeout(gpointer data)
+{
+  gboolean *expired = data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static GSubprocess *
+spawn(const char *const *argv, GError **error)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  const char *const env[] = {"LC_ALL=C", NULL};
+
+  /* a clean environment: nothing of the caller's changes what QEMU reports */
+  g_subprocess_launcher_set_environ(launcher, (char **)env);
+  return g_subprocess_launcher_spawnv(launcher, argv, error);
+}
+
+/* Runs both children at once, each fed its stdin, within the probe's time limit. */
+static gboolean
+run_children(Child *children, const char *const *inputs, guint n, const char *binary,
+             GError **error)
+{
+  g_autoptr(GMainContext) ctx = g_main_context_new();
+  g_autoptr(GSource) timer = g_timeout_source_new(PROBE_TIMEOUT_MS);
+  gboolean expired = FALSE;
+  gboolean all_done = FALSE;
+
+  g_main_context_push_thread_default(ctx);
+  g_source_set_callback(timer, on_timeout, &expired, NULL);
+  g_source_attach(timer, ctx);
+  for (guint i = 0; i < n; i++)
+    g_subprocess_communicate_utf8_async(children[i].proc, inputs[i], NULL, on_communicated,
+                                        &children[i]);
+  while (!all_done) {
+    all_done = TRUE;
+    for (guint i = 0; i < n; i++)
+      all_done = all_done && children[i].done;
+    if (all_done)
+      break;
+    if (expired) {
+      for (guint i = 0; i < n; i++)
+        if (!children[i].done)
+          g_subprocess_force_exit(children[i].proc);
+    }
+    g_main_context_iteration(ctx, TRUE);
+  }
+  g_source_destroy(timer);
+  g_main_context_pop_thread_default(ctx);
+  if (expired) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_TIMEOUT,
+                "QEMU (%s) did not answer its capability probe within %d s", binary,
+                PROBE_TIMEOUT_MS / 1000);
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    if (children[i].error != NULL) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                  "cannot talk to QEMU (%s): %s; is it qemu-system-x86_64?", binary,
+                  children[i].error->message);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* ---- parsing ---- */
+
+static void
+parse_version(VxmQemuCaps *self, JsonObject *obj)
+{
+  JsonObject *qemu = json_object_get_object_member(obj, "qemu");
+
+  if (qemu == NULL)
+    return;
+  self->version_major = (guint)json_object_get_int_member_with_default(qemu, "major", 0);
+  self->version_minor = (guint)json_object_get_int_member_with_default(qemu, "minor", 0);
+  self->version_micro = (guint)json_object_get_int_member_with_default(qemu, "micro", 0);
+  g_free(self->version);
+  self->version =
+      g_strdup_printf("%u.%u.%u", self->version_major, self->version_minor, self->version_micro);
+  g_free(self->package);
+  self->package = g_strdup(json_object_get_string_member_with_default(obj, "package", ""));
+}
+
+/* Each element's "name" (and for machines its "alias") into @set. */
+static void
+collect_names(JsonArray *array, GHashTable *set, const char *value_member, const char *suffix)
+{
+  for (guint i = 0; i < json_array_get_length(array); i++) {
+    JsonNode *node = json_array_get_element(array, i);
+    JsonObject *obj;
+    const char *name;
+    g_autofree char *key = NULL;
+
+    if (!JSON_NODE_HOLDS_OBJECT(node))
+      continue;
+    obj = json_node_get_object(node);
+    name = json_object_get_string_member_with_default(obj, "name", NULL);
+    if (name == NULL)
+      continue;
+    if (suffix != NULL) {
+      if (!g_str_has_suffix(name, suffix))
+        continue;
+      key = g_strndup(name, strlen(name) - strlen(suffix));
+    } else {
+      key = g_strdup(name);
+    }
+    set_add(set, key,
+            value_member != NULL ? json_object_get_string_member_with_default(obj, value_member, "")
+                                 : "");
+  }
+}
+
+/* One QMP reply line, matched by its "id"; greetings and events are read or skipped. */
+static void
+parse_qmp_line(VxmQemuCaps *self, const char *line, GHashTable *answered)
+{
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonObject *obj;
+  JsonNode *ret;
+  const char *id;
+
+  if (*line == '\0' || !json_parser_load_from_data(parser, line, -1, NULL))
+    return; /* not JSON: a warning QEMU printed on stdout, say */
+  if (!JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+    return;
+  obj = json_node_get_object(json_parser_get_root(parser));
+  if (json_object_has_member(obj, "QMP")) {
+    JsonObject *qmp = json_object_get_object_member(obj, "QMP");
+    if (qmp != NULL && json_object_get_object_member(qmp, "version") != NULL)
+      parse_version(self, json_object_get_object_member(qmp, "version"));
+    return;
+  }
+  id = json_object_get_string_member_with_default(obj, "id", NULL);
+  if (id == NULL)
+    return; /* an event */
+  ret = json_object_get_member(obj, "return");
+  if (ret == NULL) {
+    set_add(answered, id, "error");
+    return;
+  }
+  set_add(answered, id, "ok");
+  if (strcmp(id, "version") == 0 && JSON_NODE_HOLDS_OBJECT(ret)) {
+    parse_version(self, json_node_get_object(ret));
+  } else if (strcmp(id, "machines") == 0 && JSON_NODE_HOLDS_ARRAY(ret)) {
+    collect_names(json_node_get_array(ret), self->machines, "alias", NULL);
+  } else if (strcmp(id, "types") == 0 && JSON_NODE_HOLDS_ARRAY(ret)) {
+    collect_names(json_node_get_array(ret), self->types, NULL, NULL);
+    collect_names(json_node_get_array(ret), self->accels, NULL, "-accel");
+  } else if (strcmp(id, "machine-props") == 0 && JSON_NODE_HOLDS_ARRAY(ret)) {
+    collect_names(json_node_get_array(ret), self->machine_props, NULL, NULL);
+  } else if (strcmp(id, "options") == 0 && JSON_NODE_HOLDS_ARRAY(ret)) {
+    JsonArray *array = json_node_get_array(ret);
+
+    for (guint i = 0; i < json_array_get_length(array); i++) {
+      JsonNode *node = json_array_get_element(array, i);
+      const char *option;
+
+      if (!JSON_NODE_HOLDS_OBJECT(node))
+        continue;
+      option = json_object_get_string_member_with_default(json_node_get_object(node), "option", "");
+      if (*option != '\0')
+        set_add(self->options, option, "");
+    }
+  } else if (strcmp(id, "io_uring") == 0) {
+    self->io_uring = TRUE;
+  }
+}
+
+/* `-audiodev help`: a header line, then one backend name per line. Anything else (a module
+ * QEMU could not load, a future header) is skipped. */
+static void
+parse_audiodev_help(VxmQemuCaps *self, const char *text)
+{
+  g_auto(GStrv) lines = g_strsplit(text != NULL ? text : "", "\n", -1);
+  gboolean in_list = FALSE;
+
+  for (gsize i = 0; lines[i] != NULL; i++) {
+    const char *line = g_strstrip(lines[i]);
+    gboolean word = *line != '\0';
+
+    if (g_str_has_suffix(line, ":")) {
+      in_list = strstr(line, "audio") != NULL;
+      continue;
+    }
+    for (const char *p = line; *p != '\0'; p++)
+      if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_')
+        word = FALSE;
+    if (in_list && word)
+      set_add(self->audiodevs, line, "");
+  }
+}
+
+VxmQemuCaps *
+vxm_qemu_caps_parse(const char *qmp_output, const char *audiodev_help, GError **error)
+{
+  g_autoptr(VxmQemuCaps) self = caps_new();
+  g_autoptr(GHashTable) answered = new_set();
+  g_auto(GStrv) lines = g_strsplit(qmp_output != NULL ? qmp_output : "", "\n", -1);
+
+  for (gsize i = 0; lines[i] != NULL; i++)
+    parse_qmp_line(self, lines[i], answered);
+  parse_audiodev_help(self, audiodev_help);
+  if (self->version == NULL || g_hash_table_size(self->machines) == 0 ||
+      g_hash_table_size(self->types) == 0) {
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                        "it did not give its version, machines and device types over QMP");
+    return NULL;
+  }
+  return g_steal_pointer(&self);
+}
+
+static char *
+qmp_script(const char *binary)
+{
+  g_autoptr(GString) s = g_string_new("{\"execute\": \"qmp_capabilities\"}\n");
+  g_autofree char *escaped = g_strescape(binary, NULL);
+
+  g_string_append(s, "{\"execute\": \"query-version\", \"id\": \"version\"}\n"
+                     "{\"execute\": \"query-machines\", \"id\": \"machines\"}\n"
+                     "{\"execute\": \"qom-list-types\", \"arguments\": {\"abstract\": false},"
+                     " \"id\": \"types\"}\n"
+                     "{\"execute\": \"qom-list-properties\", \"arguments\": {\"typename\":"
+                     " \"generic-pc-machine\"}, \"id\": \"machine-props\"}\n"
+                     "{\"execute\": \"query-command-line-options\", \"id\": \"options\"}\n");
+  /* io_uring needs both the build and the kernel: open a regular file (the binary itself,
+   * read-only) with it and see */
+  g_string_append_printf(s,
+                         "{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": \"file\","
+                         " \"node-name\": \"probe0\", \"filename\": \"%s\", \"read-only\": true,"
+                         " \"aio\": \"io_uring\"}, \"id\": \"io_uring\"}\n",
+                         escaped);
+  g_string_append(s, "{\"execute\": \"quit\"}\n");
+  return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+VxmQemuCaps *
+vxm_qemu_caps_probe(const char *binary, GError **error)
+{
+  g_autofree char *path = vxm_qemu_caps_resolve_binary(binary, error);
+  g_autofree char *script = NULL;
+  gint64 mtime = 0;
+  guint64 size = 0;
+  g_autoptr(VxmQemuCaps) parsed = NULL;
+  Child children[2] = {{0}};
+  const char *inputs[2];
+  gint64 start = g_get_monotonic_time();
+  gboolean ok;
+
+  if (path == NULL)
+    return NULL;
+  if (!stat_binary(path, &mtime, &size, error))
+    return NULL;
+  g_atomic_int_inc(&probe_count);
+  /* a binary that exits without reading its stdin must give EPIPE, not kill vxm (GDBus
+   * ignores SIGPIPE process-wide for the same reason) */
+  signal(SIGPIPE, SIG_IGN);
+
+  {
+    const char *qmp_argv[] = {path,       "-machine", "none", "-nodefaults", "-no-user-config",
+                              "-display", "none",     "-qmp", "stdio",       NULL};
+    const char *audio_argv[] = {path, "-audiodev", "help", NULL};
+
+    children[0].proc = spawn(qmp_argv, error);
+    if (children[0].proc == NULL) {
+      g_prefix_error(error, "cannot run QEMU (%s): ", path);
+      return NULL;
+    }
+    children[1].proc = spawn(audio_argv, error);
+    if (children[1].proc == NULL) {
+      g_subprocess_force_exit(children[0].proc);
+      child_clear(&children[0]);
+      g_prefix_error(error, "cannot run QEMU (%s): ", path);
+      return NULL;
+    }
+  }
+  script = qmp_script(path);
+  inputs[0] = script;
+  inputs[1] = "";
+  ok = run_children(children, inputs, 2, path, error);
+  if (ok) {
+    g_autoptr(GError) local = NULL;
+
+    parsed = vxm_qemu_caps_parse(children[0].out, children[1].out, &local);
+    if (parsed == NULL) {
+      g_autofree char *err = g_strdup(children[0].err != NULL ? children[0].err : "");
+
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "QEMU (%s): %s%s%s", path, local->message,
+                  *g_strstrip(err) != '\0' ? "; it said: " : "", err);
+      ok = FALSE;
+    }
+  }
+  child_clear(&children[0]);
+  child_clear(&children[1]);
+  if (!ok)
+    return NULL;
+  parsed->binary = g_steal_pointer(&path);
+  parsed->mtime = mtime;
+  parsed->size = size;
+  parsed->probe_seconds = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+  return g_steal_pointer(&parsed);
+}
+
+/* ---- JSON (the cache and the test fixtures) ---- */
+
+static int
+compare_strings(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of @set, sorted (the strings belong to @set). */
+static GPtrArray *
+sorted_keys(GHashTable *set)
+{
+  GPtrArray *keys = g_ptr_array_new();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init(&iter, set);
+  while (g_hash_table_iter_next(&iter, &key, NULL))
+    g_ptr_array_add(keys, key);
+  g_ptr_array_sort(keys, compare_strings);
+  return keys;
+}
+
+static void
+add_sorted_array(JsonBuilder *b, const char *member, GHashTable *set)
+{
+  g_autoptr(GPtrArray) keys = sorted_keys(set);
+
+  json_builder_set_member_name(b, member);
+  json_builder_begin_array(b);
+  for (guint i = 0; i < keys->len; i++)
+    json_builder_add_string_value(b, g_ptr_array_index(keys, i));
+  json_builder_end_array(b);
+}
+
+JsonNode *
+vxm_qemu_caps_to_json(const VxmQemuCaps *self)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autoptr(GPtrArray) machines = sorted_keys(self->machines);
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "format");
+  json_builder_add_int_value(b, CACHE_FORMAT);
+  json_builder_set_member_name(b, "binary");
+  json_builder_add_string_value(b, self->binary);
+  json_builder_set_member_name(b, "mtime");
+  json_builder_add_int_value(b, self->mtime);
+  json_builder_set_member_name(b, "size");
+  json_builder_add_int_value(b, (gint64)self->size);
+  json_builder_set_member_name(b, "version");
+  json_builder_add_string_value(b, self->version);
+  json_builder_set_member_name(b, "package");
+  json_builder_add_string_value(b, self->package != NULL ? self->package : "");
+  json_builder_set_member_name(b, "io-uring");
+  json_builder_add_boolean_value(b, self->io_uring);
+  json_builder_set_member_name(b, "machines");
+  json_builder_begin_object(b);
+  for (guint i = 0; i < machines->len; i++) {
+    const char *name = g_ptr_array_index(machines, i);
+    json_builder_set_member_name(b, name);
+    json_builder_add_string_value(b, g_hash_table_lookup(self->machines, name));
+  }
+  json_builder_end_object(b);
+  add_sorted_array(b, "accels", self->accels);
+  add_sorted_array(b, "audiodevs", self->audiodevs);
+  add_sorted_array(b, "machine-props", self->machine_props);
+  add_sorted_array(b, "options", self->options);
+  add_sorted_array(b, "types", self->types);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static gboolean
+read_set(JsonObject *obj, const char *member, GHashTable *set, GError **error)
+{
+  JsonArray *array;
+
+  if (!json_object_has_member(obj, member) ||
+      !JSON_NODE_HOLDS_ARRAY(json_object_get_member(obj, member))) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "\"%s\" is not an array", member);
+    return FALSE;
+  }
+  array = json_object_get_array_member(obj, member);
+  for (guint i = 0; i < json_array_get_length(array); i++) {
+    JsonNode *node = json_array_get_element(array, i);
+
+    if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING)
+      set_add(set, json_node_get_string(node), "");
+  }
+  return TRUE;
+}
+
+VxmQemuCaps *
+vxm_qemu_caps_from_json(JsonNode *node, GError **error)
+{
+  g_autoptr(VxmQemuCaps) self = caps_new();
+  g_auto(GStrv) parts = NULL;
+  JsonObject *obj;
+  JsonObject *machines;
+  const char *version;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "not a JSON object");
+    return NULL;
+  }
+  obj = json_node_get_object(node);
+  if (json_object_get_int_member_with_default(obj, "format", 0) != CACHE_FORMAT) {
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "unknown format");
+    return NULL;
+  }
+  version = json_object_get_string_member_with_default(obj, "version", NULL);
+  machines = json_object_get_object_member(obj, "machines");
+  if (version == NULL || machines == NULL) {
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "no version or machines");
+    return NULL;
+  }
+  self->binary = g_strdup(json_object_get_string_member_with_default(obj, "binary", ""));
+  self->mtime = json_object_get_int_member_with_default(obj, "mtime", 0);
+  self->size = (guint64)json_object_get_int_member_with_default(obj, "size", 0);
+  self->version = g_strdup(version);
+  parts = g_strsplit(version, ".", 3);
+  self->version_major = parts[0] != NULL ? (guint)g_ascii_strtoull(parts[0], NULL, 10) : 0;
+  self->version_minor =
+      parts[0] != NULL && parts[1] != NULL ? (guint)g_ascii_strtoull(parts[1], NULL, 10) : 0;
+  self->version_micro = parts[0] != NULL && parts[1] != NULL && parts[2] != NULL
+                            ? (guint)g_ascii_strtoull(parts[2], NULL, 10)
+                            : 0;
+  self->package = g_strdup(json_object_get_string_member_with_default(obj, "package", ""));
+  self->io_uring = json_object_get_boolean_member_with_default(obj, "io-uring", FALSE);
+  {
+    g_autoptr(GList) names = json_object_get_members(machines);
+
+    for (GList *l = names; l != NULL; l = l->next) {
+      JsonNode *alias = json_object_get_member(machines, l->data);
+      set_add(self->machines, l->data,
+              JSON_NODE_HOLDS_VALUE(alias) && json_node_get_value_type(alias) == G_TYPE_STRING
+                  ? json_node_get_string(alias)
+                  : "");
+    }
+  }
+  if (!read_set(obj, "accels", self->accels, error) ||
+      !read_set(obj, "audiodevs", self->audiodevs, error) ||
+      !read_set(obj, "machine-props", self->machine_props, error) ||
+      !read_set(obj, "options", self->options, error) ||
+      !read_set(obj, "types", self->types, error))
+    return NULL;
+  return g_steal_pointer(&self);
+}
+
+VxmQemuCaps *
+vxm_qemu_caps_load(const char *path, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new();
+  VxmQemuCaps *caps;
+
+  if (!json_parser_load_from_mapped_file(parser, path, error)) {
+    g_prefix_error(error, "cannot read QEMU capabilities %s: ", path);
+    return NULL;
+  }
+  caps = vxm_qemu_caps_from_json(json_parser_get_root(parser), error);
+  if (caps == NULL)
+    g_prefix_error(error, "bad QEMU capabilities file %s: ", path);
+  return caps;
+}
+
+/* ---- the cache ---- */
+
+static char *
+cache_path(const char *cache_dir, const char *binary)
+{
+  g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, binary, -1);
+  g_autofree char *name = NULL;
+
+  hash[16] = '\0';
+  name = g_strdup_printf("qemu-caps-%s.json", hash);
+  return g_build_filename(cache_dir, name, NULL);
+}
+
+VxmQemuCaps *
+vxm_qemu_caps_get(const char *binary, const char *cache_dir, GError **error)
+{
+  g_autofree char *path = vxm_qemu_caps_resolve_binary(binary, error);
+  g_autofree char *dir = NULL;
+  g_autofree char *file = NULL;
+  g_autoptr(VxmQemuCaps) cached = NULL;
+  g_autoptr(VxmQemuCaps) probed = NULL;
+  g_autoptr(JsonGenerator) gen = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  gint64 mtime = 0;
+  guint64 size = 0;
+
+  if (path == NULL)
+    return NULL;
+  if (!stat_binary(path, &mtime, &size, error))
+    return NULL;
+  dir = cache_dir != NULL ? g_strdup(cache_dir)
+                          : g_build_filename(g_get_user_cache_dir(), "vxm", NULL);
+  file = cache_path(dir, path);
+  cached = vxm_qemu_caps_load(file, NULL);
+  if (cached != NULL && g_strcmp0(cached->binary, path) == 0 && cached->mtime == mtime &&
+      cached->size == size)
+    return g_steal_pointer(&cached);
+
+  probed = vxm_qemu_caps_probe(path, error);
+  if (probed == NULL)
+    return NULL;
+  node = vxm_qemu_caps_to_json(probed);
+  gen = json_generator_new();
+  json_generator_set_root(gen, node);
+  text = json_generator_to_data(gen, NULL);
+  /* a cache that cannot be written only costs the next run a probe */
+  if (g_mkdir_with_parents(dir, 0700) == 0)
+    (void)!vxm_file_replace_atomic(file, text, -1, 0600, NULL);
+  return g_steal_pointer(&probed);
+}
+
+/* ---- questions ---- */
+
+const char *
+vxm_qemu_caps_resolve_machine(const VxmQemuCaps *self, const char *machine)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (g_hash_table_contains(self->machines, machine)) {
+    g_hash_table_iter_init(&iter, self->machines);
+    while (g_hash_table_iter_next(&iter, &key, &value))
+      if (strcmp(key, machine) == 0)
+        return key;
+  }
+  g_hash_table_iter_init(&iter, self->machines);
+  while (g_hash_table_iter_next(&iter, &key, &value))
+    if (strcmp(value, machine) == 0)
+      return key;
+  return NULL;
+}
+
+gboolean
+vxm_qemu_caps_has_machine(const VxmQemuCaps *self, const char *machine)
+{
+  return vxm_qemu_caps_resolve_machine(self, machine) != NULL;
+}
+
+gboolean
+vxm_qemu_caps_has_type(const VxmQemuCaps *self, const char *type)
+{
+  return g_hash_table_contains(self->types, type);
+}
+
+gboolean
+vxm_qemu_caps_has_machine_prop(const VxmQemuCaps *self, const char *prop)
+{
+  return g_hash_table_contains(self->machine_props, prop);
+}
+
+gboolean
+vxm_qemu_caps_has_option(const VxmQemuCaps *self, const char *option)
+{
+  return g_hash_table_contains(self->options, option);
+}
+
+gboolean
+vxm_qemu_caps_has_audiodev(const VxmQemuCaps *self, const char *backend)
+{
+  return g_hash_table_contains(self->audiodevs, backend);
+}
+
+gboolean
+vxm_qemu_caps_has_accel(const VxmQemuCaps *self, const char *accel)
+{
+  return g_hash_table_contains(self->accels, accel);
+}
+
+gboolean
+vxm_qemu_caps_version_at_least(const VxmQemuCaps *self, guint major, guint minor)
+{
+  return self->version_major > major ||
+         (self->version_major == major && self->version_minor >= minor);
+}

@@ -1,0 +1,211 @@
+/* vxm-vm-config: one VM's configuration file (GKeyFile INI), parsed and validated.
+ *
+ * Every key is described once in a table (group, key, default, allowed values) that drives
+ * parsing, validation, "did you mean", `vxm config --set` and the documentation. Loading
+ * keeps what the user wrote ("auto" stays VXM_VM_AUTO / 0 / NULL as documented per field);
+ * vxm_vm_config_resolve() is the separate step that turns every "auto" into a value from
+ * host facts and stores it in @resolved, so the config can be shown and saved unchanged.
+ * The GKeyFile is kept so edits preserve the user's comments and order.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "common/vxm-hostfs.h"
+#include "vm/vxm-vm-paths.h"
+
+G_BEGIN_DECLS
+
+#define VXM_VM_MEMORY_MIN        (G_GUINT64_CONSTANT(4) << 30) /* Windows 11's floor */
+#define VXM_VM_MEMORY_AUTO_MAX   (G_GUINT64_CONSTANT(16) << 30)
+#define VXM_VM_DISK_SIZE_DEFAULT (G_GUINT64_CONSTANT(128) << 30)
+
+typedef enum {
+  VXM_VM_HUGEPAGES_AUTO,
+  VXM_VM_HUGEPAGES_2M,
+  VXM_VM_HUGEPAGES_1G,
+  VXM_VM_HUGEPAGES_OFF,
+} VxmVmHugepages;
+
+typedef enum {
+  VXM_VM_CPU_PINNING_AUTO,
+  VXM_VM_CPU_PINNING_OFF,
+  VXM_VM_CPU_PINNING_LIST, /* cpu_pinning_list holds the host CPUs */
+} VxmVmCpuPinning;
+
+typedef enum {
+  VXM_VM_DISK_FORMAT_QCOW2,
+  VXM_VM_DISK_FORMAT_RAW,
+} VxmVmDiskFormat;
+
+typedef enum {
+  VXM_VM_NETWORK_USER,
+  VXM_VM_NETWORK_BRIDGE, /* network_bridge names the bridge */
+  VXM_VM_NETWORK_NONE,
+} VxmVmNetwork;
+
+typedef enum {
+  VXM_VM_AUDIO_AUTO, /* chosen from QEMU's audiodev backends by the argv builder */
+  VXM_VM_AUDIO_NONE,
+  VXM_VM_AUDIO_PIPEWIRE,
+  VXM_VM_AUDIO_PA,
+  VXM_VM_AUDIO_ALSA,
+} VxmVmAudio;
+
+typedef enum {
+  VXM_VM_SMBIOS_OFF,
+  VXM_VM_SMBIOS_HOST,
+} VxmVmSmbios;
+
+typedef enum {
+  VXM_VM_MONITOR_AUTO,      /* the one monitor on the host GPU, if exactly one */
+  VXM_VM_MONITOR_OFF,       /* never switch inputs */
+  VXM_VM_MONITOR_EDID,      /* monitor_edid_* identify it */
+  VXM_VM_MONITOR_CONNECTOR, /* monitor_connector, e.g. "card1-DP-1" */
+} VxmVmMonitor;
+
+/* Values every "auto" resolved to; filled by vxm_vm_config_resolve(). */
+typedef struct {
+  gboolean done;
+  guint64 memory_bytes;
+  guint vcpus;
+  guint threads_per_core;
+  guint host_cpus;     /* logical CPUs the host has (for messages and pinning) */
+  guint64 host_memory; /* MemTotal in bytes */
+  char *disk_path;     /* disk_path, or the default for the format */
+  char *qemu_binary;   /* absolute path, NULL when not found in PATH */
+} VxmVmResolved;
+
+typedef struct {
+  char *name;
+  char *path;        /* the file loaded (NULL for a config made in memory) */
+  char *text;        /* the file's text: --set and --unset edit it line by line, so the
+                      * user's comments, order and spacing survive */
+  GKeyFile *keyfile; /* @text parsed */
+
+  /* [gpu] */
+  char *gpu;            /* normalised "0000:01:00.0", NULL = auto */
+  char *rom_file;       /* absolute path, NULL = none */
+  gboolean keep_bound;  /* leave the group on vfio-pci between runs */
+  guint unbind_timeout; /* seconds */
+
+  /* [memory] */
+  guint64 memory_bytes; /* 0 = auto */
+  VxmVmHugepages hugepages;
+  gboolean hugepages_fallback; /* fall back to normal memory when short of hugepages */
+  gboolean looking_glass_auto; /* auto: size from the guest resolution (issue 5) */
+  guint64 looking_glass_bytes; /* 0 = off (and not auto) */
+
+  /* [cpu] */
+  guint vcpus;            /* 0 = auto */
+  guint threads_per_core; /* 0 = auto, else 1 or 2 */
+  VxmVmCpuPinning cpu_pinning;
+  GArray *cpu_pinning_list; /* guint host CPU numbers, sorted, unique; LIST only, else NULL */
+  guint host_cores;         /* cores kept for the host by auto pinning and auto vcpus */
+
+  /* [disk] */
+  char *disk_path; /* absolute, NULL = default in the data folder */
+  VxmVmDiskFormat disk_format;
+  guint64 disk_size; /* bytes, used by init */
+
+  /* [media] */
+  char *installer_iso; /* absolute path, NULL = none */
+  char *virtio_iso;    /* absolute path, NULL = none */
+
+  /* [network] */
+  VxmVmNetwork network;
+  char *network_bridge; /* BRIDGE only */
+  char *mac;            /* "02:xx:..", lower case; NULL until init generates it */
+
+  /* [audio] */
+  VxmVmAudio audio;
+
+  /* [security] */
+  gboolean tpm;
+  gboolean secure_boot;
+  VxmVmSmbios smbios;
+
+  /* [firmware]: written by init so CODE and VARS stay a pair; all NULL or code+vars set */
+  char *firmware_code;          /* host path of the CODE image */
+  char *firmware_vars_template; /* host path of the VARS template it was paired with */
+  char *firmware_descriptor;    /* descriptor file name, NULL when chosen by fallback */
+
+  /* [input] */
+  char **inputs;           /* /dev/input/by-id names; NULL = auto, empty = none */
+  const char *grab_toggle; /* static: one of QEMU's grab-toggle values */
+
+  /* [display] */
+  VxmVmMonitor monitor;
+  char *monitor_edid_manufacturer; /* EDID: 3-letter PNP id */
+  guint monitor_edid_product;
+  guint32 monitor_edid_serial;
+  char *monitor_connector; /* CONNECTOR */
+  guint host_input;        /* VCP 0x60 value, 0 = not set */
+  guint guest_input;       /* VCP 0x60 value, 0 = not set */
+
+  /* [host] */
+  guint shutdown_timeout; /* seconds between ACPI power-down and quit */
+  char *qemu_binary;      /* a name looked up in PATH, or an absolute path */
+
+  VxmVmResolved resolved;
+} VxmVmConfig;
+
+/* A config with every default, for VM @name (not validated: call vxm_vm_name_validate). */
+VxmVmConfig *vxm_vm_config_new(const char *name);
+void vxm_vm_config_free(VxmVmConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmVmConfig, vxm_vm_config_free)
+
+/* Loads and validates @path. Errors (VXM_ERROR_CONFIG, or NOT_FOUND when missing) name the
+ * file, the group, the key and the allowed values. */
+VxmVmConfig *vxm_vm_config_load_file(const char *name, const char *path,
+                                     GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* The same for a buffer; @path is only used in messages. */
+VxmVmConfig *vxm_vm_config_load_data(const char *name, const char *path, const char *data,
+                                     gsize length, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* Loads VM @name from its config file ("no VM NAME: create it with vxm init NAME" if absent). */
+VxmVmConfig *vxm_vm_config_load(const VxmVmPaths *paths, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* Resolves every auto from the host (memory from meminfo, CPUs from sysfs) and the paths. */
+gboolean vxm_vm_config_resolve(VxmVmConfig *config, VxmHostfs *hostfs, const VxmVmPaths *paths,
+                               GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* Sets KEY ("group.key", or a bare key when only one group has it) to @value after validating
+ * it; the struct is updated, comments and order are kept. */
+gboolean vxm_vm_config_set(VxmVmConfig *config, const char *key, const char *value,
+                           GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* Removes KEY so its default applies again. */
+gboolean vxm_vm_config_unset(VxmVmConfig *config, const char *key,
+                             GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* The file's text as it would be saved. */
+char *vxm_vm_config_to_data(VxmVmConfig *config, gsize *length);
+/* Writes config->path (or @path when not NULL) atomically, mode 0600. */
+gboolean vxm_vm_config_save(VxmVmConfig *config, const char *path,
+                            GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* The value of KEY as the user wrote it, or the default ("auto", "128G", ...). */
+char *vxm_vm_config_get_text(VxmVmConfig *config, const char *group, const char *key);
+
+/* The key table, for --show, --json, docs and tests. NULL-terminated by group == NULL. */
+typedef struct {
+  const char *group;
+  const char *key;
+  const char *default_value; /* as written in a file; "" = empty */
+  const char *allowed;       /* human text for errors and docs */
+  const char *summary;       /* one line for docs */
+} VxmVmConfigKey;
+const VxmVmConfigKey *vxm_vm_config_keys(void);
+
+/* Names for enums and inputs, as written in the file. */
+const char *vxm_vm_hugepages_to_string(VxmVmHugepages value);
+const char *vxm_vm_audio_to_string(VxmVmAudio value);
+const char *vxm_vm_disk_format_to_string(VxmVmDiskFormat value);
+/* "hdmi1" for 0x11, else "0x1b"; NULL for 0. */
+char *vxm_vm_monitor_input_to_string(guint value);
+/* Parses "dp1" or "0x0f"; FALSE for anything else. */
+gboolean vxm_vm_monitor_input_parse(const char *text, guint *out);
+
+/* A fresh random locally administered unicast MAC, "x2:xx:xx:xx:xx:xx" style. */
+char *vxm_vm_config_generate_mac(void);
+
+G_END_DECLS
