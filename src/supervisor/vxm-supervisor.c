@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib-unix.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,6 +42,9 @@ struct _VxmSupervisor {
   gboolean quit_sent;
   guint powerdown_source;
   guint quit_source;
+
+  guint signal_sources[3];
+  guint signals_received;
 
   char *run_state;
   JsonArray *steps;
@@ -788,6 +793,29 @@ vxm_supervisor_stop(VxmSupervisor *self, gboolean force, gint timeout_s)
   self->powerdown_source = g_timeout_add_seconds(limit_s, on_powerdown_timeout, self);
 }
 
+static gboolean
+on_signal(gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+
+  self->signals_received++;
+  sv_log(self, "signal received: stopping the guest%s",
+         self->signals_received > 1 ? " now (second signal)" : "");
+  vxm_supervisor_stop(self, self->signals_received > 1, -1);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+vxm_supervisor_handle_signals(VxmSupervisor *self)
+{
+  static const int signums[] = {SIGTERM, SIGINT, SIGHUP};
+
+  for (guint i = 0; i < G_N_ELEMENTS(signums); i++) {
+    if (self->signal_sources[i] == 0)
+      self->signal_sources[i] = g_unix_signal_add(signums[i], on_signal, self);
+  }
+}
+
 /* ---- restoring ---- */
 
 static void
@@ -1129,6 +1157,8 @@ vxm_supervisor_dispose(GObject *object)
 
   g_clear_handle_id(&self->powerdown_source, g_source_remove);
   g_clear_handle_id(&self->quit_source, g_source_remove);
+  for (guint i = 0; i < G_N_ELEMENTS(self->signal_sources); i++)
+    g_clear_handle_id(&self->signal_sources[i], g_source_remove);
   if (self->qemu != NULL)
     g_signal_handlers_disconnect_by_data(self->qemu, self);
   if (self->swtpm != NULL)

@@ -47,6 +47,10 @@ void vxm_supervisor_start(VxmSupervisor *self);
  * the host restored. A second, forced request shortens a pending one. */
 void vxm_supervisor_stop(VxmSupervisor *self, gboolean force, gint timeout_s);
 
+/* SIGTERM, SIGINT and SIGHUP stop the guest cleanly (a second one forces the stop), through
+ * the main loop (g_unix_signal_add). Until the supervisor is disposed. */
+void vxm_supervisor_handle_signals(VxmSupervisor *self);
+
 VxmVmState vxm_supervisor_get_state(VxmSupervisor *self);
 /* Why the VM failed (or NULL). */
 const char *vxm_supervisor_get_failure(VxmSupervisor *self);
