@@ -40,7 +40,8 @@ void vxm_supervisor_plan_free(VxmSupervisorPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmSupervisorPlan, vxm_supervisor_plan_free)
 
 /* The environment QEMU and swtpm get: the few variables they use from vxm's own (HOME, USER,
- * LANG, LC_ALL, XDG_RUNTIME_DIR, TMPDIR) plus every VXM_QEMU_SIM_* one (the test wrapper's). */
+ * LANG, LC_ALL, XDG_RUNTIME_DIR, TMPDIR) plus VXM_TEST_ARGV_LOG and every VXM_QEMU_SIM_* one
+ * (tests/vxm-qemu-sim, for machines without KVM and VFIO). */
 GStrv vxm_supervisor_plan_child_environ(void);
 
 G_END_DECLS
