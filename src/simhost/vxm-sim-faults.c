@@ -19,11 +19,12 @@ struct _VxmSimFaults {
   GMutex lock;
   GCond released;
   GPtrArray *rules;
-  guint64 generation; /* bumped by each release */
+  guint64 releases;   /* bumped by each release */
+  guint64 generation; /* bumped by each release and each wake */
   guint hung;
 };
 
-static const char *const known_ops[] = {"write", "open",  "chown",  "chmod", "create", "mkdir",
+static const char *const known_ops[] = {"write",  "open",  "chown",  "chmod", "create", "mkdir",
                                         "unlink", "rmdir", "rename", "ioctl", "any"};
 
 static void
@@ -71,8 +72,7 @@ parse_rule(const char *text, Rule **out, GError **error)
       g_ptr_array_add(words, tokens[i]);
   if (words->len < 3) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-                "fault rule '%s' is incomplete: expected OP PATH-GLOB ACTION [count=N]",
-                text);
+                "fault rule '%s' is incomplete: expected OP PATH-GLOB ACTION [count=N]", text);
     return FALSE;
   }
   rule->op = g_strdup(words->pdata[0]);
@@ -93,16 +93,14 @@ parse_rule(const char *text, Rule **out, GError **error)
       rule->action.error = vxm_sim_errno_from_name(word + 6);
       if (rule->action.error == 0) {
         g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-                    "fault rule: unknown errno '%s' (use a name like EBUSY or a number)",
-                    word + 6);
+                    "fault rule: unknown errno '%s' (use a name like EBUSY or a number)", word + 6);
         return FALSE;
       }
       exclusive++;
     } else if (g_str_has_prefix(word, "delay=")) {
       if (!g_ascii_string_to_unsigned(word + 6, 10, 0, 600000, &num, NULL)) {
         g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-                    "fault rule: delay '%s' is not a number of milliseconds (0-600000)",
-                    word + 6);
+                    "fault rule: delay '%s' is not a number of milliseconds (0-600000)", word + 6);
         return FALSE;
       }
       rule->action.delay_ms = num;
@@ -137,8 +135,7 @@ parse_rule(const char *text, Rule **out, GError **error)
   }
   if (exclusive == 0 && rule->action.delay_ms == 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-                "fault rule '%s' has no action (errno=NAME, delay=MS, hang or vanish)",
-                text);
+                "fault rule '%s' has no action (errno=NAME, delay=MS, hang or vanish)", text);
     return FALSE;
   }
   rule->action.fired = TRUE;
@@ -235,15 +232,15 @@ vxm_sim_faults_match(VxmSimFaults *faults, const char *op, const char *const *pa
   return action;
 }
 
-void
-vxm_sim_faults_wait_release(VxmSimFaults *faults, gboolean (*should_abort)(void))
+static void
+wait_on(VxmSimFaults *faults, guint64 *counter, gboolean (*should_abort)(void))
 {
-  guint64 generation;
+  guint64 start;
 
   g_mutex_lock(&faults->lock);
-  generation = faults->generation;
+  start = *counter;
   faults->hung++;
-  while (faults->generation == generation) {
+  while (*counter == start) {
     if (should_abort != NULL && should_abort())
       break;
     g_cond_wait_until(&faults->released, &faults->lock,
@@ -254,12 +251,45 @@ vxm_sim_faults_wait_release(VxmSimFaults *faults, gboolean (*should_abort)(void)
 }
 
 void
+vxm_sim_faults_wait_release(VxmSimFaults *faults, gboolean (*should_abort)(void))
+{
+  wait_on(faults, &faults->releases, should_abort);
+}
+
+void
+vxm_sim_faults_wait_change(VxmSimFaults *faults, gboolean (*should_abort)(void))
+{
+  wait_on(faults, &faults->generation, should_abort);
+}
+
+void
 vxm_sim_faults_release(VxmSimFaults *faults)
+{
+  g_mutex_lock(&faults->lock);
+  faults->releases++;
+  faults->generation++;
+  g_cond_broadcast(&faults->released);
+  g_mutex_unlock(&faults->lock);
+}
+
+void
+vxm_sim_faults_wake(VxmSimFaults *faults)
 {
   g_mutex_lock(&faults->lock);
   faults->generation++;
   g_cond_broadcast(&faults->released);
   g_mutex_unlock(&faults->lock);
+}
+
+guint64
+vxm_sim_faults_release_count(VxmSimFaults *faults)
+{
+  guint64 count;
+
+  g_mutex_lock(&faults->lock);
+  count = faults->releases;
+  g_mutex_unlock(&faults->lock);
+  return count;
 }
 
 guint

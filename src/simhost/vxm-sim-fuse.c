@@ -73,6 +73,11 @@ node_for(const char *path, struct fuse_file_info *fi, char **real)
     Handle *h = (Handle *)(uintptr_t)fi->fh;
     if (h->node != NULL)
       return h->node;
+    if (h->fd >= 0 || h->real != NULL) {
+      /* an open passthrough file or folder: read-only, its path no longer matters */
+      *real = g_strdup(h->real ? h->real : "");
+      return the_host->root;
+    }
   }
   if (path == NULL)
     return NULL;
@@ -163,6 +168,12 @@ sim_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
   g_autofree char *real = NULL;
   VxmSimNode *node;
 
+  if (fi != NULL && fi->fh != 0 && ((Handle *)(uintptr_t)fi->fh)->fd >= 0) {
+    if (fstat(((Handle *)(uintptr_t)fi->fh)->fd, st) != 0)
+      return -errno;
+    st->st_mode &= ~0222;
+    return 0;
+  }
   vxm_sim_host_lock(the_host);
   node = node_for(path, fi, &real);
   if (node != NULL && real == NULL)
@@ -329,8 +340,8 @@ sim_open(const char *path, struct fuse_file_info *fi)
     res = -EISDIR;
   else if (node->kind != VXM_SIM_NODE_FILE)
     res = -ENXIO;
-  else if (is_generated(node) && ((want_write && node->store == NULL) ||
-                                  (want_read && node->show == NULL)))
+  else if (is_generated(node) &&
+           ((want_write && node->store == NULL) || (want_read && node->show == NULL)))
     res = -EACCES;
   else if (node->data != NULL && want_write &&
            !(flags & (VXM_SIM_NODE_FLAG_WRITABLE | VXM_SIM_NODE_FLAG_DEVICE)))
@@ -388,8 +399,7 @@ sim_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_fil
 }
 
 static int
-sim_write(const char *path, const char *buf, size_t size, off_t offset,
-          struct fuse_file_info *fi)
+sim_write(const char *path, const char *buf, size_t size, off_t offset, struct fuse_file_info *fi)
 {
   Handle *h = (Handle *)(uintptr_t)fi->fh;
   VxmSimNode *node = h->node;
@@ -412,6 +422,8 @@ sim_write(const char *path, const char *buf, size_t size, off_t offset,
   vxm_sim_host_unlock(the_host);
 
   res = vxm_sim_host_fault_begin(the_host, "write", op_path, alias, buf, size, &fired);
+  if (res == 0 && is_generated(node))
+    vxm_sim_host_kernel_wait(the_host, node, alias ? alias : op_path, buf, size);
   if (res == 0) {
     vxm_sim_host_lock(the_host);
     if (is_generated(node)) {
@@ -668,8 +680,8 @@ sim_link(const char *from, const char *to)
 }
 
 static int
-change_owner_or_mode(const char *path, struct fuse_file_info *fi, const char *op,
-                     const char *value, gboolean is_chown, uid_t uid, gid_t gid, mode_t mode)
+change_owner_or_mode(const char *path, struct fuse_file_info *fi, const char *op, const char *value,
+                     gboolean is_chown, uid_t uid, gid_t gid, mode_t mode)
 {
   g_autofree char *real = NULL;
   g_autofree char *op_path = NULL;
@@ -725,8 +737,8 @@ sim_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 static int
 sim_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-  g_autofree char *value = g_strdup_printf("%d:%d", uid == (uid_t)-1 ? -1 : (int)uid,
-                                           gid == (gid_t)-1 ? -1 : (int)gid);
+  g_autofree char *value =
+      g_strdup_printf("%d:%d", uid == (uid_t)-1 ? -1 : (int)uid, gid == (gid_t)-1 ? -1 : (int)gid);
 
   return change_owner_or_mode(path, fi, "chown", value, TRUE, uid, gid, 0);
 }
@@ -846,7 +858,7 @@ vxm_sim_fuse_run(VxmSimHost *host, const char *mountpoint, gboolean foreground, 
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GString) options = g_string_new("default_permissions,fsname=vxm-simhost,"
-                                            "subtype=vxm-simhost,auto_unmount");
+                                            "subtype=vxm-simhost,auto_unmount,max_threads=64");
 
   the_host = host;
   host->should_abort = should_abort;

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 
 /* Mounts @host on @mountpoint and serves until unmounted or signalled (SIGTERM, SIGINT,
  * SIGHUP). Returns the process exit status. */
-int vxm_sim_fuse_run(VxmSimHost *host, const char *mountpoint, gboolean foreground,
-                     gboolean debug, const char *extra_options);
+int vxm_sim_fuse_run(VxmSimHost *host, const char *mountpoint, gboolean foreground, gboolean debug,
+                     const char *extra_options);
 
 G_END_DECLS

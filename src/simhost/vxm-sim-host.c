@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vxm-sim-hugepages.h"
 #include "vxm-sim-pci.h"
 #include "vxm-sim-proc.h"
 #include "vxm-sim-system.h"
@@ -46,8 +47,7 @@ vxm_sim_host_group_id(const char *name)
 }
 
 VxmSimNode *
-vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode, uid_t uid,
-                             gid_t gid)
+vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode, uid_t uid, gid_t gid)
 {
   VxmSimNode *node = vxm_sim_node_put(host->root, path, vxm_sim_node_new_file(mode, NULL));
 
@@ -69,8 +69,7 @@ vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, con
                          const char *value, gssize value_len, gboolean *fired_out)
 {
   const char *paths[] = {alias ? alias : path, alias ? path : NULL, NULL};
-  VxmSimFaultAction action =
-      vxm_sim_faults_match(host->faults, op, paths, value, value_len);
+  VxmSimFaultAction action = vxm_sim_faults_match(host->faults, op, paths, value, value_len);
 
   *fired_out = action.fired;
   if (!action.fired)
@@ -100,6 +99,29 @@ vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, con
   return action.error != 0 ? -action.error : 0;
 }
 
+void
+vxm_sim_host_kernel_wait(VxmSimHost *host, VxmSimNode *node, const char *log_path,
+                         const char *value, gsize value_len)
+{
+  guint64 releases = vxm_sim_faults_release_count(host->faults);
+  gboolean logged = FALSE;
+
+  for (;;) {
+    gboolean wait;
+
+    vxm_sim_host_lock(host);
+    wait = vxm_sim_pci_unbind_would_wait(host->pci, node, value, value_len);
+    vxm_sim_host_unlock(host);
+    if (!wait || vxm_sim_faults_release_count(host->faults) != releases ||
+        (host->should_abort != NULL && host->should_abort()))
+      return;
+    if (!logged)
+      vxm_sim_log_add_word(host->log, "write", log_path, value, value_len, "hang");
+    logged = TRUE;
+    vxm_sim_faults_wait_change(host->faults, host->should_abort);
+  }
+}
+
 static void
 collect_device_nodes(VxmSimNode *node, GPtrArray *lines)
 {
@@ -109,8 +131,8 @@ collect_device_nodes(VxmSimNode *node, GPtrArray *lines)
       collect_device_nodes(vxm_sim_node_child(node, names->pdata[i]), lines);
   } else if (node->flags & VXM_SIM_NODE_FLAG_DEVICE) {
     g_autofree char *path = vxm_sim_node_path(node);
-    g_ptr_array_add(lines, g_strdup_printf("dev %s owner=%u:%u mode=%04o", path,
-                                           (guint)node->uid, (guint)node->gid, node->mode));
+    g_ptr_array_add(lines, g_strdup_printf("dev %s owner=%u:%u mode=%04o", path, (guint)node->uid,
+                                           (guint)node->gid, node->mode));
   }
 }
 
@@ -124,6 +146,7 @@ vxm_sim_host_dump_state(VxmSimHost *host)
   vxm_sim_host_lock(host);
   vxm_sim_pci_dump_state(host->pci, lines);
   vxm_sim_proc_dump_state(host->proc, lines);
+  vxm_sim_hugepages_dump_state(host->hugepages, lines);
   dev = vxm_sim_node_lookup(host->root, "/dev", NULL);
   if (dev != NULL)
     collect_device_nodes(dev, lines);
@@ -148,8 +171,7 @@ control_show(VxmSimNode *node, gssize *len)
   case CONTROL_MACHINE:
     return g_strdup_printf("%s\n%s\n", host->machine_path,
                            vxm_sim_system_description(host->system));
-  case CONTROL_HUNG:
-    return g_strdup_printf("%u\n", vxm_sim_faults_hung_count(host->faults));
+  case CONTROL_HUNG: return g_strdup_printf("%u\n", vxm_sim_faults_hung_count(host->faults));
   default: return g_strdup("");
   }
 }
@@ -184,13 +206,16 @@ control_store(VxmSimNode *node, const char *buf, gsize len)
     path = g_strdup_printf("/sys/bus/pci/devices/%s", text);
     res = node->attr == CONTROL_UNPLUG ? vxm_sim_pci_unplug(host->pci, text)
                                        : vxm_sim_pci_replug(host->pci, text);
-    vxm_sim_log_add(host->log, node->attr == CONTROL_UNPLUG ? "unplug" : "replug", path, NULL,
-                    -1, res);
+    vxm_sim_log_add(host->log, node->attr == CONTROL_UNPLUG ? "unplug" : "replug", path, NULL, -1,
+                    res);
     return res;
   case CONTROL_KILL:
     path = g_strdup_printf("/proc/%s", text);
     res = vxm_sim_proc_kill(host->proc, text);
     vxm_sim_log_add(host->log, "kill", path, NULL, -1, res);
+    /* an unbind waiting for its holders may go on now */
+    if (res == 0)
+      vxm_sim_faults_wake(host->faults);
     return res;
   default: return -EACCES;
   }
@@ -204,10 +229,10 @@ build_control_folder(VxmSimHost *host)
     guint attr;
     guint mode;
   } files[] = {
-      {"log", CONTROL_LOG, 0644},       {"faults", CONTROL_FAULTS, 0644},
+      {"log", CONTROL_LOG, 0644},         {"faults", CONTROL_FAULTS, 0644},
       {"release", CONTROL_RELEASE, 0200}, {"state", CONTROL_STATE, 0444},
-      {"unplug", CONTROL_UNPLUG, 0200}, {"replug", CONTROL_REPLUG, 0200},
-      {"kill", CONTROL_KILL, 0200},     {"machine", CONTROL_MACHINE, 0444},
+      {"unplug", CONTROL_UNPLUG, 0200},   {"replug", CONTROL_REPLUG, 0200},
+      {"kill", CONTROL_KILL, 0200},       {"machine", CONTROL_MACHINE, 0444},
       {"hung", CONTROL_HUNG, 0444},
   };
   VxmSimNode *dir = vxm_sim_node_mkdir_p(host->root, VXM_SIM_CONTROL_DIR);
@@ -244,9 +269,9 @@ vxm_sim_host_new(const char *machine_path, gboolean echo_log, GError **error)
   host->machine_path = g_strdup(machine_path);
 
   /* The skeleton every Linux host has, even where no area adds anything. */
-  for (const char *const *d = (const char *const[]){"/sys/devices", "/sys/bus", "/sys/class",
-                                                    "/sys/kernel", "/sys/module", "/dev",
-                                                    "/proc", NULL};
+  for (const char *const *d =
+           (const char *const[]){"/sys/devices", "/sys/bus", "/sys/class", "/sys/kernel",
+                                 "/sys/module", "/dev", "/proc", NULL};
        *d != NULL; d++)
     vxm_sim_node_mkdir_p(host->root, *d);
   vxm_sim_node_lookup(host->root, "/proc", NULL)->mode = 0555;
@@ -260,6 +285,10 @@ vxm_sim_host_new(const char *machine_path, gboolean echo_log, GError **error)
   host->proc = vxm_sim_proc_new(host, machine, error);
   if (host->proc == NULL)
     return NULL;
+  host->hugepages = vxm_sim_hugepages_new(host, machine, vxm_sim_system_mem_total_kib(host->system),
+                                          vxm_sim_system_cpus(host->system), error);
+  if (host->hugepages == NULL)
+    return NULL;
   if (!vxm_sim_machine_check_understood(machine, error))
     return NULL;
   build_control_folder(host);
@@ -271,6 +300,7 @@ vxm_sim_host_free(VxmSimHost *host)
 {
   if (host == NULL)
     return;
+  vxm_sim_hugepages_free(host->hugepages);
   vxm_sim_proc_free(host->proc);
   vxm_sim_pci_free(host->pci);
   vxm_sim_system_free(host->system);

@@ -6,8 +6,9 @@
  *          /dev/nvidia*, the writable /run, /etc and /dev/shm, /usr/share passthrough;
  *   pci    (vxm-sim-pci): PCI devices, drivers and their binding, IOMMU groups, /dev/vfio,
  *          DRM nodes;
- *   proc   (vxm-sim-proc): simulated processes and the device nodes they hold.
- * Later areas (hugepages, DRM connectors and DDC, evdev input, DMI, CPU topology) get a
+ *   proc   (vxm-sim-proc): simulated processes and the device nodes they hold;
+ *   hugepages (vxm-sim-hugepages): pools per size and NUMA node, fragmentation, compaction.
+ * Later areas (DRM connectors and DDC, evdev input, DMI, CPU topology) get a
  * module each, read their own machine-file groups in vxm_sim_host_new() and add their lines
  * to the state dump, the same way.
  *
@@ -31,6 +32,7 @@ G_BEGIN_DECLS
 typedef struct _VxmSimPci VxmSimPci;
 typedef struct _VxmSimProc VxmSimProc;
 typedef struct _VxmSimSystem VxmSimSystem;
+typedef struct _VxmSimHugepages VxmSimHugepages;
 
 typedef struct {
   GRecMutex lock; /* guards the tree and every area's state */
@@ -41,6 +43,7 @@ typedef struct {
   VxmSimSystem *system;
   VxmSimPci *pci;
   VxmSimProc *proc;
+  VxmSimHugepages *hugepages;
   gboolean (*should_abort)(void); /* set by the FUSE layer: TRUE once unmounting */
 } VxmSimHost;
 
@@ -59,16 +62,21 @@ char *vxm_sim_host_dump_state(VxmSimHost *host);
  * runs: delays, hangs (logging a "hang" line), makes a device vanish. Returns 0 to go on or
  * a negative errno to fail the operation with. *logged_out is set when a rule fired, so the
  * caller logs the operation even when it would not otherwise. Call without the lock. */
-int vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path,
-                             const char *alias, const char *value, gssize value_len,
-                             gboolean *fired_out);
+int vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, const char *alias,
+                             const char *value, gssize value_len, gboolean *fired_out);
+
+/* Waits where the simulated kernel itself would block before @node's store runs: a driver's
+ * unbind while processes hold the device (see vxm-sim-pci). Logs a "hang" line and returns
+ * once the holders exit (kill) or release is written. Call without the lock. */
+void vxm_sim_host_kernel_wait(VxmSimHost *host, VxmSimNode *node, const char *log_path,
+                              const char *value, gsize value_len);
 
 void vxm_sim_host_log(VxmSimHost *host, const char *op, const char *path, const char *value,
                       gssize value_len, int result);
 
 /* A /dev node (a regular file in the simulation), owned by root unless said otherwise. */
-VxmSimNode *vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode,
-                                         uid_t uid, gid_t gid);
+VxmSimNode *vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode, uid_t uid,
+                                         gid_t gid);
 
 /* gid of a host group by name ("video", "render", "kvm"), or 0 when the host has none. */
 gid_t vxm_sim_host_group_id(const char *name);

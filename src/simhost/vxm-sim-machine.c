@@ -73,8 +73,7 @@ vxm_sim_machine_error(VxmSimMachine *machine, GError **error, const char *group,
     g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%s: [%s] %s: %s", machine->path, group, key,
                 message);
   else
-    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%s: [%s]: %s", machine->path, group,
-                message);
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%s: [%s]: %s", machine->path, group, message);
   return FALSE;
 }
 
@@ -132,13 +131,16 @@ vxm_sim_machine_get_string(VxmSimMachine *machine, const char *group, const char
   value = g_key_file_get_string(machine->keyfile, group, key, &local_error);
   if (value == NULL)
     return vxm_sim_machine_error(machine, error, group, key, "%s", local_error->message);
-  *out = g_strstrip(value);
+  /* Trailing blanks are dropped, escaped newlines (file contents) kept. */
+  for (gsize len = strlen(value); len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t');)
+    value[--len] = '\0';
+  *out = value;
   return TRUE;
 }
 
 gboolean
-vxm_sim_machine_get_bool(VxmSimMachine *machine, const char *group, const char *key,
-                         gboolean def, gboolean *out, GError **error)
+vxm_sim_machine_get_bool(VxmSimMachine *machine, const char *group, const char *key, gboolean def,
+                         gboolean *out, GError **error)
 {
   g_autofree char *text = NULL;
 
@@ -172,10 +174,9 @@ vxm_sim_machine_get_int(VxmSimMachine *machine, const char *group, const char *k
     return TRUE;
   }
   if (!g_ascii_string_to_signed(text, 10, min, max, out, NULL))
-    return vxm_sim_machine_error(machine, error, group, key,
-                                 "'%s' is not a number from %" G_GINT64_FORMAT
-                                 " to %" G_GINT64_FORMAT,
-                                 text, min, max);
+    return vxm_sim_machine_error(
+        machine, error, group, key,
+        "'%s' is not a number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT, text, min, max);
   return TRUE;
 }
 
@@ -190,8 +191,7 @@ vxm_sim_machine_get_hex(VxmSimMachine *machine, const char *group, const char *k
     return FALSE;
   if (text == NULL) {
     if (required)
-      return vxm_sim_machine_error(machine, error, group, key, "missing (%u hex digits)",
-                                   digits);
+      return vxm_sim_machine_error(machine, error, group, key, "missing (%u hex digits)", digits);
     *out = def;
     return TRUE;
   }
@@ -234,7 +234,7 @@ vxm_sim_machine_check_understood(VxmSimMachine *machine, GError **error)
       return vxm_sim_machine_error(
           machine, error, groups[i], NULL,
           "unknown group (known: [machine], [driver NAME], [pci BDF], [process PID], "
-          "[file PATH])");
+          "[file PATH], [hugepages])");
     keys = g_key_file_get_keys(machine->keyfile, groups[i], NULL, NULL);
     for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
       g_autofree char *id = g_strdup_printf("%s\n%s", groups[i], keys[k]);

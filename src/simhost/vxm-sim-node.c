@@ -36,8 +36,8 @@ vxm_sim_node_new_file(guint mode, const char *contents)
 }
 
 VxmSimNode *
-vxm_sim_node_new_generated(guint mode, VxmSimShowFunc show, VxmSimStoreFunc store,
-                           gpointer owner, gpointer item, guint attr)
+vxm_sim_node_new_generated(guint mode, VxmSimShowFunc show, VxmSimStoreFunc store, gpointer owner,
+                           gpointer item, guint attr)
 {
   VxmSimNode *node = node_new(VXM_SIM_NODE_FILE, mode);
 

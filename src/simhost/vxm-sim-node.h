@@ -51,7 +51,7 @@ struct _VxmSimNode {
   VxmSimNodeKind kind;
   VxmSimNodeFlags flags;
   char *name;
-  VxmSimNode *parent; /* not a reference; NULL once removed from the tree */
+  VxmSimNode *parent;   /* not a reference; NULL once removed from the tree */
   GHashTable *children; /* name -> VxmSimNode*, folders only */
   guint mode;           /* permission bits */
   uid_t uid;
@@ -67,8 +67,8 @@ struct _VxmSimNode {
   guint attr;            /* which attribute of @item */
 
   guint special_type; /* S_IFSOCK or S_IFIFO of a special node */
-  char *target;   /* link target, or the real folder of a passthrough node */
-  char *log_path; /* the host path used in the log and fault rules, when not its own */
+  char *target;       /* link target, or the real folder of a passthrough node */
+  char *log_path;     /* the host path used in the log and fault rules, when not its own */
 };
 
 VxmSimNode *vxm_sim_node_new_dir(guint mode);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pci/vxm-pci-address.h"
+#include "vxm-sim-proc.h"
 
 #define SYS_DEVICES       "/sys/devices"
 #define SYS_BUS_PCI       "/sys/bus/pci"
@@ -29,10 +30,11 @@ typedef struct {
 
 typedef struct {
   char *name;
-  char *module;       /* NULL: built in */
-  GArray *ids;        /* PciId, from the machine file */
-  GArray *dynamic_ids; /* PciId, from new_id */
-  gboolean drm;       /* makes the DRM nodes of the devices it drives */
+  char *module;           /* NULL: built in */
+  GArray *ids;            /* PciId, from the machine file */
+  GArray *dynamic_ids;    /* PciId, from new_id */
+  gboolean drm;           /* makes the DRM nodes of the devices it drives */
+  GStrv unbind_waits_for; /* node globs whose holders block an unbind (NVIDIA), or NULL */
   char *dir_path;
 } Driver;
 
@@ -96,6 +98,7 @@ driver_free(Driver *drv)
   g_free(drv->module);
   g_array_unref(drv->ids);
   g_array_unref(drv->dynamic_ids);
+  g_strfreev(drv->unbind_waits_for);
   g_free(drv->dir_path);
   g_free(drv);
 }
@@ -471,9 +474,7 @@ device_store(VxmSimNode *node, const char *buf, gsize len)
     g_free(dev->driver_override);
     dev->driver_override = text[0] != '\0' ? g_steal_pointer(&text) : NULL;
     return 0;
-  case ATTR_RESET_METHOD:
-    text = value_text(buf, len);
-    return set_reset_method(dev, text);
+  case ATTR_RESET_METHOD: text = value_text(buf, len); return set_reset_method(dev, text);
   case ATTR_RESET:
     text = value_text(buf, len);
     if (g_strcmp0(text, "1") != 0)
@@ -542,8 +543,11 @@ driver_store(VxmSimNode *node, const char *buf, gsize len)
     if (res != 0)
       return res;
     if (fields != 7) {
-      Device probe = {.vendor = id.vendor, .device = id.device, .subvendor = id.subvendor,
-                      .subdevice = id.subdevice, .class = id.class};
+      Device probe = {.vendor = id.vendor,
+                      .device = id.device,
+                      .subvendor = id.subvendor,
+                      .subdevice = id.subdevice,
+                      .class = id.class};
       if (driver_matches(drv, &probe))
         return -EEXIST;
     }
@@ -644,9 +648,8 @@ device_add_tree(VxmSimPci *pci, Device *dev)
   for (gsize i = 0; i < G_N_ELEMENTS(attrs); i++) {
     g_autofree char *log_path = g_strdup_printf("%s/%s", alias, attrs[i].name);
     gboolean writable = (attrs[i].mode & 0200) != 0;
-    put_attr(pci, d, attrs[i].name, attrs[i].mode,
-             attrs[i].mode & 0444 ? device_show : NULL, writable ? device_store : NULL, dev,
-             attrs[i].attr, log_path);
+    put_attr(pci, d, attrs[i].name, attrs[i].mode, attrs[i].mode & 0444 ? device_show : NULL,
+             writable ? device_store : NULL, dev, attrs[i].attr, log_path);
   }
   if (dev->boot_vga >= 0) {
     g_autofree char *log_path = g_strdup_printf("%s/boot_vga", alias);
@@ -774,19 +777,43 @@ vxm_sim_pci_device_for_operation(VxmSimPci *pci, const char *path, const char *v
     const char *bdf = path + strlen(SYS_PCI_DEVICES "/");
     g_autofree char *name = g_strndup(bdf, strcspn(bdf, "/"));
     dev = find_present_device(pci, name);
-  } else if (text != NULL &&
-             (g_str_has_prefix(path, SYS_PCI_DRIVERS "/") ||
-              g_strcmp0(path, SYS_BUS_PCI "/drivers_probe") == 0)) {
+  } else if (text != NULL && (g_str_has_prefix(path, SYS_PCI_DRIVERS "/") ||
+                              g_strcmp0(path, SYS_BUS_PCI "/drivers_probe") == 0)) {
     dev = find_present_device(pci, text);
   } else {
     for (guint i = 0; i < pci->devices->len && dev == NULL; i++) {
       Device *d = pci->devices->pdata[i];
-      if (d->present && g_str_has_prefix(path, d->sys_path) &&
-          path[strlen(d->sys_path)] == '/')
+      if (d->present && g_str_has_prefix(path, d->sys_path) && path[strlen(d->sys_path)] == '/')
         dev = d;
     }
   }
   return dev != NULL ? g_strdup(dev->bdf) : NULL;
+}
+
+gboolean
+vxm_sim_pci_unbind_would_wait(VxmSimPci *pci, VxmSimNode *node, const char *buf, gsize len)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(GPtrArray) paths = NULL;
+  Driver *drv;
+  Device *dev;
+
+  if (node->owner != pci || node->attr != ATTR_DRV_UNBIND || node->store != driver_store)
+    return FALSE;
+  drv = node->item;
+  if (drv->unbind_waits_for == NULL)
+    return FALSE;
+  name = value_text(buf, len);
+  dev = find_present_device(pci, name);
+  if (dev == NULL || dev->driver != drv)
+    return FALSE;
+  paths = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; drv->unbind_waits_for[i] != NULL; i++)
+    g_ptr_array_add(paths, g_strdup(drv->unbind_waits_for[i]));
+  for (guint i = 0; drv->drm && dev->drm_nodes != NULL && dev->drm_nodes[i] != NULL; i++)
+    g_ptr_array_add(paths, g_strdup_printf(DEV_DRI "/%s", dev->drm_nodes[i]));
+  g_ptr_array_add(paths, NULL);
+  return vxm_sim_proc_holds(pci->host->proc, (const char *const *)paths->pdata);
 }
 
 /* ---- state ---- */
@@ -813,12 +840,11 @@ vxm_sim_pci_dump_state(VxmSimPci *pci, GPtrArray *lines)
       g_ptr_array_add(lines, g_strdup_printf("pci %s absent", dev->bdf));
       continue;
     }
-    g_ptr_array_add(lines,
-                    g_strdup_printf("pci %s driver=%s override=%s%s%s", dev->bdf,
-                                    dev->driver ? dev->driver->name : "none",
-                                    dev->driver_override ? dev->driver_override : "(null)",
-                                    dev->reset_methods ? " reset_method=" : "",
-                                    dev->reset_methods ? dev->reset_method : ""));
+    g_ptr_array_add(lines, g_strdup_printf("pci %s driver=%s override=%s%s%s", dev->bdf,
+                                           dev->driver ? dev->driver->name : "none",
+                                           dev->driver_override ? dev->driver_override : "(null)",
+                                           dev->reset_methods ? " reset_method=" : "",
+                                           dev->reset_methods ? dev->reset_method : ""));
   }
   for (guint i = 0; i < pci->drivers->len; i++) {
     Driver *drv = pci->drivers->pdata[i];
@@ -878,10 +904,14 @@ load_driver(VxmSimPci *pci, VxmSimMachine *machine, const char *name, GError **e
   if (!vxm_sim_machine_get_list(machine, group, "ids", &ids, error) ||
       !vxm_sim_machine_get_list(machine, group, "classes", &classes, error) ||
       !vxm_sim_machine_get_bool(machine, group, "drm", FALSE, &drv->drm, error) ||
+      !vxm_sim_machine_get_list(machine, group, "unbind_waits_for", &drv->unbind_waits_for,
+                                error) ||
       !vxm_sim_machine_get_string(machine, group, "module", default_module, &module, error))
     return FALSE;
   if (module != NULL && module[0] != '\0')
     drv->module = g_steal_pointer(&module);
+  if (drv->unbind_waits_for[0] == NULL)
+    g_clear_pointer(&drv->unbind_waits_for, g_strfreev);
   for (guint i = 0; ids[i] != NULL; i++) {
     g_auto(GStrv) parts = g_strsplit(ids[i], ":", -1);
     PciId id = {PCI_ANY_ID, PCI_ANY_ID, PCI_ANY_ID, PCI_ANY_ID, 0, 0};
@@ -1024,8 +1054,8 @@ build_static_tree(VxmSimPci *pci)
   vxm_sim_node_mkdir_p(root_of(pci), SYS_PCI_DEVICES);
   vxm_sim_node_mkdir_p(root_of(pci), SYS_PCI_DRIVERS);
   vxm_sim_node_mkdir_p(root_of(pci), SYS_CLASS_DRM);
-  put_attr(pci, SYS_BUS_PCI, "drivers_probe", 0200, NULL, bus_store, NULL,
-           ATTR_BUS_DRIVERS_PROBE, NULL);
+  put_attr(pci, SYS_BUS_PCI, "drivers_probe", 0200, NULL, bus_store, NULL, ATTR_BUS_DRIVERS_PROBE,
+           NULL);
   put_attr(pci, SYS_BUS_PCI, "drivers_autoprobe", 0644, bus_show, bus_store, NULL,
            ATTR_BUS_DRIVERS_AUTOPROBE, NULL);
   put_attr(pci, SYS_BUS_PCI, "rescan", 0200, NULL, bus_store, NULL, ATTR_BUS_RESCAN, NULL);

@@ -2,9 +2,10 @@
 #include "vxm-sim-proc.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <string.h>
 
-#define PROC         "/proc"
+#define PROC          "/proc"
 #define TASK_COMM_LEN 16 /* the kernel keeps 15 characters of a command name */
 
 typedef struct {
@@ -80,9 +81,8 @@ add_process_tree(VxmSimProc *proc, Process *p)
   node->uid = node->gid = p->uid;
   for (gsize i = 0; i < G_N_ELEMENTS(attrs); i++) {
     g_autofree char *path = g_strdup_printf("%s/%s", dir, attrs[i].name);
-    node = vxm_sim_node_put(root, path,
-                            vxm_sim_node_new_generated(0444, proc_show, NULL, proc, p,
-                                                       attrs[i].attr));
+    node = vxm_sim_node_put(
+        root, path, vxm_sim_node_new_generated(0444, proc_show, NULL, proc, p, attrs[i].attr));
     node->uid = node->gid = p->uid;
   }
   for (guint i = 0; i < 3; i++) {
@@ -116,6 +116,19 @@ vxm_sim_proc_kill(VxmSimProc *proc, const char *pid_text)
     }
   }
   return -ESRCH;
+}
+
+gboolean
+vxm_sim_proc_holds(VxmSimProc *proc, const char *const *globs)
+{
+  for (guint i = 0; i < proc->processes->len; i++) {
+    Process *p = proc->processes->pdata[i];
+    for (guint f = 0; p->alive && p->fds[f] != NULL; f++)
+      for (guint g = 0; globs[g] != NULL; g++)
+        if (fnmatch(globs[g], p->fds[f], 0) == 0)
+          return TRUE;
+  }
+  return FALSE;
 }
 
 void
@@ -162,8 +175,8 @@ vxm_sim_proc_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
       p->comm[TASK_COMM_LEN - 1] = '\0';
     for (guint f = 0; p->fds[f] != NULL; f++)
       if (!g_path_is_absolute(p->fds[f]))
-        return vxm_sim_machine_error(machine, error, group, "fds",
-                                     "'%s' is not an absolute path", p->fds[f]),
+        return vxm_sim_machine_error(machine, error, group, "fds", "'%s' is not an absolute path",
+                                     p->fds[f]),
                NULL;
     add_process_tree(proc, p);
   }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "vxm-sim-hugepages.h"
+
 #define MACHINE "machine"
 
 struct _VxmSimSystem {
@@ -44,6 +46,18 @@ vxm_sim_system_description(VxmSimSystem *system)
   return system->description;
 }
 
+guint64
+vxm_sim_system_mem_total_kib(VxmSimSystem *system)
+{
+  return system->mem_total_kib;
+}
+
+guint
+vxm_sim_system_cpus(VxmSimSystem *system)
+{
+  return system->cpus;
+}
+
 static void
 meminfo_line(GString *out, const char *name, guint64 kib)
 {
@@ -68,10 +82,8 @@ system_show(VxmSimNode *node, gssize *len)
     meminfo_line(out, "Cached", total / 8);
     meminfo_line(out, "SwapTotal", 0);
     meminfo_line(out, "SwapFree", 0);
-    g_string_append(out, "HugePages_Total:       0\nHugePages_Free:        0\n"
-                         "HugePages_Rsvd:        0\nHugePages_Surp:        0\n");
-    meminfo_line(out, "Hugepagesize", 2048);
-    meminfo_line(out, "Hugetlb", 0);
+    if (sys->host->hugepages != NULL)
+      vxm_sim_hugepages_meminfo(sys->host->hugepages, out);
     break;
   }
   case ATTR_CPUINFO: {
@@ -84,9 +96,10 @@ system_show(VxmSimNode *node, gssize *len)
       g_string_append_printf(out, "physical id\t: 0\n");
       g_string_append_printf(out, "core id\t\t: %" G_GINT64_FORMAT "\n", i);
       g_string_append_printf(out, "cpu cores\t: %" G_GINT64_FORMAT "\n", sys->cpus);
-      g_string_append_printf(out, "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep "
-                                  "mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht "
-                                  "syscall nx lm constant_tsc %s\n\n",
+      g_string_append_printf(out,
+                             "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep "
+                             "mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht "
+                             "syscall nx lm constant_tsc %s\n\n",
                              amd ? "svm" : "vmx");
     }
     break;
@@ -135,7 +148,9 @@ load_seed_files(VxmSimSystem *sys, VxmSimMachine *machine, GError **error)
     g_autofree char *group = g_strdup_printf("file %s", path);
     g_autofree char *content = NULL;
     g_autofree char *dirname = NULL;
-    gint64 mode, uid, gid;
+    g_autofree char *mode_text = NULL;
+    guint64 mode;
+    gint64 uid, gid;
     VxmSimNode *parent;
     VxmSimNode *node;
 
@@ -143,10 +158,13 @@ load_seed_files(VxmSimSystem *sys, VxmSimMachine *machine, GError **error)
       return vxm_sim_machine_error(machine, error, group, NULL,
                                    "seeded files go under /run, /etc or /dev/shm");
     if (!vxm_sim_machine_get_string(machine, group, "content", "", &content, error) ||
-        !vxm_sim_machine_get_int(machine, group, "mode", 0, 07777, 0644, &mode, error) ||
+        !vxm_sim_machine_get_string(machine, group, "mode", "0644", &mode_text, error) ||
         !vxm_sim_machine_get_int(machine, group, "uid", 0, G_MAXINT32, 0, &uid, error) ||
         !vxm_sim_machine_get_int(machine, group, "gid", 0, G_MAXINT32, 0, &gid, error))
       return FALSE;
+    if (!g_ascii_string_to_unsigned(mode_text, 8, 0, 07777, &mode, NULL))
+      return vxm_sim_machine_error(machine, error, group, "mode",
+                                   "'%s' is not an octal file mode (0644)", mode_text);
     dirname = g_path_get_dirname(path);
     parent = vxm_sim_node_mkdir_p(sys->host->root, dirname);
     for (VxmSimNode *d = parent; d != NULL && !(d->flags & VXM_SIM_NODE_FLAG_WRITABLE);
@@ -173,8 +191,7 @@ vxm_sim_system_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
     vxm_sim_machine_error(machine, error, MACHINE, NULL, "missing: every machine has one");
     return NULL;
   }
-  if (!vxm_sim_machine_get_string(machine, MACHINE, "description", "", &sys->description,
-                                  error) ||
+  if (!vxm_sim_machine_get_string(machine, MACHINE, "description", "", &sys->description, error) ||
       !vxm_sim_machine_get_string(machine, MACHINE, "iommu", "on", &iommu, error) ||
       !vxm_sim_machine_get_string(machine, MACHINE, "cpu_vendor", "intel", &sys->cpu_vendor,
                                   error) ||
@@ -182,12 +199,11 @@ vxm_sim_system_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
       !vxm_sim_machine_get_int(machine, MACHINE, "cpus", 1, 1024, 8, &sys->cpus, error) ||
       !vxm_sim_machine_get_string(machine, MACHINE, "cmdline", NULL, &sys->cmdline, error) ||
       !vxm_sim_machine_get_bool(machine, MACHINE, "kvm", TRUE, &sys->kvm, error) ||
-      !vxm_sim_machine_get_int(machine, MACHINE, "mem_total_kib", 1024, G_MAXINT64 / 1024,
-                               16777216, &sys->mem_total_kib, error) ||
+      !vxm_sim_machine_get_int(machine, MACHINE, "mem_total_kib", 1024, G_MAXINT64 / 1024, 16777216,
+                               &sys->mem_total_kib, error) ||
       !vxm_sim_machine_get_bool(machine, MACHINE, "nvidia_nodes", FALSE, &sys->nvidia_nodes,
                                 error) ||
-      !vxm_sim_machine_get_string(machine, MACHINE, "usr_share", "/usr/share", &usr_share,
-                                  error))
+      !vxm_sim_machine_get_string(machine, MACHINE, "usr_share", "/usr/share", &usr_share, error))
     return NULL;
   if (g_strcmp0(iommu, "on") == 0) {
     sys->iommu = TRUE;
@@ -206,9 +222,9 @@ vxm_sim_system_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
                                   : "Intel(R) Core(TM) i7-9700K CPU @ 3.60GHz");
   if (sys->cmdline == NULL)
     sys->cmdline = g_strdup_printf("BOOT_IMAGE=/boot/vmlinuz root=/dev/sda2 ro quiet%s",
-                                   !sys->iommu                                   ? ""
+                                   !sys->iommu                              ? ""
                                    : g_strcmp0(sys->cpu_vendor, "amd") == 0 ? " amd_iommu=on"
-                                                                             : " intel_iommu=on");
+                                                                            : " intel_iommu=on");
 
   put_generated(sys, "/proc/cmdline", ATTR_CMDLINE);
   put_generated(sys, "/proc/meminfo", ATTR_MEMINFO);
@@ -218,7 +234,7 @@ vxm_sim_system_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
     vxm_sim_host_add_device_node(host, "/dev/kvm", 0660, 0, vxm_sim_host_group_id("kvm"));
     vxm_sim_node_mkdir_p(root, "/sys/module/kvm");
     vxm_sim_node_mkdir_p(root, g_strcmp0(sys->cpu_vendor, "amd") == 0 ? "/sys/module/kvm_amd"
-                                                                        : "/sys/module/kvm_intel");
+                                                                      : "/sys/module/kvm_intel");
   }
   if (sys->nvidia_nodes) {
     vxm_sim_host_add_device_node(host, "/dev/nvidia0", 0666, 0, 0);

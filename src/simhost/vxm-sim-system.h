@@ -17,5 +17,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmSimSystem, vxm_sim_system_free)
 
 gboolean vxm_sim_system_iommu(VxmSimSystem *system);
 const char *vxm_sim_system_description(VxmSimSystem *system);
+guint64 vxm_sim_system_mem_total_kib(VxmSimSystem *system);
+guint vxm_sim_system_cpus(VxmSimSystem *system);
 
 G_END_DECLS

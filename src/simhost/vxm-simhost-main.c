@@ -11,14 +11,17 @@
 static const char description[] =
     "Presents a simulated Linux workstation as a whole host root: /sys (PCI devices under\n"
     "their bridges, drivers, IOMMU groups, DRM nodes), /dev (vfio, dri, nvidia, kvm), /proc\n"
-    "(cmdline, meminfo, cpuinfo, processes holding GPU nodes), writable in-memory /run, /etc\n"
-    "and /dev/shm, and /usr/share passed through read-only. Writes to sysfs get the kernel's\n"
-    "reactions: bind, unbind, driver_override, drivers_probe, new_id and remove_id; /dev/vfio/N\n"
-    "appears when a group's first device binds to vfio-pci and goes with the last.\n"
+    "(cmdline, meminfo, cpuinfo, processes holding GPU nodes, sys/vm), hugepage pools per\n"
+    "NUMA node, writable in-memory /run, /etc and /dev/shm, and /usr/share passed through\n"
+    "read-only. Writes get the kernel's reactions: bind, unbind, driver_override,\n"
+    "drivers_probe, new_id and remove_id; /dev/vfio/N appears when a group's first device\n"
+    "binds to vfio-pci and goes with the last; NVIDIA's unbind waits for the card's holders;\n"
+    "hugepage reservations get what fragmented memory can give until compact_memory.\n"
     "Point vxm at it with --root MOUNTPOINT.\n"
     "\n"
     "The machine file (GKeyFile; see tests/simhost/README.md) describes [machine] facts,\n"
-    "[driver NAME] id tables, [pci BDF] devices, [process PID] holders and [file PATH] seeds.\n"
+    "[driver NAME] id tables, [pci BDF] devices, [process PID] holders, [hugepages] pools and\n"
+    "[file PATH] seeds.\n"
     "\n"
     "Control folder MOUNTPOINT/.simhost (not part of the host):\n"
     "  log      every operation since mount: '<seq> <op> <path> [<value>] -> <result>';\n"
@@ -50,8 +53,7 @@ main(int argc, char **argv)
   const GOptionEntry entries[] = {
       {"machine", 'm', 0, G_OPTION_ARG_FILENAME, &machine, "Machine file to simulate", "FILE"},
       {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground, "Stay in the foreground", NULL},
-      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print the operation log on stderr",
-       NULL},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print the operation log on stderr", NULL},
       {"check", 0, 0, G_OPTION_ARG_NONE, &check,
        "Load the machine file, print its state dump and exit without mounting", NULL},
       {"debug", 'd', 0, G_OPTION_ARG_NONE, &debug, "libfuse debug output (implies -f)", NULL},
