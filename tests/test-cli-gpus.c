@@ -280,6 +280,25 @@ test_check_single_gpu(Fixture *f, gconstpointer data)
 }
 
 static void
+test_check_configured_gpu(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonArray) checks = NULL;
+  JsonObject *guest;
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", "--gpu", "2080", NULL), ==, 0);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", "--gpu", "radeon", NULL), ==, 1);
+  checks = parse_array(out);
+  guest = json_array_get_object_element(checks, 3);
+  g_assert_cmpstr(json_object_get_string_member(guest, "status"), ==, "fail");
+  g_assert_nonnull(
+      strstr(json_object_get_string_member(guest, "message"), "no GPU matches 'radeon'"));
+}
+
+static void
 test_check_iommu_off(Fixture *f, gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -366,6 +385,7 @@ main(int argc, char **argv)
   ADD("/vxm/cli/check/good-machine", test_check_good, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/check/without-kvm", test_check_without_kvm, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/check/single-gpu", test_check_single_gpu, VXM_TEST_MACHINE_SINGLE_GPU);
+  ADD("/vxm/cli/check/configured-gpu", test_check_configured_gpu, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/check/iommu-off", test_check_iommu_off, VXM_TEST_MACHINE_IOMMU_OFF);
   ADD("/vxm/cli/root-handling", test_root_handling, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/usage-errors", test_usage_errors, VXM_TEST_MACHINE_INTEL_NVIDIA);

@@ -177,6 +177,31 @@ test_shared_group_fails(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(guest->message, "0000:00:14.0 (USB controller, 0c03)"));
   g_assert_nonnull(strstr(guest->message, "0000:03:00.0 (Ethernet controller, 0200)"));
   g_assert_nonnull(strstr(guest->fix, "another PCIe slot"));
+  /* the host's own GPU is not listed as a failed candidate */
+  g_assert_null(strstr(guest->message, "boot VGA"));
+}
+
+static void
+test_no_gpu(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(VxmCheckContext) ctx = vxm_check_context_new(fs, NULL);
+  g_autoptr(GPtrArray) results = NULL;
+  VxmCheckResult *gpus, *guest;
+
+  /* a server with a host bridge and a NIC, and no pci.ids, cpuinfo or cmdline */
+  vxm_test_sysfs_add_pci(root, "0000:00:00.0", NULL, 0x8086, 0x3e30, 0x060000, NULL, 0);
+  vxm_test_sysfs_add_pci(root, "0000:00:1f.6", NULL, 0x8086, 0x15bc, 0x020000, "e1000e", 1);
+  results = vxm_check_run(ctx, NULL);
+  gpus = g_ptr_array_index(results, 2);
+  guest = g_ptr_array_index(results, 3);
+  g_assert_cmpint(gpus->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_true(g_str_has_suffix(gpus->message, "this machine has no GPU at all"));
+  g_assert_cmpint(guest->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_cmpstr(guest->message, ==, "no GPU can be the guest GPU: this machine has none");
+  g_assert_false(vxm_check_results_passed(results));
+  vxm_test_rm_rf(root);
 }
 
 static void
@@ -213,6 +238,7 @@ main(int argc, char **argv)
   ADD("/vxm/host/check/kvm-permission", test_kvm_permission, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/single-gpu-refused", test_single_gpu_refused, VXM_TEST_MACHINE_SINGLE_GPU);
   ADD("/vxm/host/check/shared-group-fails", test_shared_group_fails, VXM_TEST_MACHINE_SHARED_GROUP);
+  g_test_add_func("/vxm/host/check/no-gpu", test_no_gpu);
   ADD("/vxm/host/check/configured-guest", test_configured_guest, VXM_TEST_MACHINE_INTEL_NVIDIA);
   return g_test_run();
 }

@@ -77,6 +77,21 @@ test_reads_nested_device(Fixture *f, gconstpointer data)
   g_assert_cmpstr(name, ==, "NVIDIA Corporation TU104 [GeForce RTX 2080 SUPER]");
   desc = vxm_pci_device_dup_description(dev);
   g_assert_cmpstr(desc, ==, "0000:01:00.0 (VGA compatible controller, 0300)");
+
+  /* the tree's links have the kernel's shape and depth (simhost trees must match) */
+  {
+    g_autofree char *group = vxm_hostfs_read_link(
+        f->fs, "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/iommu_group", &error);
+    g_autofree char *driver = vxm_hostfs_read_link(
+        f->fs, "/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver", &error);
+    g_autofree char *back =
+        vxm_hostfs_read_link(f->fs, "/sys/kernel/iommu_groups/1/devices/0000:01:00.0", &error);
+
+    g_assert_no_error(error);
+    g_assert_cmpstr(group, ==, "../../../../kernel/iommu_groups/1");
+    g_assert_cmpstr(driver, ==, "../../../../bus/pci/drivers/nvidia");
+    g_assert_cmpstr(back, ==, "../../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0");
+  }
 }
 
 static void

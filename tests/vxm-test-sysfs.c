@@ -49,10 +49,10 @@ remove_path(const char *root, const char *relative)
   unlink(path);
 }
 
-void
-vxm_test_sysfs_set_attr(const char *root, const char *bdf, const char *attr, const char *value)
+/* Writes an attribute in a known device folder (saves resolving the device each time). */
+static void
+set_attr_in(const char *root, const char *dir, const char *attr, const char *value)
 {
-  g_autofree char *dir = vxm_test_sysfs_device_dir(root, bdf);
   g_autofree char *rel = g_build_filename(dir, attr, NULL);
   g_autofree char *text = NULL;
 
@@ -62,6 +62,14 @@ vxm_test_sysfs_set_attr(const char *root, const char *bdf, const char *attr, con
   }
   text = g_strdup_printf("%s\n", value);
   vxm_test_write_file(root, rel, text);
+}
+
+void
+vxm_test_sysfs_set_attr(const char *root, const char *bdf, const char *attr, const char *value)
+{
+  g_autofree char *dir = vxm_test_sysfs_device_dir(root, bdf);
+
+  set_attr_in(root, dir, attr, value);
 }
 
 void
@@ -176,21 +184,22 @@ vxm_test_sysfs_add_pci(const char *root, const char *bdf, const char *parent_bdf
   vxm_test_write_file(root, "sys/bus/pci/drivers_probe", "");
 
   text = g_strdup_printf("0x%04x", vendor);
-  vxm_test_sysfs_set_attr(root, bdf, "vendor", text);
+  set_attr_in(root, dir, "vendor", text);
+  set_attr_in(root, dir, "subsystem_vendor", text);
   g_free(text);
   text = g_strdup_printf("0x%04x", device);
-  vxm_test_sysfs_set_attr(root, bdf, "device", text);
+  set_attr_in(root, dir, "device", text);
+  set_attr_in(root, dir, "subsystem_device", text);
   g_free(text);
   text = g_strdup_printf("0x%06x", class_24);
-  vxm_test_sysfs_set_attr(root, bdf, "class", text);
-  vxm_test_sysfs_set_subsystem(root, bdf, vendor, device);
-  vxm_test_sysfs_set_attr(root, bdf, "revision", "0xa1");
-  vxm_test_sysfs_set_attr(root, bdf, "numa_node", "-1");
-  vxm_test_sysfs_set_attr(root, bdf, "driver_override", "(null)");
+  set_attr_in(root, dir, "class", text);
+  set_attr_in(root, dir, "revision", "0xa1");
+  set_attr_in(root, dir, "numa_node", "-1");
+  set_attr_in(root, dir, "driver_override", "(null)");
   if (code == 0x0300)
-    vxm_test_sysfs_set_boot_vga(root, bdf, FALSE);
+    set_attr_in(root, dir, "boot_vga", "0");
   if ((code >> 8) != 0x06)
-    vxm_test_sysfs_set_attr(root, bdf, "reset_method", "flr bus");
+    set_attr_in(root, dir, "reset_method", "flr bus");
   vxm_test_sysfs_set_driver(root, bdf, driver);
   vxm_test_sysfs_set_iommu_group(root, bdf, iommu_group);
 }
