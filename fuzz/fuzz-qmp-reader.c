@@ -1,5 +1,11 @@
 /* Fuzz target for the QMP reader: bytes from a hostile or broken QEMU must give messages or
- * errors, never a crash, a hang or unbounded memory. */
+ * errors, never a crash, a hang or unbounded memory. The normal test run replays
+ * corpus/qmp-reader/; to fuzz with libFuzzer (from the top of the tree, after a build):
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -Ibuild \
+ *     $(pkg-config --cflags glib-2.0 json-glib-1.0) fuzz/fuzz-qmp-reader.c \
+ *     src/qemu/vxm-qmp-reader.c src/common/vxm-error.c \
+ *     $(pkg-config --libs glib-2.0 json-glib-1.0) -o fuzz-qmp-reader
+ *   ./fuzz-qmp-reader -max_total_time=300 fuzz/corpus/qmp-reader */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -226,6 +226,7 @@ test_dry_run_human(Fixture *f, gconstpointer data)
   /* a broken descriptor is a warning naming the file, not a failure */
   vxm_test_write_file(f->root, "etc/qemu/firmware/10-broken.json", "{not json");
   status = run_start(f, &out, &err, "--dry-run", "win11", NULL);
+  g_test_message("%s", out);
   g_assert_cmpint(status, ==, 0);
   g_assert_nonnull(strstr(err, "/etc/qemu/firmware/10-broken.json"));
   g_assert_nonnull(strstr(out, "Host steps:"));

@@ -458,17 +458,26 @@ run_real_qemu(const Built *b, const char *tmp, const char *hugepage_size, GPtrAr
     result = g_strdup_printf("cannot start QEMU: %s", error->message);
     goto out;
   }
-  if (!wait_for_path(qmp_path, qemu, 20000)) {
-    g_autofree char *err = NULL;
-
-    g_subprocess_wait(qemu, NULL, NULL);
-    g_file_get_contents(qemu_err, &err, NULL, NULL);
-    result = g_strdup_printf("QEMU exited before its QMP socket answered: %s", err);
-    goto out;
-  }
+  /* the socket file appears at bind(), before listen(): connect until it answers, or QEMU
+   * exits (an argv it refuses), within 20 s */
   addr = g_unix_socket_address_new(qmp_path);
   g_socket_client_set_timeout(client, 20);
-  conn = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(addr), NULL, &error);
+  for (guint waited = 0; conn == NULL && waited < 20000; waited += 10) {
+    g_clear_error(&error);
+    conn = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(addr), NULL, &error);
+    if (conn != NULL)
+      break;
+    if (g_subprocess_get_identifier(qemu) == NULL) {
+      g_autofree char *err = NULL;
+
+      g_subprocess_wait(qemu, NULL, NULL);
+      g_file_get_contents(qemu_err, &err, NULL, NULL);
+      result = g_strdup_printf("QEMU exited before its QMP socket answered: %s", err);
+      goto out;
+    }
+    g_main_context_iteration(NULL, FALSE);
+    g_usleep(10 * 1000);
+  }
   if (conn == NULL) {
     result = g_strdup_printf("cannot connect to QMP %s: %s", qmp_path, error->message);
     goto out;
@@ -823,6 +832,43 @@ test_wrapper_transform(void)
   g_assert_cmpuint(notes->len, >=, 8);
 }
 
+/* The stand-in binary: records the argv it was given, execs the transformed one (here echo,
+ * so the test sees it). */
+static void
+test_wrapper_program(void)
+{
+  g_autoptr(Built) b = build_case(&cases[0]);
+  g_autofree char *wrapper = vxm_test_build_path("tests/vxm-test-qemu-wrapper");
+  g_autofree char *echo = g_find_program_in_path("echo");
+  g_autofree char *tmp = vxm_test_mkdtemp();
+  g_autofree char *log = g_build_filename(tmp, "argv.log", NULL);
+  g_autofree char *e_log = g_strdup_printf("VXM_TEST_ARGV_LOG=%s", log);
+  g_autofree char *e_qemu = g_strdup_printf("VXM_TEST_QEMU=%s", echo);
+  const char *env[] = {e_log, e_qemu, NULL};
+  g_autoptr(GStrvBuilder) argv = g_strv_builder_new();
+  g_auto(GStrv) run_argv = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *recorded = NULL;
+  g_autofree char *expected = NULL;
+
+  g_assert_nonnull(echo);
+  g_strv_builder_add(argv, wrapper);
+  for (gsize i = 1; b->qemu[i] != NULL; i++)
+    g_strv_builder_add(argv, b->qemu[i]);
+  run_argv = g_strv_builder_end(argv);
+  g_assert_cmpint(vxm_test_run((const char *const *)run_argv, env, &out, &err), ==, 0);
+  g_assert_true(g_file_get_contents(log, &recorded, NULL, NULL));
+  expected = lines((const char *const *)run_argv);
+  g_assert_cmpstr(recorded, ==, expected);
+  g_assert_nonnull(strstr(out, "-machine q35,accel=tcg,smm=on,hpet=off "));
+  g_assert_null(strstr(out, "vfio-pci"));
+  g_assert_null(strstr(out, "input-linux"));
+  g_assert_nonnull(
+      strstr(err, "vxm-test-qemu-wrapper: dropped -device vfio-pci,host=0000:01:00.0"));
+  vxm_test_rm_rf(tmp);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -852,5 +898,6 @@ main(int argc, char **argv)
   MINIMAL("/vxm/qemu-argv/build/hugepages-not-whole", test_hugepages_not_whole);
   g_test_add_func("/vxm/swtpm-argv/comma-refused", test_swtpm_comma_refused);
   g_test_add_func("/vxm/qemu-wrapper/transform", test_wrapper_transform);
+  g_test_add_func("/vxm/qemu-wrapper/program", test_wrapper_program);
   return g_test_run();
 }

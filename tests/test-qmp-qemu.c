@@ -47,6 +47,7 @@ typedef struct {
   char *deleted_device;
   char *shutdown_reason;
   guint disconnects;
+  gboolean disconnect_error;
 } Seen;
 
 static void
@@ -67,6 +68,8 @@ on_disconnected(VxmQmpClient *client, const GError *error, gpointer user_data)
 {
   Seen *seen = user_data;
   seen->disconnects++;
+  seen->disconnect_error = error != NULL;
+  g_test_message("QMP connection ended: %s", error ? error->message : "clean end of stream");
 }
 
 static gboolean
@@ -183,6 +186,13 @@ test_lifecycle(void)
   status = status_of(client);
   g_assert_cmpstr(status, ==, "prelaunch");
   g_free(g_steal_pointer(&status));
+  {
+    gint64 start = g_get_monotonic_time();
+    for (int i = 0; i < 50; i++)
+      g_free(status_of(client));
+    g_test_message("QMP query-status round trip: %.3f ms (mean of 50)",
+                   (g_get_monotonic_time() - start) / 50000.0);
+  }
 
   execute_ok(client, "cont", NULL);
   wait_event(&seen, "RESUME");
@@ -228,6 +238,7 @@ test_lifecycle(void)
   while (seen.disconnects == 0)
     g_main_context_iteration(NULL, TRUE);
   g_assert_false(vxm_qmp_client_is_connected(client));
+  g_assert_false(seen.disconnect_error); /* quit is a clean end, not a failure */
 
   g_assert_true(g_file_get_contents(log, &log_text, NULL, NULL));
   g_assert_nonnull(strstr(log_text, "vxm: starting "));
