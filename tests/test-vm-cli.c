@@ -19,6 +19,7 @@
 #include "vm/vxm-vm-lock.h"
 #include "vm/vxm-vm-paths.h"
 #include "vxm-test-http.h"
+#include "vxm-test-sysfs.h"
 #include "vxm-test-util.h"
 
 static gboolean private_mounts; /* this process has its own mount namespace */
@@ -742,6 +743,47 @@ test_config(Env *e, gconstpointer data)
   g_assert_cmpstr(json_object_get_string_member(root, "config_file"), ==, p->config_file);
 }
 
+static void
+test_config_set_gpu_by_name(Env *e, gconstpointer data)
+{
+  g_autoptr(VxmVmPaths) p = paths_for("win11");
+  g_autoptr(VxmVmConfig) c = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  vxm_test_machine_build(e->root, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  vxm_test_write_file(e->config_home, "vxm/vms/win11.conf", "# mine\n");
+
+  /* a piece of the card's name */
+  g_assert_cmpint(vxm(e, NULL, &out, &err, "config", "win11", "--set-gpu", "nvidia", NULL), ==, 0);
+  assert_contains(out, "guest GPU: 0000:01:00.0");
+  c = load_config("win11");
+  g_assert_cmpstr(c->gpu, ==, "0000:01:00.0");
+  g_clear_pointer(&c, vxm_vm_config_free);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* one of its functions, in short form: the GPU it belongs to */
+  g_assert_cmpint(vxm(e, NULL, &out, &err, "config", "win11", "--set-gpu", "1:0.1", NULL), ==, 0);
+  c = load_config("win11");
+  g_assert_cmpstr(c->gpu, ==, "0000:01:00.0");
+  g_clear_pointer(&c, vxm_vm_config_free);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* the host's boot GPU is accepted with a warning saying why it cannot work */
+  g_assert_cmpint(vxm(e, NULL, &out, &err, "config", "win11", "--set-gpu", "00:02.0", NULL), ==, 0);
+  assert_contains(err, "0000:00:02.0 is host as things stand");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* text matching nothing changes nothing */
+  g_assert_cmpint(vxm(e, NULL, &out, &err, "config", "win11", "--set-gpu", "voodoo", NULL), ==, 1);
+  c = load_config("win11");
+  g_assert_cmpstr(c->gpu, ==, "0000:00:02.0");
+  g_assert_cmpstr(c->text, ==, "# mine\n\n[gpu]\naddress = 0000:00:02.0\n");
+}
+
 /* ---- reset --------------------------------------------------------------------------------- */
 
 static void
@@ -894,6 +936,7 @@ main(int argc, char **argv)
   ADD("/vxm/vm/cli/init/virtio-path", test_init_virtio_path);
   ADD("/vxm/vm/cli/list", test_list);
   ADD("/vxm/vm/cli/config", test_config);
+  ADD("/vxm/vm/cli/config/set-gpu-by-name", test_config_set_gpu_by_name);
   ADD("/vxm/vm/cli/reset/never-follows-symlinks", test_reset_never_follows_symlinks);
   ADD("/vxm/vm/cli/reset/refuses-while-running", test_reset_refuses_while_running);
   ADD("/vxm/vm/cli/reset/typed-confirmation", test_reset_typed_confirmation);
