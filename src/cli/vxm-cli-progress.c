@@ -24,6 +24,7 @@ static const struct {
     {"start-qemu", "start QEMU, paused"},
     {"qmp", "QMP handshake"},
     {"cont", "run the guest"},
+    {"shutdown-guest", "shut the guest down"},
     {"restore-host", "give the host back"},
     {"stop-swtpm", "stop swtpm"},
 };
