@@ -102,17 +102,14 @@ local_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip_kinds
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
   VxmJournalUndoContext ctx = {.hostfs = self->hostfs, .skip_kinds = skip_kinds};
-  g_autoptr(GError) local_error = NULL;
   VxmJournal *journal;
 
-  journal = get_journal(self, vm, FALSE, &local_error);
-  if (journal == NULL) {
-    if (local_error != NULL) {
-      g_propagate_error(error, g_steal_pointer(&local_error));
-      return FALSE;
-    }
-    return TRUE; /* nothing was ever changed */
-  }
+  /* only what this process changed: a journal left by a dead supervisor is `vxm recover`'s */
+  g_mutex_lock(&self->lock);
+  journal = g_hash_table_lookup(self->journals, vm);
+  g_mutex_unlock(&self->lock);
+  if (journal == NULL)
+    return TRUE;
   vxm_vfio_register_journal_kinds();
   if (!vxm_journal_undo(journal, &ctx, report, error))
     return FALSE;
@@ -156,11 +153,18 @@ local_gpu_holder(VxmHostOps *ops, const char *vm, const char *gpu_address, GErro
     const char *name = g_ptr_array_index(names, i);
     g_autoptr(VxmJournal) journal = NULL;
 
-    if (g_strcmp0(name, vm) == 0)
-      continue;
     journal = vxm_journal_load(self->hostfs, name, NULL);
     if (journal == NULL)
       continue;
+    if (g_strcmp0(name, vm) == 0) {
+      /* our own last run, if its supervisor died: nothing may change before recover */
+      if (vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_GONE &&
+          !vxm_journal_is_clear(journal))
+        return g_strdup_printf("VM %s's last run did not restore the host (its supervisor is "
+                               "gone; journal %s): run `vxm recover` first",
+                               vm, vxm_journal_get_path(journal));
+      continue;
+    }
     for (guint k = 0; k < vxm_journal_get_n_entries(journal); k++) {
       VxmJournalEntry *entry = vxm_journal_get_entry(journal, k);
       VxmPciAddress dev;
