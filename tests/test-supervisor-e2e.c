@@ -275,8 +275,8 @@ test_start_stop(void)
   g_assert_cmpuint(json_array_get_length(entries), ==, 4);
 
   /* the firmware (secure boot OVMF) reached its boot manager */
-  serial = g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"),
-                                                  "serial"));
+  serial = g_strdup(
+      json_object_get_string_member(json_object_get_object_member(status, "logs"), "serial"));
   g_assert_true(wait_file_contains(serial, "BdsDxe", 180));
 
   g_clear_pointer(&out, g_free);
@@ -290,10 +290,11 @@ test_start_stop(void)
   status = status_json(&e);
   g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "stopped");
   g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(status, "host")));
-  g_assert_cmpstr(json_object_get_string_member(
-                      json_array_get_object_element(json_object_get_array_member(status, "devices"), 0),
-                      "driver"),
-                  ==, "nvidia");
+  g_assert_cmpstr(
+      json_object_get_string_member(
+          json_array_get_object_element(json_object_get_array_member(status, "devices"), 0),
+          "driver"),
+      ==, "nvidia");
   e2e_teardown(&e);
 }
 

@@ -202,8 +202,7 @@ vm_state(const VxmVmPaths *paths)
     /* the state file says it ran, but nobody holds the lock: the supervisor died */
     if (vxm_vm_state_from_string(state, &parsed) && !vxm_vm_state_is_final(parsed)) {
       g_autofree char *reason = g_strdup_printf(
-          "its supervisor died while the VM was %s: `vxm recover` gives back what it held",
-          state);
+          "its supervisor died while the VM was %s: `vxm recover` gives back what it held", state);
 
       json_object_set_string_member(status, "state", "failed");
       json_object_set_string_member(status, "reason", reason);
@@ -234,8 +233,8 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
   json_object_set_string_member(status, "name", paths->name);
   json_object_set_string_member(status, "config", paths->config_file);
   for (guint i = 0; i < 8; i++) {
-    static const char *const members[] = {"reason",   "supervisor_pid", "qemu_pid", "swtpm_pid",
-                                          "run_state", "started",       "gpu",      "updated"};
+    static const char *const members[] = {"reason",    "supervisor_pid", "qemu_pid", "swtpm_pid",
+                                          "run_state", "started",        "gpu",      "updated"};
     set_null_member(status, members[i]);
   }
   if (!json_object_has_member(status, "logs")) {

@@ -62,7 +62,8 @@ vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv)
   printer = vxm_cli_progress_new(cli);
   if (!cli->quiet)
     g_print("Stopping VM %s%s\n", paths->name,
-            force ? " (forced: quit at once)" : " (ACPI power-down, then quit after the time limit)");
+            force ? " (forced: quit at once)"
+                  : " (ACPI power-down, then quit after the time limit)");
   status = vxm_control_follow(paths, request, 0, on_event, printer, &error);
   vxm_cli_progress_clear(printer);
   if (status == NULL) {

@@ -176,10 +176,9 @@ local_gpu_holder(VxmHostOps *ops, const char *vm, const char *gpu_address, GErro
         continue;
       switch (vxm_journal_get_owner_status(journal)) {
       case VXM_JOURNAL_OWNER_ALIVE:
-        return g_strdup_printf("GPU %s is in use by %s (journal %s, pid %" G_GINT64_FORMAT
-                               "): stop it first",
-                               gpu_address, name, vxm_journal_get_path(journal),
-                               vxm_journal_get_owner(journal)->pid);
+        return g_strdup_printf(
+            "GPU %s is in use by %s (journal %s, pid %" G_GINT64_FORMAT "): stop it first",
+            gpu_address, name, vxm_journal_get_path(journal), vxm_journal_get_owner(journal)->pid);
       case VXM_JOURNAL_OWNER_GONE:
         return g_strdup_printf("GPU %s was left on vfio-pci by %s, whose process is gone "
                                "(journal %s): run `vxm recover` first",

@@ -46,8 +46,8 @@ struct _VxmSupervisor {
   guint signal_sources[3];
   guint signals_received;
 
-  char *monitor_failure; /* the socket or greeting failed: used unless QEMU's exit explains */
-  gboolean shutdown_step;   /* "shutdown-guest" is running: QEMU's exit ends it */
+  char *monitor_failure;  /* the socket or greeting failed: used unless QEMU's exit explains */
+  gboolean shutdown_step; /* "shutdown-guest" is running: QEMU's exit ends it */
   gboolean powerdown_timed_out;
 
   char *run_state;
