@@ -521,6 +521,50 @@ test_init_downloads_virtio(Env *e, gconstpointer data)
   g_assert_cmpmem(got, got_len, g_bytes_get_data(iso, NULL), g_bytes_get_size(iso));
 }
 
+/* On a terminal: a progress bar redrawn in place, with percent, MiB/s and ETA. */
+static void
+test_init_download_progress_bar(Env *e, gconstpointer data)
+{
+  g_autoptr(VxmTestHttp) http = vxm_test_http_new();
+  g_autoptr(GBytes) iso = iso_bytes();
+  g_autofree char *url = vxm_test_http_url(http, "/virtio-win.iso");
+  g_autofree char *bin = vxm_test_build_path("src/cli/vxm");
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) seen = g_string_new(NULL);
+  int master, slave;
+  char buf[4096];
+  ssize_t n;
+
+  vxm_test_http_add_file(http, "/virtio-win.iso", iso);
+  master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  g_assert_cmpint(master, >=, 0);
+  g_assert_cmpint(grantpt(master), ==, 0);
+  g_assert_cmpint(unlockpt(master), ==, 0);
+  slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  g_assert_cmpint(slave, >=, 0);
+  for (guint i = 0; i + 1 < e->env->len; i++) {
+    g_auto(GStrv) kv = g_strsplit(g_ptr_array_index(e->env, i), "=", 2);
+    g_subprocess_launcher_setenv(launcher, kv[0], kv[1], TRUE);
+  }
+  g_subprocess_launcher_take_stdout_fd(launcher, slave);
+  proc = g_subprocess_launcher_spawn(launcher, &error, bin, "init", "win11", "--set", "tpm=off",
+                                     "--virtio-iso", url, NULL);
+  g_assert_no_error(error);
+  g_subprocess_wait(proc, NULL, &error);
+  g_assert_no_error(error);
+  g_object_unref(g_steal_pointer(&launcher)); /* closes our copy of the slave */
+  while ((n = read(master, buf, sizeof buf)) > 0)
+    g_string_append_len(seen, buf, n);
+  close(master);
+  g_assert_cmpint(g_subprocess_get_exit_status(proc), ==, 0);
+  assert_contains(seen->str, "\r  download    [##############################] 100%");
+  assert_contains(seen->str, "MiB/s  ETA ");
+  /* redrawn in place: a bar followed by a carriage return, no new line between */
+  assert_contains(seen->str, " \r  download    [");
+}
+
 static void
 test_init_download_resumes(Env *e, gconstpointer data)
 {
@@ -931,6 +975,7 @@ main(int argc, char **argv)
   ADD("/vxm/vm/cli/init/fails-on-full-disk", test_init_fails_on_full_disk);
   ADD("/vxm/vm/cli/init/fails-on-read-only-disk-folder", test_init_fails_on_read_only_disk_folder);
   ADD("/vxm/vm/cli/init/downloads-virtio", test_init_downloads_virtio);
+  ADD("/vxm/vm/cli/init/download-progress-bar", test_init_download_progress_bar);
   ADD("/vxm/vm/cli/init/download-resumes", test_init_download_resumes);
   ADD("/vxm/vm/cli/init/download-errors", test_init_download_errors);
   ADD("/vxm/vm/cli/init/virtio-path", test_init_virtio_path);

@@ -858,7 +858,7 @@ vxm_sim_fuse_run(VxmSimHost *host, const char *mountpoint, gboolean foreground, 
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GString) options = g_string_new("default_permissions,fsname=vxm-simhost,"
-                                            "subtype=vxm-simhost,auto_unmount,max_threads=64");
+                                            "subtype=vxm-simhost,auto_unmount");
 
   the_host = host;
   host->should_abort = should_abort;

@@ -195,23 +195,67 @@ run_children(Child *children, const char *const *inputs, guint n, const char *bi
   return TRUE;
 }
 
+/* ---- typed members: QEMU's output and the cache file are untrusted, so a member of the
+ * wrong type is "absent", never a json-glib critical ---- */
+
+static const char *
+member_string(JsonObject *obj, const char *member, const char *fallback)
+{
+  JsonNode *node = obj != NULL ? json_object_get_member(obj, member) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
+      json_node_get_value_type(node) != G_TYPE_STRING)
+    return fallback;
+  return json_node_get_string(node);
+}
+
+static gint64
+member_int(JsonObject *obj, const char *member, gint64 fallback)
+{
+  JsonNode *node = obj != NULL ? json_object_get_member(obj, member) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
+      json_node_get_value_type(node) != G_TYPE_INT64)
+    return fallback;
+  return json_node_get_int(node);
+}
+
+static gboolean
+member_bool(JsonObject *obj, const char *member, gboolean fallback)
+{
+  JsonNode *node = obj != NULL ? json_object_get_member(obj, member) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
+      json_node_get_value_type(node) != G_TYPE_BOOLEAN)
+    return fallback;
+  return json_node_get_boolean(node);
+}
+
+static JsonObject *
+member_object(JsonObject *obj, const char *member)
+{
+  JsonNode *node = obj != NULL ? json_object_get_member(obj, member) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+}
+
 /* ---- parsing ---- */
 
 static void
 parse_version(VxmQemuCaps *self, JsonObject *obj)
 {
-  JsonObject *qemu = json_object_get_object_member(obj, "qemu");
+  JsonObject *qemu = member_object(obj, "qemu");
 
   if (qemu == NULL)
     return;
-  self->version_major = (guint)json_object_get_int_member_with_default(qemu, "major", 0);
-  self->version_minor = (guint)json_object_get_int_member_with_default(qemu, "minor", 0);
-  self->version_micro = (guint)json_object_get_int_member_with_default(qemu, "micro", 0);
+  self->version_major = (guint)member_int(qemu, "major", 0);
+  self->version_minor = (guint)member_int(qemu, "minor", 0);
+  self->version_micro = (guint)member_int(qemu, "micro", 0);
   g_free(self->version);
   self->version =
       g_strdup_printf("%u.%u.%u", self->version_major, self->version_minor, self->version_micro);
   g_free(self->package);
-  self->package = g_strdup(json_object_get_string_member_with_default(obj, "package", ""));
+  self->package = g_strdup(member_string(obj, "package", ""));
 }
 
 /* Each element's "name" (and for machines its "alias") into @set. */
@@ -227,7 +271,7 @@ collect_names(JsonArray *array, GHashTable *set, const char *value_member, const
     if (!JSON_NODE_HOLDS_OBJECT(node))
       continue;
     obj = json_node_get_object(node);
-    name = json_object_get_string_member_with_default(obj, "name", NULL);
+    name = member_string(obj, "name", NULL);
     if (name == NULL)
       continue;
     if (suffix != NULL) {
@@ -237,9 +281,7 @@ collect_names(JsonArray *array, GHashTable *set, const char *value_member, const
     } else {
       key = g_strdup(name);
     }
-    set_add(set, key,
-            value_member != NULL ? json_object_get_string_member_with_default(obj, value_member, "")
-                                 : "");
+    set_add(set, key, value_member != NULL ? member_string(obj, value_member, "") : "");
   }
 }
 
@@ -254,16 +296,16 @@ parse_qmp_line(VxmQemuCaps *self, const char *line, GHashTable *answered)
 
   if (*line == '\0' || !json_parser_load_from_data(parser, line, -1, NULL))
     return; /* not JSON: a warning QEMU printed on stdout, say */
-  if (!JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-    return;
+  if (json_parser_get_root(parser) == NULL || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+    return; /* a blank line parses to no root */
   obj = json_node_get_object(json_parser_get_root(parser));
   if (json_object_has_member(obj, "QMP")) {
-    JsonObject *qmp = json_object_get_object_member(obj, "QMP");
-    if (qmp != NULL && json_object_get_object_member(qmp, "version") != NULL)
-      parse_version(self, json_object_get_object_member(qmp, "version"));
+    JsonObject *version = member_object(member_object(obj, "QMP"), "version");
+    if (version != NULL)
+      parse_version(self, version);
     return;
   }
-  id = json_object_get_string_member_with_default(obj, "id", NULL);
+  id = member_string(obj, "id", NULL);
   if (id == NULL)
     return; /* an event */
   ret = json_object_get_member(obj, "return");
@@ -290,7 +332,7 @@ parse_qmp_line(VxmQemuCaps *self, const char *line, GHashTable *answered)
 
       if (!JSON_NODE_HOLDS_OBJECT(node))
         continue;
-      option = json_object_get_string_member_with_default(json_node_get_object(node), "option", "");
+      option = member_string(json_node_get_object(node), "option", "");
       if (*option != '\0')
         set_add(self->options, option, "");
     }
@@ -540,19 +582,19 @@ vxm_qemu_caps_from_json(JsonNode *node, GError **error)
     return NULL;
   }
   obj = json_node_get_object(node);
-  if (json_object_get_int_member_with_default(obj, "format", 0) != CACHE_FORMAT) {
+  if (member_int(obj, "format", 0) != CACHE_FORMAT) {
     g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "unknown format");
     return NULL;
   }
-  version = json_object_get_string_member_with_default(obj, "version", NULL);
-  machines = json_object_get_object_member(obj, "machines");
+  version = member_string(obj, "version", NULL);
+  machines = member_object(obj, "machines");
   if (version == NULL || machines == NULL) {
     g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "no version or machines");
     return NULL;
   }
-  self->binary = g_strdup(json_object_get_string_member_with_default(obj, "binary", ""));
-  self->mtime = json_object_get_int_member_with_default(obj, "mtime", 0);
-  self->size = (guint64)json_object_get_int_member_with_default(obj, "size", 0);
+  self->binary = g_strdup(member_string(obj, "binary", ""));
+  self->mtime = member_int(obj, "mtime", 0);
+  self->size = (guint64)member_int(obj, "size", 0);
   self->version = g_strdup(version);
   parts = g_strsplit(version, ".", 3);
   self->version_major = parts[0] != NULL ? (guint)g_ascii_strtoull(parts[0], NULL, 10) : 0;
@@ -561,8 +603,8 @@ vxm_qemu_caps_from_json(JsonNode *node, GError **error)
   self->version_micro = parts[0] != NULL && parts[1] != NULL && parts[2] != NULL
                             ? (guint)g_ascii_strtoull(parts[2], NULL, 10)
                             : 0;
-  self->package = g_strdup(json_object_get_string_member_with_default(obj, "package", ""));
-  self->io_uring = json_object_get_boolean_member_with_default(obj, "io-uring", FALSE);
+  self->package = g_strdup(member_string(obj, "package", ""));
+  self->io_uring = member_bool(obj, "io-uring", FALSE);
   {
     g_autoptr(GList) names = json_object_get_members(machines);
 
