@@ -320,6 +320,7 @@ test_bad_option(Fixture *f, gconstpointer data)
   g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_FAILED);
   why = vxm_supervisor_get_failure(sv);
   g_assert_nonnull(why);
+  g_test_message("failure: %s", why);
   /* what happened, which log, and QEMU's own last line */
   g_assert_nonnull(strstr(why, "QEMU exited with status 1 at start"));
   g_assert_nonnull(strstr(why, "qemu.log"));
