@@ -111,7 +111,6 @@ plan_list(VxmCpuPinningPlan *plan, VxmCpuTopology *topology, const VxmCpuPinning
                   cpu, online_text);
       return FALSE;
     }
-    g_array_append_val(plan->vcpu_cpus, cpu);
   }
   if (req->vcpus != 0 && req->vcpus != n) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
@@ -120,17 +119,34 @@ plan_list(VxmCpuPinningPlan *plan, VxmCpuTopology *topology, const VxmCpuPinning
                 n, req->vcpus);
     return FALSE;
   }
-  if (threads == 0) {
-    /* Two threads per guest core when the list is made of whole SMT pairs, in order. */
-    threads = n % 2 == 0 ? 2 : 1;
-    for (guint i = 0; threads == 2 && i < n; i += 2) {
-      const VxmCpuCore *a = vxm_cpu_topology_get_core_of_cpu(topology, g_array_index(req->list, guint, i));
-      const VxmCpuCore *b =
-          vxm_cpu_topology_get_core_of_cpu(topology, g_array_index(req->list, guint, i + 1));
-      if (a != b || a->cpus->len != 2)
-        threads = 1;
+  /* The list is a set of host CPUs: the vCPUs take them core by core, so SMT siblings become
+   * the threads of one guest core. Whole cores of one width make guest cores of that width. */
+  {
+    guint width = 0;
+    gboolean whole = TRUE;
+    for (guint c = 0; c < vxm_cpu_topology_get_n_cores(topology); c++) {
+      const VxmCpuCore *core = vxm_cpu_topology_get_core(topology, c);
+      guint listed = 0;
+      for (guint k = 0; k < core->cpus->len; k++) {
+        guint cpu = g_array_index(core->cpus, guint, k);
+        gboolean in_list = FALSE;
+        for (guint i = 0; i < n && !in_list; i++)
+          in_list = g_array_index(req->list, guint, i) == cpu;
+        if (in_list) {
+          g_array_append_val(plan->vcpu_cpus, cpu);
+          listed++;
+        }
+      }
+      if (listed == 0)
+        continue;
+      if (listed != core->cpus->len || (width != 0 && width != listed))
+        whole = FALSE;
+      width = listed;
     }
-  } else if (n % threads != 0) {
+    if (threads == 0)
+      threads = whole ? width : 1;
+  }
+  if (n % threads != 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
                 "[cpu] cpu_pinning lists %u host CPUs, which cannot be split into cores of "
                 "threads_per_core = %u: list an even number of CPUs or set threads_per_core = 1",
@@ -309,6 +325,24 @@ plan_auto(VxmCpuPinningPlan *plan, VxmCpuTopology *topology, const VxmCpuPinning
                       g_strdup("vcpus = auto: P cores only; E cores stay with the host"));
   }
   wanted = vcpus / threads;
+  if (wanted > free_cores && req->threads_per_core == 0 && threads > 1 &&
+      vcpus <= n_cores - host_cores) {
+    /* Not enough cores of that width (E cores have one thread): one vCPU per core. */
+    g_ptr_array_add(plan->notes,
+                    g_strdup_printf("vcpus = %u do not fit in cores of %u threads: the guest "
+                                    "gets single-thread cores, one per host core",
+                                    vcpus, threads));
+    threads = 1;
+    wanted = vcpus;
+    free_cores = 0;
+    for (guint t = 0; t < N_TIERS; t++)
+      g_ptr_array_set_size(tiers[t], 0);
+    for (guint i = host_cores; i < n_cores; i++) {
+      const VxmCpuCore *core = vxm_cpu_topology_get_core(topology, i);
+      g_ptr_array_add(tiers[core_tier(topology, core, node_pref)], (gpointer)core);
+      free_cores++;
+    }
+  }
   if (wanted > free_cores || vcpus == 0) {
     g_autofree char *host_text = vxm_cpu_list_format(plan->host_cpus);
     for (guint t = 0; t < N_TIERS; t++)

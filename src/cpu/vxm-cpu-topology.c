@@ -34,11 +34,11 @@ vxm_cpu_topology_free(VxmCpuTopology *self)
 {
   if (self == NULL)
     return;
-  g_array_unref(self->online);
-  g_ptr_array_unref(self->cores);
-  g_ptr_array_unref(self->l3);
-  g_array_unref(self->nodes);
-  g_hash_table_unref(self->by_cpu);
+  g_clear_pointer(&self->online, g_array_unref);
+  g_clear_pointer(&self->cores, g_ptr_array_unref);
+  g_clear_pointer(&self->l3, g_ptr_array_unref);
+  g_clear_pointer(&self->nodes, g_array_unref);
+  g_clear_pointer(&self->by_cpu, g_hash_table_unref);
   g_free(self);
 }
 

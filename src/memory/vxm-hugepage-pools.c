@@ -17,9 +17,9 @@ vxm_hugepage_pools_free(VxmHugepagePools *self)
 {
   if (self == NULL)
     return;
-  g_array_unref(self->sizes);
-  g_array_unref(self->nodes);
-  g_array_unref(self->pools);
+  g_clear_pointer(&self->sizes, g_array_unref);
+  g_clear_pointer(&self->nodes, g_array_unref);
+  g_clear_pointer(&self->pools, g_array_unref);
   g_free(self);
 }
 
