@@ -1,0 +1,78 @@
+/* vxm-sim-host: the whole simulated workstation.
+ *
+ * Owns the file tree, the lock that guards it, the operation log, the fault rules and the
+ * areas of the host, each in its own module:
+ *   system (vxm-sim-system): [machine] facts, /proc/cmdline, meminfo, cpuinfo, /dev/kvm,
+ *          /dev/nvidia*, the writable /run, /etc and /dev/shm, /usr/share passthrough;
+ *   pci    (vxm-sim-pci): PCI devices, drivers and their binding, IOMMU groups, /dev/vfio,
+ *          DRM nodes;
+ *   proc   (vxm-sim-proc): simulated processes and the device nodes they hold;
+ *   hugepages (vxm-sim-hugepages): pools per size and NUMA node, fragmentation, compaction.
+ * Later areas (DRM connectors and DDC, evdev input, DMI, CPU topology) get a
+ * module each, read their own machine-file groups in vxm_sim_host_new() and add their lines
+ * to the state dump, the same way.
+ *
+ * It also serves the control folder /.simhost (log, faults, release, state, unplug, replug,
+ * kill, ready) and implements the fault actions. The FUSE layer calls
+ * vxm_sim_host_fault_begin() before an operation and vxm_sim_host_log() after it.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "vxm-sim-faults.h"
+#include "vxm-sim-log.h"
+#include "vxm-sim-machine.h"
+#include "vxm-sim-node.h"
+
+G_BEGIN_DECLS
+
+#define VXM_SIM_CONTROL_DIR "/.simhost"
+
+typedef struct _VxmSimPci VxmSimPci;
+typedef struct _VxmSimProc VxmSimProc;
+typedef struct _VxmSimSystem VxmSimSystem;
+typedef struct _VxmSimHugepages VxmSimHugepages;
+
+typedef struct {
+  GRecMutex lock; /* guards the tree and every area's state */
+  VxmSimNode *root;
+  VxmSimLog *log;
+  VxmSimFaults *faults;
+  char *machine_path;
+  VxmSimSystem *system;
+  VxmSimPci *pci;
+  VxmSimProc *proc;
+  VxmSimHugepages *hugepages;
+  gboolean (*should_abort)(void); /* set by the FUSE layer: TRUE once unmounting */
+} VxmSimHost;
+
+VxmSimHost *vxm_sim_host_new(const char *machine_path, gboolean echo_log,
+                             GError **error) G_GNUC_WARN_UNUSED_RESULT;
+void vxm_sim_host_free(VxmSimHost *host);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmSimHost, vxm_sim_host_free)
+
+void vxm_sim_host_lock(VxmSimHost *host);
+void vxm_sim_host_unlock(VxmSimHost *host);
+
+/* The canonical dump of the mutable host state (see tests/simhost/README.md). Locks. */
+char *vxm_sim_host_dump_state(VxmSimHost *host);
+
+/* Applies the fault rules for @op on @path (and @alias when not NULL) before the operation
+ * runs: delays, hangs (logging a "hang" line), makes a device vanish. Returns 0 to go on or
+ * a negative errno to fail the operation with. *logged_out is set when a rule fired, so the
+ * caller logs the operation even when it would not otherwise. Call without the lock. */
+int vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, const char *alias,
+                             const char *value, gssize value_len, gboolean *fired_out);
+
+void vxm_sim_host_log(VxmSimHost *host, const char *op, const char *path, const char *value,
+                      gssize value_len, int result);
+
+/* A /dev node (a regular file in the simulation), owned by root unless said otherwise. */
+VxmSimNode *vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode, uid_t uid,
+                                         gid_t gid);
+
+/* gid of a host group by name ("video", "render", "kvm"), or 0 when the host has none. */
+gid_t vxm_sim_host_group_id(const char *name);
+
+G_END_DECLS

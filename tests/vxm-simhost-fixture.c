@@ -1,0 +1,356 @@
+/* vxm-simhost-fixture: mounts a simulated workstation for a test (see the header). */
+#include "vxm-simhost-fixture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/vxm-error.h"
+#include "vxm-test-util.h"
+
+#define READY_LIMIT_MS 10000
+#define EXIT_LIMIT_MS  5000
+
+struct _VxmSimhost {
+  char *root;
+  char *machine;
+  char *log_path; /* the simulator's own stdout and stderr */
+  GPid pid;
+  gboolean reaped;
+};
+
+static GMutex live_lock;
+static GPtrArray *live; /* VxmSimhost* still mounted, for the atexit handler */
+
+static void
+stop_all_at_exit(void)
+{
+  while (live != NULL && live->len > 0)
+    vxm_simhost_stop(live->pdata[live->len - 1]);
+}
+
+static void
+child_setup(gpointer data)
+{
+  /* The simulator goes (and unmounts) when the test dies, however it dies. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+char *
+vxm_simhost_binary(void)
+{
+  const char *env = g_getenv("VXM_SIMHOST");
+
+  if (env != NULL && env[0] != '\0')
+    return g_strdup(env);
+  return vxm_test_build_path("src/simhost/vxm-simhost");
+}
+
+static gboolean
+reap(VxmSimhost *sim, guint limit_ms, int *status)
+{
+  for (guint waited = 0;; waited += 5) {
+    pid_t r = waitpid(sim->pid, status, WNOHANG);
+
+    if (r == sim->pid || (r < 0 && errno == ECHILD)) {
+      sim->reaped = TRUE;
+      return TRUE;
+    }
+    if (waited >= limit_ms)
+      return FALSE;
+    g_usleep(5 * G_TIME_SPAN_MILLISECOND);
+  }
+}
+
+static char *
+read_simulator_output(VxmSimhost *sim)
+{
+  char *text = NULL;
+
+  if (!g_file_get_contents(sim->log_path, &text, NULL, NULL))
+    return g_strdup("");
+  return g_strstrip(text);
+}
+
+static void
+sim_free(VxmSimhost *sim)
+{
+  g_free(sim->root);
+  g_free(sim->machine);
+  g_free(sim->log_path);
+  g_free(sim);
+}
+
+VxmSimhost *
+vxm_simhost_start(const char *machine_name, GError **error)
+{
+  g_autofree char *binary = vxm_simhost_binary();
+  g_autofree char *relative = NULL;
+  g_autofree char *ready = NULL;
+  VxmSimhost *sim;
+  int log_fd;
+  int status = 0;
+
+  sim = g_new0(VxmSimhost, 1);
+  if (strchr(machine_name, '/') != NULL) {
+    sim->machine = g_strdup(machine_name);
+  } else {
+    relative = g_strdup_printf("tests/simhost/%s.machine", machine_name);
+    sim->machine = vxm_test_source_path(relative);
+  }
+  if (!g_file_test(binary, G_FILE_TEST_IS_EXECUTABLE)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
+                "vxm-simhost is not built at %s (needs libfuse3; set VXM_SIMHOST)", binary);
+    sim_free(sim);
+    return NULL;
+  }
+  sim->root = g_dir_make_tmp("vxm-simhost-XXXXXX", error);
+  if (sim->root == NULL) {
+    sim_free(sim);
+    return NULL;
+  }
+  log_fd = g_file_open_tmp("vxm-simhost-XXXXXX.log", &sim->log_path, error);
+  if (log_fd < 0) {
+    rmdir(sim->root);
+    sim_free(sim);
+    return NULL;
+  }
+  {
+    const char *argv[] = {binary, "--foreground", "--machine", sim->machine, sim->root, NULL};
+    gboolean ok = g_spawn_async_with_pipes_and_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                                   child_setup, NULL, -1, log_fd, log_fd, NULL,
+                                                   NULL, 0, &sim->pid, NULL, NULL, NULL, error);
+    close(log_fd);
+    if (!ok) {
+      g_prefix_error(error, "cannot start %s: ", binary);
+      rmdir(sim->root);
+      unlink(sim->log_path);
+      sim_free(sim);
+      return NULL;
+    }
+  }
+
+  /* Wait for the mount to serve its control folder (or for the simulator to give up). */
+  ready = g_build_filename(sim->root, ".simhost", "ready", NULL);
+  for (guint waited = 0;; waited += 5) {
+    if (g_file_test(ready, G_FILE_TEST_EXISTS))
+      break;
+    if (reap(sim, 0, &status) || waited >= READY_LIMIT_MS) {
+      g_autofree char *output = read_simulator_output(sim);
+      g_set_error(error, VXM_ERROR, VXM_ERROR_FAILED, "vxm-simhost did not mount %s on %s (%s): %s",
+                  sim->machine, sim->root, sim->reaped ? "it exited" : "timed out", output);
+      vxm_simhost_stop(sim);
+      return NULL;
+    }
+    g_usleep(5 * G_TIME_SPAN_MILLISECOND);
+  }
+
+  g_mutex_lock(&live_lock);
+  if (live == NULL) {
+    live = g_ptr_array_new();
+    atexit(stop_all_at_exit);
+  }
+  g_ptr_array_add(live, sim);
+  g_mutex_unlock(&live_lock);
+  return sim;
+}
+
+static gboolean
+run_fusermount(const char *flag, const char *mountpoint)
+{
+  const char *argv[] = {"fusermount3", flag, mountpoint, NULL};
+  int wait_status = 0;
+
+  if (!g_spawn_sync(NULL, (char **)argv, NULL,
+                    G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                    NULL, NULL, NULL, NULL, &wait_status, NULL))
+    return FALSE;
+  return g_spawn_check_wait_status(wait_status, NULL);
+}
+
+void
+vxm_simhost_stop(VxmSimhost *sim)
+{
+  int status = 0;
+
+  if (sim == NULL)
+    return;
+  g_mutex_lock(&live_lock);
+  if (live != NULL)
+    g_ptr_array_remove(live, sim);
+  g_mutex_unlock(&live_lock);
+
+  if (!sim->reaped) {
+    /* Nothing may stay blocked in a hang, or the unmount would wait for it. */
+    vxm_simhost_release(sim);
+    if (!run_fusermount("-u", sim->root) && !run_fusermount("-uz", sim->root))
+      umount2(sim->root, MNT_DETACH);
+    if (reap(sim, EXIT_LIMIT_MS, &status)) {
+      /* Unmounted, the simulator ends by itself: anything but a clean exit (a crash, a
+       * sanitizer's report) fails the test that used it. */
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        g_autofree char *output = read_simulator_output(sim);
+        if (g_test_initialized())
+          g_test_fail_printf("vxm-simhost (%s) ended badly (wait status 0x%x): %s", sim->machine,
+                             status, output);
+      }
+    } else {
+      kill(sim->pid, SIGTERM);
+      if (!reap(sim, EXIT_LIMIT_MS, &status)) {
+        kill(sim->pid, SIGKILL);
+        reap(sim, EXIT_LIMIT_MS, &status);
+      }
+    }
+  }
+  g_spawn_close_pid(sim->pid);
+  if (rmdir(sim->root) != 0 && errno == EBUSY) {
+    umount2(sim->root, MNT_DETACH);
+    rmdir(sim->root);
+  }
+  unlink(sim->log_path);
+  sim_free(sim);
+}
+
+const char *
+vxm_simhost_root(VxmSimhost *sim)
+{
+  return sim->root;
+}
+
+const char *
+vxm_simhost_machine_path(VxmSimhost *sim)
+{
+  return sim->machine;
+}
+
+char *
+vxm_simhost_path(VxmSimhost *sim, const char *host_path)
+{
+  return g_build_filename(sim->root, host_path, NULL);
+}
+
+static char *
+control_read(VxmSimhost *sim, const char *name)
+{
+  g_autofree char *path = g_build_filename(sim->root, ".simhost", name, NULL);
+  char *text = NULL;
+
+  if (!g_file_get_contents(path, &text, NULL, NULL))
+    return g_strdup("");
+  return text;
+}
+
+static gboolean
+control_write(VxmSimhost *sim, const char *name, const char *value, GError **error)
+{
+  g_autofree char *path = g_build_filename(sim->root, ".simhost", name, NULL);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  ssize_t n;
+
+  if (fd < 0)
+    return vxm_error_set_from_errno(error, errno, "cannot open %s", path);
+  n = write(fd, value, strlen(value));
+  if (n < 0) {
+    int errsv = errno;
+    close(fd);
+    return vxm_error_set_from_errno(error, errsv, "writing '%s' to %s failed", value, path);
+  }
+  close(fd);
+  return TRUE;
+}
+
+char *
+vxm_simhost_read_log(VxmSimhost *sim)
+{
+  return control_read(sim, "log");
+}
+
+void
+vxm_simhost_clear_log(VxmSimhost *sim)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!control_write(sim, "log", "clear\n", &error))
+    g_warning("%s", error->message);
+}
+
+char *
+vxm_simhost_state(VxmSimhost *sim)
+{
+  return control_read(sim, "state");
+}
+
+gboolean
+vxm_simhost_add_fault(VxmSimhost *sim, const char *rule, GError **error)
+{
+  if (!control_write(sim, "faults", rule, error)) {
+    g_prefix_error(error, "fault rule '%s' refused: ", rule);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+vxm_simhost_clear_faults(VxmSimhost *sim)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!control_write(sim, "faults", "clear\n", &error))
+    g_warning("%s", error->message);
+}
+
+void
+vxm_simhost_release(VxmSimhost *sim)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!control_write(sim, "release", "1\n", &error))
+    g_debug("%s", error->message);
+}
+
+guint
+vxm_simhost_hung_count(VxmSimhost *sim)
+{
+  g_autofree char *text = control_read(sim, "hung");
+
+  return (guint)g_ascii_strtoull(text, NULL, 10);
+}
+
+gboolean
+vxm_simhost_wait_hung(VxmSimhost *sim, guint count, guint timeout_ms)
+{
+  for (guint waited = 0;; waited += 5) {
+    if (vxm_simhost_hung_count(sim) >= count)
+      return TRUE;
+    if (waited >= timeout_ms)
+      return FALSE;
+    g_usleep(5 * G_TIME_SPAN_MILLISECOND);
+  }
+}
+
+gboolean
+vxm_simhost_unplug(VxmSimhost *sim, const char *bdf, GError **error)
+{
+  return control_write(sim, "unplug", bdf, error);
+}
+
+gboolean
+vxm_simhost_replug(VxmSimhost *sim, const char *bdf, GError **error)
+{
+  return control_write(sim, "replug", bdf, error);
+}
+
+gboolean
+vxm_simhost_kill(VxmSimhost *sim, guint pid, GError **error)
+{
+  g_autofree char *text = g_strdup_printf("%u", pid);
+
+  return control_write(sim, "kill", text, error);
+}
