@@ -98,51 +98,71 @@ refuse(GError **error, const char *host_path, const char *why, const char *fix)
   return FALSE;
 }
 
-/* Opens the existing file without following a link, and checks it can be ours. */
+/* Refuses an existing entry that is not a plain file with one link owned by @uid. */
+static gboolean
+check_existing(const struct stat *st, int dirfd, const char *host_path, uid_t uid, GError **error)
+{
+  if (S_ISLNK(st->st_mode)) {
+    char target[256] = "?";
+    ssize_t n = readlinkat(dirfd, VXM_LOOKING_GLASS_SHM_NAME, target, sizeof(target) - 1);
+    g_autofree char *why = NULL;
+    if (n > 0)
+      target[n] = '\0';
+    why = g_strdup_printf("it is a symbolic link (to %s), which vxm never follows", target);
+    return refuse(error, host_path, why,
+                  "someone may be trying to make vxm write elsewhere: remove the link (as root) "
+                  "and start again");
+  }
+  if (!S_ISREG(st->st_mode))
+    return refuse(error, host_path, "it is not a plain file", "remove it and start again");
+  if (st->st_uid != uid) {
+    g_autofree char *owner = describe_uid(st->st_uid);
+    g_autofree char *user = describe_uid(uid);
+    g_autofree char *why = g_strdup_printf("it belongs to %s, not to %s", owner, user);
+    return refuse(error, host_path, why,
+                  "another program or user made it (a Looking Glass client, another VM?): stop "
+                  "it, or remove the file if it is stale");
+  }
+  if (st->st_nlink != 1)
+    return refuse(error, host_path, "it has several hard links", "remove it and start again");
+  return TRUE;
+}
+
+/* Opens the existing file without following a link, and checks it can be ours: looked at
+ * first (lstat-like), then opened with O_NOFOLLOW and checked to be the same inode, so a swap
+ * between the two is caught. */
 static int
 open_existing(int dirfd, const char *host_path, uid_t uid, GError **error)
 {
-  vxm_autofd int fd = openat(dirfd, VXM_LOOKING_GLASS_SHM_NAME,
-                             O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  struct stat st;
+  vxm_autofd int fd = -1;
+  struct stat st, st_open;
 
-  if (fd < 0) {
-    int errsv = errno;
-    if (errsv == ELOOP) {
-      char target[256] = "";
-      ssize_t n = readlinkat(dirfd, VXM_LOOKING_GLASS_SHM_NAME, target, sizeof(target) - 1);
-      g_autofree char *why =
-          g_strdup_printf("it is a symbolic link (to %s), which vxm never follows",
-                          n > 0 ? (target[n] = '\0', target) : "?");
-      refuse(error, host_path, why,
-             "someone may be trying to make vxm write elsewhere: remove the link (as root) and "
-             "start again");
-      return -1;
-    }
-    vxm_error_set_from_errno(error, errsv, "cannot open %s", host_path);
-    return -1;
-  }
-  if (fstat(fd, &st) != 0) {
+  if (fstatat(dirfd, VXM_LOOKING_GLASS_SHM_NAME, &st, AT_SYMLINK_NOFOLLOW) != 0) {
     vxm_error_set_from_errno(error, errno, "cannot stat %s", host_path);
     return -1;
   }
-  if (!S_ISREG(st.st_mode)) {
-    refuse(error, host_path, "it is not a plain file", "remove it and start again");
+  if (!check_existing(&st, dirfd, host_path, uid, error))
+    return -1;
+  fd = openat(dirfd, VXM_LOOKING_GLASS_SHM_NAME,
+              O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ELOOP)
+      refuse(error, host_path, "it became a symbolic link while vxm looked at it",
+             "someone may be trying to make vxm write elsewhere: remove it and start again");
+    else
+      vxm_error_set_from_errno(error, errno, "cannot open %s", host_path);
     return -1;
   }
-  if (st.st_uid != uid) {
-    g_autofree char *owner = describe_uid(st.st_uid);
-    g_autofree char *user = describe_uid(uid);
-    g_autofree char *why = g_strdup_printf("it belongs to %s, not to %s", owner, user);
-    refuse(error, host_path, why,
-           "another program or user made it (a Looking Glass client, another VM?): stop it, or "
-           "remove the file if it is stale");
+  if (fstat(fd, &st_open) != 0) {
+    vxm_error_set_from_errno(error, errno, "cannot stat %s", host_path);
     return -1;
   }
-  if (st.st_nlink != 1) {
-    refuse(error, host_path, "it has several hard links", "remove it and start again");
+  if (st_open.st_dev != st.st_dev || st_open.st_ino != st.st_ino) {
+    refuse(error, host_path, "it was replaced while vxm looked at it", "start again");
     return -1;
   }
+  if (!check_existing(&st_open, dirfd, host_path, uid, error))
+    return -1;
   return g_steal_fd(&fd);
 }
 
