@@ -350,7 +350,8 @@ test_plan_errors(void)
 
   request_init(&req);
   req.vcpus = 12;
-  expect_plan_error(machine_desktop, &req, "vcpus = 12 needs 6 cores of 2 threads, but only 5 are free");
+  expect_plan_error(machine_desktop, &req,
+                    "vcpus = 12 needs 6 cores of 2 threads, but only 5 are free");
   request_init(&req);
   req.host_cores = 6;
   expect_plan_error(machine_desktop, &req, "host_cores = 6 leaves no core for the guest");
@@ -361,7 +362,8 @@ test_plan_errors(void)
   request_init(&req);
   req.vcpus = 5;
   req.threads_per_core = 2;
-  expect_plan_error(machine_desktop, &req, "vcpus = 5 cannot be split into cores of threads_per_core = 2");
+  expect_plan_error(machine_desktop, &req,
+                    "vcpus = 5 cannot be split into cores of threads_per_core = 2");
 }
 
 static void

@@ -159,15 +159,23 @@ test_real_qemu(Fixture *f, gconstpointer data)
   launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   {
     const char *argv[] = {"qemu-system-x86_64",
-                          "-machine", "q35,accel=tcg",
-                          "-m", "512M",
-                          "-smp", "1",
+                          "-machine",
+                          "q35,accel=tcg",
+                          "-m",
+                          "512M",
+                          "-smp",
+                          "1",
                           "-object",
                           "memory-backend-memfd,id=mem0,size=512M,hugetlb=on,hugetlbsize=2M,"
                           "share=on,prealloc=on",
-                          "-machine", "memory-backend=mem0",
-                          "-nodefaults", "-display", "none", "-S",
-                          "-qmp", qmp_arg,
+                          "-machine",
+                          "memory-backend=mem0",
+                          "-nodefaults",
+                          "-display",
+                          "none",
+                          "-S",
+                          "-qmp",
+                          qmp_arg,
                           NULL};
     f->qemu = g_subprocess_launcher_spawnv(launcher, argv, &error);
     g_assert_no_error(error);
@@ -184,8 +192,8 @@ test_real_qemu(Fixture *f, gconstpointer data)
   array = json_node_get_array(cpus);
   g_assert_cmpuint(json_array_get_length(array), ==, 1);
   for (guint i = 0; i < json_array_get_length(array); i++) {
-    gint tid = (gint)json_object_get_int_member(json_array_get_object_element(array, i),
-                                                "thread-id");
+    gint tid =
+        (gint)json_object_get_int_member(json_array_get_object_element(array, i), "thread-id");
     g_array_append_val(tids, tid);
   }
   g_assert_true(vxm_cpu_pinning_apply(plan, pid, tids, &error));
@@ -202,8 +210,9 @@ test_real_qemu(Fixture *f, gconstpointer data)
     g_autofree char *want = NULL;
     g_assert_no_error(error);
     got = vxm_cpu_list_format(affinity);
-    want = tid == g_array_index(tids, gint, 0) ? g_strdup_printf("%u", g_array_index(plan->vcpu_cpus, guint, 0))
-                                               : vxm_cpu_list_format(plan->emulator_cpus);
+    want = tid == g_array_index(tids, gint, 0)
+               ? g_strdup_printf("%u", g_array_index(plan->vcpu_cpus, guint, 0))
+               : vxm_cpu_list_format(plan->emulator_cpus);
     g_assert_cmpstr(got, ==, want);
   }
 

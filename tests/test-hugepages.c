@@ -10,8 +10,8 @@
 #include "vxm-simhost-fixture.h"
 #include "vxm-test-util.h"
 
-#define GIB (G_GUINT64_CONSTANT(1) << 30)
-#define HP2M_NR "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+#define GIB           (G_GUINT64_CONSTANT(1) << 30)
+#define HP2M_NR       "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 #define NODE1_HP2M_NR "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"
 #define NODE0_HP2M_NR "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"
 
@@ -161,9 +161,9 @@ start_machine(const char *contents, char **out_dir)
 }
 
 /* One node; 2048 pages obtainable now, 12288 after compaction; 512 reserved at boot. */
-#define FRAGMENTED_MACHINE                                                                     \
-  "[machine]\ndescription=fragmented memory\ncpus=2\nmem_total_kib=25165824\n\n"                \
-  "[hugepages]\nnodes=1\nsizes_kib=2048,1048576\n2048kB_obtainable=2048\n"                     \
+#define FRAGMENTED_MACHINE                                                       \
+  "[machine]\ndescription=fragmented memory\ncpus=2\nmem_total_kib=25165824\n\n" \
+  "[hugepages]\nnodes=1\nsizes_kib=2048,1048576\n2048kB_obtainable=2048\n"       \
   "2048kB_obtainable_compacted=12288\n2048kB_reserved=512\n"
 
 static char *

@@ -12,7 +12,7 @@
 #include "memory/vxm-looking-glass.h"
 #include "vxm-test-util.h"
 
-#define MIB (G_GUINT64_CONSTANT(1) << 20)
+#define MIB       (G_GUINT64_CONSTANT(1) << 20)
 #define OTHER_UID 4243
 
 typedef struct {

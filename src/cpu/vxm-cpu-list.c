@@ -103,7 +103,8 @@ vxm_cpu_list_format(const GArray *cpus)
     guint first = g_array_index(cpus, guint, i);
     guint j = i;
 
-    while (j + 1 < cpus->len && g_array_index(cpus, guint, j + 1) == g_array_index(cpus, guint, j) + 1)
+    while (j + 1 < cpus->len &&
+           g_array_index(cpus, guint, j + 1) == g_array_index(cpus, guint, j) + 1)
       j++;
     if (out->len > 0)
       g_string_append_c(out, ',');

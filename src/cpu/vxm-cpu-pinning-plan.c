@@ -282,7 +282,8 @@ plan_auto(VxmCpuPinningPlan *plan, VxmCpuTopology *topology, const VxmCpuPinning
   if (threads == 0) {
     threads = G_MAXUINT;
     for (guint i = 0; i < tiers[best_tier]->len; i++)
-      threads = MIN(threads, ((const VxmCpuCore *)g_ptr_array_index(tiers[best_tier], i))->cpus->len);
+      threads =
+          MIN(threads, ((const VxmCpuCore *)g_ptr_array_index(tiers[best_tier], i))->cpus->len);
     if (vcpus != 0 && vcpus % threads != 0) {
       g_ptr_array_add(plan->notes,
                       g_strdup_printf("vcpus = %u is not a multiple of %u: the guest gets "
@@ -350,8 +351,7 @@ plan_auto(VxmCpuPinningPlan *plan, VxmCpuTopology *topology, const VxmCpuPinning
     g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
                 "[cpu] vcpus = %u needs %u cores of %u thread%s, but only %u are free after "
                 "keeping host_cores = %u (CPUs %s) for the host: lower vcpus or host_cores",
-                vcpus, wanted, threads, threads == 1 ? "" : "s", free_cores, host_cores,
-                host_text);
+                vcpus, wanted, threads, threads == 1 ? "" : "s", free_cores, host_cores, host_text);
     return FALSE;
   }
   for (guint t = 0; t < N_TIERS; t++) {
@@ -407,9 +407,7 @@ vxm_cpu_pinning_plan_new(VxmCpuTopology *topology, const VxmCpuPinningRequest *r
   g_autoptr(VxmCpuPinningPlan) plan = plan_new(request->mode);
 
   switch (request->mode) {
-  case VXM_VM_CPU_PINNING_OFF:
-    plan_off(plan, topology, request);
-    return g_steal_pointer(&plan);
+  case VXM_VM_CPU_PINNING_OFF: plan_off(plan, topology, request); return g_steal_pointer(&plan);
   case VXM_VM_CPU_PINNING_LIST:
     if (!plan_list(plan, topology, request, error))
       return NULL;
@@ -443,8 +441,7 @@ vxm_cpu_pinning_plan_to_string(const VxmCpuPinningPlan *plan)
   g_string_append_printf(out, "pinning: %s\n", mode_to_string(plan->mode));
   g_string_append_printf(out, "vcpus: %u (%u socket%s, %u core%s, %u thread%s)\n", plan->vcpus,
                          plan->sockets, plan->sockets == 1 ? "" : "s", plan->cores,
-                         plan->cores == 1 ? "" : "s", plan->threads,
-                         plan->threads == 1 ? "" : "s");
+                         plan->cores == 1 ? "" : "s", plan->threads, plan->threads == 1 ? "" : "s");
   if (!plan->pinned) {
     g_string_append(out, "vcpu threads: not pinned (the host's scheduler places them)\n");
   } else {

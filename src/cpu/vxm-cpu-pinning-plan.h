@@ -21,30 +21,30 @@ G_BEGIN_DECLS
 
 /* What the plan is asked for; vxm_cpu_pinning_request_from_config() fills it from a VM. */
 typedef struct {
-  VxmVmCpuPinning mode;     /* auto, off, list */
-  const GArray *list;       /* LIST: guint host CPU per vCPU, in vCPU order */
-  guint vcpus;              /* 0: auto */
-  guint threads_per_core;   /* 0: auto (the host cores' SMT width) */
-  guint host_cores;         /* auto: cores kept for the host (at least 1) */
-  gint gpu_node;            /* NUMA node of the guest GPU, -1 when unknown */
+  VxmVmCpuPinning mode;   /* auto, off, list */
+  const GArray *list;     /* LIST: guint host CPU per vCPU, in vCPU order */
+  guint vcpus;            /* 0: auto */
+  guint threads_per_core; /* 0: auto (the host cores' SMT width) */
+  guint host_cores;       /* auto: cores kept for the host (at least 1) */
+  gint gpu_node;          /* NUMA node of the guest GPU, -1 when unknown */
 } VxmCpuPinningRequest;
 
 void vxm_cpu_pinning_request_from_config(VxmCpuPinningRequest *request, const VxmVmConfig *config,
                                          gint gpu_node);
 
 typedef struct {
-  VxmVmCpuPinning mode;   /* what was asked */
-  gboolean pinned;        /* FALSE when cpu_pinning = off: only the topology below applies */
-  guint vcpus;            /* sockets * cores * threads */
-  guint sockets;          /* -smp */
+  VxmVmCpuPinning mode; /* what was asked */
+  gboolean pinned;      /* FALSE when cpu_pinning = off: only the topology below applies */
+  guint vcpus;          /* sockets * cores * threads */
+  guint sockets;        /* -smp */
   guint cores;
   guint threads;
-  GArray *vcpu_cpus;      /* guint: host CPU of vCPU i (empty when not pinned) */
-  GArray *emulator_cpus;  /* guint, sorted: host CPUs for QEMU's other threads */
-  GArray *host_cpus;      /* guint, sorted: CPUs kept for the host (auto), else not vCPUs */
-  gint node;              /* NUMA node of every vCPU, -1 when several or unknown */
-  gint l3;                /* L3 group of every vCPU, -1 when several or unknown */
-  GPtrArray *notes;       /* char*: why, for dry-run and status */
+  GArray *vcpu_cpus;     /* guint: host CPU of vCPU i (empty when not pinned) */
+  GArray *emulator_cpus; /* guint, sorted: host CPUs for QEMU's other threads */
+  GArray *host_cpus;     /* guint, sorted: CPUs kept for the host (auto), else not vCPUs */
+  gint node;             /* NUMA node of every vCPU, -1 when several or unknown */
+  gint l3;               /* L3 group of every vCPU, -1 when several or unknown */
+  GPtrArray *notes;      /* char*: why, for dry-run and status */
 } VxmCpuPinningPlan;
 
 /* Plans pinning for @request on @topology. Errors (CONFIG) say what does not fit and what to

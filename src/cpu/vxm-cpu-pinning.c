@@ -81,8 +81,7 @@ vxm_cpu_pinning_get_affinity(pid_t tid, GError **error)
   if (sched_getaffinity(tid, size, set) != 0) {
     int errsv = errno;
     CPU_FREE(set);
-    vxm_error_set_from_errno(error, errsv, "cannot read the CPU affinity of thread %d",
-                             (int)tid);
+    vxm_error_set_from_errno(error, errsv, "cannot read the CPU affinity of thread %d", (int)tid);
     return NULL;
   }
   for (guint c = 0; c < VXM_CPU_LIST_MAX; c++)
@@ -115,8 +114,8 @@ vxm_cpu_pinning_apply(const VxmCpuPinningPlan *plan, GPid qemu_pid, const GArray
     gint tid = g_array_index(vcpu_thread_ids, gint, i);
     if (bsearch(&tid, threads->data, threads->len, sizeof(gint), compare_tids) == NULL) {
       g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
-                  "vCPU %u's thread %d is not a thread of QEMU (pid %d): refusing to pin it",
-                  i, tid, (int)qemu_pid);
+                  "vCPU %u's thread %d is not a thread of QEMU (pid %d): refusing to pin it", i,
+                  tid, (int)qemu_pid);
       return FALSE;
     }
     g_hash_table_add(vcpu_tids, GINT_TO_POINTER(tid));
@@ -127,7 +126,8 @@ vxm_cpu_pinning_apply(const VxmCpuPinningPlan *plan, GPid qemu_pid, const GArray
     for (guint i = 0; i < threads->len; i++) {
       gint tid = g_array_index(threads, gint, i);
       int errsv;
-      if ((pass == 0) != (tid == (gint)qemu_pid) || g_hash_table_contains(vcpu_tids, GINT_TO_POINTER(tid)))
+      if ((pass == 0) != (tid == (gint)qemu_pid) ||
+          g_hash_table_contains(vcpu_tids, GINT_TO_POINTER(tid)))
         continue;
       errsv = set_affinity(tid, plan->emulator_cpus);
       if (errsv == ESRCH)
@@ -135,8 +135,8 @@ vxm_cpu_pinning_apply(const VxmCpuPinningPlan *plan, GPid qemu_pid, const GArray
       if (errsv != 0) {
         g_autofree char *cpus = vxm_cpu_list_format(plan->emulator_cpus);
         return vxm_error_set_from_errno(error, errsv,
-                                        "cannot pin QEMU (pid %d) thread %d to CPUs %s", (int)qemu_pid,
-                                        tid, cpus);
+                                        "cannot pin QEMU (pid %d) thread %d to CPUs %s",
+                                        (int)qemu_pid, tid, cpus);
       }
     }
   }

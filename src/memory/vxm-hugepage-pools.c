@@ -31,9 +31,8 @@ vxm_hugepage_pool_attr_path(guint64 page_size, gint node, const char *attr)
   if (node < 0)
     return g_strdup_printf(VXM_HOST_SYS_HUGEPAGES "/hugepages-%" G_GUINT64_FORMAT "kB/%s", kb,
                            attr);
-  return g_strdup_printf(VXM_HOST_SYS_NODES "/node%d/hugepages/hugepages-%" G_GUINT64_FORMAT
-                                            "kB/%s",
-                         node, kb, attr);
+  return g_strdup_printf(
+      VXM_HOST_SYS_NODES "/node%d/hugepages/hugepages-%" G_GUINT64_FORMAT "kB/%s", node, kb, attr);
 }
 
 char *

@@ -39,8 +39,7 @@ gboolean vxm_hugepage_pools_has_size(VxmHugepagePools *self, guint64 page_size);
 /* NUMA nodes with their own pools (guint), sorted; empty without NUMA. */
 const GArray *vxm_hugepage_pools_get_nodes(VxmHugepagePools *self);
 /* The pool of @page_size on @node (-1: global), or NULL when there is none. */
-const VxmHugepagePool *vxm_hugepage_pools_get(VxmHugepagePools *self, guint64 page_size,
-                                              gint node);
+const VxmHugepagePool *vxm_hugepage_pools_get(VxmHugepagePools *self, guint64 page_size, gint node);
 /* Every pool: global ones first, then per node. */
 guint vxm_hugepage_pools_get_n_pools(VxmHugepagePools *self);
 const VxmHugepagePool *vxm_hugepage_pools_get_pool(VxmHugepagePools *self, guint index);

@@ -73,9 +73,8 @@ compact_memory(VxmHostfs *hostfs, GError **error)
   return vxm_hostfs_write_attr(hostfs, VXM_HOST_PROC_COMPACT_MEMORY, "1", error);
 }
 
-static void
-report(const VxmHugepagesRequest *req, guint attempt, guint64 obtained, guint64 target,
-       const char *format, ...) G_GNUC_PRINTF(5, 6);
+static void report(const VxmHugepagesRequest *req, guint attempt, guint64 obtained, guint64 target,
+                   const char *format, ...) G_GNUC_PRINTF(5, 6);
 
 static void
 report(const VxmHugepagesRequest *req, guint attempt, guint64 obtained, guint64 target,
@@ -190,8 +189,9 @@ try_reserve(VxmHostfs *hostfs, VxmHugepages *self, guint64 pages, guint64 page_s
     }
     self->attempts = attempt;
     self->obtained = nr;
-    report(req, attempt, nr, self->target, "%s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-           " pages after try %u of %u", what, nr, self->target, attempt, max_tries);
+    report(req, attempt, nr, self->target,
+           "%s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " pages after try %u of %u", what, nr,
+           self->target, attempt, max_tries);
     if (nr >= self->target) {
       journal_finish(req, self, VXM_JOURNAL_STATE_DONE, NULL);
       return TRY_OK;
@@ -203,8 +203,8 @@ try_reserve(VxmHostfs *hostfs, VxmHugepages *self, guint64 pages, guint64 page_s
     g_autofree char *message = NULL;
     guint64 back = 0;
     if (!write_pool(hostfs, page_size, node, self->previous, &back, error)) {
-      g_prefix_error(error, "cannot give %s back its previous %" G_GUINT64_FORMAT " pages: ",
-                     what, self->previous);
+      g_prefix_error(error, "cannot give %s back its previous %" G_GUINT64_FORMAT " pages: ", what,
+                     self->previous);
       return TRY_ERROR;
     }
     self->changed = back != self->previous;
@@ -275,7 +275,8 @@ vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepage
   switch (req->setting) {
   case VXM_VM_HUGEPAGES_2M:
   case VXM_VM_HUGEPAGES_1G: {
-    guint64 size = req->setting == VXM_VM_HUGEPAGES_1G ? VXM_HUGEPAGE_SIZE_1G : VXM_HUGEPAGE_SIZE_2M;
+    guint64 size =
+        req->setting == VXM_VM_HUGEPAGES_1G ? VXM_HUGEPAGE_SIZE_1G : VXM_HUGEPAGE_SIZE_2M;
     g_autofree char *size_text = vxm_hugepage_size_to_string(size);
     if (!(req->setting == VXM_VM_HUGEPAGES_1G ? has_1g : has_2m)) {
       g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
@@ -327,8 +328,8 @@ vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepage
     }
   }
   if (req->fallback) {
-    self->warning = g_strdup_printf("%s; starting with normal memory (hugepages_fallback)",
-                                    short_text);
+    self->warning =
+        g_strdup_printf("%s; starting with normal memory (hugepages_fallback)", short_text);
     self->page_size = 0;
     self->changed = FALSE;
     return g_steal_pointer(&self);
@@ -357,7 +358,8 @@ vxm_hugepages_release(VxmHugepages *self, VxmHostfs *hostfs, VxmJournal *journal
       (!vxm_hugepage_pool_read(hostfs, self->page_size, self->node, &pool, NULL) ||
        nr < self->previous || nr - self->previous > pool.surplus)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                "%s holds %" G_GUINT64_FORMAT " pages after writing its previous count %" G_GUINT64_FORMAT
+                "%s holds %" G_GUINT64_FORMAT
+                " pages after writing its previous count %" G_GUINT64_FORMAT
                 ": another program may have changed it; check %s",
                 what, nr, self->previous, VXM_HOST_PROC_MEMINFO);
     return FALSE;
@@ -365,8 +367,8 @@ vxm_hugepages_release(VxmHugepages *self, VxmHostfs *hostfs, VxmJournal *journal
   self->changed = FALSE;
   if (journal != NULL && self->journal_index >= 0) {
     g_autofree char *message = g_strdup_printf("back to %" G_GUINT64_FORMAT " pages", nr);
-    if (!vxm_journal_finish(journal, (guint)self->journal_index, VXM_JOURNAL_STATE_UNDONE,
-                            message, error))
+    if (!vxm_journal_finish(journal, (guint)self->journal_index, VXM_JOURNAL_STATE_UNDONE, message,
+                            error))
       return FALSE;
   }
   return TRUE;
@@ -383,7 +385,8 @@ vxm_hugepages_describe(const VxmHugepages *self)
   size = vxm_hugepage_size_to_string(self->page_size);
   total = vxm_format_bytes(self->pages * self->page_size);
   if (self->node >= 0)
-    return g_strdup_printf("%" G_GUINT64_FORMAT " x %s pages (%s) on NUMA node %d, pool %" G_GUINT64_FORMAT
+    return g_strdup_printf("%" G_GUINT64_FORMAT
+                           " x %s pages (%s) on NUMA node %d, pool %" G_GUINT64_FORMAT
                            " -> %" G_GUINT64_FORMAT,
                            self->pages, size, total, self->node, self->previous, self->target);
   return g_strdup_printf("%" G_GUINT64_FORMAT " x %s pages (%s), pool %" G_GUINT64_FORMAT

@@ -48,16 +48,16 @@ void vxm_hugepages_request_from_config(VxmHugepagesRequest *request, const VxmVm
                                        gint gpu_node);
 
 typedef struct {
-  guint64 page_size;   /* 0: normal memory (off, or fell back) */
-  gint node;           /* the pool used: -1 global */
-  guint64 pages;       /* pages the guest's RAM takes */
-  guint64 previous;    /* the pool's nr_hugepages before */
-  guint64 target;      /* what was written (== previous when the pool already had enough) */
-  guint64 obtained;    /* nr_hugepages read back after the last try */
-  guint attempts;      /* writes of the target */
-  gboolean changed;    /* the pool was grown: release writes @previous back */
-  char *warning;       /* fell back to normal memory: why (NULL otherwise) */
-  gint journal_index;  /* the "hugepages" entry, -1 when not journaled */
+  guint64 page_size;  /* 0: normal memory (off, or fell back) */
+  gint node;          /* the pool used: -1 global */
+  guint64 pages;      /* pages the guest's RAM takes */
+  guint64 previous;   /* the pool's nr_hugepages before */
+  guint64 target;     /* what was written (== previous when the pool already had enough) */
+  guint64 obtained;   /* nr_hugepages read back after the last try */
+  guint attempts;     /* writes of the target */
+  gboolean changed;   /* the pool was grown: release writes @previous back */
+  char *warning;      /* fell back to normal memory: why (NULL otherwise) */
+  gint journal_index; /* the "hugepages" entry, -1 when not journaled */
 } VxmHugepages;
 
 /* Reserves hugepages for @memory_bytes of guest RAM per @request. Returns a reservation

@@ -64,8 +64,8 @@ static VxmLookingGlass *
 prepare_kvmfr(VxmHostfs *hostfs, guint64 size)
 {
   VxmLookingGlass *self = g_new0(VxmLookingGlass, 1);
-  g_autofree char *param = vxm_hostfs_read_attr(
-      hostfs, VXM_HOST_SYS_MODULES "/kvmfr/parameters/static_size_mb", NULL);
+  g_autofree char *param =
+      vxm_hostfs_read_attr(hostfs, VXM_HOST_SYS_MODULES "/kvmfr/parameters/static_size_mb", NULL);
   guint64 device_mib;
 
   self->kind = VXM_LOOKING_GLASS_KVMFR;
@@ -75,8 +75,7 @@ prepare_kvmfr(VxmHostfs *hostfs, guint64 size)
   self->journal_index = -1;
   if (param != NULL) {
     g_auto(GStrv) sizes = g_strsplit(param, ",", 2);
-    if (vxm_parse_uint64(sizes[0], 10, &device_mib) && device_mib > 0 &&
-        device_mib * MIB != size) {
+    if (vxm_parse_uint64(sizes[0], 10, &device_mib) && device_mib > 0 && device_mib * MIB != size) {
       g_autofree char *want = vxm_format_bytes(size);
       g_autofree char *have = vxm_format_bytes(device_mib * MIB);
       if (device_mib * MIB < size)
@@ -93,8 +92,8 @@ prepare_kvmfr(VxmHostfs *hostfs, guint64 size)
 static gboolean
 refuse(GError **error, const char *host_path, const char *why, const char *fix)
 {
-  g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
-              "refusing to use %s for Looking Glass: %s; %s", host_path, why, fix);
+  g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED, "refusing to use %s for Looking Glass: %s; %s",
+              host_path, why, fix);
   return FALSE;
 }
 
@@ -257,15 +256,14 @@ vxm_looking_glass_prepare(VxmHostfs *hostfs, guint64 size, uid_t uid, gid_t gid,
     return NULL;
   }
   if (fchmod(fd, 0660) != 0 || ftruncate(fd, (off_t)size) != 0) {
-    vxm_error_set_from_errno(error, errno, "cannot set up %s (mode 0660, %" G_GUINT64_FORMAT
-                             " bytes)", host_path, size);
+    vxm_error_set_from_errno(
+        error, errno, "cannot set up %s (mode 0660, %" G_GUINT64_FORMAT " bytes)", host_path, size);
     vxm_close_fdp(&fd);
     undo_failed_prepare(self, hostfs, journal);
     return NULL;
   }
   if (journal != NULL &&
-      !vxm_journal_finish(journal, (guint)self->journal_index, VXM_JOURNAL_STATE_DONE, NULL,
-                          error))
+      !vxm_journal_finish(journal, (guint)self->journal_index, VXM_JOURNAL_STATE_DONE, NULL, error))
     return NULL;
   return g_steal_pointer(&self);
 }

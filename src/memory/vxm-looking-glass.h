@@ -42,7 +42,7 @@ typedef struct {
   gboolean owned;   /* vxm made (or took over) the file: removed at stop */
   dev_t dev;        /* identity of the owned file */
   ino_t ino;
-  char *warning;    /* e.g. the kvmfr device is smaller than the resolution wants */
+  char *warning; /* e.g. the kvmfr device is smaller than the resolution wants */
   gint journal_index;
 } VxmLookingGlass;
 
