@@ -120,21 +120,48 @@ machine_two_node(const char *root)
 
 typedef void (*MachineFunc)(const char *root);
 
+/* Each machine's tree is written once and shared by the tests (removed at the end). */
+static GHashTable *machine_roots; /* MachineFunc -> root */
+
+static const char *
+machine_root(MachineFunc machine)
+{
+  char *root = g_hash_table_lookup(machine_roots, machine);
+
+  if (root == NULL) {
+    root = vxm_test_mkdtemp();
+    machine(root);
+    g_hash_table_insert(machine_roots, machine, root);
+  }
+  return root;
+}
+
+static void
+remove_machine_root(gpointer key, gpointer value, gpointer data)
+{
+  vxm_test_rm_rf(value);
+}
+
 static VxmCpuTopology *
 read_machine(MachineFunc machine, char **out_root)
 {
-  g_autofree char *root = vxm_test_mkdtemp();
-  g_autoptr(VxmHostfs) hostfs = vxm_hostfs_new(root);
+  g_autofree char *root = NULL;
+  g_autoptr(VxmHostfs) hostfs = NULL;
   g_autoptr(GError) error = NULL;
   VxmCpuTopology *topology;
 
-  machine(root);
+  if (out_root != NULL) {
+    /* a private copy the test may change */
+    root = vxm_test_mkdtemp();
+    machine(root);
+  } else {
+    root = g_strdup(machine_root(machine));
+  }
+  hostfs = vxm_hostfs_new(root);
   topology = vxm_cpu_topology_read(hostfs, &error);
   g_assert_no_error(error);
   if (out_root != NULL)
     *out_root = g_steal_pointer(&root);
-  else
-    vxm_test_rm_rf(root);
   return topology;
 }
 
@@ -407,7 +434,10 @@ test_plan_json(void)
 int
 main(int argc, char **argv)
 {
+  int status;
+
   g_test_init(&argc, &argv, NULL);
+  machine_roots = g_hash_table_new_full(NULL, NULL, NULL, g_free);
   for (guint i = 0; i < G_N_ELEMENTS(golden_cases); i++) {
     g_autofree char *name = g_strdup_printf("/vxm/cpu/pinning/golden/%s", golden_cases[i].golden);
     g_test_add_data_func(name, &golden_cases[i], test_golden);
@@ -419,5 +449,8 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/cpu/topology/offline-cpus", test_topology_offline);
   g_test_add_func("/vxm/cpu/topology/malformed", test_topology_missing);
   g_test_add_func("/vxm/cpu/list/parse-format", test_cpu_list);
-  return g_test_run();
+  status = g_test_run();
+  g_hash_table_foreach(machine_roots, remove_machine_root, NULL);
+  g_hash_table_unref(machine_roots);
+  return status;
 }

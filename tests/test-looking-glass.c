@@ -234,7 +234,7 @@ test_kvmfr(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(lg->warning, "static_size_mb=64"));
   g_assert_false(g_file_test(f->shm_file, G_FILE_TEST_EXISTS));
   g_assert_true(vxm_looking_glass_remove(lg, f->hostfs, NULL, &error));
-  g_assert_true(g_file_test(vxm_hostfs_path(f->hostfs, "/dev/kvmfr0"), G_FILE_TEST_EXISTS));
+  g_assert_true(vxm_hostfs_exists(f->hostfs, "/dev/kvmfr0"));
 }
 
 /* After a crash, the journal's undo removes the file vxm made, and only that file. */
