@@ -240,6 +240,44 @@ test_nothing_fits(Fixture *fx, gconstpointer data)
   g_assert_nonnull(strstr(error->message, "ovmf"));
 }
 
+/* A VM keeps the CODE+VARS pair it was created with: the descriptor naming it, else the
+ * pair itself (flagged), never another descriptor's CODE with this VM's VARS. */
+static void
+test_recorded_pair(Fixture *fx, gconstpointer data)
+{
+  VxmFirmwareRequest req = {.secure_boot = TRUE,
+                            .user_dir = fx->user_dir,
+                            .code = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd",
+                            .vars_template = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"};
+  VxmFirmwareRequest old = {.secure_boot = TRUE,
+                            .user_dir = fx->user_dir,
+                            .code = "/opt/old/CODE.fd",
+                            .vars_template = "/opt/old/VARS.fd"};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmFirmware) fw = vxm_firmware_select_full(fx->hostfs, &req, &error);
+  g_autoptr(VxmFirmware) fw2 = NULL;
+  g_autoptr(VxmFirmware) fw3 = NULL;
+
+  g_assert_no_error(error);
+  g_assert_cmpstr(fw->descriptor_name, ==, "40-edk2-x86_64-secure-enrolled.json");
+  g_assert_false(fw->fallback);
+
+  fw2 = vxm_firmware_select_full(fx->hostfs, &old, &error);
+  g_assert_null(fw2); /* the recorded files are gone */
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
+  g_assert_nonnull(strstr(error->message, "not the CODE image this VM was created with"));
+  g_clear_error(&error);
+
+  vxm_test_write_file(fx->root, "opt/old/CODE.fd", "x");
+  vxm_test_write_file(fx->root, "opt/old/VARS.fd", "x");
+  fw3 = vxm_firmware_select_full(fx->hostfs, &old, &error);
+  g_assert_no_error(error);
+  g_assert_true(fw3->fallback);
+  g_assert_cmpstr(fw3->code_host_path, ==, "/opt/old/CODE.fd");
+  g_assert_true(fw3->requires_smm);
+  g_assert_nonnull(strstr(fw3->message, "the pair this VM was created with"));
+}
+
 static void
 test_empty_tree(void)
 {
@@ -363,6 +401,7 @@ main(int argc, char **argv)
   FX("/vxm/firmware/select/broken-json", test_broken_json);
   FX("/vxm/firmware/select/nothing-fits", test_nothing_fits);
   FX("/vxm/firmware/select/machine-globs", test_machine_globs);
+  FX("/vxm/firmware/select/recorded-pair", test_recorded_pair);
   g_test_add_func("/vxm/firmware/select/empty-tree", test_empty_tree);
   g_test_add_func("/vxm/firmware/select/this-machine", test_this_machine);
   g_test_add_func("/vxm/firmware/descriptor/parse", test_descriptor_parse);

@@ -367,6 +367,12 @@ test_round_trip_every_machine(void)
 
     if (sim == NULL)
       return;
+    if (strstr(machines[m], "-held") != NULL) {
+      /* the holders would block the unbinds (see holders-block-unbind) */
+      g_autoptr(GError) error = NULL;
+      g_assert_true(vxm_simhost_kill(sim, 1187, &error));
+      g_assert_true(vxm_simhost_kill(sim, 4120, &error));
+    }
     before = vxm_simhost_state(sim);
     iommu = sys_exists(sim, "/sys/kernel/iommu_groups");
     devices = vxm_simhost_path(sim, "/sys/bus/pci/devices");
@@ -789,6 +795,41 @@ test_fault_hang_release(void)
 }
 
 static void
+test_holders_block_unbind(void)
+{
+  g_autoptr(VxmSimhost) sim = start("intel-nvidia-turing-held");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *driver = NULL;
+  g_autofree char *log = NULL;
+  HangJob job = {NULL, -1};
+  GThread *thread;
+
+  if (sim == NULL)
+    return;
+  job.sim = sim;
+  vxm_simhost_clear_log(sim);
+  /* NVIDIA's unbind waits while anything holds the card, as the real driver does */
+  thread = g_thread_new("unbind", hang_thread, &job);
+  g_assert_true(vxm_simhost_wait_hung(sim, 1, 10000));
+  log = vxm_simhost_read_log(sim);
+  g_assert_cmpstr(log, ==, "1 write /sys/bus/pci/drivers/nvidia/unbind 0000:01:00.0 -> hang\n");
+  /* one holder gone is not enough */
+  g_assert_true(vxm_simhost_kill(sim, 4120, &error));
+  g_assert_no_error(error);
+  driver = driver_of(sim, GPU);
+  g_assert_cmpstr(driver, ==, "nvidia");
+  /* the last one gone lets it finish */
+  g_assert_true(vxm_simhost_kill(sim, 1187, &error));
+  g_thread_join(thread);
+  g_assert_cmpint(job.result, ==, 0);
+  g_clear_pointer(&driver, g_free);
+  driver = driver_of(sim, GPU);
+  g_assert_cmpstr(driver, ==, "none");
+  /* devices nothing holds unbind at once */
+  g_assert_cmpint(sys_write(sim, DRIVERS "/snd_hda_intel/unbind", "0000:01:00.1"), ==, 0);
+}
+
+static void
 test_fault_vanish_and_replug(void)
 {
   g_autoptr(VxmSimhost) sim = start(TURING);
@@ -1103,6 +1144,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/simhost/faults/delay", test_fault_delay);
   g_test_add_func("/vxm/simhost/faults/hang-release", test_fault_hang_release);
   g_test_add_func("/vxm/simhost/faults/vanish-and-replug", test_fault_vanish_and_replug);
+  g_test_add_func("/vxm/simhost/proc/holders-block-unbind", test_holders_block_unbind);
   g_test_add_func("/vxm/simhost/log/clear", test_log_clear);
   g_test_add_func("/vxm/simhost/fs/run-etc-usr-share", test_run_etc_usr_share);
   g_test_add_func("/vxm/simhost/hugepages/fragmentation-and-compaction",

@@ -987,6 +987,32 @@ test_key_table(void)
   g_assert_cmpuint(n, >=, 30);
 }
 
+/* data/vm.conf.example loads, and documents every key at its default; the docs table too */
+static void
+test_example_and_docs(void)
+{
+  g_autofree char *example_path = vxm_test_source_path("data/vm.conf.example");
+  g_autofree char *docs_path = vxm_test_source_path("docs/vm-config.md");
+  g_autofree char *docs = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmVmConfig) c = vxm_vm_config_load_file("example", example_path, &error);
+  const VxmVmConfigKey *keys = vxm_vm_config_keys();
+
+  g_assert_no_error(error);
+  g_assert_true(g_file_get_contents(docs_path, &docs, NULL, NULL));
+  for (gsize i = 0; keys[i].group != NULL; i++) {
+    g_autofree char *value = NULL;
+    g_autofree char *row = g_strdup_printf("| `[%s] %s` |", keys[i].group, keys[i].key);
+
+    if (!g_key_file_has_key(c->keyfile, keys[i].group, keys[i].key, NULL))
+      g_error("vm.conf.example lacks [%s] %s", keys[i].group, keys[i].key);
+    value = vxm_vm_config_get_text(c, keys[i].group, keys[i].key);
+    g_assert_cmpstr(value, ==, keys[i].default_value);
+    if (strstr(docs, row) == NULL)
+      g_error("docs/vm-config.md lacks a row for [%s] %s", keys[i].group, keys[i].key);
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1007,6 +1033,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vm/config/resolve-cpus", test_resolve_cpus);
   g_test_add_func("/vxm/vm/config/resolve-paths", test_resolve_paths);
   g_test_add_func("/vxm/vm/config/key-table", test_key_table);
+  g_test_add_func("/vxm/vm/config/example-and-docs", test_example_and_docs);
   g_test_add_func("/vxm/vm/config/mac", test_mac);
   g_test_add_func("/vxm/vm/config/monitor-inputs", test_monitor_inputs);
   g_test_add_func("/vxm/vm/paths/names", test_names);

@@ -1,5 +1,6 @@
 #include "vxm-hostfs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -298,20 +299,20 @@ vxm_hostfs_list_dir(VxmHostfs *self, const char *host_path, GError **error)
 {
   g_autofree char *path = vxm_hostfs_path(self, host_path);
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(GDir) dir = NULL;
-  g_autoptr(GError) local = NULL;
-  const char *name;
+  DIR *dir = opendir(path);
+  struct dirent *entry;
 
-  dir = g_dir_open(path, 0, &local);
+  /* errors name the host path, never the local one under the root */
   if (dir == NULL) {
-    g_set_error(error, VXM_ERROR,
-                g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? VXM_ERROR_NOT_FOUND
-                                                                         : VXM_ERROR_IO,
-                "cannot list %s: %s", host_path, local->message);
+    vxm_error_set_from_errno(error, errno, "cannot list %s", host_path);
     return NULL;
   }
-  while ((name = g_dir_read_name(dir)) != NULL)
-    g_ptr_array_add(names, g_strdup(name));
+  while ((entry = readdir(dir)) != NULL) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+      continue;
+    g_ptr_array_add(names, g_strdup(entry->d_name));
+  }
+  closedir(dir);
   g_ptr_array_sort(names, compare_strings);
   return g_steal_pointer(&names);
 }

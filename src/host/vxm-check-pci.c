@@ -204,7 +204,9 @@ vxm_check_gpus(VxmCheckContext *ctx, VxmCheckResult *result)
                            vxm_gpu_role_to_string(vxm_gpu_get_role(gpu)));
   }
   if (gpus->len == 0)
-    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
+                         "vxm needs two GPUs: check that the cards are seated and powered and "
+                         "that the integrated graphics are on in the firmware setup",
                          TWO_GPU_RULE "; this machine has no GPU at all");
   else if (gpus->len == 1)
     vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
@@ -288,6 +290,9 @@ vxm_check_guest_gpu(VxmCheckContext *ctx, VxmCheckResult *result)
       g_ptr_array_add(candidates, gpu);
       continue;
     }
+    /* the host's GPU is never the guest's: say why only when there is no other */
+    if (role == VXM_GPU_ROLE_HOST && gpus->len > 1)
+      continue;
     reasons = join_reasons(vxm_gpu_get_reasons(gpu));
     g_string_append_printf(why, "%s%s: %s", why->len > 0 ? "; " : "", label, reasons);
   }

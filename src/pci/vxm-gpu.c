@@ -300,7 +300,6 @@ GPtrArray *
 vxm_gpu_list_for_bus(VxmPciBus *bus, const char *guest_address)
 {
   g_autoptr(GPtrArray) displays = primary_display_devices(bus);
-  g_autofree char *guest = NULL;
   GPtrArray *gpus = g_ptr_array_new_with_free_func(g_object_unref);
   VxmPciAddress guest_addr;
   gboolean have_guest = FALSE;

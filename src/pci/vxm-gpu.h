@@ -75,7 +75,9 @@ GPtrArray *vxm_gpu_get_reasons(VxmGpu *self);
  * each of its functions have an IOMMU group; and every device in those groups is one of the
  * card's own functions, a PCI bridge (0x0604), or a host bridge (0x0600) with no driver
  * bound. Otherwise FALSE, and @reasons (nullable; transfer full, strings) gets one sentence
- * per broken rule, each naming every offending device by address and class, and the fix. */
+ * per broken rule, each naming every offending device by address and class, and the fix.
+ * It judges the GPU's snapshot: callers about to act (binding, vxmd) take a fresh one first
+ * (vxm_gpu_find() or vxm_gpu_list()), then call this. An admin allowlist may only narrow it. */
 gboolean vxm_gpu_check_passthrough_safe(VxmGpu *self, GPtrArray **reasons);
 
 /* The GPU as `vxm list-gpus --json` prints it: the keys of issue 2 (ids lowercase hex without

@@ -7,10 +7,11 @@
 /* A top-level line of pci.ids (a vendor, or a "C xx" class) and the lines below it. */
 typedef struct {
   guint16 id;
-  guint order;    /* position in the file: the first of duplicate ids wins */
-  gsize name;     /* offset of the NUL-terminated name */
-  gsize body;     /* offset of the first line below it */
-  gsize body_end; /* offset just past its last line */
+  guint order;     /* position in the file: the first of duplicate ids wins */
+  gsize name;      /* offset of the NUL-terminated name */
+  gsize body;      /* offset of the first line below it */
+  gsize body_end;  /* offset just past its last line */
+  GArray *devices; /* a vendor's device lines (Entry, sorted), indexed on first lookup */
 } Entry;
 
 struct _VxmPciIds {
@@ -29,6 +30,8 @@ vxm_pci_ids_finalize(GObject *object)
 {
   VxmPciIds *self = VXM_PCI_IDS(object);
 
+  for (guint i = 0; i < self->vendors->len; i++)
+    g_clear_pointer(&g_array_index(self->vendors, Entry, i).devices, g_array_unref);
   g_free(self->buf);
   g_array_unref(self->vendors);
   g_array_unref(self->classes);
@@ -213,14 +216,14 @@ vxm_pci_ids_get_vendor_count(VxmPciIds *self)
   return self->vendors->len;
 }
 
-static const Entry *
+static Entry *
 find_entry(GArray *entries, guint16 id)
 {
   guint lo = 0, hi = entries->len;
 
   while (lo < hi) {
     guint mid = lo + (hi - lo) / 2;
-    const Entry *e = &g_array_index(entries, Entry, mid);
+    Entry *e = &g_array_index(entries, Entry, mid);
 
     if (e->id == id)
       return e;
@@ -258,47 +261,69 @@ vxm_pci_ids_get_vendor_name(VxmPciIds *self, guint16 vendor_id)
   return v != NULL ? self->buf + v->name : NULL;
 }
 
-/* The device line's iterator position (just after it) and name, or NULL. */
-static const char *
-find_device(VxmPciIds *self, guint16 vendor_id, guint16 device_id, LineIter *it)
+/* Indexes a vendor's device lines: one walk over its block, then binary searches. */
+static GArray *
+vendor_devices(VxmPciIds *self, Entry *v)
 {
-  const Entry *v = find_entry(self->vendors, vendor_id);
+  LineIter it = {self->buf + v->body, self->buf + v->body_end};
   const char *line;
+  guint order = 0;
 
-  if (v == NULL)
-    return NULL;
-  it->p = self->buf + v->body;
-  it->end = self->buf + v->body_end;
-  while ((line = line_iter_next(it)) != NULL) {
+  if (v->devices != NULL)
+    return v->devices;
+  v->devices = g_array_new(FALSE, FALSE, sizeof(Entry));
+  while ((line = line_iter_next(&it)) != NULL) {
     const char *name;
     guint16 id;
+    Entry e = {0};
 
     if (line[0] != '\t' || line[1] == '\t')
       continue;
     name = parse_id(line + 1, 4, &id);
-    if (name != NULL && id == device_id && *name != '\0')
-      return name;
+    if (name == NULL || *name == '\0')
+      continue;
+    e.id = id;
+    e.order = order++;
+    e.name = (gsize)(name - self->buf);
+    e.body = (gsize)(it.p - self->buf);
+    e.body_end = v->body_end;
+    g_array_append_val(v->devices, e);
   }
-  return NULL;
+  sort_unique(v->devices);
+  return v->devices;
+}
+
+/* The device's entry (its name, and where its subsystem lines start), or NULL. */
+static const Entry *
+find_device(VxmPciIds *self, guint16 vendor_id, guint16 device_id)
+{
+  Entry *v = find_entry(self->vendors, vendor_id);
+
+  if (v == NULL)
+    return NULL;
+  return find_entry(vendor_devices(self, v), device_id);
 }
 
 const char *
 vxm_pci_ids_get_device_name(VxmPciIds *self, guint16 vendor_id, guint16 device_id)
 {
-  LineIter it;
+  const Entry *d = find_device(self, vendor_id, device_id);
 
-  return find_device(self, vendor_id, device_id, &it);
+  return d != NULL ? self->buf + d->name : NULL;
 }
 
 const char *
 vxm_pci_ids_get_subsystem_name(VxmPciIds *self, guint16 vendor_id, guint16 device_id,
                                guint16 subvendor_id, guint16 subdevice_id)
 {
+  const Entry *d = find_device(self, vendor_id, device_id);
   LineIter it;
   const char *line;
 
-  if (find_device(self, vendor_id, device_id, &it) == NULL)
+  if (d == NULL)
     return NULL;
+  it.p = self->buf + d->body;
+  it.end = self->buf + d->body_end;
   while ((line = line_iter_next(&it)) != NULL) {
     const char *rest, *name;
     guint16 sv, sd;

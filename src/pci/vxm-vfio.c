@@ -587,6 +587,41 @@ vxm_vfio_reattach_group(VxmHostfs *hostfs, VxmJournal *journal, const VxmVfioOpt
 
 /* ---- status ---- */
 
+GPtrArray *
+vxm_vfio_find_journals(VxmHostfs *hostfs, VxmGpu *gpu, GPtrArray *problems, GError **error)
+{
+  g_autoptr(GPtrArray) names = vxm_journal_list(hostfs, error);
+  g_autoptr(GPtrArray) endpoints = vxm_vfio_get_endpoints(gpu);
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_journal_free);
+
+  if (names == NULL)
+    return NULL;
+  for (guint i = 0; i < names->len; i++) {
+    g_autoptr(GError) local = NULL;
+    g_autoptr(VxmJournal) journal = vxm_journal_load(hostfs, g_ptr_array_index(names, i), &local);
+    gboolean touches = FALSE;
+
+    if (journal == NULL) {
+      if (problems != NULL)
+        g_ptr_array_add(problems, g_strdup(local->message));
+      continue;
+    }
+    for (guint e = 0; e < vxm_journal_get_n_entries(journal) && !touches; e++) {
+      VxmJournalEntry *entry = vxm_journal_get_entry(journal, e);
+      const char *dev = vxm_journal_entry_get_string(entry, "device");
+
+      if (g_strcmp0(entry->kind, VXM_VFIO_JOURNAL_KIND) != 0 ||
+          entry->state == VXM_JOURNAL_STATE_UNDONE || dev == NULL)
+        continue;
+      for (guint k = 0; k < endpoints->len && !touches; k++)
+        touches = g_strcmp0(dev, vxm_pci_device_get_address(g_ptr_array_index(endpoints, k))) == 0;
+    }
+    if (touches)
+      g_ptr_array_add(found, g_steal_pointer(&journal));
+  }
+  return g_steal_pointer(&found);
+}
+
 /* The newest journal entry (not undone) about @bdf, across every journal. */
 static gboolean
 find_journal_entry(VxmHostfs *hostfs, GPtrArray *journals, const char *bdf,

@@ -76,6 +76,11 @@ JsonNode *vxm_vfio_binding_status(VxmHostfs *hostfs, VxmGpu *gpu,
 gboolean vxm_vfio_check_bound(VxmHostfs *hostfs, VxmGpu *gpu,
                               GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* The journals (loaded) with entries not yet undone for any endpoint of @gpu. Journals that
+ * cannot be read are skipped and their errors appended to @problems (nullable). */
+GPtrArray *vxm_vfio_find_journals(VxmHostfs *hostfs, VxmGpu *gpu, GPtrArray *problems,
+                                  GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* The journal name for a card detached by hand: "manual-0000:01:00.0". */
 char *vxm_vfio_manual_journal_name(VxmGpu *gpu);
 

@@ -403,12 +403,14 @@ on_readable(int fd, GIOCondition condition, gpointer user_data)
   while (n < 0 && errno == EINTR);
   if (n < 0 && errno == EAGAIN)
     return G_SOURCE_CONTINUE;
-  if (n < 0) {
+  if (n < 0 && errno != ECONNRESET) {
     vxm_error_set_from_errno(&error, errno, "cannot read from QEMU's QMP socket");
     client_disconnect(self, error);
     return G_SOURCE_REMOVE;
   }
-  if (n == 0) {
+  /* QEMU 7.2 resets the connection when it exits after quit: after whole messages, a reset
+   * is the same end of stream as a close. */
+  if (n <= 0) {
     if (!vxm_qmp_reader_finish(self->reader, &error))
       g_prefix_error(&error, "QEMU closed the QMP connection: ");
     client_disconnect(self, error);

@@ -243,16 +243,24 @@ vxm_qmp_reader_feed(VxmQmpReader *self, const void *data, gsize length, GError *
   return TRUE;
 }
 
-/* JSON nesting depth outside strings; json-glib recurses once per level. */
+/* A structural pre-check json-glib does not do: nesting depth (its parser recurses once per
+ * level, so an attacker's "[[[[..." would exhaust the stack) and data after the top-level
+ * value (json-glib accepts "{} {}" as one document). Brackets inside strings do not count. */
 static gboolean
-nesting_ok(const char *text, gsize length)
+check_structure(const char *text, gsize length, GError **error)
 {
-  gboolean in_string = FALSE, escaped = FALSE;
+  gboolean in_string = FALSE, escaped = FALSE, closed = FALSE;
   guint depth = 0;
 
   for (gsize i = 0; i < length; i++) {
     char c = text[i];
-    if (in_string) {
+    if (closed) {
+      if (!g_ascii_isspace(c)) {
+        g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                            "QMP message has data after its JSON object");
+        return FALSE;
+      }
+    } else if (in_string) {
       if (escaped)
         escaped = FALSE;
       else if (c == '\\')
@@ -262,10 +270,13 @@ nesting_ok(const char *text, gsize length)
     } else if (c == '"') {
       in_string = TRUE;
     } else if (c == '{' || c == '[') {
-      if (++depth > VXM_QMP_READER_MAX_DEPTH)
+      if (++depth > VXM_QMP_READER_MAX_DEPTH) {
+        g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "QMP message nests deeper than %d levels",
+                    VXM_QMP_READER_MAX_DEPTH);
         return FALSE;
+      }
     } else if ((c == '}' || c == ']') && depth > 0) {
-      depth--;
+      closed = --depth == 0;
     }
   }
   return TRUE;
@@ -282,11 +293,8 @@ parse_line(const char *line, gsize length, GError **error)
                         "QMP message is not valid UTF-8 (or holds a NUL byte)");
     return NULL;
   }
-  if (!nesting_ok(line, length)) {
-    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "QMP message nests deeper than %d levels",
-                VXM_QMP_READER_MAX_DEPTH);
+  if (!check_structure(line, length, error))
     return NULL;
-  }
   parser = json_parser_new_immutable();
   if (!json_parser_load_from_data(parser, line, (gssize)length, &local_error)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "QMP message is not valid JSON: %s",
@@ -310,13 +318,14 @@ VxmQmpMessage *
 vxm_qmp_reader_next(VxmQmpReader *self, GError **error)
 {
   for (;;) {
-    const char *base = (const char *)self->buf->data + self->start;
     gsize avail = self->buf->len - self->start;
+    const char *base;
     const char *nl;
     gsize length;
 
     if (avail <= self->scanned)
       return NULL;
+    base = (const char *)self->buf->data + self->start;
     nl = memchr(base + self->scanned, '\n', avail - self->scanned);
     if (nl == NULL) {
       self->scanned = avail;
@@ -344,14 +353,13 @@ gboolean
 vxm_qmp_reader_finish(VxmQmpReader *self, GError **error)
 {
   gsize pending = vxm_qmp_reader_get_pending(self);
-  const char *base = (const char *)self->buf->data + self->start;
 
   if (self->failed) {
     g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
                         "QMP stream ended after a line over the size limit");
     return FALSE;
   }
-  if (pending > 0 && !is_blank(base, pending)) {
+  if (pending > 0 && !is_blank((const char *)self->buf->data + self->start, pending)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
                 "QMP stream ended in the middle of a message (%" G_GSIZE_FORMAT
                 " bytes without a line end)",

@@ -3,9 +3,10 @@
  * Bytes from the monitor socket go in (any split, any number of messages per chunk); complete,
  * classified messages come out. QMP sends one JSON object per line ending in "\r\n" (vxm
  * never turns on QEMU's pretty printing). Everything a peer can send is handled as data: a
- * line over the size cap, invalid UTF-8, JSON that does not parse, nests too deep or is not an
- * object, or an object that is neither a greeting, a reply nor an event, is a
- * VXM_ERROR_PROTOCOL error for that line, never a crash. This is the fuzzed layer.
+ * line over the size cap, invalid UTF-8, JSON that does not parse, nests too deep, has data
+ * after its object or is not an object, or an object that is neither a greeting, a reply nor
+ * an event, is a VXM_ERROR_PROTOCOL error for that line, never a crash. This is the fuzzed
+ * layer.
  */
 #pragma once
 

@@ -19,7 +19,8 @@ struct _VxmSimFaults {
   GMutex lock;
   GCond released;
   GPtrArray *rules;
-  guint64 generation; /* bumped by each release */
+  guint64 releases;   /* bumped by each release */
+  guint64 generation; /* bumped by each release and each wake */
   guint hung;
 };
 
@@ -231,15 +232,15 @@ vxm_sim_faults_match(VxmSimFaults *faults, const char *op, const char *const *pa
   return action;
 }
 
-void
-vxm_sim_faults_wait_release(VxmSimFaults *faults, gboolean (*should_abort)(void))
+static void
+wait_on(VxmSimFaults *faults, guint64 *counter, gboolean (*should_abort)(void))
 {
-  guint64 generation;
+  guint64 start;
 
   g_mutex_lock(&faults->lock);
-  generation = faults->generation;
+  start = *counter;
   faults->hung++;
-  while (faults->generation == generation) {
+  while (*counter == start) {
     if (should_abort != NULL && should_abort())
       break;
     g_cond_wait_until(&faults->released, &faults->lock,
@@ -250,12 +251,45 @@ vxm_sim_faults_wait_release(VxmSimFaults *faults, gboolean (*should_abort)(void)
 }
 
 void
+vxm_sim_faults_wait_release(VxmSimFaults *faults, gboolean (*should_abort)(void))
+{
+  wait_on(faults, &faults->releases, should_abort);
+}
+
+void
+vxm_sim_faults_wait_change(VxmSimFaults *faults, gboolean (*should_abort)(void))
+{
+  wait_on(faults, &faults->generation, should_abort);
+}
+
+void
 vxm_sim_faults_release(VxmSimFaults *faults)
+{
+  g_mutex_lock(&faults->lock);
+  faults->releases++;
+  faults->generation++;
+  g_cond_broadcast(&faults->released);
+  g_mutex_unlock(&faults->lock);
+}
+
+void
+vxm_sim_faults_wake(VxmSimFaults *faults)
 {
   g_mutex_lock(&faults->lock);
   faults->generation++;
   g_cond_broadcast(&faults->released);
   g_mutex_unlock(&faults->lock);
+}
+
+guint64
+vxm_sim_faults_release_count(VxmSimFaults *faults)
+{
+  guint64 count;
+
+  g_mutex_lock(&faults->lock);
+  count = faults->releases;
+  g_mutex_unlock(&faults->lock);
+  return count;
 }
 
 guint

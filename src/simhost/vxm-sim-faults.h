@@ -50,6 +50,11 @@ VxmSimFaultAction vxm_sim_faults_match(VxmSimFaults *faults, const char *op,
  * a second so a hung operation cannot keep the simulator from unmounting). */
 void vxm_sim_faults_wait_release(VxmSimFaults *faults, gboolean (*should_abort)(void));
 void vxm_sim_faults_release(VxmSimFaults *faults);
+/* Wakes waiters of vxm_sim_faults_wait_change() (the simulated host changed: a holder
+ * exited) without releasing hangs; release wakes them too. */
+void vxm_sim_faults_wait_change(VxmSimFaults *faults, gboolean (*should_abort)(void));
+void vxm_sim_faults_wake(VxmSimFaults *faults);
+guint64 vxm_sim_faults_release_count(VxmSimFaults *faults);
 /* How many operations are blocked in a hang right now. */
 guint vxm_sim_faults_hung_count(VxmSimFaults *faults);
 

@@ -422,6 +422,8 @@ sim_write(const char *path, const char *buf, size_t size, off_t offset, struct f
   vxm_sim_host_unlock(the_host);
 
   res = vxm_sim_host_fault_begin(the_host, "write", op_path, alias, buf, size, &fired);
+  if (res == 0 && is_generated(node))
+    vxm_sim_host_kernel_wait(the_host, node, alias ? alias : op_path, buf, size);
   if (res == 0) {
     vxm_sim_host_lock(the_host);
     if (is_generated(node)) {

@@ -99,6 +99,29 @@ vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, con
   return action.error != 0 ? -action.error : 0;
 }
 
+void
+vxm_sim_host_kernel_wait(VxmSimHost *host, VxmSimNode *node, const char *log_path,
+                         const char *value, gsize value_len)
+{
+  guint64 releases = vxm_sim_faults_release_count(host->faults);
+  gboolean logged = FALSE;
+
+  for (;;) {
+    gboolean wait;
+
+    vxm_sim_host_lock(host);
+    wait = vxm_sim_pci_unbind_would_wait(host->pci, node, value, value_len);
+    vxm_sim_host_unlock(host);
+    if (!wait || vxm_sim_faults_release_count(host->faults) != releases ||
+        (host->should_abort != NULL && host->should_abort()))
+      return;
+    if (!logged)
+      vxm_sim_log_add_word(host->log, "write", log_path, value, value_len, "hang");
+    logged = TRUE;
+    vxm_sim_faults_wait_change(host->faults, host->should_abort);
+  }
+}
+
 static void
 collect_device_nodes(VxmSimNode *node, GPtrArray *lines)
 {
@@ -190,6 +213,9 @@ control_store(VxmSimNode *node, const char *buf, gsize len)
     path = g_strdup_printf("/proc/%s", text);
     res = vxm_sim_proc_kill(host->proc, text);
     vxm_sim_log_add(host->log, "kill", path, NULL, -1, res);
+    /* an unbind waiting for its holders may go on now */
+    if (res == 0)
+      vxm_sim_faults_wake(host->faults);
     return res;
   default: return -EACCES;
   }

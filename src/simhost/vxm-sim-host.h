@@ -65,6 +65,12 @@ char *vxm_sim_host_dump_state(VxmSimHost *host);
 int vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, const char *alias,
                              const char *value, gssize value_len, gboolean *fired_out);
 
+/* Waits where the simulated kernel itself would block before @node's store runs: a driver's
+ * unbind while processes hold the device (see vxm-sim-pci). Logs a "hang" line and returns
+ * once the holders exit (kill) or release is written. Call without the lock. */
+void vxm_sim_host_kernel_wait(VxmSimHost *host, VxmSimNode *node, const char *log_path,
+                              const char *value, gsize value_len);
+
 void vxm_sim_host_log(VxmSimHost *host, const char *op, const char *path, const char *value,
                       gssize value_len, int result);
 

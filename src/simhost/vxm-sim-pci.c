@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pci/vxm-pci-address.h"
+#include "vxm-sim-proc.h"
 
 #define SYS_DEVICES       "/sys/devices"
 #define SYS_BUS_PCI       "/sys/bus/pci"
@@ -29,10 +30,11 @@ typedef struct {
 
 typedef struct {
   char *name;
-  char *module;        /* NULL: built in */
-  GArray *ids;         /* PciId, from the machine file */
-  GArray *dynamic_ids; /* PciId, from new_id */
-  gboolean drm;        /* makes the DRM nodes of the devices it drives */
+  char *module;           /* NULL: built in */
+  GArray *ids;            /* PciId, from the machine file */
+  GArray *dynamic_ids;    /* PciId, from new_id */
+  gboolean drm;           /* makes the DRM nodes of the devices it drives */
+  GStrv unbind_waits_for; /* node globs whose holders block an unbind (NVIDIA), or NULL */
   char *dir_path;
 } Driver;
 
@@ -96,6 +98,7 @@ driver_free(Driver *drv)
   g_free(drv->module);
   g_array_unref(drv->ids);
   g_array_unref(drv->dynamic_ids);
+  g_strfreev(drv->unbind_waits_for);
   g_free(drv->dir_path);
   g_free(drv);
 }
@@ -787,6 +790,32 @@ vxm_sim_pci_device_for_operation(VxmSimPci *pci, const char *path, const char *v
   return dev != NULL ? g_strdup(dev->bdf) : NULL;
 }
 
+gboolean
+vxm_sim_pci_unbind_would_wait(VxmSimPci *pci, VxmSimNode *node, const char *buf, gsize len)
+{
+  g_autofree char *name = NULL;
+  g_autoptr(GPtrArray) paths = NULL;
+  Driver *drv;
+  Device *dev;
+
+  if (node->owner != pci || node->attr != ATTR_DRV_UNBIND || node->store != driver_store)
+    return FALSE;
+  drv = node->item;
+  if (drv->unbind_waits_for == NULL)
+    return FALSE;
+  name = value_text(buf, len);
+  dev = find_present_device(pci, name);
+  if (dev == NULL || dev->driver != drv)
+    return FALSE;
+  paths = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; drv->unbind_waits_for[i] != NULL; i++)
+    g_ptr_array_add(paths, g_strdup(drv->unbind_waits_for[i]));
+  for (guint i = 0; drv->drm && dev->drm_nodes != NULL && dev->drm_nodes[i] != NULL; i++)
+    g_ptr_array_add(paths, g_strdup_printf(DEV_DRI "/%s", dev->drm_nodes[i]));
+  g_ptr_array_add(paths, NULL);
+  return vxm_sim_proc_holds(pci->host->proc, (const char *const *)paths->pdata);
+}
+
 /* ---- state ---- */
 
 static char *
@@ -875,10 +904,14 @@ load_driver(VxmSimPci *pci, VxmSimMachine *machine, const char *name, GError **e
   if (!vxm_sim_machine_get_list(machine, group, "ids", &ids, error) ||
       !vxm_sim_machine_get_list(machine, group, "classes", &classes, error) ||
       !vxm_sim_machine_get_bool(machine, group, "drm", FALSE, &drv->drm, error) ||
+      !vxm_sim_machine_get_list(machine, group, "unbind_waits_for", &drv->unbind_waits_for,
+                                error) ||
       !vxm_sim_machine_get_string(machine, group, "module", default_module, &module, error))
     return FALSE;
   if (module != NULL && module[0] != '\0')
     drv->module = g_steal_pointer(&module);
+  if (drv->unbind_waits_for[0] == NULL)
+    g_clear_pointer(&drv->unbind_waits_for, g_strfreev);
   for (guint i = 0; ids[i] != NULL; i++) {
     g_auto(GStrv) parts = g_strsplit(ids[i], ":", -1);
     PciId id = {PCI_ANY_ID, PCI_ANY_ID, PCI_ANY_ID, PCI_ANY_ID, 0, 0};

@@ -33,4 +33,10 @@ int vxm_sim_pci_replug(VxmSimPci *pci, const char *bdf);
 char *vxm_sim_pci_device_for_operation(VxmSimPci *pci, const char *path, const char *value,
                                        gssize value_len);
 
+/* TRUE when @node is a driver's unbind whose driver waits for its users (machine key
+ * unbind_waits_for, like NVIDIA's "Attempting to remove device with non-zero usage count")
+ * and a simulated process holds one of those nodes or the device's DRM nodes. */
+gboolean vxm_sim_pci_unbind_would_wait(VxmSimPci *pci, VxmSimNode *node, const char *buf,
+                                       gsize len);
+
 G_END_DECLS

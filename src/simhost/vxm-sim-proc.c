@@ -2,6 +2,7 @@
 #include "vxm-sim-proc.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <string.h>
 
 #define PROC          "/proc"
@@ -115,6 +116,19 @@ vxm_sim_proc_kill(VxmSimProc *proc, const char *pid_text)
     }
   }
   return -ESRCH;
+}
+
+gboolean
+vxm_sim_proc_holds(VxmSimProc *proc, const char *const *globs)
+{
+  for (guint i = 0; i < proc->processes->len; i++) {
+    Process *p = proc->processes->pdata[i];
+    for (guint f = 0; p->alive && p->fds[f] != NULL; f++)
+      for (guint g = 0; globs[g] != NULL; g++)
+        if (fnmatch(globs[g], p->fds[f], 0) == 0)
+          return TRUE;
+  }
+  return FALSE;
 }
 
 void

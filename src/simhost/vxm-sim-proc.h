@@ -19,6 +19,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmSimProc, vxm_sim_proc_free)
 /* The process exits: /proc/PID goes. 0, or -ESRCH when there is no such live process. */
 int vxm_sim_proc_kill(VxmSimProc *proc, const char *pid_text);
 
+/* TRUE when a live simulated process holds a node matching one of @globs (fnmatch). */
+gboolean vxm_sim_proc_holds(VxmSimProc *proc, const char *const *globs);
+
 void vxm_sim_proc_dump_state(VxmSimProc *proc, GPtrArray *lines);
 
 G_END_DECLS

@@ -156,6 +156,11 @@ rejection(VxmHostfs *hostfs, const VxmFirmwareRequest *req, const DescriptorFile
                     "boot on)");
   if (!req->secure_boot && vxm_firmware_descriptor_has_feature(desc, "secure-boot"))
     return g_strdup("has secure boot, which is off for this VM");
+  if (req->code != NULL && g_strcmp0(desc->code_path, req->code) != 0)
+    return g_strdup_printf("not the CODE image this VM was created with (%s)", req->code);
+  if (req->vars_template != NULL && g_strcmp0(desc->vars_template_path, req->vars_template) != 0)
+    return g_strdup_printf("not the VARS template this VM was created with (%s)",
+                           req->vars_template);
   if (!file_exists(hostfs, file->user, desc->code_path))
     return g_strdup_printf("its CODE file %s is missing", desc->code_path);
   if (!file_exists(hostfs, file->user, desc->vars_template_path))
@@ -205,9 +210,36 @@ static const FallbackPair fallback_pairs[] = {
     {"OVMF_CODE.fd", "OVMF_VARS.fd", FALSE},
 };
 
+/* The recorded pair of a VM whose descriptor is gone (or never was: a fallback at init). */
+static VxmFirmware *
+recorded_pair(VxmHostfs *hostfs, const VxmFirmwareRequest *req)
+{
+  VxmFirmware *fw;
+
+  if (!file_exists(hostfs, FALSE, req->code) || !file_exists(hostfs, FALSE, req->vars_template))
+    return NULL;
+  fw = g_new0(VxmFirmware, 1);
+  fw->description =
+      g_strdup_printf("the pair this VM was created with, %s + %s", req->code, req->vars_template);
+  fw->code_host_path = g_strdup(req->code);
+  fw->code_path = vxm_hostfs_path(hostfs, req->code);
+  fw->code_format = g_strdup("raw");
+  fw->vars_template_host_path = g_strdup(req->vars_template);
+  fw->vars_template_path = vxm_hostfs_path(hostfs, req->vars_template);
+  fw->vars_format = g_strdup("raw");
+  /* OVMF builds with secure boot need SMM; without a descriptor that is the safe guess */
+  fw->requires_smm = req->secure_boot;
+  fw->secure_boot = req->secure_boot;
+  fw->enrolled_keys = req->secure_boot;
+  fw->fallback = TRUE;
+  return fw;
+}
+
 static VxmFirmware *
 select_fallback(VxmHostfs *hostfs, const VxmFirmwareRequest *req)
 {
+  if (req->code != NULL && req->vars_template != NULL)
+    return recorded_pair(hostfs, req);
   for (gsize i = 0; i < G_N_ELEMENTS(fallback_pairs); i++) {
     const FallbackPair *pair = &fallback_pairs[i];
     g_autofree char *code = g_build_filename(VXM_HOST_OVMF, pair->code, NULL);

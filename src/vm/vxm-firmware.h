@@ -44,6 +44,10 @@ typedef struct {
   const char *machine;      /* a concrete machine type ("pc-q35-7.2"); NULL: any q35 */
   const char *user_dir;     /* NULL: $XDG_CONFIG_HOME/qemu/firmware; "" for none */
   gboolean no_fallback;     /* fail rather than use a known path pair */
+  /* the pair a VM was created with (config [firmware]): only a descriptor naming exactly these
+   * fits, and when none does the pair itself is used (flags guessed from secure_boot) */
+  const char *code;          /* host path, NULL: any */
+  const char *vars_template; /* host path, NULL: any */
 } VxmFirmwareRequest;
 
 /* The chosen firmware, or NOT_FOUND with every descriptor found and why each was rejected. */

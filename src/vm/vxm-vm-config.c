@@ -1500,12 +1500,12 @@ replace_text(VxmVmConfig *c, const char *text, GError **error)
   return TRUE;
 }
 
-/* Edits @c->text line by line: the key's line is replaced (or removed when @value is NULL),
- * or a line added at the end of its group, or the group appended. */
-static gboolean
-edit_text(VxmVmConfig *c, const KeyDef *def, const char *value, GError **error)
+/* Edits @text line by line: the key's line is replaced (or removed when @value is NULL), or
+ * a line added after its group's last key, or the group appended. Returns the new text. */
+static char *
+edit_text(const char *text, const KeyDef *def, const char *value, GError **error)
 {
-  g_autoptr(GArray) lines = scan_lines(c->text, strlen(c->text));
+  g_autoptr(GArray) lines = scan_lines(text, strlen(text));
   g_autoptr(GString) out = g_string_new(NULL);
   g_autofree char *escaped = value ? escape_value(value) : NULL;
   const char *group = def->info.group, *key = def->info.key;
@@ -1516,7 +1516,7 @@ edit_text(VxmVmConfig *c, const KeyDef *def, const char *value, GError **error)
       if ((guchar)*p < 0x20 || *p == 0x7f) {
         g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
                     "[%s] %s: the value contains a control character", group, key);
-        return FALSE;
+        return NULL;
       }
     }
   }
@@ -1536,59 +1536,79 @@ edit_text(VxmVmConfig *c, const KeyDef *def, const char *value, GError **error)
   }
   if (key_line >= 0) {
     Line *l = &g_array_index(lines, Line, key_line);
-    const char *eq = memchr(c->text + l->start, '=', l->end - l->start);
-    gsize value_start = (gsize)(eq - c->text) + 1;
+    const char *eq = memchr(text + l->start, '=', l->end - l->start);
+    gsize value_start = (gsize)(eq - text) + 1;
     gsize line_end = l->end;
 
-    g_string_append_len(out, c->text, (gssize)l->start);
+    g_string_append_len(out, text, (gssize)l->start);
     if (value != NULL) {
       /* keep "key = " as the user spaced it */
-      g_string_append_len(out, c->text + l->start, (gssize)(value_start - l->start));
-      while (value_start < line_end && c->text[value_start] == ' ') {
+      g_string_append_len(out, text + l->start, (gssize)(value_start - l->start));
+      while (value_start < line_end && text[value_start] == ' ') {
         g_string_append_c(out, ' ');
         value_start++;
       }
       g_string_append_printf(out, "%s\n", escaped);
     }
-    g_string_append(out, c->text + line_end);
+    g_string_append(out, text + line_end);
   } else if (value == NULL) {
-    return TRUE; /* nothing to unset */
+    g_string_append(out, text); /* nothing to unset */
   } else if (group_line >= 0) {
     Line *l = &g_array_index(lines, Line, insert_after);
-    g_string_append_len(out, c->text, (gssize)l->end);
+    g_string_append_len(out, text, (gssize)l->end);
     if (out->len > 0 && out->str[out->len - 1] != '\n')
       g_string_append_c(out, '\n');
     g_string_append_printf(out, "%s = %s\n", key, escaped);
-    g_string_append(out, c->text + l->end);
+    g_string_append(out, text + l->end);
   } else {
-    g_string_append(out, c->text);
+    g_string_append(out, text);
     if (out->len > 0 && out->str[out->len - 1] != '\n')
       g_string_append_c(out, '\n');
     if (out->len > 0)
       g_string_append_c(out, '\n');
     g_string_append_printf(out, "[%s]\n%s = %s\n", group, key, escaped);
   }
-  return replace_text(c, out->str, error);
+  return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+gboolean
+vxm_vm_config_set_many(VxmVmConfig *c, const char *const *keys, const char *const *values,
+                       GError **error)
+{
+  g_autofree char *text = g_strdup(c->text);
+
+  for (gsize i = 0; keys[i] != NULL; i++) {
+    const KeyDef *def;
+    char *next;
+
+    if (!find_key(keys[i], &def, error))
+      return FALSE;
+    next = edit_text(text, def, values[i], error);
+    if (next == NULL)
+      return FALSE;
+    g_free(text);
+    text = next;
+  }
+  return replace_text(c, text, error);
 }
 
 gboolean
 vxm_vm_config_set(VxmVmConfig *c, const char *key, const char *value, GError **error)
 {
-  const KeyDef *def;
+  const char *keys[] = {key, NULL};
+  const char *values[] = {value, NULL};
 
-  if (!find_key(key, &def, error))
-    return FALSE;
-  return edit_text(c, def, value, error);
+  g_return_val_if_fail(value != NULL, FALSE);
+  return vxm_vm_config_set_many(c, keys, values, error);
 }
 
 gboolean
 vxm_vm_config_unset(VxmVmConfig *c, const char *key, GError **error)
 {
-  const KeyDef *def;
+  const char *keys[] = {key, NULL};
+  const char *values[] = {NULL, NULL};
 
-  if (!find_key(key, &def, error))
-    return FALSE;
-  return edit_text(c, def, NULL, error);
+  return vxm_vm_config_set_many(c, keys, values, error);
 }
 
 char *

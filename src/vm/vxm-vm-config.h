@@ -173,6 +173,11 @@ gboolean vxm_vm_config_resolve(VxmVmConfig *config, VxmHostfs *hostfs, const Vxm
  * it; the struct is updated, comments and order are kept. */
 gboolean vxm_vm_config_set(VxmVmConfig *config, const char *key, const char *value,
                            GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* Several changes checked together (keys that go in pairs, like firmware code and
+ * vars_template): @values[i] NULL unsets @keys[i]. All or nothing. */
+gboolean vxm_vm_config_set_many(VxmVmConfig *config, const char *const *keys,
+                                const char *const *values,
+                                GError **error) G_GNUC_WARN_UNUSED_RESULT;
 /* Removes KEY so its default applies again. */
 gboolean vxm_vm_config_unset(VxmVmConfig *config, const char *key,
                              GError **error) G_GNUC_WARN_UNUSED_RESULT;

@@ -208,3 +208,38 @@ vxm_vm_paths_display(const char *path)
     return g_strconcat("~", path + len, NULL);
   return g_strdup(path);
 }
+
+static gint
+compare_names(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+GPtrArray *
+vxm_vm_paths_list_names(GError **error)
+{
+  g_autofree char *dir_path = vxm_vm_paths_config_dir();
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GError) local = NULL;
+  const char *entry;
+
+  dir = g_dir_open(dir_path, 0, &local);
+  if (dir == NULL) {
+    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      return g_steal_pointer(&names);
+    g_set_error(error, VXM_ERROR, VXM_ERROR_IO, "cannot list %s: %s", dir_path, local->message);
+    return NULL;
+  }
+  while ((entry = g_dir_read_name(dir)) != NULL) {
+    gsize len = strlen(entry);
+
+    if (len <= 5 || !g_str_has_suffix(entry, ".conf"))
+      continue;
+    if (!vxm_vm_name_validate(entry, (gssize)(len - 5), NULL))
+      continue;
+    g_ptr_array_add(names, g_strndup(entry, len - 5));
+  }
+  g_ptr_array_sort(names, compare_names);
+  return g_steal_pointer(&names);
+}

@@ -60,6 +60,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmVmPaths, vxm_vm_paths_free)
 /* $XDG_CONFIG_HOME/vxm/vms: where every VM's config lives (for listing). */
 char *vxm_vm_paths_config_dir(void);
 
+/* The names of every VM with a config file, sorted. Files whose name is not a valid VM name
+ * are skipped. An absent folder is an empty list. */
+GPtrArray *vxm_vm_paths_list_names(GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* Creates runtime_base and runtime_dir with mode 0700, checking that an existing fallback base
  * is a real folder owned by this user and closed to others. */
 gboolean vxm_vm_paths_ensure_runtime_dir(const VxmVmPaths *paths,

@@ -1,0 +1,554 @@
+/* vxm start: builds the VM's QEMU and swtpm command lines and host steps (shown by --dry-run,
+ * which changes nothing but the QEMU capability cache), then becomes the VM's supervisor:
+ * attached with --foreground, else in the background (a re-executed `vxm start --foreground
+ * --progress-fd=3` in its own session, logging to vxm.log) while this process shows the
+ * progress it reports through a pipe, until the guest runs or the start failed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gio/gunixinputstream.h>
+
+#include "supervisor/vxm-control-server.h"
+#include "supervisor/vxm-host-ops-local.h"
+#include "supervisor/vxm-supervisor.h"
+#include "vm/vxm-vm-lock.h"
+#include "vxm-cli-progress.h"
+
+#include "pci/vxm-gpu.h"
+#include "vm/vxm-firmware.h"
+#include "vm/vxm-host-facts.h"
+#include "vm/vxm-host-step.h"
+#include "vm/vxm-qemu-argv.h"
+#include "vm/vxm-qemu-caps.h"
+#include "vm/vxm-swtpm-argv.h"
+#include "vm/vxm-vm-config.h"
+#include "vm/vxm-vm-paths.h"
+#include "vxm-cli.h"
+
+/* The configured guest GPU, or the single candidate. */
+static VxmGpu *
+find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes, GError **error)
+{
+  g_autoptr(GPtrArray) gpus = vxm_gpu_list(hostfs, error);
+  g_autoptr(GPtrArray) candidates = g_ptr_array_new();
+  g_autoptr(GPtrArray) reasons = NULL;
+  VxmGpu *gpu = NULL;
+
+  if (gpus == NULL)
+    return NULL;
+  if (config->gpu != NULL) {
+    gpu = vxm_gpu_find_in_list(gpus, config->gpu, error);
+    if (gpu == NULL) {
+      g_prefix_error(error, "the guest GPU of VM %s ([gpu] address = %s): ", config->name,
+                     config->gpu);
+      return NULL;
+    }
+  } else {
+    for (guint i = 0; i < gpus->len; i++)
+      if (vxm_gpu_get_role(g_ptr_array_index(gpus, i)) == VXM_GPU_ROLE_CANDIDATE)
+        g_ptr_array_add(candidates, g_ptr_array_index(gpus, i));
+    if (candidates->len != 1) {
+      g_autoptr(GString) list = g_string_new(NULL);
+
+      for (guint i = 0; i < candidates->len; i++)
+        g_string_append_printf(list, " %s", vxm_gpu_get_address(g_ptr_array_index(candidates, i)));
+      g_set_error(error, VXM_ERROR, candidates->len == 0 ? VXM_ERROR_NOT_FOUND : VXM_ERROR_CONFIG,
+                  candidates->len == 0
+                      ? "no GPU can be given to the guest (see vxm list-gpus and vxm check)"
+                      : "several GPUs could be the guest's (%s): choose one with vxm config %s "
+                        "--set-gpu ADDRESS",
+                  list->str, config->name);
+      return NULL;
+    }
+    gpu = g_ptr_array_index(candidates, 0);
+  }
+  if (!vxm_gpu_check_passthrough_safe(gpu, &reasons)) {
+    for (guint i = 0; i < reasons->len; i++)
+      g_ptr_array_add(notes,
+                      g_strdup_printf("vxm start would refuse %s: %s", vxm_gpu_get_address(gpu),
+                                      (char *)g_ptr_array_index(reasons, i)));
+  }
+  return g_object_ref(gpu);
+}
+
+static JsonNode *
+strv_json(const char *const *strv)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+
+  json_builder_begin_array(b);
+  for (gsize i = 0; strv != NULL && strv[i] != NULL; i++)
+    json_builder_add_string_value(b, strv[i]);
+  json_builder_end_array(b);
+  return json_builder_get_root(b);
+}
+
+static JsonNode *
+firmware_json(const VxmFirmware *fw)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "descriptor");
+  if (fw->descriptor_name != NULL)
+    json_builder_add_string_value(b, fw->descriptor_name);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "code");
+  json_builder_add_string_value(b, fw->code_host_path);
+  json_builder_set_member_name(b, "vars_template");
+  json_builder_add_string_value(b, fw->vars_template_host_path);
+  json_builder_set_member_name(b, "secure_boot");
+  json_builder_add_boolean_value(b, fw->secure_boot);
+  json_builder_set_member_name(b, "enrolled_keys");
+  json_builder_add_boolean_value(b, fw->enrolled_keys);
+  json_builder_set_member_name(b, "requires_smm");
+  json_builder_add_boolean_value(b, fw->requires_smm);
+  json_builder_set_member_name(b, "fallback");
+  json_builder_add_boolean_value(b, fw->fallback);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static void
+print_json(GStrv qemu, GStrv swtpm, GPtrArray *steps, const VxmFirmware *fw,
+           const VxmQemuCaps *caps)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "qemu");
+  json_builder_add_value(b, strv_json((const char *const *)qemu));
+  json_builder_set_member_name(b, "swtpm");
+  json_builder_add_value(b, strv_json((const char *const *)swtpm));
+  json_builder_set_member_name(b, "steps");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < steps->len; i++)
+    json_builder_add_value(b, vxm_host_step_to_json(g_ptr_array_index(steps, i)));
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "firmware");
+  json_builder_add_value(b, firmware_json(fw));
+  json_builder_set_member_name(b, "qemu_version");
+  json_builder_add_string_value(b, caps->version);
+  json_builder_end_object(b);
+  root = json_builder_get_root(b);
+  vxm_cli_print_json(root);
+}
+
+/* For reading only: one argument a line, quoted when the shell would need it. */
+static void
+print_argv(const char *title, GStrv argv)
+{
+  g_print("%s:\n", title);
+  for (gsize i = 0; argv[i] != NULL; i++) {
+    g_autofree char *quoted = g_shell_quote(argv[i]);
+    gboolean plain = strpbrk(argv[i], " \t\n'\"\\$`*?[]{}()<>|&;#~") == NULL && argv[i][0] != '\0';
+    gboolean option = argv[i][0] == '-' && argv[i + 1] != NULL && argv[i + 1][0] != '-';
+
+    if (option) {
+      g_autofree char *value = g_shell_quote(argv[i + 1]);
+      gboolean value_plain = strpbrk(argv[i + 1], " \t\n'\"\\$`*?[]{}()<>|&;#~") == NULL;
+
+      g_print("  %s %s%s\n", argv[i], value_plain ? argv[i + 1] : value,
+              argv[i + 2] != NULL ? " \\" : "");
+      i++;
+      continue;
+    }
+    g_print("  %s%s\n", plain ? argv[i] : quoted, argv[i + 1] != NULL ? " \\" : "");
+  }
+}
+
+static void
+print_human(VxmCli *cli, const VxmVmConfig *config, GStrv qemu, GStrv swtpm, GPtrArray *steps,
+            const VxmFirmware *fw, const VxmQemuCaps *caps)
+{
+  g_autofree char *title = vxm_cli_colored(cli, "1", "vxm start --dry-run");
+
+  g_print("%s: VM %s, QEMU %s, firmware %s%s\n\n", title, config->name, caps->version,
+          fw->descriptor_name != NULL ? fw->descriptor_name : fw->description,
+          fw->fallback ? " (fallback)" : "");
+  g_print("Host steps:\n");
+  for (guint i = 0; i < steps->len; i++) {
+    VxmHostStep *step = g_ptr_array_index(steps, i);
+    g_print("  %2u. %-22s %s\n", i + 1, vxm_host_step_kind_to_string(step->kind),
+            step->description);
+  }
+  g_print("\n");
+  if (swtpm != NULL) {
+    print_argv("swtpm", swtpm);
+    g_print("\n");
+  }
+  print_argv("QEMU", qemu);
+}
+
+/* Everything a start needs, built the same way for --dry-run and for the real start. */
+typedef struct {
+  VxmVmPaths *paths;
+  VxmVmConfig *config;
+  VxmGpu *gpu;
+  VxmHostFacts *facts;
+  VxmQemuCaps *caps;
+  VxmFirmware *fw;
+  GPtrArray *notes;
+  GPtrArray *steps;
+  GStrv qemu;
+  GStrv swtpm;
+} StartInputs;
+
+static void
+start_inputs_clear(StartInputs *in)
+{
+  g_clear_pointer(&in->paths, vxm_vm_paths_free);
+  g_clear_pointer(&in->config, vxm_vm_config_free);
+  g_clear_object(&in->gpu);
+  g_clear_pointer(&in->facts, vxm_host_facts_free);
+  g_clear_pointer(&in->caps, vxm_qemu_caps_free);
+  g_clear_pointer(&in->fw, vxm_firmware_free);
+  g_clear_pointer(&in->notes, g_ptr_array_unref);
+  g_clear_pointer(&in->steps, g_ptr_array_unref);
+  g_clear_pointer(&in->qemu, g_strfreev);
+  g_clear_pointer(&in->swtpm, g_strfreev);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(StartInputs, start_inputs_clear)
+
+static gboolean
+build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, GError **error)
+{
+  VxmFirmwareRequest req = {0};
+  VxmQemuArgvInput argv_in = {0};
+
+  in->notes = g_ptr_array_new_with_free_func(g_free);
+  in->facts = vxm_host_facts_new();
+  in->paths = vxm_vm_paths_new(name, error);
+  if (in->paths == NULL)
+    return FALSE;
+  in->config = vxm_vm_config_load(in->paths, error);
+  if (in->config == NULL || !vxm_vm_config_resolve(in->config, hostfs, in->paths, error))
+    return FALSE;
+  in->gpu = find_guest_gpu(hostfs, in->config, in->notes, error);
+  if (in->gpu == NULL)
+    return FALSE;
+  if (!vxm_host_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
+    return FALSE;
+  in->caps = vxm_qemu_caps_get(in->config->resolved.qemu_binary != NULL
+                                   ? in->config->resolved.qemu_binary
+                                   : in->config->qemu_binary,
+                               NULL, error);
+  if (in->caps == NULL)
+    return FALSE;
+  req.secure_boot = in->config->secure_boot;
+  req.machine = vxm_qemu_caps_resolve_machine(in->caps, "q35");
+  req.code = in->config->firmware_code;
+  req.vars_template = in->config->firmware_vars_template;
+  in->fw = vxm_firmware_select_full(hostfs, &req, error);
+  if (in->fw == NULL)
+    return FALSE;
+  for (guint i = 0; i < in->fw->warnings->len; i++)
+    if (!cli->quiet)
+      g_printerr("vxm start: warning: %s\n", (char *)g_ptr_array_index(in->fw->warnings, i));
+  if (in->fw->message != NULL)
+    g_ptr_array_add(in->notes, g_strdup(in->fw->message));
+  argv_in.config = in->config;
+  argv_in.paths = in->paths;
+  argv_in.facts = in->facts;
+  argv_in.caps = in->caps;
+  argv_in.firmware = in->fw;
+  argv_in.notes = in->notes;
+  in->qemu = vxm_qemu_argv_build(&argv_in, error);
+  if (in->qemu == NULL)
+    return FALSE;
+  if (in->config->tpm) {
+    in->swtpm = vxm_swtpm_argv_build(in->paths, NULL, error);
+    if (in->swtpm == NULL)
+      return FALSE;
+  }
+  in->steps = vxm_host_step_plan(in->config, in->facts, in->paths, in->notes);
+  return TRUE;
+}
+
+static VxmSupervisorPlan *
+make_plan(StartInputs *in, GError **error)
+{
+  g_autoptr(VxmSupervisorPlan) plan = vxm_supervisor_plan_new(in->config->name, error);
+
+  if (plan == NULL)
+    return NULL;
+  plan->gpu_address = g_strdup(vxm_gpu_get_address(in->gpu));
+  plan->unbind_timeout_ms = in->config->unbind_timeout * 1000;
+  plan->keep_bound = in->config->keep_bound;
+  plan->qemu_argv = g_strdupv(in->qemu);
+  plan->qemu_envp = vxm_supervisor_plan_child_environ();
+  if (in->swtpm != NULL) {
+    plan->swtpm_argv = g_strdupv(in->swtpm);
+    plan->swtpm_envp = vxm_supervisor_plan_child_environ();
+  }
+  plan->shutdown_timeout_s = in->config->shutdown_timeout;
+  return g_steal_pointer(&plan);
+}
+
+/* ---- the supervisor process (--foreground, or the background child) ---- */
+
+typedef struct {
+  VxmCliProgress *printer; /* --foreground: the terminal */
+  int progress_fd;         /* background: the pipe to the waiting `vxm start`, -1 when closed */
+  GMainLoop *loop;
+} SuperviseContext;
+
+static void
+on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
+{
+  SuperviseContext *ctx = user_data;
+
+  if (ctx->printer != NULL)
+    vxm_cli_progress_event(ctx->printer, event);
+  if (ctx->progress_fd >= 0) {
+    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), event);
+    g_autofree char *text = json_to_string(node, FALSE);
+    g_autofree char *line = g_strconcat(text, "\n", NULL);
+    VxmVmState state = vxm_supervisor_get_state(sv);
+
+    if (write(ctx->progress_fd, line, strlen(line)) < 0) {
+      close(ctx->progress_fd); /* the waiting vxm start went away: go on alone */
+      ctx->progress_fd = -1;
+      return;
+    }
+    /* the waiting `vxm start` is done once the guest runs or the start has ended */
+    if (g_strcmp0(json_object_get_string_member_with_default(event, "event", ""), "state") ==
+            0 &&
+        (state == VXM_VM_STATE_RUNNING || vxm_vm_state_is_final(state))) {
+      close(ctx->progress_fd);
+      ctx->progress_fd = -1;
+    }
+  }
+}
+
+static void
+on_finished(VxmSupervisor *sv, gpointer user_data)
+{
+  SuperviseContext *ctx = user_data;
+
+  (void)sv;
+  g_main_loop_quit(ctx->loop);
+}
+
+static int
+supervise(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in, int progress_fd)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmHostOps) ops = vxm_host_ops_local_new(hostfs);
+  g_autoptr(VxmSupervisorPlan) plan = make_plan(in, &error);
+  g_autoptr(VxmSupervisor) sv = NULL;
+  g_autoptr(VxmControlServer) server = NULL;
+  g_autoptr(VxmCliProgress) printer = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+  SuperviseContext ctx = {.progress_fd = progress_fd, .loop = loop};
+  const char *name = in->config->name;
+  VxmVmState state;
+
+  if (plan == NULL)
+    return vxm_cli_fail(cli, error);
+  /* a closed progress pipe must not kill the supervisor */
+  signal(SIGPIPE, SIG_IGN);
+  if (progress_fd < 0) {
+    printer = vxm_cli_progress_new(cli);
+    ctx.printer = printer;
+    if (!cli->quiet)
+      g_print("Starting VM %s (%s)\n", name, vxm_host_ops_describe(ops));
+  }
+  sv = vxm_supervisor_new(ops, g_steal_pointer(&plan));
+  g_signal_connect(sv, "progress", G_CALLBACK(on_progress), &ctx);
+  g_signal_connect(sv, "finished", G_CALLBACK(on_finished), &ctx);
+  vxm_supervisor_handle_signals(sv);
+  vxm_supervisor_start(sv);
+  /* the control socket exists once the lock is ours (a refused start must not replace the
+   * running supervisor's socket) */
+  if (!vxm_vm_state_is_final(vxm_supervisor_get_state(sv))) {
+    server = vxm_control_server_new(sv, &error);
+    if (server == NULL) {
+      g_printerr("vxm start: %s: `vxm stop` and `vxm status` cannot reach this VM\n",
+                 error->message);
+      g_clear_error(&error);
+    }
+    if (printer != NULL && !cli->quiet)
+      g_print("  (Ctrl+C stops the guest: ACPI power-down, then quit after %u s)\n",
+              in->config->shutdown_timeout);
+    g_main_loop_run(loop);
+  }
+  state = vxm_supervisor_get_state(sv);
+  if (printer != NULL) {
+    GPtrArray *restored = vxm_supervisor_get_restored(sv);
+
+    vxm_cli_progress_clear(printer);
+    for (guint i = 0; i < restored->len && !cli->quiet; i++)
+      g_print("  restored: %s\n", (char *)g_ptr_array_index(restored, i));
+  }
+  if (state == VXM_VM_STATE_FAILED) {
+    g_autofree char *log = vxm_vm_paths_display(in->paths->vxm_log);
+
+    g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,
+               vxm_supervisor_get_failure(sv), log);
+    return VXM_EXIT_FAILURE;
+  }
+  if (printer != NULL && !cli->quiet)
+    g_print("VM %s stopped; the host is restored\n", name);
+  return VXM_EXIT_OK;
+}
+
+/* ---- the waiting side of a background start ---- */
+
+static void
+child_setup_session(gpointer data)
+{
+  (void)data;
+  setsid(); /* no terminal: Ctrl+C in this shell does not reach the supervisor */
+}
+
+static int
+start_background(VxmCli *cli, StartInputs *in)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GStrvBuilder) args = g_strv_builder_new();
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *self_exe = g_file_read_link("/proc/self/exe", &error);
+  g_autoptr(VxmCliProgress) printer = vxm_cli_progress_new(cli);
+  g_autoptr(GInputStream) pipe_in = NULL;
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autofree char *vxm_log = vxm_vm_paths_display(in->paths->vxm_log);
+  const char *name = in->config->name;
+  const char *state;
+  int fds[2];
+  int log_fd;
+
+  if (self_exe == NULL)
+    return vxm_cli_fail(cli, error);
+  if (g_mkdir_with_parents(in->paths->state_dir, 0700) < 0) {
+    vxm_error_set_from_errno(&error, errno, "cannot create the log folder %s",
+                             in->paths->state_dir);
+    return vxm_cli_fail(cli, error);
+  }
+  log_fd = open(in->paths->vxm_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) {
+    vxm_error_set_from_errno(&error, errno, "cannot open %s", in->paths->vxm_log);
+    return vxm_cli_fail(cli, error);
+  }
+  if (pipe2(fds, O_CLOEXEC) < 0) {
+    close(log_fd);
+    vxm_error_set_from_errno(&error, errno, "cannot make a pipe");
+    return vxm_cli_fail(cli, error);
+  }
+  g_strv_builder_add_many(args, self_exe, "start", name, "--foreground", "--progress-fd=3", NULL);
+  if (cli->root_option != NULL)
+    g_strv_builder_add_many(args, "--root", cli->root_option, NULL);
+  argv = g_strv_builder_end(args);
+  launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_take_stdout_fd(launcher, log_fd);
+  g_subprocess_launcher_take_stderr_fd(launcher, dup(log_fd));
+  g_subprocess_launcher_take_fd(launcher, fds[1], 3);
+  g_subprocess_launcher_set_child_setup(launcher, child_setup_session, NULL, NULL);
+  child = g_subprocess_launcher_spawnv(launcher, (const char *const *)argv, &error);
+  g_clear_object(&launcher); /* closes our copy of the pipe's write end */
+  if (child == NULL) {
+    close(fds[0]);
+    g_prefix_error(&error, "cannot start the supervisor: ");
+    return vxm_cli_fail(cli, error);
+  }
+  if (!cli->quiet)
+    g_print("Starting VM %s in the background (supervisor pid %s)\n", name,
+            g_subprocess_get_identifier(child));
+  pipe_in = g_unix_input_stream_new(fds[0], TRUE);
+  lines = g_data_input_stream_new(pipe_in);
+  for (;;) {
+    g_autofree char *line = g_data_input_stream_read_line_utf8(lines, NULL, NULL, NULL);
+    g_autoptr(JsonParser) parser = json_parser_new();
+
+    if (line == NULL)
+      break;
+    if (json_parser_load_from_data(parser, line, -1, NULL) &&
+        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+      vxm_cli_progress_event(printer, json_node_get_object(json_parser_get_root(parser)));
+  }
+  vxm_cli_progress_clear(printer);
+  state = vxm_cli_progress_get_state(printer);
+  if (g_strcmp0(state, "running") == 0) {
+    if (!cli->quiet)
+      g_print("VM %s is running. `vxm status %s` shows it, `vxm stop %s` stops it "
+              "(log: %s)\n",
+              name, name, name, vxm_log);
+    return VXM_EXIT_OK;
+  }
+  if (g_strcmp0(state, "failed") == 0) {
+    g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,
+               vxm_cli_progress_get_reason(printer), vxm_log);
+    return VXM_EXIT_FAILURE;
+  }
+  g_printerr("vxm start: the supervisor of VM %s ended before the guest ran%s%s: read %s\n",
+             name, state ? " (last state: " : "", state ? state : "", vxm_log);
+  return VXM_EXIT_FAILURE;
+}
+
+int
+vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
+{
+  gboolean dry_run = FALSE;
+  gboolean json = FALSE;
+  gboolean foreground = FALSE;
+  gint progress_fd = -1;
+  const GOptionEntry entries[] = {
+      {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+       "Stay attached: show progress, and stop the guest on Ctrl+C", NULL},
+      {"dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
+       "Show the QEMU and swtpm command lines and the host steps; change nothing", NULL},
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json, "With --dry-run: print JSON", NULL},
+      {"progress-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &progress_fd,
+       "(internal) report progress on this fd: the background supervisor", "FD"},
+      {NULL},
+  };
+  g_autoptr(GError) error = NULL;
+  g_auto(StartInputs) in = {0};
+  VxmHostfs *hostfs;
+
+  if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME]",
+                     "Start a VM on the guest GPU: prepare the host, run swtpm and QEMU, and\n"
+                     "supervise them; the host is restored when the guest stops.\n"
+                     "In the background by default; the command returns once the guest runs\n"
+                     "(exit 0) or the start failed (exit 1, with the reason and the log to read)."))
+    return VXM_EXIT_USAGE;
+  if (argc > 2)
+    return vxm_cli_usage_error(cli, "too many arguments: give at most one VM name");
+  if (json && !dry_run)
+    return vxm_cli_usage_error(cli, "--json goes with --dry-run");
+  hostfs = vxm_cli_get_hostfs(cli, &error);
+  if (hostfs == NULL)
+    return vxm_cli_fail(cli, error);
+  if (!build_inputs(cli, hostfs, argc > 1 ? argv[1] : NULL, &in, &error))
+    return vxm_cli_fail(cli, error);
+  if (dry_run) {
+    if (json)
+      print_json(in.qemu, in.swtpm, in.steps, in.fw, in.caps);
+    else
+      print_human(cli, in.config, in.qemu, in.swtpm, in.steps, in.fw, in.caps);
+    return VXM_EXIT_OK;
+  }
+  if (vxm_hostfs_is_real(hostfs) && geteuid() != 0) {
+    g_set_error(&error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                "giving the GPU to the guest needs root until vxmd exists: run vxm start as root");
+    return vxm_cli_fail(cli, error);
+  }
+  if (vxm_vm_is_running(in.paths)) {
+    g_set_error(&error, VXM_ERROR, VXM_ERROR_BUSY,
+                "VM %s is already running: `vxm status %s` shows it, `vxm stop %s` stops it",
+                in.config->name, in.config->name, in.config->name);
+    return vxm_cli_fail(cli, error);
+  }
+  for (guint i = 0; i < in.notes->len && !cli->quiet && progress_fd < 0; i++)
+    g_printerr("vxm start: note: %s\n", (char *)g_ptr_array_index(in.notes, i));
+  if (foreground || progress_fd >= 0)
+    return supervise(cli, hostfs, &in, progress_fd);
+  return start_background(cli, &in);
+}

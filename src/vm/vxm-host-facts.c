@@ -1,0 +1,309 @@
+#include "vxm-host-facts.h"
+
+#include <string.h>
+
+#include "common/vxm-error.h"
+#include "pci/vxm-pci-address.h"
+
+static void
+gpu_function_free(VxmHostGpuFunction *fn)
+{
+  g_free(fn->address);
+  g_free(fn->driver);
+  g_free(fn);
+}
+
+static void
+input_free(VxmHostInput *input)
+{
+  g_free(input->path);
+  g_free(input);
+}
+
+VxmHostFacts *
+vxm_host_facts_new(void)
+{
+  VxmHostFacts *self = g_new0(VxmHostFacts, 1);
+
+  self->gpu_functions = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_function_free);
+  self->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)input_free);
+  self->gpu_numa_node = -1;
+  self->sockets = 1;
+  self->cores = 1;
+  self->threads = 1;
+  return self;
+}
+
+void
+vxm_host_facts_free(VxmHostFacts *self)
+{
+  if (self == NULL)
+    return;
+  g_ptr_array_unref(self->gpu_functions);
+  g_ptr_array_unref(self->inputs);
+  g_free(self->gpu_name);
+  g_free(self->looking_glass_path);
+  vxm_host_smbios_free(self->smbios);
+  g_free(self->monitor_name);
+  g_free(self->monitor_guest_input);
+  g_free(self->monitor_host_input);
+  g_free(self);
+}
+
+VxmHostGpuFunction *
+vxm_host_facts_add_gpu_function(VxmHostFacts *self, const char *address, guint16 class_code,
+                                const char *driver, gint iommu_group)
+{
+  VxmHostGpuFunction *fn = g_new0(VxmHostGpuFunction, 1);
+  VxmPciAddress parsed;
+
+  fn->address = g_strdup(address);
+  fn->class_code = class_code;
+  fn->driver = g_strdup(driver);
+  fn->iommu_group = iommu_group;
+  /* the function number is the address's last digit; an unparsable address keeps 0 and is
+   * refused later by the builder, which checks the layout */
+  if (vxm_pci_address_parse(address, &parsed, NULL))
+    fn->function = parsed.function;
+  g_ptr_array_add(self->gpu_functions, fn);
+  return fn;
+}
+
+VxmHostInput *
+vxm_host_facts_add_input(VxmHostFacts *self, const char *path, VxmHostInputKind kind,
+                         gboolean primary)
+{
+  VxmHostInput *input = g_new0(VxmHostInput, 1);
+
+  input->path = g_strdup(path);
+  input->kind = kind;
+  input->primary = primary;
+  g_ptr_array_add(self->inputs, input);
+  return input;
+}
+
+VxmHostSmbios *
+vxm_host_smbios_new(void)
+{
+  return g_new0(VxmHostSmbios, 1);
+}
+
+void
+vxm_host_smbios_free(VxmHostSmbios *self)
+{
+  if (self == NULL)
+    return;
+  g_free(self->bios_vendor);
+  g_free(self->bios_version);
+  g_free(self->bios_date);
+  g_free(self->sys_vendor);
+  g_free(self->product_name);
+  g_free(self->product_version);
+  g_free(self->product_serial);
+  g_free(self->product_uuid);
+  g_free(self->product_sku);
+  g_free(self->product_family);
+  g_free(self->board_vendor);
+  g_free(self->board_name);
+  g_free(self->board_version);
+  g_free(self->board_serial);
+  g_free(self->board_asset_tag);
+  g_free(self);
+}
+
+static gint
+compare_ints(gconstpointer a, gconstpointer b)
+{
+  return *(const gint *)a - *(const gint *)b;
+}
+
+GArray *
+vxm_host_facts_gpu_iommu_groups(const VxmHostFacts *self)
+{
+  GArray *groups = g_array_new(FALSE, FALSE, sizeof(gint));
+
+  for (guint i = 0; i < self->gpu_functions->len; i++) {
+    VxmHostGpuFunction *fn = g_ptr_array_index(self->gpu_functions, i);
+    gboolean seen = FALSE;
+
+    if (fn->iommu_group < 0)
+      continue;
+    for (guint j = 0; j < groups->len; j++)
+      seen = seen || g_array_index(groups, gint, j) == fn->iommu_group;
+    if (!seen)
+      g_array_append_val(groups, fn->iommu_group);
+  }
+  g_array_sort(groups, compare_ints);
+  return groups;
+}
+
+#define GIB (G_GUINT64_CONSTANT(1) << 30)
+#define MIB (G_GUINT64_CONSTANT(1) << 20)
+
+static void add_note(GPtrArray *notes, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+add_note(GPtrArray *notes, const char *format, ...)
+{
+  va_list ap;
+
+  if (notes == NULL)
+    return;
+  va_start(ap, format);
+  g_ptr_array_add(notes, g_strdup_vprintf(format, ap));
+  va_end(ap);
+}
+
+/* auto: 1 GiB pages when the pool already has enough free ones, else 2 MiB (issue 5 reserves
+ * and may grow the 1 GiB pool first). */
+static guint64
+choose_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, guint64 memory)
+{
+  guint64 free_1g = 0;
+
+  switch (config->hugepages) {
+  case VXM_VM_HUGEPAGES_OFF: return 0;
+  case VXM_VM_HUGEPAGES_2M: return 2 * MIB;
+  case VXM_VM_HUGEPAGES_1G: return GIB;
+  case VXM_VM_HUGEPAGES_AUTO: break;
+  }
+  if (memory % GIB == 0 &&
+      vxm_hostfs_read_attr_uint64(hostfs,
+                                  VXM_HOST_SYS_HUGEPAGES "/hugepages-1048576kB/free_hugepages", 10,
+                                  &free_1g, NULL) &&
+      free_1g >= memory / GIB)
+    return GIB;
+  return memory % (2 * MIB) == 0 ? 2 * MIB : 0;
+}
+
+static void
+collect_inputs(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes)
+{
+  gboolean have_primary = FALSE;
+
+  if (config->inputs == NULL) {
+    add_note(notes, "inputs = auto: keyboards and mice are chosen when the VM starts");
+    return;
+  }
+  for (gsize i = 0; config->inputs[i] != NULL; i++) {
+    const char *name = config->inputs[i];
+    g_autofree char *host_path = g_strdup_printf(VXM_HOST_DEV_INPUT "/by-id/%s", name);
+    g_autofree char *local = vxm_hostfs_path(hostfs, host_path);
+    VxmHostInputKind kind =
+        g_str_has_suffix(name, "-event-mouse") ? VXM_HOST_INPUT_MOUSE : VXM_HOST_INPUT_KEYBOARD;
+    gboolean primary = kind == VXM_HOST_INPUT_KEYBOARD && !have_primary;
+
+    if (!vxm_hostfs_exists(hostfs, host_path))
+      add_note(notes, "input %s is not plugged in (%s missing)", name, host_path);
+    vxm_host_facts_add_input(self, local, kind, primary);
+    have_primary = have_primary || primary;
+  }
+}
+
+static char *
+dmi(VxmHostfs *hostfs, const char *attr)
+{
+  g_autofree char *path = g_strdup_printf(VXM_HOST_SYS_CLASS_DMI_ID "/%s", attr);
+  g_autofree char *value = vxm_hostfs_read_attr(hostfs, path, NULL);
+
+  if (value == NULL || *g_strstrip(value) == '\0')
+    return NULL;
+  return g_steal_pointer(&value);
+}
+
+static void
+collect_smbios(VxmHostFacts *self, VxmHostfs *hostfs, GPtrArray *notes)
+{
+  VxmHostSmbios *s = vxm_host_smbios_new();
+
+  s->bios_vendor = dmi(hostfs, "bios_vendor");
+  s->bios_version = dmi(hostfs, "bios_version");
+  s->bios_date = dmi(hostfs, "bios_date");
+  s->sys_vendor = dmi(hostfs, "sys_vendor");
+  s->product_name = dmi(hostfs, "product_name");
+  s->product_version = dmi(hostfs, "product_version");
+  s->product_serial = dmi(hostfs, "product_serial");
+  s->product_uuid = dmi(hostfs, "product_uuid");
+  s->product_sku = dmi(hostfs, "product_sku");
+  s->product_family = dmi(hostfs, "product_family");
+  s->board_vendor = dmi(hostfs, "board_vendor");
+  s->board_name = dmi(hostfs, "board_name");
+  s->board_version = dmi(hostfs, "board_version");
+  s->board_serial = dmi(hostfs, "board_serial");
+  s->board_asset_tag = dmi(hostfs, "board_asset_tag");
+  if (s->product_serial == NULL || s->product_uuid == NULL)
+    add_note(notes,
+             "smbios = host: the serial number and UUID in %s are readable by root "
+             "only; the guest gets them when vxmd reads them at start",
+             VXM_HOST_SYS_CLASS_DMI_ID);
+  self->smbios = s;
+}
+
+static void
+collect_monitor(VxmHostFacts *self, const VxmVmConfig *config, GPtrArray *notes)
+{
+  switch (config->monitor) {
+  case VXM_VM_MONITOR_OFF: return;
+  case VXM_VM_MONITOR_AUTO:
+    add_note(notes, "monitor = auto: the monitor to switch is found when the VM starts");
+    return;
+  case VXM_VM_MONITOR_EDID:
+    self->monitor_name = g_strdup_printf("%s:%u:%u", config->monitor_edid_manufacturer,
+                                         config->monitor_edid_product, config->monitor_edid_serial);
+    break;
+  case VXM_VM_MONITOR_CONNECTOR: self->monitor_name = g_strdup(config->monitor_connector); break;
+  }
+  self->monitor_guest_input = vxm_vm_monitor_input_to_string(config->guest_input);
+  self->monitor_host_input = vxm_vm_monitor_input_to_string(config->host_input);
+  if (self->monitor_guest_input == NULL)
+    add_note(notes, "monitor %s has no guest_input: its input is not switched", self->monitor_name);
+}
+
+gboolean
+vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
+                       VxmGpu *gpu, GPtrArray *notes, GError **error)
+{
+  const VxmVmResolved *r = &config->resolved;
+
+  if (!r->done) {
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
+                        "the VM's config is not resolved against the host yet");
+    return FALSE;
+  }
+  if (gpu != NULL) {
+    GPtrArray *fns = vxm_gpu_get_all_functions(gpu);
+
+    for (guint i = 0; i < fns->len; i++) {
+      VxmPciDevice *dev = g_ptr_array_index(fns, i);
+
+      vxm_host_facts_add_gpu_function(
+          self, vxm_pci_device_get_address(dev), vxm_pci_device_get_class_code(dev),
+          vxm_pci_device_get_driver(dev), vxm_pci_device_get_iommu_group(dev));
+    }
+    self->gpu_name = vxm_pci_device_dup_display_name(vxm_gpu_get_device(gpu));
+    self->gpu_numa_node = vxm_pci_device_get_numa_node(vxm_gpu_get_device(gpu));
+  }
+  self->memory_bytes = r->memory_bytes;
+  self->threads = MAX(1u, r->threads_per_core);
+  self->cores = MAX(1u, r->vcpus / self->threads);
+  self->sockets = 1;
+  self->hugepage_bytes = choose_hugepages(hostfs, config, r->memory_bytes);
+  collect_inputs(self, hostfs, config, notes);
+  if (config->looking_glass_bytes > 0 || config->looking_glass_auto) {
+    const char *host_path = vxm_hostfs_exists(hostfs, VXM_HOST_DEV_KVMFR0) ? VXM_HOST_DEV_KVMFR0
+                                                                           : VXM_HOST_DEV_SHM
+                                "/looking-glass";
+
+    self->looking_glass_path = vxm_hostfs_path(hostfs, host_path);
+    self->looking_glass_bytes = config->looking_glass_bytes;
+    if (config->looking_glass_auto) {
+      /* 2560x1440 and below fit in 64 MiB, the size Looking Glass documents for them */
+      self->looking_glass_bytes = 64 * MIB;
+      add_note(notes, "looking_glass = auto: 64 MiB until the guest's resolution is known");
+    }
+  }
+  if (config->smbios == VXM_VM_SMBIOS_HOST)
+    collect_smbios(self, hostfs, notes);
+  collect_monitor(self, config, notes);
+  return TRUE;
+}

@@ -1,0 +1,43 @@
+/* vxm-qemu-argv: the QEMU command line of a VM, built in one place.
+ *
+ * A pure function of (config, host facts, QEMU capabilities, firmware, paths): it reads no
+ * file and runs nothing, so `vxm start --dry-run` and the golden tests see exactly what
+ * `vxm start` will run. QEMU-version differences are decided from VxmQemuCaps, never from a
+ * version number. Option values go through vxm_qemu_escape_opt() (QEMU doubles commas).
+ */
+#pragma once
+
+#include "vm/vxm-firmware.h"
+#include "vm/vxm-host-facts.h"
+#include "vm/vxm-qemu-caps.h"
+#include "vm/vxm-vm-config.h"
+#include "vm/vxm-vm-paths.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  const VxmVmConfig *config; /* loaded; resolved.disk_path names the disk */
+  const VxmVmPaths *paths;
+  const VxmHostFacts *facts;
+  const VxmQemuCaps *caps;
+  const VxmFirmware *firmware;
+  const char *qemu_binary; /* argv[0]; NULL: caps->binary */
+  gboolean hide_kvm;       /* -cpu ...,kvm=off: only NVIDIA drivers older than 465 need it */
+  GPtrArray *notes;        /* nullable: the builder appends (char*) remarks for the user */
+} VxmQemuArgvInput;
+
+/* "a,b" -> "a,,b": a value QEMU's option parser takes back as "a,b". */
+char *vxm_qemu_escape_opt(const char *value);
+
+/* The argv (argv[0] the binary), or an error naming what QEMU or the host lacks. */
+GStrv vxm_qemu_argv_build(const VxmQemuArgvInput *input, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* Where the firmware's serial console is written: the VM's state folder, serial.log. */
+char *vxm_qemu_argv_serial_log(const VxmVmPaths *paths);
+
+/* The audiodev backend the VM gets: the configured one, or for auto the best QEMU has
+ * (pipewire, pa, alsa); NULL for none. UNSUPPORTED when the configured one is missing. */
+const char *vxm_qemu_argv_audio_backend(const VxmVmConfig *config, const VxmQemuCaps *caps,
+                                        GError **error);
+
+G_END_DECLS

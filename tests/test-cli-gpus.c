@@ -1,0 +1,393 @@
+/* Integration: the real vxm binary with --root on static host trees. */
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vxm-test-sysfs.h"
+#include "vxm-test-util.h"
+
+typedef struct {
+  char *root;
+  char *vxm;
+} Fixture;
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+  f->root = vxm_test_mkdtemp();
+  vxm_test_machine_build(f->root, GPOINTER_TO_INT(data));
+  f->vxm = vxm_test_build_path("src/cli/vxm");
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+  vxm_test_rm_rf(f->root);
+  g_free(f->root);
+  g_free(f->vxm);
+}
+
+/* Runs vxm COMMAND --root ROOT ARGS... */
+static int
+run_vxm(Fixture *f, char **out, char **err, const char *command, ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  va_list ap;
+  const char *arg;
+
+  g_ptr_array_add(argv, f->vxm);
+  g_ptr_array_add(argv, (char *)command);
+  g_ptr_array_add(argv, "--root");
+  g_ptr_array_add(argv, f->root);
+  va_start(ap, command);
+  while ((arg = va_arg(ap, const char *)) != NULL)
+    g_ptr_array_add(argv, (char *)arg);
+  va_end(ap);
+  g_ptr_array_add(argv, NULL);
+  return vxm_test_run((const char *const *)argv->pdata, NULL, out, err);
+}
+
+static JsonArray *
+parse_array(const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  JsonNode *root;
+
+  json_parser_load_from_data(parser, text, -1, &error);
+  g_assert_no_error(error);
+  root = json_parser_get_root(parser);
+  g_assert_true(JSON_NODE_HOLDS_ARRAY(root));
+  return json_array_ref(json_node_get_array(root));
+}
+
+static void
+assert_null_member(JsonObject *obj, const char *key)
+{
+  g_assert_true(json_object_has_member(obj, key));
+  g_assert_true(json_node_is_null(json_object_get_member(obj, key)));
+}
+
+static void
+test_list_gpus_json(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonArray) gpus = NULL;
+  JsonObject *igpu, *nv;
+  JsonArray *functions, *reasons;
+  static const char *const required[] = {
+      "address",
+      "vendor_id",
+      "device_id",
+      "subsystem_vendor_id",
+      "subsystem_device_id",
+      "class",
+      "vendor_name",
+      "device_name",
+      "driver",
+      "boot_vga",
+      "iommu_group",
+      "numa_node",
+      "functions",
+      "role",
+      "reasons",
+  };
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "list-gpus", "--json", NULL), ==, 0);
+  g_assert_cmpstr(err, ==, "");
+  gpus = parse_array(out);
+  g_assert_cmpuint(json_array_get_length(gpus), ==, 2);
+  igpu = json_array_get_object_element(gpus, 0);
+  nv = json_array_get_object_element(gpus, 1);
+  for (gsize i = 0; i < G_N_ELEMENTS(required); i++) {
+    g_assert_true(json_object_has_member(igpu, required[i]));
+    g_assert_true(json_object_has_member(nv, required[i]));
+  }
+
+  g_assert_cmpstr(json_object_get_string_member(igpu, "address"), ==, "0000:00:02.0");
+  g_assert_true(json_object_get_boolean_member(igpu, "boot_vga"));
+  g_assert_cmpstr(json_object_get_string_member(igpu, "role"), ==, "host");
+  g_assert_cmpstr(json_object_get_string_member(igpu, "driver"), ==, "i915");
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(igpu, "functions")), ==, 0);
+
+  g_assert_cmpstr(json_object_get_string_member(nv, "address"), ==, "0000:01:00.0");
+  g_assert_cmpstr(json_object_get_string_member(nv, "vendor_id"), ==, "10de");
+  g_assert_cmpstr(json_object_get_string_member(nv, "device_id"), ==, "1e81");
+  g_assert_cmpstr(json_object_get_string_member(nv, "subsystem_vendor_id"), ==, "1458");
+  g_assert_cmpstr(json_object_get_string_member(nv, "subsystem_device_id"), ==, "3ffa");
+  g_assert_cmpstr(json_object_get_string_member(nv, "class"), ==, "0300");
+  g_assert_cmpstr(json_object_get_string_member(nv, "vendor_name"), ==, "NVIDIA Corporation");
+  g_assert_cmpstr(json_object_get_string_member(nv, "device_name"), ==,
+                  "TU104 [GeForce RTX 2080 SUPER]");
+  g_assert_cmpstr(json_object_get_string_member(nv, "driver"), ==, "nvidia");
+  g_assert_false(json_object_get_boolean_member(nv, "boot_vga"));
+  g_assert_cmpint(json_object_get_int_member(nv, "iommu_group"), ==, 1);
+  g_assert_cmpint(json_object_get_int_member(nv, "numa_node"), ==, -1);
+  g_assert_cmpstr(json_object_get_string_member(nv, "role"), ==, "candidate");
+  reasons = json_object_get_array_member(nv, "reasons");
+  g_assert_cmpuint(json_array_get_length(reasons), ==, 0);
+
+  functions = json_object_get_array_member(nv, "functions");
+  g_assert_cmpuint(json_array_get_length(functions), ==, 3);
+  {
+    static const struct {
+      const char *address, *class_code, *driver;
+    } expected[] = {
+        {"0000:01:00.1", "0403", "snd_hda_intel"},
+        {"0000:01:00.2", "0c03", "xhci_hcd"},
+        {"0000:01:00.3", "0c80", "nvidia-gpu"},
+    };
+    for (guint i = 0; i < 3; i++) {
+      JsonObject *fn = json_array_get_object_element(functions, i);
+
+      g_assert_cmpstr(json_object_get_string_member(fn, "address"), ==, expected[i].address);
+      g_assert_cmpstr(json_object_get_string_member(fn, "class"), ==, expected[i].class_code);
+      g_assert_cmpstr(json_object_get_string_member(fn, "driver"), ==, expected[i].driver);
+    }
+  }
+  /* the extras: DRM nodes, reset methods, group members with the bridge */
+  {
+    JsonArray *drm = json_object_get_array_member(nv, "drm_nodes");
+    JsonArray *members = json_object_get_array_member(nv, "iommu_group_members");
+    JsonObject *bridge;
+
+    g_assert_cmpstr(json_array_get_string_element(drm, 0), ==, "card1");
+    g_assert_cmpstr(json_array_get_string_element(drm, 1), ==, "renderD129");
+    g_assert_cmpuint(json_array_get_length(members), ==, 5);
+    bridge = json_array_get_object_element(members, 0);
+    g_assert_cmpstr(json_object_get_string_member(bridge, "address"), ==, "0000:00:01.0");
+    g_assert_cmpstr(json_object_get_string_member(bridge, "class"), ==, "0604");
+    g_assert_false(json_object_get_boolean_member(bridge, "own"));
+    g_assert_true(json_object_get_boolean_member(bridge, "allowed"));
+  }
+}
+
+static void
+test_list_gpus_json_nulls(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *ids = g_build_filename(f->root, "usr/share/misc/pci.ids", NULL);
+  g_autoptr(JsonArray) gpus = NULL;
+  JsonObject *nv;
+  JsonObject *fn;
+
+  /* no pci.ids, IOMMU off, the GPU unbound: null where unknown */
+  g_assert_cmpint(unlink(ids), ==, 0);
+  vxm_test_sysfs_set_driver(f->root, "0000:01:00.0", NULL);
+  g_assert_cmpint(run_vxm(f, &out, &err, "list-gpus", "--json", NULL), ==, 0);
+  gpus = parse_array(out);
+  nv = json_array_get_object_element(gpus, 1);
+  assert_null_member(nv, "vendor_name");
+  assert_null_member(nv, "device_name");
+  assert_null_member(nv, "driver");
+  assert_null_member(nv, "iommu_group");
+  g_assert_cmpstr(json_object_get_string_member(nv, "role"), ==, "unusable");
+  g_assert_cmpstr(json_array_get_string_element(json_object_get_array_member(nv, "reasons"), 0), ==,
+                  "the IOMMU is off, so no device can be passed through: turn it on (see vxm "
+                  "check)");
+  fn = json_array_get_object_element(json_object_get_array_member(nv, "functions"), 0);
+  assert_null_member(fn, "iommu_group");
+}
+
+static void
+test_list_gpus_human(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "list-gpus", NULL), ==, 0);
+  lines = g_strsplit(out, "\n", -1);
+  g_assert_true(g_str_has_prefix(lines[0], "ADDRESS       ROLE       DRIVER  GROUP  NAME"));
+  g_assert_cmpstr(lines[1], ==,
+                  "0000:00:02.0  host       i915    2      Intel Corporation CoffeeLake-S GT2 "
+                  "[UHD Graphics 630]");
+  g_assert_cmpstr(lines[2], ==,
+                  "0000:01:00.0  unusable   nvidia  14     NVIDIA Corporation GA102 [GeForce RTX "
+                  "3080]");
+  /* then the details, with the reason naming both offenders */
+  g_assert_nonnull(strstr(out, "IOMMU group 14:"));
+  g_assert_nonnull(strstr(out, "0000:00:14.0 (USB controller, 0c03) and 0000:03:00.0 (Ethernet "
+                               "controller, 0200)"));
+  g_assert_nonnull(strstr(out, "0000:01:00.1  Audio device (0403)"));
+  /* NO_COLOR is set by the test runner: no escape codes */
+  g_assert_null(strchr(out, '\033'));
+}
+
+static void
+test_check_good(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonArray) checks = NULL;
+  static const char *const ids[] = {"iommu", "kvm", "gpus", "guest-gpu"};
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", NULL), ==, 0);
+  checks = parse_array(out);
+  g_assert_cmpuint(json_array_get_length(checks), ==, G_N_ELEMENTS(ids));
+  for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
+    JsonObject *c = json_array_get_object_element(checks, i);
+
+    g_assert_cmpuint(json_object_get_size(c), ==, 4);
+    g_assert_cmpstr(json_object_get_string_member(c, "id"), ==, ids[i]);
+    g_assert_cmpstr(json_object_get_string_member(c, "status"), ==, "ok");
+    g_assert_cmpuint(strlen(json_object_get_string_member(c, "message")), >, 0);
+    assert_null_member(c, "fix");
+  }
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "✔ iommu "));
+  g_assert_nonnull(strstr(out, "✔ guest-gpu  0000:01:00.0 (NVIDIA Corporation TU104"));
+  g_assert_nonnull(strstr(out, "4 ok, 0 warnings, 0 failed"));
+}
+
+static void
+test_check_without_kvm(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *kvm = g_build_filename(f->root, "dev/kvm", NULL);
+  g_autoptr(JsonArray) checks = NULL;
+  JsonObject *c;
+
+  g_assert_cmpint(unlink(kvm), ==, 0);
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", NULL), ==, 1);
+  checks = parse_array(out);
+  c = json_array_get_object_element(checks, 1);
+  g_assert_cmpstr(json_object_get_string_member(c, "id"), ==, "kvm");
+  g_assert_cmpstr(json_object_get_string_member(c, "status"), ==, "fail");
+  g_assert_nonnull(strstr(json_object_get_string_member(c, "fix"), "modprobe kvm_intel"));
+  /* the others still pass */
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(checks, 3), "status"),
+                  ==, "ok");
+}
+
+static void
+test_check_single_gpu(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "✘ gpus       vxm is for two-GPU machines: the host keeps one GPU "
+                               "and the guest gets the other; this machine has only "
+                               "0000:01:00.0"));
+  g_assert_nonnull(strstr(out, "\n             fix: add a second GPU"));
+  g_assert_nonnull(strstr(out, "✔ iommu"));
+}
+
+static void
+test_check_configured_gpu(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonArray) checks = NULL;
+  JsonObject *guest;
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", "--gpu", "2080", NULL), ==, 0);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", "--gpu", "radeon", NULL), ==, 1);
+  checks = parse_array(out);
+  guest = json_array_get_object_element(checks, 3);
+  g_assert_cmpstr(json_object_get_string_member(guest, "status"), ==, "fail");
+  g_assert_nonnull(
+      strstr(json_object_get_string_member(guest, "message"), "no GPU matches 'radeon'"));
+}
+
+static void
+test_check_iommu_off(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonArray) checks = NULL;
+  JsonObject *iommu, *guest;
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", NULL), ==, 1);
+  checks = parse_array(out);
+  iommu = json_array_get_object_element(checks, 0);
+  guest = json_array_get_object_element(checks, 3);
+  g_assert_cmpstr(json_object_get_string_member(iommu, "status"), ==, "fail");
+  g_assert_nonnull(strstr(json_object_get_string_member(iommu, "fix"), "intel_iommu=on"));
+  g_assert_cmpstr(json_object_get_string_member(guest, "status"), ==, "fail");
+  g_assert_cmpstr(json_object_get_string_member(guest, "fix"), ==,
+                  "turn the IOMMU on first (see the iommu check)");
+}
+
+static void
+test_root_handling(Fixture *f, gconstpointer data)
+{
+  const char *bad[] = {f->vxm, "list-gpus", "--root", "/nonexistent/vxm-root", NULL};
+  const char *env_argv[] = {f->vxm, "list-gpus", "--json", NULL};
+  g_autofree char *env_root = g_strdup_printf("VXM_ROOT=%s", f->root);
+  const char *envp[] = {env_root, NULL};
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *empty = vxm_test_mkdtemp();
+
+  g_assert_cmpint(vxm_test_run(bad, NULL, &out, &err), ==, 1);
+  g_assert_cmpstr(out, ==, "");
+  g_assert_true(g_str_has_prefix(err, "vxm list-gpus: host root /nonexistent/vxm-root is not a "
+                                      "folder"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* VXM_ROOT stands in for --root */
+  g_assert_cmpint(vxm_test_run(env_argv, envp, &out, &err), ==, 0);
+  g_assert_nonnull(strstr(out, "\"0000:01:00.0\""));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* a folder that is not a host's /: the error names what is missing */
+  {
+    const char *argv[] = {f->vxm, "list-gpus", "--root", empty, NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, NULL, &out, &err), ==, 1);
+    g_assert_nonnull(strstr(err, "/sys/bus/pci/devices"));
+    g_assert_null(strstr(err, empty));
+  }
+  vxm_test_rm_rf(empty);
+}
+
+static void
+test_usage_errors(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "list-gpus", "--frobnicate", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "--frobnicate"));
+  g_assert_nonnull(strstr(err, "vxm list-gpus --help"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "extra", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "'extra'"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--help", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "--json"));
+  g_assert_nonnull(strstr(out, "--root"));
+}
+
+#define ADD(path, func, machine) \
+  g_test_add(path, Fixture, GINT_TO_POINTER(machine), fixture_setup, func, fixture_teardown)
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  ADD("/vxm/cli/list-gpus/json", test_list_gpus_json, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/cli/list-gpus/json-nulls", test_list_gpus_json_nulls, VXM_TEST_MACHINE_IOMMU_OFF);
+  ADD("/vxm/cli/list-gpus/human", test_list_gpus_human, VXM_TEST_MACHINE_SHARED_GROUP);
+  ADD("/vxm/cli/check/good-machine", test_check_good, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/cli/check/without-kvm", test_check_without_kvm, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/cli/check/single-gpu", test_check_single_gpu, VXM_TEST_MACHINE_SINGLE_GPU);
+  ADD("/vxm/cli/check/configured-gpu", test_check_configured_gpu, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/cli/check/iommu-off", test_check_iommu_off, VXM_TEST_MACHINE_IOMMU_OFF);
+  ADD("/vxm/cli/root-handling", test_root_handling, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/cli/usage-errors", test_usage_errors, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  return g_test_run();
+}

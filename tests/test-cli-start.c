@@ -1,0 +1,285 @@
+/* Integration: the real `vxm start --dry-run` with XDG folders in a temp dir and --root on a
+ * static workstation (Intel iGPU + NVIDIA Turing with four functions, Debian's firmware
+ * descriptors). It must print the plan and change nothing. */
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vxm-test-sysfs.h"
+#include "vxm-test-util.h"
+
+typedef struct {
+  char *tmp;
+  char *root;
+  char *home;
+  char *vxm;
+  GStrv env;
+} Fixture;
+
+static void
+copy_descriptor(const char *root, const char *name)
+{
+  g_autofree char *rel = g_build_filename("tests/data/firmware/debian12", name, NULL);
+  g_autofree char *src = vxm_test_source_path(rel);
+  g_autofree char *dest = g_build_filename("usr/share/qemu/firmware", name, NULL);
+  g_autofree char *contents = NULL;
+
+  g_assert_true(g_file_get_contents(src, &contents, NULL, NULL));
+  vxm_test_write_file(root, dest, contents);
+}
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GStrvBuilder) env = g_strv_builder_new();
+  g_autofree char *e_home = NULL;
+
+  f->tmp = vxm_test_mkdtemp();
+  f->root = g_build_filename(f->tmp, "root", NULL);
+  f->home = g_build_filename(f->tmp, "home", NULL);
+  f->vxm = vxm_test_build_path("src/cli/vxm");
+  vxm_test_machine_build(f->root, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  vxm_test_write_file(f->root, "proc/meminfo",
+                      "MemTotal:       32768000 kB\n"
+                      "MemFree:        20000000 kB\n");
+  vxm_test_write_file(f->root, "sys/devices/system/cpu/online", "0-11\n");
+  vxm_test_write_file(f->root, "sys/devices/system/cpu/cpu0/topology/thread_siblings_list",
+                      "0,6\n");
+  copy_descriptor(f->root, "40-edk2-x86_64-secure-enrolled.json");
+  copy_descriptor(f->root, "50-edk2-x86_64-secure.json");
+  copy_descriptor(f->root, "60-edk2-x86_64.json");
+  vxm_test_write_file(f->root, "usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "code");
+  vxm_test_symlink(f->root, "usr/share/OVMF/OVMF_CODE_4M.ms.fd", "OVMF_CODE_4M.secboot.fd");
+  vxm_test_write_file(f->root, "usr/share/OVMF/OVMF_VARS_4M.ms.fd", "vars");
+  vxm_test_write_file(f->root, "usr/share/OVMF/OVMF_CODE_4M.fd", "code");
+  vxm_test_write_file(f->root, "usr/share/OVMF/OVMF_VARS_4M.fd", "vars");
+  vxm_test_write_file(f->home, ".config/vxm/vms/win11.conf",
+                      "# the user's comment\n"
+                      "[gpu]\naddress = 01:00.0\n\n"
+                      "[memory]\nsize = 8G\nhugepages = 2M\n\n"
+                      "[network]\nmac = 02:5e:a7:00:00:09\n\n"
+                      "[audio]\nbackend = none\n");
+
+  e_home = g_strdup_printf("HOME=%s", f->home);
+  g_strv_builder_add(env, e_home);
+#define XDG(var, sub)                                                     \
+  do {                                                                    \
+    g_autofree char *kv = g_strdup_printf("%s=%s/%s", var, f->home, sub); \
+    g_strv_builder_add(env, kv);                                          \
+  } while (0)
+  XDG("XDG_CONFIG_HOME", ".config");
+  XDG("XDG_DATA_HOME", ".local/share");
+  XDG("XDG_STATE_HOME", ".local/state");
+  XDG("XDG_CACHE_HOME", ".cache");
+  XDG("XDG_RUNTIME_DIR", "run");
+#undef XDG
+  f->env = g_strv_builder_end(env);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+  vxm_test_rm_rf(f->tmp);
+  g_free(f->tmp);
+  g_free(f->root);
+  g_free(f->home);
+  g_free(f->vxm);
+  g_strfreev(f->env);
+}
+
+static int
+run_start(Fixture *f, char **out, char **err, const char *arg1, const char *arg2, const char *arg3)
+{
+  const char *argv[] = {f->vxm, "start", "--root", f->root, arg1, arg2, arg3, NULL};
+
+  return vxm_test_run(argv, (const char *const *)f->env, out, err);
+}
+
+static gint
+compare_names(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every file under @dir with its size and mtime: what "changed nothing" is checked against. */
+static void
+snapshot_dir(GString *s, const char *dir, const char *rel)
+{
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  const char *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name(d)) != NULL)
+    g_ptr_array_add(names, g_strdup(name));
+  g_ptr_array_sort(names, compare_names);
+  for (guint i = 0; i < names->len; i++) {
+    const char *n = g_ptr_array_index(names, i);
+    g_autofree char *path = g_build_filename(dir, n, NULL);
+    g_autofree char *sub = g_build_filename(rel, n, NULL);
+    struct stat st;
+
+    g_assert_cmpint(lstat(path, &st), ==, 0);
+    g_string_append_printf(s, "%s %o %lld %lld.%09ld\n", sub, st.st_mode, (long long)st.st_size,
+                           (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    if (S_ISDIR(st.st_mode))
+      snapshot_dir(s, path, sub);
+  }
+}
+
+static char *
+snapshot(Fixture *f)
+{
+  GString *s = g_string_new(NULL);
+  g_autofree char *config = g_build_filename(f->home, ".config", NULL);
+
+  snapshot_dir(s, f->root, "root");
+  snapshot_dir(s, config, "config");
+  return g_string_free(s, FALSE);
+}
+
+static gboolean
+strv_json_has(JsonArray *array, const char *value)
+{
+  for (guint i = 0; i < json_array_get_length(array); i++)
+    if (g_strcmp0(json_array_get_string_element(array, i), value) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_dry_run_json(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *before = snapshot(f);
+  g_autofree char *after = NULL;
+  g_autofree char *data_dir = g_build_filename(f->home, ".local/share/vxm", NULL);
+  g_autofree char *run_dir = g_build_filename(f->home, "run/vxm", NULL);
+  g_autofree char *state_dir = g_build_filename(f->home, ".local/state/vxm", NULL);
+  g_autofree char *code = g_build_filename(f->root, "usr/share/OVMF/OVMF_CODE_4M.ms.fd", NULL);
+  g_autofree char *pflash0 =
+      g_strdup_printf("if=pflash,unit=0,format=raw,readonly=on,file=%s", code);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  JsonObject *obj;
+  JsonArray *qemu, *swtpm, *steps;
+  JsonObject *first_step, *fw;
+  int status;
+
+  status = run_start(f, &out, &err, "--dry-run", "--json", "win11");
+  g_assert_cmpstr(err, ==, "");
+  g_assert_cmpint(status, ==, 0);
+  json_parser_load_from_data(parser, out, -1, &error);
+  g_assert_no_error(error);
+  obj = json_node_get_object(json_parser_get_root(parser));
+  g_assert_true(json_object_has_member(obj, "qemu"));
+  g_assert_true(json_object_has_member(obj, "swtpm"));
+  g_assert_true(json_object_has_member(obj, "steps"));
+  qemu = json_object_get_array_member(obj, "qemu");
+  swtpm = json_object_get_array_member(obj, "swtpm");
+  steps = json_object_get_array_member(obj, "steps");
+
+  g_assert_true(g_str_has_suffix(json_array_get_string_element(qemu, 0), "qemu-system-x86_64"));
+  g_assert_true(strv_json_has(qemu, "win11,debug-threads=on"));
+  g_assert_true(strv_json_has(qemu, "vfio-pci,host=0000:01:00.0,id=gpu-fn0,bus=gpu-port,"
+                                    "addr=00.0,multifunction=on"));
+  g_assert_true(strv_json_has(qemu, "vfio-pci,host=0000:01:00.3,id=gpu-fn3,bus=gpu-port,"
+                                    "addr=00.3"));
+  g_assert_true(strv_json_has(qemu, "memory-backend-memfd,id=mem0,size=8G,hugetlb=on,"
+                                    "hugetlbsize=2M,share=on,prealloc=on"));
+  /* the firmware file as QEMU on this machine opens it: under the root */
+  g_assert_true(strv_json_has(qemu, pflash0));
+  g_assert_true(strv_json_has(qemu, "-S"));
+  g_assert_cmpstr(json_array_get_string_element(swtpm, 0), ==, "swtpm");
+
+  first_step = json_array_get_object_element(steps, 0);
+  g_assert_cmpstr(json_object_get_string_member(first_step, "kind"), ==, "detach-gpu");
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(first_step, "subjects")), ==,
+                   4);
+  g_assert_nonnull(strstr(json_object_get_string_member(first_step, "description"),
+                          "0000:01:00.0 0000:01:00.1 0000:01:00.2 0000:01:00.3"));
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(steps, 1), "kind"),
+                  ==, "reserve-hugepages");
+  g_assert_cmpint(json_object_get_int_member(json_array_get_object_element(steps, 1), "amount"), ==,
+                  4096);
+  fw = json_object_get_object_member(obj, "firmware");
+  g_assert_cmpstr(json_object_get_string_member(fw, "descriptor"), ==,
+                  "40-edk2-x86_64-secure-enrolled.json");
+
+  /* nothing changed: the host tree and the config; no VM folder was made */
+  after = snapshot(f);
+  g_assert_cmpstr(before, ==, after);
+  g_assert_false(g_file_test(data_dir, G_FILE_TEST_EXISTS));
+  g_assert_false(g_file_test(run_dir, G_FILE_TEST_EXISTS));
+  g_assert_false(g_file_test(state_dir, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_dry_run_human(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  /* a broken descriptor is a warning naming the file, not a failure */
+  vxm_test_write_file(f->root, "etc/qemu/firmware/10-broken.json", "{not json");
+  status = run_start(f, &out, &err, "--dry-run", "win11", NULL);
+  g_test_message("%s", out);
+  g_assert_cmpint(status, ==, 0);
+  g_assert_nonnull(strstr(err, "/etc/qemu/firmware/10-broken.json"));
+  g_assert_nonnull(strstr(out, "Host steps:"));
+  g_assert_nonnull(strstr(out, "detach-gpu"));
+  g_assert_nonnull(strstr(out, "  -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+                               "resourcecontrol=deny \\\n"));
+  g_assert_nonnull(strstr(out, "swtpm:\n  swtpm \\\n  socket \\\n  --tpm2 \\\n"));
+}
+
+static void
+test_not_implemented(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = run_start(f, &out, &err, "win11", NULL, NULL);
+
+  g_assert_cmpint(status, ==, 1);
+  g_assert_nonnull(strstr(err, "not implemented yet"));
+  g_assert_nonnull(strstr(err, "--dry-run"));
+}
+
+static void
+test_unknown_vm(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = run_start(f, &out, &err, "--dry-run", "nope", NULL);
+
+  g_assert_cmpint(status, ==, 1);
+  g_assert_nonnull(strstr(err, "nope"));
+  g_assert_cmpstr(out, ==, "");
+}
+
+static void
+test_usage(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = run_start(f, &out, &err, "--json", "win11", NULL);
+
+  g_assert_cmpint(status, ==, 2);
+  g_assert_nonnull(strstr(err, "--json goes with --dry-run"));
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+#define FX(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  FX("/vxm/cli/start/dry-run-json", test_dry_run_json);
+  FX("/vxm/cli/start/dry-run-human", test_dry_run_human);
+  FX("/vxm/cli/start/not-implemented", test_not_implemented);
+  FX("/vxm/cli/start/unknown-vm", test_unknown_vm);
+  FX("/vxm/cli/start/json-needs-dry-run", test_usage);
+  return g_test_run();
+}

@@ -1,0 +1,244 @@
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host/vxm-check.h"
+#include "vxm-test-sysfs.h"
+#include "vxm-test-util.h"
+
+typedef struct {
+  char *root;
+  VxmHostfs *fs;
+} Fixture;
+
+static void
+fixture_setup(Fixture *f, gconstpointer data)
+{
+  f->root = vxm_test_mkdtemp();
+  vxm_test_machine_build(f->root, GPOINTER_TO_INT(data));
+  f->fs = vxm_hostfs_new(f->root);
+}
+
+static void
+fixture_teardown(Fixture *f, gconstpointer data)
+{
+  g_clear_object(&f->fs);
+  vxm_test_rm_rf(f->root);
+  g_free(f->root);
+}
+
+/* Runs the one check @id (with @guest configured) and returns its result. */
+static VxmCheckResult *
+run_one(Fixture *f, const char *id, const char *guest)
+{
+  g_autoptr(VxmCheckContext) ctx = vxm_check_context_new(f->fs, guest);
+  const char *only[] = {id, NULL};
+  g_autoptr(GPtrArray) results = vxm_check_run(ctx, only);
+  VxmCheckResult *r;
+
+  g_assert_cmpuint(results->len, ==, 1);
+  r = g_ptr_array_steal_index(results, 0);
+  g_assert_cmpstr(r->id, ==, id);
+  return r;
+}
+
+static void
+test_registry_order(void)
+{
+  gsize n = 0;
+  const VxmCheckDef *defs = vxm_check_get_registry(&n);
+  static const char *const ids[] = {"iommu", "kvm", "gpus", "guest-gpu"};
+
+  g_assert_cmpuint(n, ==, G_N_ELEMENTS(ids));
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpstr(defs[i].id, ==, ids[i]);
+}
+
+static void
+test_good_machine_passes(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckContext) ctx = vxm_check_context_new(f->fs, NULL);
+  g_autoptr(GPtrArray) results = vxm_check_run(ctx, NULL);
+
+  g_assert_cmpuint(results->len, ==, 4);
+  for (guint i = 0; i < results->len; i++) {
+    VxmCheckResult *r = g_ptr_array_index(results, i);
+
+    if (r->status != VXM_CHECK_STATUS_OK)
+      g_error("%s: %s", r->id, r->message);
+    g_assert_null(r->fix);
+  }
+  g_assert_true(vxm_check_results_passed(results));
+}
+
+static void
+test_iommu_hints_intel(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) r = NULL;
+  g_autoptr(VxmCheckResult) already = NULL;
+  g_autoptr(VxmCheckResult) disabled = NULL;
+
+  vxm_test_write_file(f->root, "etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n");
+  r = run_one(f, "iommu", NULL);
+  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(r->message, "IOMMU is off"));
+  g_assert_nonnull(strstr(r->fix, "intel_iommu=on"));
+  g_assert_nonnull(strstr(r->fix, "GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub"));
+  g_assert_nonnull(strstr(r->fix, "update-grub"));
+  g_assert_nonnull(strstr(r->fix, "reboot"));
+  g_assert_null(strstr(r->fix, "amd_iommu"));
+
+  /* already on the command line: the firmware is what is left */
+  vxm_test_host_add_cmdline(f->root, "BOOT_IMAGE=/vmlinuz ro intel_iommu=on");
+  already = run_one(f, "iommu", NULL);
+  g_assert_cmpint(already->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(already->fix, "already has intel_iommu=on"));
+  g_assert_nonnull(strstr(already->fix, "VT-d"));
+
+  /* turned off by a parameter: say which one to remove */
+  vxm_test_host_add_cmdline(f->root, "BOOT_IMAGE=/vmlinuz ro iommu=off");
+  disabled = run_one(f, "iommu", NULL);
+  g_assert_nonnull(strstr(disabled->message, "iommu=off"));
+  g_assert_nonnull(strstr(disabled->fix, "remove it"));
+}
+
+static void
+test_iommu_hints_amd(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) r = NULL;
+
+  vxm_test_host_add_cpuinfo(f->root, "AuthenticAMD");
+  r = run_one(f, "iommu", NULL);
+  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(r->fix, "amd_iommu=on"));
+  g_assert_nonnull(strstr(r->fix, "on AMD the kernel turns the IOMMU on by itself"));
+  g_assert_null(strstr(r->fix, "intel_iommu"));
+}
+
+static void
+test_kvm(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) ok = run_one(f, "kvm", NULL);
+  g_autoptr(VxmCheckResult) missing = NULL;
+
+  g_assert_cmpint(ok->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_null(ok->fix);
+  {
+    g_autofree char *kvm = g_build_filename(f->root, "dev/kvm", NULL);
+    g_assert_cmpint(unlink(kvm), ==, 0);
+  }
+  missing = run_one(f, "kvm", NULL);
+  g_assert_cmpint(missing->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(missing->message, "/dev/kvm is missing"));
+  g_assert_nonnull(strstr(missing->fix, "modprobe kvm_intel"));
+  g_assert_nonnull(strstr(missing->fix, "VT-x"));
+}
+
+static void
+test_kvm_permission(Fixture *f, gconstpointer data)
+{
+  g_autofree char *kvm = g_build_filename(f->root, "dev/kvm", NULL);
+  g_autoptr(VxmCheckResult) r = NULL;
+
+  if (geteuid() == 0) {
+    g_test_skip("root opens a mode 000 file anyway");
+    return;
+  }
+  g_assert_cmpint(chmod(kvm, 0), ==, 0);
+  r = run_one(f, "kvm", NULL);
+  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(r->fix, "usermod -aG kvm"));
+}
+
+static void
+test_single_gpu_refused(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) gpus = run_one(f, "gpus", NULL);
+  g_autoptr(VxmCheckResult) guest = run_one(f, "guest-gpu", NULL);
+
+  g_assert_cmpint(gpus->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_cmpstr(gpus->message, ==,
+                  "vxm is for two-GPU machines: the host keeps one GPU and the guest gets the "
+                  "other; this machine has only 0000:01:00.0 (NVIDIA Corporation GA102 [GeForce "
+                  "RTX 3080], host)");
+  g_assert_nonnull(gpus->fix);
+  g_assert_cmpint(guest->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(guest->fix, "second GPU"));
+}
+
+static void
+test_shared_group_fails(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) gpus = run_one(f, "gpus", NULL);
+  g_autoptr(VxmCheckResult) guest = run_one(f, "guest-gpu", NULL);
+
+  g_assert_cmpint(gpus->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_cmpint(guest->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(guest->message, "0000:00:14.0 (USB controller, 0c03)"));
+  g_assert_nonnull(strstr(guest->message, "0000:03:00.0 (Ethernet controller, 0200)"));
+  g_assert_nonnull(strstr(guest->fix, "another PCIe slot"));
+  /* the host's own GPU is not listed as a failed candidate */
+  g_assert_null(strstr(guest->message, "boot VGA"));
+}
+
+static void
+test_no_gpu(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(VxmCheckContext) ctx = vxm_check_context_new(fs, NULL);
+  g_autoptr(GPtrArray) results = NULL;
+  VxmCheckResult *gpus, *guest;
+
+  /* a server with a host bridge and a NIC, and no pci.ids, cpuinfo or cmdline */
+  vxm_test_sysfs_add_pci(root, "0000:00:00.0", NULL, 0x8086, 0x3e30, 0x060000, NULL, 0);
+  vxm_test_sysfs_add_pci(root, "0000:00:1f.6", NULL, 0x8086, 0x15bc, 0x020000, "e1000e", 1);
+  results = vxm_check_run(ctx, NULL);
+  gpus = g_ptr_array_index(results, 2);
+  guest = g_ptr_array_index(results, 3);
+  g_assert_cmpint(gpus->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_true(g_str_has_suffix(gpus->message, "this machine has no GPU at all"));
+  g_assert_cmpint(guest->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_cmpstr(guest->message, ==, "no GPU can be the guest GPU: this machine has none");
+  g_assert_false(vxm_check_results_passed(results));
+  vxm_test_rm_rf(root);
+}
+
+static void
+test_configured_guest(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) by_name = run_one(f, "guest-gpu", "geforce");
+  g_autoptr(VxmCheckResult) host = run_one(f, "guest-gpu", "00:02.0");
+  g_autoptr(VxmCheckResult) nonsense = run_one(f, "guest-gpu", "voodoo");
+
+  g_assert_cmpint(by_name->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(by_name->message, "configured guest GPU 0000:01:00.0"));
+  g_assert_cmpint(host->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(host->message, "boot VGA"));
+  g_assert_cmpint(nonsense->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(nonsense->message, "no GPU matches 'voodoo'"));
+  g_assert_nonnull(strstr(nonsense->fix, "--set-gpu"));
+}
+
+#define ADD(path, func, machine) \
+  g_test_add(path, Fixture, GINT_TO_POINTER(machine), fixture_setup, func, fixture_teardown)
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/vxm/host/check/registry-order", test_registry_order);
+  ADD("/vxm/host/check/good-machine-passes", test_good_machine_passes,
+      VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/good-amd-machine-passes", test_good_machine_passes,
+      VXM_TEST_MACHINE_AMD_RADEON);
+  ADD("/vxm/host/check/iommu-hints-intel", test_iommu_hints_intel, VXM_TEST_MACHINE_IOMMU_OFF);
+  ADD("/vxm/host/check/iommu-hints-amd", test_iommu_hints_amd, VXM_TEST_MACHINE_IOMMU_OFF);
+  ADD("/vxm/host/check/kvm", test_kvm, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/kvm-permission", test_kvm_permission, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/single-gpu-refused", test_single_gpu_refused, VXM_TEST_MACHINE_SINGLE_GPU);
+  ADD("/vxm/host/check/shared-group-fails", test_shared_group_fails, VXM_TEST_MACHINE_SHARED_GROUP);
+  g_test_add_func("/vxm/host/check/no-gpu", test_no_gpu);
+  ADD("/vxm/host/check/configured-guest", test_configured_guest, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  return g_test_run();
+}
