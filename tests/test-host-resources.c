@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -354,8 +355,14 @@ test_memlock_prlimit(Fixture *f, gconstpointer data)
   g_assert_true(vxm_memlock_get_pid(pid, &s, &h, &error));
   g_assert_cmpuint(s, ==, bytes);
 
-  /* never lowered */
-  g_assert_true(vxm_memlock_raise_pid(pid, 64 * 1024, &error));
+  /* never lowered; the pidfd form reaches the same process */
+  {
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    g_assert_cmpint(pidfd, >=, 0);
+    g_assert_true(vxm_memlock_raise_pidfd(pidfd, 64 * 1024, &error));
+    g_assert_no_error(error);
+    close(pidfd);
+  }
   g_clear_pointer(&soft, g_free);
   g_clear_pointer(&hard, g_free);
   read_proc_memlock(pid, &soft, &hard);
@@ -369,8 +376,16 @@ test_memlock_prlimit(Fixture *f, gconstpointer data)
     g_clear_error(&error);
   }
 
-  g_subprocess_force_exit(child);
-  g_assert_true(g_subprocess_wait(child, NULL, NULL));
+  {
+    /* a pidfd whose process has exited and been reaped */
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    g_subprocess_force_exit(child);
+    g_assert_true(g_subprocess_wait(child, NULL, NULL));
+    g_assert_false(vxm_memlock_raise_pidfd(pidfd, bytes, &error));
+    g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+    close(pidfd);
+  }
   /* a pid that names no process */
   g_assert_false(vxm_memlock_raise_pid(G_MAXINT - 1, bytes, &error));
   g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);

@@ -7,6 +7,7 @@
 #include "common/vxm-error.h"
 #include "journal/vxm-journal.h"
 #include "memory/vxm-hugepages.h"
+#include "supervisor/vxm-host-ops-local.h"
 #include "vxm-simhost-fixture.h"
 #include "vxm-test-util.h"
 
@@ -499,6 +500,52 @@ test_sim_journal_undo(void)
   vxm_test_rm_rf(dir);
 }
 
+/* Through the supervisor's local host ops (what `vxm start` as root uses): reserve on the
+ * GPU's node, journaled under the VM's name; release by VM name; restore_all after a "crash". */
+static void
+test_sim_host_ops(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(VxmHostfs) hostfs = NULL;
+  g_autoptr(VxmHostOps) ops = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *nr = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  sim = vxm_simhost_start("xeon-two-node", &error);
+  g_assert_no_error(error);
+  hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
+  ops = vxm_host_ops_local_new(hostfs);
+  before = vxm_simhost_state(sim);
+
+  g_assert_true(
+      vxm_host_ops_reserve_hugepages(ops, "win11", VXM_HUGEPAGE_SIZE_2M, 4096, 1, report, &error));
+  g_assert_no_error(error);
+  nr = read_host(hostfs, NODE1_HP2M_NR);
+  g_assert_cmpstr(nr, ==, "4096");
+  g_assert_cmpuint(report->len, ==, 1);
+  g_assert_nonnull(strstr(g_ptr_array_index(report, 0), "on NUMA node 1"));
+  g_assert_true(vxm_journal_exists(hostfs, "win11"));
+  g_assert_true(vxm_host_ops_release_hugepages(ops, "win11", report, &error));
+  g_assert_no_error(error);
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+
+  /* reserved again, then restore_all (teardown or recover) gives it back too */
+  g_assert_true(
+      vxm_host_ops_reserve_hugepages(ops, "win11", VXM_HUGEPAGE_SIZE_2M, 2048, 1, report, &error));
+  g_assert_true(vxm_host_ops_restore_all(ops, "win11", NULL, report, &error));
+  g_assert_no_error(error);
+  g_clear_pointer(&after, g_free);
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_false(vxm_journal_exists(hostfs, "win11"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -512,5 +559,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/memory/hugepages/simhost/numa-node-and-1g-at-boot", test_sim_numa);
   g_test_add_func("/vxm/memory/hugepages/simhost/1g-at-run-time", test_sim_1g);
   g_test_add_func("/vxm/memory/hugepages/simhost/journal-undo", test_sim_journal_undo);
+  g_test_add_func("/vxm/memory/hugepages/simhost/host-ops-local", test_sim_host_ops);
   return g_test_run();
 }

@@ -429,6 +429,29 @@ undo_hugepages(const VxmJournalUndoContext *ctx, const VxmJournalEntry *entry, c
   return TRUE;
 }
 
+gboolean
+vxm_hugepages_release_journaled(VxmHostfs *hostfs, VxmJournal *journal, GPtrArray *report,
+                                GError **error)
+{
+  VxmJournalUndoContext ctx = {.hostfs = hostfs};
+
+  for (guint i = vxm_journal_get_n_entries(journal); i > 0; i--) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i - 1);
+    g_autofree char *message = NULL;
+
+    if (g_strcmp0(entry->kind, VXM_HUGEPAGES_JOURNAL_KIND) != 0 ||
+        entry->state == VXM_JOURNAL_STATE_UNDONE)
+      continue;
+    if (!undo_hugepages(&ctx, entry, &message, error))
+      return FALSE;
+    if (!vxm_journal_finish(journal, i - 1, VXM_JOURNAL_STATE_UNDONE, message, error))
+      return FALSE;
+    if (report != NULL && message != NULL)
+      g_ptr_array_add(report, g_strdup(message));
+  }
+  return TRUE;
+}
+
 void
 vxm_hugepages_register_journal_kind(void)
 {

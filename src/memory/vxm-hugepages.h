@@ -79,6 +79,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHugepages, vxm_hugepages_free)
 /* "4096 x 2 MiB pages (8 GiB) on NUMA node 1, pool 0 -> 4096", or "normal memory". */
 char *vxm_hugepages_describe(const VxmHugepages *self);
 
+/* Gives back every pool @journal grew (its "hugepages" entries not yet undone, last first),
+ * each entry marked undone; other kinds are left alone. For the host ops, which name a VM,
+ * not a reservation. Appends a line per pool to @report (may be NULL). */
+gboolean vxm_hugepages_release_journaled(VxmHostfs *hostfs, VxmJournal *journal, GPtrArray *report,
+                                         GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* Registers the undo of "hugepages" journal entries (idempotent). */
 void vxm_hugepages_register_journal_kind(void);
 

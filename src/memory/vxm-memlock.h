@@ -35,6 +35,11 @@ guint64 vxm_memlock_required(guint64 memory_bytes, guint64 looking_glass_bytes);
  * CAP_SYS_RESOURCE, NOT_FOUND when the process is gone. */
 gboolean vxm_memlock_raise_pid(pid_t pid, guint64 bytes, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* The same for the process behind @pidfd (the host ops' and vxmd's form: the caller already
+ * holds the process). The pid is read from /proc/self/fdinfo of the pidfd. */
+gboolean vxm_memlock_raise_pidfd(int pidfd, guint64 bytes,
+                                 GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* The current soft and hard RLIMIT_MEMLOCK of @pid (RLIM_INFINITY as G_MAXUINT64). */
 gboolean vxm_memlock_get_pid(pid_t pid, guint64 *soft, guint64 *hard,
                              GError **error) G_GNUC_WARN_UNUSED_RESULT;
