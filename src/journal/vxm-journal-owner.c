@@ -22,8 +22,9 @@ real_proc_fs(void)
   return fs;
 }
 
-gboolean
-vxm_process_get_start_time(VxmHostfs *proc_fs, gint64 pid, guint64 *out, GError **error)
+/* Field 22 (start time) and field 3 (state) of /proc/PID/stat. */
+static gboolean
+read_stat(VxmHostfs *proc_fs, gint64 pid, guint64 *start_time, char *state, GError **error)
 {
   g_autofree char *path = g_strdup_printf(VXM_HOST_PROC "/%" G_GINT64_FORMAT "/stat", pid);
   g_autofree char *stat = vxm_hostfs_read_attr(proc_fs, path, error);
@@ -38,12 +39,20 @@ vxm_process_get_start_time(VxmHostfs *proc_fs, gint64 pid, guint64 *out, GError 
   if (rest == NULL)
     goto bad;
   fields = g_strsplit(g_strchug((char *)rest + 1), " ", -1);
-  if (g_strv_length(fields) < 20 || !vxm_parse_uint64(fields[22 - 3], 10, out))
+  if (g_strv_length(fields) < 20 || !vxm_parse_uint64(fields[22 - 3], 10, start_time))
     goto bad;
+  if (state != NULL)
+    *state = fields[0][0];
   return TRUE;
 bad:
   g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "%s is not in the kernel's format", path);
   return FALSE;
+}
+
+gboolean
+vxm_process_get_start_time(VxmHostfs *proc_fs, gint64 pid, guint64 *out, GError **error)
+{
+  return read_stat(proc_fs, pid, out, NULL, error);
 }
 
 gboolean
@@ -59,27 +68,25 @@ vxm_journal_owner_init_self(VxmJournalOwner *owner, GError **error)
 }
 
 gboolean
+vxm_journal_owner_init_pid(VxmJournalOwner *owner, gint64 pid, GError **error)
+{
+  owner->pid = pid;
+  owner->uid = getuid();
+  return vxm_process_get_start_time(real_proc_fs(), pid, &owner->start_time, error);
+}
+
+gboolean
 vxm_journal_owner_is_alive(const VxmJournalOwner *owner)
 {
   guint64 start = 0;
+  char state = '?';
 
   if (owner->pid <= 0)
     return FALSE;
-  if (!vxm_process_get_start_time(real_proc_fs(), owner->pid, &start, NULL))
+  if (!read_stat(real_proc_fs(), owner->pid, &start, &state, NULL))
     return FALSE;
-  if (start != owner->start_time)
-    return FALSE;
-  /* a zombie has exited: its journal is orphaned even before its parent (often PID 1, which
-   * reaps late here) collects it */
-  {
-    g_autofree char *path = g_strdup_printf(VXM_HOST_PROC "/%" G_GINT64_FORMAT "/stat", owner->pid);
-    g_autofree char *stat = vxm_hostfs_read_attr(real_proc_fs(), path, NULL);
-    const char *rest = stat != NULL ? strrchr(stat, ')') : NULL;
-
-    if (rest != NULL && (rest[1] == ' ') && (rest[2] == 'Z' || rest[2] == 'X'))
-      return FALSE;
-  }
-  return TRUE;
+  /* a zombie has finished: only its parent has not collected it yet */
+  return start == owner->start_time && state != 'Z' && state != 'X';
 }
 
 JsonNode *

@@ -22,7 +22,11 @@ typedef struct {
 gboolean vxm_journal_owner_init_self(VxmJournalOwner *owner,
                                      GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* TRUE when a process with the same pid AND start time runs now. */
+/* Another process of ours (a child left in a hung write): its pid, start time and our uid. */
+gboolean vxm_journal_owner_init_pid(VxmJournalOwner *owner, gint64 pid,
+                                    GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* TRUE when a process with the same pid AND start time runs now (a zombie does not). */
 gboolean vxm_journal_owner_is_alive(const VxmJournalOwner *owner);
 
 /* Field 22 of /proc/PID/stat under @proc_fs. */

@@ -20,6 +20,14 @@ typedef struct {
 } StuckChild;
 
 static GMutex stuck_lock;
+static __thread gint64 last_stuck_pid;
+
+gint64
+vxm_sysfs_writer_last_stuck_pid(void)
+{
+  return last_stuck_pid;
+}
+
 static GArray *stuck_children; /* of StuckChild */
 
 guint
@@ -123,6 +131,7 @@ vxm_sysfs_write_timeout(VxmHostfs *hostfs, const char *host_path, const char *va
 
   if (timeout_ms == 0)
     timeout_ms = VXM_SYSFS_WRITE_TIMEOUT_DEFAULT_MS;
+  last_stuck_pid = 0;
   vxm_sysfs_writer_reap();
 
   pid = fork();
@@ -153,6 +162,7 @@ vxm_sysfs_write_timeout(VxmHostfs *hostfs, const char *host_path, const char *va
       g_autofree char *limit = vxm_sysfs_format_timeout(timeout_ms);
 
       keep_stuck_child(pid, g_steal_fd(&pidfd));
+      last_stuck_pid = pid;
       g_set_error(error, VXM_ERROR, VXM_ERROR_TIMEOUT, "writing '%s' to %s did not finish in %s",
                   shown, host_path, limit);
       return FALSE;

@@ -32,6 +32,10 @@ G_BEGIN_DECLS
 gboolean vxm_sysfs_write_timeout(VxmHostfs *hostfs, const char *host_path, const char *value,
                                  guint timeout_ms, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* The pid of the child left behind by this thread's last timed-out write (0 if none yet):
+ * journaled so that recovery waits for it rather than racing a write still in the kernel. */
+gint64 vxm_sysfs_writer_last_stuck_pid(void);
+
 /* Reaps children of earlier timed-out writes that have finished since (each write does this
  * first). Returns how many are still running. */
 guint vxm_sysfs_writer_reap(void);

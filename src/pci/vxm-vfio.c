@@ -130,11 +130,61 @@ write_bind(VxmHostfs *hostfs, const char *bdf, const char *driver, guint timeout
   return FALSE;
 }
 
+/* ---- writes left hanging ---- */
+
+/* Records the child left in the write that just timed out, so that a later undo (perhaps by
+ * another vxm) does not race a write still in the kernel. */
+static void
+record_stuck_writer(JsonObject *data)
+{
+  gint64 pid = vxm_sysfs_writer_last_stuck_pid();
+  VxmJournalOwner writer;
+
+  if (pid > 0 && vxm_journal_owner_init_pid(&writer, pid, NULL))
+    json_object_set_member(data, "stuck_writer", vxm_journal_owner_to_json(&writer));
+}
+
+static gboolean
+check_stuck_writer(const VxmJournalEntry *entry, const char *bdf, GError **error)
+{
+  JsonNode *node = json_object_get_member(entry->data, "stuck_writer");
+  VxmJournalOwner writer;
+
+  if (node == NULL || !vxm_journal_owner_from_json(node, &writer, NULL) ||
+      !vxm_journal_owner_is_alive(&writer))
+    return TRUE;
+  g_set_error(error, VXM_ERROR, VXM_ERROR_STUCK,
+              "a write to %s is still blocked in the kernel (process %" G_GINT64_FORMAT
+              "): %s can be given back once it finishes (run vxm recover again then); reboot "
+              "if it never does",
+              bdf, writer.pid, bdf);
+  return FALSE;
+}
+
 /* ---- undo of one "pci-bind" entry: give the device back ---- */
+
+static gboolean undo_pci_bind_steps(const VxmJournalUndoContext *ctx, const VxmJournalEntry *entry,
+                                    char **out_message, GError **error);
 
 static gboolean
 undo_pci_bind(const VxmJournalUndoContext *ctx, const VxmJournalEntry *entry, char **out_message,
               GError **error)
+{
+  const char *bdf = vxm_journal_entry_get_string(entry, "device");
+
+  if (bdf != NULL && !check_stuck_writer(entry, bdf, error))
+    return FALSE;
+  if (undo_pci_bind_steps(ctx, entry, out_message, error))
+    return TRUE;
+  if (g_error_matches(*error, VXM_ERROR, VXM_ERROR_STUCK) ||
+      g_error_matches(*error, VXM_ERROR, VXM_ERROR_TIMEOUT))
+    record_stuck_writer(entry->data);
+  return FALSE;
+}
+
+static gboolean
+undo_pci_bind_steps(const VxmJournalUndoContext *ctx, const VxmJournalEntry *entry,
+                    char **out_message, GError **error)
 {
   VxmHostfs *hostfs = ctx->hostfs;
   const char *bdf = vxm_journal_entry_get_string(entry, "device");
@@ -424,6 +474,7 @@ failed:
     /* a hung write: nothing further is done to this device, and the journal says so */
     g_autoptr(GError) local = NULL;
 
+    record_stuck_writer(data);
     if (!vxm_journal_finish(journal, *out_index, VXM_JOURNAL_STATE_STUCK, (*error)->message,
                             &local))
       g_prefix_error(error, "(and the journal could not record it: %s) ", local->message);
