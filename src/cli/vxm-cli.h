@@ -78,5 +78,6 @@ int vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_reset(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv);
 
 G_END_DECLS

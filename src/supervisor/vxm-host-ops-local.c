@@ -4,6 +4,7 @@
 #include "common/vxm-error.h"
 #include "journal/vxm-journal.h"
 #include "pci/vxm-gpu.h"
+#include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
 
 struct _VxmHostOpsLocal {
@@ -101,17 +102,14 @@ local_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip_kinds
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
   VxmJournalUndoContext ctx = {.hostfs = self->hostfs, .skip_kinds = skip_kinds};
-  g_autoptr(GError) local_error = NULL;
   VxmJournal *journal;
 
-  journal = get_journal(self, vm, FALSE, &local_error);
-  if (journal == NULL) {
-    if (local_error != NULL) {
-      g_propagate_error(error, g_steal_pointer(&local_error));
-      return FALSE;
-    }
-    return TRUE; /* nothing was ever changed */
-  }
+  /* only what this process changed: a journal left by a dead supervisor is `vxm recover`'s */
+  g_mutex_lock(&self->lock);
+  journal = g_hash_table_lookup(self->journals, vm);
+  g_mutex_unlock(&self->lock);
+  if (journal == NULL)
+    return TRUE;
   vxm_vfio_register_journal_kinds();
   if (!vxm_journal_undo(journal, &ctx, report, error))
     return FALSE;
@@ -135,6 +133,65 @@ local_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GP
 
   /* the binding is the only kind journaled so far: reattaching is the journal's undo */
   return local_restore_all(ops, vm, gpu->keep_bound ? keep : NULL, report, error);
+}
+
+/* Reads the journals only (no sysfs scan): a pci-bind entry not undone, on a function of the
+ * GPU's slot, in a journal that is not @vm's. */
+static char *
+local_gpu_holder(VxmHostOps *ops, const char *vm, const char *gpu_address, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(GPtrArray) names = NULL;
+  VxmPciAddress gpu;
+
+  if (!vxm_pci_address_parse(gpu_address, &gpu, error))
+    return NULL;
+  names = vxm_journal_list(self->hostfs, error);
+  if (names == NULL)
+    return NULL;
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = g_ptr_array_index(names, i);
+    g_autoptr(VxmJournal) journal = NULL;
+
+    journal = vxm_journal_load(self->hostfs, name, NULL);
+    if (journal == NULL)
+      continue;
+    if (g_strcmp0(name, vm) == 0) {
+      /* our own last run, if its supervisor died: nothing may change before recover */
+      if (vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_GONE &&
+          !vxm_journal_is_clear(journal))
+        return g_strdup_printf("VM %s's last run did not restore the host (its supervisor is "
+                               "gone; journal %s): run `vxm recover` first",
+                               vm, vxm_journal_get_path(journal));
+      continue;
+    }
+    for (guint k = 0; k < vxm_journal_get_n_entries(journal); k++) {
+      VxmJournalEntry *entry = vxm_journal_get_entry(journal, k);
+      VxmPciAddress dev;
+
+      if (g_strcmp0(entry->kind, VXM_VFIO_JOURNAL_KIND) != 0 ||
+          entry->state == VXM_JOURNAL_STATE_UNDONE ||
+          !vxm_pci_address_parse(vxm_journal_entry_get_string(entry, "device"), &dev, NULL) ||
+          !vxm_pci_address_same_slot(&gpu, &dev))
+        continue;
+      switch (vxm_journal_get_owner_status(journal)) {
+      case VXM_JOURNAL_OWNER_ALIVE:
+        return g_strdup_printf(
+            "GPU %s is in use by %s (journal %s, pid %" G_GINT64_FORMAT "): stop it first",
+            gpu_address, name, vxm_journal_get_path(journal), vxm_journal_get_owner(journal)->pid);
+      case VXM_JOURNAL_OWNER_GONE:
+        return g_strdup_printf("GPU %s was left on vfio-pci by %s, whose process is gone "
+                               "(journal %s): run `vxm recover` first",
+                               gpu_address, name, vxm_journal_get_path(journal));
+      case VXM_JOURNAL_OWNER_HELD:
+        return g_strdup_printf("GPU %s is held on vfio-pci (%s, journal %s): give it back with "
+                               "`vxm reattach %s` first",
+                               gpu_address, vxm_journal_get_held(journal),
+                               vxm_journal_get_path(journal), gpu_address);
+      }
+    }
+  }
+  return NULL;
 }
 
 static JsonNode *
@@ -172,6 +229,7 @@ vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
   iface->detach_gpu = local_detach_gpu;
   iface->reattach_gpu = local_reattach_gpu;
   iface->restore_all = local_restore_all;
+  iface->gpu_holder = local_gpu_holder;
   iface->journal_status = local_journal_status;
   iface->binding_status = local_binding_status;
 }
