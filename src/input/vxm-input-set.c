@@ -154,25 +154,30 @@ set_reason(VxmInputDevice *d, gboolean taken, const char *format, ...)
   d->reason = reason;
 }
 
-/* TRUE when another node of the same physical device is a mouse. */
+/* TRUE for a keyboard on a later interface (phys ".../input1" and up) of a physical device
+ * that also has a mouse: a gaming mouse's keyboard interface. A gaming keyboard's own
+ * keyboard is on interface 0, whatever other interfaces it has. */
 static gboolean
-is_mouse_interface(VxmInputSet *set, const VxmInputDevice *d)
+is_secondary_interface(VxmInputSet *set, const VxmInputDevice *d)
 {
-  if (d->device_key == NULL)
+  const char *slash = d->phys != NULL ? strrchr(d->phys, '/') : NULL;
+  gboolean has_mouse = FALSE;
+
+  if (d->device_key == NULL || slash == NULL || g_strcmp0(slash, "/input0") == 0)
     return FALSE;
   for (guint i = 0; i < set->devices->len; i++) {
     const VxmInputDevice *o = g_ptr_array_index(set->devices, i);
     if (o != d && o->kind == VXM_INPUT_KIND_MOUSE && g_strcmp0(o->device_key, d->device_key) == 0)
-      return TRUE;
+      has_mouse = TRUE;
   }
-  return FALSE;
+  return has_mouse;
 }
 
 /* Negative when @a makes the better primary keyboard. */
 static gint
 primary_rank(VxmInputSet *set, const VxmInputDevice *a, const VxmInputDevice *b)
 {
-  gboolean ma = is_mouse_interface(set, a), mb = is_mouse_interface(set, b);
+  gboolean ma = is_secondary_interface(set, a), mb = is_secondary_interface(set, b);
 
   if (a->letter_keys != b->letter_keys)
     return a->letter_keys > b->letter_keys ? -1 : 1;
@@ -235,7 +240,7 @@ vxm_input_set_select(VxmInputSet *set, const char *const *names)
     VxmInputDevice *d = g_ptr_array_index(set->devices, i);
     if (d->taken && d->kind == VXM_INPUT_KIND_KEYBOARD && !d->primary)
       set_reason(d, TRUE, "%s; secondary keyboard%s", d->reason,
-                 is_mouse_interface(set, d) ? " (a mouse's keyboard interface)" : "");
+                 is_secondary_interface(set, d) ? " (a mouse's keyboard interface)" : "");
   }
 }
 

@@ -11,9 +11,11 @@
  *                their kind; names not present go to @missing
  *   empty list   nothing
  * The primary keyboard (grab_all=on, where Ctrl+Ctrl switches everything) is, among the taken
- * keyboards, the one with the most letter keys; on a tie one whose physical device has no
- * mouse interface (so a gaming mouse's keyboard interface is a secondary keyboard), then the
- * one with the most keys, then the first stable path.
+ * keyboards, the one with the most letter keys; on a tie one that is not a later interface
+ * (phys ".../input1" and up) of a device with a mouse interface, so a gaming mouse's keyboard
+ * interface is a secondary keyboard while a gaming keyboard with a mouse interface stays
+ * primary; then the one with the most keys; then the first stable path. Every node is
+ * classified on its own, so a device with several interfaces gives several objects.
  */
 #pragma once
 
