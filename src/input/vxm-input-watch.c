@@ -69,28 +69,35 @@ report(VxmInputWatch *self, Watched *w, const char *what, const char *format, ..
   g_signal_emit(self, signals[SIGNAL_CHANGED], 0, w->object->id, what, message);
 }
 
-/* ---- the re-add: grant, object-del, object-add ---- */
+/* ---- QMP: object-del when a device goes, object-add when it is back ---- */
 
 typedef struct {
   VxmInputWatch *self; /* a reference */
   Watched *w;
-} ReaddData;
+  gboolean then_add; /* an object-del followed by object-add (the re-add) */
+} OpData;
 
 static void readd(VxmInputWatch *self, Watched *w);
 
+static gboolean
+link_exists(VxmInputWatch *self, Watched *w)
+{
+  g_autofree char *local = vxm_hostfs_path(self->hostfs, w->host_path);
+
+  return g_file_test(local, G_FILE_TEST_EXISTS);
+}
+
 static void
-readd_done(ReaddData *data)
+op_done(OpData *data)
 {
   VxmInputWatch *self = data->self;
   Watched *w = data->w;
 
   w->busy = FALSE;
   self->busy--;
-  if (w->again && self->qmp != NULL) {
-    g_autofree char *local = vxm_hostfs_path(self->hostfs, w->host_path);
-
+  if (w->again) {
     w->again = FALSE;
-    if (g_file_test(local, G_FILE_TEST_EXISTS))
+    if (link_exists(self, w) && !w->present)
       readd(self, w);
   }
   g_object_unref(data->self);
@@ -100,12 +107,11 @@ readd_done(ReaddData *data)
 static void
 on_object_add(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  ReaddData *data = user_data;
+  OpData *data = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) reply = vxm_qmp_client_execute_finish(VXM_QMP_CLIENT(source), result, &error);
 
   if (reply == NULL) {
-    data->w->in_qemu = FALSE;
     report(data->self, data->w, "failed", "QEMU did not take %s back (object-add): %s",
            data->w->object->evdev, error->message);
   } else {
@@ -113,11 +119,11 @@ on_object_add(GObject *source, GAsyncResult *result, gpointer user_data)
     data->w->present = TRUE;
     report(data->self, data->w, "readded", "%s is the guest's again", data->w->object->evdev);
   }
-  readd_done(data);
+  op_done(data);
 }
 
 static void
-send_object_add(ReaddData *data)
+send_object_add(OpData *data)
 {
   g_autoptr(JsonObject) args = vxm_input_object_to_qmp(data->w->object);
 
@@ -125,50 +131,109 @@ send_object_add(ReaddData *data)
                                on_object_add, data);
 }
 
+static gboolean
+is_not_found(const GError *error)
+{
+  const char *desc = vxm_qmp_error_get_desc(error);
+
+  /* QEMU 7.2: GenericError "object 'kbd0' not found" */
+  return g_error_matches(error, VXM_QMP_ERROR, VXM_QMP_ERROR_DEVICE_NOT_FOUND) ||
+         (desc != NULL && strstr(desc, "not found") != NULL);
+}
+
 static void
 on_object_del(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  ReaddData *data = user_data;
+  OpData *data = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) reply = vxm_qmp_client_execute_finish(VXM_QMP_CLIENT(source), result, &error);
 
-  /* an object QEMU no longer has is what we want anyway; anything else is reported, and the
-   * add is still tried (it fails with "duplicate ID" if the old one is really still there) */
-  if (reply == NULL && !g_error_matches(error, VXM_QMP_ERROR, VXM_QMP_ERROR_DEVICE_NOT_FOUND))
-    g_debug("input %s: object-del: %s", data->w->object->id, error->message);
-  data->w->in_qemu = FALSE;
-  send_object_add(data);
+  if (reply != NULL || is_not_found(error)) {
+    data->w->in_qemu = FALSE;
+  } else {
+    /* still there: the re-add would fail with a duplicate id */
+    report(data->self, data->w, "failed", "QEMU kept the dead input object %s (object-del): %s",
+           data->w->object->id, error->message);
+    op_done(data);
+    return;
+  }
+  if (data->then_add) {
+    send_object_add(data);
+    return;
+  }
+  op_done(data);
+}
+
+static OpData *
+op_begin(VxmInputWatch *self, Watched *w)
+{
+  OpData *data = g_new0(OpData, 1);
+
+  w->busy = TRUE;
+  self->busy++;
+  data->self = g_object_ref(self);
+  data->w = w;
+  return data;
+}
+
+static void
+send_object_del(OpData *data)
+{
+  g_autoptr(JsonObject) args = json_object_new();
+
+  json_object_set_string_member(args, "id", data->w->object->id);
+  vxm_qmp_client_execute_async(data->self->qmp, "object-del", args, QMP_TIMEOUT_MS, NULL,
+                               on_object_del, data);
+}
+
+static gboolean
+qmp_ready(VxmInputWatch *self)
+{
+  return self->qmp != NULL && vxm_qmp_client_is_ready(self->qmp);
+}
+
+/* The device went: QEMU's object is dead (it closes its fd on the read error and never opens
+ * it again), so it goes now. Deleting it at once matters: QEMU 7.2 closes the fd on the read
+ * error but keeps the number in the object and closes it again when the object is deleted;
+ * by the time the device is back that number may belong to another object's new fd. */
+static void
+remove_dead(VxmInputWatch *self, Watched *w)
+{
+  OpData *data;
+
+  if (!w->in_qemu || !qmp_ready(self))
+    return;
+  if (w->busy) {
+    w->again = TRUE; /* op_done re-adds if the link is back by then */
+    return;
+  }
+  data = op_begin(self, w);
+  send_object_del(data);
 }
 
 static void
 readd(VxmInputWatch *self, Watched *w)
 {
   g_autoptr(GError) error = NULL;
-  ReaddData *data;
+  OpData *data;
 
   if (w->busy) {
     w->again = TRUE;
     return;
   }
-  if (self->qmp == NULL || !vxm_qmp_client_is_ready(self->qmp)) {
-    report(self, w, "failed", "QEMU's monitor is not connected: %s stays out", w->object->evdev);
+  if (!qmp_ready(self)) {
+    report(self, w, "failed", "QEMU's monitor is not connected: %s stays out",
+           w->object->evdev);
     return;
   }
   if (self->grant != NULL && !self->grant(w->host_path, self->grant_data, &error)) {
     report(self, w, "failed", "%s stays out of the guest: %s", w->host_path, error->message);
     return;
   }
-  w->busy = TRUE;
-  self->busy++;
-  data = g_new0(ReaddData, 1);
-  data->self = g_object_ref(self);
-  data->w = w;
+  data = op_begin(self, w);
   if (w->in_qemu) {
-    g_autoptr(JsonObject) args = json_object_new();
-
-    json_object_set_string_member(args, "id", w->object->id);
-    vxm_qmp_client_execute_async(self->qmp, "object-del", args, QMP_TIMEOUT_MS, NULL, on_object_del,
-                                 data);
+    data->then_add = TRUE; /* the dead object was not deleted when the device went */
+    send_object_del(data);
   } else {
     send_object_add(data);
   }
@@ -190,10 +255,11 @@ find_watched(VxmInputWatch *self, const char *name)
 static void
 link_gone(VxmInputWatch *self, Watched *w)
 {
-  if (!w->present && !w->busy)
+  if (!w->present && !w->in_qemu)
     return;
   w->present = FALSE;
   report(self, w, "gone", "%s was unplugged: the guest goes on without it", w->host_path);
+  remove_dead(self, w);
 }
 
 static void

@@ -2,16 +2,23 @@
  *
  * QEMU's input-linux closes a device on its first read error (the unplug) and never opens it
  * again. The watcher, run by the supervisor on its main loop while QEMU runs, watches
- * /dev/input/by-id with inotify (no polling): when the by-id link of a passed-through device
- * goes, the device is marked gone (nothing is sent: the guest simply has one input less);
- * when a link of that name comes back (udev makes it after the node and its permissions),
- * the watcher first re-grants the node to the VM's user (the grant function, which journals),
- * then sends QMP object-del (input-linux is a QOM object, not a device: object-del answers
- * synchronously, no DEVICE_DELETED event comes) and object-add with the same properties the
- * VM started with (vxm-input-object). A device named in the config but absent at start is
- * "pending": it is object-added (no object-del) the first time its link appears. Each change
- * is reported through the "changed" signal: (id, what, message) with what one of "gone",
- * "back", "readded", "failed".
+ * /dev/input/by-id with inotify (no polling):
+ *   - the by-id link of a passed-through device goes: the device is gone; its dead object is
+ *     deleted at once (QMP object-del; input-linux is a QOM object, not a device, so
+ *     object-del answers synchronously and no DEVICE_DELETED event comes). The guest goes on
+ *     with one input less. Deleting at once, not at replug, because QEMU 7.2 keeps the closed
+ *     fd's number in the dead object and closes it again on object-del: later, that number
+ *     can be another object's new fd (seen with the real QEMU here);
+ *   - a link of that name comes back (udev makes it after the node and its permissions):
+ *     the watcher first re-grants the node to the VM's user (the grant function, which
+ *     journals), then sends object-add with the same properties the VM started with
+ *     (vxm-input-object), preceded by object-del if the dead object is still there.
+ * A device named in the config but absent at start is "pending": object-added the first time
+ * its link appears. QEMU opens the new node with the grab taken (its own rule at open), so a
+ * re-added mouse is the guest's even while the keyboard's toggle had given the host the
+ * grab; a re-added primary keyboard takes every device to the guest (grab_all).
+ * Each change is reported through the "changed" signal: (id, what, message) with what one of
+ * "gone", "back", "readded", "failed".
  */
 #pragma once
 
