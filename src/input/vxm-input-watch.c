@@ -222,8 +222,7 @@ readd(VxmInputWatch *self, Watched *w)
     return;
   }
   if (!qmp_ready(self)) {
-    report(self, w, "failed", "QEMU's monitor is not connected: %s stays out",
-           w->object->evdev);
+    report(self, w, "failed", "QEMU's monitor is not connected: %s stays out", w->object->evdev);
     return;
   }
   if (self->grant != NULL && !self->grant(w->host_path, self->grant_data, &error)) {

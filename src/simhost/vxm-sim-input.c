@@ -18,9 +18,9 @@ static const struct {
   guint type;       /* EV_* for EVIOCGBIT */
   guint bytes;      /* what the kernel copies at most: BITS_TO_LONGS(CNT) * sizeof(long) */
 } caps[N_CAPS] = {
-    [CAP_EV] = {"ev", 0, 8},       [CAP_KEY] = {"key", EV_KEY, 96}, [CAP_REL] = {"rel", EV_REL, 8},
-    [CAP_ABS] = {"abs", EV_ABS, 8}, [CAP_MSC] = {"msc", EV_MSC, 8}, [CAP_LED] = {"led", EV_LED, 8},
-    [CAP_SND] = {"snd", EV_SND, 8}, [CAP_FF] = {"ff", EV_FF, 16},   [CAP_SW] = {"sw", EV_SW, 8},
+    [CAP_EV] = {"ev", 0, 8},        [CAP_KEY] = {"key", EV_KEY, 96}, [CAP_REL] = {"rel", EV_REL, 8},
+    [CAP_ABS] = {"abs", EV_ABS, 8}, [CAP_MSC] = {"msc", EV_MSC, 8},  [CAP_LED] = {"led", EV_LED, 8},
+    [CAP_SND] = {"snd", EV_SND, 8}, [CAP_FF] = {"ff", EV_FF, 16},    [CAP_SW] = {"sw", EV_SW, 8},
 };
 
 typedef struct _Device Device;
@@ -69,22 +69,70 @@ static const struct {
   const char *name;
   guint type, code;
 } codes[] = {
-#define K(x) {#x, EV_KEY, x}
-    K(KEY_ESC),       K(KEY_ENTER),     K(KEY_SPACE),     K(KEY_TAB),        K(KEY_BACKSPACE),
-    K(KEY_LEFTCTRL),  K(KEY_RIGHTCTRL), K(KEY_LEFTALT),   K(KEY_RIGHTALT),   K(KEY_LEFTSHIFT),
-    K(KEY_RIGHTSHIFT), K(KEY_LEFTMETA), K(KEY_RIGHTMETA), K(KEY_SCROLLLOCK), K(KEY_CAPSLOCK),
-    K(KEY_A),         K(KEY_B),         K(KEY_C),         K(KEY_D),          K(KEY_E),
-    K(KEY_F),         K(KEY_G),         K(KEY_H),         K(KEY_I),          K(KEY_J),
-    K(KEY_K),         K(KEY_L),         K(KEY_M),         K(KEY_N),          K(KEY_O),
-    K(KEY_P),         K(KEY_Q),         K(KEY_R),         K(KEY_S),          K(KEY_T),
-    K(KEY_U),         K(KEY_V),         K(KEY_W),         K(KEY_X),          K(KEY_Y),
-    K(KEY_Z),         K(KEY_POWER),     K(KEY_SLEEP),     K(KEY_VOLUMEUP),   K(KEY_VOLUMEDOWN),
-    K(KEY_MUTE),      K(BTN_LEFT),      K(BTN_RIGHT),     K(BTN_MIDDLE),     K(BTN_SIDE),
-    K(BTN_EXTRA),     K(BTN_TOUCH),     K(BTN_TOOL_FINGER),
+#define K(x)      \
+  {               \
+#x, EV_KEY, x \
+  }
+    K(KEY_ESC),
+    K(KEY_ENTER),
+    K(KEY_SPACE),
+    K(KEY_TAB),
+    K(KEY_BACKSPACE),
+    K(KEY_LEFTCTRL),
+    K(KEY_RIGHTCTRL),
+    K(KEY_LEFTALT),
+    K(KEY_RIGHTALT),
+    K(KEY_LEFTSHIFT),
+    K(KEY_RIGHTSHIFT),
+    K(KEY_LEFTMETA),
+    K(KEY_RIGHTMETA),
+    K(KEY_SCROLLLOCK),
+    K(KEY_CAPSLOCK),
+    K(KEY_A),
+    K(KEY_B),
+    K(KEY_C),
+    K(KEY_D),
+    K(KEY_E),
+    K(KEY_F),
+    K(KEY_G),
+    K(KEY_H),
+    K(KEY_I),
+    K(KEY_J),
+    K(KEY_K),
+    K(KEY_L),
+    K(KEY_M),
+    K(KEY_N),
+    K(KEY_O),
+    K(KEY_P),
+    K(KEY_Q),
+    K(KEY_R),
+    K(KEY_S),
+    K(KEY_T),
+    K(KEY_U),
+    K(KEY_V),
+    K(KEY_W),
+    K(KEY_X),
+    K(KEY_Y),
+    K(KEY_Z),
+    K(KEY_POWER),
+    K(KEY_SLEEP),
+    K(KEY_VOLUMEUP),
+    K(KEY_VOLUMEDOWN),
+    K(KEY_MUTE),
+    K(BTN_LEFT),
+    K(BTN_RIGHT),
+    K(BTN_MIDDLE),
+    K(BTN_SIDE),
+    K(BTN_EXTRA),
+    K(BTN_TOUCH),
+    K(BTN_TOOL_FINGER),
 #undef K
-    {"REL_X", EV_REL, REL_X},         {"REL_Y", EV_REL, REL_Y},
-    {"REL_WHEEL", EV_REL, REL_WHEEL}, {"ABS_X", EV_ABS, ABS_X},
-    {"ABS_Y", EV_ABS, ABS_Y},         {"SW_LID", EV_SW, SW_LID},
+    {"REL_X", EV_REL, REL_X},
+    {"REL_Y", EV_REL, REL_Y},
+    {"REL_WHEEL", EV_REL, REL_WHEEL},
+    {"ABS_X", EV_ABS, ABS_X},
+    {"ABS_Y", EV_ABS, ABS_Y},
+    {"SW_LID", EV_SW, SW_LID},
     {"SYN_REPORT", EV_SYN, SYN_REPORT},
 };
 
@@ -144,8 +192,7 @@ input_dir(const Device *d)
   return g_strdup_printf("%s/input%u", d->sysfs_dir, d->number);
 }
 
-static void
-put_file(VxmSimHost *host, const char *dir, const char *name, const char *format, ...)
+static void put_file(VxmSimHost *host, const char *dir, const char *name, const char *format, ...)
     G_GNUC_PRINTF(4, 5);
 
 static void
@@ -441,8 +488,8 @@ evdev_ioctl(VxmSimNode *node, gpointer client, unsigned int cmd, void *data, gsi
     memcpy(data, &version, sizeof version);
     res = 0;
   } else if (cmd == EVIOCGID) {
-    struct input_id id = {.bustype = d->bustype, .vendor = d->vendor, .product = d->product,
-                          .version = d->version};
+    struct input_id id = {
+        .bustype = d->bustype, .vendor = d->vendor, .product = d->product, .version = d->version};
     memcpy(data, &id, sizeof id);
     res = 0;
   } else if (cmd == EVIOCGRAB) {
@@ -724,8 +771,7 @@ device_state(Device *d)
   for (GList *l = d->clients; l != NULL; l = l->next)
     clients += client_alive(l->data);
   return g_strdup_printf("input %s event%u %s grab=%s clients=%u", d->name, d->event,
-                         d->plugged ? "plugged" : "unplugged", d->plugged ? grab : "none",
-                         clients);
+                         d->plugged ? "plugged" : "unplugged", d->plugged ? grab : "none", clients);
 }
 
 static char *
@@ -853,9 +899,9 @@ load_device(VxmSimInput *input, VxmSimMachine *machine, const char *name, GError
   d->abs_max = (gint32)abs_max;
   d->plugged = plugged;
   if (sysfs == NULL)
-    sysfs = d->bustype == BUS_VIRTUAL ? g_strdup("/sys/devices/virtual/input")
-                                      : g_strdup_printf("/sys/devices/platform/vxm-sim/%s/input",
-                                                        name);
+    sysfs = d->bustype == BUS_VIRTUAL
+                ? g_strdup("/sys/devices/virtual/input")
+                : g_strdup_printf("/sys/devices/platform/vxm-sim/%s/input", name);
   d->sysfs_dir = g_steal_pointer(&sysfs);
   (void)range;
   return d;
@@ -924,4 +970,3 @@ vxm_sim_input_free(VxmSimInput *input)
   g_cond_clear(&input->cond);
   g_free(input);
 }
-
