@@ -192,7 +192,8 @@ collect_inputs(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
   }
   vxm_input_set_select(set, (const char *const *)config->inputs);
   for (guint i = 0; i < set->missing->len; i++)
-    add_note(notes, "input %s is not plugged in (" VXM_HOST_DEV_INPUT "/by-id/%s missing): "
+    add_note(notes,
+             "input %s is not plugged in (" VXM_HOST_DEV_INPUT "/by-id/%s missing): "
              "it joins the guest when plugged in",
              (char *)set->missing->pdata[i], (char *)set->missing->pdata[i]);
   vxm_input_set_add_facts(set, hostfs, self);
