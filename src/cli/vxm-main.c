@@ -13,6 +13,8 @@ static const VxmCliCommand commands[] = {
     {"config", "Show or change a VM's settings", vxm_cli_cmd_config},
     {"detach", "Give a GPU's IOMMU group to vfio-pci by hand", vxm_cli_cmd_detach},
     {"init", "Create a VM: disk, UEFI variables, TPM state, config", vxm_cli_cmd_init},
+    {"inputs", "List keyboards and mice, their kind and path, and whether a VM takes them",
+     vxm_cli_cmd_inputs},
     {"list", "List the VMs with their state, guest GPU and disk", vxm_cli_cmd_list},
     {"list-gpus", "List the GPUs, their IOMMU groups and which can be the guest's",
      vxm_cli_cmd_list_gpus},

@@ -1,8 +1,11 @@
 /* vxm-host-ops-local: host steps through the core library, in this process. */
 #include "supervisor/vxm-host-ops-local.h"
 
+#include <unistd.h>
+
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
+#include "input/vxm-input-access.h"
 #include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
 #include "memory/vxm-hugepages.h"
@@ -295,6 +298,43 @@ local_binding_status(VxmHostOps *ops, const char *gpu_address, GError **error)
   return vxm_vfio_binding_status(self->hostfs, card, error);
 }
 
+/* Input nodes (and any device node) to this process's user, who runs QEMU: journaled
+ * "device-node-owner" entries, undone by revoke_devices, restore_all and recover. */
+static gboolean
+local_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, GPtrArray *report,
+                    GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  VxmJournal *journal;
+
+  if (nodes == NULL || nodes[0] == NULL)
+    return TRUE;
+  journal = get_journal(self, vm, TRUE, error);
+  if (journal == NULL)
+    return FALSE;
+  for (gsize i = 0; nodes[i] != NULL; i++)
+    if (!vxm_device_node_grant(self->hostfs, journal, nodes[i], getuid(), (gid_t)-1, report, error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+local_revoke_devices(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(GError) local_error = NULL;
+  VxmJournal *journal = get_journal(self, vm, FALSE, &local_error);
+
+  if (journal == NULL) {
+    if (local_error != NULL) {
+      g_propagate_error(error, g_steal_pointer(&local_error));
+      return FALSE;
+    }
+    return TRUE; /* nothing was granted */
+  }
+  return vxm_device_node_revoke_all(self->hostfs, journal, report, error);
+}
+
 static void
 vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
 {
@@ -302,6 +342,8 @@ vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
   iface->detach_gpu = local_detach_gpu;
   iface->reattach_gpu = local_reattach_gpu;
   iface->restore_all = local_restore_all;
+  iface->grant_devices = local_grant_devices;
+  iface->revoke_devices = local_revoke_devices;
   iface->gpu_holder = local_gpu_holder;
   iface->reserve_hugepages = local_reserve_hugepages;
   iface->release_hugepages = local_release_hugepages;
