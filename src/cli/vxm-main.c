@@ -37,7 +37,7 @@ print_usage(FILE *out)
                "Run a Windows guest on this workstation's second GPU, and give it back.\n\n"
                "Commands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-    fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
   fprintf(out, "\nEvery command takes --help, and --root DIR (or VXM_ROOT) to act on a\n"
                "simulated or other host root instead of /.\n");
 }
