@@ -828,6 +828,41 @@ test_config_set_gpu_by_name(Env *e, gconstpointer data)
   g_assert_cmpstr(c->text, ==, "# mine\n\n[gpu]\naddress = 0000:00:02.0\n");
 }
 
+static void
+test_config_static_binding(Env *e, gconstpointer data)
+{
+  g_autofree char *conf = g_build_filename(e->root, "etc/modprobe.d/vxm-vfio.conf", NULL);
+  g_autofree char *other = g_build_filename(e->root, "etc/modprobe.d/other.conf", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  vxm_test_machine_build(e->root, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  vxm_test_write_file(e->root, "etc/modprobe.d/other.conf", "options snd_hda_intel power_save=1\n");
+  vxm_test_write_file(e->config_home, "vxm/vms/win11.conf", "[gpu]\naddress = 0000:01:00.0\n");
+
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--static-binding", "maybe", NULL),
+                  ==, 2);
+  assert_contains(err, "on or off");
+  g_assert_false(lexists(conf));
+  g_clear_pointer(&err, g_free);
+
+  g_assert_cmpint(vxm(e, NULL, &out, &err, "config", "win11", "--static-binding", "on", NULL), ==,
+                  0);
+  assert_contains(out, "update-initramfs -u");
+  g_assert_true(g_file_get_contents(conf, &text, NULL, NULL));
+  assert_contains(text, "options vfio-pci ids=10de:");
+  assert_contains(text, "softdep nvidia pre: vfio-pci");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  g_assert_cmpint(vxm(e, NULL, &out, &err, "config", "win11", "--static-binding", "off", NULL), ==,
+                  0);
+  g_assert_false(lexists(conf));
+  /* the user's own modprobe files are left alone */
+  g_assert_true(lexists(other));
+}
+
 /* ---- reset --------------------------------------------------------------------------------- */
 
 static void
@@ -982,6 +1017,7 @@ main(int argc, char **argv)
   ADD("/vxm/vm/cli/list", test_list);
   ADD("/vxm/vm/cli/config", test_config);
   ADD("/vxm/vm/cli/config/set-gpu-by-name", test_config_set_gpu_by_name);
+  ADD("/vxm/vm/cli/config/static-binding", test_config_static_binding);
   ADD("/vxm/vm/cli/reset/never-follows-symlinks", test_reset_never_follows_symlinks);
   ADD("/vxm/vm/cli/reset/refuses-while-running", test_reset_refuses_while_running);
   ADD("/vxm/vm/cli/reset/typed-confirmation", test_reset_typed_confirmation);

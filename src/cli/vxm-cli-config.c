@@ -201,6 +201,7 @@ vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
   g_auto(GStrv) opt_set = NULL;
   g_auto(GStrv) opt_unset = NULL;
   g_autofree char *opt_gpu = NULL;
+  g_autofree char *opt_static = NULL;
   const GOptionEntry entries[] = {
       {"show", 0, 0, G_OPTION_ARG_NONE, &opt_show,
        "Print every key's effective value, with what auto resolves to (the default action)", NULL},
@@ -212,6 +213,10 @@ vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
       {"set-gpu", 0, 0, G_OPTION_ARG_STRING, &opt_gpu,
        "Set the guest GPU by PCI address or by a piece of its name (see vxm list-gpus)",
        "ADDR|TEXT"},
+      {"static-binding", 0, 0, G_OPTION_ARG_STRING, &opt_static,
+       "Bind the VM's guest GPU to vfio-pci at boot (on) or stop doing so (off); the same as "
+       "vxm static-binding",
+       "on|off"},
       {NULL},
   };
   g_autoptr(GError) error = NULL;
@@ -229,7 +234,11 @@ vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
   edits = opt_set != NULL || opt_unset != NULL || opt_gpu != NULL;
   if (opt_json && edits)
     return vxm_cli_usage_error(cli, "--json goes with --show, not with changes");
-  if (!edits)
+  if (opt_static != NULL && g_strcmp0(opt_static, "on") != 0 && g_strcmp0(opt_static, "off") != 0)
+    return vxm_cli_usage_error(cli, "--static-binding takes on or off, not '%s'", opt_static);
+  if (opt_static != NULL && opt_json)
+    return vxm_cli_usage_error(cli, "--json goes with --show, not with --static-binding");
+  if (!edits && opt_static == NULL)
     opt_show = TRUE;
 
   paths = vxm_vm_paths_new(argc > 1 ? argv[1] : NULL, &error);
@@ -265,6 +274,11 @@ vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
   }
   if (edits && !vxm_vm_config_save(config, NULL, &error))
     return vxm_cli_fail(cli, error);
+  if (opt_static != NULL) {
+    /* the engine and its messages are vxm static-binding's: one code path for both spellings */
+    char *sb_argv[] = {(char *)"static-binding", opt_static, paths->name, NULL};
+    return vxm_cli_cmd_static_binding(cli, 3, sb_argv);
+  }
   if (opt_show)
     return show(cli, config, paths, opt_json);
   return VXM_EXIT_OK;

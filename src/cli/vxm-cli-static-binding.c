@@ -1,5 +1,5 @@
 /* vxm static-binding: bind the guest GPU to vfio-pci at boot instead of at run time.
- * (Meant to become `vxm config --static-binding on|off`; the engine is vxm-vfio-static.) */
+ * Also reachable as `vxm config NAME --static-binding on|off`; the engine is vxm-vfio-static. */
 #include <string.h>
 
 #include "pci/vxm-vfio-static.h"
