@@ -19,10 +19,12 @@ static const VxmCliCommand commands[] = {
     {"reattach", "Give a GPU's devices back to their original drivers", vxm_cli_cmd_reattach},
     {"recover", "Undo what a crashed or killed vxm left changed on the host", vxm_cli_cmd_recover},
     {"reset", "Remove a VM's files after confirmation", vxm_cli_cmd_reset},
-    {"start", "Start a VM (for now: --dry-run shows what would run)", vxm_cli_cmd_start},
+    {"start", "Start a VM: prepare the host, run swtpm and QEMU, supervise", vxm_cli_cmd_start},
     {"static-binding", "Bind the guest GPU to vfio-pci at boot (on, off, status)",
      vxm_cli_cmd_static_binding},
-    {"status", "Show where the guest GPU's devices are bound, and why", vxm_cli_cmd_status},
+    {"status", "Show VMs: state, pids, where the GPU's devices are bound, what the host holds",
+     vxm_cli_cmd_status},
+    {"stop", "Stop a VM (ACPI power-down, then quit) and restore the host", vxm_cli_cmd_stop},
     {"version", "Print vxm's version", NULL},
 };
 
