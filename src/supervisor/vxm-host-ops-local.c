@@ -2,7 +2,11 @@
 #include "supervisor/vxm-host-ops-local.h"
 
 #include "common/vxm-error.h"
+#include "common/vxm-util.h"
+#include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
+#include "memory/vxm-hugepages.h"
+#include "memory/vxm-memlock.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
@@ -110,7 +114,7 @@ local_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip_kinds
   g_mutex_unlock(&self->lock);
   if (journal == NULL)
     return TRUE;
-  vxm_vfio_register_journal_kinds();
+  vxm_journal_register_all_kinds();
   if (!vxm_journal_undo(journal, &ctx, report, error))
     return FALSE;
   if (skip_kinds != NULL && !vxm_journal_is_clear(journal)) {
@@ -192,6 +196,73 @@ local_gpu_holder(VxmHostOps *ops, const char *vm, const char *gpu_address, GErro
     }
   }
   return NULL;
+/* Issue 5: the VM's hugepages, journaled in its journal; the caller chose the page size
+ * (vxm_hugepages_reserve() decides it for auto when called directly) and handles a NO_SPACE
+ * error per hugepages_fallback. */
+static gboolean
+local_reserve_hugepages(VxmHostOps *ops, const char *vm, guint64 page_size, guint64 count,
+                        gint node, GPtrArray *report, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(VxmHugepages) hp = NULL;
+  g_autofree char *text = NULL;
+  VxmHugepagesRequest req;
+  VxmJournal *journal;
+
+  if (page_size != VXM_HUGEPAGE_SIZE_2M && page_size != VXM_HUGEPAGE_SIZE_1G) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
+                "hugepages of %" G_GUINT64_FORMAT " bytes: only 2 MiB and 1 GiB pages are used",
+                page_size);
+    return FALSE;
+  }
+  journal = get_journal(self, vm, TRUE, error);
+  if (journal == NULL)
+    return FALSE;
+  vxm_hugepages_register_journal_kind();
+  vxm_hugepages_request_init(&req);
+  req.setting = page_size == VXM_HUGEPAGE_SIZE_1G ? VXM_VM_HUGEPAGES_1G : VXM_VM_HUGEPAGES_2M;
+  req.node = node;
+  req.journal = journal;
+  hp = vxm_hugepages_reserve(self->hostfs, page_size * count, &req, error);
+  if (hp == NULL)
+    return FALSE;
+  text = vxm_hugepages_describe(hp);
+  if (report != NULL)
+    g_ptr_array_add(report, g_strdup_printf("hugepages: %s", text));
+  return TRUE;
+}
+
+static gboolean
+local_release_hugepages(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(GError) local_error = NULL;
+  VxmJournal *journal = get_journal(self, vm, FALSE, &local_error);
+
+  if (journal == NULL) {
+    if (local_error != NULL) {
+      g_propagate_error(error, g_steal_pointer(&local_error));
+      return FALSE;
+    }
+    return TRUE; /* nothing was reserved */
+  }
+  return vxm_hugepages_release_journaled(self->hostfs, journal, report, error);
+}
+
+/* Issue 5/8: as root, prlimit(2) on QEMU through its pidfd (vxm-memlock.h). Nothing to journal:
+ * the limit ends with the process. */
+static gboolean
+local_raise_memlock(VxmHostOps *ops, const char *vm, int pidfd, guint64 bytes, GPtrArray *report,
+                    GError **error)
+{
+  g_autofree char *size = NULL;
+
+  if (!vxm_memlock_raise_pidfd(pidfd, bytes, error))
+    return FALSE;
+  size = vxm_format_bytes(bytes);
+  if (report != NULL)
+    g_ptr_array_add(report, g_strdup_printf("RLIMIT_MEMLOCK of QEMU raised to %s", size));
+  return TRUE;
 }
 
 static JsonNode *
@@ -230,6 +301,9 @@ vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
   iface->reattach_gpu = local_reattach_gpu;
   iface->restore_all = local_restore_all;
   iface->gpu_holder = local_gpu_holder;
+  iface->reserve_hugepages = local_reserve_hugepages;
+  iface->release_hugepages = local_release_hugepages;
+  iface->raise_memlock = local_raise_memlock;
   iface->journal_status = local_journal_status;
   iface->binding_status = local_binding_status;
 }
