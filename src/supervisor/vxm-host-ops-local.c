@@ -196,6 +196,8 @@ local_gpu_holder(VxmHostOps *ops, const char *vm, const char *gpu_address, GErro
     }
   }
   return NULL;
+}
+
 /* Issue 5: the VM's hugepages, journaled in its journal; the caller chose the page size
  * (vxm_hugepages_reserve() decides it for auto when called directly) and handles a NO_SPACE
  * error per hugepages_fallback. */
