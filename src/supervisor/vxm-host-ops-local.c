@@ -1,0 +1,211 @@
+/* vxm-host-ops-local: host steps through the core library, in this process. */
+#include "supervisor/vxm-host-ops-local.h"
+
+#include "common/vxm-error.h"
+#include "journal/vxm-journal.h"
+#include "pci/vxm-gpu.h"
+#include "pci/vxm-vfio.h"
+
+struct _VxmHostOpsLocal {
+  GObject parent_instance;
+  VxmHostfs *hostfs;
+  GMutex lock;          /* guards journals */
+  GHashTable *journals; /* VM name -> VxmJournal, claimed by this process */
+};
+
+static void vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(VxmHostOpsLocal, vxm_host_ops_local, G_TYPE_OBJECT,
+                        G_IMPLEMENT_INTERFACE(VXM_TYPE_HOST_OPS, vxm_host_ops_local_iface_init))
+
+/* The VM's journal, opened once: a new one, or one this VM left held (keep_bound), claimed.
+ * A journal left by a dead supervisor is refused: its changes must be undone first. */
+static VxmJournal *
+get_journal(VxmHostOpsLocal *self, const char *vm, gboolean create, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+  VxmJournal *journal = g_hash_table_lookup(self->journals, vm);
+  g_autoptr(VxmJournal) loaded = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (journal != NULL)
+    return journal;
+  loaded = vxm_journal_load(self->hostfs, vm, &local_error);
+  if (loaded == NULL && !g_error_matches(local_error, VXM_ERROR, VXM_ERROR_NOT_FOUND)) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return NULL;
+  }
+  if (loaded != NULL) {
+    switch (vxm_journal_get_owner_status(loaded)) {
+    case VXM_JOURNAL_OWNER_ALIVE:
+      if (vxm_journal_get_owner(loaded)->pid != (gint64)getpid()) {
+        g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                    "the host journal of VM %s (%s) is owned by process %" G_GINT64_FORMAT
+                    ", which still runs: stop it first (vxm stop %s)",
+                    vm, vxm_journal_get_path(loaded), vxm_journal_get_owner(loaded)->pid, vm);
+        return NULL;
+      }
+      break;
+    case VXM_JOURNAL_OWNER_GONE:
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "VM %s's last run did not restore the host (journal %s, its supervisor is "
+                  "gone): run `vxm recover` first",
+                  vm, vxm_journal_get_path(loaded));
+      return NULL;
+    case VXM_JOURNAL_OWNER_HELD: break;
+    }
+    if (!vxm_journal_claim(loaded, error))
+      return NULL;
+    journal = g_steal_pointer(&loaded);
+  } else {
+    if (!create)
+      return NULL;
+    journal = vxm_journal_new(self->hostfs, vm, error);
+    if (journal == NULL)
+      return NULL;
+  }
+  g_hash_table_insert(self->journals, g_strdup(vm), journal);
+  return journal;
+}
+
+static const char *
+local_describe(VxmHostOps *ops)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+
+  return vxm_hostfs_is_real(self->hostfs) ? "running without vxmd, as root"
+                                          : "running without vxmd, on a host root (--root)";
+}
+
+static gboolean
+local_detach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtrArray *report,
+                 GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  VxmVfioOptions options = {.timeout_ms = gpu->timeout_ms};
+  g_autoptr(VxmGpu) card = NULL;
+  VxmJournal *journal;
+
+  card = vxm_gpu_find(self->hostfs, gpu->gpu_address, error);
+  if (card == NULL)
+    return FALSE;
+  journal = get_journal(self, vm, TRUE, error);
+  if (journal == NULL)
+    return FALSE;
+  return vxm_vfio_detach_group(self->hostfs, card, journal, &options, report, error);
+}
+
+static gboolean
+local_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip_kinds, GPtrArray *report,
+                  GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  VxmJournalUndoContext ctx = {.hostfs = self->hostfs, .skip_kinds = skip_kinds};
+  g_autoptr(GError) local_error = NULL;
+  VxmJournal *journal;
+
+  journal = get_journal(self, vm, FALSE, &local_error);
+  if (journal == NULL) {
+    if (local_error != NULL) {
+      g_propagate_error(error, g_steal_pointer(&local_error));
+      return FALSE;
+    }
+    return TRUE; /* nothing was ever changed */
+  }
+  vxm_vfio_register_journal_kinds();
+  if (!vxm_journal_undo(journal, &ctx, report, error))
+    return FALSE;
+  if (skip_kinds != NULL && !vxm_journal_is_clear(journal)) {
+    g_autofree char *reason = g_strdup_printf("keep_bound of VM %s", vm);
+
+    if (!vxm_journal_hold(journal, reason, error))
+      return FALSE;
+  }
+  g_mutex_lock(&self->lock);
+  g_hash_table_remove(self->journals, vm);
+  g_mutex_unlock(&self->lock);
+  return TRUE;
+}
+
+static gboolean
+local_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtrArray *report,
+                   GError **error)
+{
+  static const char *const keep[] = {VXM_VFIO_JOURNAL_KIND, NULL};
+
+  /* the binding is the only kind journaled so far: reattaching is the journal's undo */
+  return local_restore_all(ops, vm, gpu->keep_bound ? keep : NULL, report, error);
+}
+
+static JsonNode *
+local_journal_status(VxmHostOps *ops, const char *vm, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(VxmJournal) journal = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  journal = vxm_journal_load(self->hostfs, vm, &local_error);
+  if (journal == NULL) {
+    if (g_error_matches(local_error, VXM_ERROR, VXM_ERROR_NOT_FOUND))
+      return json_node_new(JSON_NODE_NULL);
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return NULL;
+  }
+  return vxm_journal_to_json(journal);
+}
+
+static JsonNode *
+local_binding_status(VxmHostOps *ops, const char *gpu_address, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(VxmGpu) card = vxm_gpu_find(self->hostfs, gpu_address, error);
+
+  if (card == NULL)
+    return NULL;
+  return vxm_vfio_binding_status(self->hostfs, card, error);
+}
+
+static void
+vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
+{
+  iface->describe = local_describe;
+  iface->detach_gpu = local_detach_gpu;
+  iface->reattach_gpu = local_reattach_gpu;
+  iface->restore_all = local_restore_all;
+  iface->journal_status = local_journal_status;
+  iface->binding_status = local_binding_status;
+}
+
+static void
+vxm_host_ops_local_finalize(GObject *object)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(object);
+
+  g_hash_table_unref(self->journals);
+  g_mutex_clear(&self->lock);
+  g_clear_object(&self->hostfs);
+  G_OBJECT_CLASS(vxm_host_ops_local_parent_class)->finalize(object);
+}
+
+static void
+vxm_host_ops_local_class_init(VxmHostOpsLocalClass *klass)
+{
+  G_OBJECT_CLASS(klass)->finalize = vxm_host_ops_local_finalize;
+}
+
+static void
+vxm_host_ops_local_init(VxmHostOpsLocal *self)
+{
+  g_mutex_init(&self->lock);
+  self->journals =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)vxm_journal_free);
+}
+
+VxmHostOps *
+vxm_host_ops_local_new(VxmHostfs *hostfs)
+{
+  VxmHostOpsLocal *self = g_object_new(VXM_TYPE_HOST_OPS_LOCAL, NULL);
+
+  self->hostfs = g_object_ref(hostfs);
+  return VXM_HOST_OPS(self);
+}
