@@ -75,12 +75,25 @@ printable_value(const char *value)
   return g_strchomp(g_strdup(value));
 }
 
-/* In the child: async-signal-safe calls only. */
+/* In the child: async-signal-safe calls only. A child that hangs outlives vxm, so it lets go
+ * of everything vxm had open first: a caller reading vxm's output (a script, a test) would
+ * otherwise wait for the end of a pipe the hung child still holds. */
 static G_GNUC_NORETURN void
 child_write(const char *path, const char *value, size_t len)
 {
-  int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  int null_fd, fd;
   ssize_t n;
+
+  (void)syscall(SYS_close_range, 3U, ~0U, 0U);
+  null_fd = open("/dev/null", O_RDWR | O_NOCTTY);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+    dup2(null_fd, STDERR_FILENO);
+    if (null_fd > STDERR_FILENO)
+      close(null_fd);
+  }
+  fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
 
   if (fd < 0)
     _exit(errno);
