@@ -8,12 +8,14 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <linux/fs.h>
+#include <linux/ioctl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/vxm-util.h"
+#include "vxm-sim-device.h"
 
 typedef struct {
   VxmSimNode *node; /* NULL for a passthrough file */
@@ -21,6 +23,7 @@ typedef struct {
   char *real;       /* passthrough folder */
   char *snapshot;   /* generated content, taken at open like sysfs does */
   gsize snapshot_len;
+  gpointer device_state; /* a device node's per-open state (vxm-sim-device.h) */
 } Handle;
 
 static VxmSimHost *the_host;
@@ -41,6 +44,8 @@ handle_free(Handle *h)
     return;
   if (h->node != NULL) {
     vxm_sim_host_lock(the_host);
+    if (h->node->device_ops != NULL && h->node->device_ops->release != NULL)
+      h->node->device_ops->release(h->node, h->device_state);
     vxm_sim_node_unref(h->node);
     vxm_sim_host_unlock(the_host);
   }
@@ -360,6 +365,8 @@ sim_open(const char *path, struct fuse_file_info *fi)
     g_byte_array_set_size(node->data, 0);
     vxm_sim_node_touch(node);
   }
+  if (node->device_ops != NULL && node->device_ops->open != NULL)
+    h->device_state = node->device_ops->open(node);
   if (want_read && node->show != NULL) {
     gssize len = -1;
     h->snapshot = node->show(node, &len);
@@ -372,6 +379,58 @@ sim_open(const char *path, struct fuse_file_info *fi)
   return 0;
 }
 
+/* Bytes as the log shows a device's traffic: "51 84 03 60 00 11 c9". */
+static char *
+hex_value(const void *buf, gsize len)
+{
+  GString *s = g_string_new(NULL);
+
+  for (gsize i = 0; i < len; i++)
+    g_string_append_printf(s, i == 0 ? "%02x" : " %02x", ((const guint8 *)buf)[i]);
+  return g_string_free(s, FALSE);
+}
+
+static int
+device_read(const char *path, Handle *h, char *buf, size_t size)
+{
+  g_autofree char *op_path = NULL;
+  g_autofree char *value = NULL;
+  int res;
+
+  vxm_sim_host_lock(the_host);
+  op_path = path_of(path, h->node);
+  res = vxm_sim_node_is_attached(h->node)
+            ? h->node->device_ops->read(h->node, h->device_state, (guint8 *)buf, size)
+            : -ENODEV;
+  vxm_sim_host_unlock(the_host);
+  value = hex_value(buf, res > 0 ? (gsize)res : 0);
+  vxm_sim_host_log(the_host, "read", op_path, res > 0 ? value : NULL, -1, res > 0 ? 0 : res);
+  return res;
+}
+
+static int
+device_write(const char *path, Handle *h, const char *buf, size_t size)
+{
+  g_autofree char *op_path = NULL;
+  g_autofree char *value = hex_value(buf, size);
+  gboolean fired = FALSE;
+  int res;
+
+  vxm_sim_host_lock(the_host);
+  op_path = path_of(path, h->node);
+  vxm_sim_host_unlock(the_host);
+  res = vxm_sim_host_fault_begin(the_host, "write", op_path, NULL, value, -1, &fired);
+  if (res == 0) {
+    vxm_sim_host_lock(the_host);
+    res = vxm_sim_node_is_attached(h->node)
+              ? h->node->device_ops->write(h->node, h->device_state, (const guint8 *)buf, size)
+              : -ENODEV;
+    vxm_sim_host_unlock(the_host);
+  }
+  vxm_sim_host_log(the_host, "write", op_path, value, -1, res);
+  return res < 0 ? res : (int)size;
+}
+
 static int
 sim_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_file_info *fi)
 {
@@ -382,6 +441,8 @@ sim_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_fil
     ssize_t r = pread(h->fd, buf, size, offset);
     return r < 0 ? -errno : (int)r;
   }
+  if (h->node != NULL && h->node->device_ops != NULL && h->node->device_ops->read != NULL)
+    return device_read(path, h, buf, size);
   if (h->snapshot != NULL) {
     if ((gsize)offset < h->snapshot_len) {
       n = MIN(size, h->snapshot_len - (gsize)offset);
@@ -410,6 +471,8 @@ sim_write(const char *path, const char *buf, size_t size, off_t offset, struct f
 
   if (node == NULL)
     return -EBADF;
+  if (node->device_ops != NULL && node->device_ops->write != NULL)
+    return device_write(path, h, buf, size);
   if (node->flags & VXM_SIM_NODE_FLAG_CONTROL) {
     vxm_sim_host_lock(the_host);
     res = node->store != NULL ? node->store(node, buf, size) : -EACCES;
@@ -804,7 +867,10 @@ sim_ioctl(const char *path, unsigned int cmd, void *arg, struct fuse_file_info *
           unsigned int flags, void *data)
 {
   Handle *h = (Handle *)(uintptr_t)fi->fh;
-  g_autofree char *value = g_strdup_printf("0x%x", cmd);
+  /* an _IO ioctl (I2C_SLAVE) carries its argument by value: log it too */
+  g_autofree char *value = _IOC_DIR(cmd) == _IOC_NONE
+                               ? g_strdup_printf("0x%x 0x%lx", cmd, (unsigned long)(uintptr_t)arg)
+                               : g_strdup_printf("0x%x", cmd);
   g_autofree char *op_path = NULL;
   gboolean fired = FALSE;
   int res;
@@ -815,8 +881,15 @@ sim_ioctl(const char *path, unsigned int cmd, void *arg, struct fuse_file_info *
   op_path = path_of(path, h->node);
   vxm_sim_host_unlock(the_host);
   res = vxm_sim_host_fault_begin(the_host, "ioctl", op_path, NULL, value, -1, &fired);
-  if (res == 0)
-    res = -ENOTTY;
+  if (res == 0) {
+    vxm_sim_host_lock(the_host);
+    if (h->node->device_ops != NULL && h->node->device_ops->ioctl != NULL &&
+        vxm_sim_node_is_attached(h->node))
+      res = h->node->device_ops->ioctl(h->node, h->device_state, cmd, arg, data);
+    else
+      res = -ENOTTY;
+    vxm_sim_host_unlock(the_host);
+  }
   if (fired || (h->node->flags & VXM_SIM_NODE_FLAG_DEVICE))
     vxm_sim_host_log(the_host, "ioctl", op_path, value, -1, res);
   return res;

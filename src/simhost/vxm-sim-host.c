@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vxm-sim-display.h"
 #include "vxm-sim-hugepages.h"
 #include "vxm-sim-pci.h"
 #include "vxm-sim-proc.h"
@@ -147,6 +148,7 @@ vxm_sim_host_dump_state(VxmSimHost *host)
   vxm_sim_pci_dump_state(host->pci, lines);
   vxm_sim_proc_dump_state(host->proc, lines);
   vxm_sim_hugepages_dump_state(host->hugepages, lines);
+  vxm_sim_display_dump_state(host->display, lines);
   dev = vxm_sim_node_lookup(host->root, "/dev", NULL);
   if (dev != NULL)
     collect_device_nodes(dev, lines);
@@ -289,6 +291,9 @@ vxm_sim_host_new(const char *machine_path, gboolean echo_log, GError **error)
                                           vxm_sim_system_cpus(host->system), error);
   if (host->hugepages == NULL)
     return NULL;
+  host->display = vxm_sim_display_new(host, machine, error);
+  if (host->display == NULL)
+    return NULL;
   if (!vxm_sim_machine_check_understood(machine, error))
     return NULL;
   build_control_folder(host);
@@ -300,6 +305,7 @@ vxm_sim_host_free(VxmSimHost *host)
 {
   if (host == NULL)
     return;
+  vxm_sim_display_free(host->display);
   vxm_sim_hugepages_free(host->hugepages);
   vxm_sim_proc_free(host->proc);
   vxm_sim_pci_free(host->pci);

@@ -33,6 +33,7 @@ typedef struct _VxmSimPci VxmSimPci;
 typedef struct _VxmSimProc VxmSimProc;
 typedef struct _VxmSimSystem VxmSimSystem;
 typedef struct _VxmSimHugepages VxmSimHugepages;
+typedef struct _VxmSimDisplay VxmSimDisplay;
 
 typedef struct {
   GRecMutex lock; /* guards the tree and every area's state */
@@ -44,6 +45,7 @@ typedef struct {
   VxmSimPci *pci;
   VxmSimProc *proc;
   VxmSimHugepages *hugepages;
+  VxmSimDisplay *display;         /* connectors, monitors, /dev/i2c-N (vxm-sim-display) */
   gboolean (*should_abort)(void); /* set by the FUSE layer: TRUE once unmounting */
 } VxmSimHost;
 

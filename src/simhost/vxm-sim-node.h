@@ -69,6 +69,7 @@ struct _VxmSimNode {
   guint special_type; /* S_IFSOCK or S_IFIFO of a special node */
   char *target;       /* link target, or the real folder of a passthrough node */
   char *log_path;     /* the host path used in the log and fault rules, when not its own */
+  const struct _VxmSimDeviceOps *device_ops; /* a /dev node that answers (vxm-sim-device.h) */
 };
 
 VxmSimNode *vxm_sim_node_new_dir(guint mode);
