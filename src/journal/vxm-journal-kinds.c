@@ -1,9 +1,11 @@
 #include "vxm-journal-kinds.h"
 
+#include "display/vxm-display.h"
 #include "pci/vxm-vfio.h"
 
 void
 vxm_journal_register_all_kinds(void)
 {
-  vxm_vfio_register_journal_kinds(); /* "pci-bind" */
+  vxm_vfio_register_journal_kinds();    /* "pci-bind" */
+  vxm_display_register_journal_kinds(); /* "monitor-input" */
 }
