@@ -17,6 +17,7 @@
 #include "vm/vxm-vm-lock.h"
 #include "vxm-cli-progress.h"
 
+#include "display/vxm-display.h"
 #include "pci/vxm-gpu.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-host-facts.h"
@@ -234,10 +235,10 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
     return FALSE;
   if (!vxm_host_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
     return FALSE;
-  in->caps = vxm_qemu_caps_get(in->config->resolved.qemu_binary != NULL
-                                   ? in->config->resolved.qemu_binary
-                                   : in->config->qemu_binary,
-                               NULL, error);
+  in->caps =
+      vxm_qemu_caps_get(in->config->resolved.qemu_binary != NULL ? in->config->resolved.qemu_binary
+                                                                 : in->config->qemu_binary,
+                        NULL, error);
   if (in->caps == NULL)
     return FALSE;
   req.secure_boot = in->config->secure_boot;
@@ -287,6 +288,9 @@ make_plan(StartInputs *in, GError **error)
     plan->swtpm_envp = vxm_supervisor_plan_child_environ();
   }
   plan->shutdown_timeout_s = in->config->shutdown_timeout;
+  plan->monitor = vxm_display_monitor_spec(in->config);
+  plan->monitor_host_input = in->config->host_input;
+  plan->monitor_guest_input = in->config->guest_input;
   return g_steal_pointer(&plan);
 }
 
@@ -317,8 +321,7 @@ on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
       return;
     }
     /* the waiting `vxm start` is done once the guest runs or the start has ended */
-    if (g_strcmp0(json_object_get_string_member_with_default(event, "event", ""), "state") ==
-            0 &&
+    if (g_strcmp0(json_object_get_string_member_with_default(event, "event", ""), "state") == 0 &&
         (state == VXM_VM_STATE_RUNNING || vxm_vm_state_is_final(state))) {
       close(ctx->progress_fd);
       ctx->progress_fd = -1;
@@ -487,8 +490,8 @@ start_background(VxmCli *cli, StartInputs *in)
                vxm_cli_progress_get_reason(printer), vxm_log);
     return VXM_EXIT_FAILURE;
   }
-  g_printerr("vxm start: the supervisor of VM %s ended before the guest ran%s%s: read %s\n",
-             name, state ? " (last state: " : "", state ? state : "", vxm_log);
+  g_printerr("vxm start: the supervisor of VM %s ended before the guest ran%s%s: read %s\n", name,
+             state ? " (last state: " : "", state ? state : "", vxm_log);
   return VXM_EXIT_FAILURE;
 }
 

@@ -22,6 +22,7 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
     return;
   g_clear_pointer(&plan->paths, vxm_vm_paths_free);
   g_free(plan->gpu_address);
+  g_free(plan->monitor);
   g_strfreev(plan->qemu_argv);
   g_strfreev(plan->qemu_envp);
   g_strfreev(plan->swtpm_argv);
@@ -32,8 +33,8 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
 GStrv
 vxm_supervisor_plan_child_environ(void)
 {
-  static const char *const keep[] = {"HOME", "USER", "LANG", "LC_ALL", "XDG_RUNTIME_DIR", "TMPDIR",
-                                     "VXM_TEST_ARGV_LOG"};
+  static const char *const keep[] = {
+      "HOME", "USER", "LANG", "LC_ALL", "XDG_RUNTIME_DIR", "TMPDIR", "VXM_TEST_ARGV_LOG"};
   g_auto(GStrv) env = g_get_environ();
   g_autoptr(GStrvBuilder) out = g_strv_builder_new();
 
