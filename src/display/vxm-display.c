@@ -156,8 +156,8 @@ find_monitor(VxmHostfs *hostfs, const char *spec, const char *guest_gpu, char **
       if (c == NULL)
         continue; /* taken in the first pass */
       on_host = c->gpu != NULL && g_hash_table_contains(hosts, c->gpu);
-      if (!vxm_drm_connector_has_monitor(c) ||
-          !vxm_edid_matches(c->edid, mfg, product, serial) || on_host != (pass == 0))
+      if (!vxm_drm_connector_has_monitor(c) || !vxm_edid_matches(c->edid, mfg, product, serial) ||
+          on_host != (pass == 0))
         continue;
       g_ptr_array_add(out, g_steal_pointer(&all->pdata[i]));
     }
@@ -281,34 +281,38 @@ run(VxmHostfs *hostfs, const char *spec, const char *guest_gpu, Op op, guint inp
   connectors = find_monitor(hostfs, spec, guest_gpu, &identity, error);
   if (connectors == NULL)
     return FALSE;
-  vxm_drm_connector_match_buses(hostfs, connectors);
-  for (guint i = 0; i < connectors->len; i++) {
-    VxmDrmConnector *c = connectors->pdata[i];
-    g_autoptr(VxmDdcBus) bus = NULL;
-    g_autoptr(GError) local_error = NULL;
+  /* the buses sysfs names first; reading EDIDs on the other buses only when those fail */
+  for (gint pass = 0; pass < 2; pass++) {
+    if (pass == 1)
+      vxm_drm_connector_match_buses(hostfs, connectors);
+    for (guint i = 0; i < connectors->len; i++) {
+      VxmDrmConnector *c = connectors->pdata[i];
+      g_autoptr(VxmDdcBus) bus = NULL;
+      g_autoptr(GError) local_error = NULL;
 
-    if (c->i2c_bus < 0)
-      continue;
-    bus = vxm_ddc_bus_open(hostfs, (guint)c->i2c_bus, &local_error);
-    if (bus != NULL && run_on_bus(bus, op, input, TRUE, result, &local_error)) {
-      g_autoptr(GError) save_error = NULL;
+      if (c->i2c_bus < 0 || (pass == 1) != (c->ddc_source == VXM_DRM_DDC_EDID_MATCH))
+        continue;
+      bus = vxm_ddc_bus_open(hostfs, (guint)c->i2c_bus, &local_error);
+      if (bus != NULL && run_on_bus(bus, op, input, TRUE, result, &local_error)) {
+        g_autoptr(GError) save_error = NULL;
 
-      result->bus = (guint)c->i2c_bus;
-      result->connector = g_strdup(c->name);
-      result->description = vxm_edid_describe(c->edid);
-      result->waited_us += vxm_ddc_bus_get_waited_us(bus);
-      vxm_ddc_cache_store(cache, identity, (guint)c->i2c_bus, c->name,
-                          vxm_drm_ddc_source_to_string(c->ddc_source));
-      if (!vxm_ddc_cache_save(cache, &save_error))
-        g_debug("cannot save the DDC bus cache: %s", save_error->message);
-      return TRUE;
+        result->bus = (guint)c->i2c_bus;
+        result->connector = g_strdup(c->name);
+        result->description = vxm_edid_describe(c->edid);
+        result->waited_us += vxm_ddc_bus_get_waited_us(bus);
+        vxm_ddc_cache_store(cache, identity, (guint)c->i2c_bus, c->name,
+                            vxm_drm_ddc_source_to_string(c->ddc_source));
+        if (!vxm_ddc_cache_save(cache, &save_error))
+          g_debug("cannot save the DDC bus cache: %s", save_error->message);
+        return TRUE;
+      }
+      if (bus != NULL)
+        result->waited_us += vxm_ddc_bus_get_waited_us(bus);
+      g_prefix_error(&local_error, "%s: ", c->name);
+      if (last == NULL || !g_error_matches(local_error, VXM_ERROR, VXM_ERROR_IO))
+        g_set_error_literal(&last, local_error->domain, local_error->code, local_error->message);
+      g_clear_error(&local_error);
     }
-    if (bus != NULL)
-      result->waited_us += vxm_ddc_bus_get_waited_us(bus);
-    g_prefix_error(&local_error, "%s: ", c->name);
-    if (last == NULL || !g_error_matches(local_error, VXM_ERROR, VXM_ERROR_IO))
-      g_set_error_literal(&last, local_error->domain, local_error->code, local_error->message);
-    g_clear_error(&local_error);
   }
   if (!vxm_ddc_cache_save(cache, NULL))
     g_debug("cannot save the DDC bus cache");

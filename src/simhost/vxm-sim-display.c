@@ -37,16 +37,17 @@ typedef struct {
 } Monitor;
 
 typedef struct {
-  char *name;       /* card1-DP-1 */
-  char *card;       /* card1 */
-  char *gpu;        /* BDF */
-  gboolean dp;      /* DisplayPort: the bus is an i2c-N folder in the connector */
-  guint bus;        /* i2c bus number */
-  char *i2c_name;   /* the adapter's name */
-  char *held_by;    /* a driver bound at 0x37 (ddcci), or NULL */
-  Monitor *monitor; /* plugged in, or NULL */
-  char *card_dir;   /* while the card exists */
-  GPtrArray *made;  /* paths this module put outside the card's folder */
+  char *name;        /* card1-DP-1 */
+  char *card;        /* card1 */
+  char *gpu;         /* BDF */
+  gboolean dp;       /* DisplayPort: the bus is an i2c-N folder in the connector */
+  gboolean ddc_link; /* FALSE: the driver does not tie the bus to the connector (nvidia) */
+  guint bus;         /* i2c bus number */
+  char *i2c_name;    /* the adapter's name */
+  char *held_by;     /* a driver bound at 0x37 (ddcci), or NULL */
+  Monitor *monitor;  /* plugged in, or NULL */
+  char *card_dir;    /* while the card exists */
+  GPtrArray *made;   /* paths this module put outside the card's folder */
 } Connector;
 
 typedef struct {
@@ -183,13 +184,15 @@ connector_add(VxmSimDisplay *d, Connector *c, const char *card_dir)
   put_link(d, class_link, dir);
   g_ptr_array_add(c->made, g_strdup(class_link));
 
-  /* the adapter: DisplayPort's AUX bus lives in the connector, the others under the GPU */
-  adapter = c->dp ? g_strdup_printf("%s/i2c-%u", dir, c->bus)
-                  : g_strdup_printf("%s/i2c-%u", pci_dir, c->bus);
-  if (!c->dp) {
+  /* the adapter: DisplayPort's AUX bus lives in the connector, the others under the GPU, as do
+   * those of a driver that does not link buses to connectors (NVIDIA's) */
+  adapter = c->dp && c->ddc_link ? g_strdup_printf("%s/i2c-%u", dir, c->bus)
+                                 : g_strdup_printf("%s/i2c-%u", pci_dir, c->bus);
+  if (!(c->dp && c->ddc_link))
+    g_ptr_array_add(c->made, g_strdup(adapter));
+  if (!c->dp && c->ddc_link) {
     g_autofree char *ddc = g_strdup_printf("%s/ddc", dir);
     put_link(d, ddc, adapter);
-    g_ptr_array_add(c->made, g_strdup(adapter));
   }
   path = g_strdup_printf("%s/name", adapter);
   put_attr(d, path, c->i2c_name);
@@ -648,6 +651,7 @@ load_connector(VxmSimDisplay *d, VxmSimMachine *machine, const char *name, GErro
       !vxm_sim_machine_get_string(machine, group, "monitor", NULL, &monitor, error) ||
       !vxm_sim_machine_get_string(machine, group, "kind", NULL, &kind, error) ||
       !vxm_sim_machine_get_string(machine, group, "ddc_held_by", NULL, &c->held_by, error) ||
+      !vxm_sim_machine_get_bool(machine, group, "ddc_link", TRUE, &c->ddc_link, error) ||
       !vxm_sim_machine_get_int(machine, group, "i2c_bus", 0, 255, -1, &bus, error))
     return FALSE;
   if (c->gpu == NULL)
