@@ -192,7 +192,7 @@ test_monitors_json(Fixture *f, gconstpointer data)
   log = log_lines(f);
   g_assert_cmpstr(log, ==,
                   "open /dev/i2c-7 rw -> ok\n"
-                  "ioctl /dev/i2c-7 0x703 0x50 -> ok\n"
+                  "ioctl /dev/i2c-7 I2C_SLAVE 0x50 -> ok\n"
                   "write /dev/i2c-7 00 -> ok\n"
                   "read /dev/i2c-7 00 ff ff ff ff ff ff 00 10 ac 12 a1 39 30 00 00 0c 1f 01 04 b5 "
                   "3c 22 78 3a ee 95 a3 54 4c 99 26 0f 50 54 a5 4b 00 d1 c0 81 80 81 c0 a9 c0 b3 "
@@ -242,7 +242,7 @@ test_switch_bytes(Fixture *f, gconstpointer data)
   log = log_lines(f);
   g_assert_cmpstr(log, ==,
                   "open /dev/i2c-3 rw -> ok\n"
-                  "ioctl /dev/i2c-3 0x703 0x37 -> ok\n"
+                  "ioctl /dev/i2c-3 I2C_SLAVE 0x37 -> ok\n"
                   "write /dev/i2c-3 51 82 01 60 dc -> ok\n"
                   "read /dev/i2c-3 6e 88 02 00 60 00 00 12 00 11 d7 -> ok\n"
                   "write /dev/i2c-3 51 84 03 60 00 0f d7 -> ok\n");
@@ -259,7 +259,7 @@ test_switch_bytes(Fixture *f, gconstpointer data)
   log = log_lines(f);
   g_assert_cmpstr(log, ==,
                   "open /dev/i2c-3 rw -> ok\n"
-                  "ioctl /dev/i2c-3 0x703 0x37 -> ok\n"
+                  "ioctl /dev/i2c-3 I2C_SLAVE 0x37 -> ok\n"
                   "write /dev/i2c-3 51 84 03 60 00 11 c9 -> ok\n");
   assert_input(f, "dell", "hdmi1");
 }
@@ -380,7 +380,7 @@ test_nak_retried(Fixture *f, gconstpointer data)
   log = log_lines(f);
   g_assert_cmpstr(log, ==,
                   "open /dev/i2c-3 rw -> ok\n"
-                  "ioctl /dev/i2c-3 0x703 0x37 -> ok\n"
+                  "ioctl /dev/i2c-3 I2C_SLAVE 0x37 -> ok\n"
                   "write /dev/i2c-3 51 84 03 60 00 0f d7 -> EIO\n"
                   "write /dev/i2c-3 51 84 03 60 00 0f d7 -> EIO\n"
                   "write /dev/i2c-3 51 84 03 60 00 0f d7 -> ok\n");
@@ -426,7 +426,7 @@ test_bad_checksum_retried(Fixture *f, gconstpointer data)
   log = log_lines(f);
   g_assert_cmpstr(log, ==,
                   "open /dev/i2c-3 rw -> ok\n"
-                  "ioctl /dev/i2c-3 0x703 0x37 -> ok\n"
+                  "ioctl /dev/i2c-3 I2C_SLAVE 0x37 -> ok\n"
                   "write /dev/i2c-3 51 82 01 60 dc -> ok\n"
                   "read /dev/i2c-3 6e 88 02 00 60 00 00 12 00 11 28 -> ok\n"
                   "write /dev/i2c-3 51 82 01 60 dc -> ok\n"

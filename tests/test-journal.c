@@ -247,6 +247,35 @@ test_undo_reverse_idempotent(Fixture *f, gconstpointer data)
   g_string_free(undo_log, TRUE);
 }
 
+/* keep_bound: the supervisor undoes everything but the binding, then holds the journal */
+static void
+test_undo_skip_kinds(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmJournal) journal = vxm_journal_new(f->hostfs, "vm", &error);
+  g_autoptr(VxmJournal) loaded = NULL;
+  g_autoptr(JsonObject) bind = data_n(1);
+  const char *const skip[] = {"kept", NULL};
+  VxmJournalUndoContext ctx = {.hostfs = f->hostfs, .skip_kinds = skip};
+  guint index;
+
+  vxm_journal_register_kind("test", test_undo);
+  vxm_journal_register_kind("kept", test_undo);
+  undo_log = g_string_new(NULL);
+  g_assert_true(vxm_journal_begin(journal, "kept", bind, &index, &error));
+  add_entries(journal, 2);
+  g_assert_true(vxm_journal_undo(journal, &ctx, NULL, &error));
+  g_assert_no_error(error);
+  g_assert_cmpstr(undo_log->str, ==, "21");
+  g_assert_true(vxm_journal_hold(journal, "keep_bound of VM vm", &error));
+  loaded = vxm_journal_load(f->hostfs, "vm", &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(vxm_journal_get_owner_status(loaded), ==, VXM_JOURNAL_OWNER_HELD);
+  g_assert_cmpint(vxm_journal_get_entry(loaded, 0)->state, ==, VXM_JOURNAL_STATE_INTENT);
+  g_assert_false(vxm_journal_is_clear(loaded));
+  g_string_free(undo_log, TRUE);
+}
+
 static void
 test_unknown_kind(Fixture *f, gconstpointer data)
 {
@@ -287,6 +316,7 @@ main(int argc, char **argv)
   ADD("/vxm/journal/owner/pid-reuse", test_owner_liveness);
   ADD("/vxm/journal/undo/reverse-idempotent", test_undo_reverse_idempotent);
   ADD("/vxm/journal/undo/unknown-kind", test_unknown_kind);
+  ADD("/vxm/journal/undo/skip-kinds-then-hold", test_undo_skip_kinds);
   ADD("/vxm/journal/name/refused", test_bad_names);
   return g_test_run();
 }

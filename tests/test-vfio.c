@@ -14,7 +14,8 @@
 #include "vxm-simhost-fixture.h"
 #include "vxm-test-util.h"
 
-#define SHORT_LIMIT "300ms"
+/* short, yet long enough for an unfaulted write on a loaded 2-core CI machine */
+#define SHORT_LIMIT "1s"
 
 typedef struct {
   char *path;
@@ -231,7 +232,7 @@ test_original_drivers(void)
   g_assert_no_error(error);
   g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
   g_clear_pointer(&out, g_free);
-  g_assert_cmpint(run_vxm(sim, &status, NULL, "status", "--json", NULL), ==, 0);
+  g_assert_cmpint(run_vxm(sim, &status, NULL, "status", "01:00.0", "--json", NULL), ==, 0);
   assert_contains(status, "\"bound_by\" : \"manual\"");
   assert_contains(status, "\"journal\" : \"manual-0000:01:00.0\"");
   /* recover leaves a card detached by hand alone */
@@ -240,6 +241,7 @@ test_original_drivers(void)
   assert_contains(out, "left alone (detached by hand with vxm detach");
   assert_contains(out, "nothing to recover");
   g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
   g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "0000:01:00.0", NULL), ==, 0);
   assert_contains(out, "0000:01:00.1 back on snd_hda_intel");
   assert_contains(out, "0000:01:00.2 back on xhci_hcd");
@@ -250,6 +252,7 @@ test_original_drivers(void)
   assert_contains(state, "pci 0000:01:00.2 driver=xhci_hcd override=(null)");
   /* a second reattach has nothing to do */
   g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
   g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "0000:01:00.0", NULL), ==, 0);
   assert_contains(out, "nothing to give back");
 }
@@ -418,7 +421,8 @@ fault_matrix(const char *machine, const char *addr, guint *n_cases, guint *n_res
         /* the error names the device the write was for */
         {
           g_autofree char *bdf = write_device(w);
-          assert_contains(err, bdf);
+          if (strstr(err, bdf) == NULL)
+            g_error("%s: the error does not name %s: %s", context, bdf, err);
         }
         now = vxm_simhost_state(sim);
         if (phase == 0 && strstr(err, "everything was put back") != NULL &&
@@ -428,7 +432,7 @@ fault_matrix(const char *machine, const char *addr, guint *n_cases, guint *n_res
           (*n_restored_at_once)++;
         }
         if (strcmp(fault_actions[f], "hang") == 0)
-          assert_contains(err, "did not finish in 300 ms");
+          assert_contains(err, "did not finish in 1 s");
         settle_and_recover(sim, w, fault_actions[f], before, context);
       }
     }

@@ -40,9 +40,9 @@ main(int argc, char **argv)
 
   /* the capability probe (-qmp stdio with -machine none, -audiodev help...): nothing to drop */
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "none") == 0 || strcmp(argv[i], "help") == 0 ||
+    if (strcmp(argv[i], "help") == 0 || g_str_has_suffix(argv[i], "=help") ||
         strcmp(argv[i], "-version") == 0 || strcmp(argv[i], "--version") == 0 ||
-        g_str_has_suffix(argv[i], "=help") || strcmp(argv[i], "stdio") == 0)
+        (strcmp(argv[i], "-machine") == 0 && i + 1 < argc && strcmp(argv[i + 1], "none") == 0))
       probe = TRUE;
   }
   if (probe) {

@@ -24,6 +24,7 @@ static const struct {
     {"start-qemu", "start QEMU, paused"},
     {"qmp", "QMP handshake"},
     {"cont", "run the guest"},
+    {"shutdown-guest", "shut the guest down"},
     {"restore-host", "give the host back"},
     {"stop-swtpm", "stop swtpm"},
 };
@@ -43,8 +44,8 @@ vxm_cli_progress_new(VxmCli *cli)
   VxmCliProgress *progress = g_new0(VxmCliProgress, 1);
 
   progress->cli = cli;
-  progress->live = isatty(STDOUT_FILENO) && g_getenv("TERM") != NULL &&
-                   g_strcmp0(g_getenv("TERM"), "dumb") != 0;
+  progress->live =
+      isatty(STDOUT_FILENO) && g_getenv("TERM") != NULL && g_strcmp0(g_getenv("TERM"), "dumb") != 0;
   progress->active = g_ptr_array_new_with_free_func(g_free);
   return progress;
 }
@@ -140,8 +141,7 @@ vxm_cli_progress_event(VxmCliProgress *progress, JsonObject *event)
     g_free(progress->state);
     progress->state = g_strdup(json_object_get_string_member_with_default(event, "state", "?"));
     g_free(progress->reason);
-    progress->reason =
-        g_strdup(json_object_get_string_member_with_default(event, "reason", NULL));
+    progress->reason = g_strdup(json_object_get_string_member_with_default(event, "reason", NULL));
   }
   fflush(stdout);
 }

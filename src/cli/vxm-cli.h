@@ -77,8 +77,10 @@ int vxm_cli_cmd_static_binding(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_inputs(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_reset(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv);
 
 G_END_DECLS

@@ -15,6 +15,8 @@ static const VxmCliCommand commands[] = {
     {"display", "Switch the monitor to the host's or the guest's input (or --probe it)",
      vxm_cli_cmd_display},
     {"init", "Create a VM: disk, UEFI variables, TPM state, config", vxm_cli_cmd_init},
+    {"inputs", "List keyboards and mice, their kind and path, and whether a VM takes them",
+     vxm_cli_cmd_inputs},
     {"list", "List the VMs with their state, guest GPU and disk", vxm_cli_cmd_list},
     {"list-gpus", "List the GPUs, their IOMMU groups and which can be the guest's",
      vxm_cli_cmd_list_gpus},
@@ -23,10 +25,11 @@ static const VxmCliCommand commands[] = {
     {"reattach", "Give a GPU's devices back to their original drivers", vxm_cli_cmd_reattach},
     {"recover", "Undo what a crashed or killed vxm left changed on the host", vxm_cli_cmd_recover},
     {"reset", "Remove a VM's files after confirmation", vxm_cli_cmd_reset},
-    {"start", "Start a VM (for now: --dry-run shows what would run)", vxm_cli_cmd_start},
+    {"start", "Start a VM: prepare the host, run swtpm and QEMU, supervise", vxm_cli_cmd_start},
     {"static-binding", "Bind the guest GPU to vfio-pci at boot (on, off, status)",
      vxm_cli_cmd_static_binding},
     {"status", "Show where the guest GPU's devices are bound, and why", vxm_cli_cmd_status},
+    {"stop", "Stop a VM (ACPI power-down, then quit) and restore the host", vxm_cli_cmd_stop},
     {"version", "Print vxm's version", NULL},
 };
 

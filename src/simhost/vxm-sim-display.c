@@ -7,7 +7,6 @@
 
 #include "common/vxm-util.h"
 #include "vm/vxm-vm-config.h"
-#include "vxm-sim-device.h"
 
 #define I2C_SLAVE       0x0703
 #define I2C_SLAVE_FORCE 0x0706
@@ -138,11 +137,12 @@ put_link(VxmSimDisplay *d, const char *path, const char *target)
   vxm_sim_node_put(root_of(d), path, vxm_sim_node_new_link(rel));
 }
 
-static gpointer bus_open(VxmSimNode *node);
-static void bus_release(VxmSimNode *node, gpointer state);
-static int bus_read(VxmSimNode *node, gpointer state, guint8 *buf, gsize size);
-static int bus_write(VxmSimNode *node, gpointer state, const guint8 *buf, gsize size);
-static int bus_ioctl(VxmSimNode *node, gpointer state, unsigned int cmd, void *arg, void *data);
+static int bus_open(VxmSimNode *node, int flags, int pid, gpointer *client);
+static void bus_release(VxmSimNode *node, gpointer client);
+static int bus_read(VxmSimNode *node, gpointer client, char *buf, gsize size, int flags);
+static int bus_write(VxmSimNode *node, gpointer client, const char *buf, gsize size);
+static int bus_ioctl(VxmSimNode *node, gpointer client, unsigned int cmd, void *data, gsize size);
+static char *bus_ioctl_name(unsigned int cmd, const void *data, gsize size);
 
 static const VxmSimDeviceOps bus_ops = {
     .open = bus_open,
@@ -150,6 +150,8 @@ static const VxmSimDeviceOps bus_ops = {
     .read = bus_read,
     .write = bus_write,
     .ioctl = bus_ioctl,
+    .ioctl_name = bus_ioctl_name,
+    .log_bytes = TRUE,
 };
 
 static void
@@ -275,34 +277,57 @@ vxm_sim_display_card_removed(VxmSimDisplay *d, const char *card)
 
 /* ---- the monitor on the bus ---- */
 
-static gpointer
-bus_open(VxmSimNode *node)
+/* The FUSE layer calls these without the host lock: each takes it. */
+
+static int
+bus_open(VxmSimNode *node, int flags, int pid, gpointer *client)
 {
-  return g_new0(OpenBus, 1);
+  *client = g_new0(OpenBus, 1);
+  return 0;
 }
 
 static void
-bus_release(VxmSimNode *node, gpointer state)
+bus_release(VxmSimNode *node, gpointer client)
 {
-  g_free(state);
+  g_free(client);
+}
+
+static char *
+bus_ioctl_name(unsigned int cmd, const void *data, gsize size)
+{
+  unsigned long arg = data != NULL && size == 0 ? *(const unsigned long *)data : 0;
+
+  if (cmd == I2C_SLAVE)
+    return g_strdup_printf("I2C_SLAVE 0x%02lx", arg);
+  if (cmd == I2C_SLAVE_FORCE)
+    return g_strdup_printf("I2C_SLAVE_FORCE 0x%02lx", arg);
+  return NULL;
 }
 
 static int
-bus_ioctl(VxmSimNode *node, gpointer state, unsigned int cmd, void *arg, void *data)
+bus_ioctl(VxmSimNode *node, gpointer client, unsigned int cmd, void *data, gsize size)
 {
+  VxmSimDisplay *d = node->owner;
   Connector *c = node->item;
-  OpenBus *open_bus = state;
-  guint address = (guint)(uintptr_t)arg;
+  OpenBus *open_bus = client;
+  guint address;
+  int res = 0;
 
   if (cmd != I2C_SLAVE && cmd != I2C_SLAVE_FORCE)
     return -ENOTTY;
+  if (data == NULL || size != 0)
+    return -EINVAL;
+  address = (guint) * (unsigned long *)data;
   if (address > 0x7f)
     return -EINVAL;
+  vxm_sim_host_lock(d->host);
   /* i2c-dev refuses an address a kernel driver has claimed, unless forced */
   if (cmd == I2C_SLAVE && address == DDC_ADDRESS && c->held_by != NULL)
-    return -EBUSY;
-  open_bus->address = address;
-  return 0;
+    res = -EBUSY;
+  else
+    open_bus->address = address;
+  vxm_sim_host_unlock(d->host);
+  return res;
 }
 
 static void
@@ -408,45 +433,58 @@ ddc_read(Monitor *m, guint8 *buf, gsize size)
 }
 
 static int
-bus_write(VxmSimNode *node, gpointer state, const guint8 *buf, gsize size)
+bus_transfer(VxmSimNode *node, OpenBus *open_bus, guint8 *rbuf, const guint8 *wbuf, gsize size)
 {
   Connector *c = node->item;
-  OpenBus *open_bus = state;
   Monitor *m = c->monitor;
 
-  if (m == NULL || open_bus->address == 0)
-    return -ENXIO;
-  if (open_bus->address == EDID_ADDRESS) {
-    open_bus->edid_offset = buf[0];
-    return 0;
-  }
-  if (open_bus->address != DDC_ADDRESS || !m->ddc || m->silent)
-    return -ENXIO;
-  return ddc_write(m, buf, size);
-}
-
-static int
-bus_read(VxmSimNode *node, gpointer state, guint8 *buf, gsize size)
-{
-  Connector *c = node->item;
-  OpenBus *open_bus = state;
-  Monitor *m = c->monitor;
-
+  if (!vxm_sim_node_is_attached(node))
+    return -ENODEV;
   if (m == NULL || open_bus->address == 0)
     return -ENXIO;
   if (open_bus->address == EDID_ADDRESS) {
     gsize len;
     const guint8 *edid = g_bytes_get_data(m->edid, &len);
 
-    memset(buf, 0xff, size);
+    if (wbuf != NULL) {
+      open_bus->edid_offset = wbuf[0];
+      return 0;
+    }
+    memset(rbuf, 0xff, size);
     if (open_bus->edid_offset < len)
-      memcpy(buf, edid + open_bus->edid_offset, MIN(size, len - open_bus->edid_offset));
+      memcpy(rbuf, edid + open_bus->edid_offset, MIN(size, len - open_bus->edid_offset));
     open_bus->edid_offset = (open_bus->edid_offset + size) & 0xff;
     return (int)size;
   }
   if (open_bus->address != DDC_ADDRESS || !m->ddc || m->silent)
     return -ENXIO;
-  return ddc_read(m, buf, size);
+  return wbuf != NULL ? ddc_write(m, wbuf, size) : ddc_read(m, rbuf, size);
+}
+
+static int
+bus_write(VxmSimNode *node, gpointer client, const char *buf, gsize size)
+{
+  VxmSimDisplay *d = node->owner;
+  int res;
+
+  if (size == 0)
+    return 0;
+  vxm_sim_host_lock(d->host);
+  res = bus_transfer(node, client, NULL, (const guint8 *)buf, size);
+  vxm_sim_host_unlock(d->host);
+  return res;
+}
+
+static int
+bus_read(VxmSimNode *node, gpointer client, char *buf, gsize size, int flags)
+{
+  VxmSimDisplay *d = node->owner;
+  int res;
+
+  vxm_sim_host_lock(d->host);
+  res = bus_transfer(node, client, (guint8 *)buf, NULL, size);
+  vxm_sim_host_unlock(d->host);
+  return res;
 }
 
 /* ---- .simhost/ddc ---- */

@@ -116,6 +116,27 @@ on_query_status(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+on_query(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree StatusQuery *query = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) reply = vxm_qmp_client_execute_finish(VXM_QMP_CLIENT(source), result, &error);
+  g_autoptr(JsonObject) answer = json_object_new();
+
+  if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (!g_ptr_array_find(query->server->clients, query->client, NULL))
+    return;
+  if (reply == NULL) {
+    send_error(query->client, error->message);
+    return;
+  }
+  json_object_set_member(answer, "return", g_steal_pointer(&reply));
+  client_send(query->client, answer);
+  read_next(query->client);
+}
+
+static void
 handle_request(Client *client, const char *line)
 {
   g_autoptr(JsonParser) parser = json_parser_new();
@@ -143,6 +164,24 @@ handle_request(Client *client, const char *line)
     }
     send_status(client);
     read_next(client);
+  } else if (g_strcmp0(command, "qmp-query") == 0) {
+    VxmQmpClient *qmp = vxm_supervisor_get_qmp(client->server->supervisor);
+    const char *execute = json_object_get_string_member_with_default(request, "execute", "");
+    StatusQuery *query;
+
+    /* read-only QMP commands only: the supervisor owns QEMU's state */
+    if (!g_str_has_prefix(execute, "query-")) {
+      send_error(client, "qmp-query runs QMP query-* commands only");
+      return;
+    }
+    if (qmp == NULL) {
+      send_error(client, "QEMU's monitor is not connected");
+      return;
+    }
+    query = g_new0(StatusQuery, 1);
+    query->server = client->server;
+    query->client = client;
+    vxm_qmp_client_execute_async(qmp, execute, NULL, 5000, client->cancellable, on_query, query);
   } else if (g_strcmp0(command, "stop") == 0 || g_strcmp0(command, "watch") == 0) {
     client->watching = TRUE;
     if (g_strcmp0(command, "stop") == 0) {
@@ -157,7 +196,7 @@ handle_request(Client *client, const char *line)
     /* a watcher reads nothing more; it gets events until "finished" */
   } else {
     g_autofree char *message =
-        g_strdup_printf("unknown command \"%s\" (known: status, stop, watch)", command);
+        g_strdup_printf("unknown command \"%s\" (known: status, qmp-query, stop, watch)", command);
 
     send_error(client, message);
   }

@@ -6,6 +6,8 @@
  *                                                   run state first, when its monitor is up)
  *   {"command": "stop", "force": B, "timeout": S} -> {"ok": true}, then the events as below
  *   {"command": "watch"}                         -> the events as below
+ *   {"command": "qmp-query", "execute": "query-tpm"} -> {"return": ...}: QMP query-* commands
+ *                                                   only (the supervisor owns QEMU's state)
  * Events are the supervisor's progress objects, one per line, and at the end
  *   {"event": "finished", "status": {...}}; then the server closes the connection.
  * A bad request gets {"error": "..."} and the connection is closed.

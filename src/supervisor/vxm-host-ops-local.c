@@ -1,11 +1,15 @@
 /* vxm-host-ops-local: host steps through the core library, in this process. */
 #include "supervisor/vxm-host-ops-local.h"
 
+#include <unistd.h>
+
 #include "common/vxm-error.h"
 #include "display/vxm-display.h"
+#include "input/vxm-input-access.h"
 #include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
 #include "pci/vxm-gpu.h"
+#include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
 #include "vm/vxm-vm-config.h"
 
@@ -104,17 +108,14 @@ local_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip_kinds
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
   VxmJournalUndoContext ctx = {.hostfs = self->hostfs, .skip_kinds = skip_kinds};
-  g_autoptr(GError) local_error = NULL;
   VxmJournal *journal;
 
-  journal = get_journal(self, vm, FALSE, &local_error);
-  if (journal == NULL) {
-    if (local_error != NULL) {
-      g_propagate_error(error, g_steal_pointer(&local_error));
-      return FALSE;
-    }
-    return TRUE; /* nothing was ever changed */
-  }
+  /* only what this process changed: a journal left by a dead supervisor is `vxm recover`'s */
+  g_mutex_lock(&self->lock);
+  journal = g_hash_table_lookup(self->journals, vm);
+  g_mutex_unlock(&self->lock);
+  if (journal == NULL)
+    return TRUE;
   vxm_journal_register_all_kinds();
   if (!vxm_journal_undo(journal, &ctx, report, error))
     return FALSE;
@@ -182,6 +183,65 @@ local_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, guint
   return TRUE;
 }
 
+/* Reads the journals only (no sysfs scan): a pci-bind entry not undone, on a function of the
+ * GPU's slot, in a journal that is not @vm's. */
+static char *
+local_gpu_holder(VxmHostOps *ops, const char *vm, const char *gpu_address, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(GPtrArray) names = NULL;
+  VxmPciAddress gpu;
+
+  if (!vxm_pci_address_parse(gpu_address, &gpu, error))
+    return NULL;
+  names = vxm_journal_list(self->hostfs, error);
+  if (names == NULL)
+    return NULL;
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = g_ptr_array_index(names, i);
+    g_autoptr(VxmJournal) journal = NULL;
+
+    journal = vxm_journal_load(self->hostfs, name, NULL);
+    if (journal == NULL)
+      continue;
+    if (g_strcmp0(name, vm) == 0) {
+      /* our own last run, if its supervisor died: nothing may change before recover */
+      if (vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_GONE &&
+          !vxm_journal_is_clear(journal))
+        return g_strdup_printf("VM %s's last run did not restore the host (its supervisor is "
+                               "gone; journal %s): run `vxm recover` first",
+                               vm, vxm_journal_get_path(journal));
+      continue;
+    }
+    for (guint k = 0; k < vxm_journal_get_n_entries(journal); k++) {
+      VxmJournalEntry *entry = vxm_journal_get_entry(journal, k);
+      VxmPciAddress dev;
+
+      if (g_strcmp0(entry->kind, VXM_VFIO_JOURNAL_KIND) != 0 ||
+          entry->state == VXM_JOURNAL_STATE_UNDONE ||
+          !vxm_pci_address_parse(vxm_journal_entry_get_string(entry, "device"), &dev, NULL) ||
+          !vxm_pci_address_same_slot(&gpu, &dev))
+        continue;
+      switch (vxm_journal_get_owner_status(journal)) {
+      case VXM_JOURNAL_OWNER_ALIVE:
+        return g_strdup_printf(
+            "GPU %s is in use by %s (journal %s, pid %" G_GINT64_FORMAT "): stop it first",
+            gpu_address, name, vxm_journal_get_path(journal), vxm_journal_get_owner(journal)->pid);
+      case VXM_JOURNAL_OWNER_GONE:
+        return g_strdup_printf("GPU %s was left on vfio-pci by %s, whose process is gone "
+                               "(journal %s): run `vxm recover` first",
+                               gpu_address, name, vxm_journal_get_path(journal));
+      case VXM_JOURNAL_OWNER_HELD:
+        return g_strdup_printf("GPU %s is held on vfio-pci (%s, journal %s): give it back with "
+                               "`vxm reattach %s` first",
+                               gpu_address, vxm_journal_get_held(journal),
+                               vxm_journal_get_path(journal), gpu_address);
+      }
+    }
+  }
+  return NULL;
+}
+
 static JsonNode *
 local_journal_status(VxmHostOps *ops, const char *vm, GError **error)
 {
@@ -210,6 +270,43 @@ local_binding_status(VxmHostOps *ops, const char *gpu_address, GError **error)
   return vxm_vfio_binding_status(self->hostfs, card, error);
 }
 
+/* Input nodes (and any device node) to this process's user, who runs QEMU: journaled
+ * "device-node-owner" entries, undone by revoke_devices, restore_all and recover. */
+static gboolean
+local_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, GPtrArray *report,
+                    GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  VxmJournal *journal;
+
+  if (nodes == NULL || nodes[0] == NULL)
+    return TRUE;
+  journal = get_journal(self, vm, TRUE, error);
+  if (journal == NULL)
+    return FALSE;
+  for (gsize i = 0; nodes[i] != NULL; i++)
+    if (!vxm_device_node_grant(self->hostfs, journal, nodes[i], getuid(), (gid_t)-1, report, error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+local_revoke_devices(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(GError) local_error = NULL;
+  VxmJournal *journal = get_journal(self, vm, FALSE, &local_error);
+
+  if (journal == NULL) {
+    if (local_error != NULL) {
+      g_propagate_error(error, g_steal_pointer(&local_error));
+      return FALSE;
+    }
+    return TRUE; /* nothing was granted */
+  }
+  return vxm_device_node_revoke_all(self->hostfs, journal, report, error);
+}
+
 static void
 vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
 {
@@ -218,6 +315,9 @@ vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
   iface->reattach_gpu = local_reattach_gpu;
   iface->restore_all = local_restore_all;
   iface->switch_monitor = local_switch_monitor;
+  iface->grant_devices = local_grant_devices;
+  iface->revoke_devices = local_revoke_devices;
+  iface->gpu_holder = local_gpu_holder;
   iface->journal_status = local_journal_status;
   iface->binding_status = local_binding_status;
 }

@@ -106,6 +106,20 @@ vxm_host_ops_restore_all(VxmHostOps *self, const char *vm, const char *const *sk
   DISPATCH(restore_all, "restoring the host", vm, skip_kinds, report, error);
 }
 
+char *
+vxm_host_ops_gpu_holder(VxmHostOps *self, const char *vm, const char *gpu_address, GError **error)
+{
+  VxmHostOpsInterface *iface;
+
+  g_return_val_if_fail(VXM_IS_HOST_OPS(self), NULL);
+  iface = VXM_HOST_OPS_GET_IFACE(self);
+  if (iface->gpu_holder == NULL) {
+    unavailable(self, "finding who holds the GPU", error);
+    return NULL;
+  }
+  return iface->gpu_holder(self, vm, gpu_address, error);
+}
+
 JsonNode *
 vxm_host_ops_journal_status(VxmHostOps *self, const char *vm, GError **error)
 {

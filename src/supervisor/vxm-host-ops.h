@@ -64,6 +64,10 @@ struct _VxmHostOpsInterface {
   gboolean (*restore_all)(VxmHostOps *self, const char *vm, const char *const *skip_kinds,
                           GPtrArray *report, GError **error);
 
+  /* Who else holds the GPU's slot on the host: a sentence naming the journal and what to do,
+   * or NULL when nobody but @vm does (a journal of another VM, a `vxm detach`, a crash). */
+  char *(*gpu_holder)(VxmHostOps *self, const char *vm, const char *gpu_address, GError **error);
+
   /* For `vxm status`: the VM's journal ({"name", "entries": [...]...}), or a JSON null when
    * the host holds nothing for it. */
   JsonNode *(*journal_status)(VxmHostOps *self, const char *vm, GError **error);
@@ -93,6 +97,9 @@ gboolean vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const cha
                                      GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_restore_all(VxmHostOps *self, const char *vm, const char *const *skip_kinds,
                                   GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* NULL with @error unset when the GPU is free for @vm. */
+char *vxm_host_ops_gpu_holder(VxmHostOps *self, const char *vm, const char *gpu_address,
+                              GError **error) G_GNUC_WARN_UNUSED_RESULT;
 JsonNode *vxm_host_ops_journal_status(VxmHostOps *self, const char *vm,
                                       GError **error) G_GNUC_WARN_UNUSED_RESULT;
 JsonNode *vxm_host_ops_binding_status(VxmHostOps *self, const char *gpu_address,

@@ -49,6 +49,10 @@ struct _VxmSupervisor {
   guint signal_sources[3];
   guint signals_received;
 
+  char *monitor_failure;  /* the socket or greeting failed: used unless QEMU's exit explains */
+  gboolean shutdown_step; /* "shutdown-guest" is running: QEMU's exit ends it */
+  gboolean powerdown_timed_out;
+
   char *run_state;
   JsonArray *steps;
   GHashTable *step_started; /* name -> gint64 monotonic start */
@@ -236,7 +240,7 @@ check_gpu_conflict(VxmSupervisor *self, GError **error)
   const VxmSupervisorPlan *plan = self->plan;
   g_autofree char *dir_path = NULL;
   g_autoptr(GDir) dir = NULL;
-  g_autoptr(JsonNode) binding = NULL;
+  g_autofree char *holder = NULL;
   g_autoptr(GError) local_error = NULL;
   const char *entry;
 
@@ -269,34 +273,13 @@ check_gpu_conflict(VxmSupervisor *self, GError **error)
   }
 
   /* a card another journal holds (vxm detach, another VM's keep_bound, a crash) */
-  binding = vxm_host_ops_binding_status(self->ops, plan->gpu_address, &local_error);
-  if (binding == NULL) {
-    if (!vxm_host_ops_error_is_unavailable(local_error))
-      sv_log(self, "cannot read the GPU's binding: %s", local_error->message);
-    return TRUE;
+  holder = vxm_host_ops_gpu_holder(self->ops, plan->paths->name, plan->gpu_address, &local_error);
+  if (holder != NULL) {
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_BUSY, holder);
+    return FALSE;
   }
-  if (JSON_NODE_HOLDS_ARRAY(binding)) {
-    JsonArray *array = json_node_get_array(binding);
-
-    for (guint i = 0; i < json_array_get_length(array); i++) {
-      JsonObject *dev = json_array_get_object_element(array, i);
-      const char *journal = json_object_get_string_member_with_default(dev, "journal", NULL);
-      const char *by = json_object_get_string_member_with_default(dev, "bound_by", "");
-
-      if (journal == NULL || g_strcmp0(journal, plan->paths->name) == 0)
-        continue;
-      if (g_strcmp0(by, "vm") == 0 || g_strcmp0(by, "manual") == 0 ||
-          g_strcmp0(by, "orphan") == 0) {
-        g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY, "%s is held by %s (journal %s): %s",
-                    json_object_get_string_member_with_default(dev, "address", "the GPU"),
-                    g_strcmp0(by, "manual") == 0 ? "a detach by hand" : "another VM", journal,
-                    g_strcmp0(by, "orphan") == 0   ? "run `vxm recover` first"
-                    : g_strcmp0(by, "manual") == 0 ? "give it back with `vxm reattach` first"
-                                                   : "stop that VM first");
-        return FALSE;
-      }
-    }
-  }
+  if (local_error != NULL && !vxm_host_ops_error_is_unavailable(local_error))
+    sv_log(self, "cannot read the host's journals: %s", local_error->message);
   return TRUE;
 }
 
@@ -384,17 +367,21 @@ static void
 on_swtpm_exited(VxmProcess *process, int wait_status, gpointer user_data)
 {
   VxmSupervisor *self = user_data;
+  g_autofree char *message = NULL;
 
   (void)wait_status;
   if (self->tearing_down)
     return;
-  {
-    g_autofree char *message = describe_exit(
-        process, "swtpm", self->state == VXM_VM_STATE_PREPARING ? "at start" : "while the VM ran");
-
-    sv_log(self, "%s", message);
-    set_failure(self, message);
+  /* with --terminate, swtpm ends by itself (status 0) when QEMU goes: that is QEMU's exit, seen
+   * from the other side, and QEMU's own exit is what counts */
+  if (vxm_process_get_exit_status(process) == 0 && self->state != VXM_VM_STATE_PREPARING) {
+    sv_log(self, "swtpm ended with QEMU's connection");
+    return;
   }
+  message = describe_exit(process, "swtpm",
+                          self->state == VXM_VM_STATE_PREPARING ? "at start" : "while the VM ran");
+  sv_log(self, "%s", message);
+  set_failure(self, message);
   if (self->state == VXM_VM_STATE_PREPARING) {
     g_cancellable_cancel(self->cancellable); /* its socket wait ends, prepared_one follows */
   } else if (self->qemu != NULL && !vxm_process_has_exited(self->qemu)) {
@@ -505,7 +492,15 @@ on_qemu_exited(VxmProcess *process, int wait_status, gpointer user_data)
   (void)wait_status;
   g_clear_handle_id(&self->powerdown_source, g_source_remove);
   g_clear_handle_id(&self->quit_source, g_source_remove);
-  if (self->stop_requested || self->quit_sent || self->tearing_down) {
+  if (self->state == VXM_VM_STATE_STARTING && !self->stop_requested &&
+      vxm_process_get_exit_status(process) > 0) {
+    /* QEMU refused something: its own words say more than a lost monitor connection */
+    g_autofree char *message = describe_exit(process, "QEMU", "at start");
+
+    step_end(self, "start-qemu", "failed", message);
+    set_failure(self, message);
+    g_cancellable_cancel(self->cancellable);
+  } else if (self->stop_requested || self->quit_sent || self->tearing_down) {
     g_autofree char *message = describe_exit(process, "QEMU", "after it was asked to stop");
 
     sv_log(self, "%s", message);
@@ -523,6 +518,15 @@ on_qemu_exited(VxmProcess *process, int wait_status, gpointer user_data)
       sv_log(self, "QEMU exited: the guest shut down");
     else
       set_failure(self, message);
+  }
+  if (self->monitor_failure != NULL)
+    set_failure(self, self->monitor_failure);
+  if (self->shutdown_step) {
+    self->shutdown_step = FALSE;
+    step_end(self, "shutdown-guest", "ok",
+             self->powerdown_timed_out ? "no ACPI shutdown within the time limit: QEMU quit"
+             : self->quit_sent         ? "QEMU quit"
+                                       : "the guest shut down");
   }
   g_clear_pointer(&self->run_state, g_free);
   self->run_state = g_strdup("exited");
@@ -666,7 +670,7 @@ on_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
           g_strdup_printf("no QMP greeting from QEMU: %s: read %s", error->message, log);
 
       step_end(self, "qmp", "failed", message);
-      set_failure(self, message);
+      self->monitor_failure = g_strdup(message);
       send_quit(self);
     }
     return;
@@ -699,7 +703,7 @@ on_qmp_socket(GObject *source, GAsyncResult *result, gpointer user_data)
           g_strdup_printf("QEMU did not open its monitor socket: %s: read %s", error->message, log);
 
       step_end(self, "start-qemu", "failed", message);
-      set_failure(self, message);
+      self->monitor_failure = g_strdup(message);
     }
     send_quit(self);
     return;
@@ -833,6 +837,7 @@ on_powerdown_timeout(gpointer user_data)
   VxmSupervisor *self = user_data;
 
   self->powerdown_source = 0;
+  self->powerdown_timed_out = TRUE;
   sv_log(self, "the guest did not shut down within the time limit: quit");
   send_quit(self);
   return G_SOURCE_REMOVE;
@@ -878,6 +883,8 @@ vxm_supervisor_stop(VxmSupervisor *self, gboolean force, gint timeout_s)
   case VXM_VM_STATE_FAILED: return;
   }
   set_state(self, VXM_VM_STATE_STOPPING);
+  self->shutdown_step = TRUE;
+  step_begin(self, "shutdown-guest");
   if (force || limit_s == 0 || self->qmp == NULL || !vxm_qmp_client_is_ready(self->qmp)) {
     send_quit(self);
     return;
@@ -1289,6 +1296,7 @@ vxm_supervisor_finalize(GObject *object)
   g_clear_object(&self->cancellable);
   vxm_supervisor_plan_free(self->plan);
   g_free(self->failure);
+  g_free(self->monitor_failure);
   g_free(self->started);
   g_free(self->run_state);
   json_array_unref(self->steps);
