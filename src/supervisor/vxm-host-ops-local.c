@@ -1,8 +1,12 @@
 /* vxm-host-ops-local: host steps through the core library, in this process. */
 #include "supervisor/vxm-host-ops-local.h"
 
+#include <unistd.h>
+
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
+#include "display/vxm-display.h"
+#include "input/vxm-input-access.h"
 #include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
 #include "memory/vxm-hugepages.h"
@@ -10,6 +14,7 @@
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
+#include "vm/vxm-vm-config.h"
 
 struct _VxmHostOpsLocal {
   GObject parent_instance;
@@ -137,6 +142,48 @@ local_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GP
 
   /* the binding is the only kind journaled so far: reattaching is the journal's undo */
   return local_restore_all(ops, vm, gpu->keep_bound ? keep : NULL, report, error);
+}
+
+/* The monitor's input over DDC/CI from this process. To the guest: the VM's config says which
+ * input is the host's (journaled before the switch, so stop and recover can switch back) and
+ * which GPU is the guest's (its connectors are tried last). */
+static gboolean
+local_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, guint input,
+                     gboolean to_guest, GPtrArray *report, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_auto(VxmDisplayResult) result = {0};
+  g_autoptr(VxmVmPaths) paths = NULL;
+  g_autoptr(VxmVmConfig) config = NULL;
+  g_autofree char *input_name = vxm_vm_monitor_input_to_string(input);
+  VxmJournal *journal;
+
+  paths = vxm_vm_paths_new(vm, error);
+  if (paths == NULL)
+    return FALSE;
+  config = vxm_vm_config_load(paths, error);
+  if (config == NULL)
+    return FALSE;
+  if (to_guest && config->host_input == 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                "VM %s has no host_input: without it the monitor could not be switched back", vm);
+    return FALSE;
+  }
+  journal = get_journal(self, vm, to_guest, error);
+  if (journal == NULL && to_guest)
+    return FALSE;
+  g_clear_error(error);
+  if (!vxm_display_switch(self->hostfs, monitor, config->gpu, input, to_guest, config->host_input,
+                          journal, &result, error))
+    return FALSE;
+  if (report != NULL)
+    g_ptr_array_add(report,
+                    g_strdup_printf("%s (%s) %s %s on %s over /dev/i2c-%u%s",
+                                    result.description ? result.description : result.identity,
+                                    result.identity, result.written ? "switched to" : "already on",
+                                    input_name, result.connector, result.bus,
+                                    result.cache_hit ? ", cached bus" : ""));
+  return TRUE;
 }
 
 /* Reads the journals only (no sysfs scan): a pci-bind entry not undone, on a function of the
@@ -295,6 +342,43 @@ local_binding_status(VxmHostOps *ops, const char *gpu_address, GError **error)
   return vxm_vfio_binding_status(self->hostfs, card, error);
 }
 
+/* Input nodes (and any device node) to this process's user, who runs QEMU: journaled
+ * "device-node-owner" entries, undone by revoke_devices, restore_all and recover. */
+static gboolean
+local_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, GPtrArray *report,
+                    GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  VxmJournal *journal;
+
+  if (nodes == NULL || nodes[0] == NULL)
+    return TRUE;
+  journal = get_journal(self, vm, TRUE, error);
+  if (journal == NULL)
+    return FALSE;
+  for (gsize i = 0; nodes[i] != NULL; i++)
+    if (!vxm_device_node_grant(self->hostfs, journal, nodes[i], getuid(), (gid_t)-1, report, error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+local_revoke_devices(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(GError) local_error = NULL;
+  VxmJournal *journal = get_journal(self, vm, FALSE, &local_error);
+
+  if (journal == NULL) {
+    if (local_error != NULL) {
+      g_propagate_error(error, g_steal_pointer(&local_error));
+      return FALSE;
+    }
+    return TRUE; /* nothing was granted */
+  }
+  return vxm_device_node_revoke_all(self->hostfs, journal, report, error);
+}
+
 static void
 vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
 {
@@ -302,6 +386,9 @@ vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
   iface->detach_gpu = local_detach_gpu;
   iface->reattach_gpu = local_reattach_gpu;
   iface->restore_all = local_restore_all;
+  iface->switch_monitor = local_switch_monitor;
+  iface->grant_devices = local_grant_devices;
+  iface->revoke_devices = local_revoke_devices;
   iface->gpu_holder = local_gpu_holder;
   iface->reserve_hugepages = local_reserve_hugepages;
   iface->release_hugepages = local_release_hugepages;
