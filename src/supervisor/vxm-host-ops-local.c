@@ -78,6 +78,13 @@ get_journal(VxmHostOpsLocal *self, const char *vm, gboolean create, GError **err
   return journal;
 }
 
+struct _VxmJournal *
+vxm_host_ops_local_get_journal(VxmHostOpsLocal *self, const char *vm, gboolean create,
+                               GError **error)
+{
+  return get_journal(self, vm, create, error);
+}
+
 static const char *
 local_describe(VxmHostOps *ops)
 {
