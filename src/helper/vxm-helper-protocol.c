@@ -241,6 +241,11 @@ parse_object(const char *data, gsize len, GError **error)
     protocol_error(error, "a message is one line of JSON text (no NUL, no newline inside)");
     return NULL;
   }
+  /* json-glib would hand "a\u0000b" over as "a": no NUL may hide in a string either */
+  if (g_strstr_len(data, (gssize)len, "\\u0000") != NULL) {
+    protocol_error(error, "a NUL in a string (\\u0000) is never valid here");
+    return NULL;
+  }
   if (!g_utf8_validate(data, (gssize)len, NULL)) {
     protocol_error(error, "message is not UTF-8");
     return NULL;
