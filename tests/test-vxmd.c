@@ -67,6 +67,7 @@ make_users(void)
   signal(SIGABRT, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
+  signal(SIGTRAP, on_signal); /* g_error() */
   g_assert_cmpint(
       vxm_test_run((const char *const[]){"/usr/sbin/groupadd", group_name, NULL}, NULL, &out, &err),
       ==, 0);
