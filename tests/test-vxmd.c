@@ -5,6 +5,7 @@
  * request must be refused with nothing changed on the host: the simulator's state dump is the
  * same and its log (every sysfs write, chown, chmod, open of a device node) is empty.
  */
+#include <gio/gio.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -404,6 +405,106 @@ test_hostile(void)
   host_stop(h);
 }
 
+static GSubprocess *
+client_async(Host *h, const char *user, const char *mode, const char *arg)
+{
+  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autoptr(GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *p;
+
+  g_subprocess_launcher_set_child_setup(launcher, become_user, (gpointer)user, NULL);
+  p = g_subprocess_launcher_spawn(launcher, &error, bin, h->socket, mode, arg, NULL);
+  g_assert_no_error(error);
+  return p;
+}
+
+static char *
+client_finish(GSubprocess *p, int *out_status)
+{
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  g_assert_true(g_subprocess_communicate_utf8(p, NULL, NULL, &out, NULL, &error));
+  g_assert_no_error(error);
+  *out_status = g_subprocess_get_exit_status(p);
+  return out;
+}
+
+/* Two users ask for one GPU at once: one gets it, the other is told who has it. A client that
+ * connects and says nothing does not hold anyone up and is dropped. */
+static void
+test_race_and_silence(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autoptr(GSubprocess) silent = NULL;
+  g_autoptr(GSubprocess) pa = NULL;
+  g_autoptr(GSubprocess) pb = NULL;
+  g_autofree char *ra = NULL, *rb = NULL, *rs = NULL, *reply = NULL;
+  int sa, sb, ss;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  silent = client_async(h, user_a, "hold", NULL);
+  pa = client_async(h, user_a, "line",
+                    "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"r1\",\"gpu\":\"" GPU "\"}");
+  pb = client_async(h, user_b, "line",
+                    "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"r2\",\"gpu\":\"" GPU "\"}");
+  ra = client_finish(pa, &sa);
+  rb = client_finish(pb, &sb);
+  g_test_message("r1: %s r2: %s", ra, rb);
+  /* exactly one wins; the loser's refusal names the other VM */
+  g_assert_cmpint(sa + sb, ==, 1);
+  g_assert_nonnull(strstr(sa == 0 ? rb : ra, sa == 0 ? "r1" : "r2"));
+  hostile_cases++;
+  /* the silent client is still connected, others were served; it is dropped at its limit */
+  rs = client_finish(silent, &ss);
+  g_assert_cmpstr(rs, ==, "dropped\n");
+  hostile_cases++;
+  g_assert_cmpint(ask(h, sa == 0 ? user_a : user_b,
+                      sa == 0 ? "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"r1\",\"gpu\":"
+                                "\"" GPU "\"}"
+                              : "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"r2\",\"gpu\":"
+                                "\"" GPU "\"}",
+                      &reply),
+                  ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
+/* The policy on other machines: a GPU sharing its group with a NIC and storage; the only GPU;
+ * an admin allowlist that leaves the GPU out. */
+static void
+test_policy_machines(void)
+{
+  struct {
+    const char *machine, *conf, *gpu, *why;
+  } cases[] = {
+      {"dgpu-shared-group", NULL, "0000:21:00.0", "will not give GPU"},
+      {"single-gpu", NULL, "0000:01:00.0", "will not give GPU"},
+      {"intel-nvidia-turing", "[policy]\nallowed_gpus=0000:02:00.0\n", GPU, "allowed_gpus"},
+  };
+
+  if (!vxm_test_require_root())
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    Host *h = host_start(cases[i].machine, cases[i].conf);
+    g_autofree char *line = g_strdup_printf(
+        "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"%s\"}", cases[i].gpu);
+
+    refused(h, user_a, "line", line, NULL, cases[i].why);
+    host_stop(h);
+  }
+  g_test_message("%u hostile requests refused so far", hostile_cases);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -412,5 +513,7 @@ main(int argc, char **argv)
     make_users();
   g_test_add_func("/vxm/vxmd/user/prepare-grant-release", test_prepare_grant_release);
   g_test_add_func("/vxm/vxmd/hostile/intel-nvidia-turing", test_hostile);
+  g_test_add_func("/vxm/vxmd/hostile/race-and-silence", test_race_and_silence);
+  g_test_add_func("/vxm/vxmd/hostile/policy-machines", test_policy_machines);
   return g_test_run();
 }
