@@ -184,7 +184,10 @@ client(Host *h, const char *user, const char *mode, const char *arg, const char 
 static int
 ask(Host *h, const char *user, const char *line, char **out_reply)
 {
-  return client(h, user, "line", line, NULL, out_reply);
+  int rc = client(h, user, "line", line, NULL, out_reply);
+
+  g_test_message("%s: %s -> %s%s", user, line, *out_reply, last_stderr);
+  return rc;
 }
 
 /* A hostile request: refused with @why in the reply, nothing changed on the host. */

@@ -130,6 +130,8 @@ main(int argc, char **argv)
       break;
   }
   reply[got] = '\0';
+  free(data);
   fputs(reply, stdout);
+  fflush(stdout);
   return strstr(reply, "\"ok\":true") != NULL ? 0 : 1;
 }

@@ -793,7 +793,7 @@ serve_connection(VxmHelperDaemon *self, int fd)
     return;
   }
   for (;;) {
-    guint8 *nl = memchr(buf->data, '\n', buf->len);
+    guint8 *nl = buf->len > 0 ? memchr(buf->data, '\n', buf->len) : NULL;
     gssize n;
 
     if (nl != NULL) {
