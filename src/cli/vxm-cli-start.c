@@ -18,6 +18,7 @@
 #include "vm/vxm-vm-lock.h"
 #include "vxm-cli-progress.h"
 
+#include "display/vxm-display.h"
 #include "pci/vxm-gpu.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-host-facts.h"
@@ -288,6 +289,9 @@ make_plan(StartInputs *in, GError **error)
     plan->swtpm_envp = vxm_supervisor_plan_child_environ();
   }
   plan->shutdown_timeout_s = in->config->shutdown_timeout;
+  plan->monitor = vxm_display_monitor_spec(in->config);
+  plan->monitor_host_input = in->config->host_input;
+  plan->monitor_guest_input = in->config->guest_input;
   return g_steal_pointer(&plan);
 }
 

@@ -67,6 +67,8 @@ gboolean vxm_cli_parse_timeout(const char *text, guint *out_ms,
 
 /* The subcommands. */
 int vxm_cli_cmd_list_gpus(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_monitors(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_detach(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv);

@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 #define VXM_HOST_SYS_CLASS_DRM         "/sys/class/drm"
 #define VXM_HOST_SYS_CLASS_INPUT       "/sys/class/input"
 #define VXM_HOST_SYS_CLASS_I2C_DEV     "/sys/class/i2c-dev"
+#define VXM_HOST_SYS_BUS_I2C_DEVICES   "/sys/bus/i2c/devices"
 #define VXM_HOST_SYS_CLASS_DMI_ID      "/sys/class/dmi/id"
 #define VXM_HOST_SYS_NODES             "/sys/devices/system/node"
 #define VXM_HOST_SYS_CPUS              "/sys/devices/system/cpu"
@@ -33,6 +34,7 @@ G_BEGIN_DECLS
 #define VXM_HOST_DEV_KVM               "/dev/kvm"
 #define VXM_HOST_DEV_DRI               "/dev/dri"
 #define VXM_HOST_DEV_INPUT             "/dev/input"
+#define VXM_HOST_DEV_I2C_PREFIX        "/dev/i2c-" /* + the bus number */
 #define VXM_HOST_DEV_KVMFR0            "/dev/kvmfr0"
 #define VXM_HOST_DEV_SHM               "/dev/shm"
 #define VXM_HOST_PROC                  "/proc"

@@ -10,6 +10,7 @@ static const VxmCheckDef registry[] = {
     {"kvm", "/dev/kvm is usable", vxm_check_kvm},
     {"gpus", "the machine has two GPUs", vxm_check_gpus},
     {"guest-gpu", "a GPU can be given to the guest", vxm_check_guest_gpu},
+    {"monitor", "the monitor can be switched over DDC/CI", vxm_check_monitor},
 };
 
 struct _VxmCheckContext {

@@ -78,5 +78,7 @@ void vxm_check_iommu(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_kvm(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_gpus(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_guest_gpu(VxmCheckContext *ctx, VxmCheckResult *result);
+/* src/display/vxm-check-monitor.c */
+void vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result);
 
 G_END_DECLS

@@ -1,8 +1,9 @@
 #include "vxm-journal-kinds.h"
 
+#include "display/vxm-display.h"
+#include "input/vxm-input-access.h"
 #include "memory/vxm-hugepages.h"
 #include "memory/vxm-looking-glass.h"
-#include "input/vxm-input-access.h"
 #include "pci/vxm-vfio.h"
 
 void
@@ -12,4 +13,5 @@ vxm_journal_register_all_kinds(void)
   vxm_hugepages_register_journal_kind();     /* "hugepages" */
   vxm_looking_glass_register_journal_kind(); /* "looking-glass" */
   vxm_device_node_register_journal_kind();   /* "device-node-owner" */
+  vxm_display_register_journal_kinds();      /* "monitor-input" */
 }

@@ -381,6 +381,53 @@ sim_open(const char *path, struct fuse_file_info *fi)
   return 0;
 }
 
+/* Bytes as the log shows a device's traffic: "51 84 03 60 00 11 c9". */
+static char *
+hex_value(const void *buf, gsize len)
+{
+  GString *s = g_string_new(NULL);
+
+  for (gsize i = 0; i < len; i++)
+    g_string_append_printf(s, i == 0 ? "%02x" : " %02x", ((const guint8 *)buf)[i]);
+  return g_string_free(s, FALSE);
+}
+
+static int
+device_read(const char *path, Handle *h, char *buf, size_t size, int flags)
+{
+  g_autofree char *op_path = NULL;
+  g_autofree char *value = NULL;
+  int res = h->node->device_ops->read(h->node, h->client, buf, size, flags);
+
+  vxm_sim_host_lock(the_host);
+  op_path = path_of(path, h->node);
+  vxm_sim_host_unlock(the_host);
+  value = hex_value(buf, res > 0 ? (gsize)res : 0);
+  vxm_sim_host_log(the_host, "read", op_path, res > 0 ? value : NULL, -1, res > 0 ? 0 : res);
+  return res;
+}
+
+/* A write to a modelled device: fault rules match its bytes as hex, the log shows them. */
+static int
+device_write(const char *path, Handle *h, const char *buf, size_t size)
+{
+  const VxmSimDeviceOps *ops = h->node->device_ops;
+  g_autofree char *op_path = NULL;
+  g_autofree char *value = hex_value(buf, size);
+  gboolean fired = FALSE;
+  int res;
+
+  vxm_sim_host_lock(the_host);
+  op_path = path_of(path, h->node);
+  vxm_sim_host_unlock(the_host);
+  res = vxm_sim_host_fault_begin(the_host, "write", op_path, NULL, value, -1, &fired);
+  if (res == 0)
+    res = ops->write(h->node, h->client, buf, size);
+  if (fired || ops->log_bytes)
+    vxm_sim_host_log(the_host, "write", op_path, value, -1, res);
+  return res < 0 ? res : (int)size;
+}
+
 static int
 sim_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_file_info *fi)
 {
@@ -392,7 +439,9 @@ sim_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_fil
     return r < 0 ? -errno : (int)r;
   }
   if (h->node != NULL && h->node->device_ops != NULL && h->node->device_ops->read != NULL)
-    return h->node->device_ops->read(h->node, h->client, buf, size, fi->flags);
+    return h->node->device_ops->log_bytes
+               ? device_read(path, h, buf, size, fi->flags)
+               : h->node->device_ops->read(h->node, h->client, buf, size, fi->flags);
   if (h->snapshot != NULL) {
     if ((gsize)offset < h->snapshot_len) {
       n = MIN(size, h->snapshot_len - (gsize)offset);
@@ -421,6 +470,8 @@ sim_write(const char *path, const char *buf, size_t size, off_t offset, struct f
 
   if (node == NULL)
     return -EBADF;
+  if (node->device_ops != NULL && node->device_ops->write != NULL)
+    return device_write(path, h, buf, size);
   if (node->flags & VXM_SIM_NODE_FLAG_CONTROL) {
     vxm_sim_host_lock(the_host);
     res = node->store != NULL ? node->store(node, buf, size) : -EACCES;
@@ -825,12 +876,16 @@ sim_ioctl(const char *path, unsigned int cmd, void *arg, struct fuse_file_info *
   const VxmSimDeviceOps *ops;
   g_autofree char *value = NULL;
   g_autofree char *op_path = NULL;
+  unsigned long by_value = (unsigned long)(uintptr_t)arg;
   gboolean fired = FALSE;
   int res;
 
   if (h == NULL || h->node == NULL)
     return -ENOTTY;
   ops = h->node->device_ops;
+  /* an _IO ioctl carries its argument by value (I2C_SLAVE 0x37): hand the device that value */
+  if (_IOC_DIR(cmd) == _IOC_NONE && data == NULL)
+    data = &by_value;
   if (ops != NULL && ops->ioctl_name != NULL)
     value = ops->ioctl_name(cmd, data, _IOC_SIZE(cmd));
   if (value == NULL)

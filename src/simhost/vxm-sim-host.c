@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vxm-sim-display.h"
 #include "vxm-sim-hugepages.h"
 #include "vxm-sim-input.h"
 #include "vxm-sim-pci.h"
@@ -149,6 +150,7 @@ vxm_sim_host_dump_state(VxmSimHost *host)
   vxm_sim_pci_dump_state(host->pci, lines);
   vxm_sim_proc_dump_state(host->proc, lines);
   vxm_sim_hugepages_dump_state(host->hugepages, lines);
+  vxm_sim_display_dump_state(host->display, lines);
   vxm_sim_input_dump_state(host->input, lines);
   dev = vxm_sim_node_lookup(host->root, "/dev", NULL);
   if (dev != NULL)
@@ -404,6 +406,9 @@ vxm_sim_host_new(const char *machine_path, gboolean echo_log, GError **error)
                                           vxm_sim_system_cpus(host->system), error);
   if (host->hugepages == NULL)
     return NULL;
+  host->display = vxm_sim_display_new(host, machine, error);
+  if (host->display == NULL)
+    return NULL;
   host->input = vxm_sim_input_new(host, machine, error);
   if (host->input == NULL)
     return NULL;
@@ -419,6 +424,7 @@ vxm_sim_host_free(VxmSimHost *host)
 {
   if (host == NULL)
     return;
+  vxm_sim_display_free(host->display);
   vxm_sim_input_free(host->input);
   vxm_sim_hugepages_free(host->hugepages);
   vxm_sim_proc_free(host->proc);

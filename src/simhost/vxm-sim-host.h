@@ -33,6 +33,7 @@ typedef struct _VxmSimPci VxmSimPci;
 typedef struct _VxmSimProc VxmSimProc;
 typedef struct _VxmSimSystem VxmSimSystem;
 typedef struct _VxmSimHugepages VxmSimHugepages;
+typedef struct _VxmSimDisplay VxmSimDisplay;
 typedef struct _VxmSimInput VxmSimInput;
 
 typedef struct {
@@ -45,6 +46,7 @@ typedef struct {
   VxmSimPci *pci;
   VxmSimProc *proc;
   VxmSimHugepages *hugepages;
+  VxmSimDisplay *display;         /* connectors, monitors, /dev/i2c-N (vxm-sim-display) */
   gboolean (*should_abort)(void); /* set by the FUSE layer: TRUE once unmounting */
   VxmSimInput *input;
   /* Set by the FUSE layer: the mount, and how a device wakes a poll(2) waiting on it. */

@@ -49,13 +49,20 @@ typedef struct {
   void (*release)(VxmSimNode *node, gpointer client);
   /* Bytes read or a negative errno; @flags are the file's (O_NONBLOCK). */
   int (*read)(VxmSimNode *node, gpointer client, char *buf, gsize size, int flags);
-  /* The ioctl's result or a negative errno; @data holds _IOC_SIZE(cmd) bytes in and out. */
+  /* The ioctl's result or a negative errno; @data holds _IOC_SIZE(cmd) bytes in and out. An
+   * _IO ioctl that takes its argument by value (I2C_SLAVE 0x37) gets @data pointing at that
+   * value as an unsigned long, with @size 0. */
   int (*ioctl)(VxmSimNode *node, gpointer client, unsigned int cmd, void *data, gsize size);
   /* The ioctl as the log shows it ("EVIOCGRAB 1"), or NULL for "0xCMD". */
   char *(*ioctl_name)(unsigned int cmd, const void *data, gsize size);
   /* poll(2) revents; a non-NULL @waker is the device's to wake (VxmSimHost.poll_wake) or drop
    * (poll_drop) once. */
   unsigned int (*poll)(VxmSimNode *node, gpointer client, gpointer waker);
+  /* 0 when all @size bytes were taken, or a negative errno (i2c-dev: one I2C transaction). */
+  int (*write)(VxmSimNode *node, gpointer client, const char *buf, gsize size);
+  /* TRUE: reads and writes are logged with their bytes in hex ("write /dev/i2c-3 51 84 03 60
+   * 00 11 c9 -> ok"), so tests can assert what a device received byte for byte. */
+  gboolean log_bytes;
 } VxmSimDeviceOps;
 
 /* Content of a generated file, newly allocated; *len is -1 on entry and may be set for

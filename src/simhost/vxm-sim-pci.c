@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "pci/vxm-pci-address.h"
+#include "vxm-sim-display.h"
 #include "vxm-sim-proc.h"
 
 #define SYS_DEVICES       "/sys/devices"
@@ -296,6 +297,8 @@ drm_add(VxmSimPci *pci, Device *dev)
     vxm_sim_host_add_device_node(pci->host, dev_node, render ? 0666 : 0660, 0,
                                  render ? pci->render_gid : pci->video_gid);
     put_link(pci, by_path, dev_node);
+    if (!render)
+      vxm_sim_display_card_added(pci->host->display, name, dir);
   }
 }
 
@@ -312,6 +315,8 @@ drm_remove(VxmSimPci *pci, Device *dev)
     g_autofree char *by_path =
         g_strdup_printf(DEV_DRI "/by-path/pci-%s-%s", dev->bdf, render ? "render" : "card");
 
+    if (!render)
+      vxm_sim_display_card_removed(pci->host->display, name);
     vxm_sim_node_remove_path(root_of(pci), class_link);
     vxm_sim_node_remove_path(root_of(pci), dev_node);
     vxm_sim_node_remove_path(root_of(pci), by_path);

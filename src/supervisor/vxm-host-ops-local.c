@@ -5,6 +5,7 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
+#include "display/vxm-display.h"
 #include "input/vxm-input-access.h"
 #include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
@@ -13,6 +14,7 @@
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
+#include "vm/vxm-vm-config.h"
 
 struct _VxmHostOpsLocal {
   GObject parent_instance;
@@ -74,6 +76,13 @@ get_journal(VxmHostOpsLocal *self, const char *vm, gboolean create, GError **err
   }
   g_hash_table_insert(self->journals, g_strdup(vm), journal);
   return journal;
+}
+
+struct _VxmJournal *
+vxm_host_ops_local_get_journal(VxmHostOpsLocal *self, const char *vm, gboolean create,
+                               GError **error)
+{
+  return get_journal(self, vm, create, error);
 }
 
 static const char *
@@ -140,6 +149,48 @@ local_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GP
 
   /* the binding is the only kind journaled so far: reattaching is the journal's undo */
   return local_restore_all(ops, vm, gpu->keep_bound ? keep : NULL, report, error);
+}
+
+/* The monitor's input over DDC/CI from this process. To the guest: the VM's config says which
+ * input is the host's (journaled before the switch, so stop and recover can switch back) and
+ * which GPU is the guest's (its connectors are tried last). */
+static gboolean
+local_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, guint input,
+                     gboolean to_guest, GPtrArray *report, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_auto(VxmDisplayResult) result = {0};
+  g_autoptr(VxmVmPaths) paths = NULL;
+  g_autoptr(VxmVmConfig) config = NULL;
+  g_autofree char *input_name = vxm_vm_monitor_input_to_string(input);
+  VxmJournal *journal;
+
+  paths = vxm_vm_paths_new(vm, error);
+  if (paths == NULL)
+    return FALSE;
+  config = vxm_vm_config_load(paths, error);
+  if (config == NULL)
+    return FALSE;
+  if (to_guest && config->host_input == 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                "VM %s has no host_input: without it the monitor could not be switched back", vm);
+    return FALSE;
+  }
+  journal = get_journal(self, vm, to_guest, error);
+  if (journal == NULL && to_guest)
+    return FALSE;
+  g_clear_error(error);
+  if (!vxm_display_switch(self->hostfs, monitor, config->gpu, input, to_guest, config->host_input,
+                          journal, &result, error))
+    return FALSE;
+  if (report != NULL)
+    g_ptr_array_add(report,
+                    g_strdup_printf("%s (%s) %s %s on %s over /dev/i2c-%u%s",
+                                    result.description ? result.description : result.identity,
+                                    result.identity, result.written ? "switched to" : "already on",
+                                    input_name, result.connector, result.bus,
+                                    result.cache_hit ? ", cached bus" : ""));
+  return TRUE;
 }
 
 /* Reads the journals only (no sysfs scan): a pci-bind entry not undone, on a function of the
@@ -342,6 +393,7 @@ vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
   iface->detach_gpu = local_detach_gpu;
   iface->reattach_gpu = local_reattach_gpu;
   iface->restore_all = local_restore_all;
+  iface->switch_monitor = local_switch_monitor;
   iface->grant_devices = local_grant_devices;
   iface->revoke_devices = local_revoke_devices;
   iface->gpu_holder = local_gpu_holder;

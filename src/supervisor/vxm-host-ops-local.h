@@ -16,4 +16,10 @@ G_DECLARE_FINAL_TYPE(VxmHostOpsLocal, vxm_host_ops_local, VXM, HOST_OPS_LOCAL, G
 
 VxmHostOps *vxm_host_ops_local_new(VxmHostfs *hostfs);
 
+/* The VM's journal as this object holds it (opened, created when @create, or claimed if
+ * held); NULL with @error unset when there is none and !@create. For vxmd, which records the
+ * requesting user in it. Owned by @self. */
+struct _VxmJournal *vxm_host_ops_local_get_journal(VxmHostOpsLocal *self, const char *vm,
+                                                   gboolean create, GError **error);
+
 G_END_DECLS

@@ -24,6 +24,7 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
     return;
   g_clear_pointer(&plan->paths, vxm_vm_paths_free);
   g_free(plan->gpu_address);
+  g_free(plan->monitor);
   g_strfreev(plan->qemu_argv);
   g_strfreev(plan->qemu_envp);
   g_strfreev(plan->swtpm_argv);

@@ -34,6 +34,12 @@ typedef struct {
   guint shutdown_timeout_s; /* ACPI power-down, then quit after this long */
   guint qmp_timeout_ms;     /* QEMU's socket and greeting must come within this; 0: default */
   guint quit_timeout_ms;    /* after quit, SIGTERM then SIGKILL; 0: default */
+
+  /* The monitor switched to the guest input once the guest runs, and back at stop: a spec
+   * (auto, MFG:PRODUCT:SERIAL or a connector, vxm-display.h); NULL or no inputs: left alone. */
+  char *monitor;
+  guint monitor_host_input; /* VCP 0x60 values */
+  guint monitor_guest_input;
 } VxmSupervisorPlan;
 
 VxmSupervisorPlan *vxm_supervisor_plan_new(const char *vm_name,

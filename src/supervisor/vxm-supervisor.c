@@ -40,6 +40,9 @@ struct _VxmSupervisor {
   guint teardown_pending;  /* teardown branches still running */
   gboolean stop_requested; /* by the user or a signal: the end is "stopped", not "failed" */
   gboolean quit_sent;
+  gboolean monitor_switched; /* the monitor went to the guest input: switch it back */
+  gboolean monitor_busy;     /* a switch runs in a worker thread */
+  gboolean restore_waiting;  /* QEMU is gone, the host is restored once the switch ends */
   guint powerdown_source;
   guint quit_source;
 
@@ -532,6 +535,97 @@ on_qemu_exited(VxmProcess *process, int wait_status, gpointer user_data)
   teardown(self);
 }
 
+/* ---- the monitor (issue 6): guest input once the guest runs, host input at teardown ---- */
+
+static void restore_host(VxmSupervisor *self);
+
+static gboolean
+wants_monitor(VxmSupervisor *self)
+{
+  return self->plan->monitor != NULL && self->plan->monitor_host_input != 0 &&
+         self->plan->monitor_guest_input != 0;
+}
+
+typedef struct {
+  gboolean to_guest;
+  GPtrArray *report;
+} MonitorJob;
+
+static void
+monitor_job_free(MonitorJob *job)
+{
+  g_ptr_array_unref(job->report);
+  g_free(job);
+}
+
+static void
+monitor_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VxmSupervisor *self = source;
+  MonitorJob *job = task_data;
+  GError *error = NULL;
+
+  (void)cancellable;
+  if (!vxm_host_ops_switch_monitor(self->ops, self->plan->paths->name, self->plan->monitor,
+                                   job->to_guest ? self->plan->monitor_guest_input
+                                                 : self->plan->monitor_host_input,
+                                   job->to_guest, job->report, &error))
+    g_task_return_error(task, error);
+  else
+    g_task_return_boolean(task, TRUE);
+}
+
+static void switch_monitor(VxmSupervisor *self);
+
+static void
+on_monitor_switched(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VxmSupervisor *self = VXM_SUPERVISOR(source);
+  MonitorJob *job = g_task_get_task_data(G_TASK(result));
+  const char *step = job->to_guest ? "switch-monitor" : "switch-monitor-back";
+  g_autoptr(GError) error = NULL;
+
+  (void)user_data;
+  self->monitor_busy = FALSE;
+  for (guint i = 0; i < job->report->len; i++)
+    sv_log(self, "  %s", (const char *)g_ptr_array_index(job->report, i));
+  if (!g_task_propagate_boolean(G_TASK(result), &error)) {
+    /* DDC/CI is a convenience: the guest runs (or the host is restored) without it */
+    step_end(self, step, "failed", error->message);
+  } else {
+    self->monitor_switched = job->to_guest;
+    step_end(self, step, "ok",
+             job->report->len > 0 ? g_ptr_array_index(job->report, job->report->len - 1) : NULL);
+  }
+  if (job->to_guest && self->tearing_down && self->monitor_switched && !self->restore_waiting) {
+    /* the switch to the guest ended after teardown began (QEMU still going): back now */
+    switch_monitor(self);
+  } else if (self->restore_waiting) {
+    self->restore_waiting = FALSE;
+    restore_host(self);
+  }
+}
+
+/* Switches the monitor in a worker thread (DDC/CI waits tens of milliseconds per command):
+ * to the guest input while running, back to the host's once teardown has begun. */
+static void
+switch_monitor(VxmSupervisor *self)
+{
+  g_autoptr(GTask) task = NULL;
+  MonitorJob *job;
+
+  if (!wants_monitor(self) || self->monitor_busy)
+    return;
+  job = g_new0(MonitorJob, 1);
+  job->to_guest = !self->tearing_down;
+  job->report = g_ptr_array_new_with_free_func(g_free);
+  task = g_task_new(self, NULL, on_monitor_switched, NULL);
+  self->monitor_busy = TRUE;
+  g_task_set_task_data(task, job, (GDestroyNotify)monitor_job_free);
+  step_begin(self, job->to_guest ? "switch-monitor" : "switch-monitor-back");
+  g_task_run_in_thread(task, monitor_thread);
+}
+
 static void
 on_cont(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -556,6 +650,7 @@ on_cont(GObject *source, GAsyncResult *result, gpointer user_data)
     self->run_state = g_strdup("running");
   }
   set_state(self, VXM_VM_STATE_RUNNING);
+  switch_monitor(self);
   if (self->stop_requested)
     vxm_supervisor_stop(self, FALSE, -1);
 }
@@ -854,7 +949,7 @@ restore_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *c
   g_autoptr(GError) error = NULL;
 
   (void)cancellable;
-  /* (issue 6: the monitor back to the host input, first) */
+  /* the monitor went back in teardown(), or the journal's monitor-input undo does it here */
   if (self->gpu_touched &&
       !vxm_host_ops_reattach_gpu(self->ops, self->plan->paths->name, &gpu, report, &error)) {
     g_string_append_printf(failures, "cannot give GPU %s back: %s; ", gpu.gpu_address,
@@ -941,6 +1036,11 @@ on_qemu_gone(GObject *source, GAsyncResult *result, gpointer user_data)
 
   if (!vxm_process_wait_finish(VXM_PROCESS(source), result, &error))
     sv_log(self, "waiting for QEMU: %s", error->message);
+  if (self->monitor_busy) {
+    /* the journal's undo would switch the monitor a second time under it */
+    self->restore_waiting = TRUE;
+    return;
+  }
   restore_host(self);
 }
 
@@ -952,8 +1052,11 @@ teardown(VxmSupervisor *self)
   self->tearing_down = TRUE;
   g_cancellable_cancel(self->cancellable);
   g_clear_handle_id(&self->powerdown_source, g_source_remove);
-  /* (issue 6: switch the monitor back here, while QEMU goes) */
   if (self->qemu != NULL && !vxm_process_has_exited(self->qemu)) {
+    /* the monitor back to the host while QEMU goes (a QEMU that is already gone leaves it to
+     * the journal's undo in restore_host) */
+    if (self->monitor_switched)
+      switch_monitor(self);
     /* the devices can only go back once QEMU has let go of them */
     set_state(self, VXM_VM_STATE_STOPPING);
     self->quit_sent = FALSE;

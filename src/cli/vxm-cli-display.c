@@ -1,0 +1,117 @@
+/* vxm display host|guest [NAME], vxm display --probe [NAME]: the monitor's input by hand. */
+#include <string.h>
+
+#include "display/vxm-display.h"
+#include "vm/vxm-vm-config.h"
+#include "vxm-cli.h"
+
+int
+vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
+{
+  gboolean probe = FALSE;
+  g_autofree char *monitor_option = NULL;
+  g_autofree char *input_option = NULL;
+  GOptionEntry entries[] = {
+      {"probe", 0, 0, G_OPTION_ARG_NONE, &probe, "Read the input the monitor shows now", NULL},
+      {"monitor", 0, 0, G_OPTION_ARG_STRING, &monitor_option,
+       "The monitor (MFG:PRODUCT:SERIAL, a connector, or auto) instead of the VM's", "MONITOR"},
+      {"input", 0, 0, G_OPTION_ARG_STRING, &input_option,
+       "The input to switch to (dp1, hdmi1, ... or a number) instead of the VM's", "INPUT"},
+      {NULL},
+  };
+  g_auto(VxmDisplayResult) result = {0};
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmVmPaths) paths = NULL;
+  g_autoptr(VxmVmConfig) config = NULL;
+  g_autofree char *spec = NULL;
+  g_autofree char *input_name = NULL;
+  const char *which = NULL;
+  const char *name = NULL;
+  guint input = 0;
+  VxmHostfs *hostfs;
+
+  if (!vxm_cli_parse(cli, &argc, &argv, entries, "host|guest [NAME] | --probe [NAME]",
+                     "Switches the monitor of VM NAME (default: default) to the host's or the "
+                     "guest's input over DDC/CI, as vxm start and stop do, or reads the input it "
+                     "shows (--probe). The monitor and inputs come from the VM's [display] "
+                     "settings. DDC/CI needs root (or vxmd)."))
+    return VXM_EXIT_USAGE;
+  if (!probe) {
+    if (argc < 2)
+      return vxm_cli_usage_error(cli, "say which input: host or guest (or --probe)");
+    which = argv[1];
+    if (strcmp(which, "host") != 0 && strcmp(which, "guest") != 0)
+      return vxm_cli_usage_error(cli, "'%s': host or guest", which);
+    argc--, argv++;
+  }
+  if (argc > 2)
+    return vxm_cli_usage_error(cli, "unexpected argument '%s'", argv[2]);
+  name = argc > 1 ? argv[1] : NULL;
+  if (input_option != NULL && !vxm_vm_monitor_input_parse(input_option, &input))
+    return vxm_cli_usage_error(cli,
+                               "'%s' is not an input: dp1, dp2, hdmi1, hdmi2, dvi1, dvi2, "
+                               "vga1, or a number 0x01-0xff",
+                               input_option);
+  hostfs = vxm_cli_get_hostfs(cli, &error);
+  if (hostfs == NULL)
+    return vxm_cli_fail(cli, error);
+
+  /* the VM's settings, unless both the monitor and the input are given */
+  if (monitor_option == NULL || (!probe && input_option == NULL) || name != NULL) {
+    paths = vxm_vm_paths_new(name, &error);
+    if (paths == NULL)
+      return vxm_cli_fail(cli, error);
+    config = vxm_vm_config_load(paths, &error);
+    if (config == NULL)
+      return vxm_cli_fail(cli, error);
+  }
+  spec = monitor_option != NULL ? g_strdup(monitor_option) : vxm_display_monitor_spec(config);
+  if (spec == NULL) {
+    g_set_error(&error, VXM_ERROR, VXM_ERROR_CONFIG,
+                "VM %s has monitor = off: set [display] monitor (vxm config --set monitor=auto) "
+                "or give --monitor",
+                paths->name);
+    return vxm_cli_fail(cli, error);
+  }
+  if (!probe && input == 0)
+    input = strcmp(which, "guest") == 0 ? config->guest_input : config->host_input;
+  if (!probe && input == 0) {
+    g_set_error(&error, VXM_ERROR, VXM_ERROR_CONFIG,
+                "VM %s has no %s_input: set it (vxm config %s --set %s_input=dp1) or give --input",
+                paths->name, which, paths->name, which);
+    return vxm_cli_fail(cli, error);
+  }
+
+  if (probe) {
+    g_autofree char *shown = NULL;
+    const char *role = "";
+
+    if (!vxm_display_get_input(hostfs, spec, config ? config->gpu : NULL, &result, &error))
+      return vxm_cli_fail(cli, error);
+    shown = vxm_vm_monitor_input_to_string((guint)result.previous_input & 0xff);
+    if (config != NULL && config->host_input != 0 &&
+        (config->host_input & 0xff) == ((guint)result.previous_input & 0xff))
+      role = ", the host's input";
+    else if (config != NULL && config->guest_input != 0 &&
+             (config->guest_input & 0xff) == ((guint)result.previous_input & 0xff))
+      role = ", the guest's input";
+    g_print("%s (%s) shows %s (0x%04x%s), read on %s over /dev/i2c-%u\n", result.description,
+            result.identity, shown, (guint)result.previous_input, role, result.connector,
+            result.bus);
+    return VXM_EXIT_OK;
+  }
+  input_name = vxm_vm_monitor_input_to_string(input);
+  if (!vxm_display_set_input(hostfs, spec, config ? config->gpu : NULL, input, &result, &error)) {
+    g_prefix_error(&error, "cannot switch the monitor to %s: ", input_name);
+    return vxm_cli_fail(cli, error);
+  }
+  if (!cli->quiet) {
+    if (!result.written)
+      g_print("%s (%s) already shows %s\n", result.description, result.identity, input_name);
+    else
+      g_print("%s (%s) switched to %s (%s input) on %s over /dev/i2c-%u%s\n", result.description,
+              result.identity, input_name, which, result.connector, result.bus,
+              result.cache_hit ? ", cached bus" : "");
+  }
+  return VXM_EXIT_OK;
+}

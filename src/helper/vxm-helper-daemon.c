@@ -1,0 +1,948 @@
+/* vxm-helper-daemon: vxmd's sockets, authorisation, policy and requests. */
+#include "helper/vxm-helper-daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/vxm-error.h"
+#include "common/vxm-hostfs.h"
+#include "common/vxm-util.h"
+#include "display/vxm-display.h"
+#include "helper/vxm-dmi-identity.h"
+#include "helper/vxm-helper-protocol.h"
+#include "input/vxm-input-access.h"
+#include "journal/vxm-journal-kinds.h"
+#include "journal/vxm-journal.h"
+#include "pci/vxm-gpu.h"
+#include "pci/vxm-pci-address.h"
+#include "supervisor/vxm-host-ops-local.h"
+
+#define CLIENT_KIND "vxmd-client"
+#define MAX_FDS     4
+
+struct _VxmHelperDaemon {
+  VxmHostfs *hostfs;
+  VxmHostfs *proc_fs; /* the real /proc: peers and pidfds are processes of this machine */
+  VxmHostOps *ops;
+  char *group;
+  gid_t group_gid;
+  guint idle_timeout_ms;
+  GSocketService *service;
+  char *socket_path;     /* created by us: removed at the end */
+  GMutex lock;           /* guards busy_gpus and the first record of a VM's client */
+  GHashTable *busy_gpus; /* slot "0000:01:00" -> VM, while a prepare/release runs */
+  char **allowed_gpus;   /* vxmd.conf [policy] allowed_gpus (NULL: any the policy allows) */
+  char **allowed_users;  /* vxmd.conf [policy] allowed_users (NULL: the whole group) */
+};
+
+typedef struct {
+  uid_t uid;
+  gid_t gid;
+  pid_t pid;
+  char *user;
+  int fds[MAX_FDS];
+  guint n_fds;
+} Peer;
+
+/* ---------------------------------------------------------------- config and journal kind */
+
+static gboolean
+client_undo(const VxmJournalUndoContext *ctx, const VxmJournalEntry *entry, char **out_message,
+            GError **error)
+{
+  (void)ctx;
+  (void)error;
+  *out_message = g_strdup_printf("the VM was prepared for uid %s",
+                                 vxm_journal_entry_get_string(entry, "uid_text"));
+  return TRUE;
+}
+
+static gboolean
+load_config(VxmHelperDaemon *self, GError **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new();
+  g_autofree char *path = vxm_hostfs_path(self->hostfs, VXM_HOST_ETC_VXM "/vxmd.conf");
+  g_autoptr(GError) local_error = NULL;
+
+  if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local_error)) {
+    if (g_error_matches(local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      return TRUE;
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%s: %s", VXM_HOST_ETC_VXM "/vxmd.conf",
+                local_error->message);
+    return FALSE;
+  }
+  self->allowed_gpus = g_key_file_get_string_list(kf, "policy", "allowed_gpus", NULL, NULL);
+  self->allowed_users = g_key_file_get_string_list(kf, "policy", "allowed_users", NULL, NULL);
+  for (gsize i = 0; self->allowed_gpus != NULL && self->allowed_gpus[i] != NULL; i++) {
+    VxmPciAddress addr;
+
+    g_strstrip(self->allowed_gpus[i]);
+    if (!vxm_pci_address_parse(self->allowed_gpus[i], &addr, error)) {
+      g_prefix_error(error, "%s [policy] allowed_gpus: ", VXM_HOST_ETC_VXM "/vxmd.conf");
+      return FALSE;
+    }
+    g_free(self->allowed_gpus[i]);
+    self->allowed_gpus[i] = vxm_pci_address_to_string(&addr);
+  }
+  for (gsize i = 0; self->allowed_users != NULL && self->allowed_users[i] != NULL; i++)
+    g_strstrip(self->allowed_users[i]);
+  return TRUE;
+}
+
+VxmHelperDaemon *
+vxm_helper_daemon_new(const VxmHelperDaemonOptions *options, GError **error)
+{
+  g_autoptr(VxmHelperDaemon) self = g_new0(VxmHelperDaemon, 1);
+  struct group grp, *res = NULL;
+  char buf[4096];
+
+  g_mutex_init(&self->lock);
+  self->busy_gpus = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  self->hostfs = vxm_hostfs_new(options->root);
+  self->proc_fs = vxm_hostfs_new(NULL);
+  self->ops = vxm_host_ops_local_new(self->hostfs);
+  self->group = g_strdup(options->group != NULL ? options->group : "vxm");
+  self->idle_timeout_ms = options->idle_timeout_ms > 0 ? options->idle_timeout_ms : 10000;
+  if (getgrnam_r(self->group, &grp, buf, sizeof buf, &res) != 0 || res == NULL) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                "group %s does not exist: create it (systemd-sysusers, or groupadd --system %s)",
+                self->group, self->group);
+    return NULL;
+  }
+  self->group_gid = grp.gr_gid;
+  if (!load_config(self, error))
+    return NULL;
+  vxm_journal_register_all_kinds();
+  vxm_journal_register_kind(CLIENT_KIND, client_undo);
+  self->service = g_threaded_socket_service_new(
+      (int)(options->max_connections > 0 ? options->max_connections : 16));
+  return g_steal_pointer(&self);
+}
+
+void
+vxm_helper_daemon_free(VxmHelperDaemon *self)
+{
+  if (self == NULL)
+    return;
+  if (self->service != NULL) {
+    g_socket_service_stop(self->service);
+    g_socket_listener_close(G_SOCKET_LISTENER(self->service));
+    g_object_unref(self->service);
+  }
+  if (self->socket_path != NULL)
+    unlink(self->socket_path);
+  g_free(self->socket_path);
+  g_clear_object(&self->ops);
+  g_clear_object(&self->hostfs);
+  g_clear_object(&self->proc_fs);
+  g_hash_table_unref(self->busy_gpus);
+  g_strfreev(self->allowed_gpus);
+  g_strfreev(self->allowed_users);
+  g_free(self->group);
+  g_mutex_clear(&self->lock);
+  g_free(self);
+}
+
+/* ---------------------------------------------------------------- authorisation */
+
+static gboolean
+authorize(VxmHelperDaemon *self, Peer *peer, GError **error)
+{
+  struct passwd pw, *res = NULL;
+  char buf[4096];
+  gid_t groups[256];
+  int n = G_N_ELEMENTS(groups);
+
+  if (peer->uid == 0) {
+    peer->user = g_strdup("root");
+    return TRUE;
+  }
+  if (getpwuid_r(peer->uid, &pw, buf, sizeof buf, &res) != 0 || res == NULL) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                "uid %u has no user account on this host: vxmd serves members of group %s",
+                (guint)peer->uid, self->group);
+    return FALSE;
+  }
+  peer->user = g_strdup(pw.pw_name);
+  if (self->allowed_users != NULL &&
+      !g_strv_contains((const char *const *)self->allowed_users, pw.pw_name)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                "user %s is not in allowed_users of %s: ask the administrator to add them",
+                pw.pw_name, VXM_HOST_ETC_VXM "/vxmd.conf");
+    return FALSE;
+  }
+  if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) >= 0) {
+    for (int i = 0; i < n; i++)
+      if (groups[i] == self->group_gid)
+        return TRUE;
+  }
+  g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+              "you are not in group %s: sudo usermod -aG %s %s, then log in again", self->group,
+              self->group, pw.pw_name);
+  return FALSE;
+}
+
+/* The uid recorded by the VM's first request, or -1 when none was. */
+static gint64
+journal_client_uid(VxmJournal *journal)
+{
+  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
+
+    if (g_strcmp0(entry->kind, CLIENT_KIND) == 0)
+      return json_object_get_int_member_with_default(entry->data, "uid", -1);
+  }
+  return -1;
+}
+
+static gboolean
+journal_client_alive(VxmJournal *journal)
+{
+  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
+
+    if (g_strcmp0(entry->kind, CLIENT_KIND) == 0) {
+      VxmJournalOwner owner = {
+          .pid = json_object_get_int_member_with_default(entry->data, "pid", -1),
+          .start_time =
+              (guint64)json_object_get_int_member_with_default(entry->data, "start_time", 0),
+      };
+      return vxm_journal_owner_is_alive(&owner);
+    }
+  }
+  return FALSE;
+}
+
+static gboolean
+refuse_other_owner(VxmJournal *journal, const Peer *peer, const char *vm, GError **error)
+{
+  gint64 owner = journal_client_uid(journal);
+
+  if (owner < 0 || owner == (gint64)peer->uid || peer->uid == 0)
+    return TRUE;
+  g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+              "VM %s's host resources belong to uid %" G_GINT64_FORMAT
+              ", not to you (%s, uid %u): only that user or root can change or release them",
+              vm, owner, peer->user, (guint)peer->uid);
+  return FALSE;
+}
+
+/* The VM's journal for a request that changes the host: created and stamped with the peer on
+ * first use, refused when another uid owns it. */
+static VxmJournal *
+claim_vm(VxmHelperDaemon *self, const Peer *peer, const char *vm, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+  VxmJournal *journal =
+      vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, TRUE, error);
+  g_autoptr(JsonObject) data = NULL;
+  g_autofree char *uid_text = NULL;
+  guint64 start = 0;
+  guint index;
+
+  if (journal == NULL)
+    return NULL;
+  if (journal_client_uid(journal) >= 0)
+    return refuse_other_owner(journal, peer, vm, error) ? journal : NULL;
+  if (!vxm_process_get_start_time(self->proc_fs, peer->pid, &start, error))
+    return NULL;
+  uid_text = g_strdup_printf("%u (%s)", (guint)peer->uid, peer->user);
+  data = json_object_new();
+  json_object_set_int_member(data, "uid", peer->uid);
+  json_object_set_string_member(data, "uid_text", uid_text);
+  json_object_set_int_member(data, "pid", peer->pid);
+  json_object_set_int_member(data, "start_time", (gint64)start);
+  if (!vxm_journal_begin(journal, CLIENT_KIND, data, &index, error) ||
+      !vxm_journal_finish(journal, index, VXM_JOURNAL_STATE_DONE, NULL, error))
+    return NULL;
+  return journal;
+}
+
+/* For a request that gives back: the VM's journal if any (NULL, no error, when none), refused
+ * when another uid owns it. */
+static gboolean
+check_vm_owner(VxmHelperDaemon *self, const Peer *peer, const char *vm, gboolean *out_exists,
+               GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  VxmJournal *journal;
+
+  journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, &local_error);
+  *out_exists = journal != NULL;
+  if (journal == NULL) {
+    /* a journal that is not ours (a dead vxmd's): owner check on the file itself */
+    g_autoptr(VxmJournal) loaded = vxm_journal_load(self->hostfs, vm, NULL);
+
+    if (loaded != NULL && !refuse_other_owner(loaded, peer, vm, error))
+      return FALSE;
+    if (local_error != NULL) {
+      g_propagate_error(error, g_steal_pointer(&local_error));
+      return FALSE;
+    }
+    return TRUE;
+  }
+  return refuse_other_owner(journal, peer, vm, error);
+}
+
+/* ---------------------------------------------------------------- the device policy */
+
+static gboolean
+check_gpu_policy(VxmHelperDaemon *self, const char *gpu_address, GError **error)
+{
+  g_autoptr(VxmGpu) gpu = vxm_gpu_find(self->hostfs, gpu_address, error);
+  g_autoptr(GPtrArray) reasons = NULL;
+
+  if (gpu == NULL)
+    return FALSE;
+  if (self->allowed_gpus != NULL &&
+      !g_strv_contains((const char *const *)self->allowed_gpus, gpu_address)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+                "GPU %s is not in allowed_gpus of %s: the administrator allows only %s",
+                gpu_address, VXM_HOST_ETC_VXM "/vxmd.conf",
+                self->allowed_gpus[0] != NULL ? self->allowed_gpus[0] : "none");
+    return FALSE;
+  }
+  if (!vxm_gpu_check_passthrough_safe(gpu, &reasons)) {
+    g_autofree char *why = NULL;
+
+    g_ptr_array_add(reasons, NULL);
+    why = g_strjoinv("; ", (char **)reasons->pdata);
+    g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED, "vxmd will not give GPU %s to a guest: %s",
+                gpu_address, why);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+claim_gpu_slot(VxmHelperDaemon *self, const char *gpu_address, const char *vm, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+  g_autofree char *slot = g_strndup(gpu_address, strlen(gpu_address) - 2);
+  const char *other = g_hash_table_lookup(self->busy_gpus, slot);
+
+  if (other != NULL) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                "GPU %s is being prepared or released for VM %s right now: try again when "
+                "that has finished",
+                gpu_address, other);
+    return FALSE;
+  }
+  g_hash_table_insert(self->busy_gpus, g_steal_pointer(&slot), g_strdup(vm));
+  return TRUE;
+}
+
+static void
+release_gpu_slot(VxmHelperDaemon *self, const char *gpu_address)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+  g_autofree char *slot = g_strndup(gpu_address, strlen(gpu_address) - 2);
+
+  g_hash_table_remove(self->busy_gpus, slot);
+}
+
+/* A vfio group node may go only to the VM whose GPU's group it is. */
+static gboolean
+check_vfio_group(VxmHelperDaemon *self, VxmJournal *journal, const char *vm, gint64 group,
+                 GError **error)
+{
+  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
+    const char *device = vxm_journal_entry_get_string(entry, "device");
+    g_autofree char *link = NULL;
+    g_autofree char *name = NULL;
+    gint64 n = -1;
+
+    if (g_strcmp0(entry->kind, "pci-bind") != 0 || entry->state == VXM_JOURNAL_STATE_UNDONE ||
+        device == NULL)
+      continue;
+    link = g_strdup_printf(VXM_HOST_SYS_PCI_DEVICES "/%s/iommu_group", device);
+    name = vxm_hostfs_read_link_basename(self->hostfs, link, NULL);
+    if (name != NULL && vxm_parse_int64(name, 10, &n) && n == group)
+      return TRUE;
+  }
+  g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+              "IOMMU group %" G_GINT64_FORMAT " is not the group of a GPU prepared for VM %s: "
+              "vxmd hands over only the VM's own /dev/vfio node (prepare-gpu first)",
+              group, vm);
+  return FALSE;
+}
+
+static gboolean
+check_input_node(VxmHelperDaemon *self, const char *host_path, GError **error)
+{
+  g_autofree char *resolved = vxm_hostfs_resolve(self->hostfs, host_path, error);
+  g_autofree char *base = NULL;
+  gint64 n;
+
+  if (resolved == NULL)
+    return FALSE;
+  base = g_path_get_basename(resolved);
+  if (!g_str_has_prefix(resolved, VXM_HOST_DEV_INPUT "/event") || strchr(resolved + 11, '/') ||
+      !vxm_parse_int64(base + 5, 10, &n)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+                "%s leads to %s, not to a /dev/input/eventN node: refused", host_path, resolved);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------- memlock through a pidfd */
+
+static pid_t
+pidfd_get_pid(int pidfd)
+{
+  g_autofree char *path = g_strdup_printf("/proc/self/fdinfo/%d", pidfd);
+  g_autofree char *text = NULL;
+  const char *line;
+  gint64 pid = 0;
+
+  if (!g_file_get_contents(path, &text, NULL, NULL))
+    return 0;
+  line = strstr(text, "\nPid:");
+  if (line == NULL)
+    return 0;
+  line += 5;
+  while (*line == ' ' || *line == '\t')
+    line++;
+  pid = g_ascii_strtoll(line, NULL, 10);
+  return (pid_t)pid;
+}
+
+static gboolean
+raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray *report,
+              GError **error)
+{
+  g_autofree char *status_path = NULL;
+  g_autofree char *status = NULL;
+  const char *uid_line;
+  pid_t pid;
+  int pidfd;
+
+  if (peer->n_fds != 1) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                "raise-memlock needs exactly one pidfd of the process (SCM_RIGHTS), got %u",
+                peer->n_fds);
+    return FALSE;
+  }
+  pidfd = peer->fds[0];
+  pid = pidfd_get_pid(pidfd);
+  if (pid == 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                "raise-memlock: the fd passed is not a pidfd (pidfd_open(2) the process)");
+    return FALSE;
+  }
+  if (pid < 0 || syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
+                "raise-memlock: the process of that pidfd has exited: nothing raised");
+    return FALSE;
+  }
+  status_path = g_strdup_printf(VXM_HOST_PROC "/%d/status", (int)pid);
+  if (!vxm_hostfs_read_file(self->proc_fs, status_path, &status, NULL, error))
+    return FALSE;
+  uid_line = strstr(status, "\nUid:");
+  if (peer->uid != 0) {
+    guint ruid = G_MAXUINT, euid = G_MAXUINT, suid = G_MAXUINT;
+
+    if (uid_line == NULL || sscanf(uid_line + 5, "%u %u %u", &ruid, &euid, &suid) != 3 ||
+        ruid != peer->uid || euid != peer->uid || suid != peer->uid) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                  "raise-memlock: process %d is not yours (uid %u): vxmd raises the limit only "
+                  "of the caller's own processes",
+                  (int)pid, (guint)peer->uid);
+      return FALSE;
+    }
+  }
+  /* the pidfd pins the process we checked: the prlimit cannot hit a recycled pid */
+  return vxm_host_ops_raise_memlock(self->ops, req->vm, pidfd, req->bytes, report, error);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static JsonNode *
+journal_list_json(VxmHelperDaemon *self, GError **error)
+{
+  g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, error);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+
+  if (names == NULL)
+    return NULL;
+  json_builder_begin_array(b);
+  for (guint i = 0; i < names->len; i++) {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+
+    if (journal == NULL)
+      continue;
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, names->pdata[i]);
+    json_builder_set_member_name(b, "uid");
+    json_builder_add_int_value(b, journal_client_uid(journal));
+    json_builder_set_member_name(b, "entries");
+    json_builder_add_int_value(b, vxm_journal_get_n_entries(journal));
+    json_builder_set_member_name(b, "clear");
+    json_builder_add_boolean_value(b, vxm_journal_is_clear(journal));
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  return json_builder_get_root(b);
+}
+
+/* A journal whose vxm and vxmd are gone (or any but live ones, for root). */
+static gboolean
+recover_one(VxmHelperDaemon *self, const Peer *peer, const char *vm, GPtrArray *report,
+            GError **error)
+{
+  g_autoptr(VxmJournal) journal = NULL;
+  VxmJournalUndoContext ctx = {.hostfs = self->hostfs};
+  gboolean exists = FALSE;
+
+  if (!check_vm_owner(self, peer, vm, &exists, error))
+    return FALSE;
+  if (exists) /* this vxmd holds it: a plain restore */
+    return vxm_host_ops_restore_all(self->ops, vm, NULL, report, error);
+  journal = vxm_journal_load(self->hostfs, vm, error);
+  if (journal == NULL)
+    return FALSE;
+  if (vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_ALIVE) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                "VM %s's journal is owned by process %" G_GINT64_FORMAT
+                ", which still runs: stop it first",
+                vm, vxm_journal_get_owner(journal)->pid);
+    return FALSE;
+  }
+  if (!vxm_journal_claim(journal, error) || !vxm_journal_undo(journal, &ctx, report, error))
+    return FALSE;
+  if (vxm_journal_is_clear(journal))
+    return vxm_journal_remove(journal, error);
+  return TRUE;
+}
+
+static gboolean
+handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray *report,
+       JsonNode **out_result, GError **error)
+{
+  gboolean exists = FALSE;
+
+  switch (req->op) {
+  case VXM_HELPER_OP_HELLO: {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "version");
+    json_builder_add_int_value(b, VXM_HELPER_PROTOCOL_VERSION);
+    json_builder_set_member_name(b, "uid");
+    json_builder_add_int_value(b, peer->uid);
+    json_builder_set_member_name(b, "user");
+    json_builder_add_string_value(b, peer->user);
+    json_builder_end_object(b);
+    *out_result = json_builder_get_root(b);
+    return TRUE;
+  }
+  case VXM_HELPER_OP_PREPARE_GPU: {
+    VxmHostOpsGpu gpu = {
+        .gpu_address = req->gpu, .timeout_ms = req->timeout_ms, .keep_bound = req->keep_bound};
+    g_autofree char *holder = NULL;
+    gboolean ok;
+
+    if (!check_gpu_policy(self, req->gpu, error))
+      return FALSE;
+    if (!claim_gpu_slot(self, req->gpu, req->vm, error))
+      return FALSE;
+    holder = vxm_host_ops_gpu_holder(self->ops, req->vm, req->gpu, error);
+    if (holder != NULL)
+      g_set_error_literal(error, VXM_ERROR, VXM_ERROR_BUSY, holder);
+    ok = holder == NULL && (error == NULL || *error == NULL) &&
+         claim_vm(self, peer, req->vm, error) != NULL &&
+         vxm_host_ops_detach_gpu(self->ops, req->vm, &gpu, report, error);
+    release_gpu_slot(self, req->gpu);
+    return ok;
+  }
+  case VXM_HELPER_OP_RELEASE_GPU: {
+    VxmHostOpsGpu gpu = {
+        .gpu_address = req->gpu, .timeout_ms = req->timeout_ms, .keep_bound = req->keep_bound};
+    gboolean ok;
+
+    if (!check_vm_owner(self, peer, req->vm, &exists, error))
+      return FALSE;
+    if (!exists) {
+      g_ptr_array_add(report, g_strdup_printf("VM %s holds nothing on this host", req->vm));
+      return TRUE;
+    }
+    if (!claim_gpu_slot(self, req->gpu, req->vm, error))
+      return FALSE;
+    ok = vxm_host_ops_reattach_gpu(self->ops, req->vm, &gpu, report, error);
+    release_gpu_slot(self, req->gpu);
+    return ok;
+  }
+  case VXM_HELPER_OP_GRANT_NODES: {
+    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+    VxmJournal *journal = claim_vm(self, peer, req->vm, error);
+
+    if (journal == NULL)
+      return FALSE;
+    for (gsize i = 0; req->nodes[i] != NULL; i++) {
+      char *path = vxm_helper_node_host_path(req->nodes[i]);
+
+      g_ptr_array_add(paths, path);
+      if (g_str_has_prefix(req->nodes[i], "vfio:")) {
+        gint64 group = g_ascii_strtoll(req->nodes[i] + 5, NULL, 10);
+
+        if (!check_vfio_group(self, journal, req->vm, group, error))
+          return FALSE;
+      } else if (!check_input_node(self, path, error)) {
+        return FALSE;
+      }
+    }
+    for (guint i = 0; i < paths->len; i++)
+      if (!vxm_device_node_grant(self->hostfs, journal, paths->pdata[i], peer->uid, (gid_t)-1,
+                                 report, error))
+        return FALSE;
+    return TRUE;
+  }
+  case VXM_HELPER_OP_REVOKE_NODES:
+    if (!check_vm_owner(self, peer, req->vm, &exists, error))
+      return FALSE;
+    return !exists || vxm_host_ops_revoke_devices(self->ops, req->vm, report, error);
+  case VXM_HELPER_OP_RESERVE_HUGEPAGES:
+    if (claim_vm(self, peer, req->vm, error) == NULL)
+      return FALSE;
+    return vxm_host_ops_reserve_hugepages(self->ops, req->vm, req->page_size, req->count,
+                                          req->numa_node, report, error);
+  case VXM_HELPER_OP_RELEASE_HUGEPAGES:
+    if (!check_vm_owner(self, peer, req->vm, &exists, error))
+      return FALSE;
+    return !exists || vxm_host_ops_release_hugepages(self->ops, req->vm, report, error);
+  case VXM_HELPER_OP_RAISE_MEMLOCK: return raise_memlock(self, peer, req, report, error);
+  case VXM_HELPER_OP_DDC_SWITCH: {
+    g_auto(VxmDisplayResult) result = {0};
+    VxmJournal *journal = NULL;
+
+    if (req->to_guest) {
+      journal = claim_vm(self, peer, req->vm, error);
+      if (journal == NULL)
+        return FALSE;
+    } else if (!check_vm_owner(self, peer, req->vm, &exists, error)) {
+      return FALSE;
+    } else if (exists) {
+      journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), req->vm, FALSE, NULL);
+    }
+    if (!vxm_display_switch(self->hostfs, req->monitor, req->gpu, req->input, req->to_guest,
+                            req->host_input, journal, &result, error))
+      return FALSE;
+    g_ptr_array_add(
+        report, g_strdup_printf("monitor %s switched to input 0x%02x", req->monitor, req->input));
+    return TRUE;
+  }
+  case VXM_HELPER_OP_DMI_IDENTITY: *out_result = vxm_dmi_identity_read(self->hostfs); return TRUE;
+  case VXM_HELPER_OP_JOURNAL_STATUS:
+    if (req->vm == NULL) {
+      *out_result = journal_list_json(self, error);
+      return *out_result != NULL;
+    }
+    *out_result = vxm_host_ops_journal_status(self->ops, req->vm, error);
+    return *out_result != NULL;
+  case VXM_HELPER_OP_RECOVER:
+    if (req->vm != NULL)
+      return recover_one(self, peer, req->vm, report, error);
+    {
+      g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, error);
+
+      if (names == NULL)
+        return FALSE;
+      for (guint i = 0; i < names->len; i++) {
+        g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+        g_autoptr(GError) local_error = NULL;
+
+        /* everyone's for root; for a user, their own VMs whose vxm is gone */
+        if (journal == NULL ||
+            (peer->uid != 0 &&
+             (journal_client_uid(journal) != (gint64)peer->uid || journal_client_alive(journal))))
+          continue;
+        if (!recover_one(self, peer, names->pdata[i], report, &local_error))
+          g_ptr_array_add(report, g_strdup_printf("%s: %s", (const char *)names->pdata[i],
+                                                  local_error->message));
+      }
+      return TRUE;
+    }
+  case VXM_HELPER_OP_RESTORE_ALL:
+    if (!check_vm_owner(self, peer, req->vm, &exists, error))
+      return FALSE;
+    return !exists || vxm_host_ops_restore_all(self->ops, req->vm, NULL, report, error);
+  }
+  g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "unknown request");
+  return FALSE;
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static gboolean
+send_all(int fd, const char *data, gsize len, guint timeout_ms)
+{
+  while (len > 0) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    ssize_t n;
+
+    if (poll(&p, 1, (int)timeout_ms) <= 0)
+      return FALSE;
+    n = send(fd, data, len, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    if (n <= 0)
+      return FALSE;
+    data += n;
+    len -= (gsize)n;
+  }
+  return TRUE;
+}
+
+static void
+peer_close_fds(Peer *peer)
+{
+  for (guint i = 0; i < peer->n_fds; i++)
+    close(peer->fds[i]);
+  peer->n_fds = 0;
+}
+
+static void
+reply_error(int fd, guint timeout_ms, const GError *error)
+{
+  g_autofree char *line = vxm_helper_reply_error(error);
+
+  send_all(fd, line, strlen(line), timeout_ms);
+}
+
+/* Reads what is there (with any fds) into @buf: >0 bytes read, 0 end of stream, -1 error or
+ * time out. */
+static gssize
+receive(int fd, GByteArray *buf, Peer *peer, guint timeout_ms)
+{
+  char data[4096];
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  ssize_t n;
+
+  for (;;) {
+    int r = poll(&p, 1, (int)timeout_ms);
+
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return -1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    break;
+  }
+  if (n < 0)
+    return -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      gsize count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      int fds[MAX_FDS];
+
+      memcpy(fds, CMSG_DATA(c), MIN(count, (gsize)MAX_FDS) * sizeof(int));
+      for (gsize i = 0; i < count && i < MAX_FDS; i++) {
+        if (peer->n_fds < MAX_FDS)
+          peer->fds[peer->n_fds++] = fds[i];
+        else
+          close(fds[i]);
+      }
+    }
+  }
+  g_byte_array_append(buf, (const guint8 *)data, (guint)n);
+  return n;
+}
+
+static void
+serve_connection(VxmHelperDaemon *self, int fd)
+{
+  g_autoptr(GByteArray) buf = g_byte_array_new();
+  Peer peer = {0};
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  g_autoptr(GError) auth_error = NULL;
+
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return;
+  peer.uid = cred.uid;
+  peer.gid = cred.gid;
+  peer.pid = cred.pid;
+  if (!authorize(self, &peer, &auth_error)) {
+    g_message("refused uid %u (pid %d): %s", (guint)peer.uid, (int)peer.pid, auth_error->message);
+    reply_error(fd, self->idle_timeout_ms, auth_error);
+    g_free(peer.user);
+    return;
+  }
+  for (;;) {
+    guint8 *nl = buf->len > 0 ? memchr(buf->data, '\n', buf->len) : NULL;
+    gssize n;
+
+    if (nl != NULL) {
+      gsize line_len = (gsize)(nl - buf->data) + 1;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+      g_autoptr(JsonNode) result = NULL;
+      g_autoptr(VxmHelperRequest) req =
+          vxm_helper_request_parse((const char *)buf->data, line_len, &error);
+      g_autofree char *reply = NULL;
+
+      g_byte_array_remove_range(buf, 0, (guint)line_len);
+      if (req != NULL) {
+        g_message("%s (uid %u, pid %d): %s%s%s", peer.user, (guint)peer.uid, (int)peer.pid,
+                  vxm_helper_op_to_string(req->op), req->vm != NULL ? " " : "",
+                  req->vm != NULL ? req->vm : "");
+        if (!handle(self, &peer, req, report, &result, &error))
+          g_message("  refused or failed: %s", error->message);
+      }
+      peer_close_fds(&peer); /* fds belong to the request they came with */
+      reply = error != NULL ? vxm_helper_reply_error(error) : vxm_helper_reply_ok(report, result);
+      if (!send_all(fd, reply, strlen(reply), self->idle_timeout_ms))
+        break;
+      continue;
+    }
+    if (buf->len >= VXM_HELPER_MAX_MESSAGE) {
+      g_autoptr(GError) error =
+          g_error_new(VXM_ERROR, VXM_ERROR_PROTOCOL,
+                      "bad request to vxmd: a message is at most %d bytes", VXM_HELPER_MAX_MESSAGE);
+      reply_error(fd, self->idle_timeout_ms, error);
+      break;
+    }
+    n = receive(fd, buf, &peer, self->idle_timeout_ms);
+    if (n == 0 && buf->len > 0) {
+      g_autoptr(GError) error = g_error_new(
+          VXM_ERROR, VXM_ERROR_PROTOCOL, "bad request to vxmd: truncated (no newline at the end)");
+      reply_error(fd, self->idle_timeout_ms, error);
+      break;
+    }
+    if (n <= 0)
+      break; /* closed, failed, or silent for too long */
+  }
+  peer_close_fds(&peer);
+  g_free(peer.user);
+}
+
+static gboolean
+on_run(GThreadedSocketService *service, GSocketConnection *connection, GObject *source,
+       gpointer user_data)
+{
+  VxmHelperDaemon *self = user_data;
+  GSocket *socket = g_socket_connection_get_socket(connection);
+
+  (void)service;
+  (void)source;
+  serve_connection(self, g_socket_get_fd(socket));
+  g_io_stream_close(G_IO_STREAM(connection), NULL, NULL);
+  return TRUE;
+}
+
+gboolean
+vxm_helper_daemon_listen(VxmHelperDaemon *self, int fd, GError **error)
+{
+  g_autoptr(GSocket) gsocket = NULL;
+
+  if (fd < 0) {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    g_autofree char *dir = vxm_hostfs_path(self->hostfs, VXM_HOST_RUN_VXM);
+    vxm_autofd int s = -1;
+
+    self->socket_path = g_build_filename(dir, VXM_HELPER_SOCKET_NAME, NULL);
+    if (strlen(self->socket_path) >= sizeof addr.sun_path) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, "socket path %s is too long",
+                  self->socket_path);
+      return FALSE;
+    }
+    if (g_mkdir_with_parents(dir, 0755) != 0) {
+      vxm_error_set_from_errno(error, errno, "cannot create %s", dir);
+      return FALSE;
+    }
+    strcpy(addr.sun_path, self->socket_path);
+    unlink(self->socket_path);
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+        chown(self->socket_path, 0, self->group_gid) != 0 || chmod(self->socket_path, 0660) != 0 ||
+        listen(s, 64) != 0) {
+      vxm_error_set_from_errno(error, errno, "cannot listen on %s", self->socket_path);
+      return FALSE;
+    }
+    fd = s;
+    s = -1;
+  }
+  gsocket = g_socket_new_from_fd(fd, error);
+  if (gsocket == NULL)
+    return FALSE;
+  if (!g_socket_listener_add_socket(G_SOCKET_LISTENER(self->service), gsocket, NULL, error))
+    return FALSE;
+  g_signal_connect(self->service, "run", G_CALLBACK(on_run), self);
+  g_socket_service_start(self->service);
+  return TRUE;
+}
+
+void
+vxm_helper_daemon_recover_orphans(VxmHelperDaemon *self, GPtrArray *report)
+{
+  g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
+  Peer root = {.uid = 0, .user = (char *)"root"};
+
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+    g_autoptr(GError) error = NULL;
+
+    if (journal == NULL || vxm_journal_get_owner_status(journal) != VXM_JOURNAL_OWNER_GONE ||
+        journal_client_uid(journal) < 0 || journal_client_alive(journal))
+      continue;
+    if (recover_one(self, &root, names->pdata[i], report, &error))
+      g_ptr_array_add(report, g_strdup_printf("recovered VM %s, whose vxm is gone",
+                                              (const char *)names->pdata[i]));
+    else
+      g_ptr_array_add(report, g_strdup_printf("VM %s could not be recovered: %s",
+                                              (const char *)names->pdata[i], error->message));
+  }
+}
+
+int
+vxm_helper_daemon_socket_from_systemd(GError **error)
+{
+  const char *pid = g_getenv("LISTEN_PID");
+  const char *fds = g_getenv("LISTEN_FDS");
+  gint64 p = 0, n = 0;
+  struct stat st;
+
+  if (pid == NULL || fds == NULL)
+    return -1;
+  if (!vxm_parse_int64(pid, 10, &p) || p != getpid())
+    return -1;
+  if (!vxm_parse_int64(fds, 10, &n) || n != 1) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                "systemd passed %s sockets: vxmd.socket must have exactly one", fds);
+    return -2;
+  }
+  /* SD_LISTEN_FDS_START */
+  if (fstat(3, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "fd 3 from systemd is not a socket");
+    return -2;
+  }
+  fcntl(3, F_SETFD, FD_CLOEXEC);
+  g_unsetenv("LISTEN_PID");
+  g_unsetenv("LISTEN_FDS");
+  g_unsetenv("LISTEN_FDNAMES");
+  return 3;
+}

@@ -1,0 +1,91 @@
+/* vxm-helper-protocol: the messages between vxm (unprivileged) and vxmd (root).
+ *
+ * Framing: one JSON object per line, at most VXM_HELPER_MAX_MESSAGE bytes including the '\n'.
+ * JSON escapes every control character inside strings, so a newline can only end a message:
+ * the reader needs no length field, a truncated message is simply one without its newline,
+ * and an operator can read the traffic (or replay a line) by eye. The one fd a request may
+ * carry (raise-memlock's pidfd) travels as SCM_RIGHTS with the request's bytes.
+ *
+ * Requests name things, never paths: VM names ([A-Za-z0-9_-]{1,64}), PCI addresses, device
+ * node names (vfio:N, eventN, a /dev/input/by-id name), monitor identities. The parser is a
+ * pure function of the bytes (fuzz/fuzz-helper-request.c).
+ *
+ *   {"vxmd": 1, "request": "prepare-gpu", "vm": "win11", "gpu": "0000:01:00.0"}
+ *   {"vxmd": 1, "ok": true, "report": ["..."], "result": {...}}
+ *   {"vxmd": 1, "ok": false, "error": {"code": "refused", "message": "..."}}
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define VXM_HELPER_PROTOCOL_VERSION 1
+#define VXM_HELPER_MAX_MESSAGE      (64 * 1024)
+#define VXM_HELPER_MAX_NODES        32
+#define VXM_HELPER_SOCKET_NAME      "vxmd.sock" /* under VXM_HOST_RUN_VXM */
+
+typedef enum {
+  VXM_HELPER_OP_HELLO,
+  VXM_HELPER_OP_PREPARE_GPU,
+  VXM_HELPER_OP_RELEASE_GPU,
+  VXM_HELPER_OP_GRANT_NODES,
+  VXM_HELPER_OP_REVOKE_NODES,
+  VXM_HELPER_OP_RESERVE_HUGEPAGES,
+  VXM_HELPER_OP_RELEASE_HUGEPAGES,
+  VXM_HELPER_OP_RAISE_MEMLOCK,
+  VXM_HELPER_OP_DDC_SWITCH,
+  VXM_HELPER_OP_DMI_IDENTITY,
+  VXM_HELPER_OP_JOURNAL_STATUS,
+  VXM_HELPER_OP_RECOVER,
+  VXM_HELPER_OP_RESTORE_ALL,
+} VxmHelperOp;
+
+typedef struct {
+  VxmHelperOp op;
+  char *vm;  /* every op but hello, dmi-identity; optional for journal-status/recover */
+  char *gpu; /* prepare/release-gpu, ddc-switch: normalised "0000:01:00.0" */
+  gboolean keep_bound;
+  guint timeout_ms;
+  char **nodes;      /* grant-nodes: "vfio:12", "event5", by-id names */
+  guint64 page_size; /* reserve-hugepages */
+  guint64 count;
+  gint numa_node; /* -1: any */
+  guint64 bytes;  /* raise-memlock */
+  char *monitor;  /* ddc-switch: the monitor's identity (as vxm monitors shows it) */
+  guint input;    /* ddc-switch: VCP 0x60 value */
+  guint host_input;
+  gboolean to_guest;
+} VxmHelperRequest;
+
+void vxm_helper_request_free(VxmHelperRequest *req);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHelperRequest, vxm_helper_request_free)
+
+const char *vxm_helper_op_to_string(VxmHelperOp op);
+
+/* Parses one message (with or without its final newline). Pure: never touches the host.
+ * VXM_ERROR_PROTOCOL for anything malformed, oversized, of another version or unknown. */
+VxmHelperRequest *vxm_helper_request_parse(const char *data, gsize len,
+                                           GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* The line for @req (ends in '\n'). */
+char *vxm_helper_request_to_line(const VxmHelperRequest *req);
+
+/* Checks that can stand alone, shared with the client so it fails early with the same words. */
+gboolean vxm_helper_check_vm_name(const char *name, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_helper_check_node_name(const char *name, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* "vfio:12" -> /dev/vfio/12, "event5" -> /dev/input/event5, by-id -> /dev/input/by-id/NAME
+ * (host paths, for the hostfs); NULL for an invalid name. */
+char *vxm_helper_node_host_path(const char *name);
+/* The reverse, for the client: a host path under /dev/vfio or /dev/input -> its name. */
+char *vxm_helper_node_name_for_path(const char *host_path,
+                                    GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* Replies. @report and @result may be NULL. */
+char *vxm_helper_reply_ok(GPtrArray *report, JsonNode *result);
+char *vxm_helper_reply_error(const GError *error);
+/* Parses a reply: TRUE for ok (its report lines appended to @report, result to @out_result),
+ * FALSE with vxmd's error (its code and message) otherwise. */
+gboolean vxm_helper_reply_parse(const char *data, gsize len, GPtrArray *report,
+                                JsonNode **out_result, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+G_END_DECLS

@@ -1,0 +1,522 @@
+/* test-vxmd: the real vxmd (root) on simulated workstations, asked by real unprivileged users.
+ *
+ * Users and a group are made for the test (vxmt<pid>a in the group, vxmt<pid>b in it too,
+ * vxmt<pid>o outside it) and removed at exit, even when an assertion fails. Every hostile
+ * request must be refused with nothing changed on the host: the simulator's state dump is the
+ * same and its log (every sysfs write, chown, chmod, open of a device node) is empty.
+ */
+#include <gio/gio.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vxm-simhost-fixture.h"
+#include "vxm-test-util.h"
+
+static char group_name[64];
+static char user_a[32], user_b[32], user_out[32];
+static gboolean made_users;
+static guint hostile_cases;
+
+static void
+run_quiet(const char *const *argv)
+{
+  g_autofree char *out = NULL, *err = NULL;
+
+  vxm_test_run(argv, NULL, &out, &err);
+}
+
+static GPid running_vxmd; /* killed on any exit, so an assertion leaves nothing behind */
+
+static void
+remove_users(void)
+{
+  if (running_vxmd > 0)
+    kill(running_vxmd, SIGTERM);
+  if (!made_users)
+    return;
+  made_users = FALSE;
+  run_quiet((const char *const[]){"/usr/sbin/userdel", user_a, NULL});
+  run_quiet((const char *const[]){"/usr/sbin/userdel", user_b, NULL});
+  run_quiet((const char *const[]){"/usr/sbin/userdel", user_out, NULL});
+  run_quiet((const char *const[]){"/usr/sbin/groupdel", group_name, NULL});
+}
+
+static void
+on_signal(int sig)
+{
+  remove_users();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void
+make_users(void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+
+  g_snprintf(group_name, sizeof group_name, "vxm-test-%d", (int)getpid());
+  g_snprintf(user_a, sizeof user_a, "vxmt%da", (int)getpid());
+  g_snprintf(user_b, sizeof user_b, "vxmt%db", (int)getpid());
+  g_snprintf(user_out, sizeof user_out, "vxmt%do", (int)getpid());
+  made_users = TRUE;
+  atexit(remove_users);
+  signal(SIGABRT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  signal(SIGTRAP, on_signal); /* g_error() */
+  g_assert_cmpint(
+      vxm_test_run((const char *const[]){"/usr/sbin/groupadd", group_name, NULL}, NULL, &out, &err),
+      ==, 0);
+  g_assert_cmpint(vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", "-G",
+                                                     group_name, user_a, NULL},
+                               NULL, NULL, NULL),
+                  ==, 0);
+  g_assert_cmpint(vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", "-G",
+                                                     group_name, user_b, NULL},
+                               NULL, NULL, NULL),
+                  ==, 0);
+  g_assert_cmpint(
+      vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", user_out, NULL}, NULL,
+                   NULL, NULL),
+      ==, 0);
+}
+
+static uid_t
+uid_of(const char *user)
+{
+  struct passwd *pw = getpwnam(user);
+
+  g_assert_nonnull(pw);
+  return pw->pw_uid;
+}
+
+/* child setup: become @user (its groups included), as a login would */
+static void
+become_user(gpointer data)
+{
+  struct passwd *pw = getpwnam(data);
+  gid_t groups[64];
+  int n = G_N_ELEMENTS(groups);
+
+  if (pw == NULL || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0 ||
+      setgroups((size_t)n, groups) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+    _exit(120);
+}
+
+typedef struct {
+  VxmSimhost *sim;
+  GPid vxmd;
+  char *socket;
+} Host;
+
+static Host *
+host_start(const char *machine, const char *vxmd_conf)
+{
+  Host *h = g_new0(Host, 1);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *vxmd = vxm_test_build_path("src/vxmd");
+  const char *argv[] = {vxmd,   "--root", NULL, "--group", group_name, "--idle-timeout-ms",
+                        "1500", NULL};
+
+  h->sim = vxm_simhost_start(machine, &error);
+  g_assert_no_error(error);
+  argv[2] = vxm_simhost_root(h->sim);
+  if (vxmd_conf != NULL) {
+    g_autofree char *dir = vxm_simhost_path(h->sim, "/etc/vxm");
+    g_autofree char *conf = g_build_filename(dir, "vxmd.conf", NULL);
+
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+    g_assert_true(g_file_set_contents(conf, vxmd_conf, -1, NULL));
+  }
+  h->socket = vxm_simhost_path(h->sim, "/run/vxm/vxmd.sock");
+  g_assert_true(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                              &h->vxmd, &error));
+  g_assert_no_error(error);
+  running_vxmd = h->vxmd;
+  /* readiness: the socket appears once vxmd listens */
+  for (guint i = 0; i < 1000 && !g_file_test(h->socket, G_FILE_TEST_EXISTS); i++)
+    g_usleep(10000);
+  g_assert_true(g_file_test(h->socket, G_FILE_TEST_EXISTS));
+  return h;
+}
+
+static void
+host_stop(Host *h)
+{
+  int status;
+
+  kill(h->vxmd, SIGTERM);
+  waitpid(h->vxmd, &status, 0);
+  running_vxmd = 0;
+  g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  vxm_simhost_stop(h->sim);
+  g_free(h->socket);
+  g_free(h);
+}
+
+/* Runs the raw client as @user; its reply line in @out_reply. Exit: 0 ok, 1 refused. */
+static char *last_stderr;
+
+static int
+client(Host *h, const char *user, const char *mode, const char *arg, const char *arg2,
+       char **out_reply)
+{
+  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  const char *argv[] = {bin, h->socket, mode, arg, arg2, NULL};
+  char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, become_user,
+                             (gpointer)user, out_reply, &err, &status, &error));
+  g_assert_no_error(error);
+  g_free(last_stderr);
+  last_stderr = err;
+  g_assert_true(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+static int
+ask(Host *h, const char *user, const char *line, char **out_reply)
+{
+  int rc = client(h, user, "line", line, NULL, out_reply);
+
+  g_test_message("%s: %s -> %s%s", user, line, *out_reply, last_stderr);
+  return rc;
+}
+
+/* A hostile request: refused with @why in the reply, nothing changed on the host. */
+static void
+refused(Host *h, const char *user, const char *mode, const char *arg, const char *arg2,
+        const char *why)
+{
+  g_autofree char *before = vxm_simhost_state(h->sim);
+  g_autofree char *after = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *reply = NULL;
+
+  int rc;
+
+  vxm_simhost_clear_log(h->sim);
+  rc = client(h, user, mode, arg, arg2, &reply);
+  if (rc == 3) {
+    /* the socket's mode (0660, group vxm) is the first door: the kernel refused connect() */
+    g_assert_cmpstr(why, ==, "Permission denied");
+    g_assert_nonnull(strstr(last_stderr, why));
+    g_free(reply);
+    reply = g_strdup("\"ok\":false Permission denied");
+  }
+  g_assert_cmpint(rc, !=, 0);
+  if (strstr(reply, why) == NULL)
+    g_error("request %s %s as %s: expected a refusal saying '%s', got: %s", mode,
+            arg != NULL ? arg : "", user, why, reply);
+  g_assert_nonnull(strstr(reply, "\"ok\":false"));
+  after = vxm_simhost_state(h->sim);
+  log = vxm_simhost_read_log(h->sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpstr(log, ==, "");
+  hostile_cases++;
+}
+
+#define GPU       "0000:01:00.0"
+#define PREPARE_A "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}"
+
+static char *
+vfio_node_of_gpu(Host *h)
+{
+  g_autofree char *link = vxm_simhost_path(h->sim, "/sys/bus/pci/devices/" GPU "/iommu_group");
+  g_autofree char *target = g_file_read_link(link, NULL);
+
+  g_assert_nonnull(target);
+  return g_path_get_basename(target);
+}
+
+static void
+test_prepare_grant_release(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *group = NULL;
+  g_autofree char *grant = NULL;
+  g_autofree char *node = NULL;
+  g_autofree char *driver = NULL;
+  g_autofree char *driver_link = NULL;
+  struct stat st;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, user_a));
+  g_clear_pointer(&reply, g_free);
+
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  driver_link = vxm_simhost_path(h->sim, "/sys/bus/pci/devices/" GPU "/driver");
+  driver = g_file_read_link(driver_link, NULL);
+  g_assert_true(g_str_has_suffix(driver, "/vfio-pci"));
+
+  group = vfio_node_of_gpu(h);
+  grant = g_strdup_printf("{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\","
+                          "\"nodes\":[\"vfio:%s\"]}",
+                          group);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, grant, &reply), ==, 0);
+  node = g_strdup_printf("%s/dev/vfio/%s", vxm_simhost_root(h->sim), group);
+  g_assert_cmpint(stat(node, &st), ==, 0);
+  g_assert_cmpuint(st.st_uid, ==, uid_of(user_a));
+
+  /* the journal records who asked */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_b, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"name\":\"alpha\""));
+
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a, "{\"vxmd\":1,\"request\":\"revoke-nodes\",\"vm\":\"alpha\"}", &reply), ==, 0);
+  g_assert_cmpint(stat(node, &st), ==, 0);
+  g_assert_cmpuint(st.st_uid, ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", &reply),
+      ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
+static void
+test_hostile(void)
+{
+  Host *h;
+  g_autofree char *reply = NULL;
+  g_autofree char *group = NULL;
+  g_autofree char *other_group = NULL;
+  g_autofree char *vxmd_pid = NULL;
+  g_autofree char *oversized = g_strdup_printf("%d", 70 * 1024);
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+
+  /* not in the group: even hello */
+  refused(h, user_out, "line", "{\"vxmd\":1,\"request\":\"hello\"}", NULL, "Permission denied");
+  refused(h, user_out, "line", PREPARE_A, NULL, "Permission denied");
+  /* malformed, truncated, oversized */
+  refused(h, user_a, "line", "this is not json", NULL, "not JSON");
+  refused(h, user_a, "line", "[1,2,3]", NULL, "JSON object");
+  refused(h, user_a, "raw-hex", "7b227678", NULL, "truncated");
+  refused(h, user_a, "big", oversized, NULL, "at most 65536");
+  refused(h, user_a, "raw-hex", "7b2276786d64223a312c002272657175657374220a", NULL, "no NUL");
+  /* unknown requests, versions and members */
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"format-disk\"}", NULL, "unknown request");
+  refused(h, user_a, "line", "{\"vxmd\":2,\"request\":\"hello\"}", NULL, "version 2");
+  refused(h, user_a, "line", "{\"request\":\"hello\"}", NULL, "\\\"vxmd\\\" is missing");
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"hello\",\"path\":\"/etc/shadow\"}", NULL,
+          "unknown member");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":7,\"gpu\":\"" GPU "\"}", NULL,
+          "must be a string");
+  /* names with slashes, dots and NULs */
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"../etc\",\"gpu\":\"" GPU "\"}", NULL,
+          "not a VM name");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"a.b\",\"gpu\":\"" GPU "\"}", NULL,
+          "not a VM name");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"a\\u0000b\",\"gpu\":\"" GPU "\"}", NULL,
+          "NUL in a string");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"/sys/bus/pci/"
+          "devices/0000:01:00.0\"}",
+          NULL, "gpu");
+  /* node names that are paths */
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"/dev/sda\"]}",
+          NULL, "never a path");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"../../sda\"]}",
+          NULL, "never a path");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"vfio:../1\"]}",
+          NULL, "never a path");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[]}", NULL,
+          "1 to 32");
+  /* a device outside the policy: the boot VGA, and the NVMe controller */
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"0000:00:02.0\"}",
+          NULL, "boot");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"0000:00:17.0\"}",
+          NULL, "vxmd");
+  /* a vfio node with no GPU prepared for the VM */
+  group = vfio_node_of_gpu(h);
+  {
+    g_autofree char *grant = g_strdup_printf(
+        "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"vfio:%s\"]}", group);
+    refused(h, user_a, "line", grant, NULL, "not the group of a GPU prepared");
+  }
+  /* memlock for someone else's process (vxmd's own, root's), a reaped one, a non-pidfd */
+  vxmd_pid = g_strdup_printf("%d", (int)h->vxmd);
+  refused(h, user_a, "memlock-pid", vxmd_pid, "1073741824", "is not yours");
+  refused(h, user_a, "memlock-dead", "1073741824", NULL, "has exited");
+  refused(h, user_a, "memlock-nofd", "1073741824", NULL, "not a pidfd");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"raise-memlock\",\"vm\":\"alpha\",\"bytes\":1024}", NULL,
+          "exactly one pidfd");
+
+  /* another user's VM: a prepares alpha, b may not touch it */
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL,
+          "only that user or root");
+  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"revoke-nodes\",\"vm\":\"alpha\"}", NULL,
+          "only that user or root");
+  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}", NULL,
+          "only that user or root");
+  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", NULL,
+          "only that user or root");
+  {
+    g_autofree char *grant = g_strdup_printf(
+        "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"vfio:%s\"]}", group);
+    refused(h, user_b, "line", grant, NULL, "only that user or root");
+  }
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"alpha\",\"page_size\":"
+          "2097152,\"count\":4}",
+          NULL, "only that user or root");
+  /* the same GPU for another VM while alpha holds it */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"beta\",\"gpu\":\"" GPU "\"}", NULL,
+          "in use by alpha");
+  /* root may recover anyone's VM */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, "root", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", &reply),
+                  ==, 0);
+  g_test_message("%u hostile requests refused with nothing changed on the host", hostile_cases);
+  host_stop(h);
+}
+
+static GSubprocess *
+client_async(Host *h, const char *user, const char *mode, const char *arg)
+{
+  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autoptr(GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GError) error = NULL;
+  GSubprocess *p;
+
+  g_subprocess_launcher_set_child_setup(launcher, become_user, (gpointer)user, NULL);
+  p = g_subprocess_launcher_spawn(launcher, &error, bin, h->socket, mode, arg, NULL);
+  g_assert_no_error(error);
+  return p;
+}
+
+static char *
+client_finish(GSubprocess *p, int *out_status)
+{
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+
+  g_assert_true(g_subprocess_communicate_utf8(p, NULL, NULL, &out, NULL, &error));
+  g_assert_no_error(error);
+  *out_status = g_subprocess_get_exit_status(p);
+  return out;
+}
+
+/* Two users ask for one GPU at once: one gets it, the other is told who has it. A client that
+ * connects and says nothing does not hold anyone up and is dropped. */
+static void
+test_race_and_silence(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autoptr(GSubprocess) silent = NULL;
+  g_autoptr(GSubprocess) pa = NULL;
+  g_autoptr(GSubprocess) pb = NULL;
+  g_autofree char *ra = NULL, *rb = NULL, *rs = NULL, *reply = NULL;
+  int sa, sb, ss;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  silent = client_async(h, user_a, "hold", NULL);
+  pa = client_async(h, user_a, "line",
+                    "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"r1\",\"gpu\":\"" GPU "\"}");
+  pb = client_async(h, user_b, "line",
+                    "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"r2\",\"gpu\":\"" GPU "\"}");
+  ra = client_finish(pa, &sa);
+  rb = client_finish(pb, &sb);
+  g_test_message("r1: %s r2: %s", ra, rb);
+  /* exactly one wins; the loser's refusal names the other VM */
+  g_assert_cmpint(sa + sb, ==, 1);
+  g_assert_nonnull(strstr(sa == 0 ? rb : ra, sa == 0 ? "r1" : "r2"));
+  hostile_cases++;
+  /* the silent client is still connected, others were served; it is dropped at its limit */
+  rs = client_finish(silent, &ss);
+  g_assert_cmpstr(rs, ==, "dropped\n");
+  hostile_cases++;
+  g_assert_cmpint(ask(h, sa == 0 ? user_a : user_b,
+                      sa == 0 ? "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"r1\",\"gpu\":"
+                                "\"" GPU "\"}"
+                              : "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"r2\",\"gpu\":"
+                                "\"" GPU "\"}",
+                      &reply),
+                  ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
+/* The policy on other machines: a GPU sharing its group with a NIC and storage; the only GPU;
+ * an admin allowlist that leaves the GPU out. */
+static void
+test_policy_machines(void)
+{
+  struct {
+    const char *machine, *conf, *gpu, *why;
+  } cases[] = {
+      {"dgpu-shared-group", NULL, "0000:21:00.0", "will not give GPU"},
+      {"single-gpu", NULL, "0000:01:00.0", "will not give GPU"},
+      {"intel-nvidia-turing", "[policy]\nallowed_gpus=0000:02:00.0\n", GPU, "allowed_gpus"},
+  };
+
+  if (!vxm_test_require_root())
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    Host *h = host_start(cases[i].machine, cases[i].conf);
+    g_autofree char *line = g_strdup_printf(
+        "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"%s\"}", cases[i].gpu);
+
+    refused(h, user_a, "line", line, NULL, cases[i].why);
+    host_stop(h);
+  }
+  g_test_message("%u hostile requests refused so far", hostile_cases);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  if (geteuid() == 0)
+    make_users();
+  g_test_add_func("/vxm/vxmd/user/prepare-grant-release", test_prepare_grant_release);
+  g_test_add_func("/vxm/vxmd/hostile/intel-nvidia-turing", test_hostile);
+  g_test_add_func("/vxm/vxmd/hostile/race-and-silence", test_race_and_silence);
+  g_test_add_func("/vxm/vxmd/hostile/policy-machines", test_policy_machines);
+  return g_test_run();
+}
