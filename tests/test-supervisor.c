@@ -79,9 +79,23 @@ ops_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip, GPtrAr
   return TRUE;
 }
 
+static gboolean
+ops_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, guint input,
+                   gboolean to_guest, GPtrArray *report, GError **error)
+{
+  g_autofree char *call =
+      g_strdup_printf("monitor %s %s 0x%02x %s", vm, monitor, input, to_guest ? "guest" : "host");
+
+  (void)error;
+  record(TEST_OPS(ops), call);
+  g_ptr_array_add(report, g_strdup("DELL U2720Q switched"));
+  return TRUE;
+}
+
 static void
 test_ops_iface_init(VxmHostOpsInterface *iface)
 {
+  iface->switch_monitor = ops_switch_monitor;
   iface->detach_gpu = ops_detach;
   iface->reattach_gpu = ops_reattach;
   iface->restore_all = ops_restore_all;
@@ -624,6 +638,74 @@ test_control_socket(Fixture *f, gconstpointer data)
   vxm_vm_paths_free(call.paths);
 }
 
+/* Runs the main loop until a recorded call contains @text (a guard against hangs). */
+static void
+run_until_call(Fixture *f, const char *text)
+{
+  guint guard = g_timeout_add_seconds(30, on_hang, NULL);
+
+  for (;;) {
+    g_autofree char *calls = calls_joined(f->ops);
+    if (strstr(calls, text) != NULL)
+      break;
+    g_main_context_iteration(NULL, TRUE);
+  }
+  g_source_remove(guard);
+}
+
+static VxmSupervisorPlan *
+make_monitor_plan(void)
+{
+  VxmSupervisorPlan *plan = make_plan("win11", "normal", FALSE);
+
+  plan->monitor = g_strdup("DEL:41234:12345");
+  plan->monitor_host_input = 0x11;
+  plan->monitor_guest_input = 0x0f;
+  return plan;
+}
+
+/* The monitor goes to the guest once the guest runs, and back at stop before the devices. */
+static void
+test_monitor_start_stop(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmSupervisor) sv = new_supervisor(f, make_monitor_plan());
+  g_autofree char *calls = NULL;
+
+  (void)data;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_RUNNING);
+  run_until_call(f, "monitor win11 DEL:41234:12345 0x0f guest");
+  vxm_supervisor_stop(sv, FALSE, -1);
+  run_until(sv, VXM_VM_STATE_STOPPED);
+  g_assert_cmpstr(vxm_supervisor_get_failure(sv), ==, NULL);
+  calls = calls_joined(f->ops);
+  g_assert_cmpstr(calls, ==,
+                  "detach win11 " GPU "; monitor win11 DEL:41234:12345 0x0f guest; "
+                  "monitor win11 DEL:41234:12345 0x11 host; reattach win11 " GPU "; restore win11");
+  assert_cleaned_up(sv);
+}
+
+/* QEMU dies: no switch from the supervisor (the journal's monitor-input undo, in the restore,
+ * switches back); a VM without a monitor is never switched. */
+static void
+test_monitor_qemu_killed(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmSupervisor) sv = new_supervisor(f, make_monitor_plan());
+  g_autofree char *calls = NULL;
+
+  (void)data;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_RUNNING);
+  run_until_call(f, "0x0f guest");
+  g_assert_cmpint(kill(vxm_supervisor_get_qemu_pid(sv), SIGKILL), ==, 0);
+  run_until(sv, VXM_VM_STATE_FAILED);
+  calls = calls_joined(f->ops);
+  g_assert_cmpstr(calls, ==,
+                  "detach win11 " GPU "; monitor win11 DEL:41234:12345 0x0f guest; "
+                  "reattach win11 " GPU "; restore win11");
+  assert_cleaned_up(sv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -641,5 +723,7 @@ main(int argc, char **argv)
   ADD("/vxm/supervisor/stop/force", test_force_stop);
   ADD("/vxm/supervisor/stop/sigterm", test_sigterm);
   ADD("/vxm/supervisor/control/status-and-stop", test_control_socket);
+  ADD("/vxm/supervisor/monitor/start-stop", test_monitor_start_stop);
+  ADD("/vxm/supervisor/monitor/qemu-killed", test_monitor_qemu_killed);
   return g_test_run();
 }
