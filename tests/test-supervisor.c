@@ -142,6 +142,7 @@ typedef struct {
   char *tmp;
   TestOps *ops;
   GPtrArray *states; /* state names in the order the supervisor announced them */
+  GPtrArray *steps;  /* "step=status" of every step event */
 } Fixture;
 
 static void
@@ -159,11 +160,13 @@ fixture_setup(Fixture *f, gconstpointer data)
   }
   f->ops = g_object_new(TEST_TYPE_OPS, NULL);
   f->states = g_ptr_array_new_with_free_func(g_free);
+  f->steps = g_ptr_array_new_with_free_func(g_free);
 }
 
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
+  g_clear_pointer(&f->steps, g_ptr_array_unref);
   (void)data;
   g_clear_object(&f->ops);
   g_ptr_array_unref(f->states);
@@ -208,6 +211,11 @@ on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
   (void)sv;
   if (g_strcmp0(json_object_get_string_member(event, "event"), "state") == 0)
     g_ptr_array_add(f->states, g_strdup(json_object_get_string_member(event, "state")));
+  /* steps that ended, as "step=status" */
+  if (g_strcmp0(json_object_get_string_member(event, "event"), "step") == 0 &&
+      json_object_has_member(event, "status"))
+    g_ptr_array_add(f->steps, g_strdup_printf("%s=%s", json_object_get_string_member(event, "step"),
+                                              json_object_get_string_member(event, "status")));
 }
 
 static VxmSupervisor *
@@ -638,6 +646,17 @@ test_control_socket(Fixture *f, gconstpointer data)
   vxm_vm_paths_free(call.paths);
 }
 
+/* Runs the main loop until the supervisor announced @step_status ("switch-monitor=ok"). */
+static void
+run_until_step(Fixture *f, const char *step_status)
+{
+  guint guard = g_timeout_add_seconds(30, on_hang, NULL);
+
+  while (!g_ptr_array_find_with_equal_func(f->steps, step_status, g_str_equal, NULL))
+    g_main_context_iteration(NULL, TRUE);
+  g_source_remove(guard);
+}
+
 /* Runs the main loop until a recorded call contains @text (a guard against hangs). */
 static void
 run_until_call(Fixture *f, const char *text)
@@ -674,7 +693,7 @@ test_monitor_start_stop(Fixture *f, gconstpointer data)
   (void)data;
   vxm_supervisor_start(sv);
   run_until(sv, VXM_VM_STATE_RUNNING);
-  run_until_call(f, "monitor win11 DEL:41234:12345 0x0f guest");
+  run_until_step(f, "switch-monitor=ok");
   vxm_supervisor_stop(sv, FALSE, -1);
   run_until(sv, VXM_VM_STATE_STOPPED);
   g_assert_cmpstr(vxm_supervisor_get_failure(sv), ==, NULL);
