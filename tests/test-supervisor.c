@@ -211,7 +211,6 @@ on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
   (void)sv;
   if (g_strcmp0(json_object_get_string_member(event, "event"), "state") == 0)
     g_ptr_array_add(f->states, g_strdup(json_object_get_string_member(event, "state")));
-  /* steps that ended, as "step=status" */
   if (g_strcmp0(json_object_get_string_member(event, "event"), "step") == 0 &&
       json_object_has_member(event, "status"))
     g_ptr_array_add(f->steps, g_strdup_printf("%s=%s", json_object_get_string_member(event, "step"),
@@ -342,6 +341,7 @@ test_bad_option(Fixture *f, gconstpointer data)
   g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_FAILED);
   why = vxm_supervisor_get_failure(sv);
   g_assert_nonnull(why);
+  g_test_message("failure: %s", why);
   /* what happened, which log, and QEMU's own last line */
   g_assert_nonnull(strstr(why, "QEMU exited with status 1 at start"));
   g_assert_nonnull(strstr(why, "qemu.log"));
@@ -646,6 +646,104 @@ test_control_socket(Fixture *f, gconstpointer data)
   vxm_vm_paths_free(call.paths);
 }
 
+static void
+test_plan_json(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmSupervisorPlan) plan = make_plan("win11", "normal", TRUE);
+  g_autoptr(VxmSupervisorPlan) back = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(JsonNode) bad =
+      json_from_string("{\"name\": \"../etc\", \"qemu_argv\": [\"q\"]}", NULL);
+  g_autoptr(GError) error = NULL;
+
+  (void)f;
+  (void)data;
+  plan->keep_bound = TRUE;
+  plan->unbind_timeout_ms = 7000;
+  plan->monitor = g_strdup("DEL:41234:12345");
+  plan->monitor_host_input = 0x11;
+  plan->monitor_guest_input = 0x0f;
+  node = vxm_supervisor_plan_to_json(plan);
+  back = vxm_supervisor_plan_from_json(node, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(back->paths->name, ==, "win11");
+  g_assert_cmpstr(back->gpu_address, ==, GPU);
+  g_assert_true(back->keep_bound);
+  g_assert_cmpuint(back->unbind_timeout_ms, ==, 7000);
+  g_assert_cmpstr(back->monitor, ==, "DEL:41234:12345");
+  g_assert_cmpuint(back->monitor_host_input, ==, 0x11);
+  g_assert_cmpuint(back->monitor_guest_input, ==, 0x0f);
+  g_assert_cmpuint(back->shutdown_timeout_s, ==, 1);
+  g_assert_true(
+      g_strv_equal((const char *const *)back->qemu_argv, (const char *const *)plan->qemu_argv));
+  g_assert_true(
+      g_strv_equal((const char *const *)back->swtpm_argv, (const char *const *)plan->swtpm_argv));
+  /* a name that is not a VM name is refused, not turned into paths */
+  g_clear_pointer(&back, vxm_supervisor_plan_free);
+  back = vxm_supervisor_plan_from_json(bad, &error);
+  g_assert_null(back);
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT);
+}
+
+typedef struct {
+  VxmVmPaths *paths;
+  gint done;
+} BadRequests;
+
+static gpointer
+bad_requests_thread(gpointer user_data)
+{
+  BadRequests *req = user_data;
+  VxmVmPaths *paths = req->paths;
+  g_autoptr(JsonObject) unknown = json_object_new();
+  g_autoptr(JsonObject) write_cmd = json_object_new();
+  g_autoptr(JsonObject) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  GPtrArray *messages = g_ptr_array_new_with_free_func(g_free);
+
+  json_object_set_string_member(unknown, "command", "reboot");
+  reply = vxm_control_request(paths, unknown, 0, &error);
+  g_ptr_array_add(messages, g_strdup(error ? error->message : "(no error)"));
+  g_clear_error(&error);
+  json_object_set_string_member(write_cmd, "command", "qmp-query");
+  json_object_set_string_member(write_cmd, "execute", "quit");
+  reply = vxm_control_request(paths, write_cmd, 0, &error);
+  g_ptr_array_add(messages, g_strdup(error ? error->message : "(no error)"));
+  g_atomic_int_set(&req->done, 1);
+  g_main_context_wakeup(NULL);
+  return messages;
+}
+
+/* The control socket refuses what it does not know, and QMP commands that change QEMU. */
+static void
+test_control_refusals(Fixture *f, gconstpointer data)
+{
+  VxmSupervisorPlan *plan = make_plan("win11", "normal", FALSE);
+  g_autoptr(VxmSupervisor) sv = new_supervisor(f, plan);
+  g_autoptr(VxmControlServer) server = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) messages = NULL;
+  BadRequests req = {0};
+  GThread *thread;
+
+  (void)data;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_RUNNING);
+  server = vxm_control_server_new(sv, &error);
+  g_assert_no_error(error);
+  req.paths = plan->paths;
+  thread = g_thread_new("control", bad_requests_thread, &req);
+  /* serve until the client thread is done */
+  while (!g_atomic_int_get(&req.done))
+    g_main_context_iteration(NULL, TRUE);
+  messages = g_thread_join(thread);
+  g_assert_nonnull(strstr(g_ptr_array_index(messages, 0), "unknown command \"reboot\""));
+  g_assert_nonnull(strstr(g_ptr_array_index(messages, 1), "query-* commands only"));
+  g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_RUNNING);
+  vxm_supervisor_stop(sv, TRUE, -1);
+  run_until(sv, VXM_VM_STATE_STOPPED);
+}
+
 /* Runs the main loop until the supervisor announced @step_status ("switch-monitor=ok"). */
 static void
 run_until_step(Fixture *f, const char *step_status)
@@ -683,7 +781,8 @@ make_monitor_plan(void)
   return plan;
 }
 
-/* The monitor goes to the guest once the guest runs, and back at stop before the devices. */
+/* The monitor goes to the guest once the guest runs, and back as soon as the stop begins,
+ * before the devices go back. */
 static void
 test_monitor_start_stop(Fixture *f, gconstpointer data)
 {
@@ -704,8 +803,8 @@ test_monitor_start_stop(Fixture *f, gconstpointer data)
   assert_cleaned_up(sv);
 }
 
-/* QEMU dies: no switch from the supervisor (the journal's monitor-input undo, in the restore,
- * switches back); a VM without a monitor is never switched. */
+/* QEMU dies: the supervisor does not switch (the journal's monitor-input undo, in the
+ * restore, switches back). */
 static void
 test_monitor_qemu_killed(Fixture *f, gconstpointer data)
 {
@@ -744,5 +843,7 @@ main(int argc, char **argv)
   ADD("/vxm/supervisor/control/status-and-stop", test_control_socket);
   ADD("/vxm/supervisor/monitor/start-stop", test_monitor_start_stop);
   ADD("/vxm/supervisor/monitor/qemu-killed", test_monitor_qemu_killed);
+  ADD("/vxm/supervisor/control/refusals", test_control_refusals);
+  ADD("/vxm/supervisor/plan/json-roundtrip", test_plan_json);
   return g_test_run();
 }

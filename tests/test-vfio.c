@@ -365,9 +365,14 @@ settle_and_recover(VxmSimhost *sim, const Write *w, const char *action, const ch
   after = vxm_simhost_state(sim);
   if (g_strcmp0(after, before) != 0)
     g_error("%s: host not restored after recover:\n%s\nrecover said: %s", context, after, out);
-  g_clear_pointer(&out, g_free);
-  run_vxm(sim, &out, NULL, "recover", NULL);
-  assert_contains(out, "nothing to recover");
+  /* and nothing is left for a second recover: no journal on the host */
+  {
+    g_autofree char *dir = vxm_simhost_path(sim, VXM_HOST_RUN_VXM_JOURNAL);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+
+    if (d != NULL && g_dir_read_name(d) != NULL)
+      g_error("%s: a journal is left after recover (recover said: %s)", context, out);
+  }
 }
 
 static void
@@ -520,8 +525,62 @@ test_sigkill_every_step(void)
     kill_at(sim, "reattach", "01:00.0", g_ptr_array_index(reattach_writes, i), before, context);
     cases++;
   }
+  /* a second recover has nothing to do, and says so */
+  {
+    g_autofree char *out = NULL;
+
+    g_assert_cmpint(run_vxm(sim, &out, NULL, "recover", NULL), ==, 0);
+    g_assert_cmpstr(out, ==, "nothing to recover\n");
+  }
   g_test_message("%u SIGKILL cases, each restored by vxm recover", cases);
   g_assert_cmpuint(cases, ==, detach_writes->len + reattach_writes->len);
+}
+
+/* ---- a VM name stands for its guest GPU ---- */
+
+static void
+test_vm_name(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autofree char *home = NULL;
+  g_autofree char *env_config = NULL;
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  sim = vxm_simhost_start("amd-apu-radeon", &error);
+  g_assert_no_error(error);
+  home = vxm_test_mkdtemp();
+  vxm_test_write_file(home, "vxm/vms/win11.conf", "[gpu]\naddress=03:00.0\nunbind_timeout=3\n");
+  env_config = g_strdup_printf("XDG_CONFIG_HOME=%s", home);
+  before = vxm_simhost_state(sim);
+  {
+    const char *argv[] = {vxm, "detach", "--root", vxm_simhost_root(sim), "win11", NULL};
+    const char *envp[] = {env_config, NULL};
+
+    if (vxm_test_run(argv, envp, &out, &err) != 0)
+      g_error("vxm detach win11: %s", err);
+    assert_contains(out, "0000:03:00.1: snd_hda_intel -> vfio-pci");
+  }
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  {
+    const char *argv[] = {vxm, "reattach", "--root", vxm_simhost_root(sim), "win11", NULL};
+    const char *envp[] = {env_config, NULL};
+
+    if (vxm_test_run(argv, envp, &out, &err) != 0)
+      g_error("vxm reattach win11: %s", err);
+    assert_contains(out, "0000:03:00.1 back on snd_hda_intel");
+    assert_contains(out, "0000:03:00.0 back on amdgpu");
+  }
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  vxm_test_rm_rf(home);
 }
 
 /* ---- a device unplugged while detached ---- */
@@ -555,6 +614,7 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/vxm/vfio/cycle/every-machine", test_cycle_every_machine);
   g_test_add_func("/vxm/vfio/reattach/original-drivers", test_original_drivers);
+  g_test_add_func("/vxm/vfio/detach/vm-name", test_vm_name);
   g_test_add_func("/vxm/vfio/reattach/unplugged-while-detached", test_unplugged_while_detached);
   g_test_add_func("/vxm/vfio/detach/refusals-change-nothing", test_refusals);
   g_test_add_func("/vxm/vfio/detach/holders-gone", test_holders_gone);

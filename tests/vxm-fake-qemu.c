@@ -70,7 +70,7 @@ int
 main(int argc, char **argv)
 {
   const char *mode = g_getenv("FAKE_QEMU_MODE");
-  const char *qmp_path = NULL;
+  g_autofree char *qmp_path = NULL;
   gboolean running = TRUE;
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   g_autoptr(GString) buffer = g_string_new(NULL);
@@ -84,8 +84,9 @@ main(int argc, char **argv)
     if (strcmp(argv[i], "-qmp") == 0 && i + 1 < argc && g_str_has_prefix(argv[i + 1], "unix:")) {
       char *comma;
 
+      g_free(qmp_path);
       qmp_path = g_strdup(argv[i + 1] + 5);
-      comma = strchr((char *)qmp_path, ',');
+      comma = strchr(qmp_path, ',');
       if (comma != NULL)
         *comma = '\0';
     }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <gio/gunixinputstream.h>
@@ -339,21 +340,21 @@ on_finished(VxmSupervisor *sv, gpointer user_data)
 }
 
 static int
-supervise(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in, int progress_fd)
+supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progress_fd)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(VxmHostOps) ops = vxm_host_ops_local_new(hostfs);
-  g_autoptr(VxmSupervisorPlan) plan = make_plan(in, &error);
+  g_autoptr(VxmSupervisorPlan) plan = plan_in;
   g_autoptr(VxmSupervisor) sv = NULL;
   g_autoptr(VxmControlServer) server = NULL;
   g_autoptr(VxmCliProgress) printer = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   SuperviseContext ctx = {.progress_fd = progress_fd, .loop = loop};
-  const char *name = in->config->name;
+  g_autofree char *name = g_strdup(plan->paths->name);
+  g_autofree char *vxm_log = vxm_vm_paths_display(plan->paths->vxm_log);
+  guint shutdown_timeout = plan->shutdown_timeout_s;
   VxmVmState state;
 
-  if (plan == NULL)
-    return vxm_cli_fail(cli, error);
   /* a closed progress pipe must not kill the supervisor */
   signal(SIGPIPE, SIG_IGN);
   if (progress_fd < 0) {
@@ -378,7 +379,7 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in, int progress_fd)
     }
     if (printer != NULL && !cli->quiet)
       g_print("  (Ctrl+C stops the guest: ACPI power-down, then quit after %u s)\n",
-              in->config->shutdown_timeout);
+              shutdown_timeout);
     g_main_loop_run(loop);
   }
   state = vxm_supervisor_get_state(sv);
@@ -390,10 +391,8 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in, int progress_fd)
       g_print("  restored: %s\n", (char *)g_ptr_array_index(restored, i));
   }
   if (state == VXM_VM_STATE_FAILED) {
-    g_autofree char *log = vxm_vm_paths_display(in->paths->vxm_log);
-
     g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,
-               vxm_supervisor_get_failure(sv), log);
+               vxm_supervisor_get_failure(sv), vxm_log);
     return VXM_EXIT_FAILURE;
   }
   if (printer != NULL && !cli->quiet)
@@ -408,6 +407,40 @@ child_setup_session(gpointer data)
 {
   (void)data;
   setsid(); /* no terminal: Ctrl+C in this shell does not reach the supervisor */
+}
+
+/* The plan in a sealed-off memory file the child reads as fd 4. */
+static int
+plan_memfd(const VxmSupervisorPlan *plan, GError **error)
+{
+  g_autoptr(JsonNode) node = vxm_supervisor_plan_to_json(plan);
+  g_autofree char *text = json_to_string(node, FALSE);
+  gsize length = strlen(text);
+  int fd = memfd_create("vxm-plan", MFD_CLOEXEC);
+
+  if (fd < 0) {
+    vxm_error_set_from_errno(error, errno, "cannot hand the plan to the supervisor (memfd)");
+    return -1;
+  }
+  if (write(fd, text, length) != (gssize)length || lseek(fd, 0, SEEK_SET) != 0) {
+    vxm_error_set_from_errno(error, errno, "cannot hand the plan to the supervisor");
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static VxmSupervisorPlan *
+read_plan(int fd, GError **error)
+{
+  g_autoptr(GInputStream) in = g_unix_input_stream_new(fd, TRUE);
+  g_autoptr(JsonParser) parser = json_parser_new();
+
+  if (!json_parser_load_from_stream(parser, in, NULL, error)) {
+    g_prefix_error(error, "cannot read the plan from vxm start: ");
+    return NULL;
+  }
+  return vxm_supervisor_plan_from_json(json_parser_get_root(parser), error);
 }
 
 static int
@@ -425,10 +458,15 @@ start_background(VxmCli *cli, StartInputs *in)
   g_autofree char *vxm_log = vxm_vm_paths_display(in->paths->vxm_log);
   const char *name = in->config->name;
   const char *state;
+  g_autoptr(VxmSupervisorPlan) plan = make_plan(in, &error);
   int fds[2];
   int log_fd;
+  int plan_fd;
 
-  if (self_exe == NULL)
+  if (self_exe == NULL || plan == NULL)
+    return vxm_cli_fail(cli, error);
+  plan_fd = plan_memfd(plan, &error);
+  if (plan_fd < 0)
     return vxm_cli_fail(cli, error);
   if (g_mkdir_with_parents(in->paths->state_dir, 0700) < 0) {
     vxm_error_set_from_errno(&error, errno, "cannot create the log folder %s",
@@ -437,15 +475,18 @@ start_background(VxmCli *cli, StartInputs *in)
   }
   log_fd = open(in->paths->vxm_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (log_fd < 0) {
+    close(plan_fd);
     vxm_error_set_from_errno(&error, errno, "cannot open %s", in->paths->vxm_log);
     return vxm_cli_fail(cli, error);
   }
   if (pipe2(fds, O_CLOEXEC) < 0) {
     close(log_fd);
+    close(plan_fd);
     vxm_error_set_from_errno(&error, errno, "cannot make a pipe");
     return vxm_cli_fail(cli, error);
   }
-  g_strv_builder_add_many(args, self_exe, "start", name, "--foreground", "--progress-fd=3", NULL);
+  g_strv_builder_add_many(args, self_exe, "start", name, "--foreground", "--progress-fd=3",
+                          "--plan-fd=4", NULL);
   if (cli->root_option != NULL)
     g_strv_builder_add_many(args, "--root", cli->root_option, NULL);
   argv = g_strv_builder_end(args);
@@ -453,6 +494,7 @@ start_background(VxmCli *cli, StartInputs *in)
   g_subprocess_launcher_take_stdout_fd(launcher, log_fd);
   g_subprocess_launcher_take_stderr_fd(launcher, dup(log_fd));
   g_subprocess_launcher_take_fd(launcher, fds[1], 3);
+  g_subprocess_launcher_take_fd(launcher, plan_fd, 4);
   g_subprocess_launcher_set_child_setup(launcher, child_setup_session, NULL, NULL);
   child = g_subprocess_launcher_spawnv(launcher, (const char *const *)argv, &error);
   g_clear_object(&launcher); /* closes our copy of the pipe's write end */
@@ -502,6 +544,7 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
   gboolean json = FALSE;
   gboolean foreground = FALSE;
   gint progress_fd = -1;
+  gint plan_fd = -1;
   const GOptionEntry entries[] = {
       {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
        "Stay attached: show progress, and stop the guest on Ctrl+C", NULL},
@@ -510,6 +553,8 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "With --dry-run: print JSON", NULL},
       {"progress-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &progress_fd,
        "(internal) report progress on this fd: the background supervisor", "FD"},
+      {"plan-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &plan_fd,
+       "(internal) read the plan vxm start built from this fd", "FD"},
       {NULL},
   };
   g_autoptr(GError) error = NULL;
@@ -529,6 +574,14 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL)
     return vxm_cli_fail(cli, error);
+  if (plan_fd >= 0) {
+    /* the background supervisor: run the plan the waiting vxm start built */
+    VxmSupervisorPlan *plan = read_plan(plan_fd, &error);
+
+    if (plan == NULL)
+      return vxm_cli_fail(cli, error);
+    return supervise(cli, hostfs, plan, progress_fd);
+  }
   if (!build_inputs(cli, hostfs, argc > 1 ? argv[1] : NULL, &in, &error))
     return vxm_cli_fail(cli, error);
   if (dry_run) {
@@ -551,7 +604,12 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
   }
   for (guint i = 0; i < in.notes->len && !cli->quiet && progress_fd < 0; i++)
     g_printerr("vxm start: note: %s\n", (char *)g_ptr_array_index(in.notes, i));
-  if (foreground || progress_fd >= 0)
-    return supervise(cli, hostfs, &in, progress_fd);
+  if (foreground || progress_fd >= 0) {
+    VxmSupervisorPlan *plan = make_plan(&in, &error);
+
+    if (plan == NULL)
+      return vxm_cli_fail(cli, error);
+    return supervise(cli, hostfs, plan, progress_fd);
+  }
   return start_background(cli, &in);
 }

@@ -62,9 +62,11 @@ journals_json(VxmHostfs *hostfs, GError **error)
   return json_builder_get_root(b);
 }
 
-/* The binding view: where every device of the GPU(s) is bound and why, and the journals. */
+/* The binding view: where every device of the GPU(s) is bound and why, and the journals.
+ * With @out_root, the JSON is handed back instead of printed. */
 static int
-binding_status(VxmCli *cli, VxmHostfs *hostfs, int argc, char **argv, gboolean json)
+binding_status(VxmCli *cli, VxmHostfs *hostfs, int argc, char **argv, gboolean json,
+               JsonNode **out_root)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) gpus = NULL;
@@ -120,6 +122,10 @@ binding_status(VxmCli *cli, VxmHostfs *hostfs, int argc, char **argv, gboolean j
   json_builder_end_object(b);
   root = json_builder_get_root(b);
 
+  if (out_root != NULL) {
+    *out_root = g_steal_pointer(&root);
+    return VXM_EXIT_OK;
+  }
   if (json) {
     vxm_cli_print_json(root);
     return VXM_EXIT_OK;
@@ -425,7 +431,7 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
   if (hostfs == NULL)
     return vxm_cli_fail(cli, error);
   if (argc == 2 && vxm_pci_address_parse(argv[1], &address, NULL))
-    return binding_status(cli, hostfs, argc, argv, json);
+    return binding_status(cli, hostfs, argc, argv, json, NULL);
   ops = vxm_host_ops_local_new(hostfs);
   if (argc == 2) {
     g_autoptr(JsonNode) vm = vm_status_json(hostfs, ops, argv[1], &error);
@@ -440,34 +446,31 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
   }
   names = vm_names();
   if (json) {
-    g_autoptr(JsonBuilder) b = json_builder_new();
     g_autoptr(JsonNode) root = NULL;
-    g_autoptr(JsonNode) journals = journals_json(hostfs, &error);
+    JsonArray *vms = json_array_new();
+    int status = binding_status(cli, hostfs, 1, argv, TRUE, &root);
 
-    if (journals == NULL)
-      return vxm_cli_fail(cli, error);
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "vms");
-    json_builder_begin_array(b);
+    if (status != VXM_EXIT_OK) {
+      json_array_unref(vms);
+      return status;
+    }
     for (guint i = 0; i < names->len; i++) {
       g_autoptr(GError) local = NULL;
       JsonNode *vm = vm_status_json(hostfs, ops, g_ptr_array_index(names, i), &local);
 
-      if (vm == NULL)
+      if (vm == NULL) {
+        json_array_unref(vms);
         return vxm_cli_fail(cli, local);
-      json_builder_add_value(b, vm);
+      }
+      json_array_add_element(vms, vm);
     }
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "journals");
-    json_builder_add_value(b, json_node_copy(journals));
-    json_builder_end_object(b);
-    root = json_builder_get_root(b);
+    json_object_set_array_member(json_node_get_object(root), "vms", vms);
     vxm_cli_print_json(root);
     return VXM_EXIT_OK;
   }
   if (names->len == 0) {
     g_print("no VM yet (vxm init NAME creates one)\n");
-    return binding_status(cli, hostfs, 1, argv, FALSE);
+    return binding_status(cli, hostfs, 1, argv, FALSE, NULL);
   }
   for (guint i = 0; i < names->len; i++) {
     g_autoptr(GError) local = NULL;
@@ -479,5 +482,6 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
     }
     print_vm(cli, json_node_get_object(vm));
   }
-  return VXM_EXIT_OK;
+  g_print("\n");
+  return binding_status(cli, hostfs, 1, argv, FALSE, NULL);
 }

@@ -28,7 +28,8 @@ static const VxmCliCommand commands[] = {
     {"start", "Start a VM: prepare the host, run swtpm and QEMU, supervise", vxm_cli_cmd_start},
     {"static-binding", "Bind the guest GPU to vfio-pci at boot (on, off, status)",
      vxm_cli_cmd_static_binding},
-    {"status", "Show where the guest GPU's devices are bound, and why", vxm_cli_cmd_status},
+    {"status", "Show VMs: state, pids, where the GPU's devices are bound, what the host holds",
+     vxm_cli_cmd_status},
     {"stop", "Stop a VM (ACPI power-down, then quit) and restore the host", vxm_cli_cmd_stop},
     {"version", "Print vxm's version", NULL},
 };

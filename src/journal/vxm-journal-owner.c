@@ -67,7 +67,19 @@ vxm_journal_owner_is_alive(const VxmJournalOwner *owner)
     return FALSE;
   if (!vxm_process_get_start_time(real_proc_fs(), owner->pid, &start, NULL))
     return FALSE;
-  return start == owner->start_time;
+  if (start != owner->start_time)
+    return FALSE;
+  /* a zombie has exited: its journal is orphaned even before its parent (often PID 1, which
+   * reaps late here) collects it */
+  {
+    g_autofree char *path = g_strdup_printf(VXM_HOST_PROC "/%" G_GINT64_FORMAT "/stat", owner->pid);
+    g_autofree char *stat = vxm_hostfs_read_attr(real_proc_fs(), path, NULL);
+    const char *rest = stat != NULL ? strrchr(stat, ')') : NULL;
+
+    if (rest != NULL && (rest[1] == ' ') && (rest[2] == 'Z' || rest[2] == 'X'))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 JsonNode *

@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <json-glib/json-glib.h>
+
 #include "vm/vxm-vm-paths.h"
 
 G_BEGIN_DECLS
@@ -44,6 +46,12 @@ VxmSupervisorPlan *vxm_supervisor_plan_new(const char *vm_name,
                                            GError **error) G_GNUC_WARN_UNUSED_RESULT;
 void vxm_supervisor_plan_free(VxmSupervisorPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmSupervisorPlan, vxm_supervisor_plan_free)
+
+/* The plan as JSON and back: `vxm start` builds it once and hands it to the background
+ * supervisor it starts, which then runs exactly what was shown. */
+JsonNode *vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan);
+VxmSupervisorPlan *vxm_supervisor_plan_from_json(JsonNode *node,
+                                                 GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* The environment QEMU and swtpm get: the few variables they use from vxm's own (HOME, USER,
  * LANG, LC_ALL, XDG_RUNTIME_DIR, TMPDIR) plus VXM_TEST_ARGV_LOG and every VXM_QEMU_SIM_* one
