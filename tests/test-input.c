@@ -68,6 +68,7 @@ test_bitmap_parse(void)
   g_assert_no_error(error);
   g_assert_cmpuint(vxm_input_bitmap_count_range(empty, 0, 1000), ==, 0);
   g_assert_cmpuint(vxm_input_bitmap_count_range(zero, 0, 1000), ==, 0);
+  g_free(text);
   text = vxm_input_bitmap_to_string(empty, 64);
   g_assert_cmpstr(text, ==, "0");
   {
