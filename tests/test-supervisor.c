@@ -79,9 +79,23 @@ ops_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip, GPtrAr
   return TRUE;
 }
 
+static gboolean
+ops_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, guint input,
+                   gboolean to_guest, GPtrArray *report, GError **error)
+{
+  g_autofree char *call =
+      g_strdup_printf("monitor %s %s 0x%02x %s", vm, monitor, input, to_guest ? "guest" : "host");
+
+  (void)error;
+  record(TEST_OPS(ops), call);
+  g_ptr_array_add(report, g_strdup("DELL U2720Q switched"));
+  return TRUE;
+}
+
 static void
 test_ops_iface_init(VxmHostOpsInterface *iface)
 {
+  iface->switch_monitor = ops_switch_monitor;
   iface->detach_gpu = ops_detach;
   iface->reattach_gpu = ops_reattach;
   iface->restore_all = ops_restore_all;
@@ -128,6 +142,7 @@ typedef struct {
   char *tmp;
   TestOps *ops;
   GPtrArray *states; /* state names in the order the supervisor announced them */
+  GPtrArray *steps;  /* "step=status" of every step event */
 } Fixture;
 
 static void
@@ -145,11 +160,13 @@ fixture_setup(Fixture *f, gconstpointer data)
   }
   f->ops = g_object_new(TEST_TYPE_OPS, NULL);
   f->states = g_ptr_array_new_with_free_func(g_free);
+  f->steps = g_ptr_array_new_with_free_func(g_free);
 }
 
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
+  g_clear_pointer(&f->steps, g_ptr_array_unref);
   (void)data;
   g_clear_object(&f->ops);
   g_ptr_array_unref(f->states);
@@ -194,6 +211,10 @@ on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
   (void)sv;
   if (g_strcmp0(json_object_get_string_member(event, "event"), "state") == 0)
     g_ptr_array_add(f->states, g_strdup(json_object_get_string_member(event, "state")));
+  if (g_strcmp0(json_object_get_string_member(event, "event"), "step") == 0 &&
+      json_object_has_member(event, "status"))
+    g_ptr_array_add(f->steps, g_strdup_printf("%s=%s", json_object_get_string_member(event, "step"),
+                                              json_object_get_string_member(event, "status")));
 }
 
 static VxmSupervisor *
@@ -639,6 +660,9 @@ test_plan_json(Fixture *f, gconstpointer data)
   (void)data;
   plan->keep_bound = TRUE;
   plan->unbind_timeout_ms = 7000;
+  plan->monitor = g_strdup("DEL:41234:12345");
+  plan->monitor_host_input = 0x11;
+  plan->monitor_guest_input = 0x0f;
   node = vxm_supervisor_plan_to_json(plan);
   back = vxm_supervisor_plan_from_json(node, &error);
   g_assert_no_error(error);
@@ -646,6 +670,9 @@ test_plan_json(Fixture *f, gconstpointer data)
   g_assert_cmpstr(back->gpu_address, ==, GPU);
   g_assert_true(back->keep_bound);
   g_assert_cmpuint(back->unbind_timeout_ms, ==, 7000);
+  g_assert_cmpstr(back->monitor, ==, "DEL:41234:12345");
+  g_assert_cmpuint(back->monitor_host_input, ==, 0x11);
+  g_assert_cmpuint(back->monitor_guest_input, ==, 0x0f);
   g_assert_cmpuint(back->shutdown_timeout_s, ==, 1);
   g_assert_true(
       g_strv_equal((const char *const *)back->qemu_argv, (const char *const *)plan->qemu_argv));
@@ -717,6 +744,86 @@ test_control_refusals(Fixture *f, gconstpointer data)
   run_until(sv, VXM_VM_STATE_STOPPED);
 }
 
+/* Runs the main loop until the supervisor announced @step_status ("switch-monitor=ok"). */
+static void
+run_until_step(Fixture *f, const char *step_status)
+{
+  guint guard = g_timeout_add_seconds(30, on_hang, NULL);
+
+  while (!g_ptr_array_find_with_equal_func(f->steps, step_status, g_str_equal, NULL))
+    g_main_context_iteration(NULL, TRUE);
+  g_source_remove(guard);
+}
+
+/* Runs the main loop until a recorded call contains @text (a guard against hangs). */
+static void
+run_until_call(Fixture *f, const char *text)
+{
+  guint guard = g_timeout_add_seconds(30, on_hang, NULL);
+
+  for (;;) {
+    g_autofree char *calls = calls_joined(f->ops);
+    if (strstr(calls, text) != NULL)
+      break;
+    g_main_context_iteration(NULL, TRUE);
+  }
+  g_source_remove(guard);
+}
+
+static VxmSupervisorPlan *
+make_monitor_plan(void)
+{
+  VxmSupervisorPlan *plan = make_plan("win11", "normal", FALSE);
+
+  plan->monitor = g_strdup("DEL:41234:12345");
+  plan->monitor_host_input = 0x11;
+  plan->monitor_guest_input = 0x0f;
+  return plan;
+}
+
+/* The monitor goes to the guest once the guest runs, and back as soon as the stop begins,
+ * before the devices go back. */
+static void
+test_monitor_start_stop(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmSupervisor) sv = new_supervisor(f, make_monitor_plan());
+  g_autofree char *calls = NULL;
+
+  (void)data;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_RUNNING);
+  run_until_step(f, "switch-monitor=ok");
+  vxm_supervisor_stop(sv, FALSE, -1);
+  run_until(sv, VXM_VM_STATE_STOPPED);
+  g_assert_cmpstr(vxm_supervisor_get_failure(sv), ==, NULL);
+  calls = calls_joined(f->ops);
+  g_assert_cmpstr(calls, ==,
+                  "detach win11 " GPU "; monitor win11 DEL:41234:12345 0x0f guest; "
+                  "monitor win11 DEL:41234:12345 0x11 host; reattach win11 " GPU "; restore win11");
+  assert_cleaned_up(sv);
+}
+
+/* QEMU dies: the supervisor does not switch (the journal's monitor-input undo, in the
+ * restore, switches back). */
+static void
+test_monitor_qemu_killed(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmSupervisor) sv = new_supervisor(f, make_monitor_plan());
+  g_autofree char *calls = NULL;
+
+  (void)data;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_RUNNING);
+  run_until_call(f, "0x0f guest");
+  g_assert_cmpint(kill(vxm_supervisor_get_qemu_pid(sv), SIGKILL), ==, 0);
+  run_until(sv, VXM_VM_STATE_FAILED);
+  calls = calls_joined(f->ops);
+  g_assert_cmpstr(calls, ==,
+                  "detach win11 " GPU "; monitor win11 DEL:41234:12345 0x0f guest; "
+                  "reattach win11 " GPU "; restore win11");
+  assert_cleaned_up(sv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -734,6 +841,8 @@ main(int argc, char **argv)
   ADD("/vxm/supervisor/stop/force", test_force_stop);
   ADD("/vxm/supervisor/stop/sigterm", test_sigterm);
   ADD("/vxm/supervisor/control/status-and-stop", test_control_socket);
+  ADD("/vxm/supervisor/monitor/start-stop", test_monitor_start_stop);
+  ADD("/vxm/supervisor/monitor/qemu-killed", test_monitor_qemu_killed);
   ADD("/vxm/supervisor/control/refusals", test_control_refusals);
   ADD("/vxm/supervisor/plan/json-roundtrip", test_plan_json);
   return g_test_run();

@@ -181,30 +181,47 @@ vxm_display_resolve_identity(VxmHostfs *hostfs, const char *spec, const char *gu
   return found != NULL ? identity : NULL;
 }
 
-/* The cached bus for @identity, if it still reaches that monitor: its connector still shows
- * it and still has that bus, or (found by EDID match) the bus's EDID at 0x50 is still it. */
+/* The cached bus for @identity, if it still reaches that monitor: its connector's sysfs EDID
+ * is still that monitor and the connector still names that bus (its `ddc` link or `i2c-N`
+ * folder), or, for a bus found by EDID, the EDID at 0x50 on it is still the connector's. Two
+ * or three sysfs reads: this runs before every warm switch. */
 static gboolean
 cache_valid(VxmHostfs *hostfs, const VxmDdcCacheEntry *entry, const char *identity,
             VxmDisplayResult *result)
 {
-  g_autoptr(VxmDrmConnector) c = vxm_drm_connector_load(hostfs, entry->connector, NULL);
+  g_autofree char *edid_path = g_strdup_printf(VXM_HOST_SYS_CLASS_DRM "/%s/edid", entry->connector);
+  g_autofree char *data = NULL;
   g_autofree char *id = NULL;
+  g_autoptr(VxmEdid) edid = NULL;
+  gsize len = 0;
 
-  if (c == NULL || !vxm_drm_connector_has_monitor(c))
+  if (!vxm_hostfs_read_file(hostfs, edid_path, &data, &len, NULL) ||
+      (edid = vxm_edid_parse((const guint8 *)data, len, NULL)) == NULL)
     return FALSE;
-  id = vxm_edid_identity(c->edid);
+  id = vxm_edid_identity(edid);
   if (strcmp(id, identity) != 0)
     return FALSE;
-  if (g_strcmp0(entry->source, "edid-match") == 0) {
-    g_autoptr(GBytes) edid = vxm_ddc_read_edid(hostfs, entry->bus, 1, NULL);
+  if (g_strcmp0(entry->source, "link") == 0) {
+    g_autofree char *link = g_strdup_printf(VXM_HOST_SYS_CLASS_DRM "/%s/ddc", entry->connector);
+    g_autofree char *target = vxm_hostfs_read_link_basename(hostfs, link, NULL);
+    g_autofree char *expected = g_strdup_printf("i2c-%u", entry->bus);
 
-    if (edid == NULL || g_bytes_get_size(edid) < VXM_EDID_BLOCK_SIZE ||
-        memcmp(g_bytes_get_data(edid, NULL), c->edid->raw, VXM_EDID_BLOCK_SIZE) != 0)
+    if (g_strcmp0(target, expected) != 0)
       return FALSE;
-  } else if (c->i2c_bus != (gint)entry->bus) {
-    return FALSE;
+  } else if (g_strcmp0(entry->source, "aux") == 0) {
+    g_autofree char *folder =
+        g_strdup_printf(VXM_HOST_SYS_CLASS_DRM "/%s/i2c-%u", entry->connector, entry->bus);
+
+    if (!vxm_hostfs_is_dir(hostfs, folder))
+      return FALSE;
+  } else {
+    g_autoptr(GBytes) bus_edid = vxm_ddc_read_edid(hostfs, entry->bus, 1, NULL);
+
+    if (bus_edid == NULL || g_bytes_get_size(bus_edid) < VXM_EDID_BLOCK_SIZE ||
+        memcmp(g_bytes_get_data(bus_edid, NULL), edid->raw, VXM_EDID_BLOCK_SIZE) != 0)
+      return FALSE;
   }
-  result->description = vxm_edid_describe(c->edid);
+  result->description = vxm_edid_describe(edid);
   return TRUE;
 }
 

@@ -121,8 +121,9 @@ find_bus(VxmHostfs *hostfs, VxmDrmConnector *self)
   }
 }
 
-VxmDrmConnector *
-vxm_drm_connector_load(VxmHostfs *hostfs, const char *name, GError **error)
+/* @card_gpus (may be NULL): card -> GPU already found, so a listing resolves each card once. */
+static VxmDrmConnector *
+connector_load(VxmHostfs *hostfs, const char *name, GHashTable *card_gpus, GError **error)
 {
   g_autoptr(VxmDrmConnector) self = g_new0(VxmDrmConnector, 1);
   g_autofree char *dir = g_strdup_printf(VXM_HOST_SYS_CLASS_DRM "/%s", name);
@@ -147,7 +148,13 @@ vxm_drm_connector_load(VxmHostfs *hostfs, const char *name, GError **error)
   self->status = vxm_hostfs_read_attr(hostfs, status_path, NULL);
   if (self->status == NULL)
     self->status = g_strdup("unknown");
-  self->gpu = card_gpu(hostfs, self->card);
+  if (card_gpus != NULL && g_hash_table_contains(card_gpus, self->card)) {
+    self->gpu = g_strdup(g_hash_table_lookup(card_gpus, self->card));
+  } else {
+    self->gpu = card_gpu(hostfs, self->card);
+    if (card_gpus != NULL)
+      g_hash_table_insert(card_gpus, g_strdup(self->card), g_strdup(self->gpu));
+  }
   /* the sysfs edid is empty when nothing is plugged in */
   if (vxm_hostfs_read_file(hostfs, edid_path, &edid, &edid_len, NULL) && edid_len > 0) {
     self->edid_bytes = g_bytes_new(edid, edid_len);
@@ -155,6 +162,12 @@ vxm_drm_connector_load(VxmHostfs *hostfs, const char *name, GError **error)
   }
   find_bus(hostfs, self);
   return g_steal_pointer(&self);
+}
+
+VxmDrmConnector *
+vxm_drm_connector_load(VxmHostfs *hostfs, const char *name, GError **error)
+{
+  return connector_load(hostfs, name, NULL, error);
 }
 
 static gint
@@ -172,6 +185,7 @@ vxm_drm_connector_list(VxmHostfs *hostfs, GError **error)
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_drm_connector_free);
   g_autoptr(GPtrArray) names = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GHashTable) card_gpus = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
   names = vxm_hostfs_list_dir(hostfs, VXM_HOST_SYS_CLASS_DRM, &local_error);
   if (names == NULL) {
@@ -187,7 +201,7 @@ vxm_drm_connector_list(VxmHostfs *hostfs, GError **error)
 
     if (!split_name(names->pdata[i], &card, &connector))
       continue;
-    c = vxm_drm_connector_load(hostfs, names->pdata[i], &local_error);
+    c = connector_load(hostfs, names->pdata[i], card_gpus, &local_error);
     if (c == NULL) {
       /* a connector that went away while listing (its GPU was just unbound) */
       g_clear_error(&local_error);

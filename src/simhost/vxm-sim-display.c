@@ -728,7 +728,7 @@ load_connector(VxmSimDisplay *d, VxmSimMachine *machine, const char *name, GErro
 VxmSimDisplay *
 vxm_sim_display_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
 {
-  VxmSimDisplay *d = g_new0(VxmSimDisplay, 1);
+  g_autoptr(VxmSimDisplay) d = g_new0(VxmSimDisplay, 1);
   g_autoptr(GPtrArray) monitors = vxm_sim_machine_groups(machine, "monitor");
   g_autoptr(GPtrArray) connectors = vxm_sim_machine_groups(machine, "connector");
   VxmSimNode *control;
@@ -738,10 +738,10 @@ vxm_sim_display_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
   d->connectors = g_ptr_array_new_with_free_func((GDestroyNotify)connector_free);
   for (guint i = 0; i < monitors->len; i++)
     if (!load_monitor(d, machine, monitors->pdata[i], error))
-      goto fail;
+      return NULL;
   for (guint i = 0; i < connectors->len; i++)
     if (!load_connector(d, machine, connectors->pdata[i], error))
-      goto fail;
+      return NULL;
   /* cards the PCI area made before this module existed */
   for (guint i = 0; i < d->connectors->len; i++) {
     Connector *c = d->connectors->pdata[i];
@@ -756,11 +756,7 @@ vxm_sim_display_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
   control = vxm_sim_node_new_generated(0644, control_show, control_store, d, NULL, ATTR_CONTROL);
   control->flags |= VXM_SIM_NODE_FLAG_CONTROL;
   vxm_sim_node_put(root_of(d), VXM_SIM_CONTROL_DIR "/ddc", control);
-  return d;
-
-fail:
-  vxm_sim_display_free(d);
-  return NULL;
+  return g_steal_pointer(&d);
 }
 
 void

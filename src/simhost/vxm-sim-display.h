@@ -22,6 +22,7 @@ typedef struct _VxmSimDisplay VxmSimDisplay;
 VxmSimDisplay *vxm_sim_display_new(VxmSimHost *host, VxmSimMachine *machine,
                                    GError **error) G_GNUC_WARN_UNUSED_RESULT;
 void vxm_sim_display_free(VxmSimDisplay *display);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmSimDisplay, vxm_sim_display_free)
 
 /* Called by the PCI area when a card's DRM folder appears (@card_dir, its sysfs path) or goes. */
 void vxm_sim_display_card_added(VxmSimDisplay *display, const char *card, const char *card_dir);

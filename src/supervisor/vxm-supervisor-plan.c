@@ -108,6 +108,12 @@ vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
   json_object_set_int_member(obj, "shutdown_timeout_s", plan->shutdown_timeout_s);
   json_object_set_int_member(obj, "qmp_timeout_ms", plan->qmp_timeout_ms);
   json_object_set_int_member(obj, "quit_timeout_ms", plan->quit_timeout_ms);
+  if (plan->monitor != NULL)
+    json_object_set_string_member(obj, "monitor", plan->monitor);
+  else
+    json_object_set_null_member(obj, "monitor");
+  json_object_set_int_member(obj, "monitor_host_input", plan->monitor_host_input);
+  json_object_set_int_member(obj, "monitor_guest_input", plan->monitor_guest_input);
   return json_node_init_object(json_node_alloc(), obj);
 }
 
@@ -147,6 +153,11 @@ vxm_supervisor_plan_from_json(JsonNode *node, GError **error)
       (guint)json_object_get_int_member_with_default(obj, "shutdown_timeout_s", 60);
   plan->qmp_timeout_ms = (guint)json_object_get_int_member_with_default(obj, "qmp_timeout_ms", 0);
   plan->quit_timeout_ms = (guint)json_object_get_int_member_with_default(obj, "quit_timeout_ms", 0);
+  plan->monitor = g_strdup(json_object_get_string_member_with_default(obj, "monitor", NULL));
+  plan->monitor_host_input = (guint)CLAMP(
+      json_object_get_int_member_with_default(obj, "monitor_host_input", 0), 0, 0xffff);
+  plan->monitor_guest_input = (guint)CLAMP(
+      json_object_get_int_member_with_default(obj, "monitor_guest_input", 0), 0, 0xffff);
   if (plan->qemu_argv == NULL || plan->qemu_argv[0] == NULL) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "supervisor plan of VM %s has no QEMU argv",
                 name);

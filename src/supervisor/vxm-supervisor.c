@@ -575,7 +575,7 @@ monitor_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *c
     g_task_return_boolean(task, TRUE);
 }
 
-static void switch_monitor(VxmSupervisor *self);
+static void switch_monitor(VxmSupervisor *self, gboolean to_guest);
 
 static void
 on_monitor_switched(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -597,9 +597,10 @@ on_monitor_switched(GObject *source, GAsyncResult *result, gpointer user_data)
     step_end(self, step, "ok",
              job->report->len > 0 ? g_ptr_array_index(job->report, job->report->len - 1) : NULL);
   }
-  if (job->to_guest && self->tearing_down && self->monitor_switched && !self->restore_waiting) {
-    /* the switch to the guest ended after teardown began (QEMU still going): back now */
-    switch_monitor(self);
+  if (job->to_guest && self->monitor_switched && (self->stop_requested || self->tearing_down) &&
+      !self->restore_waiting) {
+    /* the switch to the guest ended after the stop began (QEMU still going): back now */
+    switch_monitor(self, FALSE);
   } else if (self->restore_waiting) {
     self->restore_waiting = FALSE;
     restore_host(self);
@@ -607,9 +608,11 @@ on_monitor_switched(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /* Switches the monitor in a worker thread (DDC/CI waits tens of milliseconds per command):
- * to the guest input while running, back to the host's once teardown has begun. */
+ * to the guest input once the guest runs, back to the host's as soon as a stop begins (the
+ * user sees the host while the guest shuts down). A switch asked while another runs is
+ * decided when that one ends (on_monitor_switched). */
 static void
-switch_monitor(VxmSupervisor *self)
+switch_monitor(VxmSupervisor *self, gboolean to_guest)
 {
   g_autoptr(GTask) task = NULL;
   MonitorJob *job;
@@ -617,7 +620,7 @@ switch_monitor(VxmSupervisor *self)
   if (!wants_monitor(self) || self->monitor_busy)
     return;
   job = g_new0(MonitorJob, 1);
-  job->to_guest = !self->tearing_down;
+  job->to_guest = to_guest;
   job->report = g_ptr_array_new_with_free_func(g_free);
   task = g_task_new(self, NULL, on_monitor_switched, NULL);
   self->monitor_busy = TRUE;
@@ -650,7 +653,7 @@ on_cont(GObject *source, GAsyncResult *result, gpointer user_data)
     self->run_state = g_strdup("running");
   }
   set_state(self, VXM_VM_STATE_RUNNING);
-  switch_monitor(self);
+  switch_monitor(self, TRUE);
   if (self->stop_requested)
     vxm_supervisor_stop(self, FALSE, -1);
 }
@@ -883,6 +886,8 @@ vxm_supervisor_stop(VxmSupervisor *self, gboolean force, gint timeout_s)
   case VXM_VM_STATE_FAILED: return;
   }
   set_state(self, VXM_VM_STATE_STOPPING);
+  if (self->monitor_switched)
+    switch_monitor(self, FALSE);
   self->shutdown_step = TRUE;
   step_begin(self, "shutdown-guest");
   if (force || limit_s == 0 || self->qmp == NULL || !vxm_qmp_client_is_ready(self->qmp)) {
@@ -1056,12 +1061,17 @@ teardown(VxmSupervisor *self)
     /* the monitor back to the host while QEMU goes (a QEMU that is already gone leaves it to
      * the journal's undo in restore_host) */
     if (self->monitor_switched)
-      switch_monitor(self);
+      switch_monitor(self, FALSE);
     /* the devices can only go back once QEMU has let go of them */
     set_state(self, VXM_VM_STATE_STOPPING);
     self->quit_sent = FALSE;
     send_quit(self);
     vxm_process_wait_async(self->qemu, NULL, on_qemu_gone, g_object_ref(self));
+    return;
+  }
+  if (self->monitor_busy) {
+    /* a monitor switch still runs: the restore (and the journal's undo) waits for it */
+    self->restore_waiting = TRUE;
     return;
   }
   restore_host(self);
