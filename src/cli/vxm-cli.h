@@ -5,6 +5,7 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-hostfs.h"
+#include "pci/vxm-gpu.h"
 
 G_BEGIN_DECLS
 
@@ -49,13 +50,33 @@ void vxm_cli_print_json(JsonNode *node);
 /* Colour when allowed: returns @text wrapped in the SGR code, or a plain copy. */
 char *vxm_cli_colored(VxmCli *cli, const char *sgr, const char *text);
 
+/* The GPU a binding command acts on: a PCI address, or a VM name (its guest GPU). */
+typedef struct {
+  VxmGpu *gpu;
+  char *vm_name;       /* NULL when given by address */
+  gboolean keep_bound; /* the VM's keep_bound (FALSE by address) */
+  guint timeout_ms;    /* the VM's unbind_timeout in ms, 0 by address (the default) */
+} VxmCliTarget;
+
+gboolean vxm_cli_resolve_target(VxmCli *cli, VxmHostfs *hostfs, const char *text,
+                                VxmCliTarget *target, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+void vxm_cli_target_clear(VxmCliTarget *target);
+/* "10", "2.5s", "300ms" to milliseconds. */
+gboolean vxm_cli_parse_timeout(const char *text, guint *out_ms,
+                               GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* The subcommands. */
 int vxm_cli_cmd_list_gpus(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_detach(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_reset(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_static_binding(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv);
 
 G_END_DECLS

@@ -11,12 +11,18 @@ static const VxmCliCommand commands[] = {
     /* keep sorted by name */
     {"check", "Check that this machine can give its second GPU to a guest", vxm_cli_cmd_check},
     {"config", "Show or change a VM's settings", vxm_cli_cmd_config},
+    {"detach", "Give a GPU's IOMMU group to vfio-pci by hand", vxm_cli_cmd_detach},
     {"init", "Create a VM: disk, UEFI variables, TPM state, config", vxm_cli_cmd_init},
     {"list", "List the VMs with their state, guest GPU and disk", vxm_cli_cmd_list},
     {"list-gpus", "List the GPUs, their IOMMU groups and which can be the guest's",
      vxm_cli_cmd_list_gpus},
+    {"reattach", "Give a GPU's devices back to their original drivers", vxm_cli_cmd_reattach},
+    {"recover", "Undo what a crashed or killed vxm left changed on the host", vxm_cli_cmd_recover},
     {"reset", "Remove a VM's files after confirmation", vxm_cli_cmd_reset},
     {"start", "Start a VM (for now: --dry-run shows what would run)", vxm_cli_cmd_start},
+    {"static-binding", "Bind the guest GPU to vfio-pci at boot (on, off, status)",
+     vxm_cli_cmd_static_binding},
+    {"status", "Show where the guest GPU's devices are bound, and why", vxm_cli_cmd_status},
     {"version", "Print vxm's version", NULL},
 };
 

@@ -42,6 +42,7 @@ G_BEGIN_DECLS
 #define VXM_HOST_PROC_COMPACT_MEMORY   "/proc/sys/vm/compact_memory"
 #define VXM_HOST_PROC_NR_HUGEPAGES     "/proc/sys/vm/nr_hugepages"
 #define VXM_HOST_RUN_VXM               "/run/vxm"
+#define VXM_HOST_RUN_VXM_JOURNAL       "/run/vxm/journal"
 #define VXM_HOST_ETC_VXM               "/etc/vxm"
 #define VXM_HOST_ETC_MODPROBE_D        "/etc/modprobe.d"
 #define VXM_HOST_ETC_DEFAULT_GRUB      "/etc/default/grub"

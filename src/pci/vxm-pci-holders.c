@@ -1,0 +1,232 @@
+#include "vxm-pci-holders.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/vxm-error.h"
+#include "common/vxm-util.h"
+
+#define NVIDIA_VENDOR_ID 0x10de
+
+void
+vxm_pci_holder_free(VxmPciHolder *holder)
+{
+  if (holder == NULL)
+    return;
+  g_free(holder->comm);
+  g_free(holder->nodes);
+  g_free(holder);
+}
+
+static gboolean
+is_pid_name(const char *name)
+{
+  if (*name == '\0')
+    return FALSE;
+  for (; *name != '\0'; name++) {
+    if (!g_ascii_isdigit(*name))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* The /dev/dri nodes of the card, from its drm/ folder. */
+static GPtrArray *
+drm_nodes(VxmHostfs *hostfs, const char *bdf)
+{
+  g_autofree char *drm = g_strdup_printf(VXM_HOST_SYS_PCI_DEVICES "/%s/drm", bdf);
+  g_autoptr(GPtrArray) names = vxm_hostfs_list_dir(hostfs, drm, NULL);
+  GPtrArray *nodes = g_ptr_array_new_with_free_func(g_free);
+
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    const char *name = g_ptr_array_index(names, i);
+
+    if (g_str_has_prefix(name, "card") || g_str_has_prefix(name, "renderD"))
+      g_ptr_array_add(nodes, g_strdup_printf(VXM_HOST_DEV_DRI "/%s", name));
+  }
+  return nodes;
+}
+
+static gboolean
+is_held_node(const char *target, GPtrArray *nodes, gboolean nvidia)
+{
+  if (nvidia && g_str_has_prefix(target, VXM_HOST_DEV "/nvidia"))
+    return TRUE;
+  for (guint i = 0; i < nodes->len; i++) {
+    if (strcmp(target, g_ptr_array_index(nodes, i)) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static int
+compare_strings(gconstpointer a, gconstpointer b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The nodes one process holds, or NULL; *unreadable set when its fds cannot be listed. */
+static char *
+scan_process(VxmHostfs *hostfs, const char *pid, GPtrArray *nodes, gboolean nvidia,
+             gboolean *unreadable)
+{
+  g_autofree char *fd_dir = vxm_hostfs_pathf(hostfs, VXM_HOST_PROC "/%s/fd", pid);
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func(g_free);
+  DIR *dir = opendir(fd_dir);
+  struct dirent *de;
+
+  *unreadable = FALSE;
+  if (dir == NULL) {
+    /* ENOENT: it exited meanwhile; EACCES: another user's process */
+    *unreadable = errno == EACCES || errno == EPERM;
+    return NULL;
+  }
+  while ((de = readdir(dir)) != NULL) {
+    g_autofree char *link = NULL;
+    char target[4096];
+    ssize_t n;
+
+    if (!is_pid_name(de->d_name))
+      continue;
+    link = g_build_filename(fd_dir, de->d_name, NULL);
+    n = readlink(link, target, sizeof target - 1);
+    if (n < 0)
+      continue; /* the fd was closed meanwhile */
+    target[n] = '\0';
+    if (is_held_node(target, nodes, nvidia) &&
+        !g_ptr_array_find_with_equal_func(found, target, g_str_equal, NULL))
+      g_ptr_array_add(found, g_strdup(target));
+  }
+  closedir(dir);
+  if (found->len == 0)
+    return NULL;
+  g_ptr_array_sort(found, compare_strings);
+  g_ptr_array_add(found, NULL);
+  return g_strjoinv(", ", (char **)found->pdata);
+}
+
+static int
+compare_holders(gconstpointer a, gconstpointer b)
+{
+  const VxmPciHolder *ha = *(VxmPciHolder *const *)a, *hb = *(VxmPciHolder *const *)b;
+  return ha->pid < hb->pid ? -1 : ha->pid > hb->pid;
+}
+
+GPtrArray *
+vxm_pci_holders_scan(VxmHostfs *hostfs, const char *bdf, guint *out_unreadable, GError **error)
+{
+  g_autoptr(GPtrArray) holders =
+      g_ptr_array_new_with_free_func((GDestroyNotify)vxm_pci_holder_free);
+  g_autoptr(GPtrArray) nodes = drm_nodes(hostfs, bdf);
+  g_autoptr(GPtrArray) pids = NULL;
+  g_autofree char *vendor_path = g_strdup_printf(VXM_HOST_SYS_PCI_DEVICES "/%s/vendor", bdf);
+  g_autofree char *self = g_strdup_printf("%d", (int)getpid());
+  guint64 vendor = 0;
+  guint unreadable = 0;
+  gboolean nvidia;
+
+  if (!vxm_hostfs_read_attr_uint64(hostfs, vendor_path, 16, &vendor, error)) {
+    g_prefix_error(error, "cannot look for processes holding %s: ", bdf);
+    return NULL;
+  }
+  nvidia = vendor == NVIDIA_VENDOR_ID;
+  if (nodes->len == 0 && !nvidia)
+    goto done;
+  pids = vxm_hostfs_list_dir(hostfs, VXM_HOST_PROC, error);
+  if (pids == NULL) {
+    g_prefix_error(error, "cannot look for processes holding %s: ", bdf);
+    return NULL;
+  }
+  for (guint i = 0; i < pids->len; i++) {
+    const char *pid = g_ptr_array_index(pids, i);
+    g_autofree char *held = NULL;
+    g_autofree char *comm_path = NULL;
+    g_autofree char *comm = NULL;
+    gboolean cannot_read = FALSE;
+    VxmPciHolder *holder;
+
+    if (!is_pid_name(pid) || strcmp(pid, self) == 0)
+      continue;
+    held = scan_process(hostfs, pid, nodes, nvidia, &cannot_read);
+    if (cannot_read)
+      unreadable++;
+    if (held == NULL)
+      continue;
+    comm_path = g_strdup_printf(VXM_HOST_PROC "/%s/comm", pid);
+    comm = vxm_hostfs_read_attr(hostfs, comm_path, NULL);
+    if (comm == NULL && !vxm_hostfs_exists(hostfs, comm_path))
+      continue; /* exited since */
+    holder = g_new0(VxmPciHolder, 1);
+    (void)vxm_parse_int64(pid, 10, &holder->pid);
+    holder->comm = comm != NULL ? g_steal_pointer(&comm) : g_strdup("?");
+    holder->nodes = g_steal_pointer(&held);
+    g_ptr_array_add(holders, holder);
+  }
+  g_ptr_array_sort(holders, compare_holders);
+done:
+  if (out_unreadable != NULL)
+    *out_unreadable = unreadable;
+  return g_steal_pointer(&holders);
+}
+
+char *
+vxm_pci_holders_describe(GPtrArray *holders)
+{
+  GString *text = g_string_new(NULL);
+
+  for (guint i = 0; i < holders->len; i++) {
+    VxmPciHolder *holder = g_ptr_array_index(holders, i);
+
+    g_string_append_printf(text, "%s%" G_GINT64_FORMAT " (%s: %s)", i > 0 ? ", " : "", holder->pid,
+                           holder->comm, holder->nodes);
+  }
+  return g_string_free(text, FALSE);
+}
+
+/* Holders that are usually services, and how to stop them. */
+static const struct {
+  const char *comm;
+  const char *advice;
+} known_services[] = {
+    {"nvidia-persiste", "stop nvidia-persistenced: systemctl stop nvidia-persistenced"},
+    {"nvidia-powerd", "stop nvidia-powerd: systemctl stop nvidia-powerd"},
+    {"Xorg", "the X server uses this card: configure it to use the host GPU only and restart "
+             "the display manager"},
+    {"Xwayland", "the desktop session uses this card: log out, or restart it so it uses the host "
+                 "GPU only"},
+    {"kwin_wayland", "KWin uses this card: set KWIN_DRM_DEVICES to the host GPU's card and log "
+                     "in again"},
+    {"gnome-shell", "GNOME Shell uses this card: log out, or restart the session"},
+    {"sddm", "the display manager uses this card: systemctl restart sddm after limiting it to "
+             "the host GPU"},
+};
+
+char *
+vxm_pci_holders_advice(GPtrArray *holders)
+{
+  GString *text = g_string_new(NULL);
+  gboolean generic = FALSE;
+
+  for (guint i = 0; i < holders->len; i++) {
+    VxmPciHolder *holder = g_ptr_array_index(holders, i);
+    const char *advice = NULL;
+
+    for (guint k = 0; k < G_N_ELEMENTS(known_services); k++) {
+      /* comm is cut at 15 characters by the kernel: the table holds the cut names */
+      if (strcmp(holder->comm, known_services[k].comm) == 0)
+        advice = known_services[k].advice;
+    }
+    if (advice == NULL) {
+      generic = TRUE;
+      continue;
+    }
+    if (strstr(text->str, advice) == NULL)
+      g_string_append_printf(text, "%s%s", text->len > 0 ? "; " : "", advice);
+  }
+  if (generic)
+    g_string_append_printf(text, "%sclose the programs above (or kill PID) and try again",
+                           text->len > 0 ? "; " : "");
+  return g_string_free(text, FALSE);
+}

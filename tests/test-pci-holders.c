@@ -1,0 +1,165 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/vxm-error.h"
+#include "pci/vxm-pci-holders.h"
+#include "pci/vxm-sysfs-writer.h"
+#include "vxm-test-util.h"
+
+static void
+make_gpu(const char *root, const char *bdf, const char *vendor, const char *card,
+         const char *render)
+{
+  g_autofree char *dev = g_strdup_printf("sys/devices/pci0000:00/0000:00:01.0/%s", bdf);
+  g_autofree char *link = g_strdup_printf("sys/bus/pci/devices/%s", bdf);
+  g_autofree char *target = g_strdup_printf("../../../devices/pci0000:00/0000:00:01.0/%s", bdf);
+  g_autofree char *vendor_file = g_strdup_printf("%s/vendor", dev);
+  g_autofree char *card_dir = g_strdup_printf("%s/drm/%s", dev, card);
+  g_autofree char *render_dir = g_strdup_printf("%s/drm/%s", dev, render);
+
+  vxm_test_write_file(root, vendor_file, vendor);
+  vxm_test_write_file(root, card_dir, NULL);
+  vxm_test_write_file(root, render_dir, NULL);
+  vxm_test_symlink(root, link, target);
+}
+
+static void
+make_process(const char *root, int pid, const char *comm, const char *const *fds)
+{
+  g_autofree char *comm_file = g_strdup_printf("proc/%d/comm", pid);
+  g_autofree char *comm_text = g_strdup_printf("%s\n", comm);
+
+  vxm_test_write_file(root, comm_file, comm_text);
+  for (int i = 0; fds[i] != NULL; i++) {
+    g_autofree char *fd = g_strdup_printf("proc/%d/fd/%d", pid, i);
+    vxm_test_symlink(root, fd, fds[i]);
+  }
+}
+
+static void
+test_holders_found(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) nvidia = NULL;
+  g_autoptr(GPtrArray) amd = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *advice = NULL;
+  guint unreadable = 99;
+
+  make_gpu(root, "0000:01:00.0", "0x10de\n", "card1", "renderD129");
+  make_gpu(root, "0000:03:00.0", "0x1002\n", "card2", "renderD130");
+  make_gpu(root, "0000:00:02.0", "0x8086\n", "card0", "renderD128");
+  make_process(root, 100, "Xorg",
+               (const char *[]){"/dev/null", "/dev/dri/card1", "/dev/dri/renderD129", NULL});
+  make_process(root, 200, "nvidia-persiste",
+               (const char *[]){"/dev/nvidiactl", "/dev/nvidia0", NULL});
+  make_process(root, 300, "bash", (const char *[]){"/dev/pts/0", "/dev/dri/card0", NULL});
+  make_process(root, 400, "blender", (const char *[]){"/dev/dri/renderD130", NULL});
+  /* a process that exits between the listing and the fd scan: no fd folder */
+  vxm_test_write_file(root, "proc/500/comm", "gone\n");
+  vxm_test_write_file(root, "proc/self-ish", "");
+
+  nvidia = vxm_pci_holders_scan(fs, "0000:01:00.0", &unreadable, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(unreadable, ==, 0);
+  text = vxm_pci_holders_describe(nvidia);
+  g_assert_cmpstr(text, ==,
+                  "100 (Xorg: /dev/dri/card1, /dev/dri/renderD129), "
+                  "200 (nvidia-persiste: /dev/nvidia0, /dev/nvidiactl)");
+  advice = vxm_pci_holders_advice(nvidia);
+  g_assert_nonnull(strstr(advice, "systemctl stop nvidia-persistenced"));
+
+  /* /dev/nvidia* does not hold an AMD card */
+  amd = vxm_pci_holders_scan(fs, "0000:03:00.0", NULL, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(amd->len, ==, 1);
+  g_assert_cmpint(((VxmPciHolder *)g_ptr_array_index(amd, 0))->pid, ==, 400);
+  g_assert_cmpstr(((VxmPciHolder *)g_ptr_array_index(amd, 0))->comm, ==, "blender");
+  vxm_test_rm_rf(root);
+}
+
+static void
+test_holders_missing_device(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) holders = vxm_pci_holders_scan(fs, "0000:09:00.0", NULL, &error);
+
+  g_assert_null(holders);
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
+  g_assert_nonnull(strstr(error->message, "0000:09:00.0"));
+  vxm_test_rm_rf(root);
+}
+
+static void
+test_writer_ok_and_errno(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  g_autofree char *path = g_build_filename(root, "sys/attr", NULL);
+
+  vxm_test_write_file(root, "sys/attr", "");
+  g_assert_true(vxm_sysfs_write_timeout(fs, "/sys/attr", "vfio-pci", 1000, &error));
+  g_assert_no_error(error);
+  g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
+  g_assert_cmpstr(contents, ==, "vfio-pci");
+
+  /* the child's errno is the error, naming the host path */
+  g_assert_false(vxm_sysfs_write_timeout(fs, "/sys/missing/unbind", "0000:01:00.0", 1000, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
+  g_assert_nonnull(strstr(error->message, "/sys/missing/unbind"));
+  g_assert_null(strstr(error->message, root));
+  vxm_test_rm_rf(root);
+}
+
+static void
+test_writer_hang(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fifo = g_build_filename(root, "unbind", NULL);
+  char buf[64] = {0};
+  int fd, status;
+  ssize_t n;
+
+  /* opening a FIFO for writing blocks until a reader comes: a write that hangs */
+  g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+  g_assert_false(vxm_sysfs_write_timeout(fs, "/unbind", "0000:01:00.0", 300, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_TIMEOUT);
+  g_assert_cmpstr(error->message, ==, "writing '0000:01:00.0' to /unbind did not finish in 300 ms");
+  g_assert_cmpuint(vxm_sysfs_writer_reap(), ==, 1);
+
+  /* the stuck write completes later and its child is reaped, not left a zombie */
+  fd = open(fifo, O_RDONLY);
+  g_assert_cmpint(fd, >=, 0);
+  n = read(fd, buf, sizeof buf - 1);
+  g_assert_cmpint(n, ==, strlen("0000:01:00.0"));
+  close(fd);
+  for (int i = 0; i < 5000 && vxm_sysfs_writer_reap() > 0; i++)
+    g_usleep(1000);
+  g_assert_cmpuint(vxm_sysfs_writer_reap(), ==, 0);
+  g_assert_cmpint(waitpid(-1, &status, WNOHANG), ==, -1);
+  g_assert_cmpint(errno, ==, ECHILD);
+  vxm_test_rm_rf(root);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/vxm/pci/holders/found", test_holders_found);
+  g_test_add_func("/vxm/pci/holders/missing-device", test_holders_missing_device);
+  g_test_add_func("/vxm/pci/sysfs-writer/ok-and-errno", test_writer_ok_and_errno);
+  g_test_add_func("/vxm/pci/sysfs-writer/hang-then-reaped", test_writer_hang);
+  return g_test_run();
+}
