@@ -9,20 +9,32 @@
 declare -gA _vxm_options=(
   [check]="--gpu --json"
   [config]="--show --json --set --unset --set-gpu"
+  [detach]="--force --timeout"
   [init]="--force --set --disk-size --virtio-iso --sha256"
   [list]="--json"
   [list-gpus]="--json"
+  [reattach]="--timeout"
+  [recover]="--json"
   [reset]="--yes"
   [start]="--dry-run --json"
+  [static-binding]="--json"
+  [status]="--json"
   [version]=""
 )
 
-# What each command's arguments are: vm (a VM name), gpu (a GPU address), vm-or-gpu, or
-# words:A|B|C for fixed words. Commands not listed take no argument (or a new name).
+# What each command's arguments are, one kind per position: vm (a VM name), gpu (a GPU
+# address), vm-or-gpu, or words:A|B|C for fixed words. Commands not listed take no argument
+# (or a new name).
 declare -gA _vxm_arguments=(
+  [check]=vm
   [config]=vm
+  [detach]=vm-or-gpu
+  [reattach]=vm-or-gpu
+  [recover]=vm
   [reset]=vm
   [start]=vm
+  [static-binding]="words:on|off|status vm-or-gpu"
+  [status]=vm-or-gpu
 )
 
 # What an option's value is: dir, file, gpu, key (a config key), or none (free text).
@@ -35,6 +47,8 @@ declare -gA _vxm_option_values=(
   [--disk-size]=none
   [--virtio-iso]=file
   [--sha256]=none
+  [--timeout]=none
+  [-t]=none
 )
 
 _vxm_config_keys="gpu.address gpu.rom_file gpu.keep_bound gpu.unbind_timeout memory.size
@@ -149,7 +163,20 @@ _vxm() {
     _vxm_reply "$cur" ${_vxm_options[$cmd]} --root --quiet --help
     return 0
   fi
-  case ${_vxm_arguments[$cmd]:-} in
+  # which argument this is: the words after the command that are neither options nor their
+  # values
+  local kinds pos=0 i w
+  read -r -a kinds <<<"${_vxm_arguments[$cmd]:-}"
+  for ((i = 2; i < ${#_vxm_words[@]} - 1; i++)); do
+    w=${_vxm_words[i]}
+    if [[ $w == -* ]]; then
+      [[ $w != *=* && -n ${_vxm_option_values[$w]:-} ]] && ((i++))
+      continue
+    fi
+    ((pos++))
+  done
+  ((pos < ${#kinds[@]})) || return 0
+  case ${kinds[pos]} in
   vm)
     mapfile -t _vxm_list < <(_vxm_vms)
     _vxm_reply "$cur" "${_vxm_list[@]}"
@@ -165,7 +192,7 @@ _vxm() {
   words:*)
     local IFS='|'
     # shellcheck disable=SC2206
-    local words=(${_vxm_arguments[$cmd]#words:})
+    local words=(${kinds[pos]#words:})
     _vxm_reply "$cur" "${words[@]}"
     ;;
   esac

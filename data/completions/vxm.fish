@@ -43,18 +43,23 @@ function __vxm_config_keys
         display.guest_input host.shutdown_timeout host.qemu_binary
 end
 
-set -l vxm_commands check config init list list-gpus reset start version
+set -l vxm_commands check config detach init list list-gpus reattach recover reset start static-binding status version
 
 complete -c vxm -f
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -l version -d 'Print the version'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -l help -d 'Show help'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a check -d 'Check that this machine can give its second GPU to a guest'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a config -d "Show or change a VM's settings"
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a detach -d "Give a GPU's IOMMU group to vfio-pci by hand"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a init -d 'Create a VM: disk, UEFI variables, TPM state, config'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a list -d 'List the VMs with their state, guest GPU and disk'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a list-gpus -d "List the GPUs and which can be the guest's"
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a reattach -d "Give a GPU's devices back to their original drivers"
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a recover -d 'Undo what a crashed or killed vxm left changed on the host'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a reset -d "Remove a VM's files after confirmation"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a start -d 'Start a VM'
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a static-binding -d 'Bind the guest GPU to vfio-pci at boot'
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a status -d "Show where the guest GPU's devices are bound, and why"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a version -d "Print vxm's version"
 
 # Options every command takes.
@@ -64,6 +69,11 @@ complete -c vxm -n "__fish_seen_subcommand_from $vxm_commands" -s h -l help -d '
 
 complete -c vxm -n "__fish_seen_subcommand_from check" -l gpu -x -a '(__vxm_gpus)' -d 'Check this GPU as the guest GPU'
 complete -c vxm -n "__fish_seen_subcommand_from check" -l json -d 'Print JSON'
+complete -c vxm -n "__fish_seen_subcommand_from check" -a '(__vxm_vms)'
+
+complete -c vxm -n "__fish_seen_subcommand_from detach" -a '(__vxm_vms; __vxm_gpus)'
+complete -c vxm -n "__fish_seen_subcommand_from detach" -s f -l force -d 'Go ahead although an AMD or Intel card is in use'
+complete -c vxm -n "__fish_seen_subcommand_from detach" -s t -l timeout -x -d 'Time limit for an unbind (seconds)'
 
 complete -c vxm -n "__fish_seen_subcommand_from config" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from config" -l show -d 'Print every key with what auto becomes'
@@ -82,9 +92,22 @@ complete -c vxm -n "__fish_seen_subcommand_from list" -l json -d 'Print JSON'
 
 complete -c vxm -n "__fish_seen_subcommand_from list-gpus" -l json -d 'Print JSON'
 
+complete -c vxm -n "__fish_seen_subcommand_from reattach" -a '(__vxm_vms; __vxm_gpus)'
+complete -c vxm -n "__fish_seen_subcommand_from reattach" -s t -l timeout -x -d 'Time limit for each unbind and probe (seconds)'
+
+complete -c vxm -n "__fish_seen_subcommand_from recover" -a '(__vxm_vms)'
+complete -c vxm -n "__fish_seen_subcommand_from recover" -l json -d 'Print JSON'
+
 complete -c vxm -n "__fish_seen_subcommand_from reset" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from reset" -s y -l yes -d 'Do not ask'
 
 complete -c vxm -n "__fish_seen_subcommand_from start" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from start" -s n -l dry-run -d 'Show what would run; change nothing'
 complete -c vxm -n "__fish_seen_subcommand_from start" -l json -d 'With --dry-run: print JSON'
+
+complete -c vxm -n "__fish_seen_subcommand_from static-binding; and not __fish_seen_subcommand_from on off status" -a 'on off status'
+complete -c vxm -n "__fish_seen_subcommand_from static-binding; and __fish_seen_subcommand_from on off status" -a '(__vxm_vms; __vxm_gpus)'
+complete -c vxm -n "__fish_seen_subcommand_from static-binding" -l json -d 'status: print JSON'
+
+complete -c vxm -n "__fish_seen_subcommand_from status" -a '(__vxm_vms; __vxm_gpus)'
+complete -c vxm -n "__fish_seen_subcommand_from status" -l json -d 'Print JSON'
