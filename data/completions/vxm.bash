@@ -10,15 +10,19 @@ declare -gA _vxm_options=(
   [check]="--gpu --json"
   [config]="--show --json --set --unset --set-gpu"
   [detach]="--force --timeout"
+  [display]="--probe --monitor --input"
   [init]="--force --set --disk-size --virtio-iso --sha256"
+  [inputs]="--json"
   [list]="--json"
   [list-gpus]="--json"
+  [monitors]="--json"
   [reattach]="--timeout"
   [recover]="--json"
   [reset]="--yes"
-  [start]="--dry-run --json"
+  [start]="--foreground --dry-run --json"
   [static-binding]="--json"
   [status]="--json"
+  [stop]="--force --timeout"
   [version]=""
 )
 
@@ -29,15 +33,19 @@ declare -gA _vxm_arguments=(
   [check]=vm
   [config]=vm
   [detach]=vm-or-gpu
+  [display]="words:host|guest vm"
+  [inputs]=vm
   [reattach]=vm-or-gpu
   [recover]=vm
   [reset]=vm
   [start]=vm
   [static-binding]="words:on|off|status vm-or-gpu"
   [status]=vm-or-gpu
+  [stop]=vm
 )
 
-# What an option's value is: dir, file, gpu, key (a config key), or none (free text).
+# What an option's value is: dir, file, gpu, key (a config key), words:A|B, or none (free
+# text).
 declare -gA _vxm_option_values=(
   [--root]=dir
   [--gpu]=gpu
@@ -49,6 +57,8 @@ declare -gA _vxm_option_values=(
   [--sha256]=none
   [--timeout]=none
   [-t]=none
+  [--monitor]=none
+  [--input]="words:dp1|dp2|hdmi1|hdmi2|dvi1|dvi2|vga1"
 )
 
 _vxm_config_keys="gpu.address gpu.rom_file gpu.keep_bound gpu.unbind_timeout memory.size
@@ -127,6 +137,12 @@ _vxm_complete_value() {
     done
     [[ $opt == --set ]] && compopt -o nospace 2>/dev/null
     _vxm_reply "$cur" "${keys[@]}"
+    ;;
+  words:*)
+    local IFS='|' w words
+    # shellcheck disable=SC2206
+    words=(${_vxm_option_values[$opt]#words:})
+    _vxm_reply "$cur" "${words[@]/#/$lead}"
     ;;
   esac
 }

@@ -43,7 +43,7 @@ function __vxm_config_keys
         display.guest_input host.shutdown_timeout host.qemu_binary
 end
 
-set -l vxm_commands check config detach init list list-gpus reattach recover reset start static-binding status version
+set -l vxm_commands check config detach display init inputs list list-gpus monitors reattach recover reset start static-binding status stop version
 
 complete -c vxm -f
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -l version -d 'Print the version'
@@ -51,15 +51,19 @@ complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -l help -d 'S
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a check -d 'Check that this machine can give its second GPU to a guest'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a config -d "Show or change a VM's settings"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a detach -d "Give a GPU's IOMMU group to vfio-pci by hand"
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a display -d "Switch the monitor to the host's or the guest's input"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a init -d 'Create a VM: disk, UEFI variables, TPM state, config'
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a inputs -d 'List keyboards and mice, and whether a VM takes them'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a list -d 'List the VMs with their state, guest GPU and disk'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a list-gpus -d "List the GPUs and which can be the guest's"
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a monitors -d 'List connectors, their monitors (EDID) and DDC buses'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a reattach -d "Give a GPU's devices back to their original drivers"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a recover -d 'Undo what a crashed or killed vxm left changed on the host'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a reset -d "Remove a VM's files after confirmation"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a start -d 'Start a VM'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a static-binding -d 'Bind the guest GPU to vfio-pci at boot'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a status -d "Show where the guest GPU's devices are bound, and why"
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a stop -d 'Stop a VM and restore the host'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a version -d "Print vxm's version"
 
 # Options every command takes.
@@ -102,6 +106,7 @@ complete -c vxm -n "__fish_seen_subcommand_from reset" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from reset" -s y -l yes -d 'Do not ask'
 
 complete -c vxm -n "__fish_seen_subcommand_from start" -a '(__vxm_vms)'
+complete -c vxm -n "__fish_seen_subcommand_from start" -s f -l foreground -d 'Stay attached; stop the guest on Ctrl+C'
 complete -c vxm -n "__fish_seen_subcommand_from start" -s n -l dry-run -d 'Show what would run; change nothing'
 complete -c vxm -n "__fish_seen_subcommand_from start" -l json -d 'With --dry-run: print JSON'
 
@@ -111,3 +116,18 @@ complete -c vxm -n "__fish_seen_subcommand_from static-binding" -l json -d 'stat
 
 complete -c vxm -n "__fish_seen_subcommand_from status" -a '(__vxm_vms; __vxm_gpus)'
 complete -c vxm -n "__fish_seen_subcommand_from status" -l json -d 'Print JSON'
+
+complete -c vxm -n "__fish_seen_subcommand_from stop" -a '(__vxm_vms)'
+complete -c vxm -n "__fish_seen_subcommand_from stop" -s f -l force -d 'Quit QEMU at once'
+complete -c vxm -n "__fish_seen_subcommand_from stop" -s t -l timeout -x -d 'Seconds the guest gets to shut down'
+
+complete -c vxm -n "__fish_seen_subcommand_from monitors" -l json -d 'Print JSON'
+
+complete -c vxm -n "__fish_seen_subcommand_from display; and not __fish_seen_subcommand_from host guest" -a 'host guest'
+complete -c vxm -n "__fish_seen_subcommand_from display; and __fish_seen_subcommand_from host guest" -a '(__vxm_vms)'
+complete -c vxm -n "__fish_seen_subcommand_from display" -l probe -d 'Read the input the monitor shows now'
+complete -c vxm -n "__fish_seen_subcommand_from display" -l monitor -x -d "The monitor instead of the VM's"
+complete -c vxm -n "__fish_seen_subcommand_from display" -l input -x -a 'dp1 dp2 hdmi1 hdmi2 dvi1 dvi2 vga1' -d 'The input to switch to'
+
+complete -c vxm -n "__fish_seen_subcommand_from inputs" -a '(__vxm_vms)'
+complete -c vxm -n "__fish_seen_subcommand_from inputs" -l json -d 'Print JSON'
