@@ -86,6 +86,7 @@ test_reset_amd_bug(Fixture *f, gconstpointer data)
   g_autoptr(VxmCheckResult) kept = NULL;
 
   vxm_test_sysfs_set_attr(f->root, "0000:03:00.0", "device", "0x67df");
+  g_free(vm(f)->gpu);
   vm(f)->gpu = g_strdup("0000:03:00.0");
   warn = run_one(f, "reset");
   g_assert_cmpint(warn->status, ==, VXM_CHECK_STATUS_WARN);
@@ -309,6 +310,7 @@ test_qemu(Fixture *f, gconstpointer data)
   g_assert_cmpint(not_in_path->status, ==, VXM_CHECK_STATUS_FAIL);
   g_assert_cmpstr(not_in_path->fix, ==, "install QEMU: sudo apt-get install qemu-system-x86");
 
+  g_free(vm(f)->qemu_binary);
   vm(f)->qemu_binary = g_strdup("/opt/qemu/bin/qemu-system-x86_64");
   bad_path = run_one(f, "qemu");
   g_assert_cmpint(bad_path->status, ==, VXM_CHECK_STATUS_FAIL);
