@@ -2,7 +2,10 @@
  * static workstation (Intel iGPU + NVIDIA Turing with four functions, Debian's firmware
  * descriptors). It must print the plan and change nothing. */
 #include <json-glib/json-glib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "vxm-test-sysfs.h"
@@ -236,16 +239,25 @@ test_dry_run_human(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(out, "swtpm:\n  swtpm \\\n  socket \\\n  --tpm2 \\\n"));
 }
 
+/* A VM whose lock is held (its supervisor runs) is not started twice. */
 static void
-test_not_implemented(Fixture *f, gconstpointer data)
+test_already_running(Fixture *f, gconstpointer data)
 {
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
-  int status = run_start(f, &out, &err, "win11", NULL, NULL);
+  g_autofree char *dir = g_build_filename(f->home, "run", "vxm", "win11", NULL);
+  g_autofree char *lock = g_build_filename(dir, "lock", NULL);
+  int fd, status;
 
+  g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+  fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(flock(fd, LOCK_EX | LOCK_NB), ==, 0);
+  status = run_start(f, &out, &err, "win11", NULL, NULL);
+  close(fd);
   g_assert_cmpint(status, ==, 1);
-  g_assert_nonnull(strstr(err, "not implemented yet"));
-  g_assert_nonnull(strstr(err, "--dry-run"));
+  g_assert_nonnull(strstr(err, "VM win11 is already running"));
+  g_assert_nonnull(strstr(err, "vxm stop win11"));
 }
 
 static void
@@ -278,7 +290,7 @@ main(int argc, char **argv)
 #define FX(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   FX("/vxm/cli/start/dry-run-json", test_dry_run_json);
   FX("/vxm/cli/start/dry-run-human", test_dry_run_human);
-  FX("/vxm/cli/start/not-implemented", test_not_implemented);
+  FX("/vxm/cli/start/already-running", test_already_running);
   FX("/vxm/cli/start/unknown-vm", test_unknown_vm);
   FX("/vxm/cli/start/json-needs-dry-run", test_usage);
   return g_test_run();

@@ -232,7 +232,7 @@ test_original_drivers(void)
   g_assert_no_error(error);
   g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
   g_clear_pointer(&out, g_free);
-  g_assert_cmpint(run_vxm(sim, &status, NULL, "status", "--json", NULL), ==, 0);
+  g_assert_cmpint(run_vxm(sim, &status, NULL, "status", "01:00.0", "--json", NULL), ==, 0);
   assert_contains(status, "\"bound_by\" : \"manual\"");
   assert_contains(status, "\"journal\" : \"manual-0000:01:00.0\"");
   /* recover leaves a card detached by hand alone */

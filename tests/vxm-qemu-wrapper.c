@@ -73,7 +73,7 @@ transform_value(const char *option, const char *value, const VxmQemuWrapperOptio
     note(notes, "dropped -device %s (no VFIO here)", value);
     return NULL;
   }
-  if (strcmp(option, "-object") == 0 && strcmp(first, "input-linux") == 0) {
+  if (strcmp(option, "-object") == 0 && strcmp(first, "input-linux") == 0 && !o->keep_input) {
     note(notes, "dropped -object %s (no evdev device here)", value);
     return NULL;
   }

@@ -4,7 +4,8 @@
  * Every change is reported in @notes, so a test (or the lead's end-to-end run through
  * vxm-test-qemu-wrapper) can say exactly what was not exercised:
  *   -device vfio-pci,...            dropped (no VFIO here); the pcie-root-port stays
- *   -object input-linux,...         dropped (no evdev nodes; issue 7 adds simulated ones)
+ *   -object input-linux,...         dropped (no evdev nodes) unless @keep_input: then QEMU
+ *                                   opens the simulated ones (vxm-simhost) as it would real ones
  *   -machine ...,accel=kvm          accel=tcg
  *   -cpu host,hv-...                -cpu max with the other flags: TCG refuses hv-* (VP_INDEX)
  *   -overcommit mem-lock=on         dropped (it would lock all guest RAM of a test run)
@@ -25,6 +26,7 @@ typedef struct {
   const char *memory;          /* "256M": replaces -m and the memfd backend's size; NULL keeps */
   const char *hugepage_size;   /* "2M": keep hugetlb with this page size; NULL drops hugetlb */
   const char *const *path_map; /* {"from", "to", ..., NULL}: NULL for none */
+  gboolean keep_input;         /* keep -object input-linux (simulated evdev nodes) */
 } VxmQemuWrapperOptions;
 
 /* @argv as vxm built it (argv[0] is ignored) -> the argv to run here. */

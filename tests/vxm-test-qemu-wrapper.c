@@ -6,6 +6,9 @@
  * what it changed, and execs the real QEMU: $VXM_TEST_QEMU, else qemu-system-x86_64 from PATH.
  * $VXM_TEST_QEMU_MEMORY (e.g. 256M) shrinks guest RAM; $VXM_TEST_QEMU_HUGEPAGES (e.g. 2M)
  * keeps the hugetlb backend with that page size (else hugetlb is dropped).
+ * $VXM_TEST_QEMU_KEEP_INPUT=1 keeps the input-linux objects (their evdev paths are simulated
+ * nodes of a vxm-simhost mount) and preloads $VXM_TEST_EVDEV_SHIM into QEMU, which passes
+ * EVIOCGRAB's by-value argument by reference so it can reach a FUSE file (see the shim).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +47,20 @@ main(int argc, char **argv)
   opts.qemu = qemu;
   opts.memory = g_getenv("VXM_TEST_QEMU_MEMORY");
   opts.hugepage_size = g_getenv("VXM_TEST_QEMU_HUGEPAGES");
+  opts.keep_input = g_strcmp0(g_getenv("VXM_TEST_QEMU_KEEP_INPUT"), "1") == 0;
+  if (opts.keep_input) {
+    const char *shim = g_getenv("VXM_TEST_EVDEV_SHIM");
+
+    if (shim != NULL && *shim != '\0') {
+      g_setenv("LD_PRELOAD", shim, TRUE);
+      g_ptr_array_add(notes, g_strdup_printf("input-linux kept; LD_PRELOAD=%s (EVIOCGRAB by "
+                                             "reference on FUSE evdev nodes)",
+                                             shim));
+    } else {
+      g_ptr_array_add(notes, g_strdup("input-linux kept without the evdev shim: QEMU's "
+                                      "EVIOCGRAB fails with EFAULT on simulated nodes"));
+    }
+  }
   out = vxm_qemu_wrapper_transform((const char *const *)argv, &opts, notes);
   for (guint i = 0; i < notes->len; i++)
     fprintf(stderr, "vxm-test-qemu-wrapper: %s\n", (char *)g_ptr_array_index(notes, i));

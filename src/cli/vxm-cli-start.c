@@ -1,7 +1,22 @@
-/* vxm start: for now only --dry-run, which shows the QEMU and swtpm command lines and the host
- * steps a start would take, and changes nothing (the QEMU capability cache aside). The
- * supervisor itself comes with issue 4. */
+/* vxm start: builds the VM's QEMU and swtpm command lines and host steps (shown by --dry-run,
+ * which changes nothing but the QEMU capability cache), then becomes the VM's supervisor:
+ * attached with --foreground, else in the background (a re-executed `vxm start --foreground
+ * --progress-fd=3` in its own session, logging to vxm.log) while this process shows the
+ * progress it reports through a pipe, until the guest runs or the start failed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <gio/gunixinputstream.h>
+
+#include "supervisor/vxm-control-server.h"
+#include "supervisor/vxm-host-ops-local.h"
+#include "supervisor/vxm-supervisor.h"
+#include "vm/vxm-vm-lock.h"
+#include "vxm-cli-progress.h"
 
 #include "pci/vxm-gpu.h"
 #include "vm/vxm-firmware.h"
@@ -171,99 +186,426 @@ print_human(VxmCli *cli, const VxmVmConfig *config, GStrv qemu, GStrv swtpm, GPt
   print_argv("QEMU", qemu);
 }
 
+/* Everything a start needs, built the same way for --dry-run and for the real start. */
+typedef struct {
+  VxmVmPaths *paths;
+  VxmVmConfig *config;
+  VxmGpu *gpu;
+  VxmHostFacts *facts;
+  VxmQemuCaps *caps;
+  VxmFirmware *fw;
+  GPtrArray *notes;
+  GPtrArray *steps;
+  GStrv qemu;
+  GStrv swtpm;
+} StartInputs;
+
+static void
+start_inputs_clear(StartInputs *in)
+{
+  g_clear_pointer(&in->paths, vxm_vm_paths_free);
+  g_clear_pointer(&in->config, vxm_vm_config_free);
+  g_clear_object(&in->gpu);
+  g_clear_pointer(&in->facts, vxm_host_facts_free);
+  g_clear_pointer(&in->caps, vxm_qemu_caps_free);
+  g_clear_pointer(&in->fw, vxm_firmware_free);
+  g_clear_pointer(&in->notes, g_ptr_array_unref);
+  g_clear_pointer(&in->steps, g_ptr_array_unref);
+  g_clear_pointer(&in->qemu, g_strfreev);
+  g_clear_pointer(&in->swtpm, g_strfreev);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(StartInputs, start_inputs_clear)
+
+static gboolean
+build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, GError **error)
+{
+  VxmFirmwareRequest req = {0};
+  VxmQemuArgvInput argv_in = {0};
+
+  in->notes = g_ptr_array_new_with_free_func(g_free);
+  in->facts = vxm_host_facts_new();
+  in->paths = vxm_vm_paths_new(name, error);
+  if (in->paths == NULL)
+    return FALSE;
+  in->config = vxm_vm_config_load(in->paths, error);
+  if (in->config == NULL || !vxm_vm_config_resolve(in->config, hostfs, in->paths, error))
+    return FALSE;
+  in->gpu = find_guest_gpu(hostfs, in->config, in->notes, error);
+  if (in->gpu == NULL)
+    return FALSE;
+  if (!vxm_host_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
+    return FALSE;
+  in->caps =
+      vxm_qemu_caps_get(in->config->resolved.qemu_binary != NULL ? in->config->resolved.qemu_binary
+                                                                 : in->config->qemu_binary,
+                        NULL, error);
+  if (in->caps == NULL)
+    return FALSE;
+  req.secure_boot = in->config->secure_boot;
+  req.machine = vxm_qemu_caps_resolve_machine(in->caps, "q35");
+  req.code = in->config->firmware_code;
+  req.vars_template = in->config->firmware_vars_template;
+  in->fw = vxm_firmware_select_full(hostfs, &req, error);
+  if (in->fw == NULL)
+    return FALSE;
+  for (guint i = 0; i < in->fw->warnings->len; i++)
+    if (!cli->quiet)
+      g_printerr("vxm start: warning: %s\n", (char *)g_ptr_array_index(in->fw->warnings, i));
+  if (in->fw->message != NULL)
+    g_ptr_array_add(in->notes, g_strdup(in->fw->message));
+  argv_in.config = in->config;
+  argv_in.paths = in->paths;
+  argv_in.facts = in->facts;
+  argv_in.caps = in->caps;
+  argv_in.firmware = in->fw;
+  argv_in.notes = in->notes;
+  in->qemu = vxm_qemu_argv_build(&argv_in, error);
+  if (in->qemu == NULL)
+    return FALSE;
+  if (in->config->tpm) {
+    in->swtpm = vxm_swtpm_argv_build(in->paths, NULL, error);
+    if (in->swtpm == NULL)
+      return FALSE;
+  }
+  in->steps = vxm_host_step_plan(in->config, in->facts, in->paths, in->notes);
+  return TRUE;
+}
+
+static VxmSupervisorPlan *
+make_plan(StartInputs *in, GError **error)
+{
+  g_autoptr(VxmSupervisorPlan) plan = vxm_supervisor_plan_new(in->config->name, error);
+
+  if (plan == NULL)
+    return NULL;
+  plan->gpu_address = g_strdup(vxm_gpu_get_address(in->gpu));
+  plan->unbind_timeout_ms = in->config->unbind_timeout * 1000;
+  plan->keep_bound = in->config->keep_bound;
+  plan->qemu_argv = g_strdupv(in->qemu);
+  plan->qemu_envp = vxm_supervisor_plan_child_environ();
+  if (in->swtpm != NULL) {
+    plan->swtpm_argv = g_strdupv(in->swtpm);
+    plan->swtpm_envp = vxm_supervisor_plan_child_environ();
+  }
+  plan->shutdown_timeout_s = in->config->shutdown_timeout;
+  return g_steal_pointer(&plan);
+}
+
+/* ---- the supervisor process (--foreground, or the background child) ---- */
+
+typedef struct {
+  VxmCliProgress *printer; /* --foreground: the terminal */
+  int progress_fd;         /* background: the pipe to the waiting `vxm start`, -1 when closed */
+  GMainLoop *loop;
+} SuperviseContext;
+
+static void
+on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
+{
+  SuperviseContext *ctx = user_data;
+
+  if (ctx->printer != NULL)
+    vxm_cli_progress_event(ctx->printer, event);
+  if (ctx->progress_fd >= 0) {
+    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), event);
+    g_autofree char *text = json_to_string(node, FALSE);
+    g_autofree char *line = g_strconcat(text, "\n", NULL);
+    VxmVmState state = vxm_supervisor_get_state(sv);
+
+    if (write(ctx->progress_fd, line, strlen(line)) < 0) {
+      close(ctx->progress_fd); /* the waiting vxm start went away: go on alone */
+      ctx->progress_fd = -1;
+      return;
+    }
+    /* the waiting `vxm start` is done once the guest runs or the start has ended */
+    if (g_strcmp0(json_object_get_string_member_with_default(event, "event", ""), "state") == 0 &&
+        (state == VXM_VM_STATE_RUNNING || vxm_vm_state_is_final(state))) {
+      close(ctx->progress_fd);
+      ctx->progress_fd = -1;
+    }
+  }
+}
+
+static void
+on_finished(VxmSupervisor *sv, gpointer user_data)
+{
+  SuperviseContext *ctx = user_data;
+
+  (void)sv;
+  g_main_loop_quit(ctx->loop);
+}
+
+static int
+supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progress_fd)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmHostOps) ops = vxm_host_ops_local_new(hostfs);
+  g_autoptr(VxmSupervisorPlan) plan = plan_in;
+  g_autoptr(VxmSupervisor) sv = NULL;
+  g_autoptr(VxmControlServer) server = NULL;
+  g_autoptr(VxmCliProgress) printer = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
+  SuperviseContext ctx = {.progress_fd = progress_fd, .loop = loop};
+  g_autofree char *name = g_strdup(plan->paths->name);
+  g_autofree char *vxm_log = vxm_vm_paths_display(plan->paths->vxm_log);
+  guint shutdown_timeout = plan->shutdown_timeout_s;
+  VxmVmState state;
+
+  /* a closed progress pipe must not kill the supervisor */
+  signal(SIGPIPE, SIG_IGN);
+  if (progress_fd < 0) {
+    printer = vxm_cli_progress_new(cli);
+    ctx.printer = printer;
+    if (!cli->quiet)
+      g_print("Starting VM %s (%s)\n", name, vxm_host_ops_describe(ops));
+  }
+  sv = vxm_supervisor_new(ops, g_steal_pointer(&plan));
+  g_signal_connect(sv, "progress", G_CALLBACK(on_progress), &ctx);
+  g_signal_connect(sv, "finished", G_CALLBACK(on_finished), &ctx);
+  vxm_supervisor_handle_signals(sv);
+  vxm_supervisor_start(sv);
+  /* the control socket exists once the lock is ours (a refused start must not replace the
+   * running supervisor's socket) */
+  if (!vxm_vm_state_is_final(vxm_supervisor_get_state(sv))) {
+    server = vxm_control_server_new(sv, &error);
+    if (server == NULL) {
+      g_printerr("vxm start: %s: `vxm stop` and `vxm status` cannot reach this VM\n",
+                 error->message);
+      g_clear_error(&error);
+    }
+    if (printer != NULL && !cli->quiet)
+      g_print("  (Ctrl+C stops the guest: ACPI power-down, then quit after %u s)\n",
+              shutdown_timeout);
+    g_main_loop_run(loop);
+  }
+  state = vxm_supervisor_get_state(sv);
+  if (printer != NULL) {
+    GPtrArray *restored = vxm_supervisor_get_restored(sv);
+
+    vxm_cli_progress_clear(printer);
+    for (guint i = 0; i < restored->len && !cli->quiet; i++)
+      g_print("  restored: %s\n", (char *)g_ptr_array_index(restored, i));
+  }
+  if (state == VXM_VM_STATE_FAILED) {
+    g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,
+               vxm_supervisor_get_failure(sv), vxm_log);
+    return VXM_EXIT_FAILURE;
+  }
+  if (printer != NULL && !cli->quiet)
+    g_print("VM %s stopped; the host is restored\n", name);
+  return VXM_EXIT_OK;
+}
+
+/* ---- the waiting side of a background start ---- */
+
+static void
+child_setup_session(gpointer data)
+{
+  (void)data;
+  setsid(); /* no terminal: Ctrl+C in this shell does not reach the supervisor */
+}
+
+/* The plan in a sealed-off memory file the child reads as fd 4. */
+static int
+plan_memfd(const VxmSupervisorPlan *plan, GError **error)
+{
+  g_autoptr(JsonNode) node = vxm_supervisor_plan_to_json(plan);
+  g_autofree char *text = json_to_string(node, FALSE);
+  gsize length = strlen(text);
+  int fd = memfd_create("vxm-plan", MFD_CLOEXEC);
+
+  if (fd < 0) {
+    vxm_error_set_from_errno(error, errno, "cannot hand the plan to the supervisor (memfd)");
+    return -1;
+  }
+  if (write(fd, text, length) != (gssize)length || lseek(fd, 0, SEEK_SET) != 0) {
+    vxm_error_set_from_errno(error, errno, "cannot hand the plan to the supervisor");
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static VxmSupervisorPlan *
+read_plan(int fd, GError **error)
+{
+  g_autoptr(GInputStream) in = g_unix_input_stream_new(fd, TRUE);
+  g_autoptr(JsonParser) parser = json_parser_new();
+
+  if (!json_parser_load_from_stream(parser, in, NULL, error)) {
+    g_prefix_error(error, "cannot read the plan from vxm start: ");
+    return NULL;
+  }
+  return vxm_supervisor_plan_from_json(json_parser_get_root(parser), error);
+}
+
+static int
+start_background(VxmCli *cli, StartInputs *in)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GStrvBuilder) args = g_strv_builder_new();
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *self_exe = g_file_read_link("/proc/self/exe", &error);
+  g_autoptr(VxmCliProgress) printer = vxm_cli_progress_new(cli);
+  g_autoptr(GInputStream) pipe_in = NULL;
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autofree char *vxm_log = vxm_vm_paths_display(in->paths->vxm_log);
+  const char *name = in->config->name;
+  const char *state;
+  g_autoptr(VxmSupervisorPlan) plan = make_plan(in, &error);
+  int fds[2];
+  int log_fd;
+  int plan_fd;
+
+  if (self_exe == NULL || plan == NULL)
+    return vxm_cli_fail(cli, error);
+  plan_fd = plan_memfd(plan, &error);
+  if (plan_fd < 0)
+    return vxm_cli_fail(cli, error);
+  if (g_mkdir_with_parents(in->paths->state_dir, 0700) < 0) {
+    vxm_error_set_from_errno(&error, errno, "cannot create the log folder %s",
+                             in->paths->state_dir);
+    return vxm_cli_fail(cli, error);
+  }
+  log_fd = open(in->paths->vxm_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) {
+    close(plan_fd);
+    vxm_error_set_from_errno(&error, errno, "cannot open %s", in->paths->vxm_log);
+    return vxm_cli_fail(cli, error);
+  }
+  if (pipe2(fds, O_CLOEXEC) < 0) {
+    close(log_fd);
+    close(plan_fd);
+    vxm_error_set_from_errno(&error, errno, "cannot make a pipe");
+    return vxm_cli_fail(cli, error);
+  }
+  g_strv_builder_add_many(args, self_exe, "start", name, "--foreground", "--progress-fd=3",
+                          "--plan-fd=4", NULL);
+  if (cli->root_option != NULL)
+    g_strv_builder_add_many(args, "--root", cli->root_option, NULL);
+  argv = g_strv_builder_end(args);
+  launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+  g_subprocess_launcher_take_stdout_fd(launcher, log_fd);
+  g_subprocess_launcher_take_stderr_fd(launcher, dup(log_fd));
+  g_subprocess_launcher_take_fd(launcher, fds[1], 3);
+  g_subprocess_launcher_take_fd(launcher, plan_fd, 4);
+  g_subprocess_launcher_set_child_setup(launcher, child_setup_session, NULL, NULL);
+  child = g_subprocess_launcher_spawnv(launcher, (const char *const *)argv, &error);
+  g_clear_object(&launcher); /* closes our copy of the pipe's write end */
+  if (child == NULL) {
+    close(fds[0]);
+    g_prefix_error(&error, "cannot start the supervisor: ");
+    return vxm_cli_fail(cli, error);
+  }
+  if (!cli->quiet)
+    g_print("Starting VM %s in the background (supervisor pid %s)\n", name,
+            g_subprocess_get_identifier(child));
+  pipe_in = g_unix_input_stream_new(fds[0], TRUE);
+  lines = g_data_input_stream_new(pipe_in);
+  for (;;) {
+    g_autofree char *line = g_data_input_stream_read_line_utf8(lines, NULL, NULL, NULL);
+    g_autoptr(JsonParser) parser = json_parser_new();
+
+    if (line == NULL)
+      break;
+    if (json_parser_load_from_data(parser, line, -1, NULL) &&
+        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+      vxm_cli_progress_event(printer, json_node_get_object(json_parser_get_root(parser)));
+  }
+  vxm_cli_progress_clear(printer);
+  state = vxm_cli_progress_get_state(printer);
+  if (g_strcmp0(state, "running") == 0) {
+    if (!cli->quiet)
+      g_print("VM %s is running. `vxm status %s` shows it, `vxm stop %s` stops it "
+              "(log: %s)\n",
+              name, name, name, vxm_log);
+    return VXM_EXIT_OK;
+  }
+  if (g_strcmp0(state, "failed") == 0) {
+    g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,
+               vxm_cli_progress_get_reason(printer), vxm_log);
+    return VXM_EXIT_FAILURE;
+  }
+  g_printerr("vxm start: the supervisor of VM %s ended before the guest ran%s%s: read %s\n", name,
+             state ? " (last state: " : "", state ? state : "", vxm_log);
+  return VXM_EXIT_FAILURE;
+}
+
 int
 vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
 {
   gboolean dry_run = FALSE;
   gboolean json = FALSE;
+  gboolean foreground = FALSE;
+  gint progress_fd = -1;
+  gint plan_fd = -1;
   const GOptionEntry entries[] = {
+      {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+       "Stay attached: show progress, and stop the guest on Ctrl+C", NULL},
       {"dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
        "Show the QEMU and swtpm command lines and the host steps; change nothing", NULL},
       {"json", 0, 0, G_OPTION_ARG_NONE, &json, "With --dry-run: print JSON", NULL},
+      {"progress-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &progress_fd,
+       "(internal) report progress on this fd: the background supervisor", "FD"},
+      {"plan-fd", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &plan_fd,
+       "(internal) read the plan vxm start built from this fd", "FD"},
       {NULL},
   };
   g_autoptr(GError) error = NULL;
-  g_autoptr(VxmVmPaths) paths = NULL;
-  g_autoptr(VxmVmConfig) config = NULL;
-  g_autoptr(VxmGpu) gpu = NULL;
-  g_autoptr(VxmHostFacts) facts = vxm_host_facts_new();
-  g_autoptr(VxmQemuCaps) caps = NULL;
-  g_autoptr(VxmFirmware) fw = NULL;
-  g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(GPtrArray) steps = NULL;
-  g_auto(GStrv) qemu = NULL;
-  g_auto(GStrv) swtpm = NULL;
-  VxmFirmwareRequest req = {0};
-  VxmQemuArgvInput in = {0};
+  g_auto(StartInputs) in = {0};
   VxmHostfs *hostfs;
 
   if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME]",
-                     "Start a VM on the guest GPU (for now: --dry-run only)."))
+                     "Start a VM on the guest GPU: prepare the host, run swtpm and QEMU, and\n"
+                     "supervise them; the host is restored when the guest stops.\n"
+                     "In the background by default; the command returns once the guest runs\n"
+                     "(exit 0) or the start failed (exit 1, with the reason and the log to read)."))
     return VXM_EXIT_USAGE;
   if (argc > 2)
     return vxm_cli_usage_error(cli, "too many arguments: give at most one VM name");
   if (json && !dry_run)
     return vxm_cli_usage_error(cli, "--json goes with --dry-run");
-  if (!dry_run) {
-    g_set_error_literal(&error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
-                        "vxm start is not implemented yet (the supervisor comes later); "
-                        "vxm start --dry-run shows what it will run");
-    return vxm_cli_fail(cli, error);
-  }
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL)
     return vxm_cli_fail(cli, error);
-  paths = vxm_vm_paths_new(argc > 1 ? argv[1] : NULL, &error);
-  if (paths == NULL)
-    return vxm_cli_fail(cli, error);
-  config = vxm_vm_config_load(paths, &error);
-  if (config == NULL || !vxm_vm_config_resolve(config, hostfs, paths, &error))
-    return vxm_cli_fail(cli, error);
+  if (plan_fd >= 0) {
+    /* the background supervisor: run the plan the waiting vxm start built */
+    VxmSupervisorPlan *plan = read_plan(plan_fd, &error);
 
-  gpu = find_guest_gpu(hostfs, config, notes, &error);
-  if (gpu == NULL)
-    return vxm_cli_fail(cli, error);
-  if (!vxm_host_facts_collect(facts, hostfs, config, gpu, notes, &error))
-    return vxm_cli_fail(cli, error);
-
-  caps = vxm_qemu_caps_get(config->resolved.qemu_binary != NULL ? config->resolved.qemu_binary
-                                                                : config->qemu_binary,
-                           NULL, &error);
-  if (caps == NULL)
-    return vxm_cli_fail(cli, error);
-
-  req.secure_boot = config->secure_boot;
-  req.machine = vxm_qemu_caps_resolve_machine(caps, "q35");
-  req.code = config->firmware_code;
-  req.vars_template = config->firmware_vars_template;
-  fw = vxm_firmware_select_full(hostfs, &req, &error);
-  if (fw == NULL)
-    return vxm_cli_fail(cli, error);
-  for (guint i = 0; i < fw->warnings->len; i++)
-    if (!cli->quiet)
-      g_printerr("vxm start: warning: %s\n", (char *)g_ptr_array_index(fw->warnings, i));
-  if (fw->message != NULL)
-    g_ptr_array_add(notes, g_strdup(fw->message));
-
-  in.config = config;
-  in.paths = paths;
-  in.facts = facts;
-  in.caps = caps;
-  in.firmware = fw;
-  in.notes = notes;
-  qemu = vxm_qemu_argv_build(&in, &error);
-  if (qemu == NULL)
-    return vxm_cli_fail(cli, error);
-  if (config->tpm) {
-    swtpm = vxm_swtpm_argv_build(paths, NULL, &error);
-    if (swtpm == NULL)
+    if (plan == NULL)
       return vxm_cli_fail(cli, error);
+    return supervise(cli, hostfs, plan, progress_fd);
   }
-  steps = vxm_host_step_plan(config, facts, paths, notes);
+  if (!build_inputs(cli, hostfs, argc > 1 ? argv[1] : NULL, &in, &error))
+    return vxm_cli_fail(cli, error);
+  if (dry_run) {
+    if (json)
+      print_json(in.qemu, in.swtpm, in.steps, in.fw, in.caps);
+    else
+      print_human(cli, in.config, in.qemu, in.swtpm, in.steps, in.fw, in.caps);
+    return VXM_EXIT_OK;
+  }
+  if (vxm_hostfs_is_real(hostfs) && geteuid() != 0) {
+    g_set_error(&error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                "giving the GPU to the guest needs root until vxmd exists: run vxm start as root");
+    return vxm_cli_fail(cli, error);
+  }
+  if (vxm_vm_is_running(in.paths)) {
+    g_set_error(&error, VXM_ERROR, VXM_ERROR_BUSY,
+                "VM %s is already running: `vxm status %s` shows it, `vxm stop %s` stops it",
+                in.config->name, in.config->name, in.config->name);
+    return vxm_cli_fail(cli, error);
+  }
+  for (guint i = 0; i < in.notes->len && !cli->quiet && progress_fd < 0; i++)
+    g_printerr("vxm start: note: %s\n", (char *)g_ptr_array_index(in.notes, i));
+  if (foreground || progress_fd >= 0) {
+    VxmSupervisorPlan *plan = make_plan(&in, &error);
 
-  if (json)
-    print_json(qemu, swtpm, steps, fw, caps);
-  else
-    print_human(cli, config, qemu, swtpm, steps, fw, caps);
-  return VXM_EXIT_OK;
+    if (plan == NULL)
+      return vxm_cli_fail(cli, error);
+    return supervise(cli, hostfs, plan, progress_fd);
+  }
+  return start_background(cli, &in);
 }

@@ -1,7 +1,18 @@
-/* vxm status: for now the binding part: where every device of the guest GPU(s) is bound and
- * why, and the journals on the host. (The supervisor issue adds the VM's state.) */
+/* vxm status: a VM's state (from its running supervisor, else its last state file), its pids,
+ * QEMU's run state, where each device of its GPU is bound, what the host holds for it (its
+ * journal) and its logs; without a name, every VM and every journal. Given a PCI address, the
+ * binding view alone. JSON keys: docs/status-json.md. */
+#include <string.h>
+
 #include "journal/vxm-journal.h"
+#include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
+#include "supervisor/vxm-control-client.h"
+#include "supervisor/vxm-host-ops-local.h"
+#include "supervisor/vxm-supervisor.h"
+#include "vm/vxm-vm-config.h"
+#include "vm/vxm-vm-lock.h"
+#include "vm/vxm-vm-paths.h"
 #include "vxm-cli.h"
 
 static JsonNode *
@@ -51,29 +62,18 @@ journals_json(VxmHostfs *hostfs, GError **error)
   return json_builder_get_root(b);
 }
 
-int
-vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
+/* The binding view: where every device of the GPU(s) is bound and why, and the journals.
+ * With @out_root, the JSON is handed back instead of printed. */
+static int
+binding_status(VxmCli *cli, VxmHostfs *hostfs, int argc, char **argv, gboolean json,
+               JsonNode **out_root)
 {
-  gboolean json = FALSE;
-  GOptionEntry entries[] = {
-      {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON object", NULL},
-      {NULL},
-  };
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) gpus = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new();
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(JsonNode) journals = NULL;
-  VxmHostfs *hostfs;
 
-  if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME|ADDR]",
-                     "Show where every device of the guest GPU is bound, and why."))
-    return VXM_EXIT_USAGE;
-  if (argc > 2)
-    return vxm_cli_usage_error(cli, "give at most one VM name or PCI address");
-  hostfs = vxm_cli_get_hostfs(cli, &error);
-  if (hostfs == NULL)
-    return vxm_cli_fail(cli, error);
   if (argc == 2) {
     VxmCliTarget target = {0};
 
@@ -122,6 +122,10 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
   json_builder_end_object(b);
   root = json_builder_get_root(b);
 
+  if (out_root != NULL) {
+    *out_root = g_steal_pointer(&root);
+    return VXM_EXIT_OK;
+  }
   if (json) {
     vxm_cli_print_json(root);
     return VXM_EXIT_OK;
@@ -153,4 +157,331 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
     }
   }
   return VXM_EXIT_OK;
+}
+
+/* ---- the VM view ---- */
+
+static void
+set_null_member(JsonObject *obj, const char *member)
+{
+  if (!json_object_has_member(obj, member))
+    json_object_set_null_member(obj, member);
+}
+
+/* The state the VM's supervisor reports, or its last state file when none runs. */
+static JsonObject *
+vm_state(const VxmVmPaths *paths)
+{
+  g_autofree char *state_file = vxm_supervisor_state_file(paths);
+  g_autoptr(JsonNode) saved = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *status;
+
+  if (vxm_vm_is_running(paths)) {
+    g_autoptr(JsonObject) request = json_object_new();
+    g_autoptr(JsonObject) reply = NULL;
+
+    json_object_set_string_member(request, "command", "status");
+    reply = vxm_control_request(paths, request, 5000, &error);
+    if (reply != NULL && json_object_has_member(reply, "status") &&
+        JSON_NODE_HOLDS_OBJECT(json_object_get_member(reply, "status"))) {
+      status = json_object_ref(json_object_get_object_member(reply, "status"));
+      json_object_set_boolean_member(status, "running", TRUE);
+      return status;
+    }
+  }
+  saved = vxm_vm_state_file_read(state_file, NULL);
+  if (saved != NULL) {
+    status = json_object_ref(json_node_get_object(saved));
+  } else {
+    status = json_object_new();
+    json_object_set_string_member(status, "name", paths->name);
+    json_object_set_string_member(status, "state", "stopped");
+  }
+  json_object_set_boolean_member(status, "running", vxm_vm_is_running(paths));
+  if (error != NULL) {
+    json_object_set_string_member(status, "supervisor_error", error->message);
+  } else if (!vxm_vm_is_running(paths)) {
+    const char *state = json_object_get_string_member_with_default(status, "state", "stopped");
+    VxmVmState parsed;
+
+    /* the state file says it ran, but nobody holds the lock: the supervisor died */
+    if (vxm_vm_state_from_string(state, &parsed) && !vxm_vm_state_is_final(parsed)) {
+      g_autofree char *reason = g_strdup_printf(
+          "its supervisor died while the VM was %s: `vxm recover` gives back what it held", state);
+
+      json_object_set_string_member(status, "state", "failed");
+      json_object_set_string_member(status, "reason", reason);
+    }
+    json_object_set_null_member(status, "supervisor_pid");
+    json_object_set_null_member(status, "qemu_pid");
+    json_object_set_null_member(status, "swtpm_pid");
+  }
+  return status;
+}
+
+static JsonNode *
+vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **error)
+{
+  g_autoptr(VxmVmPaths) paths = vxm_vm_paths_new(name, error);
+  g_autoptr(VxmVmConfig) config = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *gpu = NULL;
+  JsonNode *node;
+
+  if (paths == NULL)
+    return NULL;
+  config = vxm_vm_config_load(paths, error);
+  if (config == NULL)
+    return NULL;
+  status = vm_state(paths);
+  json_object_set_string_member(status, "name", paths->name);
+  json_object_set_string_member(status, "config", paths->config_file);
+  for (guint i = 0; i < 8; i++) {
+    static const char *const members[] = {"reason",    "supervisor_pid", "qemu_pid", "swtpm_pid",
+                                          "run_state", "started",        "gpu",      "updated"};
+    set_null_member(status, members[i]);
+  }
+  if (!json_object_has_member(status, "logs")) {
+    JsonObject *logs = json_object_new();
+    g_autofree char *serial = g_build_filename(paths->state_dir, "serial.log", NULL);
+
+    json_object_set_string_member(logs, "vxm", paths->vxm_log);
+    json_object_set_string_member(logs, "qemu", paths->qemu_log);
+    json_object_set_string_member(logs, "swtpm", paths->swtpm_log);
+    json_object_set_string_member(logs, "serial", serial);
+    json_object_set_object_member(status, "logs", logs);
+  }
+
+  /* the GPU: the one the supervisor used, else the configured one */
+  gpu = g_strdup(json_object_get_string_member_with_default(status, "gpu", NULL));
+  if (gpu == NULL && config->gpu != NULL)
+    gpu = g_strdup(config->gpu);
+  if (gpu == NULL) {
+    /* auto: the single candidate, as vxm start chooses */
+    g_autoptr(GPtrArray) gpus = vxm_gpu_list(hostfs, NULL);
+    guint candidates = 0;
+
+    for (guint i = 0; gpus != NULL && i < gpus->len; i++) {
+      if (vxm_gpu_get_role(g_ptr_array_index(gpus, i)) == VXM_GPU_ROLE_CANDIDATE) {
+        candidates++;
+        g_free(gpu);
+        gpu = g_strdup(vxm_gpu_get_address(g_ptr_array_index(gpus, i)));
+      }
+    }
+    if (candidates != 1)
+      g_clear_pointer(&gpu, g_free);
+  }
+  if (gpu != NULL) {
+    JsonNode *devices = vxm_host_ops_binding_status(ops, gpu, &local_error);
+
+    json_object_set_string_member(status, "gpu", gpu);
+    if (devices != NULL) {
+      json_object_set_member(status, "devices", devices);
+    } else {
+      json_object_set_null_member(status, "devices");
+      json_object_set_string_member(status, "devices_error", local_error->message);
+      g_clear_error(&local_error);
+    }
+  } else {
+    json_object_set_null_member(status, "devices");
+  }
+  node = vxm_host_ops_journal_status(ops, paths->name, &local_error);
+  if (node != NULL) {
+    json_object_set_member(status, "host", node);
+  } else {
+    json_object_set_null_member(status, "host");
+    json_object_set_string_member(status, "host_error", local_error->message);
+  }
+  return json_node_init_object(json_node_alloc(), status);
+}
+
+static const char *
+member_or(JsonObject *obj, const char *member, const char *fallback)
+{
+  JsonNode *node = json_object_get_member(obj, member);
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+    return fallback;
+  return json_node_get_string(node);
+}
+
+static void
+print_pid(GString *line, JsonObject *obj, const char *member, const char *label)
+{
+  JsonNode *node = json_object_get_member(obj, member);
+
+  if (node != NULL && JSON_NODE_HOLDS_VALUE(node))
+    g_string_append_printf(line, "%s%s %" G_GINT64_FORMAT, line->len > 0 ? ", " : "", label,
+                           json_node_get_int(node));
+}
+
+static void
+print_vm(VxmCli *cli, JsonObject *vm)
+{
+  const char *state = member_or(vm, "state", "?");
+  const char *run_state = member_or(vm, "run_state", NULL);
+  const char *sgr = g_strcmp0(state, "running") == 0  ? "1;32"
+                    : g_strcmp0(state, "failed") == 0 ? "1;31"
+                                                      : "1";
+  g_autofree char *shown = vxm_cli_colored(cli, sgr, state);
+  g_autoptr(GString) pids = g_string_new(NULL);
+  JsonNode *devices = json_object_get_member(vm, "devices");
+  JsonNode *host = json_object_get_member(vm, "host");
+  JsonObject *logs = json_object_get_object_member(vm, "logs");
+
+  g_print("VM %s: %s", member_or(vm, "name", "?"), shown);
+  if (run_state != NULL && g_strcmp0(state, "running") == 0)
+    g_print(" (QEMU: %s)", run_state);
+  g_print("\n");
+  if (member_or(vm, "reason", NULL) != NULL)
+    g_print("  why: %s\n", member_or(vm, "reason", NULL));
+  print_pid(pids, vm, "supervisor_pid", "supervisor");
+  print_pid(pids, vm, "qemu_pid", "QEMU");
+  print_pid(pids, vm, "swtpm_pid", "swtpm");
+  if (pids->len > 0)
+    g_print("  pids: %s\n", pids->str);
+  if (member_or(vm, "gpu", NULL) != NULL)
+    g_print("  GPU %s\n", member_or(vm, "gpu", NULL));
+  if (devices != NULL && JSON_NODE_HOLDS_ARRAY(devices)) {
+    JsonArray *devs = json_node_get_array(devices);
+
+    for (guint k = 0; k < json_array_get_length(devs); k++) {
+      JsonObject *d = json_array_get_object_element(devs, k);
+
+      g_print("    %s  %-14s %s\n", member_or(d, "address", "?"), member_or(d, "driver", "-"),
+              member_or(d, "reason", ""));
+    }
+  }
+  if (host != NULL && JSON_NODE_HOLDS_OBJECT(host)) {
+    JsonObject *j = json_node_get_object(host);
+    JsonArray *entries = json_object_get_array_member(j, "entries");
+    guint held = 0;
+
+    for (guint i = 0; entries != NULL && i < json_array_get_length(entries); i++) {
+      JsonObject *e = json_array_get_object_element(entries, i);
+
+      if (g_strcmp0(member_or(e, "state", ""), "undone") != 0)
+        held++;
+    }
+    g_print("  held on the host: %u change%s in the journal\n", held, held == 1 ? "" : "s");
+    for (guint i = 0; entries != NULL && i < json_array_get_length(entries); i++) {
+      JsonObject *e = json_array_get_object_element(entries, i);
+      JsonObject *data = json_object_get_object_member(e, "data");
+
+      if (g_strcmp0(member_or(e, "state", ""), "undone") == 0)
+        continue;
+      g_print("    %-10s %-7s %s\n", member_or(e, "kind", "?"), member_or(e, "state", "?"),
+              data != NULL ? member_or(data, "device", "") : "");
+    }
+  } else {
+    g_print("  held on the host: nothing\n");
+  }
+  if (logs != NULL) {
+    g_autofree char *vxm_log = vxm_vm_paths_display(member_or(logs, "vxm", ""));
+    g_autofree char *dir = g_path_get_dirname(vxm_log);
+
+    g_print("  logs: %s/ (vxm.log, qemu.log, swtpm.log, serial.log)\n", dir);
+  }
+}
+
+static GPtrArray *
+vm_names(void)
+{
+  g_autofree char *dir_path = vxm_vm_paths_config_dir();
+  g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+  GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+  const char *entry;
+
+  while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+    if (g_str_has_suffix(entry, ".conf")) {
+      g_autofree char *name = g_strndup(entry, strlen(entry) - strlen(".conf"));
+
+      if (vxm_vm_name_validate(name, -1, NULL))
+        g_ptr_array_add(names, g_steal_pointer(&name));
+    }
+  }
+  g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+  return names;
+}
+
+int
+vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON (keys: docs/status-json.md)", NULL},
+      {NULL},
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmHostOps) ops = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+  VxmHostfs *hostfs;
+  VxmPciAddress address;
+
+  if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME|ADDR]",
+                     "Show a VM: its state, pids, QEMU's run state, where each device of its GPU\n"
+                     "is bound, what the host holds for it and its logs. Without NAME: every VM.\n"
+                     "With a PCI address: where that GPU's devices are bound, and why."))
+    return VXM_EXIT_USAGE;
+  if (argc > 2)
+    return vxm_cli_usage_error(cli, "give at most one VM name or PCI address");
+  hostfs = vxm_cli_get_hostfs(cli, &error);
+  if (hostfs == NULL)
+    return vxm_cli_fail(cli, error);
+  if (argc == 2 && vxm_pci_address_parse(argv[1], &address, NULL))
+    return binding_status(cli, hostfs, argc, argv, json, NULL);
+  ops = vxm_host_ops_local_new(hostfs);
+  if (argc == 2) {
+    g_autoptr(JsonNode) vm = vm_status_json(hostfs, ops, argv[1], &error);
+
+    if (vm == NULL)
+      return vxm_cli_fail(cli, error);
+    if (json)
+      vxm_cli_print_json(vm);
+    else
+      print_vm(cli, json_node_get_object(vm));
+    return VXM_EXIT_OK;
+  }
+  names = vm_names();
+  if (json) {
+    g_autoptr(JsonNode) root = NULL;
+    JsonArray *vms = json_array_new();
+    int status = binding_status(cli, hostfs, 1, argv, TRUE, &root);
+
+    if (status != VXM_EXIT_OK) {
+      json_array_unref(vms);
+      return status;
+    }
+    for (guint i = 0; i < names->len; i++) {
+      g_autoptr(GError) local = NULL;
+      JsonNode *vm = vm_status_json(hostfs, ops, g_ptr_array_index(names, i), &local);
+
+      if (vm == NULL) {
+        json_array_unref(vms);
+        return vxm_cli_fail(cli, local);
+      }
+      json_array_add_element(vms, vm);
+    }
+    json_object_set_array_member(json_node_get_object(root), "vms", vms);
+    vxm_cli_print_json(root);
+    return VXM_EXIT_OK;
+  }
+  if (names->len == 0) {
+    g_print("no VM yet (vxm init NAME creates one)\n");
+    return binding_status(cli, hostfs, 1, argv, FALSE, NULL);
+  }
+  for (guint i = 0; i < names->len; i++) {
+    g_autoptr(GError) local = NULL;
+    g_autoptr(JsonNode) vm = vm_status_json(hostfs, ops, g_ptr_array_index(names, i), &local);
+
+    if (vm == NULL) {
+      g_print("VM %s: %s\n", (char *)g_ptr_array_index(names, i), local->message);
+      continue;
+    }
+    print_vm(cli, json_node_get_object(vm));
+  }
+  g_print("\n");
+  return binding_status(cli, hostfs, 1, argv, FALSE, NULL);
 }

@@ -68,15 +68,17 @@ gboolean vxm_cli_parse_timeout(const char *text, guint *out_ms,
 /* The subcommands. */
 int vxm_cli_cmd_list_gpus(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv);
-int vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_detach(VxmCli *cli, int argc, char **argv);
-int vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv);
-int vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv);
-int vxm_cli_cmd_reset(VxmCli *cli, int argc, char **argv);
-int vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_static_binding(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_inputs(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_reset(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv);
 
 G_END_DECLS

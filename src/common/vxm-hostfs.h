@@ -24,6 +24,8 @@ G_BEGIN_DECLS
 #define VXM_HOST_SYS_NODES             "/sys/devices/system/node"
 #define VXM_HOST_SYS_CPUS              "/sys/devices/system/cpu"
 #define VXM_HOST_SYS_HUGEPAGES         "/sys/kernel/mm/hugepages"
+#define VXM_HOST_SYS_CPU_CORE_PMU      "/sys/devices/cpu_core" /* hybrid Intel: P cores */
+#define VXM_HOST_SYS_CPU_ATOM_PMU      "/sys/devices/cpu_atom" /* hybrid Intel: E cores */
 #define VXM_HOST_SYS_MODULES           "/sys/module"
 #define VXM_HOST_SYS_FIRMWARE_EFI      "/sys/firmware/efi"
 #define VXM_HOST_DEV                   "/dev"

@@ -8,6 +8,9 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <linux/fs.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -21,6 +24,7 @@ typedef struct {
   char *real;       /* passthrough folder */
   char *snapshot;   /* generated content, taken at open like sysfs does */
   gsize snapshot_len;
+  gpointer client; /* a modelled device's per-open state (node->device_ops) */
 } Handle;
 
 static VxmSimHost *the_host;
@@ -40,6 +44,8 @@ handle_free(Handle *h)
   if (h == NULL)
     return;
   if (h->node != NULL) {
+    if (h->client != NULL && h->node->device_ops != NULL && h->node->device_ops->release != NULL)
+      h->node->device_ops->release(h->node, h->client);
     vxm_sim_host_lock(the_host);
     vxm_sim_node_unref(h->node);
     vxm_sim_host_unlock(the_host);
@@ -350,6 +356,8 @@ sim_open(const char *path, struct fuse_file_info *fi)
     res = vxm_sim_host_fault_begin(the_host, "open", path, alias, NULL, -1, &fired);
   if ((flags & VXM_SIM_NODE_FLAG_DEVICE) || fired)
     vxm_sim_host_log(the_host, "open", alias ? alias : path, access_word(fi->flags), -1, res);
+  if (res == 0 && node->device_ops != NULL && node->device_ops->open != NULL)
+    res = node->device_ops->open(node, fi->flags, fuse_get_context()->pid, &h->client);
   if (res != 0) {
     handle_free(h);
     return res;
@@ -367,6 +375,7 @@ sim_open(const char *path, struct fuse_file_info *fi)
   }
   vxm_sim_host_unlock(the_host);
   fi->direct_io = is_generated(node) || (flags & VXM_SIM_NODE_FLAG_DEVICE) ? 1 : 0;
+  fi->nonseekable = node->device_ops != NULL ? 1 : 0;
   fi->keep_cache = 0;
   fi->fh = (uintptr_t)h;
   return 0;
@@ -382,6 +391,8 @@ sim_read(const char *path, char *buf, size_t size, off_t offset, struct fuse_fil
     ssize_t r = pread(h->fd, buf, size, offset);
     return r < 0 ? -errno : (int)r;
   }
+  if (h->node != NULL && h->node->device_ops != NULL && h->node->device_ops->read != NULL)
+    return h->node->device_ops->read(h->node, h->client, buf, size, fi->flags);
   if (h->snapshot != NULL) {
     if ((gsize)offset < h->snapshot_len) {
       n = MIN(size, h->snapshot_len - (gsize)offset);
@@ -414,6 +425,7 @@ sim_write(const char *path, const char *buf, size_t size, off_t offset, struct f
     vxm_sim_host_lock(the_host);
     res = node->store != NULL ? node->store(node, buf, size) : -EACCES;
     vxm_sim_host_unlock(the_host);
+    vxm_sim_host_run_deferred(the_host);
     return res < 0 ? res : (int)size;
   }
   vxm_sim_host_lock(the_host);
@@ -570,6 +582,8 @@ sim_mkdir(const char *path, mode_t mode)
 static int
 sim_symlink(const char *target, const char *path)
 {
+  if (vxm_sim_host_take_announced(the_host, path))
+    return 0; /* the simulated udev's own link (vxm_sim_host_announce_link) */
   return make_node(path, "create", vxm_sim_node_new_link(target), NULL);
 }
 
@@ -608,6 +622,8 @@ remove_node(const char *path, const char *op, gboolean dir)
 static int
 sim_unlink(const char *path)
 {
+  if (vxm_sim_host_take_announced(the_host, path))
+    return 0;
   return remove_node(path, "unlink", FALSE);
 }
 
@@ -797,29 +813,69 @@ sim_flush(const char *path, struct fuse_file_info *fi)
   return 0;
 }
 
-/* Device nodes will answer ioctls here (I2C_SLAVE on /dev/i2c-N, evdev EVIOCG*); until an
- * area gives a node an ioctl handler, every ioctl is logged and refused like on a plain file. */
+/* A modelled device (node->device_ops) answers its ioctls; on any other node every ioctl is
+ * logged and refused like on a plain file. A FUSE regular file only gets an ioctl's argument
+ * through its size (_IOC_SIZE): an _IOW ioctl that passes a value instead of a pointer
+ * (EVIOCGRAB 1) fails with EFAULT in the kernel before it reaches us. */
 static int
 sim_ioctl(const char *path, unsigned int cmd, void *arg, struct fuse_file_info *fi,
           unsigned int flags, void *data)
 {
   Handle *h = (Handle *)(uintptr_t)fi->fh;
-  g_autofree char *value = g_strdup_printf("0x%x", cmd);
+  const VxmSimDeviceOps *ops;
+  g_autofree char *value = NULL;
   g_autofree char *op_path = NULL;
   gboolean fired = FALSE;
   int res;
 
   if (h == NULL || h->node == NULL)
     return -ENOTTY;
+  ops = h->node->device_ops;
+  if (ops != NULL && ops->ioctl_name != NULL)
+    value = ops->ioctl_name(cmd, data, _IOC_SIZE(cmd));
+  if (value == NULL)
+    value = g_strdup_printf("0x%x", cmd);
   vxm_sim_host_lock(the_host);
   op_path = path_of(path, h->node);
   vxm_sim_host_unlock(the_host);
   res = vxm_sim_host_fault_begin(the_host, "ioctl", op_path, NULL, value, -1, &fired);
   if (res == 0)
-    res = -ENOTTY;
+    res = ops != NULL && ops->ioctl != NULL
+              ? ops->ioctl(h->node, h->client, cmd, data, _IOC_SIZE(cmd))
+              : -ENOTTY;
   if (fired || (h->node->flags & VXM_SIM_NODE_FLAG_DEVICE))
-    vxm_sim_host_log(the_host, "ioctl", op_path, value, -1, res);
+    vxm_sim_host_log(the_host, "ioctl", op_path, value, -1, res < 0 ? res : 0);
   return res;
+}
+
+static int
+sim_poll(const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph,
+         unsigned *reventsp)
+{
+  Handle *h = (Handle *)(uintptr_t)fi->fh;
+
+  if (h != NULL && h->node != NULL && h->node->device_ops != NULL &&
+      h->node->device_ops->poll != NULL) {
+    *reventsp = h->node->device_ops->poll(h->node, h->client, ph);
+    return 0;
+  }
+  if (ph != NULL)
+    fuse_pollhandle_destroy(ph);
+  *reventsp = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM; /* a plain file is always ready */
+  return 0;
+}
+
+static void
+poll_wake(gpointer waker)
+{
+  fuse_notify_poll(waker);
+  fuse_pollhandle_destroy(waker);
+}
+
+static void
+poll_drop(gpointer waker)
+{
+  fuse_pollhandle_destroy(waker);
 }
 
 static const struct fuse_operations sim_operations = {
@@ -850,6 +906,7 @@ static const struct fuse_operations sim_operations = {
     .fsync = sim_fsync,
     .flush = sim_flush,
     .ioctl = sim_ioctl,
+    .poll = sim_poll,
 };
 
 int
@@ -862,6 +919,10 @@ vxm_sim_fuse_run(VxmSimHost *host, const char *mountpoint, gboolean foreground, 
 
   the_host = host;
   host->should_abort = should_abort;
+  host->poll_wake = poll_wake;
+  host->poll_drop = poll_drop;
+  g_free(host->mountpoint);
+  host->mountpoint = realpath(mountpoint, NULL);
   /* allow_other lets the unprivileged test user in; only root may set it without fuse.conf. */
   if (geteuid() == 0)
     g_string_append(options, ",allow_other");

@@ -5,8 +5,10 @@
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vxm-sim-hugepages.h"
+#include "vxm-sim-input.h"
 #include "vxm-sim-pci.h"
 #include "vxm-sim-proc.h"
 #include "vxm-sim-system.h"
@@ -147,6 +149,7 @@ vxm_sim_host_dump_state(VxmSimHost *host)
   vxm_sim_pci_dump_state(host->pci, lines);
   vxm_sim_proc_dump_state(host->proc, lines);
   vxm_sim_hugepages_dump_state(host->hugepages, lines);
+  vxm_sim_input_dump_state(host->input, lines);
   dev = vxm_sim_node_lookup(host->root, "/dev", NULL);
   if (dev != NULL)
     collect_device_nodes(dev, lines);
@@ -155,6 +158,116 @@ vxm_sim_host_dump_state(VxmSimHost *host)
   for (guint i = 0; i < lines->len; i++)
     g_string_append_printf(out, "%s\n", (const char *)lines->pdata[i]);
   return g_string_free(out, FALSE);
+}
+
+/* ---- deferred work and announced links ---- */
+
+typedef struct {
+  GFunc func;
+  gpointer data;
+  GDestroyNotify destroy;
+} Deferred;
+
+void
+vxm_sim_host_defer(VxmSimHost *host, GFunc func, gpointer data, GDestroyNotify destroy)
+{
+  Deferred *d = g_new0(Deferred, 1);
+
+  d->func = func;
+  d->data = data;
+  d->destroy = destroy;
+  g_ptr_array_add(host->deferred, d);
+}
+
+void
+vxm_sim_host_run_deferred(VxmSimHost *host)
+{
+  for (;;) {
+    Deferred *d = NULL;
+
+    vxm_sim_host_lock(host);
+    if (host->deferred->len > 0)
+      d = g_ptr_array_steal_index(host->deferred, 0);
+    vxm_sim_host_unlock(host);
+    if (d == NULL)
+      return;
+    d->func(d->data, host);
+    if (d->destroy != NULL)
+      d->destroy(d->data);
+    g_free(d);
+  }
+}
+
+/* Applies an announced change to the tree. Lock held. */
+static void
+apply_announced(VxmSimHost *host, const char *path, gpointer what)
+{
+  if (what == (gpointer)host)
+    vxm_sim_node_remove_path(host->root, path);
+  else
+    vxm_sim_node_put(host->root, path, vxm_sim_node_ref(what));
+}
+
+static void
+announce(VxmSimHost *host, const char *path, gpointer what)
+{
+  g_autofree char *local = NULL;
+  int res = -1;
+
+  vxm_sim_host_lock(host);
+  if (host->mountpoint != NULL) {
+    local = g_strconcat(host->mountpoint, path, NULL);
+    g_hash_table_replace(host->announced, g_strdup(path),
+                         what == (gpointer)host ? what : vxm_sim_node_ref(what));
+  }
+  vxm_sim_host_unlock(host);
+  if (local != NULL) {
+    if (what == (gpointer)host)
+      res = unlink(local);
+    else
+      res = symlink(((VxmSimNode *)what)->target, local);
+  }
+  vxm_sim_host_lock(host);
+  if (res != 0) {
+    /* no mount, or the VFS refused (a stale entry): change the tree directly */
+    if (host->mountpoint != NULL)
+      g_hash_table_remove(host->announced, path);
+    apply_announced(host, path, what);
+  }
+  vxm_sim_host_unlock(host);
+}
+
+void
+vxm_sim_host_announce_link(VxmSimHost *host, const char *path, VxmSimNode *link)
+{
+  announce(host, path, link);
+  vxm_sim_host_lock(host);
+  vxm_sim_node_unref(link);
+  vxm_sim_host_unlock(host);
+}
+
+void
+vxm_sim_host_announce_unlink(VxmSimHost *host, const char *path)
+{
+  announce(host, path, host);
+}
+
+gboolean
+vxm_sim_host_take_announced(VxmSimHost *host, const char *path)
+{
+  gpointer key = NULL, what = NULL;
+  gboolean found;
+
+  vxm_sim_host_lock(host);
+  found = g_hash_table_steal_extended(host->announced, path, &key, &what);
+  if (found) {
+    apply_announced(host, path, what);
+    if (what != (gpointer)host)
+      vxm_sim_node_unref(what);
+    g_free(key);
+  }
+  vxm_sim_host_unlock(host);
+  return found;
 }
 
 /* ---- the control folder ---- */
@@ -267,6 +380,8 @@ vxm_sim_host_new(const char *machine_path, gboolean echo_log, GError **error)
   host->log = vxm_sim_log_new(echo_log);
   host->faults = vxm_sim_faults_new();
   host->machine_path = g_strdup(machine_path);
+  host->announced = g_hash_table_new(g_str_hash, g_str_equal);
+  host->deferred = g_ptr_array_new();
 
   /* The skeleton every Linux host has, even where no area adds anything. */
   for (const char *const *d =
@@ -289,9 +404,13 @@ vxm_sim_host_new(const char *machine_path, gboolean echo_log, GError **error)
                                           vxm_sim_system_cpus(host->system), error);
   if (host->hugepages == NULL)
     return NULL;
+  host->input = vxm_sim_input_new(host, machine, error);
+  if (host->input == NULL)
+    return NULL;
   if (!vxm_sim_machine_check_understood(machine, error))
     return NULL;
   build_control_folder(host);
+  vxm_sim_input_add_control(host->input);
   return g_steal_pointer(&host);
 }
 
@@ -300,6 +419,7 @@ vxm_sim_host_free(VxmSimHost *host)
 {
   if (host == NULL)
     return;
+  vxm_sim_input_free(host->input);
   vxm_sim_hugepages_free(host->hugepages);
   vxm_sim_proc_free(host->proc);
   vxm_sim_pci_free(host->pci);
@@ -308,6 +428,21 @@ vxm_sim_host_free(VxmSimHost *host)
   vxm_sim_faults_free(host->faults);
   vxm_sim_log_free(host->log);
   g_free(host->machine_path);
+  g_free(host->mountpoint);
+  if (host->announced != NULL) {
+    GHashTableIter iter;
+    gpointer key, what;
+
+    g_hash_table_iter_init(&iter, host->announced);
+    while (g_hash_table_iter_next(&iter, &key, &what)) {
+      g_free(key);
+      if (what != (gpointer)host)
+        vxm_sim_node_unref(what);
+    }
+    g_hash_table_unref(host->announced);
+  }
+  if (host->deferred != NULL)
+    g_ptr_array_unref(host->deferred); /* run before every control write returns: empty */
   g_rec_mutex_clear(&host->lock);
   g_free(host);
 }

@@ -33,6 +33,7 @@ typedef struct _VxmSimPci VxmSimPci;
 typedef struct _VxmSimProc VxmSimProc;
 typedef struct _VxmSimSystem VxmSimSystem;
 typedef struct _VxmSimHugepages VxmSimHugepages;
+typedef struct _VxmSimInput VxmSimInput;
 
 typedef struct {
   GRecMutex lock; /* guards the tree and every area's state */
@@ -45,6 +46,13 @@ typedef struct {
   VxmSimProc *proc;
   VxmSimHugepages *hugepages;
   gboolean (*should_abort)(void); /* set by the FUSE layer: TRUE once unmounting */
+  VxmSimInput *input;
+  /* Set by the FUSE layer: the mount, and how a device wakes a poll(2) waiting on it. */
+  char *mountpoint;
+  void (*poll_wake)(gpointer waker);
+  void (*poll_drop)(gpointer waker);
+  GHashTable *announced; /* host path -> VxmSimNode to add, or the host itself: remove */
+  GPtrArray *deferred;   /* Deferred, run after a control write lets go of the lock */
 } VxmSimHost;
 
 VxmSimHost *vxm_sim_host_new(const char *machine_path, gboolean echo_log,
@@ -77,6 +85,22 @@ void vxm_sim_host_log(VxmSimHost *host, const char *op, const char *path, const 
 /* A /dev node (a regular file in the simulation), owned by root unless said otherwise. */
 VxmSimNode *vxm_sim_host_add_device_node(VxmSimHost *host, const char *path, guint mode, uid_t uid,
                                          gid_t gid);
+
+/* Runs @func(@data) once the control write being handled has let go of the host lock (still
+ * before the write returns): for work that goes through the mount itself. Lock held. */
+void vxm_sim_host_defer(VxmSimHost *host, GFunc func, gpointer data, GDestroyNotify destroy);
+/* The FUSE layer, without the lock, after a control write. */
+void vxm_sim_host_run_deferred(VxmSimHost *host);
+
+/* A link the simulated kernel (udev) adds or removes, made as a real symlink(2) or unlink(2) on
+ * the mount so inotify watchers see it (a FUSE server's own changes make no inotify events).
+ * Without a mount (tests of the model) the tree is changed directly. Call without the lock
+ * (from a deferred function). Takes the reference to @link. */
+void vxm_sim_host_announce_link(VxmSimHost *host, const char *path, VxmSimNode *link);
+void vxm_sim_host_announce_unlink(VxmSimHost *host, const char *path);
+/* The FUSE layer's symlink and unlink: TRUE (and the change applied) when @path was
+ * announced. Call without the lock. */
+gboolean vxm_sim_host_take_announced(VxmSimHost *host, const char *path);
 
 /* gid of a host group by name ("video", "render", "kvm"), or 0 when the host has none. */
 gid_t vxm_sim_host_group_id(const char *name);

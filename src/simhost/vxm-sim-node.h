@@ -40,6 +40,24 @@ typedef enum {
 
 typedef struct _VxmSimNode VxmSimNode;
 
+/* A character device the simulation models per open file (evdev; later i2c-dev): each open
+ * gets a client of its own. Called by the FUSE layer WITHOUT the host lock; the device keeps
+ * its own. Absent members: the plain device-node behaviour. */
+typedef struct {
+  /* 0 with *client set, or a negative errno. @pid: the opening task. */
+  int (*open)(VxmSimNode *node, int flags, int pid, gpointer *client);
+  void (*release)(VxmSimNode *node, gpointer client);
+  /* Bytes read or a negative errno; @flags are the file's (O_NONBLOCK). */
+  int (*read)(VxmSimNode *node, gpointer client, char *buf, gsize size, int flags);
+  /* The ioctl's result or a negative errno; @data holds _IOC_SIZE(cmd) bytes in and out. */
+  int (*ioctl)(VxmSimNode *node, gpointer client, unsigned int cmd, void *data, gsize size);
+  /* The ioctl as the log shows it ("EVIOCGRAB 1"), or NULL for "0xCMD". */
+  char *(*ioctl_name)(unsigned int cmd, const void *data, gsize size);
+  /* poll(2) revents; a non-NULL @waker is the device's to wake (VxmSimHost.poll_wake) or drop
+   * (poll_drop) once. */
+  unsigned int (*poll)(VxmSimNode *node, gpointer client, gpointer waker);
+} VxmSimDeviceOps;
+
 /* Content of a generated file, newly allocated; *len is -1 on entry and may be set for
  * content with NUL bytes, else the content's strlen counts. */
 typedef char *(*VxmSimShowFunc)(VxmSimNode *node, gssize *len);
@@ -69,6 +87,7 @@ struct _VxmSimNode {
   guint special_type; /* S_IFSOCK or S_IFIFO of a special node */
   char *target;       /* link target, or the real folder of a passthrough node */
   char *log_path;     /* the host path used in the log and fault rules, when not its own */
+  const VxmSimDeviceOps *device_ops; /* a modelled character device, or NULL */
 };
 
 VxmSimNode *vxm_sim_node_new_dir(guint mode);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/vxm-error.h"
+#include "input/vxm-input-set.h"
 #include "pci/vxm-pci-address.h"
 
 static void
@@ -176,28 +177,28 @@ choose_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, guint64 memory)
   return memory % (2 * MIB) == 0 ? 2 * MIB : 0;
 }
 
+/* The devices [input] inputs names (or auto picks) that are plugged in now; one that is not
+ * is left out with a note (QEMU would refuse to start), and the hotplug watcher adds it when
+ * it is plugged in (vxm-input-watch). */
 static void
 collect_inputs(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes)
 {
-  gboolean have_primary = FALSE;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmInputSet) set = vxm_input_set_discover(hostfs, &error);
 
-  if (config->inputs == NULL) {
-    add_note(notes, "inputs = auto: keyboards and mice are chosen when the VM starts");
+  if (set == NULL) {
+    add_note(notes, "no keyboard or mouse is passed to the guest: %s", error->message);
     return;
   }
-  for (gsize i = 0; config->inputs[i] != NULL; i++) {
-    const char *name = config->inputs[i];
-    g_autofree char *host_path = g_strdup_printf(VXM_HOST_DEV_INPUT "/by-id/%s", name);
-    g_autofree char *local = vxm_hostfs_path(hostfs, host_path);
-    VxmHostInputKind kind =
-        g_str_has_suffix(name, "-event-mouse") ? VXM_HOST_INPUT_MOUSE : VXM_HOST_INPUT_KEYBOARD;
-    gboolean primary = kind == VXM_HOST_INPUT_KEYBOARD && !have_primary;
-
-    if (!vxm_hostfs_exists(hostfs, host_path))
-      add_note(notes, "input %s is not plugged in (%s missing)", name, host_path);
-    vxm_host_facts_add_input(self, local, kind, primary);
-    have_primary = have_primary || primary;
-  }
+  vxm_input_set_select(set, (const char *const *)config->inputs);
+  for (guint i = 0; i < set->missing->len; i++)
+    add_note(notes,
+             "input %s is not plugged in (" VXM_HOST_DEV_INPUT "/by-id/%s missing): "
+             "it joins the guest when plugged in",
+             (char *)set->missing->pdata[i], (char *)set->missing->pdata[i]);
+  vxm_input_set_add_facts(set, hostfs, self);
+  if (self->inputs->len == 0 && config->inputs == NULL)
+    add_note(notes, "inputs = auto: no physical keyboard or mouse found (vxm inputs lists them)");
 }
 
 static char *

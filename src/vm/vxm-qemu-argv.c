@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/vxm-error.h"
+#include "input/vxm-input-object.h"
 
 /* The Hyper-V enlightenments Windows guests benefit from (facts.md). */
 static const char *const hyperv_flags[] = {
@@ -279,6 +280,7 @@ static gboolean
 add_inputs(Args *a, const VxmQemuArgvInput *in, GError **error)
 {
   GPtrArray *inputs = in->facts->inputs;
+  g_autoptr(GPtrArray) objects = NULL;
   guint kbd = 0;
   guint mouse = 0;
 
@@ -286,22 +288,17 @@ add_inputs(Args *a, const VxmQemuArgvInput *in, GError **error)
     return TRUE;
   if (!require_type(in->caps, "input-linux", "keyboard and mouse passthrough", error))
     return FALSE;
-  for (guint i = 0; i < inputs->len; i++) {
-    VxmHostInput *input = g_ptr_array_index(inputs, i);
-    g_autofree char *path = vxm_qemu_escape_opt(input->path);
-    g_autoptr(GString) obj = g_string_new("input-linux");
+  /* the same objects the hotplug watcher re-adds over QMP (vxm-input-object) */
+  objects = vxm_input_objects_new(inputs, in->config->grab_toggle);
+  for (guint i = 0; i < objects->len; i++) {
+    VxmInputObject *object = g_ptr_array_index(objects, i);
 
-    if (input->kind == VXM_HOST_INPUT_KEYBOARD) {
-      g_string_append_printf(obj, ",id=kbd%u,evdev=%s", kbd++, path);
-      if (input->primary)
-        g_string_append(obj, ",grab_all=on");
-      g_string_append(obj, ",repeat=on");
-    } else {
-      g_string_append_printf(obj, ",id=mouse%u,evdev=%s", mouse++, path);
-    }
-    append_kv(obj, "grab-toggle", in->config->grab_toggle);
+    if (object->kind == VXM_HOST_INPUT_KEYBOARD)
+      kbd++;
+    else
+      mouse++;
     add(a, "-object");
-    add(a, obj->str);
+    g_ptr_array_add(a->argv, vxm_input_object_to_option(object));
   }
   /* virtio input once the guest has its driver (QEMU routes to PS/2 until then) */
   if (kbd > 0 && vxm_qemu_caps_has_type(in->caps, "virtio-keyboard-pci"))

@@ -1,0 +1,90 @@
+/* vxm stop: asks the VM's supervisor to stop the guest (ACPI power-down, then quit after the
+ * time limit; --force quits at once) and follows it until the host is restored. */
+#include "supervisor/vxm-control-client.h"
+#include "vm/vxm-vm-lock.h"
+#include "vm/vxm-vm-paths.h"
+#include "vxm-cli-progress.h"
+#include "vxm-cli.h"
+
+static gboolean
+on_event(JsonObject *event, gpointer user_data)
+{
+  vxm_cli_progress_event(user_data, event);
+  return TRUE;
+}
+
+int
+vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv)
+{
+  gboolean force = FALSE;
+  gint timeout_s = -1;
+  const GOptionEntry entries[] = {
+      {"force", 'f', 0, G_OPTION_ARG_NONE, &force,
+       "Quit QEMU at once instead of asking the guest to shut down", NULL},
+      {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout_s,
+       "Seconds the guest gets to shut down before QEMU is quit (default: the VM's "
+       "shutdown_timeout)",
+       "S"},
+      {NULL},
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmVmPaths) paths = NULL;
+  g_autoptr(JsonObject) request = json_object_new();
+  g_autoptr(JsonObject) status = NULL;
+  g_autoptr(VxmCliProgress) printer = NULL;
+  const char *state;
+  JsonArray *restored;
+
+  if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME]",
+                     "Stop a VM: ACPI power-down, then quit after its shutdown_timeout (or at\n"
+                     "once with --force); returns once the host is restored.\n"
+                     "Exit status: 0 when the VM stopped and the host is restored (or it was not\n"
+                     "running), 1 when the host could not be fully restored or the supervisor\n"
+                     "could not be reached (read the VM's vxm.log; `vxm recover` undoes what is\n"
+                     "left), 2 on a usage error."))
+    return VXM_EXIT_USAGE;
+  if (argc > 2)
+    return vxm_cli_usage_error(cli, "too many arguments: give at most one VM name");
+  if (timeout_s < -1)
+    return vxm_cli_usage_error(cli, "--timeout takes a number of seconds, 0 or more");
+  paths = vxm_vm_paths_new(argc > 1 ? argv[1] : NULL, &error);
+  if (paths == NULL)
+    return vxm_cli_fail(cli, error);
+  if (!vxm_vm_is_running(paths)) {
+    if (!cli->quiet)
+      g_print("VM %s is not running\n", paths->name);
+    return VXM_EXIT_OK;
+  }
+  json_object_set_string_member(request, "command", "stop");
+  json_object_set_boolean_member(request, "force", force);
+  if (timeout_s >= 0)
+    json_object_set_int_member(request, "timeout", timeout_s);
+  printer = vxm_cli_progress_new(cli);
+  if (!cli->quiet)
+    g_print("Stopping VM %s%s\n", paths->name,
+            force ? " (forced: quit at once)"
+                  : " (ACPI power-down, then quit after the time limit)");
+  status = vxm_control_follow(paths, request, 0, on_event, printer, &error);
+  vxm_cli_progress_clear(printer);
+  if (status == NULL) {
+    g_prefix_error(&error, "VM %s: ", paths->name);
+    vxm_cli_fail(cli, error);
+    g_printerr("  `vxm status %s` shows what is left; `vxm recover` undoes it\n", paths->name);
+    return VXM_EXIT_FAILURE;
+  }
+  restored = json_object_get_array_member(status, "restored");
+  for (guint i = 0; restored != NULL && i < json_array_get_length(restored) && !cli->quiet; i++)
+    g_print("  restored: %s\n", json_array_get_string_element(restored, i));
+  state = json_object_get_string_member_with_default(status, "state", "?");
+  if (g_strcmp0(state, "failed") == 0) {
+    const char *reason = json_object_get_string_member_with_default(status, "reason", "?");
+    g_autofree char *log = vxm_vm_paths_display(paths->vxm_log);
+
+    g_printerr("vxm stop: VM %s ended with a failure: %s\n  (supervisor log: %s)\n", paths->name,
+               reason, log);
+    return VXM_EXIT_FAILURE;
+  }
+  if (!cli->quiet)
+    g_print("VM %s stopped; the host is restored\n", paths->name);
+  return VXM_EXIT_OK;
+}

@@ -1,0 +1,85 @@
+/* vxm-input-object: QEMU's input-linux objects (see the header). */
+#include "vxm-input-object.h"
+
+#include "vm/vxm-qemu-argv.h"
+
+VxmInputObject *
+vxm_input_object_copy(const VxmInputObject *object)
+{
+  VxmInputObject *copy = g_new0(VxmInputObject, 1);
+
+  *copy = *object;
+  copy->id = g_strdup(object->id);
+  copy->evdev = g_strdup(object->evdev);
+  copy->grab_toggle = g_strdup(object->grab_toggle);
+  return copy;
+}
+
+void
+vxm_input_object_free(VxmInputObject *object)
+{
+  if (object == NULL)
+    return;
+  g_free(object->id);
+  g_free(object->evdev);
+  g_free(object->grab_toggle);
+  g_free(object);
+}
+
+GPtrArray *
+vxm_input_objects_new(GPtrArray *inputs, const char *grab_toggle)
+{
+  GPtrArray *objects = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
+  guint kbd = 0, mouse = 0;
+
+  for (guint i = 0; i < inputs->len; i++) {
+    const VxmHostInput *input = g_ptr_array_index(inputs, i);
+    VxmInputObject *o = g_new0(VxmInputObject, 1);
+
+    o->kind = input->kind;
+    o->evdev = g_strdup(input->path);
+    o->grab_toggle = grab_toggle != NULL && *grab_toggle != '\0' ? g_strdup(grab_toggle) : NULL;
+    if (input->kind == VXM_HOST_INPUT_KEYBOARD) {
+      o->id = g_strdup_printf("kbd%u", kbd++);
+      o->grab_all = input->primary;
+      o->repeat = TRUE;
+    } else {
+      o->id = g_strdup_printf("mouse%u", mouse++);
+    }
+    g_ptr_array_add(objects, o);
+  }
+  return objects;
+}
+
+char *
+vxm_input_object_to_option(const VxmInputObject *o)
+{
+  g_autofree char *evdev = vxm_qemu_escape_opt(o->evdev);
+  GString *s = g_string_new(NULL);
+
+  g_string_append_printf(s, "input-linux,id=%s,evdev=%s", o->id, evdev);
+  if (o->grab_all)
+    g_string_append(s, ",grab_all=on");
+  if (o->repeat)
+    g_string_append(s, ",repeat=on");
+  if (o->grab_toggle != NULL) {
+    g_autofree char *toggle = vxm_qemu_escape_opt(o->grab_toggle);
+    g_string_append_printf(s, ",grab-toggle=%s", toggle);
+  }
+  return g_string_free(s, FALSE);
+}
+
+JsonObject *
+vxm_input_object_to_qmp(const VxmInputObject *o)
+{
+  JsonObject *args = json_object_new();
+
+  json_object_set_string_member(args, "qom-type", "input-linux");
+  json_object_set_string_member(args, "id", o->id);
+  json_object_set_string_member(args, "evdev", o->evdev);
+  json_object_set_boolean_member(args, "grab_all", o->grab_all);
+  json_object_set_boolean_member(args, "repeat", o->repeat);
+  if (o->grab_toggle != NULL)
+    json_object_set_string_member(args, "grab-toggle", o->grab_toggle);
+  return args;
+}

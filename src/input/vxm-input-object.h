@@ -1,0 +1,43 @@
+/* vxm-input-object: QEMU's input-linux objects for a VM's input devices.
+ *
+ * One object per evdev node: id kbdN or mouseN (numbered in the order of the host facts),
+ * evdev the node's stable path, grab_all=on on the primary keyboard only (QEMU: when that
+ * keyboard's grab toggles, every object without grab_all follows; two grab_all objects would
+ * not follow each other), repeat=on on keyboards (QEMU passes the host's autorepeat), and
+ * grab-toggle from the VM's config on every object. The argv builder prints them as
+ * -object options; the hotplug watcher sends the same properties to object-add, so an object
+ * re-added after an unplug is the one QEMU was started with.
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "vm/vxm-host-facts.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *id;    /* "kbd0", "mouse0" */
+  char *evdev; /* the path QEMU opens (local, under the host root) */
+  VxmHostInputKind kind;
+  gboolean grab_all;
+  gboolean repeat;
+  char *grab_toggle; /* "ctrl-ctrl", ... or NULL for QEMU's default */
+} VxmInputObject;
+
+VxmInputObject *vxm_input_object_copy(const VxmInputObject *object);
+void vxm_input_object_free(VxmInputObject *object);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmInputObject, vxm_input_object_free)
+
+/* The objects for @inputs (VxmHostInput), in order. */
+GPtrArray *vxm_input_objects_new(GPtrArray *inputs, const char *grab_toggle);
+
+/* "input-linux,id=kbd0,evdev=PATH,grab_all=on,repeat=on,grab-toggle=ctrl-ctrl" (values
+ * escaped for QEMU's option parser). */
+char *vxm_input_object_to_option(const VxmInputObject *object);
+
+/* The arguments of QMP object-add: {"qom-type": "input-linux", "id", "evdev", "grab_all",
+ * "repeat", "grab-toggle"}. */
+JsonObject *vxm_input_object_to_qmp(const VxmInputObject *object);
+
+G_END_DECLS

@@ -1,0 +1,459 @@
+/* vxm-hugepages: reserves and releases a guest's hugepages, journaled. */
+#include "vxm-hugepages.h"
+
+#include <string.h>
+
+#include "common/vxm-error.h"
+#include "common/vxm-util.h"
+
+void
+vxm_hugepages_request_init(VxmHugepagesRequest *request)
+{
+  memset(request, 0, sizeof(*request));
+  request->setting = VXM_VM_HUGEPAGES_AUTO;
+  request->node = -1;
+  request->drop_caches = TRUE;
+  request->compact = TRUE;
+  request->max_tries = VXM_HUGEPAGES_MAX_TRIES;
+}
+
+void
+vxm_hugepages_request_from_config(VxmHugepagesRequest *request, const VxmVmConfig *config,
+                                  gint gpu_node)
+{
+  vxm_hugepages_request_init(request);
+  request->setting = config->hugepages;
+  request->fallback = config->hugepages_fallback;
+  request->node = gpu_node;
+}
+
+void
+vxm_hugepages_free(VxmHugepages *self)
+{
+  if (self == NULL)
+    return;
+  g_free(self->warning);
+  g_free(self);
+}
+
+static VxmHugepages *
+hugepages_new(void)
+{
+  VxmHugepages *self = g_new0(VxmHugepages, 1);
+  self->node = -1;
+  self->journal_index = -1;
+  return self;
+}
+
+/* echo $count > /sys/kernel/mm/hugepages/hugepages-$SIZE/nr_hugepages
+ * (or /sys/devices/system/node/node$N/hugepages/hugepages-$SIZE/nr_hugepages), then read back */
+static gboolean
+write_pool(VxmHostfs *hostfs, guint64 page_size, gint node, guint64 count, guint64 *out_nr,
+           GError **error)
+{
+  g_autofree char *path = vxm_hugepage_pool_attr_path(page_size, node, "nr_hugepages");
+  g_autofree char *value = g_strdup_printf("%" G_GUINT64_FORMAT, count);
+
+  if (!vxm_hostfs_write_attr(hostfs, path, value, error))
+    return FALSE;
+  return vxm_hostfs_read_attr_uint64(hostfs, path, 10, out_nr, error);
+}
+
+/* echo 3 > /proc/sys/vm/drop_caches */
+static gboolean
+drop_caches(VxmHostfs *hostfs, GError **error)
+{
+  return vxm_hostfs_write_attr(hostfs, VXM_HOST_PROC_DROP_CACHES, "3", error);
+}
+
+/* echo 1 > /proc/sys/vm/compact_memory */
+static gboolean
+compact_memory(VxmHostfs *hostfs, GError **error)
+{
+  return vxm_hostfs_write_attr(hostfs, VXM_HOST_PROC_COMPACT_MEMORY, "1", error);
+}
+
+static void report(const VxmHugepagesRequest *req, guint attempt, guint64 obtained, guint64 target,
+                   const char *format, ...) G_GNUC_PRINTF(5, 6);
+
+static void
+report(const VxmHugepagesRequest *req, guint attempt, guint64 obtained, guint64 target,
+       const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  if (req->progress == NULL)
+    return;
+  va_start(args, format);
+  message = g_strdup_vprintf(format, args);
+  va_end(args);
+  req->progress(message, attempt, obtained, target, req->progress_data);
+}
+
+static JsonObject *
+journal_data(guint64 page_size, gint node, guint64 previous, guint64 target)
+{
+  JsonObject *data = json_object_new();
+
+  json_object_set_int_member(data, "page_size_kb", (gint64)(page_size >> 10));
+  json_object_set_int_member(data, "node", node);
+  json_object_set_int_member(data, "previous", (gint64)previous);
+  json_object_set_int_member(data, "target", (gint64)target);
+  return data;
+}
+
+typedef enum {
+  TRY_OK,    /* the pool holds what the guest needs */
+  TRY_SHORT, /* the kernel gave fewer pages; the pool is back at its previous count */
+  TRY_ERROR, /* a write failed */
+} TryResult;
+
+static void
+journal_finish(const VxmHugepagesRequest *req, VxmHugepages *self, VxmJournalState state,
+               const char *message)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (req->journal == NULL || self->journal_index < 0)
+    return;
+  /* The entry stays an intent on failure; undo checks the host, so nothing is lost. */
+  if (!vxm_journal_finish(req->journal, (guint)self->journal_index, state, message, &local_error))
+    g_warning("cannot update the journal: %s", local_error->message);
+}
+
+/* Grows the pool of @page_size on @node until it has @pages free pages for the guest. */
+static TryResult
+try_reserve(VxmHostfs *hostfs, VxmHugepages *self, guint64 pages, guint64 page_size, gint node,
+            const VxmHugepagesRequest *req, GError **error)
+{
+  VxmHugepagePool pool;
+  guint64 available, nr = 0;
+  g_autofree char *what = vxm_hugepage_pool_describe(page_size, node);
+  guint max_tries = MAX(1u, req->max_tries);
+
+  self->page_size = page_size;
+  self->node = node;
+  self->pages = pages;
+  self->changed = FALSE;
+  self->journal_index = -1;
+  self->attempts = 0;
+  if (!vxm_hugepage_pool_read(hostfs, page_size, node, &pool, error))
+    return TRY_ERROR;
+  self->previous = self->target = self->obtained = pool.nr;
+  available = pool.free > pool.resv ? pool.free - pool.resv : 0;
+  if (available >= pages) {
+    report(req, 0, pool.nr, pool.nr, "%s already has %" G_GUINT64_FORMAT " free pages", what,
+           available);
+    return TRY_OK;
+  }
+  self->target = pool.nr + (pages - available);
+
+  if (req->journal != NULL) {
+    guint index;
+    if (!vxm_journal_begin(req->journal, VXM_HUGEPAGES_JOURNAL_KIND,
+                           journal_data(page_size, node, self->previous, self->target), &index,
+                           error)) {
+      g_prefix_error(error, "cannot journal the reservation in %s: ", what);
+      return TRY_ERROR;
+    }
+    self->journal_index = (gint)index;
+  }
+
+  /* Freeing the page cache and compacting gives the kernel contiguous memory to build pages
+   * from; neither is essential, so a failure is reported and the reservation goes on. */
+  if (req->drop_caches) {
+    g_autoptr(GError) local_error = NULL;
+    report(req, 0, pool.nr, self->target, "dropping caches");
+    if (!drop_caches(hostfs, &local_error))
+      report(req, 0, pool.nr, self->target, "%s", local_error->message);
+  }
+  for (guint attempt = 1; attempt <= max_tries; attempt++) {
+    if (req->compact) {
+      g_autoptr(GError) local_error = NULL;
+      report(req, attempt, nr, self->target, "compacting memory");
+      if (!compact_memory(hostfs, &local_error))
+        report(req, attempt, nr, self->target, "%s", local_error->message);
+    }
+    self->changed = TRUE;
+    if (!write_pool(hostfs, page_size, node, self->target, &nr, error)) {
+      g_autoptr(GError) restore_error = NULL;
+      guint64 back;
+      g_prefix_error(error, "cannot grow %s to %" G_GUINT64_FORMAT " pages: ", what, self->target);
+      if (write_pool(hostfs, page_size, node, self->previous, &back, &restore_error) &&
+          back == self->previous) {
+        self->changed = FALSE;
+        journal_finish(req, self, VXM_JOURNAL_STATE_UNDONE, "the write failed; pool restored");
+      }
+      return TRY_ERROR;
+    }
+    self->attempts = attempt;
+    self->obtained = nr;
+    report(req, attempt, nr, self->target,
+           "%s: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " pages after try %u of %u", what, nr,
+           self->target, attempt, max_tries);
+    if (nr >= self->target) {
+      journal_finish(req, self, VXM_JOURNAL_STATE_DONE, NULL);
+      return TRY_OK;
+    }
+  }
+
+  /* Short: give back what was obtained, so the host is as it was. */
+  {
+    g_autofree char *message = NULL;
+    guint64 back = 0;
+    if (!write_pool(hostfs, page_size, node, self->previous, &back, error)) {
+      g_prefix_error(error, "cannot give %s back its previous %" G_GUINT64_FORMAT " pages: ", what,
+                     self->previous);
+      return TRY_ERROR;
+    }
+    self->changed = back != self->previous;
+    message = g_strdup_printf("short: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                              " pages; pool back at %" G_GUINT64_FORMAT,
+                              self->obtained, self->target, back);
+    if (!self->changed)
+      journal_finish(req, self, VXM_JOURNAL_STATE_UNDONE, message);
+  }
+  return TRY_SHORT;
+}
+
+static char *
+short_message(const VxmHugepages *self, guint64 memory_bytes)
+{
+  g_autofree char *size = vxm_hugepage_size_to_string(self->page_size);
+  g_autofree char *memory = vxm_format_bytes(memory_bytes);
+  g_autofree char *what = vxm_hugepage_pool_describe(self->page_size, self->node);
+  guint64 got = self->pages - (self->target - MIN(self->obtained, self->target));
+  const char *size_opt = self->page_size == VXM_HUGEPAGE_SIZE_1G ? "1G" : "2M";
+
+  return g_strdup_printf(
+      "only %" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT " %s pages the guest's %s of RAM "
+      "needs could be had from %s after %u tr%s (the pool is back at %" G_GUINT64_FORMAT
+      " pages): close memory-hungry programs and start again, or reserve them at boot with "
+      "the kernel command line option 'hugepagesz=%s hugepages=%" G_GUINT64_FORMAT "', or set "
+      "[memory] hugepages_fallback = true to start with normal memory",
+      got, self->pages, size, memory, what, self->attempts, self->attempts == 1 ? "y" : "ies",
+      self->previous, size_opt, self->target);
+}
+
+/* The pool to use: the GPU's node when the host has several with pools of their own. */
+static gint
+choose_node(VxmHugepagePools *pools, gint node, guint64 page_size)
+{
+  const GArray *nodes = vxm_hugepage_pools_get_nodes(pools);
+
+  if (node < 0 || nodes->len < 2)
+    return -1;
+  return vxm_hugepage_pools_get(pools, page_size, node) != NULL ? node : -1;
+}
+
+VxmHugepages *
+vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepagesRequest *req,
+                      GError **error)
+{
+  g_autoptr(VxmHugepages) self = hugepages_new();
+  g_autoptr(VxmHugepagePools) pools = NULL;
+  g_autofree char *short_text = NULL;
+  guint64 sizes[2];
+  guint n_sizes = 0;
+  gboolean has_2m, has_1g;
+
+  if (req->setting == VXM_VM_HUGEPAGES_OFF)
+    return g_steal_pointer(&self);
+  if (memory_bytes == 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, "no guest memory size to reserve");
+    return NULL;
+  }
+  pools = vxm_hugepage_pools_read(hostfs, error);
+  if (pools == NULL) {
+    g_prefix_error(error, "cannot read the host's hugepage pools: ");
+    return NULL;
+  }
+  has_2m = vxm_hugepage_pools_has_size(pools, VXM_HUGEPAGE_SIZE_2M);
+  has_1g = vxm_hugepage_pools_has_size(pools, VXM_HUGEPAGE_SIZE_1G);
+
+  switch (req->setting) {
+  case VXM_VM_HUGEPAGES_2M:
+  case VXM_VM_HUGEPAGES_1G: {
+    guint64 size =
+        req->setting == VXM_VM_HUGEPAGES_1G ? VXM_HUGEPAGE_SIZE_1G : VXM_HUGEPAGE_SIZE_2M;
+    g_autofree char *size_text = vxm_hugepage_size_to_string(size);
+    if (!(req->setting == VXM_VM_HUGEPAGES_1G ? has_1g : has_2m)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
+                  "[memory] hugepages = %s, but this host offers no %s pages (%s has no "
+                  "hugepages-%" G_GUINT64_FORMAT "kB): use hugepages = auto or off",
+                  vxm_vm_hugepages_to_string(req->setting), size_text, VXM_HOST_SYS_HUGEPAGES,
+                  size >> 10);
+      return NULL;
+    }
+    if (memory_bytes % size != 0) {
+      g_autofree char *memory = vxm_format_bytes(memory_bytes);
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "[memory] size = %s is not a whole number of %s pages: use a multiple of %s, "
+                  "or hugepages = 2M",
+                  memory, size_text, size_text);
+      return NULL;
+    }
+    sizes[n_sizes++] = size;
+    break;
+  }
+  case VXM_VM_HUGEPAGES_AUTO:
+    if (has_1g && memory_bytes % VXM_HUGEPAGE_SIZE_1G == 0)
+      sizes[n_sizes++] = VXM_HUGEPAGE_SIZE_1G;
+    if (has_2m && memory_bytes % VXM_HUGEPAGE_SIZE_2M == 0)
+      sizes[n_sizes++] = VXM_HUGEPAGE_SIZE_2M;
+    if (n_sizes == 0) {
+      self->warning = g_strdup_printf("this host offers no hugepages that fit the guest's RAM "
+                                      "(%s): starting with normal memory",
+                                      VXM_HOST_SYS_HUGEPAGES);
+      return g_steal_pointer(&self);
+    }
+    break;
+  case VXM_VM_HUGEPAGES_OFF: g_assert_not_reached();
+  }
+
+  for (guint i = 0; i < n_sizes; i++) {
+    gint node = choose_node(pools, req->node, sizes[i]);
+    switch (try_reserve(hostfs, self, memory_bytes / sizes[i], sizes[i], node, req, error)) {
+    case TRY_OK: return g_steal_pointer(&self);
+    case TRY_ERROR: return NULL;
+    case TRY_SHORT:
+      g_free(short_text);
+      short_text = short_message(self, memory_bytes);
+      if (i + 1 < n_sizes) {
+        g_autofree char *size = vxm_hugepage_size_to_string(sizes[i + 1]);
+        report(req, 0, 0, 0, "not enough pages of this size; trying %s pages", size);
+      }
+      break;
+    }
+  }
+  if (req->fallback) {
+    self->warning =
+        g_strdup_printf("%s; starting with normal memory (hugepages_fallback)", short_text);
+    self->page_size = 0;
+    self->changed = FALSE;
+    return g_steal_pointer(&self);
+  }
+  g_set_error_literal(error, VXM_ERROR, VXM_ERROR_NO_SPACE, short_text);
+  return NULL;
+}
+
+gboolean
+vxm_hugepages_release(VxmHugepages *self, VxmHostfs *hostfs, VxmJournal *journal, GError **error)
+{
+  g_autofree char *what = NULL;
+  VxmHugepagePool pool;
+  guint64 nr;
+
+  if (!self->changed)
+    return TRUE;
+  what = vxm_hugepage_pool_describe(self->page_size, self->node);
+  if (!write_pool(hostfs, self->page_size, self->node, self->previous, &nr, error)) {
+    g_prefix_error(error, "cannot give %s back its previous %" G_GUINT64_FORMAT " pages: ", what,
+                   self->previous);
+    return FALSE;
+  }
+  /* Pages still mapped become surplus and go back to the kernel when their user frees them. */
+  if (nr != self->previous &&
+      (!vxm_hugepage_pool_read(hostfs, self->page_size, self->node, &pool, NULL) ||
+       nr < self->previous || nr - self->previous > pool.surplus)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                "%s holds %" G_GUINT64_FORMAT
+                " pages after writing its previous count %" G_GUINT64_FORMAT
+                ": another program may have changed it; check %s",
+                what, nr, self->previous, VXM_HOST_PROC_MEMINFO);
+    return FALSE;
+  }
+  self->changed = FALSE;
+  if (journal != NULL && self->journal_index >= 0) {
+    g_autofree char *message = g_strdup_printf("back to %" G_GUINT64_FORMAT " pages", nr);
+    if (!vxm_journal_finish(journal, (guint)self->journal_index, VXM_JOURNAL_STATE_UNDONE, message,
+                            error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+char *
+vxm_hugepages_describe(const VxmHugepages *self)
+{
+  g_autofree char *size = NULL;
+  g_autofree char *total = NULL;
+
+  if (self->page_size == 0)
+    return g_strdup("normal memory");
+  size = vxm_hugepage_size_to_string(self->page_size);
+  total = vxm_format_bytes(self->pages * self->page_size);
+  if (self->node >= 0)
+    return g_strdup_printf("%" G_GUINT64_FORMAT
+                           " x %s pages (%s) on NUMA node %d, pool %" G_GUINT64_FORMAT
+                           " -> %" G_GUINT64_FORMAT,
+                           self->pages, size, total, self->node, self->previous, self->target);
+  return g_strdup_printf("%" G_GUINT64_FORMAT " x %s pages (%s), pool %" G_GUINT64_FORMAT
+                         " -> %" G_GUINT64_FORMAT,
+                         self->pages, size, total, self->previous, self->target);
+}
+
+/* Undo of a "hugepages" entry: the pool back to its previous count, whatever the entry's state
+ * (an intent may or may not have reached the kernel, so the pool is checked). */
+static gboolean
+undo_hugepages(const VxmJournalUndoContext *ctx, const VxmJournalEntry *entry, char **out_message,
+               GError **error)
+{
+  gint64 page_kb = json_object_get_int_member_with_default(entry->data, "page_size_kb", -1);
+  gint64 node = json_object_get_int_member_with_default(entry->data, "node", -2);
+  gint64 previous = json_object_get_int_member_with_default(entry->data, "previous", -1);
+  g_autofree char *path = NULL;
+  g_autofree char *what = NULL;
+  guint64 nr, page_size;
+
+  if (page_kb <= 0 || node < -1 || node > G_MAXINT || previous < 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                "hugepages journal entry lacks page_size_kb, node or previous");
+    return FALSE;
+  }
+  page_size = (guint64)page_kb << 10;
+  path = vxm_hugepage_pool_attr_path(page_size, (gint)node, "nr_hugepages");
+  what = vxm_hugepage_pool_describe(page_size, (gint)node);
+  if (!vxm_hostfs_read_attr_uint64(ctx->hostfs, path, 10, &nr, error))
+    return FALSE;
+  if (nr == (guint64)previous)
+    return TRUE;
+  /* echo $previous > .../hugepages-$SIZE/nr_hugepages */
+  if (!write_pool(ctx->hostfs, page_size, (gint)node, (guint64)previous, &nr, error)) {
+    g_prefix_error(error, "cannot give %s back its previous %" G_GINT64_FORMAT " pages: ", what,
+                   previous);
+    return FALSE;
+  }
+  *out_message = g_strdup_printf("%s back to %" G_GINT64_FORMAT " pages", what, previous);
+  return TRUE;
+}
+
+gboolean
+vxm_hugepages_release_journaled(VxmHostfs *hostfs, VxmJournal *journal, GPtrArray *report,
+                                GError **error)
+{
+  VxmJournalUndoContext ctx = {.hostfs = hostfs};
+
+  for (guint i = vxm_journal_get_n_entries(journal); i > 0; i--) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i - 1);
+    g_autofree char *message = NULL;
+
+    if (g_strcmp0(entry->kind, VXM_HUGEPAGES_JOURNAL_KIND) != 0 ||
+        entry->state == VXM_JOURNAL_STATE_UNDONE)
+      continue;
+    if (!undo_hugepages(&ctx, entry, &message, error))
+      return FALSE;
+    if (!vxm_journal_finish(journal, i - 1, VXM_JOURNAL_STATE_UNDONE, message, error))
+      return FALSE;
+    if (report != NULL && message != NULL)
+      g_ptr_array_add(report, g_strdup(message));
+  }
+  return TRUE;
+}
+
+void
+vxm_hugepages_register_journal_kind(void)
+{
+  vxm_journal_register_kind(VXM_HUGEPAGES_JOURNAL_KIND, undo_hugepages);
+}

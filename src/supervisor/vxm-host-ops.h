@@ -1,0 +1,111 @@
+/* vxm-host-ops: every change the supervisor makes to the host, behind one interface.
+ *
+ * The supervisor never touches sysfs, /dev or /proc itself: it asks a VxmHostOps. The local
+ * implementation (VxmHostOpsLocal) calls the core library in this process (root needed for
+ * real binding); the helper issue adds one that sends the same requests to vxmd. Each engine
+ * journals its change before making it, so `vxm recover` can undo from any point.
+ *
+ * Every operation is synchronous and may block (a driver's unbind takes a while): the
+ * supervisor calls them from worker threads, several at once, so implementations must be
+ * thread-safe. An operation an implementation does not provide fails with
+ * VXM_ERROR_UNSUPPORTED ("not available"): the supervisor skips such a step only when the VM's
+ * config does not ask for it.
+ *
+ * Operations are named by VM (the journal's name) and by what they touch, never by paths, so
+ * the same requests can cross a privilege boundary.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define VXM_TYPE_HOST_OPS (vxm_host_ops_get_type())
+G_DECLARE_INTERFACE(VxmHostOps, vxm_host_ops, VXM, HOST_OPS, GObject)
+
+typedef struct {
+  const char *gpu_address; /* "0000:01:00.0" */
+  guint timeout_ms;        /* for a write that may hang (unbind); 0: the engine's default */
+  gboolean keep_bound;     /* leave the group on vfio-pci when the VM stops */
+} VxmHostOpsGpu;
+
+struct _VxmHostOpsInterface {
+  GTypeInterface parent_iface;
+
+  /* A line for the user on how host changes are made ("running without vxmd, as root"). */
+  const char *(*describe)(VxmHostOps *self);
+
+  /* The GPU's IOMMU group to vfio-pci (refusals first, journaled, unwound on failure). */
+  gboolean (*detach_gpu)(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
+                         GPtrArray *report, GError **error);
+  /* The group back to its original drivers (after QEMU has exited). */
+  gboolean (*reattach_gpu)(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
+                           GPtrArray *report, GError **error);
+
+  /* Issue 5: @count pages of @page_size bytes on NUMA node @node (-1: any). */
+  gboolean (*reserve_hugepages)(VxmHostOps *self, const char *vm, guint64 page_size, guint64 count,
+                                gint node, GPtrArray *report, GError **error);
+  gboolean (*release_hugepages)(VxmHostOps *self, const char *vm, GPtrArray *report,
+                                GError **error);
+  /* Issue 7/8: device nodes (/dev/vfio/N, /dev/input/event*) to the VM's user and back. */
+  gboolean (*grant_devices)(VxmHostOps *self, const char *vm, const char *const *nodes,
+                            GPtrArray *report, GError **error);
+  gboolean (*revoke_devices)(VxmHostOps *self, const char *vm, GPtrArray *report, GError **error);
+  /* Issue 5/8: RLIMIT_MEMLOCK of the process behind @pidfd. */
+  gboolean (*raise_memlock)(VxmHostOps *self, const char *vm, int pidfd, guint64 bytes,
+                            GPtrArray *report, GError **error);
+  /* Issue 6: the monitor's input to @input (a VCP 0x60 value); @to_guest says which way. */
+  gboolean (*switch_monitor)(VxmHostOps *self, const char *vm, const char *monitor, guint input,
+                             gboolean to_guest, GPtrArray *report, GError **error);
+
+  /* Undoes whatever the VM's journal still holds (any kind, last first) and clears it; keeps
+   * kinds in @skip_kinds (keep_bound) with the journal held. TRUE when nothing is left. */
+  gboolean (*restore_all)(VxmHostOps *self, const char *vm, const char *const *skip_kinds,
+                          GPtrArray *report, GError **error);
+
+  /* Who else holds the GPU's slot on the host: a sentence naming the journal and what to do,
+   * or NULL when nobody but @vm does (a journal of another VM, a `vxm detach`, a crash). */
+  char *(*gpu_holder)(VxmHostOps *self, const char *vm, const char *gpu_address, GError **error);
+
+  /* For `vxm status`: the VM's journal ({"name", "entries": [...]...}), or a JSON null when
+   * the host holds nothing for it. */
+  JsonNode *(*journal_status)(VxmHostOps *self, const char *vm, GError **error);
+  /* Where each function of the GPU is bound and by whom (vxm_vfio_binding_status). */
+  JsonNode *(*binding_status)(VxmHostOps *self, const char *gpu_address, GError **error);
+};
+
+const char *vxm_host_ops_describe(VxmHostOps *self);
+
+gboolean vxm_host_ops_detach_gpu(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
+                                 GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_reattach_gpu(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
+                                   GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_reserve_hugepages(VxmHostOps *self, const char *vm, guint64 page_size,
+                                        guint64 count, gint node, GPtrArray *report,
+                                        GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_release_hugepages(VxmHostOps *self, const char *vm, GPtrArray *report,
+                                        GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_grant_devices(VxmHostOps *self, const char *vm, const char *const *nodes,
+                                    GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_revoke_devices(VxmHostOps *self, const char *vm, GPtrArray *report,
+                                     GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_raise_memlock(VxmHostOps *self, const char *vm, int pidfd, guint64 bytes,
+                                    GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const char *monitor,
+                                     guint input, gboolean to_guest, GPtrArray *report,
+                                     GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_restore_all(VxmHostOps *self, const char *vm, const char *const *skip_kinds,
+                                  GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* NULL with @error unset when the GPU is free for @vm. */
+char *vxm_host_ops_gpu_holder(VxmHostOps *self, const char *vm, const char *gpu_address,
+                              GError **error) G_GNUC_WARN_UNUSED_RESULT;
+JsonNode *vxm_host_ops_journal_status(VxmHostOps *self, const char *vm,
+                                      GError **error) G_GNUC_WARN_UNUSED_RESULT;
+JsonNode *vxm_host_ops_binding_status(VxmHostOps *self, const char *gpu_address,
+                                      GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* TRUE when @error is the "not available" of an operation an implementation lacks. */
+gboolean vxm_host_ops_error_is_unavailable(const GError *error);
+
+G_END_DECLS

@@ -1,0 +1,1241 @@
+/* vxm-supervisor: the VM's state machine. See the header for the choreography. */
+#include "supervisor/vxm-supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/vxm-error.h"
+#include "qemu/vxm-process.h"
+#include "qemu/vxm-socket-wait.h"
+#include "vm/vxm-vm-config.h"
+#include "vm/vxm-vm-lock.h"
+
+#define SWTPM_SOCKET_TIMEOUT_MS 10000
+#define SWTPM_STOP_TIMEOUT_MS   2000
+
+struct _VxmSupervisor {
+  GObject parent_instance;
+
+  VxmHostOps *ops;
+  VxmSupervisorPlan *plan;
+  VxmVmState state;
+  char *failure;
+  char *started; /* ISO 8601 */
+
+  int lock_fd;
+  int log_fd;
+  VxmProcess *qemu;
+  VxmProcess *swtpm;
+  VxmQmpClient *qmp;
+  GCancellable *cancellable; /* the start's waits */
+
+  guint pending;           /* parallel steps still running */
+  gboolean gpu_touched;    /* detach was attempted: teardown must reattach */
+  gboolean tearing_down;   /* teardown began (once) */
+  guint teardown_pending;  /* teardown branches still running */
+  gboolean stop_requested; /* by the user or a signal: the end is "stopped", not "failed" */
+  gboolean quit_sent;
+  guint powerdown_source;
+  guint quit_source;
+
+  guint signal_sources[3];
+  guint signals_received;
+
+  char *monitor_failure;  /* the socket or greeting failed: used unless QEMU's exit explains */
+  gboolean shutdown_step; /* "shutdown-guest" is running: QEMU's exit ends it */
+  gboolean powerdown_timed_out;
+
+  char *run_state;
+  JsonArray *steps;
+  GHashTable *step_started; /* name -> gint64 monotonic start */
+  GPtrArray *restored;
+};
+
+enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE(VxmSupervisor, vxm_supervisor, G_TYPE_OBJECT)
+
+static void teardown(VxmSupervisor *self);
+static void send_quit(VxmSupervisor *self);
+
+/* ---- log, progress, state ---- */
+
+static void G_GNUC_PRINTF(2, 3) sv_log(VxmSupervisor *self, const char *format, ...)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local();
+  g_autofree char *stamp = g_date_time_format(now, "%F %T.%f");
+  g_autofree char *message = NULL;
+  g_autofree char *line = NULL;
+  va_list args;
+
+  va_start(args, format);
+  message = g_strdup_vprintf(format, args);
+  va_end(args);
+  stamp[strlen(stamp) - 3] = '\0'; /* milliseconds */
+  line = g_strdup_printf("%s %s\n", stamp, message);
+  if (self->log_fd >= 0 && write(self->log_fd, line, strlen(line)) < 0)
+    g_debug("cannot write vxm.log: %s", g_strerror(errno));
+  g_debug("%s", message);
+}
+
+static void
+emit_progress(VxmSupervisor *self, JsonObject *event)
+{
+  g_signal_emit(self, signals[SIGNAL_PROGRESS], 0, event);
+}
+
+static char *
+now_iso(void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+
+  return g_date_time_format_iso8601(now);
+}
+
+static void
+write_state_file(VxmSupervisor *self)
+{
+  g_autofree char *path = NULL;
+  g_autoptr(JsonNode) status = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* only the supervisor holding the lock speaks for the VM (a refused second start must not
+   * overwrite the running one's file) */
+  if (self->lock_fd < 0)
+    return;
+  path = vxm_supervisor_state_file(self->plan->paths);
+  status = vxm_supervisor_to_json(self);
+  if (!vxm_vm_state_file_write(path, status, &error))
+    sv_log(self, "cannot write the state file: %s", error->message);
+}
+
+static void
+set_state(VxmSupervisor *self, VxmVmState state)
+{
+  g_autoptr(JsonObject) event = json_object_new();
+
+  if (self->state == state)
+    return;
+  self->state = state;
+  if (state == VXM_VM_STATE_FAILED)
+    sv_log(self, "state: failed: %s", self->failure);
+  else
+    sv_log(self, "state: %s", vxm_vm_state_to_string(state));
+  write_state_file(self);
+  json_object_set_string_member(event, "event", "state");
+  json_object_set_string_member(event, "state", vxm_vm_state_to_string(state));
+  if (state == VXM_VM_STATE_FAILED && self->failure != NULL)
+    json_object_set_string_member(event, "reason", self->failure);
+  emit_progress(self, event);
+}
+
+/* The first failure is the reason; later ones are only logged. */
+static void
+set_failure(VxmSupervisor *self, const char *message)
+{
+  if (self->failure == NULL)
+    self->failure = g_strdup(message);
+  else
+    sv_log(self, "also: %s", message);
+}
+
+static void
+step_begin(VxmSupervisor *self, const char *step)
+{
+  g_autoptr(JsonObject) event = json_object_new();
+
+  g_hash_table_insert(self->step_started, g_strdup(step),
+                      g_memdup2(&(gint64){g_get_monotonic_time()}, sizeof(gint64)));
+  sv_log(self, "%s: started", step);
+  json_object_set_string_member(event, "event", "step");
+  json_object_set_string_member(event, "step", step);
+  json_object_set_string_member(event, "status", "started");
+  emit_progress(self, event);
+}
+
+/* @status: "ok", "failed", "skipped". */
+static void
+step_end(VxmSupervisor *self, const char *step, const char *status, const char *message)
+{
+  g_autoptr(JsonObject) event = json_object_new();
+  gint64 *t0 = g_hash_table_lookup(self->step_started, step);
+  gint64 ms = t0 != NULL ? (g_get_monotonic_time() - *t0) / 1000 : 0;
+  JsonObject *record;
+
+  sv_log(self, "%s: %s (%" G_GINT64_FORMAT " ms)%s%s", step, status, ms, message ? ": " : "",
+         message ? message : "");
+  json_object_set_string_member(event, "event", "step");
+  json_object_set_string_member(event, "step", step);
+  json_object_set_string_member(event, "status", status);
+  json_object_set_int_member(event, "ms", ms);
+  if (message != NULL)
+    json_object_set_string_member(event, "message", message);
+  record = json_object_new();
+  json_object_set_string_member(record, "step", step);
+  json_object_set_string_member(record, "status", status);
+  json_object_set_int_member(record, "ms", ms);
+  if (message != NULL)
+    json_object_set_string_member(record, "message", message);
+  json_array_add_object_element(self->steps, record);
+  emit_progress(self, event);
+}
+
+/* ---- messages about children ---- */
+
+/* The last non-empty line of @path, NULL when there is none. */
+static char *
+last_log_line(const char *path)
+{
+  g_autofree char *text = NULL;
+  gsize length = 0;
+  g_auto(GStrv) lines = NULL;
+
+  if (path == NULL || !g_file_get_contents(path, &text, &length, NULL))
+    return NULL;
+  lines = g_strsplit(text, "\n", -1);
+  for (guint i = g_strv_length(lines); i-- > 0;) {
+    g_strstrip(lines[i]);
+    if (lines[i][0] != '\0')
+      return g_strdup(lines[i]);
+  }
+  return NULL;
+}
+
+/* "QEMU exited with status 1 at start: read ~/.local/state/vxm/win11/qemu.log (last line: ...)" */
+static char *
+describe_exit(VxmProcess *process, const char *who, const char *when)
+{
+  const char *log = vxm_process_get_log_path(process);
+  g_autofree char *shown = log != NULL ? vxm_vm_paths_display(log) : NULL;
+  g_autofree char *last = last_log_line(log);
+  g_autofree char *how = NULL;
+
+  if (vxm_process_get_term_signal(process) != 0)
+    how = g_strdup_printf("was killed by signal %d (%s)", vxm_process_get_term_signal(process),
+                          g_strsignal(vxm_process_get_term_signal(process)));
+  else
+    how = g_strdup_printf("exited with status %d", vxm_process_get_exit_status(process));
+  if (shown == NULL)
+    return g_strdup_printf("%s %s %s", who, how, when);
+  if (last == NULL)
+    return g_strdup_printf("%s %s %s: read %s", who, how, when, shown);
+  return g_strdup_printf("%s %s %s: read %s (last line: %s)", who, how, when, shown, last);
+}
+
+/* ---- preparing: conflicts and the lock ---- */
+
+/* Refuses when another VM with the same GPU is running (its lock is held). */
+static gboolean
+check_gpu_conflict(VxmSupervisor *self, GError **error)
+{
+  const VxmSupervisorPlan *plan = self->plan;
+  g_autofree char *dir_path = NULL;
+  g_autoptr(GDir) dir = NULL;
+  g_autofree char *holder = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const char *entry;
+
+  if (plan->gpu_address == NULL)
+    return TRUE;
+  dir_path = vxm_vm_paths_config_dir();
+  dir = g_dir_open(dir_path, 0, NULL);
+  while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *name = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(VxmVmConfig) other = NULL;
+    g_autoptr(VxmVmPaths) other_paths = NULL;
+
+    if (!g_str_has_suffix(entry, ".conf"))
+      continue;
+    name = g_strndup(entry, strlen(entry) - strlen(".conf"));
+    if (g_strcmp0(name, plan->paths->name) == 0 || !vxm_vm_name_validate(name, -1, NULL))
+      continue;
+    path = g_build_filename(dir_path, entry, NULL);
+    other = vxm_vm_config_load_file(name, path, NULL);
+    if (other == NULL || g_strcmp0(other->gpu, plan->gpu_address) != 0)
+      continue;
+    other_paths = vxm_vm_paths_new(name, NULL);
+    if (other_paths != NULL && vxm_vm_is_running(other_paths)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "VM %s is running with the same GPU %s: stop it first (vxm stop %s)", name,
+                  plan->gpu_address, name);
+      return FALSE;
+    }
+  }
+
+  /* a card another journal holds (vxm detach, another VM's keep_bound, a crash) */
+  holder = vxm_host_ops_gpu_holder(self->ops, plan->paths->name, plan->gpu_address, &local_error);
+  if (holder != NULL) {
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_BUSY, holder);
+    return FALSE;
+  }
+  if (local_error != NULL && !vxm_host_ops_error_is_unavailable(local_error))
+    sv_log(self, "cannot read the host's journals: %s", local_error->message);
+  return TRUE;
+}
+
+static gboolean
+prepare_dirs(VxmSupervisor *self, GError **error)
+{
+  const VxmVmPaths *paths = self->plan->paths;
+
+  if (g_mkdir_with_parents(paths->state_dir, 0700) < 0)
+    return vxm_error_set_from_errno(error, errno, "cannot create the log folder %s",
+                                    paths->state_dir);
+  if (!vxm_vm_paths_ensure_runtime_dir(paths, error))
+    return FALSE;
+  if (self->plan->swtpm_argv != NULL) {
+    if (g_mkdir_with_parents(paths->tpm_dir, 0700) < 0)
+      return vxm_error_set_from_errno(error, errno, "cannot create the TPM state folder %s",
+                                      paths->tpm_dir);
+    if (chmod(paths->tpm_dir, 0700) < 0)
+      return vxm_error_set_from_errno(error, errno, "cannot make %s private (0700)",
+                                      paths->tpm_dir);
+  }
+  return TRUE;
+}
+
+/* ---- the parallel preparation ---- */
+
+static void start_qemu(VxmSupervisor *self);
+
+static void
+prepared_one(VxmSupervisor *self)
+{
+  g_assert(self->pending > 0);
+  if (--self->pending > 0)
+    return;
+  if (self->failure != NULL || self->stop_requested) {
+    teardown(self);
+    return;
+  }
+  start_qemu(self);
+}
+
+static void
+detach_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VxmSupervisor *self = source;
+  VxmHostOpsGpu gpu = {.gpu_address = self->plan->gpu_address,
+                       .timeout_ms = self->plan->unbind_timeout_ms,
+                       .keep_bound = self->plan->keep_bound};
+  GPtrArray *report = task_data;
+  GError *error = NULL;
+
+  (void)cancellable;
+  if (!vxm_host_ops_detach_gpu(self->ops, self->plan->paths->name, &gpu, report, &error))
+    g_task_return_error(task, error);
+  else
+    g_task_return_boolean(task, TRUE);
+}
+
+static void
+on_detached(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VxmSupervisor *self = VXM_SUPERVISOR(source);
+  GPtrArray *report = g_task_get_task_data(G_TASK(result));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *summary = NULL;
+
+  (void)user_data;
+  for (guint i = 0; i < report->len; i++)
+    sv_log(self, "  %s", (const char *)g_ptr_array_index(report, i));
+  if (!g_task_propagate_boolean(G_TASK(result), &error)) {
+    g_autofree char *message = g_strdup_printf("cannot give GPU %s to vfio-pci: %s",
+                                               self->plan->gpu_address, error->message);
+
+    step_end(self, "detach-gpu", "failed", message);
+    set_failure(self, message);
+    g_cancellable_cancel(self->cancellable);
+  } else {
+    summary = g_strdup_printf("%s and its functions on vfio-pci", self->plan->gpu_address);
+    step_end(self, "detach-gpu", "ok", summary);
+  }
+  prepared_one(self);
+}
+
+static void
+on_swtpm_exited(VxmProcess *process, int wait_status, gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+  g_autofree char *message = NULL;
+
+  (void)wait_status;
+  if (self->tearing_down)
+    return;
+  /* with --terminate, swtpm ends by itself (status 0) when QEMU goes: that is QEMU's exit, seen
+   * from the other side, and QEMU's own exit is what counts */
+  if (vxm_process_get_exit_status(process) == 0 && self->state != VXM_VM_STATE_PREPARING) {
+    sv_log(self, "swtpm ended with QEMU's connection");
+    return;
+  }
+  message = describe_exit(process, "swtpm",
+                          self->state == VXM_VM_STATE_PREPARING ? "at start" : "while the VM ran");
+  sv_log(self, "%s", message);
+  set_failure(self, message);
+  if (self->state == VXM_VM_STATE_PREPARING) {
+    g_cancellable_cancel(self->cancellable); /* its socket wait ends, prepared_one follows */
+  } else if (self->qemu != NULL && !vxm_process_has_exited(self->qemu)) {
+    /* without its TPM the guest cannot go on: stop it */
+    send_quit(self);
+  }
+}
+
+static void
+on_swtpm_socket(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  int fd;
+
+  (void)source;
+  fd = vxm_wait_for_socket_finish(result, &error);
+  if (fd >= 0) {
+    close(fd);
+    if (chmod(self->plan->paths->swtpm_socket, 0600) < 0)
+      sv_log(self, "cannot set mode 0600 on %s: %s", self->plan->paths->swtpm_socket,
+             g_strerror(errno));
+    step_end(self, "start-swtpm", "ok", NULL);
+  } else if (self->failure != NULL && vxm_process_has_exited(self->swtpm)) {
+    step_end(self, "start-swtpm", "failed", self->failure);
+  } else if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    step_end(self, "start-swtpm", "failed", "abandoned");
+  } else {
+    g_autofree char *log = vxm_vm_paths_display(self->plan->paths->swtpm_log);
+    g_autofree char *message =
+        g_strdup_printf("swtpm did not open its socket: %s: read %s", error->message, log);
+
+    step_end(self, "start-swtpm", "failed", message);
+    set_failure(self, message);
+  }
+  prepared_one(self);
+}
+
+static void
+start_swtpm(VxmSupervisor *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  step_begin(self, "start-swtpm");
+  /* a dead supervisor must not leave it: PDEATHSIG, and --terminate when QEMU goes */
+  self->swtpm = vxm_process_spawn(
+      (const char *const *)self->plan->swtpm_argv, (const char *const *)self->plan->swtpm_envp,
+      NULL, 0, self->plan->paths->swtpm_log,
+      VXM_PROCESS_NEW_PROCESS_GROUP | VXM_PROCESS_KILL_WITH_PARENT, &error);
+  if (self->swtpm == NULL) {
+    g_autofree char *message = g_strdup_printf("cannot start swtpm: %s", error->message);
+
+    step_end(self, "start-swtpm", "failed", message);
+    set_failure(self, message);
+    g_cancellable_cancel(self->cancellable);
+    prepared_one(self);
+    return;
+  }
+  sv_log(self, "swtpm pid %d", vxm_process_get_pid(self->swtpm));
+  g_signal_connect(self->swtpm, "exited", G_CALLBACK(on_swtpm_exited), self);
+  vxm_wait_for_socket_async(self->plan->paths->swtpm_socket, SWTPM_SOCKET_TIMEOUT_MS,
+                            self->cancellable, on_swtpm_socket, g_object_ref(self));
+}
+
+/* ---- starting: QEMU ---- */
+
+static void
+on_qmp_event(VxmQmpClient *client, const char *name, JsonObject *data, gint64 timestamp_us,
+             gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+  g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), data);
+  g_autofree char *text = json_to_string(node, FALSE);
+  const char *run_state = NULL;
+
+  (void)client;
+  (void)timestamp_us;
+  sv_log(self, "QMP event %s %s", name, text);
+  if (g_strcmp0(name, "RESUME") == 0)
+    run_state = "running";
+  else if (g_strcmp0(name, "STOP") == 0)
+    run_state = "paused";
+  else if (g_strcmp0(name, "SHUTDOWN") == 0)
+    run_state = "shutdown";
+  else if (g_strcmp0(name, "GUEST_PANICKED") == 0)
+    run_state = "guest-panicked";
+  if (run_state != NULL) {
+    g_free(self->run_state);
+    self->run_state = g_strdup(run_state);
+    write_state_file(self);
+  }
+}
+
+static void
+on_qmp_disconnected(VxmQmpClient *client, const GError *error, gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+
+  (void)client;
+  sv_log(self, "QMP connection closed%s%s", error ? ": " : "", error ? error->message : "");
+}
+
+static void
+on_qemu_exited(VxmProcess *process, int wait_status, gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+
+  (void)wait_status;
+  g_clear_handle_id(&self->powerdown_source, g_source_remove);
+  g_clear_handle_id(&self->quit_source, g_source_remove);
+  if (self->state == VXM_VM_STATE_STARTING && !self->stop_requested &&
+      vxm_process_get_exit_status(process) > 0) {
+    /* QEMU refused something: its own words say more than a lost monitor connection */
+    g_autofree char *message = describe_exit(process, "QEMU", "at start");
+
+    step_end(self, "start-qemu", "failed", message);
+    set_failure(self, message);
+    g_cancellable_cancel(self->cancellable);
+  } else if (self->stop_requested || self->quit_sent || self->tearing_down) {
+    g_autofree char *message = describe_exit(process, "QEMU", "after it was asked to stop");
+
+    sv_log(self, "%s", message);
+  } else if (self->state == VXM_VM_STATE_STARTING) {
+    g_autofree char *message = describe_exit(process, "QEMU", "at start");
+
+    step_end(self, "start-qemu", "failed", message);
+    set_failure(self, message);
+    g_cancellable_cancel(self->cancellable);
+  } else if (self->state == VXM_VM_STATE_RUNNING) {
+    gboolean clean = vxm_process_get_exit_status(process) == 0;
+    g_autofree char *message = describe_exit(process, "QEMU", "while the VM ran");
+
+    if (clean)
+      sv_log(self, "QEMU exited: the guest shut down");
+    else
+      set_failure(self, message);
+  }
+  if (self->monitor_failure != NULL)
+    set_failure(self, self->monitor_failure);
+  if (self->shutdown_step) {
+    self->shutdown_step = FALSE;
+    step_end(self, "shutdown-guest", "ok",
+             self->powerdown_timed_out ? "no ACPI shutdown within the time limit: QEMU quit"
+             : self->quit_sent         ? "QEMU quit"
+                                       : "the guest shut down");
+  }
+  g_clear_pointer(&self->run_state, g_free);
+  self->run_state = g_strdup("exited");
+  if (self->qmp != NULL)
+    vxm_qmp_client_close(self->qmp);
+  teardown(self);
+}
+
+static void
+on_cont(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) reply = vxm_qmp_client_execute_finish(VXM_QMP_CLIENT(source), result, &error);
+
+  if (self->tearing_down || self->state != VXM_VM_STATE_STARTING)
+    return;
+  if (reply == NULL) {
+    g_autofree char *message =
+        g_strdup_printf("QEMU refused to run the guest (cont): %s", error->message);
+
+    step_end(self, "cont", "failed", message);
+    set_failure(self, message);
+    send_quit(self);
+    return;
+  }
+  step_end(self, "cont", "ok", NULL);
+  if (g_strcmp0(self->run_state, "prelaunch") == 0 || self->run_state == NULL) {
+    g_free(self->run_state);
+    self->run_state = g_strdup("running");
+  }
+  set_state(self, VXM_VM_STATE_RUNNING);
+  if (self->stop_requested)
+    vxm_supervisor_stop(self, FALSE, -1);
+}
+
+static void
+on_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!vxm_qmp_client_handshake_finish(VXM_QMP_CLIENT(source), result, &error)) {
+    if (self->tearing_down || vxm_process_has_exited(self->qemu))
+      return; /* on_qemu_exited has the reason */
+    {
+      g_autofree char *log = vxm_vm_paths_display(self->plan->paths->qemu_log);
+      g_autofree char *message =
+          g_strdup_printf("no QMP greeting from QEMU: %s: read %s", error->message, log);
+
+      step_end(self, "qmp", "failed", message);
+      self->monitor_failure = g_strdup(message);
+      send_quit(self);
+    }
+    return;
+  }
+  step_end(self, "qmp", "ok", NULL);
+  if (self->stop_requested) {
+    send_quit(self);
+    return;
+  }
+  /* (issue 5: pin the vCPU threads here, before the guest runs) */
+  step_begin(self, "cont");
+  vxm_qmp_client_execute_async(self->qmp, "cont", NULL, 0, NULL, on_cont, g_object_ref(self));
+}
+
+static void
+on_qmp_socket(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  int fd;
+
+  (void)source;
+  fd = vxm_wait_for_socket_finish(result, &error);
+  if (fd < 0) {
+    if (self->tearing_down || vxm_process_has_exited(self->qemu))
+      return;
+    if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+      g_autofree char *log = vxm_vm_paths_display(self->plan->paths->qemu_log);
+      g_autofree char *message =
+          g_strdup_printf("QEMU did not open its monitor socket: %s: read %s", error->message, log);
+
+      step_end(self, "start-qemu", "failed", message);
+      self->monitor_failure = g_strdup(message);
+    }
+    send_quit(self);
+    return;
+  }
+  step_end(self, "start-qemu", "ok", NULL);
+  self->qmp = vxm_qmp_client_new_for_fd(fd, &error);
+  if (self->qmp == NULL) {
+    set_failure(self, error->message);
+    send_quit(self);
+    return;
+  }
+  g_signal_connect(self->qmp, "event", G_CALLBACK(on_qmp_event), self);
+  g_signal_connect(self->qmp, "disconnected", G_CALLBACK(on_qmp_disconnected), self);
+  step_begin(self, "qmp");
+  vxm_qmp_client_handshake_async(self->qmp, self->plan->qmp_timeout_ms, self->cancellable,
+                                 on_handshake, g_object_ref(self));
+}
+
+/* The argv with -S after argv[0] when it is missing: the guest never runs before we say so. */
+static GStrv
+qemu_argv_paused(GStrv argv)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
+  if (g_strv_contains((const char *const *)argv, "-S"))
+    return g_strdupv(argv);
+  g_strv_builder_add(b, argv[0]);
+  g_strv_builder_add(b, "-S");
+  for (guint i = 1; argv[i] != NULL; i++)
+    g_strv_builder_add(b, argv[i]);
+  return g_strv_builder_end(b);
+}
+
+static void
+start_qemu(VxmSupervisor *self)
+{
+  g_auto(GStrv) argv = qemu_argv_paused(self->plan->qemu_argv);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *joined = g_strjoinv(" ", argv);
+
+  set_state(self, VXM_VM_STATE_STARTING);
+  /* (issue 5: raise memlock of the QEMU process here) */
+  step_begin(self, "start-qemu");
+  sv_log(self, "QEMU argv: %s", joined);
+  unlink(self->plan->paths->qmp_socket);
+  self->qemu =
+      vxm_process_spawn((const char *const *)argv, (const char *const *)self->plan->qemu_envp, NULL,
+                        0, self->plan->paths->qemu_log,
+                        VXM_PROCESS_NEW_PROCESS_GROUP | VXM_PROCESS_KILL_WITH_PARENT, &error);
+  if (self->qemu == NULL) {
+    g_autofree char *message = g_strdup_printf("cannot start QEMU: %s", error->message);
+
+    step_end(self, "start-qemu", "failed", message);
+    set_failure(self, message);
+    teardown(self);
+    return;
+  }
+  sv_log(self, "QEMU pid %d", vxm_process_get_pid(self->qemu));
+  self->run_state = g_strdup("prelaunch");
+  write_state_file(self);
+  g_signal_connect(self->qemu, "exited", G_CALLBACK(on_qemu_exited), self);
+  vxm_wait_for_socket_async(self->plan->paths->qmp_socket, self->plan->qmp_timeout_ms,
+                            self->cancellable, on_qmp_socket, g_object_ref(self));
+}
+
+/* ---- stopping ---- */
+
+static void
+on_terminated(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean killed = FALSE;
+
+  if (!vxm_process_terminate_finish(VXM_PROCESS(source), result, &killed, &error))
+    sv_log(self, "cannot end %s: %s", vxm_process_get_name(VXM_PROCESS(source)), error->message);
+  else if (killed)
+    sv_log(self, "%s did not end on SIGTERM: killed", vxm_process_get_name(VXM_PROCESS(source)));
+}
+
+static gboolean
+on_quit_timeout(gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+
+  self->quit_source = 0;
+  sv_log(self, "QEMU still runs %u ms after quit: SIGTERM", self->plan->quit_timeout_ms);
+  vxm_process_terminate_async(self->qemu, SIGTERM, 2000, NULL, on_terminated, g_object_ref(self));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_quit_reply(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) reply = vxm_qmp_client_execute_finish(VXM_QMP_CLIENT(source), result, &error);
+
+  if (reply == NULL && !self->tearing_down)
+    sv_log(self, "quit: %s", error->message);
+}
+
+/* Ends QEMU: QMP quit when the monitor is up, else SIGTERM; SIGKILL when it lingers. */
+static void
+send_quit(VxmSupervisor *self)
+{
+  g_clear_handle_id(&self->powerdown_source, g_source_remove);
+  if (self->qemu == NULL || vxm_process_has_exited(self->qemu)) {
+    if (self->qemu == NULL && self->pending == 0)
+      teardown(self);
+    return;
+  }
+  if (self->quit_sent)
+    return;
+  self->quit_sent = TRUE;
+  if (self->qmp != NULL && vxm_qmp_client_is_ready(self->qmp)) {
+    sv_log(self, "QMP quit");
+    vxm_qmp_client_execute_async(self->qmp, "quit", NULL, 0, NULL, on_quit_reply,
+                                 g_object_ref(self));
+    self->quit_source = g_timeout_add(self->plan->quit_timeout_ms, on_quit_timeout, self);
+  } else {
+    sv_log(self, "QEMU's monitor is not up: SIGTERM");
+    vxm_process_terminate_async(self->qemu, SIGTERM, self->plan->quit_timeout_ms, NULL,
+                                on_terminated, g_object_ref(self));
+  }
+}
+
+static gboolean
+on_powerdown_timeout(gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+
+  self->powerdown_source = 0;
+  self->powerdown_timed_out = TRUE;
+  sv_log(self, "the guest did not shut down within the time limit: quit");
+  send_quit(self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_powerdown_reply(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) reply = vxm_qmp_client_execute_finish(VXM_QMP_CLIENT(source), result, &error);
+
+  if (reply == NULL && !self->tearing_down) {
+    sv_log(self, "system_powerdown: %s: quit", error->message);
+    send_quit(self);
+  }
+}
+
+void
+vxm_supervisor_stop(VxmSupervisor *self, gboolean force, gint timeout_s)
+{
+  guint limit_s = timeout_s >= 0 ? (guint)timeout_s : self->plan->shutdown_timeout_s;
+
+  g_return_if_fail(VXM_IS_SUPERVISOR(self));
+  sv_log(self, "stop requested%s", force ? " (forced)" : "");
+  self->stop_requested = TRUE;
+  switch (self->state) {
+  case VXM_VM_STATE_PREPARING:
+    /* the parallel steps finish, then teardown (prepared_one) */
+    g_cancellable_cancel(self->cancellable);
+    return;
+  case VXM_VM_STATE_STARTING:
+    /* the guest has not run: nothing to shut down gracefully */
+    send_quit(self);
+    return;
+  case VXM_VM_STATE_RUNNING: break;
+  case VXM_VM_STATE_STOPPING:
+    if (force)
+      send_quit(self);
+    return;
+  case VXM_VM_STATE_RESTORING:
+  case VXM_VM_STATE_STOPPED:
+  case VXM_VM_STATE_FAILED: return;
+  }
+  set_state(self, VXM_VM_STATE_STOPPING);
+  self->shutdown_step = TRUE;
+  step_begin(self, "shutdown-guest");
+  if (force || limit_s == 0 || self->qmp == NULL || !vxm_qmp_client_is_ready(self->qmp)) {
+    send_quit(self);
+    return;
+  }
+  sv_log(self, "ACPI power-down, quit in %u s if the guest has not shut down", limit_s);
+  vxm_qmp_client_execute_async(self->qmp, "system_powerdown", NULL, 0, NULL, on_powerdown_reply,
+                               g_object_ref(self));
+  self->powerdown_source = g_timeout_add_seconds(limit_s, on_powerdown_timeout, self);
+}
+
+static gboolean
+on_signal(gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+
+  self->signals_received++;
+  sv_log(self, "signal received: stopping the guest%s",
+         self->signals_received > 1 ? " now (second signal)" : "");
+  vxm_supervisor_stop(self, self->signals_received > 1, -1);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+vxm_supervisor_handle_signals(VxmSupervisor *self)
+{
+  static const int signums[] = {SIGTERM, SIGINT, SIGHUP};
+
+  for (guint i = 0; i < G_N_ELEMENTS(signums); i++) {
+    if (self->signal_sources[i] == 0)
+      self->signal_sources[i] = g_unix_signal_add(signums[i], on_signal, self);
+  }
+}
+
+/* ---- restoring ---- */
+
+static void
+teardown_one_done(VxmSupervisor *self)
+{
+  g_assert(self->teardown_pending > 0);
+  if (--self->teardown_pending > 0)
+    return;
+  unlink(self->plan->paths->qmp_socket);
+  unlink(self->plan->paths->swtpm_socket);
+  /* the state file is written before the lock goes: a new start may take it right after */
+  set_state(self, self->failure != NULL ? VXM_VM_STATE_FAILED : VXM_VM_STATE_STOPPED);
+  if (self->lock_fd >= 0) {
+    close(self->lock_fd);
+    self->lock_fd = -1;
+  }
+  g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
+}
+
+static void
+restore_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  VxmSupervisor *self = source;
+  VxmHostOpsGpu gpu = {.gpu_address = self->plan->gpu_address,
+                       .timeout_ms = self->plan->unbind_timeout_ms,
+                       .keep_bound = self->plan->keep_bound};
+  GPtrArray *report = task_data;
+  g_autoptr(GString) failures = g_string_new(NULL);
+  g_autoptr(GError) error = NULL;
+
+  (void)cancellable;
+  /* (issue 6: the monitor back to the host input, first) */
+  if (self->gpu_touched &&
+      !vxm_host_ops_reattach_gpu(self->ops, self->plan->paths->name, &gpu, report, &error)) {
+    g_string_append_printf(failures, "cannot give GPU %s back: %s; ", gpu.gpu_address,
+                           error->message);
+    g_clear_error(&error);
+  }
+  /* (issue 5, 7: release hugepages, revoke device nodes) */
+  if (!vxm_host_ops_restore_all(self->ops, self->plan->paths->name, NULL, report, &error) &&
+      !vxm_host_ops_error_is_unavailable(error)) {
+    g_string_append_printf(failures, "the host is not fully restored: %s; ", error->message);
+  }
+  if (failures->len > 0) {
+    g_string_truncate(failures, failures->len - 2);
+    g_string_append(failures, " (run `vxm recover` once the cause is fixed)");
+    g_task_return_new_error(task, VXM_ERROR, VXM_ERROR_FAILED, "%s", failures->str);
+    return;
+  }
+  g_task_return_boolean(task, TRUE);
+}
+
+static void
+on_restored(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VxmSupervisor *self = VXM_SUPERVISOR(source);
+  GPtrArray *report = g_task_get_task_data(G_TASK(result));
+  g_autoptr(GError) error = NULL;
+
+  (void)user_data;
+  for (guint i = 0; i < report->len; i++) {
+    sv_log(self, "  %s", (const char *)g_ptr_array_index(report, i));
+    g_ptr_array_add(self->restored, g_strdup(g_ptr_array_index(report, i)));
+  }
+  if (!g_task_propagate_boolean(G_TASK(result), &error)) {
+    step_end(self, "restore-host", "failed", error->message);
+    set_failure(self, error->message);
+  } else {
+    step_end(self, "restore-host", "ok", NULL);
+  }
+  teardown_one_done(self);
+}
+
+static void
+on_swtpm_stopped(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean killed = FALSE;
+
+  if (!vxm_process_terminate_finish(VXM_PROCESS(source), result, &killed, &error))
+    step_end(self, "stop-swtpm", "failed", error->message);
+  else
+    step_end(self, "stop-swtpm", "ok", killed ? "killed after the time limit" : NULL);
+  teardown_one_done(self);
+}
+
+/* Once QEMU is gone (or never ran): everything given back, in parallel branches. */
+static void
+restore_host(VxmSupervisor *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  set_state(self, VXM_VM_STATE_RESTORING);
+  self->teardown_pending = 2; /* this function's own share, released at the end */
+  step_begin(self, "restore-host");
+  task = g_task_new(self, NULL, on_restored, NULL);
+  g_task_set_task_data(task, g_ptr_array_new_with_free_func(g_free),
+                       (GDestroyNotify)g_ptr_array_unref);
+  g_task_run_in_thread(task, restore_thread);
+  if (self->swtpm != NULL) {
+    self->teardown_pending++;
+    step_begin(self, "stop-swtpm");
+    /* swtpm --terminate usually went with QEMU already: then this returns at once */
+    vxm_process_terminate_async(self->swtpm, SIGTERM, SWTPM_STOP_TIMEOUT_MS, NULL, on_swtpm_stopped,
+                                g_object_ref(self));
+  }
+  teardown_one_done(self);
+}
+
+static void
+on_qemu_gone(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!vxm_process_wait_finish(VXM_PROCESS(source), result, &error))
+    sv_log(self, "waiting for QEMU: %s", error->message);
+  restore_host(self);
+}
+
+static void
+teardown(VxmSupervisor *self)
+{
+  if (self->tearing_down)
+    return;
+  self->tearing_down = TRUE;
+  g_cancellable_cancel(self->cancellable);
+  g_clear_handle_id(&self->powerdown_source, g_source_remove);
+  /* (issue 6: switch the monitor back here, while QEMU goes) */
+  if (self->qemu != NULL && !vxm_process_has_exited(self->qemu)) {
+    /* the devices can only go back once QEMU has let go of them */
+    set_state(self, VXM_VM_STATE_STOPPING);
+    self->quit_sent = FALSE;
+    send_quit(self);
+    vxm_process_wait_async(self->qemu, NULL, on_qemu_gone, g_object_ref(self));
+    return;
+  }
+  restore_host(self);
+}
+
+/* ---- start ---- */
+
+static void
+fail_early(VxmSupervisor *self, const char *step, GError *error)
+{
+  step_end(self, step, "failed", error->message);
+  set_failure(self, error->message);
+  self->tearing_down = TRUE;
+  set_state(self, VXM_VM_STATE_FAILED);
+  g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
+}
+
+void
+vxm_supervisor_start(VxmSupervisor *self)
+{
+  const VxmVmPaths *paths = self->plan->paths;
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail(VXM_IS_SUPERVISOR(self));
+  g_return_if_fail(self->started == NULL);
+  self->started = now_iso();
+  if (g_mkdir_with_parents(paths->state_dir, 0700) == 0)
+    self->log_fd = open(paths->vxm_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  sv_log(self, "starting VM %s (supervisor pid %d, %s)", paths->name, (int)getpid(),
+         vxm_host_ops_describe(self->ops));
+  {
+    g_autoptr(JsonObject) event = json_object_new();
+
+    json_object_set_string_member(event, "event", "state");
+    json_object_set_string_member(event, "state", "preparing");
+    emit_progress(self, event);
+  }
+
+  step_begin(self, "lock");
+  if (!prepare_dirs(self, &error) || !check_gpu_conflict(self, &error)) {
+    fail_early(self, "lock", error);
+    return;
+  }
+  self->lock_fd = vxm_vm_lock_acquire(paths, &error);
+  if (self->lock_fd < 0) {
+    fail_early(self, "lock", error);
+    return;
+  }
+  step_end(self, "lock", "ok", NULL);
+  write_state_file(self);
+  /* we hold the lock: sockets left by a dead run are stale */
+  unlink(paths->qmp_socket);
+  unlink(paths->swtpm_socket);
+
+  self->pending = 1; /* this function's own share, released below */
+  if (self->plan->gpu_address != NULL) {
+    g_autoptr(GTask) task = g_task_new(self, NULL, on_detached, NULL);
+
+    self->pending++;
+    self->gpu_touched = TRUE;
+    step_begin(self, "detach-gpu");
+    g_task_set_task_data(task, g_ptr_array_new_with_free_func(g_free),
+                         (GDestroyNotify)g_ptr_array_unref);
+    g_task_run_in_thread(task, detach_thread);
+  }
+  /* (issue 5: reserve hugepages; issue 7: grant input nodes, both in parallel here) */
+  if (self->plan->swtpm_argv != NULL) {
+    self->pending++;
+    start_swtpm(self);
+  }
+  prepared_one(self);
+}
+
+/* ---- accessors and JSON ---- */
+
+VxmVmState
+vxm_supervisor_get_state(VxmSupervisor *self)
+{
+  return self->state;
+}
+
+const char *
+vxm_supervisor_get_failure(VxmSupervisor *self)
+{
+  return self->failure;
+}
+
+const char *
+vxm_supervisor_get_run_state(VxmSupervisor *self)
+{
+  return self->run_state;
+}
+
+VxmQmpClient *
+vxm_supervisor_get_qmp(VxmSupervisor *self)
+{
+  if (self->qmp == NULL || !vxm_qmp_client_is_ready(self->qmp))
+    return NULL;
+  return self->qmp;
+}
+
+const VxmSupervisorPlan *
+vxm_supervisor_get_plan(VxmSupervisor *self)
+{
+  return self->plan;
+}
+
+static GPid
+live_pid(VxmProcess *process)
+{
+  return process != NULL && !vxm_process_has_exited(process) ? vxm_process_get_pid(process) : 0;
+}
+
+GPid
+vxm_supervisor_get_qemu_pid(VxmSupervisor *self)
+{
+  return live_pid(self->qemu);
+}
+
+GPid
+vxm_supervisor_get_swtpm_pid(VxmSupervisor *self)
+{
+  return live_pid(self->swtpm);
+}
+
+GPtrArray *
+vxm_supervisor_get_restored(VxmSupervisor *self)
+{
+  return self->restored;
+}
+
+char *
+vxm_supervisor_state_file(const VxmVmPaths *paths)
+{
+  return g_build_filename(paths->state_dir, "status.json", NULL);
+}
+
+static void
+add_pid(JsonBuilder *b, const char *member, GPid pid)
+{
+  json_builder_set_member_name(b, member);
+  if (pid > 0)
+    json_builder_add_int_value(b, pid);
+  else
+    json_builder_add_null_value(b);
+}
+
+static void
+add_string(JsonBuilder *b, const char *member, const char *value)
+{
+  json_builder_set_member_name(b, member);
+  if (value != NULL)
+    json_builder_add_string_value(b, value);
+  else
+    json_builder_add_null_value(b);
+}
+
+JsonNode *
+vxm_supervisor_to_json(VxmSupervisor *self)
+{
+  const VxmVmPaths *paths = self->plan->paths;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autofree char *updated = now_iso();
+  g_autofree char *serial = g_build_filename(paths->state_dir, "serial.log", NULL);
+  g_autoptr(JsonNode) steps = json_node_init_array(json_node_alloc(), self->steps);
+
+  json_builder_begin_object(b);
+  add_string(b, "name", paths->name);
+  add_string(b, "state", vxm_vm_state_to_string(self->state));
+  add_string(b, "reason", self->failure);
+  add_pid(b, "supervisor_pid", vxm_vm_state_is_final(self->state) ? 0 : getpid());
+  add_pid(b, "qemu_pid", vxm_supervisor_get_qemu_pid(self));
+  add_pid(b, "swtpm_pid", vxm_supervisor_get_swtpm_pid(self));
+  add_string(b, "run_state", self->run_state);
+  add_string(b, "gpu", self->plan->gpu_address);
+  add_string(b, "host_ops", vxm_host_ops_describe(self->ops));
+  json_builder_set_member_name(b, "steps");
+  json_builder_add_value(b, json_node_copy(steps));
+  json_builder_set_member_name(b, "restored");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < self->restored->len; i++)
+    json_builder_add_string_value(b, g_ptr_array_index(self->restored, i));
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "logs");
+  json_builder_begin_object(b);
+  add_string(b, "vxm", paths->vxm_log);
+  add_string(b, "qemu", paths->qemu_log);
+  add_string(b, "swtpm", self->plan->swtpm_argv != NULL ? paths->swtpm_log : NULL);
+  add_string(b, "serial", serial);
+  json_builder_end_object(b);
+  add_string(b, "started", self->started);
+  add_string(b, "updated", updated);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+/* ---- GObject ---- */
+
+static void
+vxm_supervisor_dispose(GObject *object)
+{
+  VxmSupervisor *self = VXM_SUPERVISOR(object);
+
+  g_clear_handle_id(&self->powerdown_source, g_source_remove);
+  g_clear_handle_id(&self->quit_source, g_source_remove);
+  for (guint i = 0; i < G_N_ELEMENTS(self->signal_sources); i++)
+    g_clear_handle_id(&self->signal_sources[i], g_source_remove);
+  if (self->qemu != NULL)
+    g_signal_handlers_disconnect_by_data(self->qemu, self);
+  if (self->swtpm != NULL)
+    g_signal_handlers_disconnect_by_data(self->swtpm, self);
+  if (self->qmp != NULL) {
+    g_signal_handlers_disconnect_by_data(self->qmp, self);
+    vxm_qmp_client_close(self->qmp);
+  }
+  g_clear_object(&self->qmp);
+  g_clear_object(&self->qemu);
+  g_clear_object(&self->swtpm);
+  G_OBJECT_CLASS(vxm_supervisor_parent_class)->dispose(object);
+}
+
+static void
+vxm_supervisor_finalize(GObject *object)
+{
+  VxmSupervisor *self = VXM_SUPERVISOR(object);
+
+  if (self->lock_fd >= 0)
+    close(self->lock_fd);
+  if (self->log_fd >= 0)
+    close(self->log_fd);
+  g_clear_object(&self->ops);
+  g_clear_object(&self->cancellable);
+  vxm_supervisor_plan_free(self->plan);
+  g_free(self->failure);
+  g_free(self->monitor_failure);
+  g_free(self->started);
+  g_free(self->run_state);
+  json_array_unref(self->steps);
+  g_hash_table_unref(self->step_started);
+  g_ptr_array_unref(self->restored);
+  G_OBJECT_CLASS(vxm_supervisor_parent_class)->finalize(object);
+}
+
+static void
+vxm_supervisor_class_init(VxmSupervisorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+  object_class->dispose = vxm_supervisor_dispose;
+  object_class->finalize = vxm_supervisor_finalize;
+  signals[SIGNAL_PROGRESS] = g_signal_new("progress", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, JSON_TYPE_OBJECT);
+  signals[SIGNAL_FINISHED] = g_signal_new("finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+vxm_supervisor_init(VxmSupervisor *self)
+{
+  self->lock_fd = -1;
+  self->log_fd = -1;
+  self->cancellable = g_cancellable_new();
+  self->steps = json_array_new();
+  self->step_started = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  self->restored = g_ptr_array_new_with_free_func(g_free);
+}
+
+VxmSupervisor *
+vxm_supervisor_new(VxmHostOps *ops, VxmSupervisorPlan *plan)
+{
+  VxmSupervisor *self = g_object_new(VXM_TYPE_SUPERVISOR, NULL);
+
+  self->ops = g_object_ref(ops);
+  self->plan = plan;
+  if (plan->qmp_timeout_ms == 0)
+    plan->qmp_timeout_ms = VXM_SUPERVISOR_QMP_TIMEOUT_MS_DEFAULT;
+  if (plan->quit_timeout_ms == 0)
+    plan->quit_timeout_ms = VXM_SUPERVISOR_QUIT_TIMEOUT_MS_DEFAULT;
+  return self;
+}
