@@ -6,9 +6,14 @@
 #include "vxm-test-sysfs.h"
 #include "vxm-test-util.h"
 
+/* QEMU's capabilities, probed once for the whole program by the qemu check */
+static char *shared_cache;
+
 typedef struct {
   char *root;
   char *vxm;
+  char *home;     /* the user's XDG folders: no VM unless a test writes one */
+  GPtrArray *env; /* NULL-terminated */
 } Fixture;
 
 static void
@@ -17,14 +22,24 @@ fixture_setup(Fixture *f, gconstpointer data)
   f->root = vxm_test_mkdtemp();
   vxm_test_machine_build(f->root, GPOINTER_TO_INT(data));
   f->vxm = vxm_test_build_path("src/cli/vxm");
+  f->home = vxm_test_mkdtemp();
+  f->env = g_ptr_array_new_with_free_func(g_free);
+  g_ptr_array_add(f->env, g_strdup_printf("XDG_CONFIG_HOME=%s/config", f->home));
+  g_ptr_array_add(f->env, g_strdup_printf("XDG_DATA_HOME=%s/data", f->home));
+  g_ptr_array_add(f->env, g_strdup_printf("XDG_STATE_HOME=%s/state", f->home));
+  g_ptr_array_add(f->env, g_strdup_printf("XDG_CACHE_HOME=%s", shared_cache));
+  g_ptr_array_add(f->env, NULL);
 }
 
 static void
 fixture_teardown(Fixture *f, gconstpointer data)
 {
   vxm_test_rm_rf(f->root);
+  vxm_test_rm_rf(f->home);
   g_free(f->root);
   g_free(f->vxm);
+  g_free(f->home);
+  g_ptr_array_unref(f->env);
 }
 
 /* Runs vxm COMMAND --root ROOT ARGS... */
@@ -44,7 +59,8 @@ run_vxm(Fixture *f, char **out, char **err, const char *command, ...)
     g_ptr_array_add(argv, (char *)arg);
   va_end(ap);
   g_ptr_array_add(argv, NULL);
-  return vxm_test_run((const char *const *)argv->pdata, NULL, out, err);
+  return vxm_test_run((const char *const *)argv->pdata, (const char *const *)f->env->pdata, out,
+                      err);
 }
 
 static JsonArray *
@@ -222,7 +238,9 @@ test_check_good(Fixture *f, gconstpointer data)
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autoptr(JsonArray) checks = NULL;
-  static const char *const ids[] = {"iommu", "kvm", "gpus", "guest-gpu"};
+  static const char *const ids[] = {"iommu", "kvm",         "gpus",    "guest-gpu",
+                                    "reset", "framebuffer", "holders", "firmware",
+                                    "qemu",  "swtpm",       "memory"};
   JsonObject *monitor;
 
   g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", NULL), ==, 0);
@@ -245,8 +263,8 @@ test_check_good(Fixture *f, gconstpointer data)
   g_clear_pointer(&err, g_free);
   g_assert_cmpint(run_vxm(f, &out, &err, "check", NULL), ==, 0);
   g_assert_nonnull(strstr(out, "✔ iommu "));
-  g_assert_nonnull(strstr(out, "✔ guest-gpu  0000:01:00.0 (NVIDIA Corporation TU104"));
-  g_assert_nonnull(strstr(out, "4 ok, 1 warning, 0 failed"));
+  g_assert_nonnull(strstr(out, "✔ guest-gpu    0000:01:00.0 (NVIDIA Corporation TU104"));
+  g_assert_nonnull(strstr(out, "11 ok, 1 warning, 0 failed"));
 }
 
 static void
@@ -277,10 +295,10 @@ test_check_single_gpu(Fixture *f, gconstpointer data)
   g_autofree char *err = NULL;
 
   g_assert_cmpint(run_vxm(f, &out, &err, "check", NULL), ==, 1);
-  g_assert_nonnull(strstr(out, "✘ gpus       vxm is for two-GPU machines: the host keeps one GPU "
+  g_assert_nonnull(strstr(out, "✘ gpus         vxm is for two-GPU machines: the host keeps one GPU "
                                "and the guest gets the other; this machine has only "
                                "0000:01:00.0"));
-  g_assert_nonnull(strstr(out, "\n             fix: add a second GPU"));
+  g_assert_nonnull(strstr(out, "\n               fix: add a second GPU"));
   g_assert_nonnull(strstr(out, "✔ iommu"));
 }
 
@@ -368,7 +386,7 @@ test_usage_errors(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(err, "vxm list-gpus --help"));
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
-  g_assert_cmpint(run_vxm(f, &out, &err, "check", "extra", NULL), ==, 2);
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "win11", "extra", NULL), ==, 2);
   g_assert_nonnull(strstr(err, "'extra'"));
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
@@ -377,13 +395,56 @@ test_usage_errors(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(out, "--root"));
 }
 
+/* vxm check NAME checks that VM's settings: here, more memory than the host has */
+static void
+test_check_vm(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonArray) checks = NULL;
+  g_autofree char *config_home = g_build_filename(f->home, "config", NULL);
+  JsonObject *memory = NULL;
+
+  vxm_test_write_file(config_home, "vxm/vms/win11.conf",
+                      "[gpu]\naddress = 0000:01:00.0\n[memory]\nsize = 64G\n");
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "win11", "--json", NULL), ==, 1);
+  checks = parse_array(out);
+  for (guint i = 0; i < json_array_get_length(checks); i++) {
+    JsonObject *c = json_array_get_object_element(checks, i);
+    if (g_strcmp0(json_object_get_string_member(c, "id"), "memory") == 0)
+      memory = c;
+  }
+  g_assert_nonnull(memory);
+  g_assert_cmpstr(json_object_get_string_member(memory, "status"), ==, "fail");
+  g_assert_nonnull(strstr(json_object_get_string_member(memory, "message"), "guest's 64 GiB"));
+  g_assert_cmpstr(json_object_get_string_member(memory, "fix"), ==,
+                  "give the guest less: vxm config win11 --set memory.size=30G (Windows 11 "
+                  "needs 4G)");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* the default VM is read when it exists, and a VM that does not exist is an error */
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "nosuch", NULL), ==, 1);
+  g_assert_nonnull(strstr(err, "nosuch"));
+  g_assert_cmpstr(out, ==, "");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  vxm_test_write_file(config_home, "vxm/vms/default.conf", "[memory]\nsize = 64G\n");
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "✘ memory"));
+}
+
 #define ADD(path, func, machine) \
   g_test_add(path, Fixture, GINT_TO_POINTER(machine), fixture_setup, func, fixture_teardown)
 
 int
 main(int argc, char **argv)
 {
+  int status;
+
   g_test_init(&argc, &argv, NULL);
+  shared_cache = vxm_test_mkdtemp();
+  ADD("/vxm/cli/check/vm", test_check_vm, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/list-gpus/json", test_list_gpus_json, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/list-gpus/json-nulls", test_list_gpus_json_nulls, VXM_TEST_MACHINE_IOMMU_OFF);
   ADD("/vxm/cli/list-gpus/human", test_list_gpus_human, VXM_TEST_MACHINE_SHARED_GROUP);
@@ -394,5 +455,8 @@ main(int argc, char **argv)
   ADD("/vxm/cli/check/iommu-off", test_check_iommu_off, VXM_TEST_MACHINE_IOMMU_OFF);
   ADD("/vxm/cli/root-handling", test_root_handling, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/usage-errors", test_usage_errors, VXM_TEST_MACHINE_INTEL_NVIDIA);
-  return g_test_run();
+  status = g_test_run();
+  vxm_test_rm_rf(shared_cache);
+  g_free(shared_cache);
+  return status;
 }

@@ -257,6 +257,53 @@ vxm_test_host_add_pci_ids(const char *root)
   vxm_test_write_file(root, "usr/share/misc/pci.ids", contents);
 }
 
+void
+vxm_test_host_add_meminfo(const char *root, guint64 total_kib)
+{
+  g_autofree char *text = g_strdup_printf("MemTotal:       %" G_GUINT64_FORMAT " kB\n"
+                                          "MemFree:        %" G_GUINT64_FORMAT " kB\n"
+                                          "HugePages_Total:       0\n"
+                                          "Hugepagesize:       2048 kB\n",
+                                          total_kib, total_kib / 2);
+  vxm_test_write_file(root, "proc/meminfo", text);
+}
+
+/* Leaves a file a test has already put there alone. */
+static void
+write_new_file(const char *root, const char *relative, const char *contents)
+{
+  g_autofree char *path = g_build_filename(root, relative, NULL);
+
+  if (!g_file_test(path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
+    vxm_test_write_file(root, relative, contents);
+}
+
+void
+vxm_test_host_add_firmware(const char *root)
+{
+  static const char *const descriptors[] = {"40-edk2-x86_64-secure-enrolled.json",
+                                            "50-edk2-x86_64-secure.json", "60-edk2-x86_64.json"};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(descriptors); i++) {
+    g_autofree char *rel = g_build_filename("tests/data/firmware/debian12", descriptors[i], NULL);
+    g_autofree char *src = vxm_test_source_path(rel);
+    g_autofree char *dest = g_build_filename("usr/share/qemu/firmware", descriptors[i], NULL);
+    g_autofree char *contents = NULL;
+
+    g_assert_true(g_file_get_contents(src, &contents, NULL, NULL));
+    write_new_file(root, dest, contents);
+  }
+  write_new_file(root, "usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "code-sb");
+  write_new_file(root, "usr/share/OVMF/OVMF_CODE_4M.fd", "code");
+  write_new_file(root, "usr/share/OVMF/OVMF_VARS_4M.fd", "vars");
+  write_new_file(root, "usr/share/OVMF/OVMF_VARS_4M.ms.fd", "vars-ms");
+  {
+    g_autofree char *ms = g_build_filename(root, "usr/share/OVMF/OVMF_CODE_4M.ms.fd", NULL);
+    if (!g_file_test(ms, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK))
+      vxm_test_symlink(root, "usr/share/OVMF/OVMF_CODE_4M.ms.fd", "OVMF_CODE_4M.secboot.fd");
+  }
+}
+
 static void
 add_host_files(const char *root, const char *cpu_vendor, const char *cmdline)
 {
@@ -264,6 +311,8 @@ add_host_files(const char *root, const char *cpu_vendor, const char *cmdline)
   vxm_test_host_add_cmdline(root, cmdline);
   vxm_test_host_add_kvm(root);
   vxm_test_host_add_pci_ids(root);
+  vxm_test_host_add_meminfo(root, G_GUINT64_CONSTANT(32) << 20);
+  vxm_test_host_add_firmware(root);
   vxm_test_write_file(root, "sys/kernel/iommu_groups", NULL);
 }
 

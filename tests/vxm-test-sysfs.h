@@ -42,8 +42,14 @@ void vxm_test_host_add_cmdline(const char *root, const char *cmdline);
 void vxm_test_host_add_kvm(const char *root);
 /* /usr/share/misc/pci.ids: a copy of tests/data/pci.ids. */
 void vxm_test_host_add_pci_ids(const char *root);
+/* /proc/meminfo with MemTotal @total_kib (and no hugepages). */
+void vxm_test_host_add_meminfo(const char *root, guint64 total_kib);
+/* Debian 12's QEMU firmware descriptors (tests/data/firmware/debian12) and stand-ins for the
+ * OVMF files they name; files already there are kept. */
+void vxm_test_host_add_firmware(const char *root);
 
-/* Ready-made workstations, each with pci.ids, cpuinfo, cmdline and /dev/kvm. */
+/* Ready-made workstations, each with pci.ids, cpuinfo, cmdline, /dev/kvm, 32 GiB in
+ * meminfo and Debian's OVMF firmware descriptors. */
 typedef enum {
   /* Intel iGPU (boot VGA, 00:02.0) + NVIDIA Turing 01:00.0-3 alone in group 1 behind the
    * CPU's bridge 00:01.0: a candidate with four functions. */

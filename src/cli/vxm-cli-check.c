@@ -2,6 +2,8 @@
 #include <string.h>
 
 #include "host/vxm-check.h"
+#include "vm/vxm-vm-config.h"
+#include "vm/vxm-vm-paths.h"
 #include "vxm-cli.h"
 
 static const char *
@@ -68,23 +70,46 @@ vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(VxmCheckContext) ctx = NULL;
   g_autoptr(GPtrArray) results = NULL;
+  g_autoptr(VxmVmConfig) config = NULL;
   gboolean utf8 = g_get_charset(NULL);
   guint counts[3] = {0};
   int width = 0;
   VxmHostfs *hostfs;
 
-  if (!vxm_cli_parse(cli, &argc, &argv, entries, NULL,
-                     "Checks that this machine can run a guest on its second GPU: IOMMU, KVM, "
-                     "two GPUs, a guest GPU whose IOMMU group can be passed through. Exits 1 "
-                     "when a check fails."))
+  if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME]",
+                     "Checks that this machine can run VM NAME (default: 'default', when it "
+                     "exists) on its second GPU: IOMMU, KVM, two GPUs, a guest GPU whose IOMMU "
+                     "group can be passed through, its reset, boot framebuffer and holders, "
+                     "UEFI firmware, QEMU, swtpm, memory. Each failure comes with its fix. "
+                     "Exits 1 when a check fails."))
     return VXM_EXIT_USAGE;
-  if (argc > 1)
-    return vxm_cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
+  if (argc > 2)
+    return vxm_cli_usage_error(cli, "unexpected argument '%s'", argv[2]);
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL)
     return vxm_cli_fail(cli, error);
 
+  /* the VM's settings (memory, firmware, TPM, QEMU, guest GPU) when it has a config */
+  {
+    g_autoptr(VxmVmPaths) paths = vxm_vm_paths_new(argc > 1 ? argv[1] : NULL, &error);
+
+    if (paths == NULL)
+      return vxm_cli_fail(cli, error);
+    if (argc > 1 || g_file_test(paths->config_file, G_FILE_TEST_EXISTS)) {
+      config = vxm_vm_config_load(paths, &error);
+      if (config == NULL && argc > 1)
+        return vxm_cli_fail(cli, error);
+      if (config == NULL) {
+        g_printerr("vxm check: %s; checking without it\n", error->message);
+        g_clear_error(&error);
+      }
+    }
+  }
+  if (gpu == NULL && config != NULL && config->gpu != NULL)
+    gpu = g_strdup(config->gpu);
+
   ctx = vxm_check_context_new(hostfs, gpu);
+  vxm_check_context_set_vm_config(ctx, config);
   results = vxm_check_run(ctx, NULL);
 
   if (json) {

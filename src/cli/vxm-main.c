@@ -37,11 +37,15 @@ static const VxmCliCommand commands[] = {
 static void
 print_usage(FILE *out)
 {
+  int width = 0;
+
+  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+    width = MAX(width, (int)strlen(commands[i].name));
   fprintf(out, "Usage: vxm [--version] [--help] COMMAND [OPTIONS]\n\n"
                "Run a Windows guest on this workstation's second GPU, and give it back.\n\n"
                "Commands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-    fprintf(out, "  %-15s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-*s  %s\n", width, commands[i].name, commands[i].summary);
   fprintf(out, "\nEvery command takes --help, and --root DIR (or VXM_ROOT) to act on a\n"
                "simulated or other host root instead of /.\n");
 }

@@ -42,6 +42,7 @@ G_BEGIN_DECLS
 #define VXM_HOST_PROC_MEMINFO          "/proc/meminfo"
 #define VXM_HOST_PROC_CPUINFO          "/proc/cpuinfo"
 #define VXM_HOST_PROC_IOMEM            "/proc/iomem"
+#define VXM_HOST_PROC_OSRELEASE        "/proc/sys/kernel/osrelease"
 #define VXM_HOST_PROC_DROP_CACHES      "/proc/sys/vm/drop_caches"
 #define VXM_HOST_PROC_COMPACT_MEMORY   "/proc/sys/vm/compact_memory"
 #define VXM_HOST_PROC_NR_HUGEPAGES     "/proc/sys/vm/nr_hugepages"

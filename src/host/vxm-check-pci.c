@@ -40,9 +40,8 @@ read_cmdline(VxmHostfs *hostfs)
   return g_strv_builder_end(builder);
 }
 
-/* How to add @params to the kernel command line on this host. */
-static char *
-how_to_add_kernel_params(VxmHostfs *hostfs, const char *params)
+char *
+vxm_check_how_to_add_kernel_params(VxmHostfs *hostfs, const char *params)
 {
   if (vxm_hostfs_exists(hostfs, VXM_HOST_ETC_DEFAULT_GRUB) ||
       !vxm_hostfs_exists(hostfs, VXM_HOST_ETC_KERNEL_CMDLINE))
@@ -92,8 +91,8 @@ vxm_check_iommu(VxmCheckContext *ctx, VxmCheckResult *result)
   if (disabler != NULL) {
     g_autofree char *remove = NULL;
 
-    how = how_to_add_kernel_params(hostfs, cpu == CPU_AMD ? "amd_iommu=on iommu=pt"
-                                                          : "intel_iommu=on iommu=pt");
+    how = vxm_check_how_to_add_kernel_params(hostfs, cpu == CPU_AMD ? "amd_iommu=on iommu=pt"
+                                                                    : "intel_iommu=on iommu=pt");
     remove = g_strdup_printf("the kernel command line turns it off with %s: remove it and %s",
                              disabler, how);
     vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, remove,
@@ -109,19 +108,20 @@ vxm_check_iommu(VxmCheckContext *ctx, VxmCheckResult *result)
                      "(Intel Virtualization Technology for Directed I/O) in the firmware setup "
                      "and reboot");
     } else {
-      how = how_to_add_kernel_params(hostfs, "intel_iommu=on iommu=pt");
+      how = vxm_check_how_to_add_kernel_params(hostfs, "intel_iommu=on iommu=pt");
       fix = g_strdup_printf("turn on VT-d in the firmware setup, then %s", how);
     }
     break;
   case CPU_AMD:
-    how = how_to_add_kernel_params(hostfs, "amd_iommu=on iommu=pt");
+    how = vxm_check_how_to_add_kernel_params(hostfs, "amd_iommu=on iommu=pt");
     fix = g_strdup_printf("on AMD the kernel turns the IOMMU on by itself when the firmware "
                           "offers it: enable IOMMU (often under AMD CBS or NBIO) and SVM in the "
                           "firmware setup and reboot; if it stays off, %s",
                           how);
     break;
   case CPU_OTHER:
-    how = how_to_add_kernel_params(hostfs, "intel_iommu=on (Intel) or amd_iommu=on (AMD)");
+    how =
+        vxm_check_how_to_add_kernel_params(hostfs, "intel_iommu=on (Intel) or amd_iommu=on (AMD)");
     fix =
         g_strdup_printf("turn on VT-d (Intel) or IOMMU (AMD) in the firmware setup, then %s", how);
     break;

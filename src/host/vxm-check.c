@@ -10,6 +10,13 @@ static const VxmCheckDef registry[] = {
     {"kvm", "/dev/kvm is usable", vxm_check_kvm},
     {"gpus", "the machine has two GPUs", vxm_check_gpus},
     {"guest-gpu", "a GPU can be given to the guest", vxm_check_guest_gpu},
+    {"reset", "the guest GPU can be reset between runs", vxm_check_reset},
+    {"framebuffer", "no boot framebuffer holds the guest GPU's memory", vxm_check_framebuffer},
+    {"holders", "no process holds the guest GPU", vxm_check_holders},
+    {"firmware", "a UEFI firmware with Secure Boot is installed", vxm_check_firmware},
+    {"qemu", "QEMU is installed", vxm_check_qemu},
+    {"swtpm", "swtpm and swtpm_setup are installed", vxm_check_swtpm},
+    {"memory", "the host has memory for the guest", vxm_check_memory},
     {"monitor", "the monitor can be switched over DDC/CI", vxm_check_monitor},
 };
 
@@ -21,6 +28,7 @@ struct _VxmCheckContext {
   GError *bus_error;
   gboolean cpu_vendor_read;
   char *cpu_vendor;
+  const VxmVmConfig *config;
 };
 
 const char *
@@ -154,6 +162,41 @@ vxm_check_context_get_cpu_vendor(VxmCheckContext *ctx)
     break;
   }
   return ctx->cpu_vendor;
+}
+
+void
+vxm_check_context_set_vm_config(VxmCheckContext *ctx, const VxmVmConfig *config)
+{
+  ctx->config = config;
+}
+
+const VxmVmConfig *
+vxm_check_context_get_vm_config(VxmCheckContext *ctx)
+{
+  return ctx->config;
+}
+
+VxmGpu *
+vxm_check_context_get_guest(VxmCheckContext *ctx)
+{
+  GPtrArray *gpus = vxm_check_context_get_gpus(ctx, NULL);
+  VxmGpu *found = NULL;
+
+  if (gpus == NULL)
+    return NULL;
+  for (guint i = 0; i < gpus->len; i++) {
+    VxmGpu *gpu = g_ptr_array_index(gpus, i);
+    VxmGpuRole role = vxm_gpu_get_role(gpu);
+
+    if (role == VXM_GPU_ROLE_GUEST)
+      return gpu;
+    if (ctx->guest_gpu == NULL && role == VXM_GPU_ROLE_CANDIDATE) {
+      if (found != NULL)
+        return NULL; /* several: the user chooses */
+      found = gpu;
+    }
+  }
+  return found;
 }
 
 const VxmCheckDef *

@@ -11,7 +11,9 @@
 #include <gio/gio.h>
 
 #include "common/vxm-hostfs.h"
+#include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-bus.h"
+#include "vm/vxm-vm-config.h"
 
 G_BEGIN_DECLS
 
@@ -55,6 +57,16 @@ GPtrArray *vxm_check_context_get_gpus(VxmCheckContext *ctx, GError **error);
 /* "GenuineIntel", "AuthenticAMD", or NULL, from VXM_HOST_PROC_CPUINFO. */
 const char *vxm_check_context_get_cpu_vendor(VxmCheckContext *ctx);
 
+/* The VM being checked (its memory, firmware, TPM, QEMU binary, keep_bound), or NULL: the
+ * checks then assume the defaults. Set before the first check runs; not owned. */
+void vxm_check_context_set_vm_config(VxmCheckContext *ctx, const VxmVmConfig *config);
+const VxmVmConfig *vxm_check_context_get_vm_config(VxmCheckContext *ctx);
+/* The guest GPU: the configured one when it is found, else the only candidate; NULL when
+ * there is none or several (the guest-gpu check says which). */
+VxmGpu *vxm_check_context_get_guest(VxmCheckContext *ctx);
+/* How to add @params to the kernel command line on this host (GRUB or /etc/kernel/cmdline). */
+char *vxm_check_how_to_add_kernel_params(VxmHostfs *hostfs, const char *params);
+
 typedef void (*VxmCheckFunc)(VxmCheckContext *ctx, VxmCheckResult *result);
 
 typedef struct {
@@ -80,5 +92,14 @@ void vxm_check_gpus(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_guest_gpu(VxmCheckContext *ctx, VxmCheckResult *result);
 /* src/display/vxm-check-monitor.c */
 void vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result);
+/* src/host/vxm-check-gpu.c: the guest GPU beyond its IOMMU group. */
+void vxm_check_reset(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_framebuffer(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result);
+/* src/host/vxm-check-vm.c: what the VM needs from the host's software and memory. */
+void vxm_check_firmware(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_qemu(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_swtpm(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result);
 
 G_END_DECLS

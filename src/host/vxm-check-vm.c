@@ -1,0 +1,276 @@
+/* vxm-check-vm: what a VM needs from the host's software and memory: UEFI firmware, QEMU,
+ * swtpm, and RAM (with hugepages). Programs are this machine's (found in PATH), also when
+ * --root points at another host root: they are what vxm start would run. */
+#include <string.h>
+
+#include "common/vxm-util.h"
+#include "vm/vxm-firmware.h"
+#include "vm/vxm-qemu-caps.h"
+#include "vxm-check.h"
+
+/* What the host keeps for itself beside the guest's RAM. */
+#define HOST_RESERVE (G_GUINT64_CONSTANT(2) << 30)
+#define GIB          (G_GUINT64_CONSTANT(1) << 30)
+
+static const char *
+vm_name(VxmCheckContext *ctx)
+{
+  const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+  return config != NULL && config->name != NULL ? config->name : "NAME";
+}
+
+void
+vxm_check_firmware(VxmCheckContext *ctx, VxmCheckResult *result)
+{
+  const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+  VxmFirmwareRequest request = {.secure_boot = config != NULL ? config->secure_boot : TRUE};
+  g_autoptr(VxmFirmware) fw = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *kind;
+
+  if (config != NULL) {
+    request.code = config->firmware_code;
+    request.vars_template = config->firmware_vars_template;
+  }
+  kind = request.secure_boot ? "UEFI firmware with Secure Boot and Microsoft's keys enrolled"
+                             : "UEFI firmware";
+  fw = vxm_firmware_select_full(vxm_check_context_get_hostfs(ctx), &request, &error);
+  if (fw == NULL) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
+                         "install OVMF, which brings the firmware and QEMU's descriptors for it: "
+                         "sudo apt-get install ovmf",
+                         "no %s found: %s", kind, error->message);
+    return;
+  }
+  if (fw->fallback) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN,
+                         "reinstall OVMF so QEMU's firmware descriptors are there again: sudo "
+                         "apt-get install --reinstall ovmf",
+                         "%s found only by its usual path (%s): %s", kind, fw->code_host_path,
+                         fw->message != NULL ? fw->message : "no descriptor fits");
+    return;
+  }
+  if (fw->warnings != NULL && fw->warnings->len > 0) {
+    g_autoptr(GString) list = g_string_new(NULL);
+
+    for (guint i = 0; i < fw->warnings->len; i++)
+      g_string_append_printf(list, "%s%s", i > 0 ? "; " : "",
+                             (char *)g_ptr_array_index(fw->warnings, i));
+    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN,
+                         "fix or remove the broken descriptor files named above",
+                         "%s: %s (%s), but some descriptors are broken: %s", kind,
+                         fw->descriptor_name, fw->code_host_path, list->str);
+    return;
+  }
+  vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL, "%s: %s (%s)", kind, fw->descriptor_name,
+                       fw->code_host_path);
+}
+
+void
+vxm_check_qemu(VxmCheckContext *ctx, VxmCheckResult *result)
+{
+  const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+  const char *binary =
+      config != NULL && config->qemu_binary != NULL ? config->qemu_binary : "qemu-system-x86_64";
+  g_autofree char *path = NULL;
+  g_autoptr(VxmQemuCaps) caps = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) missing = g_string_new(NULL);
+  static const char *const types[] = {"vfio-pci", "pcie-root-port", "tpm-crb", "virtio-blk-pci"};
+
+  path = vxm_qemu_caps_resolve_binary(binary, &error);
+  if (path == NULL) {
+    g_autofree char *fix =
+        strchr(binary, '/') != NULL
+            ? g_strdup_printf("install QEMU (sudo apt-get install qemu-system-x86) or point the "
+                              "VM at it: vxm config %s --set host.qemu_binary=PATH",
+                              vm_name(ctx))
+            : g_strdup("install QEMU: sudo apt-get install qemu-system-x86");
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix, "QEMU is missing: %s", error->message);
+    return;
+  }
+  caps = vxm_qemu_caps_get(path, NULL, &error);
+  if (caps == NULL) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
+                         "reinstall QEMU (sudo apt-get install --reinstall qemu-system-x86) and "
+                         "see what it prints when run by hand",
+                         "%s does not answer as QEMU should: %s", path, error->message);
+    return;
+  }
+  if (!vxm_qemu_caps_has_machine(caps, "q35"))
+    g_string_append(missing, "the q35 machine");
+  for (gsize i = 0; i < G_N_ELEMENTS(types); i++) {
+    if (!vxm_qemu_caps_has_type(caps, types[i]))
+      g_string_append_printf(missing, "%sthe %s device", missing->len > 0 ? ", " : "", types[i]);
+  }
+  if (missing->len > 0) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
+                         "install Debian's full QEMU for x86: sudo apt-get install "
+                         "qemu-system-x86",
+                         "QEMU %s (%s) lacks what vxm needs: %s", caps->version, path,
+                         missing->str);
+    return;
+  }
+  vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL, "QEMU %s (%s)", caps->version, path);
+}
+
+void
+vxm_check_swtpm(VxmCheckContext *ctx, VxmCheckResult *result)
+{
+  const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+  g_autofree char *swtpm = g_find_program_in_path("swtpm");
+  g_autofree char *setup = g_find_program_in_path("swtpm_setup");
+  g_autoptr(GString) missing = g_string_new(NULL);
+  g_autoptr(GString) packages = g_string_new(NULL);
+
+  if (swtpm == NULL) {
+    g_string_append(missing, "swtpm");
+    g_string_append(packages, "swtpm");
+  }
+  if (setup == NULL) {
+    g_string_append_printf(missing, "%sswtpm_setup", missing->len > 0 ? " and " : "");
+    g_string_append_printf(packages, "%sswtpm-tools", packages->len > 0 ? " " : "");
+  }
+  if (missing->len == 0) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL, "swtpm (%s) and swtpm_setup (%s)",
+                         swtpm, setup);
+    return;
+  }
+  if (config != NULL && !config->tpm) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+                         "%s not in PATH, and not needed: VM %s has no TPM", missing->str,
+                         config->name);
+    return;
+  }
+  {
+    g_autofree char *fix = g_strdup_printf("install it: sudo apt-get install %s", packages->str);
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
+                         "%s not in PATH: Windows 11 needs a TPM 2.0, which vxm gives the "
+                         "guest with swtpm",
+                         missing->str);
+  }
+}
+
+/* A value in kB from /proc/meminfo ("MemTotal:  32768000 kB"), in bytes; FALSE when absent. */
+static gboolean
+meminfo_value(const char *meminfo, const char *key, guint64 *out)
+{
+  g_autofree char *needle = g_strconcat(key, ":", NULL);
+  const char *line = meminfo;
+
+  while (line != NULL && *line != '\0') {
+    if (g_str_has_prefix(line, needle)) {
+      guint64 kib = g_ascii_strtoull(line + strlen(needle), NULL, 10);
+      *out = kib * 1024;
+      return TRUE;
+    }
+    line = strchr(line, '\n');
+    if (line != NULL)
+      line++;
+  }
+  return FALSE;
+}
+
+/* Reserved pages of @size_kib in the host's pool, 0 when it has none. */
+static guint64
+hugepages_reserved(VxmHostfs *hostfs, guint size_kib)
+{
+  g_autofree char *path =
+      g_strdup_printf("%s/hugepages-%ukB/nr_hugepages", VXM_HOST_SYS_HUGEPAGES, size_kib);
+  guint64 n = 0;
+
+  if (!vxm_hostfs_read_attr_uint64(hostfs, path, 10, &n, NULL))
+    return 0;
+  return n;
+}
+
+void
+vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result)
+{
+  VxmHostfs *hostfs = vxm_check_context_get_hostfs(ctx);
+  const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+  VxmVmHugepages hugepages = config != NULL ? config->hugepages : VXM_VM_HUGEPAGES_AUTO;
+  g_autofree char *meminfo = NULL;
+  g_autofree char *total_text = NULL;
+  g_autofree char *guest_text = NULL;
+  g_autofree char *pages_note = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 total = 0;
+  guint64 guest;
+  guint64 gib_pages, gib_needed;
+
+  if (!vxm_hostfs_read_file(hostfs, VXM_HOST_PROC_MEMINFO, &meminfo, NULL, &error) ||
+      !meminfo_value(meminfo, "MemTotal", &total)) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, NULL,
+                         "cannot tell how much memory the host has: %s",
+                         error != NULL ? error->message : "no MemTotal in " VXM_HOST_PROC_MEMINFO);
+    return;
+  }
+  if (config != NULL && config->memory_bytes > 0)
+    guest = config->memory_bytes;
+  else /* auto: half the host's RAM, at most 16 GiB, at least 4 GiB */
+    guest = CLAMP(total / 2, VXM_VM_MEMORY_MIN, VXM_VM_MEMORY_AUTO_MAX);
+  total_text = vxm_format_bytes(total);
+  guest_text = vxm_format_bytes(guest);
+
+  if (total < guest + HOST_RESERVE) {
+    g_autofree char *fix = NULL;
+    guint64 fits = total > HOST_RESERVE ? (total - HOST_RESERVE) / GIB : 0;
+
+    if (fits >= VXM_VM_MEMORY_MIN / GIB)
+      fix =
+          g_strdup_printf("give the guest less: vxm config %s --set memory.size=%" G_GUINT64_FORMAT
+                          "G (Windows 11 needs 4G)",
+                          vm_name(ctx), fits);
+    else
+      fix = g_strdup("add RAM: Windows 11 needs 4 GiB and the host about 2 GiB beside it");
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
+                         "the host has %s of RAM: not enough for the guest's %s and 2 GiB for "
+                         "the host",
+                         total_text, guest_text);
+    return;
+  }
+
+  gib_pages = hugepages_reserved(hostfs, 1048576);
+  gib_needed = (guest + GIB - 1) / GIB;
+  switch (hugepages) {
+  case VXM_VM_HUGEPAGES_OFF: pages_note = g_strdup("hugepages are off"); break;
+  case VXM_VM_HUGEPAGES_2M:
+    pages_note = g_strdup_printf("vxm start reserves %" G_GUINT64_FORMAT " 2 MiB hugepages",
+                                 guest / (2 << 20));
+    break;
+  case VXM_VM_HUGEPAGES_AUTO:
+    pages_note =
+        gib_pages >= gib_needed
+            ? g_strdup_printf("%" G_GUINT64_FORMAT " 1 GiB hugepages are reserved: "
+                              "the guest gets them",
+                              gib_pages)
+            : g_strdup_printf("vxm start reserves %" G_GUINT64_FORMAT
+                              " 2 MiB hugepages (%" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT
+                              " 1 GiB pages it would prefer are reserved)",
+                              guest / (2 << 20), gib_pages, gib_needed);
+    break;
+  case VXM_VM_HUGEPAGES_1G:
+    if (gib_pages < gib_needed) {
+      g_autofree char *params = g_strdup_printf(
+          "default_hugepagesz=1G hugepagesz=1G hugepages=%" G_GUINT64_FORMAT, gib_needed);
+      g_autofree char *how = vxm_check_how_to_add_kernel_params(hostfs, params);
+      g_autofree char *fix = g_strdup_printf(
+          "1 GiB pages usually have to be reserved at boot: %s; or use 2 MiB pages: vxm "
+          "config %s --set hugepages=2M",
+          how, vm_name(ctx));
+      vxm_check_result_set(
+          result, VXM_CHECK_STATUS_WARN, fix,
+          "the host has %s of RAM, enough for the guest's %s, but only %" G_GUINT64_FORMAT
+          " of the %" G_GUINT64_FORMAT " 1 GiB hugepages it asks for are reserved",
+          total_text, guest_text, gib_pages, gib_needed);
+      return;
+    }
+    pages_note = g_strdup_printf("%" G_GUINT64_FORMAT " 1 GiB hugepages are reserved", gib_pages);
+    break;
+  }
+  vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+                       "the host has %s of RAM: enough for the guest's %s and 2 GiB for the "
+                       "host; %s",
+                       total_text, guest_text, pages_note);
+}

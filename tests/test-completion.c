@@ -1,0 +1,305 @@
+/* The shell completions (data/completions): bash is run for real, the way bash calls it on TAB;
+ * zsh and fish are checked against the binary's commands and options (and parsed by their shell
+ * when it is installed). A new command or option fails here until every shell knows it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/vxm-vm-config.h"
+#include "vxm-test-cli-help.h"
+#include "vxm-test-sysfs.h"
+#include "vxm-test-util.h"
+
+static char *
+completion_path(const char *name)
+{
+  g_autofree char *rel = g_build_filename("data/completions", name, NULL);
+  return vxm_test_source_path(rel);
+}
+
+static char *
+read_completion(const char *name)
+{
+  g_autofree char *path = completion_path(name);
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  g_file_get_contents(path, &text, NULL, &error);
+  g_assert_no_error(error);
+  return text;
+}
+
+static int
+compare_words(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What bash offers for @line (cursor at its end), sorted, one per line joined by ' '. */
+static char *
+bash_complete(const char *line, const char *const *env)
+{
+  g_autofree char *driver = vxm_test_source_path("tests/data/completion/drive.bash");
+  g_autofree char *script = completion_path("vxm.bash");
+  g_autofree char *bash = g_find_program_in_path("bash");
+  const char *argv[] = {bash, "--norc", "--noprofile", driver, script, line, NULL};
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) words = NULL;
+  int status = vxm_test_run(argv, env, &out, &err);
+
+  if (status != 0 || err[0] != '\0')
+    g_error("bash completion of '%s': status %d: %s", line, status, err);
+  words = g_strsplit(g_strstrip(out), "\n", -1);
+  qsort(words, g_strv_length(words), sizeof(char *), compare_words);
+  if (words[0] != NULL && words[0][0] == '\0')
+    return g_strdup("");
+  return g_strjoinv(" ", words);
+}
+
+static gboolean
+has_word(const char *list, const char *word)
+{
+  g_auto(GStrv) words = g_strsplit(list, " ", -1);
+  return g_strv_contains((const char *const *)words, word);
+}
+
+static void
+test_bash_li(void)
+{
+  g_autofree char *li = bash_complete("vxm li", NULL);
+  g_autofree char *check = bash_complete("vxm check --j", NULL);
+
+  g_assert_cmpstr(li, ==, "list list-gpus");
+  g_assert_cmpstr(check, ==, "--json");
+}
+
+static void
+test_bash_every_command_and_option(void)
+{
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autoptr(GPtrArray) commands = vxm_test_cli_commands();
+  g_autofree char *all = bash_complete("vxm ", NULL);
+
+  for (guint i = 0; i < commands->len; i++) {
+    const char *command = g_ptr_array_index(commands, i);
+    g_autofree char *line = g_strdup_printf("vxm %s -", command);
+    g_autofree char *offered = NULL;
+    g_autoptr(GPtrArray) options = NULL;
+
+    if (!has_word(all, command))
+      g_error("bash: 'vxm <TAB>' does not offer %s: %s", command, all);
+    if (g_str_equal(command, "version"))
+      continue;
+    offered = bash_complete(line, NULL);
+    options = vxm_test_cli_options(vxm, command);
+    for (guint o = 0; o < options->len; o++) {
+      const char *option = g_ptr_array_index(options, o);
+      if (g_str_has_prefix(option, "--") && !has_word(offered, option))
+        g_error("bash: 'vxm %s -<TAB>' does not offer %s: %s", command, option, offered);
+    }
+  }
+}
+
+/* VM names come from the NAME.conf files in $XDG_CONFIG_HOME/vxm/vms. */
+static void
+test_bash_vm_names(void)
+{
+  g_autofree char *home = vxm_test_mkdtemp();
+  g_autofree char *env_config = g_strdup_printf("XDG_CONFIG_HOME=%s", home);
+  const char *env[] = {env_config, NULL};
+  g_autofree char *names = NULL;
+  g_autofree char *w = NULL;
+
+  vxm_test_write_file(home, "vxm/vms/win11.conf", "");
+  vxm_test_write_file(home, "vxm/vms/gaming.conf", "");
+  vxm_test_write_file(home, "vxm/vms/notes.txt", "");
+  names = bash_complete("vxm start ", env);
+  w = bash_complete("vxm config w", env);
+  g_assert_cmpstr(names, ==, "gaming win11");
+  g_assert_cmpstr(w, ==, "win11");
+  vxm_test_rm_rf(home);
+}
+
+/* GPU addresses come from the sysfs of the host root given with --root (or VXM_ROOT): only
+ * display controllers, with the ':' bash splits words at handled. */
+static void
+test_bash_gpu_addresses(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autofree char *line = NULL;
+  g_autofree char *gpus = NULL;
+  g_autofree char *env_root = g_strdup_printf("VXM_ROOT=%s", root);
+  const char *env[] = {env_root, NULL};
+  g_autofree char *split = NULL;
+  g_autofree char *equals = NULL;
+
+  vxm_test_machine_build(root, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  line = g_strdup_printf("vxm check --root %s --gpu ", root);
+  gpus = bash_complete(line, NULL);
+  g_assert_cmpstr(gpus, ==, "0000:00:02.0 0000:01:00.0");
+  /* bash has split "0000:01:" at the colons: the reply is what follows the last one */
+  split = bash_complete("vxm config --set-gpu 0000:01:", env);
+  g_assert_cmpstr(split, ==, "00.0");
+  equals = bash_complete("vxm check --gpu=0000:00", env);
+  g_assert_cmpstr(equals, ==, "00:02.0");
+  vxm_test_rm_rf(root);
+}
+
+/* --set offers every key of the config table as group.key=. */
+static void
+test_bash_config_keys(void)
+{
+  g_autofree char *all = bash_complete("vxm config --set ", NULL);
+  g_autofree char *memory = bash_complete("vxm config --set memory.s", NULL);
+  g_autofree char *unset = bash_complete("vxm config --unset cpu.v", NULL);
+  const VxmVmConfigKey *keys = vxm_vm_config_keys();
+  guint n = 0;
+
+  for (gsize k = 0; keys[k].group != NULL; k++, n++) {
+    g_autofree char *want = g_strdup_printf("%s.%s=", keys[k].group, keys[k].key);
+    if (!has_word(all, want))
+      g_error("bash: vxm config --set does not offer %s", want);
+  }
+  {
+    g_auto(GStrv) offered = g_strsplit(all, " ", -1);
+    g_assert_cmpuint(n, ==, g_strv_length(offered));
+  }
+  g_assert_cmpstr(memory, ==, "memory.size=");
+  g_assert_cmpstr(unset, ==, "cpu.vcpus");
+}
+
+/* The zsh case branch "(COMMAND)" up to ";;". */
+static char *
+zsh_branch(const char *text, const char *command)
+{
+  g_autofree char *needle = g_strdup_printf("\n    (%s)\n", command);
+  const char *start = strstr(text, needle);
+  const char *end;
+
+  if (start == NULL)
+    return NULL;
+  end = strstr(start, ";;");
+  return end != NULL ? g_strndup(start, end - start) : NULL;
+}
+
+static void
+test_zsh(void)
+{
+  g_autofree char *text = read_completion("_vxm");
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autoptr(GPtrArray) commands = vxm_test_cli_commands();
+  g_autofree char *zsh = g_find_program_in_path("zsh");
+  const VxmVmConfigKey *keys = vxm_vm_config_keys();
+
+  g_assert_true(g_str_has_prefix(text, "#compdef vxm\n"));
+  for (guint i = 0; i < commands->len; i++) {
+    const char *command = g_ptr_array_index(commands, i);
+    g_autofree char *described = g_strdup_printf("'%s:", command);
+    g_autofree char *branch = zsh_branch(text, command);
+    g_autoptr(GPtrArray) options = NULL;
+
+    if (strstr(text, described) == NULL)
+      g_error("zsh: %s is not in the command list", command);
+    if (branch == NULL)
+      g_error("zsh: no case branch (%s)", command);
+    if (g_str_equal(command, "version"))
+      continue;
+    options = vxm_test_cli_options(vxm, command);
+    for (guint o = 0; o < options->len; o++) {
+      const char *option = g_ptr_array_index(options, o);
+      if (!vxm_test_cli_option_is_common(option) && strstr(branch, option) == NULL)
+        g_error("zsh: (%s) lacks %s", command, option);
+    }
+  }
+  for (gsize k = 0; keys[k].group != NULL; k++) {
+    g_autofree char *key = g_strdup_printf("%s.%s", keys[k].group, keys[k].key);
+    if (strstr(text, key) == NULL)
+      g_error("zsh: config key %s is missing", key);
+  }
+  if (zsh != NULL) {
+    g_autofree char *path = completion_path("_vxm");
+    const char *argv[] = {zsh, "-n", path, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint(vxm_test_run(argv, NULL, &out, &err), ==, 0);
+    g_assert_cmpstr(err, ==, "");
+  }
+}
+
+static void
+test_fish(void)
+{
+  g_autofree char *text = read_completion("vxm.fish");
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autoptr(GPtrArray) commands = vxm_test_cli_commands();
+  g_autofree char *fish = g_find_program_in_path("fish");
+  const VxmVmConfigKey *keys = vxm_vm_config_keys();
+
+  for (guint i = 0; i < commands->len; i++) {
+    const char *command = g_ptr_array_index(commands, i);
+    g_autofree char *offered = g_strdup_printf("\" -a %s -d ", command);
+    g_autofree char *listed = g_strdup_printf(" %s ", command);
+    g_autoptr(GPtrArray) options = NULL;
+
+    if (strstr(text, offered) == NULL)
+      g_error("fish: %s is not offered as a command", command);
+    if (strstr(text, listed) == NULL)
+      g_error("fish: %s is not in vxm_commands", command);
+    if (g_str_equal(command, "version"))
+      continue;
+    options = vxm_test_cli_options(vxm, command);
+    for (guint o = 0; o < options->len; o++) {
+      const char *option = g_ptr_array_index(options, o);
+      g_autofree char *line = g_strdup_printf("from %s\" -l %s ", command, option + 2);
+
+      /* short options sit on their long option's line: "-s n -l dry-run" */
+      if (vxm_test_cli_option_is_common(option) || !g_str_has_prefix(option, "--"))
+        continue;
+      if (strstr(text, line) == NULL) {
+        g_autofree char *prefix = g_strdup_printf("from %s\" -s ", command);
+        const char *p = strstr(text, prefix);
+        gboolean found = FALSE;
+
+        while (p != NULL && !found) {
+          const char *eol = strchr(p, '\n');
+          g_autofree char *one = g_strndup(p, eol != NULL ? (gsize)(eol - p) : strlen(p));
+          g_autofree char *long_part = g_strdup_printf(" -l %s ", option + 2);
+
+          found = strstr(one, long_part) != NULL;
+          p = strstr(p + 1, prefix);
+        }
+        if (!found)
+          g_error("fish: %s lacks %s", command, option);
+      }
+    }
+  }
+  for (gsize k = 0; keys[k].group != NULL; k++) {
+    g_autofree char *key = g_strdup_printf("%s.%s", keys[k].group, keys[k].key);
+    if (strstr(text, key) == NULL)
+      g_error("fish: config key %s is missing", key);
+  }
+  if (fish != NULL) {
+    g_autofree char *path = completion_path("vxm.fish");
+    const char *argv[] = {fish, "--no-execute", path, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+
+    g_assert_cmpint(vxm_test_run(argv, NULL, &out, &err), ==, 0);
+  }
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/vxm/completion/bash/li", test_bash_li);
+  g_test_add_func("/vxm/completion/bash/every-command-and-option",
+                  test_bash_every_command_and_option);
+  g_test_add_func("/vxm/completion/bash/vm-names", test_bash_vm_names);
+  g_test_add_func("/vxm/completion/bash/gpu-addresses", test_bash_gpu_addresses);
+  g_test_add_func("/vxm/completion/bash/config-keys", test_bash_config_keys);
+  g_test_add_func("/vxm/completion/zsh", test_zsh);
+  g_test_add_func("/vxm/completion/fish", test_fish);
+  return g_test_run();
+}
