@@ -94,6 +94,20 @@ local_describe(VxmHostOps *ops)
                                           : "running without vxmd, on a host root (--root)";
 }
 
+/* The VM's journal if this process or a held run has one; *out NULL (and TRUE) when none. */
+static gboolean
+find_journal(VxmHostOpsLocal *self, const char *vm, VxmJournal **out, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  *out = get_journal(self, vm, FALSE, &local_error);
+  if (*out == NULL && local_error != NULL) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 local_detach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtrArray *report,
                  GError **error)
@@ -292,16 +306,12 @@ static gboolean
 local_release_hugepages(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
-  g_autoptr(GError) local_error = NULL;
-  VxmJournal *journal = get_journal(self, vm, FALSE, &local_error);
+  VxmJournal *journal;
 
-  if (journal == NULL) {
-    if (local_error != NULL) {
-      g_propagate_error(error, g_steal_pointer(&local_error));
-      return FALSE;
-    }
+  if (!find_journal(self, vm, &journal, error))
+    return FALSE;
+  if (journal == NULL)
     return TRUE; /* nothing was reserved */
-  }
   return vxm_hugepages_release_journaled(self->hostfs, journal, report, error);
 }
 
@@ -373,16 +383,12 @@ static gboolean
 local_revoke_devices(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
-  g_autoptr(GError) local_error = NULL;
-  VxmJournal *journal = get_journal(self, vm, FALSE, &local_error);
+  VxmJournal *journal;
 
-  if (journal == NULL) {
-    if (local_error != NULL) {
-      g_propagate_error(error, g_steal_pointer(&local_error));
-      return FALSE;
-    }
+  if (!find_journal(self, vm, &journal, error))
+    return FALSE;
+  if (journal == NULL)
     return TRUE; /* nothing was granted */
-  }
   return vxm_device_node_revoke_all(self->hostfs, journal, report, error);
 }
 
