@@ -2,7 +2,7 @@
  *
  * Owns the file tree, the lock that guards it, the operation log, the fault rules and the
  * areas of the host, each in its own module:
- *   system (vxm-sim-system): [machine] facts, /proc/cmdline, meminfo, cpuinfo, /dev/kvm,
+ *   vxm-sim-system: [machine] facts, /proc/cmdline, meminfo, cpuinfo, /dev/kvm,
  *          /dev/nvidia*, the writable /run, /etc and /dev/shm, /usr/share passthrough;
  *   pci    (vxm-sim-pci): PCI devices, drivers and their binding, IOMMU groups, /dev/vfio,
  *          DRM nodes;
