@@ -8,7 +8,7 @@
 # Options of each command, besides the common --root, --quiet and --help.
 declare -gA _vxm_options=(
   [check]="--gpu --json"
-  [config]="--show --json --set --unset --set-gpu"
+  [config]="--show --json --set --unset --set-gpu --static-binding"
   [detach]="--force --timeout"
   [display]="--probe --monitor --input"
   [init]="--force --set --disk-size --virtio-iso --sha256"
@@ -50,6 +50,7 @@ declare -gA _vxm_option_values=(
   [--root]=dir
   [--gpu]=gpu
   [--set-gpu]=gpu
+  [--static-binding]="words:on|off"
   [--set]=key
   [--unset]=key
   [--disk-size]=none

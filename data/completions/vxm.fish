@@ -85,6 +85,7 @@ complete -c vxm -n "__fish_seen_subcommand_from config" -l json -d 'With --show:
 complete -c vxm -n "__fish_seen_subcommand_from config" -l set -x -a '(__vxm_config_keys)=' -d 'Set KEY=VALUE'
 complete -c vxm -n "__fish_seen_subcommand_from config" -l unset -x -a '(__vxm_config_keys)' -d 'Remove KEY so its default applies'
 complete -c vxm -n "__fish_seen_subcommand_from config" -l set-gpu -x -a '(__vxm_gpus)' -d 'Set the guest GPU'
+complete -c vxm -n "__fish_seen_subcommand_from config" -l static-binding -x -a 'on off' -d 'Bind the guest GPU to vfio-pci at boot'
 
 complete -c vxm -n "__fish_seen_subcommand_from init" -l force -d 'Replace an existing VM'
 complete -c vxm -n "__fish_seen_subcommand_from init" -l set -x -a '(__vxm_config_keys)=' -d 'Set a config key first'
