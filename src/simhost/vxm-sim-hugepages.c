@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/vxm-hostfs.h"
+
 #define GROUP         "hugepages"
-#define SYS_HUGEPAGES "/sys/kernel/mm/hugepages"
-#define SYS_NODES     "/sys/devices/system/node"
+#define SYS_HUGEPAGES VXM_HOST_SYS_HUGEPAGES
+#define SYS_NODES     VXM_HOST_SYS_NODES
 #define PROC_VM       "/proc/sys/vm"
 #define DEFAULT_KIB   2048
 #define MAX_NODES     64

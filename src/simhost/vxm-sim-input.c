@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "common/vxm-hostfs.h"
+
 #include "common/vxm-util.h"
 #include "input/vxm-input-bitmap.h"
 
@@ -228,8 +230,8 @@ build_nodes(Device *d)
   g_autofree char *caps_dir = g_strdup_printf("%s/capabilities", dir);
   g_autofree char *id_dir = g_strdup_printf("%s/id", dir);
   g_autofree char *ev_dir = g_strdup_printf("%s/event%u", dir, d->event);
-  g_autofree char *class_input = g_strdup_printf("/sys/class/input/input%u", d->number);
-  g_autofree char *class_event = g_strdup_printf("/sys/class/input/event%u", d->event);
+  g_autofree char *class_input = g_strdup_printf(VXM_HOST_SYS_CLASS_INPUT "/input%u", d->number);
+  g_autofree char *class_event = g_strdup_printf(VXM_HOST_SYS_CLASS_INPUT "/event%u", d->event);
   g_autofree char *node_path = event_path(d);
   VxmSimNode *node;
 
@@ -270,8 +272,8 @@ remove_nodes(Device *d)
 {
   VxmSimHost *host = d->input->host;
   g_autofree char *dir = input_dir(d);
-  g_autofree char *class_input = g_strdup_printf("/sys/class/input/input%u", d->number);
-  g_autofree char *class_event = g_strdup_printf("/sys/class/input/event%u", d->event);
+  g_autofree char *class_input = g_strdup_printf(VXM_HOST_SYS_CLASS_INPUT "/input%u", d->number);
+  g_autofree char *class_event = g_strdup_printf(VXM_HOST_SYS_CLASS_INPUT "/event%u", d->event);
   g_autofree char *node_path = event_path(d);
 
   vxm_sim_node_remove_path(host->root, dir);
@@ -943,7 +945,7 @@ vxm_sim_input_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
     }
     g_ptr_array_add(input->devices, d);
   }
-  vxm_sim_node_mkdir_p(host->root, "/sys/class/input");
+  vxm_sim_node_mkdir_p(host->root, VXM_HOST_SYS_CLASS_INPUT);
   vxm_sim_node_mkdir_p(host->root, "/dev/input");
   for (guint i = 0; i < input->devices->len; i++) {
     Device *d = g_ptr_array_index(input->devices, i);
