@@ -1,9 +1,13 @@
+#include <gio/gio.h>
 #include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helper/vxm-check-vxmd.h"
 #include "host/vxm-check.h"
 #include "vxm-test-sysfs.h"
 #include "vxm-test-util.h"
@@ -49,9 +53,9 @@ test_registry_order(void)
 {
   gsize n = 0;
   const VxmCheckDef *defs = vxm_check_get_registry(&n);
-  static const char *const ids[] = {"iommu", "kvm",         "gpus",    "guest-gpu",
-                                    "reset", "framebuffer", "holders", "firmware",
-                                    "qemu",  "swtpm",       "memory",  "monitor"};
+  static const char *const ids[] = {"iommu",       "kvm",     "gpus",     "guest-gpu", "reset",
+                                    "framebuffer", "holders", "firmware", "qemu",      "swtpm",
+                                    "memory",      "monitor", "inputs",   "vxmd"};
 
   g_assert_cmpuint(n, ==, G_N_ELEMENTS(ids));
   for (gsize i = 0; i < n; i++)
@@ -65,13 +69,12 @@ test_good_machine_passes(Fixture *f, gconstpointer data)
                                      "reset", "framebuffer", "holders", "firmware",
                                      "qemu",  "swtpm",       "memory",  NULL};
   g_autoptr(VxmCheckContext) ctx = vxm_check_context_new(f->fs, NULL);
-  /* every check but the monitor's (a machine without a monitor warns; test-display has its tests)
-   */
+  /* every check of the host's hardware and software but the monitor's (a machine without a
+   * monitor warns; test-display has its tests), the inputs' (test-input-simhost) and vxmd's
+   * (below) */
   g_autoptr(GPtrArray) results = vxm_check_run(ctx, only);
-  gsize n = 0;
 
-  vxm_check_get_registry(&n);
-  g_assert_cmpuint(results->len, ==, n - 1);
+  g_assert_cmpuint(results->len, ==, G_N_ELEMENTS(only) - 1);
   for (guint i = 0; i < results->len; i++) {
     VxmCheckResult *r = g_ptr_array_index(results, i);
 
@@ -249,6 +252,156 @@ test_configured_guest(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(nonsense->fix, "--set-gpu"));
 }
 
+/* ---- vxmd: root needs none; a user needs the group in this login and a daemon that answers ----
+ */
+
+typedef struct {
+  int status;
+  char *message;
+  char *fix;
+} ChildCheck;
+
+static void
+child_check_clear(ChildCheck *c)
+{
+  g_free(c->message);
+  g_free(c->fix);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ChildCheck, child_check_clear)
+
+/* The vxmd check for members of @group, run as nobody (uid and gid 65534) with @extra_gid as
+ * its only supplementary group (-1: none), in a child. */
+static void
+vxmd_check_as_nobody(Fixture *f, const char *group, gint extra_gid, ChildCheck *out)
+{
+  int fds[2];
+  pid_t pid;
+  int wstatus = 0;
+  g_autofree char *text = NULL;
+  g_auto(GStrv) parts = NULL;
+  GString *buf = g_string_new(NULL);
+  char chunk[512];
+  ssize_t n;
+
+  g_assert_cmpint(pipe(fds), ==, 0);
+  pid = fork();
+  g_assert_cmpint(pid, >=, 0);
+  if (pid == 0) {
+    g_autoptr(VxmCheckContext) ctx = NULL;
+    VxmCheckResult r = {0};
+    gid_t gid = (gid_t)extra_gid;
+    g_autofree char *line = NULL;
+
+    close(fds[0]);
+    if (setgroups(extra_gid >= 0 ? 1 : 0, &gid) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+      _exit(3);
+    ctx = vxm_check_context_new(f->fs, NULL);
+    vxm_check_vxmd_for_group(ctx, &r, group);
+    line = g_strdup_printf("%d\n%s\n%s", r.status, r.message ? r.message : "", r.fix ? r.fix : "");
+    if (write(fds[1], line, strlen(line)) != (ssize_t)strlen(line))
+      _exit(4);
+    _exit(0);
+  }
+  close(fds[1]);
+  while ((n = read(fds[0], chunk, sizeof chunk)) > 0)
+    g_string_append_len(buf, chunk, n);
+  close(fds[0]);
+  g_assert_cmpint(waitpid(pid, &wstatus, 0), ==, pid);
+  g_assert_true(WIFEXITED(wstatus));
+  g_assert_cmpint(WEXITSTATUS(wstatus), ==, 0);
+  text = g_string_free(buf, FALSE);
+  parts = g_strsplit(text, "\n", 3);
+  g_assert_cmpuint(g_strv_length(parts), ==, 3);
+  out->status = atoi(parts[0]);
+  out->message = g_strdup(parts[1]);
+  out->fix = parts[2][0] != '\0' ? g_strdup(parts[2]) : NULL;
+  g_test_message("vxmd check as nobody (%s): %s / %s", group, out->message,
+                 out->fix ? out->fix : "-");
+}
+
+static void
+test_vxmd_root(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) r = NULL;
+
+  if (geteuid() != 0) {
+    g_test_skip("needs root (the check as root)");
+    return;
+  }
+  r = run_one(f, "vxmd", NULL);
+  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(r->message, "as root"));
+}
+
+static void
+test_vxmd_group(Fixture *f, gconstpointer data)
+{
+  g_auto(ChildCheck) missing = {0};
+  g_auto(ChildCheck) outside = {0};
+  g_auto(ChildCheck) not_running = {0};
+
+  if (!vxm_test_require_root())
+    return;
+  /* the socket's folder must be reachable for nobody, as /run/vxm is */
+  g_assert_cmpint(chmod(f->root, 0755), ==, 0);
+
+  vxmd_check_as_nobody(f, "vxm-test-no-such-group", -1, &missing);
+  g_assert_cmpint(missing.status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(missing.message, "group vxm-test-no-such-group does not exist"));
+  g_assert_nonnull(strstr(missing.fix, "groupadd --system vxm-test-no-such-group"));
+
+  /* gid 0 exists everywhere and nobody is not in it */
+  vxmd_check_as_nobody(f, "root", -1, &outside);
+  g_assert_cmpint(outside.status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(outside.message, "nobody is not in group root"));
+  g_assert_nonnull(strstr(outside.fix, "sudo usermod -aG root nobody"));
+  g_assert_nonnull(strstr(outside.fix, "log out and in"));
+
+  /* in the group (nobody's own group), but no vxmd under this root */
+  vxmd_check_as_nobody(f, "nogroup", 65534, &not_running);
+  g_assert_cmpint(not_running.status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(not_running.message, "vxmd is not running"));
+  g_assert_nonnull(strstr(not_running.fix, "systemctl enable --now vxmd.socket"));
+}
+
+/* The real vxmd under the test's root, for group nogroup: nobody is let in. */
+static void
+test_vxmd_answers(Fixture *f, gconstpointer data)
+{
+  g_autofree char *vxmd = vxm_test_build_path("src/vxmd");
+  g_autoptr(GSubprocess) daemon = NULL;
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(ChildCheck) ok = {0};
+  g_autofree char *line = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  g_assert_cmpint(chmod(f->root, 0755), ==, 0);
+  daemon = g_subprocess_new(G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, vxmd, "--root", f->root,
+                            "--group", "nogroup", NULL);
+  g_assert_no_error(error);
+  /* readiness: vxmd says so once it listens */
+  err = g_data_input_stream_new(g_subprocess_get_stderr_pipe(daemon));
+  while ((line = g_data_input_stream_read_line(err, NULL, NULL, &error)) != NULL) {
+    g_test_message("vxmd: %s", line);
+    if (strstr(line, "vxmd ready") != NULL)
+      break;
+    g_clear_pointer(&line, g_free);
+  }
+  g_assert_no_error(error);
+  g_assert_nonnull(line);
+
+  vxmd_check_as_nobody(f, "nogroup", 65534, &ok);
+  g_assert_cmpint(ok.status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(ok.message, "vxmd answers at"));
+  g_assert_nonnull(strstr(ok.message, "lets nobody in"));
+  g_assert_null(ok.fix);
+
+  g_subprocess_send_signal(daemon, SIGTERM);
+  g_assert_true(g_subprocess_wait(daemon, NULL, &error));
+}
+
 #define ADD(path, func, machine) \
   g_test_add(path, Fixture, GINT_TO_POINTER(machine), fixture_setup, func, fixture_teardown)
 
@@ -274,6 +427,9 @@ main(int argc, char **argv)
   ADD("/vxm/host/check/shared-group-fails", test_shared_group_fails, VXM_TEST_MACHINE_SHARED_GROUP);
   g_test_add_func("/vxm/host/check/no-gpu", test_no_gpu);
   ADD("/vxm/host/check/configured-guest", test_configured_guest, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/vxmd/root-needs-none", test_vxmd_root, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/vxmd/group-and-daemon", test_vxmd_group, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/vxmd/answers", test_vxmd_answers, VXM_TEST_MACHINE_INTEL_NVIDIA);
   status = g_test_run();
   vxm_test_rm_rf(cache);
   return status;

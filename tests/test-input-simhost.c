@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "host/vxm-check.h"
 #include "input/vxm-input-access.h"
 #include "input/vxm-input-object.h"
 #include "input/vxm-input-set.h"
@@ -851,12 +852,83 @@ test_qemu_grab_toggle(void)
   g_ptr_array_unref(w.granted);
 }
 
+/* `vxm check`'s inputs check on the simulated devices: what the guest gets, by name. */
+static VxmCheckResult *
+check_inputs(VxmSimhost *sim, const char *inputs_line)
+{
+  g_autoptr(VxmHostfs) hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
+  g_autoptr(VxmCheckContext) ctx = vxm_check_context_new(hostfs, NULL);
+  g_autoptr(VxmVmConfig) config = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *only[] = {"inputs", NULL};
+  g_autoptr(GPtrArray) results = NULL;
+
+  if (inputs_line != NULL) {
+    g_autofree char *data = g_strdup_printf("[input]\ninputs = %s\n", inputs_line);
+
+    config = vxm_vm_config_load_data("win11", "win11.conf", data, strlen(data), &error);
+    g_assert_no_error(error);
+    vxm_check_context_set_vm_config(ctx, config);
+  }
+  results = vxm_check_run(ctx, only);
+  g_assert_cmpuint(results->len, ==, 1);
+  g_test_message("inputs check: %s / %s", ((VxmCheckResult *)results->pdata[0])->message,
+                 ((VxmCheckResult *)results->pdata[0])->fix != NULL
+                     ? ((VxmCheckResult *)results->pdata[0])->fix
+                     : "-");
+  return g_ptr_array_steal_index(results, 0);
+}
+
+static void
+test_check_inputs(void)
+{
+  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmCheckResult) automatic = NULL;
+  g_autoptr(VxmCheckResult) missing = NULL;
+  g_autoptr(VxmCheckResult) no_keyboard = NULL;
+  g_autoptr(VxmCheckResult) none = NULL;
+
+  if (sim == NULL)
+    return;
+  automatic = check_inputs(sim, NULL);
+  g_assert_cmpint(automatic->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_true(g_str_has_prefix(automatic->message,
+                                 "keyboard Logitech G915 WIRELESS RGB MECHANICAL GAMING KEYBOARD "
+                                 "(Ctrl+Ctrl switches), 1 more keyboard interface"));
+  g_assert_nonnull(strstr(automatic->message, "mouse Logitech G502 HERO Gaming Mouse"));
+  g_assert_null(automatic->fix);
+
+  missing = check_inputs(sim, G915_KBD ", " G502_MOUSE ", usb-Nope_Keyboard-event-kbd");
+  g_assert_cmpint(missing->status, ==, VXM_CHECK_STATUS_WARN);
+  g_assert_nonnull(strstr(missing->message, "not plugged in: usb-Nope_Keyboard-event-kbd"));
+  g_assert_nonnull(strstr(missing->fix, "vxm inputs"));
+
+  no_keyboard = check_inputs(sim, G502_MOUSE);
+  g_assert_cmpint(no_keyboard->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(no_keyboard->message, "the mouse but no keyboard"));
+  g_assert_nonnull(strstr(no_keyboard->message, "Ctrl+Ctrl"));
+  g_assert_nonnull(strstr(no_keyboard->fix, "vxm config --set inputs="));
+
+  /* named, none plugged in: the guest starts without them (they join when plugged in) */
+  {
+    g_autoptr(VxmCheckResult) absent = check_inputs(sim, "usb-Nope_Keyboard-event-kbd");
+
+    g_assert_cmpint(absent->status, ==, VXM_CHECK_STATUS_WARN);
+    g_assert_nonnull(strstr(absent->message, "no keyboard or mouse for the guest among"));
+  }
+
+  none = check_inputs(sim, "none");
+  g_assert_cmpint(none->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(none->message, "takes no input devices"));
+}
+
 int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/vxm/input/discover/gaming-set", test_discover_gaming);
   g_test_add_func("/vxm/input/discover/laptop", test_discover_laptop);
+  g_test_add_func("/vxm/input/check/what-the-guest-gets", test_check_inputs);
   g_test_add_func("/vxm/input/cli/json-and-table", test_cli_json);
   g_test_add_func("/vxm/input/objects/discovered-set", test_objects_for_set);
   g_test_add_func("/vxm/input/access/grant-revoke", test_grant_revoke);

@@ -18,6 +18,8 @@ static const VxmCheckDef registry[] = {
     {"swtpm", "swtpm and swtpm_setup are installed", vxm_check_swtpm},
     {"memory", "the host has memory for the guest", vxm_check_memory},
     {"monitor", "the monitor can be switched over DDC/CI", vxm_check_monitor},
+    {"inputs", "a keyboard and a mouse for the guest", vxm_check_inputs},
+    {"vxmd", "vxmd does the privileged steps for this user", vxm_check_vxmd},
 };
 
 struct _VxmCheckContext {

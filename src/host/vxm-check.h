@@ -101,5 +101,9 @@ void vxm_check_firmware(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_qemu(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_swtpm(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result);
+/* src/helper/vxm-check-vxmd.c */
+void vxm_check_vxmd(VxmCheckContext *ctx, VxmCheckResult *result);
+/* src/input/vxm-check-inputs.c */
+void vxm_check_inputs(VxmCheckContext *ctx, VxmCheckResult *result);
 
 G_END_DECLS

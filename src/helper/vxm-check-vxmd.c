@@ -1,0 +1,115 @@
+/* vxm check: the `vxmd` check. An unprivileged vxm makes every host change through vxmd, so
+ * the user must be in its group (in this login, not only in /etc/group) and the daemon must
+ * answer; as root vxm makes the changes itself and vxmd is not needed. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/vxm-error.h"
+#include "helper/vxm-check-vxmd.h"
+#include "helper/vxm-helper-client.h"
+#include "host/vxm-check.h"
+
+static gboolean
+in_login_groups(gid_t gid)
+{
+  int n = getgroups(0, NULL);
+  g_autofree gid_t *groups = NULL;
+
+  if (getegid() == gid)
+    return TRUE;
+  if (n <= 0)
+    return FALSE;
+  groups = g_new(gid_t, n);
+  n = getgroups(n, groups);
+  for (int i = 0; i < n; i++)
+    if (groups[i] == gid)
+      return TRUE;
+  return FALSE;
+}
+
+/* In the group database (what the next login will have). */
+static gboolean
+in_group_database(const struct group *grp, const char *user, gid_t primary)
+{
+  if (primary == grp->gr_gid)
+    return TRUE;
+  for (char **m = grp->gr_mem; user != NULL && m != NULL && *m != NULL; m++)
+    if (strcmp(*m, user) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+void
+vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const char *group)
+{
+  VxmHostfs *hostfs = vxm_check_context_get_hostfs(ctx);
+  g_autofree char *socket = vxm_hostfs_path(hostfs, VXM_HOST_RUN_VXM "/" VXM_HELPER_SOCKET_NAME);
+  VxmHelperRequest hello = {.op = VXM_HELPER_OP_HELLO};
+  g_autoptr(JsonNode) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fix = NULL;
+  struct passwd *pw;
+  struct group *grp;
+  const char *user;
+
+  if (geteuid() == 0) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+                         "running as root: vxm makes the host changes itself (vxmd is for "
+                         "running vxm as your own user)");
+    return;
+  }
+  pw = getpwuid(getuid());
+  user = pw != NULL ? pw->pw_name : NULL;
+  grp = getgrnam(group);
+  if (grp == NULL) {
+    fix = g_strdup_printf("install the vxm package (it creates group %s and vxmd's socket), or "
+                          "create the group: sudo groupadd --system %s",
+                          group, group);
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
+                         "group %s does not exist: without it nobody but root may ask vxmd for "
+                         "the GPU",
+                         group);
+    return;
+  }
+  if (!in_login_groups(grp->gr_gid)) {
+    if (in_group_database(grp, user, pw != NULL ? pw->pw_gid : (gid_t)-1)) {
+      fix = g_strdup_printf("log out and in again (or start a shell with: newgrp %s)", group);
+      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
+                           "%s is in group %s, but this login started before that: its "
+                           "processes do not have the group yet",
+                           user != NULL ? user : "this user", group);
+    } else {
+      fix = g_strdup_printf("sudo usermod -aG %s %s, then log out and in again", group,
+                            user != NULL ? user : "$USER");
+      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
+                           "%s is not in group %s, so vxmd will not prepare the GPU for it",
+                           user != NULL ? user : "this user", group);
+    }
+    return;
+  }
+  if (!vxm_helper_client_call(hostfs, &hello, -1, NULL, &answer, &error)) {
+    if (g_error_matches(error, VXM_ERROR, VXM_ERROR_NOT_FOUND))
+      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
+                           "sudo systemctl enable --now vxmd.socket (systemd starts vxmd when "
+                           "vxm first asks)",
+                           "vxmd is not running: nothing answers at %s", socket);
+    else
+      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
+                           "see what vxmd says: journalctl -u vxmd; then sudo systemctl restart "
+                           "vxmd.socket",
+                           "vxmd at %s did not answer: %s", socket, error->message);
+    return;
+  }
+  vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+                       "vxmd answers at %s (protocol %d) and lets %s in (group %s)", socket,
+                       VXM_HELPER_PROTOCOL_VERSION, user != NULL ? user : "this user", group);
+}
+
+void
+vxm_check_vxmd(VxmCheckContext *ctx, VxmCheckResult *result)
+{
+  vxm_check_vxmd_for_group(ctx, result, VXM_HELPER_GROUP);
+}
