@@ -48,7 +48,7 @@ strv_take(GStrvBuilder *b, char *s)
 }
 
 static void
-e2e_setup_with(E2e *e, const char *const *extra_env)
+e2e_setup_machine(E2e *e, const char *machine, const char *const *extra_env)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GStrvBuilder) env = g_strv_builder_new();
@@ -56,7 +56,7 @@ e2e_setup_with(E2e *e, const char *const *extra_env)
                                     "XDG_RUNTIME_DIR"};
 
   e->tmp = vxm_test_mkdtemp();
-  e->sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  e->sim = vxm_simhost_start(machine, &error);
   g_assert_no_error(error);
   e->vxm = vxm_test_build_path("src/cli/vxm");
   e->argv_log = g_build_filename(e->tmp, "qemu-argv.txt", NULL);
@@ -76,6 +76,12 @@ e2e_setup_with(E2e *e, const char *const *extra_env)
   for (guint i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
     g_strv_builder_add(env, extra_env[i]);
   e->envp = g_strv_builder_end(env);
+}
+
+static void
+e2e_setup_with(E2e *e, const char *const *extra_env)
+{
+  e2e_setup_machine(e, "intel-nvidia-turing", extra_env);
 }
 
 static void
@@ -447,6 +453,16 @@ test_start_stop(void)
   g_assert_nonnull(json_object_get_object_member(status, "memlock"));
   /* the real QEMU's threads: vCPU on its CPU, the rest on the emulator CPUs */
   assert_pinned(status);
+  {
+    g_autofree char *human = NULL;
+
+    g_assert_cmpint(run_vxm(&e, &human, "status", VM, NULL), ==, 0);
+    g_assert_nonnull(strstr(human, "  hugepages: 7680 x 2 MiB, held\n"));
+    g_assert_nonnull(strstr(human, "  pinning: vCPU 0 -> CPU 1 (thread "));
+    g_assert_nonnull(strstr(human, "  memlock: 16 GiB wanted, not raised"));
+    g_assert_nonnull(strstr(human, "  input kbd0: "));
+    g_assert_nonnull(strstr(human, "/dev/vfio/1"));
+  }
 
   /* the firmware (secure boot OVMF) reached its boot manager */
   serial = g_strdup(
@@ -527,6 +543,68 @@ test_kill_recover(void)
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
   g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
+  e2e_teardown(&e);
+}
+
+/* A two-node host, the guest GPU on node 1 with 1 GiB pages reserved there at boot: the dry run
+ * takes them from node 1, binds the memory backend to it, and pins the vCPUs on node 1's CPUs
+ * with -smp from the plan. */
+static void
+test_dry_run_two_node(void)
+{
+  E2e e = {0};
+  g_autofree char *out = NULL;
+  g_autofree char *human = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = NULL;
+  g_autofree char *argv = NULL;
+  g_autofree char *smp = NULL;
+  JsonObject *root, *hp, *pinning;
+  JsonArray *qemu;
+  g_autoptr(GString) args = g_string_new(NULL);
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup_machine(&e, "xeon-two-node", NULL);
+  qemu_set = g_strdup_printf("qemu_binary=%s", sim);
+  g_assert_cmpint(run_vxm(&e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
+                          "memory.size=8G", "--set", "tpm=false", NULL),
+                  ==, 0);
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, "--dry-run", "--json", NULL), ==, 0);
+  g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
+  root = json_node_get_object(json_parser_get_root(parser));
+  hp = json_object_get_object_member(root, "hugepages");
+  g_assert_nonnull(hp);
+  g_assert_cmpint(json_object_get_int_member(hp, "page_size"), ==, 1 << 30);
+  g_assert_cmpint(json_object_get_int_member(hp, "count"), ==, 8);
+  g_assert_cmpint(json_object_get_int_member(hp, "node"), ==, 1);
+  g_assert_cmpint(json_object_get_int_member(root, "memlock_bytes"), ==,
+                  G_GINT64_CONSTANT(9) << 30);
+  pinning = json_object_get_object_member(root, "pinning");
+  g_assert_true(json_object_get_boolean_member(pinning, "pinned"));
+  g_assert_cmpint(json_object_get_int_member(pinning, "numa_node"), ==, 1);
+  qemu = json_object_get_array_member(root, "qemu");
+  for (guint i = 0; i < json_array_get_length(qemu); i++)
+    g_string_append_printf(args, "%s\n", json_array_get_string_element(qemu, i));
+  g_assert_nonnull(
+      strstr(args->str, "hugetlbsize=1G,share=on,prealloc=on,host-nodes=1,policy=bind"));
+  smp = g_strdup_printf("\n-smp\n%" G_GINT64_FORMAT ",sockets=1,cores=%" G_GINT64_FORMAT
+                        ",threads=%" G_GINT64_FORMAT "\n",
+                        json_object_get_int_member(pinning, "vcpus"),
+                        json_object_get_int_member(pinning, "cores"),
+                        json_object_get_int_member(pinning, "threads"));
+  g_assert_nonnull(strstr(args->str, smp));
+  /* the guest's vCPUs are on node 1's CPUs (20-39: the simulator splits them evenly) */
+  for (guint i = 0; i < json_array_get_length(json_object_get_array_member(pinning, "vcpu_cpus"));
+       i++)
+    g_assert_cmpint(
+        json_array_get_int_element(json_object_get_array_member(pinning, "vcpu_cpus"), i), >=, 20);
+
+  g_assert_cmpint(run_vxm(&e, &human, "start", VM, "--dry-run", NULL), ==, 0);
+  g_assert_nonnull(strstr(human, "8 x 1 GiB pages from the 1 GiB hugepage pool of NUMA node 1"));
+  g_assert_nonnull(strstr(human, "numa node: 1"));
   e2e_teardown(&e);
 }
 
@@ -636,5 +714,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/e2e/start-status-stop/simhost", test_start_stop);
   g_test_add_func("/vxm/e2e/kill-supervisor/recover", test_kill_recover);
   g_test_add_func("/vxm/e2e/input-replug/simhost", test_input_replug);
+  g_test_add_func("/vxm/e2e/dry-run/two-node", test_dry_run_two_node);
   return g_test_run();
 }

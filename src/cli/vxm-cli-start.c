@@ -163,6 +163,7 @@ typedef struct {
   gint hugepage_node;
   guint64 memlock_bytes;
   VxmCpuPinningPlan *pinning; /* NULL: the topology could not be read (auto) */
+  char *pinning_why;          /* why there is no plan */
   /* issue 7: the input nodes (host paths) and QEMU's objects for them */
   GStrv input_nodes;
   GStrv vfio_nodes;
@@ -184,6 +185,7 @@ start_inputs_clear(StartInputs *in)
   g_clear_pointer(&in->qemu_fallback, g_strfreev);
   g_clear_pointer(&in->swtpm, g_strfreev);
   g_clear_pointer(&in->pinning, vxm_cpu_pinning_plan_free);
+  g_clear_pointer(&in->pinning_why, g_free);
   g_clear_pointer(&in->input_nodes, g_strfreev);
   g_clear_pointer(&in->vfio_nodes, g_strfreev);
   g_clear_pointer(&in->input_objects, g_ptr_array_unref);
@@ -305,7 +307,7 @@ print_resources(const StartInputs *in)
           in->facts->looking_glass_path != NULL ? " + Looking Glass" : "");
   g_print("CPU pinning:\n");
   if (in->pinning == NULL) {
-    g_print("  none: the host's CPU topology is unknown\n");
+    g_print("  none: %s\n", in->pinning_why);
   } else {
     g_autofree char *text = vxm_cpu_pinning_plan_to_string(in->pinning);
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
@@ -398,10 +400,10 @@ decide_pinning(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in, GE
                                  "cpu_pinning lists CPUs, but the host's topology is unknown: ");
       return FALSE;
     }
-    if (config->cpu_pinning == VXM_VM_CPU_PINNING_AUTO)
-      g_ptr_array_add(in->notes,
-                      g_strdup_printf("cpu_pinning = auto: the vCPUs are not pinned (%s)",
-                                      local_error->message));
+    in->pinning_why = g_strdup_printf(
+        "cpu_pinning = %s: the vCPUs are not pinned (%s)",
+        config->cpu_pinning == VXM_VM_CPU_PINNING_AUTO ? "auto" : "off", local_error->message);
+    g_ptr_array_add(in->notes, g_strdup(in->pinning_why));
     return TRUE;
   }
   vxm_cpu_pinning_request_from_config(&req, config, in->facts->gpu_numa_node);
