@@ -228,9 +228,9 @@ wait_file_contains(const char *path, const char *needle, guint guard_s)
 
 /* ---- host resources ---- */
 
-#define POOL_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
-#define G915_KBD \
-  "/dev/input/by-id/usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-event-kbd"
+#define POOL_2M       "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+#define G915_KBD_NAME "usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-event-kbd"
+#define G915_KBD      "/dev/input/by-id/" G915_KBD_NAME
 
 static guint64
 sim_uint(E2e *e, const char *host_path)
@@ -707,6 +707,57 @@ test_input_replug(void)
   e2e_teardown(&e);
 }
 
+/* A keyboard the config names is unplugged when the VM starts: QEMU starts without it, and
+ * it joins the guest when it is plugged in (granted first, then object-add). */
+static void
+test_input_pending(void)
+{
+  E2e e = {0};
+  const char *shim = g_getenv("VXM_TEST_EVDEV_SHIM");
+  g_autofree char *shim_env = NULL;
+  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = NULL;
+  g_autofree char *argv_text = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *vxm_log = NULL;
+  g_autoptr(JsonObject) status = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  if (shim == NULL) {
+    g_test_skip("VXM_TEST_EVDEV_SHIM is not set (run through meson test)");
+    return;
+  }
+  shim_env = g_strdup_printf("VXM_QEMU_SIM_EVDEV_SHIM=%s", shim);
+  e2e_setup_with(&e, (const char *const[]){"VXM_QEMU_SIM_KEEP_INPUT=1", shim_env, NULL});
+  qemu_set = g_strdup_printf("qemu_binary=%s", sim);
+  g_assert_cmpint(run_vxm(&e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
+                          "shutdown_timeout=2", "--set", "vcpus=1", "--set",
+                          "inputs=" G915_KBD_NAME, NULL),
+                  ==, 0);
+  sim_input(&e, "unplug g915-kbd\n");
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  g_assert_true(g_file_get_contents(e.argv_log, &argv_text, NULL, NULL));
+  g_assert_null(strstr(argv_text, "input-linux"));
+  status = status_json(&e);
+  vxm_log =
+      g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"), "vxm"));
+  g_assert_true(wait_file_contains(vxm_log, "1 not plugged in yet", 30));
+
+  vxm_simhost_clear_log(e.sim);
+  sim_input(&e, "replug g915-kbd\n");
+  g_assert_true(wait_file_contains(vxm_log, "input kbd0: readded", 30));
+  wait_kbd(&e, KBD_GRABBED);
+  log = vxm_simhost_read_log(e.sim);
+  g_assert_true(strstr(log, "chown /dev/input/event3") <
+                strstr(log, "open /dev/input/event3 rw -> ok"));
+  g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
+  line = sim_input_line(&e, "g915-kbd");
+  g_assert_cmpstr(line, ==, "input g915-kbd event3 plugged grab=none clients=0");
+  e2e_teardown(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -715,5 +766,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/e2e/kill-supervisor/recover", test_kill_recover);
   g_test_add_func("/vxm/e2e/input-replug/simhost", test_input_replug);
   g_test_add_func("/vxm/e2e/dry-run/two-node", test_dry_run_two_node);
+  g_test_add_func("/vxm/e2e/input-pending/simhost", test_input_pending);
   return g_test_run();
 }

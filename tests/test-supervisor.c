@@ -1058,6 +1058,8 @@ test_plan_json_resources(Fixture *f, gconstpointer data)
   plan->hugepages_fallback = TRUE;
   plan->looking_glass_bytes = 64 << 20;
   plan->host_root = g_strdup("/tmp/sim");
+  g_ptr_array_add(plan->input_pending,
+                  vxm_input_object_copy(g_ptr_array_index(plan->input_objects, 0)));
   node = vxm_supervisor_plan_to_json(plan);
   back = vxm_supervisor_plan_from_json(node, &error);
   g_assert_no_error(error);
@@ -1084,6 +1086,7 @@ test_plan_json_resources(Fixture *f, gconstpointer data)
   g_assert_true(kbd->grab_all && kbd->repeat);
   g_assert_cmpint(kbd->kind, ==, VXM_HOST_INPUT_KEYBOARD);
   g_assert_cmpstr(kbd->grab_toggle, ==, "ctrl-ctrl");
+  g_assert_cmpuint(back->input_pending->len, ==, 1);
 }
 
 static void

@@ -23,6 +23,7 @@
 #include "cpu/vxm-cpu-topology.h"
 #include "display/vxm-display.h"
 #include "input/vxm-input-object.h"
+#include "input/vxm-input-set.h"
 #include "memory/vxm-hugepage-pools.h"
 #include "memory/vxm-memlock.h"
 #include "pci/vxm-gpu.h"
@@ -168,6 +169,7 @@ typedef struct {
   GStrv input_nodes;
   GStrv vfio_nodes;
   GPtrArray *input_objects;
+  GPtrArray *input_pending; /* named in the config, not plugged in: added when they are */
 } StartInputs;
 
 static void
@@ -189,6 +191,7 @@ start_inputs_clear(StartInputs *in)
   g_clear_pointer(&in->input_nodes, g_strfreev);
   g_clear_pointer(&in->vfio_nodes, g_strfreev);
   g_clear_pointer(&in->input_objects, g_ptr_array_unref);
+  g_clear_pointer(&in->input_pending, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(StartInputs, start_inputs_clear)
 
@@ -240,6 +243,19 @@ resources_json(const StartInputs *in)
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+  json_builder_set_member_name(b, "pending_inputs");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < in->input_pending->len; i++) {
+    const VxmInputObject *o = g_ptr_array_index(in->input_pending, i);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, o->id);
+    json_builder_set_member_name(b, "evdev");
+    json_builder_add_string_value(b, o->evdev);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
   json_builder_set_member_name(b, "vfio_nodes");
   json_builder_add_value(b, strv_json((const char *const *)in->vfio_nodes));
   json_builder_end_object(b);
@@ -281,6 +297,8 @@ print_json(const StartInputs *in)
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "pinning")));
   json_builder_set_member_name(b, "inputs");
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "inputs")));
+  json_builder_set_member_name(b, "pending_inputs");
+  json_builder_add_value(b, json_node_copy(json_object_get_member(r, "pending_inputs")));
   json_builder_set_member_name(b, "vfio_nodes");
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "vfio_nodes")));
   json_builder_end_object(b);
@@ -317,12 +335,17 @@ print_resources(const StartInputs *in)
         g_print("  %s\n", lines[i]);
   }
   g_print("\nInputs:\n");
-  if (in->input_objects->len == 0)
+  if (in->input_objects->len == 0 && in->input_pending->len == 0)
     g_print("  none\n");
   for (guint i = 0; i < in->input_objects->len; i++) {
     const VxmInputObject *o = g_ptr_array_index(in->input_objects, i);
 
     g_print("  %-7s %s%s\n", o->id, in->input_nodes[i], o->grab_all ? " (primary: grab_all)" : "");
+  }
+  for (guint i = 0; i < in->input_pending->len; i++) {
+    const VxmInputObject *o = g_ptr_array_index(in->input_pending, i);
+
+    g_print("  %-7s %s (not plugged in: added when it is)\n", o->id, o->evdev);
   }
   g_print("\n");
 }
@@ -416,6 +439,50 @@ decide_pinning(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in, GE
   return TRUE;
 }
 
+/* A listed device that is absent at start: the watcher adds it when its by-id link appears.
+ * Its kind comes from udev's by-id suffix, the only thing known of it now. */
+static void
+add_pending_inputs(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
+{
+  g_autoptr(VxmInputSet) set = vxm_input_set_discover(hostfs, NULL);
+  guint kbd = 0, mouse = 0;
+
+  if (set == NULL)
+    return;
+  for (guint i = 0; i < in->input_objects->len; i++) {
+    const VxmInputObject *o = g_ptr_array_index(in->input_objects, i);
+
+    if (o->kind == VXM_HOST_INPUT_KEYBOARD)
+      kbd++;
+    else
+      mouse++;
+  }
+  vxm_input_set_select(set, (const char *const *)config->inputs);
+  for (guint i = 0; i < set->missing->len; i++) {
+    const char *name = g_ptr_array_index(set->missing, i);
+    g_autofree char *host_path = g_strdup_printf(VXM_HOST_DEV_INPUT "/by-id/%s", name);
+    gboolean keyboard = g_str_has_suffix(name, "-event-kbd");
+    VxmInputObject *o;
+
+    if (strchr(name, '/') != NULL || (!keyboard && !g_str_has_suffix(name, "-event-mouse")))
+      continue;
+    o = g_new0(VxmInputObject, 1);
+    o->evdev = vxm_hostfs_path(hostfs, host_path);
+    o->kind = keyboard ? VXM_HOST_INPUT_KEYBOARD : VXM_HOST_INPUT_MOUSE;
+    if (config->grab_toggle != NULL && *config->grab_toggle != '\0')
+      o->grab_toggle = g_strdup(config->grab_toggle);
+    if (keyboard) {
+      /* primary only when no keyboard is there at start */
+      o->grab_all = kbd == 0;
+      o->id = g_strdup_printf("kbd%u", kbd++);
+      o->repeat = TRUE;
+    } else {
+      o->id = g_strdup_printf("mouse%u", mouse++);
+    }
+    g_ptr_array_add(in->input_pending, o);
+  }
+}
+
 /* The nodes QEMU's user is given: the input devices QEMU opens (host paths), and the GPU's
  * /dev/vfio/N, once the group is on vfio-pci. */
 static void
@@ -440,6 +507,9 @@ decide_nodes(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
   in->input_nodes = g_strv_builder_end(inputs);
   in->vfio_nodes = g_strv_builder_end(vfio);
   in->input_objects = vxm_input_objects_new(in->facts->inputs, config->grab_toggle);
+  in->input_pending = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
+  if (config->inputs != NULL)
+    add_pending_inputs(hostfs, config, in);
 }
 
 static gboolean
@@ -558,6 +628,9 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
   for (guint i = 0; i < in->input_objects->len; i++)
     g_ptr_array_add(plan->input_objects,
                     vxm_input_object_copy(g_ptr_array_index(in->input_objects, i)));
+  for (guint i = 0; i < in->input_pending->len; i++)
+    g_ptr_array_add(plan->input_pending,
+                    vxm_input_object_copy(g_ptr_array_index(in->input_pending, i)));
   plan->looking_glass_bytes =
       in->facts->looking_glass_path != NULL ? in->facts->looking_glass_bytes : 0;
   return g_steal_pointer(&plan);

@@ -19,6 +19,7 @@ vxm_supervisor_plan_new(const char *vm_name, GError **error)
   plan->hugepages_drop_caches = TRUE;
   plan->hugepages_compact = TRUE;
   plan->input_objects = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
+  plan->input_pending = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
   return g_steal_pointer(&plan);
 }
 
@@ -40,6 +41,7 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
   g_strfreev(plan->vfio_nodes);
   g_strfreev(plan->input_nodes);
   g_clear_pointer(&plan->input_objects, g_ptr_array_unref);
+  g_clear_pointer(&plan->input_pending, g_ptr_array_unref);
   g_free(plan);
 }
 
@@ -100,6 +102,40 @@ get_strv(JsonObject *obj, const char *member)
   return g_strv_builder_end(b);
 }
 
+static void
+add_objects(JsonObject *obj, const char *member, GPtrArray *objects)
+{
+  JsonArray *array = json_array_new();
+
+  for (guint i = 0; i < objects->len; i++)
+    json_array_add_object_element(array, vxm_input_object_to_json(objects->pdata[i]));
+  json_object_set_array_member(obj, member, array);
+}
+
+static gboolean
+get_objects(JsonObject *obj, const char *member, GPtrArray *out, GError **error)
+{
+  JsonArray *array;
+
+  if (!json_object_has_member(obj, member) ||
+      !JSON_NODE_HOLDS_ARRAY(json_object_get_member(obj, member)))
+    return TRUE;
+  array = json_object_get_array_member(obj, member);
+  for (guint i = 0; i < json_array_get_length(array); i++) {
+    JsonNode *element = json_array_get_element(array, i);
+    VxmInputObject *o = JSON_NODE_HOLDS_OBJECT(element)
+                            ? vxm_input_object_from_json(json_node_get_object(element))
+                            : NULL;
+
+    if (o == NULL) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "%s %u has no id or evdev", member, i);
+      return FALSE;
+    }
+    g_ptr_array_add(out, o);
+  }
+  return TRUE;
+}
+
 JsonNode *
 vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
 {
@@ -148,14 +184,8 @@ vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
     json_object_set_null_member(obj, "pinning");
   add_strv(obj, "vfio_nodes", plan->vfio_nodes);
   add_strv(obj, "input_nodes", plan->input_nodes);
-  {
-    JsonArray *objects = json_array_new();
-
-    for (guint i = 0; i < plan->input_objects->len; i++)
-      json_array_add_object_element(objects,
-                                    vxm_input_object_to_json(plan->input_objects->pdata[i]));
-    json_object_set_array_member(obj, "input_objects", objects);
-  }
+  add_objects(obj, "input_objects", plan->input_objects);
+  add_objects(obj, "input_pending", plan->input_pending);
   json_object_set_int_member(obj, "looking_glass_bytes", (gint64)plan->looking_glass_bytes);
   return json_node_init_object(json_node_alloc(), obj);
 }
@@ -234,23 +264,10 @@ vxm_supervisor_plan_from_json(JsonNode *node, GError **error)
   }
   plan->vfio_nodes = get_strv(obj, "vfio_nodes");
   plan->input_nodes = get_strv(obj, "input_nodes");
-  if (json_object_has_member(obj, "input_objects") &&
-      JSON_NODE_HOLDS_ARRAY(json_object_get_member(obj, "input_objects"))) {
-    JsonArray *objects = json_object_get_array_member(obj, "input_objects");
-
-    for (guint i = 0; i < json_array_get_length(objects); i++) {
-      JsonNode *element = json_array_get_element(objects, i);
-      VxmInputObject *o = JSON_NODE_HOLDS_OBJECT(element)
-                              ? vxm_input_object_from_json(json_node_get_object(element))
-                              : NULL;
-
-      if (o == NULL) {
-        g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
-                    "supervisor plan of VM %s: input object %u has no id or evdev", name, i);
-        return NULL;
-      }
-      g_ptr_array_add(plan->input_objects, o);
-    }
+  if (!get_objects(obj, "input_objects", plan->input_objects, error) ||
+      !get_objects(obj, "input_pending", plan->input_pending, error)) {
+    g_prefix_error(error, "supervisor plan of VM %s: ", name);
+    return NULL;
   }
   plan->looking_glass_bytes =
       (guint64)MAX(0, json_object_get_int_member_with_default(obj, "looking_glass_bytes", 0));

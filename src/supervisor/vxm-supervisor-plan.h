@@ -72,6 +72,8 @@ typedef struct {
   GStrv input_nodes;
   /* Issue 7: QEMU's input-linux objects (VxmInputObject), for the hotplug watcher. */
   GPtrArray *input_objects;
+  /* Objects for listed devices absent at start (evdev a by-id link): added when plugged. */
+  GPtrArray *input_pending;
 
   /* Issue 5: Looking Glass shared memory of this size (0: off), made before QEMU starts. */
   guint64 looking_glass_bytes;

@@ -826,10 +826,11 @@ start_input_watch(VxmSupervisor *self)
 {
   g_autoptr(GError) error = NULL;
 
-  if (self->plan->input_objects->len == 0 || self->input_watch != NULL || self->qmp == NULL)
+  if ((self->plan->input_objects->len == 0 && self->plan->input_pending->len == 0) ||
+      self->input_watch != NULL || self->qmp == NULL)
     return;
-  self->input_watch =
-      vxm_input_watch_new(self->hostfs, self->qmp, self->plan->input_objects, NULL, &error);
+  self->input_watch = vxm_input_watch_new(self->hostfs, self->qmp, self->plan->input_objects,
+                                          self->plan->input_pending, &error);
   if (self->input_watch == NULL) {
     /* the guest has its devices; only a replugged one would stay out */
     sv_log(self, "keyboards and mice are not watched for replug: %s", error->message);
@@ -837,7 +838,8 @@ start_input_watch(VxmSupervisor *self)
   }
   vxm_input_watch_set_grant_func(self->input_watch, regrant_input, self, NULL);
   g_signal_connect(self->input_watch, "changed", G_CALLBACK(on_input_changed), self);
-  sv_log(self, "watching %u input device(s) for unplug and replug", self->plan->input_objects->len);
+  sv_log(self, "watching %u input device(s) for unplug and replug, %u not plugged in yet",
+         self->plan->input_objects->len, self->plan->input_pending->len);
 }
 
 static void
