@@ -206,9 +206,21 @@ ops_memlock(VxmHostOps *ops, const char *vm, int pidfd, guint64 bytes, GPtrArray
   return TRUE;
 }
 
+static gboolean
+ops_looking_glass(VxmHostOps *ops, const char *vm, guint64 bytes, GPtrArray *report, GError **error)
+{
+  g_autofree char *call = g_strdup_printf("looking-glass %s %" G_GUINT64_FORMAT, vm, bytes);
+
+  (void)report;
+  (void)error;
+  record(TEST_OPS(ops), call);
+  return TRUE;
+}
+
 static void
 test_ops_iface_init(VxmHostOpsInterface *iface)
 {
+  iface->prepare_looking_glass = ops_looking_glass;
   iface->reserve_hugepages = ops_reserve;
   iface->release_hugepages = ops_release;
   iface->grant_devices = ops_grant;
@@ -896,6 +908,7 @@ test_resources_order(Fixture *f, gconstpointer data)
   g_autofree char *want_vcpu = NULL;
   g_autofree char *want_other = NULL;
   guint cpu_a = 0, cpu_b = 0;
+  VxmSupervisorPlan *plan;
   JsonObject *obj, *pinning;
   gint vcpu_tid;
   GPid qemu;
@@ -905,7 +918,9 @@ test_resources_order(Fixture *f, gconstpointer data)
     return;
   want_vcpu = g_strdup_printf("%u", cpu_b);
   want_other = g_strdup_printf("%u", cpu_a);
-  sv = new_supervisor(f, make_resources_plan(argv_log, cpu_b, cpu_a));
+  plan = make_resources_plan(argv_log, cpu_b, cpu_a);
+  plan->looking_glass_bytes = 32 << 20;
+  sv = new_supervisor(f, plan);
   f->ops->rendezvous = TRUE;
   vxm_supervisor_start(sv);
   run_until(sv, VXM_VM_STATE_RUNNING);
@@ -917,6 +932,7 @@ test_resources_order(Fixture *f, gconstpointer data)
   assert_before(f->ops, "grant win11 /dev/vfio/1", "memlock win11");
   assert_before(f->ops, "step reserve-hugepages=ok", "memlock win11");
   assert_before(f->ops, "memlock win11", "step start-qemu=started");
+  assert_before(f->ops, "looking-glass win11 33554432", "step start-qemu=started");
   assert_before(f->ops, "step qmp=ok", "step pin-vcpus=started");
   assert_before(f->ops, "step pin-vcpus=ok", "step cont=started");
   g_assert_cmpint(timeline_index(f->ops, "reserve win11 4x2 node 1"), >=, 0);
