@@ -245,6 +245,14 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
                                           "run_state", "started",        "gpu",      "updated"};
     set_null_member(status, members[i]);
   }
+  /* issue 5/7: what the run holds (null or empty without a run) */
+  set_null_member(status, "hugepages");
+  set_null_member(status, "memlock");
+  set_null_member(status, "pinning");
+  if (!json_object_has_member(status, "granted_nodes"))
+    json_object_set_array_member(status, "granted_nodes", json_array_new());
+  if (!json_object_has_member(status, "inputs"))
+    json_object_set_array_member(status, "inputs", json_array_new());
   if (!json_object_has_member(status, "logs")) {
     JsonObject *logs = json_object_new();
     g_autofree char *serial = g_build_filename(paths->state_dir, "serial.log", NULL);
