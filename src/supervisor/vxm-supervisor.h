@@ -71,7 +71,8 @@ GPid vxm_supervisor_get_swtpm_pid(VxmSupervisor *self);
 GPtrArray *vxm_supervisor_get_restored(VxmSupervisor *self);
 
 /* The status object (see docs/status-json.md): name, state, reason, pids, run_state, gpu,
- * steps, restored, logs, started, updated. */
+ * hugepages, memlock, pinning, granted_nodes, inputs, steps, restored, logs, started,
+ * updated. */
 JsonNode *vxm_supervisor_to_json(VxmSupervisor *self);
 
 /* The path of the state file: state_dir/status.json. */
