@@ -758,6 +758,51 @@ test_input_pending(void)
   e2e_teardown(&e);
 }
 
+/* keep_bound: at stop the GPU stays on vfio-pci (the journal held for it) while the hugepages
+ * and the device nodes are given back; `vxm reattach` then gives the GPU back too. */
+static void
+test_keep_bound(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = g_strdup_printf("qemu_binary=%s", sim);
+  g_autoptr(JsonObject) status = NULL;
+  struct stat kbd_before, kbd_after;
+  guint64 pool_before;
+  JsonObject *host;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  g_assert_cmpint(run_vxm(&e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
+                          "shutdown_timeout=2", "--set", "vcpus=1", "--set", "keep_bound=true",
+                          NULL),
+                  ==, 0);
+  before = vxm_simhost_state(e.sim);
+  pool_before = sim_uint(&e, POOL_2M);
+  sim_stat(&e, G915_KBD, &kbd_before);
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), >, pool_before);
+  g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
+
+  status = status_json(&e);
+  assert_devices_on(status, "vfio-pci");
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
+  sim_stat(&e, G915_KBD, &kbd_after);
+  g_assert_cmpuint(kbd_after.st_uid, ==, kbd_before.st_uid);
+  g_assert_cmpuint(kbd_after.st_mode, ==, kbd_before.st_mode);
+  host = json_object_get_object_member(status, "host");
+  g_assert_nonnull(host);
+  g_assert_nonnull(json_object_get_string_member(host, "held"));
+
+  g_assert_cmpint(run_vxm(&e, NULL, "reattach", VM, NULL), ==, 0);
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  e2e_teardown(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -767,5 +812,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/e2e/input-replug/simhost", test_input_replug);
   g_test_add_func("/vxm/e2e/dry-run/two-node", test_dry_run_two_node);
   g_test_add_func("/vxm/e2e/input-pending/simhost", test_input_pending);
+  g_test_add_func("/vxm/e2e/keep-bound/resources-back", test_keep_bound);
   return g_test_run();
 }

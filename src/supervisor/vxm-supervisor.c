@@ -17,6 +17,7 @@
 #include "cpu/vxm-cpu-pinning.h"
 #include "input/vxm-input-object.h"
 #include "input/vxm-input-watch.h"
+#include "pci/vxm-vfio.h"
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-socket-wait.h"
 #include "vm/vxm-vm-config.h"
@@ -1458,10 +1459,11 @@ revoke_done(VxmSupervisor *self, HostJob *job, const GError *error)
 static gboolean
 restore_all_job(VxmSupervisor *self, HostJob *job, GError **error)
 {
+  static const char *const keep[] = {VXM_VFIO_JOURNAL_KIND, NULL};
   g_autoptr(GError) local_error = NULL;
 
-  if (!vxm_host_ops_restore_all(self->ops, self->plan->paths->name, NULL, job->report,
-                                &local_error) &&
+  if (!vxm_host_ops_restore_all(self->ops, self->plan->paths->name,
+                                self->plan->keep_bound ? keep : NULL, job->report, &local_error) &&
       !vxm_host_ops_error_is_unavailable(local_error)) {
     g_propagate_error(error, g_steal_pointer(&local_error));
     return FALSE;
@@ -1498,14 +1500,16 @@ restore_next(VxmSupervisor *self)
     G_GNUC_FALLTHROUGH;
   case 1:
     self->restore_stage = 2;
-    if (self->hugepages_tried) {
+    /* keep_bound: the reattach gave back everything but the binding and kept the journal
+     * held for it; asking again would claim that journal */
+    if (self->hugepages_tried && !(self->gpu_touched && self->plan->keep_bound)) {
       run_host_job(self, "release-hugepages", release_job, release_done, NULL);
       return;
     }
     G_GNUC_FALLTHROUGH;
   case 2:
     self->restore_stage = 3;
-    if (self->devices_granted) {
+    if (self->devices_granted && !(self->gpu_touched && self->plan->keep_bound)) {
       run_host_job(self, "revoke-devices", revoke_job, revoke_done, NULL);
       return;
     }
