@@ -1059,6 +1059,36 @@ test_memlock_refused(Fixture *f, gconstpointer data)
   assert_cleaned_up(sv);
 }
 
+/* A plan naming a CPU this machine lacks: on a real host the start fails before the guest
+ * runs; on a simulated host (whose CPUs are not this machine's) it runs unpinned, said so. */
+static void
+test_pinning_impossible(Fixture *f, gconstpointer data)
+{
+  g_autofree char *argv_log = g_build_filename(f->tmp, "argv.txt", NULL);
+  VxmSupervisorPlan *plan = make_resources_plan(argv_log, 4000, 0);
+  g_autoptr(VxmSupervisor) sv = NULL;
+  gboolean simulated = GPOINTER_TO_INT(data);
+
+  if (simulated)
+    plan->host_root = g_strdup(f->tmp);
+  sv = new_supervisor(f, plan);
+  vxm_supervisor_start(sv);
+  run_until(sv, simulated ? VXM_VM_STATE_RUNNING : VXM_VM_STATE_FAILED);
+  if (simulated) {
+    g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_RUNNING);
+    g_assert_true(
+        g_ptr_array_find_with_equal_func(f->steps, "pin-vcpus=skipped", g_str_equal, NULL));
+    vxm_supervisor_stop(sv, TRUE, -1);
+    run_until(sv, VXM_VM_STATE_STOPPED);
+  } else {
+    g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_FAILED);
+    g_assert_nonnull(strstr(vxm_supervisor_get_failure(sv), "vCPU pinning failed"));
+    /* the guest never ran */
+    g_assert_false(g_ptr_array_find_with_equal_func(f->steps, "cont=started", g_str_equal, NULL));
+  }
+  assert_cleaned_up(sv);
+}
+
 /* The new fields cross to the background supervisor unchanged. */
 static void
 test_plan_json_resources(Fixture *f, gconstpointer data)
@@ -1310,6 +1340,10 @@ main(int argc, char **argv)
   ADD("/vxm/supervisor/resources/hugepages-short-fails", test_resources_short);
   g_test_add("/vxm/supervisor/resources/memlock-refused/real-host", Fixture, GINT_TO_POINTER(0),
              fixture_setup, test_memlock_refused, fixture_teardown);
+  g_test_add("/vxm/supervisor/resources/pinning-impossible/real-host", Fixture, GINT_TO_POINTER(0),
+             fixture_setup, test_pinning_impossible, fixture_teardown);
+  g_test_add("/vxm/supervisor/resources/pinning-impossible/simulated", Fixture, GINT_TO_POINTER(1),
+             fixture_setup, test_pinning_impossible, fixture_teardown);
   g_test_add("/vxm/supervisor/resources/memlock-refused/simulated", Fixture, GINT_TO_POINTER(1),
              fixture_setup, test_memlock_refused, fixture_teardown);
   return g_test_run();

@@ -1048,6 +1048,18 @@ on_cpus(GObject *source, GAsyncResult *result, gpointer user_data)
   if (error == NULL &&
       !vxm_cpu_pinning_apply(pinning, vxm_process_get_pid(self->qemu), tids, &error))
     g_prefix_error(&error, "cannot pin QEMU's threads: ");
+  if (error != NULL && !vxm_hostfs_is_real(self->hostfs)) {
+    /* a simulated host's CPUs are not this machine's: the plan may name CPUs it lacks */
+    g_autofree char *message = g_strdup_printf(
+        "vCPUs not pinned (the simulated host's CPUs are not this machine's): %s", error->message);
+
+    step_end(self, "pin-vcpus", "skipped", message);
+    if (self->stop_requested)
+      send_quit(self);
+    else
+      send_cont(self);
+    return;
+  }
   if (error != NULL) {
     /* the guest must not run on other CPUs than the plan says */
     g_autofree char *message = g_strdup_printf("vCPU pinning failed: %s", error->message);
