@@ -420,9 +420,10 @@ vxm_qemu_argv_build(const VxmQemuArgvInput *in, GError **error)
   addf(&a, "-m", "%s", mem);
   if (hugepages) {
     g_autofree char *page = size_arg(facts->hugepage_bytes);
-    g_autofree char *bind = facts->hugepage_node >= 0
-                                ? g_strdup_printf(",host-nodes=%d,policy=bind", facts->hugepage_node)
-                                : g_strdup("");
+    g_autofree char *bind =
+        facts->hugepage_node >= 0
+            ? g_strdup_printf(",host-nodes=%d,policy=bind", facts->hugepage_node)
+            : g_strdup("");
 
     if (!require_type(caps, "memory-backend-memfd", "hugepage memory", error))
       return NULL;
