@@ -207,6 +207,23 @@ test_dry_run_json(Fixture *f, gconstpointer data)
                   ==, "reserve-hugepages");
   g_assert_cmpint(json_object_get_int_member(json_array_get_object_element(steps, 1), "amount"), ==,
                   4096);
+  /* what the start will reserve, raise and pin: 2M asked, no pool read here (reserved at
+   * start), RAM + 1 GiB; this root's topology is incomplete, so auto pinning is off */
+  {
+    JsonObject *hp = json_object_get_object_member(obj, "hugepages");
+
+    g_assert_nonnull(hp);
+    g_assert_cmpint(json_object_get_int_member(hp, "page_size"), ==, 2 << 20);
+    g_assert_cmpint(json_object_get_int_member(hp, "count"), ==, 4096);
+    g_assert_true(json_object_get_null_member(hp, "node"));
+    g_assert_cmpint(json_object_get_int_member(obj, "memlock_bytes"), ==,
+                    G_GINT64_CONSTANT(9) << 30);
+    g_assert_true(json_object_get_null_member(obj, "pinning"));
+    g_assert_true(json_object_get_null_member(obj, "qemu_fallback"));
+    g_assert_cmpstr(
+        json_array_get_string_element(json_object_get_array_member(obj, "vfio_nodes"), 0), ==,
+        "/dev/vfio/1");
+  }
   fw = json_object_get_object_member(obj, "firmware");
   g_assert_cmpstr(json_object_get_string_member(fw, "descriptor"), ==,
                   "40-edk2-x86_64-secure-enrolled.json");
@@ -237,6 +254,12 @@ test_dry_run_human(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(out, "  -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
                                "resourcecontrol=deny \\\n"));
   g_assert_nonnull(strstr(out, "swtpm:\n  swtpm \\\n  socket \\\n  --tpm2 \\\n"));
+  g_assert_nonnull(strstr(out, "Hugepages:\n  4096 x 2 MiB pages from the 2 MiB hugepage pool\n"));
+  g_assert_nonnull(strstr(out, "  RLIMIT_MEMLOCK: 9 GiB (guest RAM + 1 GiB)\n"));
+  g_assert_nonnull(strstr(out, "CPU pinning:\n  none: cpu_pinning = auto: the vCPUs are not "
+                               "pinned (cannot read the host's CPU topology: CPU 1 is online but "
+                               "/sys/devices/system/cpu/cpu1/topology "
+                               "is missing"));
 }
 
 /* A VM whose lock is held (its supervisor runs) is not started twice. */

@@ -74,6 +74,7 @@ facts_hugepages(VxmHostFacts *f)
   f->memory_bytes = 16 * GIB;
   f->hugepage_bytes = GIB;
   f->gpu_numa_node = 1;
+  f->hugepage_node = 1; /* a two-node host: the pages are on the GPU's node */
   f->cores = 6;
   f->threads = 2;
 }

@@ -6,16 +6,24 @@
  *   reaches its boot manager (serial log), vxm status --json reports it all -> vxm stop ->
  *   the simulated host is exactly as before.
  *   vxm start -> SIGKILL of the supervisor -> vxm recover -> the host is exactly as before.
+ * Host resources on the way (issues 5 and 7): the simulated hugepage pool grows for the guest
+ * and goes back to its previous count, the input nodes are the user's while the guest runs,
+ * the real QEMU's threads are pinned as the plan says (sched_getaffinity), and a keyboard
+ * unplugged and plugged back is the real QEMU's again (object-del, re-grant, object-add).
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "cpu/vxm-cpu-list.h"
+#include "cpu/vxm-cpu-pinning.h"
 #include "supervisor/vxm-control-client.h"
 #include "vm/vxm-vm-lock.h"
 #include "vm/vxm-vm-paths.h"
@@ -40,7 +48,7 @@ strv_take(GStrvBuilder *b, char *s)
 }
 
 static void
-e2e_setup(E2e *e)
+e2e_setup_machine(E2e *e, const char *machine, const char *const *extra_env)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GStrvBuilder) env = g_strv_builder_new();
@@ -48,7 +56,7 @@ e2e_setup(E2e *e)
                                     "XDG_RUNTIME_DIR"};
 
   e->tmp = vxm_test_mkdtemp();
-  e->sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  e->sim = vxm_simhost_start(machine, &error);
   g_assert_no_error(error);
   e->vxm = vxm_test_build_path("src/cli/vxm");
   e->argv_log = g_build_filename(e->tmp, "qemu-argv.txt", NULL);
@@ -65,7 +73,21 @@ e2e_setup(E2e *e)
   strv_take(env, g_strdup_printf("VXM_TEST_ARGV_LOG=%s", e->argv_log));
   g_strv_builder_add(env, "NO_COLOR=1");
   g_strv_builder_add(env, "LC_ALL=C.UTF-8");
+  for (guint i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
+    g_strv_builder_add(env, extra_env[i]);
   e->envp = g_strv_builder_end(env);
+}
+
+static void
+e2e_setup_with(E2e *e, const char *const *extra_env)
+{
+  e2e_setup_machine(e, "intel-nvidia-turing", extra_env);
+}
+
+static void
+e2e_setup(E2e *e)
+{
+  e2e_setup_with(e, NULL);
 }
 
 static void
@@ -204,6 +226,125 @@ wait_file_contains(const char *path, const char *needle, guint guard_s)
   return w.found;
 }
 
+/* ---- host resources ---- */
+
+#define POOL_2M       "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+#define G915_KBD_NAME "usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-event-kbd"
+#define G915_KBD      "/dev/input/by-id/" G915_KBD_NAME
+
+static guint64
+sim_uint(E2e *e, const char *host_path)
+{
+  g_autofree char *path = vxm_simhost_path(e->sim, host_path);
+  g_autofree char *text = NULL;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  return g_ascii_strtoull(text, NULL, 10);
+}
+
+static void
+sim_stat(E2e *e, const char *host_path, struct stat *st)
+{
+  g_autofree char *path = vxm_simhost_path(e->sim, host_path);
+
+  g_assert_cmpint(stat(path, st), ==, 0);
+}
+
+static guint
+count_kind(JsonObject *status, const char *kind)
+{
+  JsonArray *entries =
+      json_object_get_array_member(json_object_get_object_member(status, "host"), "entries");
+  guint n = 0;
+
+  for (guint i = 0; i < json_array_get_length(entries); i++)
+    n += g_strcmp0(json_object_get_string_member(json_array_get_object_element(entries, i), "kind"),
+                   kind) == 0;
+  return n;
+}
+
+static gboolean
+strv_node_contains(JsonArray *array, const char *value)
+{
+  for (guint i = 0; i < json_array_get_length(array); i++)
+    if (g_strcmp0(json_array_get_string_element(array, i), value) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* The CPUs of @wanted that this machine has: the plan names the simulated host's CPUs, the
+ * kernel keeps only real ones in an affinity mask. */
+static char *
+real_cpus(const char *wanted)
+{
+  g_autofree char *online_text = NULL;
+  g_autoptr(GArray) online = NULL;
+  g_autoptr(GArray) want = vxm_cpu_list_parse(wanted, "plan", NULL);
+  g_autoptr(GArray) out = vxm_cpu_list_new();
+
+  g_assert_true(g_file_get_contents("/sys/devices/system/cpu/online", &online_text, NULL, NULL));
+  online = vxm_cpu_list_parse(g_strstrip(online_text), "online", NULL);
+  g_assert_nonnull(want);
+  for (guint i = 0; i < want->len; i++)
+    if (vxm_cpu_list_contains(online, g_array_index(want, guint, i)))
+      vxm_cpu_list_add(out, g_array_index(want, guint, i));
+  return vxm_cpu_list_format(out);
+}
+
+static char *
+affinity_of(gint tid)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) cpus = vxm_cpu_pinning_get_affinity(tid, &error);
+
+  g_assert_no_error(error);
+  return vxm_cpu_list_format(cpus);
+}
+
+/* Every thread of the real QEMU runs where the plan says: each vCPU thread on its CPU, the
+ * others on the emulator CPUs. */
+static void
+assert_pinned(JsonObject *status)
+{
+  JsonObject *pinning = json_object_get_object_member(status, "pinning");
+  JsonArray *vcpu_cpus = json_object_get_array_member(pinning, "vcpu_cpus");
+  JsonArray *threads = json_object_get_array_member(pinning, "vcpu_threads");
+  g_autofree char *emulator = real_cpus(json_object_get_string_member(pinning, "emulator_cpus"));
+  gint64 qemu = json_object_get_int_member(status, "qemu_pid");
+  g_autoptr(GArray) tids = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true(json_object_get_boolean_member(pinning, "applied"));
+  g_assert_cmpuint(json_array_get_length(threads), ==, json_array_get_length(vcpu_cpus));
+  g_assert_cmpuint(json_array_get_length(threads), >=, 1);
+  for (guint i = 0; i < json_array_get_length(threads); i++) {
+    g_autofree char *want =
+        g_strdup_printf("%" G_GINT64_FORMAT, json_array_get_int_element(vcpu_cpus, i));
+    g_autofree char *real = real_cpus(want);
+    g_autofree char *got = affinity_of((gint)json_array_get_int_element(threads, i));
+
+    g_test_message("vCPU %u: thread %" G_GINT64_FORMAT " on CPUs %s (plan: %s)", i,
+                   json_array_get_int_element(threads, i), got, want);
+    g_assert_cmpstr(real, !=, "");
+    g_assert_cmpstr(got, ==, real);
+  }
+  tids = vxm_cpu_pinning_list_threads((GPid)qemu, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(tids->len, >, json_array_get_length(threads));
+  for (guint i = 0; i < tids->len; i++) {
+    gint tid = g_array_index(tids, gint, i);
+    gboolean vcpu = FALSE;
+    g_autofree char *got = NULL;
+
+    for (guint k = 0; k < json_array_get_length(threads); k++)
+      vcpu = vcpu || json_array_get_int_element(threads, k) == tid;
+    if (vcpu)
+      continue;
+    got = affinity_of(tid);
+    g_assert_cmpstr(got, ==, emulator);
+  }
+}
+
 static void
 assert_devices_on(JsonObject *status, const char *driver)
 {
@@ -233,15 +374,24 @@ test_start_stop(void)
   JsonObject *tpm0;
   JsonArray *entries;
 
+  guint64 pool_before;
+  struct stat kbd_before, kbd_running, kbd_after;
+  JsonObject *hp;
+
   if (!vxm_test_require_root())
     return;
   e2e_setup(&e);
   init_vm(&e);
   before = vxm_simhost_state(e.sim);
+  pool_before = sim_uint(&e, POOL_2M);
+  sim_stat(&e, G915_KBD, &kbd_before);
+  vxm_simhost_clear_log(e.sim);
 
   g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 0);
   g_assert_nonnull(strstr(out, "is running"));
   g_assert_nonnull(strstr(out, "give the GPU to vfio-pci"));
+  g_assert_nonnull(strstr(out, "reserve hugepages"));
+  g_assert_nonnull(strstr(out, "pin the vCPU threads"));
 
   /* QEMU got vxm's real argv: the GPU's functions as vfio-pci, paused, sandboxed */
   g_assert_true(g_file_get_contents(e.argv_log, &argv_text, NULL, NULL));
@@ -272,7 +422,47 @@ test_start_stop(void)
   g_assert_cmpstr(json_object_get_string_member(status, "gpu"), ==, "0000:01:00.0");
   assert_devices_on(status, "vfio-pci");
   entries = json_object_get_array_member(json_object_get_object_member(status, "host"), "entries");
-  g_assert_cmpuint(json_array_get_length(entries), ==, 4);
+  /* the four functions' binding, the pool, /dev/vfio/1 and the four input nodes */
+  g_assert_cmpuint(count_kind(status, "pci-bind"), ==, 4);
+  g_assert_cmpuint(count_kind(status, "hugepages"), ==, 1);
+  g_assert_cmpuint(count_kind(status, "device-node-owner"), ==, 5);
+  g_assert_cmpuint(json_array_get_length(entries), ==, 10);
+
+  /* the simulated pool holds the guest's RAM while it runs */
+  hp = json_object_get_object_member(status, "hugepages");
+  g_assert_nonnull(hp);
+  g_assert_true(json_object_get_boolean_member(hp, "held"));
+  g_assert_cmpint(json_object_get_int_member(hp, "page_size"), ==, 2 << 20);
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), ==,
+                   pool_before + (guint64)json_object_get_int_member(hp, "count"));
+  /* the keyboard and /dev/vfio/1 are the user's, read-write */
+  g_assert_true(
+      strv_node_contains(json_object_get_array_member(status, "granted_nodes"), G915_KBD));
+  g_assert_true(
+      strv_node_contains(json_object_get_array_member(status, "granted_nodes"), "/dev/vfio/1"));
+  sim_stat(&e, G915_KBD, &kbd_running);
+  g_assert_cmpuint(kbd_running.st_uid, ==, getuid());
+  g_assert_cmpuint(kbd_running.st_mode & 0600, ==, 0600);
+  {
+    g_autofree char *log = vxm_simhost_read_log(e.sim);
+
+    g_assert_nonnull(strstr(log, "chown /dev/input/event3"));
+    g_assert_nonnull(strstr(log, "chown /dev/vfio/1"));
+  }
+  /* memlock: refused here (no CAP_SYS_RESOURCE), a warning on a simulated host */
+  g_assert_nonnull(json_object_get_object_member(status, "memlock"));
+  /* the real QEMU's threads: vCPU on its CPU, the rest on the emulator CPUs */
+  assert_pinned(status);
+  {
+    g_autofree char *human = NULL;
+
+    g_assert_cmpint(run_vxm(&e, &human, "status", VM, NULL), ==, 0);
+    g_assert_nonnull(strstr(human, "  hugepages: 7680 x 2 MiB, held\n"));
+    g_assert_nonnull(strstr(human, "  pinning: vCPU 0 -> CPU 1 (thread "));
+    g_assert_nonnull(strstr(human, "  memlock: 16 GiB wanted, not raised"));
+    g_assert_nonnull(strstr(human, "  input kbd0: "));
+    g_assert_nonnull(strstr(human, "/dev/vfio/1"));
+  }
 
   /* the firmware (secure boot OVMF) reached its boot manager */
   serial = g_strdup(
@@ -285,6 +475,12 @@ test_start_stop(void)
   g_assert_nonnull(strstr(out, "the host is restored"));
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
+  /* the pool is back at its previous count, the keyboard back to its owner and mode */
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
+  sim_stat(&e, G915_KBD, &kbd_after);
+  g_assert_cmpuint(kbd_after.st_uid, ==, kbd_before.st_uid);
+  g_assert_cmpuint(kbd_after.st_gid, ==, kbd_before.st_gid);
+  g_assert_cmpuint(kbd_after.st_mode, ==, kbd_before.st_mode);
 
   g_clear_pointer(&status, json_object_unref);
   status = status_json(&e);
@@ -308,6 +504,7 @@ test_kill_recover(void)
   g_autoptr(JsonObject) status = NULL;
   g_autoptr(VxmVmPaths) paths = NULL;
   struct pollfd pfd = {.events = POLLIN};
+  guint64 pool_before;
   gint64 pid;
 
   if (!vxm_test_require_root())
@@ -316,8 +513,10 @@ test_kill_recover(void)
   init_vm(&e);
   paths = vxm_vm_paths_new(VM, NULL);
   before = vxm_simhost_state(e.sim);
+  pool_before = sim_uint(&e, POOL_2M);
   g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
   status = status_json(&e);
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), >, pool_before);
   pid = json_object_get_int_member(status, "supervisor_pid");
   g_assert_cmpint(pid, >, 0);
 
@@ -333,12 +532,272 @@ test_kill_recover(void)
   g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "failed");
   g_assert_nonnull(strstr(json_object_get_string_member(status, "reason"), "vxm recover"));
   assert_devices_on(status, "vfio-pci");
+  /* the pages are still held: only the journal knows */
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), >, pool_before);
 
   /* a new start is refused until the host is recovered */
   g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 1);
   g_assert_nonnull(strstr(out, "vxm recover"));
 
   g_assert_cmpint(run_vxm(&e, NULL, "recover", NULL), ==, 0);
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
+  e2e_teardown(&e);
+}
+
+/* A two-node host, the guest GPU on node 1 with 1 GiB pages reserved there at boot: the dry run
+ * takes them from node 1, binds the memory backend to it, and pins the vCPUs on node 1's CPUs
+ * with -smp from the plan. */
+static void
+test_dry_run_two_node(void)
+{
+  E2e e = {0};
+  g_autofree char *out = NULL;
+  g_autofree char *human = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = NULL;
+  g_autofree char *argv = NULL;
+  g_autofree char *smp = NULL;
+  JsonObject *root, *hp, *pinning;
+  JsonArray *qemu;
+  g_autoptr(GString) args = g_string_new(NULL);
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup_machine(&e, "xeon-two-node", NULL);
+  qemu_set = g_strdup_printf("qemu_binary=%s", sim);
+  g_assert_cmpint(run_vxm(&e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
+                          "memory.size=8G", "--set", "tpm=false", NULL),
+                  ==, 0);
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, "--dry-run", "--json", NULL), ==, 0);
+  g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
+  root = json_node_get_object(json_parser_get_root(parser));
+  hp = json_object_get_object_member(root, "hugepages");
+  g_assert_nonnull(hp);
+  g_assert_cmpint(json_object_get_int_member(hp, "page_size"), ==, 1 << 30);
+  g_assert_cmpint(json_object_get_int_member(hp, "count"), ==, 8);
+  g_assert_cmpint(json_object_get_int_member(hp, "node"), ==, 1);
+  g_assert_cmpint(json_object_get_int_member(root, "memlock_bytes"), ==,
+                  G_GINT64_CONSTANT(9) << 30);
+  pinning = json_object_get_object_member(root, "pinning");
+  g_assert_true(json_object_get_boolean_member(pinning, "pinned"));
+  g_assert_cmpint(json_object_get_int_member(pinning, "numa_node"), ==, 1);
+  qemu = json_object_get_array_member(root, "qemu");
+  for (guint i = 0; i < json_array_get_length(qemu); i++)
+    g_string_append_printf(args, "%s\n", json_array_get_string_element(qemu, i));
+  g_assert_nonnull(
+      strstr(args->str, "hugetlbsize=1G,share=on,prealloc=on,host-nodes=1,policy=bind"));
+  smp = g_strdup_printf("\n-smp\n%" G_GINT64_FORMAT ",sockets=1,cores=%" G_GINT64_FORMAT
+                        ",threads=%" G_GINT64_FORMAT "\n",
+                        json_object_get_int_member(pinning, "vcpus"),
+                        json_object_get_int_member(pinning, "cores"),
+                        json_object_get_int_member(pinning, "threads"));
+  g_assert_nonnull(strstr(args->str, smp));
+  /* the guest's vCPUs are on node 1's CPUs (20-39: the simulator splits them evenly) */
+  for (guint i = 0; i < json_array_get_length(json_object_get_array_member(pinning, "vcpu_cpus"));
+       i++)
+    g_assert_cmpint(
+        json_array_get_int_element(json_object_get_array_member(pinning, "vcpu_cpus"), i), >=, 20);
+
+  g_assert_cmpint(run_vxm(&e, &human, "start", VM, "--dry-run", NULL), ==, 0);
+  g_assert_nonnull(strstr(human, "8 x 1 GiB pages from the 1 GiB hugepage pool of NUMA node 1"));
+  g_assert_nonnull(strstr(human, "numa node: 1"));
+  e2e_teardown(&e);
+}
+
+static void
+sim_input(E2e *e, const char *line)
+{
+  g_autofree char *path = vxm_simhost_path(e->sim, "/.simhost/input");
+  int fd = open(path, O_WRONLY);
+
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(write(fd, line, strlen(line)), ==, (gssize)strlen(line));
+  close(fd);
+}
+
+static char *
+sim_input_line(E2e *e, const char *name)
+{
+  g_autofree char *path = vxm_simhost_path(e->sim, "/.simhost/input");
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autofree char *prefix = g_strdup_printf("input %s ", name);
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  lines = g_strsplit(text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix(lines[i], prefix))
+      return g_strdup(lines[i]);
+  return g_strdup("");
+}
+
+#define KBD_GRABBED "input g915-kbd event3 plugged grab=qemu-system-x86 clients=1"
+
+/* Until the simulated keyboard's line is @want: a QMP round trip each time (QEMU has handled
+ * what its fds had before it answers), at most 200. */
+static void
+wait_kbd(E2e *e, const char *want)
+{
+  g_autofree char *line = NULL;
+
+  for (guint i = 0; i < 200; i++) {
+    g_autoptr(JsonNode) barrier = qmp_query("query-status");
+
+    g_free(line);
+    line = sim_input_line(e, "g915-kbd");
+    if (g_str_equal(line, want))
+      return;
+  }
+  g_assert_cmpstr(line, ==, want);
+}
+
+/* The real QEMU keeps its input-linux objects (vxm-qemu-sim with KEEP_INPUT and the evdev
+ * shim): the keyboard is unplugged and plugged back while the guest runs, and the supervisor's
+ * watcher deletes the dead object, gives the new node to the user and adds the object again;
+ * QEMU grabs the new node. */
+static void
+test_input_replug(void)
+{
+  E2e e = {0};
+  const char *shim = g_getenv("VXM_TEST_EVDEV_SHIM");
+  g_autofree char *shim_env = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *vxm_log = NULL;
+  g_autoptr(JsonObject) status = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  if (shim == NULL) {
+    g_test_skip("VXM_TEST_EVDEV_SHIM is not set (run through meson test)");
+    return;
+  }
+  shim_env = g_strdup_printf("VXM_QEMU_SIM_EVDEV_SHIM=%s", shim);
+  e2e_setup_with(&e, (const char *const[]){"VXM_QEMU_SIM_KEEP_INPUT=1", shim_env, NULL});
+  init_vm(&e);
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 0);
+  status = status_json(&e);
+  vxm_log =
+      g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"), "vxm"));
+  wait_kbd(&e, KBD_GRABBED);
+
+  vxm_simhost_clear_log(e.sim);
+  sim_input(&e, "unplug g915-kbd\n");
+  g_assert_true(wait_file_contains(vxm_log, "input kbd0: gone", 30));
+  sim_input(&e, "replug g915-kbd\n");
+  g_assert_true(wait_file_contains(vxm_log, "input kbd0: readded", 30));
+  wait_kbd(&e, KBD_GRABBED);
+  log = vxm_simhost_read_log(e.sim);
+  g_test_message("simulator log, unplug and replug:\n%s", log);
+  /* re-granted before QEMU opened the new node */
+  g_assert_nonnull(strstr(log, "chown /dev/input/event3"));
+  g_assert_true(strstr(log, "chown /dev/input/event3") <
+                strstr(log, "open /dev/input/event3 rw -> ok"));
+  g_assert_nonnull(strstr(log, "ioctl /dev/input/event3 EVIOCGRAB 1 -> ok"));
+
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "stop", VM, NULL), ==, 0);
+  g_clear_pointer(&log, g_free);
+  log = sim_input_line(&e, "g915-kbd");
+  g_assert_cmpstr(log, ==, "input g915-kbd event3 plugged grab=none clients=0");
+  e2e_teardown(&e);
+}
+
+/* A keyboard the config names is unplugged when the VM starts: QEMU starts without it, and
+ * it joins the guest when it is plugged in (granted first, then object-add). */
+static void
+test_input_pending(void)
+{
+  E2e e = {0};
+  const char *shim = g_getenv("VXM_TEST_EVDEV_SHIM");
+  g_autofree char *shim_env = NULL;
+  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = NULL;
+  g_autofree char *argv_text = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *vxm_log = NULL;
+  g_autoptr(JsonObject) status = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  if (shim == NULL) {
+    g_test_skip("VXM_TEST_EVDEV_SHIM is not set (run through meson test)");
+    return;
+  }
+  shim_env = g_strdup_printf("VXM_QEMU_SIM_EVDEV_SHIM=%s", shim);
+  e2e_setup_with(&e, (const char *const[]){"VXM_QEMU_SIM_KEEP_INPUT=1", shim_env, NULL});
+  qemu_set = g_strdup_printf("qemu_binary=%s", sim);
+  g_assert_cmpint(run_vxm(&e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
+                          "shutdown_timeout=2", "--set", "vcpus=1", "--set",
+                          "inputs=" G915_KBD_NAME, NULL),
+                  ==, 0);
+  sim_input(&e, "unplug g915-kbd\n");
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  g_assert_true(g_file_get_contents(e.argv_log, &argv_text, NULL, NULL));
+  g_assert_null(strstr(argv_text, "input-linux"));
+  status = status_json(&e);
+  vxm_log =
+      g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"), "vxm"));
+  g_assert_true(wait_file_contains(vxm_log, "1 not plugged in yet", 30));
+
+  vxm_simhost_clear_log(e.sim);
+  sim_input(&e, "replug g915-kbd\n");
+  g_assert_true(wait_file_contains(vxm_log, "input kbd0: readded", 30));
+  wait_kbd(&e, KBD_GRABBED);
+  log = vxm_simhost_read_log(e.sim);
+  g_assert_true(strstr(log, "chown /dev/input/event3") <
+                strstr(log, "open /dev/input/event3 rw -> ok"));
+  g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
+  line = sim_input_line(&e, "g915-kbd");
+  g_assert_cmpstr(line, ==, "input g915-kbd event3 plugged grab=none clients=0");
+  e2e_teardown(&e);
+}
+
+/* keep_bound: at stop the GPU stays on vfio-pci (the journal held for it) while the hugepages
+ * and the device nodes are given back; `vxm reattach` then gives the GPU back too. */
+static void
+test_keep_bound(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = g_strdup_printf("qemu_binary=%s", sim);
+  g_autoptr(JsonObject) status = NULL;
+  struct stat kbd_before, kbd_after;
+  guint64 pool_before;
+  JsonObject *host;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  g_assert_cmpint(run_vxm(&e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
+                          "shutdown_timeout=2", "--set", "vcpus=1", "--set", "keep_bound=true",
+                          NULL),
+                  ==, 0);
+  before = vxm_simhost_state(e.sim);
+  pool_before = sim_uint(&e, POOL_2M);
+  sim_stat(&e, G915_KBD, &kbd_before);
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), >, pool_before);
+  g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
+
+  status = status_json(&e);
+  assert_devices_on(status, "vfio-pci");
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
+  sim_stat(&e, G915_KBD, &kbd_after);
+  g_assert_cmpuint(kbd_after.st_uid, ==, kbd_before.st_uid);
+  g_assert_cmpuint(kbd_after.st_mode, ==, kbd_before.st_mode);
+  host = json_object_get_object_member(status, "host");
+  g_assert_nonnull(host);
+  g_assert_nonnull(json_object_get_string_member(host, "held"));
+
+  g_assert_cmpint(run_vxm(&e, NULL, "reattach", VM, NULL), ==, 0);
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
   e2e_teardown(&e);
@@ -350,5 +809,9 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/vxm/e2e/start-status-stop/simhost", test_start_stop);
   g_test_add_func("/vxm/e2e/kill-supervisor/recover", test_kill_recover);
+  g_test_add_func("/vxm/e2e/input-replug/simhost", test_input_replug);
+  g_test_add_func("/vxm/e2e/dry-run/two-node", test_dry_run_two_node);
+  g_test_add_func("/vxm/e2e/input-pending/simhost", test_input_pending);
+  g_test_add_func("/vxm/e2e/keep-bound/resources-back", test_keep_bound);
   return g_test_run();
 }

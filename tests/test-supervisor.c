@@ -1,11 +1,15 @@
 /* The supervisor's logic: a fake QEMU (tests/vxm-fake-qemu.c, real QMP over a real socket),
  * the real swtpm, and host steps recorded by a test VxmHostOps. */
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "cpu/vxm-cpu-list.h"
+#include "cpu/vxm-cpu-pinning.h"
+#include "input/vxm-input-object.h"
 #include "supervisor/vxm-control-client.h"
 #include "supervisor/vxm-control-server.h"
 #include "supervisor/vxm-supervisor.h"
@@ -24,6 +28,16 @@ struct _TestOps {
   GMutex lock;
   GPtrArray *calls;
   gboolean fail_detach;
+  /* issue 5/7 */
+  GPtrArray *timeline; /* ops calls and step events, in the order they happened */
+  GCond cond;
+  gboolean rendezvous; /* detach and reserve each wait (5 s at most) for the other to run */
+  gboolean in_detach, in_reserve;
+  gboolean overlapped;    /* both were running at once */
+  gboolean reserve_short; /* reserve fails NO_SPACE with the engine's counts */
+  gboolean memlock_refused;
+  guint64 memlock_bytes;
+  gint64 memlock_pid; /* the process behind the pidfd */
 };
 
 static void test_ops_iface_init(VxmHostOpsInterface *iface);
@@ -35,6 +49,24 @@ record(TestOps *self, const char *call)
 {
   g_mutex_lock(&self->lock);
   g_ptr_array_add(self->calls, g_strdup(call));
+  g_ptr_array_add(self->timeline, g_strdup(call));
+  g_mutex_unlock(&self->lock);
+}
+
+/* Marks @mine running and waits until @other runs too (or 5 s): only parallel steps meet. */
+static void
+meet(TestOps *self, gboolean *mine, gboolean *other)
+{
+  gint64 deadline = g_get_monotonic_time() + 5 * G_TIME_SPAN_SECOND;
+
+  g_mutex_lock(&self->lock);
+  *mine = TRUE;
+  g_cond_broadcast(&self->cond);
+  while (!*other)
+    if (!g_cond_wait_until(&self->cond, &self->lock, deadline))
+      break;
+  if (*other)
+    self->overlapped = TRUE;
   g_mutex_unlock(&self->lock);
 }
 
@@ -46,6 +78,8 @@ ops_detach(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtrArray 
   g_autofree char *call = g_strdup_printf("detach %s %s", vm, gpu->gpu_address);
 
   record(self, call);
+  if (self->rendezvous)
+    meet(self, &self->in_detach, &self->in_reserve);
   if (self->fail_detach) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED, "a process holds the card");
     return FALSE;
@@ -92,9 +126,106 @@ ops_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, guint i
   return TRUE;
 }
 
+static gboolean
+ops_reserve(VxmHostOps *ops, const char *vm, guint64 page_size, guint64 count, gint node,
+            GPtrArray *report, GError **error)
+{
+  TestOps *self = TEST_OPS(ops);
+  g_autofree char *call =
+      g_strdup_printf("reserve %s %" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT " node %d", vm, count,
+                      page_size >> 20, node);
+
+  record(self, call);
+  if (self->rendezvous)
+    meet(self, &self->in_reserve, &self->in_detach);
+  if (self->reserve_short) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_NO_SPACE,
+                "only 3 of the %" G_GUINT64_FORMAT " 2 MiB pages could be had", count);
+    return FALSE;
+  }
+  g_ptr_array_add(report, g_strdup_printf("hugepages: %" G_GUINT64_FORMAT " pages", count));
+  return TRUE;
+}
+
+static gboolean
+ops_release(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
+{
+  g_autofree char *call = g_strdup_printf("release %s", vm);
+
+  (void)error;
+  record(TEST_OPS(ops), call);
+  g_ptr_array_add(report, g_strdup("hugepage pool back to 0"));
+  return TRUE;
+}
+
+static gboolean
+ops_grant(VxmHostOps *ops, const char *vm, const char *const *nodes, GPtrArray *report,
+          GError **error)
+{
+  g_autofree char *list = g_strjoinv(",", (char **)nodes);
+  g_autofree char *call = g_strdup_printf("grant %s %s", vm, list);
+
+  (void)report;
+  (void)error;
+  record(TEST_OPS(ops), call);
+  return TRUE;
+}
+
+static gboolean
+ops_revoke(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
+{
+  g_autofree char *call = g_strdup_printf("revoke %s", vm);
+
+  (void)report;
+  (void)error;
+  record(TEST_OPS(ops), call);
+  return TRUE;
+}
+
+static gboolean
+ops_memlock(VxmHostOps *ops, const char *vm, int pidfd, guint64 bytes, GPtrArray *report,
+            GError **error)
+{
+  TestOps *self = TEST_OPS(ops);
+  g_autofree char *call = g_strdup_printf("memlock %s %" G_GUINT64_FORMAT, vm, bytes);
+  g_autofree char *fdinfo_path = g_strdup_printf("/proc/self/fdinfo/%d", pidfd);
+  g_autofree char *fdinfo = NULL;
+  const char *pid_line;
+
+  (void)report;
+  record(self, call);
+  /* the process the supervisor asks for: itself (QEMU inherits the limit at fork) */
+  if (g_file_get_contents(fdinfo_path, &fdinfo, NULL, NULL) &&
+      (pid_line = strstr(fdinfo, "Pid:")) != NULL)
+    self->memlock_pid = g_ascii_strtoll(pid_line + 4, NULL, 10);
+  self->memlock_bytes = bytes;
+  if (self->memlock_refused) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION, "that needs CAP_SYS_RESOURCE");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+ops_looking_glass(VxmHostOps *ops, const char *vm, guint64 bytes, GPtrArray *report, GError **error)
+{
+  g_autofree char *call = g_strdup_printf("looking-glass %s %" G_GUINT64_FORMAT, vm, bytes);
+
+  (void)report;
+  (void)error;
+  record(TEST_OPS(ops), call);
+  return TRUE;
+}
+
 static void
 test_ops_iface_init(VxmHostOpsInterface *iface)
 {
+  iface->prepare_looking_glass = ops_looking_glass;
+  iface->reserve_hugepages = ops_reserve;
+  iface->release_hugepages = ops_release;
+  iface->grant_devices = ops_grant;
+  iface->revoke_devices = ops_revoke;
+  iface->raise_memlock = ops_memlock;
   iface->switch_monitor = ops_switch_monitor;
   iface->detach_gpu = ops_detach;
   iface->reattach_gpu = ops_reattach;
@@ -107,6 +238,8 @@ test_ops_finalize(GObject *object)
   TestOps *self = TEST_OPS(object);
 
   g_ptr_array_unref(self->calls);
+  g_ptr_array_unref(self->timeline);
+  g_cond_clear(&self->cond);
   g_mutex_clear(&self->lock);
   G_OBJECT_CLASS(test_ops_parent_class)->finalize(object);
 }
@@ -121,7 +254,38 @@ static void
 test_ops_init(TestOps *self)
 {
   g_mutex_init(&self->lock);
+  g_cond_init(&self->cond);
   self->calls = g_ptr_array_new_with_free_func(g_free);
+  self->timeline = g_ptr_array_new_with_free_func(g_free);
+}
+
+/* Where @entry first is in the timeline (-1: not there). */
+static gint
+timeline_index(TestOps *ops, const char *entry)
+{
+  gint found = -1;
+
+  g_mutex_lock(&ops->lock);
+  for (guint i = 0; i < ops->timeline->len && found < 0; i++)
+    if (g_str_has_prefix(g_ptr_array_index(ops->timeline, i), entry))
+      found = (gint)i;
+  g_mutex_unlock(&ops->lock);
+  if (found < 0)
+    g_test_message("not in the timeline: %s", entry);
+  return found;
+}
+
+static void
+assert_before(TestOps *ops, const char *first, const char *second)
+{
+  gint a = timeline_index(ops, first);
+  gint b = timeline_index(ops, second);
+
+  g_assert_cmpint(a, >=, 0);
+  g_assert_cmpint(b, >=, 0);
+  if (a >= b)
+    g_test_message("%s is not before %s", first, second);
+  g_assert_cmpint(a, <, b);
 }
 
 static char *
@@ -212,9 +376,15 @@ on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
   if (g_strcmp0(json_object_get_string_member(event, "event"), "state") == 0)
     g_ptr_array_add(f->states, g_strdup(json_object_get_string_member(event, "state")));
   if (g_strcmp0(json_object_get_string_member(event, "event"), "step") == 0 &&
-      json_object_has_member(event, "status"))
-    g_ptr_array_add(f->steps, g_strdup_printf("%s=%s", json_object_get_string_member(event, "step"),
-                                              json_object_get_string_member(event, "status")));
+      json_object_has_member(event, "status")) {
+    g_autofree char *step = g_strdup_printf("%s=%s", json_object_get_string_member(event, "step"),
+                                            json_object_get_string_member(event, "status"));
+
+    g_ptr_array_add(f->steps, g_strdup(step));
+    g_mutex_lock(&f->ops->lock);
+    g_ptr_array_add(f->ops->timeline, g_strdup_printf("step %s", step));
+    g_mutex_unlock(&f->ops->lock);
+  }
 }
 
 static VxmSupervisor *
@@ -646,6 +816,325 @@ test_control_socket(Fixture *f, gconstpointer data)
   vxm_vm_paths_free(call.paths);
 }
 
+/* ---- host resources (issues 5 and 7) ---- */
+
+#define KBD "/dev/input/by-id/usb-Test_Keyboard-event-kbd"
+
+/* A plan with everything the CLI decides: 4 x 2 MiB pages on node 1, memlock, one vCPU
+ * pinned to CPU @vcpu_cpu and QEMU's other threads on CPU @emulator_cpu, /dev/vfio/1 and a
+ * keyboard, and a fallback argv that logs its argv to @argv_log. */
+static VxmSupervisorPlan *
+make_resources_plan(const char *argv_log, guint vcpu_cpu, guint emulator_cpu)
+{
+  VxmSupervisorPlan *plan = make_plan("win11", "normal", FALSE);
+  g_autoptr(GStrvBuilder) fallback = g_strv_builder_new();
+  g_autofree char *log_env = g_strdup_printf("FAKE_QEMU_ARGV_LOG=%s", argv_log);
+  VxmInputObject kbd = {.id = "kbd0",
+                        .evdev = KBD,
+                        .kind = VXM_HOST_INPUT_KEYBOARD,
+                        .grab_all = TRUE,
+                        .repeat = TRUE,
+                        .grab_toggle = "ctrl-ctrl"};
+  g_autoptr(JsonNode) pinning = NULL;
+  g_autofree char *pinning_json = g_strdup_printf(
+      "{\"mode\": \"list\", \"pinned\": true, \"sockets\": 1, \"cores\": 1, \"threads\": 1, "
+      "\"vcpu_cpus\": [%u], \"emulator_cpus\": \"%u\", \"host_cpus\": \"%u\"}",
+      vcpu_cpu, emulator_cpu, emulator_cpu);
+
+  plan->hugepage_size = 2 << 20;
+  plan->hugepage_count = 4;
+  plan->hugepage_node = 1;
+  for (guint i = 0; plan->qemu_argv[i] != NULL; i++)
+    g_strv_builder_add(fallback, plan->qemu_argv[i]);
+  g_strv_builder_add_many(fallback, "-name", "fallback", NULL);
+  plan->qemu_argv_fallback = g_strv_builder_end(fallback);
+  g_strfreev(plan->qemu_envp);
+  plan->qemu_envp = g_strdupv((char *[]){"FAKE_QEMU_MODE=normal", log_env, NULL});
+  plan->memlock_bytes = (G_GUINT64_CONSTANT(9) << 30);
+  pinning = json_from_string(pinning_json, NULL);
+  plan->pinning = vxm_cpu_pinning_plan_from_json(pinning, NULL);
+  g_assert_nonnull(plan->pinning);
+  plan->vfio_nodes = g_strdupv((char *[]){"/dev/vfio/1", NULL});
+  plan->input_nodes = g_strdupv((char *[]){KBD, NULL});
+  g_ptr_array_add(plan->input_objects, vxm_input_object_copy(&kbd));
+  return plan;
+}
+
+/* Two CPUs this process may use (the pinning tests pin the fake QEMU's threads on them). */
+static gboolean
+two_cpus(guint *a, guint *b)
+{
+  cpu_set_t set;
+  gint found = 0;
+
+  CPU_ZERO(&set);
+  g_assert_cmpint(sched_getaffinity(0, sizeof set, &set), ==, 0);
+  for (guint cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++) {
+    if (!CPU_ISSET(cpu, &set))
+      continue;
+    if (found++ == 0)
+      *a = cpu;
+    else
+      *b = cpu;
+  }
+  if (found < 2)
+    g_test_skip("pinning needs two CPUs");
+  return found == 2;
+}
+
+static char *
+affinity_text(gint tid)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) cpus = vxm_cpu_pinning_get_affinity(tid, &error);
+
+  g_assert_no_error(error);
+  return vxm_cpu_list_format(cpus);
+}
+
+/* The start's order: reserve and detach overlap, /dev/vfio after the detach, memlock before
+ * QEMU, pinning before cont; QEMU's vCPU thread runs on its CPU and the others on the
+ * emulator's; the teardown gives everything back in reverse. */
+static void
+test_resources_order(Fixture *f, gconstpointer data)
+{
+  g_autofree char *argv_log = g_build_filename(f->tmp, "argv.txt", NULL);
+  g_autoptr(VxmSupervisor) sv = NULL;
+  g_autoptr(JsonNode) status = NULL;
+  g_autofree char *calls = NULL;
+  g_autofree char *argv_text = NULL;
+  g_autofree char *vcpu = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *want_vcpu = NULL;
+  g_autofree char *want_other = NULL;
+  guint cpu_a = 0, cpu_b = 0;
+  VxmSupervisorPlan *plan;
+  JsonObject *obj, *pinning;
+  gint vcpu_tid;
+  GPid qemu;
+
+  (void)data;
+  if (!two_cpus(&cpu_a, &cpu_b))
+    return;
+  want_vcpu = g_strdup_printf("%u", cpu_b);
+  want_other = g_strdup_printf("%u", cpu_a);
+  plan = make_resources_plan(argv_log, cpu_b, cpu_a);
+  plan->looking_glass_bytes = 32 << 20;
+  sv = new_supervisor(f, plan);
+  f->ops->rendezvous = TRUE;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_RUNNING);
+  g_assert_cmpstr(vxm_supervisor_get_failure(sv), ==, NULL);
+  /* in parallel: each waited for the other */
+  g_assert_true(f->ops->overlapped);
+  assert_before(f->ops, "grant win11 " KBD, "step start-qemu=started");
+  assert_before(f->ops, "step detach-gpu=ok", "grant win11 /dev/vfio/1");
+  assert_before(f->ops, "grant win11 /dev/vfio/1", "memlock win11");
+  assert_before(f->ops, "step reserve-hugepages=ok", "memlock win11");
+  assert_before(f->ops, "memlock win11", "step start-qemu=started");
+  assert_before(f->ops, "looking-glass win11 33554432", "step start-qemu=started");
+  assert_before(f->ops, "step qmp=ok", "step pin-vcpus=started");
+  assert_before(f->ops, "step pin-vcpus=ok", "step cont=started");
+  g_assert_cmpint(timeline_index(f->ops, "reserve win11 4x2 node 1"), >=, 0);
+  /* memlock of the supervisor itself, which QEMU inherits */
+  g_assert_cmpint(f->ops->memlock_pid, ==, getpid());
+  g_assert_cmpuint(f->ops->memlock_bytes, ==, G_GUINT64_CONSTANT(9) << 30);
+  /* the hugepage argv, not the fallback */
+  g_assert_true(g_file_get_contents(argv_log, &argv_text, NULL, NULL));
+  g_assert_null(strstr(argv_text, "fallback"));
+
+  /* the fake QEMU's own threads, pinned before cont */
+  status = vxm_supervisor_to_json(sv);
+  obj = json_node_get_object(status);
+  pinning = json_object_get_object_member(obj, "pinning");
+  g_assert_true(json_object_get_boolean_member(pinning, "applied"));
+  vcpu_tid =
+      (gint)json_array_get_int_element(json_object_get_array_member(pinning, "vcpu_threads"), 0);
+  qemu = vxm_supervisor_get_qemu_pid(sv);
+  vcpu = affinity_text(vcpu_tid);
+  g_assert_cmpuint(vcpu_tid, !=, qemu);
+  g_assert_cmpstr(vcpu, ==, want_vcpu);
+  other = affinity_text(qemu);
+  g_assert_cmpstr(other, ==, want_other);
+  g_assert_true(
+      json_object_get_boolean_member(json_object_get_object_member(obj, "hugepages"), "held"));
+  g_assert_cmpint(json_array_get_length(json_object_get_array_member(obj, "granted_nodes")), ==, 2);
+
+  vxm_supervisor_stop(sv, TRUE, -1);
+  run_until(sv, VXM_VM_STATE_STOPPED);
+  g_assert_cmpstr(vxm_supervisor_get_failure(sv), ==, NULL);
+  calls = calls_joined(f->ops);
+  g_assert_nonnull(
+      strstr(calls, "reattach win11 " GPU "; release win11; revoke win11; restore win11"));
+  assert_cleaned_up(sv);
+}
+
+/* Short of hugepages with hugepages_fallback: QEMU gets the argv without the hugepage backend
+ * and the step says why. */
+static void
+test_resources_fallback(Fixture *f, gconstpointer data)
+{
+  g_autofree char *argv_log = g_build_filename(f->tmp, "argv.txt", NULL);
+  VxmSupervisorPlan *plan = make_resources_plan(argv_log, 0, 0);
+  g_autoptr(VxmSupervisor) sv = NULL;
+  g_autoptr(JsonNode) status = NULL;
+  g_autofree char *argv_text = NULL;
+
+  (void)data;
+  g_clear_pointer(&plan->pinning, vxm_cpu_pinning_plan_free);
+  plan->hugepages_fallback = TRUE;
+  sv = new_supervisor(f, plan);
+  f->ops->reserve_short = TRUE;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_RUNNING);
+  g_assert_cmpstr(vxm_supervisor_get_failure(sv), ==, NULL);
+  g_assert_true(
+      g_ptr_array_find_with_equal_func(f->steps, "reserve-hugepages=skipped", g_str_equal, NULL));
+  g_assert_true(g_file_get_contents(argv_log, &argv_text, NULL, NULL));
+  g_assert_nonnull(strstr(argv_text, "-name\nfallback\n"));
+  status = vxm_supervisor_to_json(sv);
+  g_assert_true(json_object_get_boolean_member(
+      json_object_get_object_member(json_node_get_object(status), "hugepages"), "fell_back"));
+  vxm_supervisor_stop(sv, TRUE, -1);
+  run_until(sv, VXM_VM_STATE_STOPPED);
+  /* a partial reservation is journaled: release runs anyway (idempotent) */
+  g_assert_cmpint(timeline_index(f->ops, "release win11"), >=, 0);
+}
+
+/* Short without fallback: the start fails with the counts, QEMU never runs, and the teardown
+ * still reattaches, releases and revokes. */
+static void
+test_resources_short(Fixture *f, gconstpointer data)
+{
+  g_autofree char *argv_log = g_build_filename(f->tmp, "argv.txt", NULL);
+  VxmSupervisorPlan *plan = make_resources_plan(argv_log, 0, 0);
+  g_autoptr(VxmSupervisor) sv = new_supervisor(f, plan);
+  g_autofree char *calls = NULL;
+
+  (void)data;
+  f->ops->reserve_short = TRUE;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_FAILED);
+  g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_FAILED);
+  g_assert_nonnull(strstr(vxm_supervisor_get_failure(sv), "only 3 of the 4 2 MiB pages"));
+  g_assert_false(g_file_test(argv_log, G_FILE_TEST_EXISTS));
+  g_assert_cmpint(timeline_index(f->ops, "memlock"), <, 0);
+  calls = calls_joined(f->ops);
+  g_assert_nonnull(
+      strstr(calls, "reattach win11 " GPU "; release win11; revoke win11; restore win11"));
+  assert_cleaned_up(sv);
+}
+
+/* RLIMIT_MEMLOCK refused: on a real host with a GPU the start fails before QEMU, saying what
+ * to do; on a simulated host it is a warning and the guest runs. */
+static void
+test_memlock_refused(Fixture *f, gconstpointer data)
+{
+  g_autofree char *argv_log = g_build_filename(f->tmp, "argv.txt", NULL);
+  VxmSupervisorPlan *plan = make_resources_plan(argv_log, 0, 0);
+  g_autoptr(VxmSupervisor) sv = NULL;
+  gboolean simulated = GPOINTER_TO_INT(data);
+
+  g_clear_pointer(&plan->pinning, vxm_cpu_pinning_plan_free);
+  if (simulated)
+    plan->host_root = g_strdup(f->tmp);
+  sv = new_supervisor(f, plan);
+  f->ops->memlock_refused = TRUE;
+  vxm_supervisor_start(sv);
+  run_until(sv, simulated ? VXM_VM_STATE_RUNNING : VXM_VM_STATE_FAILED);
+  if (simulated) {
+    g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_RUNNING);
+    g_assert_true(
+        g_ptr_array_find_with_equal_func(f->steps, "raise-memlock=skipped", g_str_equal, NULL));
+    vxm_supervisor_stop(sv, TRUE, -1);
+    run_until(sv, VXM_VM_STATE_STOPPED);
+  } else {
+    g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_FAILED);
+    g_assert_nonnull(strstr(vxm_supervisor_get_failure(sv), "CAP_SYS_RESOURCE"));
+    g_assert_nonnull(strstr(vxm_supervisor_get_failure(sv), "9 GiB"));
+    g_assert_false(g_file_test(argv_log, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(timeline_index(f->ops, "release win11"), >=, 0);
+    g_assert_cmpint(timeline_index(f->ops, "revoke win11"), >=, 0);
+  }
+  assert_cleaned_up(sv);
+}
+
+/* A plan naming a CPU this machine lacks: on a real host the start fails before the guest
+ * runs; on a simulated host (whose CPUs are not this machine's) it runs unpinned, said so. */
+static void
+test_pinning_impossible(Fixture *f, gconstpointer data)
+{
+  g_autofree char *argv_log = g_build_filename(f->tmp, "argv.txt", NULL);
+  VxmSupervisorPlan *plan = make_resources_plan(argv_log, 4000, 0);
+  g_autoptr(VxmSupervisor) sv = NULL;
+  gboolean simulated = GPOINTER_TO_INT(data);
+
+  if (simulated)
+    plan->host_root = g_strdup(f->tmp);
+  sv = new_supervisor(f, plan);
+  vxm_supervisor_start(sv);
+  run_until(sv, simulated ? VXM_VM_STATE_RUNNING : VXM_VM_STATE_FAILED);
+  if (simulated) {
+    g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_RUNNING);
+    g_assert_true(
+        g_ptr_array_find_with_equal_func(f->steps, "pin-vcpus=skipped", g_str_equal, NULL));
+    vxm_supervisor_stop(sv, TRUE, -1);
+    run_until(sv, VXM_VM_STATE_STOPPED);
+  } else {
+    g_assert_cmpint(vxm_supervisor_get_state(sv), ==, VXM_VM_STATE_FAILED);
+    g_assert_nonnull(strstr(vxm_supervisor_get_failure(sv), "vCPU pinning failed"));
+    /* the guest never ran */
+    g_assert_false(g_ptr_array_find_with_equal_func(f->steps, "cont=started", g_str_equal, NULL));
+  }
+  assert_cleaned_up(sv);
+}
+
+/* The new fields cross to the background supervisor unchanged. */
+static void
+test_plan_json_resources(Fixture *f, gconstpointer data)
+{
+  g_autofree char *argv_log = g_build_filename(f->tmp, "argv.txt", NULL);
+  g_autoptr(VxmSupervisorPlan) plan = make_resources_plan(argv_log, 3, 1);
+  g_autoptr(VxmSupervisorPlan) back = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  const VxmInputObject *kbd;
+
+  (void)data;
+  plan->hugepages_fallback = TRUE;
+  plan->looking_glass_bytes = 64 << 20;
+  plan->host_root = g_strdup("/tmp/sim");
+  g_ptr_array_add(plan->input_pending,
+                  vxm_input_object_copy(g_ptr_array_index(plan->input_objects, 0)));
+  node = vxm_supervisor_plan_to_json(plan);
+  back = vxm_supervisor_plan_from_json(node, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(back->hugepage_size, ==, 2 << 20);
+  g_assert_cmpuint(back->hugepage_count, ==, 4);
+  g_assert_cmpint(back->hugepage_node, ==, 1);
+  g_assert_true(back->hugepages_fallback);
+  g_assert_true(back->hugepages_drop_caches && back->hugepages_compact);
+  g_assert_true(g_strv_equal((const char *const *)back->qemu_argv_fallback,
+                             (const char *const *)plan->qemu_argv_fallback));
+  g_assert_cmpuint(back->memlock_bytes, ==, G_GUINT64_CONSTANT(9) << 30);
+  g_assert_cmpuint(back->looking_glass_bytes, ==, 64 << 20);
+  g_assert_cmpstr(back->host_root, ==, "/tmp/sim");
+  g_assert_nonnull(back->pinning);
+  g_assert_true(back->pinning->pinned);
+  g_assert_cmpuint(g_array_index(back->pinning->vcpu_cpus, guint, 0), ==, 3);
+  g_assert_true(vxm_cpu_list_contains(back->pinning->emulator_cpus, 1));
+  g_assert_cmpstr(back->vfio_nodes[0], ==, "/dev/vfio/1");
+  g_assert_cmpstr(back->input_nodes[0], ==, KBD);
+  g_assert_cmpuint(back->input_objects->len, ==, 1);
+  kbd = g_ptr_array_index(back->input_objects, 0);
+  g_assert_cmpstr(kbd->id, ==, "kbd0");
+  g_assert_cmpstr(kbd->evdev, ==, KBD);
+  g_assert_true(kbd->grab_all && kbd->repeat);
+  g_assert_cmpint(kbd->kind, ==, VXM_HOST_INPUT_KEYBOARD);
+  g_assert_cmpstr(kbd->grab_toggle, ==, "ctrl-ctrl");
+  g_assert_cmpuint(back->input_pending->len, ==, 1);
+}
+
 static void
 test_plan_json(Fixture *f, gconstpointer data)
 {
@@ -845,5 +1334,17 @@ main(int argc, char **argv)
   ADD("/vxm/supervisor/monitor/qemu-killed", test_monitor_qemu_killed);
   ADD("/vxm/supervisor/control/refusals", test_control_refusals);
   ADD("/vxm/supervisor/plan/json-roundtrip", test_plan_json);
+  ADD("/vxm/supervisor/plan/json-resources", test_plan_json_resources);
+  ADD("/vxm/supervisor/resources/order-and-pinning", test_resources_order);
+  ADD("/vxm/supervisor/resources/hugepages-short-fallback", test_resources_fallback);
+  ADD("/vxm/supervisor/resources/hugepages-short-fails", test_resources_short);
+  g_test_add("/vxm/supervisor/resources/memlock-refused/real-host", Fixture, GINT_TO_POINTER(0),
+             fixture_setup, test_memlock_refused, fixture_teardown);
+  g_test_add("/vxm/supervisor/resources/pinning-impossible/real-host", Fixture, GINT_TO_POINTER(0),
+             fixture_setup, test_pinning_impossible, fixture_teardown);
+  g_test_add("/vxm/supervisor/resources/pinning-impossible/simulated", Fixture, GINT_TO_POINTER(1),
+             fixture_setup, test_pinning_impossible, fixture_teardown);
+  g_test_add("/vxm/supervisor/resources/memlock-refused/simulated", Fixture, GINT_TO_POINTER(1),
+             fixture_setup, test_memlock_refused, fixture_teardown);
   return g_test_run();
 }

@@ -7,14 +7,18 @@
  *   ignore-powerdown  the firmware without an OS: POWERDOWN is sent, nothing else happens
  *   bad-option        prints QEMU's error for an unknown option and exits 1 at once
  *   no-greeting       accepts the connection and never greets
- * It starts paused when -S is given, as QEMU does.
+ * It starts paused when -S is given, as QEMU does. Like QEMU it runs one thread per vCPU
+ * (-smp N, default 1), whose ids query-cpus-fast answers, so pinning can be checked on it.
+ * FAKE_QEMU_ARGV_LOG names a file that gets its argv, one argument a line.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +26,58 @@
 #include <json-glib/json-glib.h>
 
 static int client_fd = -1;
+
+#define MAX_VCPUS 64
+static int vcpu_tids[MAX_VCPUS];
+static int n_vcpus = 1;
+static pthread_mutex_t vcpu_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t vcpu_cond = PTHREAD_COND_INITIALIZER;
+static int vcpus_up;
+
+static void *
+vcpu_thread(void *data)
+{
+  int index = (int)(gintptr)data;
+
+  pthread_mutex_lock(&vcpu_lock);
+  vcpu_tids[index] = (int)syscall(SYS_gettid);
+  vcpus_up++;
+  pthread_cond_broadcast(&vcpu_cond);
+  pthread_mutex_unlock(&vcpu_lock);
+  for (;;)
+    pause();
+  return NULL;
+}
+
+/* The vCPU threads, running before the monitor answers (QEMU makes them at machine init). */
+static void
+start_vcpus(void)
+{
+  for (int i = 0; i < n_vcpus; i++) {
+    pthread_t thread;
+
+    pthread_create(&thread, NULL, vcpu_thread, (void *)(gintptr)i);
+    pthread_detach(thread);
+  }
+  pthread_mutex_lock(&vcpu_lock);
+  while (vcpus_up < n_vcpus)
+    pthread_cond_wait(&vcpu_cond, &vcpu_lock);
+  pthread_mutex_unlock(&vcpu_lock);
+}
+
+static char *
+cpus_reply(void)
+{
+  GString *s = g_string_new("[");
+
+  for (int i = 0; i < n_vcpus; i++)
+    g_string_append_printf(s,
+                           "%s{\"cpu-index\": %d, \"qom-path\": \"/machine/unattached/"
+                           "device[%d]\", \"thread-id\": %d, \"target\": \"x86_64\"}",
+                           i ? ", " : "", i, i, vcpu_tids[i]);
+  g_string_append(s, "]");
+  return g_string_free(s, FALSE);
+}
 
 static void
 send_text(const char *text)
@@ -81,6 +137,8 @@ main(int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-S") == 0)
       running = FALSE;
+    if (strcmp(argv[i], "-smp") == 0 && i + 1 < argc)
+      n_vcpus = CLAMP(atoi(argv[i + 1]), 1, MAX_VCPUS);
     if (strcmp(argv[i], "-qmp") == 0 && i + 1 < argc && g_str_has_prefix(argv[i + 1], "unix:")) {
       char *comma;
 
@@ -92,6 +150,14 @@ main(int argc, char **argv)
     }
   }
   fprintf(stderr, "fake QEMU pid %d, mode %s\n", (int)getpid(), mode);
+  if (g_getenv("FAKE_QEMU_ARGV_LOG") != NULL) {
+    g_autoptr(GString) text = g_string_new(NULL);
+
+    for (int i = 0; i < argc; i++)
+      g_string_append_printf(text, "%s\n", argv[i]);
+    if (!g_file_set_contents(g_getenv("FAKE_QEMU_ARGV_LOG"), text->str, (gssize)text->len, NULL))
+      return 1;
+  }
   if (strcmp(mode, "bad-option") == 0) {
     fprintf(stderr, "qemu-system-x86_64: -device bogus: 'bogus' is not a valid device model "
                     "name\n");
@@ -101,6 +167,7 @@ main(int argc, char **argv)
     fprintf(stderr, "qemu-system-x86_64: no -qmp unix:PATH given\n");
     return 1;
   }
+  start_vcpus();
   listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
   g_strlcpy(addr.sun_path, qmp_path, sizeof(addr.sun_path));
   unlink(qmp_path);
@@ -153,6 +220,10 @@ main(int argc, char **argv)
       } else if (strcmp(execute, "query-status") == 0) {
         send_return(id, running ? "{\"status\": \"running\", \"running\": true}"
                                 : "{\"status\": \"prelaunch\", \"running\": false}");
+      } else if (strcmp(execute, "query-cpus-fast") == 0) {
+        g_autofree char *cpus = cpus_reply();
+
+        send_return(id, cpus);
       } else if (strcmp(execute, "query-tpm") == 0) {
         send_return(id, "[{\"model\": \"tpm-crb\", \"id\": \"tpm0\", \"options\": {\"type\": "
                         "\"emulator\", \"data\": {\"chardev\": \"chrtpm\"}}}]");

@@ -11,6 +11,8 @@
  *   VXM_QEMU_SIM_QEMU    the real QEMU (default /usr/bin/qemu-system-x86_64)
  *   VXM_QEMU_SIM_MEMORY  guest RAM instead of vxm's (default 512M)
  *   VXM_TEST_ARGV_LOG    file that gets the argv vxm gave, one argument a line
+ *   VXM_QEMU_SIM_KEEP_INPUT=1  keep the input-linux objects (a vxm-simhost's evdev nodes),
+ *                        with VXM_QEMU_SIM_EVDEV_SHIM preloaded (tests/vxm-test-evdev-shim.c)
  * With `-machine help`-style probes (vxm's capability probe), it just execs the real QEMU.
  */
 #include <errno.h>
@@ -37,6 +39,15 @@ main(int argc, char **argv)
     qemu = "/usr/bin/qemu-system-x86_64";
   options.qemu = qemu;
   options.memory = memory != NULL ? memory : "512M";
+  options.keep_input = g_strcmp0(g_getenv("VXM_QEMU_SIM_KEEP_INPUT"), "1") == 0;
+  if (options.keep_input) {
+    const char *shim = g_getenv("VXM_QEMU_SIM_EVDEV_SHIM");
+
+    if (shim != NULL && *shim != '\0') {
+      g_setenv("LD_PRELOAD", shim, TRUE);
+      g_ptr_array_add(notes, g_strdup_printf("input-linux kept; LD_PRELOAD=%s", shim));
+    }
+  }
 
   /* the capability probe (-qmp stdio with -machine none, -audiodev help...): nothing to drop */
   for (int i = 1; i < argc; i++) {

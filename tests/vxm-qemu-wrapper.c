@@ -133,6 +133,9 @@ transform_value(const char *option, const char *value, const VxmQemuWrapperOptio
     for (guint i = 0; i < parts->len; i++) {
       const char *p = g_ptr_array_index(parts, i);
 
+      /* the simulated host's NUMA node is not this machine's */
+      if (g_str_has_prefix(p, "host-nodes=") || g_str_has_prefix(p, "policy="))
+        continue;
       if (o->memory != NULL && g_str_has_prefix(p, "size="))
         g_ptr_array_add(kept, g_strdup_printf("size=%s", o->memory));
       else if (o->hugepage_size == NULL &&

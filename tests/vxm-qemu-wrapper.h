@@ -13,6 +13,7 @@
  *   -netdev bridge,...              user (no bridge or setuid helper in a test)
  *   -m, memfd size                  @memory when set (a test has little RAM)
  *   hugetlb=on,hugetlbsize=...      kept with @hugepage_size, else dropped (with prealloc)
+ *   host-nodes=N,policy=bind        dropped (the simulated host's NUMA node is not this one's)
  *   path prefixes                   @path_map (pairs) replaced in every argument
  */
 #pragma once

@@ -18,7 +18,14 @@
 #include "vm/vxm-vm-lock.h"
 #include "vxm-cli-progress.h"
 
+#include "common/vxm-util.h"
+#include "cpu/vxm-cpu-pinning-plan.h"
+#include "cpu/vxm-cpu-topology.h"
 #include "display/vxm-display.h"
+#include "input/vxm-input-object.h"
+#include "input/vxm-input-set.h"
+#include "memory/vxm-hugepage-pools.h"
+#include "memory/vxm-memlock.h"
 #include "pci/vxm-gpu.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-host-facts.h"
@@ -115,32 +122,6 @@ firmware_json(const VxmFirmware *fw)
   return json_builder_get_root(b);
 }
 
-static void
-print_json(GStrv qemu, GStrv swtpm, GPtrArray *steps, const VxmFirmware *fw,
-           const VxmQemuCaps *caps)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  g_autoptr(JsonNode) root = NULL;
-
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "qemu");
-  json_builder_add_value(b, strv_json((const char *const *)qemu));
-  json_builder_set_member_name(b, "swtpm");
-  json_builder_add_value(b, strv_json((const char *const *)swtpm));
-  json_builder_set_member_name(b, "steps");
-  json_builder_begin_array(b);
-  for (guint i = 0; i < steps->len; i++)
-    json_builder_add_value(b, vxm_host_step_to_json(g_ptr_array_index(steps, i)));
-  json_builder_end_array(b);
-  json_builder_set_member_name(b, "firmware");
-  json_builder_add_value(b, firmware_json(fw));
-  json_builder_set_member_name(b, "qemu_version");
-  json_builder_add_string_value(b, caps->version);
-  json_builder_end_object(b);
-  root = json_builder_get_root(b);
-  vxm_cli_print_json(root);
-}
-
 /* For reading only: one argument a line, quoted when the shell would need it. */
 static void
 print_argv(const char *title, GStrv argv)
@@ -164,29 +145,6 @@ print_argv(const char *title, GStrv argv)
   }
 }
 
-static void
-print_human(VxmCli *cli, const VxmVmConfig *config, GStrv qemu, GStrv swtpm, GPtrArray *steps,
-            const VxmFirmware *fw, const VxmQemuCaps *caps)
-{
-  g_autofree char *title = vxm_cli_colored(cli, "1", "vxm start --dry-run");
-
-  g_print("%s: VM %s, QEMU %s, firmware %s%s\n\n", title, config->name, caps->version,
-          fw->descriptor_name != NULL ? fw->descriptor_name : fw->description,
-          fw->fallback ? " (fallback)" : "");
-  g_print("Host steps:\n");
-  for (guint i = 0; i < steps->len; i++) {
-    VxmHostStep *step = g_ptr_array_index(steps, i);
-    g_print("  %2u. %-22s %s\n", i + 1, vxm_host_step_kind_to_string(step->kind),
-            step->description);
-  }
-  g_print("\n");
-  if (swtpm != NULL) {
-    print_argv("swtpm", swtpm);
-    g_print("\n");
-  }
-  print_argv("QEMU", qemu);
-}
-
 /* Everything a start needs, built the same way for --dry-run and for the real start. */
 typedef struct {
   VxmVmPaths *paths;
@@ -198,7 +156,20 @@ typedef struct {
   GPtrArray *notes;
   GPtrArray *steps;
   GStrv qemu;
+  GStrv qemu_fallback; /* without the hugepage backend: hugepages_fallback */
   GStrv swtpm;
+  /* issue 5: what the start will reserve, pin and raise */
+  guint64 hugepage_size; /* 0: normal memory */
+  guint64 hugepage_count;
+  gint hugepage_node;
+  guint64 memlock_bytes;
+  VxmCpuPinningPlan *pinning; /* NULL: the topology could not be read (auto) */
+  char *pinning_why;          /* why there is no plan */
+  /* issue 7: the input nodes (host paths) and QEMU's objects for them */
+  GStrv input_nodes;
+  GStrv vfio_nodes;
+  GPtrArray *input_objects;
+  GPtrArray *input_pending; /* named in the config, not plugged in: added when they are */
 } StartInputs;
 
 static void
@@ -213,9 +184,333 @@ start_inputs_clear(StartInputs *in)
   g_clear_pointer(&in->notes, g_ptr_array_unref);
   g_clear_pointer(&in->steps, g_ptr_array_unref);
   g_clear_pointer(&in->qemu, g_strfreev);
+  g_clear_pointer(&in->qemu_fallback, g_strfreev);
   g_clear_pointer(&in->swtpm, g_strfreev);
+  g_clear_pointer(&in->pinning, vxm_cpu_pinning_plan_free);
+  g_clear_pointer(&in->pinning_why, g_free);
+  g_clear_pointer(&in->input_nodes, g_strfreev);
+  g_clear_pointer(&in->vfio_nodes, g_strfreev);
+  g_clear_pointer(&in->input_objects, g_ptr_array_unref);
+  g_clear_pointer(&in->input_pending, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(StartInputs, start_inputs_clear)
+
+static JsonNode *
+resources_json(const StartInputs *in)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "hugepages");
+  if (in->hugepage_size == 0) {
+    json_builder_add_null_value(b);
+  } else {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "page_size");
+    json_builder_add_int_value(b, (gint64)in->hugepage_size);
+    json_builder_set_member_name(b, "count");
+    json_builder_add_int_value(b, (gint64)in->hugepage_count);
+    json_builder_set_member_name(b, "node");
+    if (in->hugepage_node >= 0)
+      json_builder_add_int_value(b, in->hugepage_node);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "fallback");
+    json_builder_add_boolean_value(b, in->config->hugepages_fallback);
+    json_builder_end_object(b);
+  }
+  json_builder_set_member_name(b, "memlock_bytes");
+  json_builder_add_int_value(b, (gint64)in->memlock_bytes);
+  json_builder_set_member_name(b, "pinning");
+  if (in->pinning != NULL)
+    json_builder_add_value(b, vxm_cpu_pinning_plan_to_json(in->pinning));
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "inputs");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < in->input_objects->len; i++) {
+    const VxmInputObject *o = g_ptr_array_index(in->input_objects, i);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, o->id);
+    json_builder_set_member_name(b, "node");
+    json_builder_add_string_value(b, in->input_nodes[i]);
+    json_builder_set_member_name(b, "kind");
+    json_builder_add_string_value(b, o->kind == VXM_HOST_INPUT_KEYBOARD ? "keyboard" : "mouse");
+    json_builder_set_member_name(b, "grab_all");
+    json_builder_add_boolean_value(b, o->grab_all);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "pending_inputs");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < in->input_pending->len; i++) {
+    const VxmInputObject *o = g_ptr_array_index(in->input_pending, i);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, o->id);
+    json_builder_set_member_name(b, "evdev");
+    json_builder_add_string_value(b, o->evdev);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "vfio_nodes");
+  json_builder_add_value(b, strv_json((const char *const *)in->vfio_nodes));
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static void
+print_json(const StartInputs *in)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonNode) resources = resources_json(in);
+  JsonObject *r = json_node_get_object(resources);
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "qemu");
+  json_builder_add_value(b, strv_json((const char *const *)in->qemu));
+  json_builder_set_member_name(b, "qemu_fallback");
+  if (in->qemu_fallback != NULL)
+    json_builder_add_value(b, strv_json((const char *const *)in->qemu_fallback));
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "swtpm");
+  json_builder_add_value(b, strv_json((const char *const *)in->swtpm));
+  json_builder_set_member_name(b, "steps");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < in->steps->len; i++)
+    json_builder_add_value(b, vxm_host_step_to_json(g_ptr_array_index(in->steps, i)));
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "firmware");
+  json_builder_add_value(b, firmware_json(in->fw));
+  json_builder_set_member_name(b, "qemu_version");
+  json_builder_add_string_value(b, in->caps->version);
+  json_builder_set_member_name(b, "hugepages");
+  json_builder_add_value(b, json_node_copy(json_object_get_member(r, "hugepages")));
+  json_builder_set_member_name(b, "memlock_bytes");
+  json_builder_add_value(b, json_node_copy(json_object_get_member(r, "memlock_bytes")));
+  json_builder_set_member_name(b, "pinning");
+  json_builder_add_value(b, json_node_copy(json_object_get_member(r, "pinning")));
+  json_builder_set_member_name(b, "inputs");
+  json_builder_add_value(b, json_node_copy(json_object_get_member(r, "inputs")));
+  json_builder_set_member_name(b, "pending_inputs");
+  json_builder_add_value(b, json_node_copy(json_object_get_member(r, "pending_inputs")));
+  json_builder_set_member_name(b, "vfio_nodes");
+  json_builder_add_value(b, json_node_copy(json_object_get_member(r, "vfio_nodes")));
+  json_builder_end_object(b);
+  root = json_builder_get_root(b);
+  vxm_cli_print_json(root);
+}
+
+static void
+print_resources(const StartInputs *in)
+{
+  g_autofree char *memlock = vxm_format_bytes(in->memlock_bytes);
+
+  g_print("Hugepages:\n");
+  if (in->hugepage_size == 0) {
+    g_print("  none: normal memory\n");
+  } else {
+    g_autofree char *size = vxm_hugepage_size_to_string(in->hugepage_size);
+    g_autofree char *pool = vxm_hugepage_pool_describe(in->hugepage_size, in->hugepage_node);
+
+    g_print("  %" G_GUINT64_FORMAT " x %s pages from %s%s\n", in->hugepage_count, size, pool,
+            in->config->hugepages_fallback ? " (normal memory if short: hugepages_fallback)" : "");
+  }
+  g_print("  RLIMIT_MEMLOCK: %s (guest RAM + 1 GiB%s)\n\n", memlock,
+          in->facts->looking_glass_path != NULL ? " + Looking Glass" : "");
+  g_print("CPU pinning:\n");
+  if (in->pinning == NULL) {
+    g_print("  none: %s\n", in->pinning_why);
+  } else {
+    g_autofree char *text = vxm_cpu_pinning_plan_to_string(in->pinning);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+    for (guint i = 0; lines[i] != NULL; i++)
+      if (lines[i][0] != '\0')
+        g_print("  %s\n", lines[i]);
+  }
+  g_print("\nInputs:\n");
+  if (in->input_objects->len == 0 && in->input_pending->len == 0)
+    g_print("  none\n");
+  for (guint i = 0; i < in->input_objects->len; i++) {
+    const VxmInputObject *o = g_ptr_array_index(in->input_objects, i);
+
+    g_print("  %-7s %s%s\n", o->id, in->input_nodes[i], o->grab_all ? " (primary: grab_all)" : "");
+  }
+  for (guint i = 0; i < in->input_pending->len; i++) {
+    const VxmInputObject *o = g_ptr_array_index(in->input_pending, i);
+
+    g_print("  %-7s %s (not plugged in: added when it is)\n", o->id, o->evdev);
+  }
+  g_print("\n");
+}
+
+static void
+print_human(VxmCli *cli, const StartInputs *in)
+{
+  g_autofree char *title = vxm_cli_colored(cli, "1", "vxm start --dry-run");
+  const VxmFirmware *fw = in->fw;
+
+  g_print("%s: VM %s, QEMU %s, firmware %s%s\n\n", title, in->config->name, in->caps->version,
+          fw->descriptor_name != NULL ? fw->descriptor_name : fw->description,
+          fw->fallback ? " (fallback)" : "");
+  g_print("Host steps:\n");
+  for (guint i = 0; i < in->steps->len; i++) {
+    VxmHostStep *step = g_ptr_array_index(in->steps, i);
+    g_print("  %2u. %-22s %s\n", i + 1, vxm_host_step_kind_to_string(step->kind),
+            step->description);
+  }
+  g_print("\n");
+  print_resources(in);
+  if (in->swtpm != NULL) {
+    print_argv("swtpm", in->swtpm);
+    g_print("\n");
+  }
+  print_argv("QEMU", in->qemu);
+}
+
+/* Hugepages: the page size the facts chose (config, or auto: 1 GiB when the pool has them
+ * free), and the pool: the GPU's node on a host with several nodes that has a pool there. The
+ * reservation itself is the supervisor's (it may fall short: hugepages_fallback). */
+static void
+decide_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
+{
+  VxmHostFacts *facts = in->facts;
+  g_autoptr(VxmHugepagePools) pools = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  in->hugepage_node = -1;
+  if (facts->hugepage_bytes == 0)
+    return;
+  pools = vxm_hugepage_pools_read(hostfs, &local_error);
+  if (config->hugepages == VXM_VM_HUGEPAGES_AUTO &&
+      (pools == NULL || !vxm_hugepage_pools_has_size(pools, facts->hugepage_bytes))) {
+    g_autofree char *size = vxm_hugepage_size_to_string(facts->hugepage_bytes);
+
+    g_ptr_array_add(in->notes, g_strdup_printf("hugepages = auto: this host has no %s pool "
+                                               "(%s): the guest gets normal memory",
+                                               size, VXM_HOST_SYS_HUGEPAGES));
+    facts->hugepage_bytes = 0;
+    return;
+  }
+  if (pools != NULL && facts->gpu_numa_node >= 0 && vxm_hugepage_pools_get_nodes(pools)->len >= 2 &&
+      vxm_hugepage_pools_get(pools, facts->hugepage_bytes, facts->gpu_numa_node) != NULL)
+    in->hugepage_node = facts->gpu_numa_node;
+  facts->hugepage_node = in->hugepage_node;
+  in->hugepage_size = facts->hugepage_bytes;
+  in->hugepage_count = facts->memory_bytes / facts->hugepage_bytes;
+}
+
+/* The pinning plan from the host topology; -smp follows it (with vcpus = auto the plan
+ * chooses the count). auto on a host whose topology cannot be read runs unpinned with a
+ * note; an explicit list there is an error. */
+static gboolean
+decide_pinning(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in, GError **error)
+{
+  g_autoptr(VxmCpuTopology) topology = NULL;
+  g_autoptr(GError) local_error = NULL;
+  VxmCpuPinningRequest req;
+
+  topology = vxm_cpu_topology_read(hostfs, &local_error);
+  if (topology == NULL) {
+    if (config->cpu_pinning == VXM_VM_CPU_PINNING_LIST) {
+      g_propagate_prefixed_error(error, g_steal_pointer(&local_error),
+                                 "cpu_pinning lists CPUs, but the host's topology is unknown: ");
+      return FALSE;
+    }
+    in->pinning_why = g_strdup_printf(
+        "cpu_pinning = %s: the vCPUs are not pinned (%s)",
+        config->cpu_pinning == VXM_VM_CPU_PINNING_AUTO ? "auto" : "off", local_error->message);
+    g_ptr_array_add(in->notes, g_strdup(in->pinning_why));
+    return TRUE;
+  }
+  vxm_cpu_pinning_request_from_config(&req, config, in->facts->gpu_numa_node);
+  in->pinning = vxm_cpu_pinning_plan_new(topology, &req, error);
+  if (in->pinning == NULL)
+    return FALSE;
+  in->facts->sockets = in->pinning->sockets;
+  in->facts->cores = in->pinning->cores;
+  in->facts->threads = in->pinning->threads;
+  return TRUE;
+}
+
+/* A listed device that is absent at start: the watcher adds it when its by-id link appears.
+ * Its kind comes from udev's by-id suffix, the only thing known of it now. */
+static void
+add_pending_inputs(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
+{
+  g_autoptr(VxmInputSet) set = vxm_input_set_discover(hostfs, NULL);
+  guint kbd = 0, mouse = 0;
+
+  if (set == NULL)
+    return;
+  for (guint i = 0; i < in->input_objects->len; i++) {
+    const VxmInputObject *o = g_ptr_array_index(in->input_objects, i);
+
+    if (o->kind == VXM_HOST_INPUT_KEYBOARD)
+      kbd++;
+    else
+      mouse++;
+  }
+  vxm_input_set_select(set, (const char *const *)config->inputs);
+  for (guint i = 0; i < set->missing->len; i++) {
+    const char *name = g_ptr_array_index(set->missing, i);
+    g_autofree char *host_path = g_strdup_printf(VXM_HOST_DEV_INPUT "/by-id/%s", name);
+    gboolean keyboard = g_str_has_suffix(name, "-event-kbd");
+    VxmInputObject *o;
+
+    if (strchr(name, '/') != NULL || (!keyboard && !g_str_has_suffix(name, "-event-mouse")))
+      continue;
+    o = g_new0(VxmInputObject, 1);
+    o->evdev = vxm_hostfs_path(hostfs, host_path);
+    o->kind = keyboard ? VXM_HOST_INPUT_KEYBOARD : VXM_HOST_INPUT_MOUSE;
+    if (config->grab_toggle != NULL && *config->grab_toggle != '\0')
+      o->grab_toggle = g_strdup(config->grab_toggle);
+    if (keyboard) {
+      /* primary only when no keyboard is there at start */
+      o->grab_all = kbd == 0;
+      o->id = g_strdup_printf("kbd%u", kbd++);
+      o->repeat = TRUE;
+    } else {
+      o->id = g_strdup_printf("mouse%u", mouse++);
+    }
+    g_ptr_array_add(in->input_pending, o);
+  }
+}
+
+/* The nodes QEMU's user is given: the input devices QEMU opens (host paths), and the GPU's
+ * /dev/vfio/N, once the group is on vfio-pci. */
+static void
+decide_nodes(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
+{
+  g_autoptr(GStrvBuilder) inputs = g_strv_builder_new();
+  g_autoptr(GStrvBuilder) vfio = g_strv_builder_new();
+  g_autoptr(GArray) groups = vxm_host_facts_gpu_iommu_groups(in->facts);
+
+  for (guint i = 0; i < in->facts->inputs->len; i++) {
+    const VxmHostInput *input = g_ptr_array_index(in->facts->inputs, i);
+    g_autofree char *host_path = vxm_hostfs_host_path(hostfs, input->path);
+
+    g_strv_builder_add(inputs, host_path != NULL ? host_path : input->path);
+  }
+  for (guint i = 0; i < groups->len; i++) {
+    g_autofree char *node =
+        g_strdup_printf(VXM_HOST_DEV_VFIO "/%d", g_array_index(groups, gint, i));
+
+    g_strv_builder_add(vfio, node);
+  }
+  in->input_nodes = g_strv_builder_end(inputs);
+  in->vfio_nodes = g_strv_builder_end(vfio);
+  in->input_objects = vxm_input_objects_new(in->facts->inputs, config->grab_toggle);
+  in->input_pending = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
+  if (config->inputs != NULL)
+    add_pending_inputs(hostfs, config, in);
+}
 
 static gboolean
 build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, GError **error)
@@ -236,6 +531,14 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
     return FALSE;
   if (!vxm_host_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
     return FALSE;
+  decide_hugepages(hostfs, in->config, in);
+  if (!decide_pinning(hostfs, in->config, in, error))
+    return FALSE;
+  decide_nodes(hostfs, in->config, in);
+  /* VFIO pins all guest RAM and the Looking Glass buffer */
+  in->memlock_bytes = vxm_memlock_required(
+      in->facts->memory_bytes,
+      in->facts->looking_glass_path != NULL ? in->facts->looking_glass_bytes : 0);
   in->caps =
       vxm_qemu_caps_get(in->config->resolved.qemu_binary != NULL ? in->config->resolved.qemu_binary
                                                                  : in->config->qemu_binary,
@@ -263,6 +566,20 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
   in->qemu = vxm_qemu_argv_build(&argv_in, error);
   if (in->qemu == NULL)
     return FALSE;
+  if (in->hugepage_size > 0 && in->config->hugepages_fallback) {
+    /* the same pure builder without the hugepage backend: the supervisor picks */
+    guint64 page = in->facts->hugepage_bytes;
+    gint node = in->facts->hugepage_node;
+
+    in->facts->hugepage_bytes = 0;
+    in->facts->hugepage_node = -1;
+    argv_in.notes = NULL;
+    in->qemu_fallback = vxm_qemu_argv_build(&argv_in, error);
+    in->facts->hugepage_bytes = page;
+    in->facts->hugepage_node = node;
+    if (in->qemu_fallback == NULL)
+      return FALSE;
+  }
   if (in->config->tpm) {
     in->swtpm = vxm_swtpm_argv_build(in->paths, NULL, error);
     if (in->swtpm == NULL)
@@ -273,7 +590,7 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
 }
 
 static VxmSupervisorPlan *
-make_plan(StartInputs *in, GError **error)
+make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
 {
   g_autoptr(VxmSupervisorPlan) plan = vxm_supervisor_plan_new(in->config->name, error);
 
@@ -292,6 +609,30 @@ make_plan(StartInputs *in, GError **error)
   plan->monitor = vxm_display_monitor_spec(in->config);
   plan->monitor_host_input = in->config->host_input;
   plan->monitor_guest_input = in->config->guest_input;
+  plan->host_root = vxm_hostfs_is_real(hostfs) ? NULL : g_strdup(vxm_hostfs_get_root(hostfs));
+  plan->hugepage_size = in->hugepage_size;
+  plan->hugepage_count = in->hugepage_count;
+  plan->hugepage_node = in->hugepage_node;
+  plan->hugepages_fallback = in->config->hugepages_fallback;
+  plan->qemu_argv_fallback = g_strdupv(in->qemu_fallback);
+  plan->memlock_bytes = in->memlock_bytes;
+  if (in->pinning != NULL) {
+    g_autoptr(JsonNode) node = vxm_cpu_pinning_plan_to_json(in->pinning);
+
+    plan->pinning = vxm_cpu_pinning_plan_from_json(node, error);
+    if (plan->pinning == NULL)
+      return NULL;
+  }
+  plan->vfio_nodes = g_strdupv(in->vfio_nodes);
+  plan->input_nodes = g_strdupv(in->input_nodes);
+  for (guint i = 0; i < in->input_objects->len; i++)
+    g_ptr_array_add(plan->input_objects,
+                    vxm_input_object_copy(g_ptr_array_index(in->input_objects, i)));
+  for (guint i = 0; i < in->input_pending->len; i++)
+    g_ptr_array_add(plan->input_pending,
+                    vxm_input_object_copy(g_ptr_array_index(in->input_pending, i)));
+  plan->looking_glass_bytes =
+      in->facts->looking_glass_path != NULL ? in->facts->looking_glass_bytes : 0;
   return g_steal_pointer(&plan);
 }
 
@@ -444,7 +785,7 @@ read_plan(int fd, GError **error)
 }
 
 static int
-start_background(VxmCli *cli, StartInputs *in)
+start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
@@ -458,7 +799,7 @@ start_background(VxmCli *cli, StartInputs *in)
   g_autofree char *vxm_log = vxm_vm_paths_display(in->paths->vxm_log);
   const char *name = in->config->name;
   const char *state;
-  g_autoptr(VxmSupervisorPlan) plan = make_plan(in, &error);
+  g_autoptr(VxmSupervisorPlan) plan = make_plan(hostfs, in, &error);
   int fds[2];
   int log_fd;
   int plan_fd;
@@ -586,9 +927,9 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
     return vxm_cli_fail(cli, error);
   if (dry_run) {
     if (json)
-      print_json(in.qemu, in.swtpm, in.steps, in.fw, in.caps);
+      print_json(&in);
     else
-      print_human(cli, in.config, in.qemu, in.swtpm, in.steps, in.fw, in.caps);
+      print_human(cli, &in);
     return VXM_EXIT_OK;
   }
   if (vxm_hostfs_is_real(hostfs) && geteuid() != 0) {
@@ -605,11 +946,11 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
   for (guint i = 0; i < in.notes->len && !cli->quiet && progress_fd < 0; i++)
     g_printerr("vxm start: note: %s\n", (char *)g_ptr_array_index(in.notes, i));
   if (foreground || progress_fd >= 0) {
-    VxmSupervisorPlan *plan = make_plan(&in, &error);
+    VxmSupervisorPlan *plan = make_plan(hostfs, &in, &error);
 
     if (plan == NULL)
       return vxm_cli_fail(cli, error);
     return supervise(cli, hostfs, plan, progress_fd);
   }
-  return start_background(cli, &in);
+  return start_background(cli, hostfs, &in);
 }

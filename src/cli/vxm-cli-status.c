@@ -4,7 +4,9 @@
  * binding view alone. JSON keys: docs/status-json.md. */
 #include <string.h>
 
+#include "common/vxm-util.h"
 #include "journal/vxm-journal.h"
+#include "memory/vxm-hugepage-pools.h"
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
 #include "supervisor/vxm-control-client.h"
@@ -243,6 +245,14 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
                                           "run_state", "started",        "gpu",      "updated"};
     set_null_member(status, members[i]);
   }
+  /* issue 5/7: what the run holds (null or empty without a run) */
+  set_null_member(status, "hugepages");
+  set_null_member(status, "memlock");
+  set_null_member(status, "pinning");
+  if (!json_object_has_member(status, "granted_nodes"))
+    json_object_set_array_member(status, "granted_nodes", json_array_new());
+  if (!json_object_has_member(status, "inputs"))
+    json_object_set_array_member(status, "inputs", json_array_new());
   if (!json_object_has_member(status, "logs")) {
     JsonObject *logs = json_object_new();
     g_autofree char *serial = g_build_filename(paths->state_dir, "serial.log", NULL);
@@ -317,6 +327,88 @@ print_pid(GString *line, JsonObject *obj, const char *member, const char *label)
                            json_node_get_int(node));
 }
 
+/* Issue 5/7: what the running VM holds, from the supervisor's status. */
+static void
+print_resources(JsonObject *vm)
+{
+  JsonNode *hp = json_object_get_member(vm, "hugepages");
+  JsonNode *memlock = json_object_get_member(vm, "memlock");
+  JsonNode *pinning = json_object_get_member(vm, "pinning");
+  JsonNode *granted = json_object_get_member(vm, "granted_nodes");
+  JsonNode *inputs = json_object_get_member(vm, "inputs");
+
+  if (hp != NULL && JSON_NODE_HOLDS_OBJECT(hp)) {
+    JsonObject *h = json_node_get_object(hp);
+    g_autofree char *size =
+        vxm_hugepage_size_to_string((guint64)json_object_get_int_member(h, "page_size"));
+    JsonNode *node = json_object_get_member(h, "node");
+    g_autofree char *where =
+        node != NULL && JSON_NODE_HOLDS_VALUE(node)
+            ? g_strdup_printf(" on NUMA node %" G_GINT64_FORMAT, json_node_get_int(node))
+            : g_strdup("");
+
+    if (json_object_get_boolean_member_with_default(h, "fell_back", FALSE))
+      g_print("  hugepages: none held: too few could be had, normal memory (hugepages_fallback)\n");
+    else
+      g_print("  hugepages: %" G_GINT64_FORMAT " x %s%s%s\n",
+              json_object_get_int_member(h, "count"), size, where,
+              json_object_get_boolean_member_with_default(h, "held", FALSE) ? ", held"
+                                                                            : ", not held");
+  }
+  if (memlock != NULL && JSON_NODE_HOLDS_OBJECT(memlock)) {
+    JsonObject *m = json_node_get_object(memlock);
+    g_autofree char *bytes = vxm_format_bytes((guint64)json_object_get_int_member(m, "bytes"));
+
+    if (json_object_get_boolean_member_with_default(m, "raised", FALSE))
+      g_print("  memlock: %s\n", bytes);
+    else
+      g_print("  memlock: %s wanted, not raised%s%s\n", bytes,
+              member_or(m, "warning", NULL) ? ": " : "", member_or(m, "warning", ""));
+  }
+  if (pinning != NULL && JSON_NODE_HOLDS_OBJECT(pinning)) {
+    JsonObject *p = json_node_get_object(pinning);
+    JsonArray *cpus = json_object_get_array_member(p, "vcpu_cpus");
+    JsonArray *threads = json_object_has_member(p, "vcpu_threads")
+                             ? json_object_get_array_member(p, "vcpu_threads")
+                             : NULL;
+    g_autoptr(GString) line = g_string_new(NULL);
+
+    if (!json_object_get_boolean_member_with_default(p, "pinned", FALSE)) {
+      g_print("  pinning: off (%" G_GINT64_FORMAT " vCPUs, the host's scheduler places them)\n",
+              json_object_get_int_member(p, "vcpus"));
+    } else {
+      for (guint i = 0; cpus != NULL && i < json_array_get_length(cpus); i++) {
+        g_string_append_printf(line, "%svCPU %u -> CPU %" G_GINT64_FORMAT, i ? ", " : "", i,
+                               json_array_get_int_element(cpus, i));
+        if (threads != NULL && i < json_array_get_length(threads))
+          g_string_append_printf(line, " (thread %" G_GINT64_FORMAT ")",
+                                 json_array_get_int_element(threads, i));
+      }
+      g_print("  pinning%s: %s; QEMU's other threads on CPUs %s\n",
+              json_object_get_boolean_member_with_default(p, "applied", FALSE) ? "" : " (planned)",
+              line->str, member_or(p, "emulator_cpus", "?"));
+    }
+  }
+  if (inputs != NULL && JSON_NODE_HOLDS_ARRAY(inputs)) {
+    JsonArray *list = json_node_get_array(inputs);
+
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+      JsonObject *o = json_array_get_object_element(list, i);
+
+      g_print("  input %s: %s\n", member_or(o, "id", "?"), member_or(o, "evdev", "?"));
+    }
+  }
+  if (granted != NULL && JSON_NODE_HOLDS_ARRAY(granted) &&
+      json_array_get_length(json_node_get_array(granted)) > 0) {
+    JsonArray *list = json_node_get_array(granted);
+
+    g_print("  given to QEMU's user:");
+    for (guint i = 0; i < json_array_get_length(list); i++)
+      g_print(" %s", json_array_get_string_element(list, i));
+    g_print("\n");
+  }
+}
+
 static void
 print_vm(VxmCli *cli, JsonObject *vm)
 {
@@ -342,6 +434,9 @@ print_vm(VxmCli *cli, JsonObject *vm)
   print_pid(pids, vm, "swtpm_pid", "swtpm");
   if (pids->len > 0)
     g_print("  pids: %s\n", pids->str);
+  if (g_strcmp0(state, "running") == 0 || g_strcmp0(state, "starting") == 0 ||
+      g_strcmp0(state, "stopping") == 0)
+    print_resources(vm);
   if (member_or(vm, "gpu", NULL) != NULL)
     g_print("  GPU %s\n", member_or(vm, "gpu", NULL));
   if (devices != NULL && JSON_NODE_HOLDS_ARRAY(devices)) {

@@ -510,3 +510,89 @@ vxm_cpu_pinning_plan_to_json(const VxmCpuPinningPlan *plan)
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
+
+static gboolean
+mode_from_string(const char *text, VxmVmCpuPinning *mode)
+{
+  static const VxmVmCpuPinning modes[] = {VXM_VM_CPU_PINNING_AUTO, VXM_VM_CPU_PINNING_OFF,
+                                          VXM_VM_CPU_PINNING_LIST};
+
+  for (guint i = 0; i < G_N_ELEMENTS(modes); i++) {
+    if (g_strcmp0(text, mode_to_string(modes[i])) == 0) {
+      *mode = modes[i];
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static gboolean
+cpus_from_member(JsonObject *obj, const char *member, GArray *out, GError **error)
+{
+  const char *text = json_object_get_string_member_with_default(obj, member, "");
+  g_autoptr(GArray) cpus = vxm_cpu_list_parse(text, member, error);
+
+  if (cpus == NULL)
+    return FALSE;
+  for (guint i = 0; i < cpus->len; i++)
+    vxm_cpu_list_add(out, g_array_index(cpus, guint, i));
+  return TRUE;
+}
+
+VxmCpuPinningPlan *
+vxm_cpu_pinning_plan_from_json(JsonNode *node, GError **error)
+{
+  g_autoptr(VxmCpuPinningPlan) plan = NULL;
+  VxmVmCpuPinning mode;
+  JsonObject *obj;
+  JsonArray *vcpus;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "a pinning plan is a JSON object");
+    return NULL;
+  }
+  obj = json_node_get_object(node);
+  if (!mode_from_string(json_object_get_string_member_with_default(obj, "mode", NULL), &mode)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "a pinning plan without a valid mode");
+    return NULL;
+  }
+  plan = plan_new(mode);
+  plan->pinned = json_object_get_boolean_member_with_default(obj, "pinned", FALSE);
+  plan->sockets = (guint)CLAMP(json_object_get_int_member_with_default(obj, "sockets", 1), 1, 4096);
+  plan->cores = (guint)CLAMP(json_object_get_int_member_with_default(obj, "cores", 1), 1, 4096);
+  plan->threads = (guint)CLAMP(json_object_get_int_member_with_default(obj, "threads", 1), 1, 8);
+  plan->vcpus = plan->sockets * plan->cores * plan->threads;
+  vcpus = json_object_has_member(obj, "vcpu_cpus") ? json_object_get_array_member(obj, "vcpu_cpus")
+                                                   : NULL;
+  for (guint i = 0; vcpus != NULL && i < json_array_get_length(vcpus); i++) {
+    gint64 cpu = json_array_get_int_element(vcpus, i);
+
+    if (cpu < 0 || cpu >= VXM_CPU_LIST_MAX) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                  "pinning plan: vCPU %u on CPU %" G_GINT64_FORMAT, i, cpu);
+      return NULL;
+    }
+    g_array_append_val(plan->vcpu_cpus, (guint){(guint)cpu});
+  }
+  if (plan->pinned && plan->vcpu_cpus->len != plan->vcpus) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "pinning plan: %u vCPUs but %u pinned CPUs",
+                plan->vcpus, plan->vcpu_cpus->len);
+    return NULL;
+  }
+  if (!cpus_from_member(obj, "emulator_cpus", plan->emulator_cpus, error) ||
+      !cpus_from_member(obj, "host_cpus", plan->host_cpus, error)) {
+    g_prefix_error(error, "pinning plan: ");
+    return NULL;
+  }
+  if (json_object_has_member(obj, "numa_node") && !json_object_get_null_member(obj, "numa_node"))
+    plan->node = (gint)json_object_get_int_member(obj, "numa_node");
+  if (json_object_has_member(obj, "l3_group") && !json_object_get_null_member(obj, "l3_group"))
+    plan->l3 = (gint)json_object_get_int_member(obj, "l3_group");
+  if (json_object_has_member(obj, "notes")) {
+    JsonArray *notes = json_object_get_array_member(obj, "notes");
+
+    for (guint i = 0; notes != NULL && i < json_array_get_length(notes); i++)
+      g_ptr_array_add(plan->notes, g_strdup(json_array_get_string_element(notes, i)));
+  }
+  return g_steal_pointer(&plan);
+}

@@ -61,5 +61,8 @@ char *vxm_cpu_pinning_plan_to_string(const VxmCpuPinningPlan *plan);
 /* {"pinned", "vcpus", "sockets", "cores", "threads", "vcpu_cpus": [..], "emulator_cpus": "0-1",
  *  "host_cpus": "0-1", "numa_node": 1|null, "l3_group": 0|null, "notes": [..]} */
 JsonNode *vxm_cpu_pinning_plan_to_json(const VxmCpuPinningPlan *plan);
+/* Back from _to_json() (the supervisor plan carries it to the background supervisor). */
+VxmCpuPinningPlan *vxm_cpu_pinning_plan_from_json(JsonNode *node,
+                                                  GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

@@ -83,3 +83,42 @@ vxm_input_object_to_qmp(const VxmInputObject *o)
     json_object_set_string_member(args, "grab-toggle", o->grab_toggle);
   return args;
 }
+
+JsonObject *
+vxm_input_object_to_json(const VxmInputObject *o)
+{
+  JsonObject *obj = json_object_new();
+
+  json_object_set_string_member(obj, "id", o->id);
+  json_object_set_string_member(obj, "evdev", o->evdev);
+  json_object_set_string_member(obj, "kind",
+                                o->kind == VXM_HOST_INPUT_KEYBOARD ? "keyboard" : "mouse");
+  json_object_set_boolean_member(obj, "grab_all", o->grab_all);
+  json_object_set_boolean_member(obj, "repeat", o->repeat);
+  if (o->grab_toggle != NULL)
+    json_object_set_string_member(obj, "grab_toggle", o->grab_toggle);
+  else
+    json_object_set_null_member(obj, "grab_toggle");
+  return obj;
+}
+
+VxmInputObject *
+vxm_input_object_from_json(JsonObject *obj)
+{
+  const char *id = json_object_get_string_member_with_default(obj, "id", NULL);
+  const char *evdev = json_object_get_string_member_with_default(obj, "evdev", NULL);
+  VxmInputObject *o;
+
+  if (id == NULL || evdev == NULL || *id == '\0' || *evdev == '\0')
+    return NULL;
+  o = g_new0(VxmInputObject, 1);
+  o->id = g_strdup(id);
+  o->evdev = g_strdup(evdev);
+  o->kind = g_strcmp0(json_object_get_string_member_with_default(obj, "kind", ""), "keyboard") == 0
+                ? VXM_HOST_INPUT_KEYBOARD
+                : VXM_HOST_INPUT_MOUSE;
+  o->grab_all = json_object_get_boolean_member_with_default(obj, "grab_all", FALSE);
+  o->repeat = json_object_get_boolean_member_with_default(obj, "repeat", FALSE);
+  o->grab_toggle = g_strdup(json_object_get_string_member_with_default(obj, "grab_toggle", NULL));
+  return o;
+}

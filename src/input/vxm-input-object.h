@@ -40,4 +40,9 @@ char *vxm_input_object_to_option(const VxmInputObject *object);
  * "repeat", "grab-toggle"}. */
 JsonObject *vxm_input_object_to_qmp(const VxmInputObject *object);
 
+/* For the supervisor plan: {"id", "evdev", "kind": "keyboard"|"mouse", "grab_all", "repeat",
+ * "grab_toggle"} and back (NULL when id or evdev is missing). */
+JsonObject *vxm_input_object_to_json(const VxmInputObject *object);
+VxmInputObject *vxm_input_object_from_json(JsonObject *obj);
+
 G_END_DECLS

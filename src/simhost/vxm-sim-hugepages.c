@@ -187,6 +187,39 @@ put(VxmSimHugepages *hp, const char *path, guint mode, Pool *pool, guint attr, g
   vxm_sim_node_put(hp->host->root, path, node);
 }
 
+static void
+put_cpu_file(VxmSimHugepages *hp, const char *path, const char *contents)
+{
+  VxmSimNode *node = vxm_sim_node_new_file(0444, contents);
+
+  node->flags |= VXM_SIM_NODE_FLAG_ATTRIBUTE;
+  vxm_sim_node_put(hp->host->root, path, node);
+}
+
+/* The CPUs the nodes' cpulists name, as vxm's topology reader sees them: one package, one
+ * thread per core (no cache folders: the L3 group is unknown, as on some VMs). */
+static void
+put_cpus(VxmSimHugepages *hp)
+{
+  g_autofree char *online = g_strdup_printf(hp->cpus > 1 ? "0-%u\n" : "0\n", hp->cpus - 1);
+
+  put_cpu_file(hp, VXM_HOST_SYS_CPUS "/online", online);
+  put_cpu_file(hp, VXM_HOST_SYS_CPUS "/possible", online);
+  for (guint cpu = 0; cpu < hp->cpus; cpu++) {
+    g_autofree char *dir = g_strdup_printf(VXM_HOST_SYS_CPUS "/cpu%u/topology", cpu);
+    g_autofree char *self_list = g_strdup_printf("%u\n", cpu);
+    g_autofree char *core_cpus = g_strdup_printf("%s/core_cpus_list", dir);
+    g_autofree char *siblings = g_strdup_printf("%s/thread_siblings_list", dir);
+    g_autofree char *package = g_strdup_printf("%s/physical_package_id", dir);
+    g_autofree char *core_id = g_strdup_printf("%s/core_id", dir);
+
+    put_cpu_file(hp, core_cpus, self_list);
+    put_cpu_file(hp, siblings, self_list);
+    put_cpu_file(hp, package, "0\n");
+    put_cpu_file(hp, core_id, self_list);
+  }
+}
+
 static gboolean
 get_per_node(VxmSimMachine *machine, const char *key, guint nodes, guint64 def, guint64 *out,
              GError **error)
@@ -291,6 +324,7 @@ build_tree(VxmSimHugepages *hp)
     g_autofree char *cpulist = g_strdup_printf(SYS_NODES "/node%u/cpulist", n);
     put(hp, cpulist, 0444, NULL, NODE_ATTR(ATTR_NODE_CPULIST, n), TRUE);
   }
+  put_cpus(hp);
 }
 
 VxmSimHugepages *

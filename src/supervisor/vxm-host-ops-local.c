@@ -10,6 +10,7 @@
 #include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
 #include "memory/vxm-hugepages.h"
+#include "memory/vxm-looking-glass.h"
 #include "memory/vxm-memlock.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
@@ -160,9 +161,31 @@ local_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GP
                    GError **error)
 {
   static const char *const keep[] = {VXM_VFIO_JOURNAL_KIND, NULL};
+  /* every kind but the binding: those are the later teardown steps' */
+  static const char *const not_binding[] = {
+      VXM_HUGEPAGES_JOURNAL_KIND, VXM_DEVICE_NODE_JOURNAL_KIND, VXM_LOOKING_GLASS_JOURNAL_KIND,
+      VXM_DISPLAY_JOURNAL_KIND, NULL};
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  VxmJournalUndoContext ctx = {.hostfs = self->hostfs, .skip_kinds = not_binding};
+  VxmJournal *journal;
 
-  /* the binding is the only kind journaled so far: reattaching is the journal's undo */
-  return local_restore_all(ops, vm, gpu->keep_bound ? keep : NULL, report, error);
+  if (gpu->keep_bound)
+    return local_restore_all(ops, vm, keep, report, error);
+  g_mutex_lock(&self->lock);
+  journal = g_hash_table_lookup(self->journals, vm);
+  g_mutex_unlock(&self->lock);
+  if (journal == NULL)
+    return TRUE;
+  vxm_journal_register_all_kinds();
+  if (!vxm_journal_undo(journal, &ctx, report, error))
+    return FALSE;
+  if (vxm_journal_get_n_entries(journal) == 0 || vxm_journal_is_clear(journal)) {
+    /* nothing else was journaled: the file is gone */
+    g_mutex_lock(&self->lock);
+    g_hash_table_remove(self->journals, vm);
+    g_mutex_unlock(&self->lock);
+  }
+  return TRUE;
 }
 
 /* The monitor's input over DDC/CI from this process. To the guest: the VM's config says which
@@ -315,6 +338,33 @@ local_release_hugepages(VxmHostOps *ops, const char *vm, GPtrArray *report, GErr
   return vxm_hugepages_release_journaled(self->hostfs, journal, report, error);
 }
 
+/* Issue 5: the shared memory for the VM's user (this process's, who runs QEMU), journaled;
+ * restore_all and recover remove what vxm made. */
+static gboolean
+local_prepare_looking_glass(VxmHostOps *ops, const char *vm, guint64 bytes, GPtrArray *report,
+                            GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(VxmLookingGlass) lg = NULL;
+  g_autofree char *size = NULL;
+  VxmJournal *journal;
+
+  journal = get_journal(self, vm, TRUE, error);
+  if (journal == NULL)
+    return FALSE;
+  vxm_looking_glass_register_journal_kind();
+  lg = vxm_looking_glass_prepare(self->hostfs, bytes, getuid(), getgid(), journal, error);
+  if (lg == NULL)
+    return FALSE;
+  size = vxm_format_bytes(lg->size);
+  if (report != NULL) {
+    g_ptr_array_add(report, g_strdup_printf("Looking Glass: %s, %s", lg->host_path, size));
+    if (lg->warning != NULL)
+      g_ptr_array_add(report, g_strdup_printf("Looking Glass: %s", lg->warning));
+  }
+  return TRUE;
+}
+
 /* Issue 5/8: as root, prlimit(2) on QEMU through its pidfd (vxm-memlock.h). Nothing to journal:
  * the limit ends with the process. */
 static gboolean
@@ -327,7 +377,7 @@ local_raise_memlock(VxmHostOps *ops, const char *vm, int pidfd, guint64 bytes, G
     return FALSE;
   size = vxm_format_bytes(bytes);
   if (report != NULL)
-    g_ptr_array_add(report, g_strdup_printf("RLIMIT_MEMLOCK of QEMU raised to %s", size));
+    g_ptr_array_add(report, g_strdup_printf("RLIMIT_MEMLOCK raised to %s", size));
   return TRUE;
 }
 
@@ -406,6 +456,7 @@ vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
   iface->reserve_hugepages = local_reserve_hugepages;
   iface->release_hugepages = local_release_hugepages;
   iface->raise_memlock = local_raise_memlock;
+  iface->prepare_looking_glass = local_prepare_looking_glass;
   iface->journal_status = local_journal_status;
   iface->binding_status = local_binding_status;
 }

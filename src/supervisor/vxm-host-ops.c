@@ -92,6 +92,13 @@ vxm_host_ops_raise_memlock(VxmHostOps *self, const char *vm, int pidfd, guint64 
 }
 
 gboolean
+vxm_host_ops_prepare_looking_glass(VxmHostOps *self, const char *vm, guint64 bytes,
+                                   GPtrArray *report, GError **error)
+{
+  DISPATCH(prepare_looking_glass, "making the Looking Glass memory", vm, bytes, report, error);
+}
+
+gboolean
 vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const char *monitor, guint input,
                             gboolean to_guest, GPtrArray *report, GError **error)
 {

@@ -39,7 +39,9 @@ struct _VxmHostOpsInterface {
   /* The GPU's IOMMU group to vfio-pci (refusals first, journaled, unwound on failure). */
   gboolean (*detach_gpu)(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
                          GPtrArray *report, GError **error);
-  /* The group back to its original drivers (after QEMU has exited). */
+  /* The group back to its original drivers (after QEMU has exited); only the binding: the
+   * VM's other host changes stay for release_hugepages, revoke_devices and restore_all. With
+   * keep_bound the group stays and everything else is given back. */
   gboolean (*reattach_gpu)(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
                            GPtrArray *report, GError **error);
 
@@ -55,6 +57,10 @@ struct _VxmHostOpsInterface {
   /* Issue 5/8: RLIMIT_MEMLOCK of the process behind @pidfd. */
   gboolean (*raise_memlock)(VxmHostOps *self, const char *vm, int pidfd, guint64 bytes,
                             GPtrArray *report, GError **error);
+  /* Issue 5: Looking Glass shared memory of @bytes for the VM's user (/dev/kvmfr0, else a
+   * safe /dev/shm/looking-glass), journaled: restore_all removes the file vxm made. */
+  gboolean (*prepare_looking_glass)(VxmHostOps *self, const char *vm, guint64 bytes,
+                                    GPtrArray *report, GError **error);
   /* Issue 6: the monitor's input to @input (a VCP 0x60 value); @to_guest says which way. */
   gboolean (*switch_monitor)(VxmHostOps *self, const char *vm, const char *monitor, guint input,
                              gboolean to_guest, GPtrArray *report, GError **error);
@@ -92,6 +98,9 @@ gboolean vxm_host_ops_revoke_devices(VxmHostOps *self, const char *vm, GPtrArray
                                      GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_raise_memlock(VxmHostOps *self, const char *vm, int pidfd, guint64 bytes,
                                     GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_prepare_looking_glass(VxmHostOps *self, const char *vm, guint64 bytes,
+                                            GPtrArray *report,
+                                            GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const char *monitor,
                                      guint input, gboolean to_guest, GPtrArray *report,
                                      GError **error) G_GNUC_WARN_UNUSED_RESULT;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/vxm-error.h"
+#include "input/vxm-input-object.h"
 
 VxmSupervisorPlan *
 vxm_supervisor_plan_new(const char *vm_name, GError **error)
@@ -14,6 +15,11 @@ vxm_supervisor_plan_new(const char *vm_name, GError **error)
   if (plan->paths == NULL)
     return NULL;
   plan->shutdown_timeout_s = 60;
+  plan->hugepage_node = -1;
+  plan->hugepages_drop_caches = TRUE;
+  plan->hugepages_compact = TRUE;
+  plan->input_objects = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
+  plan->input_pending = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
   return g_steal_pointer(&plan);
 }
 
@@ -29,6 +35,13 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
   g_strfreev(plan->qemu_envp);
   g_strfreev(plan->swtpm_argv);
   g_strfreev(plan->swtpm_envp);
+  g_free(plan->host_root);
+  g_strfreev(plan->qemu_argv_fallback);
+  g_clear_pointer(&plan->pinning, vxm_cpu_pinning_plan_free);
+  g_strfreev(plan->vfio_nodes);
+  g_strfreev(plan->input_nodes);
+  g_clear_pointer(&plan->input_objects, g_ptr_array_unref);
+  g_clear_pointer(&plan->input_pending, g_ptr_array_unref);
   g_free(plan);
 }
 
@@ -89,6 +102,40 @@ get_strv(JsonObject *obj, const char *member)
   return g_strv_builder_end(b);
 }
 
+static void
+add_objects(JsonObject *obj, const char *member, GPtrArray *objects)
+{
+  JsonArray *array = json_array_new();
+
+  for (guint i = 0; i < objects->len; i++)
+    json_array_add_object_element(array, vxm_input_object_to_json(objects->pdata[i]));
+  json_object_set_array_member(obj, member, array);
+}
+
+static gboolean
+get_objects(JsonObject *obj, const char *member, GPtrArray *out, GError **error)
+{
+  JsonArray *array;
+
+  if (!json_object_has_member(obj, member) ||
+      !JSON_NODE_HOLDS_ARRAY(json_object_get_member(obj, member)))
+    return TRUE;
+  array = json_object_get_array_member(obj, member);
+  for (guint i = 0; i < json_array_get_length(array); i++) {
+    JsonNode *element = json_array_get_element(array, i);
+    VxmInputObject *o = JSON_NODE_HOLDS_OBJECT(element)
+                            ? vxm_input_object_from_json(json_node_get_object(element))
+                            : NULL;
+
+    if (o == NULL) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "%s %u has no id or evdev", member, i);
+      return FALSE;
+    }
+    g_ptr_array_add(out, o);
+  }
+  return TRUE;
+}
+
 JsonNode *
 vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
 {
@@ -114,6 +161,32 @@ vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
     json_object_set_null_member(obj, "monitor");
   json_object_set_int_member(obj, "monitor_host_input", plan->monitor_host_input);
   json_object_set_int_member(obj, "monitor_guest_input", plan->monitor_guest_input);
+  if (plan->host_root != NULL)
+    json_object_set_string_member(obj, "host_root", plan->host_root);
+  else
+    json_object_set_null_member(obj, "host_root");
+  {
+    JsonObject *hp = json_object_new();
+
+    json_object_set_int_member(hp, "page_size", (gint64)plan->hugepage_size);
+    json_object_set_int_member(hp, "count", (gint64)plan->hugepage_count);
+    json_object_set_int_member(hp, "node", plan->hugepage_node);
+    json_object_set_boolean_member(hp, "fallback", plan->hugepages_fallback);
+    json_object_set_boolean_member(hp, "drop_caches", plan->hugepages_drop_caches);
+    json_object_set_boolean_member(hp, "compact", plan->hugepages_compact);
+    json_object_set_object_member(obj, "hugepages", hp);
+  }
+  add_strv(obj, "qemu_argv_fallback", plan->qemu_argv_fallback);
+  json_object_set_int_member(obj, "memlock_bytes", (gint64)plan->memlock_bytes);
+  if (plan->pinning != NULL)
+    json_object_set_member(obj, "pinning", vxm_cpu_pinning_plan_to_json(plan->pinning));
+  else
+    json_object_set_null_member(obj, "pinning");
+  add_strv(obj, "vfio_nodes", plan->vfio_nodes);
+  add_strv(obj, "input_nodes", plan->input_nodes);
+  add_objects(obj, "input_objects", plan->input_objects);
+  add_objects(obj, "input_pending", plan->input_pending);
+  json_object_set_int_member(obj, "looking_glass_bytes", (gint64)plan->looking_glass_bytes);
   return json_node_init_object(json_node_alloc(), obj);
 }
 
@@ -158,6 +231,46 @@ vxm_supervisor_plan_from_json(JsonNode *node, GError **error)
       json_object_get_int_member_with_default(obj, "monitor_host_input", 0), 0, 0xffff);
   plan->monitor_guest_input = (guint)CLAMP(
       json_object_get_int_member_with_default(obj, "monitor_guest_input", 0), 0, 0xffff);
+  plan->host_root = g_strdup(json_object_get_string_member_with_default(obj, "host_root", NULL));
+  if (json_object_has_member(obj, "hugepages") &&
+      JSON_NODE_HOLDS_OBJECT(json_object_get_member(obj, "hugepages"))) {
+    JsonObject *hp = json_object_get_object_member(obj, "hugepages");
+    gint64 size = json_object_get_int_member_with_default(hp, "page_size", 0);
+    gint64 count = json_object_get_int_member_with_default(hp, "count", 0);
+
+    if (size < 0 || count < 0) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                  "supervisor plan of VM %s: negative hugepage size or count", name);
+      return NULL;
+    }
+    plan->hugepage_size = (guint64)size;
+    plan->hugepage_count = (guint64)count;
+    plan->hugepage_node =
+        (gint)CLAMP(json_object_get_int_member_with_default(hp, "node", -1), -1, 1023);
+    plan->hugepages_fallback = json_object_get_boolean_member_with_default(hp, "fallback", FALSE);
+    plan->hugepages_drop_caches =
+        json_object_get_boolean_member_with_default(hp, "drop_caches", TRUE);
+    plan->hugepages_compact = json_object_get_boolean_member_with_default(hp, "compact", TRUE);
+  }
+  plan->qemu_argv_fallback = get_strv(obj, "qemu_argv_fallback");
+  plan->memlock_bytes =
+      (guint64)MAX(0, json_object_get_int_member_with_default(obj, "memlock_bytes", 0));
+  if (json_object_has_member(obj, "pinning") && !json_object_get_null_member(obj, "pinning")) {
+    plan->pinning = vxm_cpu_pinning_plan_from_json(json_object_get_member(obj, "pinning"), error);
+    if (plan->pinning == NULL) {
+      g_prefix_error(error, "supervisor plan of VM %s: ", name);
+      return NULL;
+    }
+  }
+  plan->vfio_nodes = get_strv(obj, "vfio_nodes");
+  plan->input_nodes = get_strv(obj, "input_nodes");
+  if (!get_objects(obj, "input_objects", plan->input_objects, error) ||
+      !get_objects(obj, "input_pending", plan->input_pending, error)) {
+    g_prefix_error(error, "supervisor plan of VM %s: ", name);
+    return NULL;
+  }
+  plan->looking_glass_bytes =
+      (guint64)MAX(0, json_object_get_int_member_with_default(obj, "looking_glass_bytes", 0));
   if (plan->qemu_argv == NULL || plan->qemu_argv[0] == NULL) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "supervisor plan of VM %s has no QEMU argv",
                 name);

@@ -8,6 +8,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "cpu/vxm-cpu-pinning-plan.h"
 #include "vm/vxm-vm-paths.h"
 
 G_BEGIN_DECLS
@@ -40,6 +41,42 @@ typedef struct {
   char *monitor;
   guint monitor_host_input; /* VCP 0x60 values */
   guint monitor_guest_input;
+
+  /* The host root the CLI planned against (--root), NULL for the real "/": the supervisor
+   * watches input links under it, and a simulated host makes a refused memlock a warning. */
+  char *host_root;
+
+  /* Issue 5: hugepages for the guest's RAM, reserved in parallel with the binding.
+   * hugepage_size 0: normal memory (off, or none fit), and the rest is unused. */
+  guint64 hugepage_size;          /* bytes: 2 MiB or 1 GiB */
+  guint64 hugepage_count;         /* pages */
+  gint hugepage_node;             /* NUMA node of the pool (the GPU's), -1: the global pool */
+  gboolean hugepages_fallback;    /* short: start with qemu_argv_fallback and a warning */
+  gboolean hugepages_drop_caches; /* the engine's defaults, shown by the dry run */
+  gboolean hugepages_compact;
+  /* The same QEMU argv without the hugepage backend, for a short reservation with
+   * hugepages_fallback; NULL otherwise. */
+  GStrv qemu_argv_fallback;
+
+  /* RLIMIT_MEMLOCK the supervisor raises on itself before it spawns QEMU, which inherits it
+   * (VFIO pins guest RAM during machine init, before QMP exists); 0: left alone. */
+  guint64 memlock_bytes;
+
+  /* Issue 5: where the vCPU threads and QEMU's other threads run; NULL: not pinned. Applied
+   * between the QMP handshake and cont. */
+  VxmCpuPinningPlan *pinning;
+
+  /* Device nodes for the user's QEMU, taken back at stop: the GPU's /dev/vfio/N (granted
+   * once its group is on vfio-pci) and the input nodes (host paths, by-id links). */
+  GStrv vfio_nodes;
+  GStrv input_nodes;
+  /* Issue 7: QEMU's input-linux objects (VxmInputObject), for the hotplug watcher. */
+  GPtrArray *input_objects;
+  /* Objects for listed devices absent at start (evdev a by-id link): added when plugged. */
+  GPtrArray *input_pending;
+
+  /* Issue 5: Looking Glass shared memory of this size (0: off), made before QEMU starts. */
+  guint64 looking_glass_bytes;
 } VxmSupervisorPlan;
 
 VxmSupervisorPlan *vxm_supervisor_plan_new(const char *vm_name,

@@ -7,9 +7,17 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-hostfs.h"
+#include "common/vxm-util.h"
+#include "cpu/vxm-cpu-list.h"
+#include "cpu/vxm-cpu-pinning.h"
+#include "input/vxm-input-object.h"
+#include "input/vxm-input-watch.h"
+#include "pci/vxm-vfio.h"
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-socket-wait.h"
 #include "vm/vxm-vm-config.h"
@@ -52,6 +60,20 @@ struct _VxmSupervisor {
   char *monitor_failure;  /* the socket or greeting failed: used unless QEMU's exit explains */
   gboolean shutdown_step; /* "shutdown-guest" is running: QEMU's exit ends it */
   gboolean powerdown_timed_out;
+
+  VxmHostfs *hostfs;            /* the planned host root: input links are watched under it */
+  gboolean hugepages_held;      /* reserve-hugepages succeeded: teardown releases them */
+  gboolean hugepages_tried;     /* it ran (a partial reservation is journaled): release */
+  gboolean hugepages_fell_back; /* short, with hugepages_fallback: QEMU runs on normal RAM */
+  gboolean devices_granted;     /* a grant ran: teardown revokes */
+  GPtrArray *granted_nodes;     /* char*: nodes given to QEMU's user now */
+  gboolean memlock_raised;
+  char *memlock_warning;
+  gboolean pinned;      /* the pinning plan was applied to QEMU's threads */
+  GArray *vcpu_threads; /* gint thread ids from query-cpus-fast */
+  VxmInputWatch *input_watch;
+  GString *restore_failures;
+  guint restore_stage;
 
   char *run_state;
   JsonArray *steps;
@@ -304,9 +326,84 @@ prepare_dirs(VxmSupervisor *self, GError **error)
   return TRUE;
 }
 
+/* ---- host steps in worker threads (VxmHostOps calls block) ---- */
+
+typedef struct _HostJob HostJob;
+typedef gboolean (*HostJobFunc)(VxmSupervisor *self, HostJob *job, GError **error);
+typedef void (*HostJobDone)(VxmSupervisor *self, HostJob *job, const GError *error);
+
+struct _HostJob {
+  const char *step;
+  HostJobFunc func;
+  HostJobDone done;
+  GPtrArray *report;
+  GStrv nodes; /* grants: what to give */
+};
+
+static void
+host_job_free(HostJob *job)
+{
+  g_ptr_array_unref(job->report);
+  g_strfreev(job->nodes);
+  g_free(job);
+}
+
+static void
+host_job_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  HostJob *job = task_data;
+  GError *error = NULL;
+
+  (void)cancellable;
+  if (!job->func(VXM_SUPERVISOR(source), job, &error))
+    g_task_return_error(task, error);
+  else
+    g_task_return_boolean(task, TRUE);
+}
+
+static void
+on_host_job(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  VxmSupervisor *self = VXM_SUPERVISOR(source);
+  HostJob *job = g_task_get_task_data(G_TASK(result));
+  g_autoptr(GError) error = NULL;
+
+  (void)user_data;
+  for (guint i = 0; i < job->report->len; i++)
+    sv_log(self, "  %s", (const char *)g_ptr_array_index(job->report, i));
+  g_task_propagate_boolean(G_TASK(result), &error);
+  job->done(self, job, error);
+}
+
+/* Runs @func in a worker thread as step @step (begun here); @done gets the error, on the main
+ * loop, and ends the step. @nodes (copied) for grants. */
+static void
+run_host_job(VxmSupervisor *self, const char *step, HostJobFunc func, HostJobDone done,
+             const char *const *nodes)
+{
+  g_autoptr(GTask) task = g_task_new(self, NULL, on_host_job, NULL);
+  HostJob *job = g_new0(HostJob, 1);
+
+  job->step = step;
+  job->func = func;
+  job->done = done;
+  job->report = g_ptr_array_new_with_free_func(g_free);
+  job->nodes = g_strdupv((char **)nodes);
+  g_task_set_task_data(task, job, (GDestroyNotify)host_job_free);
+  step_begin(self, step);
+  g_task_run_in_thread(task, host_job_thread);
+}
+
+static const char *
+last_report_line(HostJob *job)
+{
+  return job->report->len > 0 ? g_ptr_array_index(job->report, job->report->len - 1) : NULL;
+}
+
 /* ---- the parallel preparation ---- */
 
 static void start_qemu(VxmSupervisor *self);
+static void raise_memlock(VxmSupervisor *self);
 
 static void
 prepared_one(VxmSupervisor *self)
@@ -318,7 +415,157 @@ prepared_one(VxmSupervisor *self)
     teardown(self);
     return;
   }
+  raise_memlock(self);
+}
+
+static gboolean
+grant_job(VxmSupervisor *self, HostJob *job, GError **error)
+{
+  if (!vxm_host_ops_grant_devices(self->ops, self->plan->paths->name,
+                                  (const char *const *)job->nodes, job->report, error))
+    return FALSE;
+  return TRUE;
+}
+
+static void
+grant_done(VxmSupervisor *self, HostJob *job, const GError *error)
+{
+  self->devices_granted = TRUE; /* even a failed grant may have given some: revoke */
+  if (error != NULL) {
+    g_autofree char *message =
+        g_strdup_printf("cannot give the device nodes to QEMU's user: %s", error->message);
+
+    step_end(self, job->step, "failed", message);
+    set_failure(self, message);
+    g_cancellable_cancel(self->cancellable);
+  } else {
+    g_autofree char *list = g_strjoinv(", ", job->nodes);
+
+    for (guint i = 0; job->nodes[i] != NULL; i++)
+      g_ptr_array_add(self->granted_nodes, g_strdup(job->nodes[i]));
+    step_end(self, job->step, "ok", list);
+  }
+  prepared_one(self);
+}
+
+static gboolean
+reserve_job(VxmSupervisor *self, HostJob *job, GError **error)
+{
+  const VxmSupervisorPlan *plan = self->plan;
+
+  return vxm_host_ops_reserve_hugepages(self->ops, plan->paths->name, plan->hugepage_size,
+                                        plan->hugepage_count, plan->hugepage_node, job->report,
+                                        error);
+}
+
+static void
+reserve_done(VxmSupervisor *self, HostJob *job, const GError *error)
+{
+  const VxmSupervisorPlan *plan = self->plan;
+
+  self->hugepages_tried = TRUE;
+  if (error == NULL) {
+    self->hugepages_held = TRUE;
+    step_end(self, job->step, "ok", last_report_line(job));
+  } else if (g_error_matches(error, VXM_ERROR, VXM_ERROR_NO_SPACE) && plan->hugepages_fallback &&
+             plan->qemu_argv_fallback != NULL) {
+    /* the engine gave the pool back: the guest runs on normal memory */
+    g_autofree char *message =
+        g_strdup_printf("%s; starting with normal memory (hugepages_fallback)", error->message);
+
+    self->hugepages_fell_back = TRUE;
+    step_end(self, job->step, "skipped", message);
+  } else {
+    g_autofree char *message = g_strdup_printf("cannot reserve hugepages: %s", error->message);
+
+    step_end(self, job->step, "failed", message);
+    set_failure(self, message);
+    g_cancellable_cancel(self->cancellable);
+  }
+  prepared_one(self);
+}
+
+static gboolean
+looking_glass_job(VxmSupervisor *self, HostJob *job, GError **error)
+{
+  return vxm_host_ops_prepare_looking_glass(self->ops, self->plan->paths->name,
+                                            self->plan->looking_glass_bytes, job->report, error);
+}
+
+static void
+looking_glass_done(VxmSupervisor *self, HostJob *job, const GError *error)
+{
+  if (error != NULL) {
+    g_autofree char *message =
+        g_strdup_printf("cannot make the Looking Glass memory: %s", error->message);
+
+    step_end(self, job->step, "failed", message);
+    set_failure(self, message);
+    g_cancellable_cancel(self->cancellable);
+  } else {
+    step_end(self, job->step, "ok", last_report_line(job));
+  }
+  prepared_one(self);
+}
+
+/* ---- memlock: raised on this process, which QEMU inherits at fork ---- */
+
+static gboolean
+memlock_job(VxmSupervisor *self, HostJob *job, GError **error)
+{
+  int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  gboolean ok;
+
+  if (pidfd < 0)
+    return vxm_error_set_from_errno(error, errno, "cannot open a pidfd on the supervisor");
+  ok = vxm_host_ops_raise_memlock(self->ops, self->plan->paths->name, pidfd,
+                                  self->plan->memlock_bytes, job->report, error);
+  close(pidfd);
+  return ok;
+}
+
+static void
+memlock_done(VxmSupervisor *self, HostJob *job, const GError *error)
+{
+  g_autofree char *size = vxm_format_bytes(self->plan->memlock_bytes);
+
+  if (error == NULL) {
+    self->memlock_raised = TRUE;
+    step_end(self, job->step, "ok", last_report_line(job));
+  } else if (self->plan->gpu_address == NULL || !vxm_hostfs_is_real(self->hostfs)) {
+    /* nothing is pinned without VFIO (a simulated host passes no device through) */
+    self->memlock_warning =
+        g_strdup_printf("RLIMIT_MEMLOCK stays as it is (%s; %s would be needed with VFIO): %s",
+                        self->plan->gpu_address == NULL ? "no passthrough" : "simulated host", size,
+                        error->message);
+    step_end(self, job->step, "skipped", self->memlock_warning);
+  } else {
+    g_autofree char *message = g_strdup_printf(
+        "cannot raise RLIMIT_MEMLOCK to %s, which VFIO needs to pin the guest's RAM: %s: run "
+        "vxm start as root with CAP_SYS_RESOURCE (or through vxmd), or raise the limit for "
+        "your user (LimitMEMLOCK= in systemd, memlock in /etc/security/limits.conf)",
+        size, error->message);
+
+    step_end(self, job->step, "failed", message);
+    set_failure(self, message);
+    teardown(self);
+    return;
+  }
+  if (self->stop_requested) {
+    teardown(self);
+    return;
+  }
   start_qemu(self);
+}
+
+static void
+raise_memlock(VxmSupervisor *self)
+{
+  if (self->plan->memlock_bytes == 0) {
+    start_qemu(self);
+    return;
+  }
+  run_host_job(self, "raise-memlock", memlock_job, memlock_done, NULL);
 }
 
 static void
@@ -359,6 +606,13 @@ on_detached(GObject *source, GAsyncResult *result, gpointer user_data)
   } else {
     summary = g_strdup_printf("%s and its functions on vfio-pci", self->plan->gpu_address);
     step_end(self, "detach-gpu", "ok", summary);
+    if (self->plan->vfio_nodes != NULL && self->plan->vfio_nodes[0] != NULL &&
+        !self->stop_requested) {
+      /* the group's node exists once the group is on vfio-pci; this branch stays pending */
+      run_host_job(self, "grant-vfio", grant_job, grant_done,
+                   (const char *const *)self->plan->vfio_nodes);
+      return;
+    }
   }
   prepared_one(self);
 }
@@ -535,6 +789,69 @@ on_qemu_exited(VxmProcess *process, int wait_status, gpointer user_data)
   teardown(self);
 }
 
+/* ---- input hotplug (issue 7): the watcher runs while the guest does ---- */
+
+static gboolean
+regrant_input(const char *host_path, gpointer user_data, GError **error)
+{
+  VxmSupervisor *self = user_data;
+  const char *nodes[] = {host_path, NULL};
+  g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  gboolean ok =
+      vxm_host_ops_grant_devices(self->ops, self->plan->paths->name, nodes, report, error);
+
+  for (guint i = 0; i < report->len; i++)
+    sv_log(self, "  %s", (const char *)g_ptr_array_index(report, i));
+  self->devices_granted = TRUE;
+  return ok;
+}
+
+static void
+on_input_changed(VxmInputWatch *watch, const char *id, const char *what, const char *message,
+                 gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+  g_autoptr(JsonObject) event = json_object_new();
+
+  (void)watch;
+  sv_log(self, "input %s: %s: %s", id, what, message);
+  json_object_set_string_member(event, "event", "input");
+  json_object_set_string_member(event, "id", id);
+  json_object_set_string_member(event, "what", what);
+  json_object_set_string_member(event, "message", message);
+  emit_progress(self, event);
+}
+
+static void
+start_input_watch(VxmSupervisor *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if ((self->plan->input_objects->len == 0 && self->plan->input_pending->len == 0) ||
+      self->input_watch != NULL || self->qmp == NULL)
+    return;
+  self->input_watch = vxm_input_watch_new(self->hostfs, self->qmp, self->plan->input_objects,
+                                          self->plan->input_pending, &error);
+  if (self->input_watch == NULL) {
+    /* the guest has its devices; only a replugged one would stay out */
+    sv_log(self, "keyboards and mice are not watched for replug: %s", error->message);
+    return;
+  }
+  vxm_input_watch_set_grant_func(self->input_watch, regrant_input, self, NULL);
+  g_signal_connect(self->input_watch, "changed", G_CALLBACK(on_input_changed), self);
+  sv_log(self, "watching %u input device(s) for unplug and replug, %u not plugged in yet",
+         self->plan->input_objects->len, self->plan->input_pending->len);
+}
+
+static void
+stop_input_watch(VxmSupervisor *self)
+{
+  if (self->input_watch == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data(self->input_watch, self);
+  g_clear_object(&self->input_watch);
+}
+
 /* ---- the monitor (issue 6): guest input once the guest runs, host input at teardown ---- */
 
 static void restore_host(VxmSupervisor *self);
@@ -629,6 +946,8 @@ switch_monitor(VxmSupervisor *self, gboolean to_guest)
   g_task_run_in_thread(task, monitor_thread);
 }
 
+static void start_input_watch(VxmSupervisor *self);
+
 static void
 on_cont(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -653,9 +972,122 @@ on_cont(GObject *source, GAsyncResult *result, gpointer user_data)
     self->run_state = g_strdup("running");
   }
   set_state(self, VXM_VM_STATE_RUNNING);
+  start_input_watch(self);
   switch_monitor(self, TRUE);
   if (self->stop_requested)
     vxm_supervisor_stop(self, FALSE, -1);
+}
+
+static void
+send_cont(VxmSupervisor *self)
+{
+  step_begin(self, "cont");
+  vxm_qmp_client_execute_async(self->qmp, "cont", NULL, 0, NULL, on_cont, g_object_ref(self));
+}
+
+static gint
+compare_cpu_index(gconstpointer a, gconstpointer b)
+{
+  JsonObject *x = json_node_get_object(*(JsonNode *const *)a);
+  JsonObject *y = json_node_get_object(*(JsonNode *const *)b);
+
+  return (gint)(json_object_get_int_member_with_default(x, "cpu-index", 0) -
+                json_object_get_int_member_with_default(y, "cpu-index", 0));
+}
+
+/* The vCPU thread ids in vCPU order from query-cpus-fast's reply. */
+static GArray *
+vcpu_threads_from_reply(JsonNode *reply, GError **error)
+{
+  g_autoptr(GArray) tids = g_array_new(FALSE, FALSE, sizeof(gint));
+  g_autoptr(GPtrArray) cpus = g_ptr_array_new();
+  JsonArray *array;
+
+  if (!JSON_NODE_HOLDS_ARRAY(reply)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "query-cpus-fast did not answer a list");
+    return NULL;
+  }
+  array = json_node_get_array(reply);
+  for (guint i = 0; i < json_array_get_length(array); i++) {
+    JsonNode *cpu = json_array_get_element(array, i);
+
+    if (!JSON_NODE_HOLDS_OBJECT(cpu) ||
+        !json_object_has_member(json_node_get_object(cpu), "thread-id")) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "query-cpus-fast: vCPU %u has no thread-id",
+                  i);
+      return NULL;
+    }
+    g_ptr_array_add(cpus, cpu);
+  }
+  g_ptr_array_sort(cpus, compare_cpu_index);
+  for (guint i = 0; i < cpus->len; i++) {
+    gint tid = (gint)json_object_get_int_member(json_node_get_object(cpus->pdata[i]), "thread-id");
+
+    g_array_append_val(tids, tid);
+  }
+  return g_steal_pointer(&tids);
+}
+
+static void
+on_cpus(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) reply = vxm_qmp_client_execute_finish(VXM_QMP_CLIENT(source), result, &error);
+  g_autoptr(GArray) tids = NULL;
+  const VxmCpuPinningPlan *pinning = self->plan->pinning;
+
+  if (self->tearing_down || self->state != VXM_VM_STATE_STARTING)
+    return;
+  if (reply != NULL)
+    tids = vcpu_threads_from_reply(reply, &error);
+  if (tids != NULL && tids->len != pinning->vcpu_cpus->len)
+    g_set_error(&error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                "QEMU runs %u vCPUs but the pinning plan has %u", tids->len,
+                pinning->vcpu_cpus->len);
+  if (error == NULL &&
+      !vxm_cpu_pinning_apply(pinning, vxm_process_get_pid(self->qemu), tids, &error))
+    g_prefix_error(&error, "cannot pin QEMU's threads: ");
+  if (error != NULL && !vxm_hostfs_is_real(self->hostfs)) {
+    /* a simulated host's CPUs are not this machine's: the plan may name CPUs it lacks */
+    g_autofree char *message = g_strdup_printf(
+        "vCPUs not pinned (the simulated host's CPUs are not this machine's): %s", error->message);
+
+    step_end(self, "pin-vcpus", "skipped", message);
+    if (self->stop_requested)
+      send_quit(self);
+    else
+      send_cont(self);
+    return;
+  }
+  if (error != NULL) {
+    /* the guest must not run on other CPUs than the plan says */
+    g_autofree char *message = g_strdup_printf("vCPU pinning failed: %s", error->message);
+
+    step_end(self, "pin-vcpus", "failed", message);
+    set_failure(self, message);
+    send_quit(self);
+    return;
+  }
+  {
+    g_autofree char *emulator = vxm_cpu_list_format(pinning->emulator_cpus);
+    g_autoptr(GString) text = g_string_new(NULL);
+
+    for (guint i = 0; i < tids->len; i++)
+      g_string_append_printf(text, "vCPU %u (thread %d) on CPU %u, ", i,
+                             g_array_index(tids, gint, i),
+                             g_array_index(pinning->vcpu_cpus, guint, i));
+    g_string_append_printf(text, "QEMU's other threads on CPUs %s", emulator);
+    self->pinned = TRUE;
+    g_clear_pointer(&self->vcpu_threads, g_array_unref);
+    self->vcpu_threads = g_steal_pointer(&tids);
+    step_end(self, "pin-vcpus", "ok", text->str);
+  }
+  if (self->stop_requested) {
+    send_quit(self);
+    return;
+  }
+  send_cont(self);
 }
 
 static void
@@ -683,9 +1115,13 @@ on_handshake(GObject *source, GAsyncResult *result, gpointer user_data)
     send_quit(self);
     return;
   }
-  /* (issue 5: pin the vCPU threads here, before the guest runs) */
-  step_begin(self, "cont");
-  vxm_qmp_client_execute_async(self->qmp, "cont", NULL, 0, NULL, on_cont, g_object_ref(self));
+  if (self->plan->pinning != NULL && self->plan->pinning->pinned) {
+    step_begin(self, "pin-vcpus");
+    vxm_qmp_client_execute_async(self->qmp, "query-cpus-fast", NULL, 0, NULL, on_cpus,
+                                 g_object_ref(self));
+    return;
+  }
+  send_cont(self);
 }
 
 static void
@@ -743,12 +1179,12 @@ qemu_argv_paused(GStrv argv)
 static void
 start_qemu(VxmSupervisor *self)
 {
-  g_auto(GStrv) argv = qemu_argv_paused(self->plan->qemu_argv);
+  g_auto(GStrv) argv = qemu_argv_paused(self->hugepages_fell_back ? self->plan->qemu_argv_fallback
+                                                                  : self->plan->qemu_argv);
   g_autoptr(GError) error = NULL;
   g_autofree char *joined = g_strjoinv(" ", argv);
 
   set_state(self, VXM_VM_STATE_STARTING);
-  /* (issue 5: raise memlock of the QEMU process here) */
   step_begin(self, "start-qemu");
   sv_log(self, "QEMU argv: %s", joined);
   unlink(self->plan->paths->qmp_socket);
@@ -942,58 +1378,159 @@ teardown_one_done(VxmSupervisor *self)
   g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
 }
 
-static void
-restore_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  VxmSupervisor *self = source;
-  VxmHostOpsGpu gpu = {.gpu_address = self->plan->gpu_address,
-                       .timeout_ms = self->plan->unbind_timeout_ms,
-                       .keep_bound = self->plan->keep_bound};
-  GPtrArray *report = task_data;
-  g_autoptr(GString) failures = g_string_new(NULL);
-  g_autoptr(GError) error = NULL;
+/* The host given back in the reverse order of the start, one step each, in worker threads:
+ * reattach-gpu (QEMU has let go of it), release-hugepages (their previous count),
+ * revoke-devices (owner, group and mode back), then restore-host: whatever the journal still
+ * holds (the Looking Glass file, a monitor input) and the journal cleared. A step that fails
+ * is reported and the next still runs; the journal keeps what is left for `vxm recover`. */
+static void restore_next(VxmSupervisor *self);
 
-  (void)cancellable;
-  /* the monitor went back in teardown(), or the journal's monitor-input undo does it here */
-  if (self->gpu_touched &&
-      !vxm_host_ops_reattach_gpu(self->ops, self->plan->paths->name, &gpu, report, &error)) {
-    g_string_append_printf(failures, "cannot give GPU %s back: %s; ", gpu.gpu_address,
-                           error->message);
-    g_clear_error(&error);
-  }
-  /* (issue 5, 7: release hugepages, revoke device nodes) */
-  if (!vxm_host_ops_restore_all(self->ops, self->plan->paths->name, NULL, report, &error) &&
-      !vxm_host_ops_error_is_unavailable(error)) {
-    g_string_append_printf(failures, "the host is not fully restored: %s; ", error->message);
-  }
-  if (failures->len > 0) {
-    g_string_truncate(failures, failures->len - 2);
-    g_string_append(failures, " (run `vxm recover` once the cause is fixed)");
-    g_task_return_new_error(task, VXM_ERROR, VXM_ERROR_FAILED, "%s", failures->str);
-    return;
-  }
-  g_task_return_boolean(task, TRUE);
+static void restore_failed(VxmSupervisor *self, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+restore_failed(VxmSupervisor *self, const char *format, ...)
+{
+  va_list args;
+
+  va_start(args, format);
+  g_string_append_vprintf(self->restore_failures, format, args);
+  va_end(args);
+  g_string_append(self->restore_failures, "; ");
 }
 
 static void
-on_restored(GObject *source, GAsyncResult *result, gpointer user_data)
+restored_lines(VxmSupervisor *self, HostJob *job)
 {
-  VxmSupervisor *self = VXM_SUPERVISOR(source);
-  GPtrArray *report = g_task_get_task_data(G_TASK(result));
-  g_autoptr(GError) error = NULL;
+  for (guint i = 0; i < job->report->len; i++)
+    g_ptr_array_add(self->restored, g_strdup(g_ptr_array_index(job->report, i)));
+}
 
-  (void)user_data;
-  for (guint i = 0; i < report->len; i++) {
-    sv_log(self, "  %s", (const char *)g_ptr_array_index(report, i));
-    g_ptr_array_add(self->restored, g_strdup(g_ptr_array_index(report, i)));
-  }
-  if (!g_task_propagate_boolean(G_TASK(result), &error)) {
-    step_end(self, "restore-host", "failed", error->message);
-    set_failure(self, error->message);
+static gboolean
+reattach_job(VxmSupervisor *self, HostJob *job, GError **error)
+{
+  VxmHostOpsGpu gpu = {.gpu_address = self->plan->gpu_address,
+                       .timeout_ms = self->plan->unbind_timeout_ms,
+                       .keep_bound = self->plan->keep_bound};
+
+  return vxm_host_ops_reattach_gpu(self->ops, self->plan->paths->name, &gpu, job->report, error);
+}
+
+static void
+reattach_done(VxmSupervisor *self, HostJob *job, const GError *error)
+{
+  restored_lines(self, job);
+  if (error != NULL) {
+    restore_failed(self, "cannot give GPU %s back: %s", self->plan->gpu_address, error->message);
+    step_end(self, job->step, "failed", error->message);
   } else {
-    step_end(self, "restore-host", "ok", NULL);
+    step_end(self, job->step, "ok", last_report_line(job));
+  }
+  restore_next(self);
+}
+
+static gboolean
+release_job(VxmSupervisor *self, HostJob *job, GError **error)
+{
+  return vxm_host_ops_release_hugepages(self->ops, self->plan->paths->name, job->report, error);
+}
+
+static void
+release_done(VxmSupervisor *self, HostJob *job, const GError *error)
+{
+  restored_lines(self, job);
+  if (error != NULL) {
+    restore_failed(self, "cannot give the hugepages back: %s", error->message);
+    step_end(self, job->step, "failed", error->message);
+  } else {
+    self->hugepages_held = FALSE;
+    step_end(self, job->step, "ok", last_report_line(job));
+  }
+  restore_next(self);
+}
+
+static gboolean
+revoke_job(VxmSupervisor *self, HostJob *job, GError **error)
+{
+  return vxm_host_ops_revoke_devices(self->ops, self->plan->paths->name, job->report, error);
+}
+
+static void
+revoke_done(VxmSupervisor *self, HostJob *job, const GError *error)
+{
+  restored_lines(self, job);
+  if (error != NULL) {
+    restore_failed(self, "cannot take the device nodes back: %s", error->message);
+    step_end(self, job->step, "failed", error->message);
+  } else {
+    g_ptr_array_set_size(self->granted_nodes, 0);
+    step_end(self, job->step, "ok", last_report_line(job));
+  }
+  restore_next(self);
+}
+
+static gboolean
+restore_all_job(VxmSupervisor *self, HostJob *job, GError **error)
+{
+  static const char *const keep[] = {VXM_VFIO_JOURNAL_KIND, NULL};
+  g_autoptr(GError) local_error = NULL;
+
+  if (!vxm_host_ops_restore_all(self->ops, self->plan->paths->name,
+                                self->plan->keep_bound ? keep : NULL, job->report, &local_error) &&
+      !vxm_host_ops_error_is_unavailable(local_error)) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+restore_all_done(VxmSupervisor *self, HostJob *job, const GError *error)
+{
+  restored_lines(self, job);
+  if (error != NULL)
+    restore_failed(self, "the host is not fully restored: %s", error->message);
+  if (self->restore_failures->len > 0) {
+    g_string_truncate(self->restore_failures, self->restore_failures->len - 2);
+    g_string_append(self->restore_failures, " (run `vxm recover` once the cause is fixed)");
+    step_end(self, job->step, "failed", self->restore_failures->str);
+    set_failure(self, self->restore_failures->str);
+  } else {
+    step_end(self, job->step, "ok", NULL);
   }
   teardown_one_done(self);
+}
+
+static void
+restore_next(VxmSupervisor *self)
+{
+  switch (self->restore_stage++) {
+  case 0:
+    if (self->gpu_touched) {
+      run_host_job(self, "reattach-gpu", reattach_job, reattach_done, NULL);
+      return;
+    }
+    G_GNUC_FALLTHROUGH;
+  case 1:
+    self->restore_stage = 2;
+    /* keep_bound: the reattach gave back everything but the binding and kept the journal
+     * held for it; asking again would claim that journal */
+    if (self->hugepages_tried && !(self->gpu_touched && self->plan->keep_bound)) {
+      run_host_job(self, "release-hugepages", release_job, release_done, NULL);
+      return;
+    }
+    G_GNUC_FALLTHROUGH;
+  case 2:
+    self->restore_stage = 3;
+    if (self->devices_granted && !(self->gpu_touched && self->plan->keep_bound)) {
+      run_host_job(self, "revoke-devices", revoke_job, revoke_done, NULL);
+      return;
+    }
+    G_GNUC_FALLTHROUGH;
+  default:
+    self->restore_stage = 4;
+    run_host_job(self, "restore-host", restore_all_job, restore_all_done, NULL);
+    return;
+  }
 }
 
 static void
@@ -1014,15 +1551,10 @@ on_swtpm_stopped(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 restore_host(VxmSupervisor *self)
 {
-  g_autoptr(GTask) task = NULL;
-
   set_state(self, VXM_VM_STATE_RESTORING);
   self->teardown_pending = 2; /* this function's own share, released at the end */
-  step_begin(self, "restore-host");
-  task = g_task_new(self, NULL, on_restored, NULL);
-  g_task_set_task_data(task, g_ptr_array_new_with_free_func(g_free),
-                       (GDestroyNotify)g_ptr_array_unref);
-  g_task_run_in_thread(task, restore_thread);
+  self->restore_stage = 0;
+  restore_next(self);
   if (self->swtpm != NULL) {
     self->teardown_pending++;
     step_begin(self, "stop-swtpm");
@@ -1057,6 +1589,7 @@ teardown(VxmSupervisor *self)
   self->tearing_down = TRUE;
   g_cancellable_cancel(self->cancellable);
   g_clear_handle_id(&self->powerdown_source, g_source_remove);
+  stop_input_watch(self);
   if (self->qemu != NULL && !vxm_process_has_exited(self->qemu)) {
     /* the monitor back to the host while QEMU goes (a QEMU that is already gone leaves it to
      * the journal's undo in restore_host) */
@@ -1137,7 +1670,19 @@ vxm_supervisor_start(VxmSupervisor *self)
                          (GDestroyNotify)g_ptr_array_unref);
     g_task_run_in_thread(task, detach_thread);
   }
-  /* (issue 5: reserve hugepages; issue 7: grant input nodes, both in parallel here) */
+  if (self->plan->hugepage_size > 0 && self->plan->hugepage_count > 0) {
+    self->pending++;
+    run_host_job(self, "reserve-hugepages", reserve_job, reserve_done, NULL);
+  }
+  if (self->plan->input_nodes != NULL && self->plan->input_nodes[0] != NULL) {
+    self->pending++;
+    run_host_job(self, "grant-inputs", grant_job, grant_done,
+                 (const char *const *)self->plan->input_nodes);
+  }
+  if (self->plan->looking_glass_bytes > 0) {
+    self->pending++;
+    run_host_job(self, "prepare-looking-glass", looking_glass_job, looking_glass_done, NULL);
+  }
   if (self->plan->swtpm_argv != NULL) {
     self->pending++;
     start_swtpm(self);
@@ -1229,6 +1774,77 @@ add_string(JsonBuilder *b, const char *member, const char *value)
     json_builder_add_null_value(b);
 }
 
+/* Issue 5/7 for `vxm status`: hugepages, memlock, pinning, the nodes and inputs QEMU has. */
+static void
+add_resources(VxmSupervisor *self, JsonBuilder *b)
+{
+  const VxmSupervisorPlan *plan = self->plan;
+
+  json_builder_set_member_name(b, "hugepages");
+  if (plan->hugepage_size == 0 || plan->hugepage_count == 0) {
+    json_builder_add_null_value(b);
+  } else {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "page_size");
+    json_builder_add_int_value(b, (gint64)plan->hugepage_size);
+    json_builder_set_member_name(b, "count");
+    json_builder_add_int_value(b, (gint64)plan->hugepage_count);
+    json_builder_set_member_name(b, "node");
+    if (plan->hugepage_node >= 0)
+      json_builder_add_int_value(b, plan->hugepage_node);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "held");
+    json_builder_add_boolean_value(b, self->hugepages_held);
+    json_builder_set_member_name(b, "fell_back");
+    json_builder_add_boolean_value(b, self->hugepages_fell_back);
+    json_builder_end_object(b);
+  }
+  json_builder_set_member_name(b, "memlock");
+  if (plan->memlock_bytes == 0) {
+    json_builder_add_null_value(b);
+  } else {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "bytes");
+    json_builder_add_int_value(b, (gint64)plan->memlock_bytes);
+    json_builder_set_member_name(b, "raised");
+    json_builder_add_boolean_value(b, self->memlock_raised);
+    add_string(b, "warning", self->memlock_warning);
+    json_builder_end_object(b);
+  }
+  json_builder_set_member_name(b, "pinning");
+  if (plan->pinning == NULL) {
+    json_builder_add_null_value(b);
+  } else {
+    g_autoptr(JsonNode) node = vxm_cpu_pinning_plan_to_json(plan->pinning);
+    JsonObject *obj = json_node_get_object(node);
+    JsonArray *threads = json_array_new();
+
+    json_object_set_boolean_member(obj, "applied", self->pinned);
+    for (guint i = 0; self->vcpu_threads != NULL && i < self->vcpu_threads->len; i++)
+      json_array_add_int_element(threads, g_array_index(self->vcpu_threads, gint, i));
+    json_object_set_array_member(obj, "vcpu_threads", threads);
+    json_builder_add_value(b, g_steal_pointer(&node));
+  }
+  json_builder_set_member_name(b, "granted_nodes");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < self->granted_nodes->len; i++)
+    json_builder_add_string_value(b, g_ptr_array_index(self->granted_nodes, i));
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "inputs");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < plan->input_objects->len; i++) {
+    const VxmInputObject *o = g_ptr_array_index(plan->input_objects, i);
+
+    json_builder_begin_object(b);
+    add_string(b, "id", o->id);
+    add_string(b, "kind", o->kind == VXM_HOST_INPUT_KEYBOARD ? "keyboard" : "mouse");
+    add_string(b, "evdev", o->evdev);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+}
+
 JsonNode *
 vxm_supervisor_to_json(VxmSupervisor *self)
 {
@@ -1248,6 +1864,7 @@ vxm_supervisor_to_json(VxmSupervisor *self)
   add_string(b, "run_state", self->run_state);
   add_string(b, "gpu", self->plan->gpu_address);
   add_string(b, "host_ops", vxm_host_ops_describe(self->ops));
+  add_resources(self, b);
   json_builder_set_member_name(b, "steps");
   json_builder_add_value(b, json_node_copy(steps));
   json_builder_set_member_name(b, "restored");
@@ -1283,6 +1900,7 @@ vxm_supervisor_dispose(GObject *object)
     g_signal_handlers_disconnect_by_data(self->qemu, self);
   if (self->swtpm != NULL)
     g_signal_handlers_disconnect_by_data(self->swtpm, self);
+  stop_input_watch(self);
   if (self->qmp != NULL) {
     g_signal_handlers_disconnect_by_data(self->qmp, self);
     vxm_qmp_client_close(self->qmp);
@@ -1303,7 +1921,12 @@ vxm_supervisor_finalize(GObject *object)
   if (self->log_fd >= 0)
     close(self->log_fd);
   g_clear_object(&self->ops);
+  g_clear_object(&self->hostfs);
   g_clear_object(&self->cancellable);
+  g_ptr_array_unref(self->granted_nodes);
+  g_free(self->memlock_warning);
+  g_clear_pointer(&self->vcpu_threads, g_array_unref);
+  g_string_free(self->restore_failures, TRUE);
   vxm_supervisor_plan_free(self->plan);
   g_free(self->failure);
   g_free(self->monitor_failure);
@@ -1337,6 +1960,8 @@ vxm_supervisor_init(VxmSupervisor *self)
   self->steps = json_array_new();
   self->step_started = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   self->restored = g_ptr_array_new_with_free_func(g_free);
+  self->granted_nodes = g_ptr_array_new_with_free_func(g_free);
+  self->restore_failures = g_string_new(NULL);
 }
 
 VxmSupervisor *
@@ -1346,6 +1971,7 @@ vxm_supervisor_new(VxmHostOps *ops, VxmSupervisorPlan *plan)
 
   self->ops = g_object_ref(ops);
   self->plan = plan;
+  self->hostfs = vxm_hostfs_new(plan->host_root != NULL ? plan->host_root : "/");
   if (plan->qmp_timeout_ms == 0)
     plan->qmp_timeout_ms = VXM_SUPERVISOR_QMP_TIMEOUT_MS_DEFAULT;
   if (plan->quit_timeout_ms == 0)

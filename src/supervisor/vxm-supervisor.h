@@ -2,14 +2,19 @@
  *
  * The choreography of design.md, on the thread-default main loop:
  *   preparing  check no other running VM wants the GPU, take the VM's lock, then in parallel
- *              { detach the GPU's group (a worker thread: sysfs writes block), start swtpm and
- *              wait for its socket (inotify) }
- *   starting   exec QEMU paused (-S), wait for its QMP socket, handshake, cont
- *   running    QEMU's exit (pidfd) and QMP events are watched
+ *              (worker threads: host ops block) { detach the GPU's group, then give its
+ *              /dev/vfio/N to the user; reserve hugepages; give the input nodes to the user;
+ *              make the Looking Glass memory; start swtpm and wait for its socket (inotify) }
+ *   starting   raise RLIMIT_MEMLOCK of this process (QEMU inherits it at fork), exec QEMU
+ *              paused (-S; the plan's fallback argv when the reservation fell short and
+ *              hugepages_fallback allows it), wait for its QMP socket, handshake,
+ *              query-cpus-fast and pin the vCPU and other threads, cont
+ *   running    QEMU's exit (pidfd), QMP events and the input hotplug watcher
  *   stopping   system_powerdown, then quit after the time limit (or quit at once when forced);
  *              SIGTERM, then SIGKILL when QEMU does not go
- *   restoring  after QEMU has exited: in parallel { reattach the GPU and clear the journal,
- *              stop swtpm } (the reverse of the parallel start)
+ *   restoring  after QEMU has exited, one step after another: reattach the GPU, release the
+ *              hugepages, revoke the device nodes, restore what the journal still holds and
+ *              clear it; swtpm stopped beside them
  *   stopped / failed (why)
  * QEMU exiting for any reason, a failed step, a stop request or a signal all lead to the same
  * teardown; each teardown step is idempotent. Host changes go through VxmHostOps, whose
@@ -66,7 +71,8 @@ GPid vxm_supervisor_get_swtpm_pid(VxmSupervisor *self);
 GPtrArray *vxm_supervisor_get_restored(VxmSupervisor *self);
 
 /* The status object (see docs/status-json.md): name, state, reason, pids, run_state, gpu,
- * steps, restored, logs, started, updated. */
+ * hugepages, memlock, pinning, granted_nodes, inputs, steps, restored, logs, started,
+ * updated. */
 JsonNode *vxm_supervisor_to_json(VxmSupervisor *self);
 
 /* The path of the state file: state_dir/status.json. */

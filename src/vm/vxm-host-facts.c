@@ -29,6 +29,7 @@ vxm_host_facts_new(void)
   self->gpu_functions = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_function_free);
   self->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)input_free);
   self->gpu_numa_node = -1;
+  self->hugepage_node = -1;
   self->sockets = 1;
   self->cores = 1;
   self->threads = 1;

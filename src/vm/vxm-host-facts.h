@@ -59,6 +59,7 @@ typedef struct {
 
   guint64 memory_bytes;   /* guest RAM */
   guint64 hugepage_bytes; /* 0: normal memory; else 2 MiB or 1 GiB pages */
+  gint hugepage_node;     /* the NUMA node the pages are reserved on (host-nodes), -1: any */
 
   guint sockets; /* vCPU topology */
   guint cores;

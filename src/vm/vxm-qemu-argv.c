@@ -420,12 +420,17 @@ vxm_qemu_argv_build(const VxmQemuArgvInput *in, GError **error)
   addf(&a, "-m", "%s", mem);
   if (hugepages) {
     g_autofree char *page = size_arg(facts->hugepage_bytes);
+    g_autofree char *bind =
+        facts->hugepage_node >= 0
+            ? g_strdup_printf(",host-nodes=%d,policy=bind", facts->hugepage_node)
+            : g_strdup("");
 
     if (!require_type(caps, "memory-backend-memfd", "hugepage memory", error))
       return NULL;
+    /* the pages were reserved on that node: RAM from anywhere else would not be hugepages */
     addf(&a, "-object",
-         "memory-backend-memfd,id=mem0,size=%s,hugetlb=on,hugetlbsize=%s,share=on,prealloc=on", mem,
-         page);
+         "memory-backend-memfd,id=mem0,size=%s,hugetlb=on,hugetlbsize=%s,share=on,prealloc=on%s",
+         mem, page, bind);
   }
   if (vfio && vxm_qemu_caps_has_option(caps, "overcommit"))
     addf(&a, "-overcommit", "mem-lock=on");
