@@ -92,11 +92,12 @@ vxm_host_ops_raise_memlock(VxmHostOps *self, const char *vm, int pidfd, guint64 
 }
 
 gboolean
-vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const char *monitor, guint input,
+vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const char *monitor,
+                            const char *gpu_address, guint input, guint host_input,
                             gboolean to_guest, GPtrArray *report, GError **error)
 {
-  DISPATCH(switch_monitor, "switching the monitor input", vm, monitor, input, to_guest, report,
-           error);
+  DISPATCH(switch_monitor, "switching the monitor input", vm, monitor, gpu_address, input,
+           host_input, to_guest, report, error);
 }
 
 gboolean
