@@ -188,8 +188,8 @@ authorize(VxmHelperDaemon *self, Peer *peer, GError **error)
         return TRUE;
   }
   g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-              "you are not in group %s: sudo usermod -aG %s %s, then log in again", self->group,
-              self->group, pw.pw_name);
+              "you are not in group %s: sudo usermod -aG %s %s, then log out and in again",
+              self->group, self->group, pw.pw_name);
   return FALSE;
 }
 
@@ -680,6 +680,33 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     if (!check_vm_owner(self, peer, req->vm, &exists, error))
       return FALSE;
     return !exists || vxm_host_ops_restore_all(self->ops, req->vm, NULL, report, error);
+  case VXM_HELPER_OP_GPU_STATUS: {
+    /* read-only, for any member (like journal-status): the journals are root's 0600 files */
+    g_autoptr(GError) holder_error = NULL;
+    g_autofree char *holder = NULL;
+    g_autoptr(JsonNode) devices = NULL;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    devices = vxm_host_ops_binding_status(self->ops, req->gpu, error);
+    if (devices == NULL)
+      return FALSE;
+    holder = vxm_host_ops_gpu_holder(self->ops, req->vm, req->gpu, &holder_error);
+    if (holder_error != NULL) {
+      g_propagate_error(error, g_steal_pointer(&holder_error));
+      return FALSE;
+    }
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "holder");
+    if (holder != NULL)
+      json_builder_add_string_value(b, holder);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "devices");
+    json_builder_add_value(b, g_steal_pointer(&devices));
+    json_builder_end_object(b);
+    *out_result = json_builder_get_root(b);
+    return TRUE;
+  }
   }
   g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "unknown request");
   return FALSE;
