@@ -13,7 +13,6 @@
 #include <gio/gunixinputstream.h>
 
 #include "supervisor/vxm-control-server.h"
-#include "supervisor/vxm-host-ops-local.h"
 #include "supervisor/vxm-supervisor.h"
 #include "vm/vxm-vm-lock.h"
 #include "vxm-cli-progress.h"
@@ -343,8 +342,8 @@ static int
 supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progress_fd)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VxmHostOps) ops = vxm_host_ops_local_new(hostfs);
   g_autoptr(VxmSupervisorPlan) plan = plan_in;
+  g_autoptr(VxmHostOps) ops = vxm_cli_get_host_ops(cli, hostfs, &error);
   g_autoptr(VxmSupervisor) sv = NULL;
   g_autoptr(VxmControlServer) server = NULL;
   g_autoptr(VxmCliProgress) printer = NULL;
@@ -355,6 +354,8 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
   guint shutdown_timeout = plan->shutdown_timeout_s;
   VxmVmState state;
 
+  if (ops == NULL)
+    return vxm_cli_fail(cli, error);
   /* a closed progress pipe must not kill the supervisor */
   signal(SIGPIPE, SIG_IGN);
   if (progress_fd < 0) {
@@ -591,10 +592,12 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
       print_human(cli, in.config, in.qemu, in.swtpm, in.steps, in.fw, in.caps);
     return VXM_EXIT_OK;
   }
-  if (vxm_hostfs_is_real(hostfs) && geteuid() != 0) {
-    g_set_error(&error, VXM_ERROR, VXM_ERROR_PERMISSION,
-                "giving the GPU to the guest needs root until vxmd exists: run vxm start as root");
-    return vxm_cli_fail(cli, error);
+  if (geteuid() != 0) {
+    /* refuse here, in the terminal, when vxmd cannot serve us (the supervisor asks again) */
+    g_autoptr(VxmHostOps) ops = vxm_cli_get_host_ops(cli, hostfs, &error);
+
+    if (ops == NULL)
+      return vxm_cli_fail(cli, error);
   }
   if (vxm_vm_is_running(in.paths)) {
     g_set_error(&error, VXM_ERROR, VXM_ERROR_BUSY,

@@ -8,7 +8,6 @@
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
 #include "supervisor/vxm-control-client.h"
-#include "supervisor/vxm-host-ops-local.h"
 #include "supervisor/vxm-supervisor.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-lock.h"
@@ -432,7 +431,9 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
     return vxm_cli_fail(cli, error);
   if (argc == 2 && vxm_pci_address_parse(argv[1], &address, NULL))
     return binding_status(cli, hostfs, argc, argv, json, NULL);
-  ops = vxm_host_ops_local_new(hostfs);
+  ops = vxm_cli_get_host_ops(cli, hostfs, &error);
+  if (ops == NULL)
+    return vxm_cli_fail(cli, error);
   if (argc == 2) {
     g_autoptr(JsonNode) vm = vm_status_json(hostfs, ops, argv[1], &error);
 
