@@ -31,8 +31,10 @@
 #include "vxm-simhost-fixture.h"
 #include "vxm-test-util.h"
 
-#define VM  "win11"
-#define GPU "0000:01:00.0"
+#define VM           "win11"
+#define GPU          "0000:01:00.0"
+#define HOST_UUID    "4c4c4544-0042-3510-8052-b4c04f564831" /* intel-nvidia-turing's [dmi] */
+#define BOARD_SERIAL "J816467203"
 
 static char user_in[32], user_out[32];
 static gboolean made_users, made_group;
@@ -468,6 +470,7 @@ test_start_stop(void)
   g_assert_no_error(error);
   u = user_new(user_in);
   init_vm(u, sim);
+  g_assert_cmpint(run_vxm(u, sim, NULL, "config", VM, "--set", "smbios=host", NULL), ==, 0);
   d = vxmd_start(sim, tmp);
   before = vxm_simhost_state(sim);
 
@@ -476,6 +479,11 @@ test_start_stop(void)
   g_assert_true(g_file_get_contents(u->argv_log, &argv_text, NULL, NULL));
   g_assert_nonnull(strstr(argv_text, "vfio-pci,host=" GPU));
   g_assert_nonnull(strstr(argv_text, "\n-sandbox\non,"));
+  /* smbios = host: the UUID and serials the user cannot read came from vxmd */
+  g_assert_nonnull(strstr(argv_text, "\n-smbios\ntype=1,manufacturer=Micro-Star International "
+                                     "Co.,, Ltd.,product=MS-7B17,"));
+  g_assert_nonnull(strstr(argv_text, ",uuid=" HOST_UUID ","));
+  g_assert_nonnull(strstr(argv_text, ",serial=" BOARD_SERIAL));
 
   status = status_json(u, sim);
   g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "running");
@@ -537,6 +545,85 @@ test_start_stop(void)
   vxm_test_rm_rf(tmp);
 }
 
+static JsonObject *
+parse_object(const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data(parser, text, -1, &error);
+  g_assert_no_error(error);
+  return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+/* vxm fingerprint: the user cannot read the UUID and serials (0400 root), vxmd can; root reads
+ * them itself, and both see the same identity. */
+static void
+test_fingerprint(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) as_user = NULL;
+  g_autoptr(JsonObject) as_root = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *root_out = NULL;
+  g_autofree char *root_err = NULL;
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  User *u;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  tmp = vxm_test_mkdtemp();
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  u = user_new(user_in);
+
+  /* the UUID is root's on this host, as on a real one */
+  {
+    g_autofree char *path = vxm_simhost_path(sim, "/sys/class/dmi/id/product_uuid");
+    struct stat st;
+
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    g_assert_cmpuint(st.st_mode & 07777, ==, 0400);
+    g_assert_cmpuint(st.st_uid, ==, 0);
+  }
+  /* the door is vxmd's: without it, the fix */
+  g_assert_cmpint(run_vxm(u, sim, &out, "fingerprint", NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "sudo systemctl enable --now vxmd.socket"));
+  g_clear_pointer(&out, g_free);
+
+  d = vxmd_start(sim, tmp);
+  g_assert_cmpint(run_vxm(u, sim, &out, "fingerprint", "--json", NULL), ==, 0);
+  as_user = parse_object(out);
+  g_assert_cmpstr(json_object_get_string_member(as_user, "product_uuid"), ==, HOST_UUID);
+  g_assert_cmpstr(json_object_get_string_member(as_user, "board_serial"), ==, BOARD_SERIAL);
+  g_assert_cmpstr(json_object_get_string_member(as_user, "sys_vendor"), ==,
+                  "Micro-Star International Co., Ltd.");
+  g_assert_cmpstr(json_object_get_string_member(as_user, "bios_date"), ==, "03/12/2020");
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "fingerprint", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "  uuid          " HOST_UUID "\n"));
+  g_assert_nonnull(strstr(out, "identify this machine"));
+  vxmd_stop(d);
+
+  /* as root, without vxmd: the same object */
+  g_assert_cmpint(vxm_test_run((const char *const[]){vxm, "fingerprint", "--json", "--root",
+                                                     vxm_simhost_root(sim), NULL},
+                               NULL, &root_out, &root_err),
+                  ==, 0);
+  as_root = parse_object(root_out);
+  for (const char *const *f = (const char *const[]){"sys_vendor", "product_name", "product_serial",
+                                                    "product_uuid", "board_name", "board_serial",
+                                                    "board_asset_tag", "bios_version", NULL};
+       *f != NULL; f++)
+    g_assert_cmpstr(json_object_get_string_member(as_root, *f), ==,
+                    json_object_get_string_member(as_user, *f));
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -545,5 +632,6 @@ main(int argc, char **argv)
     make_users();
   g_test_add_func("/vxm/rootless/refused/no-vxmd-and-not-in-group", test_refusals);
   g_test_add_func("/vxm/rootless/start-status-stop/simhost", test_start_stop);
+  g_test_add_func("/vxm/rootless/fingerprint/through-vxmd", test_fingerprint);
   return g_test_run();
 }

@@ -13,6 +13,7 @@
 #include <gio/gunixinputstream.h>
 
 #include "supervisor/vxm-control-server.h"
+#include "supervisor/vxm-host-ops-vxmd.h"
 #include "supervisor/vxm-supervisor.h"
 #include "vm/vxm-vm-lock.h"
 #include "vxm-cli-progress.h"
@@ -216,6 +217,23 @@ start_inputs_clear(StartInputs *in)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(StartInputs, start_inputs_clear)
 
+/* smbios = host as a user: the serials and the UUID are root's, vxmd reads them. NULL (with a
+ * note) when vxmd cannot: the facts then read what this user may (and say what is missing);
+ * a real start is refused anyway when vxmd cannot serve it. */
+static VxmHostSmbios *
+smbios_from_vxmd(VxmHostfs *hostfs, GPtrArray *notes)
+{
+  g_autoptr(VxmHostOps) ops = vxm_host_ops_vxmd_new(hostfs);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) identity = vxm_host_ops_vxmd_dmi_identity(VXM_HOST_OPS_VXMD(ops), &error);
+
+  if (identity == NULL) {
+    g_ptr_array_add(notes, g_strdup_printf("smbios = host: %s", error->message));
+    return NULL;
+  }
+  return vxm_host_smbios_new_from_identity(json_node_get_object(identity));
+}
+
 static gboolean
 build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, GError **error)
 {
@@ -233,6 +251,8 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
   in->gpu = find_guest_gpu(hostfs, in->config, in->notes, error);
   if (in->gpu == NULL)
     return FALSE;
+  if (in->config->smbios == VXM_VM_SMBIOS_HOST && geteuid() != 0)
+    in->facts->smbios = smbios_from_vxmd(hostfs, in->notes);
   if (!vxm_host_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
     return FALSE;
   in->caps =
