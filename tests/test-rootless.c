@@ -17,11 +17,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -545,6 +547,63 @@ test_start_stop(void)
   vxm_test_rm_rf(tmp);
 }
 
+/* SIGKILL of the user's supervisor: vxmd keeps the journal; `vxm recover` (refused while the VM
+ * runs) gives everything back once that vxm is gone. */
+static void
+test_kill_recover(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *running = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *out = NULL;
+  struct pollfd pfd = {.events = POLLIN};
+  gint64 pid;
+  User *u;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  tmp = vxm_test_mkdtemp();
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  u = user_new(user_in);
+  init_vm(u, sim);
+  d = vxmd_start(sim, tmp);
+  before = vxm_simhost_state(sim);
+  g_assert_cmpint(run_vxm(u, sim, NULL, "start", VM, NULL), ==, 0);
+  running = vxm_simhost_state(sim);
+  g_assert_cmpstr(running, !=, before);
+
+  /* the VM runs: recover leaves it alone, and changes nothing */
+  g_assert_cmpint(run_vxm(u, sim, &out, "recover", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "left alone"));
+  g_assert_nonnull(strstr(out, "still runs"));
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, running);
+  g_clear_pointer(&after, g_free);
+
+  status = status_json(u, sim);
+  pid = json_object_get_int_member(status, "supervisor_pid");
+  pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  g_assert_cmpint(pfd.fd, >=, 0);
+  g_assert_cmpint(kill((pid_t)pid, SIGKILL), ==, 0);
+  g_assert_cmpint(poll(&pfd, 1, 30000), ==, 1);
+  close(pfd.fd);
+
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "recover", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "win11: "));
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  vxmd_stop(d);
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
 static JsonObject *
 parse_object(const char *text)
 {
@@ -633,5 +692,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/rootless/refused/no-vxmd-and-not-in-group", test_refusals);
   g_test_add_func("/vxm/rootless/start-status-stop/simhost", test_start_stop);
   g_test_add_func("/vxm/rootless/fingerprint/through-vxmd", test_fingerprint);
+  g_test_add_func("/vxm/rootless/kill-supervisor/recover", test_kill_recover);
   return g_test_run();
 }

@@ -206,6 +206,18 @@ journal_client_uid(VxmJournal *journal)
   return -1;
 }
 
+static gint64
+journal_client_pid(VxmJournal *journal)
+{
+  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
+
+    if (g_strcmp0(entry->kind, CLIENT_KIND) == 0)
+      return json_object_get_int_member_with_default(entry->data, "pid", -1);
+  }
+  return -1;
+}
+
 static gboolean
 journal_client_alive(VxmJournal *journal)
 {
@@ -510,8 +522,21 @@ recover_one(VxmHelperDaemon *self, const Peer *peer, const char *vm, GPtrArray *
 
   if (!check_vm_owner(self, peer, vm, &exists, error))
     return FALSE;
-  if (exists) /* this vxmd holds it: a plain restore */
+  if (exists) {
+    /* this vxmd holds it: a plain restore, unless the VM's vxm still runs its guest (its own
+     * teardown gives the host back; pulling the GPU from under QEMU would hang the unbind) */
+    VxmJournal *held =
+        vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, NULL);
+
+    if (held != NULL && journal_client_alive(held)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "VM %s's vxm (pid %" G_GINT64_FORMAT ") still runs: stop it (vxm stop %s); "
+                  "recover is for what a vxm that is gone left behind",
+                  vm, journal_client_pid(held), vm);
+      return FALSE;
+    }
     return vxm_host_ops_restore_all(self->ops, vm, NULL, report, error);
+  }
   journal = vxm_journal_load(self->hostfs, vm, error);
   if (journal == NULL)
     return FALSE;
@@ -520,6 +545,12 @@ recover_one(VxmHelperDaemon *self, const Peer *peer, const char *vm, GPtrArray *
                 "VM %s's journal is owned by process %" G_GINT64_FORMAT
                 ", which still runs: stop it first",
                 vm, vxm_journal_get_owner(journal)->pid);
+    return FALSE;
+  }
+  if (journal_client_alive(journal)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                "VM %s's vxm (pid %" G_GINT64_FORMAT ") still runs: stop it (vxm stop %s)", vm,
+                journal_client_pid(journal), vm);
     return FALSE;
   }
   if (!vxm_journal_claim(journal, error) || !vxm_journal_undo(journal, &ctx, report, error))

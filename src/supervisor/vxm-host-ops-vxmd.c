@@ -288,6 +288,22 @@ vxm_host_ops_vxmd_recover(VxmHostOpsVxmd *self, const char *vm, GPtrArray *repor
 }
 
 JsonNode *
+vxm_host_ops_vxmd_list_journals(VxmHostOpsVxmd *self, GError **error)
+{
+  VxmHelperRequest req = {.op = VXM_HELPER_OP_JOURNAL_STATUS, .numa_node = -1};
+  JsonNode *result = NULL;
+
+  if (!call(self, &req, -1, NULL, &result, error))
+    return NULL;
+  if (result == NULL || !JSON_NODE_HOLDS_ARRAY(result)) {
+    g_clear_pointer(&result, json_node_unref);
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                "vxmd answered journal-status without its list");
+  }
+  return result;
+}
+
+JsonNode *
 vxm_host_ops_vxmd_dmi_identity(VxmHostOpsVxmd *self, GError **error)
 {
   VxmHelperRequest req = {.op = VXM_HELPER_OP_DMI_IDENTITY, .numa_node = -1};

@@ -27,6 +27,10 @@ gboolean vxm_host_ops_vxmd_hello(VxmHostOpsVxmd *self, GError **error) G_GNUC_WA
 gboolean vxm_host_ops_vxmd_recover(VxmHostOpsVxmd *self, const char *vm, GPtrArray *report,
                                    GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* vxmd's journals: [{"name", "uid" (who prepared it, -1 unknown), "entries", "clear"}...]. */
+JsonNode *vxm_host_ops_vxmd_list_journals(VxmHostOpsVxmd *self,
+                                          GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* The host's DMI identity as vxmd reads it (vxm_dmi_identity_read). */
 JsonNode *vxm_host_ops_vxmd_dmi_identity(VxmHostOpsVxmd *self,
                                          GError **error) G_GNUC_WARN_UNUSED_RESULT;
