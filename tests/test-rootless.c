@@ -229,6 +229,24 @@ run_vxm(User *u, VxmSimhost *sim, char **out, const char *first, ...)
   return WEXITSTATUS(status);
 }
 
+/* [display]: the Dell shows hdmi1 (the host's input); the guest's is dp1. Written into the
+ * config file: `vxm config --set` checks host_input and guest_input one at a time. */
+static void
+add_display_settings(User *u, const char *monitor)
+{
+  g_autofree char *path =
+      g_build_filename(u->home, "XDG_CONFIG_HOME", "vxm", "vms", VM ".conf", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *with = NULL;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  g_assert_null(strstr(text, "[display]"));
+  with = g_strdup_printf("%s\n[display]\nmonitor = %s\nhost_input = hdmi1\nguest_input = dp1\n",
+                         text, monitor);
+  /* replaced in place: the file stays the user's */
+  g_assert_true(g_file_set_contents_full(path, with, -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+}
+
 static void
 init_vm(User *u, VxmSimhost *sim)
 {
@@ -392,6 +410,16 @@ vfio_group_of_gpu(VxmSimhost *sim)
   return g_path_get_basename(target);
 }
 
+static void
+assert_monitor_input(VxmSimhost *sim, const char *input)
+{
+  g_autofree char *state = vxm_simhost_state(sim);
+  g_autofree char *line = g_strdup_printf("monitor dell input=%s\n", input);
+
+  if (strstr(state, line) == NULL)
+    g_error("state has no '%s':\n%s", line, state);
+}
+
 /* A refused start: exit 1 with @why and @fix, no host write, the same state dump. */
 static void
 assert_start_refused(User *u, VxmSimhost *sim, const char *why, const char *fix)
@@ -473,6 +501,7 @@ test_start_stop(void)
   u = user_new(user_in);
   init_vm(u, sim);
   g_assert_cmpint(run_vxm(u, sim, NULL, "config", VM, "--set", "smbios=host", NULL), ==, 0);
+  add_display_settings(u, "auto");
   d = vxmd_start(sim, tmp);
   before = vxm_simhost_state(sim);
 
@@ -486,6 +515,15 @@ test_start_stop(void)
                                      "Co.,, Ltd.,product=MS-7B17,"));
   g_assert_nonnull(strstr(argv_text, ",uuid=" HOST_UUID ","));
   g_assert_nonnull(strstr(argv_text, ",serial=" BOARD_SERIAL));
+
+  /* once the guest runs, the monitor goes to its input through vxmd's ddc-switch (journaled) */
+  {
+    g_autofree char *vxm_log =
+        g_build_filename(u->home, "XDG_STATE_HOME", "vxm", VM, "vxm.log", NULL);
+
+    g_assert_true(wait_file_contains(vxm_log, "switched to dp1", 30));
+  }
+  assert_monitor_input(sim, "dp1");
 
   status = status_json(u, sim);
   g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "running");
@@ -604,6 +642,48 @@ test_kill_recover(void)
   vxm_test_rm_rf(tmp);
 }
 
+/* vxm display by hand, as a user: vxmd writes the DDC/CI the user's i2c node would refuse. */
+static void
+test_display(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *log = NULL;
+  User *u;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  tmp = vxm_test_mkdtemp();
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  u = user_new(user_in);
+  init_vm(u, sim);
+  add_display_settings(u, "DEL:41234:12345");
+  assert_monitor_input(sim, "hdmi1");
+  g_assert_cmpint(run_vxm(u, sim, &out, "display", "guest", VM, NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "sudo systemctl enable --now vxmd.socket"));
+  assert_monitor_input(sim, "hdmi1");
+
+  d = vxmd_start(sim, tmp);
+  vxm_simhost_clear_log(sim);
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "display", "guest", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "DELL U2720Q (DEL:41234:12345) switched to dp1"));
+  assert_monitor_input(sim, "dp1");
+  log = vxm_simhost_read_log(sim);
+  g_assert_nonnull(strstr(log, "write /dev/i2c-3 51 84 03 60 00 0f d7 -> ok\n"));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "display", "host", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "switched to hdmi1"));
+  assert_monitor_input(sim, "hdmi1");
+  vxmd_stop(d);
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
 static JsonObject *
 parse_object(const char *text)
 {
@@ -693,5 +773,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/rootless/start-status-stop/simhost", test_start_stop);
   g_test_add_func("/vxm/rootless/fingerprint/through-vxmd", test_fingerprint);
   g_test_add_func("/vxm/rootless/kill-supervisor/recover", test_kill_recover);
+  g_test_add_func("/vxm/rootless/display/through-vxmd", test_display);
   return g_test_run();
 }

@@ -27,6 +27,7 @@
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
 #include "supervisor/vxm-host-ops-local.h"
+#include "vm/vxm-vm-config.h"
 
 #define CLIENT_KIND "vxmd-client"
 #define MAX_FDS     4
@@ -672,8 +673,16 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     if (!vxm_display_switch(self->hostfs, req->monitor, req->gpu, req->input, req->to_guest,
                             req->host_input, journal, &result, error))
       return FALSE;
-    g_ptr_array_add(
-        report, g_strdup_printf("monitor %s switched to input 0x%02x", req->monitor, req->input));
+    {
+      g_autofree char *input_name = vxm_vm_monitor_input_to_string(req->input);
+
+      g_ptr_array_add(
+          report, g_strdup_printf("%s (%s) %s %s on %s over /dev/i2c-%u%s",
+                                  result.description ? result.description : result.identity,
+                                  result.identity, result.written ? "switched to" : "already on",
+                                  input_name, result.connector, result.bus,
+                                  result.cache_hit ? ", cached bus" : ""));
+    }
     return TRUE;
   }
   case VXM_HELPER_OP_DMI_IDENTITY: *out_result = vxm_dmi_identity_read(self->hostfs); return TRUE;
