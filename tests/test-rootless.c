@@ -440,6 +440,8 @@ assert_start_refused(User *u, VxmSimhost *sim, const char *why, const char *fix)
   g_assert_cmpstr(log, ==, "");
 }
 
+static JsonObject *parse_object(const char *text);
+
 static void
 test_refusals(void)
 {
@@ -564,6 +566,24 @@ test_start_stop(void)
       client_recorded = TRUE;
   }
   g_assert_true(client_recorded);
+
+  /* the whole-host view as the user: vxmd's journals, the GPU's binding by address */
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "status", "--json", NULL), ==, 0);
+  {
+    g_autoptr(JsonObject) all = parse_object(out);
+    JsonArray *journals = json_object_get_array_member(all, "journals");
+    JsonObject *j0;
+
+    g_assert_cmpuint(json_array_get_length(journals), ==, 1);
+    j0 = json_array_get_object_element(journals, 0);
+    g_assert_cmpstr(json_object_get_string_member(j0, "name"), ==, VM);
+    g_assert_cmpstr(json_object_get_string_member(j0, "status"), ==, "running");
+    g_assert_cmpint(json_object_get_int_member(j0, "uid"), ==, u->uid);
+  }
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "status", GPU, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "vfio-pci"));
 
   g_clear_pointer(&out, g_free);
   g_assert_cmpint(run_vxm(u, sim, &out, "stop", VM, NULL), ==, 0);

@@ -486,6 +486,7 @@ raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GP
 static JsonNode *
 journal_list_json(VxmHelperDaemon *self, GError **error)
 {
+  static const char *const statuses[] = {"running", "orphaned", "held"};
   g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, error);
   g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -506,6 +507,18 @@ journal_list_json(VxmHelperDaemon *self, GError **error)
     json_builder_add_int_value(b, vxm_journal_get_n_entries(journal));
     json_builder_set_member_name(b, "clear");
     json_builder_add_boolean_value(b, vxm_journal_is_clear(journal));
+    json_builder_set_member_name(b, "status");
+    json_builder_add_string_value(b, statuses[vxm_journal_get_owner_status(journal)]);
+    json_builder_set_member_name(b, "pid");
+    if (vxm_journal_get_owner(journal) != NULL)
+      json_builder_add_int_value(b, vxm_journal_get_owner(journal)->pid);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "held");
+    if (vxm_journal_get_held(journal) != NULL)
+      json_builder_add_string_value(b, vxm_journal_get_held(journal));
+    else
+      json_builder_add_null_value(b);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
