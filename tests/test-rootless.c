@@ -784,7 +784,10 @@ test_host_ops(void)
                                      "held-by:opsvm", "grant:" KEYBOARD, "mine:" KEYBOARD,
                                      "journal-has:device-node-owner", "journal-has:pci-bind",
                                      memlock_step, "memlock-pid:1", "threads", "revoke", "reattach",
-                                     "restore", NULL});
+                                     "restore",
+                                     /* keep_bound: the supervisor's release, then restore */
+                                     "detach", "reattach-keep", "restore", "bound:vfio-pci",
+                                     "held-by:keep_bound", "detach", "reattach", NULL});
   after = vxm_simhost_state(sim);
   g_assert_cmpstr(after, ==, before);
   vxmd_stop(d);

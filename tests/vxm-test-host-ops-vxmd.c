@@ -3,6 +3,7 @@
  *   vxm-test-host-ops-vxmd ROOT VM GPU STEP...
  *     threads             8 threads at once: hello, journal_status, binding_status, gpu_holder
  *     detach | reattach   the GPU (prepare-gpu + its /dev/vfio/N, release-gpu)
+ *     reattach-keep       release-gpu with keep_bound (the binding stays, held)
  *     vfio-mine           /dev/vfio/N of the GPU's group belongs to this user
  *     bound:DRIVER        every function of the GPU is on DRIVER (binding_status)
  *     held-by:WORDS       gpu_holder for another VM names WORDS
@@ -107,6 +108,9 @@ run_step(Ctx *ctx, VxmHostfs *hostfs, const char *step, GError **error)
     }
   } else if (strcmp(step, "detach") == 0) {
     ok = vxm_host_ops_detach_gpu(ctx->ops, ctx->vm, &gpu, report, error);
+  } else if (strcmp(step, "reattach-keep") == 0) {
+    gpu.keep_bound = TRUE;
+    ok = vxm_host_ops_reattach_gpu(ctx->ops, ctx->vm, &gpu, report, error);
   } else if (strcmp(step, "reattach") == 0) {
     ok = vxm_host_ops_reattach_gpu(ctx->ops, ctx->vm, &gpu, report, error);
   } else if (strcmp(step, "vfio-mine") == 0) {

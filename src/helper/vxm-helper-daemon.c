@@ -729,10 +729,22 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
       }
       return TRUE;
     }
-  case VXM_HELPER_OP_RESTORE_ALL:
+  case VXM_HELPER_OP_RESTORE_ALL: {
+    /* a journal release-gpu held for keep_bound stays held: the GPU waits on vfio-pci for the
+     * VM's next start (looking it up below would claim it) */
+    g_autoptr(VxmJournal) held = vxm_journal_load(self->hostfs, req->vm, NULL);
+
+    if (held != NULL && vxm_journal_get_owner_status(held) == VXM_JOURNAL_OWNER_HELD) {
+      if (!refuse_other_owner(held, peer, req->vm, error))
+        return FALSE;
+      g_ptr_array_add(report, g_strdup_printf("VM %s's GPU stays on vfio-pci (%s)", req->vm,
+                                              vxm_journal_get_held(held)));
+      return TRUE;
+    }
     if (!check_vm_owner(self, peer, req->vm, &exists, error))
       return FALSE;
     return !exists || vxm_host_ops_restore_all(self->ops, req->vm, NULL, report, error);
+  }
   case VXM_HELPER_OP_GPU_STATUS: {
     /* read-only, for any member (like journal-status): the journals are root's 0600 files */
     g_autoptr(GError) holder_error = NULL;
