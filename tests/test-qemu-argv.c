@@ -135,10 +135,30 @@ facts_comma_path(VxmHostFacts *f)
   f->smbios = s;
 }
 
+/* The identity as vxmd's dmi-identity answers it (an empty asset tag and a null chassis serial
+ * are left out of the argv). */
+static void
+facts_smbios_host(VxmHostFacts *f)
+{
+  g_autofree char *path = vxm_test_source_path("tests/data/argv/smbios-host.identity.json");
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+
+  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 1);
+  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 1);
+  f->memory_bytes = 8 * GIB;
+  f->cores = 4;
+  f->threads = 1;
+  json_parser_load_from_file(parser, path, &error);
+  g_assert_no_error(error);
+  f->smbios = vxm_host_smbios_new_from_identity(json_node_get_object(json_parser_get_root(parser)));
+}
+
 static const ArgvCase cases[] = {
-    {"nvidia-4fn", facts_nvidia_4fn, FALSE}, {"amd-audio", facts_amd_audio, FALSE},
-    {"hugepages", facts_hugepages, FALSE},   {"looking-glass", facts_looking_glass, FALSE},
-    {"no-tpm", facts_no_tpm, FALSE},         {"comma-path", facts_comma_path, TRUE},
+    {"nvidia-4fn", facts_nvidia_4fn, FALSE},   {"amd-audio", facts_amd_audio, FALSE},
+    {"hugepages", facts_hugepages, FALSE},     {"looking-glass", facts_looking_glass, FALSE},
+    {"no-tpm", facts_no_tpm, FALSE},           {"comma-path", facts_comma_path, TRUE},
+    {"smbios-host", facts_smbios_host, FALSE},
 };
 
 /* Everything a case builds, kept for the QEMU run. */

@@ -114,11 +114,13 @@ ops_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip, GPtrAr
 }
 
 static gboolean
-ops_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, guint input,
-                   gboolean to_guest, GPtrArray *report, GError **error)
+ops_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, const char *gpu_address,
+                   guint input, guint host_input, gboolean to_guest, GPtrArray *report,
+                   GError **error)
 {
   g_autofree char *call =
-      g_strdup_printf("monitor %s %s 0x%02x %s", vm, monitor, input, to_guest ? "guest" : "host");
+      g_strdup_printf("monitor %s %s %s 0x%02x (host 0x%02x) %s", vm, monitor, gpu_address, input,
+                      host_input, to_guest ? "guest" : "host");
 
   (void)error;
   record(TEST_OPS(ops), call);
@@ -1287,8 +1289,9 @@ test_monitor_start_stop(Fixture *f, gconstpointer data)
   g_assert_cmpstr(vxm_supervisor_get_failure(sv), ==, NULL);
   calls = calls_joined(f->ops);
   g_assert_cmpstr(calls, ==,
-                  "detach win11 " GPU "; monitor win11 DEL:41234:12345 0x0f guest; "
-                  "monitor win11 DEL:41234:12345 0x11 host; reattach win11 " GPU "; restore win11");
+                  "detach win11 " GPU "; monitor win11 DEL:41234:12345 " GPU " 0x0f (host 0x11) "
+                  "guest; monitor win11 DEL:41234:12345 " GPU " 0x11 (host 0x11) host; "
+                  "reattach win11 " GPU "; restore win11");
   assert_cleaned_up(sv);
 }
 
@@ -1303,13 +1306,13 @@ test_monitor_qemu_killed(Fixture *f, gconstpointer data)
   (void)data;
   vxm_supervisor_start(sv);
   run_until(sv, VXM_VM_STATE_RUNNING);
-  run_until_call(f, "0x0f guest");
+  run_until_call(f, "0x0f (host 0x11) guest");
   g_assert_cmpint(kill(vxm_supervisor_get_qemu_pid(sv), SIGKILL), ==, 0);
   run_until(sv, VXM_VM_STATE_FAILED);
   calls = calls_joined(f->ops);
   g_assert_cmpstr(calls, ==,
-                  "detach win11 " GPU "; monitor win11 DEL:41234:12345 0x0f guest; "
-                  "reattach win11 " GPU "; restore win11");
+                  "detach win11 " GPU "; monitor win11 DEL:41234:12345 " GPU " 0x0f (host 0x11) "
+                  "guest; reattach win11 " GPU "; restore win11");
   assert_cleaned_up(sv);
 }
 

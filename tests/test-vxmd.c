@@ -353,6 +353,14 @@ test_hostile(void)
   refused(h, user_a, "line",
           "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[]}", NULL,
           "1 to 32");
+  /* the read-only gpu-status: addresses only, members only */
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"gpu-status\",\"gpu\":\"../../sys/bus/pci/devices\"}", NULL,
+          "gpu");
+  refused(h, user_out, "line", "{\"vxmd\":1,\"request\":\"gpu-status\",\"gpu\":\"" GPU "\"}", NULL,
+          "Permission denied");
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"gpu-status\",\"gpu\":\"0000:00:17.0\"}",
+          NULL, "is not a GPU");
   /* a device outside the policy: the boot VGA, and the NVMe controller */
   refused(h, user_a, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"0000:00:02.0\"}",

@@ -11,6 +11,7 @@ declare -gA _vxm_options=(
   [config]="--show --json --set --unset --set-gpu --static-binding"
   [detach]="--force --timeout"
   [display]="--probe --monitor --input"
+  [fingerprint]="--json"
   [init]="--force --set --disk-size --virtio-iso --sha256"
   [inputs]="--json"
   [list]="--json"

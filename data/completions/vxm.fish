@@ -43,7 +43,7 @@ function __vxm_config_keys
         display.guest_input host.shutdown_timeout host.qemu_binary
 end
 
-set -l vxm_commands check config detach display init inputs list list-gpus monitors reattach recover reset start static-binding status stop version
+set -l vxm_commands check config detach display fingerprint init inputs list list-gpus monitors reattach recover reset start static-binding status stop version
 
 complete -c vxm -f
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -l version -d 'Print the version'
@@ -52,6 +52,7 @@ complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a check -d '
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a config -d "Show or change a VM's settings"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a detach -d "Give a GPU's IOMMU group to vfio-pci by hand"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a display -d "Switch the monitor to the host's or the guest's input"
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a fingerprint -d "Show this machine's DMI identity (what smbios = host gives a guest)"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a init -d 'Create a VM: disk, UEFI variables, TPM state, config'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a inputs -d 'List keyboards and mice, and whether a VM takes them'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a list -d 'List the VMs with their state, guest GPU and disk'
@@ -96,6 +97,7 @@ complete -c vxm -n "__fish_seen_subcommand_from init" -l sha256 -x -d 'SHA-256 o
 complete -c vxm -n "__fish_seen_subcommand_from list" -l json -d 'Print JSON'
 
 complete -c vxm -n "__fish_seen_subcommand_from list-gpus" -l json -d 'Print JSON'
+complete -c vxm -n "__fish_seen_subcommand_from fingerprint" -l json -d 'Print JSON'
 
 complete -c vxm -n "__fish_seen_subcommand_from reattach" -a '(__vxm_vms; __vxm_gpus)'
 complete -c vxm -n "__fish_seen_subcommand_from reattach" -s t -l timeout -x -d 'Time limit for each unbind and probe (seconds)'

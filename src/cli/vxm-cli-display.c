@@ -1,9 +1,30 @@
 /* vxm display host|guest [NAME], vxm display --probe [NAME]: the monitor's input by hand. */
 #include <string.h>
 
+#include <unistd.h>
+
 #include "display/vxm-display.h"
 #include "vm/vxm-vm-config.h"
 #include "vxm-cli.h"
+
+/* Without root, the switch is vxmd's ddc-switch (the i2c nodes are root's): by hand it journals
+ * nothing, like the local switch, so it needs the VM's name and guest GPU only to pick the
+ * monitor's connector. */
+static gboolean
+switch_through_vxmd(VxmCli *cli, VxmHostfs *hostfs, const char *vm, const char *spec, guint input,
+                    guint host_input, GPtrArray *report, GError **error)
+{
+  g_autoptr(VxmHostOps) ops = vxm_cli_get_host_ops(cli, hostfs, error);
+  VxmCliTarget target = {0};
+  gboolean ok;
+
+  if (ops == NULL || !vxm_cli_resolve_target(cli, hostfs, vm, &target, error))
+    return FALSE;
+  ok = vxm_host_ops_switch_monitor(ops, vm, spec, vxm_gpu_get_address(target.gpu), input,
+                                   host_input, FALSE, report, error);
+  vxm_cli_target_clear(&target);
+  return ok;
+}
 
 int
 vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
@@ -30,11 +51,12 @@ vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
   guint input = 0;
   VxmHostfs *hostfs;
 
-  if (!vxm_cli_parse(cli, &argc, &argv, entries, "host|guest [NAME] | --probe [NAME]",
-                     "Switches the monitor of VM NAME (default: default) to the host's or the "
-                     "guest's input over DDC/CI, as vxm start and stop do, or reads the input it "
-                     "shows (--probe). The monitor and inputs come from the VM's [display] "
-                     "settings. DDC/CI needs root (or vxmd)."))
+  if (!vxm_cli_parse(
+          cli, &argc, &argv, entries, "host|guest [NAME] | --probe [NAME]",
+          "Switches the monitor of VM NAME (default: default) to the host's or the "
+          "guest's input over DDC/CI, as vxm start and stop do, or reads the input it "
+          "shows (--probe). The monitor and inputs come from the VM's [display] "
+          "settings. DDC/CI needs root: without it, vxmd switches (--probe needs root)."))
     return VXM_EXIT_USAGE;
   if (!probe) {
     if (argc < 2)
@@ -101,6 +123,18 @@ vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
     return VXM_EXIT_OK;
   }
   input_name = vxm_vm_monitor_input_to_string(input);
+  if (geteuid() != 0) {
+    g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+
+    if (!switch_through_vxmd(cli, hostfs, paths != NULL ? paths->name : "default", spec, input,
+                             config != NULL ? config->host_input : 0, report, &error)) {
+      g_prefix_error(&error, "cannot switch the monitor to %s: ", input_name);
+      return vxm_cli_fail(cli, error);
+    }
+    for (guint i = 0; i < report->len && !cli->quiet; i++)
+      g_print("%s (%s input)\n", (char *)g_ptr_array_index(report, i), which);
+    return VXM_EXIT_OK;
+  }
   if (!vxm_display_set_input(hostfs, spec, config ? config->gpu : NULL, input, &result, &error)) {
     g_prefix_error(&error, "cannot switch the monitor to %s: ", input_name);
     return vxm_cli_fail(cli, error);

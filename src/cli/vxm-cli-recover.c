@@ -3,6 +3,7 @@
 
 #include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
+#include "supervisor/vxm-host-ops-vxmd.h"
 #include "vxm-cli.h"
 
 typedef struct {
@@ -66,6 +67,42 @@ recover_one(VxmHostfs *hostfs, const char *name)
   return o;
 }
 
+/* Without root, vxmd keeps the journals: it recovers this user's VMs whose vxm is gone. */
+static GPtrArray *
+recover_through_vxmd(VxmHostOpsVxmd *ops, const char *name, GError **error)
+{
+  g_autoptr(GPtrArray) outcomes = g_ptr_array_new_with_free_func((GDestroyNotify)outcome_free);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+
+  if (name != NULL) {
+    g_ptr_array_add(names, g_strdup(name));
+  } else {
+    g_autoptr(JsonNode) list = vxm_host_ops_vxmd_list_journals(ops, error);
+    JsonArray *array;
+
+    if (list == NULL)
+      return NULL;
+    array = json_node_get_array(list);
+    for (guint i = 0; i < json_array_get_length(array); i++) {
+      JsonObject *j = json_array_get_object_element(array, i);
+
+      if (j != NULL && json_object_get_int_member_with_default(j, "uid", -1) == (gint64)getuid())
+        g_ptr_array_add(names, g_strdup(json_object_get_string_member_with_default(j, "name", "")));
+    }
+  }
+  for (guint i = 0; i < names->len; i++) {
+    g_autoptr(GError) local = NULL;
+    Outcome *o = outcome_new(names->pdata[i], "restored");
+
+    if (!vxm_host_ops_vxmd_recover(ops, names->pdata[i], o->lines, &local)) {
+      o->action = g_error_matches(local, VXM_ERROR, VXM_ERROR_BUSY) ? "left" : "failed";
+      o->why = g_strdup(local->message);
+    }
+    g_ptr_array_add(outcomes, o);
+  }
+  return g_steal_pointer(&outcomes);
+}
+
 int
 vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
 {
@@ -76,6 +113,7 @@ vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) names = NULL;
+  g_autoptr(VxmHostOps) ops = NULL;
   g_autoptr(GPtrArray) outcomes = g_ptr_array_new_with_free_func((GDestroyNotify)outcome_free);
   gboolean failed = FALSE;
   guint restored = 0;
@@ -91,15 +129,26 @@ vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL)
     return vxm_cli_fail(cli, error);
-  if (vxm_hostfs_is_real(hostfs) && geteuid() != 0) {
-    g_set_error(&error, VXM_ERROR, VXM_ERROR_PERMISSION,
-                "recover needs root (the journal in %s is root's): run as root, or start vxmd "
-                "(later)",
-                VXM_HOST_RUN_VXM_JOURNAL);
+  if (argc == 2 && !vxm_journal_check_name(argv[1], &error))
     return vxm_cli_fail(cli, error);
-  }
+  ops = vxm_cli_get_host_ops(cli, hostfs, &error);
+  if (ops == NULL)
+    return vxm_cli_fail(cli, error);
   vxm_journal_register_all_kinds();
-  if (argc == 2) {
+  if (VXM_IS_HOST_OPS_VXMD(ops)) {
+    g_autoptr(GPtrArray) done =
+        recover_through_vxmd(VXM_HOST_OPS_VXMD(ops), argc == 2 ? argv[1] : NULL, &error);
+
+    if (done == NULL)
+      return vxm_cli_fail(cli, error);
+    for (guint i = 0; i < done->len; i++) {
+      Outcome *o = g_ptr_array_index(done, i);
+
+      failed = failed || g_str_equal(o->action, "failed");
+      restored += g_str_equal(o->action, "restored");
+    }
+    g_ptr_array_extend_and_steal(outcomes, g_steal_pointer(&done));
+  } else if (argc == 2) {
     if (!vxm_journal_check_name(argv[1], &error))
       return vxm_cli_fail(cli, error);
     names = g_ptr_array_new_with_free_func(g_free);
@@ -110,7 +159,7 @@ vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
     if (names == NULL)
       return vxm_cli_fail(cli, error);
   }
-  for (guint i = 0; i < names->len; i++) {
+  for (guint i = 0; names != NULL && i < names->len; i++) {
     Outcome *o = recover_one(hostfs, g_ptr_array_index(names, i));
 
     failed = failed || g_str_equal(o->action, "failed");

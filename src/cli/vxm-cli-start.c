@@ -13,7 +13,7 @@
 #include <gio/gunixinputstream.h>
 
 #include "supervisor/vxm-control-server.h"
-#include "supervisor/vxm-host-ops-local.h"
+#include "supervisor/vxm-host-ops-vxmd.h"
 #include "supervisor/vxm-supervisor.h"
 #include "vm/vxm-vm-lock.h"
 #include "vxm-cli-progress.h"
@@ -512,6 +512,23 @@ decide_nodes(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
     add_pending_inputs(hostfs, config, in);
 }
 
+/* smbios = host as a user: the serials and the UUID are root's, vxmd reads them. NULL (with a
+ * note) when vxmd cannot: the facts then read what this user may (and say what is missing);
+ * a real start is refused anyway when vxmd cannot serve it. */
+static VxmHostSmbios *
+smbios_from_vxmd(VxmHostfs *hostfs, GPtrArray *notes)
+{
+  g_autoptr(VxmHostOps) ops = vxm_host_ops_vxmd_new(hostfs);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) identity = vxm_host_ops_vxmd_dmi_identity(VXM_HOST_OPS_VXMD(ops), &error);
+
+  if (identity == NULL) {
+    g_ptr_array_add(notes, g_strdup_printf("smbios = host: %s", error->message));
+    return NULL;
+  }
+  return vxm_host_smbios_new_from_identity(json_node_get_object(identity));
+}
+
 static gboolean
 build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, GError **error)
 {
@@ -529,6 +546,8 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
   in->gpu = find_guest_gpu(hostfs, in->config, in->notes, error);
   if (in->gpu == NULL)
     return FALSE;
+  if (in->config->smbios == VXM_VM_SMBIOS_HOST && geteuid() != 0)
+    in->facts->smbios = smbios_from_vxmd(hostfs, in->notes);
   if (!vxm_host_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
     return FALSE;
   decide_hugepages(hostfs, in->config, in);
@@ -684,8 +703,8 @@ static int
 supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progress_fd)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VxmHostOps) ops = vxm_host_ops_local_new(hostfs);
   g_autoptr(VxmSupervisorPlan) plan = plan_in;
+  g_autoptr(VxmHostOps) ops = vxm_cli_get_host_ops(cli, hostfs, &error);
   g_autoptr(VxmSupervisor) sv = NULL;
   g_autoptr(VxmControlServer) server = NULL;
   g_autoptr(VxmCliProgress) printer = NULL;
@@ -696,6 +715,8 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
   guint shutdown_timeout = plan->shutdown_timeout_s;
   VxmVmState state;
 
+  if (ops == NULL)
+    return vxm_cli_fail(cli, error);
   /* a closed progress pipe must not kill the supervisor */
   signal(SIGPIPE, SIG_IGN);
   if (progress_fd < 0) {
@@ -932,10 +953,12 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
       print_human(cli, &in);
     return VXM_EXIT_OK;
   }
-  if (vxm_hostfs_is_real(hostfs) && geteuid() != 0) {
-    g_set_error(&error, VXM_ERROR, VXM_ERROR_PERMISSION,
-                "giving the GPU to the guest needs root until vxmd exists: run vxm start as root");
-    return vxm_cli_fail(cli, error);
+  if (geteuid() != 0) {
+    /* refuse here, in the terminal, when vxmd cannot serve us (the supervisor asks again) */
+    g_autoptr(VxmHostOps) ops = vxm_cli_get_host_ops(cli, hostfs, &error);
+
+    if (ops == NULL)
+      return vxm_cli_fail(cli, error);
   }
   if (vxm_vm_is_running(in.paths)) {
     g_set_error(&error, VXM_ERROR, VXM_ERROR_BUSY,

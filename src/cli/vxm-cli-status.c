@@ -10,7 +10,7 @@
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
 #include "supervisor/vxm-control-client.h"
-#include "supervisor/vxm-host-ops-local.h"
+#include "supervisor/vxm-host-ops-vxmd.h"
 #include "supervisor/vxm-supervisor.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-lock.h"
@@ -18,12 +18,16 @@
 #include "vxm-cli.h"
 
 static JsonNode *
-journals_json(VxmHostfs *hostfs, GError **error)
+journals_json(VxmHostfs *hostfs, VxmHostOps *ops, GError **error)
 {
-  g_autoptr(GPtrArray) names = vxm_journal_list(hostfs, error);
+  g_autoptr(GPtrArray) names = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new();
   static const char *const statuses[] = {"running", "orphaned", "held"};
 
+  /* vxmd's list has the same members (its journals are root's files) */
+  if (VXM_IS_HOST_OPS_VXMD(ops))
+    return vxm_host_ops_vxmd_list_journals(VXM_HOST_OPS_VXMD(ops), error);
+  names = vxm_journal_list(hostfs, error);
   if (names == NULL)
     return NULL;
   json_builder_begin_array(b);
@@ -67,8 +71,8 @@ journals_json(VxmHostfs *hostfs, GError **error)
 /* The binding view: where every device of the GPU(s) is bound and why, and the journals.
  * With @out_root, the JSON is handed back instead of printed. */
 static int
-binding_status(VxmCli *cli, VxmHostfs *hostfs, int argc, char **argv, gboolean json,
-               JsonNode **out_root)
+binding_status(VxmCli *cli, VxmHostfs *hostfs, VxmHostOps *ops, int argc, char **argv,
+               gboolean json, JsonNode **out_root)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) gpus = NULL;
@@ -104,7 +108,7 @@ binding_status(VxmCli *cli, VxmHostfs *hostfs, int argc, char **argv, gboolean j
   json_builder_begin_array(b);
   for (guint i = 0; i < gpus->len; i++) {
     VxmGpu *gpu = g_ptr_array_index(gpus, i);
-    JsonNode *devices = vxm_vfio_binding_status(hostfs, gpu, &error);
+    JsonNode *devices = vxm_host_ops_binding_status(ops, vxm_gpu_get_address(gpu), &error);
 
     if (devices == NULL)
       return vxm_cli_fail(cli, error);
@@ -116,7 +120,7 @@ binding_status(VxmCli *cli, VxmHostfs *hostfs, int argc, char **argv, gboolean j
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
-  journals = journals_json(hostfs, &error);
+  journals = journals_json(hostfs, ops, &error);
   if (journals == NULL)
     return vxm_cli_fail(cli, error);
   json_builder_set_member_name(b, "journals");
@@ -525,9 +529,11 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL)
     return vxm_cli_fail(cli, error);
+  ops = vxm_cli_get_host_ops(cli, hostfs, &error);
+  if (ops == NULL)
+    return vxm_cli_fail(cli, error);
   if (argc == 2 && vxm_pci_address_parse(argv[1], &address, NULL))
-    return binding_status(cli, hostfs, argc, argv, json, NULL);
-  ops = vxm_host_ops_local_new(hostfs);
+    return binding_status(cli, hostfs, ops, argc, argv, json, NULL);
   if (argc == 2) {
     g_autoptr(JsonNode) vm = vm_status_json(hostfs, ops, argv[1], &error);
 
@@ -543,7 +549,7 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
   if (json) {
     g_autoptr(JsonNode) root = NULL;
     JsonArray *vms = json_array_new();
-    int status = binding_status(cli, hostfs, 1, argv, TRUE, &root);
+    int status = binding_status(cli, hostfs, ops, 1, argv, TRUE, &root);
 
     if (status != VXM_EXIT_OK) {
       json_array_unref(vms);
@@ -565,7 +571,7 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
   }
   if (names->len == 0) {
     g_print("no VM yet (vxm init NAME creates one)\n");
-    return binding_status(cli, hostfs, 1, argv, FALSE, NULL);
+    return binding_status(cli, hostfs, ops, 1, argv, FALSE, NULL);
   }
   for (guint i = 0; i < names->len; i++) {
     g_autoptr(GError) local = NULL;
@@ -578,5 +584,5 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
     print_vm(cli, json_node_get_object(vm));
   }
   g_print("\n");
-  return binding_status(cli, hostfs, 1, argv, FALSE, NULL);
+  return binding_status(cli, hostfs, ops, 1, argv, FALSE, NULL);
 }

@@ -4,6 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "supervisor/vxm-host-ops-local.h"
+#include "supervisor/vxm-host-ops-vxmd.h"
+
 static GOptionEntry common_entries[] = {
     {"root", 0, 0, G_OPTION_ARG_FILENAME, NULL,
      "Folder that stands for the host's / (default: $VXM_ROOT or /)", "DIR"},
@@ -47,6 +50,27 @@ vxm_cli_get_hostfs(VxmCli *cli, GError **error)
   if (cli->hostfs == NULL)
     cli->hostfs = vxm_hostfs_new_for_cli(cli->root_option, error);
   return cli->hostfs;
+}
+
+/* The one place that decides how a command changes the host: as root in this process (the
+ * user is told), otherwise through vxmd, asked once here so a missing daemon or a closed door
+ * is reported before anything starts. */
+VxmHostOps *
+vxm_cli_get_host_ops(VxmCli *cli, VxmHostfs *hostfs, GError **error)
+{
+  g_autoptr(VxmHostOps) ops = NULL;
+
+  if (geteuid() == 0) {
+    ops = vxm_host_ops_local_new(hostfs);
+    /* on a --root host the start line says it; on the real one every command does */
+    if (vxm_hostfs_is_real(hostfs) && !cli->quiet)
+      g_printerr("vxm %s: %s\n", cli->command, vxm_host_ops_describe(ops));
+    return g_steal_pointer(&ops);
+  }
+  ops = vxm_host_ops_vxmd_new(hostfs);
+  if (!vxm_host_ops_vxmd_hello(VXM_HOST_OPS_VXMD(ops), error))
+    return NULL;
+  return g_steal_pointer(&ops);
 }
 
 int

@@ -6,6 +6,7 @@
 #include "common/vxm-error.h"
 #include "common/vxm-hostfs.h"
 #include "pci/vxm-gpu.h"
+#include "supervisor/vxm-host-ops.h"
 
 G_BEGIN_DECLS
 
@@ -39,6 +40,12 @@ gboolean vxm_cli_parse(VxmCli *cli, int *argc, char ***argv, const GOptionEntry 
 
 /* The host root from --root / VXM_ROOT; NULL with @error when it is unusable. */
 VxmHostfs *vxm_cli_get_hostfs(VxmCli *cli, GError **error);
+
+/* How this command changes the host: euid 0 -> in this process, without vxmd (and says so on
+ * the real host); anyone else -> through vxmd on VXM_HOST_RUN_VXM/vxmd.sock under @hostfs,
+ * after a hello: NULL with the fix when vxmd is not running or does not serve this user. */
+VxmHostOps *vxm_cli_get_host_ops(VxmCli *cli, VxmHostfs *hostfs,
+                                 GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Prints "vxm COMMAND: MESSAGE" on stderr and returns VXM_EXIT_FAILURE. */
 int vxm_cli_fail(VxmCli *cli, const GError *error);
@@ -82,5 +89,6 @@ int vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_reset(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_fingerprint(VxmCli *cli, int argc, char **argv);
 
 G_END_DECLS

@@ -14,6 +14,8 @@ static const VxmCliCommand commands[] = {
     {"detach", "Give a GPU's IOMMU group to vfio-pci by hand", vxm_cli_cmd_detach},
     {"display", "Switch the monitor to the host's or the guest's input (or --probe it)",
      vxm_cli_cmd_display},
+    {"fingerprint", "Show this machine's DMI identity (what smbios = host gives a guest)",
+     vxm_cli_cmd_fingerprint},
     {"init", "Create a VM: disk, UEFI variables, TPM state, config", vxm_cli_cmd_init},
     {"inputs", "List keyboards and mice, their kind and path, and whether a VM takes them",
      vxm_cli_cmd_inputs},

@@ -1,23 +1,12 @@
 /* vxm-dmi-identity: reading the DMI identity fields. */
 #include "helper/vxm-dmi-identity.h"
 
-static const char *const fields[] = {"sys_vendor",
-                                     "product_name",
-                                     "product_version",
-                                     "product_serial",
-                                     "product_uuid",
-                                     "product_sku",
-                                     "product_family",
-                                     "board_vendor",
-                                     "board_name",
-                                     "board_version",
-                                     "board_serial",
-                                     "chassis_vendor",
-                                     "chassis_serial",
-                                     "bios_vendor",
-                                     "bios_version",
-                                     "bios_date",
-                                     NULL};
+static const char *const fields[] = {"sys_vendor",     "product_name",   "product_version",
+                                     "product_serial", "product_uuid",   "product_sku",
+                                     "product_family", "board_vendor",   "board_name",
+                                     "board_version",  "board_serial",   "board_asset_tag",
+                                     "chassis_vendor", "chassis_serial", "bios_vendor",
+                                     "bios_version",   "bios_date",      NULL};
 
 const char *const *
 vxm_dmi_identity_fields(void)

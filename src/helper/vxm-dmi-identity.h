@@ -9,7 +9,8 @@
 
 G_BEGIN_DECLS
 
-/* The field names read, NULL-terminated (sys_vendor, product_name, ..., bios_date). */
+/* The field names read, NULL-terminated (sys_vendor, product_name, ..., bios_date): every
+ * field -smbios type=0, 1 and 2 takes, and the chassis'. */
 const char *const *vxm_dmi_identity_fields(void);
 
 /* {"sys_vendor": "...", ...}: a missing or unreadable field is null. Never fails. */

@@ -29,13 +29,14 @@ connect_vxmd(VxmHostfs *hostfs, GError **error)
 
     if (e == ENOENT || e == ECONNREFUSED)
       g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
-                  "vxmd is not running (%s: %s): sudo systemctl start vxmd.socket", path,
-                  g_strerror(e));
+                  "vxmd is not running (nothing listens on %s): start it with "
+                  "`sudo systemctl enable --now vxmd.socket`",
+                  path);
     else if (e == EACCES || e == EPERM)
       g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-                  "you are not in group vxm (%s: %s): sudo usermod -aG vxm $USER, then log in "
-                  "again",
-                  path, g_strerror(e));
+                  "you may not use vxmd (%s is for group vxm): add yourself with "
+                  "`sudo usermod -aG vxm $USER`, then log out and in again",
+                  path);
     else
       vxm_error_set_from_errno(error, e, "cannot reach vxmd at %s", path);
     return -1;

@@ -27,6 +27,7 @@
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
 #include "supervisor/vxm-host-ops-local.h"
+#include "vm/vxm-vm-config.h"
 
 #define CLIENT_KIND "vxmd-client"
 #define MAX_FDS     4
@@ -188,8 +189,8 @@ authorize(VxmHelperDaemon *self, Peer *peer, GError **error)
         return TRUE;
   }
   g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-              "you are not in group %s: sudo usermod -aG %s %s, then log in again", self->group,
-              self->group, pw.pw_name);
+              "you are not in group %s: sudo usermod -aG %s %s, then log out and in again",
+              self->group, self->group, pw.pw_name);
   return FALSE;
 }
 
@@ -202,6 +203,18 @@ journal_client_uid(VxmJournal *journal)
 
     if (g_strcmp0(entry->kind, CLIENT_KIND) == 0)
       return json_object_get_int_member_with_default(entry->data, "uid", -1);
+  }
+  return -1;
+}
+
+static gint64
+journal_client_pid(VxmJournal *journal)
+{
+  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
+
+    if (g_strcmp0(entry->kind, CLIENT_KIND) == 0)
+      return json_object_get_int_member_with_default(entry->data, "pid", -1);
   }
   return -1;
 }
@@ -473,6 +486,7 @@ raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GP
 static JsonNode *
 journal_list_json(VxmHelperDaemon *self, GError **error)
 {
+  static const char *const statuses[] = {"running", "orphaned", "held"};
   g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, error);
   g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -493,6 +507,18 @@ journal_list_json(VxmHelperDaemon *self, GError **error)
     json_builder_add_int_value(b, vxm_journal_get_n_entries(journal));
     json_builder_set_member_name(b, "clear");
     json_builder_add_boolean_value(b, vxm_journal_is_clear(journal));
+    json_builder_set_member_name(b, "status");
+    json_builder_add_string_value(b, statuses[vxm_journal_get_owner_status(journal)]);
+    json_builder_set_member_name(b, "pid");
+    if (vxm_journal_get_owner(journal) != NULL)
+      json_builder_add_int_value(b, vxm_journal_get_owner(journal)->pid);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "held");
+    if (vxm_journal_get_held(journal) != NULL)
+      json_builder_add_string_value(b, vxm_journal_get_held(journal));
+    else
+      json_builder_add_null_value(b);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
@@ -510,8 +536,21 @@ recover_one(VxmHelperDaemon *self, const Peer *peer, const char *vm, GPtrArray *
 
   if (!check_vm_owner(self, peer, vm, &exists, error))
     return FALSE;
-  if (exists) /* this vxmd holds it: a plain restore */
+  if (exists) {
+    /* this vxmd holds it: a plain restore, unless the VM's vxm still runs its guest (its own
+     * teardown gives the host back; pulling the GPU from under QEMU would hang the unbind) */
+    VxmJournal *held =
+        vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, NULL);
+
+    if (held != NULL && journal_client_alive(held)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "VM %s's vxm (pid %" G_GINT64_FORMAT ") still runs: stop it (vxm stop %s); "
+                  "recover is for what a vxm that is gone left behind",
+                  vm, journal_client_pid(held), vm);
+      return FALSE;
+    }
     return vxm_host_ops_restore_all(self->ops, vm, NULL, report, error);
+  }
   journal = vxm_journal_load(self->hostfs, vm, error);
   if (journal == NULL)
     return FALSE;
@@ -520,6 +559,12 @@ recover_one(VxmHelperDaemon *self, const Peer *peer, const char *vm, GPtrArray *
                 "VM %s's journal is owned by process %" G_GINT64_FORMAT
                 ", which still runs: stop it first",
                 vm, vxm_journal_get_owner(journal)->pid);
+    return FALSE;
+  }
+  if (journal_client_alive(journal)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                "VM %s's vxm (pid %" G_GINT64_FORMAT ") still runs: stop it (vxm stop %s)", vm,
+                journal_client_pid(journal), vm);
     return FALSE;
   }
   if (!vxm_journal_claim(journal, error) || !vxm_journal_undo(journal, &ctx, report, error))
@@ -641,8 +686,16 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     if (!vxm_display_switch(self->hostfs, req->monitor, req->gpu, req->input, req->to_guest,
                             req->host_input, journal, &result, error))
       return FALSE;
-    g_ptr_array_add(
-        report, g_strdup_printf("monitor %s switched to input 0x%02x", req->monitor, req->input));
+    {
+      g_autofree char *input_name = vxm_vm_monitor_input_to_string(req->input);
+
+      g_ptr_array_add(
+          report, g_strdup_printf("%s (%s) %s %s on %s over /dev/i2c-%u%s",
+                                  result.description ? result.description : result.identity,
+                                  result.identity, result.written ? "switched to" : "already on",
+                                  input_name, result.connector, result.bus,
+                                  result.cache_hit ? ", cached bus" : ""));
+    }
     return TRUE;
   }
   case VXM_HELPER_OP_DMI_IDENTITY: *out_result = vxm_dmi_identity_read(self->hostfs); return TRUE;
@@ -676,10 +729,49 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
       }
       return TRUE;
     }
-  case VXM_HELPER_OP_RESTORE_ALL:
+  case VXM_HELPER_OP_RESTORE_ALL: {
+    /* a journal release-gpu held for keep_bound stays held: the GPU waits on vfio-pci for the
+     * VM's next start (looking it up below would claim it) */
+    g_autoptr(VxmJournal) held = vxm_journal_load(self->hostfs, req->vm, NULL);
+
+    if (held != NULL && vxm_journal_get_owner_status(held) == VXM_JOURNAL_OWNER_HELD) {
+      if (!refuse_other_owner(held, peer, req->vm, error))
+        return FALSE;
+      g_ptr_array_add(report, g_strdup_printf("VM %s's GPU stays on vfio-pci (%s)", req->vm,
+                                              vxm_journal_get_held(held)));
+      return TRUE;
+    }
     if (!check_vm_owner(self, peer, req->vm, &exists, error))
       return FALSE;
     return !exists || vxm_host_ops_restore_all(self->ops, req->vm, NULL, report, error);
+  }
+  case VXM_HELPER_OP_GPU_STATUS: {
+    /* read-only, for any member (like journal-status): the journals are root's 0600 files */
+    g_autoptr(GError) holder_error = NULL;
+    g_autofree char *holder = NULL;
+    g_autoptr(JsonNode) devices = NULL;
+    g_autoptr(JsonBuilder) b = json_builder_new();
+
+    devices = vxm_host_ops_binding_status(self->ops, req->gpu, error);
+    if (devices == NULL)
+      return FALSE;
+    holder = vxm_host_ops_gpu_holder(self->ops, req->vm, req->gpu, &holder_error);
+    if (holder_error != NULL) {
+      g_propagate_error(error, g_steal_pointer(&holder_error));
+      return FALSE;
+    }
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "holder");
+    if (holder != NULL)
+      json_builder_add_string_value(b, holder);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "devices");
+    json_builder_add_value(b, g_steal_pointer(&devices));
+    json_builder_end_object(b);
+    *out_result = json_builder_get_root(b);
+    return TRUE;
+  }
   }
   g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "unknown request");
   return FALSE;

@@ -21,6 +21,7 @@ static const char *const op_names[] = {
     [VXM_HELPER_OP_JOURNAL_STATUS] = "journal-status",
     [VXM_HELPER_OP_RECOVER] = "recover",
     [VXM_HELPER_OP_RESTORE_ALL] = "restore-all",
+    [VXM_HELPER_OP_GPU_STATUS] = "gpu-status",
 };
 
 /* which fields each request must / may carry */
@@ -39,6 +40,7 @@ static const guint op_fields[] = {
     [VXM_HELPER_OP_JOURNAL_STATUS] = F_VM_OPT,
     [VXM_HELPER_OP_RECOVER] = F_VM_OPT,
     [VXM_HELPER_OP_RESTORE_ALL] = F_VM,
+    [VXM_HELPER_OP_GPU_STATUS] = F_VM_OPT | F_GPU,
 };
 
 static const char *const known_members[] = {

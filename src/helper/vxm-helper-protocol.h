@@ -39,12 +39,13 @@ typedef enum {
   VXM_HELPER_OP_JOURNAL_STATUS,
   VXM_HELPER_OP_RECOVER,
   VXM_HELPER_OP_RESTORE_ALL,
+  VXM_HELPER_OP_GPU_STATUS, /* read-only: who holds the GPU's slot, where its functions are */
 } VxmHelperOp;
 
 typedef struct {
   VxmHelperOp op;
-  char *vm;  /* every op but hello, dmi-identity; optional for journal-status/recover */
-  char *gpu; /* prepare/release-gpu, ddc-switch: normalised "0000:01:00.0" */
+  char *vm;  /* every op but hello, dmi-identity; optional for journal-status/recover/gpu-status */
+  char *gpu; /* prepare/release-gpu, ddc-switch, gpu-status: normalised "0000:01:00.0" */
   gboolean keep_bound;
   guint timeout_ms;
   char **nodes;      /* grant-nodes: "vfio:12", "event5", by-id names */

@@ -34,9 +34,18 @@ vxm_memlock_get_pid(pid_t pid, guint64 *soft, guint64 *hard, GError **error)
 {
   struct rlimit old;
 
-  if (prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) != 0)
+  if (prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) != 0) {
+    if (errno == EPERM) {
+      /* even reading another uid's limit takes the capability */
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                  "cannot read RLIMIT_MEMLOCK of process %d: that needs CAP_SYS_RESOURCE, which "
+                  "this process lacks (vxmd.service grants it to vxmd)",
+                  (int)pid);
+      return FALSE;
+    }
     return vxm_error_set_from_errno(error, errno, "cannot read RLIMIT_MEMLOCK of process %d",
                                     (int)pid);
+  }
   *soft = from_rlim(old.rlim_cur);
   *hard = from_rlim(old.rlim_max);
   return TRUE;
@@ -49,9 +58,18 @@ raise_checked(pid_t pid, int pidfd, guint64 bytes, GError **error)
   struct rlimit old, want;
   g_autofree char *size = vxm_format_bytes(bytes);
 
-  if (prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) != 0)
+  if (prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) != 0) {
+    if (errno == EPERM) {
+      /* even reading another uid's limit takes the capability */
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                  "cannot read RLIMIT_MEMLOCK of process %d: that needs CAP_SYS_RESOURCE, which "
+                  "this process lacks (vxmd.service grants it to vxmd)",
+                  (int)pid);
+      return FALSE;
+    }
     return vxm_error_set_from_errno(error, errno, "cannot read RLIMIT_MEMLOCK of process %d",
                                     (int)pid);
+  }
   want.rlim_cur = old.rlim_cur == RLIM_INFINITY ? RLIM_INFINITY : MAX(old.rlim_cur, to_rlim(bytes));
   want.rlim_max = old.rlim_max == RLIM_INFINITY ? RLIM_INFINITY : MAX(old.rlim_max, to_rlim(bytes));
   if ((want.rlim_cur != old.rlim_cur || want.rlim_max != old.rlim_max) &&

@@ -333,7 +333,9 @@ check_detach_allowed(VxmHostfs *hostfs, VxmGpu *gpu, const VxmVfioOptions *optio
 
   if (vxm_hostfs_is_real(hostfs) && geteuid() != 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-                "binding %s to vfio-pci needs root: run as root, or start vxmd (later)", bdf);
+                "binding %s to vfio-pci by hand needs root (sudo vxm detach %s); vxm start gets "
+                "a VM's GPU through vxmd",
+                bdf, bdf);
     return FALSE;
   }
   if (!vxm_pci_bus_get_iommu_enabled(bus)) {
@@ -624,7 +626,8 @@ vxm_vfio_reattach_group(VxmHostfs *hostfs, VxmJournal *journal, const VxmVfioOpt
 
   if (vxm_hostfs_is_real(hostfs) && geteuid() != 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-                "giving devices back needs root: run as root, or start vxmd (later)");
+                "giving devices back by hand needs root (sudo vxm reattach); a VM's GPU comes "
+                "back through vxmd when it stops");
     return FALSE;
   }
   if (options != NULL)

@@ -178,6 +178,42 @@ load_seed_files(VxmSimSystem *sys, VxmSimMachine *machine, GError **error)
   return TRUE;
 }
 
+/* [dmi]: /sys/class/dmi/id/FIELD. The kernel makes the serials and the UUID root's (0400), the
+ * rest 0444, all read-only; a field the group leaves out does not exist. */
+static gboolean
+load_dmi(VxmSimSystem *sys, VxmSimMachine *machine, GError **error)
+{
+  static const struct {
+    const char *name;
+    guint mode;
+  } fields[] = {
+      {"sys_vendor", 0444},     {"product_name", 0444},   {"product_version", 0444},
+      {"product_serial", 0400}, {"product_uuid", 0400},   {"product_sku", 0444},
+      {"product_family", 0444}, {"board_vendor", 0444},   {"board_name", 0444},
+      {"board_version", 0444},  {"board_serial", 0400},   {"board_asset_tag", 0444},
+      {"chassis_vendor", 0444}, {"chassis_serial", 0400}, {"chassis_type", 0444},
+      {"bios_vendor", 0444},    {"bios_version", 0444},   {"bios_date", 0444},
+  };
+
+  if (!vxm_sim_machine_has_group(machine, "dmi"))
+    return TRUE;
+  vxm_sim_node_mkdir_p(sys->host->root, "/sys/class/dmi/id");
+  for (gsize i = 0; i < G_N_ELEMENTS(fields); i++) {
+    g_autofree char *value = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *content = NULL;
+
+    if (!vxm_sim_machine_has_key(machine, "dmi", fields[i].name))
+      continue;
+    if (!vxm_sim_machine_get_string(machine, "dmi", fields[i].name, "", &value, error))
+      return FALSE;
+    path = g_strdup_printf("/sys/class/dmi/id/%s", fields[i].name);
+    content = g_strdup_printf("%s\n", value);
+    vxm_sim_node_put(sys->host->root, path, vxm_sim_node_new_file(fields[i].mode, content));
+  }
+  return TRUE;
+}
+
 VxmSimSystem *
 vxm_sim_system_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
 {
@@ -252,7 +288,7 @@ vxm_sim_system_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
     }
     vxm_sim_node_put(root, "/usr/share", vxm_sim_node_new_passthrough(real));
   }
-  if (!load_seed_files(sys, machine, error))
+  if (!load_seed_files(sys, machine, error) || !load_dmi(sys, machine, error))
     return NULL;
   return g_steal_pointer(&sys);
 }

@@ -188,27 +188,20 @@ local_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GP
   return TRUE;
 }
 
-/* The monitor's input over DDC/CI from this process. To the guest: the VM's config says which
- * input is the host's (journaled before the switch, so stop and recover can switch back) and
- * which GPU is the guest's (its connectors are tried last). */
+/* The monitor's input over DDC/CI from this process. To the guest, @host_input is journaled
+ * before the switch (so stop and recover can switch back); the guest's GPU's connectors are
+ * tried last. */
 static gboolean
-local_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, guint input,
-                     gboolean to_guest, GPtrArray *report, GError **error)
+local_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, const char *gpu_address,
+                     guint input, guint host_input, gboolean to_guest, GPtrArray *report,
+                     GError **error)
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
   g_auto(VxmDisplayResult) result = {0};
-  g_autoptr(VxmVmPaths) paths = NULL;
-  g_autoptr(VxmVmConfig) config = NULL;
   g_autofree char *input_name = vxm_vm_monitor_input_to_string(input);
   VxmJournal *journal;
 
-  paths = vxm_vm_paths_new(vm, error);
-  if (paths == NULL)
-    return FALSE;
-  config = vxm_vm_config_load(paths, error);
-  if (config == NULL)
-    return FALSE;
-  if (to_guest && config->host_input == 0) {
+  if (to_guest && host_input == 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
                 "VM %s has no host_input: without it the monitor could not be switched back", vm);
     return FALSE;
@@ -217,8 +210,8 @@ local_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, guint
   if (journal == NULL && to_guest)
     return FALSE;
   g_clear_error(error);
-  if (!vxm_display_switch(self->hostfs, monitor, config->gpu, input, to_guest, config->host_input,
-                          journal, &result, error))
+  if (!vxm_display_switch(self->hostfs, monitor, gpu_address, input, to_guest, host_input, journal,
+                          &result, error))
     return FALSE;
   if (report != NULL)
     g_ptr_array_add(report,

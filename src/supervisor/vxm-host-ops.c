@@ -99,11 +99,12 @@ vxm_host_ops_prepare_looking_glass(VxmHostOps *self, const char *vm, guint64 byt
 }
 
 gboolean
-vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const char *monitor, guint input,
+vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const char *monitor,
+                            const char *gpu_address, guint input, guint host_input,
                             gboolean to_guest, GPtrArray *report, GError **error)
 {
-  DISPATCH(switch_monitor, "switching the monitor input", vm, monitor, input, to_guest, report,
-           error);
+  DISPATCH(switch_monitor, "switching the monitor input", vm, monitor, gpu_address, input,
+           host_input, to_guest, report, error);
 }
 
 gboolean

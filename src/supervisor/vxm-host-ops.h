@@ -2,7 +2,7 @@
  *
  * The supervisor never touches sysfs, /dev or /proc itself: it asks a VxmHostOps. The local
  * implementation (VxmHostOpsLocal) calls the core library in this process (root needed for
- * real binding); the helper issue adds one that sends the same requests to vxmd. Each engine
+ * real binding); VxmHostOpsVxmd sends the same requests to vxmd. Each engine
  * journals its change before making it, so `vxm recover` can undo from any point.
  *
  * Every operation is synchronous and may block (a driver's unbind takes a while): the
@@ -61,8 +61,13 @@ struct _VxmHostOpsInterface {
    * safe /dev/shm/looking-glass), journaled: restore_all removes the file vxm made. */
   gboolean (*prepare_looking_glass)(VxmHostOps *self, const char *vm, guint64 bytes,
                                     GPtrArray *report, GError **error);
-  /* Issue 6: the monitor's input to @input (a VCP 0x60 value); @to_guest says which way. */
-  gboolean (*switch_monitor)(VxmHostOps *self, const char *vm, const char *monitor, guint input,
+  /* Issue 6: the monitor's input to @input (a VCP 0x60 value); @to_guest says which way.
+   * @host_input (the host's input, journaled before a switch to the guest so stop and recover
+   * can switch back) and @gpu_address (the guest's GPU, whose connectors are tried last) come
+   * from the caller: an implementation across a privilege boundary cannot read the user's
+   * config. */
+  gboolean (*switch_monitor)(VxmHostOps *self, const char *vm, const char *monitor,
+                             const char *gpu_address, guint input, guint host_input,
                              gboolean to_guest, GPtrArray *report, GError **error);
 
   /* Undoes whatever the VM's journal still holds (any kind, last first) and clears it; keeps
@@ -102,7 +107,8 @@ gboolean vxm_host_ops_prepare_looking_glass(VxmHostOps *self, const char *vm, gu
                                             GPtrArray *report,
                                             GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const char *monitor,
-                                     guint input, gboolean to_guest, GPtrArray *report,
+                                     const char *gpu_address, guint input, guint host_input,
+                                     gboolean to_guest, GPtrArray *report,
                                      GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_restore_all(VxmHostOps *self, const char *vm, const char *const *skip_kinds,
                                   GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;

@@ -883,10 +883,10 @@ monitor_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *c
   GError *error = NULL;
 
   (void)cancellable;
-  if (!vxm_host_ops_switch_monitor(self->ops, self->plan->paths->name, self->plan->monitor,
-                                   job->to_guest ? self->plan->monitor_guest_input
-                                                 : self->plan->monitor_host_input,
-                                   job->to_guest, job->report, &error))
+  if (!vxm_host_ops_switch_monitor(
+          self->ops, self->plan->paths->name, self->plan->monitor, self->plan->gpu_address,
+          job->to_guest ? self->plan->monitor_guest_input : self->plan->monitor_host_input,
+          self->plan->monitor_host_input, job->to_guest, job->report, &error))
     g_task_return_error(task, error);
   else
     g_task_return_boolean(task, TRUE);

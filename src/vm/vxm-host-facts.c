@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/vxm-error.h"
+#include "helper/vxm-dmi-identity.h"
 #include "input/vxm-input-set.h"
 #include "pci/vxm-pci-address.h"
 
@@ -203,36 +204,52 @@ collect_inputs(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
 }
 
 static char *
-dmi(VxmHostfs *hostfs, const char *attr)
+identity_field(JsonObject *identity, const char *name)
 {
-  g_autofree char *path = g_strdup_printf(VXM_HOST_SYS_CLASS_DMI_ID "/%s", attr);
-  g_autofree char *value = vxm_hostfs_read_attr(hostfs, path, NULL);
+  JsonNode *node = json_object_get_member(identity, name);
+  g_autofree char *value = NULL;
 
-  if (value == NULL || *g_strstrip(value) == '\0')
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE(node) ||
+      json_node_get_value_type(node) != G_TYPE_STRING)
     return NULL;
-  return g_steal_pointer(&value);
+  value = g_strstrip(g_strdup(json_node_get_string(node)));
+  return *value != '\0' ? g_steal_pointer(&value) : NULL;
 }
 
-static void
-collect_smbios(VxmHostFacts *self, VxmHostfs *hostfs, GPtrArray *notes)
+VxmHostSmbios *
+vxm_host_smbios_new_from_identity(JsonObject *identity)
 {
   VxmHostSmbios *s = vxm_host_smbios_new();
 
-  s->bios_vendor = dmi(hostfs, "bios_vendor");
-  s->bios_version = dmi(hostfs, "bios_version");
-  s->bios_date = dmi(hostfs, "bios_date");
-  s->sys_vendor = dmi(hostfs, "sys_vendor");
-  s->product_name = dmi(hostfs, "product_name");
-  s->product_version = dmi(hostfs, "product_version");
-  s->product_serial = dmi(hostfs, "product_serial");
-  s->product_uuid = dmi(hostfs, "product_uuid");
-  s->product_sku = dmi(hostfs, "product_sku");
-  s->product_family = dmi(hostfs, "product_family");
-  s->board_vendor = dmi(hostfs, "board_vendor");
-  s->board_name = dmi(hostfs, "board_name");
-  s->board_version = dmi(hostfs, "board_version");
-  s->board_serial = dmi(hostfs, "board_serial");
-  s->board_asset_tag = dmi(hostfs, "board_asset_tag");
+  s->bios_vendor = identity_field(identity, "bios_vendor");
+  s->bios_version = identity_field(identity, "bios_version");
+  s->bios_date = identity_field(identity, "bios_date");
+  s->sys_vendor = identity_field(identity, "sys_vendor");
+  s->product_name = identity_field(identity, "product_name");
+  s->product_version = identity_field(identity, "product_version");
+  s->product_serial = identity_field(identity, "product_serial");
+  s->product_uuid = identity_field(identity, "product_uuid");
+  s->product_sku = identity_field(identity, "product_sku");
+  s->product_family = identity_field(identity, "product_family");
+  s->board_vendor = identity_field(identity, "board_vendor");
+  s->board_name = identity_field(identity, "board_name");
+  s->board_version = identity_field(identity, "board_version");
+  s->board_serial = identity_field(identity, "board_serial");
+  s->board_asset_tag = identity_field(identity, "board_asset_tag");
+  return s;
+}
+
+/* The same reader vxmd uses, in this process: as a user, the serials and UUID are missing. */
+static void
+collect_smbios(VxmHostFacts *self, VxmHostfs *hostfs, GPtrArray *notes)
+{
+  g_autoptr(JsonNode) identity = NULL;
+  VxmHostSmbios *s;
+
+  if (self->smbios != NULL)
+    return;
+  identity = vxm_dmi_identity_read(hostfs);
+  s = vxm_host_smbios_new_from_identity(json_node_get_object(identity));
   if (s->product_serial == NULL || s->product_uuid == NULL)
     add_note(notes,
              "smbios = host: the serial number and UUID in %s are readable by root "

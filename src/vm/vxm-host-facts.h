@@ -6,6 +6,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #include "common/vxm-hostfs.h"
 #include "pci/vxm-gpu.h"
@@ -89,11 +90,15 @@ VxmHostInput *vxm_host_facts_add_input(VxmHostFacts *self, const char *path, Vxm
                                        gboolean primary);
 
 VxmHostSmbios *vxm_host_smbios_new(void);
+/* From a DMI identity object (vxm_dmi_identity_read(), or vxmd's dmi-identity reply): its
+ * non-empty string members by their sysfs names; NULL (or missing, empty) fields stay NULL. */
+VxmHostSmbios *vxm_host_smbios_new_from_identity(JsonObject *identity);
 void vxm_host_smbios_free(VxmHostSmbios *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHostSmbios, vxm_host_smbios_free)
 
 /* Fills @self for @config (resolved) from the host: @gpu's functions (nullable: none), memory,
- * topology and hugepage size, the configured inputs, Looking Glass, DMI identity, monitor.
+ * topology and hugepage size, the configured inputs, Looking Glass, DMI identity (unless the
+ * caller set @self->smbios already: an unprivileged vxm gets it from vxmd), monitor.
  * What a later stage decides (auto inputs, auto monitor) is left out with a remark in
  * @notes. Paths QEMU opens (input nodes, Looking Glass memory) are local paths under the
  * host root, so a simulated host's nodes are what QEMU opens. */

@@ -704,7 +704,8 @@ static const KeyDef key_defs[] = {
   {{"security", "secure_boot", "on", "on or off",
     "UEFI secure boot with Microsoft's keys enrolled; Windows 11 requires it."}, parse_secure_boot},
   {{"security", "smbios", "off", "off or host",
-    "host: show the guest this machine's DMI identity (vxm fingerprint)."}, parse_smbios},
+    "host: show the guest this machine's DMI identity as SMBIOS types 0, 1 and 2 "
+    "(what vxm fingerprint shows; without root, vxmd reads the serials and the UUID)."}, parse_smbios},
 
   {{"firmware", "code", "", "an absolute path, or nothing",
     "UEFI CODE image, chosen by vxm init from QEMU's firmware descriptors."}, parse_firmware_code},

@@ -1,0 +1,904 @@
+/* test-rootless: the whole start and stop as an unprivileged user, with the real vxmd as root.
+ *
+ * A simulated workstation (vxm-simhost, mounted allow_other), the real vxmd started by hand with
+ * --root on it (its default group, vxm: made for the test when missing), the real vxm run as
+ * users made for the test (one in group vxm, one outside it), the real QEMU under TCG through
+ * tests/vxm-qemu-sim, the real swtpm:
+ *
+ *   vxmd not running: vxm start is refused with the fix, nothing changed on the host;
+ *   not in group vxm: vxm start is refused with the fix, nothing changed;
+ *   in group vxm: vxm init, vxm start (background), vxm status --json says running; the
+ *   supervisor, QEMU and swtpm have the user's uid (/proc/PID/status); the GPU's functions are
+ *   on vfio-pci and /dev/vfio/N is the user's; vxm stop; the host's state dump is as before.
+ *
+ * The users, the group (when made here), their processes and their folders are removed at exit,
+ * even when an assertion fails.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "vxm-simhost-fixture.h"
+#include "vxm-test-util.h"
+
+#define VM           "win11"
+#define GPU          "0000:01:00.0"
+#define HOST_UUID    "4c4c4544-0042-3510-8052-b4c04f564831" /* intel-nvidia-turing's [dmi] */
+#define BOARD_SERIAL "J816467203"
+
+static char user_in[32], user_out[32];
+static gboolean made_users, made_group;
+static GPid running_vxmd;
+
+static void
+run_quiet(const char *const *argv)
+{
+  g_autofree char *out = NULL, *err = NULL;
+
+  vxm_test_run(argv, NULL, &out, &err);
+}
+
+/* SIGKILL every process of @uid (the test user's supervisor, QEMU, swtpm), each by its pid. */
+static void
+kill_processes_of(uid_t uid)
+{
+  g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *path = g_build_filename("/proc", name, "status", NULL);
+    g_autofree char *text = NULL;
+    const char *line;
+    guint ruid = G_MAXUINT;
+
+    if (!g_ascii_isdigit(name[0]) || !g_file_get_contents(path, &text, NULL, NULL))
+      continue;
+    line = strstr(text, "\nUid:");
+    if (line != NULL && sscanf(line + 5, "%u", &ruid) == 1 && ruid == uid)
+      kill((pid_t)g_ascii_strtoll(name, NULL, 10), SIGKILL);
+  }
+}
+
+static void
+remove_users(void)
+{
+  struct passwd *pw;
+
+  if (running_vxmd > 0)
+    kill(running_vxmd, SIGTERM);
+  running_vxmd = 0;
+  if (!made_users)
+    return;
+  made_users = FALSE;
+  if ((pw = getpwnam(user_in)) != NULL)
+    kill_processes_of(pw->pw_uid);
+  if ((pw = getpwnam(user_out)) != NULL)
+    kill_processes_of(pw->pw_uid);
+  run_quiet((const char *const[]){"/usr/sbin/userdel", user_in, NULL});
+  run_quiet((const char *const[]){"/usr/sbin/userdel", user_out, NULL});
+  if (made_group)
+    run_quiet((const char *const[]){"/usr/sbin/groupdel", "vxm", NULL});
+  made_group = FALSE;
+}
+
+static void
+on_signal(int sig)
+{
+  remove_users();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void
+make_users(void)
+{
+  g_snprintf(user_in, sizeof user_in, "vxmr%di", (int)getpid());
+  g_snprintf(user_out, sizeof user_out, "vxmr%do", (int)getpid());
+  made_users = TRUE;
+  atexit(remove_users);
+  signal(SIGABRT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  signal(SIGTRAP, on_signal); /* g_error() */
+  if (getgrnam("vxm") == NULL) {
+    g_assert_cmpint(
+        vxm_test_run((const char *const[]){"/usr/sbin/groupadd", "--system", "vxm", NULL}, NULL,
+                     NULL, NULL),
+        ==, 0);
+    made_group = TRUE;
+  }
+  g_assert_cmpint(vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", "-G", "vxm",
+                                                     user_in, NULL},
+                               NULL, NULL, NULL),
+                  ==, 0);
+  g_assert_cmpint(
+      vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", user_out, NULL}, NULL,
+                   NULL, NULL),
+      ==, 0);
+}
+
+/* child setup: become the user (its groups included), as a login would */
+static void
+become_user(gpointer data)
+{
+  struct passwd *pw = getpwnam(data);
+
+  if (pw == NULL || initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+      setuid(pw->pw_uid) != 0)
+    _exit(120);
+}
+
+typedef struct {
+  const char *user;
+  uid_t uid;
+  char *home; /* a temporary folder the user owns: HOME and the XDG folders */
+  char *argv_log;
+  GStrv envp;
+} User;
+
+static void
+chown_to(const char *path, const struct passwd *pw)
+{
+  g_assert_cmpint(chown(path, pw->pw_uid, pw->pw_gid), ==, 0);
+}
+
+static User *
+user_new(const char *name)
+{
+  static const char *const xdg[] = {"XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
+                                    "XDG_RUNTIME_DIR", "XDG_CACHE_HOME"};
+  struct passwd *pw = getpwnam(name);
+  g_autoptr(GStrvBuilder) env = g_strv_builder_new();
+  User *u = g_new0(User, 1);
+
+  g_assert_nonnull(pw);
+  u->user = name;
+  u->uid = pw->pw_uid;
+  u->home = vxm_test_mkdtemp();
+  chown_to(u->home, pw);
+  for (guint i = 0; i < G_N_ELEMENTS(xdg); i++) {
+    g_autofree char *dir = g_build_filename(u->home, xdg[i], NULL);
+    g_autofree char *kv = g_strdup_printf("%s=%s", xdg[i], dir);
+
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+    chown_to(dir, pw);
+    g_strv_builder_add(env, kv);
+  }
+  u->argv_log = g_build_filename(u->home, "qemu-argv.txt", NULL);
+  {
+    g_autofree char *home = g_strdup_printf("HOME=%s", u->home);
+    g_autofree char *path = g_strdup_printf("PATH=%s", g_getenv("PATH"));
+    g_autofree char *log = g_strdup_printf("VXM_TEST_ARGV_LOG=%s", u->argv_log);
+    g_autofree char *user = g_strdup_printf("USER=%s", name);
+
+    g_strv_builder_add_many(env, home, path, log, user, "NO_COLOR=1", "LC_ALL=C.UTF-8", NULL);
+  }
+  u->envp = g_strv_builder_end(env);
+  return u;
+}
+
+static void
+user_free(User *u)
+{
+  vxm_test_rm_rf(u->home);
+  g_free(u->home);
+  g_free(u->argv_log);
+  g_strfreev(u->envp);
+  g_free(u);
+}
+
+/* `vxm ARGS... --root MOUNT` as @u, with @u's environment only; returns the exit status. */
+static int
+run_vxm(User *u, VxmSimhost *sim, char **out, const char *first, ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *stdout_text = NULL, *stderr_text = NULL;
+  va_list ap;
+  int status = 0;
+
+  g_ptr_array_add(argv, vxm_test_build_path("src/cli/vxm"));
+  va_start(ap, first);
+  for (const char *a = first; a != NULL; a = va_arg(ap, const char *))
+    g_ptr_array_add(argv, g_strdup(a));
+  va_end(ap);
+  g_ptr_array_add(argv, g_strdup("--root"));
+  g_ptr_array_add(argv, g_strdup(vxm_simhost_root(sim)));
+  g_ptr_array_add(argv, NULL);
+  g_assert_true(g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT, become_user,
+                             (gpointer)u->user, &stdout_text, &stderr_text, &status, &error));
+  g_assert_no_error(error);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), !=, 120); /* become_user failed */
+  g_test_message("$ (%s) vxm %s ... -> %d\n%s%s", u->user, first, WEXITSTATUS(status), stdout_text,
+                 stderr_text);
+  if (out != NULL)
+    *out = g_strconcat(stdout_text, stderr_text, NULL);
+  return WEXITSTATUS(status);
+}
+
+/* [display]: the Dell shows hdmi1 (the host's input); the guest's is dp1. Written into the
+ * config file: `vxm config --set` checks host_input and guest_input one at a time. */
+static void
+add_display_settings(User *u, const char *monitor)
+{
+  g_autofree char *path =
+      g_build_filename(u->home, "XDG_CONFIG_HOME", "vxm", "vms", VM ".conf", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *with = NULL;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  g_assert_null(strstr(text, "[display]"));
+  with = g_strdup_printf("%s\n[display]\nmonitor = %s\nhost_input = hdmi1\nguest_input = dp1\n",
+                         text, monitor);
+  /* replaced in place: the file stays the user's */
+  g_assert_true(g_file_set_contents_full(path, with, -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+}
+
+static void
+init_vm(User *u, VxmSimhost *sim)
+{
+  g_autofree char *qemu = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = g_strdup_printf("qemu_binary=%s", qemu);
+
+  g_assert_cmpint(run_vxm(u, sim, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set,
+                          "--set", "shutdown_timeout=2", "--set", "vcpus=1", NULL),
+                  ==, 0);
+}
+
+/* Waits (inotify on the file) until @path contains @needle; the guard is a limit, not a pace. */
+typedef struct {
+  const char *path;
+  const char *needle;
+  gboolean found;
+} FileWait;
+
+static gboolean
+file_has(FileWait *w)
+{
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents(w->path, &text, NULL, NULL) && strstr(text, w->needle) != NULL;
+}
+
+static void
+on_file_changed(GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                gpointer user_data)
+{
+  FileWait *w = user_data;
+
+  (void)monitor;
+  (void)file;
+  (void)other;
+  (void)event;
+  if (!w->found)
+    w->found = file_has(w);
+}
+
+static gboolean
+on_guard(gpointer user_data)
+{
+  *(gboolean *)user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+wait_file_contains(const char *path, const char *needle, guint guard_s)
+{
+  g_autoptr(GFile) file = g_file_new_for_path(path);
+  g_autoptr(GFileMonitor) monitor = g_file_monitor_file(file, G_FILE_MONITOR_NONE, NULL, NULL);
+  FileWait w = {.path = path, .needle = needle};
+  gboolean expired = FALSE;
+  guint guard = g_timeout_add_seconds(guard_s, on_guard, &expired);
+
+  g_signal_connect(monitor, "changed", G_CALLBACK(on_file_changed), &w);
+  w.found = file_has(&w);
+  while (!w.found && !expired)
+    g_main_context_iteration(NULL, TRUE);
+  if (!expired)
+    g_source_remove(guard);
+  return w.found;
+}
+
+typedef struct {
+  GPid pid;
+  char *log;
+} Vxmd;
+
+/* The real vxmd, as root, on the simulated host; ready once it logs so (its log is a file). */
+static Vxmd *
+vxmd_start(VxmSimhost *sim, const char *tmp)
+{
+  Vxmd *d = g_new0(Vxmd, 1);
+  g_autofree char *bin = vxm_test_build_path("src/vxmd");
+  const char *argv[] = {bin, "--root", vxm_simhost_root(sim), NULL};
+  g_autoptr(GError) error = NULL;
+  int fd;
+
+  d->log = g_build_filename(tmp, "vxmd.log", NULL);
+  fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_true(g_spawn_async_with_pipes_and_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                                 NULL, -1, fd, fd, NULL, NULL, 0, &d->pid, NULL,
+                                                 NULL, NULL, &error));
+  g_assert_no_error(error);
+  close(fd);
+  running_vxmd = d->pid;
+  g_assert_true(wait_file_contains(d->log, "vxmd ready", 30));
+  return d;
+}
+
+static void
+vxmd_stop(Vxmd *d)
+{
+  g_autofree char *log = NULL;
+  int status = 0;
+
+  kill(d->pid, SIGTERM);
+  g_assert_cmpint(waitpid(d->pid, &status, 0), ==, d->pid);
+  running_vxmd = 0;
+  g_assert_true(g_file_get_contents(d->log, &log, NULL, NULL));
+  g_test_message("vxmd's log:\n%s", log);
+  g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  g_free(d->log);
+  g_free(d);
+}
+
+static JsonObject *
+status_json(User *u, VxmSimhost *sim)
+{
+  g_autofree char *out = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint(run_vxm(u, sim, &out, "status", VM, "--json", NULL), ==, 0);
+  json_parser_load_from_data(parser, out, -1, &error);
+  g_assert_no_error(error);
+  return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+/* Every uid of /proc/PID/status (real, effective, saved, fs) is @uid. */
+static void
+assert_process_uid(gint64 pid, uid_t uid, const char *what)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%" G_GINT64_FORMAT "/status", pid);
+  g_autofree char *text = NULL;
+  const char *line;
+  guint r, e, s, f;
+
+  g_assert_cmpint(pid, >, 0);
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  line = strstr(text, "\nUid:");
+  g_assert_nonnull(line);
+  g_assert_cmpint(sscanf(line + 5, "%u %u %u %u", &r, &e, &s, &f), ==, 4);
+  g_test_message("%s (pid %" G_GINT64_FORMAT "): Uid: %u %u %u %u", what, pid, r, e, s, f);
+  g_assert_cmpuint(r, ==, uid);
+  g_assert_cmpuint(e, ==, uid);
+  g_assert_cmpuint(s, ==, uid);
+  g_assert_cmpuint(f, ==, uid);
+}
+
+static char *
+driver_of(VxmSimhost *sim, const char *bdf)
+{
+  g_autofree char *host = g_strdup_printf("/sys/bus/pci/devices/%s/driver", bdf);
+  g_autofree char *link = vxm_simhost_path(sim, host);
+  g_autofree char *target = g_file_read_link(link, NULL);
+
+  return target != NULL ? g_path_get_basename(target) : g_strdup("(none)");
+}
+
+static char *
+vfio_group_of_gpu(VxmSimhost *sim)
+{
+  g_autofree char *link = vxm_simhost_path(sim, "/sys/bus/pci/devices/" GPU "/iommu_group");
+  g_autofree char *target = g_file_read_link(link, NULL);
+
+  g_assert_nonnull(target);
+  return g_path_get_basename(target);
+}
+
+static void
+assert_monitor_input(VxmSimhost *sim, const char *input)
+{
+  g_autofree char *state = vxm_simhost_state(sim);
+  g_autofree char *line = g_strdup_printf("monitor dell input=%s\n", input);
+
+  if (strstr(state, line) == NULL)
+    g_error("state has no '%s':\n%s", line, state);
+}
+
+/* A refused start: exit 1 with @why and @fix, no host write, the same state dump. */
+static void
+assert_start_refused(User *u, VxmSimhost *sim, const char *why, const char *fix)
+{
+  g_autofree char *before = vxm_simhost_state(sim);
+  g_autofree char *after = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *out = NULL;
+
+  vxm_simhost_clear_log(sim);
+  g_assert_cmpint(run_vxm(u, sim, &out, "start", VM, NULL), ==, 1);
+  g_assert_nonnull(strstr(out, why));
+  g_assert_nonnull(strstr(out, fix));
+  g_assert_null(strstr(out, "Errno")); /* a sentence, not a raw errno */
+  after = vxm_simhost_state(sim);
+  log = vxm_simhost_read_log(sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpstr(log, ==, "");
+}
+
+static JsonObject *parse_object(const char *text);
+
+static void
+test_refusals(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = NULL;
+  User *in, *out;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  tmp = vxm_test_mkdtemp();
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  in = user_new(user_in);
+  out = user_new(user_out);
+  init_vm(in, sim);
+  init_vm(out, sim);
+
+  /* nobody listens: the sentence says how to start it */
+  assert_start_refused(in, sim, "vxmd is not running", "sudo systemctl enable --now vxmd.socket");
+
+  /* vxmd runs, but this user is not in group vxm: the socket's door is closed */
+  d = vxmd_start(sim, tmp);
+  assert_start_refused(out, sim, "you may not use vxmd", "sudo usermod -aG vxm $USER");
+  g_assert_nonnull(strstr(user_out, "vxmr"));
+  vxmd_stop(d);
+
+  user_free(in);
+  user_free(out);
+  vxm_test_rm_rf(tmp);
+}
+
+static void
+test_start_stop(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *group = NULL;
+  g_autofree char *node = NULL;
+  g_autofree char *argv_text = NULL;
+  JsonArray *devices;
+  JsonArray *entries;
+  gboolean client_recorded = FALSE;
+  struct stat st;
+  User *u;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  tmp = vxm_test_mkdtemp();
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  u = user_new(user_in);
+  init_vm(u, sim);
+  g_assert_cmpint(run_vxm(u, sim, NULL, "config", VM, "--set", "smbios=host", NULL), ==, 0);
+  add_display_settings(u, "auto");
+  d = vxmd_start(sim, tmp);
+  before = vxm_simhost_state(sim);
+
+  g_assert_cmpint(run_vxm(u, sim, &out, "start", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "is running"));
+  g_assert_true(g_file_get_contents(u->argv_log, &argv_text, NULL, NULL));
+  g_assert_nonnull(strstr(argv_text, "vfio-pci,host=" GPU));
+  g_assert_nonnull(strstr(argv_text, "\n-sandbox\non,"));
+  /* smbios = host: the UUID and serials the user cannot read came from vxmd */
+  g_assert_nonnull(strstr(argv_text, "\n-smbios\ntype=1,manufacturer=Micro-Star International "
+                                     "Co.,, Ltd.,product=MS-7B17,"));
+  g_assert_nonnull(strstr(argv_text, ",uuid=" HOST_UUID ","));
+  g_assert_nonnull(strstr(argv_text, ",serial=" BOARD_SERIAL));
+
+  /* once the guest runs, the monitor goes to its input through vxmd's ddc-switch (journaled) */
+  {
+    g_autofree char *vxm_log =
+        g_build_filename(u->home, "XDG_STATE_HOME", "vxm", VM, "vxm.log", NULL);
+
+    g_assert_true(wait_file_contains(vxm_log, "switched to dp1", 30));
+  }
+  assert_monitor_input(sim, "dp1");
+
+  status = status_json(u, sim);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "running");
+  g_assert_true(g_str_has_prefix(json_object_get_string_member_with_default(status, "host_ops", ""),
+                                 "through vxmd"));
+  /* the supervisor, QEMU and swtpm are the user's own processes */
+  assert_process_uid(json_object_get_int_member(status, "supervisor_pid"), u->uid, "supervisor");
+  assert_process_uid(json_object_get_int_member(status, "qemu_pid"), u->uid, "qemu");
+  assert_process_uid(json_object_get_int_member(status, "swtpm_pid"), u->uid, "swtpm");
+
+  /* vxmd did the host's part: every function on vfio-pci, the group's node the user's */
+  devices = json_object_get_array_member(status, "devices");
+  g_assert_nonnull(devices);
+  g_assert_cmpuint(json_array_get_length(devices), ==, 4);
+  for (guint i = 0; i < json_array_get_length(devices); i++) {
+    JsonObject *dev = json_array_get_object_element(devices, i);
+    g_autofree char *driver = driver_of(sim, json_object_get_string_member(dev, "address"));
+
+    g_assert_cmpstr(json_object_get_string_member(dev, "driver"), ==, "vfio-pci");
+    g_assert_cmpstr(driver, ==, "vfio-pci");
+  }
+  group = vfio_group_of_gpu(sim);
+  node = g_strdup_printf("/dev/vfio/%s", group);
+  {
+    g_autofree char *path = vxm_simhost_path(sim, node);
+
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    g_assert_cmpuint(st.st_uid, ==, u->uid);
+  }
+  /* the journal (vxmd's) records who asked */
+  entries = json_object_get_array_member(json_object_get_object_member(status, "host"), "entries");
+  g_assert_nonnull(entries);
+  for (guint i = 0; i < json_array_get_length(entries); i++) {
+    JsonObject *entry = json_array_get_object_element(entries, i);
+
+    if (g_strcmp0(json_object_get_string_member_with_default(entry, "kind", ""), "vxmd-client") ==
+        0)
+      client_recorded = TRUE;
+  }
+  g_assert_true(client_recorded);
+
+  /* the whole-host view as the user: vxmd's journals, the GPU's binding by address */
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "status", "--json", NULL), ==, 0);
+  {
+    g_autoptr(JsonObject) all = parse_object(out);
+    JsonArray *journals = json_object_get_array_member(all, "journals");
+    JsonObject *j0;
+
+    g_assert_cmpuint(json_array_get_length(journals), ==, 1);
+    j0 = json_array_get_object_element(journals, 0);
+    g_assert_cmpstr(json_object_get_string_member(j0, "name"), ==, VM);
+    g_assert_cmpstr(json_object_get_string_member(j0, "status"), ==, "running");
+    g_assert_cmpint(json_object_get_int_member(j0, "uid"), ==, u->uid);
+  }
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "status", GPU, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "vfio-pci"));
+
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "stop", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "the host is restored"));
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  {
+    g_autofree char *path = vxm_simhost_path(sim, node);
+
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+  }
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(u, sim);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "stopped");
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(status, "host")));
+
+  vxmd_stop(d);
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
+/* SIGKILL of the user's supervisor: vxmd keeps the journal; `vxm recover` (refused while the VM
+ * runs) gives everything back once that vxm is gone. */
+static void
+test_kill_recover(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *running = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *out = NULL;
+  struct pollfd pfd = {.events = POLLIN};
+  gint64 pid;
+  User *u;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  tmp = vxm_test_mkdtemp();
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  u = user_new(user_in);
+  init_vm(u, sim);
+  d = vxmd_start(sim, tmp);
+  before = vxm_simhost_state(sim);
+  g_assert_cmpint(run_vxm(u, sim, NULL, "start", VM, NULL), ==, 0);
+  running = vxm_simhost_state(sim);
+  g_assert_cmpstr(running, !=, before);
+
+  /* the VM runs: recover leaves it alone, and changes nothing */
+  g_assert_cmpint(run_vxm(u, sim, &out, "recover", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "left alone"));
+  g_assert_nonnull(strstr(out, "still runs"));
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, running);
+  g_clear_pointer(&after, g_free);
+
+  status = status_json(u, sim);
+  pid = json_object_get_int_member(status, "supervisor_pid");
+  pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  g_assert_cmpint(pfd.fd, >=, 0);
+  g_assert_cmpint(kill((pid_t)pid, SIGKILL), ==, 0);
+  g_assert_cmpint(poll(&pfd, 1, 30000), ==, 1);
+  close(pfd.fd);
+
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "recover", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "win11: "));
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  vxmd_stop(d);
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
+/* vxm display by hand, as a user: vxmd writes the DDC/CI the user's i2c node would refuse. */
+static void
+test_display(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *log = NULL;
+  User *u;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  tmp = vxm_test_mkdtemp();
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  u = user_new(user_in);
+  init_vm(u, sim);
+  add_display_settings(u, "DEL:41234:12345");
+  assert_monitor_input(sim, "hdmi1");
+  g_assert_cmpint(run_vxm(u, sim, &out, "display", "guest", VM, NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "sudo systemctl enable --now vxmd.socket"));
+  assert_monitor_input(sim, "hdmi1");
+
+  d = vxmd_start(sim, tmp);
+  vxm_simhost_clear_log(sim);
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "display", "guest", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "DELL U2720Q (DEL:41234:12345) switched to dp1"));
+  assert_monitor_input(sim, "dp1");
+  log = vxm_simhost_read_log(sim);
+  g_assert_nonnull(strstr(log, "write /dev/i2c-3 51 84 03 60 00 0f d7 -> ok\n"));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "display", "host", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "switched to hdmi1"));
+  assert_monitor_input(sim, "hdmi1");
+  vxmd_stop(d);
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
+/* Runs tests/vxm-test-host-ops-vxmd as @u: VxmHostOpsVxmd's every operation, in this process's
+ * terms (the helper prints a line per step). */
+static void
+run_host_ops(User *u, VxmSimhost *sim, const char *gpu, const char *const *steps)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  int status = 0;
+
+  g_ptr_array_add(argv, vxm_test_build_path("tests/vxm-test-host-ops-vxmd"));
+  g_ptr_array_add(argv, g_strdup(vxm_simhost_root(sim)));
+  g_ptr_array_add(argv, g_strdup("opsvm"));
+  g_ptr_array_add(argv, g_strdup(gpu));
+  for (gsize i = 0; steps[i] != NULL; i++)
+    g_ptr_array_add(argv, g_strdup(steps[i]));
+  g_ptr_array_add(argv, NULL);
+  g_assert_true(g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT, become_user,
+                             (gpointer)u->user, &out, &err, &status, &error));
+  g_assert_no_error(error);
+  g_test_message("host ops as %s:\n%s%s", u->user, out, err);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+  for (gsize i = 0; steps[i] != NULL; i++) {
+    g_autofree char *line = g_strdup_printf("ok %s\n", steps[i]);
+
+    g_assert_nonnull(strstr(out, line));
+  }
+}
+
+static gboolean
+have_cap_sys_resource(void)
+{
+  g_autofree char *text = NULL;
+  const char *line;
+  guint64 caps = 0;
+
+  g_assert_true(g_file_get_contents("/proc/self/status", &text, NULL, NULL));
+  line = strstr(text, "\nCapEff:");
+  g_assert_nonnull(line);
+  caps = g_ascii_strtoull(line + 8, NULL, 16);
+  return (caps & (G_GUINT64_CONSTANT(1) << 24)) != 0; /* CAP_SYS_RESOURCE */
+}
+
+#define KEYBOARD \
+  "/dev/input/by-id/usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-event-kbd"
+
+/* Every VxmHostOpsVxmd operation as the user, several threads at once included; the host is as
+ * before afterwards. Hugepages on the machine that has pools. */
+static void
+test_host_ops(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(VxmSimhost) amd = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  const char *memlock_step;
+  User *u;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  /* prlimit(2) on another uid's process needs CAP_SYS_RESOURCE, which vxmd has from this
+   * process; some sandboxes drop it, and then the refusal must travel back unchanged */
+  memlock_step = have_cap_sys_resource() ? "memlock-self:1073741824" : "memlock-denied:1073741824";
+  if (!have_cap_sys_resource())
+    g_test_message("no CAP_SYS_RESOURCE here: raise-memlock is checked to be denied cleanly");
+  tmp = vxm_test_mkdtemp();
+  u = user_new(user_in);
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  d = vxmd_start(sim, tmp);
+  before = vxm_simhost_state(sim);
+  run_host_ops(u, sim, GPU,
+               (const char *const[]){"threads", "detach", "vfio-mine", "bound:vfio-pci",
+                                     "held-by:opsvm", "grant:" KEYBOARD, "mine:" KEYBOARD,
+                                     "journal-has:device-node-owner", "journal-has:pci-bind",
+                                     memlock_step, "memlock-pid:1", "threads", "revoke", "reattach",
+                                     "restore",
+                                     /* keep_bound: the supervisor's release, then restore */
+                                     "detach", "reattach-keep", "restore", "bound:vfio-pci",
+                                     "held-by:keep_bound", "detach", "reattach", NULL});
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  vxmd_stop(d);
+  g_clear_pointer(&sim, vxm_simhost_stop);
+  g_clear_pointer(&before, g_free);
+  g_clear_pointer(&after, g_free);
+
+  amd = vxm_simhost_start("amd-apu-radeon", &error);
+  g_assert_no_error(error);
+  d = vxmd_start(amd, tmp);
+  before = vxm_simhost_state(amd);
+  run_host_ops(u, amd, "0000:03:00.0",
+               (const char *const[]){"hugepages:4", "journal-has:hugepages", "release-hugepages",
+                                     "restore", NULL});
+  after = vxm_simhost_state(amd);
+  g_assert_cmpstr(after, ==, before);
+  vxmd_stop(d);
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
+static JsonObject *
+parse_object(const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data(parser, text, -1, &error);
+  g_assert_no_error(error);
+  return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+/* vxm fingerprint: the user cannot read the UUID and serials (0400 root), vxmd can; root reads
+ * them itself, and both see the same identity. */
+static void
+test_fingerprint(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) as_user = NULL;
+  g_autoptr(JsonObject) as_root = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *root_out = NULL;
+  g_autofree char *root_err = NULL;
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  User *u;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  tmp = vxm_test_mkdtemp();
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  u = user_new(user_in);
+
+  /* the UUID is root's on this host, as on a real one */
+  {
+    g_autofree char *path = vxm_simhost_path(sim, "/sys/class/dmi/id/product_uuid");
+    struct stat st;
+
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    g_assert_cmpuint(st.st_mode & 07777, ==, 0400);
+    g_assert_cmpuint(st.st_uid, ==, 0);
+  }
+  /* the door is vxmd's: without it, the fix */
+  g_assert_cmpint(run_vxm(u, sim, &out, "fingerprint", NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "sudo systemctl enable --now vxmd.socket"));
+  g_clear_pointer(&out, g_free);
+
+  d = vxmd_start(sim, tmp);
+  g_assert_cmpint(run_vxm(u, sim, &out, "fingerprint", "--json", NULL), ==, 0);
+  as_user = parse_object(out);
+  g_assert_cmpstr(json_object_get_string_member(as_user, "product_uuid"), ==, HOST_UUID);
+  g_assert_cmpstr(json_object_get_string_member(as_user, "board_serial"), ==, BOARD_SERIAL);
+  g_assert_cmpstr(json_object_get_string_member(as_user, "sys_vendor"), ==,
+                  "Micro-Star International Co., Ltd.");
+  g_assert_cmpstr(json_object_get_string_member(as_user, "bios_date"), ==, "03/12/2020");
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "fingerprint", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "  uuid          " HOST_UUID "\n"));
+  g_assert_nonnull(strstr(out, "identify this machine"));
+  vxmd_stop(d);
+
+  /* as root, without vxmd: the same object */
+  g_assert_cmpint(vxm_test_run((const char *const[]){vxm, "fingerprint", "--json", "--root",
+                                                     vxm_simhost_root(sim), NULL},
+                               NULL, &root_out, &root_err),
+                  ==, 0);
+  as_root = parse_object(root_out);
+  for (const char *const *f = (const char *const[]){"sys_vendor", "product_name", "product_serial",
+                                                    "product_uuid", "board_name", "board_serial",
+                                                    "board_asset_tag", "bios_version", NULL};
+       *f != NULL; f++)
+    g_assert_cmpstr(json_object_get_string_member(as_root, *f), ==,
+                    json_object_get_string_member(as_user, *f));
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  if (geteuid() == 0)
+    make_users();
+  g_test_add_func("/vxm/rootless/refused/no-vxmd-and-not-in-group", test_refusals);
+  g_test_add_func("/vxm/rootless/start-status-stop/simhost", test_start_stop);
+  g_test_add_func("/vxm/rootless/fingerprint/through-vxmd", test_fingerprint);
+  g_test_add_func("/vxm/rootless/kill-supervisor/recover", test_kill_recover);
+  g_test_add_func("/vxm/rootless/display/through-vxmd", test_display);
+  g_test_add_func("/vxm/rootless/host-ops-vxmd/every-operation", test_host_ops);
+  return g_test_run();
+}
