@@ -137,12 +137,9 @@ VxmPciBus *
 vxm_pci_bus_new(VxmHostfs *hostfs, GError **error)
 {
   g_autoptr(VxmPciBus) self = g_object_new(VXM_TYPE_PCI_BUS, NULL);
-  g_autoptr(GError) local = NULL;
 
   self->hostfs = g_object_ref(hostfs);
-  self->ids = vxm_pci_ids_load(hostfs, &local);
-  if (self->ids == NULL)
-    g_debug("%s", local->message);
+  self->ids = vxm_pci_ids_new_lazy(hostfs);
   if (!vxm_pci_bus_reload(self, error))
     return NULL;
   return g_steal_pointer(&self);
