@@ -45,7 +45,8 @@ GPtrArray *vxm_gpu_list_for_bus(VxmPciBus *bus, const char *guest_address);
 /* The GPU that @text names: a PCI address (the GPU's or one of its functions'), or else a
  * case-insensitive piece of its vendor/device/subsystem name or of its "vvvv:dddd" ids.
  * NOT_FOUND when nothing matches; INVALID_ARGUMENT when the address is not a GPU or the text
- * matches several (the message lists them). */
+ * matches several (the message lists them). An address reads only that GPU's slot, its IOMMU
+ * groups and the other display controllers (vxm_pci_bus_new_for_slot()). */
 VxmGpu *vxm_gpu_find(VxmHostfs *hostfs, const char *text, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 VxmGpu *vxm_gpu_find_in_list(GPtrArray *gpus, const char *text,
                              GError **error) G_GNUC_WARN_UNUSED_RESULT;
