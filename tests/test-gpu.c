@@ -383,8 +383,8 @@ joined(GPtrArray *strings)
   return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-/* vxm_gpu_find() by address reads only the card's slot, groups and the other GPUs: on every
- * test machine it gives the same answers as the whole bus, without the unrelated devices. */
+/* vxm_gpu_find() by address and vxm_gpu_list_only() read only the GPUs' slots and groups: on
+ * every test machine they give the same answers as the whole bus, without unrelated devices. */
 static void
 test_find_scoped(void)
 {
@@ -396,14 +396,19 @@ test_find_scoped(void)
   for (gsize m = 0; m < G_N_ELEMENTS(machines); m++) {
     Fixture f = {0};
     g_autoptr(GPtrArray) gpus = NULL;
+    g_autoptr(GPtrArray) only = NULL;
 
     fixture_setup(&f, GINT_TO_POINTER(machines[m]));
     gpus = list(&f);
+    only = vxm_gpu_list_only(f.fs, NULL);
     g_assert_cmpuint(gpus->len, >, 0);
-    for (guint i = 0; i < gpus->len; i++) {
-      VxmGpu *whole = g_ptr_array_index(gpus, i);
+    g_assert_cmpuint(only->len, ==, gpus->len);
+    for (guint i = 0; i < gpus->len * 2; i++) {
+      VxmGpu *whole = g_ptr_array_index(gpus, i % gpus->len);
       g_autoptr(GError) error = NULL;
-      g_autoptr(VxmGpu) scoped = vxm_gpu_find(f.fs, vxm_gpu_get_address(whole), &error);
+      g_autoptr(VxmGpu) scoped = i < gpus->len
+                                     ? vxm_gpu_find(f.fs, vxm_gpu_get_address(whole), &error)
+                                     : g_object_ref(g_ptr_array_index(only, i - gpus->len));
       g_autofree char *fw = NULL, *fs = NULL, *mw = NULL, *ms = NULL, *rw = NULL, *rs = NULL;
 
       g_assert_no_error(error);

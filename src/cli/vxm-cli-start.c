@@ -43,7 +43,7 @@ find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes, G
   VxmGpu *gpu = NULL;
 
   if (config->gpu != NULL) {
-    /* only the configured card's slot and groups are read, not every PCI device */
+    /* only the GPUs' slots and groups are read, not every PCI device */
     gpu = found = vxm_gpu_find(hostfs, config->gpu, error);
     if (gpu == NULL) {
       g_prefix_error(error, "the guest GPU of VM %s ([gpu] address = %s): ", config->name,
@@ -51,7 +51,7 @@ find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes, G
       return NULL;
     }
   } else {
-    gpus = vxm_gpu_list(hostfs, error);
+    gpus = vxm_gpu_list_only(hostfs, error);
     if (gpus == NULL)
       return NULL;
     for (guint i = 0; i < gpus->len; i++)

@@ -13,7 +13,8 @@ struct _VxmPciBus {
   GHashTable *by_address; /* normalised address -> VxmPciDevice (borrowed from devices) */
   GHashTable *groups;     /* GINT_TO_POINTER(group) -> GPtrArray of VxmPciDevice */
   gboolean iommu_enabled;
-  gboolean scoped; /* vxm_pci_bus_new_for_slot(): only what a GPU at @slot needs */
+  gboolean scoped;   /* vxm_pci_bus_new_for_gpus(): only what the GPUs need */
+  gboolean has_slot; /* and this slot (the guest GPU's) */
   VxmPciAddress slot;
 };
 
@@ -106,26 +107,46 @@ read_groups(VxmPciBus *self, GHashTable *wanted, GError **error)
   return TRUE;
 }
 
-/* A scoped bus loads a device only when it is in the slot or a display controller: the class
- * is one read, a whole device a dozen. */
-static gboolean
-scope_wants(VxmPciBus *self, const char *name, const VxmPciAddress *addr)
+static char *
+slot_key(const VxmPciAddress *addr)
 {
-  g_autofree char *path = NULL;
-  guint64 class_value = 0;
+  return g_strdup_printf("%04x:%02x:%02x", addr->domain, addr->bus, addr->device);
+}
 
-  if (!self->scoped || vxm_pci_address_same_slot(addr, &self->slot))
-    return TRUE;
-  path = g_strdup_printf("%s/%s/class", VXM_HOST_SYS_PCI_DEVICES, name);
-  if (!vxm_hostfs_read_attr_uint64(self->hostfs, path, 16, &class_value, NULL))
-    return TRUE; /* unreadable: loading it says why (or skips a removed device) */
-  return ((class_value >> 8) & VXM_PCI_CLASS_DISPLAY_MASK) == VXM_PCI_CLASS_DISPLAY;
+/* The slots a scoped bus loads: @self->slot and every slot with a display controller. The
+ * class is one read, a whole device a dozen; a slot already wanted needs no more reads. */
+static GHashTable *
+wanted_slots(VxmPciBus *self, GPtrArray *names)
+{
+  GHashTable *slots = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = g_ptr_array_index(names, i);
+    g_autofree char *key = NULL;
+    g_autofree char *path = NULL;
+    guint64 class_value = 0;
+    VxmPciAddress addr;
+
+    if (!vxm_pci_address_parse(name, &addr, NULL))
+      continue;
+    key = slot_key(&addr);
+    if (g_hash_table_contains(slots, key))
+      continue;
+    path = g_strdup_printf("%s/%s/class", VXM_HOST_SYS_PCI_DEVICES, name);
+    /* unreadable: loading it says why (or skips a device removed meanwhile) */
+    if ((self->has_slot && vxm_pci_address_same_slot(&addr, &self->slot)) ||
+        !vxm_hostfs_read_attr_uint64(self->hostfs, path, 16, &class_value, NULL) ||
+        ((class_value >> 8) & VXM_PCI_CLASS_DISPLAY_MASK) == VXM_PCI_CLASS_DISPLAY)
+      g_hash_table_add(slots, g_steal_pointer(&key));
+  }
+  return slots;
 }
 
 gboolean
 vxm_pci_bus_reload(VxmPciBus *self, GError **error)
 {
   g_autoptr(GPtrArray) names = NULL;
+  g_autoptr(GHashTable) slots = NULL;
 
   g_clear_pointer(&self->by_address, g_hash_table_unref);
   g_clear_pointer(&self->groups, g_hash_table_unref);
@@ -140,6 +161,8 @@ vxm_pci_bus_reload(VxmPciBus *self, GError **error)
     g_prefix_error(error, "cannot list the host's PCI devices: ");
     return FALSE;
   }
+  if (self->scoped)
+    slots = wanted_slots(self, names);
   for (guint i = 0; i < names->len; i++) {
     const char *name = g_ptr_array_index(names, i);
     g_autoptr(GError) local = NULL;
@@ -148,8 +171,12 @@ vxm_pci_bus_reload(VxmPciBus *self, GError **error)
 
     if (!vxm_pci_address_parse(name, &addr, NULL))
       continue; /* not a device link */
-    if (!scope_wants(self, name, &addr))
-      continue;
+    if (slots != NULL) {
+      g_autofree char *key = slot_key(&addr);
+
+      if (!g_hash_table_contains(slots, key))
+        continue;
+    }
     dev = vxm_pci_device_new(self->hostfs, name, self->ids, &local);
     if (dev == NULL) {
       /* a device removed while we list is not an error; anything else is */
@@ -194,14 +221,15 @@ vxm_pci_bus_new(VxmHostfs *hostfs, GError **error)
 }
 
 VxmPciBus *
-vxm_pci_bus_new_for_slot(VxmHostfs *hostfs, const char *address, GError **error)
+vxm_pci_bus_new_for_gpus(VxmHostfs *hostfs, const char *address, GError **error)
 {
   g_autoptr(VxmPciBus) self = g_object_new(VXM_TYPE_PCI_BUS, NULL);
 
   self->hostfs = g_object_ref(hostfs);
   self->ids = vxm_pci_ids_new_lazy(hostfs);
-  if (!vxm_pci_address_parse(address, &self->slot, error))
+  if (address != NULL && !vxm_pci_address_parse(address, &self->slot, error))
     return NULL;
+  self->has_slot = address != NULL;
   self->scoped = TRUE;
   if (!vxm_pci_bus_reload(self, error))
     return NULL;
