@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-util.h"
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-socket-wait.h"
 #include "vm/vxm-vm-config.h"
@@ -82,6 +83,7 @@ static void G_GNUC_PRINTF(2, 3) sv_log(VxmSupervisor *self, const char *format, 
   va_end(args);
   stamp[strlen(stamp) - 3] = '\0'; /* milliseconds */
   line = g_strdup_printf("%s %s\n", stamp, message);
+  vxm_debug_timing("supervisor: %s", message);
   if (self->log_fd >= 0 && write(self->log_fd, line, strlen(line)) < 0)
     g_debug("cannot write vxm.log: %s", g_strerror(errno));
   g_debug("%s", message);
