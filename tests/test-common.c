@@ -159,6 +159,34 @@ test_atomic_replace(void)
   vxm_test_rm_rf(dir);
 }
 
+/* The unsynced variant still replaces in one step: new content, its mode, no temporary left. */
+static void
+test_replace_atomic_nosync(void)
+{
+  g_autofree char *dir = vxm_test_mkdtemp();
+  g_autofree char *path = g_build_filename(dir, "status.json", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) listing = NULL;
+  struct stat st;
+
+  g_assert_true(vxm_file_replace_atomic_nosync(path, "one", -1, 0600, &error));
+  g_assert_true(vxm_file_replace_atomic_nosync(path, "two!", 3, 0600, &error));
+  g_assert_no_error(error);
+  g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
+  g_assert_cmpstr(contents, ==, "two");
+  g_assert_cmpint(stat(path, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+  listing = g_dir_open(dir, 0, NULL);
+  g_assert_cmpstr(g_dir_read_name(listing), ==, "status.json");
+  g_assert_null(g_dir_read_name(listing));
+
+  g_assert_false(vxm_file_replace_atomic_nosync("/nonexistent/dir/x", "x", -1, 0600, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
+  g_assert_nonnull(strstr(error->message, "/nonexistent/dir/x"));
+  vxm_test_rm_rf(dir);
+}
+
 static void
 test_format_bytes(void)
 {
@@ -180,6 +208,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/hostfs/cli-root", test_hostfs_cli_root);
   g_test_add_func("/vxm/util/parse-numbers", test_parse_numbers);
   g_test_add_func("/vxm/util/parse-size", test_parse_size);
+  g_test_add_func("/vxm/util/replace-atomic-nosync", test_replace_atomic_nosync);
   g_test_add_func("/vxm/util/atomic-replace", test_atomic_replace);
   g_test_add_func("/vxm/util/format-bytes", test_format_bytes);
   return g_test_run();

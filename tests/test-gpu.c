@@ -363,6 +363,83 @@ test_find(Fixture *f, gconstpointer data)
   }
 }
 
+static char *
+addresses(GPtrArray *devices)
+{
+  g_autoptr(GString) s = g_string_new(NULL);
+
+  for (guint i = 0; i < devices->len; i++)
+    g_string_append_printf(s, "%s ", vxm_pci_device_get_address(g_ptr_array_index(devices, i)));
+  return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static char *
+joined(GPtrArray *strings)
+{
+  g_autoptr(GString) s = g_string_new(NULL);
+
+  for (guint i = 0; i < strings->len; i++)
+    g_string_append_printf(s, "%s\n", (char *)g_ptr_array_index(strings, i));
+  return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/* vxm_gpu_find() by address and vxm_gpu_list_only() read only the GPUs' slots and groups: on
+ * every test machine they give the same answers as the whole bus, without unrelated devices. */
+static void
+test_find_scoped(void)
+{
+  static const VxmTestMachine machines[] = {
+      VXM_TEST_MACHINE_INTEL_NVIDIA, VXM_TEST_MACHINE_AMD_RADEON, VXM_TEST_MACHINE_SHARED_GROUP,
+      VXM_TEST_MACHINE_TWO_DGPU,     VXM_TEST_MACHINE_SINGLE_GPU, VXM_TEST_MACHINE_IOMMU_OFF,
+  };
+
+  for (gsize m = 0; m < G_N_ELEMENTS(machines); m++) {
+    Fixture f = {0};
+    g_autoptr(GPtrArray) gpus = NULL;
+    g_autoptr(GPtrArray) only = NULL;
+
+    fixture_setup(&f, GINT_TO_POINTER(machines[m]));
+    gpus = list(&f);
+    only = vxm_gpu_list_only(f.fs, NULL);
+    g_assert_cmpuint(gpus->len, >, 0);
+    g_assert_cmpuint(only->len, ==, gpus->len);
+    for (guint i = 0; i < gpus->len * 2; i++) {
+      VxmGpu *whole = g_ptr_array_index(gpus, i % gpus->len);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VxmGpu) scoped = i < gpus->len
+                                     ? vxm_gpu_find(f.fs, vxm_gpu_get_address(whole), &error)
+                                     : g_object_ref(g_ptr_array_index(only, i - gpus->len));
+      g_autofree char *fw = NULL, *fs = NULL, *mw = NULL, *ms = NULL, *rw = NULL, *rs = NULL;
+
+      g_assert_no_error(error);
+      g_assert_cmpstr(vxm_gpu_get_address(scoped), ==, vxm_gpu_get_address(whole));
+      g_assert_cmpint(vxm_gpu_get_role(scoped), ==, vxm_gpu_get_role(whole));
+      fw = addresses(vxm_gpu_get_all_functions(whole));
+      fs = addresses(vxm_gpu_get_all_functions(scoped));
+      g_assert_cmpstr(fs, ==, fw);
+      mw = addresses(vxm_gpu_get_iommu_group_members(whole));
+      ms = addresses(vxm_gpu_get_iommu_group_members(scoped));
+      g_assert_cmpstr(ms, ==, mw);
+      rw = joined(vxm_gpu_get_reasons(whole));
+      rs = joined(vxm_gpu_get_reasons(scoped));
+      g_assert_cmpstr(rs, ==, rw);
+      g_assert_cmpuint(vxm_pci_bus_get_devices(vxm_gpu_get_bus(scoped))->len, <=,
+                       vxm_pci_bus_get_devices(vxm_gpu_get_bus(whole))->len);
+    }
+    if (machines[m] == VXM_TEST_MACHINE_INTEL_NVIDIA) {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(VxmGpu) card = vxm_gpu_find(f.fs, "0000:01:00.1", &error);
+
+      /* the USB controller of the chipset is in no group of a GPU: not read */
+      g_assert_no_error(error);
+      g_assert_cmpstr(vxm_gpu_get_address(card), ==, "0000:01:00.0");
+      g_assert_null(vxm_pci_bus_lookup(vxm_gpu_get_bus(card), "0000:00:14.0"));
+      g_assert_nonnull(vxm_pci_bus_lookup(vxm_gpu_get_bus(card), "0000:00:02.0"));
+    }
+    fixture_teardown(&f, NULL);
+  }
+}
+
 #define ADD(path, func, machine) \
   g_test_add(path, Fixture, GINT_TO_POINTER(machine), fixture_setup, func, fixture_teardown)
 
@@ -370,6 +447,7 @@ int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/vxm/pci/gpu/find-scoped", test_find_scoped);
   ADD("/vxm/pci/gpu/igpu-and-turing", test_igpu_and_turing, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/pci/gpu/shared-group-names-offenders", test_shared_group_names_offenders,
       VXM_TEST_MACHINE_SHARED_GROUP);

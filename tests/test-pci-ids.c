@@ -132,6 +132,28 @@ test_load_from_root(void)
   vxm_test_rm_rf(root);
 }
 
+/* A lazy database reads the file at its first lookup, not when made: a file written in
+ * between is the one seen, and without a file there are no names but the built-in classes. */
+static void
+test_lazy(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(VxmPciIds) lazy = vxm_pci_ids_new_lazy(fs);
+  g_autoptr(VxmPciIds) none = vxm_pci_ids_new_lazy(fs);
+
+  vxm_test_write_file(root, "usr/share/hwdata/pci.ids", "1234  Written Later\n");
+  g_assert_cmpstr(vxm_pci_ids_get_vendor_name(lazy, 0x1234), ==, "Written Later");
+  g_assert_cmpstr(vxm_pci_ids_get_source(lazy), ==, VXM_HOST_PCI_IDS_HWDATA);
+  vxm_test_rm_rf(root);
+
+  /* read once: the file gone after the first lookup changes nothing */
+  g_assert_cmpstr(vxm_pci_ids_get_vendor_name(lazy, 0x1234), ==, "Written Later");
+  g_assert_null(vxm_pci_ids_get_vendor_name(none, 0x1234));
+  g_assert_null(vxm_pci_ids_get_device_name(none, 0x1234, 0x0001));
+  g_assert_cmpstr(vxm_pci_ids_get_class_name(none, 0x0300), ==, "VGA compatible controller");
+}
+
 static void
 test_real_file(void)
 {
@@ -169,6 +191,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/pci/ids/class-names", test_class_names);
   g_test_add_func("/vxm/pci/ids/malformed-lines", test_malformed_lines);
   g_test_add_func("/vxm/pci/ids/load-from-root", test_load_from_root);
+  g_test_add_func("/vxm/pci/ids/lazy", test_lazy);
   g_test_add_func("/vxm/pci/ids/real-file", test_real_file);
   return g_test_run();
 }

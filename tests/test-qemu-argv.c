@@ -43,7 +43,6 @@ facts_nvidia_4fn(VxmHostFacts *f)
   vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 14);
   vxm_host_facts_add_gpu_function(f, "0000:01:00.2", 0x0c03, "xhci_hcd", 14);
   vxm_host_facts_add_gpu_function(f, "0000:01:00.3", 0x0c80, "nvidia-gpu", 14);
-  f->gpu_name = g_strdup("NVIDIA TU104 [GeForce RTX 2080]");
   f->memory_bytes = 16 * GIB;
   f->cores = 4;
   f->threads = 2;
@@ -58,7 +57,6 @@ facts_amd_audio(VxmHostFacts *f)
 {
   vxm_host_facts_add_gpu_function(f, "0000:0c:00.0", 0x0300, "amdgpu", 22);
   vxm_host_facts_add_gpu_function(f, "0000:0c:00.1", 0x0403, "snd_hda_intel", 23);
-  f->gpu_name = g_strdup("AMD Navi 21 [Radeon RX 6800]");
   f->gpu_numa_node = 0;
   f->memory_bytes = 12 * GIB;
   f->cores = 6;

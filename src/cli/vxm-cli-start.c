@@ -12,6 +12,8 @@
 
 #include <gio/gunixinputstream.h>
 
+#include "common/vxm-util.h"
+
 #include "supervisor/vxm-control-server.h"
 #include "supervisor/vxm-host-ops-vxmd.h"
 #include "supervisor/vxm-supervisor.h"
@@ -41,21 +43,24 @@
 static VxmGpu *
 find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes, GError **error)
 {
-  g_autoptr(GPtrArray) gpus = vxm_gpu_list(hostfs, error);
+  g_autoptr(GPtrArray) gpus = NULL;
   g_autoptr(GPtrArray) candidates = g_ptr_array_new();
   g_autoptr(GPtrArray) reasons = NULL;
+  g_autoptr(VxmGpu) found = NULL;
   VxmGpu *gpu = NULL;
 
-  if (gpus == NULL)
-    return NULL;
   if (config->gpu != NULL) {
-    gpu = vxm_gpu_find_in_list(gpus, config->gpu, error);
+    /* only the GPUs' slots and groups are read, not every PCI device */
+    gpu = found = vxm_gpu_find(hostfs, config->gpu, error);
     if (gpu == NULL) {
       g_prefix_error(error, "the guest GPU of VM %s ([gpu] address = %s): ", config->name,
                      config->gpu);
       return NULL;
     }
   } else {
+    gpus = vxm_gpu_list_only(hostfs, error);
+    if (gpus == NULL)
+      return NULL;
     for (guint i = 0; i < gpus->len; i++)
       if (vxm_gpu_get_role(g_ptr_array_index(gpus, i)) == VXM_GPU_ROLE_CANDIDATE)
         g_ptr_array_add(candidates, g_ptr_array_index(gpus, i));
@@ -543,7 +548,9 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
   in->config = vxm_vm_config_load(in->paths, error);
   if (in->config == NULL || !vxm_vm_config_resolve(in->config, hostfs, in->paths, error))
     return FALSE;
+  vxm_debug_timing("start: config loaded");
   in->gpu = find_guest_gpu(hostfs, in->config, in->notes, error);
+  vxm_debug_timing("start: guest GPU found");
   if (in->gpu == NULL)
     return FALSE;
   if (in->config->smbios == VXM_VM_SMBIOS_HOST && geteuid() != 0)
@@ -558,12 +565,14 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
   in->memlock_bytes = vxm_memlock_required(
       in->facts->memory_bytes,
       in->facts->looking_glass_path != NULL ? in->facts->looking_glass_bytes : 0);
+  vxm_debug_timing("start: host facts");
   in->caps =
       vxm_qemu_caps_get(in->config->resolved.qemu_binary != NULL ? in->config->resolved.qemu_binary
                                                                  : in->config->qemu_binary,
                         NULL, error);
   if (in->caps == NULL)
     return FALSE;
+  vxm_debug_timing("start: host facts and QEMU capabilities");
   req.secure_boot = in->config->secure_boot;
   req.machine = vxm_qemu_caps_resolve_machine(in->caps, "q35");
   req.code = in->config->firmware_code;
@@ -605,6 +614,7 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
       return FALSE;
   }
   in->steps = vxm_host_step_plan(in->config, in->facts, in->paths, in->notes);
+  vxm_debug_timing("start: argv and plan built");
   return TRUE;
 }
 
@@ -858,6 +868,7 @@ start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
   g_subprocess_launcher_take_fd(launcher, fds[1], 3);
   g_subprocess_launcher_take_fd(launcher, plan_fd, 4);
   g_subprocess_launcher_set_child_setup(launcher, child_setup_session, NULL, NULL);
+  vxm_debug_timing("start: spawning the supervisor");
   child = g_subprocess_launcher_spawnv(launcher, (const char *const *)argv, &error);
   g_clear_object(&launcher); /* closes our copy of the pipe's write end */
   if (child == NULL) {

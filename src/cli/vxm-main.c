@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/vxm-util.h"
 #include "vxm-cli.h"
 #include "vxm-config.h"
 
@@ -59,6 +60,7 @@ main(int argc, char **argv)
   const char *no_color = g_getenv("NO_COLOR");
   int status;
 
+  vxm_debug_timing("main %s", argc > 1 ? argv[1] : "");
   setlocale(LC_ALL, "");
   if (argc < 2) {
     print_usage(stderr);

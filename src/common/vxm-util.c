@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "vxm-error.h"
 
@@ -64,6 +66,59 @@ vxm_file_replace_atomic(const char *path, const char *contents, gssize length, i
     return FALSE;
   }
   return TRUE;
+}
+
+gboolean
+vxm_file_replace_atomic_nosync(const char *path, const char *contents, gssize length, int mode,
+                               GError **error)
+{
+  g_autofree char *tmp = g_strdup_printf("%s.XXXXXX", path);
+  gsize left = length < 0 ? strlen(contents) : (gsize)length;
+  vxm_autofd int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, mode);
+
+  if (fd < 0)
+    return vxm_error_set_from_errno(error, errno, "cannot create %s", tmp);
+  while (left > 0) {
+    ssize_t n = write(fd, contents, left);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int errsv = errno;
+
+      unlink(tmp);
+      return vxm_error_set_from_errno(error, errsv, "cannot write %s", tmp);
+    }
+    contents += n;
+    left -= (gsize)n;
+  }
+  if (close(g_steal_fd(&fd)) < 0 || rename(tmp, path) < 0) {
+    int errsv = errno;
+
+    unlink(tmp);
+    return vxm_error_set_from_errno(error, errsv, "cannot replace %s", path);
+  }
+  return TRUE;
+}
+
+void
+vxm_debug_timing(const char *format, ...)
+{
+  static int enabled = -1;
+  g_autofree char *what = NULL;
+  struct timespec ts;
+  va_list ap;
+
+  if (enabled < 0)
+    enabled = g_getenv("VXM_DEBUG_TIMING") != NULL;
+  if (!enabled)
+    return;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  va_start(ap, format);
+  what = g_strdup_vprintf(format, ap);
+  va_end(ap);
+  fprintf(stderr, "vxm-timing: %d %.3f %s\n", (int)getpid(),
+          (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6, what);
 }
 
 char *

@@ -30,6 +30,17 @@ gboolean vxm_parse_uint64(const char *text, guint base, guint64 *out);
 gboolean vxm_file_replace_atomic(const char *path, const char *contents, gssize length, int mode,
                                  GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* Writes @path atomically without waiting for the disk: a temporary file beside it, then
+ * rename. Readers see the old or the new content, never a mix; after a power cut the file may
+ * be old or empty. For files that only describe (a VM's status), never for the journal. */
+gboolean vxm_file_replace_atomic_nosync(const char *path, const char *contents, gssize length,
+                                        int mode, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* With VXM_DEBUG_TIMING set: "vxm-timing: PID MS WHAT" on stderr, MS on CLOCK_MONOTONIC (one
+ * clock for every process of a start, so the lines of the CLI, the supervisor and a test can be
+ * merged). For finding where a command's time goes; costs one getenv otherwise. */
+void vxm_debug_timing(const char *format, ...) G_GNUC_PRINTF(1, 2);
+
 /* "1.5 GiB", "512 MiB": for messages. */
 char *vxm_format_bytes(guint64 bytes);
 

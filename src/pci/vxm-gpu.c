@@ -328,6 +328,16 @@ vxm_gpu_list(VxmHostfs *hostfs, GError **error)
   return vxm_gpu_list_for_bus(bus, NULL);
 }
 
+GPtrArray *
+vxm_gpu_list_only(VxmHostfs *hostfs, GError **error)
+{
+  g_autoptr(VxmPciBus) bus = vxm_pci_bus_new_for_gpus(hostfs, NULL, error);
+
+  if (bus == NULL)
+    return NULL;
+  return vxm_gpu_list_for_bus(bus, NULL);
+}
+
 static char *
 gpu_summary(VxmGpu *gpu)
 {
@@ -442,7 +452,25 @@ vxm_gpu_find_in_list(GPtrArray *gpus, const char *text, GError **error)
 VxmGpu *
 vxm_gpu_find(VxmHostfs *hostfs, const char *text, GError **error)
 {
-  g_autoptr(GPtrArray) gpus = vxm_gpu_list(hostfs, error);
+  g_autoptr(GPtrArray) gpus = NULL;
+  g_autofree char *stripped = g_strstrip(g_strdup(text != NULL ? text : ""));
+  VxmPciAddress addr;
+
+  /* an address: only its slot, its groups and the other GPUs are read; anything else (a
+   * name, an address that is no GPU's) looks at every device, for the message */
+  if (vxm_pci_address_parse(stripped, &addr, NULL)) {
+    g_autofree char *normal = vxm_pci_address_to_string(&addr);
+    g_autoptr(VxmPciBus) bus = vxm_pci_bus_new_for_gpus(hostfs, normal, NULL);
+
+    if (bus != NULL) {
+      g_autoptr(GPtrArray) scoped = vxm_gpu_list_for_bus(bus, NULL);
+      VxmGpu *gpu = vxm_gpu_find_in_list(scoped, normal, NULL);
+
+      if (gpu != NULL)
+        return gpu;
+    }
+  }
+  gpus = vxm_gpu_list(hostfs, error);
 
   if (gpus == NULL)
     return NULL;

@@ -40,12 +40,17 @@ GPtrArray *vxm_gpu_list(VxmHostfs *hostfs, GError **error) G_GNUC_WARN_UNUSED_RE
 
 /* Every GPU of @bus's snapshot, sorted by address. @guest_address (nullable, any accepted
  * form) is the configured guest GPU: it gets role guest when it is passthrough-safe. */
+/* The same GPUs as vxm_gpu_list(), reading only what they need (vxm_pci_bus_new_for_gpus()):
+ * their buses hold no other device, so vxm_gpu_find_in_list() on them cannot tell "not a GPU"
+ * from "no such device". */
+GPtrArray *vxm_gpu_list_only(VxmHostfs *hostfs, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 GPtrArray *vxm_gpu_list_for_bus(VxmPciBus *bus, const char *guest_address);
 
 /* The GPU that @text names: a PCI address (the GPU's or one of its functions'), or else a
  * case-insensitive piece of its vendor/device/subsystem name or of its "vvvv:dddd" ids.
  * NOT_FOUND when nothing matches; INVALID_ARGUMENT when the address is not a GPU or the text
- * matches several (the message lists them). */
+ * matches several (the message lists them). An address reads only that GPU's slot, its IOMMU
+ * groups and the other display controllers (vxm_pci_bus_new_for_gpus()). */
 VxmGpu *vxm_gpu_find(VxmHostfs *hostfs, const char *text, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 VxmGpu *vxm_gpu_find_in_list(GPtrArray *gpus, const char *text,
                              GError **error) G_GNUC_WARN_UNUSED_RESULT;

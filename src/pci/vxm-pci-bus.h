@@ -20,11 +20,19 @@ G_DECLARE_FINAL_TYPE(VxmPciBus, vxm_pci_bus, VXM, PCI_BUS, GObject)
  * is VXM_ERROR_NOT_FOUND naming it (a wrong --root). */
 VxmPciBus *vxm_pci_bus_new(VxmHostfs *hostfs, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* Reads everything again. */
+/* Reads only what the GPUs need: the functions of every slot with a display controller (and
+ * of @address's slot, nullable), and the members of their IOMMU groups. Every question about
+ * a GPU (vxm-gpu: functions, groups, roles, the passthrough policy) gets the same answer as
+ * from the whole bus; other devices are simply not there. For vxm start, which must not wait
+ * for a scan of every device. */
+VxmPciBus *vxm_pci_bus_new_for_gpus(VxmHostfs *hostfs, const char *address,
+                                    GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* Reads everything again (a bus from vxm_pci_bus_new_for_gpus() keeps its scope). */
 gboolean vxm_pci_bus_reload(VxmPciBus *self, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 VxmHostfs *vxm_pci_bus_get_hostfs(VxmPciBus *self);
-/* NULL when the host has no pci.ids. */
+/* Read at the first name asked (vxm_pci_ids_new_lazy()): no names when the host has none. */
 VxmPciIds *vxm_pci_bus_get_ids(VxmPciBus *self);
 
 /* Every device (VxmPciDevice), sorted by address. */

@@ -21,6 +21,7 @@ struct _VxmPciIds {
   GArray *vendors; /* Entry, sorted by id, unique */
   GArray *classes; /* Entry, sorted by id, unique */
   char *source;
+  VxmHostfs *lazy_hostfs; /* vxm_pci_ids_new_lazy(): the file is read on the first lookup */
 };
 
 G_DEFINE_FINAL_TYPE(VxmPciIds, vxm_pci_ids, G_TYPE_OBJECT)
@@ -36,6 +37,7 @@ vxm_pci_ids_finalize(GObject *object)
   g_array_unref(self->vendors);
   g_array_unref(self->classes);
   g_free(self->source);
+  g_clear_object(&self->lazy_hostfs);
   G_OBJECT_CLASS(vxm_pci_ids_parent_class)->finalize(object);
 }
 
@@ -172,8 +174,8 @@ vxm_pci_ids_new_from_data(const char *data, gsize length)
   return self;
 }
 
-VxmPciIds *
-vxm_pci_ids_load(VxmHostfs *hostfs, GError **error)
+static gboolean
+read_database(VxmPciIds *self, VxmHostfs *hostfs, GError **error)
 {
   static const char *const paths[] = {VXM_HOST_PCI_IDS, VXM_HOST_PCI_IDS_HWDATA};
 
@@ -181,38 +183,68 @@ vxm_pci_ids_load(VxmHostfs *hostfs, GError **error)
     g_autoptr(GError) local = NULL;
     g_autofree char *contents = NULL;
     gsize len = 0;
-    VxmPciIds *self;
 
     if (!vxm_hostfs_read_file(hostfs, paths[i], &contents, &len, &local)) {
       if (g_error_matches(local, VXM_ERROR, VXM_ERROR_NOT_FOUND))
         continue;
       g_propagate_error(error, g_steal_pointer(&local));
-      return NULL;
+      return FALSE;
     }
-    self = g_object_new(VXM_TYPE_PCI_IDS, NULL);
     /* read_file NUL-terminates: parse in place instead of copying 1.3 MB */
     self->buf = g_steal_pointer(&contents);
     self->len = len;
     self->source = g_strdup(paths[i]);
     index_lines(self);
-    return self;
+    return TRUE;
   }
   g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
               "no PCI id database at %s or %s: install the pciutils or hwdata package to see "
               "device names",
               VXM_HOST_PCI_IDS, VXM_HOST_PCI_IDS_HWDATA);
-  return NULL;
+  return FALSE;
+}
+
+VxmPciIds *
+vxm_pci_ids_load(VxmHostfs *hostfs, GError **error)
+{
+  g_autoptr(VxmPciIds) self = g_object_new(VXM_TYPE_PCI_IDS, NULL);
+
+  if (!read_database(self, hostfs, error))
+    return NULL;
+  return g_steal_pointer(&self);
+}
+
+VxmPciIds *
+vxm_pci_ids_new_lazy(VxmHostfs *hostfs)
+{
+  VxmPciIds *self = g_object_new(VXM_TYPE_PCI_IDS, NULL);
+
+  self->lazy_hostfs = g_object_ref(hostfs);
+  return self;
+}
+
+/* The first lookup of a lazy database reads it; without a file it stays empty (no names). */
+static void
+ensure_loaded(VxmPciIds *self)
+{
+  g_autoptr(VxmHostfs) hostfs = g_steal_pointer(&self->lazy_hostfs);
+  g_autoptr(GError) error = NULL;
+
+  if (hostfs != NULL && !read_database(self, hostfs, &error))
+    g_debug("%s", error->message);
 }
 
 const char *
 vxm_pci_ids_get_source(VxmPciIds *self)
 {
+  ensure_loaded(self);
   return self->source;
 }
 
 guint
 vxm_pci_ids_get_vendor_count(VxmPciIds *self)
 {
+  ensure_loaded(self);
   return self->vendors->len;
 }
 
@@ -256,7 +288,10 @@ line_iter_next(LineIter *it)
 const char *
 vxm_pci_ids_get_vendor_name(VxmPciIds *self, guint16 vendor_id)
 {
-  const Entry *v = find_entry(self->vendors, vendor_id);
+  const Entry *v;
+
+  ensure_loaded(self);
+  v = find_entry(self->vendors, vendor_id);
 
   return v != NULL ? self->buf + v->name : NULL;
 }
@@ -297,7 +332,10 @@ vendor_devices(VxmPciIds *self, Entry *v)
 static const Entry *
 find_device(VxmPciIds *self, guint16 vendor_id, guint16 device_id)
 {
-  Entry *v = find_entry(self->vendors, vendor_id);
+  Entry *v;
+
+  ensure_loaded(self);
+  v = find_entry(self->vendors, vendor_id);
 
   if (v == NULL)
     return NULL;
@@ -386,6 +424,8 @@ static const struct {
 const char *
 vxm_pci_ids_get_class_name(VxmPciIds *self, guint16 class_code)
 {
+  if (self != NULL)
+    ensure_loaded(self);
   if (self != NULL) {
     const Entry *c = find_entry(self->classes, class_code >> 8);
 

@@ -25,6 +25,10 @@ VxmPciIds *vxm_pci_ids_new_from_data(const char *data, gsize length);
  * VXM_ERROR_NOT_FOUND when neither exists (callers usually go on without names). */
 VxmPciIds *vxm_pci_ids_load(VxmHostfs *hostfs, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* A database read on its first lookup (names are for people: a command that never shows one
+ * never reads the file). A missing file gives no names, as with vxm_pci_ids_load(). */
+VxmPciIds *vxm_pci_ids_new_lazy(VxmHostfs *hostfs);
+
 /* The host path the ids were loaded from, or NULL when parsed from memory. */
 const char *vxm_pci_ids_get_source(VxmPciIds *self);
 

@@ -104,6 +104,7 @@ static void G_GNUC_PRINTF(2, 3) sv_log(VxmSupervisor *self, const char *format, 
   va_end(args);
   stamp[strlen(stamp) - 3] = '\0'; /* milliseconds */
   line = g_strdup_printf("%s %s\n", stamp, message);
+  vxm_debug_timing("supervisor: %s", message);
   if (self->log_fd >= 0 && write(self->log_fd, line, strlen(line)) < 0)
     g_debug("cannot write vxm.log: %s", g_strerror(errno));
   g_debug("%s", message);

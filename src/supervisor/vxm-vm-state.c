@@ -49,7 +49,7 @@ vxm_vm_state_file_write(const char *path, JsonNode *status, GError **error)
   json_generator_set_root(gen, status);
   json_generator_set_pretty(gen, TRUE);
   text = json_generator_to_data(gen, &length);
-  return vxm_file_replace_atomic(path, text, (gssize)length, 0600, error);
+  return vxm_file_replace_atomic_nosync(path, text, (gssize)length, 0600, error);
 }
 
 JsonNode *

@@ -29,7 +29,10 @@ gboolean vxm_vm_state_from_string(const char *text, VxmVmState *out);
 /* TRUE for stopped and failed: the supervisor is done. */
 gboolean vxm_vm_state_is_final(VxmVmState state);
 
-/* Writes @status (an object) to @path atomically. */
+/* Writes @status (an object) to @path atomically (temporary file, rename), without an fsync:
+ * the file only describes the VM for `vxm status`, several times per start and stop; what
+ * must survive a crash is the host journal's, which syncs every entry. After a power cut the
+ * file may be old or empty (a read then says it is not a state file). */
 gboolean vxm_vm_state_file_write(const char *path, JsonNode *status,
                                  GError **error) G_GNUC_WARN_UNUSED_RESULT;
 /* Reads it back; NOT_FOUND when the VM never ran. */

@@ -44,7 +44,6 @@ vxm_host_facts_free(VxmHostFacts *self)
     return;
   g_ptr_array_unref(self->gpu_functions);
   g_ptr_array_unref(self->inputs);
-  g_free(self->gpu_name);
   g_free(self->looking_glass_path);
   vxm_host_smbios_free(self->smbios);
   g_free(self->monitor_name);
@@ -299,7 +298,6 @@ vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig 
           self, vxm_pci_device_get_address(dev), vxm_pci_device_get_class_code(dev),
           vxm_pci_device_get_driver(dev), vxm_pci_device_get_iommu_group(dev));
     }
-    self->gpu_name = vxm_pci_device_dup_display_name(vxm_gpu_get_device(gpu));
     self->gpu_numa_node = vxm_pci_device_get_numa_node(vxm_gpu_get_device(gpu));
   }
   self->memory_bytes = r->memory_bytes;

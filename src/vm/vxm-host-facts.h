@@ -55,7 +55,6 @@ typedef struct {
 
 typedef struct {
   GPtrArray *gpu_functions; /* VxmHostGpuFunction, function 0 first; empty: no passthrough */
-  char *gpu_name;           /* for messages: "NVIDIA GA102 [GeForce RTX 3080]" */
   gint gpu_numa_node;       /* -1 without NUMA */
 
   guint64 memory_bytes;   /* guest RAM */
