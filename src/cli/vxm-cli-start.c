@@ -25,7 +25,6 @@
 #include "cpu/vxm-cpu-topology.h"
 #include "display/vxm-display.h"
 #include "input/vxm-input-object.h"
-#include "input/vxm-input-set.h"
 #include "memory/vxm-hugepage-pools.h"
 #include "memory/vxm-memlock.h"
 #include "pci/vxm-gpu.h"
@@ -444,16 +443,15 @@ decide_pinning(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in, GE
   return TRUE;
 }
 
-/* A listed device that is absent at start: the watcher adds it when its by-id link appears.
- * Its kind comes from udev's by-id suffix, the only thing known of it now. */
+/* A listed device that is absent at start (the facts' inputs_missing): the watcher adds it
+ * when its by-id link appears. Its kind comes from udev's by-id suffix, the only thing known
+ * of it now. */
 static void
 add_pending_inputs(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
 {
-  g_autoptr(VxmInputSet) set = vxm_input_set_discover(hostfs, NULL);
+  GPtrArray *missing = in->facts->inputs_missing;
   guint kbd = 0, mouse = 0;
 
-  if (set == NULL)
-    return;
   for (guint i = 0; i < in->input_objects->len; i++) {
     const VxmInputObject *o = g_ptr_array_index(in->input_objects, i);
 
@@ -462,9 +460,8 @@ add_pending_inputs(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in
     else
       mouse++;
   }
-  vxm_input_set_select(set, (const char *const *)config->inputs);
-  for (guint i = 0; i < set->missing->len; i++) {
-    const char *name = g_ptr_array_index(set->missing, i);
+  for (guint i = 0; i < missing->len; i++) {
+    const char *name = g_ptr_array_index(missing, i);
     g_autofree char *host_path = g_strdup_printf(VXM_HOST_DEV_INPUT "/by-id/%s", name);
     gboolean keyboard = g_str_has_suffix(name, "-event-kbd");
     VxmInputObject *o;

@@ -29,6 +29,7 @@ vxm_host_facts_new(void)
 
   self->gpu_functions = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_function_free);
   self->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)input_free);
+  self->inputs_missing = g_ptr_array_new_with_free_func(g_free);
   self->gpu_numa_node = -1;
   self->hugepage_node = -1;
   self->sockets = 1;
@@ -44,6 +45,7 @@ vxm_host_facts_free(VxmHostFacts *self)
     return;
   g_ptr_array_unref(self->gpu_functions);
   g_ptr_array_unref(self->inputs);
+  g_ptr_array_unref(self->inputs_missing);
   g_free(self->looking_glass_path);
   vxm_host_smbios_free(self->smbios);
   g_free(self->monitor_name);
@@ -192,11 +194,13 @@ collect_inputs(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
     return;
   }
   vxm_input_set_select(set, (const char *const *)config->inputs);
-  for (guint i = 0; i < set->missing->len; i++)
+  for (guint i = 0; i < set->missing->len; i++) {
     add_note(notes,
              "input %s is not plugged in (" VXM_HOST_DEV_INPUT "/by-id/%s missing): "
              "it joins the guest when plugged in",
              (char *)set->missing->pdata[i], (char *)set->missing->pdata[i]);
+    g_ptr_array_add(self->inputs_missing, g_strdup(set->missing->pdata[i]));
+  }
   vxm_input_set_add_facts(set, hostfs, self);
   if (self->inputs->len == 0 && config->inputs == NULL)
     add_note(notes, "inputs = auto: no physical keyboard or mouse found (vxm inputs lists them)");

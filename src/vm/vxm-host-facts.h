@@ -65,7 +65,8 @@ typedef struct {
   guint cores;
   guint threads;
 
-  GPtrArray *inputs; /* VxmHostInput */
+  GPtrArray *inputs;         /* VxmHostInput */
+  GPtrArray *inputs_missing; /* names [input] inputs lists that are not plugged in (strings) */
 
   char *looking_glass_path; /* NULL: off; "/dev/kvmfr0" or "/dev/shm/looking-glass" */
   guint64 looking_glass_bytes;
