@@ -780,11 +780,11 @@ test_host_ops(void)
   d = vxmd_start(sim, tmp);
   before = vxm_simhost_state(sim);
   run_host_ops(u, sim, GPU,
-               (const char *const[]){"threads", "detach", "vfio-mine", "bound:vfio-pci",
-                                     "held-by:opsvm", "grant:" KEYBOARD, "mine:" KEYBOARD,
-                                     "journal-has:device-node-owner", "journal-has:pci-bind",
-                                     memlock_step, "memlock-pid:1", "threads", "revoke", "reattach",
-                                     "restore",
+               (const char *const[]){"threads", "detach", "grant-vfio", "vfio-mine",
+                                     "bound:vfio-pci", "held-by:opsvm", "grant:" KEYBOARD,
+                                     "mine:" KEYBOARD, "journal-has:device-node-owner",
+                                     "journal-has:pci-bind", memlock_step, "memlock-pid:1",
+                                     "threads", "revoke", "reattach", "restore",
                                      /* keep_bound: the supervisor's release, then restore */
                                      "detach", "reattach-keep", "restore", "bound:vfio-pci",
                                      "held-by:keep_bound", "detach", "reattach", NULL});

@@ -113,6 +113,12 @@ run_step(Ctx *ctx, VxmHostfs *hostfs, const char *step, GError **error)
     ok = vxm_host_ops_reattach_gpu(ctx->ops, ctx->vm, &gpu, report, error);
   } else if (strcmp(step, "reattach") == 0) {
     ok = vxm_host_ops_reattach_gpu(ctx->ops, ctx->vm, &gpu, report, error);
+  } else if (strcmp(step, "grant-vfio") == 0) {
+    /* what the supervisor's grant-vfio step asks once the group is on vfio-pci */
+    g_autofree char *node = vfio_node(hostfs, ctx->gpu);
+    const char *nodes[] = {node, NULL};
+
+    ok = node != NULL && vxm_host_ops_grant_devices(ctx->ops, ctx->vm, nodes, report, error);
   } else if (strcmp(step, "vfio-mine") == 0) {
     g_autofree char *node = vfio_node(hostfs, ctx->gpu);
 

@@ -4,7 +4,6 @@
 #include "common/vxm-error.h"
 #include "helper/vxm-helper-client.h"
 #include "helper/vxm-helper-protocol.h"
-#include "pci/vxm-gpu.h"
 
 struct _VxmHostOpsVxmd {
   GObject parent_instance;
@@ -36,48 +35,20 @@ vxmd_describe(VxmHostOps *ops)
   return VXM_HOST_OPS_VXMD(ops)->description;
 }
 
-/* /dev/vfio/N of each IOMMU group of the (now detached) GPU, as node names. */
-static char **
-vfio_nodes_of(VxmHostOpsVxmd *self, const char *gpu_address, GError **error)
-{
-  g_autoptr(VxmGpu) gpu = vxm_gpu_find(self->hostfs, gpu_address, error);
-  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-  GArray *groups;
-
-  if (gpu == NULL)
-    return NULL;
-  groups = vxm_gpu_get_iommu_groups(gpu);
-  for (guint i = 0; i < groups->len && i < VXM_HELPER_MAX_NODES; i++)
-    g_ptr_array_add(names, g_strdup_printf("vfio:%d", g_array_index(groups, gint, i)));
-  g_ptr_array_add(names, NULL);
-  return (char **)g_ptr_array_free(g_steal_pointer(&names), FALSE);
-}
-
-/* prepare-gpu, then the group's /dev/vfio/N to the user: an unprivileged QEMU cannot open the
- * group otherwise, and vxmd hands out only the group of a GPU it prepared for this VM. */
+/* prepare-gpu. The group's /dev/vfio/N goes to the user in the supervisor's grant-vfio step,
+ * as with the local ops (vxmd hands out only the group of a GPU it prepared for this VM). */
 static gboolean
 vxmd_detach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtrArray *report,
                 GError **error)
 {
-  VxmHostOpsVxmd *self = VXM_HOST_OPS_VXMD(ops);
-  VxmHelperRequest prepare = {.op = VXM_HELPER_OP_PREPARE_GPU,
-                              .vm = (char *)vm,
-                              .gpu = (char *)gpu->gpu_address,
-                              .keep_bound = gpu->keep_bound,
-                              .timeout_ms = gpu->timeout_ms,
-                              .numa_node = -1};
-  VxmHelperRequest grant = {.op = VXM_HELPER_OP_GRANT_NODES, .vm = (char *)vm, .numa_node = -1};
-  g_auto(GStrv) nodes = NULL;
+  VxmHelperRequest req = {.op = VXM_HELPER_OP_PREPARE_GPU,
+                          .vm = (char *)vm,
+                          .gpu = (char *)gpu->gpu_address,
+                          .keep_bound = gpu->keep_bound,
+                          .timeout_ms = gpu->timeout_ms,
+                          .numa_node = -1};
 
-  if (!call(self, &prepare, -1, report, NULL, error))
-    return FALSE;
-  nodes = vfio_nodes_of(self, gpu->gpu_address, error);
-  if (nodes == NULL)
-    return FALSE;
-  if (nodes[0] == NULL)
-    return TRUE;
-  grant.nodes = nodes;
-  return call(self, &grant, -1, report, NULL, error);
+  return call(VXM_HOST_OPS_VXMD(ops), &req, -1, report, NULL, error);
 }
 
 /* release-gpu gives back everything vxmd holds for the VM, the vfio nodes included (a
