@@ -1,8 +1,7 @@
 /* vxm fingerprint [--json]: the host's DMI identity, which a VM with smbios = host shows its
  * guest. The serials and the UUID are root's: an unprivileged vxm asks vxmd for them. JSON:
  * the fields by their /sys/class/dmi/id names, null when unknown. */
-#include "helper/vxm-dmi-identity.h"
-#include "supervisor/vxm-host-ops-vxmd.h"
+#include "supervisor/vxm-host-ops.h"
 #include "vxm-cli.h"
 
 typedef struct {
@@ -73,10 +72,7 @@ vxm_cli_cmd_fingerprint(VxmCli *cli, int argc, char **argv)
   ops = vxm_cli_get_host_ops(cli, hostfs, &error);
   if (ops == NULL)
     return vxm_cli_fail(cli, error);
-  if (VXM_IS_HOST_OPS_VXMD(ops))
-    identity = vxm_host_ops_vxmd_dmi_identity(VXM_HOST_OPS_VXMD(ops), &error);
-  else
-    identity = vxm_dmi_identity_read(hostfs);
+  identity = vxm_host_ops_dmi_identity(ops, &error);
   if (identity == NULL)
     return vxm_cli_fail(cli, error);
   if (json)

@@ -522,7 +522,7 @@ smbios_from_vxmd(VxmHostfs *hostfs, GPtrArray *notes)
 {
   g_autoptr(VxmHostOps) ops = vxm_host_ops_vxmd_new(hostfs);
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) identity = vxm_host_ops_vxmd_dmi_identity(VXM_HOST_OPS_VXMD(ops), &error);
+  g_autoptr(JsonNode) identity = vxm_host_ops_dmi_identity(ops, &error);
 
   if (identity == NULL) {
     g_ptr_array_add(notes, g_strdup_printf("smbios = host: %s", error->message));

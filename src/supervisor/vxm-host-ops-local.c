@@ -6,6 +6,7 @@
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
 #include "display/vxm-display.h"
+#include "helper/vxm-dmi-identity.h"
 #include "input/vxm-input-access.h"
 #include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
@@ -435,6 +436,13 @@ local_revoke_devices(VxmHostOps *ops, const char *vm, GPtrArray *report, GError 
   return vxm_device_node_revoke_all(self->hostfs, journal, report, error);
 }
 
+static JsonNode *
+local_dmi_identity(VxmHostOps *ops, GError **error)
+{
+  (void)error;
+  return vxm_dmi_identity_read(VXM_HOST_OPS_LOCAL(ops)->hostfs);
+}
+
 static void
 vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
 {
@@ -452,6 +460,7 @@ vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
   iface->prepare_looking_glass = local_prepare_looking_glass;
   iface->journal_status = local_journal_status;
   iface->binding_status = local_binding_status;
+  iface->dmi_identity = local_dmi_identity;
 }
 
 static void

@@ -274,13 +274,13 @@ vxm_host_ops_vxmd_list_journals(VxmHostOpsVxmd *self, GError **error)
   return result;
 }
 
-JsonNode *
-vxm_host_ops_vxmd_dmi_identity(VxmHostOpsVxmd *self, GError **error)
+static JsonNode *
+vxmd_dmi_identity(VxmHostOps *ops, GError **error)
 {
   VxmHelperRequest req = {.op = VXM_HELPER_OP_DMI_IDENTITY, .numa_node = -1};
   JsonNode *result = NULL;
 
-  if (!call(self, &req, -1, NULL, &result, error))
+  if (!call(VXM_HOST_OPS_VXMD(ops), &req, -1, NULL, &result, error))
     return NULL;
   if (result == NULL || !JSON_NODE_HOLDS_OBJECT(result)) {
     g_clear_pointer(&result, json_node_unref);
@@ -293,6 +293,7 @@ static void
 vxm_host_ops_vxmd_iface_init(VxmHostOpsInterface *iface)
 {
   iface->describe = vxmd_describe;
+  iface->dmi_identity = vxmd_dmi_identity;
   iface->detach_gpu = vxmd_detach_gpu;
   iface->reattach_gpu = vxmd_reattach_gpu;
   iface->reserve_hugepages = vxmd_reserve_hugepages;

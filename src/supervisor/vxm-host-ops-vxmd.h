@@ -31,8 +31,4 @@ gboolean vxm_host_ops_vxmd_recover(VxmHostOpsVxmd *self, const char *vm, GPtrArr
 JsonNode *vxm_host_ops_vxmd_list_journals(VxmHostOpsVxmd *self,
                                           GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* The host's DMI identity as vxmd reads it (vxm_dmi_identity_read). */
-JsonNode *vxm_host_ops_vxmd_dmi_identity(VxmHostOpsVxmd *self,
-                                         GError **error) G_GNUC_WARN_UNUSED_RESULT;
-
 G_END_DECLS

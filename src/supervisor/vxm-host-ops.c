@@ -129,6 +129,20 @@ vxm_host_ops_gpu_holder(VxmHostOps *self, const char *vm, const char *gpu_addres
 }
 
 JsonNode *
+vxm_host_ops_dmi_identity(VxmHostOps *self, GError **error)
+{
+  VxmHostOpsInterface *iface;
+
+  g_return_val_if_fail(VXM_IS_HOST_OPS(self), NULL);
+  iface = VXM_HOST_OPS_GET_IFACE(self);
+  if (iface->dmi_identity == NULL) {
+    unavailable(self, "reading the DMI identity", error);
+    return NULL;
+  }
+  return iface->dmi_identity(self, error);
+}
+
+JsonNode *
 vxm_host_ops_journal_status(VxmHostOps *self, const char *vm, GError **error)
 {
   VxmHostOpsInterface *iface;

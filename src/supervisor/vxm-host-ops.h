@@ -84,6 +84,8 @@ struct _VxmHostOpsInterface {
   JsonNode *(*journal_status)(VxmHostOps *self, const char *vm, GError **error);
   /* Where each function of the GPU is bound and by whom (vxm_vfio_binding_status). */
   JsonNode *(*binding_status)(VxmHostOps *self, const char *gpu_address, GError **error);
+  /* The host's DMI identity (vxm_dmi_identity_read): its serials and UUID are root's. */
+  JsonNode *(*dmi_identity)(VxmHostOps *self, GError **error);
 };
 
 const char *vxm_host_ops_describe(VxmHostOps *self);
@@ -119,6 +121,8 @@ JsonNode *vxm_host_ops_journal_status(VxmHostOps *self, const char *vm,
                                       GError **error) G_GNUC_WARN_UNUSED_RESULT;
 JsonNode *vxm_host_ops_binding_status(VxmHostOps *self, const char *gpu_address,
                                       GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+JsonNode *vxm_host_ops_dmi_identity(VxmHostOps *self, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* TRUE when @error is the "not available" of an operation an implementation lacks. */
 gboolean vxm_host_ops_error_is_unavailable(const GError *error);
