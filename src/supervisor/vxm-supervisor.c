@@ -422,10 +422,8 @@ prepared_one(VxmSupervisor *self)
 static gboolean
 grant_job(VxmSupervisor *self, HostJob *job, GError **error)
 {
-  if (!vxm_host_ops_grant_devices(self->ops, self->plan->paths->name,
-                                  (const char *const *)job->nodes, job->report, error))
-    return FALSE;
-  return TRUE;
+  return vxm_host_ops_grant_devices(self->ops, self->plan->paths->name,
+                                    (const char *const *)job->nodes, job->report, error);
 }
 
 static void
@@ -569,44 +567,31 @@ raise_memlock(VxmSupervisor *self)
   run_host_job(self, "raise-memlock", memlock_job, memlock_done, NULL);
 }
 
-static void
-detach_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+static gboolean
+detach_job(VxmSupervisor *self, HostJob *job, GError **error)
 {
-  VxmSupervisor *self = source;
   VxmHostOpsGpu gpu = {.gpu_address = self->plan->gpu_address,
                        .timeout_ms = self->plan->unbind_timeout_ms,
                        .keep_bound = self->plan->keep_bound};
-  GPtrArray *report = task_data;
-  GError *error = NULL;
 
-  (void)cancellable;
-  if (!vxm_host_ops_detach_gpu(self->ops, self->plan->paths->name, &gpu, report, &error))
-    g_task_return_error(task, error);
-  else
-    g_task_return_boolean(task, TRUE);
+  return vxm_host_ops_detach_gpu(self->ops, self->plan->paths->name, &gpu, job->report, error);
 }
 
 static void
-on_detached(GObject *source, GAsyncResult *result, gpointer user_data)
+detach_done(VxmSupervisor *self, HostJob *job, const GError *error)
 {
-  VxmSupervisor *self = VXM_SUPERVISOR(source);
-  GPtrArray *report = g_task_get_task_data(G_TASK(result));
-  g_autoptr(GError) error = NULL;
-  g_autofree char *summary = NULL;
-
-  (void)user_data;
-  for (guint i = 0; i < report->len; i++)
-    sv_log(self, "  %s", (const char *)g_ptr_array_index(report, i));
-  if (!g_task_propagate_boolean(G_TASK(result), &error)) {
+  if (error != NULL) {
     g_autofree char *message = g_strdup_printf("cannot give GPU %s to vfio-pci: %s",
                                                self->plan->gpu_address, error->message);
 
-    step_end(self, "detach-gpu", "failed", message);
+    step_end(self, job->step, "failed", message);
     set_failure(self, message);
     g_cancellable_cancel(self->cancellable);
   } else {
-    summary = g_strdup_printf("%s and its functions on vfio-pci", self->plan->gpu_address);
-    step_end(self, "detach-gpu", "ok", summary);
+    g_autofree char *summary =
+        g_strdup_printf("%s and its functions on vfio-pci", self->plan->gpu_address);
+
+    step_end(self, job->step, "ok", summary);
     if (self->plan->vfio_nodes != NULL && self->plan->vfio_nodes[0] != NULL &&
         !self->stop_requested) {
       /* the group's node exists once the group is on vfio-pci; this branch stays pending */
@@ -1662,14 +1647,9 @@ vxm_supervisor_start(VxmSupervisor *self)
 
   self->pending = 1; /* this function's own share, released below */
   if (self->plan->gpu_address != NULL) {
-    g_autoptr(GTask) task = g_task_new(self, NULL, on_detached, NULL);
-
     self->pending++;
     self->gpu_touched = TRUE;
-    step_begin(self, "detach-gpu");
-    g_task_set_task_data(task, g_ptr_array_new_with_free_func(g_free),
-                         (GDestroyNotify)g_ptr_array_unref);
-    g_task_run_in_thread(task, detach_thread);
+    run_host_job(self, "detach-gpu", detach_job, detach_done, NULL);
   }
   if (self->plan->hugepage_size > 0 && self->plan->hugepage_count > 0) {
     self->pending++;
