@@ -149,8 +149,6 @@ vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
     }
     g_ptr_array_extend_and_steal(outcomes, g_steal_pointer(&done));
   } else if (argc == 2) {
-    if (!vxm_journal_check_name(argv[1], &error))
-      return vxm_cli_fail(cli, error);
     names = g_ptr_array_new_with_free_func(g_free);
     if (vxm_journal_exists(hostfs, argv[1]))
       g_ptr_array_add(names, g_strdup(argv[1]));
