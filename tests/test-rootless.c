@@ -42,14 +42,6 @@ static char user_in[32], user_out[32];
 static gboolean made_users, made_group;
 static GPid running_vxmd;
 
-static void
-run_quiet(const char *const *argv)
-{
-  g_autofree char *out = NULL, *err = NULL;
-
-  vxm_test_run(argv, NULL, &out, &err);
-}
-
 /* SIGKILL every process of @uid (the test user's supervisor, QEMU, swtpm), each by its pid. */
 static void
 kill_processes_of(uid_t uid)
@@ -86,10 +78,10 @@ remove_users(void)
     kill_processes_of(pw->pw_uid);
   if ((pw = getpwnam(user_out)) != NULL)
     kill_processes_of(pw->pw_uid);
-  run_quiet((const char *const[]){"/usr/sbin/userdel", user_in, NULL});
-  run_quiet((const char *const[]){"/usr/sbin/userdel", user_out, NULL});
+  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_in, NULL});
+  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_out, NULL});
   if (made_group)
-    run_quiet((const char *const[]){"/usr/sbin/groupdel", "vxm", NULL});
+    vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupdel", "vxm", NULL});
   made_group = FALSE;
 }
 
@@ -113,20 +105,17 @@ make_users(void)
   signal(SIGINT, on_signal);
   signal(SIGTRAP, on_signal); /* g_error() */
   if (getgrnam("vxm") == NULL) {
-    g_assert_cmpint(
-        vxm_test_run((const char *const[]){"/usr/sbin/groupadd", "--system", "vxm", NULL}, NULL,
-                     NULL, NULL),
-        ==, 0);
+    g_assert_cmpint(vxm_test_run_account_tool(
+                        (const char *const[]){"/usr/sbin/groupadd", "--system", "vxm", NULL}),
+                    ==, 0);
     made_group = TRUE;
   }
-  g_assert_cmpint(vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", "-G", "vxm",
-                                                     user_in, NULL},
-                               NULL, NULL, NULL),
+  g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/useradd", "-M", "-N",
+                                                                  "-G", "vxm", user_in, NULL}),
                   ==, 0);
-  g_assert_cmpint(
-      vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", user_out, NULL}, NULL,
-                   NULL, NULL),
-      ==, 0);
+  g_assert_cmpint(vxm_test_run_account_tool(
+                      (const char *const[]){"/usr/sbin/useradd", "-M", "-N", user_out, NULL}),
+                  ==, 0);
 }
 
 /* child setup: become the user (its groups included), as a login would */

@@ -22,14 +22,6 @@ static char user_a[32], user_b[32], user_out[32];
 static gboolean made_users;
 static guint hostile_cases;
 
-static void
-run_quiet(const char *const *argv)
-{
-  g_autofree char *out = NULL, *err = NULL;
-
-  vxm_test_run(argv, NULL, &out, &err);
-}
-
 static GPid running_vxmd; /* killed on any exit, so an assertion leaves nothing behind */
 
 static void
@@ -40,10 +32,10 @@ remove_users(void)
   if (!made_users)
     return;
   made_users = FALSE;
-  run_quiet((const char *const[]){"/usr/sbin/userdel", user_a, NULL});
-  run_quiet((const char *const[]){"/usr/sbin/userdel", user_b, NULL});
-  run_quiet((const char *const[]){"/usr/sbin/userdel", user_out, NULL});
-  run_quiet((const char *const[]){"/usr/sbin/groupdel", group_name, NULL});
+  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_a, NULL});
+  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_b, NULL});
+  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_out, NULL});
+  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupdel", group_name, NULL});
 }
 
 static void
@@ -57,8 +49,6 @@ on_signal(int sig)
 static void
 make_users(void)
 {
-  g_autofree char *out = NULL, *err = NULL;
-
   g_snprintf(group_name, sizeof group_name, "vxm-test-%d", (int)getpid());
   g_snprintf(user_a, sizeof user_a, "vxmt%da", (int)getpid());
   g_snprintf(user_b, sizeof user_b, "vxmt%db", (int)getpid());
@@ -70,20 +60,17 @@ make_users(void)
   signal(SIGINT, on_signal);
   signal(SIGTRAP, on_signal); /* g_error() */
   g_assert_cmpint(
-      vxm_test_run((const char *const[]){"/usr/sbin/groupadd", group_name, NULL}, NULL, &out, &err),
-      ==, 0);
-  g_assert_cmpint(vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", "-G",
-                                                     group_name, user_a, NULL},
-                               NULL, NULL, NULL),
+      vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupadd", group_name, NULL}), ==,
+      0);
+  g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/useradd", "-M", "-N",
+                                                                  "-G", group_name, user_a, NULL}),
                   ==, 0);
-  g_assert_cmpint(vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", "-G",
-                                                     group_name, user_b, NULL},
-                               NULL, NULL, NULL),
+  g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/useradd", "-M", "-N",
+                                                                  "-G", group_name, user_b, NULL}),
                   ==, 0);
-  g_assert_cmpint(
-      vxm_test_run((const char *const[]){"/usr/sbin/useradd", "-M", "-N", user_out, NULL}, NULL,
-                   NULL, NULL),
-      ==, 0);
+  g_assert_cmpint(vxm_test_run_account_tool(
+                      (const char *const[]){"/usr/sbin/useradd", "-M", "-N", user_out, NULL}),
+                  ==, 0);
 }
 
 static uid_t

@@ -27,4 +27,10 @@ void vxm_test_symlink(const char *root, const char *relative, const char *target
 int vxm_test_run(const char *const *argv, const char *const *envp, char **out_stdout,
                  char **out_stderr);
 
+/* Runs a shadow tool (useradd, userdel, groupadd, groupdel) and returns its exit status. Test
+ * programs run side by side and these tools refuse at once while another holds /etc/passwd's
+ * or /etc/group's lock ("cannot lock /etc/passwd; try again later"), so that case is tried
+ * again for up to 20 s. */
+int vxm_test_run_account_tool(const char *const *argv);
+
 G_END_DECLS
