@@ -57,19 +57,12 @@ raise_checked(pid_t pid, int pidfd, guint64 bytes, GError **error)
 {
   struct rlimit old, want;
   g_autofree char *size = vxm_format_bytes(bytes);
+  guint64 soft, hard;
 
-  if (prlimit(pid, RLIMIT_MEMLOCK, NULL, &old) != 0) {
-    if (errno == EPERM) {
-      /* even reading another uid's limit takes the capability */
-      g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-                  "cannot read RLIMIT_MEMLOCK of process %d: that needs CAP_SYS_RESOURCE, which "
-                  "this process lacks (vxmd.service grants it to vxmd)",
-                  (int)pid);
-      return FALSE;
-    }
-    return vxm_error_set_from_errno(error, errno, "cannot read RLIMIT_MEMLOCK of process %d",
-                                    (int)pid);
-  }
+  if (!vxm_memlock_get_pid(pid, &soft, &hard, error))
+    return FALSE;
+  old.rlim_cur = to_rlim(soft);
+  old.rlim_max = to_rlim(hard);
   want.rlim_cur = old.rlim_cur == RLIM_INFINITY ? RLIM_INFINITY : MAX(old.rlim_cur, to_rlim(bytes));
   want.rlim_max = old.rlim_max == RLIM_INFINITY ? RLIM_INFINITY : MAX(old.rlim_max, to_rlim(bytes));
   if ((want.rlim_cur != old.rlim_cur || want.rlim_max != old.rlim_max) &&
