@@ -737,7 +737,7 @@ test_same_gpu_race(Fixture *f, gconstpointer data)
   (void)data;
   write_config("a", GPU);
   write_config("b", GPU);
-  /* a has passed its checks and taken the GPU, its VM lock not yet */
+  /* the race as b meets it: its check found a not running, then a took the GPU's lock */
   held = vxm_gpu_lock_acquire(a_paths, GPU, NULL);
   g_assert_cmpint(held, >=, 0);
   b = new_supervisor(f, make_plan("b", "normal", FALSE));
@@ -750,6 +750,7 @@ test_same_gpu_race(Fixture *f, gconstpointer data)
   calls = calls_joined(f->ops);
   g_assert_cmpstr(calls, ==, "");
   close(held);
+  g_clear_object(&b); /* its process would have exited: its VM lock goes */
 
   /* once the GPU's lock is free, a starts with it */
   a = new_supervisor(f, make_plan("a", "normal", FALSE));

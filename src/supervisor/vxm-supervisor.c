@@ -1639,18 +1639,19 @@ vxm_supervisor_start(VxmSupervisor *self)
     fail_early(self, "lock", error);
     return;
   }
-  /* closes the race of two VMs with this GPU that both passed the check above */
+  self->lock_fd = vxm_vm_lock_acquire(paths, &error);
+  if (self->lock_fd < 0) {
+    fail_early(self, "lock", error);
+    return;
+  }
+  /* closes the race of two VMs with this GPU that both passed the check above; after the
+   * VM's own lock, so a second start of this VM is refused as such */
   if (self->plan->gpu_address != NULL) {
     self->gpu_lock_fd = vxm_gpu_lock_acquire(paths, self->plan->gpu_address, &error);
     if (self->gpu_lock_fd < 0) {
       fail_early(self, "lock", error);
       return;
     }
-  }
-  self->lock_fd = vxm_vm_lock_acquire(paths, &error);
-  if (self->lock_fd < 0) {
-    fail_early(self, "lock", error);
-    return;
   }
   step_end(self, "lock", "ok", NULL);
   write_state_file(self);
