@@ -283,6 +283,32 @@ test_already_running(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(err, "vxm stop win11"));
 }
 
+/* The lock is held but nothing answers on the control socket (a hung supervisor): vxm stop
+ * fails, names the supervisor's log and says how to get the host back. */
+static void
+test_stop_unreachable(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *dir = g_build_filename(f->home, "run", "vxm", "win11", NULL);
+  g_autofree char *lock = g_build_filename(dir, "lock", NULL);
+  const char *argv[] = {f->vxm, "stop", "--root", f->root, "win11", NULL};
+  int fd, status;
+
+  g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+  fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(flock(fd, LOCK_EX | LOCK_NB), ==, 0);
+  status = vxm_test_run(argv, (const char *const *)f->env, &out, &err);
+  close(fd);
+  g_test_message("stdout:\n%sstderr:\n%s", out, err);
+  g_assert_cmpint(status, ==, 1);
+  g_assert_nonnull(strstr(err, "cannot stop VM win11"));
+  g_assert_nonnull(strstr(err, "does not answer on"));
+  g_assert_nonnull(strstr(err, "win11/vxm.log"));
+  g_assert_nonnull(strstr(err, "`vxm recover win11`"));
+}
+
 static void
 test_unknown_vm(Fixture *f, gconstpointer data)
 {
@@ -315,6 +341,7 @@ main(int argc, char **argv)
   FX("/vxm/cli/start/dry-run-human", test_dry_run_human);
   FX("/vxm/cli/start/already-running", test_already_running);
   FX("/vxm/cli/start/unknown-vm", test_unknown_vm);
+  FX("/vxm/cli/stop/supervisor-unreachable", test_stop_unreachable);
   FX("/vxm/cli/start/json-needs-dry-run", test_usage);
   return g_test_run();
 }

@@ -5,18 +5,27 @@
  *   vxm init -> vxm start -> QMP running, query-tpm shows tpm-crb on the emulator, the firmware
  *   reaches its boot manager (serial log), vxm status --json reports it all -> vxm stop ->
  *   the simulated host is exactly as before.
- *   vxm start -> SIGKILL of the supervisor -> vxm recover -> the host is exactly as before.
+ *   vxm start -> SIGKILL of the supervisor -> its QEMU and swtpm end too -> vxm recover -> the
+ *   host is exactly as before.
+ * What goes wrong, with the real parts: QEMU refusing its command line, QEMU killed while the
+ * guest runs, swtpm failing to start; each says which log to read and leaves the simulated host
+ * exactly as it was. `vxm start --foreground` on a terminal (a pty): live progress, and Ctrl+C
+ * stops the guest (ACPI power-down, the time limit, quit) and restores the host.
  * Host resources on the way (issues 5 and 7): the simulated hugepage pool grows for the guest
  * and goes back to its previous count, the input nodes are the user's while the guest runs,
  * the real QEMU's threads are pinned as the plan says (sched_getaffinity), and a keyboard
  * unplugged and plugged back is the real QEMU's again (object-del, re-grant, object-add).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -150,6 +159,60 @@ status_json(E2e *e)
   json_parser_load_from_data(parser, out, -1, &error);
   g_assert_no_error(error);
   return json_object_ref(json_node_get_object(json_parser_get_root(parser)));
+}
+
+/* Puts @dir first in the PATH that vxm (and so its supervisor) gets. */
+static void
+e2e_prepend_path(E2e *e, const char *dir)
+{
+  for (guint i = 0; e->envp[i] != NULL; i++) {
+    if (g_str_has_prefix(e->envp[i], "PATH=")) {
+      char *path = g_strdup_printf("PATH=%s:%s", dir, e->envp[i] + strlen("PATH="));
+
+      g_free(e->envp[i]);
+      e->envp[i] = path;
+      return;
+    }
+  }
+  g_assert_not_reached();
+}
+
+static char *
+vm_log(const char *which)
+{
+  g_autoptr(VxmVmPaths) paths = vxm_vm_paths_new(VM, NULL);
+  char *text = NULL;
+
+  g_assert_true(g_file_get_contents(g_str_equal(which, "vxm") ? paths->vxm_log : paths->qemu_log,
+                                    &text, NULL, NULL));
+  return text;
+}
+
+/* An fd that becomes readable when process @pid has exited (not when it is reaped: this
+ * machine's PID 1 reaps orphans late). -1 when it is already gone. */
+static int
+pidfd_of(gint64 pid)
+{
+  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+
+  g_assert_true(fd >= 0 || errno == ESRCH);
+  return fd;
+}
+
+/* TRUE when the process behind @pidfd has exited within @timeout_ms; closes @pidfd. */
+static gboolean
+pidfd_exited(int pidfd, int timeout_ms)
+{
+  struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+  int n;
+
+  if (pidfd < 0)
+    return TRUE;
+  do
+    n = poll(&pfd, 1, timeout_ms);
+  while (n < 0 && errno == EINTR);
+  close(pidfd);
+  return n == 1;
 }
 
 static JsonNode *
@@ -473,6 +536,20 @@ test_start_stop(void)
   g_assert_cmpint(run_vxm(&e, &out, "stop", VM, NULL), ==, 0);
   g_assert_nonnull(strstr(out, "restored: 0000:01:00.0 back on nvidia"));
   g_assert_nonnull(strstr(out, "the host is restored"));
+  /* OVMF without an OS ignores the ACPI power-down: the user sees the time limit run out and
+   * QEMU quit, and the log says the same */
+  g_assert_nonnull(strstr(out, "ACPI power-down, then quit after the time limit"));
+  g_assert_nonnull(strstr(out, "no ACPI shutdown within the time limit: QEMU quit"));
+  {
+    g_autofree char *log = vm_log("vxm");
+    const char *powerdown = strstr(log, "QMP event POWERDOWN");
+    const char *timed_out = strstr(log, "the guest did not shut down within the time limit: quit");
+
+    g_assert_nonnull(powerdown);
+    g_assert_nonnull(timed_out);
+    g_assert_true(powerdown < timed_out);
+    g_assert_nonnull(strstr(timed_out, "QMP quit"));
+  }
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
   /* the pool is back at its previous count, the keyboard back to its owner and mode */
@@ -491,6 +568,21 @@ test_start_stop(void)
           json_array_get_object_element(json_object_get_array_member(status, "devices"), 0),
           "driver"),
       ==, "nvidia");
+  /* the power-down step waited the whole time limit (shutdown_timeout=2) before the quit */
+  {
+    JsonArray *steps = json_object_get_array_member(status, "steps");
+    gboolean seen = FALSE;
+
+    for (guint i = 0; i < json_array_get_length(steps); i++) {
+      JsonObject *step = json_array_get_object_element(steps, i);
+
+      if (g_strcmp0(json_object_get_string_member(step, "step"), "shutdown-guest") != 0)
+        continue;
+      seen = TRUE;
+      g_assert_cmpint(json_object_get_int_member(step, "ms"), >=, 2000);
+    }
+    g_assert_true(seen);
+  }
   e2e_teardown(&e);
 }
 
@@ -506,6 +598,7 @@ test_kill_recover(void)
   struct pollfd pfd = {.events = POLLIN};
   guint64 pool_before;
   gint64 pid;
+  int qemu_fd, swtpm_fd;
 
   if (!vxm_test_require_root())
     return;
@@ -519,6 +612,13 @@ test_kill_recover(void)
   g_assert_cmpuint(sim_uint(&e, POOL_2M), >, pool_before);
   pid = json_object_get_int_member(status, "supervisor_pid");
   g_assert_cmpint(pid, >, 0);
+  g_assert_cmpint(json_object_get_int_member(status, "qemu_pid"), >, 0);
+  g_assert_cmpint(json_object_get_int_member(status, "swtpm_pid"), >, 0);
+  /* taken before the kill, so a reused pid cannot answer for them */
+  qemu_fd = pidfd_of(json_object_get_int_member(status, "qemu_pid"));
+  swtpm_fd = pidfd_of(json_object_get_int_member(status, "swtpm_pid"));
+  g_assert_cmpint(qemu_fd, >=, 0);
+  g_assert_cmpint(swtpm_fd, >=, 0);
 
   /* SIGKILL: no teardown runs; the journal is all that is left */
   pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
@@ -526,6 +626,9 @@ test_kill_recover(void)
   g_assert_cmpint(kill((pid_t)pid, SIGKILL), ==, 0);
   g_assert_cmpint(poll(&pfd, 1, 30000), ==, 1);
   close(pfd.fd);
+  /* nothing outlives the supervisor: QEMU dies with it (PDEATHSIG), swtpm when QEMU goes */
+  g_assert_true(pidfd_exited(qemu_fd, 30000));
+  g_assert_true(pidfd_exited(swtpm_fd, 30000));
   g_assert_false(vxm_vm_is_running(paths));
   g_clear_pointer(&status, json_object_unref);
   status = status_json(&e);
@@ -543,6 +646,256 @@ test_kill_recover(void)
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
   g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
+  e2e_teardown(&e);
+}
+
+/* The real QEMU refuses its command line (vxm-qemu-sim adds an option it does not know): vxm
+ * start fails with QEMU's own words and its log, and the simulated host is as before. */
+static void
+test_qemu_bad_option(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *qemu_log = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  g_autoptr(VxmVmPaths) paths = NULL;
+  guint64 pool_before;
+  const char *reason;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup_with(&e, (const char *const[]){"VXM_QEMU_SIM_EXTRA_OPTION=-no-such-option", NULL});
+  init_vm(&e);
+  paths = vxm_vm_paths_new(VM, NULL);
+  before = vxm_simhost_state(e.sim);
+  pool_before = sim_uint(&e, POOL_2M);
+
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "QEMU exited with status 1 at start"));
+  g_assert_nonnull(strstr(out, "/qemu.log"));
+  g_assert_nonnull(strstr(out, "-no-such-option: invalid option"));
+  qemu_log = vm_log("qemu");
+  g_assert_nonnull(strstr(qemu_log, "-no-such-option: invalid option"));
+
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
+  g_assert_false(vxm_vm_is_running(paths));
+  g_assert_false(g_file_test(paths->swtpm_socket, G_FILE_TEST_EXISTS));
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "failed");
+  reason = json_object_get_string_member(status, "reason");
+  g_assert_nonnull(strstr(reason, "QEMU exited with status 1 at start"));
+  g_assert_nonnull(strstr(reason, "/qemu.log"));
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(status, "host")));
+  g_assert_cmpstr(
+      json_object_get_string_member(
+          json_array_get_object_element(json_object_get_array_member(status, "devices"), 0),
+          "driver"),
+      ==, "nvidia");
+  e2e_teardown(&e);
+}
+
+/* The real QEMU is killed while the guest runs: the supervisor sees it (pidfd), says so with
+ * QEMU's log, restores the host exactly, and exits. */
+static void
+test_qemu_killed(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  guint64 pool_before;
+  gint64 qemu_pid;
+  int supervisor_fd;
+  const char *reason;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  init_vm(&e);
+  before = vxm_simhost_state(e.sim);
+  pool_before = sim_uint(&e, POOL_2M);
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "running");
+  qemu_pid = json_object_get_int_member(status, "qemu_pid");
+  g_assert_cmpint(qemu_pid, >, 0);
+  supervisor_fd = pidfd_of(json_object_get_int_member(status, "supervisor_pid"));
+  g_assert_cmpint(supervisor_fd, >=, 0);
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), >, pool_before);
+
+  g_assert_cmpint(kill((pid_t)qemu_pid, SIGKILL), ==, 0);
+  /* the supervisor tears down and exits by itself */
+  g_assert_true(pidfd_exited(supervisor_fd, 60000));
+
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "failed");
+  reason = json_object_get_string_member(status, "reason");
+  g_test_message("reason: %s", reason);
+  g_assert_nonnull(strstr(reason, "QEMU was killed by signal 9"));
+  g_assert_nonnull(strstr(reason, "while the VM ran"));
+  g_assert_nonnull(strstr(reason, "/qemu.log"));
+  g_assert_false(json_object_get_boolean_member(status, "running"));
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(status, "host")));
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
+  e2e_teardown(&e);
+}
+
+/* swtpm exits at once (a `swtpm` that is /bin/false, first in PATH): the start fails naming
+ * swtpm's log, QEMU never runs, and nothing of the host stays changed. */
+static void
+test_swtpm_fails(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *bin = NULL;
+  g_autofree char *fake = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  g_autoptr(VxmVmPaths) paths = NULL;
+  guint64 pool_before;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  init_vm(&e);
+  paths = vxm_vm_paths_new(VM, NULL);
+  bin = g_build_filename(e.tmp, "bin", NULL);
+  fake = g_build_filename(bin, "swtpm", NULL);
+  g_assert_cmpint(g_mkdir_with_parents(bin, 0700), ==, 0);
+  g_assert_cmpint(symlink("/bin/false", fake), ==, 0);
+  e2e_prepend_path(&e, bin);
+  before = vxm_simhost_state(e.sim);
+  pool_before = sim_uint(&e, POOL_2M);
+
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "swtpm exited with status 1 at start"));
+  g_assert_nonnull(strstr(out, "/swtpm.log"));
+  /* QEMU never ran: vxm-qemu-sim writes its argv first thing */
+  g_assert_false(g_file_test(e.argv_log, G_FILE_TEST_EXISTS));
+
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
+  g_assert_false(vxm_vm_is_running(paths));
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "failed");
+  g_assert_nonnull(strstr(json_object_get_string_member(status, "reason"), "/swtpm.log"));
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(status, "host")));
+  e2e_teardown(&e);
+}
+
+/* What the pty's master side has read so far; reads until @needle is in it, the child closes
+ * the terminal, or @guard_s runs out (a guard, not a timed assertion). */
+static gboolean
+pty_read_until(int master, GString *text, const char *needle, guint guard_s)
+{
+  gint64 end = g_get_monotonic_time() + (gint64)guard_s * G_USEC_PER_SEC;
+
+  while (strstr(text->str, needle) == NULL) {
+    struct pollfd pfd = {.fd = master, .events = POLLIN};
+    gint64 left_ms = (end - g_get_monotonic_time()) / 1000;
+    char buf[4096];
+    ssize_t n;
+
+    if (left_ms <= 0)
+      return FALSE;
+    if (poll(&pfd, 1, (int)left_ms) <= 0)
+      continue;
+    n = read(master, buf, sizeof buf);
+    if (n <= 0)
+      return strstr(text->str, needle) != NULL; /* EIO: the child closed the terminal */
+    g_string_append_len(text, buf, n);
+  }
+  return TRUE;
+}
+
+/* `vxm start --foreground` on a terminal: the steps are drawn live (the active ones on one
+ * line, redrawn), and Ctrl+C (the terminal's SIGINT) stops the guest with an ACPI power-down,
+ * quits it after the time limit, restores the host and exits 0. */
+static void
+test_foreground_ctrl_c(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *log = NULL;
+  g_autoptr(GString) screen = g_string_new(NULL);
+  g_autoptr(GStrvBuilder) env = g_strv_builder_new();
+  g_autoptr(JsonObject) status = NULL;
+  g_auto(GStrv) envp = NULL;
+  const char *argv[8];
+  int master, slave, wait_status = 0;
+  pid_t child;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  init_vm(&e);
+  before = vxm_simhost_state(e.sim);
+  g_strv_builder_addv(env, (const char **)e.envp);
+  g_strv_builder_add(env, "TERM=xterm");
+  envp = g_strv_builder_end(env);
+  argv[0] = e.vxm;
+  argv[1] = "start";
+  argv[2] = VM;
+  argv[3] = "--foreground";
+  argv[4] = "--root";
+  argv[5] = vxm_simhost_root(e.sim);
+  argv[6] = NULL;
+  g_assert_cmpint(openpty(&master, &slave, NULL, NULL, NULL), ==, 0);
+
+  child = fork();
+  g_assert_cmpint(child, >=, 0);
+  if (child == 0) {
+    /* a session of its own with the pty as its controlling terminal, like a shell's job */
+    if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || dup2(slave, 0) < 0 ||
+        dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+      _exit(126);
+    close(master);
+    if (slave > 2)
+      close(slave);
+    execve(argv[0], (char *const *)argv, envp);
+    _exit(127);
+  }
+  close(slave);
+
+  /* the finished step's line (the live line has "… run the guest") */
+  g_assert_true(pty_read_until(master, screen, "✔ run the guest", 180));
+  g_test_message("terminal until running:\n%s", screen->str);
+  g_assert_nonnull(strstr(screen->str, "Ctrl+C stops the guest"));
+  /* live: the steps under way are drawn on one line, then erased and redrawn */
+  g_assert_nonnull(strstr(screen->str, "  … "));
+  g_assert_nonnull(strstr(screen->str, "\r\033[K"));
+  g_assert_nonnull(strstr(screen->str, "✔"));
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "running");
+
+  /* Ctrl+C as typed: the line discipline sends SIGINT to the terminal's foreground group */
+  g_assert_cmpint(write(master, "\x03", 1), ==, 1);
+  g_assert_true(pty_read_until(master, screen, "the host is restored", 120));
+  g_test_message("terminal:\n%s", screen->str);
+  g_assert_cmpint(waitpid(child, &wait_status, 0), ==, child);
+  close(master);
+  g_assert_true(WIFEXITED(wait_status));
+  g_assert_cmpint(WEXITSTATUS(wait_status), ==, 0);
+  g_assert_nonnull(strstr(screen->str, "no ACPI shutdown within the time limit: QEMU quit"));
+  g_assert_nonnull(strstr(screen->str, "restored: 0000:01:00.0 back on nvidia"));
+
+  log = vm_log("vxm");
+  g_assert_nonnull(strstr(log, "signal received: stopping the guest"));
+  g_assert_null(strstr(log, "second signal"));
+  g_assert_true(strstr(log, "signal received") < strstr(log, "QMP event POWERDOWN"));
+  g_assert_nonnull(strstr(log, "the guest did not shut down within the time limit: quit"));
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
   e2e_teardown(&e);
 }
 
@@ -809,6 +1162,10 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/vxm/e2e/start-status-stop/simhost", test_start_stop);
   g_test_add_func("/vxm/e2e/kill-supervisor/recover", test_kill_recover);
+  g_test_add_func("/vxm/e2e/start/qemu-bad-option", test_qemu_bad_option);
+  g_test_add_func("/vxm/e2e/run/qemu-killed", test_qemu_killed);
+  g_test_add_func("/vxm/e2e/start/swtpm-fails", test_swtpm_fails);
+  g_test_add_func("/vxm/e2e/foreground/ctrl-c", test_foreground_ctrl_c);
   g_test_add_func("/vxm/e2e/input-replug/simhost", test_input_replug);
   g_test_add_func("/vxm/e2e/dry-run/two-node", test_dry_run_two_node);
   g_test_add_func("/vxm/e2e/input-pending/simhost", test_input_pending);

@@ -722,6 +722,45 @@ test_same_gpu_refused(Fixture *f, gconstpointer data)
   run_until(c, VXM_VM_STATE_STOPPED);
 }
 
+/* Two VMs with one GPU start at once: both pass the "is another VM running with it" check
+ * before either holds its lock. The GPU's lock decides: the second is refused, touches
+ * nothing, and the first starts. */
+static void
+test_same_gpu_race(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmVmPaths) a_paths = vxm_vm_paths_new("a", NULL);
+  g_autoptr(VxmSupervisor) b = NULL;
+  g_autoptr(VxmSupervisor) a = NULL;
+  g_autofree char *calls = NULL;
+  int held;
+
+  (void)data;
+  write_config("a", GPU);
+  write_config("b", GPU);
+  /* the race as b meets it: its check found a not running, then a took the GPU's lock */
+  held = vxm_gpu_lock_acquire(a_paths, GPU, NULL);
+  g_assert_cmpint(held, >=, 0);
+  b = new_supervisor(f, make_plan("b", "normal", FALSE));
+  vxm_supervisor_start(b);
+  run_until(b, VXM_VM_STATE_FAILED);
+  g_assert_cmpint(vxm_supervisor_get_state(b), ==, VXM_VM_STATE_FAILED);
+  g_test_message("failure: %s", vxm_supervisor_get_failure(b));
+  g_assert_nonnull(strstr(vxm_supervisor_get_failure(b), "GPU " GPU " is taken by VM a"));
+  g_assert_nonnull(strstr(vxm_supervisor_get_failure(b), "vxm stop a"));
+  calls = calls_joined(f->ops);
+  g_assert_cmpstr(calls, ==, "");
+  close(held);
+  g_clear_object(&b); /* its process would have exited: its VM lock goes */
+
+  /* once the GPU's lock is free, a starts with it */
+  a = new_supervisor(f, make_plan("a", "normal", FALSE));
+  vxm_supervisor_start(a);
+  run_until(a, VXM_VM_STATE_RUNNING);
+  g_assert_cmpint(vxm_supervisor_get_state(a), ==, VXM_VM_STATE_RUNNING);
+  vxm_supervisor_stop(a, TRUE, -1);
+  run_until(a, VXM_VM_STATE_STOPPED);
+}
+
 static void
 test_qmp_silent(Fixture *f, gconstpointer data)
 {
@@ -1328,6 +1367,7 @@ main(int argc, char **argv)
   ADD("/vxm/supervisor/start/detach-refused", test_detach_refused);
   ADD("/vxm/supervisor/start/second-start-refused", test_second_start_refused);
   ADD("/vxm/supervisor/start/same-gpu-refused", test_same_gpu_refused);
+  ADD("/vxm/supervisor/start/same-gpu-race", test_same_gpu_race);
   ADD("/vxm/supervisor/run/qemu-killed", test_qemu_killed);
   ADD("/vxm/supervisor/stop/powerdown-ignored", test_powerdown_ignored);
   ADD("/vxm/supervisor/stop/force", test_force_stop);

@@ -13,6 +13,8 @@
  *   VXM_TEST_ARGV_LOG    file that gets the argv vxm gave, one argument a line
  *   VXM_QEMU_SIM_KEEP_INPUT=1  keep the input-linux objects (a vxm-simhost's evdev nodes),
  *                        with VXM_QEMU_SIM_EVDEV_SHIM preloaded (tests/vxm-test-evdev-shim.c)
+ *   VXM_QEMU_SIM_EXTRA_OPTION  one more argument for the real QEMU (a test gives it one QEMU
+ *                        refuses, to see a real QEMU fail at start)
  * With `-machine help`-style probes (vxm's capability probe), it just execs the real QEMU.
  */
 #include <errno.h>
@@ -30,6 +32,7 @@ main(int argc, char **argv)
   const char *qemu = g_getenv("VXM_QEMU_SIM_QEMU");
   const char *memory = g_getenv("VXM_QEMU_SIM_MEMORY");
   const char *argv_log = g_getenv("VXM_TEST_ARGV_LOG");
+  const char *extra = g_getenv("VXM_QEMU_SIM_EXTRA_OPTION");
   g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
   VxmQemuWrapperOptions options = {0};
   g_auto(GStrv) real = NULL;
@@ -72,6 +75,15 @@ main(int argc, char **argv)
       fprintf(stderr, "vxm-qemu-sim: cannot write %s\n", argv_log);
   }
   real = vxm_qemu_wrapper_transform((const char *const *)argv, &options, notes);
+  if (extra != NULL && *extra != '\0') {
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+
+    g_strv_builder_addv(b, (const char **)real);
+    g_strv_builder_add(b, extra);
+    g_strfreev(real);
+    real = g_strv_builder_end(b);
+    g_ptr_array_add(notes, g_strdup_printf("added %s (VXM_QEMU_SIM_EXTRA_OPTION)", extra));
+  }
   fprintf(stderr,
           "vxm-qemu-sim: this machine has no KVM and no VFIO: running %s under TCG, "
           "without the passed-through devices\n",

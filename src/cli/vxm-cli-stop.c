@@ -1,6 +1,7 @@
 /* vxm stop: asks the VM's supervisor to stop the guest (ACPI power-down, then quit after the
  * time limit; --force quits at once) and follows it until the host is restored. */
 #include "supervisor/vxm-control-client.h"
+#include "supervisor/vxm-control-server.h"
 #include "vm/vxm-vm-lock.h"
 #include "vm/vxm-vm-paths.h"
 #include "vxm-cli-progress.h"
@@ -67,9 +68,24 @@ vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv)
   status = vxm_control_follow(paths, request, 0, on_event, printer, &error);
   vxm_cli_progress_clear(printer);
   if (status == NULL) {
-    g_prefix_error(&error, "VM %s: ", paths->name);
+    g_autofree char *log = vxm_vm_paths_display(paths->vxm_log);
+
+    /* the lock says a supervisor runs: "not running" would mislead */
+    if (g_error_matches(error, VXM_ERROR, VXM_ERROR_NOT_FOUND)) {
+      g_autofree char *socket = vxm_control_socket_path(paths);
+
+      g_clear_error(&error);
+      g_set_error(&error, VXM_ERROR, VXM_ERROR_IO,
+                  "VM %s's supervisor holds the VM's lock but does not answer on %s (hung, or "
+                  "still starting)",
+                  paths->name, socket);
+    }
+    g_prefix_error(&error, "cannot stop VM %s: ", paths->name);
     vxm_cli_fail(cli, error);
-    g_printerr("  `vxm status %s` shows what is left; `vxm recover` undoes it\n", paths->name);
+    g_printerr("  read its log, %s; `vxm status %s` shows what the host still holds.\n"
+               "  Once the supervisor has exited (end it if it hangs), `vxm recover %s` gives "
+               "back the GPU, hugepages and device nodes it held.\n",
+               log, paths->name, paths->name);
     return VXM_EXIT_FAILURE;
   }
   restored = json_object_get_array_member(status, "restored");

@@ -36,6 +36,7 @@ struct _VxmSupervisor {
   char *started; /* ISO 8601 */
 
   int lock_fd;
+  int gpu_lock_fd; /* the guest GPU's lock: held from before the detach until it is back */
   int log_fd;
   VxmProcess *qemu;
   VxmProcess *swtpm;
@@ -1361,6 +1362,10 @@ teardown_one_done(VxmSupervisor *self)
     close(self->lock_fd);
     self->lock_fd = -1;
   }
+  if (self->gpu_lock_fd >= 0) {
+    close(self->gpu_lock_fd);
+    self->gpu_lock_fd = -1;
+  }
   g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
 }
 
@@ -1639,6 +1644,15 @@ vxm_supervisor_start(VxmSupervisor *self)
     fail_early(self, "lock", error);
     return;
   }
+  /* closes the race of two VMs with this GPU that both passed the check above; after the
+   * VM's own lock, so a second start of this VM is refused as such */
+  if (self->plan->gpu_address != NULL) {
+    self->gpu_lock_fd = vxm_gpu_lock_acquire(paths, self->plan->gpu_address, &error);
+    if (self->gpu_lock_fd < 0) {
+      fail_early(self, "lock", error);
+      return;
+    }
+  }
   step_end(self, "lock", "ok", NULL);
   write_state_file(self);
   /* we hold the lock: sockets left by a dead run are stale */
@@ -1899,6 +1913,8 @@ vxm_supervisor_finalize(GObject *object)
 
   if (self->lock_fd >= 0)
     close(self->lock_fd);
+  if (self->gpu_lock_fd >= 0)
+    close(self->gpu_lock_fd);
   if (self->log_fd >= 0)
     close(self->log_fd);
   g_clear_object(&self->ops);
@@ -1936,6 +1952,7 @@ static void
 vxm_supervisor_init(VxmSupervisor *self)
 {
   self->lock_fd = -1;
+  self->gpu_lock_fd = -1;
   self->log_fd = -1;
   self->cancellable = g_cancellable_new();
   self->steps = json_array_new();

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -43,6 +44,56 @@ vxm_vm_lock_acquire(const VxmVmPaths *paths, GError **error)
     }
     vxm_error_set_from_errno(error, errno, "cannot lock %s", paths->lock_file);
     return -1;
+  }
+  return g_steal_fd(&fd);
+}
+
+int
+vxm_gpu_lock_acquire(const VxmVmPaths *paths, const char *gpu_address, GError **error)
+{
+  g_autofree char *base = g_strdup_printf(".gpu-%s.lock", gpu_address);
+  g_autofree char *path = g_build_filename(paths->runtime_base, base, NULL);
+  vxm_autofd int fd = -1;
+
+  if (strchr(gpu_address, '/') != NULL) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, "'%s' is not a PCI address",
+                gpu_address);
+    return -1;
+  }
+  if (!vxm_vm_paths_ensure_runtime_dir(paths, error))
+    return -1;
+  fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) {
+    vxm_error_set_from_errno(error, errno, "cannot open the lock of GPU %s (%s)", gpu_address,
+                             path);
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    char holder[256] = "";
+    ssize_t n;
+
+    if (errno != EWOULDBLOCK) {
+      vxm_error_set_from_errno(error, errno, "cannot lock %s", path);
+      return -1;
+    }
+    n = pread(fd, holder, sizeof holder - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    g_strchomp(holder);
+    if (holder[0] == '\0')
+      g_strlcpy(holder, "NAME", sizeof holder);
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                "GPU %s is taken by VM %s, which is starting or running (it holds %s): stop it "
+                "first (vxm stop %s), or give VM %s another GPU",
+                gpu_address, holder, path, holder, paths->name);
+    return -1;
+  }
+  /* who holds it, for the refusal above; the lock itself is what counts */
+  if (ftruncate(fd, 0) == 0) {
+    g_autofree char *line = g_strdup_printf("%s\n", paths->name);
+
+    if (pwrite(fd, line, strlen(line), 0) < 0) {
+      /* the name is only for messages */
+    }
   }
   return g_steal_fd(&fd);
 }

@@ -17,4 +17,11 @@ gboolean vxm_vm_is_running(const VxmVmPaths *paths);
  * VXM_ERROR_BUSY "VM NAME is running ..." when someone holds it. Creates the runtime folder. */
 int vxm_vm_lock_acquire(const VxmVmPaths *paths, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* Takes the lock of a guest GPU for VM @paths without waiting, so two VMs that start at once
+ * with the same card cannot both pass the "same GPU" check: an fd to keep open until the host
+ * is restored, or -1 with VXM_ERROR_BUSY naming the VM that holds it. The lock is
+ * runtime_base/.gpu-ADDR.lock; the holder writes its VM name into it. */
+int vxm_gpu_lock_acquire(const VxmVmPaths *paths, const char *gpu_address,
+                         GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 G_END_DECLS
