@@ -1,6 +1,9 @@
 /* Integration: the real vxm binary with --root on static host trees. */
+#include <errno.h>
 #include <json-glib/json-glib.h>
+#include <pty.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vxm-test-sysfs.h"
@@ -315,6 +318,94 @@ test_check_single_gpu(Fixture *f, gconstpointer data)
 }
 
 static void
+test_check_quiet(Fixture *f, gconstpointer data)
+{
+  g_autofree char *full = NULL;
+  g_autofree char *quiet = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint not_ok = 0;
+
+  g_assert_cmpint(run_vxm(f, &full, &err, "check", NULL), ==, 1);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(f, &quiet, &err, "check", "--quiet", NULL), ==, 1);
+  /* only what did not pass, each with its fix, and no summary */
+  g_assert_null(strstr(quiet, "✔"));
+  g_assert_null(strstr(quiet, " ok, "));
+  g_assert_nonnull(strstr(quiet, "✘ gpus"));
+  g_assert_nonnull(strstr(quiet, "fix: add a second GPU"));
+  /* ... and every line of the full output that is not an ok check or the summary */
+  lines = g_strsplit(full, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    if (*lines[i] == '\0' || g_str_has_prefix(lines[i], "✔") || strstr(lines[i], " ok, ") != NULL)
+      continue;
+    if (strstr(quiet, lines[i]) == NULL)
+      g_error("--quiet left out '%s'", lines[i]);
+    not_ok++;
+  }
+  g_assert_cmpuint(not_ok, >=, 2);
+  g_assert_cmpuint(strlen(quiet), <, strlen(full));
+}
+
+/* Runs vxm check with its standard output on a terminal (a pty); @no_color: NO_COLOR's value
+ * or NULL for unset. Returns what the terminal got. */
+static char *
+check_on_terminal(Fixture *f, const char *no_color)
+{
+  const char *argv[] = {f->vxm, "check", "--root", f->root, NULL};
+  g_auto(GStrv) env = g_get_environ();
+  g_autoptr(GString) got = g_string_new(NULL);
+  g_autoptr(GError) error = NULL;
+  int master = -1, slave = -1, wait_status = 0;
+  GPid pid;
+  char buf[4096];
+  ssize_t n;
+
+  g_assert_cmpint(openpty(&master, &slave, NULL, NULL, NULL), ==, 0);
+  env = g_environ_unsetenv(env, "VXM_ROOT");
+  env = g_environ_setenv(env, "LC_ALL", "C.UTF-8", TRUE);
+  env = g_environ_setenv(env, "XDG_CONFIG_HOME", f->home, TRUE);
+  env = g_environ_setenv(env, "XDG_CACHE_HOME", shared_cache, TRUE);
+  env = no_color != NULL ? g_environ_setenv(env, "NO_COLOR", no_color, TRUE)
+                         : g_environ_unsetenv(env, "NO_COLOR");
+  g_spawn_async_with_fds(NULL, (char **)argv, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, -1,
+                         slave, -1, &error);
+  g_assert_no_error(error);
+  close(slave);
+  /* the terminal reads EIO once the child has closed its side */
+  while ((n = read(master, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0)
+      g_string_append_len(got, buf, n);
+  close(master);
+  g_assert_cmpint(waitpid(pid, &wait_status, 0), ==, pid);
+  g_spawn_close_pid(pid);
+  g_assert_true(WIFEXITED(wait_status));
+  g_assert_cmpint(WEXITSTATUS(wait_status), ==, 1);
+  return g_string_free(g_steal_pointer(&got), FALSE);
+}
+
+static void
+test_check_colour(Fixture *f, gconstpointer data)
+{
+  g_autofree char *terminal = check_on_terminal(f, NULL);
+  g_autofree char *no_color = check_on_terminal(f, "1");
+  g_autofree char *empty_no_color = check_on_terminal(f, "");
+  g_autofree char *piped = NULL;
+  g_autofree char *err = NULL;
+
+  /* a failed check in bold red, a passed one in bold green, each reset after its marker */
+  g_assert_nonnull(strstr(terminal, "\033[1;31m✘\033[0m gpus"));
+  g_assert_nonnull(strstr(terminal, "\033[1;32m✔\033[0m iommu"));
+  /* NO_COLOR set to anything turns it off; set but empty does not (no-color.org) */
+  g_assert_null(strchr(no_color, '\033'));
+  g_assert_nonnull(strstr(no_color, "✘ gpus"));
+  g_assert_nonnull(strstr(empty_no_color, "\033[1;31m✘"));
+  /* not a terminal: no colour */
+  g_assert_cmpint(run_vxm(f, &piped, &err, "check", NULL), ==, 1);
+  g_assert_null(strchr(piped, '\033'));
+}
+
+static void
 test_check_configured_gpu(Fixture *f, gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -463,6 +554,8 @@ main(int argc, char **argv)
   ADD("/vxm/cli/check/good-machine", test_check_good, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/check/without-kvm", test_check_without_kvm, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/check/single-gpu", test_check_single_gpu, VXM_TEST_MACHINE_SINGLE_GPU);
+  ADD("/vxm/cli/check/quiet", test_check_quiet, VXM_TEST_MACHINE_SINGLE_GPU);
+  ADD("/vxm/cli/check/colour", test_check_colour, VXM_TEST_MACHINE_SINGLE_GPU);
   ADD("/vxm/cli/check/configured-gpu", test_check_configured_gpu, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/check/iommu-off", test_check_iommu_off, VXM_TEST_MACHINE_IOMMU_OFF);
   ADD("/vxm/cli/root-handling", test_root_handling, VXM_TEST_MACHINE_INTEL_NVIDIA);

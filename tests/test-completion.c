@@ -1,6 +1,7 @@
-/* The shell completions (data/completions): bash is run for real, the way bash calls it on TAB;
- * zsh and fish are checked against the binary's commands and options (and parsed by their shell
- * when it is installed). A new command or option fails here until every shell knows it. */
+/* The shell completions (data/completions): bash, zsh (on a pty, through its completion
+ * system) and fish are run for real for VM names and GPU addresses; every shell's file is
+ * checked against the binary's commands and options. A new command or option fails here until
+ * every shell knows it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +169,128 @@ test_bash_config_keys(void)
   g_assert_cmpstr(unset, ==, "cpu.vcpus");
 }
 
+/* The path of @shell, or NULL after skipping (failing in CI: tools/packages.txt has it). */
+static char *
+need_shell(const char *shell)
+{
+  char *path = g_find_program_in_path(shell);
+
+  if (path != NULL)
+    return path;
+  if (g_strcmp0(g_getenv("CI"), "true") == 0)
+    g_test_fail_printf("%s is not installed (tools/packages.txt lists it)", shell);
+  else
+    g_test_skip_printf("%s is not installed", shell);
+  return NULL;
+}
+
+/* What the shell's completion offers for @line (cursor at its end), sorted and joined by ' ',
+ * through @argv (the shell running the completion); empty lines are dropped. */
+static char *
+shell_offers(const char *const *argv, const char *const *env, const char *line)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GPtrArray) words = g_ptr_array_new();
+  int status = vxm_test_run(argv, env, &out, &err);
+
+  if (status != 0)
+    g_error("%s completion of '%s': status %d: %s", argv[0], line, status, err);
+  lines = g_strsplit(out, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    /* fish prints "WORD\tDESCRIPTION" */
+    char *tab = strchr(lines[i], '\t');
+    if (tab != NULL)
+      *tab = '\0';
+    g_strstrip(lines[i]);
+    if (*lines[i] != '\0' && !g_ptr_array_find_with_equal_func(words, lines[i], g_str_equal, NULL))
+      g_ptr_array_add(words, lines[i]);
+  }
+  g_ptr_array_sort(words, compare_words);
+  g_ptr_array_add(words, NULL);
+  return g_strjoinv(" ", (char **)words->pdata);
+}
+
+static char *
+zsh_complete(const char *zsh, const char *line, const char *const *env)
+{
+  g_autofree char *driver = vxm_test_source_path("tests/data/completion/drive.zsh");
+  g_autofree char *dir = vxm_test_source_path("data/completions");
+  g_autofree char *timeout = g_find_program_in_path("timeout");
+  /* a completion that never comes back must not hang the suite */
+  const char *argv[] = {timeout, "60", zsh, "-f", driver, dir, line, NULL};
+
+  return shell_offers(argv, env, line);
+}
+
+static char *
+fish_complete(const char *fish, const char *line, const char *const *env)
+{
+  g_autofree char *script = completion_path("vxm.fish");
+  g_autofree char *command = NULL;
+
+  /* the line as one single-quoted fish argument */
+  g_assert_null(strchr(line, '\''));
+  command = g_strdup_printf("source '%s'; complete -C '%s'", script, line);
+  {
+    const char *argv[] = {fish, "--no-config", "-c", command, NULL};
+    return shell_offers(argv, env, line);
+  }
+}
+
+/* VM names from the user's config folder and GPU addresses (display controllers only) from
+ * --root or VXM_ROOT, whole, colons and all: in zsh and in fish, as a user gets them on TAB. */
+static void
+test_shell_names_and_addresses(gconstpointer data)
+{
+  const char *shell_name = data;
+  g_autofree char *shell = need_shell(shell_name);
+  g_autofree char *home = NULL;
+  g_autofree char *root = NULL;
+  g_autofree char *env_config = NULL;
+  g_autofree char *env_root = NULL;
+  g_autofree char *line = NULL;
+  g_autofree char *names = NULL;
+  g_autofree char *w = NULL;
+  g_autofree char *gpus = NULL;
+  g_autofree char *from_env = NULL;
+  g_autofree char *prefix = NULL;
+  gboolean zsh = g_str_equal(shell_name, "zsh");
+
+  if (shell == NULL)
+    return;
+  home = vxm_test_mkdtemp();
+  root = vxm_test_mkdtemp();
+  env_config = g_strdup_printf("XDG_CONFIG_HOME=%s", home);
+  env_root = g_strdup_printf("VXM_ROOT=%s", root);
+  vxm_test_write_file(home, "vxm/vms/win11.conf", "");
+  vxm_test_write_file(home, "vxm/vms/gaming.conf", "");
+  vxm_test_write_file(home, "vxm/vms/notes.txt", "");
+  vxm_test_machine_build(root, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  {
+    const char *env[] = {env_config, NULL};
+    const char *env_with_root[] = {env_config, env_root, NULL};
+
+    names = zsh ? zsh_complete(shell, "vxm start ", env) : fish_complete(shell, "vxm start ", env);
+    w = zsh ? zsh_complete(shell, "vxm config w", env) : fish_complete(shell, "vxm config w", env);
+    line = g_strdup_printf("vxm check --root %s --gpu ", root);
+    gpus = zsh ? zsh_complete(shell, line, env) : fish_complete(shell, line, env);
+    /* detach takes a VM or a GPU */
+    from_env = zsh ? zsh_complete(shell, "vxm detach ", env_with_root)
+                   : fish_complete(shell, "vxm detach ", env_with_root);
+    prefix = zsh ? zsh_complete(shell, "vxm config --set-gpu 0000:01", env_with_root)
+                 : fish_complete(shell, "vxm config --set-gpu 0000:01", env_with_root);
+  }
+  g_assert_cmpstr(names, ==, "gaming win11");
+  g_assert_cmpstr(w, ==, "win11");
+  g_assert_cmpstr(gpus, ==, "0000:00:02.0 0000:01:00.0");
+  g_assert_cmpstr(from_env, ==, "0000:00:02.0 0000:01:00.0 gaming win11");
+  g_assert_cmpstr(prefix, ==, "0000:01:00.0");
+  vxm_test_rm_rf(home);
+  vxm_test_rm_rf(root);
+}
+
 /* The zsh case branch "(COMMAND)" up to ";;". */
 static char *
 zsh_branch(const char *text, const char *command)
@@ -301,5 +424,9 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/completion/bash/config-keys", test_bash_config_keys);
   g_test_add_func("/vxm/completion/zsh", test_zsh);
   g_test_add_func("/vxm/completion/fish", test_fish);
+  g_test_add_data_func("/vxm/completion/zsh/vm-names-and-gpu-addresses", "zsh",
+                       test_shell_names_and_addresses);
+  g_test_add_data_func("/vxm/completion/fish/vm-names-and-gpu-addresses", "fish",
+                       test_shell_names_and_addresses);
   return g_test_run();
 }

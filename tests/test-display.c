@@ -281,6 +281,44 @@ test_probe(Fixture *f, gconstpointer data)
 }
 
 static void
+test_probe_json(Fixture *f, gconstpointer data)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *read_on = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  JsonObject *o;
+
+  if (f->sim == NULL)
+    return;
+  g_assert_cmpint(run_vxm(f, &text, &err, "display", "--probe", "win11", NULL), ==, 0);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(f, &out, &err, "display", "--probe", "--json", "win11", NULL), ==, 0);
+  json_parser_load_from_data(parser, out, -1, &error);
+  g_assert_no_error(error);
+  o = json_node_get_object(json_parser_get_root(parser));
+  g_assert_cmpstr(json_object_get_string_member(o, "monitor"), ==, "DEL:41234:12345");
+  g_assert_cmpstr(json_object_get_string_member(o, "description"), ==, "DELL U2720Q");
+  g_assert_cmpint(json_object_get_int_member(o, "input"), ==, 0x11);
+  g_assert_cmpstr(json_object_get_string_member(o, "input_name"), ==, "hdmi1");
+  g_assert_cmpstr(json_object_get_string_member(o, "role"), ==, "host");
+  /* the same connector and bus as the line says */
+  read_on = g_strdup_printf("read on %s over /dev/i2c-%" G_GINT64_FORMAT "\n",
+                            json_object_get_string_member(o, "connector"),
+                            json_object_get_int_member(o, "bus"));
+  g_assert_true(g_str_has_suffix(text, read_on));
+
+  /* a switch has no JSON to print: a usage error, and the monitor stays where it was */
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(f, &out, &err, "display", "guest", "--json", "win11", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "--json goes with --probe"));
+  assert_input(f, "dell", "hdmi1");
+}
+
+static void
 test_high_byte_probe(Fixture *f, gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -560,6 +598,7 @@ main(int argc, char **argv)
   T("/vxm/display/sim/aux-folder", test_aux_folder, "amd-apu-radeon");
   T("/vxm/display/sim/switch-bytes", test_switch_bytes, NULL);
   T("/vxm/display/sim/probe", test_probe, NULL);
+  T("/vxm/display/sim/probe-json", test_probe_json, NULL);
   T("/vxm/display/sim/probe-high-byte", test_high_byte_probe, "amd-apu-radeon");
   T("/vxm/display/sim/cache-invalidated", test_cache_invalidated, "amd-apu-radeon");
   T("/vxm/display/sim/ebusy-names-driver", test_ebusy, NULL);

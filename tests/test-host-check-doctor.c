@@ -372,6 +372,70 @@ test_memory_gigantic_pages(Fixture *f, gconstpointer data)
   assert_contains(enough->message, "16 1 GiB hugepages are reserved");
 }
 
+/* MemTotal 32 GiB, MemAvailable @available_gib: what programs leave free right now. */
+static void
+write_meminfo_available(Fixture *f, guint available_gib)
+{
+  g_autofree char *text =
+      g_strdup_printf("MemTotal:       33554432 kB\nMemFree:         1048576 kB\n"
+                      "MemAvailable:   %" G_GUINT64_FORMAT " kB\nHugePages_Total:       0\n"
+                      "Hugepagesize:       2048 kB\n",
+                      (guint64)available_gib << 20);
+
+  vxm_test_write_file(f->root, "proc/meminfo", text);
+}
+
+static void
+test_memory_available(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) busy = NULL;
+  g_autoptr(VxmCheckResult) pool_helps = NULL;
+  g_autoptr(VxmCheckResult) pool_covers = NULL;
+  g_autoptr(VxmCheckResult) off = NULL;
+  g_autoptr(VxmCheckResult) gigantic = NULL;
+  g_autoptr(VxmCheckResult) room = NULL;
+
+  /* 16 GiB guest in 2 MiB pages, but programs leave only 6 GiB */
+  vm(f)->memory_bytes = G_GUINT64_CONSTANT(16) << 30;
+  write_meminfo_available(f, 6);
+  busy = run_one(f, "memory");
+  g_assert_cmpint(busy->status, ==, VXM_CHECK_STATUS_WARN);
+  assert_contains(busy->message, "only 6 GiB of it is available");
+  assert_contains(busy->message, "reserves 16 GiB of hugepages for the guest's 16 GiB");
+  assert_contains(busy->fix, "close programs");
+  assert_contains(busy->fix, "vxm config win11 --set memory.size=6G");
+
+  /* 4 GiB of free 2 MiB pages are already in the pool: start takes only the other 12 GiB */
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "2048\n");
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "2048\n");
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages", "0\n");
+  pool_helps = run_one(f, "memory");
+  g_assert_cmpint(pool_helps->status, ==, VXM_CHECK_STATUS_WARN);
+  assert_contains(pool_helps->message, "reserves 12 GiB of hugepages");
+
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "8192\n");
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "8192\n");
+  pool_covers = run_one(f, "memory");
+  g_assert_cmpint(pool_covers->status, ==, VXM_CHECK_STATUS_OK);
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "0\n");
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "0\n");
+
+  /* without hugepages, or with the 1 GiB pages reserved at boot, start reserves nothing */
+  vm(f)->hugepages = VXM_VM_HUGEPAGES_OFF;
+  off = run_one(f, "memory");
+  g_assert_cmpint(off->status, ==, VXM_CHECK_STATUS_OK);
+  vm(f)->hugepages = VXM_VM_HUGEPAGES_AUTO;
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "16\n");
+  gigantic = run_one(f, "memory");
+  g_assert_cmpint(gigantic->status, ==, VXM_CHECK_STATUS_OK);
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "0\n");
+
+  write_meminfo_available(f, 20);
+  room = run_one(f, "memory");
+  g_assert_cmpint(room->status, ==, VXM_CHECK_STATUS_OK);
+  assert_contains(room->message, "vxm start reserves 8192 2 MiB hugepages");
+}
+
 #define ADD(path, func, machine) \
   g_test_add(path, Fixture, GINT_TO_POINTER(machine), fixture_setup, func, fixture_teardown)
 
@@ -401,6 +465,7 @@ main(int argc, char **argv)
   ADD("/vxm/host/check/memory/enough", test_memory_enough, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/memory/short", test_memory_short, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/memory/1g-pages", test_memory_gigantic_pages, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/memory/available", test_memory_available, VXM_TEST_MACHINE_INTEL_NVIDIA);
   status = g_test_run();
   vxm_test_rm_rf(cache);
   return status;

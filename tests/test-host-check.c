@@ -9,6 +9,7 @@
 
 #include "helper/vxm-check-vxmd.h"
 #include "host/vxm-check.h"
+#include "vxm-simhost-fixture.h"
 #include "vxm-test-sysfs.h"
 #include "vxm-test-util.h"
 
@@ -402,6 +403,106 @@ test_vxmd_answers(Fixture *f, gconstpointer data)
   g_assert_true(g_subprocess_wait(daemon, NULL, &error));
 }
 
+/* Every failed check of @ctx's host has a fix; returns how many failed. */
+static guint
+assert_every_fail_has_fix(const char *host, VxmCheckContext *ctx)
+{
+  g_autoptr(GPtrArray) results = vxm_check_run(ctx, NULL);
+  guint failed = 0;
+
+  for (guint i = 0; i < results->len; i++) {
+    VxmCheckResult *r = g_ptr_array_index(results, i);
+
+    if (r->status != VXM_CHECK_STATUS_FAIL)
+      continue;
+    failed++;
+    if (r->fix == NULL || *r->fix == '\0')
+      g_error("%s: check %s fails without a fix: %s", host, r->id, r->message);
+  }
+  return failed;
+}
+
+static void
+test_fix_for_every_fail_static(void)
+{
+  guint failed = 0;
+
+  for (int machine = VXM_TEST_MACHINE_INTEL_NVIDIA; machine <= VXM_TEST_MACHINE_IOMMU_OFF;
+       machine++) {
+    g_autofree char *root = vxm_test_mkdtemp();
+    g_autoptr(VxmHostfs) fs = NULL;
+    g_autoptr(VxmCheckContext) ctx = NULL;
+    g_autofree char *label = g_strdup_printf("static machine %d", machine);
+
+    vxm_test_machine_build(root, machine);
+    fs = vxm_hostfs_new(root);
+    ctx = vxm_check_context_new(fs, NULL);
+    failed += assert_every_fail_has_fix(label, ctx);
+    vxm_test_rm_rf(root);
+  }
+  /* the single-GPU, shared-group and IOMMU-off machines fail something */
+  g_assert_cmpuint(failed, >=, 3);
+}
+
+static void
+test_fix_for_unreadable_pci(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(VxmCheckContext) ctx = vxm_check_context_new(fs, NULL);
+  const char *only[] = {"gpus", "guest-gpu", NULL};
+  g_autoptr(GPtrArray) results = NULL;
+
+  /* a --root without sys/bus/pci: a container, a chroot, a typo */
+  results = vxm_check_run(ctx, only);
+  for (guint i = 0; i < results->len; i++) {
+    VxmCheckResult *r = g_ptr_array_index(results, i);
+
+    g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_FAIL);
+    g_assert_nonnull(r->fix);
+    g_assert_nonnull(strstr(r->fix, "sys/bus/pci/devices"));
+    g_assert_nonnull(strstr(r->fix, root));
+  }
+  g_assert_cmpuint(assert_every_fail_has_fix("an empty root", ctx), >=, 2);
+  vxm_test_rm_rf(root);
+}
+
+static void
+test_fix_for_every_fail_simhost(void)
+{
+  g_autofree char *dir = vxm_test_source_path("tests/simhost");
+  g_autoptr(GDir) d = NULL;
+  const char *name;
+  guint machines = 0;
+
+  if (g_getenv("VXM_SIMHOST") == NULL) {
+    g_test_skip("vxm-simhost is not built (no libfuse3)");
+    return;
+  }
+  if (!vxm_test_require_root())
+    return;
+  d = g_dir_open(dir, 0, NULL);
+  g_assert_nonnull(d);
+  while ((name = g_dir_read_name(d)) != NULL) {
+    g_autofree char *path = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VxmSimhost) sim = NULL;
+    g_autoptr(VxmHostfs) fs = NULL;
+    g_autoptr(VxmCheckContext) ctx = NULL;
+
+    if (!g_str_has_suffix(name, ".machine"))
+      continue;
+    path = g_build_filename(dir, name, NULL);
+    sim = vxm_simhost_start(path, &error);
+    g_assert_no_error(error);
+    fs = vxm_hostfs_new(vxm_simhost_root(sim));
+    ctx = vxm_check_context_new(fs, NULL);
+    assert_every_fail_has_fix(name, ctx);
+    machines++;
+  }
+  g_assert_cmpuint(machines, >=, 9);
+}
+
 #define ADD(path, func, machine) \
   g_test_add(path, Fixture, GINT_TO_POINTER(machine), fixture_setup, func, fixture_teardown)
 
@@ -426,6 +527,9 @@ main(int argc, char **argv)
   ADD("/vxm/host/check/single-gpu-refused", test_single_gpu_refused, VXM_TEST_MACHINE_SINGLE_GPU);
   ADD("/vxm/host/check/shared-group-fails", test_shared_group_fails, VXM_TEST_MACHINE_SHARED_GROUP);
   g_test_add_func("/vxm/host/check/no-gpu", test_no_gpu);
+  g_test_add_func("/vxm/host/check/fix-for-every-fail/static", test_fix_for_every_fail_static);
+  g_test_add_func("/vxm/host/check/fix-for-every-fail/unreadable-pci", test_fix_for_unreadable_pci);
+  g_test_add_func("/vxm/host/check/fix-for-every-fail/simhost", test_fix_for_every_fail_simhost);
   ADD("/vxm/host/check/configured-guest", test_configured_guest, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/vxmd/root-needs-none", test_vxmd_root, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/vxmd/group-and-daemon", test_vxmd_group, VXM_TEST_MACHINE_INTEL_NVIDIA);

@@ -129,6 +129,7 @@ complete -c vxm -n "__fish_seen_subcommand_from monitors" -l json -d 'Print JSON
 complete -c vxm -n "__fish_seen_subcommand_from display; and not __fish_seen_subcommand_from host guest" -a 'host guest'
 complete -c vxm -n "__fish_seen_subcommand_from display; and __fish_seen_subcommand_from host guest" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from display" -l probe -d 'Read the input the monitor shows now'
+complete -c vxm -n "__fish_seen_subcommand_from display" -l json -d 'With --probe: print JSON'
 complete -c vxm -n "__fish_seen_subcommand_from display" -l monitor -x -d "The monitor instead of the VM's"
 complete -c vxm -n "__fish_seen_subcommand_from display" -l input -x -a 'dp1 dp2 hdmi1 hdmi2 dvi1 dvi2 vga1' -d 'The input to switch to'
 

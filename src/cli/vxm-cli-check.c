@@ -80,8 +80,9 @@ vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv)
                      "Checks that this machine can run VM NAME (default: 'default', when it "
                      "exists) on its second GPU: IOMMU, KVM, two GPUs, a guest GPU whose IOMMU "
                      "group can be passed through, its reset, boot framebuffer and holders, "
-                     "UEFI firmware, QEMU, swtpm, memory. Each failure comes with its fix. "
-                     "Exits 1 when a check fails."))
+                     "UEFI firmware, QEMU, swtpm, memory, the monitor's DDC/CI, a keyboard and "
+                     "mouse for the guest, and vxmd for this user. Each failure comes with its "
+                     "fix. Exits 1 when a check fails."))
     return VXM_EXIT_USAGE;
   if (argc > 2)
     return vxm_cli_usage_error(cli, "unexpected argument '%s'", argv[2]);

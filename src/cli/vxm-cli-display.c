@@ -26,14 +26,47 @@ switch_through_vxmd(VxmCli *cli, VxmHostfs *hostfs, const char *vm, const char *
   return ok;
 }
 
+/* --probe --json: what the line says, for scripts; role is "host", "guest" or null. */
+static void
+print_probe_json(const VxmDisplayResult *result, const char *input_name, const char *role)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autoptr(JsonNode) node = NULL;
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "monitor");
+  json_builder_add_string_value(b, result->identity);
+  json_builder_set_member_name(b, "description");
+  json_builder_add_string_value(b, result->description);
+  json_builder_set_member_name(b, "connector");
+  json_builder_add_string_value(b, result->connector);
+  json_builder_set_member_name(b, "bus");
+  json_builder_add_int_value(b, result->bus);
+  json_builder_set_member_name(b, "input");
+  json_builder_add_int_value(b, result->previous_input);
+  json_builder_set_member_name(b, "input_name");
+  json_builder_add_string_value(b, input_name);
+  json_builder_set_member_name(b, "role");
+  if (role != NULL)
+    json_builder_add_string_value(b, role);
+  else
+    json_builder_add_null_value(b);
+  json_builder_end_object(b);
+  node = json_builder_get_root(b);
+  vxm_cli_print_json(node);
+}
+
 int
 vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
 {
   gboolean probe = FALSE;
+  gboolean json = FALSE;
   g_autofree char *monitor_option = NULL;
   g_autofree char *input_option = NULL;
   GOptionEntry entries[] = {
       {"probe", 0, 0, G_OPTION_ARG_NONE, &probe, "Read the input the monitor shows now", NULL},
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json,
+       "With --probe: print {monitor, description, connector, bus, input, input_name, role}", NULL},
       {"monitor", 0, 0, G_OPTION_ARG_STRING, &monitor_option,
        "The monitor (MFG:PRODUCT:SERIAL, a connector, or auto) instead of the VM's", "MONITOR"},
       {"input", 0, 0, G_OPTION_ARG_STRING, &input_option,
@@ -52,12 +85,14 @@ vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
   VxmHostfs *hostfs;
 
   if (!vxm_cli_parse(
-          cli, &argc, &argv, entries, "host|guest [NAME] | --probe [NAME]",
+          cli, &argc, &argv, entries, "host|guest [NAME] | --probe [--json] [NAME]",
           "Switches the monitor of VM NAME (default: default) to the host's or the "
           "guest's input over DDC/CI, as vxm start and stop do, or reads the input it "
           "shows (--probe). The monitor and inputs come from the VM's [display] "
           "settings. DDC/CI needs root: without it, vxmd switches (--probe needs root)."))
     return VXM_EXIT_USAGE;
+  if (json && !probe)
+    return vxm_cli_usage_error(cli, "--json goes with --probe (a switch prints one line)");
   if (!probe) {
     if (argc < 2)
       return vxm_cli_usage_error(cli, "say which input: host or guest (or --probe)");
@@ -106,20 +141,24 @@ vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
 
   if (probe) {
     g_autofree char *shown = NULL;
-    const char *role = "";
+    const char *role = NULL;
 
     if (!vxm_display_get_input(hostfs, spec, config ? config->gpu : NULL, &result, &error))
       return vxm_cli_fail(cli, error);
     shown = vxm_vm_monitor_input_to_string((guint)result.previous_input & 0xff);
     if (config != NULL && config->host_input != 0 &&
         (config->host_input & 0xff) == ((guint)result.previous_input & 0xff))
-      role = ", the host's input";
+      role = "host";
     else if (config != NULL && config->guest_input != 0 &&
              (config->guest_input & 0xff) == ((guint)result.previous_input & 0xff))
-      role = ", the guest's input";
-    g_print("%s (%s) shows %s (0x%04x%s), read on %s over /dev/i2c-%u\n", result.description,
-            result.identity, shown, (guint)result.previous_input, role, result.connector,
-            result.bus);
+      role = "guest";
+    if (json) {
+      print_probe_json(&result, shown, role);
+      return VXM_EXIT_OK;
+    }
+    g_print("%s (%s) shows %s (0x%04x%s%s%s), read on %s over /dev/i2c-%u\n", result.description,
+            result.identity, shown, (guint)result.previous_input, role != NULL ? ", the " : "",
+            role != NULL ? role : "", role != NULL ? "'s input" : "", result.connector, result.bus);
     return VXM_EXIT_OK;
   }
   input_name = vxm_vm_monitor_input_to_string(input);

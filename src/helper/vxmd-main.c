@@ -1,6 +1,6 @@
 /* vxmd: the privileged helper's main (the logic is vxm-helper-daemon in the core library).
  *
- *   vxmd [--root DIR] [--group NAME] [--idle-timeout-ms N]
+ *   vxmd [--root DIR] [--group NAME] [--idle-timeout-ms N] | vxmd --version
  *
  * The root comes only from this command line, never from the environment: whoever can set
  * vxmd's environment must not be able to point it at another tree. */
@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "helper/vxm-helper-daemon.h"
+#include "vxm-config.h"
 
 static gboolean
 on_signal(gpointer user_data)
@@ -23,12 +24,14 @@ main(int argc, char **argv)
   g_autofree char *root = NULL;
   g_autofree char *group = NULL;
   gint idle_timeout_ms = 0;
+  gboolean version = FALSE;
   GOptionEntry entries[] = {
       {"root", 0, 0, G_OPTION_ARG_FILENAME, &root, "The host's / (tests and demos)", "DIR"},
       {"group", 0, 0, G_OPTION_ARG_STRING, &group, "The group allowed to ask (default vxm)",
        "NAME"},
       {"idle-timeout-ms", 0, 0, G_OPTION_ARG_INT, &idle_timeout_ms,
        "Drop a connection silent this long (default 10000)", "MS"},
+      {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
       {NULL}};
   g_autoptr(GOptionContext) context = g_option_context_new("- the vxm privileged helper");
   g_autoptr(GError) error = NULL;
@@ -44,6 +47,11 @@ main(int argc, char **argv)
   if (!g_option_context_parse(context, &argc, &argv, &error)) {
     g_printerr("vxmd: %s\n", error->message);
     return 2;
+  }
+  /* before the root check: the package check and a user asking run it unprivileged */
+  if (version) {
+    g_print("vxmd %s\n", VXM_VERSION);
+    return 0;
   }
   if (geteuid() != 0) {
     g_printerr("vxmd: must run as root (it is started by systemd: systemctl start vxmd.socket)\n");

@@ -181,6 +181,20 @@ gpu_label(VxmGpu *gpu)
 #define TWO_GPU_RULE \
   "vxm is for two-GPU machines: the host keeps one GPU and the guest gets the other"
 
+/* A host whose PCI devices cannot be listed at all is most often a container or a chroot
+ * without the host's /sys, or a --root that is not a host tree. */
+static char *
+unreadable_pci_fix(VxmCheckContext *ctx)
+{
+  g_autofree char *devices =
+      vxm_hostfs_path(vxm_check_context_get_hostfs(ctx), VXM_HOST_SYS_PCI_DEVICES);
+
+  return g_strdup_printf("vxm reads the PCI devices from %s: run vxm check on the host itself "
+                         "(not in a container or chroot without the host's /sys), or give "
+                         "--root a folder that holds sys/bus/pci/devices",
+                         devices);
+}
+
 void
 vxm_check_gpus(VxmCheckContext *ctx, VxmCheckResult *result)
 {
@@ -193,7 +207,9 @@ vxm_check_gpus(VxmCheckContext *ctx, VxmCheckResult *result)
       "gets the other";
 
   if (gpus == NULL) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, NULL, "%s", error->message);
+    g_autofree char *unreadable = unreadable_pci_fix(ctx);
+
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, unreadable, "%s", error->message);
     return;
   }
   for (guint i = 0; i < gpus->len; i++) {
@@ -251,7 +267,9 @@ vxm_check_guest_gpu(VxmCheckContext *ctx, VxmCheckResult *result)
   g_autoptr(GString) why = g_string_new(NULL);
 
   if (gpus == NULL) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, NULL, "%s", error->message);
+    g_autofree char *unreadable = unreadable_pci_fix(ctx);
+
+    vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, unreadable, "%s", error->message);
     return;
   }
 

@@ -171,17 +171,36 @@ meminfo_value(const char *meminfo, const char *key, guint64 *out)
   return FALSE;
 }
 
-/* Reserved pages of @size_kib in the host's pool, 0 when it has none. */
+/* A count of the host's pool of @size_kib pages (@attr: nr_hugepages, free_hugepages,
+ * resv_hugepages), 0 when it has none. */
 static guint64
-hugepages_reserved(VxmHostfs *hostfs, guint size_kib)
+hugepages_count(VxmHostfs *hostfs, guint size_kib, const char *attr)
 {
   g_autofree char *path =
-      g_strdup_printf("%s/hugepages-%ukB/nr_hugepages", VXM_HOST_SYS_HUGEPAGES, size_kib);
+      g_strdup_printf("%s/hugepages-%ukB/%s", VXM_HOST_SYS_HUGEPAGES, size_kib, attr);
   guint64 n = 0;
 
   if (!vxm_hostfs_read_attr_uint64(hostfs, path, 10, &n, NULL))
     return 0;
   return n;
+}
+
+static guint64
+hugepages_reserved(VxmHostfs *hostfs, guint size_kib)
+{
+  return hugepages_count(hostfs, size_kib, "nr_hugepages");
+}
+
+/* What vxm start takes from the host's free memory for @guest bytes of 2 MiB pages: the
+ * pool grows only by what its free, unclaimed pages do not already cover. */
+static guint64
+hugepages_2m_to_reserve(VxmHostfs *hostfs, guint64 guest)
+{
+  guint64 free_pages = hugepages_count(hostfs, 2048, "free_hugepages");
+  guint64 resv = hugepages_count(hostfs, 2048, "resv_hugepages");
+  guint64 have = (free_pages > resv ? free_pages - resv : 0) * (2 << 20);
+
+  return guest > have ? guest - have : 0;
 }
 
 void
@@ -198,6 +217,7 @@ vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result)
   guint64 total = 0;
   guint64 guest;
   guint64 gib_pages, gib_needed;
+  guint64 available = 0;
 
   if (!vxm_hostfs_read_file(hostfs, VXM_HOST_PROC_MEMINFO, &meminfo, NULL, &error) ||
       !meminfo_value(meminfo, "MemTotal", &total)) {
@@ -233,6 +253,35 @@ vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result)
 
   gib_pages = hugepages_reserved(hostfs, 1048576);
   gib_needed = (guest + GIB - 1) / GIB;
+  /* Reserving hugepages cannot take memory that programs use (MemAvailable already counts the
+   * caches vxm start drops): say so now rather than after a failed reservation at start. */
+  if (hugepages == VXM_VM_HUGEPAGES_2M ||
+      (hugepages == VXM_VM_HUGEPAGES_AUTO && gib_pages < gib_needed)) {
+    guint64 to_reserve = hugepages_2m_to_reserve(hostfs, guest);
+
+    if (to_reserve > 0 && meminfo_value(meminfo, "MemAvailable", &available) &&
+        available < to_reserve) {
+      g_autofree char *available_text = vxm_format_bytes(available);
+      g_autofree char *reserve_text = vxm_format_bytes(to_reserve);
+      guint64 fits = available / GIB;
+      g_autofree char *less = fits >= VXM_VM_MEMORY_MIN / GIB
+                                  ? g_strdup_printf(", or give the guest less: vxm config %s --set "
+                                                    "memory.size=%" G_GUINT64_FORMAT "G",
+                                                    vm_name(ctx), fits)
+                                  : g_strdup("");
+      g_autofree char *fix =
+          g_strdup_printf("close programs that use memory before vxm start (free -h shows what is "
+                          "available)%s",
+                          less);
+
+      vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, fix,
+                           "the host has %s of RAM, but only %s of it is available now: "
+                           "vxm start reserves %s of hugepages for the guest's %s and would "
+                           "get fewer",
+                           total_text, available_text, reserve_text, guest_text);
+      return;
+    }
+  }
   switch (hugepages) {
   case VXM_VM_HUGEPAGES_OFF: pages_note = g_strdup("hugepages are off"); break;
   case VXM_VM_HUGEPAGES_2M:
