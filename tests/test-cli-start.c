@@ -46,6 +46,14 @@ fixture_setup(Fixture *f, gconstpointer data)
                       "MemTotal:       32768000 kB\n"
                       "MemFree:        20000000 kB\n");
   vxm_test_write_file(f->root, "sys/devices/system/cpu/online", "0-11\n");
+  for (guint i = 0; i < 4; i++) {
+    static const char *const attrs[] = {"nr_hugepages", "free_hugepages", "surplus_hugepages",
+                                        "resv_hugepages"};
+    g_autofree char *attr =
+        g_strdup_printf("sys/kernel/mm/hugepages/hugepages-2048kB/%s", attrs[i]);
+
+    vxm_test_write_file(f->root, attr, "0\n");
+  }
   vxm_test_write_file(f->root, "sys/devices/system/cpu/cpu0/topology/thread_siblings_list",
                       "0,6\n");
   copy_descriptor(f->root, "40-edk2-x86_64-secure-enrolled.json");
@@ -295,6 +303,29 @@ test_unknown_vm(Fixture *f, gconstpointer data)
   g_assert_cmpstr(out, ==, "");
 }
 
+/* hugepages = 1G on a host without 1 GiB pages: refused before anything, with the fix. */
+static void
+test_hugepages_size_missing(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GString) before = g_string_new(NULL);
+  g_autoptr(GString) after = g_string_new(NULL);
+  int status;
+
+  vxm_test_write_file(f->home, ".config/vxm/vms/win11.conf",
+                      "[gpu]\naddress = 01:00.0\n\n[memory]\nsize = 8G\nhugepages = 1G\n\n"
+                      "[network]\nmac = 02:5e:a7:00:00:09\n\n[audio]\nbackend = none\n");
+  snapshot_dir(before, f->tmp, "");
+  status = run_start(f, &out, &err, "--dry-run", "win11", NULL);
+  g_assert_cmpint(status, ==, 1);
+  if (strstr(err, "hugepages = 1G, but this host offers no 1 GiB pages") == NULL ||
+      strstr(err, "use hugepages = auto or off") == NULL)
+    g_error("unexpected error: %s", err);
+  snapshot_dir(after, f->tmp, "");
+  g_assert_cmpstr(after->str, ==, before->str);
+}
+
 static void
 test_usage(Fixture *f, gconstpointer data)
 {
@@ -316,5 +347,6 @@ main(int argc, char **argv)
   FX("/vxm/cli/start/already-running", test_already_running);
   FX("/vxm/cli/start/unknown-vm", test_unknown_vm);
   FX("/vxm/cli/start/json-needs-dry-run", test_usage);
+  FX("/vxm/cli/start/hugepages-size-missing", test_hugepages_size_missing);
   return g_test_run();
 }

@@ -158,28 +158,6 @@ add_note(GPtrArray *notes, const char *format, ...)
   va_end(ap);
 }
 
-/* auto: 1 GiB pages when the pool already has enough free ones, else 2 MiB (issue 5 reserves
- * and may grow the 1 GiB pool first). */
-static guint64
-choose_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, guint64 memory)
-{
-  guint64 free_1g = 0;
-
-  switch (config->hugepages) {
-  case VXM_VM_HUGEPAGES_OFF: return 0;
-  case VXM_VM_HUGEPAGES_2M: return 2 * MIB;
-  case VXM_VM_HUGEPAGES_1G: return GIB;
-  case VXM_VM_HUGEPAGES_AUTO: break;
-  }
-  if (memory % GIB == 0 &&
-      vxm_hostfs_read_attr_uint64(hostfs,
-                                  VXM_HOST_SYS_HUGEPAGES "/hugepages-1048576kB/free_hugepages", 10,
-                                  &free_1g, NULL) &&
-      free_1g >= memory / GIB)
-    return GIB;
-  return memory % (2 * MIB) == 0 ? 2 * MIB : 0;
-}
-
 /* The devices [input] inputs names (or auto picks) that are plugged in now; one that is not
  * is left out with a note (QEMU would refuse to start), and the hotplug watcher adds it when
  * it is plugged in (vxm-input-watch). */
@@ -308,7 +286,6 @@ vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig 
   self->threads = MAX(1u, r->threads_per_core);
   self->cores = MAX(1u, r->vcpus / self->threads);
   self->sockets = 1;
-  self->hugepage_bytes = choose_hugepages(hostfs, config, r->memory_bytes);
   collect_inputs(self, hostfs, config, notes);
   if (config->looking_glass_bytes > 0 || config->looking_glass_auto) {
     const char *host_path = vxm_hostfs_exists(hostfs, VXM_HOST_DEV_KVMFR0) ? VXM_HOST_DEV_KVMFR0
