@@ -342,6 +342,11 @@ print_json(const StartInputs *in)
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "pending_inputs")));
   json_builder_set_member_name(b, "vfio_nodes");
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "vfio_nodes")));
+  json_builder_set_member_name(b, "notes");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < in->notes->len; i++)
+    json_builder_add_string_value(b, g_ptr_array_index(in->notes, i));
+  json_builder_end_array(b);
   json_builder_end_object(b);
   root = json_builder_get_root(b);
   vxm_cli_print_json(root);
@@ -420,6 +425,12 @@ print_human(VxmCli *cli, const StartInputs *in)
   }
   g_print("\n");
   print_resources(in);
+  if (in->notes->len > 0) {
+    g_print("Notes:\n");
+    for (guint i = 0; i < in->notes->len; i++)
+      g_print("  %s\n", (char *)g_ptr_array_index(in->notes, i));
+    g_print("\n");
+  }
   if (in->swtpm != NULL) {
     print_argv("swtpm", in->swtpm);
     g_print("\n");

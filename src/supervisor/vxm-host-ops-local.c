@@ -365,11 +365,8 @@ local_prepare_looking_glass(VxmHostOps *ops, const char *vm, guint64 bytes, GPtr
   if (lg == NULL)
     return FALSE;
   size = vxm_format_bytes(lg->size);
-  if (report != NULL) {
+  if (report != NULL)
     g_ptr_array_add(report, g_strdup_printf("Looking Glass: %s, %s", lg->host_path, size));
-    if (lg->warning != NULL)
-      g_ptr_array_add(report, g_strdup_printf("Looking Glass: %s", lg->warning));
-  }
   return TRUE;
 }
 

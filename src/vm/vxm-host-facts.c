@@ -3,8 +3,11 @@
 #include <string.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-util.h"
+#include "display/vxm-display.h"
 #include "helper/vxm-dmi-identity.h"
 #include "input/vxm-input-set.h"
+#include "memory/vxm-looking-glass.h"
 #include "pci/vxm-pci-address.h"
 
 static void
@@ -141,9 +144,6 @@ vxm_host_facts_gpu_iommu_groups(const VxmHostFacts *self)
   return groups;
 }
 
-#define GIB (G_GUINT64_CONSTANT(1) << 30)
-#define MIB (G_GUINT64_CONSTANT(1) << 20)
-
 static void add_note(GPtrArray *notes, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
 static void
@@ -259,6 +259,42 @@ collect_monitor(VxmHostFacts *self, const VxmVmConfig *config, GPtrArray *notes)
     add_note(notes, "monitor %s has no guest_input: its input is not switched", self->monitor_name);
 }
 
+/* looking_glass = auto: sized for the preferred mode of the monitor the VM switches (its
+ * EDID), else for 4K (vxm_looking_glass_size_from_config()'s default). */
+static guint64
+looking_glass_size(VxmHostfs *hostfs, const VxmVmConfig *config, VxmGpu *gpu, GPtrArray *notes)
+{
+  g_autofree char *spec = vxm_display_monitor_spec(config);
+  g_autoptr(VxmEdid) edid = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *size = NULL;
+  g_autofree char *monitor = NULL;
+  guint64 bytes;
+
+  if (!config->looking_glass_auto)
+    return vxm_looking_glass_size_from_config(config, 0, 0);
+  if (spec != NULL)
+    edid = vxm_display_monitor_edid(hostfs, spec, gpu != NULL ? vxm_gpu_get_address(gpu) : NULL,
+                                    &local_error);
+  if (edid != NULL && edid->preferred_width > 0 && edid->preferred_height > 0) {
+    bytes =
+        vxm_looking_glass_size_from_config(config, edid->preferred_width, edid->preferred_height);
+    size = vxm_format_bytes(bytes);
+    monitor = vxm_edid_describe(edid);
+    add_note(notes, "looking_glass = auto: %s for %s's preferred mode %ux%u", size, monitor,
+             edid->preferred_width, edid->preferred_height);
+    return bytes;
+  }
+  bytes = vxm_looking_glass_size_from_config(config, 0, 0);
+  size = vxm_format_bytes(bytes);
+  add_note(notes, "looking_glass = auto: %s, sized for %ux%u: %s", size,
+           VXM_LOOKING_GLASS_DEFAULT_WIDTH, VXM_LOOKING_GLASS_DEFAULT_HEIGHT,
+           spec == NULL          ? "no monitor is configured (monitor = off)"
+           : local_error != NULL ? local_error->message
+                                 : "the monitor's EDID has no preferred mode");
+  return bytes;
+}
+
 gboolean
 vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
                        VxmGpu *gpu, GPtrArray *notes, GError **error)
@@ -293,12 +329,10 @@ vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig 
                                 "/looking-glass";
 
     self->looking_glass_path = vxm_hostfs_path(hostfs, host_path);
-    self->looking_glass_bytes = config->looking_glass_bytes;
-    if (config->looking_glass_auto) {
-      /* 2560x1440 and below fit in 64 MiB, the size Looking Glass documents for them */
-      self->looking_glass_bytes = 64 * MIB;
-      add_note(notes, "looking_glass = auto: 64 MiB until the guest's resolution is known");
-    }
+    self->looking_glass_bytes = looking_glass_size(hostfs, config, gpu, notes);
+    /* QEMU cannot map more than the device has: refused here, before any host change */
+    if (!vxm_looking_glass_check_kvmfr(hostfs, self->looking_glass_bytes, error))
+      return FALSE;
   }
   if (config->smbios == VXM_VM_SMBIOS_HOST)
     collect_smbios(self, hostfs, notes);

@@ -676,7 +676,7 @@ static const KeyDef key_defs[] = {
   {{"memory", "hugepages_compact", "true", "true or false",
     "Drop the page cache and compact memory before reserving hugepages (false: reserve as memory is)."}, parse_hugepages_compact},
   {{"memory", "looking_glass", "off", "off, auto, or a power-of-two size from 16M to 1G like 32M, 64M, 128M",
-    "Shared memory for Looking Glass. auto: sized for the guest's resolution."}, parse_looking_glass},
+    "Shared memory for Looking Glass. auto: sized for the monitor's preferred mode (its EDID), for 4K (128M) when unknown."}, parse_looking_glass},
 
   {{"cpu", "vcpus", "auto", "auto, or a number from 1 to 255",
     "Guest CPUs. auto: the host's CPUs minus host_cores cores (or the pinning list's size)."}, parse_vcpus},
