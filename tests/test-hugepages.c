@@ -744,6 +744,15 @@ test_sim_auto_start_other_node(void)
   g_assert_null(strstr(log, "drop_caches"));
   g_assert_null(strstr(log, "compact_memory"));
   g_assert_nonnull(strstr(log, "write " NODE1_HP1G_NR " 8 -> ok\n"));
+  /* the journal: the 1 GiB try, given back (undone), then the 2 MiB pages */
+  {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(hostfs, "win11", &error);
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(vxm_journal_get_n_entries(journal), ==, 2);
+    g_assert_cmpint(vxm_journal_get_entry(journal, 0)->state, ==, VXM_JOURNAL_STATE_UNDONE);
+    g_assert_cmpint(vxm_journal_get_entry(journal, 1)->state, ==, VXM_JOURNAL_STATE_DONE);
+  }
   g_assert_true(vxm_host_ops_restore_all(ops, "win11", NULL, report, &error));
   g_assert_no_error(error);
   after = vxm_simhost_state(sim);
