@@ -377,8 +377,13 @@ print_resources(const StartInputs *in)
     if (!in->config->hugepages_compact)
       g_print("  caches are not dropped nor memory compacted first (hugepages_compact = false)\n");
   }
-  if (in->hugepages_why != NULL)
-    g_print("  why: %s\n", in->hugepages_why + strlen("hugepages = auto: "));
+  if (in->hugepages_why != NULL) {
+    const char *why = in->hugepages_why;
+
+    if (g_str_has_prefix(why, "hugepages = auto: "))
+      why += strlen("hugepages = auto: ");
+    g_print("  why: %s\n", why);
+  }
   g_print("  RLIMIT_MEMLOCK: %s (guest RAM + 1 GiB%s)\n\n", memlock,
           in->facts->looking_glass_path != NULL ? " + Looking Glass" : "");
   g_print("CPU pinning:\n");
