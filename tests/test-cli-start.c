@@ -46,6 +46,14 @@ fixture_setup(Fixture *f, gconstpointer data)
                       "MemTotal:       32768000 kB\n"
                       "MemFree:        20000000 kB\n");
   vxm_test_write_file(f->root, "sys/devices/system/cpu/online", "0-11\n");
+  for (guint i = 0; i < 4; i++) {
+    static const char *const attrs[] = {"nr_hugepages", "free_hugepages", "surplus_hugepages",
+                                        "resv_hugepages"};
+    g_autofree char *attr =
+        g_strdup_printf("sys/kernel/mm/hugepages/hugepages-2048kB/%s", attrs[i]);
+
+    vxm_test_write_file(f->root, attr, "0\n");
+  }
   vxm_test_write_file(f->root, "sys/devices/system/cpu/cpu0/topology/thread_siblings_list",
                       "0,6\n");
   copy_descriptor(f->root, "40-edk2-x86_64-secure-enrolled.json");
@@ -321,6 +329,104 @@ test_unknown_vm(Fixture *f, gconstpointer data)
   g_assert_cmpstr(out, ==, "");
 }
 
+/* The dry run's prepare-looking-glass size for [memory] looking_glass = auto with @monitor, and
+ * its notes. */
+static gint64
+looking_glass_planned(Fixture *f, const char *monitor, char **out_notes)
+{
+  g_autofree char *config = g_strdup_printf(
+      "[gpu]\naddress = 01:00.0\n\n[memory]\nsize = 8G\nhugepages = 2M\nlooking_glass = auto\n\n"
+      "[network]\nmac = 02:5e:a7:00:00:09\n\n[audio]\nbackend = none\n\n"
+      "[display]\nmonitor = %s\n",
+      monitor);
+  g_autofree char *out = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  JsonArray *steps;
+  gint64 amount = -1;
+
+  g_autoptr(GString) notes = g_string_new(NULL);
+  JsonArray *array;
+
+  vxm_test_write_file(f->home, ".config/vxm/vms/win11.conf", config);
+  g_assert_cmpint(run_start(f, &out, NULL, "--dry-run", "--json", "win11"), ==, 0);
+  g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
+  array = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)), "notes");
+  for (guint i = 0; i < json_array_get_length(array); i++)
+    g_string_append_printf(notes, "%s\n", json_array_get_string_element(array, i));
+  *out_notes = g_string_free(g_steal_pointer(&notes), FALSE);
+  steps = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)), "steps");
+  for (guint i = 0; i < json_array_get_length(steps); i++) {
+    JsonObject *step = json_array_get_object_element(steps, i);
+
+    if (g_strcmp0(json_object_get_string_member(step, "kind"), "prepare-looking-glass") == 0)
+      amount = json_object_get_int_member(step, "amount");
+  }
+  return amount;
+}
+
+/* looking_glass = auto: sized for the configured monitor's preferred mode from its EDID (an
+ * LG 27GL850, 2560x1440: 64 MiB), else for 4K (128 MiB), and the note says which. */
+static void
+test_looking_glass_auto(Fixture *f, gconstpointer data)
+{
+  g_autofree char *edid_src = vxm_test_source_path("tests/data/edid/lg-27gl850.bin");
+  g_autofree char *edid = NULL;
+  g_autofree char *edid_dest = NULL;
+  g_autofree char *err = NULL;
+  gsize len = 0;
+
+  g_assert_true(g_file_get_contents(edid_src, &edid, &len, NULL));
+  vxm_test_write_file(f->root, "sys/class/drm/card1-DP-1/status", "connected\n");
+  edid_dest = g_build_filename(f->root, "sys/class/drm/card1-DP-1/edid", NULL);
+  g_assert_true(g_file_set_contents(edid_dest, edid, (gssize)len, NULL));
+
+  g_assert_cmpint(looking_glass_planned(f, "card1-DP-1", &err), ==, 64 << 20);
+  g_assert_nonnull(strstr(err, "looking_glass = auto: 64 MiB for "));
+  g_assert_nonnull(strstr(err, "preferred mode 2560x1440"));
+  g_clear_pointer(&err, g_free);
+
+  g_assert_cmpint(looking_glass_planned(f, "off", &err), ==, 128 << 20);
+  g_assert_nonnull(strstr(err, "looking_glass = auto: 128 MiB, sized for 3840x2160: no monitor"));
+  g_clear_pointer(&err, g_free);
+
+  /* /dev/kvmfr0 of 32 MiB: refused before anything, with the module option */
+  vxm_test_write_file(f->root, "dev/kvmfr0", "");
+  vxm_test_write_file(f->root, "sys/module/kvmfr/parameters/static_size_mb", "32\n");
+  {
+    g_autofree char *out = NULL;
+    const char *argv[] = {f->vxm, "start", "--root", f->root, "--dry-run", "win11", NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, (const char *const *)f->env, &out, &err), ==, 1);
+    if (strstr(err, "/dev/kvmfr0 is 32 MiB but Looking Glass needs 128 MiB") == NULL ||
+        strstr(err, "static_size_mb=128") == NULL)
+      g_error("unexpected error: %s", err);
+  }
+}
+
+/* hugepages = 1G on a host without 1 GiB pages: refused before anything, with the fix. */
+static void
+test_hugepages_size_missing(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GString) before = g_string_new(NULL);
+  g_autoptr(GString) after = g_string_new(NULL);
+  int status;
+
+  vxm_test_write_file(f->home, ".config/vxm/vms/win11.conf",
+                      "[gpu]\naddress = 01:00.0\n\n[memory]\nsize = 8G\nhugepages = 1G\n\n"
+                      "[network]\nmac = 02:5e:a7:00:00:09\n\n[audio]\nbackend = none\n");
+  snapshot_dir(before, f->tmp, "");
+  status = run_start(f, &out, &err, "--dry-run", "win11", NULL);
+  g_assert_cmpint(status, ==, 1);
+  if (strstr(err, "hugepages = 1G, but this host offers no 1 GiB pages") == NULL ||
+      strstr(err, "use hugepages = auto or off") == NULL)
+    g_error("unexpected error: %s", err);
+  snapshot_dir(after, f->tmp, "");
+  g_assert_cmpstr(after->str, ==, before->str);
+}
+
 static void
 test_usage(Fixture *f, gconstpointer data)
 {
@@ -343,5 +449,7 @@ main(int argc, char **argv)
   FX("/vxm/cli/start/unknown-vm", test_unknown_vm);
   FX("/vxm/cli/stop/supervisor-unreachable", test_stop_unreachable);
   FX("/vxm/cli/start/json-needs-dry-run", test_usage);
+  FX("/vxm/cli/start/hugepages-size-missing", test_hugepages_size_missing);
+  FX("/vxm/cli/start/looking-glass-auto", test_looking_glass_auto);
   return g_test_run();
 }

@@ -210,6 +210,9 @@ compare_with_edid_decode(const char *name, const guint8 *data, gsize len)
     expect_line(decoded, name, "Alphanumeric Data String: '%s'\n", edid->texts[i]);
   if (edid->extensions > 0)
     expect_line(decoded, name, "  Extension blocks: %u\n", edid->extensions);
+  /* the preferred mode (Looking Glass's auto size): edid-decode's first detailed timing */
+  g_assert_cmpuint(edid->preferred_width, >, 0);
+  expect_line(decoded, name, "    DTD 1: %5ux%-5u", edid->preferred_width, edid->preferred_height);
   for (guint i = 0; i < 127; i++)
     sum += data[i];
   if (edid->checksum_ok)

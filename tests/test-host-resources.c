@@ -391,7 +391,9 @@ test_memlock_prlimit(Fixture *f, gconstpointer data)
   g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
 }
 
-/* setrlimit in the child before exec, as `vxm start` as root does for QEMU. */
+/* setrlimit in the child before exec, the hook for a spawner with CAP_SYS_RESOURCE. `vxm
+ * start` does not use it: its supervisor raises its own limit (raise_memlock on its own pidfd,
+ * locally or through vxmd) and QEMU inherits it; test_memlock_prlimit covers that path. */
 static void
 test_memlock_child_setup(Fixture *f, gconstpointer data)
 {

@@ -513,6 +513,11 @@ test_sim_host_ops(void)
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   g_autofree char *nr = NULL;
+  VxmHostOpsHugepages hp2m = {.page_size = VXM_HUGEPAGE_SIZE_2M,
+                              .count = 4096,
+                              .node = 1,
+                              .drop_caches = TRUE,
+                              .compact = TRUE};
 
   if (!vxm_test_require_root())
     return;
@@ -522,8 +527,7 @@ test_sim_host_ops(void)
   ops = vxm_host_ops_local_new(hostfs);
   before = vxm_simhost_state(sim);
 
-  g_assert_true(
-      vxm_host_ops_reserve_hugepages(ops, "win11", VXM_HUGEPAGE_SIZE_2M, 4096, 1, report, &error));
+  g_assert_true(vxm_host_ops_reserve_hugepages(ops, "win11", &hp2m, NULL, report, &error));
   g_assert_no_error(error);
   nr = read_host(hostfs, NODE1_HP2M_NR);
   g_assert_cmpstr(nr, ==, "4096");
@@ -536,14 +540,224 @@ test_sim_host_ops(void)
   g_assert_cmpstr(after, ==, before);
 
   /* reserved again, then restore_all (teardown or recover) gives it back too */
-  g_assert_true(
-      vxm_host_ops_reserve_hugepages(ops, "win11", VXM_HUGEPAGE_SIZE_2M, 2048, 1, report, &error));
+  hp2m.count = 2048;
+  g_assert_true(vxm_host_ops_reserve_hugepages(ops, "win11", &hp2m, NULL, report, &error));
   g_assert_true(vxm_host_ops_restore_all(ops, "win11", NULL, report, &error));
   g_assert_no_error(error);
   g_clear_pointer(&after, g_free);
   after = vxm_simhost_state(sim);
   g_assert_cmpstr(after, ==, before);
   g_assert_false(vxm_journal_exists(hostfs, "win11"));
+}
+
+/* `vxm start --dry-run --json` for an 8 GiB guest on @sim's GPU 0000:af:00.0 (NUMA node 1):
+ * its "hugepages" object and "hugepages_why"; @human gets the human-readable plan. */
+static JsonObject *
+dry_run(VxmSimhost *sim, const char *extra_memory, char **out_why, char **out_human)
+{
+  g_autofree char *home = vxm_test_mkdtemp();
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autofree char *config = g_strdup_printf("[gpu]\naddress = af:00.0\n\n"
+                                            "[memory]\nsize = 8G\n%s\n"
+                                            "[network]\nmac = 02:5e:a7:00:00:09\n\n"
+                                            "[audio]\nbackend = none\n\n"
+                                            "[security]\ntpm = off\n",
+                                            extra_memory);
+  g_autofree char *e_home = g_strdup_printf("HOME=%s", home);
+  g_autofree char *e_config = g_strdup_printf("XDG_CONFIG_HOME=%s/.config", home);
+  g_autofree char *e_data = g_strdup_printf("XDG_DATA_HOME=%s/.local/share", home);
+  g_autofree char *e_state = g_strdup_printf("XDG_STATE_HOME=%s/.local/state", home);
+  g_autofree char *e_cache = g_strdup_printf("XDG_CACHE_HOME=%s/.cache", home);
+  g_autofree char *e_run = g_strdup_printf("XDG_RUNTIME_DIR=%s/run", home);
+  g_autofree char *e_path = g_strdup_printf("PATH=%s", g_getenv("PATH"));
+  const char *envp[] = {e_home, e_config, e_data,       e_state, e_cache,
+                        e_run,  e_path,   "NO_COLOR=1", NULL};
+  const char *json_argv[] = {
+      vxm, "start", "win11", "--dry-run", "--json", "--root", vxm_simhost_root(sim), NULL};
+  const char *human_argv[] = {vxm, "start", "win11", "--dry-run", "--root", vxm_simhost_root(sim),
+                              NULL};
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  JsonObject *root, *hp;
+  int status;
+
+  vxm_test_write_file(home, ".config/vxm/vms/win11.conf", config);
+  status = vxm_test_run(json_argv, envp, &out, &err);
+  if (status != 0)
+    g_error("vxm start --dry-run --json: %d\n%s%s", status, out, err);
+  g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
+  g_assert_no_error(error);
+  root = json_node_get_object(json_parser_get_root(parser));
+  *out_why = g_strdup(json_object_get_string_member_with_default(root, "hugepages_why", ""));
+  hp = json_object_get_object_member(root, "hugepages");
+  g_assert_nonnull(hp);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  status = vxm_test_run(human_argv, envp, out_human, &err);
+  g_assert_cmpint(status, ==, 0);
+  vxm_test_rm_rf(home);
+  return json_object_ref(hp);
+}
+
+static char *
+read_machine_with(const char *from, const char *to)
+{
+  g_autofree char *path = vxm_test_source_path("tests/simhost/xeon-two-node.machine");
+  g_autofree char *text = NULL;
+  g_autoptr(GString) s = NULL;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  s = g_string_new(text);
+  g_assert_cmpuint(g_string_replace(s, from, to, 1), ==, 1);
+  return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+#define NODE1_HP1G_NR "/sys/devices/system/node/node1/hugepages/hugepages-1048576kB/nr_hugepages"
+#define NODE0_HP1G_NR "/sys/devices/system/node/node0/hugepages/hugepages-1048576kB/nr_hugepages"
+
+/* hugepages = auto as `vxm start` does it, GPU on node 1 with eight 1 GiB pages reserved there
+ * at boot: the dry run plans them and says why; the host ops (auto) take them, writing
+ * nothing. */
+static void
+test_sim_auto_start_1g(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(VxmHostfs) hostfs = NULL;
+  g_autoptr(VxmHostOps) ops = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(JsonObject) hp = NULL;
+  g_autofree char *why = NULL;
+  g_autofree char *human = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  JsonObject *alt;
+  VxmHostOpsHugepages req = {.auto_size = TRUE, .drop_caches = TRUE, .compact = TRUE};
+  guint64 page_size = 0;
+
+  if (!vxm_test_require_root())
+    return;
+  sim = vxm_simhost_start("xeon-two-node", &error);
+  g_assert_no_error(error);
+  hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
+
+  hp = dry_run(sim, "", &why, &human);
+  g_assert_cmpint(json_object_get_int_member(hp, "page_size"), ==, 1 << 30);
+  g_assert_cmpint(json_object_get_int_member(hp, "count"), ==, 8);
+  g_assert_cmpint(json_object_get_int_member(hp, "node"), ==, 1);
+  alt = json_object_get_object_member(hp, "alternative");
+  g_assert_cmpint(json_object_get_int_member(alt, "page_size"), ==, 2 << 20);
+  g_assert_cmpint(json_object_get_int_member(alt, "node"), ==, 1);
+  g_assert_cmpstr(why, ==,
+                  "hugepages = auto: 1 GiB pages, node 1's 1 GiB pool has 8 free (the "
+                  "guest needs 8)");
+  g_assert_nonnull(strstr(human, "8 x 1 GiB pages from the 1 GiB hugepage pool of NUMA node 1\n"
+                                 "  or 4096 x 2 MiB pages from the 2 MiB hugepage pool of NUMA "
+                                 "node 1\n"));
+  g_assert_nonnull(strstr(human, "  why: 1 GiB pages, node 1's 1 GiB pool has 8 free"));
+
+  /* what the supervisor asks with that plan */
+  before = vxm_simhost_state(sim);
+  vxm_simhost_clear_log(sim);
+  ops = vxm_host_ops_local_new(hostfs);
+  req.page_size = json_object_get_int_member(hp, "page_size");
+  req.count = json_object_get_int_member(hp, "count");
+  req.node = 1;
+  g_assert_true(vxm_host_ops_reserve_hugepages(ops, "win11", &req, &page_size, report, &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(page_size, ==, VXM_HUGEPAGE_SIZE_1G);
+  log = vxm_simhost_read_log(sim);
+  g_assert_null(strstr(log, "nr_hugepages"));
+  g_assert_true(vxm_host_ops_restore_all(ops, "win11", NULL, report, &error));
+  g_assert_no_error(error);
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+}
+
+/* The same with the 1 GiB pages reserved at boot on node 0, not the GPU's: the dry run plans
+ * 2 MiB pages on node 1 and says why (node 0's pages, the boot option); the host ops try 1 GiB
+ * pages on node 1 (the kernel cannot make them), give that pool back and take 2 MiB pages
+ * there; node 0's pages are not touched. hugepages_compact = false: no drop_caches, no
+ * compact_memory. */
+static void
+test_sim_auto_start_other_node(void)
+{
+  g_autofree char *machine = read_machine_with("1048576kB_reserved=0,8", "1048576kB_reserved=8,0");
+  g_autofree char *dir = NULL;
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(VxmHostfs) hostfs = NULL;
+  g_autoptr(VxmHostOps) ops = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(JsonObject) hp = NULL;
+  g_autofree char *why = NULL;
+  g_autofree char *human = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *nr = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  JsonObject *alt;
+  VxmHostOpsHugepages req = {.auto_size = TRUE, .node = 1};
+  guint64 page_size = 0;
+
+  if (!vxm_test_require_root())
+    return;
+  sim = start_machine(machine, &dir);
+  hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
+
+  hp = dry_run(sim, "hugepages_compact = false\n", &why, &human);
+  g_assert_cmpint(json_object_get_int_member(hp, "page_size"), ==, 2 << 20);
+  g_assert_cmpint(json_object_get_int_member(hp, "count"), ==, 4096);
+  g_assert_cmpint(json_object_get_int_member(hp, "node"), ==, 1);
+  g_assert_false(json_object_get_boolean_member(hp, "compact"));
+  alt = json_object_get_object_member(hp, "alternative");
+  g_assert_cmpint(json_object_get_int_member(alt, "page_size"), ==, 1 << 30);
+  g_assert_cmpint(json_object_get_int_member(alt, "node"), ==, 1);
+  if (strstr(why, "2 MiB pages, node 1's 1 GiB pool has 0 of the 8 free the guest needs") == NULL ||
+      strstr(why, "node 0 has 8 free but the guest GPU is on node 1") == NULL ||
+      strstr(why, "hugepagesz=1G hugepages=1:8") == NULL)
+    g_error("unexpected why: %s", why);
+  g_assert_nonnull(strstr(human, "4096 x 2 MiB pages from the 2 MiB hugepage pool of NUMA node 1"));
+  g_assert_nonnull(strstr(human, "hugepages_compact = false"));
+
+  before = vxm_simhost_state(sim);
+  vxm_simhost_clear_log(sim);
+  ops = vxm_host_ops_local_new(hostfs);
+  req.page_size = json_object_get_int_member(hp, "page_size");
+  req.count = json_object_get_int_member(hp, "count");
+  g_assert_true(vxm_host_ops_reserve_hugepages(ops, "win11", &req, &page_size, report, &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(page_size, ==, VXM_HUGEPAGE_SIZE_2M);
+  nr = read_host(hostfs, NODE1_HP2M_NR);
+  g_assert_cmpstr(nr, ==, "4096");
+  g_clear_pointer(&nr, g_free);
+  nr = read_host(hostfs, NODE1_HP1G_NR);
+  g_assert_cmpstr(nr, ==, "0");
+  g_clear_pointer(&nr, g_free);
+  nr = read_host(hostfs, NODE0_HP1G_NR);
+  g_assert_cmpstr(nr, ==, "8");
+  log = vxm_simhost_read_log(sim);
+  g_assert_null(strstr(log, "node0/"));
+  g_assert_null(strstr(log, "drop_caches"));
+  g_assert_null(strstr(log, "compact_memory"));
+  g_assert_nonnull(strstr(log, "write " NODE1_HP1G_NR " 8 -> ok\n"));
+  /* the journal: the 1 GiB try, given back (undone), then the 2 MiB pages */
+  {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(hostfs, "win11", &error);
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(vxm_journal_get_n_entries(journal), ==, 2);
+    g_assert_cmpint(vxm_journal_get_entry(journal, 0)->state, ==, VXM_JOURNAL_STATE_UNDONE);
+    g_assert_cmpint(vxm_journal_get_entry(journal, 1)->state, ==, VXM_JOURNAL_STATE_DONE);
+  }
+  g_assert_true(vxm_host_ops_restore_all(ops, "win11", NULL, report, &error));
+  g_assert_no_error(error);
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  vxm_test_rm_rf(dir);
 }
 
 int
@@ -560,5 +774,9 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/memory/hugepages/simhost/1g-at-run-time", test_sim_1g);
   g_test_add_func("/vxm/memory/hugepages/simhost/journal-undo", test_sim_journal_undo);
   g_test_add_func("/vxm/memory/hugepages/simhost/host-ops-local", test_sim_host_ops);
+  g_test_add_func("/vxm/memory/hugepages/simhost/start-auto/1g-on-gpu-node",
+                  test_sim_auto_start_1g);
+  g_test_add_func("/vxm/memory/hugepages/simhost/start-auto/1g-on-other-node",
+                  test_sim_auto_start_other_node);
   return g_test_run();
 }

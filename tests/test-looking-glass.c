@@ -224,17 +224,40 @@ test_kvmfr(Fixture *f, gconstpointer data)
   g_autoptr(VxmLookingGlass) lg = NULL;
 
   vxm_test_write_file(f->root, "dev/kvmfr0", "");
-  vxm_test_write_file(f->root, "sys/module/kvmfr/parameters/static_size_mb", "32\n");
-  lg = vxm_looking_glass_prepare(f->hostfs, 64 * MIB, geteuid(), getegid(), NULL, &error);
+  vxm_test_write_file(f->root, "sys/module/kvmfr/parameters/static_size_mb", "64\n");
+  lg = vxm_looking_glass_prepare(f->hostfs, 32 * MIB, geteuid(), getegid(), NULL, &error);
   g_assert_no_error(error);
   g_assert_cmpint(lg->kind, ==, VXM_LOOKING_GLASS_KVMFR);
   g_assert_cmpstr(lg->host_path, ==, "/dev/kvmfr0");
-  g_assert_cmpuint(lg->size, ==, 32 * MIB); /* what the device has */
+  g_assert_cmpuint(lg->size, ==, 32 * MIB); /* what QEMU maps of the larger device */
   g_assert_false(lg->owned);
-  g_assert_nonnull(strstr(lg->warning, "static_size_mb=64"));
   g_assert_false(g_file_test(f->shm_file, G_FILE_TEST_EXISTS));
   g_assert_true(vxm_looking_glass_remove(lg, f->hostfs, NULL, &error));
   g_assert_true(vxm_hostfs_exists(f->hostfs, "/dev/kvmfr0"));
+}
+
+/* /dev/kvmfr0 smaller than asked: refused with both sizes and the module option, and no
+ * /dev/shm file is made instead. */
+static void
+test_kvmfr_too_small(Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmLookingGlass) lg = NULL;
+
+  vxm_test_write_file(f->root, "dev/kvmfr0", "");
+  vxm_test_write_file(f->root, "sys/module/kvmfr/parameters/static_size_mb", "32,128\n");
+  lg = vxm_looking_glass_prepare(f->hostfs, 64 * MIB, geteuid(), getegid(), NULL, &error);
+  g_assert_null(lg);
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_REFUSED);
+  if (strstr(error->message, "/dev/kvmfr0 is 32 MiB but Looking Glass needs 64 MiB") == NULL ||
+      strstr(error->message, "static_size_mb=64") == NULL)
+    g_error("unexpected message: %s", error->message);
+  g_assert_false(g_file_test(f->shm_file, G_FILE_TEST_EXISTS));
+  g_clear_error(&error);
+  g_assert_false(vxm_looking_glass_check_kvmfr(f->hostfs, 64 * MIB, &error));
+  g_clear_error(&error);
+  g_assert_true(vxm_looking_glass_check_kvmfr(f->hostfs, 32 * MIB, &error));
+  g_assert_no_error(error);
 }
 
 /* After a crash, the journal's undo removes the file vxm made, and only that file. */
@@ -276,6 +299,7 @@ main(int argc, char **argv)
   ADD("/vxm/memory/looking-glass/not-a-plain-file-refused", test_not_plain);
   ADD("/vxm/memory/looking-glass/remove-leaves-a-replacement", test_remove_replaced);
   ADD("/vxm/memory/looking-glass/kvmfr-preferred", test_kvmfr);
+  ADD("/vxm/memory/looking-glass/kvmfr-too-small", test_kvmfr_too_small);
   ADD("/vxm/memory/looking-glass/journal-undo", test_journal_undo);
   return g_test_run();
 }

@@ -33,8 +33,9 @@ struct _TestOps {
   GCond cond;
   gboolean rendezvous; /* detach and reserve each wait (5 s at most) for the other to run */
   gboolean in_detach, in_reserve;
-  gboolean overlapped;    /* both were running at once */
-  gboolean reserve_short; /* reserve fails NO_SPACE with the engine's counts */
+  gboolean overlapped;       /* both were running at once */
+  gboolean reserve_short;    /* reserve fails NO_SPACE with the engine's counts */
+  guint64 reserve_page_size; /* the size reserve says it took; 0: the one asked */
   gboolean memlock_refused;
   guint64 memlock_bytes;
   gint64 memlock_pid; /* the process behind the pidfd */
@@ -129,23 +130,27 @@ ops_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, const c
 }
 
 static gboolean
-ops_reserve(VxmHostOps *ops, const char *vm, guint64 page_size, guint64 count, gint node,
+ops_reserve(VxmHostOps *ops, const char *vm, const VxmHostOpsHugepages *hp, guint64 *out_page_size,
             GPtrArray *report, GError **error)
 {
   TestOps *self = TEST_OPS(ops);
   g_autofree char *call =
-      g_strdup_printf("reserve %s %" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT " node %d", vm, count,
-                      page_size >> 20, node);
+      g_strdup_printf("reserve %s %" G_GUINT64_FORMAT "x%" G_GUINT64_FORMAT " node %d%s%s", vm,
+                      hp->count, hp->page_size >> 20, hp->node, hp->auto_size ? " auto" : "",
+                      hp->compact && hp->drop_caches ? "" : " no-compact");
 
   record(self, call);
   if (self->rendezvous)
     meet(self, &self->in_reserve, &self->in_detach);
   if (self->reserve_short) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_NO_SPACE,
-                "only 3 of the %" G_GUINT64_FORMAT " 2 MiB pages could be had", count);
+                "only 3 of the %" G_GUINT64_FORMAT " 2 MiB pages could be had", hp->count);
     return FALSE;
   }
-  g_ptr_array_add(report, g_strdup_printf("hugepages: %" G_GUINT64_FORMAT " pages", count));
+  /* auto: the engine took the other size (what the kernel could give) */
+  *out_page_size = self->reserve_page_size != 0 ? self->reserve_page_size : hp->page_size;
+  g_ptr_array_add(report, g_strdup_printf("hugepages: %" G_GUINT64_FORMAT " pages",
+                                          hp->page_size * hp->count / *out_page_size));
   return TRUE;
 }
 
@@ -1010,6 +1015,70 @@ test_resources_order(Fixture *f, gconstpointer data)
   assert_cleaned_up(sv);
 }
 
+/* hugepages = auto, planned 2 MiB pages on node 1 with 1 GiB on node 0 as the alternative:
+ * the host ops took 1 GiB pages, so QEMU gets the alternative argv, the request said auto
+ * and no compaction (hugepages_compact = false), and status shows the pages held. */
+static void
+test_resources_auto_alternative(Fixture *f, gconstpointer data)
+{
+  g_autofree char *argv_log = g_build_filename(f->tmp, "argv.txt", NULL);
+  VxmSupervisorPlan *plan = make_resources_plan(argv_log, 0, 0);
+  g_autoptr(GStrvBuilder) alt = g_strv_builder_new();
+  g_autoptr(VxmSupervisor) sv = NULL;
+  g_autoptr(JsonNode) status = NULL;
+  g_autofree char *argv_text = NULL;
+  JsonObject *hp;
+
+  (void)data;
+  g_clear_pointer(&plan->pinning, vxm_cpu_pinning_plan_free);
+  plan->hugepage_count = 4096; /* 8 GiB of 2 MiB pages */
+  plan->hugepages_auto = TRUE;
+  plan->hugepages_drop_caches = plan->hugepages_compact = FALSE;
+  plan->hugepage_alt_size = 1 << 30;
+  plan->hugepage_alt_node = 0;
+  for (guint i = 0; plan->qemu_argv[i] != NULL; i++)
+    g_strv_builder_add(alt, plan->qemu_argv[i]);
+  g_strv_builder_add_many(alt, "-name", "one-gib-pages", NULL);
+  plan->qemu_argv_alt = g_strv_builder_end(alt);
+  sv = new_supervisor(f, plan);
+  f->ops->reserve_page_size = 1 << 30;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_RUNNING);
+  g_assert_cmpstr(vxm_supervisor_get_failure(sv), ==, NULL);
+  g_assert_cmpint(timeline_index(f->ops, "reserve win11 4096x2 node 1 auto no-compact"), >=, 0);
+  g_assert_true(g_file_get_contents(argv_log, &argv_text, NULL, NULL));
+  g_assert_nonnull(strstr(argv_text, "-name\none-gib-pages\n"));
+  status = vxm_supervisor_to_json(sv);
+  hp = json_object_get_object_member(json_node_get_object(status), "hugepages");
+  g_assert_cmpint(json_object_get_int_member(hp, "page_size"), ==, 1 << 30);
+  g_assert_cmpint(json_object_get_int_member(hp, "count"), ==, 8);
+  g_assert_cmpint(json_object_get_int_member(hp, "node"), ==, 0);
+  g_assert_true(json_object_get_boolean_member(hp, "held"));
+  vxm_supervisor_stop(sv, TRUE, -1);
+  run_until(sv, VXM_VM_STATE_STOPPED);
+  g_assert_cmpint(timeline_index(f->ops, "release win11"), >=, 0);
+}
+
+/* Pages of a size no planned argv names (a vxmd that decided otherwise): QEMU is not started
+ * with a backend that does not match them; the start fails saying so and gives them back. */
+static void
+test_resources_size_unplanned(Fixture *f, gconstpointer data)
+{
+  g_autofree char *argv_log = g_build_filename(f->tmp, "argv.txt", NULL);
+  VxmSupervisorPlan *plan = make_resources_plan(argv_log, 0, 0);
+  g_autoptr(VxmSupervisor) sv = NULL;
+
+  (void)data;
+  g_clear_pointer(&plan->pinning, vxm_cpu_pinning_plan_free);
+  sv = new_supervisor(f, plan);
+  f->ops->reserve_page_size = 1 << 30;
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_FAILED);
+  g_assert_nonnull(strstr(vxm_supervisor_get_failure(sv), "1048576 KiB pages were reserved"));
+  g_assert_false(g_file_test(argv_log, G_FILE_TEST_EXISTS));
+  g_assert_cmpint(timeline_index(f->ops, "release win11"), >=, 0);
+}
+
 /* Short of hugepages with hugepages_fallback: QEMU gets the argv without the hugepage backend
  * and the step says why. */
 static void
@@ -1143,6 +1212,11 @@ test_plan_json_resources(Fixture *f, gconstpointer data)
 
   (void)data;
   plan->hugepages_fallback = TRUE;
+  plan->hugepages_auto = TRUE;
+  plan->hugepages_compact = FALSE;
+  plan->hugepage_alt_size = 1 << 30;
+  plan->hugepage_alt_node = 0;
+  plan->qemu_argv_alt = g_strdupv(plan->qemu_argv_fallback);
   plan->looking_glass_bytes = 64 << 20;
   plan->host_root = g_strdup("/tmp/sim");
   g_ptr_array_add(plan->input_pending,
@@ -1154,7 +1228,12 @@ test_plan_json_resources(Fixture *f, gconstpointer data)
   g_assert_cmpuint(back->hugepage_count, ==, 4);
   g_assert_cmpint(back->hugepage_node, ==, 1);
   g_assert_true(back->hugepages_fallback);
-  g_assert_true(back->hugepages_drop_caches && back->hugepages_compact);
+  g_assert_true(back->hugepages_drop_caches && !back->hugepages_compact);
+  g_assert_true(back->hugepages_auto);
+  g_assert_cmpuint(back->hugepage_alt_size, ==, 1 << 30);
+  g_assert_cmpint(back->hugepage_alt_node, ==, 0);
+  g_assert_true(g_strv_equal((const char *const *)back->qemu_argv_alt,
+                             (const char *const *)plan->qemu_argv_alt));
   g_assert_true(g_strv_equal((const char *const *)back->qemu_argv_fallback,
                              (const char *const *)plan->qemu_argv_fallback));
   g_assert_cmpuint(back->memlock_bytes, ==, G_GUINT64_CONSTANT(9) << 30);
@@ -1381,6 +1460,8 @@ main(int argc, char **argv)
   ADD("/vxm/supervisor/resources/order-and-pinning", test_resources_order);
   ADD("/vxm/supervisor/resources/hugepages-short-fallback", test_resources_fallback);
   ADD("/vxm/supervisor/resources/hugepages-short-fails", test_resources_short);
+  ADD("/vxm/supervisor/resources/hugepages-auto-alternative", test_resources_auto_alternative);
+  ADD("/vxm/supervisor/resources/hugepages-size-unplanned", test_resources_size_unplanned);
   g_test_add("/vxm/supervisor/resources/memlock-refused/real-host", Fixture, GINT_TO_POINTER(0),
              fixture_setup, test_memlock_refused, fixture_teardown);
   g_test_add("/vxm/supervisor/resources/pinning-impossible/real-host", Fixture, GINT_TO_POINTER(0),

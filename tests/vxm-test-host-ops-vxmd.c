@@ -151,8 +151,14 @@ run_step(Ctx *ctx, VxmHostfs *hostfs, const char *step, GError **error)
     }
     g_print("  holder: %s\n", holder);
   } else if (g_str_has_prefix(step, "hugepages:")) {
-    ok = vxm_host_ops_reserve_hugepages(ctx->ops, ctx->vm, VXM_HUGEPAGE_SIZE_2M,
-                                        g_ascii_strtoull(arg, NULL, 10), -1, report, error);
+    VxmHostOpsHugepages hp = {.page_size = VXM_HUGEPAGE_SIZE_2M,
+                              .count = g_ascii_strtoull(arg, NULL, 10),
+                              .node = -1,
+                              .drop_caches = TRUE,
+                              .compact = TRUE};
+    guint64 page_size = 0;
+
+    ok = vxm_host_ops_reserve_hugepages(ctx->ops, ctx->vm, &hp, &page_size, report, error);
   } else if (strcmp(step, "release-hugepages") == 0) {
     ok = vxm_host_ops_release_hugepages(ctx->ops, ctx->vm, report, error);
   } else if (g_str_has_prefix(step, "grant:")) {

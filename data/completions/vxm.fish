@@ -35,7 +35,7 @@ end
 
 function __vxm_config_keys
     printf '%s\n' gpu.address gpu.rom_file gpu.keep_bound gpu.unbind_timeout memory.size \
-        memory.hugepages memory.hugepages_fallback memory.looking_glass cpu.vcpus \
+        memory.hugepages memory.hugepages_fallback memory.hugepages_compact memory.looking_glass cpu.vcpus \
         cpu.threads_per_core cpu.cpu_pinning cpu.host_cores disk.path disk.format disk.size \
         media.installer_iso media.virtio_iso network.mode network.mac audio.backend \
         security.tpm security.secure_boot security.smbios firmware.code firmware.vars_template \

@@ -26,6 +26,7 @@
 #include "display/vxm-display.h"
 #include "input/vxm-input-object.h"
 #include "memory/vxm-hugepage-pools.h"
+#include "memory/vxm-hugepages.h"
 #include "memory/vxm-memlock.h"
 #include "pci/vxm-gpu.h"
 #include "vm/vxm-firmware.h"
@@ -166,6 +167,10 @@ typedef struct {
   guint64 hugepage_size; /* 0: normal memory */
   guint64 hugepage_count;
   gint hugepage_node;
+  guint64 hugepage_alt_size; /* auto: the other size the start may get (qemu_alt), 0: none */
+  gint hugepage_alt_node;
+  char *hugepages_why; /* auto: why this size */
+  GStrv qemu_alt;      /* the argv for hugepage_alt_size */
   guint64 memlock_bytes;
   VxmCpuPinningPlan *pinning; /* NULL: the topology could not be read (auto) */
   char *pinning_why;          /* why there is no plan */
@@ -189,6 +194,8 @@ start_inputs_clear(StartInputs *in)
   g_clear_pointer(&in->steps, g_ptr_array_unref);
   g_clear_pointer(&in->qemu, g_strfreev);
   g_clear_pointer(&in->qemu_fallback, g_strfreev);
+  g_clear_pointer(&in->qemu_alt, g_strfreev);
+  g_clear_pointer(&in->hugepages_why, g_free);
   g_clear_pointer(&in->swtpm, g_strfreev);
   g_clear_pointer(&in->pinning, vxm_cpu_pinning_plan_free);
   g_clear_pointer(&in->pinning_why, g_free);
@@ -221,8 +228,31 @@ resources_json(const StartInputs *in)
       json_builder_add_null_value(b);
     json_builder_set_member_name(b, "fallback");
     json_builder_add_boolean_value(b, in->config->hugepages_fallback);
+    json_builder_set_member_name(b, "compact");
+    json_builder_add_boolean_value(b, in->config->hugepages_compact);
+    json_builder_set_member_name(b, "alternative");
+    if (in->hugepage_alt_size > 0) {
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "page_size");
+      json_builder_add_int_value(b, (gint64)in->hugepage_alt_size);
+      json_builder_set_member_name(b, "count");
+      json_builder_add_int_value(b, (gint64)(in->facts->memory_bytes / in->hugepage_alt_size));
+      json_builder_set_member_name(b, "node");
+      if (in->hugepage_alt_node >= 0)
+        json_builder_add_int_value(b, in->hugepage_alt_node);
+      else
+        json_builder_add_null_value(b);
+      json_builder_end_object(b);
+    } else {
+      json_builder_add_null_value(b);
+    }
     json_builder_end_object(b);
   }
+  json_builder_set_member_name(b, "hugepages_why");
+  if (in->hugepages_why != NULL)
+    json_builder_add_string_value(b, in->hugepages_why);
+  else
+    json_builder_add_null_value(b);
   json_builder_set_member_name(b, "memlock_bytes");
   json_builder_add_int_value(b, (gint64)in->memlock_bytes);
   json_builder_set_member_name(b, "pinning");
@@ -293,8 +323,15 @@ print_json(const StartInputs *in)
   json_builder_add_value(b, firmware_json(in->fw));
   json_builder_set_member_name(b, "qemu_version");
   json_builder_add_string_value(b, in->caps->version);
+  json_builder_set_member_name(b, "qemu_alternative");
+  if (in->qemu_alt != NULL)
+    json_builder_add_value(b, strv_json((const char *const *)in->qemu_alt));
+  else
+    json_builder_add_null_value(b);
   json_builder_set_member_name(b, "hugepages");
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "hugepages")));
+  json_builder_set_member_name(b, "hugepages_why");
+  json_builder_add_value(b, json_node_copy(json_object_get_member(r, "hugepages_why")));
   json_builder_set_member_name(b, "memlock_bytes");
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "memlock_bytes")));
   json_builder_set_member_name(b, "pinning");
@@ -305,6 +342,11 @@ print_json(const StartInputs *in)
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "pending_inputs")));
   json_builder_set_member_name(b, "vfio_nodes");
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "vfio_nodes")));
+  json_builder_set_member_name(b, "notes");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < in->notes->len; i++)
+    json_builder_add_string_value(b, g_ptr_array_index(in->notes, i));
+  json_builder_end_array(b);
   json_builder_end_object(b);
   root = json_builder_get_root(b);
   vxm_cli_print_json(root);
@@ -324,6 +366,23 @@ print_resources(const StartInputs *in)
 
     g_print("  %" G_GUINT64_FORMAT " x %s pages from %s%s\n", in->hugepage_count, size, pool,
             in->config->hugepages_fallback ? " (normal memory if short: hugepages_fallback)" : "");
+    if (in->hugepage_alt_size > 0) {
+      g_autofree char *alt_size = vxm_hugepage_size_to_string(in->hugepage_alt_size);
+      g_autofree char *alt_pool =
+          vxm_hugepage_pool_describe(in->hugepage_alt_size, in->hugepage_alt_node);
+
+      g_print("  or %" G_GUINT64_FORMAT " x %s pages from %s\n",
+              in->facts->memory_bytes / in->hugepage_alt_size, alt_size, alt_pool);
+    }
+    if (!in->config->hugepages_compact)
+      g_print("  caches are not dropped nor memory compacted first (hugepages_compact = false)\n");
+  }
+  if (in->hugepages_why != NULL) {
+    const char *why = in->hugepages_why;
+
+    if (g_str_has_prefix(why, "hugepages = auto: "))
+      why += strlen("hugepages = auto: ");
+    g_print("  why: %s\n", why);
   }
   g_print("  RLIMIT_MEMLOCK: %s (guest RAM + 1 GiB%s)\n\n", memlock,
           in->facts->looking_glass_path != NULL ? " + Looking Glass" : "");
@@ -371,6 +430,12 @@ print_human(VxmCli *cli, const StartInputs *in)
   }
   g_print("\n");
   print_resources(in);
+  if (in->notes->len > 0) {
+    g_print("Notes:\n");
+    for (guint i = 0; i < in->notes->len; i++)
+      g_print("  %s\n", (char *)g_ptr_array_index(in->notes, i));
+    g_print("\n");
+  }
   if (in->swtpm != NULL) {
     print_argv("swtpm", in->swtpm);
     g_print("\n");
@@ -378,36 +443,127 @@ print_human(VxmCli *cli, const StartInputs *in)
   print_argv("QEMU", in->qemu);
 }
 
-/* Hugepages: the page size the facts chose (config, or auto: 1 GiB when the pool has them
- * free), and the pool: the GPU's node on a host with several nodes that has a pool there. The
- * reservation itself is the supervisor's (it may fall short: hugepages_fallback). */
-static void
-decide_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
+/* "node 1's 1 GiB pool" or "the 1 GiB pool" */
+static char *
+pool_name(guint64 page_size, gint node)
+{
+  g_autofree char *size = vxm_hugepage_size_to_string(page_size);
+
+  if (node >= 0)
+    return g_strdup_printf("node %d's %s pool", node, size);
+  return g_strdup_printf("the %s pool", size);
+}
+
+/* Other nodes whose pool of @c's size has enough free: ", node 0 has 8 free but the GPU is on
+ * node 1", or "". */
+static char *
+elsewhere(VxmHugepagePools *pools, const VxmHugepagesCandidate *c, gint gpu_node)
+{
+  const GArray *nodes = vxm_hugepage_pools_get_nodes(pools);
+
+  for (guint i = 0; c->node >= 0 && i < nodes->len; i++) {
+    gint node = g_array_index(nodes, gint, i);
+    const VxmHugepagePool *pool = vxm_hugepage_pools_get(pools, c->page_size, node);
+
+    if (node != gpu_node && pool != NULL && pool->free >= c->pages + pool->resv)
+      return g_strdup_printf(", node %d has %" G_GUINT64_FORMAT
+                             " free but the guest GPU is on node %d",
+                             node, pool->free - pool->resv, gpu_node);
+  }
+  return g_strdup("");
+}
+
+/* Hugepages from vxm_hugepages_candidates(), the answer the reservation itself follows. An
+ * explicit size is planned as configured. auto plans 1 GiB pages when the pool they come from
+ * already has enough free, else 2 MiB pages; the start still tries 1 GiB pages first (the
+ * kernel may be able to make them then), so the other size's argv is planned too. */
+static gboolean
+decide_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in, GError **error)
 {
   VxmHostFacts *facts = in->facts;
   g_autoptr(VxmHugepagePools) pools = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_autofree char *note = NULL;
+  VxmHugepagesRequest req;
+  VxmHugepagesCandidate c[2];
+  const VxmHugepagesCandidate *plan, *alt = NULL;
+  gint n;
 
-  in->hugepage_node = -1;
-  if (facts->hugepage_bytes == 0)
-    return;
+  in->hugepage_node = in->hugepage_alt_node = -1;
+  facts->hugepage_bytes = 0;
+  facts->hugepage_node = -1;
+  vxm_hugepages_request_from_config(&req, config, facts->gpu_numa_node);
+  if (config->hugepages == VXM_VM_HUGEPAGES_OFF)
+    return TRUE;
   pools = vxm_hugepage_pools_read(hostfs, &local_error);
-  if (config->hugepages == VXM_VM_HUGEPAGES_AUTO &&
-      (pools == NULL || !vxm_hugepage_pools_has_size(pools, facts->hugepage_bytes))) {
-    g_autofree char *size = vxm_hugepage_size_to_string(facts->hugepage_bytes);
-
-    g_ptr_array_add(in->notes, g_strdup_printf("hugepages = auto: this host has no %s pool "
-                                               "(%s): the guest gets normal memory",
-                                               size, VXM_HOST_SYS_HUGEPAGES));
-    facts->hugepage_bytes = 0;
-    return;
+  if (pools == NULL) {
+    if (config->hugepages == VXM_VM_HUGEPAGES_AUTO) {
+      in->hugepages_why = g_strdup_printf("hugepages = auto: the host's hugepage pools cannot be "
+                                          "read (%s): the guest gets normal memory",
+                                          local_error->message);
+      g_ptr_array_add(in->notes, g_strdup(in->hugepages_why));
+      return TRUE;
+    }
+    /* an explicit size is planned as configured; the reservation says what is wrong */
+    in->hugepage_size =
+        config->hugepages == VXM_VM_HUGEPAGES_1G ? VXM_HUGEPAGE_SIZE_1G : VXM_HUGEPAGE_SIZE_2M;
+    if (facts->memory_bytes % in->hugepage_size != 0) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "[memory] size is not a whole number of %s pages: use a multiple of %s",
+                  vxm_vm_hugepages_to_string(config->hugepages),
+                  vxm_vm_hugepages_to_string(config->hugepages));
+      return FALSE;
+    }
+    in->hugepage_count = facts->memory_bytes / in->hugepage_size;
+    facts->hugepage_bytes = in->hugepage_size;
+    return TRUE;
   }
-  if (pools != NULL && facts->gpu_numa_node >= 0 && vxm_hugepage_pools_get_nodes(pools)->len >= 2 &&
-      vxm_hugepage_pools_get(pools, facts->hugepage_bytes, facts->gpu_numa_node) != NULL)
-    in->hugepage_node = facts->gpu_numa_node;
+  n = vxm_hugepages_candidates(pools, facts->memory_bytes, &req, c, &note, error);
+  if (n < 0)
+    return FALSE;
+  if (n == 0) {
+    in->hugepages_why = g_strdup_printf("hugepages = auto: %s", note);
+    g_ptr_array_add(in->notes, g_strdup(in->hugepages_why));
+    return TRUE;
+  }
+  plan = &c[0];
+  if (n == 2) {
+    g_autofree char *first = pool_name(c[0].page_size, c[0].node);
+    g_autofree char *other = elsewhere(pools, &c[0], facts->gpu_numa_node);
+    g_autofree char *size = vxm_hugepage_size_to_string(c[0].page_size);
+
+    if (c[0].available >= c[0].pages) {
+      alt = &c[1];
+      in->hugepages_why = g_strdup_printf("hugepages = auto: %s pages, %s has %" G_GUINT64_FORMAT
+                                          " free (the guest needs %" G_GUINT64_FORMAT ")",
+                                          size, first, c[0].available, c[0].pages);
+    } else {
+      g_autofree char *second = vxm_hugepage_size_to_string(c[1].page_size);
+      /* the kernel's per-node form: hugepages=NODE:COUNT */
+      g_autofree char *boot_node =
+          c[0].node >= 0 ? g_strdup_printf("%d:", c[0].node) : g_strdup("");
+
+      plan = &c[1];
+      alt = &c[0];
+      in->hugepages_why = g_strdup_printf(
+          "hugepages = auto: %s pages, %s has %" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT
+          " free the guest needs%s; the start tries to reserve the rest of the %s pages "
+          "first and takes them if the kernel can make them then (reserving them at boot "
+          "makes sure: hugepagesz=%s hugepages=%s%" G_GUINT64_FORMAT ")",
+          second, first, c[0].available, c[0].pages, other, size,
+          c[0].page_size == VXM_HUGEPAGE_SIZE_1G ? "1G" : "2M", boot_node, c[0].pages);
+    }
+  }
+  in->hugepage_size = plan->page_size;
+  in->hugepage_count = plan->pages;
+  in->hugepage_node = plan->node;
+  if (alt != NULL) {
+    in->hugepage_alt_size = alt->page_size;
+    in->hugepage_alt_node = alt->node;
+  }
+  facts->hugepage_bytes = in->hugepage_size;
   facts->hugepage_node = in->hugepage_node;
-  in->hugepage_size = facts->hugepage_bytes;
-  in->hugepage_count = facts->memory_bytes / facts->hugepage_bytes;
+  return TRUE;
 }
 
 /* The pinning plan from the host topology; -smp follows it (with vcpus = auto the plan
@@ -554,7 +710,8 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
     in->facts->smbios = smbios_from_vxmd(hostfs, in->notes);
   if (!vxm_host_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
     return FALSE;
-  decide_hugepages(hostfs, in->config, in);
+  if (!decide_hugepages(hostfs, in->config, in, error))
+    return FALSE;
   if (!decide_pinning(hostfs, in->config, in, error))
     return FALSE;
   decide_nodes(hostfs, in->config, in);
@@ -605,6 +762,17 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
     if (in->qemu_fallback == NULL)
       return FALSE;
   }
+  if (in->hugepage_alt_size > 0) {
+    /* the same pure builder with the other page size, for what auto may get at start */
+    in->facts->hugepage_bytes = in->hugepage_alt_size;
+    in->facts->hugepage_node = in->hugepage_alt_node;
+    argv_in.notes = NULL;
+    in->qemu_alt = vxm_qemu_argv_build(&argv_in, error);
+    in->facts->hugepage_bytes = in->hugepage_size;
+    in->facts->hugepage_node = in->hugepage_node;
+    if (in->qemu_alt == NULL)
+      return FALSE;
+  }
   if (in->config->tpm) {
     in->swtpm = vxm_swtpm_argv_build(in->paths, NULL, error);
     if (in->swtpm == NULL)
@@ -640,7 +808,13 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
   plan->hugepage_count = in->hugepage_count;
   plan->hugepage_node = in->hugepage_node;
   plan->hugepages_fallback = in->config->hugepages_fallback;
+  plan->hugepages_drop_caches = in->config->hugepages_compact;
+  plan->hugepages_compact = in->config->hugepages_compact;
   plan->qemu_argv_fallback = g_strdupv(in->qemu_fallback);
+  plan->hugepages_auto = in->config->hugepages == VXM_VM_HUGEPAGES_AUTO;
+  plan->hugepage_alt_size = in->hugepage_alt_size;
+  plan->hugepage_alt_node = in->hugepage_alt_node;
+  plan->qemu_argv_alt = g_strdupv(in->qemu_alt);
   plan->memlock_bytes = in->memlock_bytes;
   if (in->pinning != NULL) {
     g_autoptr(JsonNode) node = vxm_cpu_pinning_plan_to_json(in->pinning);

@@ -181,6 +181,19 @@ vxm_display_resolve_identity(VxmHostfs *hostfs, const char *spec, const char *gu
   return found != NULL ? identity : NULL;
 }
 
+VxmEdid *
+vxm_display_monitor_edid(VxmHostfs *hostfs, const char *spec, const char *guest_gpu, GError **error)
+{
+  g_autofree char *identity = NULL;
+  g_autoptr(GPtrArray) found = find_monitor(hostfs, spec, guest_gpu, &identity, error);
+  const VxmDrmConnector *c;
+
+  if (found == NULL)
+    return NULL;
+  c = g_ptr_array_index(found, 0);
+  return vxm_edid_parse(c->edid->raw, VXM_EDID_BLOCK_SIZE, error);
+}
+
 /* The cached bus for @identity, if it still reaches that monitor: its connector's sysfs EDID
  * is still that monitor and the connector still names that bus (its `ddc` link or `i2c-N`
  * folder), or, for a bus found by EDID, the EDID at 0x50 on it is still the connector's. Two

@@ -15,6 +15,7 @@
 
 #include "common/vxm-hostfs.h"
 #include "journal/vxm-journal.h"
+#include "display/vxm-edid.h"
 #include "vm/vxm-vm-config.h"
 
 G_BEGIN_DECLS
@@ -28,6 +29,11 @@ char *vxm_display_monitor_spec(const VxmVmConfig *config);
  * out when "auto" looks for the host's monitor. NOT_FOUND when it is not connected. */
 char *vxm_display_resolve_identity(VxmHostfs *hostfs, const char *spec, const char *guest_gpu,
                                    GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* The EDID of the monitor @spec names (for its preferred mode): the first connector that has
+ * it, the host GPU's first. NOT_FOUND when it is not connected; CONFIG when auto is ambiguous. */
+VxmEdid *vxm_display_monitor_edid(VxmHostfs *hostfs, const char *spec, const char *guest_gpu,
+                                  GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 typedef struct {
   char *identity;    /* "DEL:41234:12345" */

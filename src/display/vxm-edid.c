@@ -82,6 +82,11 @@ vxm_edid_parse(const guint8 *data, gsize length, GError **error)
   edid->version = data[18];
   edid->revision = data[19];
   edid->extensions = data[126];
+  /* a detailed timing has a pixel clock; the first one is the preferred mode (EDID 1.3+) */
+  if (data[54] != 0 || data[55] != 0) {
+    edid->preferred_width = data[56] | (guint)(data[58] & 0xf0) << 4;
+    edid->preferred_height = data[59] | (guint)(data[61] & 0xf0) << 4;
+  }
 
   for (guint d = 0; d < 4; d++) {
     const guint8 *desc = data + 54 + 18 * d;

@@ -3,8 +3,9 @@
  * What identifies a monitor (manufacturer PNP id, product code, serial number) and what a
  * person recognises it by (the display name, serial string and text descriptors, week and year
  * of manufacture or model year), with the version, the extension count and whether the
- * checksum holds. A bad checksum is flagged, not fatal: the rest is kept, as the kernel and
- * edid-decode do. Only the 128-byte base block is read; extensions are counted, not parsed.
+ * checksum holds, and the preferred mode (the first detailed timing). A bad checksum is flagged,
+ * not fatal: the rest is kept, as the kernel and edid-decode do. Only the 128-byte base block is
+ * read; extensions are counted, not parsed.
  */
 #pragma once
 
@@ -28,6 +29,8 @@ typedef struct {
   GStrv texts;           /* text descriptors 0xFE, in order; never NULL */
   guint extensions;      /* byte 126 */
   gboolean checksum_ok;  /* the 128 bytes sum to 0 mod 256 */
+  guint preferred_width; /* the first detailed timing (the preferred mode); 0 when none */
+  guint preferred_height;
   guint8 raw[VXM_EDID_BLOCK_SIZE];
 } VxmEdid;
 

@@ -660,11 +660,26 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     if (!check_vm_owner(self, peer, req->vm, &exists, error))
       return FALSE;
     return !exists || vxm_host_ops_revoke_devices(self->ops, req->vm, report, error);
-  case VXM_HELPER_OP_RESERVE_HUGEPAGES:
+  case VXM_HELPER_OP_RESERVE_HUGEPAGES: {
+    VxmHostOpsHugepages hugepages = {.page_size = req->page_size,
+                                     .count = req->count,
+                                     .node = req->numa_node,
+                                     .auto_size = req->auto_size,
+                                     .drop_caches = req->drop_caches,
+                                     .compact = req->compact};
+    guint64 page_size = 0;
+    JsonObject *result;
+
     if (claim_vm(self, peer, req->vm, error) == NULL)
       return FALSE;
-    return vxm_host_ops_reserve_hugepages(self->ops, req->vm, req->page_size, req->count,
-                                          req->numa_node, report, error);
+    if (!vxm_host_ops_reserve_hugepages(self->ops, req->vm, &hugepages, &page_size, report, error))
+      return FALSE;
+    result = json_object_new();
+    json_object_set_int_member(result, "page_size", (gint64)page_size);
+    *out_result = json_node_init_object(json_node_alloc(), result);
+    json_object_unref(result);
+    return TRUE;
+  }
   case VXM_HELPER_OP_RELEASE_HUGEPAGES:
     if (!check_vm_owner(self, peer, req->vm, &exists, error))
       return FALSE;

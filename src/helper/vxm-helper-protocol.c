@@ -44,8 +44,9 @@ static const guint op_fields[] = {
 };
 
 static const char *const known_members[] = {
-    "vxmd",  "request", "vm",    "gpu",     "keep_bound", "timeout_ms", "nodes",    "page_size",
-    "count", "node",    "bytes", "monitor", "input",      "host_input", "to_guest", NULL};
+    "vxmd",      "request", "vm",          "gpu",     "keep_bound", "timeout_ms", "nodes",
+    "page_size", "count",   "node",        "bytes",   "monitor",    "input",      "host_input",
+    "to_guest",  "auto",    "drop_caches", "compact", NULL};
 
 const char *
 vxm_helper_op_to_string(VxmHelperOp op)
@@ -376,6 +377,12 @@ vxm_helper_request_parse(const char *data, gsize len, GError **error)
         !get_uint(obj, "node", FALSE, 1023, &numa, error))
       return NULL;
     req->numa_node = numa == G_MAXUINT64 ? -1 : (gint)numa;
+    req->drop_caches = TRUE;
+    req->compact = TRUE;
+    if (!get_bool(obj, "auto", &req->auto_size, error) ||
+        !get_bool(obj, "drop_caches", &req->drop_caches, error) ||
+        !get_bool(obj, "compact", &req->compact, error))
+      return NULL;
   }
   if ((fields & F_BYTES) != 0 && !get_uint(obj, "bytes", TRUE, G_MAXINT64, &req->bytes, error))
     return NULL;
@@ -439,6 +446,12 @@ vxm_helper_request_to_line(const VxmHelperRequest *req)
       json_builder_set_member_name(b, "node");
       json_builder_add_int_value(b, req->numa_node);
     }
+    json_builder_set_member_name(b, "auto");
+    json_builder_add_boolean_value(b, req->auto_size);
+    json_builder_set_member_name(b, "drop_caches");
+    json_builder_add_boolean_value(b, req->drop_caches);
+    json_builder_set_member_name(b, "compact");
+    json_builder_add_boolean_value(b, req->compact);
   }
   if (req->op == VXM_HELPER_OP_RAISE_MEMLOCK) {
     json_builder_set_member_name(b, "bytes");

@@ -13,6 +13,9 @@
  *   {"vxmd": 1, "request": "prepare-gpu", "vm": "win11", "gpu": "0000:01:00.0"}
  *   {"vxmd": 1, "ok": true, "report": ["..."], "result": {...}}
  *   {"vxmd": 1, "ok": false, "error": {"code": "refused", "message": "..."}}
+ *
+ * reserve-hugepages answers with the page size it reserved ({"page_size": N} as its result):
+ * with "auto" it may be 2 MiB where 1 GiB was planned.
  */
 #pragma once
 
@@ -49,8 +52,11 @@ typedef struct {
   gboolean keep_bound;
   guint timeout_ms;
   char **nodes;      /* grant-nodes: "vfio:12", "event5", by-id names */
-  guint64 page_size; /* reserve-hugepages */
+  guint64 page_size; /* reserve-hugepages: the size planned and its count */
   guint64 count;
+  gboolean auto_size;   /* "auto": 1 GiB pages when they can be had, else 2 MiB (default false) */
+  gboolean drop_caches; /* "drop_caches", "compact": before reserving (default true) */
+  gboolean compact;
   gint numa_node; /* -1: any */
   guint64 bytes;  /* raise-memlock */
   char *monitor;  /* ddc-switch: the monitor's identity (as vxm monitors shows it) */

@@ -25,6 +25,8 @@ vxm_hugepages_request_from_config(VxmHugepagesRequest *request, const VxmVmConfi
   request->setting = config->hugepages;
   request->fallback = config->hugepages_fallback;
   request->node = gpu_node;
+  request->drop_caches = config->hugepages_compact;
+  request->compact = config->hugepages_compact;
 }
 
 void
@@ -247,6 +249,69 @@ choose_node(VxmHugepagePools *pools, gint node, guint64 page_size)
   return vxm_hugepage_pools_get(pools, page_size, node) != NULL ? node : -1;
 }
 
+gint
+vxm_hugepages_candidates(VxmHugepagePools *pools, guint64 memory_bytes,
+                         const VxmHugepagesRequest *req, VxmHugepagesCandidate out[2],
+                         char **out_note, GError **error)
+{
+  guint64 sizes[2];
+  guint n_sizes = 0;
+  gboolean has_2m = vxm_hugepage_pools_has_size(pools, VXM_HUGEPAGE_SIZE_2M);
+  gboolean has_1g = vxm_hugepage_pools_has_size(pools, VXM_HUGEPAGE_SIZE_1G);
+
+  switch (req->setting) {
+  case VXM_VM_HUGEPAGES_OFF:
+    *out_note = g_strdup("[memory] hugepages = off: normal memory");
+    return 0;
+  case VXM_VM_HUGEPAGES_2M:
+  case VXM_VM_HUGEPAGES_1G: {
+    guint64 size =
+        req->setting == VXM_VM_HUGEPAGES_1G ? VXM_HUGEPAGE_SIZE_1G : VXM_HUGEPAGE_SIZE_2M;
+    g_autofree char *size_text = vxm_hugepage_size_to_string(size);
+    if (!(req->setting == VXM_VM_HUGEPAGES_1G ? has_1g : has_2m)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
+                  "[memory] hugepages = %s, but this host offers no %s pages (%s has no "
+                  "hugepages-%" G_GUINT64_FORMAT "kB): use hugepages = auto or off",
+                  vxm_vm_hugepages_to_string(req->setting), size_text, VXM_HOST_SYS_HUGEPAGES,
+                  size >> 10);
+      return -1;
+    }
+    if (memory_bytes % size != 0) {
+      g_autofree char *memory = vxm_format_bytes(memory_bytes);
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "[memory] size = %s is not a whole number of %s pages: use a multiple of %s, "
+                  "or hugepages = 2M",
+                  memory, size_text, size_text);
+      return -1;
+    }
+    sizes[n_sizes++] = size;
+    break;
+  }
+  case VXM_VM_HUGEPAGES_AUTO:
+    if (has_1g && memory_bytes % VXM_HUGEPAGE_SIZE_1G == 0)
+      sizes[n_sizes++] = VXM_HUGEPAGE_SIZE_1G;
+    if (has_2m && memory_bytes % VXM_HUGEPAGE_SIZE_2M == 0)
+      sizes[n_sizes++] = VXM_HUGEPAGE_SIZE_2M;
+    if (n_sizes == 0) {
+      *out_note = g_strdup_printf("this host offers no hugepages that fit the guest's RAM "
+                                  "(%s): starting with normal memory",
+                                  VXM_HOST_SYS_HUGEPAGES);
+      return 0;
+    }
+    break;
+  }
+  for (guint i = 0; i < n_sizes; i++) {
+    const VxmHugepagePool *pool;
+
+    out[i].page_size = sizes[i];
+    out[i].node = choose_node(pools, req->node, sizes[i]);
+    out[i].pages = memory_bytes / sizes[i];
+    pool = vxm_hugepage_pools_get(pools, sizes[i], out[i].node);
+    out[i].available = pool != NULL && pool->free > pool->resv ? pool->free - pool->resv : 0;
+  }
+  return (gint)n_sizes;
+}
+
 VxmHugepages *
 vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepagesRequest *req,
                       GError **error)
@@ -254,9 +319,8 @@ vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepage
   g_autoptr(VxmHugepages) self = hugepages_new();
   g_autoptr(VxmHugepagePools) pools = NULL;
   g_autofree char *short_text = NULL;
-  guint64 sizes[2];
-  guint n_sizes = 0;
-  gboolean has_2m, has_1g;
+  VxmHugepagesCandidate candidates[2];
+  gint n;
 
   if (req->setting == VXM_VM_HUGEPAGES_OFF)
     return g_steal_pointer(&self);
@@ -269,59 +333,22 @@ vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepage
     g_prefix_error(error, "cannot read the host's hugepage pools: ");
     return NULL;
   }
-  has_2m = vxm_hugepage_pools_has_size(pools, VXM_HUGEPAGE_SIZE_2M);
-  has_1g = vxm_hugepage_pools_has_size(pools, VXM_HUGEPAGE_SIZE_1G);
+  n = vxm_hugepages_candidates(pools, memory_bytes, req, candidates, &self->warning, error);
+  if (n < 0)
+    return NULL;
+  if (n == 0)
+    return g_steal_pointer(&self);
 
-  switch (req->setting) {
-  case VXM_VM_HUGEPAGES_2M:
-  case VXM_VM_HUGEPAGES_1G: {
-    guint64 size =
-        req->setting == VXM_VM_HUGEPAGES_1G ? VXM_HUGEPAGE_SIZE_1G : VXM_HUGEPAGE_SIZE_2M;
-    g_autofree char *size_text = vxm_hugepage_size_to_string(size);
-    if (!(req->setting == VXM_VM_HUGEPAGES_1G ? has_1g : has_2m)) {
-      g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
-                  "[memory] hugepages = %s, but this host offers no %s pages (%s has no "
-                  "hugepages-%" G_GUINT64_FORMAT "kB): use hugepages = auto or off",
-                  vxm_vm_hugepages_to_string(req->setting), size_text, VXM_HOST_SYS_HUGEPAGES,
-                  size >> 10);
-      return NULL;
-    }
-    if (memory_bytes % size != 0) {
-      g_autofree char *memory = vxm_format_bytes(memory_bytes);
-      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
-                  "[memory] size = %s is not a whole number of %s pages: use a multiple of %s, "
-                  "or hugepages = 2M",
-                  memory, size_text, size_text);
-      return NULL;
-    }
-    sizes[n_sizes++] = size;
-    break;
-  }
-  case VXM_VM_HUGEPAGES_AUTO:
-    if (has_1g && memory_bytes % VXM_HUGEPAGE_SIZE_1G == 0)
-      sizes[n_sizes++] = VXM_HUGEPAGE_SIZE_1G;
-    if (has_2m && memory_bytes % VXM_HUGEPAGE_SIZE_2M == 0)
-      sizes[n_sizes++] = VXM_HUGEPAGE_SIZE_2M;
-    if (n_sizes == 0) {
-      self->warning = g_strdup_printf("this host offers no hugepages that fit the guest's RAM "
-                                      "(%s): starting with normal memory",
-                                      VXM_HOST_SYS_HUGEPAGES);
-      return g_steal_pointer(&self);
-    }
-    break;
-  case VXM_VM_HUGEPAGES_OFF: g_assert_not_reached();
-  }
-
-  for (guint i = 0; i < n_sizes; i++) {
-    gint node = choose_node(pools, req->node, sizes[i]);
-    switch (try_reserve(hostfs, self, memory_bytes / sizes[i], sizes[i], node, req, error)) {
+  for (gint i = 0; i < n; i++) {
+    const VxmHugepagesCandidate *c = &candidates[i];
+    switch (try_reserve(hostfs, self, c->pages, c->page_size, c->node, req, error)) {
     case TRY_OK: return g_steal_pointer(&self);
     case TRY_ERROR: return NULL;
     case TRY_SHORT:
       g_free(short_text);
       short_text = short_message(self, memory_bytes);
-      if (i + 1 < n_sizes) {
-        g_autofree char *size = vxm_hugepage_size_to_string(sizes[i + 1]);
+      if (i + 1 < n) {
+        g_autofree char *size = vxm_hugepage_size_to_string(candidates[i + 1].page_size);
         report(req, 0, 0, 0, "not enough pages of this size; trying %s pages", size);
       }
       break;

@@ -43,9 +43,26 @@ typedef struct {
 
 /* Defaults: auto, no fallback, no node, drop caches and compact on, VXM_HUGEPAGES_MAX_TRIES. */
 void vxm_hugepages_request_init(VxmHugepagesRequest *request);
-/* The same, from a VM's [memory] hugepages and hugepages_fallback. */
+/* The same, from a VM's [memory] hugepages, hugepages_fallback and hugepages_compact. */
 void vxm_hugepages_request_from_config(VxmHugepagesRequest *request, const VxmVmConfig *config,
                                        gint gpu_node);
+
+/* One pool vxm_hugepages_reserve() would try, as it is now. */
+typedef struct {
+  guint64 page_size; /* 2 MiB or 1 GiB */
+  gint node;         /* the pool: the GPU's node when it has its own pools, else -1 (global) */
+  guint64 pages;     /* pages of this size the guest's RAM takes */
+  guint64 available; /* free and not promised to anyone now */
+} VxmHugepagesCandidate;
+
+/* The pools vxm_hugepages_reserve() tries for @memory_bytes per @request, in its order (auto:
+ * 1 GiB pages before 2 MiB ones), each with what it holds free now: the start plans its argv
+ * and the dry run says what it will get from the same answer. Returns how many (0 to 2); 0
+ * with @out_note set when the guest gets normal memory (off, or auto on a host without a
+ * fitting size); -1 with @error for a size the host lacks or a RAM size it does not divide. */
+gint vxm_hugepages_candidates(VxmHugepagePools *pools, guint64 memory_bytes,
+                              const VxmHugepagesRequest *request, VxmHugepagesCandidate out[2],
+                              char **out_note, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 typedef struct {
   guint64 page_size;  /* 0: normal memory (off, or fell back) */

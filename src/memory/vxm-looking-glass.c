@@ -46,7 +46,6 @@ vxm_looking_glass_free(VxmLookingGlass *self)
     return;
   g_free(self->host_path);
   g_free(self->local_path);
-  g_free(self->warning);
   g_free(self);
 }
 
@@ -59,33 +58,62 @@ describe_uid(uid_t uid)
   return g_strdup_printf("uid %u", (guint)uid);
 }
 
-/* /dev/kvmfr0: its size is the module's static_size_mb (the first device's). */
-static VxmLookingGlass *
-prepare_kvmfr(VxmHostfs *hostfs, guint64 size)
+/* The kvmfr module's static_size_mb for /dev/kvmfr0 (the first of its list), in bytes; 0 when
+ * unknown. */
+static guint64
+kvmfr_size(VxmHostfs *hostfs)
 {
-  VxmLookingGlass *self = g_new0(VxmLookingGlass, 1);
   g_autofree char *param =
       vxm_hostfs_read_attr(hostfs, VXM_HOST_SYS_MODULES "/kvmfr/parameters/static_size_mb", NULL);
-  guint64 device_mib;
+  g_auto(GStrv) sizes = NULL;
+  guint64 mib;
 
+  if (param == NULL)
+    return 0;
+  sizes = g_strsplit(param, ",", 2);
+  if (sizes[0] == NULL || !vxm_parse_uint64(g_strstrip(sizes[0]), 10, &mib) || mib == 0 ||
+      mib > G_MAXUINT64 / MIB)
+    return 0;
+  return mib * MIB;
+}
+
+gboolean
+vxm_looking_glass_check_kvmfr(VxmHostfs *hostfs, guint64 size, GError **error)
+{
+  guint64 have;
+  g_autofree char *want_text = NULL;
+  g_autofree char *have_text = NULL;
+
+  if (!vxm_hostfs_exists(hostfs, VXM_HOST_DEV_KVMFR0))
+    return TRUE;
+  have = kvmfr_size(hostfs);
+  if (have == 0 || have >= size)
+    return TRUE;
+  want_text = vxm_format_bytes(size);
+  have_text = vxm_format_bytes(have);
+  g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+              "%s is %s but Looking Glass needs %s ([memory] looking_glass): QEMU cannot map "
+              "it; load the kvmfr module with static_size_mb=%" G_GUINT64_FORMAT
+              " (options kvmfr static_size_mb=%" G_GUINT64_FORMAT
+              " in /etc/modprobe.d/kvmfr.conf, then reload it), or set a smaller looking_glass",
+              VXM_HOST_DEV_KVMFR0, have_text, want_text, size / MIB, size / MIB);
+  return FALSE;
+}
+
+/* /dev/kvmfr0: QEMU maps @size bytes of it (a larger device is fine). */
+static VxmLookingGlass *
+prepare_kvmfr(VxmHostfs *hostfs, guint64 size, GError **error)
+{
+  VxmLookingGlass *self;
+
+  if (!vxm_looking_glass_check_kvmfr(hostfs, size, error))
+    return NULL;
+  self = g_new0(VxmLookingGlass, 1);
   self->kind = VXM_LOOKING_GLASS_KVMFR;
   self->host_path = g_strdup(VXM_HOST_DEV_KVMFR0);
   self->local_path = vxm_hostfs_path(hostfs, VXM_HOST_DEV_KVMFR0);
   self->size = size;
   self->journal_index = -1;
-  if (param != NULL) {
-    g_auto(GStrv) sizes = g_strsplit(param, ",", 2);
-    if (vxm_parse_uint64(sizes[0], 10, &device_mib) && device_mib > 0 && device_mib * MIB != size) {
-      g_autofree char *want = vxm_format_bytes(size);
-      g_autofree char *have = vxm_format_bytes(device_mib * MIB);
-      if (device_mib * MIB < size)
-        self->warning = g_strdup_printf(
-            "%s is %s but the guest's resolution wants %s: Looking Glass will cut the picture; "
-            "load kvmfr with static_size_mb=%" G_GUINT64_FORMAT,
-            VXM_HOST_DEV_KVMFR0, have, want, size / MIB);
-      self->size = device_mib * MIB;
-    }
-  }
   return self;
 }
 
@@ -198,7 +226,7 @@ vxm_looking_glass_prepare(VxmHostfs *hostfs, guint64 size, uid_t uid, gid_t gid,
     return NULL;
   }
   if (vxm_hostfs_exists(hostfs, VXM_HOST_DEV_KVMFR0))
-    return prepare_kvmfr(hostfs, size);
+    return prepare_kvmfr(hostfs, size, error);
 
   self = g_new0(VxmLookingGlass, 1);
   self->kind = VXM_LOOKING_GLASS_SHM;

@@ -25,7 +25,8 @@ G_BEGIN_DECLS
 
 #define VXM_LOOKING_GLASS_SHM_NAME     "looking-glass"
 #define VXM_LOOKING_GLASS_JOURNAL_KIND "looking-glass"
-/* auto without a known resolution: sized for 4K, so it is never too small. */
+/* auto without a known resolution (no monitor configured, or not connected when the VM is
+ * planned): sized for 4K, so it is never too small: 128 MiB. */
 #define VXM_LOOKING_GLASS_DEFAULT_WIDTH  3840
 #define VXM_LOOKING_GLASS_DEFAULT_HEIGHT 2160
 
@@ -42,7 +43,6 @@ typedef struct {
   gboolean owned;   /* vxm made (or took over) the file: removed at stop */
   dev_t dev;        /* identity of the owned file */
   ino_t ino;
-  char *warning; /* e.g. the kvmfr device is smaller than the resolution wants */
   gint journal_index;
 } VxmLookingGlass;
 
@@ -52,7 +52,14 @@ guint64 vxm_looking_glass_size_for_resolution(guint width, guint height);
 /* The size a VM asks for: 0 when off; auto from @width x @height (0 x 0: the 4K default). */
 guint64 vxm_looking_glass_size_from_config(const VxmVmConfig *config, guint width, guint height);
 
-/* Makes the shared memory ready for a guest: /dev/kvmfr0 if present, else creates
+/* /dev/kvmfr0's size (the kvmfr module's static_size_mb, the first device's) against @size:
+ * REFUSED when the device is smaller (QEMU would fail to map it), with both sizes and the
+ * module option that fixes it. TRUE without /dev/kvmfr0 or when its size cannot be read. */
+gboolean vxm_looking_glass_check_kvmfr(VxmHostfs *hostfs, guint64 size,
+                                       GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* Makes the shared memory ready for a guest: /dev/kvmfr0 if present (REFUSED when smaller than
+ * @size, vxm_looking_glass_check_kvmfr()), else creates
  * /dev/shm/looking-glass for @uid:@gid (mode 0660, @size bytes). REFUSED for a planted
  * symbolic link, a file of another owner, a non-regular file or one with several links.
  * @journal (may be NULL) gets a "looking-glass" entry before the file is made. */

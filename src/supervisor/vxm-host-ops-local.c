@@ -283,18 +283,19 @@ local_gpu_holder(VxmHostOps *ops, const char *vm, const char *gpu_address, GErro
   return NULL;
 }
 
-/* Issue 5: the VM's hugepages, journaled in its journal; the caller chose the page size
- * (vxm_hugepages_reserve() decides it for auto when called directly) and handles a NO_SPACE
- * error per hugepages_fallback. */
+/* Issue 5: the VM's hugepages, journaled in its journal. With auto_size the engine decides
+ * (1 GiB pages when they can be had on the GPU's node, else 2 MiB); the caller handles a
+ * NO_SPACE error per hugepages_fallback. */
 static gboolean
-local_reserve_hugepages(VxmHostOps *ops, const char *vm, guint64 page_size, guint64 count,
-                        gint node, GPtrArray *report, GError **error)
+local_reserve_hugepages(VxmHostOps *ops, const char *vm, const VxmHostOpsHugepages *hugepages,
+                        guint64 *out_page_size, GPtrArray *report, GError **error)
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
   g_autoptr(VxmHugepages) hp = NULL;
   g_autofree char *text = NULL;
   VxmHugepagesRequest req;
   VxmJournal *journal;
+  guint64 page_size = hugepages->page_size;
 
   if (page_size != VXM_HUGEPAGE_SIZE_2M && page_size != VXM_HUGEPAGE_SIZE_1G) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
@@ -307,12 +308,25 @@ local_reserve_hugepages(VxmHostOps *ops, const char *vm, guint64 page_size, guin
     return FALSE;
   vxm_hugepages_register_journal_kind();
   vxm_hugepages_request_init(&req);
-  req.setting = page_size == VXM_HUGEPAGE_SIZE_1G ? VXM_VM_HUGEPAGES_1G : VXM_VM_HUGEPAGES_2M;
-  req.node = node;
+  if (hugepages->auto_size)
+    req.setting = VXM_VM_HUGEPAGES_AUTO;
+  else
+    req.setting = page_size == VXM_HUGEPAGE_SIZE_1G ? VXM_VM_HUGEPAGES_1G : VXM_VM_HUGEPAGES_2M;
+  req.node = hugepages->node;
+  req.drop_caches = hugepages->drop_caches;
+  req.compact = hugepages->compact;
   req.journal = journal;
-  hp = vxm_hugepages_reserve(self->hostfs, page_size * count, &req, error);
+  hp = vxm_hugepages_reserve(self->hostfs, page_size * hugepages->count, &req, error);
   if (hp == NULL)
     return FALSE;
+  if (hp->page_size == 0) {
+    /* auto on a host without a fitting size: the caller planned pages, so this is a refusal */
+    g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED, "%s",
+                hp->warning != NULL ? hp->warning : "no hugepages were reserved");
+    return FALSE;
+  }
+  if (out_page_size != NULL)
+    *out_page_size = hp->page_size;
   text = vxm_hugepages_describe(hp);
   if (report != NULL)
     g_ptr_array_add(report, g_strdup_printf("hugepages: %s", text));
@@ -351,11 +365,8 @@ local_prepare_looking_glass(VxmHostOps *ops, const char *vm, guint64 bytes, GPtr
   if (lg == NULL)
     return FALSE;
   size = vxm_format_bytes(lg->size);
-  if (report != NULL) {
+  if (report != NULL)
     g_ptr_array_add(report, g_strdup_printf("Looking Glass: %s, %s", lg->host_path, size));
-    if (lg->warning != NULL)
-      g_ptr_array_add(report, g_strdup_printf("Looking Glass: %s", lg->warning));
-  }
   return TRUE;
 }
 

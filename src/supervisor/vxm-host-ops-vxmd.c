@@ -68,16 +68,30 @@ vxmd_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPt
 }
 
 static gboolean
-vxmd_reserve_hugepages(VxmHostOps *ops, const char *vm, guint64 page_size, guint64 count, gint node,
-                       GPtrArray *report, GError **error)
+vxmd_reserve_hugepages(VxmHostOps *ops, const char *vm, const VxmHostOpsHugepages *hugepages,
+                       guint64 *out_page_size, GPtrArray *report, GError **error)
 {
   VxmHelperRequest req = {.op = VXM_HELPER_OP_RESERVE_HUGEPAGES,
                           .vm = (char *)vm,
-                          .page_size = page_size,
-                          .count = count,
-                          .numa_node = node};
+                          .page_size = hugepages->page_size,
+                          .count = hugepages->count,
+                          .numa_node = hugepages->node,
+                          .auto_size = hugepages->auto_size,
+                          .drop_caches = hugepages->drop_caches,
+                          .compact = hugepages->compact};
+  g_autoptr(JsonNode) result = NULL;
+  gint64 page_size;
 
-  return call(VXM_HOST_OPS_VXMD(ops), &req, -1, report, NULL, error);
+  if (!call(VXM_HOST_OPS_VXMD(ops), &req, -1, report, &result, error))
+    return FALSE;
+  /* a vxmd without the result reserved what was asked */
+  page_size =
+      result != NULL && JSON_NODE_HOLDS_OBJECT(result)
+          ? json_object_get_int_member_with_default(json_node_get_object(result), "page_size", 0)
+          : 0;
+  if (out_page_size != NULL)
+    *out_page_size = page_size > 0 ? (guint64)page_size : hugepages->page_size;
+  return TRUE;
 }
 
 static gboolean

@@ -59,10 +59,11 @@ vxm_host_ops_reattach_gpu(VxmHostOps *self, const char *vm, const VxmHostOpsGpu 
 }
 
 gboolean
-vxm_host_ops_reserve_hugepages(VxmHostOps *self, const char *vm, guint64 page_size, guint64 count,
-                               gint node, GPtrArray *report, GError **error)
+vxm_host_ops_reserve_hugepages(VxmHostOps *self, const char *vm,
+                               const VxmHostOpsHugepages *hugepages, guint64 *out_page_size,
+                               GPtrArray *report, GError **error)
 {
-  DISPATCH(reserve_hugepages, "reserving hugepages", vm, page_size, count, node, report, error);
+  DISPATCH(reserve_hugepages, "reserving hugepages", vm, hugepages, out_page_size, report, error);
 }
 
 gboolean

@@ -30,6 +30,16 @@ typedef struct {
   gboolean keep_bound;     /* leave the group on vfio-pci when the VM stops */
 } VxmHostOpsGpu;
 
+/* Issue 5: hugepages for the guest's RAM (vxm_hugepages_reserve()). */
+typedef struct {
+  guint64 page_size;    /* the size planned: 2 MiB or 1 GiB */
+  guint64 count;        /* pages of @page_size: the guest's RAM */
+  gint node;            /* the guest GPU's NUMA node: its pools when it has them; -1: global */
+  gboolean auto_size;   /* hugepages = auto: 1 GiB pages when they can be had, else 2 MiB */
+  gboolean drop_caches; /* echo 3 > /proc/sys/vm/drop_caches first */
+  gboolean compact;     /* echo 1 > /proc/sys/vm/compact_memory before each try */
+} VxmHostOpsHugepages;
+
 struct _VxmHostOpsInterface {
   GTypeInterface parent_iface;
 
@@ -45,9 +55,11 @@ struct _VxmHostOpsInterface {
   gboolean (*reattach_gpu)(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
                            GPtrArray *report, GError **error);
 
-  /* Issue 5: @count pages of @page_size bytes on NUMA node @node (-1: any). */
-  gboolean (*reserve_hugepages)(VxmHostOps *self, const char *vm, guint64 page_size, guint64 count,
-                                gint node, GPtrArray *report, GError **error);
+  /* Issue 5: the pages @hugepages asks for; @out_page_size gets the size reserved (with
+   * auto_size it may differ from the one planned). */
+  gboolean (*reserve_hugepages)(VxmHostOps *self, const char *vm,
+                                const VxmHostOpsHugepages *hugepages, guint64 *out_page_size,
+                                GPtrArray *report, GError **error);
   gboolean (*release_hugepages)(VxmHostOps *self, const char *vm, GPtrArray *report,
                                 GError **error);
   /* Issue 7/8: device nodes (/dev/vfio/N, /dev/input/event*) to the VM's user and back. */
@@ -94,8 +106,9 @@ gboolean vxm_host_ops_detach_gpu(VxmHostOps *self, const char *vm, const VxmHost
                                  GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_reattach_gpu(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
                                    GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
-gboolean vxm_host_ops_reserve_hugepages(VxmHostOps *self, const char *vm, guint64 page_size,
-                                        guint64 count, gint node, GPtrArray *report,
+gboolean vxm_host_ops_reserve_hugepages(VxmHostOps *self, const char *vm,
+                                        const VxmHostOpsHugepages *hugepages,
+                                        guint64 *out_page_size, GPtrArray *report,
                                         GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_release_hugepages(VxmHostOps *self, const char *vm, GPtrArray *report,
                                         GError **error) G_GNUC_WARN_UNUSED_RESULT;

@@ -16,6 +16,7 @@ vxm_supervisor_plan_new(const char *vm_name, GError **error)
     return NULL;
   plan->shutdown_timeout_s = 60;
   plan->hugepage_node = -1;
+  plan->hugepage_alt_node = -1;
   plan->hugepages_drop_caches = TRUE;
   plan->hugepages_compact = TRUE;
   plan->input_objects = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
@@ -37,6 +38,7 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
   g_strfreev(plan->swtpm_envp);
   g_free(plan->host_root);
   g_strfreev(plan->qemu_argv_fallback);
+  g_strfreev(plan->qemu_argv_alt);
   g_clear_pointer(&plan->pinning, vxm_cpu_pinning_plan_free);
   g_strfreev(plan->vfio_nodes);
   g_strfreev(plan->input_nodes);
@@ -174,9 +176,13 @@ vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
     json_object_set_boolean_member(hp, "fallback", plan->hugepages_fallback);
     json_object_set_boolean_member(hp, "drop_caches", plan->hugepages_drop_caches);
     json_object_set_boolean_member(hp, "compact", plan->hugepages_compact);
+    json_object_set_boolean_member(hp, "auto", plan->hugepages_auto);
+    json_object_set_int_member(hp, "alt_page_size", (gint64)plan->hugepage_alt_size);
+    json_object_set_int_member(hp, "alt_node", plan->hugepage_alt_node);
     json_object_set_object_member(obj, "hugepages", hp);
   }
   add_strv(obj, "qemu_argv_fallback", plan->qemu_argv_fallback);
+  add_strv(obj, "qemu_argv_alt", plan->qemu_argv_alt);
   json_object_set_int_member(obj, "memlock_bytes", (gint64)plan->memlock_bytes);
   if (plan->pinning != NULL)
     json_object_set_member(obj, "pinning", vxm_cpu_pinning_plan_to_json(plan->pinning));
@@ -251,8 +257,14 @@ vxm_supervisor_plan_from_json(JsonNode *node, GError **error)
     plan->hugepages_drop_caches =
         json_object_get_boolean_member_with_default(hp, "drop_caches", TRUE);
     plan->hugepages_compact = json_object_get_boolean_member_with_default(hp, "compact", TRUE);
+    plan->hugepages_auto = json_object_get_boolean_member_with_default(hp, "auto", FALSE);
+    size = json_object_get_int_member_with_default(hp, "alt_page_size", 0);
+    plan->hugepage_alt_size = size > 0 ? (guint64)size : 0;
+    plan->hugepage_alt_node =
+        (gint)CLAMP(json_object_get_int_member_with_default(hp, "alt_node", -1), -1, 1023);
   }
   plan->qemu_argv_fallback = get_strv(obj, "qemu_argv_fallback");
+  plan->qemu_argv_alt = get_strv(obj, "qemu_argv_alt");
   plan->memlock_bytes =
       (guint64)MAX(0, json_object_get_int_member_with_default(obj, "memlock_bytes", 0));
   if (json_object_has_member(obj, "pinning") && !json_object_get_null_member(obj, "pinning")) {

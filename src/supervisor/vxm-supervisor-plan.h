@@ -57,6 +57,14 @@ typedef struct {
   /* The same QEMU argv without the hugepage backend, for a short reservation with
    * hugepages_fallback; NULL otherwise. */
   GStrv qemu_argv_fallback;
+  /* hugepages = auto: the host ops take 1 GiB pages when they can be had, else 2 MiB, and the
+   * supervisor starts QEMU with the argv for the size they reserved: qemu_argv for
+   * hugepage_size, qemu_argv_alt (the same builder) for hugepage_alt_size on its node.
+   * hugepage_alt_size 0: one size only. */
+  gboolean hugepages_auto;
+  guint64 hugepage_alt_size;
+  gint hugepage_alt_node;
+  GStrv qemu_argv_alt;
 
   /* RLIMIT_MEMLOCK the supervisor raises on itself before it spawns QEMU, which inherits it
    * (VFIO pins guest RAM during machine init, before QMP exists); 0: left alone. */

@@ -66,6 +66,7 @@ struct _VxmSupervisor {
   gboolean hugepages_held;      /* reserve-hugepages succeeded: teardown releases them */
   gboolean hugepages_tried;     /* it ran (a partial reservation is journaled): release */
   gboolean hugepages_fell_back; /* short, with hugepages_fallback: QEMU runs on normal RAM */
+  guint64 hugepages_reserved;   /* the page size reserved (auto: plan's size or its alternative) */
   gboolean devices_granted;     /* a grant ran: teardown revokes */
   GPtrArray *granted_nodes;     /* char*: nodes given to QEMU's user now */
   gboolean memlock_raised;
@@ -453,9 +454,17 @@ reserve_job(VxmSupervisor *self, HostJob *job, GError **error)
 {
   const VxmSupervisorPlan *plan = self->plan;
 
-  return vxm_host_ops_reserve_hugepages(self->ops, plan->paths->name, plan->hugepage_size,
-                                        plan->hugepage_count, plan->hugepage_node, job->report,
-                                        error);
+  VxmHostOpsHugepages hugepages = {.page_size = plan->hugepage_size,
+                                   .count = plan->hugepage_count,
+                                   .node = plan->hugepage_node >= 0 ? plan->hugepage_node
+                                                                    : plan->hugepage_alt_node,
+                                   .auto_size = plan->hugepages_auto,
+                                   .drop_caches = plan->hugepages_drop_caches,
+                                   .compact = plan->hugepages_compact};
+
+  /* read by reserve_done, on the main loop, once this job has ended */
+  return vxm_host_ops_reserve_hugepages(self->ops, plan->paths->name, &hugepages,
+                                        &self->hugepages_reserved, job->report, error);
 }
 
 static void
@@ -464,7 +473,19 @@ reserve_done(VxmSupervisor *self, HostJob *job, const GError *error)
   const VxmSupervisorPlan *plan = self->plan;
 
   self->hugepages_tried = TRUE;
-  if (error == NULL) {
+  if (error == NULL && self->hugepages_reserved != plan->hugepage_size &&
+      (self->hugepages_reserved != plan->hugepage_alt_size || plan->qemu_argv_alt == NULL)) {
+    /* pages QEMU's argv does not name: its backend would not match them */
+    g_autofree char *message = g_strdup_printf(
+        "cannot reserve hugepages: %" G_GUINT64_FORMAT " KiB pages were reserved where the plan "
+        "has %" G_GUINT64_FORMAT " KiB ones: start the VM again (vxm start plans anew)",
+        self->hugepages_reserved >> 10, plan->hugepage_size >> 10);
+
+    self->hugepages_held = TRUE; /* teardown gives them back */
+    step_end(self, job->step, "failed", message);
+    set_failure(self, message);
+    g_cancellable_cancel(self->cancellable);
+  } else if (error == NULL) {
     self->hugepages_held = TRUE;
     step_end(self, job->step, "ok", last_report_line(job));
   } else if (g_error_matches(error, VXM_ERROR, VXM_ERROR_NO_SPACE) && plan->hugepages_fallback &&
@@ -1163,11 +1184,25 @@ qemu_argv_paused(GStrv argv)
   return g_strv_builder_end(b);
 }
 
+/* QEMU's argv for the memory the guest got: normal (hugepages_fallback), the plan's page
+ * size, or the alternative size auto took. */
+static GStrv
+planned_argv(VxmSupervisor *self)
+{
+  const VxmSupervisorPlan *plan = self->plan;
+
+  if (self->hugepages_fell_back)
+    return plan->qemu_argv_fallback;
+  if (self->hugepages_held && plan->qemu_argv_alt != NULL &&
+      self->hugepages_reserved == plan->hugepage_alt_size)
+    return plan->qemu_argv_alt;
+  return plan->qemu_argv;
+}
+
 static void
 start_qemu(VxmSupervisor *self)
 {
-  g_auto(GStrv) argv = qemu_argv_paused(self->hugepages_fell_back ? self->plan->qemu_argv_fallback
-                                                                  : self->plan->qemu_argv);
+  g_auto(GStrv) argv = qemu_argv_paused(planned_argv(self));
   g_autoptr(GError) error = NULL;
   g_autofree char *joined = g_strjoinv(" ", argv);
 
@@ -1779,14 +1814,20 @@ add_resources(VxmSupervisor *self, JsonBuilder *b)
   if (plan->hugepage_size == 0 || plan->hugepage_count == 0) {
     json_builder_add_null_value(b);
   } else {
+    /* what auto took once reserved, else what the plan has */
+    gboolean alt = self->hugepages_held && plan->hugepage_alt_size != 0 &&
+                   self->hugepages_reserved == plan->hugepage_alt_size;
+    guint64 size = alt ? plan->hugepage_alt_size : plan->hugepage_size;
+    gint node = alt ? plan->hugepage_alt_node : plan->hugepage_node;
+
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "page_size");
-    json_builder_add_int_value(b, (gint64)plan->hugepage_size);
+    json_builder_add_int_value(b, (gint64)size);
     json_builder_set_member_name(b, "count");
-    json_builder_add_int_value(b, (gint64)plan->hugepage_count);
+    json_builder_add_int_value(b, (gint64)(plan->hugepage_size * plan->hugepage_count / size));
     json_builder_set_member_name(b, "node");
-    if (plan->hugepage_node >= 0)
-      json_builder_add_int_value(b, plan->hugepage_node);
+    if (node >= 0)
+      json_builder_add_int_value(b, node);
     else
       json_builder_add_null_value(b);
     json_builder_set_member_name(b, "held");

@@ -3,8 +3,11 @@
 #include <string.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-util.h"
+#include "display/vxm-display.h"
 #include "helper/vxm-dmi-identity.h"
 #include "input/vxm-input-set.h"
+#include "memory/vxm-looking-glass.h"
 #include "pci/vxm-pci-address.h"
 
 static void
@@ -141,9 +144,6 @@ vxm_host_facts_gpu_iommu_groups(const VxmHostFacts *self)
   return groups;
 }
 
-#define GIB (G_GUINT64_CONSTANT(1) << 30)
-#define MIB (G_GUINT64_CONSTANT(1) << 20)
-
 static void add_note(GPtrArray *notes, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
 static void
@@ -156,28 +156,6 @@ add_note(GPtrArray *notes, const char *format, ...)
   va_start(ap, format);
   g_ptr_array_add(notes, g_strdup_vprintf(format, ap));
   va_end(ap);
-}
-
-/* auto: 1 GiB pages when the pool already has enough free ones, else 2 MiB (issue 5 reserves
- * and may grow the 1 GiB pool first). */
-static guint64
-choose_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, guint64 memory)
-{
-  guint64 free_1g = 0;
-
-  switch (config->hugepages) {
-  case VXM_VM_HUGEPAGES_OFF: return 0;
-  case VXM_VM_HUGEPAGES_2M: return 2 * MIB;
-  case VXM_VM_HUGEPAGES_1G: return GIB;
-  case VXM_VM_HUGEPAGES_AUTO: break;
-  }
-  if (memory % GIB == 0 &&
-      vxm_hostfs_read_attr_uint64(hostfs,
-                                  VXM_HOST_SYS_HUGEPAGES "/hugepages-1048576kB/free_hugepages", 10,
-                                  &free_1g, NULL) &&
-      free_1g >= memory / GIB)
-    return GIB;
-  return memory % (2 * MIB) == 0 ? 2 * MIB : 0;
 }
 
 /* The devices [input] inputs names (or auto picks) that are plugged in now; one that is not
@@ -281,6 +259,42 @@ collect_monitor(VxmHostFacts *self, const VxmVmConfig *config, GPtrArray *notes)
     add_note(notes, "monitor %s has no guest_input: its input is not switched", self->monitor_name);
 }
 
+/* looking_glass = auto: sized for the preferred mode of the monitor the VM switches (its
+ * EDID), else for 4K (vxm_looking_glass_size_from_config()'s default). */
+static guint64
+looking_glass_size(VxmHostfs *hostfs, const VxmVmConfig *config, VxmGpu *gpu, GPtrArray *notes)
+{
+  g_autofree char *spec = vxm_display_monitor_spec(config);
+  g_autoptr(VxmEdid) edid = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *size = NULL;
+  g_autofree char *monitor = NULL;
+  guint64 bytes;
+
+  if (!config->looking_glass_auto)
+    return vxm_looking_glass_size_from_config(config, 0, 0);
+  if (spec != NULL)
+    edid = vxm_display_monitor_edid(hostfs, spec, gpu != NULL ? vxm_gpu_get_address(gpu) : NULL,
+                                    &local_error);
+  if (edid != NULL && edid->preferred_width > 0 && edid->preferred_height > 0) {
+    bytes =
+        vxm_looking_glass_size_from_config(config, edid->preferred_width, edid->preferred_height);
+    size = vxm_format_bytes(bytes);
+    monitor = vxm_edid_describe(edid);
+    add_note(notes, "looking_glass = auto: %s for %s's preferred mode %ux%u", size, monitor,
+             edid->preferred_width, edid->preferred_height);
+    return bytes;
+  }
+  bytes = vxm_looking_glass_size_from_config(config, 0, 0);
+  size = vxm_format_bytes(bytes);
+  add_note(notes, "looking_glass = auto: %s, sized for %ux%u: %s", size,
+           VXM_LOOKING_GLASS_DEFAULT_WIDTH, VXM_LOOKING_GLASS_DEFAULT_HEIGHT,
+           spec == NULL          ? "no monitor is configured (monitor = off)"
+           : local_error != NULL ? local_error->message
+                                 : "the monitor's EDID has no preferred mode");
+  return bytes;
+}
+
 gboolean
 vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
                        VxmGpu *gpu, GPtrArray *notes, GError **error)
@@ -308,7 +322,6 @@ vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig 
   self->threads = MAX(1u, r->threads_per_core);
   self->cores = MAX(1u, r->vcpus / self->threads);
   self->sockets = 1;
-  self->hugepage_bytes = choose_hugepages(hostfs, config, r->memory_bytes);
   collect_inputs(self, hostfs, config, notes);
   if (config->looking_glass_bytes > 0 || config->looking_glass_auto) {
     const char *host_path = vxm_hostfs_exists(hostfs, VXM_HOST_DEV_KVMFR0) ? VXM_HOST_DEV_KVMFR0
@@ -316,12 +329,10 @@ vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig 
                                 "/looking-glass";
 
     self->looking_glass_path = vxm_hostfs_path(hostfs, host_path);
-    self->looking_glass_bytes = config->looking_glass_bytes;
-    if (config->looking_glass_auto) {
-      /* 2560x1440 and below fit in 64 MiB, the size Looking Glass documents for them */
-      self->looking_glass_bytes = 64 * MIB;
-      add_note(notes, "looking_glass = auto: 64 MiB until the guest's resolution is known");
-    }
+    self->looking_glass_bytes = looking_glass_size(hostfs, config, gpu, notes);
+    /* QEMU cannot map more than the device has: refused here, before any host change */
+    if (!vxm_looking_glass_check_kvmfr(hostfs, self->looking_glass_bytes, error))
+      return FALSE;
   }
   if (config->smbios == VXM_VM_SMBIOS_HOST)
     collect_smbios(self, hostfs, notes);

@@ -97,8 +97,9 @@ void vxm_host_smbios_free(VxmHostSmbios *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHostSmbios, vxm_host_smbios_free)
 
 /* Fills @self for @config (resolved) from the host: @gpu's functions (nullable: none), memory,
- * topology and hugepage size, the configured inputs, Looking Glass, DMI identity (unless the
- * caller set @self->smbios already: an unprivileged vxm gets it from vxmd), monitor.
+ * topology, the configured inputs, Looking Glass, DMI identity (unless the
+ * caller set @self->smbios already: an unprivileged vxm gets it from vxmd), monitor. The
+ * hugepage size and node are the start's to decide (vxm_hugepages_candidates()).
  * What a later stage decides (auto inputs, auto monitor) is left out with a remark in
  * @notes. Paths QEMU opens (input nodes, Looking Glass memory) are local paths under the
  * host root, so a simulated host's nodes are what QEMU opens. */

@@ -185,6 +185,12 @@ parse_hugepages_fallback(VxmVmConfig *cfg, const char *value, GError **error)
 }
 
 static gboolean
+parse_hugepages_compact(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  return parse_bool(value, &cfg->hugepages_compact);
+}
+
+static gboolean
 parse_looking_glass(VxmVmConfig *cfg, const char *value, GError **error)
 {
   guint64 bytes;
@@ -667,8 +673,10 @@ static const KeyDef key_defs[] = {
     "Back guest RAM with hugepages. auto: 1G pages when they can be had, else 2M."}, parse_hugepages},
   {{"memory", "hugepages_fallback", "false", "true or false",
     "Start with normal memory (and a warning) when not enough hugepages can be reserved."}, parse_hugepages_fallback},
+  {{"memory", "hugepages_compact", "true", "true or false",
+    "Drop the page cache and compact memory before reserving hugepages (false: reserve as memory is)."}, parse_hugepages_compact},
   {{"memory", "looking_glass", "off", "off, auto, or a power-of-two size from 16M to 1G like 32M, 64M, 128M",
-    "Shared memory for Looking Glass. auto: sized for the guest's resolution."}, parse_looking_glass},
+    "Shared memory for Looking Glass. auto: sized for the monitor's preferred mode (its EDID), for 4K (128M) when unknown."}, parse_looking_glass},
 
   {{"cpu", "vcpus", "auto", "auto, or a number from 1 to 255",
     "Guest CPUs. auto: the host's CPUs minus host_cores cores (or the pinning list's size)."}, parse_vcpus},

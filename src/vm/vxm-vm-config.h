@@ -93,6 +93,7 @@ typedef struct {
   guint64 memory_bytes; /* 0 = auto */
   VxmVmHugepages hugepages;
   gboolean hugepages_fallback; /* fall back to normal memory when short of hugepages */
+  gboolean hugepages_compact;  /* drop caches and compact memory before reserving */
   gboolean looking_glass_auto; /* auto: size from the guest resolution (issue 5) */
   guint64 looking_glass_bytes; /* 0 = off (and not auto) */
 
