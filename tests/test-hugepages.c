@@ -372,10 +372,22 @@ test_sim_numa(void)
 }
 
 /* 1G explicitly: reserved at run time when the machine can give them. */
+static guint
+count_lines_with(const char *text, const char *needle)
+{
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    n += strstr(lines[i], needle) != NULL;
+  return n;
+}
+
 static void
 test_sim_1g(void)
 {
   g_autofree char *dir = NULL;
+  g_autofree char *log = NULL;
   g_autoptr(VxmSimhost) sim = NULL;
   g_autoptr(VxmHostfs) hostfs = NULL;
   g_autoptr(GError) error = NULL;
@@ -417,6 +429,24 @@ test_sim_1g(void)
   if (strstr(error->message, "only 6 of the 8 1 GiB pages") == NULL ||
       strstr(error->message, "hugepagesz=1G hugepages=8") == NULL)
     g_error("unexpected message: %s", error->message);
+  nr = read_host(hostfs, "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages");
+  g_assert_cmpstr(nr, ==, "1");
+  g_clear_pointer(&nr, g_free);
+
+  /* auto, 8 GiB: the 1 GiB pool gets one try (not the whole retry budget), the caches are
+   * dropped once, and the guest gets 2 MiB pages */
+  g_clear_error(&error);
+  vxm_simhost_clear_log(sim);
+  req.setting = VXM_VM_HUGEPAGES_AUTO;
+  hp = vxm_hugepages_reserve(hostfs, 8 * GIB, &req, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(hp->page_size, ==, VXM_HUGEPAGE_SIZE_2M);
+  log = vxm_simhost_read_log(sim);
+  g_assert_cmpuint(count_lines_with(log, "hugepages-1048576kB/nr_hugepages"), ==,
+                   2); /* try, back */
+  g_assert_cmpuint(count_lines_with(log, "drop_caches"), ==, 1);
+  g_assert_true(vxm_hugepages_release(hp, hostfs, NULL, &error));
+  g_assert_no_error(error);
   nr = read_host(hostfs, "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages");
   g_assert_cmpstr(nr, ==, "1");
   vxm_test_rm_rf(dir);

@@ -341,7 +341,16 @@ vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepage
 
   for (gint i = 0; i < n; i++) {
     const VxmHugepagesCandidate *c = &candidates[i];
-    switch (try_reserve(hostfs, self, c->pages, c->page_size, c->node, req, error)) {
+    VxmHugepagesRequest this_try = *req;
+
+    /* auto's 1 GiB pages are worth one try, not the whole retry budget: when the kernel cannot
+     * make them at run time, compacting again rarely helps and 2 MiB pages are the answer;
+     * the caches need dropping only once */
+    if (i + 1 < n)
+      this_try.max_tries = 1;
+    if (i > 0)
+      this_try.drop_caches = FALSE;
+    switch (try_reserve(hostfs, self, c->pages, c->page_size, c->node, &this_try, error)) {
     case TRY_OK: return g_steal_pointer(&self);
     case TRY_ERROR: return NULL;
     case TRY_SHORT:
