@@ -569,6 +569,122 @@ test_watch_pending(void)
   g_ptr_array_unref(w.granted);
 }
 
+/* Grants for real, journaled: what the supervisor's grant function does. */
+typedef struct {
+  Watching w;
+  VxmHostfs *hostfs;
+  VxmJournal *journal;
+} Granting;
+
+static gboolean
+grant_journaled(const char *host_path, gpointer user_data, GError **error)
+{
+  Granting *g = user_data;
+
+  g_ptr_array_add(g->w.granted, g_strdup(host_path));
+  return vxm_device_node_grant(g->hostfs, g->journal, host_path, 4242, (gid_t)-1, NULL, error);
+}
+
+/* The keyboard comes back as a new node (event20, as real kernels often give): the watcher
+ * grants the node its by-id link now leads to, re-adds the object with the same stable path,
+ * and the undo gives the new node back while the old one has nothing to give back. */
+static void
+test_watch_replug_new_node(void)
+{
+  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmFakeQmp) fake = NULL;
+  g_autoptr(VxmQmpClient) client = NULL;
+  g_autoptr(VxmInputWatch) watch = NULL;
+  g_autoptr(VxmHostfs) hostfs = NULL;
+  g_autoptr(VxmJournal) journal = NULL;
+  g_autoptr(GPtrArray) objects = NULL;
+  g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *event3 = NULL;
+  g_autofree char *target = NULL;
+  Granting g = {{g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free)}};
+  struct stat st;
+
+  if (sim == NULL)
+    return;
+  hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
+  before = vxm_simhost_state(sim);
+  g_assert_nonnull(strstr(before, "dev /dev/input/event3 owner=0:"));
+  g_assert_null(strstr(before, "/dev/input/event20 "));
+  journal = vxm_journal_new(hostfs, "input-new-node", &error);
+  g_assert_no_error(error);
+  g.hostfs = hostfs;
+  g.journal = journal;
+  /* what grant-inputs did at start */
+  g_assert_true(vxm_device_node_grant(hostfs, journal, "/dev/input/by-id/" G915_KBD, 4242,
+                                      (gid_t)-1, NULL, &error));
+  g_assert_no_error(error);
+
+  fake = vxm_fake_qmp_new();
+  vxm_fake_qmp_expect_handshake(fake);
+  vxm_fake_qmp_expect(fake, "object-del", "{\"return\": {}}");
+  vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
+  client = connect_fake(fake);
+  objects = objects_for(sim);
+  watch = vxm_input_watch_new(hostfs, client, objects, NULL, &error);
+  g_assert_no_error(error);
+  g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &g.w);
+  vxm_input_watch_set_grant_func(watch, grant_journaled, &g, NULL);
+
+  control(sim, "unplug g915-kbd\n");
+  wait_change(&g.w, "kbd0 gone");
+  control(sim, "replug g915-kbd event20\n");
+  wait_change(&g.w, "kbd0 readded");
+  vxm_fake_qmp_assert_done(fake);
+
+  link = vxm_simhost_path(sim, "/dev/input/by-id/" G915_KBD);
+  event3 = vxm_simhost_path(sim, "/dev/input/event3");
+  target = g_file_read_link(link, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(target, ==, "../event20");
+  g_assert_cmpint(stat(link, &st), ==, 0);
+  g_assert_cmpuint(st.st_uid, ==, 4242);
+  g_assert_cmpint(access(event3, F_OK), !=, 0);
+  g_assert_cmpuint(g.w.granted->len, ==, 1);
+  g_assert_cmpstr(g.w.granted->pdata[0], ==, "/dev/input/by-id/" G915_KBD);
+  {
+    g_autoptr(JsonObject) add = received_args(fake, 2, "object-add");
+    g_autofree char *evdev = g_strdup_printf("%s/dev/input/by-id/" G915_KBD, vxm_simhost_root(sim));
+
+    g_assert_cmpstr(json_object_get_string_member(add, "id"), ==, "kbd0");
+    g_assert_cmpstr(json_object_get_string_member(add, "evdev"), ==, evdev);
+  }
+  state = vxm_simhost_state(sim);
+  g_assert_nonnull(strstr(state, "dev /dev/input/event20 owner=4242:"));
+
+  /* the stop's revoke: event3 is gone, event20 is the kernel's again */
+  g_assert_true(vxm_device_node_revoke_all(hostfs, journal, report, &error));
+  g_assert_no_error(error);
+  for (guint i = 0; i < report->len; i++)
+    g_test_message("revoke: %s", (char *)report->pdata[i]);
+  g_assert_cmpuint(report->len, ==, 2);
+  g_assert_nonnull(strstr(report->pdata[0], "/dev/input/event20 back to 0:"));
+  g_assert_nonnull(strstr(report->pdata[1], "/dev/input/event3 is gone"));
+  g_free(g_steal_pointer(&state));
+  state = vxm_simhost_state(sim);
+  {
+    /* the new node has what the old one had before the VM: the kernel's owner and mode */
+    const char *line = strstr(before, "dev /dev/input/event3 ");
+    g_autofree char *old_line = g_strndup(line, strcspn(line, "\n"));
+    g_autofree char *new_line =
+        g_strdup_printf("dev /dev/input/event20 %s\n", old_line + strlen("dev /dev/input/event3 "));
+
+    g_assert_nonnull(strstr(state, new_line));
+    g_assert_null(strstr(state, "owner=4242"));
+  }
+  g_assert_true(vxm_journal_remove(journal, &error));
+  g_ptr_array_unref(g.w.changes);
+  g_ptr_array_unref(g.w.granted);
+}
+
 /* ---- the real QEMU ---- */
 
 typedef struct {
@@ -934,6 +1050,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/input/access/grant-revoke", test_grant_revoke);
   g_test_add_func("/vxm/input/watch/replug-readds", test_watch_replug);
   g_test_add_func("/vxm/input/watch/stays-gone", test_watch_stays_gone);
+  g_test_add_func("/vxm/input/watch/replug-new-node", test_watch_replug_new_node);
   g_test_add_func("/vxm/input/watch/pending-joins", test_watch_pending);
   g_test_add_func("/vxm/input/qemu/grab-toggle-replug", test_qemu_grab_toggle);
   return g_test_run();

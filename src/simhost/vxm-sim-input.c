@@ -667,7 +667,7 @@ vxm_sim_input_unplug(VxmSimInput *input, const char *name)
 }
 
 int
-vxm_sim_input_replug(VxmSimInput *input, const char *name)
+vxm_sim_input_replug(VxmSimInput *input, const char *name, gint event)
 {
   Device *d = find_device(input, name);
   LinkWork *work;
@@ -676,8 +676,15 @@ vxm_sim_input_replug(VxmSimInput *input, const char *name)
     return -ENOENT;
   if (d->plugged)
     return -EALREADY;
+  for (guint i = 0; event >= 0 && i < input->devices->len; i++) {
+    Device *o = g_ptr_array_index(input->devices, i);
+    if (o != d && o->plugged && o->event == (guint)event)
+      return -EBUSY;
+  }
   g_mutex_lock(&input->lock);
   d->plugged = TRUE;
+  if (event >= 0)
+    d->event = (guint)event; /* the kernel's next free number, as a real replug often gets */
   g_array_set_size(d->key_state->words, 0);
   g_mutex_unlock(&input->lock);
   build_nodes(d);
@@ -749,11 +756,27 @@ control_store(VxmSimNode *node, const char *buf, gsize len)
       continue;
     if (g_str_has_prefix(line, "unplug ") || g_str_has_prefix(line, "replug ")) {
       gboolean unplug = line[0] == 'u';
-      const char *name = g_strstrip(line + 7);
-      Device *d = find_device(input, name);
-      g_autofree char *path = d != NULL ? event_path(d) : g_strdup("/dev/input");
+      g_auto(GStrv) args = g_strsplit_set(g_strstrip(line + 7), " \t", -1);
+      const char *name = args[0];
+      gint event = -1;
+      Device *d = NULL;
+      g_autofree char *path = NULL;
 
-      res = unplug ? vxm_sim_input_unplug(input, name) : vxm_sim_input_replug(input, name);
+      if (g_strv_length(args) == 2 && !unplug) {
+        guint64 n;
+        if (!g_str_has_prefix(args[1], "event") || !vxm_parse_uint64(args[1] + 5, 10, &n) ||
+            n > 1023) {
+          g_printerr("vxm-simhost: input: bad node '%s' (replug NAME [eventN])\n", args[1]);
+          return -EINVAL;
+        }
+        event = (gint)n;
+      } else if (g_strv_length(args) != 1) {
+        g_printerr("vxm-simhost: input: expected unplug NAME or replug NAME [eventN]\n");
+        return -EINVAL;
+      }
+      res = unplug ? vxm_sim_input_unplug(input, name) : vxm_sim_input_replug(input, name, event);
+      d = find_device(input, name);
+      path = d != NULL ? event_path(d) : g_strdup("/dev/input");
       vxm_sim_host_log(input->host, unplug ? "unplug" : "replug", path, name, -1, res);
     } else {
       res = inject(input, line);
