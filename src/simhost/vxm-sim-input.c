@@ -221,7 +221,7 @@ put_link(VxmSimHost *host, const char *path, const char *to)
 
 static const VxmSimDeviceOps evdev_ops;
 
-/* Everything but the by-id links. Host lock held. */
+/* Everything but the by-id and by-path links. Host lock held. */
 static void
 build_nodes(Device *d)
 {
@@ -260,11 +260,6 @@ build_nodes(Device *d)
   node->device_ops = &evdev_ops;
   node->owner = d->input;
   node->item = d;
-  if (d->by_path != NULL) {
-    g_autofree char *link = g_strdup_printf("/dev/input/by-path/%s", d->by_path);
-    g_autofree char *target = g_strdup_printf("../event%u", d->event);
-    vxm_sim_node_put(host->root, link, vxm_sim_node_new_link(target));
-  }
 }
 
 static void
@@ -280,17 +275,30 @@ remove_nodes(Device *d)
   vxm_sim_node_remove_path(host->root, class_input);
   vxm_sim_node_remove_path(host->root, class_event);
   vxm_sim_node_remove_path(host->root, node_path);
-  if (d->by_path != NULL) {
-    g_autofree char *link = g_strdup_printf("/dev/input/by-path/%s", d->by_path);
-    vxm_sim_node_remove_path(host->root, link);
-  }
 }
 
-/* Deferred: the by-id links through the mount, after the lock is let go. */
+/* Deferred: the by-id and by-path links through the mount, after the lock is let go. */
 typedef struct {
   Device *device;
   gboolean add;
 } LinkWork;
+
+static void
+announce_link(VxmSimHost *host, Device *d, const char *folder, const char *name, gboolean add)
+{
+  g_autofree char *dir = g_strdup_printf("/dev/input/%s", folder);
+  g_autofree char *path = g_strdup_printf("%s/%s", dir, name);
+
+  if (add) {
+    g_autofree char *target = g_strdup_printf("../event%u", d->event);
+    vxm_sim_host_lock(host);
+    vxm_sim_node_mkdir_p(host->root, dir);
+    vxm_sim_host_unlock(host);
+    vxm_sim_host_announce_link(host, path, vxm_sim_node_new_link(target));
+  } else {
+    vxm_sim_host_announce_unlink(host, path);
+  }
+}
 
 static void
 announce_links(gpointer data, gpointer user_data)
@@ -299,19 +307,10 @@ announce_links(gpointer data, gpointer user_data)
   Device *d = work->device;
   VxmSimHost *host = user_data;
 
-  for (gsize i = 0; d->by_id != NULL && d->by_id[i] != NULL; i++) {
-    g_autofree char *path = g_strdup_printf("/dev/input/by-id/%s", d->by_id[i]);
-
-    if (work->add) {
-      g_autofree char *target = g_strdup_printf("../event%u", d->event);
-      vxm_sim_host_lock(host);
-      vxm_sim_node_mkdir_p(host->root, "/dev/input/by-id");
-      vxm_sim_host_unlock(host);
-      vxm_sim_host_announce_link(host, path, vxm_sim_node_new_link(target));
-    } else {
-      vxm_sim_host_announce_unlink(host, path);
-    }
-  }
+  for (gsize i = 0; d->by_id != NULL && d->by_id[i] != NULL; i++)
+    announce_link(host, d, "by-id", d->by_id[i], work->add);
+  if (d->by_path != NULL)
+    announce_link(host, d, "by-path", d->by_path, work->add);
 }
 
 /* ---- clients: open files of /dev/input/eventN ---- */
@@ -978,6 +977,11 @@ vxm_sim_input_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
     build_nodes(d);
     for (gsize j = 0; d->by_id != NULL && d->by_id[j] != NULL; j++) {
       g_autofree char *path = g_strdup_printf("/dev/input/by-id/%s", d->by_id[j]);
+      g_autofree char *target = g_strdup_printf("../event%u", d->event);
+      vxm_sim_node_put(host->root, path, vxm_sim_node_new_link(target));
+    }
+    if (d->by_path != NULL) {
+      g_autofree char *path = g_strdup_printf("/dev/input/by-path/%s", d->by_path);
       g_autofree char *target = g_strdup_printf("../event%u", d->event);
       vxm_sim_node_put(host->root, path, vxm_sim_node_new_link(target));
     }

@@ -13,8 +13,8 @@
  * O_NONBLOCK, else waits; poll wakes the reader (FUSE poll notifications). Unplug (the
  * control file) makes every open file fail with ENODEV and poll HUP|ERR, removes the node,
  * the sysfs folder and the links; replug brings a fresh device (root's again, no grab).
- * The by-id links come and go through the mount itself (vxm_sim_host_announce_link), so
- * inotify on /dev/input/by-id sees them as it would see udev.
+ * The by-id and by-path links come and go through the mount itself
+ * (vxm_sim_host_announce_link), so inotify on those folders sees them as it would see udev.
  *
  * Control file .simhost/input, one command a line:
  *   NAME CODE VALUE[, CODE VALUE...]  events (KEY_LEFTCTRL 1, BTN_LEFT 0, REL_X -5, or
