@@ -26,8 +26,9 @@
   "usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-if02-event-mouse"
 #define G915_CONSUMER \
   "usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-if01-event-kbd"
-#define G502_MOUSE "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-event-mouse"
-#define G502_KBD   "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-if01-event-kbd"
+#define G502_MOUSE    "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-event-mouse"
+#define G502_KBD      "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-if01-event-kbd"
+#define G502_KBD_PATH "pci-0000:00:14.0-usb-0:4:1.1-event-kbd"
 
 static VxmSimhost *
 start_sim(const char *machine)
@@ -569,6 +570,84 @@ test_watch_pending(void)
   g_ptr_array_unref(w.granted);
 }
 
+static void
+assert_state(VxmInputWatch *watch, const char *id, const char *want, const char *want_evdev)
+{
+  const char *state = NULL, *evdev = NULL, *message = NULL;
+
+  g_assert_true(vxm_input_watch_get_state(watch, id, &state, &evdev, &message));
+  g_assert_cmpstr(state, ==, want);
+  if (want_evdev != NULL)
+    g_assert_cmpstr(evdev, ==, want_evdev);
+}
+
+/* A device named by its by-path link (no by-id: a PS/2 or built-in keyboard) and absent at
+ * start joins through that link; the watcher's state follows it: waiting, attached,
+ * unplugged, attached. */
+static void
+test_watch_pending_by_path(void)
+{
+  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmFakeQmp) fake = NULL;
+  g_autoptr(VxmQmpClient) client = NULL;
+  g_autoptr(VxmInputWatch) watch = NULL;
+  g_autoptr(VxmHostfs) hostfs = NULL;
+  g_autoptr(GPtrArray) pending =
+      g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *evdev = NULL;
+  Watching w = {g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free)};
+
+  if (sim == NULL)
+    return;
+  hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
+  control(sim, "unplug g502-kbd\n");
+  evdev = g_strdup_printf("%s/dev/input/by-path/" G502_KBD_PATH, vxm_simhost_root(sim));
+  {
+    VxmInputObject o = {.id = "kbd0",
+                        .kind = VXM_HOST_INPUT_KEYBOARD,
+                        .grab_all = TRUE,
+                        .repeat = TRUE,
+                        .grab_toggle = "ctrl-ctrl",
+                        .evdev = evdev};
+    g_ptr_array_add(pending, vxm_input_object_copy(&o));
+  }
+  fake = vxm_fake_qmp_new();
+  vxm_fake_qmp_expect_handshake(fake);
+  vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
+  vxm_fake_qmp_expect(fake, "object-del", "{\"return\": {}}");
+  vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
+  client = connect_fake(fake);
+  watch = vxm_input_watch_new(hostfs, client, NULL, pending, &error);
+  g_assert_no_error(error);
+  g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
+  vxm_input_watch_set_grant_func(watch, grant_recorder, &w, NULL);
+  assert_state(watch, "kbd0", "waiting", NULL);
+
+  control(sim, "replug g502-kbd\n");
+  wait_change(&w, "kbd0 readded");
+  assert_state(watch, "kbd0", "attached", evdev);
+  g_assert_cmpstr(w.granted->pdata[0], ==, "/dev/input/by-path/" G502_KBD_PATH);
+  {
+    g_autoptr(JsonObject) add = received_args(fake, 1, "object-add");
+    g_assert_cmpstr(json_object_get_string_member(add, "evdev"), ==, evdev);
+  }
+  /* and it is watched for replug through the same link */
+  g_ptr_array_set_size(w.changes, 0);
+  control(sim, "unplug g502-kbd\n");
+  wait_change(&w, "kbd0 gone");
+  while (vxm_input_watch_get_busy(watch) > 0)
+    g_main_context_iteration(NULL, TRUE);
+  assert_state(watch, "kbd0", "unplugged", NULL);
+  control(sim, "replug g502-kbd event21\n");
+  wait_change(&w, "kbd0 readded");
+  assert_state(watch, "kbd0", "attached", evdev);
+  vxm_fake_qmp_assert_done(fake);
+  g_assert_cmpuint(w.granted->len, ==, 2);
+  g_ptr_array_unref(w.changes);
+  g_ptr_array_unref(w.granted);
+}
+
 /* Grants for real, journaled: what the supervisor's grant function does. */
 typedef struct {
   Watching w;
@@ -1052,6 +1131,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/input/watch/stays-gone", test_watch_stays_gone);
   g_test_add_func("/vxm/input/watch/replug-new-node", test_watch_replug_new_node);
   g_test_add_func("/vxm/input/watch/pending-joins", test_watch_pending);
+  g_test_add_func("/vxm/input/watch/pending-by-path", test_watch_pending_by_path);
   g_test_add_func("/vxm/input/qemu/grab-toggle-replug", test_qemu_grab_toggle);
   return g_test_run();
 }
