@@ -676,6 +676,21 @@ sorted_state(const char *state, const char *from, const char *to)
   return g_strjoinv("\n", lines);
 }
 
+/* The status's input object @id: its "state" member ("attached", ...) or NULL. */
+static const char *
+input_state(JsonObject *status, const char *id)
+{
+  JsonArray *inputs = json_object_get_array_member(status, "inputs");
+
+  for (guint i = 0; i < json_array_get_length(inputs); i++) {
+    JsonObject *o = json_array_get_object_element(inputs, i);
+
+    if (g_strcmp0(json_object_get_string_member(o, "id"), id) == 0)
+      return json_object_get_string_member(o, "state");
+  }
+  g_assert_not_reached();
+}
+
 /* How many device-node-owner entries of the running VM's journal are for @path. */
 static guint
 node_entries(JsonObject *status, const char *path)
@@ -732,10 +747,21 @@ test_input_replug(void)
   vxm_log =
       g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"), "vxm"));
   wait_kbd(&e, KBD_GRABBED);
+  g_assert_cmpstr(input_state(status, "kbd0"), ==, "attached");
 
   vxm_simhost_clear_log(e.sim);
   sim_input(&e, "unplug g915-kbd\n");
   g_assert_true(wait_file_contains(vxm_log, "input kbd0: gone", 30));
+  {
+    g_autoptr(JsonObject) unplugged = status_json(&e);
+    g_autofree char *human = NULL;
+
+    g_assert_cmpstr(input_state(unplugged, "kbd0"), ==, "unplugged");
+    g_assert_cmpstr(input_state(unplugged, "mouse0"), ==, "attached");
+    g_assert_cmpint(run_vxm(&e, &human, "status", VM, NULL), ==, 0);
+    g_assert_nonnull(strstr(human, "-event-kbd (unplugged: it rejoins the guest when plugged "
+                                   "back in)\n"));
+  }
   sim_input(&e, "replug g915-kbd\n");
   g_assert_true(wait_file_contains(vxm_log, "input kbd0: readded", 30));
   wait_kbd(&e, KBD_GRABBED);
@@ -750,6 +776,7 @@ test_input_replug(void)
   g_clear_pointer(&status, json_object_unref);
   status = status_json(&e);
   g_assert_cmpuint(node_entries(status, "/dev/input/event3"), ==, 2);
+  g_assert_cmpstr(input_state(status, "kbd0"), ==, "attached");
 
   /* again, and the kernel gives it a new node */
   vxm_simhost_clear_log(e.sim);
@@ -828,6 +855,17 @@ test_input_pending(void)
   vxm_log =
       g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"), "vxm"));
   g_assert_true(wait_file_contains(vxm_log, "1 not plugged in yet", 30));
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpstr(input_state(status, "kbd0"), ==, "waiting");
+  {
+    g_autofree char *human = NULL;
+
+    g_assert_cmpint(run_vxm(&e, &human, "status", VM, NULL), ==, 0);
+    g_assert_nonnull(strstr(human, "  input kbd0: "));
+    g_assert_nonnull(
+        strstr(human, G915_KBD " (not plugged in yet: it joins the guest when it is)\n"));
+  }
 
   vxm_simhost_clear_log(e.sim);
   sim_input(&e, "replug g915-kbd\n");
@@ -836,6 +874,9 @@ test_input_pending(void)
   log = vxm_simhost_read_log(e.sim);
   g_assert_true(strstr(log, "chown /dev/input/event3") <
                 strstr(log, "open /dev/input/event3 rw -> ok"));
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpstr(input_state(status, "kbd0"), ==, "attached");
   g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
   line = sim_input_line(&e, "g915-kbd");
   g_assert_cmpstr(line, ==, "input g915-kbd event3 plugged grab=none clients=0");
