@@ -225,6 +225,62 @@ test_cli_json(void)
   g_assert_nonnull(strstr(out, "ydotoold virtual device (virtual)"));
 }
 
+/* `vxm inputs NAME`: the devices VM NAME's inputs name are taken (by-id, by-path or eventN),
+ * the others not, and each named device that is not plugged in is listed with whether it
+ * would join a running guest; an unknown VM is an error naming the file and the fix. */
+static void
+test_cli_vm(void)
+{
+  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autofree char *tmp = NULL;
+  g_autofree char *env_config = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  if (sim == NULL)
+    return;
+  tmp = vxm_test_mkdtemp();
+  vxm_test_write_file(tmp, "vxm/vms/win11.conf",
+                      "[input]\ninputs = " G915_KBD ", " G502_KBD_PATH
+                      ", event7, usb-Nope_Keyboard-event-kbd, event30\n");
+  env_config = g_strdup_printf("XDG_CONFIG_HOME=%s", tmp);
+  {
+    const char *const envp[] = {env_config, "NO_COLOR=1", NULL};
+    const char *const argv[] = {vxm, "inputs", "win11", "--root", vxm_simhost_root(sim), NULL};
+    status = vxm_test_run(argv, envp, &out, &err);
+  }
+  g_test_message("%s%s", out, err);
+  g_assert_cmpint(status, ==, 0);
+  /* named by by-id: the primary keyboard; by by-path: a secondary one; eventN: the mouse */
+  g_assert_nonnull(strstr(out, "event3  keyboard  yes*"));
+  g_assert_nonnull(strstr(out, "keyboard, named in inputs; primary keyboard"));
+  g_assert_nonnull(strstr(out, "event8  keyboard  yes "));
+  g_assert_nonnull(strstr(out, "keyboard, named in inputs; secondary keyboard"));
+  g_assert_nonnull(strstr(out, "event7  mouse     yes "));
+  /* auto would take the G915's mouse interface: the list does not */
+  g_assert_nonnull(strstr(out, "event6  mouse     no "));
+  g_assert_nonnull(strstr(out, "not named in inputs"));
+  g_assert_nonnull(strstr(out, "missing: usb-Nope_Keyboard-event-kbd is named in VM win11's "
+                               "inputs but not plugged in: it joins the guest when plugged in\n"));
+  g_assert_nonnull(strstr(out, "missing: event30 is named in VM win11's inputs but not plugged "
+                               "in, and would stay out of a running guest: event30 is a kernel "
+                               "number"));
+
+  g_free(g_steal_pointer(&out));
+  g_free(g_steal_pointer(&err));
+  {
+    const char *const envp[] = {env_config, "NO_COLOR=1", NULL};
+    const char *const argv[] = {vxm, "inputs", "nope", "--root", vxm_simhost_root(sim), NULL};
+    status = vxm_test_run(argv, envp, &out, &err);
+  }
+  g_assert_cmpint(status, ==, 1);
+  g_assert_cmpstr(out, ==, "");
+  g_assert_nonnull(strstr(err, "nope.conf does not exist; create it with vxm init nope"));
+  vxm_test_rm_rf(tmp);
+}
+
 /* The objects the argv builder and the watcher use for the discovered set. */
 static void
 test_objects_for_set(void)
@@ -1125,6 +1181,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/input/discover/laptop", test_discover_laptop);
   g_test_add_func("/vxm/input/check/what-the-guest-gets", test_check_inputs);
   g_test_add_func("/vxm/input/cli/json-and-table", test_cli_json);
+  g_test_add_func("/vxm/input/cli/vm-list", test_cli_vm);
   g_test_add_func("/vxm/input/objects/discovered-set", test_objects_for_set);
   g_test_add_func("/vxm/input/access/grant-revoke", test_grant_revoke);
   g_test_add_func("/vxm/input/watch/replug-readds", test_watch_replug);
