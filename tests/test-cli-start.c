@@ -270,6 +270,70 @@ test_dry_run_human(Fixture *f, gconstpointer data)
                                "is missing"));
 }
 
+/* Devices the config names that are not plugged in: those the watcher can add later are
+ * planned (kind from udev's suffix, link folder from the name's form) and the note promises
+ * it; an eventN or a name of unknown kind is left out with the reason and what to do. */
+static void
+test_dry_run_pending_inputs(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *conf = g_build_filename(f->home, ".config/vxm/vms/win11.conf", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *kbd = g_strdup_printf("%s/dev/input/by-id/usb-Nope_Keyboard-event-kbd", f->root);
+  g_autofree char *mouse =
+      g_strdup_printf("%s/dev/input/by-path/pci-0000:00:14.0-usb-0:2:1.0-event-mouse", f->root);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  JsonArray *pending;
+  int status;
+
+  g_assert_true(g_file_get_contents(conf, &text, NULL, NULL));
+  {
+    g_autofree char *more = g_strconcat(
+        text,
+        "\n[input]\ninputs = usb-Nope_Keyboard-event-kbd, "
+        "pci-0000:00:14.0-usb-0:2:1.0-event-mouse, event7, usb-Nope_Pad-event-joystick\n",
+        NULL);
+    g_assert_true(g_file_set_contents(conf, more, -1, NULL));
+  }
+  status = run_start(f, &out, &err, "--dry-run", "--json", "win11");
+  g_assert_cmpint(status, ==, 0);
+  json_parser_load_from_data(parser, out, -1, &error);
+  g_assert_no_error(error);
+  pending = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)),
+                                         "pending_inputs");
+  g_assert_cmpuint(json_array_get_length(pending), ==, 2);
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(pending, 0), "id"),
+                  ==, "kbd0");
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(pending, 0), "evdev"),
+                  ==, kbd);
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(pending, 1), "id"),
+                  ==, "mouse0");
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(pending, 1), "evdev"),
+                  ==, mouse);
+
+  g_free(g_steal_pointer(&out));
+  g_free(g_steal_pointer(&err));
+  status = run_start(f, &out, &err, "--dry-run", "win11", NULL);
+  g_test_message("%s%s", out, err);
+  g_assert_cmpint(status, ==, 0);
+  g_assert_nonnull(strstr(out, "input usb-Nope_Keyboard-event-kbd is not plugged in (no "
+                               "/dev/input/by-id/usb-Nope_Keyboard-event-kbd): it joins the "
+                               "guest when plugged in"));
+  g_assert_nonnull(strstr(out, "input pci-0000:00:14.0-usb-0:2:1.0-event-mouse is not plugged in "
+                               "(no /dev/input/by-path/pci-0000:00:14.0-usb-0:2:1.0-event-mouse): "
+                               "it joins the guest when plugged in"));
+  g_assert_nonnull(strstr(out, "input event7 is not plugged in, and stays out of the guest if it "
+                               "is plugged in while the VM runs: event7 is a kernel number"));
+  g_assert_nonnull(strstr(out, "name it by its /dev/input/by-id or by-path link"));
+  g_assert_nonnull(
+      strstr(out, "input usb-Nope_Pad-event-joystick is not plugged in, and stays out"));
+  g_assert_nonnull(strstr(out, "plug it in and start the VM again"));
+  g_assert_null(strstr(out, "event7 (not plugged in: added when it is)"));
+  g_assert_null(strstr(out, "joystick (not plugged in: added when it is)"));
+}
+
 /* A VM whose lock is held (its supervisor runs) is not started twice. */
 static void
 test_already_running(Fixture *f, gconstpointer data)
@@ -445,6 +509,7 @@ main(int argc, char **argv)
 #define FX(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   FX("/vxm/cli/start/dry-run-json", test_dry_run_json);
   FX("/vxm/cli/start/dry-run-human", test_dry_run_human);
+  FX("/vxm/cli/start/dry-run-pending-inputs", test_dry_run_pending_inputs);
   FX("/vxm/cli/start/already-running", test_already_running);
   FX("/vxm/cli/start/unknown-vm", test_unknown_vm);
   FX("/vxm/cli/stop/supervisor-unreachable", test_stop_unreachable);

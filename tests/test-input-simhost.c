@@ -26,8 +26,9 @@
   "usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-if02-event-mouse"
 #define G915_CONSUMER \
   "usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-if01-event-kbd"
-#define G502_MOUSE "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-event-mouse"
-#define G502_KBD   "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-if01-event-kbd"
+#define G502_MOUSE    "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-event-mouse"
+#define G502_KBD      "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-if01-event-kbd"
+#define G502_KBD_PATH "pci-0000:00:14.0-usb-0:4:1.1-event-kbd"
 
 static VxmSimhost *
 start_sim(const char *machine)
@@ -222,6 +223,62 @@ test_cli_json(void)
   g_assert_cmpint(status, ==, 0);
   g_assert_nonnull(strstr(out, "event3  keyboard  yes*"));
   g_assert_nonnull(strstr(out, "ydotoold virtual device (virtual)"));
+}
+
+/* `vxm inputs NAME`: the devices VM NAME's inputs name are taken (by-id, by-path or eventN),
+ * the others not, and each named device that is not plugged in is listed with whether it
+ * would join a running guest; an unknown VM is an error naming the file and the fix. */
+static void
+test_cli_vm(void)
+{
+  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autofree char *tmp = NULL;
+  g_autofree char *env_config = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  if (sim == NULL)
+    return;
+  tmp = vxm_test_mkdtemp();
+  vxm_test_write_file(tmp, "vxm/vms/win11.conf",
+                      "[input]\ninputs = " G915_KBD ", " G502_KBD_PATH
+                      ", event7, usb-Nope_Keyboard-event-kbd, event30\n");
+  env_config = g_strdup_printf("XDG_CONFIG_HOME=%s", tmp);
+  {
+    const char *const envp[] = {env_config, "NO_COLOR=1", NULL};
+    const char *const argv[] = {vxm, "inputs", "win11", "--root", vxm_simhost_root(sim), NULL};
+    status = vxm_test_run(argv, envp, &out, &err);
+  }
+  g_test_message("%s%s", out, err);
+  g_assert_cmpint(status, ==, 0);
+  /* named by by-id: the primary keyboard; by by-path: a secondary one; eventN: the mouse */
+  g_assert_nonnull(strstr(out, "event3  keyboard  yes*"));
+  g_assert_nonnull(strstr(out, "keyboard, named in inputs; primary keyboard"));
+  g_assert_nonnull(strstr(out, "event8  keyboard  yes "));
+  g_assert_nonnull(strstr(out, "keyboard, named in inputs; secondary keyboard"));
+  g_assert_nonnull(strstr(out, "event7  mouse     yes "));
+  /* auto would take the G915's mouse interface: the list does not */
+  g_assert_nonnull(strstr(out, "event6  mouse     no "));
+  g_assert_nonnull(strstr(out, "not named in inputs"));
+  g_assert_nonnull(strstr(out, "missing: usb-Nope_Keyboard-event-kbd is named in VM win11's "
+                               "inputs but not plugged in: it joins the guest when plugged in\n"));
+  g_assert_nonnull(strstr(out, "missing: event30 is named in VM win11's inputs but not plugged "
+                               "in, and would stay out of a running guest: event30 is a kernel "
+                               "number"));
+
+  g_free(g_steal_pointer(&out));
+  g_free(g_steal_pointer(&err));
+  {
+    const char *const envp[] = {env_config, "NO_COLOR=1", NULL};
+    const char *const argv[] = {vxm, "inputs", "nope", "--root", vxm_simhost_root(sim), NULL};
+    status = vxm_test_run(argv, envp, &out, &err);
+  }
+  g_assert_cmpint(status, ==, 1);
+  g_assert_cmpstr(out, ==, "");
+  g_assert_nonnull(strstr(err, "nope.conf does not exist; create it with vxm init nope"));
+  vxm_test_rm_rf(tmp);
 }
 
 /* The objects the argv builder and the watcher use for the discovered set. */
@@ -567,6 +624,200 @@ test_watch_pending(void)
   }
   g_ptr_array_unref(w.changes);
   g_ptr_array_unref(w.granted);
+}
+
+static void
+assert_state(VxmInputWatch *watch, const char *id, const char *want, const char *want_evdev)
+{
+  const char *state = NULL, *evdev = NULL, *message = NULL;
+
+  g_assert_true(vxm_input_watch_get_state(watch, id, &state, &evdev, &message));
+  g_assert_cmpstr(state, ==, want);
+  if (want_evdev != NULL)
+    g_assert_cmpstr(evdev, ==, want_evdev);
+}
+
+/* A device named by its by-path link (no by-id: a PS/2 or built-in keyboard) and absent at
+ * start joins through that link; the watcher's state follows it: waiting, attached,
+ * unplugged, attached. */
+static void
+test_watch_pending_by_path(void)
+{
+  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmFakeQmp) fake = NULL;
+  g_autoptr(VxmQmpClient) client = NULL;
+  g_autoptr(VxmInputWatch) watch = NULL;
+  g_autoptr(VxmHostfs) hostfs = NULL;
+  g_autoptr(GPtrArray) pending =
+      g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *evdev = NULL;
+  Watching w = {g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free)};
+
+  if (sim == NULL)
+    return;
+  hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
+  control(sim, "unplug g502-kbd\n");
+  evdev = g_strdup_printf("%s/dev/input/by-path/" G502_KBD_PATH, vxm_simhost_root(sim));
+  {
+    VxmInputObject o = {.id = "kbd0",
+                        .kind = VXM_HOST_INPUT_KEYBOARD,
+                        .grab_all = TRUE,
+                        .repeat = TRUE,
+                        .grab_toggle = "ctrl-ctrl",
+                        .evdev = evdev};
+    g_ptr_array_add(pending, vxm_input_object_copy(&o));
+  }
+  fake = vxm_fake_qmp_new();
+  vxm_fake_qmp_expect_handshake(fake);
+  vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
+  vxm_fake_qmp_expect(fake, "object-del", "{\"return\": {}}");
+  vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
+  client = connect_fake(fake);
+  watch = vxm_input_watch_new(hostfs, client, NULL, pending, &error);
+  g_assert_no_error(error);
+  g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
+  vxm_input_watch_set_grant_func(watch, grant_recorder, &w, NULL);
+  assert_state(watch, "kbd0", "waiting", NULL);
+
+  control(sim, "replug g502-kbd\n");
+  wait_change(&w, "kbd0 readded");
+  assert_state(watch, "kbd0", "attached", evdev);
+  g_assert_cmpstr(w.granted->pdata[0], ==, "/dev/input/by-path/" G502_KBD_PATH);
+  {
+    g_autoptr(JsonObject) add = received_args(fake, 1, "object-add");
+    g_assert_cmpstr(json_object_get_string_member(add, "evdev"), ==, evdev);
+  }
+  /* and it is watched for replug through the same link */
+  g_ptr_array_set_size(w.changes, 0);
+  control(sim, "unplug g502-kbd\n");
+  wait_change(&w, "kbd0 gone");
+  while (vxm_input_watch_get_busy(watch) > 0)
+    g_main_context_iteration(NULL, TRUE);
+  assert_state(watch, "kbd0", "unplugged", NULL);
+  control(sim, "replug g502-kbd event21\n");
+  wait_change(&w, "kbd0 readded");
+  assert_state(watch, "kbd0", "attached", evdev);
+  vxm_fake_qmp_assert_done(fake);
+  g_assert_cmpuint(w.granted->len, ==, 2);
+  g_ptr_array_unref(w.changes);
+  g_ptr_array_unref(w.granted);
+}
+
+/* Grants for real, journaled: what the supervisor's grant function does. */
+typedef struct {
+  Watching w;
+  VxmHostfs *hostfs;
+  VxmJournal *journal;
+} Granting;
+
+static gboolean
+grant_journaled(const char *host_path, gpointer user_data, GError **error)
+{
+  Granting *g = user_data;
+
+  g_ptr_array_add(g->w.granted, g_strdup(host_path));
+  return vxm_device_node_grant(g->hostfs, g->journal, host_path, 4242, (gid_t)-1, NULL, error);
+}
+
+/* The keyboard comes back as a new node (event20, as real kernels often give): the watcher
+ * grants the node its by-id link now leads to, re-adds the object with the same stable path,
+ * and the undo gives the new node back while the old one has nothing to give back. */
+static void
+test_watch_replug_new_node(void)
+{
+  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmFakeQmp) fake = NULL;
+  g_autoptr(VxmQmpClient) client = NULL;
+  g_autoptr(VxmInputWatch) watch = NULL;
+  g_autoptr(VxmHostfs) hostfs = NULL;
+  g_autoptr(VxmJournal) journal = NULL;
+  g_autoptr(GPtrArray) objects = NULL;
+  g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *event3 = NULL;
+  g_autofree char *target = NULL;
+  Granting g = {{g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free)}};
+  struct stat st;
+
+  if (sim == NULL)
+    return;
+  hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
+  before = vxm_simhost_state(sim);
+  g_assert_nonnull(strstr(before, "dev /dev/input/event3 owner=0:"));
+  g_assert_null(strstr(before, "/dev/input/event20 "));
+  journal = vxm_journal_new(hostfs, "input-new-node", &error);
+  g_assert_no_error(error);
+  g.hostfs = hostfs;
+  g.journal = journal;
+  /* what grant-inputs did at start */
+  g_assert_true(vxm_device_node_grant(hostfs, journal, "/dev/input/by-id/" G915_KBD, 4242,
+                                      (gid_t)-1, NULL, &error));
+  g_assert_no_error(error);
+
+  fake = vxm_fake_qmp_new();
+  vxm_fake_qmp_expect_handshake(fake);
+  vxm_fake_qmp_expect(fake, "object-del", "{\"return\": {}}");
+  vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
+  client = connect_fake(fake);
+  objects = objects_for(sim);
+  watch = vxm_input_watch_new(hostfs, client, objects, NULL, &error);
+  g_assert_no_error(error);
+  g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &g.w);
+  vxm_input_watch_set_grant_func(watch, grant_journaled, &g, NULL);
+
+  control(sim, "unplug g915-kbd\n");
+  wait_change(&g.w, "kbd0 gone");
+  control(sim, "replug g915-kbd event20\n");
+  wait_change(&g.w, "kbd0 readded");
+  vxm_fake_qmp_assert_done(fake);
+
+  link = vxm_simhost_path(sim, "/dev/input/by-id/" G915_KBD);
+  event3 = vxm_simhost_path(sim, "/dev/input/event3");
+  target = g_file_read_link(link, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(target, ==, "../event20");
+  g_assert_cmpint(stat(link, &st), ==, 0);
+  g_assert_cmpuint(st.st_uid, ==, 4242);
+  g_assert_cmpint(access(event3, F_OK), !=, 0);
+  g_assert_cmpuint(g.w.granted->len, ==, 1);
+  g_assert_cmpstr(g.w.granted->pdata[0], ==, "/dev/input/by-id/" G915_KBD);
+  {
+    g_autoptr(JsonObject) add = received_args(fake, 2, "object-add");
+    g_autofree char *evdev = g_strdup_printf("%s/dev/input/by-id/" G915_KBD, vxm_simhost_root(sim));
+
+    g_assert_cmpstr(json_object_get_string_member(add, "id"), ==, "kbd0");
+    g_assert_cmpstr(json_object_get_string_member(add, "evdev"), ==, evdev);
+  }
+  state = vxm_simhost_state(sim);
+  g_assert_nonnull(strstr(state, "dev /dev/input/event20 owner=4242:"));
+
+  /* the stop's revoke: event3 is gone, event20 is the kernel's again */
+  g_assert_true(vxm_device_node_revoke_all(hostfs, journal, report, &error));
+  g_assert_no_error(error);
+  for (guint i = 0; i < report->len; i++)
+    g_test_message("revoke: %s", (char *)report->pdata[i]);
+  g_assert_cmpuint(report->len, ==, 2);
+  g_assert_nonnull(strstr(report->pdata[0], "/dev/input/event20 back to 0:"));
+  g_assert_nonnull(strstr(report->pdata[1], "/dev/input/event3 is gone"));
+  g_free(g_steal_pointer(&state));
+  state = vxm_simhost_state(sim);
+  {
+    /* the new node has what the old one had before the VM: the kernel's owner and mode */
+    const char *line = strstr(before, "dev /dev/input/event3 ");
+    g_autofree char *old_line = g_strndup(line, strcspn(line, "\n"));
+    g_autofree char *new_line =
+        g_strdup_printf("dev /dev/input/event20 %s\n", old_line + strlen("dev /dev/input/event3 "));
+
+    g_assert_nonnull(strstr(state, new_line));
+    g_assert_null(strstr(state, "owner=4242"));
+  }
+  g_assert_true(vxm_journal_remove(journal, &error));
+  g_ptr_array_unref(g.w.changes);
+  g_ptr_array_unref(g.w.granted);
 }
 
 /* ---- the real QEMU ---- */
@@ -930,11 +1181,14 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/input/discover/laptop", test_discover_laptop);
   g_test_add_func("/vxm/input/check/what-the-guest-gets", test_check_inputs);
   g_test_add_func("/vxm/input/cli/json-and-table", test_cli_json);
+  g_test_add_func("/vxm/input/cli/vm-list", test_cli_vm);
   g_test_add_func("/vxm/input/objects/discovered-set", test_objects_for_set);
   g_test_add_func("/vxm/input/access/grant-revoke", test_grant_revoke);
   g_test_add_func("/vxm/input/watch/replug-readds", test_watch_replug);
   g_test_add_func("/vxm/input/watch/stays-gone", test_watch_stays_gone);
+  g_test_add_func("/vxm/input/watch/replug-new-node", test_watch_replug_new_node);
   g_test_add_func("/vxm/input/watch/pending-joins", test_watch_pending);
+  g_test_add_func("/vxm/input/watch/pending-by-path", test_watch_pending_by_path);
   g_test_add_func("/vxm/input/qemu/grab-toggle-replug", test_qemu_grab_toggle);
   return g_test_run();
 }

@@ -1010,10 +1010,68 @@ wait_kbd(E2e *e, const char *want)
   g_assert_cmpstr(line, ==, want);
 }
 
+static int
+compare_lines(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The simulator's state dump as sorted lines, with @from replaced by @to: a node renumbered by
+ * a replug moves in the dump's order. */
+static char *
+sorted_state(const char *state, const char *from, const char *to)
+{
+  g_autoptr(GString) text = g_string_new(state);
+  g_auto(GStrv) lines = NULL;
+
+  if (from != NULL)
+    g_string_replace(text, from, to, 0);
+  lines = g_strsplit(text->str, "\n", -1);
+  qsort(lines, g_strv_length(lines), sizeof(char *), compare_lines);
+  return g_strjoinv("\n", lines);
+}
+
+/* The status's input object @id: its "state" member ("attached", ...) or NULL. */
+static const char *
+input_state(JsonObject *status, const char *id)
+{
+  JsonArray *inputs = json_object_get_array_member(status, "inputs");
+
+  for (guint i = 0; i < json_array_get_length(inputs); i++) {
+    JsonObject *o = json_array_get_object_element(inputs, i);
+
+    if (g_strcmp0(json_object_get_string_member(o, "id"), id) == 0)
+      return json_object_get_string_member(o, "state");
+  }
+  g_assert_not_reached();
+}
+
+/* How many device-node-owner entries of the running VM's journal are for @path. */
+static guint
+node_entries(JsonObject *status, const char *path)
+{
+  JsonArray *entries =
+      json_object_get_array_member(json_object_get_object_member(status, "host"), "entries");
+  guint n = 0;
+
+  for (guint i = 0; i < json_array_get_length(entries); i++) {
+    JsonObject *entry = json_array_get_object_element(entries, i);
+
+    if (g_strcmp0(json_object_get_string_member(entry, "kind"), "device-node-owner") == 0 &&
+        g_strcmp0(
+            json_object_get_string_member(json_object_get_object_member(entry, "data"), "path"),
+            path) == 0)
+      n++;
+  }
+  return n;
+}
+
 /* The real QEMU keeps its input-linux objects (vxm-qemu-sim with KEEP_INPUT and the evdev
  * shim): the keyboard is unplugged and plugged back while the guest runs, and the supervisor's
  * watcher deletes the dead object, gives the new node to the user and adds the object again;
- * QEMU grabs the new node. */
+ * QEMU grabs the new node. Then it is unplugged again and comes back as a new node (event20,
+ * as real kernels often give): the watcher gives that node and QEMU opens it through the same
+ * by-id path. At stop every node is back to what it was (the new one as the old one was). */
 static void
 test_input_replug(void)
 {
@@ -1023,7 +1081,10 @@ test_input_replug(void)
   g_autofree char *out = NULL;
   g_autofree char *log = NULL;
   g_autofree char *vxm_log = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
   g_autoptr(JsonObject) status = NULL;
+  struct stat kbd_before, kbd_after;
 
   if (!vxm_test_require_root())
     return;
@@ -1034,15 +1095,28 @@ test_input_replug(void)
   shim_env = g_strdup_printf("VXM_QEMU_SIM_EVDEV_SHIM=%s", shim);
   e2e_setup_with(&e, (const char *const[]){"VXM_QEMU_SIM_KEEP_INPUT=1", shim_env, NULL});
   init_vm(&e);
+  sim_stat(&e, G915_KBD, &kbd_before);
+  before = vxm_simhost_state(e.sim);
   g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 0);
   status = status_json(&e);
   vxm_log =
       g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"), "vxm"));
   wait_kbd(&e, KBD_GRABBED);
+  g_assert_cmpstr(input_state(status, "kbd0"), ==, "attached");
 
   vxm_simhost_clear_log(e.sim);
   sim_input(&e, "unplug g915-kbd\n");
   g_assert_true(wait_file_contains(vxm_log, "input kbd0: gone", 30));
+  {
+    g_autoptr(JsonObject) unplugged = status_json(&e);
+    g_autofree char *human = NULL;
+
+    g_assert_cmpstr(input_state(unplugged, "kbd0"), ==, "unplugged");
+    g_assert_cmpstr(input_state(unplugged, "mouse0"), ==, "attached");
+    g_assert_cmpint(run_vxm(&e, &human, "status", VM, NULL), ==, 0);
+    g_assert_nonnull(strstr(human, "-event-kbd (unplugged: it rejoins the guest when plugged "
+                                   "back in)\n"));
+  }
   sim_input(&e, "replug g915-kbd\n");
   g_assert_true(wait_file_contains(vxm_log, "input kbd0: readded", 30));
   wait_kbd(&e, KBD_GRABBED);
@@ -1053,12 +1127,49 @@ test_input_replug(void)
   g_assert_true(strstr(log, "chown /dev/input/event3") <
                 strstr(log, "open /dev/input/event3 rw -> ok"));
   g_assert_nonnull(strstr(log, "ioctl /dev/input/event3 EVIOCGRAB 1 -> ok"));
+  /* the re-grant is journaled, so the stop gives it back */
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpuint(node_entries(status, "/dev/input/event3"), ==, 2);
+  g_assert_cmpstr(input_state(status, "kbd0"), ==, "attached");
+
+  /* again, and the kernel gives it a new node */
+  vxm_simhost_clear_log(e.sim);
+  sim_input(&e, "unplug g915-kbd\n");
+  sim_input(&e, "replug g915-kbd event20\n");
+  g_assert_true(wait_file_contains(vxm_log, "(/dev/input/event20) to ", 30));
+  wait_kbd(&e, "input g915-kbd event20 plugged grab=qemu-system-x86 clients=1");
+  g_clear_pointer(&log, g_free);
+  log = vxm_simhost_read_log(e.sim);
+  g_test_message("simulator log, replug as event20:\n%s", log);
+  g_assert_nonnull(strstr(log, "chown /dev/input/event20"));
+  g_assert_true(strstr(log, "chown /dev/input/event20") <
+                strstr(log, "open /dev/input/event20 rw -> ok"));
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpuint(node_entries(status, "/dev/input/event20"), ==, 1);
 
   g_clear_pointer(&out, g_free);
   g_assert_cmpint(run_vxm(&e, &out, "stop", VM, NULL), ==, 0);
   g_clear_pointer(&log, g_free);
   log = sim_input_line(&e, "g915-kbd");
-  g_assert_cmpstr(log, ==, "input g915-kbd event3 plugged grab=none clients=0");
+  g_assert_cmpstr(log, ==, "input g915-kbd event20 plugged grab=none clients=0");
+  /* the keyboard's node (now event20) has the owner and mode event3 had before the start,
+   * and nothing else of the host differs */
+  sim_stat(&e, G915_KBD, &kbd_after);
+  g_assert_cmpuint(kbd_after.st_uid, ==, kbd_before.st_uid);
+  g_assert_cmpuint(kbd_after.st_gid, ==, kbd_before.st_gid);
+  g_assert_cmpuint(kbd_after.st_mode, ==, kbd_before.st_mode);
+  after = vxm_simhost_state(e.sim);
+  {
+    g_autofree char *want = sorted_state(before, "event3 ", "event20 ");
+    g_autofree char *got = sorted_state(after, NULL, NULL);
+
+    g_assert_cmpstr(got, ==, want);
+  }
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(status, "host")));
   e2e_teardown(&e);
 }
 
@@ -1099,6 +1210,17 @@ test_input_pending(void)
   vxm_log =
       g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"), "vxm"));
   g_assert_true(wait_file_contains(vxm_log, "1 not plugged in yet", 30));
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpstr(input_state(status, "kbd0"), ==, "waiting");
+  {
+    g_autofree char *human = NULL;
+
+    g_assert_cmpint(run_vxm(&e, &human, "status", VM, NULL), ==, 0);
+    g_assert_nonnull(strstr(human, "  input kbd0: "));
+    g_assert_nonnull(
+        strstr(human, G915_KBD " (not plugged in yet: it joins the guest when it is)\n"));
+  }
 
   vxm_simhost_clear_log(e.sim);
   sim_input(&e, "replug g915-kbd\n");
@@ -1107,6 +1229,9 @@ test_input_pending(void)
   log = vxm_simhost_read_log(e.sim);
   g_assert_true(strstr(log, "chown /dev/input/event3") <
                 strstr(log, "open /dev/input/event3 rw -> ok"));
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpstr(input_state(status, "kbd0"), ==, "attached");
   g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
   line = sim_input_line(&e, "g915-kbd");
   g_assert_cmpstr(line, ==, "input g915-kbd event3 plugged grab=none clients=0");

@@ -1,6 +1,7 @@
 /* vxm inputs: the host's keyboards and mice, what each is, and whether a VM takes it. */
 #include <string.h>
 
+#include "input/vxm-input-object.h"
 #include "input/vxm-input-set.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-paths.h"
@@ -27,9 +28,20 @@ print_table(VxmCli *cli, VxmInputSet *set, const char *vm)
     g_print("%-*s  %s\n", w_event, "", d->path);
     g_print("%-*s  %s\n", w_event, "", d->reason);
   }
-  for (guint i = 0; i < set->missing->len; i++)
-    g_print("missing: %s is named in VM %s's inputs but not plugged in\n",
-            (char *)set->missing->pdata[i], vm);
+  for (guint i = 0; i < set->missing->len; i++) {
+    const char *name = set->missing->pdata[i];
+    g_autofree char *why = NULL;
+    VxmHostInputKind kind;
+
+    if (vxm_input_pending_kind(name, &kind, &why))
+      g_print("missing: %s is named in VM %s's inputs but not plugged in: it joins the guest "
+              "when plugged in\n",
+              name, vm);
+    else
+      g_print("missing: %s is named in VM %s's inputs but not plugged in, and would stay out "
+              "of a running guest: %s\n",
+              name, vm, why);
+  }
   if (set->devices->len == 0)
     g_print("no input devices\n");
   else
@@ -55,7 +67,7 @@ vxm_cli_cmd_inputs(VxmCli *cli, int argc, char **argv)
   if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME]",
                      "Lists keyboards, mice, touchpads and other input devices with their kind "
                      "(from capability bits), stable path and whether VM NAME takes them "
-                     "(its [input] inputs; without NAME, or without such a VM: auto)."))
+                     "(its [input] inputs; without NAME: auto)."))
     return VXM_EXIT_USAGE;
   if (argc > 2)
     return vxm_cli_usage_error(cli, "too many arguments");

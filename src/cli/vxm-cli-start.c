@@ -600,8 +600,8 @@ decide_pinning(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in, GE
 }
 
 /* A listed device that is absent at start (the facts' inputs_missing): the watcher adds it
- * when its by-id link appears. Its kind comes from udev's by-id suffix, the only thing known
- * of it now. */
+ * when its link appears (by-id or by-path). Its kind comes from udev's suffix, the only thing
+ * known of it now; a name without one, or an eventN, is left out (the facts' note says why). */
 static void
 add_pending_inputs(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
 {
@@ -618,18 +618,20 @@ add_pending_inputs(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in
   }
   for (guint i = 0; i < missing->len; i++) {
     const char *name = g_ptr_array_index(missing, i);
-    g_autofree char *host_path = g_strdup_printf(VXM_HOST_DEV_INPUT "/by-id/%s", name);
-    gboolean keyboard = g_str_has_suffix(name, "-event-kbd");
+    g_autofree char *host_path = NULL;
+    g_autofree char *why = NULL;
+    VxmHostInputKind kind;
     VxmInputObject *o;
 
-    if (strchr(name, '/') != NULL || (!keyboard && !g_str_has_suffix(name, "-event-mouse")))
+    if (strchr(name, '/') != NULL || !vxm_input_pending_kind(name, &kind, &why))
       continue;
+    host_path = g_strdup_printf(VXM_HOST_DEV_INPUT "/%s/%s", vxm_input_link_folder(name), name);
     o = g_new0(VxmInputObject, 1);
     o->evdev = vxm_hostfs_path(hostfs, host_path);
-    o->kind = keyboard ? VXM_HOST_INPUT_KEYBOARD : VXM_HOST_INPUT_MOUSE;
+    o->kind = kind;
     if (config->grab_toggle != NULL && *config->grab_toggle != '\0')
       o->grab_toggle = g_strdup(config->grab_toggle);
-    if (keyboard) {
+    if (kind == VXM_HOST_INPUT_KEYBOARD) {
       /* primary only when no keyboard is there at start */
       o->grab_all = kbd == 0;
       o->id = g_strdup_printf("kbd%u", kbd++);

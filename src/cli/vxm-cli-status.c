@@ -399,7 +399,21 @@ print_resources(JsonObject *vm)
     for (guint i = 0; i < json_array_get_length(list); i++) {
       JsonObject *o = json_array_get_object_element(list, i);
 
-      g_print("  input %s: %s\n", member_or(o, "id", "?"), member_or(o, "evdev", "?"));
+      const char *state = member_or(o, "state", NULL);
+      g_autofree char *what = NULL;
+
+      if (g_strcmp0(state, "attached") == 0)
+        what = g_strdup(json_object_get_boolean_member_with_default(o, "watched", FALSE)
+                            ? " (attached)"
+                            : " (attached; not watched: if unplugged, it stays out)");
+      else if (g_strcmp0(state, "unplugged") == 0)
+        what = g_strdup(" (unplugged: it rejoins the guest when plugged back in)");
+      else if (g_strcmp0(state, "waiting") == 0)
+        what = g_strdup(" (not plugged in yet: it joins the guest when it is)");
+      else if (state != NULL)
+        what = g_strdup_printf(" (%s: %s)", state, member_or(o, "message", "see the VM's log"));
+      g_print("  input %s: %s%s\n", member_or(o, "id", "?"), member_or(o, "evdev", "?"),
+              what != NULL ? what : "");
     }
   }
   if (granted != NULL && JSON_NODE_HOLDS_ARRAY(granted) &&

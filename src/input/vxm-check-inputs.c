@@ -89,8 +89,9 @@ vxm_check_inputs(VxmCheckContext *ctx, VxmCheckResult *result)
     missing = g_strjoinv(", ", (char **)set->missing->pdata);
     g_ptr_array_remove_index(set->missing, set->missing->len - 1);
     vxm_check_result_set(result, VXM_CHECK_STATUS_WARN,
-                         "plug them in (they join the guest when they appear), or correct the "
-                         "names: vxm inputs lists the devices by name",
+                         "plug them in, or correct the names: vxm inputs lists the devices by "
+                         "name (a by-id or by-path name ending in -event-kbd or -event-mouse "
+                         "also joins the running guest when plugged in; an eventN does not)",
                          "%s; not plugged in: %s", found->str, missing);
     return;
   }

@@ -1,6 +1,8 @@
 /* vxm-input-object: QEMU's input-linux objects (see the header). */
 #include "vxm-input-object.h"
 
+#include <string.h>
+
 #include "vm/vxm-qemu-argv.h"
 
 VxmInputObject *
@@ -24,6 +26,46 @@ vxm_input_object_free(VxmInputObject *object)
   g_free(object->evdev);
   g_free(object->grab_toggle);
   g_free(object);
+}
+
+gboolean
+vxm_input_pending_kind(const char *name, VxmHostInputKind *kind, char **why)
+{
+  if (g_str_has_prefix(name, "event") && name[5] != '\0' &&
+      strspn(name + 5, "0123456789") == strlen(name + 5)) {
+    *why = g_strdup_printf(
+        "%s is a kernel number, which a device gets anew each time it is plugged in: name it "
+        "by its /dev/input/by-id or by-path link instead (vxm inputs lists them)",
+        name);
+    return FALSE;
+  }
+  if (g_str_has_suffix(name, "-event-kbd")) {
+    *kind = VXM_HOST_INPUT_KEYBOARD;
+    return TRUE;
+  }
+  if (g_str_has_suffix(name, "-event-mouse")) {
+    *kind = VXM_HOST_INPUT_MOUSE;
+    return TRUE;
+  }
+  *why = g_strdup_printf("vxm cannot tell whether %s is a keyboard or a mouse until it is "
+                         "plugged in (udev's names end in -event-kbd or -event-mouse): plug it "
+                         "in and start the VM again, or check the name with vxm inputs",
+                         name);
+  return FALSE;
+}
+
+const char *
+vxm_input_link_folder(const char *name)
+{
+  /* udev's ID_PATH starts with the bus the device hangs off; ID_BUS-ID_SERIAL (by-id) with
+   * usb-, bluetooth-, ... */
+  static const char *const path_prefixes[] = {"pci-",    "platform-", "acpi-", "serio-",
+                                              "virtio-", "xen-",      "ip-"};
+
+  for (gsize i = 0; i < G_N_ELEMENTS(path_prefixes); i++)
+    if (g_str_has_prefix(name, path_prefixes[i]))
+      return "by-path";
+  return "by-id";
 }
 
 GPtrArray *

@@ -29,6 +29,18 @@ VxmInputObject *vxm_input_object_copy(const VxmInputObject *object);
 void vxm_input_object_free(VxmInputObject *object);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmInputObject, vxm_input_object_free)
 
+/* For a device [input] inputs names that is not plugged in at start. TRUE, with its kind,
+ * when the hotplug watcher can add it once it is: udev's /dev/input/by-id and by-path names
+ * end in -event-kbd or -event-mouse. FALSE with @why (the reason and what to do) for an eventN
+ * name (the kernel numbers a device anew each time it is plugged in) and for a name without
+ * that suffix (its kind is unknown until it is there). */
+gboolean vxm_input_pending_kind(const char *name, VxmHostInputKind *kind, char **why);
+
+/* "by-path" for a name of udev's by-path form (it starts with the bus path: pci-,
+ * platform-, acpi-, ...), else "by-id": where a device that is not plugged in is first looked
+ * for. The hotplug watcher accepts the name's link in either folder. */
+const char *vxm_input_link_folder(const char *name);
+
 /* The objects for @inputs (VxmHostInput), in order. */
 GPtrArray *vxm_input_objects_new(GPtrArray *inputs, const char *grab_toggle);
 

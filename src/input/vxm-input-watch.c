@@ -12,14 +12,21 @@
 
 #define QMP_TIMEOUT_MS 5000
 
+/* the link folders udev makes under /dev/input */
+enum { LINKS_BY_ID, LINKS_BY_PATH, N_LINKS };
+static const char *const link_folders[N_LINKS] = {"by-id", "by-path"};
+
 typedef struct {
   VxmInputObject *object;
-  char *name;       /* by-id name */
-  char *host_path;  /* /dev/input/by-id/NAME */
-  gboolean present; /* its link exists and QEMU has it open, as far as we know */
-  gboolean in_qemu; /* an object of this id exists in QEMU */
-  gboolean busy;    /* a re-add is in flight */
-  gboolean again;   /* the link came back again meanwhile */
+  char *name;        /* the link's name */
+  int folder;        /* LINKS_*, or -1: not plugged in since start, either folder will do */
+  char *host_path;   /* /dev/input/FOLDER/NAME */
+  gboolean present;  /* its link exists and QEMU has it open, as far as we know */
+  gboolean in_qemu;  /* an object of this id exists in QEMU */
+  gboolean busy;     /* a re-add is in flight */
+  gboolean again;    /* the link came back again meanwhile */
+  const char *state; /* for status: attached, unplugged, waiting, failed */
+  char *message;     /* the last report */
 } Watched;
 
 struct _VxmInputWatch {
@@ -29,9 +36,9 @@ struct _VxmInputWatch {
   GPtrArray *watched; /* Watched */
   int fd;
   int wd_input;
-  int wd_by_id;
+  int wd_links[N_LINKS];
   char *local_input;
-  char *local_by_id;
+  char *local_links[N_LINKS];
   GSource *source;
   VxmInputWatchGrantFunc grant;
   gpointer grant_data;
@@ -50,6 +57,7 @@ watched_free(Watched *w)
   vxm_input_object_free(w->object);
   g_free(w->name);
   g_free(w->host_path);
+  g_free(w->message);
   g_free(w);
 }
 
@@ -66,6 +74,14 @@ report(VxmInputWatch *self, Watched *w, const char *what, const char *format, ..
   message = g_strdup_vprintf(format, args);
   va_end(args);
   g_debug("input %s (%s): %s: %s", w->object->id, w->name, what, message);
+  if (g_str_equal(what, "gone"))
+    w->state = "unplugged";
+  else if (g_str_equal(what, "readded"))
+    w->state = "attached";
+  else if (g_str_equal(what, "failed"))
+    w->state = "failed";
+  g_free(w->message);
+  w->message = g_strdup(message);
   g_signal_emit(self, signals[SIGNAL_CHANGED], 0, w->object->id, what, message);
 }
 
@@ -80,11 +96,19 @@ typedef struct {
 static void readd(VxmInputWatch *self, Watched *w);
 
 static gboolean
-link_exists(VxmInputWatch *self, Watched *w)
+link_in(VxmInputWatch *self, int folder, const char *name)
 {
-  g_autofree char *local = vxm_hostfs_path(self->hostfs, w->host_path);
+  g_autofree char *local = g_build_filename(self->local_links[folder], name, NULL);
 
   return g_file_test(local, G_FILE_TEST_EXISTS);
+}
+
+static gboolean
+link_exists(VxmInputWatch *self, Watched *w)
+{
+  if (w->folder >= 0)
+    return link_in(self, w->folder, w->name);
+  return link_in(self, LINKS_BY_ID, w->name) || link_in(self, LINKS_BY_PATH, w->name);
 }
 
 static void
@@ -241,11 +265,11 @@ readd(VxmInputWatch *self, Watched *w)
 /* ---- inotify ---- */
 
 static Watched *
-find_watched(VxmInputWatch *self, const char *name)
+find_watched(VxmInputWatch *self, int folder, const char *name)
 {
   for (guint i = 0; i < self->watched->len; i++) {
     Watched *w = g_ptr_array_index(self->watched, i);
-    if (g_strcmp0(w->name, name) == 0)
+    if ((w->folder < 0 || w->folder == folder) && g_strcmp0(w->name, name) == 0)
       return w;
   }
   return NULL;
@@ -262,29 +286,38 @@ link_gone(VxmInputWatch *self, Watched *w)
 }
 
 static void
-link_back(VxmInputWatch *self, Watched *w)
+link_back(VxmInputWatch *self, Watched *w, int folder)
 {
-  report(self, w, "back", "%s is plugged in again", w->host_path);
+  if (w->folder < 0) {
+    /* first plugged in: QEMU opens the link it came with */
+    w->folder = folder;
+    g_free(w->host_path);
+    w->host_path = g_strdup_printf(VXM_HOST_DEV_INPUT "/%s/%s", link_folders[folder], w->name);
+    g_free(w->object->evdev);
+    w->object->evdev = vxm_hostfs_path(self->hostfs, w->host_path);
+    report(self, w, "back", "%s is plugged in", w->host_path);
+  } else {
+    report(self, w, "back", "%s is plugged in again", w->host_path);
+  }
   readd(self, w);
 }
 
 static void
-watch_by_id(VxmInputWatch *self)
+watch_links(VxmInputWatch *self, int folder)
 {
-  if (self->wd_by_id >= 0)
+  if (self->wd_links[folder] >= 0)
     return;
-  self->wd_by_id = inotify_add_watch(self->fd, self->local_by_id,
-                                     IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-                                         IN_DELETE_SELF | IN_ONLYDIR);
-  if (self->wd_by_id < 0)
-    return; /* not there (no input device at all): /dev/input's watch brings it */
+  self->wd_links[folder] = inotify_add_watch(self->fd, self->local_links[folder],
+                                             IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                                                 IN_DELETE_SELF | IN_ONLYDIR);
+  if (self->wd_links[folder] < 0)
+    return; /* not there (no device has such a link): /dev/input's watch brings it */
   /* links made before the watch was set */
   for (guint i = 0; i < self->watched->len; i++) {
     Watched *w = g_ptr_array_index(self->watched, i);
-    g_autofree char *local = vxm_hostfs_path(self->hostfs, w->host_path);
 
-    if (!w->present && g_file_test(local, G_FILE_TEST_EXISTS))
-      link_back(self, w);
+    if (!w->present && (w->folder < 0 || w->folder == folder) && link_in(self, folder, w->name))
+      link_back(self, w, folder);
   }
 }
 
@@ -305,24 +338,33 @@ on_inotify(gint fd, GIOCondition condition, gpointer user_data)
 
       p += sizeof(struct inotify_event) + ev->len;
       if (ev->wd == self->wd_input) {
-        if (g_strcmp0(name, "by-id") == 0 && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
-          watch_by_id(self);
-      } else if (ev->wd == self->wd_by_id) {
+        for (int f = 0; f < N_LINKS; f++)
+          if (g_strcmp0(name, link_folders[f]) == 0 && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
+            watch_links(self, f);
+        continue;
+      }
+      for (int f = 0; f < N_LINKS; f++) {
         Watched *w;
 
+        if (ev->wd != self->wd_links[f])
+          continue;
         if (ev->mask & (IN_DELETE_SELF | IN_IGNORED)) {
-          self->wd_by_id = -1;
-          for (guint i = 0; i < self->watched->len; i++)
-            link_gone(self, g_ptr_array_index(self->watched, i));
-          continue;
+          self->wd_links[f] = -1;
+          for (guint i = 0; i < self->watched->len; i++) {
+            Watched *gone = g_ptr_array_index(self->watched, i);
+            if (gone->folder == f)
+              link_gone(self, gone);
+          }
+          break;
         }
-        w = find_watched(self, name);
+        w = find_watched(self, f, name);
         if (w == NULL)
-          continue;
+          break;
         if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
           link_gone(self, w);
         else if (ev->mask & (IN_CREATE | IN_MOVED_TO))
-          link_back(self, w);
+          link_back(self, w, f);
+        break;
       }
     }
   }
@@ -334,20 +376,27 @@ add_watched(VxmInputWatch *self, const VxmInputObject *object, gboolean in_qemu)
 {
   g_autofree char *host_path = vxm_hostfs_host_path(self->hostfs, object->evdev);
   g_autofree char *dir = host_path != NULL ? g_path_get_dirname(host_path) : NULL;
-  g_autofree char *local = NULL;
+  int folder = -1;
   Watched *w;
 
-  if (dir == NULL || g_strcmp0(dir, VXM_HOST_DEV_INPUT "/by-id") != 0) {
-    g_debug("input %s: %s is not a by-id link: not watched for replug", object->id, object->evdev);
+  for (int f = 0; f < N_LINKS && dir != NULL; f++) {
+    g_autofree char *want = g_strdup_printf(VXM_HOST_DEV_INPUT "/%s", link_folders[f]);
+    if (g_str_equal(dir, want))
+      folder = f;
+  }
+  if (folder < 0) {
+    g_debug("input %s: %s is not a by-id or by-path link: not watched for replug", object->id,
+            object->evdev);
     return;
   }
   w = g_new0(Watched, 1);
   w->object = vxm_input_object_copy(object);
   w->host_path = g_steal_pointer(&host_path);
   w->name = g_path_get_basename(w->host_path);
+  /* a pending device may come with either link */
+  w->folder = in_qemu ? folder : -1;
   w->in_qemu = in_qemu;
-  local = vxm_hostfs_path(self->hostfs, w->host_path);
-  w->present = in_qemu && g_file_test(local, G_FILE_TEST_EXISTS);
+  w->state = in_qemu ? "attached" : "waiting";
   g_ptr_array_add(self->watched, w);
 }
 
@@ -365,7 +414,14 @@ vxm_input_watch_new(VxmHostfs *hostfs, VxmQmpClient *qmp, GPtrArray *objects, GP
     add_watched(self, g_ptr_array_index(pending, i), FALSE);
 
   self->local_input = vxm_hostfs_path(hostfs, VXM_HOST_DEV_INPUT);
-  self->local_by_id = vxm_hostfs_path(hostfs, VXM_HOST_DEV_INPUT "/by-id");
+  for (int f = 0; f < N_LINKS; f++) {
+    g_autofree char *host_dir = g_strdup_printf(VXM_HOST_DEV_INPUT "/%s", link_folders[f]);
+    self->local_links[f] = vxm_hostfs_path(hostfs, host_dir);
+  }
+  for (guint i = 0; i < self->watched->len; i++) {
+    Watched *w = g_ptr_array_index(self->watched, i);
+    w->present = w->in_qemu && link_exists(self, w);
+  }
   self->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (self->fd < 0) {
     vxm_error_set_from_errno(error, errno,
@@ -383,7 +439,8 @@ vxm_input_watch_new(VxmHostfs *hostfs, VxmQmpClient *qmp, GPtrArray *objects, GP
   self->source = g_unix_fd_source_new(self->fd, G_IO_IN);
   g_source_set_callback(self->source, (GSourceFunc)(void (*)(void))on_inotify, self, NULL);
   g_source_attach(self->source, g_main_context_get_thread_default());
-  watch_by_id(self);
+  for (int f = 0; f < N_LINKS; f++)
+    watch_links(self, f);
   return g_steal_pointer(&self);
 }
 
@@ -404,6 +461,23 @@ vxm_input_watch_get_busy(VxmInputWatch *self)
   return self->busy;
 }
 
+gboolean
+vxm_input_watch_get_state(VxmInputWatch *self, const char *id, const char **state,
+                          const char **evdev, const char **message)
+{
+  for (guint i = 0; i < self->watched->len; i++) {
+    Watched *w = g_ptr_array_index(self->watched, i);
+
+    if (g_strcmp0(w->object->id, id) != 0)
+      continue;
+    *state = w->state;
+    *evdev = w->object->evdev;
+    *message = w->message;
+    return TRUE;
+  }
+  return FALSE;
+}
+
 static void
 vxm_input_watch_finalize(GObject *object)
 {
@@ -421,7 +495,8 @@ vxm_input_watch_finalize(GObject *object)
   g_clear_object(&self->qmp);
   g_clear_object(&self->hostfs);
   g_free(self->local_input);
-  g_free(self->local_by_id);
+  for (int f = 0; f < N_LINKS; f++)
+    g_free(self->local_links[f]);
   G_OBJECT_CLASS(vxm_input_watch_parent_class)->finalize(object);
 }
 
@@ -440,5 +515,6 @@ vxm_input_watch_init(VxmInputWatch *self)
   self->watched = g_ptr_array_new_with_free_func((GDestroyNotify)watched_free);
   self->fd = -1;
   self->wd_input = -1;
-  self->wd_by_id = -1;
+  for (int f = 0; f < N_LINKS; f++)
+    self->wd_links[f] = -1;
 }

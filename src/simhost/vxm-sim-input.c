@@ -221,7 +221,7 @@ put_link(VxmSimHost *host, const char *path, const char *to)
 
 static const VxmSimDeviceOps evdev_ops;
 
-/* Everything but the by-id links. Host lock held. */
+/* Everything but the by-id and by-path links. Host lock held. */
 static void
 build_nodes(Device *d)
 {
@@ -260,11 +260,6 @@ build_nodes(Device *d)
   node->device_ops = &evdev_ops;
   node->owner = d->input;
   node->item = d;
-  if (d->by_path != NULL) {
-    g_autofree char *link = g_strdup_printf("/dev/input/by-path/%s", d->by_path);
-    g_autofree char *target = g_strdup_printf("../event%u", d->event);
-    vxm_sim_node_put(host->root, link, vxm_sim_node_new_link(target));
-  }
 }
 
 static void
@@ -280,17 +275,30 @@ remove_nodes(Device *d)
   vxm_sim_node_remove_path(host->root, class_input);
   vxm_sim_node_remove_path(host->root, class_event);
   vxm_sim_node_remove_path(host->root, node_path);
-  if (d->by_path != NULL) {
-    g_autofree char *link = g_strdup_printf("/dev/input/by-path/%s", d->by_path);
-    vxm_sim_node_remove_path(host->root, link);
-  }
 }
 
-/* Deferred: the by-id links through the mount, after the lock is let go. */
+/* Deferred: the by-id and by-path links through the mount, after the lock is let go. */
 typedef struct {
   Device *device;
   gboolean add;
 } LinkWork;
+
+static void
+announce_link(VxmSimHost *host, Device *d, const char *folder, const char *name, gboolean add)
+{
+  g_autofree char *dir = g_strdup_printf("/dev/input/%s", folder);
+  g_autofree char *path = g_strdup_printf("%s/%s", dir, name);
+
+  if (add) {
+    g_autofree char *target = g_strdup_printf("../event%u", d->event);
+    vxm_sim_host_lock(host);
+    vxm_sim_node_mkdir_p(host->root, dir);
+    vxm_sim_host_unlock(host);
+    vxm_sim_host_announce_link(host, path, vxm_sim_node_new_link(target));
+  } else {
+    vxm_sim_host_announce_unlink(host, path);
+  }
+}
 
 static void
 announce_links(gpointer data, gpointer user_data)
@@ -299,19 +307,10 @@ announce_links(gpointer data, gpointer user_data)
   Device *d = work->device;
   VxmSimHost *host = user_data;
 
-  for (gsize i = 0; d->by_id != NULL && d->by_id[i] != NULL; i++) {
-    g_autofree char *path = g_strdup_printf("/dev/input/by-id/%s", d->by_id[i]);
-
-    if (work->add) {
-      g_autofree char *target = g_strdup_printf("../event%u", d->event);
-      vxm_sim_host_lock(host);
-      vxm_sim_node_mkdir_p(host->root, "/dev/input/by-id");
-      vxm_sim_host_unlock(host);
-      vxm_sim_host_announce_link(host, path, vxm_sim_node_new_link(target));
-    } else {
-      vxm_sim_host_announce_unlink(host, path);
-    }
-  }
+  for (gsize i = 0; d->by_id != NULL && d->by_id[i] != NULL; i++)
+    announce_link(host, d, "by-id", d->by_id[i], work->add);
+  if (d->by_path != NULL)
+    announce_link(host, d, "by-path", d->by_path, work->add);
 }
 
 /* ---- clients: open files of /dev/input/eventN ---- */
@@ -667,7 +666,7 @@ vxm_sim_input_unplug(VxmSimInput *input, const char *name)
 }
 
 int
-vxm_sim_input_replug(VxmSimInput *input, const char *name)
+vxm_sim_input_replug(VxmSimInput *input, const char *name, gint event)
 {
   Device *d = find_device(input, name);
   LinkWork *work;
@@ -676,8 +675,15 @@ vxm_sim_input_replug(VxmSimInput *input, const char *name)
     return -ENOENT;
   if (d->plugged)
     return -EALREADY;
+  for (guint i = 0; event >= 0 && i < input->devices->len; i++) {
+    Device *o = g_ptr_array_index(input->devices, i);
+    if (o != d && o->plugged && o->event == (guint)event)
+      return -EBUSY;
+  }
   g_mutex_lock(&input->lock);
   d->plugged = TRUE;
+  if (event >= 0)
+    d->event = (guint)event; /* the kernel's next free number, as a real replug often gets */
   g_array_set_size(d->key_state->words, 0);
   g_mutex_unlock(&input->lock);
   build_nodes(d);
@@ -749,11 +755,27 @@ control_store(VxmSimNode *node, const char *buf, gsize len)
       continue;
     if (g_str_has_prefix(line, "unplug ") || g_str_has_prefix(line, "replug ")) {
       gboolean unplug = line[0] == 'u';
-      const char *name = g_strstrip(line + 7);
-      Device *d = find_device(input, name);
-      g_autofree char *path = d != NULL ? event_path(d) : g_strdup("/dev/input");
+      g_auto(GStrv) args = g_strsplit_set(g_strstrip(line + 7), " \t", -1);
+      const char *name = args[0];
+      gint event = -1;
+      Device *d = NULL;
+      g_autofree char *path = NULL;
 
-      res = unplug ? vxm_sim_input_unplug(input, name) : vxm_sim_input_replug(input, name);
+      if (g_strv_length(args) == 2 && !unplug) {
+        guint64 n;
+        if (!g_str_has_prefix(args[1], "event") || !vxm_parse_uint64(args[1] + 5, 10, &n) ||
+            n > 1023) {
+          g_printerr("vxm-simhost: input: bad node '%s' (replug NAME [eventN])\n", args[1]);
+          return -EINVAL;
+        }
+        event = (gint)n;
+      } else if (g_strv_length(args) != 1) {
+        g_printerr("vxm-simhost: input: expected unplug NAME or replug NAME [eventN]\n");
+        return -EINVAL;
+      }
+      res = unplug ? vxm_sim_input_unplug(input, name) : vxm_sim_input_replug(input, name, event);
+      d = find_device(input, name);
+      path = d != NULL ? event_path(d) : g_strdup("/dev/input");
       vxm_sim_host_log(input->host, unplug ? "unplug" : "replug", path, name, -1, res);
     } else {
       res = inject(input, line);
@@ -955,6 +977,11 @@ vxm_sim_input_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
     build_nodes(d);
     for (gsize j = 0; d->by_id != NULL && d->by_id[j] != NULL; j++) {
       g_autofree char *path = g_strdup_printf("/dev/input/by-id/%s", d->by_id[j]);
+      g_autofree char *target = g_strdup_printf("../event%u", d->event);
+      vxm_sim_node_put(host->root, path, vxm_sim_node_new_link(target));
+    }
+    if (d->by_path != NULL) {
+      g_autofree char *path = g_strdup_printf("/dev/input/by-path/%s", d->by_path);
       g_autofree char *target = g_strdup_printf("../event%u", d->event);
       vxm_sim_node_put(host->root, path, vxm_sim_node_new_link(target));
     }

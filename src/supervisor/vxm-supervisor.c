@@ -828,6 +828,7 @@ on_input_changed(VxmInputWatch *watch, const char *id, const char *what, const c
   json_object_set_string_member(event, "what", what);
   json_object_set_string_member(event, "message", message);
   emit_progress(self, event);
+  write_state_file(self); /* the inputs' state */
 }
 
 static void
@@ -1869,13 +1870,28 @@ add_resources(VxmSupervisor *self, JsonBuilder *b)
   json_builder_end_array(b);
   json_builder_set_member_name(b, "inputs");
   json_builder_begin_array(b);
-  for (guint i = 0; i < plan->input_objects->len; i++) {
-    const VxmInputObject *o = g_ptr_array_index(plan->input_objects, i);
+  for (guint i = 0; i < plan->input_objects->len + plan->input_pending->len; i++) {
+    gboolean pending = i >= plan->input_objects->len;
+    const VxmInputObject *o =
+        pending ? g_ptr_array_index(plan->input_pending, i - plan->input_objects->len)
+                : g_ptr_array_index(plan->input_objects, i);
+    const char *state = NULL, *evdev = o->evdev, *message = NULL;
+    gboolean watched =
+        self->input_watch != NULL &&
+        vxm_input_watch_get_state(self->input_watch, o->id, &state, &evdev, &message);
 
+    /* the watcher runs while the guest does; an object it does not watch is QEMU's till the
+     * end, one planned for later never joins */
+    if (self->input_watch != NULL && !watched)
+      state = pending ? "waiting" : "attached";
     json_builder_begin_object(b);
     add_string(b, "id", o->id);
     add_string(b, "kind", o->kind == VXM_HOST_INPUT_KEYBOARD ? "keyboard" : "mouse");
-    add_string(b, "evdev", o->evdev);
+    add_string(b, "evdev", evdev);
+    add_string(b, "state", state);
+    json_builder_set_member_name(b, "watched");
+    json_builder_add_boolean_value(b, watched);
+    add_string(b, "message", message);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

@@ -6,6 +6,7 @@
 #include "common/vxm-util.h"
 #include "display/vxm-display.h"
 #include "helper/vxm-dmi-identity.h"
+#include "input/vxm-input-object.h"
 #include "input/vxm-input-set.h"
 #include "memory/vxm-looking-glass.h"
 #include "pci/vxm-pci-address.h"
@@ -173,11 +174,21 @@ collect_inputs(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
   }
   vxm_input_set_select(set, (const char *const *)config->inputs);
   for (guint i = 0; i < set->missing->len; i++) {
-    add_note(notes,
-             "input %s is not plugged in (" VXM_HOST_DEV_INPUT "/by-id/%s missing): "
-             "it joins the guest when plugged in",
-             (char *)set->missing->pdata[i], (char *)set->missing->pdata[i]);
-    g_ptr_array_add(self->inputs_missing, g_strdup(set->missing->pdata[i]));
+    const char *name = set->missing->pdata[i];
+    g_autofree char *why = NULL;
+    VxmHostInputKind kind;
+
+    if (vxm_input_pending_kind(name, &kind, &why))
+      add_note(notes,
+               "input %s is not plugged in (no " VXM_HOST_DEV_INPUT "/%s/%s): it joins the "
+               "guest when plugged in",
+               name, vxm_input_link_folder(name), name);
+    else
+      add_note(notes,
+               "input %s is not plugged in, and stays out of the guest if it is plugged in "
+               "while the VM runs: %s",
+               name, why);
+    g_ptr_array_add(self->inputs_missing, g_strdup(name));
   }
   vxm_input_set_add_facts(set, hostfs, self);
   if (self->inputs->len == 0 && config->inputs == NULL)

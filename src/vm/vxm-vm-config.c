@@ -722,7 +722,8 @@ static const KeyDef key_defs[] = {
   {{"firmware", "descriptor", "", "a descriptor file name, or nothing",
     "The QEMU firmware descriptor the pair came from (empty: a known fallback pair)."}, parse_firmware_descriptor},
 
-  {{"input", "inputs", "auto", "auto, none, or /dev/input/by-id names separated by commas",
+  {{"input", "inputs", "auto", "auto, none, or device names separated by commas: /dev/input/by-id names, "
+    "else by-path names or eventN",
     "Keyboards and mice given to the guest. auto: every keyboard and mouse."}, parse_inputs},
   {{"input", "grab_toggle", "ctrl-ctrl",
     "ctrl-ctrl, alt-alt, shift-shift, meta-meta, scrolllock or ctrl-scrolllock",

@@ -132,7 +132,7 @@ typedef struct {
   char *firmware_descriptor;    /* descriptor file name, NULL when chosen by fallback */
 
   /* [input] */
-  char **inputs;           /* /dev/input/by-id names; NULL = auto, empty = none */
+  char **inputs;           /* by-id, by-path or eventN names; NULL = auto, empty = none */
   const char *grab_toggle; /* static: one of QEMU's grab-toggle values */
 
   /* [display] */
