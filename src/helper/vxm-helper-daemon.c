@@ -45,6 +45,7 @@ struct _VxmHelperDaemon {
   GSocketService *service;
   char *socket_path;     /* created by us: removed at the end */
   GMutex lock;           /* guards busy_gpus and the first record of a VM's client */
+  GMutex grant_lock;     /* one grant-nodes at a time: its checks hold until it has granted */
   GHashTable *busy_gpus; /* slot "0000:01:00" -> VM, while a prepare/release runs */
   GHashTable *claims;    /* VM -> requests in flight that claimed it (GUINT_TO_POINTER) */
   char **allowed_gpus;   /* vxmd.conf [policy] allowed_gpus (NULL: any the policy allows) */
@@ -114,6 +115,7 @@ vxm_helper_daemon_new(const VxmHelperDaemonOptions *options, GError **error)
   char buf[4096];
 
   g_mutex_init(&self->lock);
+  g_mutex_init(&self->grant_lock);
   self->busy_gpus = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   self->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   self->hostfs = vxm_hostfs_new(options->root);
@@ -159,6 +161,7 @@ vxm_helper_daemon_free(VxmHelperDaemon *self)
   g_strfreev(self->allowed_users);
   g_free(self->group);
   g_mutex_clear(&self->lock);
+  g_mutex_clear(&self->grant_lock);
   g_free(self);
 }
 
@@ -838,9 +841,11 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
   }
   case VXM_HELPER_OP_GRANT_NODES: {
     g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GMutexLocker) grant_locker = g_mutex_locker_new(&self->grant_lock);
     VxmJournal *journal = NULL;
 
-    /* every node is checked before the VM is claimed: a refusal leaves no journal behind */
+    /* every node is checked before the VM is claimed: a refusal leaves no journal behind; two
+     * VMs asking for one keyboard at once cannot both pass the check */
     if (!check_vm_owner(self, peer, req->vm, &exists, error))
       return FALSE;
     if (exists)
