@@ -25,7 +25,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   g_assert(req->vm == NULL || strchr(req->vm, '/') == NULL);
   for (gsize i = 0; req->nodes != NULL && req->nodes[i] != NULL; i++) {
     g_autofree char *path = vxm_helper_node_host_path(req->nodes[i]);
-    g_assert(path != NULL && strstr(path, "..") == NULL);
+    g_autofree char *dir = NULL;
+    g_autofree char *base = NULL;
+
+    /* a name leads to one entry of one of these folders, never out of it */
+    g_assert(path != NULL);
+    dir = g_path_get_dirname(path);
+    base = g_path_get_basename(path);
+    g_assert(g_str_equal(dir, "/dev/vfio") || g_str_equal(dir, "/dev/input") ||
+             g_str_equal(dir, "/dev/input/by-id") || g_str_equal(dir, "/dev/input/by-path"));
+    g_assert(strcmp(base, ".") != 0 && strcmp(base, "..") != 0);
+    g_assert(g_str_has_prefix(path, dir) && path[strlen(dir)] == '/' &&
+             strcmp(path + strlen(dir) + 1, base) == 0);
   }
   line = vxm_helper_request_to_line(req);
   again = vxm_helper_request_parse(line, strlen(line), &error);

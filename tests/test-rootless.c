@@ -798,6 +798,43 @@ test_host_ops(void)
   vxm_test_rm_rf(tmp);
 }
 
+#define LAPTOP_KBD      "/dev/input/by-path/platform-i8042-serio-0-event-kbd"
+#define LAPTOP_TOUCHPAD "/dev/input/by-path/pci-0000:00:15.1-platform-i2c_designware.1-event-mouse"
+
+/* A laptop: the built-in keyboard has only a by-path link (the i8042 has no USB serial for
+ * by-id), and the touchpad's by-path name holds ':' and '.'. The grants a rootless start makes
+ * (VxmHostOpsVxmd.grant_devices, as the user) give both to the user; the host is as before
+ * afterwards. The machine has no GPU, so this runs the start's input step, not a whole start. */
+static void
+test_laptop_by_path(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  User *u;
+  Vxmd *d;
+
+  if (!vxm_test_require_root())
+    return;
+  tmp = vxm_test_mkdtemp();
+  u = user_new(user_in);
+  sim = vxm_simhost_start("laptop-input", &error);
+  g_assert_no_error(error);
+  d = vxmd_start(sim, tmp);
+  before = vxm_simhost_state(sim);
+  run_host_ops(u, sim, "0000:00:02.0",
+               (const char *const[]){"grant:" LAPTOP_KBD, "grant:" LAPTOP_TOUCHPAD,
+                                     "mine:" LAPTOP_KBD, "mine:" LAPTOP_TOUCHPAD,
+                                     "journal-has:device-node-owner", "revoke", "restore", NULL});
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  vxmd_stop(d);
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
 static JsonObject *
 parse_object(const char *text)
 {
@@ -889,5 +926,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/rootless/kill-supervisor/recover", test_kill_recover);
   g_test_add_func("/vxm/rootless/display/through-vxmd", test_display);
   g_test_add_func("/vxm/rootless/host-ops-vxmd/every-operation", test_host_ops);
+  g_test_add_func("/vxm/rootless/grant/laptop-by-path", test_laptop_by_path);
   return g_test_run();
 }

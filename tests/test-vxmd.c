@@ -10,7 +10,9 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,18 +103,61 @@ typedef struct {
   char *socket;
 } Host;
 
+/* child setup for a socket-activated vxmd: LISTEN_PID must be its own pid, known only here */
+static void
+set_listen_pid(gpointer data)
+{
+  char pid[32];
+
+  (void)data;
+  g_snprintf(pid, sizeof pid, "%d", (int)getpid());
+  if (setenv("LISTEN_PID", pid, 1) != 0 || setenv("LISTEN_FDS", "1", 1) != 0)
+    _exit(121);
+}
+
+static gboolean
+socket_ready(const char *path)
+{
+  struct stat st;
+
+  return stat(path, &st) == 0 && (st.st_mode & 07777) == 0660;
+}
+
+/* vxmd on @h->sim: its own socket, or (@listen_fd >= 0) the one given as systemd does, fd 3 */
+static void
+host_spawn_vxmd(Host *h, int listen_fd)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *vxmd = vxm_test_build_path("src/vxmd");
+  const char *argv[] = {vxmd,      "--root",   vxm_simhost_root(h->sim),
+                        "--group", group_name, "--idle-timeout-ms",
+                        "1500",    NULL};
+  int target = 3;
+
+  if (listen_fd < 0)
+    h->socket = vxm_simhost_path(h->sim, "/run/vxm/vxmd.sock");
+  g_assert_true(g_spawn_async_with_pipes_and_fds(
+      NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, listen_fd >= 0 ? set_listen_pid : NULL, NULL, -1,
+      -1, -1, listen_fd >= 0 ? &listen_fd : NULL, listen_fd >= 0 ? &target : NULL,
+      listen_fd >= 0 ? 1 : 0, &h->vxmd, NULL, NULL, NULL, &error));
+  g_assert_no_error(error);
+  running_vxmd = h->vxmd;
+  if (listen_fd >= 0)
+    return; /* the socket listens already: connections wait in its backlog */
+  /* readiness: the socket appears, then gets its mode just before vxmd listens */
+  for (guint i = 0; i < 1000 && !socket_ready(h->socket); i++)
+    g_usleep(10000);
+  g_assert_true(socket_ready(h->socket));
+}
+
 static Host *
 host_start(const char *machine, const char *vxmd_conf)
 {
   Host *h = g_new0(Host, 1);
   g_autoptr(GError) error = NULL;
-  g_autofree char *vxmd = vxm_test_build_path("src/vxmd");
-  const char *argv[] = {vxmd,   "--root", NULL, "--group", group_name, "--idle-timeout-ms",
-                        "1500", NULL};
 
   h->sim = vxm_simhost_start(machine, &error);
   g_assert_no_error(error);
-  argv[2] = vxm_simhost_root(h->sim);
   if (vxmd_conf != NULL) {
     g_autofree char *dir = vxm_simhost_path(h->sim, "/etc/vxm");
     g_autofree char *conf = g_build_filename(dir, "vxmd.conf", NULL);
@@ -120,30 +165,75 @@ host_start(const char *machine, const char *vxmd_conf)
     g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
     g_assert_true(g_file_set_contents(conf, vxmd_conf, -1, NULL));
   }
-  h->socket = vxm_simhost_path(h->sim, "/run/vxm/vxmd.sock");
-  g_assert_true(g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                              &h->vxmd, &error));
-  g_assert_no_error(error);
-  running_vxmd = h->vxmd;
-  /* readiness: the socket appears once vxmd listens */
-  for (guint i = 0; i < 1000 && !g_file_test(h->socket, G_FILE_TEST_EXISTS); i++)
-    g_usleep(10000);
-  g_assert_true(g_file_test(h->socket, G_FILE_TEST_EXISTS));
+  host_spawn_vxmd(h, -1);
   return h;
+}
+
+/* Ends vxmd with @sig and checks how it exited (SIGKILL: it cannot clean up, as in a crash). */
+static void
+host_kill_vxmd(Host *h, int sig)
+{
+  int status;
+
+  kill(h->vxmd, sig);
+  g_assert_cmpint(waitpid(h->vxmd, &status, 0), ==, h->vxmd);
+  running_vxmd = 0;
+  if (sig == SIGKILL)
+    g_assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  else
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  g_clear_pointer(&h->socket, g_free);
 }
 
 static void
 host_stop(Host *h)
 {
-  int status;
-
-  kill(h->vxmd, SIGTERM);
-  waitpid(h->vxmd, &status, 0);
-  running_vxmd = 0;
-  g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  host_kill_vxmd(h, SIGTERM);
   vxm_simhost_stop(h->sim);
-  g_free(h->socket);
   g_free(h);
+}
+
+static gint
+compare_names(gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every name under the simulated /run/vxm (vxmd's journals and socket) with each regular
+ * file's contents: what a refused request must leave as it was. */
+static void
+append_tree(GString *out, const char *dir, const char *rel)
+{
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name(d)) != NULL)
+    g_ptr_array_add(names, g_strdup(name));
+  g_ptr_array_sort(names, compare_names);
+  for (guint i = 0; i < names->len; i++) {
+    g_autofree char *path = g_build_filename(dir, names->pdata[i], NULL);
+    g_autofree char *sub = g_build_filename(rel, names->pdata[i], NULL);
+    g_autofree char *text = NULL;
+    struct stat st;
+
+    g_assert_cmpint(lstat(path, &st), ==, 0);
+    g_string_append_printf(out, "%s %o %u\n", sub, st.st_mode, (guint)st.st_uid);
+    if (S_ISDIR(st.st_mode))
+      append_tree(out, path, sub);
+    else if (S_ISREG(st.st_mode) && g_file_get_contents(path, &text, NULL, NULL))
+      g_string_append_printf(out, "%s\n", text);
+  }
+}
+
+static char *
+run_vxm_tree(Host *h)
+{
+  g_autofree char *dir = vxm_simhost_path(h->sim, "/run/vxm");
+  GString *out = g_string_new(NULL);
+
+  append_tree(out, dir, "/run/vxm");
+  return g_string_free(out, FALSE);
 }
 
 /* Runs the raw client as @user; its reply line in @out_reply. Exit: 0 ok, 1 refused. */
@@ -183,6 +273,8 @@ refused(Host *h, const char *user, const char *mode, const char *arg, const char
         const char *why)
 {
   g_autofree char *before = vxm_simhost_state(h->sim);
+  g_autofree char *run_before = run_vxm_tree(h);
+  g_autofree char *run_after = NULL;
   g_autofree char *after = NULL;
   g_autofree char *log = NULL;
   g_autofree char *reply = NULL;
@@ -207,11 +299,16 @@ refused(Host *h, const char *user, const char *mode, const char *arg, const char
   log = vxm_simhost_read_log(h->sim);
   g_assert_cmpstr(after, ==, before);
   g_assert_cmpstr(log, ==, "");
+  /* no journal (not even one naming the VM for this user) and no other file left behind */
+  run_after = run_vxm_tree(h);
+  g_assert_cmpstr(run_after, ==, run_before);
   hostile_cases++;
 }
 
-#define GPU       "0000:01:00.0"
-#define PREPARE_A "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}"
+#define GPU         "0000:01:00.0"
+#define KBD_BY_ID   "usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-event-kbd"
+#define MOUSE_BY_ID "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-event-mouse"
+#define PREPARE_A   "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}"
 
 static char *
 vfio_node_of_gpu(Host *h)
@@ -348,13 +445,13 @@ test_hostile(void)
           "Permission denied");
   refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"gpu-status\",\"gpu\":\"0000:00:17.0\"}",
           NULL, "is not a GPU");
-  /* a device outside the policy: the boot VGA, and the NVMe controller */
+  /* a device outside the policy: the boot VGA, and the SATA controller */
   refused(h, user_a, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"0000:00:02.0\"}",
           NULL, "boot");
   refused(h, user_a, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"alpha\",\"gpu\":\"0000:00:17.0\"}",
-          NULL, "vxmd");
+          NULL, "0000:00:17.0 (SATA controller, 0106) is not a GPU");
   /* a vfio node with no GPU prepared for the VM */
   group = vfio_node_of_gpu(h);
   {
@@ -370,6 +467,31 @@ test_hostile(void)
   refused(h, user_a, "line",
           "{\"vxmd\":1,\"request\":\"raise-memlock\",\"vm\":\"alpha\",\"bytes\":1024}", NULL,
           "exactly one pidfd");
+  /* more than the host has: no guest can pin that much */
+  refused(h, user_a, "memlock-self", "9223372036854775807", NULL,
+          "is more than this host's memory");
+  /* by-path names that would leave their folder or hide a NUL */
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"by-path:..\"]}",
+          NULL, "never a path");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"by-path:../../"
+          "sda-event-kbd\"]}",
+          NULL, "never a path");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"by-path:pci-"
+          "0000:00:14.0-usb-0:3:1.0\\u0000-event-kbd\"]}",
+          NULL, "NUL in a string");
+  /* refused after the VM was claimed (no such monitor; no such hugepage size): the first
+   * request for a name leaves no journal that would keep the name for this user */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"gamma\",\"gpu\":\"" GPU
+          "\",\"monitor\":\"XYZ:1:2\",\"input\":15,\"to_guest\":true}",
+          NULL, "XYZ:1:2");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "12345,\"count\":4}",
+          NULL, "12345");
 
   /* another user's VM: a prepares alpha, b may not touch it */
   g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
@@ -395,6 +517,37 @@ test_hostile(void)
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"beta\",\"gpu\":\"" GPU "\"}", NULL,
           "in use by alpha");
+  /* the host's last GPU (the other is alpha's now) */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"beta\",\"gpu\":\"0000:00:02.0\"}", NULL,
+          "it is the last GPU the host has: every other GPU (0000:01:00.0 on vfio-pci)");
+  /* input nodes: a's keyboard is a's, by any of its names; a node root does not own */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"" KBD_BY_ID "\"]}",
+          &reply),
+      ==, 0);
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"" KBD_BY_ID "\"]}",
+          NULL, "is given to VM alpha of uid");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"event3\"]}", NULL,
+          "/dev/input/event3 is given to VM alpha");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"by-path:pci-0000:"
+          "00:14.0-usb-0:3:1.0-event-kbd\"]}",
+          NULL, "is given to VM alpha");
+  {
+    g_autofree char *mouse = vxm_simhost_path(h->sim, "/dev/input/event7");
+
+    g_assert_cmpint(chown(mouse, uid_of(user_out), (gid_t)-1), ==, 0);
+    refused(h, user_a, "line",
+            "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"" MOUSE_BY_ID
+            "\"]}",
+            NULL, "/dev/input/event7) is owned by uid");
+    g_assert_cmpint(chown(mouse, 0, (gid_t)-1), ==, 0);
+  }
   /* root may recover anyone's VM */
   g_clear_pointer(&reply, g_free);
   g_assert_cmpint(ask(h, "root", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", &reply),
@@ -485,8 +638,12 @@ test_policy_machines(void)
   struct {
     const char *machine, *conf, *gpu, *why;
   } cases[] = {
-      {"dgpu-shared-group", NULL, "0000:21:00.0", "will not give GPU"},
-      {"single-gpu", NULL, "0000:01:00.0", "will not give GPU"},
+      {"dgpu-shared-group", NULL, "0000:21:00.0",
+       "0000:03:00.1 (SATA controller, 0106) and 0000:1e:00.0 (Ethernet controller, 0200), which "
+       "are not this card's"},
+      {"single-gpu", NULL, "0000:01:00.0", "it is this machine's only GPU"},
+      /* refused by the binding engine after the VM was claimed: no journal is left */
+      {"intel-nvidia-turing-held", NULL, GPU, "nvidia-persistenced"},
       {"intel-nvidia-turing", "[policy]\nallowed_gpus=0000:02:00.0\n", GPU, "allowed_gpus"},
   };
 
@@ -503,6 +660,99 @@ test_policy_machines(void)
   g_test_message("%u hostile requests refused so far", hostile_cases);
 }
 
+/* Socket activation: vxmd serves the listening socket it is given as fd 3 (LISTEN_PID its own
+ * pid, LISTEN_FDS=1) and makes none of its own. */
+static void
+test_socket_activation(void)
+{
+  g_autofree char *tmp = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *own = NULL;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  Host *h;
+  int fd;
+
+  if (!vxm_test_require_root())
+    return;
+  h = g_new0(Host, 1);
+  h->sim = vxm_simhost_start("intel-nvidia-turing", NULL);
+  g_assert_nonnull(h->sim);
+  tmp = vxm_test_mkdtemp();
+  g_assert_cmpint(chmod(tmp, 0755), ==, 0);
+  h->socket = g_build_filename(tmp, "activated.sock", NULL);
+  g_assert_cmpuint(strlen(h->socket), <, sizeof addr.sun_path);
+  strcpy(addr.sun_path, h->socket);
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+  g_assert_cmpint(chmod(h->socket, 0666), ==, 0);
+  g_assert_cmpint(listen(fd, 8), ==, 0);
+  host_spawn_vxmd(h, fd);
+  close(fd);
+
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"user\":\""));
+  g_assert_nonnull(strstr(reply, user_a));
+  own = vxm_simhost_path(h->sim, "/run/vxm/vxmd.sock");
+  g_assert_false(g_file_test(own, G_FILE_TEST_EXISTS));
+  host_stop(h);
+  vxm_test_rm_rf(tmp);
+}
+
+/* A vxmd that died (SIGKILL) with a VM prepared whose client is gone: the next vxmd recovers
+ * that journal as it starts, before it serves anyone, and the host is as it was. */
+static void
+test_orphan_recovered_at_start(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *prepared = NULL;
+  g_autofree char *restored = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *journal = NULL;
+  g_autofree char *driver_link = NULL;
+  g_autofree char *driver = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"" KBD_BY_ID "\"]}",
+          &reply),
+      ==, 0);
+  prepared = vxm_simhost_state(h->sim);
+  g_assert_cmpstr(prepared, !=, initial);
+  /* vxmd dies; the client that asked (the raw client, reaped) is gone too */
+  host_kill_vxmd(h, SIGKILL);
+  journal = vxm_simhost_path(h->sim, "/run/vxm/journal/alpha.json");
+  g_assert_true(g_file_test(journal, G_FILE_TEST_EXISTS));
+  restored = vxm_simhost_state(h->sim);
+  g_assert_cmpstr(restored, ==, prepared);
+  g_clear_pointer(&restored, g_free);
+
+  {
+    /* the dead vxmd's socket is still there; ready is when the new one makes its own */
+    g_autofree char *stale = vxm_simhost_path(h->sim, "/run/vxm/vxmd.sock");
+
+    g_assert_cmpint(unlink(stale), ==, 0);
+  }
+  host_spawn_vxmd(h, -1); /* recovery runs before it listens */
+  restored = vxm_simhost_state(h->sim);
+  g_assert_cmpstr(restored, ==, initial);
+  g_assert_false(g_file_test(journal, G_FILE_TEST_EXISTS));
+  driver_link = vxm_simhost_path(h->sim, "/sys/bus/pci/devices/" GPU "/driver");
+  driver = g_file_read_link(driver_link, NULL);
+  g_assert_true(g_str_has_suffix(driver, "/nvidia"));
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_b, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  g_assert_null(strstr(reply, "alpha"));
+  host_stop(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -513,5 +763,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/intel-nvidia-turing", test_hostile);
   g_test_add_func("/vxm/vxmd/hostile/race-and-silence", test_race_and_silence);
   g_test_add_func("/vxm/vxmd/hostile/policy-machines", test_policy_machines);
+  g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
+  g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
   return g_test_run();
 }

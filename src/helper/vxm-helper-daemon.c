@@ -15,6 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "common/vxm-error.h"
 #include "common/vxm-hostfs.h"
 #include "common/vxm-util.h"
@@ -29,8 +31,9 @@
 #include "supervisor/vxm-host-ops-local.h"
 #include "vm/vxm-vm-config.h"
 
-#define CLIENT_KIND "vxmd-client"
-#define MAX_FDS     4
+#define CLIENT_KIND              "vxmd-client"
+#define VXM_HELPER_MEMLOCK_SLACK (G_GUINT64_CONSTANT(2) << 30)
+#define MAX_FDS                  4
 
 struct _VxmHelperDaemon {
   VxmHostfs *hostfs;
@@ -42,7 +45,9 @@ struct _VxmHelperDaemon {
   GSocketService *service;
   char *socket_path;     /* created by us: removed at the end */
   GMutex lock;           /* guards busy_gpus and the first record of a VM's client */
+  GMutex grant_lock;     /* one grant-nodes at a time: its checks hold until it has granted */
   GHashTable *busy_gpus; /* slot "0000:01:00" -> VM, while a prepare/release runs */
+  GHashTable *claims;    /* VM -> requests in flight that claimed it (GUINT_TO_POINTER) */
   char **allowed_gpus;   /* vxmd.conf [policy] allowed_gpus (NULL: any the policy allows) */
   char **allowed_users;  /* vxmd.conf [policy] allowed_users (NULL: the whole group) */
 };
@@ -52,6 +57,7 @@ typedef struct {
   gid_t gid;
   pid_t pid;
   char *user;
+  char *claimed_vm; /* the VM the current request claimed (claim_vm), if any */
   int fds[MAX_FDS];
   guint n_fds;
 } Peer;
@@ -109,7 +115,9 @@ vxm_helper_daemon_new(const VxmHelperDaemonOptions *options, GError **error)
   char buf[4096];
 
   g_mutex_init(&self->lock);
+  g_mutex_init(&self->grant_lock);
   self->busy_gpus = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  self->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   self->hostfs = vxm_hostfs_new(options->root);
   self->proc_fs = vxm_hostfs_new(NULL);
   self->ops = vxm_host_ops_local_new(self->hostfs);
@@ -148,10 +156,12 @@ vxm_helper_daemon_free(VxmHelperDaemon *self)
   g_clear_object(&self->hostfs);
   g_clear_object(&self->proc_fs);
   g_hash_table_unref(self->busy_gpus);
+  g_hash_table_unref(self->claims);
   g_strfreev(self->allowed_gpus);
   g_strfreev(self->allowed_users);
   g_free(self->group);
   g_mutex_clear(&self->lock);
+  g_mutex_clear(&self->grant_lock);
   g_free(self);
 }
 
@@ -251,10 +261,22 @@ refuse_other_owner(VxmJournal *journal, const Peer *peer, const char *vm, GError
   return FALSE;
 }
 
+/* Called with self->lock held. */
+static void
+note_claim(VxmHelperDaemon *self, Peer *peer, const char *vm)
+{
+  if (peer->claimed_vm != NULL)
+    return; /* a request claims one VM; a second claim of it counts once */
+  peer->claimed_vm = g_strdup(vm);
+  g_hash_table_insert(
+      self->claims, g_strdup(vm),
+      GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(self->claims, vm)) + 1));
+}
+
 /* The VM's journal for a request that changes the host: created and stamped with the peer on
  * first use, refused when another uid owns it. */
 static VxmJournal *
-claim_vm(VxmHelperDaemon *self, const Peer *peer, const char *vm, GError **error)
+claim_vm(VxmHelperDaemon *self, Peer *peer, const char *vm, GError **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
   VxmJournal *journal =
@@ -266,8 +288,13 @@ claim_vm(VxmHelperDaemon *self, const Peer *peer, const char *vm, GError **error
 
   if (journal == NULL)
     return NULL;
-  if (journal_client_uid(journal) >= 0)
-    return refuse_other_owner(journal, peer, vm, error) ? journal : NULL;
+  if (journal_client_uid(journal) >= 0) {
+    if (!refuse_other_owner(journal, peer, vm, error))
+      return NULL;
+    note_claim(self, peer, vm);
+    return journal;
+  }
+  note_claim(self, peer, vm);
   if (!vxm_process_get_start_time(self->proc_fs, peer->pid, &start, error))
     return NULL;
   uid_text = g_strdup_printf("%u (%s)", (guint)peer->uid, peer->user);
@@ -280,6 +307,55 @@ claim_vm(VxmHelperDaemon *self, const Peer *peer, const char *vm, GError **error
       !vxm_journal_finish(journal, index, VXM_JOURNAL_STATE_DONE, NULL, error))
     return NULL;
   return journal;
+}
+
+static gboolean
+journal_holds_only_client(VxmJournal *journal)
+{
+  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++)
+    if (g_strcmp0(vxm_journal_get_entry(journal, i)->kind, CLIENT_KIND) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* After each request. One that failed after claiming a VM must not leave a journal that holds
+ * nothing but its stamp: that would reserve the VM's name for its user (another user asking
+ * for the same name later would be refused as if the host were theirs). Dropped only when no
+ * other request of the VM is in flight, as those hold the journal. */
+static void
+release_claim(VxmHelperDaemon *self, Peer *peer, gboolean ok)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+  g_autofree char *vm = g_steal_pointer(&peer->claimed_vm);
+  g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *local_dir = NULL;
+  VxmJournal *journal;
+  guint n;
+
+  if (vm == NULL)
+    return;
+  n = GPOINTER_TO_UINT(g_hash_table_lookup(self->claims, vm));
+  if (n > 1) {
+    g_hash_table_insert(self->claims, g_strdup(vm), GUINT_TO_POINTER(n - 1));
+    return;
+  }
+  g_hash_table_remove(self->claims, vm);
+  if (ok)
+    return;
+  journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, NULL);
+  if (journal == NULL || !journal_holds_only_client(journal))
+    return;
+  dir = g_path_get_dirname(vxm_journal_get_path(journal));
+  if (!vxm_host_ops_restore_all(self->ops, vm, NULL, report, &error)) {
+    g_message("  VM %s's empty journal could not be dropped: %s", vm, error->message);
+    return;
+  }
+  /* and the folder, when this made it: fails (ENOTEMPTY) while any journal is in it, and new
+   * journals are stamped under self->lock */
+  local_dir = vxm_hostfs_path(self->hostfs, dir);
+  g_rmdir(local_dir);
 }
 
 /* For a request that gives back: the VM's journal if any (NULL, no error, when none), refused
@@ -370,7 +446,7 @@ static gboolean
 check_vfio_group(VxmHelperDaemon *self, VxmJournal *journal, const char *vm, gint64 group,
                  GError **error)
 {
-  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
+  for (guint i = 0; journal != NULL && i < vxm_journal_get_n_entries(journal); i++) {
     VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
     const char *device = vxm_journal_entry_get_string(entry, "device");
     g_autofree char *link = NULL;
@@ -392,20 +468,87 @@ check_vfio_group(VxmHelperDaemon *self, VxmJournal *journal, const char *vm, gin
   return FALSE;
 }
 
+static char *
+journal_client_text(VxmJournal *journal)
+{
+  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
+
+    if (g_strcmp0(entry->kind, CLIENT_KIND) == 0)
+      return g_strdup_printf("uid %s", vxm_journal_entry_get_string(entry, "uid_text"));
+  }
+  return g_strdup("root (vxm without vxmd)");
+}
+
+/* The VM whose journal holds @node (a resolved host path) given away and not given back yet,
+ * or NULL; @out_who says whose VM it is. Journals are read from their files, so VMs of this
+ * vxmd, of a vxmd that is gone and of root's vxm without vxmd are all seen. */
+static char *
+node_holder(VxmHelperDaemon *self, const char *node, char **out_who)
+{
+  g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
+
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+
+    for (guint j = 0; journal != NULL && j < vxm_journal_get_n_entries(journal); j++) {
+      VxmJournalEntry *entry = vxm_journal_get_entry(journal, j);
+
+      if (g_strcmp0(entry->kind, VXM_DEVICE_NODE_JOURNAL_KIND) == 0 &&
+          entry->state != VXM_JOURNAL_STATE_UNDONE &&
+          g_strcmp0(vxm_journal_entry_get_string(entry, "path"), node) == 0) {
+        *out_who = journal_client_text(journal);
+        return g_strdup(names->pdata[i]);
+      }
+    }
+  }
+  return NULL;
+}
+
+/* An input node may go to @vm only if it is an evdev node, nobody else's VM holds it, and root
+ * owns it (a node some other user or program was given is not vxmd's to hand on). */
 static gboolean
-check_input_node(VxmHelperDaemon *self, const char *host_path, GError **error)
+check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path, GError **error)
 {
   g_autofree char *resolved = vxm_hostfs_resolve(self->hostfs, host_path, error);
   g_autofree char *base = NULL;
+  g_autofree char *local = NULL;
+  g_autofree char *holder = NULL;
+  g_autofree char *who = NULL;
+  g_autofree char *what = NULL;
+  struct stat st;
   gint64 n;
 
-  if (resolved == NULL)
+  if (resolved == NULL) {
+    g_prefix_error(error, "cannot hand over %s: ", host_path);
     return FALSE;
+  }
   base = g_path_get_basename(resolved);
   if (!g_str_has_prefix(resolved, VXM_HOST_DEV_INPUT "/event") || strchr(resolved + 11, '/') ||
       !vxm_parse_int64(base + 5, 10, &n)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
                 "%s leads to %s, not to a /dev/input/eventN node: refused", host_path, resolved);
+    return FALSE;
+  }
+  what = g_strcmp0(host_path, resolved) == 0 ? g_strdup(host_path)
+                                             : g_strdup_printf("%s (%s)", host_path, resolved);
+  holder = node_holder(self, resolved, &who);
+  if (holder != NULL && g_strcmp0(holder, vm) != 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                "%s is given to VM %s of %s: that user must stop that VM first (or root runs "
+                "`vxm recover %s` if its vxm is gone), or choose another input device",
+                what, holder, who, holder);
+    return FALSE;
+  }
+  local = vxm_hostfs_path(self->hostfs, resolved);
+  if (stat(local, &st) != 0)
+    return vxm_error_set_from_errno(error, errno, "cannot hand over %s", what);
+  if (st.st_uid != 0 && holder == NULL) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+                "%s is owned by uid %u, not root: another user or program was given it, and "
+                "vxmd hands on only nodes root owns; find out who (ls -l %s), or unplug and "
+                "plug the device back so udev gives it to root again",
+                what, (guint)st.st_uid, resolved);
     return FALSE;
   }
   return TRUE;
@@ -433,6 +576,59 @@ pidfd_get_pid(int pidfd)
   return (pid_t)pid;
 }
 
+/* MemTotal of /proc/meminfo (under the root), in bytes. */
+static gboolean
+read_mem_total(VxmHelperDaemon *self, guint64 *out, GError **error)
+{
+  g_autofree char *text = NULL;
+  const char *line;
+  guint64 kib = 0;
+
+  if (!vxm_hostfs_read_file(self->hostfs, VXM_HOST_PROC_MEMINFO, &text, NULL, error))
+    return FALSE;
+  line = g_str_has_prefix(text, "MemTotal:") ? text : strstr(text, "\nMemTotal:");
+  if (line != NULL) {
+    line = strchr(line + 1, ':') + 1;
+    while (*line == ' ' || *line == '\t')
+      line++;
+    kib = g_ascii_strtoull(line, NULL, 10);
+  }
+  if (kib == 0 || kib > G_MAXUINT64 / 2048) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND, "%s has no MemTotal line",
+                VXM_HOST_PROC_MEMINFO);
+    return FALSE;
+  }
+  *out = kib * 1024;
+  return TRUE;
+}
+
+/* A guest pins at most all of its RAM, which is at most the host's, plus VFIO's and QEMU's own
+ * mappings (about 1 GiB): a larger limit would only let the caller pin the host to death. */
+static gboolean
+check_memlock_bytes(VxmHelperDaemon *self, guint64 bytes, GError **error)
+{
+  g_autofree char *total_text = NULL;
+  g_autofree char *max_text = NULL;
+  g_autofree char *asked_text = NULL;
+  guint64 total = 0;
+
+  if (!read_mem_total(self, &total, error)) {
+    g_prefix_error(error, "raise-memlock: cannot tell how much memory the host has: ");
+    return FALSE;
+  }
+  if (bytes <= total + VXM_HELPER_MEMLOCK_SLACK)
+    return TRUE;
+  total_text = vxm_format_bytes(total);
+  max_text = vxm_format_bytes(total + VXM_HELPER_MEMLOCK_SLACK);
+  asked_text = vxm_format_bytes(bytes);
+  g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+              "raise-memlock: %s is more than this host's memory (%s) + 2 GiB, the most a guest "
+              "can pin (its RAM plus about 1 GiB for VFIO): ask for at most %s (the guest's "
+              "memory + 1 GiB is enough)",
+              asked_text, total_text, max_text);
+  return FALSE;
+}
+
 static gboolean
 raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray *report,
               GError **error)
@@ -440,9 +636,14 @@ raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GP
   g_autofree char *status_path = NULL;
   g_autofree char *status = NULL;
   const char *uid_line;
+  gboolean exists = FALSE;
   pid_t pid;
   int pidfd;
 
+  if (!check_memlock_bytes(self, req->bytes, error))
+    return FALSE;
+  if (!check_vm_owner(self, peer, req->vm, &exists, error))
+    return FALSE;
   if (peer->n_fds != 1) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
                 "raise-memlock needs exactly one pidfd of the process (SCM_RIGHTS), got %u",
@@ -530,12 +731,17 @@ static gboolean
 recover_one(VxmHelperDaemon *self, const Peer *peer, const char *vm, GPtrArray *report,
             GError **error)
 {
-  g_autoptr(VxmJournal) journal = NULL;
+  g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, vm, NULL);
   VxmJournalUndoContext ctx = {.hostfs = self->hostfs};
   gboolean exists = FALSE;
 
-  if (!check_vm_owner(self, peer, vm, &exists, error))
+  /* a dead vxmd's (or vxm's) journal: not this vxmd's to look up, only to undo */
+  if (journal != NULL && vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_GONE) {
+    if (!refuse_other_owner(journal, peer, vm, error))
+      return FALSE;
+  } else if (!check_vm_owner(self, peer, vm, &exists, error)) {
     return FALSE;
+  }
   if (exists) {
     /* this vxmd holds it: a plain restore, unless the VM's vxm still runs its guest (its own
      * teardown gives the host back; pulling the GPU from under QEMU would hang the unbind) */
@@ -551,9 +757,11 @@ recover_one(VxmHelperDaemon *self, const Peer *peer, const char *vm, GPtrArray *
     }
     return vxm_host_ops_restore_all(self->ops, vm, NULL, report, error);
   }
-  journal = vxm_journal_load(self->hostfs, vm, error);
-  if (journal == NULL)
-    return FALSE;
+  if (journal == NULL) {
+    journal = vxm_journal_load(self->hostfs, vm, error);
+    if (journal == NULL)
+      return FALSE;
+  }
   if (vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_ALIVE) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
                 "VM %s's journal is owned by process %" G_GINT64_FORMAT
@@ -633,10 +841,15 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
   }
   case VXM_HELPER_OP_GRANT_NODES: {
     g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
-    VxmJournal *journal = claim_vm(self, peer, req->vm, error);
+    g_autoptr(GMutexLocker) grant_locker = g_mutex_locker_new(&self->grant_lock);
+    VxmJournal *journal = NULL;
 
-    if (journal == NULL)
+    /* every node is checked before the VM is claimed: a refusal leaves no journal behind; two
+     * VMs asking for one keyboard at once cannot both pass the check */
+    if (!check_vm_owner(self, peer, req->vm, &exists, error))
       return FALSE;
+    if (exists)
+      journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), req->vm, FALSE, NULL);
     for (gsize i = 0; req->nodes[i] != NULL; i++) {
       char *path = vxm_helper_node_host_path(req->nodes[i]);
 
@@ -646,10 +859,13 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
 
         if (!check_vfio_group(self, journal, req->vm, group, error))
           return FALSE;
-      } else if (!check_input_node(self, path, error)) {
+      } else if (!check_input_node(self, req->vm, path, error)) {
         return FALSE;
       }
     }
+    journal = claim_vm(self, peer, req->vm, error);
+    if (journal == NULL)
+      return FALSE;
     for (guint i = 0; i < paths->len; i++)
       if (!vxm_device_node_grant(self->hostfs, journal, paths->pdata[i], peer->uid, (gid_t)-1,
                                  report, error))
@@ -917,8 +1133,11 @@ serve_connection(VxmHelperDaemon *self, int fd)
         g_message("%s (uid %u, pid %d): %s%s%s", peer.user, (guint)peer.uid, (int)peer.pid,
                   vxm_helper_op_to_string(req->op), req->vm != NULL ? " " : "",
                   req->vm != NULL ? req->vm : "");
-        if (!handle(self, &peer, req, report, &result, &error))
+        gboolean ok = handle(self, &peer, req, report, &result, &error);
+
+        if (!ok)
           g_message("  refused or failed: %s", error->message);
+        release_claim(self, &peer, ok);
       }
       peer_close_fds(&peer); /* fds belong to the request they came with */
       reply = error != NULL ? vxm_helper_reply_error(error) : vxm_helper_reply_ok(report, result);

@@ -103,6 +103,16 @@ is_decimal(const char *s, gsize max_digits)
   return TRUE;
 }
 
+/* A /dev/input/by-id or by-path link name as udev makes them: its characters (udev replaces
+ * any other with '_' or \xNN, and those never reach here) and "-event-", never "." or "..";
+ * with no '/' it cannot leave its folder. */
+static gboolean
+input_link_name_ok(const char *name)
+{
+  return name_chars_ok(name, 200, "_:+-.#=@") && strcmp(name, ".") != 0 &&
+         strcmp(name, "..") != 0 && strstr(name, "-event-") != NULL;
+}
+
 gboolean
 vxm_helper_check_node_name(const char *name, GError **error)
 {
@@ -111,13 +121,16 @@ vxm_helper_check_node_name(const char *name, GError **error)
       return TRUE;
     if (g_str_has_prefix(name, "event") && is_decimal(name + 5, 6))
       return TRUE;
-    /* a /dev/input/by-id name: usb-Vendor_Product-event-kbd; no dots, no slashes */
-    if (name_chars_ok(name, 200, "_:+-") && strstr(name, "-event-") != NULL)
+    if (g_str_has_prefix(name, VXM_HELPER_BY_PATH_PREFIX) &&
+        input_link_name_ok(name + strlen(VXM_HELPER_BY_PATH_PREFIX)))
+      return TRUE;
+    if (input_link_name_ok(name))
       return TRUE;
   }
   g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-              "'%s' is not a device node name vxmd accepts: vfio:N (an IOMMU group), eventN or "
-              "a /dev/input/by-id name (never a path)",
+              "'%s' is not a device node name vxmd accepts: vfio:N (an IOMMU group), eventN, a "
+              "/dev/input/by-id name or by-path:NAME for a /dev/input/by-path name (never a "
+              "path)",
               name != NULL ? name : "");
   return FALSE;
 }
@@ -131,6 +144,9 @@ vxm_helper_node_host_path(const char *name)
     return g_strdup_printf(VXM_HOST_DEV_VFIO "/%s", name + 5);
   if (g_str_has_prefix(name, "event") && is_decimal(name + 5, 6))
     return g_strdup_printf(VXM_HOST_DEV_INPUT "/%s", name);
+  if (g_str_has_prefix(name, VXM_HELPER_BY_PATH_PREFIX))
+    return g_strdup_printf(VXM_HOST_DEV_INPUT "/by-path/%s",
+                           name + strlen(VXM_HELPER_BY_PATH_PREFIX));
   return g_strdup_printf(VXM_HOST_DEV_INPUT "/by-id/%s", name);
 }
 
@@ -143,12 +159,22 @@ vxm_helper_node_name_for_path(const char *host_path, GError **error)
     name = g_strdup_printf("vfio:%s", host_path + strlen(VXM_HOST_DEV_VFIO "/"));
   else if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_INPUT "/by-id/"))
     name = g_strdup(host_path + strlen(VXM_HOST_DEV_INPUT "/by-id/"));
+  else if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_INPUT "/by-path/"))
+    name = g_strconcat(VXM_HELPER_BY_PATH_PREFIX,
+                       host_path + strlen(VXM_HOST_DEV_INPUT "/by-path/"), NULL);
   else if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_INPUT "/"))
     name = g_strdup(host_path + strlen(VXM_HOST_DEV_INPUT "/"));
-  if (name != NULL && vxm_helper_check_node_name(name, NULL))
-    return g_steal_pointer(&name);
+  /* the name is checked, and must lead back to the same path: "by-id/x" or "event3-event-x"
+   * under /dev/input would otherwise name another node */
+  if (name != NULL && vxm_helper_check_node_name(name, NULL)) {
+    g_autofree char *back = vxm_helper_node_host_path(name);
+
+    if (g_strcmp0(back, host_path) == 0)
+      return g_steal_pointer(&name);
+  }
   g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-              "%s is not a node vxmd can hand over (only /dev/vfio/N and /dev/input event nodes)",
+              "%s is not a node vxmd can hand over (only /dev/vfio/N, /dev/input/eventN and "
+              "links in /dev/input/by-id and /dev/input/by-path)",
               host_path != NULL ? host_path : "(null)");
   return NULL;
 }

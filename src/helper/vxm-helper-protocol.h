@@ -7,7 +7,8 @@
  * carry (raise-memlock's pidfd) travels as SCM_RIGHTS with the request's bytes.
  *
  * Requests name things, never paths: VM names ([A-Za-z0-9_-]{1,64}), PCI addresses, device
- * node names (vfio:N, eventN, a /dev/input/by-id name), monitor identities. The parser is a
+ * node names (vfio:N, eventN, a /dev/input/by-id name, by-path:NAME for a /dev/input/by-path
+ * name; udev's characters, never '/', "." or ".."), monitor identities. The parser is a
  * pure function of the bytes (fuzz/fuzz-helper-request.c).
  *
  *   {"vxmd": 1, "request": "prepare-gpu", "vm": "win11", "gpu": "0000:01:00.0"}
@@ -27,6 +28,7 @@ G_BEGIN_DECLS
 #define VXM_HELPER_MAX_MESSAGE      (64 * 1024)
 #define VXM_HELPER_MAX_NODES        32
 #define VXM_HELPER_SOCKET_NAME      "vxmd.sock" /* under VXM_HOST_RUN_VXM */
+#define VXM_HELPER_BY_PATH_PREFIX   "by-path:"  /* + a /dev/input/by-path link name */
 
 typedef enum {
   VXM_HELPER_OP_HELLO,
@@ -51,7 +53,7 @@ typedef struct {
   char *gpu; /* prepare/release-gpu, ddc-switch, gpu-status: normalised "0000:01:00.0" */
   gboolean keep_bound;
   guint timeout_ms;
-  char **nodes;      /* grant-nodes: "vfio:12", "event5", by-id names */
+  char **nodes;      /* grant-nodes: "vfio:12", "event5", by-id names, "by-path:NAME" */
   guint64 page_size; /* reserve-hugepages: the size planned and its count */
   guint64 count;
   gboolean auto_size;   /* "auto": 1 GiB pages when they can be had, else 2 MiB (default false) */
@@ -80,8 +82,9 @@ char *vxm_helper_request_to_line(const VxmHelperRequest *req);
 /* Checks that can stand alone, shared with the client so it fails early with the same words. */
 gboolean vxm_helper_check_vm_name(const char *name, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_helper_check_node_name(const char *name, GError **error) G_GNUC_WARN_UNUSED_RESULT;
-/* "vfio:12" -> /dev/vfio/12, "event5" -> /dev/input/event5, by-id -> /dev/input/by-id/NAME
- * (host paths, for the hostfs); NULL for an invalid name. */
+/* "vfio:12" -> /dev/vfio/12, "event5" -> /dev/input/event5, by-id -> /dev/input/by-id/NAME,
+ * "by-path:NAME" -> /dev/input/by-path/NAME (host paths, for the hostfs); NULL for an invalid
+ * name. */
 char *vxm_helper_node_host_path(const char *name);
 /* The reverse, for the client: a host path under /dev/vfio or /dev/input -> its name. */
 char *vxm_helper_node_name_for_path(const char *host_path,
