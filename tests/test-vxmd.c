@@ -123,15 +123,23 @@ socket_ready(const char *path)
   return stat(path, &st) == 0 && (st.st_mode & 07777) == 0660;
 }
 
+/* how long vxmd waits for a silent client: short, so the silent-client case ends soon */
+static const char *idle_timeout_ms = "1500";
+
 /* vxmd on @h->sim: its own socket, or (@listen_fd >= 0) the one given as systemd does, fd 3 */
 static void
 host_spawn_vxmd(Host *h, int listen_fd)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *vxmd = vxm_test_build_path("src/vxmd");
-  const char *argv[] = {vxmd,      "--root",   vxm_simhost_root(h->sim),
-                        "--group", group_name, "--idle-timeout-ms",
-                        "1500",    NULL};
+  const char *argv[] = {vxmd,
+                        "--root",
+                        vxm_simhost_root(h->sim),
+                        "--group",
+                        group_name,
+                        "--idle-timeout-ms",
+                        idle_timeout_ms,
+                        NULL};
   int target = 3;
 
   if (listen_fd < 0)
@@ -583,6 +591,22 @@ client_finish(GSubprocess *p, int *out_status)
   return out;
 }
 
+/* Like client_finish, but a client still running after @ms (a hold vxmd accepted) is killed
+ * and reported with status -1. */
+static char *
+client_finish_after(GSubprocess *p, guint ms, int *out_status)
+{
+  for (guint waited = 0; waited < ms && g_subprocess_get_identifier(p) != NULL; waited += 10)
+    g_usleep(10 * 1000);
+  if (g_subprocess_get_identifier(p) != NULL) {
+    g_subprocess_send_signal(p, SIGKILL);
+    g_subprocess_wait(p, NULL, NULL);
+    *out_status = -1;
+    return g_strdup("");
+  }
+  return client_finish(p, out_status);
+}
+
 /* Two users ask for one GPU at once: one gets it, the other is told who has it. A client that
  * connects and says nothing does not hold anyone up and is dropped. */
 static void
@@ -627,6 +651,56 @@ test_race_and_silence(void)
     g_autofree char *final = vxm_simhost_state(h->sim);
     g_assert_cmpstr(final, ==, initial);
   }
+  host_stop(h);
+}
+
+/* A member who opens connections and sends nothing gets at most 8 at once; the next is refused
+ * with the reason, and another user is served all the while. */
+static void
+test_connection_flood(void)
+{
+  Host *h;
+  GSubprocess *holds[8];
+  g_autofree char *refusal = NULL;
+  g_autofree char *reply = NULL;
+  int status = 0;
+
+  if (!vxm_test_require_root())
+    return;
+  idle_timeout_ms = "30000"; /* the held connections stay for the whole test */
+  h = host_start("intel-nvidia-turing", NULL);
+  idle_timeout_ms = "1500";
+  for (guint i = 0; i < G_N_ELEMENTS(holds); i++)
+    holds[i] = client_async(h, user_a, "hold", NULL);
+  /* the holds connect in their own time: ask until the ninth connection is the one refused */
+  for (guint tries = 0; tries < 200; tries++) {
+    GSubprocess *ninth = client_async(h, user_a, "hold", NULL);
+
+    g_free(refusal);
+    refusal = client_finish_after(ninth, 100, &status);
+    g_object_unref(ninth);
+    if (status == 1)
+      break;
+  }
+  g_test_message("ninth connection: %s", refusal);
+  g_assert_cmpint(status, ==, 1);
+  g_assert_nonnull(strstr(refusal, "at most 8 at once"));
+  hostile_cases++;
+  g_assert_cmpint(ask(h, user_b, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS(holds); i++) {
+    g_subprocess_send_signal(holds[i], SIGKILL);
+    g_subprocess_wait(holds[i], NULL, NULL);
+    g_object_unref(holds[i]);
+  }
+  /* the slots come back when the connections close */
+  g_clear_pointer(&reply, g_free);
+  for (guint tries = 0; tries < 100; tries++) {
+    g_clear_pointer(&reply, g_free);
+    if (ask(h, user_a, "{\"vxmd\":1,\"request\":\"hello\"}", &reply) == 0)
+      break;
+    g_usleep(50 * 1000);
+  }
+  g_assert_nonnull(strstr(reply, "\"ok\":true"));
   host_stop(h);
 }
 
@@ -763,6 +837,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/intel-nvidia-turing", test_hostile);
   g_test_add_func("/vxm/vxmd/hostile/race-and-silence", test_race_and_silence);
   g_test_add_func("/vxm/vxmd/hostile/policy-machines", test_policy_machines);
+  g_test_add_func("/vxm/vxmd/hostile/connection-flood", test_connection_flood);
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
   return g_test_run();

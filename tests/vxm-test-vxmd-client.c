@@ -4,7 +4,8 @@
  *     line TEXT      send TEXT + "\n"
  *     raw-hex HEX    send these bytes as they are, then shut the write side
  *     big N          send N bytes of 'x' and no newline
- *     hold           connect, send nothing, wait for vxmd to hang up (prints "dropped")
+ *     hold           connect, send nothing, wait for vxmd to hang up (prints "dropped"; a
+ *                    refusal vxmd sends first is printed instead)
  *     memlock-pid PID BYTES   raise-memlock for VM "alpha" with a pidfd of PID
  *     memlock-self BYTES      ... with a pidfd of this process
  *     memlock-dead BYTES      ... with a pidfd of a child that has exited and been reaped
@@ -80,10 +81,16 @@ main(int argc, char **argv)
     data = malloc(len);
     memset(data, 'x', len);
   } else if (strcmp(argv[2], "hold") == 0) {
-    char c;
-    if (read(s, &c, 1) <= 0)
+    char answer[4096];
+    ssize_t n = read(s, answer, sizeof answer - 1);
+
+    if (n <= 0) {
       printf("dropped\n");
-    return 0;
+      return 0;
+    }
+    answer[n] = '\0';
+    printf("%s", answer);
+    return 1;
   } else if (strncmp(argv[2], "memlock-", 8) == 0) {
     const char *bytes = argv[argc - 1];
     pid_t pid = 0;

@@ -34,6 +34,10 @@
 #define CLIENT_KIND              "vxmd-client"
 #define VXM_HELPER_MEMLOCK_SLACK (G_GUINT64_CONSTANT(2) << 30)
 #define MAX_FDS                  4
+/* Connections one user (not root) may have open at once: a member of the group who opens many
+ * and sends nothing must not take every worker from the other users. vxm itself uses one or
+ * two at a time (eight threads at once in the tests' worst case). */
+#define MAX_CONNECTIONS_PER_USER 8
 
 struct _VxmHelperDaemon {
   VxmHostfs *hostfs;
@@ -48,8 +52,9 @@ struct _VxmHelperDaemon {
   GMutex grant_lock;     /* one grant-nodes at a time: its checks hold until it has granted */
   GHashTable *busy_gpus; /* slot "0000:01:00" -> VM, while a prepare/release runs */
   GHashTable *claims;    /* VM -> requests in flight that claimed it (GUINT_TO_POINTER) */
-  char **allowed_gpus;   /* vxmd.conf [policy] allowed_gpus (NULL: any the policy allows) */
-  char **allowed_users;  /* vxmd.conf [policy] allowed_users (NULL: the whole group) */
+  GHashTable *user_connections; /* uid -> connections open (GUINT_TO_POINTER), under lock */
+  char **allowed_gpus;          /* vxmd.conf [policy] allowed_gpus (NULL: any the policy allows) */
+  char **allowed_users;         /* vxmd.conf [policy] allowed_users (NULL: the whole group) */
 };
 
 typedef struct {
@@ -117,6 +122,7 @@ vxm_helper_daemon_new(const VxmHelperDaemonOptions *options, GError **error)
   g_mutex_init(&self->lock);
   g_mutex_init(&self->grant_lock);
   self->busy_gpus = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  self->user_connections = g_hash_table_new(g_direct_hash, g_direct_equal);
   self->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   self->hostfs = vxm_hostfs_new(options->root);
   self->proc_fs = vxm_hostfs_new(NULL);
@@ -135,7 +141,7 @@ vxm_helper_daemon_new(const VxmHelperDaemonOptions *options, GError **error)
   vxm_journal_register_all_kinds();
   vxm_journal_register_kind(CLIENT_KIND, client_undo);
   self->service = g_threaded_socket_service_new(
-      (int)(options->max_connections > 0 ? options->max_connections : 16));
+      (int)(options->max_connections > 0 ? options->max_connections : 64));
   return g_steal_pointer(&self);
 }
 
@@ -156,6 +162,7 @@ vxm_helper_daemon_free(VxmHelperDaemon *self)
   g_clear_object(&self->hostfs);
   g_clear_object(&self->proc_fs);
   g_hash_table_unref(self->busy_gpus);
+  g_hash_table_unref(self->user_connections);
   g_hash_table_unref(self->claims);
   g_strfreev(self->allowed_gpus);
   g_strfreev(self->allowed_users);
@@ -1095,10 +1102,42 @@ receive(int fd, GByteArray *buf, Peer *peer, guint timeout_ms)
   return n;
 }
 
+/* Counts a connection of @uid; refuses one past MAX_CONNECTIONS_PER_USER (root has no limit). */
+static gboolean
+take_connection(VxmHelperDaemon *self, uid_t uid, GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+  guint open = GPOINTER_TO_UINT(g_hash_table_lookup(self->user_connections, GUINT_TO_POINTER(uid)));
+
+  if (uid != 0 && open >= MAX_CONNECTIONS_PER_USER) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                "vxmd refused: uid %u already has %u connections open to vxmd (at most %d at "
+                "once); close the others (a vxm that hangs, or a script that connects and waits) "
+                "and ask again",
+                (guint)uid, open, MAX_CONNECTIONS_PER_USER);
+    return FALSE;
+  }
+  g_hash_table_insert(self->user_connections, GUINT_TO_POINTER(uid), GUINT_TO_POINTER(open + 1));
+  return TRUE;
+}
+
+static void
+drop_connection(VxmHelperDaemon *self, uid_t uid)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+  guint open = GPOINTER_TO_UINT(g_hash_table_lookup(self->user_connections, GUINT_TO_POINTER(uid)));
+
+  if (open <= 1)
+    g_hash_table_remove(self->user_connections, GUINT_TO_POINTER(uid));
+  else
+    g_hash_table_insert(self->user_connections, GUINT_TO_POINTER(uid), GUINT_TO_POINTER(open - 1));
+}
+
+static void serve_requests(VxmHelperDaemon *self, int fd, Peer *peer);
+
 static void
 serve_connection(VxmHelperDaemon *self, int fd)
 {
-  g_autoptr(GByteArray) buf = g_byte_array_new();
   Peer peer = {0};
   struct ucred cred;
   socklen_t len = sizeof cred;
@@ -1109,12 +1148,24 @@ serve_connection(VxmHelperDaemon *self, int fd)
   peer.uid = cred.uid;
   peer.gid = cred.gid;
   peer.pid = cred.pid;
-  if (!authorize(self, &peer, &auth_error)) {
+  if (!authorize(self, &peer, &auth_error) || !take_connection(self, peer.uid, &auth_error)) {
     g_message("refused uid %u (pid %d): %s", (guint)peer.uid, (int)peer.pid, auth_error->message);
     reply_error(fd, self->idle_timeout_ms, auth_error);
     g_free(peer.user);
     return;
   }
+  serve_requests(self, fd, &peer);
+  drop_connection(self, peer.uid);
+  peer_close_fds(&peer);
+  g_free(peer.user);
+}
+
+/* One connection's requests, one line each, until the client closes or stays silent too long. */
+static void
+serve_requests(VxmHelperDaemon *self, int fd, Peer *peer)
+{
+  g_autoptr(GByteArray) buf = g_byte_array_new();
+
   for (;;) {
     guint8 *nl = buf->len > 0 ? memchr(buf->data, '\n', buf->len) : NULL;
     gssize n;
@@ -1130,16 +1181,16 @@ serve_connection(VxmHelperDaemon *self, int fd)
 
       g_byte_array_remove_range(buf, 0, (guint)line_len);
       if (req != NULL) {
-        g_message("%s (uid %u, pid %d): %s%s%s", peer.user, (guint)peer.uid, (int)peer.pid,
+        g_message("%s (uid %u, pid %d): %s%s%s", peer->user, (guint)peer->uid, (int)peer->pid,
                   vxm_helper_op_to_string(req->op), req->vm != NULL ? " " : "",
                   req->vm != NULL ? req->vm : "");
-        gboolean ok = handle(self, &peer, req, report, &result, &error);
+        gboolean ok = handle(self, peer, req, report, &result, &error);
 
         if (!ok)
           g_message("  refused or failed: %s", error->message);
-        release_claim(self, &peer, ok);
+        release_claim(self, peer, ok);
       }
-      peer_close_fds(&peer); /* fds belong to the request they came with */
+      peer_close_fds(peer); /* fds belong to the request they came with */
       reply = error != NULL ? vxm_helper_reply_error(error) : vxm_helper_reply_ok(report, result);
       if (!send_all(fd, reply, strlen(reply), self->idle_timeout_ms))
         break;
@@ -1152,7 +1203,7 @@ serve_connection(VxmHelperDaemon *self, int fd)
       reply_error(fd, self->idle_timeout_ms, error);
       break;
     }
-    n = receive(fd, buf, &peer, self->idle_timeout_ms);
+    n = receive(fd, buf, peer, self->idle_timeout_ms);
     if (n == 0 && buf->len > 0) {
       g_autoptr(GError) error = g_error_new(
           VXM_ERROR, VXM_ERROR_PROTOCOL, "bad request to vxmd: truncated (no newline at the end)");
@@ -1162,8 +1213,6 @@ serve_connection(VxmHelperDaemon *self, int fd)
     if (n <= 0)
       break; /* closed, failed, or silent for too long */
   }
-  peer_close_fds(&peer);
-  g_free(peer.user);
 }
 
 static gboolean

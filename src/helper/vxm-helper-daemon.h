@@ -18,7 +18,7 @@ typedef struct {
   const char *root;      /* the host's "/" (NULL: the real one) */
   const char *group;     /* who may ask (default "vxm") */
   guint idle_timeout_ms; /* a connection silent this long is dropped (default 10 s) */
-  guint max_connections; /* served at once; more wait (default 16) */
+  guint max_connections; /* served at once; more wait (default 64; 8 a user, root unlimited) */
 } VxmHelperDaemonOptions;
 
 typedef struct _VxmHelperDaemon VxmHelperDaemon;
