@@ -1,5 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,6 +41,127 @@ make_process(const char *root, int pid, const char *comm, const char *const *fds
     g_autofree char *fd = g_strdup_printf("proc/%d/fd/%d", pid, i);
     vxm_test_symlink(root, fd, fds[i]);
   }
+}
+
+/* Narrows this process's effective and permitted capabilities to @caps (no libcap: two
+ * syscalls). */
+static gboolean
+keep_capabilities(guint64 caps)
+{
+  struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
+  struct __user_cap_data_struct data[2];
+
+  /* only those this process has: this sandbox's root lacks CAP_SYS_RESOURCE */
+  if (syscall(SYS_capget, &header, data) != 0)
+    return FALSE;
+  data[0].effective = data[0].permitted &= (guint32)caps;
+  data[1].effective = data[1].permitted &= (guint32)(caps >> 32);
+  data[0].inheritable = data[1].inheritable = 0;
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
+/* The capabilities data/systemd/vxmd.service leaves vxmd (CapabilityBoundingSet). */
+static guint64
+unit_capabilities(void)
+{
+  static const struct {
+    const char *name;
+    int cap;
+  } known[] = {{"CAP_CHOWN", CAP_CHOWN},
+               {"CAP_DAC_OVERRIDE", CAP_DAC_OVERRIDE},
+               {"CAP_DAC_READ_SEARCH", CAP_DAC_READ_SEARCH},
+               {"CAP_FOWNER", CAP_FOWNER},
+               {"CAP_SYS_PTRACE", CAP_SYS_PTRACE},
+               {"CAP_SYS_ADMIN", CAP_SYS_ADMIN},
+               {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE}};
+  g_autofree char *path = vxm_test_source_path("data/systemd/vxmd.service");
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint64 caps = 0;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  lines = g_strsplit(text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    g_auto(GStrv) names = NULL;
+
+    if (!g_str_has_prefix(lines[i], "CapabilityBoundingSet="))
+      continue;
+    names = g_strsplit(lines[i] + strlen("CapabilityBoundingSet="), " ", -1);
+    for (guint k = 0; names[k] != NULL; k++) {
+      guint j;
+
+      for (j = 0; j < G_N_ELEMENTS(known) && g_strcmp0(known[j].name, names[k]) != 0; j++)
+        ;
+      if (j == G_N_ELEMENTS(known))
+        g_error("vxmd.service names %s, which this test does not know", names[k]);
+      caps |= G_GUINT64_CONSTANT(1) << known[j].cap;
+    }
+  }
+  g_assert_cmpuint(caps, !=, 0);
+  return caps;
+}
+
+/* Scans @root for holders of 0000:01:00.0 in a child with only @caps; its count of processes
+ * whose open files could not be read. */
+static guint
+unreadable_with(const char *root, guint64 caps)
+{
+  pid_t scanner = fork();
+  int status = 0;
+
+  if (scanner == 0) {
+    g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+    g_autoptr(GPtrArray) holders = NULL;
+    guint unreadable = 0;
+
+    if (!keep_capabilities(caps))
+      _exit(255);
+    holders = vxm_pci_holders_scan(fs, "0000:01:00.0", &unreadable, NULL);
+    _exit(holders == NULL ? 254 : (int)MIN(unreadable, 200u));
+  }
+  g_assert_cmpint(waitpid(scanner, &status, 0), ==, scanner);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), <, 254);
+  return (guint)WEXITSTATUS(status);
+}
+
+/* On the real /proc, with another user's process running. Without CAP_SYS_PTRACE another
+ * user's /proc/PID/fd lists (CAP_DAC_OVERRIDE) but its links cannot be read: that process
+ * must count as unreadable (the detach then refuses), never as holding nothing, since an
+ * NVIDIA unbind under a holder vxm did not see hangs for good. With the capabilities
+ * vxmd.service gives vxmd, vxmd reads every process root can. */
+static void
+test_holders_real_proc(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autofree char *proc = g_build_filename(root, "proc", NULL);
+  guint64 unit = 0;
+  guint all;
+  pid_t other;
+
+  if (!vxm_test_require_root())
+    return;
+  unit = unit_capabilities();
+  make_gpu(root, "0000:01:00.0", "0x10de\n", "card1", "renderD129");
+  g_assert_cmpint(symlink("/proc", proc), ==, 0);
+  other = fork();
+  if (other == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+      _exit(120);
+    execl("/bin/sleep", "sleep", "60", (char *)NULL);
+    _exit(127);
+  }
+  g_assert_cmpint(other, >, 0);
+  g_usleep(200 * 1000); /* its exec, so its fds are its own */
+  /* root with every capability it has is the reference: a process more privileged than this
+   * one (this sandbox's PID 1) stays unreadable to root too */
+  all = unreadable_with(root, G_MAXUINT64);
+  g_assert_cmpuint(unreadable_with(root, unit & ~(G_GUINT64_CONSTANT(1) << CAP_SYS_PTRACE)), >,
+                   all);
+  g_assert_cmpuint(unreadable_with(root, unit), ==, all);
+  kill(other, SIGKILL);
+  waitpid(other, NULL, 0);
+  vxm_test_rm_rf(root);
 }
 
 static void
@@ -159,6 +283,7 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/vxm/pci/holders/found", test_holders_found);
   g_test_add_func("/vxm/pci/holders/missing-device", test_holders_missing_device);
+  g_test_add_func("/vxm/pci/holders/real-proc-unit-capabilities", test_holders_real_proc);
   g_test_add_func("/vxm/pci/sysfs-writer/ok-and-errno", test_writer_ok_and_errno);
   g_test_add_func("/vxm/pci/sysfs-writer/hang-then-reaped", test_writer_hang);
   return g_test_run();

@@ -92,6 +92,12 @@ scan_process(VxmHostfs *hostfs, const char *pid, GPtrArray *nodes, gboolean nvid
       continue;
     link = g_build_filename(fd_dir, de->d_name, NULL);
     n = readlink(link, target, sizeof target - 1);
+    if (n < 0 && (errno == EACCES || errno == EPERM)) {
+      /* the folder could be listed (CAP_DAC_OVERRIDE) but not where its fds point (that
+       * takes CAP_SYS_PTRACE): not knowing is not "holds nothing" */
+      *unreadable = TRUE;
+      break;
+    }
     if (n < 0)
       continue; /* the fd was closed meanwhile */
     target[n] = '\0';
@@ -100,7 +106,7 @@ scan_process(VxmHostfs *hostfs, const char *pid, GPtrArray *nodes, gboolean nvid
       g_ptr_array_add(found, g_strdup(target));
   }
   closedir(dir);
-  if (found->len == 0)
+  if (found->len == 0 || *unreadable)
     return NULL;
   g_ptr_array_sort(found, compare_strings);
   g_ptr_array_add(found, NULL);
