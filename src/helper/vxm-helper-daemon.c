@@ -36,8 +36,8 @@
 #define MAX_FDS                  4
 /* Connections one user (not root) may have open at once: a member of the group who opens many
  * and sends nothing must not take every worker from the other users. vxm itself uses one or
- * two at a time (eight threads at once in the tests' worst case). */
-#define MAX_CONNECTIONS_PER_USER 8
+ * two at a time, a starting VM one per parallel step; the tests use eight threads at once. */
+#define MAX_CONNECTIONS_PER_USER 16
 
 struct _VxmHelperDaemon {
   VxmHostfs *hostfs;
