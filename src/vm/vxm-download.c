@@ -1,6 +1,7 @@
 #include "vxm-download.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,7 +14,70 @@
 #include "common/vxm-util.h"
 #include "vxm-config.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(CURL, curl_easy_cleanup)
+/* libcurl is loaded when a download starts, not linked: its 30-odd libraries (TLS, Kerberos,
+ * LDAP, ...) cost every vxm process ~9 ms to load, and vxm start runs two of them while only
+ * vxm init --virtio-iso downloads. The package depends on libcurl4 for it. */
+#define VXM_LIBCURL "libcurl.so.4"
+
+typedef struct {
+  CURLcode (*global_init)(long flags);
+  CURL *(*easy_init)(void);
+  void (*easy_cleanup)(CURL *curl);
+  CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
+  CURLcode (*easy_perform)(CURL *curl);
+  CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
+  const char *(*easy_strerror)(CURLcode code);
+} CurlApi;
+
+static CurlApi curl_api;
+
+static gboolean
+curl_load(GError **error)
+{
+  static gsize loaded = 0;
+  static char *load_error = NULL;
+
+  if (g_once_init_enter(&loaded)) {
+    void *lib = dlopen(VXM_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+    struct {
+      const char *name;
+      void **slot;
+    } symbols[] = {{"curl_global_init", (void **)&curl_api.global_init},
+                   {"curl_easy_init", (void **)&curl_api.easy_init},
+                   {"curl_easy_cleanup", (void **)&curl_api.easy_cleanup},
+                   {"curl_easy_setopt", (void **)&curl_api.easy_setopt},
+                   {"curl_easy_perform", (void **)&curl_api.easy_perform},
+                   {"curl_easy_getinfo", (void **)&curl_api.easy_getinfo},
+                   {"curl_easy_strerror", (void **)&curl_api.easy_strerror}};
+
+    for (guint i = 0; lib != NULL && i < G_N_ELEMENTS(symbols) && load_error == NULL; i++) {
+      *symbols[i].slot = dlsym(lib, symbols[i].name);
+      if (*symbols[i].slot == NULL)
+        load_error = g_strdup_printf("%s has no %s", VXM_LIBCURL, symbols[i].name);
+    }
+    if (lib == NULL)
+      load_error = g_strdup(dlerror());
+    else if (load_error == NULL)
+      curl_api.global_init(CURL_GLOBAL_DEFAULT);
+    g_once_init_leave(&loaded, 1);
+  }
+  if (load_error != NULL) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
+                "cannot download: libcurl could not be loaded (%s): install it with `sudo apt "
+                "install libcurl4`",
+                load_error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+curl_handle_free(CURL *curl)
+{
+  curl_api.easy_cleanup(curl);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CURL, curl_handle_free)
 
 gboolean
 vxm_download_is_url(const char *text)
@@ -185,7 +249,7 @@ on_progress(void *data, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal
 static gboolean
 transfer_once(const char *url, Transfer *t, long *status_out, GError **error)
 {
-  g_autoptr(CURL) curl = curl_easy_init();
+  g_autoptr(CURL) curl = curl_api.easy_init();
   char errbuf[CURL_ERROR_SIZE] = "";
   g_autofree char *range = NULL;
   g_autofree char *ua = g_strdup_printf("vxm/%s", VXM_VERSION);
@@ -196,33 +260,33 @@ transfer_once(const char *url, Transfer *t, long *status_out, GError **error)
     g_set_error(error, VXM_ERROR, VXM_ERROR_FAILED, "cannot start libcurl");
     return FALSE;
   }
-  curl_easy_setopt(curl, CURLOPT_URL, url);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, ua);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, t);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_api.easy_setopt(curl, CURLOPT_URL, url);
+  curl_api.easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_api.easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_api.easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_api.easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
+  curl_api.easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_api.easy_setopt(curl, CURLOPT_USERAGENT, ua);
+  curl_api.easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_api.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl_api.easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_api.easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_api.easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_api.easy_setopt(curl, CURLOPT_HEADERDATA, t);
+  curl_api.easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+  curl_api.easy_setopt(curl, CURLOPT_WRITEDATA, t);
+  curl_api.easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_api.easy_setopt(curl, CURLOPT_XFERINFODATA, t);
+  curl_api.easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   if (t->offset > 0) {
     range = g_strdup_printf("%" G_GUINT64_FORMAT "-", t->offset);
-    curl_easy_setopt(curl, CURLOPT_RANGE, range);
+    curl_api.easy_setopt(curl, CURLOPT_RANGE, range);
   }
 
   t->start_us = g_get_monotonic_time();
   t->status = 0;
-  rc = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  rc = curl_api.easy_perform(curl);
+  curl_api.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   *status_out = status;
   if (t->write_errno != 0)
     return vxm_error_set_from_errno(error, t->write_errno, "cannot write %s", t->part);
@@ -235,7 +299,7 @@ transfer_once(const char *url, Transfer *t, long *status_out, GError **error)
     return FALSE;
   }
   if (rc != CURLE_OK) {
-    const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    const char *detail = errbuf[0] ? errbuf : curl_api.easy_strerror(rc);
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
       g_set_error(error, VXM_ERROR, VXM_ERROR_IO,
@@ -275,7 +339,6 @@ gboolean
 vxm_download_file(const char *url, const char *dest, const char *sha256,
                   VxmDownloadProgressFunc progress, gpointer user_data, GError **error)
 {
-  static gsize curl_ready = 0;
   g_autofree char *part = g_strconcat(dest, ".part", NULL);
   g_autofree char *want = NULL;
   vxm_autofd int fd = -1;
@@ -289,10 +352,8 @@ vxm_download_file(const char *url, const char *dest, const char *sha256,
   }
   if (sha256 != NULL && !vxm_download_sha256_parse(sha256, &want, error))
     return FALSE;
-  if (g_once_init_enter(&curl_ready)) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    g_once_init_leave(&curl_ready, 1);
-  }
+  if (!curl_load(error))
+    return FALSE;
 
   fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
