@@ -132,8 +132,8 @@ snapshot_tree(const char *dest)
   g_autofree char *usr = g_build_filename(dest, "usr", NULL);
 
   g_mkdir_with_parents(dest, 0755);
-  vxm_test_run((const char *const[]){"/bin/cp", "-a", "--attributes-only", dev, dest, NULL}, NULL, NULL,
-               NULL);
+  vxm_test_run((const char *const[]){"/bin/cp", "-a", "--attributes-only", dev, dest, NULL}, NULL,
+               NULL, NULL);
   for (guint i = 0; i < G_N_ELEMENTS(dirs); i++) {
     g_autofree char *src = g_build_filename(vxm_simhost_root(sim), dirs[i], NULL);
     g_autofree char *err = NULL;

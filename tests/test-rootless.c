@@ -248,58 +248,6 @@ init_vm(User *u, VxmSimhost *sim)
 }
 
 /* Waits (inotify on the file) until @path contains @needle; the guard is a limit, not a pace. */
-typedef struct {
-  const char *path;
-  const char *needle;
-  gboolean found;
-} FileWait;
-
-static gboolean
-file_has(FileWait *w)
-{
-  g_autofree char *text = NULL;
-
-  return g_file_get_contents(w->path, &text, NULL, NULL) && strstr(text, w->needle) != NULL;
-}
-
-static void
-on_file_changed(GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
-                gpointer user_data)
-{
-  FileWait *w = user_data;
-
-  (void)monitor;
-  (void)file;
-  (void)other;
-  (void)event;
-  if (!w->found)
-    w->found = file_has(w);
-}
-
-static gboolean
-on_guard(gpointer user_data)
-{
-  *(gboolean *)user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_file_contains(const char *path, const char *needle, guint guard_s)
-{
-  g_autoptr(GFile) file = g_file_new_for_path(path);
-  g_autoptr(GFileMonitor) monitor = g_file_monitor_file(file, G_FILE_MONITOR_NONE, NULL, NULL);
-  FileWait w = {.path = path, .needle = needle};
-  gboolean expired = FALSE;
-  guint guard = g_timeout_add_seconds(guard_s, on_guard, &expired);
-
-  g_signal_connect(monitor, "changed", G_CALLBACK(on_file_changed), &w);
-  w.found = file_has(&w);
-  while (!w.found && !expired)
-    g_main_context_iteration(NULL, TRUE);
-  if (!expired)
-    g_source_remove(guard);
-  return w.found;
-}
 
 typedef struct {
   GPid pid;
@@ -325,7 +273,7 @@ vxmd_start(VxmSimhost *sim, const char *tmp)
   g_assert_no_error(error);
   close(fd);
   running_vxmd = d->pid;
-  g_assert_true(wait_file_contains(d->log, "vxmd ready", 30));
+  g_assert_true(vxm_test_wait_file_contains(d->log, "vxmd ready", 30));
   return d;
 }
 
@@ -512,7 +460,7 @@ test_start_stop(void)
     g_autofree char *vxm_log =
         g_build_filename(u->home, "XDG_STATE_HOME", "vxm", VM, "vxm.log", NULL);
 
-    g_assert_true(wait_file_contains(vxm_log, "switched to dp1", 30));
+    g_assert_true(vxm_test_wait_file_contains(vxm_log, "switched to dp1", 30));
   }
   assert_monitor_input(sim, "dp1");
 

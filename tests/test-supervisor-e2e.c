@@ -231,63 +231,6 @@ qmp_query(const char *execute)
 }
 
 /* Waits (inotify on the file) until @path contains @needle; a guard, not a timed assertion. */
-typedef struct {
-  const char *path;
-  const char *needle;
-  gboolean found;
-} FileWait;
-
-static gboolean
-file_has(FileWait *w)
-{
-  g_autofree char *text = NULL;
-  gsize length = 0;
-
-  if (!g_file_get_contents(w->path, &text, &length, NULL))
-    return FALSE;
-  /* the serial log has terminal escapes and NULs: search the raw bytes */
-  return g_strstr_len(text, (gssize)length, w->needle) != NULL ||
-         memmem(text, length, w->needle, strlen(w->needle)) != NULL;
-}
-
-static void
-on_file_changed(GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
-                gpointer user_data)
-{
-  FileWait *w = user_data;
-
-  (void)monitor;
-  (void)file;
-  (void)other;
-  (void)event;
-  if (!w->found)
-    w->found = file_has(w);
-}
-
-static gboolean
-on_guard(gpointer user_data)
-{
-  *(gboolean *)user_data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-wait_file_contains(const char *path, const char *needle, guint guard_s)
-{
-  g_autoptr(GFile) file = g_file_new_for_path(path);
-  g_autoptr(GFileMonitor) monitor = g_file_monitor_file(file, G_FILE_MONITOR_NONE, NULL, NULL);
-  FileWait w = {.path = path, .needle = needle};
-  gboolean expired = FALSE;
-  guint guard = g_timeout_add_seconds(guard_s, on_guard, &expired);
-
-  g_signal_connect(monitor, "changed", G_CALLBACK(on_file_changed), &w);
-  w.found = file_has(&w);
-  while (!w.found && !expired)
-    g_main_context_iteration(NULL, TRUE);
-  if (!expired)
-    g_source_remove(guard);
-  return w.found;
-}
 
 /* ---- host resources ---- */
 
@@ -532,7 +475,7 @@ test_start_stop(void)
   /* the firmware (secure boot OVMF) reached its boot manager */
   serial = g_strdup(
       json_object_get_string_member(json_object_get_object_member(status, "logs"), "serial"));
-  g_assert_true(wait_file_contains(serial, "BdsDxe", 180));
+  g_assert_true(vxm_test_wait_file_contains(serial, "BdsDxe", 180));
 
   g_clear_pointer(&out, g_free);
   g_assert_cmpint(run_vxm(&e, &out, "stop", VM, NULL), ==, 0);
@@ -1106,7 +1049,7 @@ test_input_replug(void)
 
   vxm_simhost_clear_log(e.sim);
   sim_input(&e, "unplug g915-kbd\n");
-  g_assert_true(wait_file_contains(vxm_log, "input kbd0: gone", 30));
+  g_assert_true(vxm_test_wait_file_contains(vxm_log, "input kbd0: gone", 30));
   {
     g_autoptr(JsonObject) unplugged = status_json(&e);
     g_autofree char *human = NULL;
@@ -1118,7 +1061,7 @@ test_input_replug(void)
                                    "back in)\n"));
   }
   sim_input(&e, "replug g915-kbd\n");
-  g_assert_true(wait_file_contains(vxm_log, "input kbd0: readded", 30));
+  g_assert_true(vxm_test_wait_file_contains(vxm_log, "input kbd0: readded", 30));
   wait_kbd(&e, KBD_GRABBED);
   log = vxm_simhost_read_log(e.sim);
   g_test_message("simulator log, unplug and replug:\n%s", log);
@@ -1137,7 +1080,7 @@ test_input_replug(void)
   vxm_simhost_clear_log(e.sim);
   sim_input(&e, "unplug g915-kbd\n");
   sim_input(&e, "replug g915-kbd event20\n");
-  g_assert_true(wait_file_contains(vxm_log, "(/dev/input/event20) to ", 30));
+  g_assert_true(vxm_test_wait_file_contains(vxm_log, "(/dev/input/event20) to ", 30));
   wait_kbd(&e, "input g915-kbd event20 plugged grab=qemu-system-x86 clients=1");
   g_clear_pointer(&log, g_free);
   log = vxm_simhost_read_log(e.sim);
@@ -1209,7 +1152,7 @@ test_input_pending(void)
   status = status_json(&e);
   vxm_log =
       g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"), "vxm"));
-  g_assert_true(wait_file_contains(vxm_log, "1 not plugged in yet", 30));
+  g_assert_true(vxm_test_wait_file_contains(vxm_log, "1 not plugged in yet", 30));
   g_clear_pointer(&status, json_object_unref);
   status = status_json(&e);
   g_assert_cmpstr(input_state(status, "kbd0"), ==, "waiting");
@@ -1224,7 +1167,7 @@ test_input_pending(void)
 
   vxm_simhost_clear_log(e.sim);
   sim_input(&e, "replug g915-kbd\n");
-  g_assert_true(wait_file_contains(vxm_log, "input kbd0: readded", 30));
+  g_assert_true(vxm_test_wait_file_contains(vxm_log, "input kbd0: readded", 30));
   wait_kbd(&e, KBD_GRABBED);
   log = vxm_simhost_read_log(e.sim);
   g_assert_true(strstr(log, "chown /dev/input/event3") <

@@ -1,6 +1,7 @@
 #include "vxm-test-util.h"
 
 #include <errno.h>
+#include <gio/gio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -138,4 +139,62 @@ vxm_test_run_account_tool(const char *const *argv)
     }
     g_usleep(100 * 1000);
   }
+}
+
+typedef struct {
+  const char *path;
+  const char *needle;
+  gboolean found;
+} FileWait;
+
+static gboolean
+file_has(FileWait *w)
+{
+  g_autofree char *text = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents(w->path, &text, &length, NULL))
+    return FALSE;
+  /* the serial log has terminal escapes and NULs: search the raw bytes */
+  return g_strstr_len(text, (gssize)length, w->needle) != NULL ||
+         memmem(text, length, w->needle, strlen(w->needle)) != NULL;
+}
+
+static void
+on_file_changed(GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                gpointer user_data)
+{
+  FileWait *w = user_data;
+
+  (void)monitor;
+  (void)file;
+  (void)other;
+  (void)event;
+  if (!w->found)
+    w->found = file_has(w);
+}
+
+static gboolean
+on_guard(gpointer user_data)
+{
+  *(gboolean *)user_data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+vxm_test_wait_file_contains(const char *path, const char *needle, guint guard_s)
+{
+  g_autoptr(GFile) file = g_file_new_for_path(path);
+  g_autoptr(GFileMonitor) monitor = g_file_monitor_file(file, G_FILE_MONITOR_NONE, NULL, NULL);
+  FileWait w = {.path = path, .needle = needle};
+  gboolean expired = FALSE;
+  guint guard = g_timeout_add_seconds(guard_s, on_guard, &expired);
+
+  g_signal_connect(monitor, "changed", G_CALLBACK(on_file_changed), &w);
+  w.found = file_has(&w);
+  while (!w.found && !expired)
+    g_main_context_iteration(NULL, TRUE);
+  if (!expired)
+    g_source_remove(guard);
+  return w.found;
 }

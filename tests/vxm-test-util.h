@@ -33,4 +33,8 @@ int vxm_test_run(const char *const *argv, const char *const *envp, char **out_st
  * again for up to 20 s. */
 int vxm_test_run_account_tool(const char *const *argv);
 
+/* Waits (on the thread-default main context, woken by a file monitor) until @path holds
+ * @needle (raw bytes: logs may hold NULs and escapes), at most @guard_s seconds. */
+gboolean vxm_test_wait_file_contains(const char *path, const char *needle, guint guard_s);
+
 G_END_DECLS

@@ -1356,7 +1356,8 @@ vxm_supervisor_stop(VxmSupervisor *self, gboolean force, gint timeout_s)
   sv_log(self, "ACPI power-down, quit in %u s if the guest has not shut down", limit_s);
   vxm_qmp_client_execute_async(self->qmp, "system_powerdown", NULL, 0, NULL, on_powerdown_reply,
                                g_object_ref(self));
-  self->powerdown_source = g_timeout_add_seconds(limit_s, on_powerdown_timeout, self);
+  /* g_timeout_add_seconds may fire up to a second early: the guest gets its whole time */
+  self->powerdown_source = g_timeout_add(limit_s * 1000, on_powerdown_timeout, self);
 }
 
 static gboolean
