@@ -537,6 +537,36 @@ test_check_vm(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(out, "✘ memory"));
 }
 
+/* The options every command takes may come before the command: same answer either way; an
+ * unknown option there is a usage error that says where options go. */
+static void
+test_options_before_command(Fixture *f, gconstpointer data)
+{
+  g_autofree char *after = NULL, *before = NULL, *equals = NULL, *err = NULL;
+  g_autofree char *root_equals = g_strdup_printf("--root=%s", f->root);
+
+  g_assert_cmpint(run_vxm(f, &after, NULL, "list-gpus", "--json", NULL), ==, 0);
+  g_assert_cmpint(
+      vxm_test_run((const char *const[]){f->vxm, "--root", f->root, "list-gpus", "--json", NULL},
+                   (const char *const *)f->env->pdata, &before, NULL),
+      ==, 0);
+  g_assert_cmpstr(before, ==, after);
+  g_assert_cmpint(
+      vxm_test_run((const char *const[]){f->vxm, root_equals, "-q", "list-gpus", "--json", NULL},
+                   (const char *const *)f->env->pdata, &equals, NULL),
+      ==, 0);
+  g_assert_cmpstr(equals, ==, after);
+  g_assert_cmpint(vxm_test_run((const char *const[]){f->vxm, "--bogus", "list-gpus", NULL},
+                               (const char *const *)f->env->pdata, NULL, &err),
+                  ==, 2);
+  g_assert_nonnull(strstr(err, "unknown option '--bogus' before the command"));
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vxm_test_run((const char *const[]){f->vxm, "--root", f->root, NULL},
+                               (const char *const *)f->env->pdata, NULL, &err),
+                  ==, 2);
+  g_assert_nonnull(strstr(err, "no command after the options"));
+}
+
 #define ADD(path, func, machine) \
   g_test_add(path, Fixture, GINT_TO_POINTER(machine), fixture_setup, func, fixture_teardown)
 
@@ -560,6 +590,8 @@ main(int argc, char **argv)
   ADD("/vxm/cli/check/iommu-off", test_check_iommu_off, VXM_TEST_MACHINE_IOMMU_OFF);
   ADD("/vxm/cli/root-handling", test_root_handling, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/usage-errors", test_usage_errors, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/cli/options-before-command", test_options_before_command,
+      VXM_TEST_MACHINE_INTEL_NVIDIA);
   status = g_test_run();
   vxm_test_rm_rf(shared_cache);
   g_free(shared_cache);

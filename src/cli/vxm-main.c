@@ -44,7 +44,7 @@ print_usage(FILE *out)
 
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
     width = MAX(width, (int)strlen(commands[i].name));
-  fprintf(out, "Usage: vxm [--version] [--help] COMMAND [OPTIONS]\n\n"
+  fprintf(out, "Usage: vxm [--version] [--help] [--root DIR] [--quiet] COMMAND [OPTIONS]\n\n"
                "Run a Windows guest on this workstation's second GPU, and give it back.\n\n"
                "Commands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
@@ -53,9 +53,53 @@ print_usage(FILE *out)
                "simulated or other host root instead of /.\n");
 }
 
+/* `vxm --root DIR start NAME`: the options every command takes (--root DIR, --root=DIR,
+ * --quiet, -q) may come before the command too; they are moved behind it, where the command's
+ * parser reads them. Returns the new argv (its strings are @argv's), or NULL after saying what
+ * is wrong. */
+static char **
+command_first(int argc, char **argv)
+{
+  g_autoptr(GPtrArray) globals = g_ptr_array_new();
+  g_autoptr(GPtrArray) out = g_ptr_array_new();
+  int i = 1;
+
+  while (i < argc && argv[i][0] == '-') {
+    if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+      g_ptr_array_add(globals, argv[i]);
+      g_ptr_array_add(globals, argv[i + 1]);
+      i += 2;
+    } else if (strcmp(argv[i], "--root") == 0) {
+      fprintf(stderr, "vxm: --root needs a folder (vxm --root DIR COMMAND ...)\n");
+      return NULL;
+    } else if (g_str_has_prefix(argv[i], "--root=") || strcmp(argv[i], "--quiet") == 0 ||
+               strcmp(argv[i], "-q") == 0) {
+      g_ptr_array_add(globals, argv[i++]);
+    } else {
+      fprintf(stderr,
+              "vxm: unknown option '%s' before the command: options go after it (vxm COMMAND "
+              "--help lists them)\n",
+              argv[i]);
+      return NULL;
+    }
+  }
+  if (i == argc) {
+    fprintf(stderr, "vxm: no command after the options (vxm --help lists the commands)\n");
+    return NULL;
+  }
+  g_ptr_array_add(out, argv[0]);
+  g_ptr_array_add(out, argv[i]);
+  g_ptr_array_extend(out, globals, NULL, NULL);
+  for (int k = i + 1; k < argc; k++)
+    g_ptr_array_add(out, argv[k]);
+  g_ptr_array_add(out, NULL);
+  return (char **)g_ptr_array_free(g_steal_pointer(&out), FALSE);
+}
+
 int
 main(int argc, char **argv)
 {
+  g_autofree char **reordered = NULL;
   VxmCli cli = {0};
   const char *no_color = g_getenv("NO_COLOR");
   int status;
@@ -74,6 +118,13 @@ main(int argc, char **argv)
       strcmp(argv[1], "help") == 0) {
     print_usage(stdout);
     return VXM_EXIT_OK;
+  }
+  if (argv[1][0] == '-') {
+    reordered = command_first(argc, argv);
+    if (reordered == NULL)
+      return VXM_EXIT_USAGE;
+    argv = reordered;
+    argc = (int)g_strv_length(argv);
   }
   cli.color = isatty(STDOUT_FILENO) && (no_color == NULL || *no_color == '\0');
   for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
