@@ -148,7 +148,9 @@ test_holders_real_proc(void)
   if (other == 0) {
     if (setgid(65534) != 0 || setuid(65534) != 0)
       _exit(120);
-    execl("/bin/sleep", "sleep", "60", (char *)NULL);
+    char *const sleep_argv[] = {"/bin/sleep", "60", NULL};
+
+    execv(sleep_argv[0], sleep_argv);
     _exit(127);
   }
   g_assert_cmpint(other, >, 0);
