@@ -427,6 +427,31 @@ print_resources(JsonObject *vm)
   }
 }
 
+/* What a journal entry changed, in a few words: the PCI device, the node (by its stable link),
+ * the hugepage pool. */
+static char *
+entry_subject(JsonObject *data)
+{
+  if (data == NULL)
+    return g_strdup("");
+  if (json_object_has_member(data, "device"))
+    return g_strdup(member_or(data, "device", ""));
+  if (json_object_has_member(data, "link") || json_object_has_member(data, "path"))
+    return g_strdup(member_or(data, "link", member_or(data, "path", "")));
+  if (json_object_has_member(data, "page_size_kb")) {
+    gint64 node = json_object_get_int_member_with_default(data, "node", -1);
+    g_autofree char *where =
+        node >= 0 ? g_strdup_printf(" on node %" G_GINT64_FORMAT, node) : g_strdup("");
+
+    return g_strdup_printf("%" G_GINT64_FORMAT " kB pages%s: pool %" G_GINT64_FORMAT
+                           " -> %" G_GINT64_FORMAT,
+                           json_object_get_int_member_with_default(data, "page_size_kb", 0), where,
+                           json_object_get_int_member_with_default(data, "previous", 0),
+                           json_object_get_int_member_with_default(data, "target", 0));
+  }
+  return g_strdup("");
+}
+
 static void
 print_vm(VxmCli *cli, JsonObject *vm)
 {
@@ -485,8 +510,10 @@ print_vm(VxmCli *cli, JsonObject *vm)
 
       if (g_strcmp0(member_or(e, "state", ""), "undone") == 0)
         continue;
-      g_print("    %-10s %-7s %s\n", member_or(e, "kind", "?"), member_or(e, "state", "?"),
-              data != NULL ? member_or(data, "device", "") : "");
+      g_autofree char *subject = entry_subject(data);
+
+      g_print("    %-17s %-7s %s\n", member_or(e, "kind", "?"), member_or(e, "state", "?"),
+              subject);
     }
   } else {
     g_print("  held on the host: nothing\n");

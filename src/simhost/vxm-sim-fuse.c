@@ -969,8 +969,10 @@ vxm_sim_fuse_run(VxmSimHost *host, const char *mountpoint, gboolean foreground, 
                  const char *extra_options)
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+  /* max_threads set: libfuse 3.14's fuse_main otherwise starts from an unset (-1) value and
+   * prints "Ignoring invalid max threads value 4294967295" at every mount */
   g_autoptr(GString) options = g_string_new("default_permissions,fsname=vxm-simhost,"
-                                            "subtype=vxm-simhost,auto_unmount");
+                                            "subtype=vxm-simhost,auto_unmount,max_threads=64");
 
   the_host = host;
   host->should_abort = should_abort;
