@@ -31,6 +31,7 @@
 #include <json-glib/json-glib.h>
 
 #include "vxm-simhost-fixture.h"
+#include "vxm-test-users.h"
 #include "vxm-test-util.h"
 
 #define VM           "win11"
@@ -39,58 +40,14 @@
 #define BOARD_SERIAL "J816467203"
 
 static char user_in[32], user_out[32];
-static gboolean made_users, made_group;
 static GPid running_vxmd;
 
-/* SIGKILL every process of @uid (the test user's supervisor, QEMU, swtpm), each by its pid. */
 static void
-kill_processes_of(uid_t uid)
+stop_running_vxmd(void)
 {
-  g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *path = g_build_filename("/proc", name, "status", NULL);
-    g_autofree char *text = NULL;
-    const char *line;
-    guint ruid = G_MAXUINT;
-
-    if (!g_ascii_isdigit(name[0]) || !g_file_get_contents(path, &text, NULL, NULL))
-      continue;
-    line = strstr(text, "\nUid:");
-    if (line != NULL && sscanf(line + 5, "%u", &ruid) == 1 && ruid == uid)
-      kill((pid_t)g_ascii_strtoll(name, NULL, 10), SIGKILL);
-  }
-}
-
-static void
-remove_users(void)
-{
-  struct passwd *pw;
-
   if (running_vxmd > 0)
     kill(running_vxmd, SIGTERM);
   running_vxmd = 0;
-  if (!made_users)
-    return;
-  made_users = FALSE;
-  if ((pw = getpwnam(user_in)) != NULL)
-    kill_processes_of(pw->pw_uid);
-  if ((pw = getpwnam(user_out)) != NULL)
-    kill_processes_of(pw->pw_uid);
-  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_in, NULL});
-  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_out, NULL});
-  if (made_group)
-    vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupdel", "vxm", NULL});
-  made_group = FALSE;
-}
-
-static void
-on_signal(int sig)
-{
-  remove_users();
-  signal(sig, SIG_DFL);
-  raise(sig);
 }
 
 static void
@@ -98,35 +55,10 @@ make_users(void)
 {
   g_snprintf(user_in, sizeof user_in, "vxmr%di", (int)getpid());
   g_snprintf(user_out, sizeof user_out, "vxmr%do", (int)getpid());
-  made_users = TRUE;
-  atexit(remove_users);
-  signal(SIGABRT, on_signal);
-  signal(SIGTERM, on_signal);
-  signal(SIGINT, on_signal);
-  signal(SIGTRAP, on_signal); /* g_error() */
-  if (getgrnam("vxm") == NULL) {
-    g_assert_cmpint(vxm_test_run_account_tool(
-                        (const char *const[]){"/usr/sbin/groupadd", "--system", "vxm", NULL}),
-                    ==, 0);
-    made_group = TRUE;
-  }
-  g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/useradd", "-M", "-N",
-                                                                  "-G", "vxm", user_in, NULL}),
-                  ==, 0);
-  g_assert_cmpint(vxm_test_run_account_tool(
-                      (const char *const[]){"/usr/sbin/useradd", "-M", "-N", user_out, NULL}),
-                  ==, 0);
-}
-
-/* child setup: become the user (its groups included), as a login would */
-static void
-become_user(gpointer data)
-{
-  struct passwd *pw = getpwnam(data);
-
-  if (pw == NULL || initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-      setuid(pw->pw_uid) != 0)
-    _exit(120);
+  vxm_test_users_on_cleanup(stop_running_vxmd);
+  vxm_test_group_add("vxm", TRUE); /* the package's group, when it is not installed */
+  vxm_test_user_add(user_in, "vxm");
+  vxm_test_user_add(user_out, NULL);
 }
 
 typedef struct {
@@ -206,11 +138,12 @@ run_vxm(User *u, VxmSimhost *sim, char **out, const char *first, ...)
   g_ptr_array_add(argv, g_strdup("--root"));
   g_ptr_array_add(argv, g_strdup(vxm_simhost_root(sim)));
   g_ptr_array_add(argv, NULL);
-  g_assert_true(g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT, become_user,
-                             (gpointer)u->user, &stdout_text, &stderr_text, &status, &error));
+  g_assert_true(g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT,
+                             vxm_test_become_user, (gpointer)u->user, &stdout_text, &stderr_text,
+                             &status, &error));
   g_assert_no_error(error);
   g_assert_true(WIFEXITED(status));
-  g_assert_cmpint(WEXITSTATUS(status), !=, 120); /* become_user failed */
+  g_assert_cmpint(WEXITSTATUS(status), !=, 120); /* vxm_test_become_user failed */
   g_test_message("$ (%s) vxm %s ... -> %d\n%s%s", u->user, first, WEXITSTATUS(status), stdout_text,
                  stderr_text);
   if (out != NULL)
@@ -658,8 +591,8 @@ run_host_ops(User *u, VxmSimhost *sim, const char *gpu, const char *const *steps
   for (gsize i = 0; steps[i] != NULL; i++)
     g_ptr_array_add(argv, g_strdup(steps[i]));
   g_ptr_array_add(argv, NULL);
-  g_assert_true(g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT, become_user,
-                             (gpointer)u->user, &out, &err, &status, &error));
+  g_assert_true(g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT,
+                             vxm_test_become_user, (gpointer)u->user, &out, &err, &status, &error));
   g_assert_no_error(error);
   g_test_message("host ops as %s:\n%s%s", u->user, out, err);
   g_assert_true(WIFEXITED(status));

@@ -17,35 +17,20 @@
 #include <unistd.h>
 
 #include "vxm-simhost-fixture.h"
+#include "vxm-test-users.h"
 #include "vxm-test-util.h"
 
 static char group_name[64];
 static char user_a[32], user_b[32], user_out[32];
-static gboolean made_users;
 static guint hostile_cases;
 
 static GPid running_vxmd; /* killed on any exit, so an assertion leaves nothing behind */
 
 static void
-remove_users(void)
+stop_running_vxmd(void)
 {
   if (running_vxmd > 0)
     kill(running_vxmd, SIGTERM);
-  if (!made_users)
-    return;
-  made_users = FALSE;
-  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_a, NULL});
-  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_b, NULL});
-  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user_out, NULL});
-  vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupdel", group_name, NULL});
-}
-
-static void
-on_signal(int sig)
-{
-  remove_users();
-  signal(sig, SIG_DFL);
-  raise(sig);
 }
 
 static void
@@ -55,24 +40,11 @@ make_users(void)
   g_snprintf(user_a, sizeof user_a, "vxmt%da", (int)getpid());
   g_snprintf(user_b, sizeof user_b, "vxmt%db", (int)getpid());
   g_snprintf(user_out, sizeof user_out, "vxmt%do", (int)getpid());
-  made_users = TRUE;
-  atexit(remove_users);
-  signal(SIGABRT, on_signal);
-  signal(SIGTERM, on_signal);
-  signal(SIGINT, on_signal);
-  signal(SIGTRAP, on_signal); /* g_error() */
-  g_assert_cmpint(
-      vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupadd", group_name, NULL}), ==,
-      0);
-  g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/useradd", "-M", "-N",
-                                                                  "-G", group_name, user_a, NULL}),
-                  ==, 0);
-  g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/useradd", "-M", "-N",
-                                                                  "-G", group_name, user_b, NULL}),
-                  ==, 0);
-  g_assert_cmpint(vxm_test_run_account_tool(
-                      (const char *const[]){"/usr/sbin/useradd", "-M", "-N", user_out, NULL}),
-                  ==, 0);
+  vxm_test_users_on_cleanup(stop_running_vxmd);
+  g_assert_true(vxm_test_group_add(group_name, FALSE));
+  vxm_test_user_add(user_a, group_name);
+  vxm_test_user_add(user_b, group_name);
+  vxm_test_user_add(user_out, NULL);
 }
 
 static uid_t
@@ -82,19 +54,6 @@ uid_of(const char *user)
 
   g_assert_nonnull(pw);
   return pw->pw_uid;
-}
-
-/* child setup: become @user (its groups included), as a login would */
-static void
-become_user(gpointer data)
-{
-  struct passwd *pw = getpwnam(data);
-  gid_t groups[64];
-  int n = G_N_ELEMENTS(groups);
-
-  if (pw == NULL || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0 ||
-      setgroups((size_t)n, groups) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
-    _exit(120);
 }
 
 typedef struct {
@@ -257,7 +216,7 @@ client(Host *h, const char *user, const char *mode, const char *arg, const char 
   g_autoptr(GError) error = NULL;
   int status = 0;
 
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, become_user,
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, vxm_test_become_user,
                              (gpointer)user, out_reply, &err, &status, &error));
   g_assert_no_error(error);
   g_free(last_stderr);
@@ -573,7 +532,7 @@ client_async(Host *h, const char *user, const char *mode, const char *arg)
   g_autoptr(GError) error = NULL;
   GSubprocess *p;
 
-  g_subprocess_launcher_set_child_setup(launcher, become_user, (gpointer)user, NULL);
+  g_subprocess_launcher_set_child_setup(launcher, vxm_test_become_user, (gpointer)user, NULL);
   p = g_subprocess_launcher_spawn(launcher, &error, bin, h->socket, mode, arg, NULL);
   g_assert_no_error(error);
   return p;

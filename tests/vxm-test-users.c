@@ -1,0 +1,129 @@
+#include "vxm-test-users.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vxm-test-util.h"
+
+static GPtrArray *users;  /* names this program made */
+static GPtrArray *groups; /* names this program made */
+static void (*cleanup_first)(void);
+
+/* SIGKILL every process of @uid (a test user's supervisor, QEMU, swtpm), each by its pid. */
+static void
+kill_processes_of(uid_t uid)
+{
+  g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *path = g_build_filename("/proc", name, "status", NULL);
+    g_autofree char *text = NULL;
+    const char *line;
+    guint ruid = G_MAXUINT;
+
+    if (!g_ascii_isdigit(name[0]) || !g_file_get_contents(path, &text, NULL, NULL))
+      continue;
+    line = strstr(text, "\nUid:");
+    if (line != NULL && sscanf(line + 5, "%u", &ruid) == 1 && ruid == uid)
+      kill((pid_t)g_ascii_strtoll(name, NULL, 10), SIGKILL);
+  }
+}
+
+static void
+remove_all(void)
+{
+  if (cleanup_first != NULL)
+    cleanup_first();
+  cleanup_first = NULL;
+  for (guint i = 0; users != NULL && i < users->len; i++) {
+    const char *user = g_ptr_array_index(users, i);
+    struct passwd *pw = getpwnam(user);
+
+    if (pw != NULL)
+      kill_processes_of(pw->pw_uid);
+    vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user, NULL});
+  }
+  for (guint i = 0; groups != NULL && i < groups->len; i++)
+    vxm_test_run_account_tool(
+        (const char *const[]){"/usr/sbin/groupdel", g_ptr_array_index(groups, i), NULL});
+  g_clear_pointer(&users, g_ptr_array_unref);
+  g_clear_pointer(&groups, g_ptr_array_unref);
+}
+
+static void
+on_signal(int sig)
+{
+  remove_all();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void
+ensure_cleanup(void)
+{
+  if (users != NULL)
+    return;
+  users = g_ptr_array_new_with_free_func(g_free);
+  groups = g_ptr_array_new_with_free_func(g_free);
+  atexit(remove_all);
+  signal(SIGABRT, on_signal);
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  signal(SIGTRAP, on_signal); /* g_error() */
+}
+
+gboolean
+vxm_test_group_add(const char *group, gboolean system)
+{
+  ensure_cleanup();
+  if (getgrnam(group) != NULL)
+    return FALSE;
+  g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupadd",
+                                                                  system ? "--system" : group,
+                                                                  system ? group : NULL, NULL}),
+                  ==, 0);
+  g_ptr_array_add(groups, g_strdup(group));
+  return TRUE;
+}
+
+uid_t
+vxm_test_user_add(const char *user, const char *group)
+{
+  struct passwd *pw;
+
+  ensure_cleanup();
+  g_ptr_array_add(users, g_strdup(user));
+  if (group != NULL)
+    g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/useradd", "-M", "-N",
+                                                                    "-G", group, user, NULL}),
+                    ==, 0);
+  else
+    g_assert_cmpint(vxm_test_run_account_tool(
+                        (const char *const[]){"/usr/sbin/useradd", "-M", "-N", user, NULL}),
+                    ==, 0);
+  pw = getpwnam(user);
+  g_assert_nonnull(pw);
+  return pw->pw_uid;
+}
+
+void
+vxm_test_users_on_cleanup(void (*func)(void))
+{
+  cleanup_first = func;
+}
+
+void
+vxm_test_become_user(gpointer data)
+{
+  struct passwd *pw = getpwnam(data);
+
+  if (pw == NULL || initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+      setuid(pw->pw_uid) != 0)
+    _exit(120);
+}
