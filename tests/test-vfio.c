@@ -368,8 +368,18 @@ settle_and_recover(VxmSimhost *sim, const Write *w, const char *action, gboolean
     if (!vxm_simhost_replug(sim, bdf, &error))
       g_error("%s: replug %s: %s", context, bdf, error->message);
   }
-  if (run_vxm(sim, &out, &err, "recover", NULL) != 0)
-    g_error("%s: recover failed: %s%s", context, out, err);
+  /* The released writer still has to return from write() and exit: until then recover says
+   * the write is still blocked and to run it again, as a user would (bounded: 10 s). */
+  for (int i = 0;; i++) {
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    if (run_vxm(sim, &out, &err, "recover", NULL) == 0)
+      break;
+    if (strcmp(action, "hang") != 0 || strstr(err, "is still blocked in the kernel") == NULL ||
+        i >= 500)
+      g_error("%s: recover failed: %s%s", context, out, err);
+    g_usleep(20 * 1000);
+  }
   after = vxm_simhost_state(sim);
   if (g_strcmp0(after, before) != 0)
     g_error("%s: host not restored after recover:\n%s\nrecover said: %s", context, after, out);
