@@ -30,6 +30,21 @@ typedef struct {
 static VxmSimHost *the_host;
 static struct fuse *the_fuse;
 static gint exiting;
+/* Every handle not yet released: a client may still hold a file when the mount goes (the kernel
+ * then sends no release), and those are freed when fuse_main returns. */
+static GHashTable *open_handles;
+static GMutex open_handles_lock;
+
+static gpointer
+handle_new(void)
+{
+  gpointer h = g_malloc0(sizeof(Handle));
+
+  g_mutex_lock(&open_handles_lock);
+  g_hash_table_add(open_handles, h);
+  g_mutex_unlock(&open_handles_lock);
+  return h;
+}
 
 static gboolean
 should_abort(void)
@@ -43,6 +58,9 @@ handle_free(Handle *h)
 {
   if (h == NULL)
     return;
+  g_mutex_lock(&open_handles_lock);
+  g_hash_table_remove(open_handles, h);
+  g_mutex_unlock(&open_handles_lock);
   if (h->node != NULL) {
     if (h->client != NULL && h->node->device_ops != NULL && h->node->device_ops->release != NULL)
       h->node->device_ops->release(h->node, h->client);
@@ -242,7 +260,7 @@ sim_opendir(const char *path, struct fuse_file_info *fi)
     vxm_sim_host_unlock(the_host);
     return -ENOTDIR;
   }
-  h = g_new0(Handle, 1);
+  h = handle_new();
   h->fd = -1;
   h->node = real == NULL ? node : NULL;
   h->real = g_steal_pointer(&real);
@@ -331,13 +349,13 @@ sim_open(const char *path, struct fuse_file_info *fi)
     fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
       return -errno;
-    h = g_new0(Handle, 1);
+    h = handle_new();
     h->fd = fd;
     fi->fh = (uintptr_t)h;
     return 0;
   }
 
-  h = g_new0(Handle, 1);
+  h = handle_new();
   h->fd = -1;
   h->node = node;
   flags = node->flags;
@@ -607,7 +625,7 @@ sim_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 
   if (res != 0)
     return res;
-  h = g_new0(Handle, 1);
+  h = handle_new();
   h->fd = -1;
   h->node = node;
   fi->fh = (uintptr_t)h;
@@ -969,10 +987,12 @@ vxm_sim_fuse_run(VxmSimHost *host, const char *mountpoint, gboolean foreground, 
                  const char *extra_options)
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
-  /* max_threads set: libfuse 3.14's fuse_main otherwise starts from an unset (-1) value and
-   * prints "Ignoring invalid max threads value 4294967295" at every mount */
-  g_autoptr(GString) options = g_string_new("default_permissions,fsname=vxm-simhost,"
-                                            "subtype=vxm-simhost,auto_unmount,max_threads=64");
+  int status;
+  /* the thread limits set: libfuse 3.14's fuse_main otherwise passes its unset (-1) idle-thread
+   * limit on and prints "Ignoring invalid max threads value 4294967295" at every mount */
+  g_autoptr(GString) options =
+      g_string_new("default_permissions,fsname=vxm-simhost,"
+                   "subtype=vxm-simhost,auto_unmount,max_threads=64,max_idle_threads=16");
 
   the_host = host;
   host->should_abort = should_abort;
@@ -994,5 +1014,15 @@ vxm_sim_fuse_run(VxmSimHost *host, const char *mountpoint, gboolean foreground, 
   g_ptr_array_add(args, g_strdup(options->str));
   g_ptr_array_add(args, g_strdup(mountpoint));
   g_ptr_array_add(args, NULL);
-  return fuse_main(args->len - 1, (char **)args->pdata, &sim_operations, host) == 0 ? 0 : 1;
+  open_handles = g_hash_table_new(g_direct_hash, g_direct_equal);
+  status = fuse_main(args->len - 1, (char **)args->pdata, &sim_operations, host) == 0 ? 0 : 1;
+  {
+    GList *left = g_hash_table_get_keys(open_handles);
+
+    for (GList *l = left; l != NULL; l = l->next)
+      handle_free(l->data);
+    g_list_free(left);
+  }
+  g_clear_pointer(&open_handles, g_hash_table_unref);
+  return status;
 }
