@@ -507,13 +507,8 @@ decide_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in, 
     /* an explicit size is planned as configured; the reservation says what is wrong */
     in->hugepage_size =
         config->hugepages == VXM_VM_HUGEPAGES_1G ? VXM_HUGEPAGE_SIZE_1G : VXM_HUGEPAGE_SIZE_2M;
-    if (facts->memory_bytes % in->hugepage_size != 0) {
-      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
-                  "[memory] size is not a whole number of %s pages: use a multiple of %s",
-                  vxm_vm_hugepages_to_string(config->hugepages),
-                  vxm_vm_hugepages_to_string(config->hugepages));
+    if (!vxm_hugepages_check_divides(facts->memory_bytes, in->hugepage_size, error))
       return FALSE;
-    }
     in->hugepage_count = facts->memory_bytes / in->hugepage_size;
     facts->hugepage_bytes = in->hugepage_size;
     return TRUE;

@@ -249,6 +249,23 @@ choose_node(VxmHugepagePools *pools, gint node, guint64 page_size)
   return vxm_hugepage_pools_get(pools, page_size, node) != NULL ? node : -1;
 }
 
+gboolean
+vxm_hugepages_check_divides(guint64 memory_bytes, guint64 page_size, GError **error)
+{
+  g_autofree char *memory = NULL;
+  g_autofree char *size_text = NULL;
+
+  if (page_size != 0 && memory_bytes % page_size == 0)
+    return TRUE;
+  memory = vxm_format_bytes(memory_bytes);
+  size_text = vxm_hugepage_size_to_string(page_size);
+  g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+              "[memory] size = %s is not a whole number of %s pages: use a multiple of %s, "
+              "or hugepages = 2M",
+              memory, size_text, size_text);
+  return FALSE;
+}
+
 gint
 vxm_hugepages_candidates(VxmHugepagePools *pools, guint64 memory_bytes,
                          const VxmHugepagesRequest *req, VxmHugepagesCandidate out[2],
@@ -276,14 +293,8 @@ vxm_hugepages_candidates(VxmHugepagePools *pools, guint64 memory_bytes,
                   size >> 10);
       return -1;
     }
-    if (memory_bytes % size != 0) {
-      g_autofree char *memory = vxm_format_bytes(memory_bytes);
-      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
-                  "[memory] size = %s is not a whole number of %s pages: use a multiple of %s, "
-                  "or hugepages = 2M",
-                  memory, size_text, size_text);
+    if (!vxm_hugepages_check_divides(memory_bytes, size, error))
       return -1;
-    }
     sizes[n_sizes++] = size;
     break;
   }

@@ -55,6 +55,10 @@ typedef struct {
   guint64 available; /* free and not promised to anyone now */
 } VxmHugepagesCandidate;
 
+/* The guest's RAM must be whole pages of an explicit size: else a config error with the fix. */
+gboolean vxm_hugepages_check_divides(guint64 memory_bytes, guint64 page_size,
+                                     GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* The pools vxm_hugepages_reserve() tries for @memory_bytes per @request, in its order (auto:
  * 1 GiB pages before 2 MiB ones), each with what it holds free now: the start plans its argv
  * and the dry run says what it will get from the same answer. Returns how many (0 to 2); 0

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "common/vxm-hostfs.h"
 #include "common/vxm-util.h"
 #include "vm/vxm-vm-config.h"
 
@@ -166,7 +167,7 @@ connector_add(VxmSimDisplay *d, Connector *c, const char *card_dir)
     guint attr;
   } attrs[] = {
       {"status", ATTR_STATUS}, {"enabled", ATTR_ENABLED}, {"edid", ATTR_EDID}, {"dpms", ATTR_DPMS}};
-  g_autofree char *class_link = g_strdup_printf("/sys/class/drm/%s", c->name);
+  g_autofree char *class_link = g_strdup_printf(VXM_HOST_SYS_CLASS_DRM "/%s", c->name);
   g_autofree char *i2c_dev_dir = NULL;
   g_autofree char *dev_text = g_strdup_printf("%d:%u\n", I2C_DEV_MAJOR, c->bus);
   g_autofree char *dev_node = g_strdup_printf("/dev/i2c-%u", c->bus);
@@ -209,10 +210,10 @@ connector_add(VxmSimDisplay *d, Connector *c, const char *card_dir)
   path = g_strdup_printf("%s/device", i2c_dev_dir);
   put_link(d, path, adapter);
   g_free(path);
-  path = g_strdup_printf("/sys/class/i2c-dev/i2c-%u", c->bus);
+  path = g_strdup_printf(VXM_HOST_SYS_CLASS_I2C_DEV "/i2c-%u", c->bus);
   put_link(d, path, i2c_dev_dir);
   g_ptr_array_add(c->made, g_steal_pointer(&path));
-  path = g_strdup_printf("/sys/bus/i2c/devices/i2c-%u", c->bus);
+  path = g_strdup_printf(VXM_HOST_SYS_BUS_I2C_DEVICES "/i2c-%u", c->bus);
   put_link(d, path, adapter);
   g_ptr_array_add(c->made, g_steal_pointer(&path));
   if (c->held_by != NULL) {

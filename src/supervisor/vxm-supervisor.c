@@ -1185,6 +1185,15 @@ qemu_argv_paused(GStrv argv)
   return g_strv_builder_end(b);
 }
 
+/* hugepages = auto took the plan's other page size (the kernel could, or could not, make the
+ * 1 GiB pages) */
+static gboolean
+took_alternative_hugepages(VxmSupervisor *self)
+{
+  return self->hugepages_held && self->plan->hugepage_alt_size != 0 &&
+         self->hugepages_reserved == self->plan->hugepage_alt_size;
+}
+
 /* QEMU's argv for the memory the guest got: normal (hugepages_fallback), the plan's page
  * size, or the alternative size auto took. */
 static GStrv
@@ -1194,8 +1203,7 @@ planned_argv(VxmSupervisor *self)
 
   if (self->hugepages_fell_back)
     return plan->qemu_argv_fallback;
-  if (self->hugepages_held && plan->qemu_argv_alt != NULL &&
-      self->hugepages_reserved == plan->hugepage_alt_size)
+  if (plan->qemu_argv_alt != NULL && took_alternative_hugepages(self))
     return plan->qemu_argv_alt;
   return plan->qemu_argv;
 }
@@ -1817,8 +1825,7 @@ add_resources(VxmSupervisor *self, JsonBuilder *b)
     json_builder_add_null_value(b);
   } else {
     /* what auto took once reserved, else what the plan has */
-    gboolean alt = self->hugepages_held && plan->hugepage_alt_size != 0 &&
-                   self->hugepages_reserved == plan->hugepage_alt_size;
+    gboolean alt = took_alternative_hugepages(self);
     guint64 size = alt ? plan->hugepage_alt_size : plan->hugepage_size;
     gint node = alt ? plan->hugepage_alt_node : plan->hugepage_node;
 
