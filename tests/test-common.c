@@ -4,6 +4,7 @@
 #include "common/vxm-error.h"
 #include "common/vxm-hostfs.h"
 #include "common/vxm-util.h"
+#include "memory/vxm-meminfo.h"
 #include "vxm-test-util.h"
 
 static void
@@ -199,6 +200,23 @@ test_format_bytes(void)
   g_assert_cmpstr(c, ==, "100 bytes");
 }
 
+/* /proc/meminfo's values in bytes; a key that only starts like another is not it. */
+static void
+test_meminfo(void)
+{
+  const char *text = "MemTotalish:   1 kB\nMemTotal:       32768000 kB\n"
+                     "MemFree:         1024 kB\nMemAvailable:   20000000 kB\nBroken:  x kB";
+  guint64 bytes = 0;
+
+  g_assert_true(vxm_meminfo_parse(text, "MemTotal", &bytes));
+  g_assert_cmpuint(bytes, ==, G_GUINT64_CONSTANT(32768000) * 1024);
+  g_assert_true(vxm_meminfo_parse(text, "MemAvailable", &bytes));
+  g_assert_cmpuint(bytes, ==, G_GUINT64_CONSTANT(20000000) * 1024);
+  g_assert_false(vxm_meminfo_parse(text, "SwapTotal", &bytes));
+  g_assert_false(vxm_meminfo_parse(text, "Broken", &bytes));
+  g_assert_false(vxm_meminfo_parse("", "MemTotal", &bytes));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -211,5 +229,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/util/replace-atomic-nosync", test_replace_atomic_nosync);
   g_test_add_func("/vxm/util/atomic-replace", test_atomic_replace);
   g_test_add_func("/vxm/util/format-bytes", test_format_bytes);
+  g_test_add_func("/vxm/memory/meminfo", test_meminfo);
   return g_test_run();
 }

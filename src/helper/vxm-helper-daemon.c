@@ -28,6 +28,7 @@
 #include "journal/vxm-journal.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
+#include "memory/vxm-meminfo.h"
 #include "supervisor/vxm-host-ops-local.h"
 #include "vm/vxm-vm-config.h"
 
@@ -583,32 +584,6 @@ pidfd_get_pid(int pidfd)
   return (pid_t)pid;
 }
 
-/* MemTotal of /proc/meminfo (under the root), in bytes. */
-static gboolean
-read_mem_total(VxmHelperDaemon *self, guint64 *out, GError **error)
-{
-  g_autofree char *text = NULL;
-  const char *line;
-  guint64 kib = 0;
-
-  if (!vxm_hostfs_read_file(self->hostfs, VXM_HOST_PROC_MEMINFO, &text, NULL, error))
-    return FALSE;
-  line = g_str_has_prefix(text, "MemTotal:") ? text : strstr(text, "\nMemTotal:");
-  if (line != NULL) {
-    line = strchr(line + 1, ':') + 1;
-    while (*line == ' ' || *line == '\t')
-      line++;
-    kib = g_ascii_strtoull(line, NULL, 10);
-  }
-  if (kib == 0 || kib > G_MAXUINT64 / 2048) {
-    g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND, "%s has no MemTotal line",
-                VXM_HOST_PROC_MEMINFO);
-    return FALSE;
-  }
-  *out = kib * 1024;
-  return TRUE;
-}
-
 /* A guest pins at most all of its RAM, which is at most the host's, plus VFIO's and QEMU's own
  * mappings (about 1 GiB): a larger limit would only let the caller pin the host to death. */
 static gboolean
@@ -619,7 +594,7 @@ check_memlock_bytes(VxmHelperDaemon *self, guint64 bytes, GError **error)
   g_autofree char *asked_text = NULL;
   guint64 total = 0;
 
-  if (!read_mem_total(self, &total, error)) {
+  if (!vxm_meminfo_read(self->hostfs, "MemTotal", &total, error)) {
     g_prefix_error(error, "raise-memlock: cannot tell how much memory the host has: ");
     return FALSE;
   }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/vxm-util.h"
+#include "memory/vxm-meminfo.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-qemu-caps.h"
 #include "vxm-check.h"
@@ -151,26 +152,6 @@ vxm_check_swtpm(VxmCheckContext *ctx, VxmCheckResult *result)
   }
 }
 
-/* A value in kB from /proc/meminfo ("MemTotal:  32768000 kB"), in bytes; FALSE when absent. */
-static gboolean
-meminfo_value(const char *meminfo, const char *key, guint64 *out)
-{
-  g_autofree char *needle = g_strconcat(key, ":", NULL);
-  const char *line = meminfo;
-
-  while (line != NULL && *line != '\0') {
-    if (g_str_has_prefix(line, needle)) {
-      guint64 kib = g_ascii_strtoull(line + strlen(needle), NULL, 10);
-      *out = kib * 1024;
-      return TRUE;
-    }
-    line = strchr(line, '\n');
-    if (line != NULL)
-      line++;
-  }
-  return FALSE;
-}
-
 /* A count of the host's pool of @size_kib pages (@attr: nr_hugepages, free_hugepages,
  * resv_hugepages), 0 when it has none. */
 static guint64
@@ -220,7 +201,7 @@ vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result)
   guint64 available = 0;
 
   if (!vxm_hostfs_read_file(hostfs, VXM_HOST_PROC_MEMINFO, &meminfo, NULL, &error) ||
-      !meminfo_value(meminfo, "MemTotal", &total)) {
+      !vxm_meminfo_parse(meminfo, "MemTotal", &total)) {
     vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, NULL,
                          "cannot tell how much memory the host has: %s",
                          error != NULL ? error->message : "no MemTotal in " VXM_HOST_PROC_MEMINFO);
@@ -259,7 +240,7 @@ vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result)
       (hugepages == VXM_VM_HUGEPAGES_AUTO && gib_pages < gib_needed)) {
     guint64 to_reserve = hugepages_2m_to_reserve(hostfs, guest);
 
-    if (to_reserve > 0 && meminfo_value(meminfo, "MemAvailable", &available) &&
+    if (to_reserve > 0 && vxm_meminfo_parse(meminfo, "MemAvailable", &available) &&
         available < to_reserve) {
       g_autofree char *available_text = vxm_format_bytes(available);
       g_autofree char *reserve_text = vxm_format_bytes(to_reserve);

@@ -8,6 +8,7 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
+#include "memory/vxm-meminfo.h"
 #include "pci/vxm-pci-address.h"
 
 #define MIB     (G_GUINT64_CONSTANT(1) << 20)
@@ -1250,37 +1251,6 @@ vxm_vm_config_load(const VxmVmPaths *paths, GError **error)
 
 /* ---- resolving autos ----------------------------------------------------------------------- */
 
-static gboolean
-read_memtotal(VxmHostfs *hostfs, guint64 *out, GError **error)
-{
-  g_autofree char *data = NULL;
-  g_auto(GStrv) lines = NULL;
-  gsize len;
-
-  if (!vxm_hostfs_read_file(hostfs, VXM_HOST_PROC_MEMINFO, &data, &len, error))
-    return FALSE;
-  lines = g_strsplit(data, "\n", -1);
-  for (gsize i = 0; lines[i] != NULL; i++) {
-    g_auto(GStrv) f = NULL;
-    guint64 kib;
-
-    if (!g_str_has_prefix(lines[i], "MemTotal:"))
-      continue;
-    f = g_strsplit_set(lines[i] + strlen("MemTotal:"), " \t", -1);
-    for (gsize j = 0; f[j] != NULL; j++) {
-      if (*f[j] != '\0' && vxm_parse_uint64(f[j], 10, &kib) && kib < G_MAXUINT64 / 1024) {
-        *out = kib * 1024;
-        return TRUE;
-      }
-      if (*f[j] != '\0')
-        break;
-    }
-  }
-  g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND, "%s has no MemTotal line",
-              VXM_HOST_PROC_MEMINFO);
-  return FALSE;
-}
-
 /* Counts CPUs in a kernel list like "0-3,8-11". */
 static guint
 count_cpu_list(const char *text)
@@ -1355,7 +1325,7 @@ vxm_vm_config_resolve(VxmVmConfig *c, VxmHostfs *hostfs, const VxmVmPaths *paths
   else
     r->qemu_binary = g_find_program_in_path(c->qemu_binary);
 
-  if (!read_memtotal(hostfs, &r->host_memory, error)) {
+  if (!vxm_meminfo_read(hostfs, "MemTotal", &r->host_memory, error)) {
     g_prefix_error(error, "cannot size the guest's memory: ");
     return FALSE;
   }
