@@ -14,8 +14,9 @@ vxm_meminfo_parse(const char *meminfo, const char *key, guint64 *out_bytes)
     const char *end = strchr(line, '\n');
 
     if (strncmp(line, key, key_len) == 0 && line[key_len] == ':') {
-      g_autofree char *value = g_strndup(
-          line + key_len + 1, end != NULL ? (gsize)(end - line) - key_len - 1 : G_MAXSSIZE);
+      const char *start = line + key_len + 1;
+      g_autofree char *value =
+          end != NULL ? g_strndup(start, (gsize)(end - start)) : g_strdup(start);
       g_auto(GStrv) fields = g_strsplit_set(g_strstrip(value), " \t", 2);
       guint64 kib;
 
