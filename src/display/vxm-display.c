@@ -8,6 +8,7 @@
 #include "display/vxm-ddc-cache.h"
 #include "display/vxm-ddc.h"
 #include "display/vxm-drm-connector.h"
+#include "platform/vxm-kernel-module.h"
 
 void
 vxm_display_result_clear(VxmDisplayResult *result)
@@ -412,6 +413,13 @@ vxm_display_switch(VxmHostfs *hostfs, const char *spec, const char *guest_gpu, g
       return FALSE;
     return TRUE;
   }
+
+  /* DDC/CI needs /dev/i2c-N: without i2c-dev (no /sys/class/i2c-dev) load it, journaled so the
+   * teardown unloads it after switching back (the simulated host has it built in) */
+  if (vxm_hostfs_is_real(hostfs) && !vxm_hostfs_is_dir(hostfs, VXM_HOST_SYS_CLASS_I2C_DEV) &&
+      !vxm_kernel_module_ensure(hostfs, "i2c-dev", "for DDC/CI (monitor input switching)", journal,
+                                NULL, error))
+    return FALSE;
 
   /* the way back is journaled before the monitor changes */
   identity = vxm_display_resolve_identity(hostfs, spec, guest_gpu, error);
