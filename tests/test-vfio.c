@@ -444,7 +444,8 @@ test_pending_unbind_commands_return(void)
   assert_contains(out, "\"busy\" : \"0000:01:00.0 is busy in the kernel");
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
-  (void)run_vxm(sim, &out, &err, "check", "--gpu", "01:00.0", NULL);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "check", "--gpu", "01:00.0", NULL), ==, 1);
+  assert_contains(out, busy);
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "01:00.0", NULL), !=, 0);
