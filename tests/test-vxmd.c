@@ -345,6 +345,42 @@ test_prepare_grant_release(void)
   host_stop(h);
 }
 
+/* On a fresh boot without vfio-pci (the lab's), vxmd loads it for the detach and unloads it at
+ * the release: the host ends as it began, the module included. */
+static void
+test_loads_vfio_pci(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *prepared = NULL;
+  g_autofree char *final = NULL;
+  g_autofree char *log = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("lab-q35", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_nonnull(strstr(initial, "driver vfio-pci new_id=none unloaded\n"));
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "loaded the vfio-pci module"));
+  prepared = vxm_simhost_state(h->sim);
+  g_assert_nonnull(strstr(prepared, "driver vfio-pci new_id=none\n"));
+  g_assert_nonnull(strstr(prepared, "pci " GPU " driver=vfio-pci"));
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", &reply),
+      ==, 0);
+  g_assert_nonnull(strstr(reply, "unloaded vfio_pci"));
+  final = vxm_simhost_state(h->sim);
+  g_assert_cmpstr(final, ==, initial);
+  log = vxm_simhost_read_log(h->sim);
+  g_assert_nonnull(strstr(log, "modprobe /sys/module/vfio_pci -> ok"));
+  g_assert_nonnull(strstr(log, "rmmod /sys/module/vfio_pci -> ok"));
+  host_stop(h);
+}
+
 static void
 test_hostile(void)
 {
@@ -793,6 +829,7 @@ main(int argc, char **argv)
   if (geteuid() == 0)
     make_users();
   g_test_add_func("/vxm/vxmd/user/prepare-grant-release", test_prepare_grant_release);
+  g_test_add_func("/vxm/vxmd/user/loads-and-unloads-vfio-pci", test_loads_vfio_pci);
   g_test_add_func("/vxm/vxmd/hostile/intel-nvidia-turing", test_hostile);
   g_test_add_func("/vxm/vxmd/hostile/race-and-silence", test_race_and_silence);
   g_test_add_func("/vxm/vxmd/hostile/policy-machines", test_policy_machines);
