@@ -225,6 +225,7 @@ typedef struct {
 static GMutex reader_lock;
 static pid_t reader_pid;
 static int reader_sock = -1;
+static pid_t reader_owner; /* the process that forked it: a fork of vxm starts its own */
 /* paths whose read was left blocked -> the reader process stuck in it */
 static GHashTable *blocked_reads;
 
@@ -263,6 +264,21 @@ reader_main(int sock)
     if (send(sock, &reply, offsetof(ReaderReply, text) + (size_t)got, MSG_NOSIGNAL) < 0)
       _exit(0);
   }
+}
+
+/* With reader_lock held: after a fork (the supervisor going to the background) the reader is
+ * the parent's, and answers to two processes on one socket would mix: this one starts its own. */
+static void
+reader_forget_inherited(void)
+{
+  if (reader_owner == 0 || reader_owner == getpid())
+    return;
+  if (reader_sock >= 0)
+    close(reader_sock);
+  reader_sock = -1;
+  reader_pid = 0;
+  reader_owner = 0;
+  g_clear_pointer(&blocked_reads, g_hash_table_unref);
 }
 
 /* With reader_lock held. */
@@ -304,6 +320,7 @@ reader_start(GError **error)
   close(pair[1]);
   reader_sock = pair[0];
   reader_pid = pid;
+  reader_owner = getpid();
   return TRUE;
 }
 
@@ -358,6 +375,7 @@ vxm_sysfs_read_timeout(VxmHostfs *hostfs, const char *host_path, guint timeout_m
   }
   limit = vxm_sysfs_format_timeout(timeout_ms);
   g_mutex_lock(&reader_lock);
+  reader_forget_inherited();
   if (read_still_blocked(path)) {
     g_mutex_unlock(&reader_lock);
     g_set_error(error, VXM_ERROR, VXM_ERROR_TIMEOUT,
