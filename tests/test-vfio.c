@@ -466,6 +466,55 @@ test_pending_unbind_commands_return(void)
   assert_contains(out, "0000:01:00.0 back on bochs-drm");
 }
 
+/* echo VALUE > PATH on the simulated host, with one write(2) */
+static void
+echo_to(VxmSimhost *sim, const char *host_path, const char *value)
+{
+  g_autofree char *path = vxm_simhost_path(sim, host_path);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(write(fd, value, strlen(value)), ==, (gssize)strlen(value));
+  close(fd);
+}
+
+/* vxm unloads the vfio-pci it loaded, but not while the module drives a device vxm did not
+ * give it: the report says why, and the journal is cleared all the same. */
+static void
+test_module_in_use_left_loaded(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *state = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  sim = vxm_simhost_start("lab-q35", &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
+  /* someone binds the virtio disk controller to vfio-pci by hand meanwhile */
+  echo_to(sim, "/sys/bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci");
+  echo_to(sim, "/sys/bus/pci/drivers/virtio-pci/unbind", "0000:00:03.0");
+  echo_to(sim, "/sys/bus/pci/drivers_probe", "0000:00:03.0");
+  state = vxm_simhost_state(sim);
+  assert_contains(state, "pci 0000:00:03.0 driver=vfio-pci");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "01:00.0", NULL), ==, 0);
+  assert_contains(out, "0000:01:00.0 back on bochs-drm");
+  assert_contains(out, "left loaded: vfio_pci (it drives 0000:00:03.0)");
+  g_clear_pointer(&state, g_free);
+  state = vxm_simhost_state(sim);
+  assert_contains(state, "pci 0000:00:03.0 driver=vfio-pci");
+  assert_contains(state, "driver vfio-pci new_id=none\n");
+  {
+    g_autofree char *journal = vxm_simhost_path(sim, "/run/vxm/journal/manual-0000:01:00.0.json");
+    g_assert_false(g_file_test(journal, G_FILE_TEST_EXISTS));
+  }
+}
+
 /* ---- refusals: nothing changes, no write at all ---- */
 
 static void
@@ -848,6 +897,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vfio/detach/holders-gone", test_holders_gone);
   g_test_add_func("/vxm/vfio/detach/vfio-node-held-refused", test_vfio_node_held_refused);
   g_test_add_func("/vxm/vfio/pending-unbind/commands-return", test_pending_unbind_commands_return);
+  g_test_add_func("/vxm/vfio/reattach/module-in-use-left-loaded", test_module_in_use_left_loaded);
   g_test_add_func("/vxm/vfio/faults/every-write", test_fault_every_write);
   g_test_add_func("/vxm/vfio/sigkill/every-step", test_sigkill_every_step);
   return g_test_run();
