@@ -962,8 +962,15 @@ test_polkit_sessions(void)
           "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"desk\",\"gpu\":\"" GPU
           "\",\"monitor\":\"DEL:41271:1\",\"input\":15,\"to_guest\":true}",
           NULL, "org.vxm.vxmd.switch-monitor " CHALLENGE);
-  /* hello is for anyone */
+  /* hello is for anyone, and says whether (and how) they may run VMs, for `vxm check` */
   g_assert_cmpint(ask(h, user_r, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"run_vm\":false,\"via\":\"none\",\"refusal\":\"polkit lets"));
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_d, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"run_vm\":true,\"via\":\"polkit\""));
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"run_vm\":true,\"via\":\"group\""));
   g_clear_pointer(&reply, g_free);
 
   /* the desktop user's session goes inactive while their VM holds the GPU (another user

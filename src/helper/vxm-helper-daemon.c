@@ -750,6 +750,24 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     json_builder_add_int_value(b, peer->uid);
     json_builder_set_member_name(b, "user");
     json_builder_add_string_value(b, peer->user);
+    {
+      /* whether this caller may run VMs (and why not), for `vxm check` */
+      g_autoptr(GError) refusal = NULL;
+      gboolean may = vxm_helper_auth_check(self->auth, self->proc_fs, peer->caller,
+                                           VXM_HELPER_ACCESS_RUN_VM, &refusal);
+
+      json_builder_set_member_name(b, "run_vm");
+      json_builder_add_boolean_value(b, may);
+      json_builder_set_member_name(b, "via");
+      json_builder_add_string_value(b, !may                   ? "none"
+                                       : peer->uid == 0       ? "root"
+                                       : peer->caller->member ? "group"
+                                                              : "polkit");
+      if (refusal != NULL) {
+        json_builder_set_member_name(b, "refusal");
+        json_builder_add_string_value(b, refusal->message);
+      }
+    }
     json_builder_end_object(b);
     *out_result = json_builder_get_root(b);
     return TRUE;
