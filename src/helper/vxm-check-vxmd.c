@@ -82,7 +82,8 @@ vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const cha
       answer != NULL && JSON_NODE_HOLDS_OBJECT(answer)) {
     JsonObject *o = json_node_get_object(answer);
 
-    if (json_object_get_boolean_member_with_default(o, "run_vm", FALSE)) {
+    if (json_object_get_boolean_member_with_default(o, "run_vm", FALSE) &&
+        g_strcmp0(json_object_get_string_member_with_default(o, "via", NULL), "polkit") == 0) {
       vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
                            "vxmd answers at %s and lets %s in through polkit (the user of the "
                            "active local session); group %s is needed only for ssh or headless "
