@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <grp.h>
+#include <json-glib/json-glib.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -921,6 +922,41 @@ served_prepare_release(Host *h, const char *user, const char *vm)
 
 #define CHALLENGE "only with an administrator's password"
 
+/* The vxmd line of `vxm check --json` run as @user (in their session, if any) on @h. */
+static char *
+vxm_check_vxmd_line(Host *h, const char *user)
+{
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  const char *argv[] = {vxm, "check", "--json", "--root", vxm_simhost_root(h->sim), NULL};
+  const char *envp[] = {"NO_COLOR=1", "LC_ALL=C.UTF-8", "HOME=/nonexistent", NULL};
+  ClientAs as = {user, g_hash_table_lookup(session_procs, user)};
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonArray *checks;
+
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_STDERR_TO_DEV_NULL,
+                             become_user_in_session, &as, &out, NULL, NULL, &error));
+  g_assert_no_error(error);
+  g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
+  g_assert_no_error(error);
+  checks = json_node_get_array(json_parser_get_root(parser));
+  for (guint i = 0; i < json_array_get_length(checks); i++) {
+    JsonObject *c = json_array_get_object_element(checks, i);
+
+    if (g_strcmp0(json_object_get_string_member(c, "id"), "vxmd") == 0) {
+      JsonNode *fix = json_object_get_member(c, "fix");
+      char *line = g_strdup_printf("%s: %s / %s", json_object_get_string_member(c, "status"),
+                                   json_object_get_string_member(c, "message"),
+                                   JSON_NODE_HOLDS_NULL(fix) ? "-" : json_node_get_string(fix));
+
+      g_test_message("vxm check as %s: %s", user, line);
+      return line;
+    }
+  }
+  g_error("vxm check --json has no vxmd check: %s", out);
+}
+
 /* The shipped defaults: the user of the active local session is served with no group and no
  * password; an inactive local session, a remote one and no session are refused, naming the
  * rule and the ways in; a member of the group is served without a session (polkit not asked);
@@ -972,6 +1008,17 @@ test_polkit_sessions(void)
   g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
   g_assert_nonnull(strstr(reply, "\"run_vm\":true,\"via\":\"group\""));
   g_clear_pointer(&reply, g_free);
+  /* and `vxm check` tells them (it checks group vxm, which must exist as vxmd's would) */
+  vxm_test_group_add("vxm", TRUE);
+  {
+    g_autofree char *desktop = vxm_check_vxmd_line(h, user_d);
+    g_autofree char *remote = vxm_check_vxmd_line(h, user_r);
+
+    g_assert_true(g_str_has_prefix(desktop, "ok: vxmd answers at"));
+    g_assert_nonnull(strstr(desktop, "through polkit (the user of the active local session)"));
+    g_assert_true(g_str_has_prefix(remote, "fail: polkit lets"));
+    g_assert_nonnull(strstr(remote, "sudo usermod -aG vxm "));
+  }
 
   /* the desktop user's session goes inactive while their VM holds the GPU (another user
    * switched in): they may give it back, and take nothing more */
