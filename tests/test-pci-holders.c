@@ -73,7 +73,8 @@ unit_capabilities(void)
                {"CAP_FOWNER", CAP_FOWNER},
                {"CAP_SYS_PTRACE", CAP_SYS_PTRACE},
                {"CAP_SYS_ADMIN", CAP_SYS_ADMIN},
-               {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE}};
+               {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE},
+               {"CAP_SYS_MODULE", CAP_SYS_MODULE}};
   g_autofree char *path = vxm_test_source_path("data/systemd/vxmd.service");
   g_autofree char *text = NULL;
   g_auto(GStrv) lines = NULL;
