@@ -526,6 +526,19 @@ test_check_vm(Fixture *f, gconstpointer data)
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
 
+  /* the monitor check reads the VM named, not 'default', and its fix names it */
+  vxm_test_write_file(config_home, "vxm/vms/win11.conf", "[display]\nmonitor = card0-DP-9\n");
+  vxm_test_write_file(config_home, "vxm/vms/off.conf", "[display]\nmonitor = off\n");
+  run_vxm(f, &out, &err, "check", "off", NULL); /* the vxmd check fails for a user */
+  g_assert_nonnull(strstr(out, "monitor switching is off (VM off: monitor = off)"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  run_vxm(f, &out, &err, "check", "win11", NULL);
+  g_assert_nonnull(strstr(out, "card0-DP-9"));
+  g_assert_nonnull(strstr(out, "vxm config win11 --set monitor="));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
   /* the default VM is read when it exists, and a VM that does not exist is an error */
   g_assert_cmpint(run_vxm(f, &out, &err, "check", "nosuch", NULL), ==, 1);
   g_assert_nonnull(strstr(err, "nosuch"));

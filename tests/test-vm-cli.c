@@ -283,11 +283,26 @@ test_init_settings(Env *e, gconstpointer data)
   g_assert_false(lexists(p->tpm_dir));
   g_clear_pointer(&err, g_free);
 
-  /* a bad setting is refused before anything is made, naming the key */
-  g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "bad", "--set", "memory.size=2G", NULL), ==, 1);
+  /* a bad setting is a bad command line, refused before anything is made, naming the key */
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "bad", "--set", "memory.size=2G", NULL), ==, 2);
   assert_contains(err, "[memory] size = '2G'");
   assert_nothing_of(e, "bad");
   g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "bad", "--disk-size", "lots", NULL), ==, 2);
+  assert_contains(err, "[disk] size = 'lots'");
+  assert_nothing_of(e, "bad");
+  g_clear_pointer(&err, g_free);
+
+  /* the monitor's two inputs go together: one init sets both */
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "pair", "--set", "tpm=off", "--set",
+                      "host_input=hdmi1", "--set", "guest_input=dp1", "--disk-size", "1G", NULL),
+                  ==, 0);
+  g_clear_pointer(&err, g_free);
+  {
+    g_autoptr(VxmVmConfig) pair = load_config("pair");
+    g_assert_cmpuint(pair->host_input, ==, 0x11);
+    g_assert_cmpuint(pair->guest_input, ==, 0x0f);
+  }
 
   g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "bad", "--set", "vcpu=2", NULL), ==, 2);
   assert_contains(err, "did you mean 'cpu.vcpus'?");
@@ -747,13 +762,31 @@ test_config(Env *e, gconstpointer data)
   g_clear_pointer(&err, g_free);
   g_clear_pointer(&text, g_free);
 
-  /* a bad value changes nothing and says why */
+  /* a bad value changes nothing and says why; it is a bad command line (exit 2), and the
+   * file, which is fine, is not named */
   g_assert_cmpint(
-      vxm(e, NULL, NULL, &err, "config", "win11", "--set", "grab_toggle=ctrl-alt", NULL), ==, 1);
+      vxm(e, NULL, NULL, &err, "config", "win11", "--set", "grab_toggle=ctrl-alt", NULL), ==, 2);
   assert_contains(err, "[input] grab_toggle = 'ctrl-alt': expected ctrl-ctrl, alt-alt");
+  g_assert_null(strstr(err, "win11.conf"));
   g_clear_pointer(&err, g_free);
-  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set", "hugepage=1G", NULL), ==, 1);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set", "hugepage=1G", NULL), ==, 2);
   assert_contains(err, "did you mean 'memory.hugepages'?");
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set", "memory.size=12Q", NULL), ==,
+                  2);
+  g_clear_pointer(&err, g_free);
+
+  /* keys that go in pairs, set by one command: checked together, as vxm check's fix says */
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set", "host_input=hdmi1", "--set",
+                      "guest_input=dp1", NULL),
+                  ==, 0);
+  g_clear_pointer(&err, g_free);
+  g_assert_true(g_file_get_contents(p->config_file, &text, NULL, NULL));
+  assert_contains(text, "[display]\nhost_input = hdmi1\nguest_input = dp1\n");
+  g_clear_pointer(&text, g_free);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--unset", "host_input", "--unset",
+                      "guest_input", NULL),
+                  ==, 0);
   g_clear_pointer(&err, g_free);
   g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set-gpu", "GeForce", NULL), ==, 1);
   g_clear_pointer(&err, g_free);

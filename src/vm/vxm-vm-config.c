@@ -1044,7 +1044,10 @@ config_error(GError **error, const char *display, const char *format, ...)
   va_start(ap, format);
   msg = g_strdup_vprintf(format, ap);
   va_end(ap);
-  g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%s: %s", display, msg);
+  if (display == NULL) /* an edit from the command line: the file is not where the fault is */
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, msg);
+  else
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%s: %s", display, msg);
   return FALSE;
 }
 
@@ -1133,13 +1136,14 @@ check_consistency(VxmVmConfig *c, const char *display, GError **error)
   return TRUE;
 }
 
-VxmVmConfig *
-vxm_vm_config_load_data(const char *name, const char *path, const char *data, gsize length,
-                        GError **error)
+/* @display NULL: the text is a file plus the command line's edits, and errors are the edits'
+ * (VXM_ERROR_INVALID_ARGUMENT, no file name). */
+static VxmVmConfig *
+load_text(const char *name, const char *path, const char *display, const char *data, gsize length,
+          GError **error)
 {
   g_autoptr(VxmVmConfig) c = vxm_vm_config_new(name);
   g_autoptr(GError) local = NULL;
-  g_autofree char *display = vxm_vm_paths_display(path ? path : "(config)");
   g_auto(GStrv) groups = NULL;
 
   if (!check_syntax(data, length, display, error))
@@ -1189,6 +1193,15 @@ vxm_vm_config_load_data(const char *name, const char *path, const char *data, gs
   if (!check_consistency(c, display, error))
     return NULL;
   return g_steal_pointer(&c);
+}
+
+VxmVmConfig *
+vxm_vm_config_load_data(const char *name, const char *path, const char *data, gsize length,
+                        GError **error)
+{
+  g_autofree char *display = vxm_vm_paths_display(path ? path : "(config)");
+
+  return load_text(name, path, display, data, length, error);
 }
 
 VxmVmConfig *
@@ -1464,12 +1477,12 @@ escape_value(const char *value)
   return g_string_free(s, FALSE);
 }
 
-/* Replaces this config's content by @text's, validated. On error nothing changes. */
+/* Replaces this config's content by @text's, validated as a whole (pairs of keys set by one
+ * command are checked together). On error nothing changes. */
 static gboolean
 replace_text(VxmVmConfig *c, const char *text, GError **error)
 {
-  g_autoptr(VxmVmConfig) fresh =
-      vxm_vm_config_load_data(c->name, c->path, text, strlen(text), error);
+  g_autoptr(VxmVmConfig) fresh = load_text(c->name, c->path, NULL, text, strlen(text), error);
   VxmVmConfig tmp;
 
   if (fresh == NULL)
