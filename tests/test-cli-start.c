@@ -491,6 +491,49 @@ test_hugepages_size_missing(Fixture *f, gconstpointer data)
   g_assert_cmpstr(after->str, ==, before->str);
 }
 
+/* Reasons vxm start already knows are refused before the first host change, the dry run
+ * included (exit 1): a boot-VGA guest GPU, a held card, a missing installer ISO. */
+static void
+test_refuses_known_reasons(Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *config;
+    const char *expect;
+  } cases[] = {
+      {"[gpu]\naddress = 00:02.0\n", "its guest GPU 0000:00:02.0 cannot be given to a guest"},
+      {"[gpu]\naddress = 01:00.0\n[media]\ninstaller_iso = /nonexistent/Win11.iso\n",
+       "media.installer_iso = /nonexistent/Win11.iso: no such file"},
+      {"[gpu]\naddress = 01:00.0\n", "1 process holds its guest GPU 0000:01:00.0: 1187"},
+  };
+  g_autoptr(GString) before = g_string_new(NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *config = g_strconcat(
+        cases[i].config,
+        "[memory]\nsize = 8G\nhugepages = 2M\n[network]\nmac = 02:5e:a7:00:00:09\n", NULL);
+    g_autoptr(GString) after = g_string_new(NULL);
+
+    vxm_test_write_file(f->home, ".config/vxm/vms/win11.conf", config);
+    if (i == 2) {
+      vxm_test_write_file(f->root, "proc/1187/comm", "nvidia-persiste\n");
+      vxm_test_symlink(f->root, "proc/1187/fd/3", "/dev/nvidiactl");
+    }
+    g_string_truncate(before, 0);
+    snapshot_dir(before, f->tmp, "");
+    for (guint dry = 0; dry < 2; dry++) {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint(run_start(f, &out, &err, dry ? "--dry-run" : "--foreground", "win11", NULL),
+                      ==, 1);
+      if (strstr(err, "refusing to start VM win11") == NULL || strstr(err, cases[i].expect) == NULL)
+        g_error("case %zu: unexpected error: %s", i, err);
+    }
+    snapshot_dir(after, f->tmp, "");
+    g_assert_cmpstr(after->str, ==, before->str);
+  }
+}
+
 static void
 test_usage(Fixture *f, gconstpointer data)
 {
@@ -516,5 +559,6 @@ main(int argc, char **argv)
   FX("/vxm/cli/start/json-needs-dry-run", test_usage);
   FX("/vxm/cli/start/hugepages-size-missing", test_hugepages_size_missing);
   FX("/vxm/cli/start/looking-glass-auto", test_looking_glass_auto);
+  FX("/vxm/cli/start/refuses-known-reasons", test_refuses_known_reasons);
   return g_test_run();
 }

@@ -29,6 +29,7 @@
 #include "memory/vxm-hugepages.h"
 #include "memory/vxm-memlock.h"
 #include "pci/vxm-gpu.h"
+#include "pci/vxm-pci-holders.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-host-facts.h"
 #include "vm/vxm-host-step.h"
@@ -41,7 +42,7 @@
 
 /* The configured guest GPU, or the single candidate. */
 static VxmGpu *
-find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes, GError **error)
+find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GError **error)
 {
   g_autoptr(GPtrArray) gpus = NULL;
   g_autoptr(GPtrArray) candidates = g_ptr_array_new();
@@ -79,13 +80,66 @@ find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes, G
     }
     gpu = g_ptr_array_index(candidates, 0);
   }
+  /* refused here, before the first host change, not after the lock, swtpm, the input devices
+   * and the hugepages were taken */
   if (!vxm_gpu_check_passthrough_safe(gpu, &reasons)) {
-    for (guint i = 0; i < reasons->len; i++)
-      g_ptr_array_add(notes,
-                      g_strdup_printf("vxm start would refuse %s: %s", vxm_gpu_get_address(gpu),
-                                      (char *)g_ptr_array_index(reasons, i)));
+    g_autoptr(GString) text = g_string_new(NULL);
+
+    for (guint i = 0; reasons != NULL && i < reasons->len; i++)
+      g_string_append_printf(text, "%s%s", i > 0 ? "; " : "",
+                             (char *)g_ptr_array_index(reasons, i));
+    g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+                "refusing to start VM %s: its guest GPU %s cannot be given to a guest: %s",
+                config->name, vxm_gpu_get_address(gpu), text->str);
+    return NULL;
   }
   return g_object_ref(gpu);
+}
+
+/* What vxm start would otherwise find out only after changing the host: processes holding
+ * the card (its unbind would fail, or hang with NVIDIA), and installer or driver ISOs that are
+ * not there. Processes of other users that cannot be looked at are left to the detach step. */
+static gboolean
+refuse_known(VxmHostfs *hostfs, const VxmVmConfig *config, VxmGpu *gpu, GError **error)
+{
+  const struct {
+    const char *key;
+    const char *path;
+  } media[] = {{"media.installer_iso", config->installer_iso},
+               {"media.virtio_iso", config->virtio_iso}};
+  GPtrArray *functions = vxm_gpu_get_all_functions(gpu);
+
+  for (gsize i = 0; i < G_N_ELEMENTS(media); i++) {
+    if (media[i].path != NULL && !g_file_test(media[i].path, G_FILE_TEST_IS_REGULAR)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
+                  "refusing to start VM %s: %s = %s: no such file: put the ISO there, or "
+                  "vxm config %s --unset %s",
+                  config->name, media[i].key, media[i].path, config->name, media[i].key);
+      return FALSE;
+    }
+  }
+  for (guint i = 0; functions != NULL && i < functions->len; i++) {
+    VxmPciDevice *dev = g_ptr_array_index(functions, i);
+    g_autoptr(GPtrArray) holders = NULL;
+
+    if (!vxm_pci_device_is_display(dev) ||
+        g_strcmp0(vxm_pci_device_get_driver(dev), "vfio-pci") == 0)
+      continue;
+    holders = vxm_pci_holders_scan(hostfs, vxm_pci_device_get_address(dev), NULL, error);
+    if (holders == NULL)
+      return FALSE;
+    if (holders->len > 0) {
+      g_autofree char *who = vxm_pci_holders_describe(holders);
+      g_autofree char *advice = vxm_pci_holders_advice(holders);
+
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "refusing to start VM %s: %u process%s hold%s its guest GPU %s: %s; %s",
+                  config->name, holders->len, holders->len == 1 ? "" : "es",
+                  holders->len == 1 ? "s" : "", vxm_pci_device_get_address(dev), who, advice);
+      return FALSE;
+    }
+  }
+  return TRUE;
 }
 
 static JsonNode *
@@ -699,9 +753,9 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
   if (in->config == NULL || !vxm_vm_config_resolve(in->config, hostfs, in->paths, error))
     return FALSE;
   vxm_debug_timing("start: config loaded");
-  in->gpu = find_guest_gpu(hostfs, in->config, in->notes, error);
+  in->gpu = find_guest_gpu(hostfs, in->config, error);
   vxm_debug_timing("start: guest GPU found");
-  if (in->gpu == NULL)
+  if (in->gpu == NULL || !refuse_known(hostfs, in->config, in->gpu, error))
     return FALSE;
   if (in->config->smbios == VXM_VM_SMBIOS_HOST && geteuid() != 0)
     in->facts->smbios = smbios_from_vxmd(hostfs, in->notes);
