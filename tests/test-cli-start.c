@@ -534,6 +534,35 @@ test_refuses_known_reasons(Fixture *f, gconstpointer data)
   }
 }
 
+/* A name that is no VM is an error with a suggestion, not success; without a name the only
+ * VM there is is used. */
+static void
+test_vm_names(Fixture *f, gconstpointer data)
+{
+  static const char *const commands[] = {"stop", "recover", "start"};
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+    const char *argv[] = {f->vxm, commands[i], "--root", f->root, "win12", NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, (const char *const *)f->env, &out, &err), ==, 1);
+    if (strstr(err, "no VM win12 (did you mean 'win11'?)") == NULL)
+      g_error("vxm %s win12: unexpected error: %s", commands[i], err);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+  }
+  /* win11 is the only VM: vxm start without a name takes it */
+  g_assert_cmpint(run_start(f, &out, &err, "--dry-run", NULL, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "win11"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  /* with two and none called default, it asks for one */
+  vxm_test_write_file(f->home, ".config/vxm/vms/other.conf", "");
+  g_assert_cmpint(run_start(f, &out, &err, "--dry-run", NULL, NULL), ==, 1);
+  g_assert_nonnull(strstr(err, "several VMs (other, win11)"));
+}
+
 static void
 test_usage(Fixture *f, gconstpointer data)
 {
@@ -560,5 +589,6 @@ main(int argc, char **argv)
   FX("/vxm/cli/start/hugepages-size-missing", test_hugepages_size_missing);
   FX("/vxm/cli/start/looking-glass-auto", test_looking_glass_auto);
   FX("/vxm/cli/start/refuses-known-reasons", test_refuses_known_reasons);
+  FX("/vxm/cli/vm-names", test_vm_names);
   return g_test_run();
 }

@@ -249,7 +249,10 @@ vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
   config = vxm_vm_config_load(paths, &error);
   if (config == NULL) {
     if (g_error_matches(error, VXM_ERROR, VXM_ERROR_NOT_FOUND)) {
-      g_printerr("vxm config: no VM %s: create it with vxm init %s\n", paths->name, paths->name);
+      g_autofree char *hint = vxm_vm_name_suggestion(paths->name);
+
+      g_printerr("vxm config: no VM %s%s: create it with vxm init %s\n", paths->name, hint,
+                 paths->name);
       return VXM_EXIT_FAILURE;
     }
     return vxm_cli_fail(cli, error);

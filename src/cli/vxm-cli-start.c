@@ -746,7 +746,7 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
 
   in->notes = g_ptr_array_new_with_free_func(g_free);
   in->facts = vxm_host_facts_new();
-  in->paths = vxm_vm_paths_new(name, error);
+  in->paths = vxm_cli_vm_paths(cli, name, error);
   if (in->paths == NULL)
     return FALSE;
   in->config = vxm_vm_config_load(in->paths, error);

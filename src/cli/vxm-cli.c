@@ -113,3 +113,18 @@ vxm_cli_colored(VxmCli *cli, const char *sgr, const char *text)
     return g_strdup(text);
   return g_strdup_printf("\033[%sm%s\033[0m", sgr, text);
 }
+
+VxmVmPaths *
+vxm_cli_vm_paths(VxmCli *cli, const char *name, GError **error)
+{
+  g_autofree char *chosen = NULL;
+
+  if (name == NULL) {
+    chosen = vxm_vm_default_name(error);
+    if (chosen == NULL)
+      return NULL;
+    name = chosen;
+  }
+  (void)cli;
+  return vxm_vm_paths_new(name, error);
+}

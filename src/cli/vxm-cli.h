@@ -7,6 +7,7 @@
 #include "common/vxm-hostfs.h"
 #include "pci/vxm-gpu.h"
 #include "supervisor/vxm-host-ops.h"
+#include "vm/vxm-vm-paths.h"
 
 G_BEGIN_DECLS
 
@@ -46,6 +47,10 @@ VxmHostfs *vxm_cli_get_hostfs(VxmCli *cli, GError **error);
  * after a hello: NULL with the fix when vxmd is not running or does not serve this user. */
 VxmHostOps *vxm_cli_get_host_ops(VxmCli *cli, VxmHostfs *hostfs,
                                  GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* The paths of VM @name; without a name, 'default' or the only VM there is
+ * (vxm_vm_default_name()). */
+VxmVmPaths *vxm_cli_vm_paths(VxmCli *cli, const char *name, GError **error);
 
 /* Prints "vxm COMMAND: MESSAGE" on stderr and returns VXM_EXIT_FAILURE. */
 int vxm_cli_fail(VxmCli *cli, const GError *error);

@@ -826,49 +826,6 @@ vxm_vm_config_generate_mac(void)
 
 /* ---- did you mean -------------------------------------------------------------------------- */
 
-static guint
-levenshtein(const char *a, const char *b)
-{
-  gsize la = strlen(a), lb = strlen(b);
-  g_autofree guint *row = NULL;
-
-  if (la > 64 || lb > 64)
-    return G_MAXUINT;
-  row = g_new(guint, lb + 1);
-  for (gsize j = 0; j <= lb; j++)
-    row[j] = (guint)j;
-  for (gsize i = 1; i <= la; i++) {
-    guint diag = row[0];
-    row[0] = (guint)i;
-    for (gsize j = 1; j <= lb; j++) {
-      guint up = row[j];
-      guint cost = g_ascii_tolower(a[i - 1]) == g_ascii_tolower(b[j - 1]) ? 0 : 1;
-      row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + cost);
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
-/* The closest known name within distance 2 (or a third of its length), or NULL. */
-static const char *
-closest(const char *word, const char *const *candidates, gsize n)
-{
-  const char *best = NULL;
-  guint best_d = G_MAXUINT;
-
-  for (gsize i = 0; i < n; i++) {
-    guint d = levenshtein(word, candidates[i]);
-    if (d < best_d) {
-      best_d = d;
-      best = candidates[i];
-    }
-  }
-  if (best == NULL || best_d > MAX(2u, (guint)strlen(word) / 3))
-    return NULL;
-  return best;
-}
-
 static char *
 suggest_group(const char *group)
 {
@@ -880,7 +837,7 @@ suggest_group(const char *group)
     if (n == 0 || strcmp(groups[n - 1], key_defs[i].info.group) != 0)
       groups[n++] = key_defs[i].info.group;
   }
-  best = closest(group, groups, n);
+  best = vxm_closest_word(group, groups, n);
   return best ? g_strdup_printf(": did you mean [%s]?", best) : g_strdup("");
 }
 
@@ -900,13 +857,13 @@ suggest_key(const char *group, const char *key)
     if (strcmp(key_defs[i].info.group, group) == 0)
       keys[n++] = key_defs[i].info.key;
   }
-  best = closest(key, keys, n);
+  best = vxm_closest_word(key, keys, n);
   if (best != NULL)
     return g_strdup_printf(": did you mean '%s'?", best);
   n = 0;
   for (gsize i = 0; i < G_N_ELEMENTS(key_defs); i++)
     keys[n++] = key_defs[i].info.key;
-  best = closest(key, keys, n);
+  best = vxm_closest_word(key, keys, n);
   if (best != NULL) {
     for (gsize i = 0; i < G_N_ELEMENTS(key_defs); i++) {
       if (key_defs[i].info.key == best)
@@ -1216,10 +1173,12 @@ vxm_vm_config_load_file(const char *name, const char *path, GError **error)
   fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) {
+      g_autofree char *hint = vxm_vm_name_suggestion(name);
+
       g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
-                  "no VM %s: %s does not exist; create "
+                  "no VM %s%s: %s does not exist; create "
                   "it with vxm init %s",
-                  name, display, name);
+                  name, hint, display, name);
       return NULL;
     }
     vxm_error_set_from_errno(error, errno, "cannot open %s", display);
@@ -1441,7 +1400,7 @@ find_key(const char *spec, const KeyDef **out, GError **error)
 
     for (gsize i = 0; i < G_N_ELEMENTS(key_defs); i++)
       keys[i] = key_defs[i].info.key;
-    best = closest(spec, keys, G_N_ELEMENTS(key_defs));
+    best = vxm_closest_word(spec, keys, G_N_ELEMENTS(key_defs));
     if (best != NULL) {
       for (gsize i = 0; i < G_N_ELEMENTS(key_defs); i++) {
         if (key_defs[i].info.key == best) {
