@@ -496,6 +496,32 @@ test_usage_errors(Fixture *f, gconstpointer data)
   g_assert_cmpint(run_vxm(f, &out, &err, "check", "--help", NULL), ==, 0);
   g_assert_nonnull(strstr(out, "--json"));
   g_assert_nonnull(strstr(out, "--root"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* a malformed value or name on the command line exits 2 from every command */
+  {
+    static const char *const bad[][4] = {
+        {"detach", "01:00.0", "--timeout", "lots"},
+        {"reattach", "01:00.0", "--timeout", "lots"},
+        {"stop", "../x", NULL, NULL},
+        {"start", "../x", NULL, NULL},
+        {"check", "../x", NULL, NULL},
+        {"inputs", "../x", NULL, NULL},
+        {"recover", "../x", NULL, NULL},
+        {"status", "../x", NULL, NULL},
+        {"config", "../x", NULL, NULL},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+      int status = run_vxm(f, &out, &err, bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL);
+
+      if (status != 2 || strstr(err, "--help") == NULL)
+        g_error("vxm %s %s: exit %d, stderr: %s", bad[i][0], bad[i][1], status, err);
+      g_clear_pointer(&out, g_free);
+      g_clear_pointer(&err, g_free);
+    }
+  }
 }
 
 /* vxm check NAME checks that VM's settings: here, more memory than the host has */

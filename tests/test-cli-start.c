@@ -559,7 +559,7 @@ test_vm_names(Fixture *f, gconstpointer data)
   g_clear_pointer(&err, g_free);
   /* with two and none called default, it asks for one */
   vxm_test_write_file(f->home, ".config/vxm/vms/other.conf", "");
-  g_assert_cmpint(run_start(f, &out, &err, "--dry-run", NULL, NULL), ==, 1);
+  g_assert_cmpint(run_start(f, &out, &err, "--dry-run", NULL, NULL), ==, 2);
   g_assert_nonnull(strstr(err, "several VMs (other, win11)"));
 }
 

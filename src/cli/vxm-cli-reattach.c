@@ -29,10 +29,12 @@ vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv)
     return vxm_cli_usage_error(cli, "give one VM name or PCI address");
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL || !vxm_cli_resolve_target(cli, hostfs, argv[1], &target, &error))
-    return vxm_cli_fail(cli, error);
+    return vxm_cli_fail_arg(cli, error);
   options.timeout_ms = target.timeout_ms;
-  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &options.timeout_ms, &error))
-    goto fail;
+  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &options.timeout_ms, &error)) {
+    vxm_cli_target_clear(&target);
+    return vxm_cli_fail_arg(cli, error);
+  }
   vxm_journal_register_all_kinds();
 
   journals = vxm_vfio_find_journals(hostfs, target.gpu, problems, &error);

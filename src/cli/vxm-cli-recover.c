@@ -161,7 +161,7 @@ vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
   if (hostfs == NULL)
     return vxm_cli_fail(cli, error);
   if (argc == 2 && !vxm_journal_check_name(argv[1], &error))
-    return vxm_cli_fail(cli, error);
+    return vxm_cli_fail_arg(cli, error);
   ops = vxm_cli_get_host_ops(cli, hostfs, &error);
   if (ops == NULL)
     return vxm_cli_fail(cli, error);

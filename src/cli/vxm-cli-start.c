@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -887,12 +888,48 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
   return g_steal_pointer(&plan);
 }
 
+/* How to get the keyboard and mouse back, for a start that hands them to the guest: printed
+ * before anything the user would have to type while the guest holds the keyboard. NULL when
+ * the guest takes no input device. */
+static char *
+input_toggle_line(GPtrArray *objects, GPtrArray *pending)
+{
+  static const struct {
+    const char *value, *keys;
+  } toggles[] = {
+      {"ctrl-ctrl", "both Ctrl keys"},    {"alt-alt", "both Alt keys"},
+      {"shift-shift", "both Shift keys"}, {"meta-meta", "both Super (Windows) keys"},
+      {"scrolllock", "Scroll Lock"},      {"ctrl-scrolllock", "Ctrl and Scroll Lock"},
+  };
+  const VxmInputObject *first = NULL;
+  const char *toggle;
+
+  if (objects != NULL && objects->len > 0)
+    first = g_ptr_array_index(objects, 0);
+  else if (pending != NULL && pending->len > 0)
+    first = g_ptr_array_index(pending, 0);
+  if (first == NULL)
+    return NULL;
+  toggle = first->grab_toggle != NULL ? first->grab_toggle : "ctrl-ctrl"; /* QEMU's default */
+  for (gsize i = 0; i < G_N_ELEMENTS(toggles); i++)
+    if (g_str_equal(toggles[i].value, toggle))
+      return g_strdup_printf("The guest has the keyboard and mouse: press %s together to take "
+                             "them back (and again to give them to the guest; grab_toggle = %s)",
+                             toggles[i].keys, toggle);
+  return g_strdup_printf("The guest has the keyboard and mouse: grab_toggle = %s switches them "
+                         "between host and guest",
+                         toggle);
+}
+
 /* ---- the supervisor process (--foreground, or the background child) ---- */
 
 typedef struct {
   VxmCliProgress *printer; /* --foreground: the terminal */
   int progress_fd;         /* background: the pipe to the waiting `vxm start`, -1 when closed */
   GMainLoop *loop;
+  gboolean ran;      /* the guest reached running */
+  char *toggle_line; /* --foreground: how to get the input back, printed once it runs */
+  gboolean quiet;
 } SuperviseContext;
 
 static void
@@ -902,6 +939,13 @@ on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
 
   if (ctx->printer != NULL)
     vxm_cli_progress_event(ctx->printer, event);
+  if (!ctx->ran && vxm_supervisor_get_state(sv) == VXM_VM_STATE_RUNNING) {
+    ctx->ran = TRUE;
+    if (ctx->printer != NULL && ctx->toggle_line != NULL && !ctx->quiet) {
+      vxm_cli_progress_clear(ctx->printer);
+      g_print("%s\n", ctx->toggle_line);
+    }
+  }
   if (ctx->progress_fd >= 0) {
     g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), event);
     g_autofree char *text = json_to_string(node, FALSE);
@@ -941,7 +985,8 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
   g_autoptr(VxmControlServer) server = NULL;
   g_autoptr(VxmCliProgress) printer = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-  SuperviseContext ctx = {.progress_fd = progress_fd, .loop = loop};
+  SuperviseContext ctx = {.progress_fd = progress_fd, .loop = loop, .quiet = cli->quiet};
+  g_autofree char *toggle_line = input_toggle_line(plan->input_objects, plan->input_pending);
   g_autofree char *name = g_strdup(plan->paths->name);
   g_autofree char *vxm_log = vxm_vm_paths_display(plan->paths->vxm_log);
   guint shutdown_timeout = plan->shutdown_timeout_s;
@@ -957,6 +1002,7 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
     if (!cli->quiet)
       g_print("Starting VM %s (%s)\n", name, vxm_host_ops_describe(ops));
   }
+  ctx.toggle_line = toggle_line;
   sv = vxm_supervisor_new(ops, g_steal_pointer(&plan));
   g_signal_connect(sv, "progress", G_CALLBACK(on_progress), &ctx);
   g_signal_connect(sv, "finished", G_CALLBACK(on_finished), &ctx);
@@ -989,8 +1035,10 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
                vxm_supervisor_get_failure(sv), vxm_log);
     return VXM_EXIT_FAILURE;
   }
-  if (printer != NULL && !cli->quiet)
+  if (printer != NULL && !cli->quiet && ctx.ran)
     g_print("VM %s stopped; the host is restored\n", name);
+  else if (printer != NULL && !cli->quiet)
+    g_print("The start of VM %s was cancelled before the guest ran; the host is restored\n", name);
   return VXM_EXIT_OK;
 }
 
@@ -1035,6 +1083,28 @@ read_plan(int fd, GError **error)
     return NULL;
   }
   return vxm_supervisor_plan_from_json(json_parser_get_root(parser), error);
+}
+
+/* Ctrl+C while `vxm start` waits for a background start: the start is cancelled as with
+ * --foreground (the supervisor stops what it began and restores the host), not left running
+ * unseen. */
+static volatile sig_atomic_t waiting_for_pid;
+static volatile sig_atomic_t start_cancelled;
+
+static void
+on_wait_signal(int signum)
+{
+  static const char msg[] = "\nvxm start: cancelling: the supervisor undoes what it began and "
+                            "restores the host\n";
+
+  (void)signum;
+  if (waiting_for_pid > 0 && !start_cancelled) {
+    start_cancelled = 1;
+    kill((pid_t)waiting_for_pid, SIGINT);
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+      /* nothing to do about it in a signal handler */
+    }
+  }
 }
 
 static int
@@ -1101,6 +1171,15 @@ start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
   if (!cli->quiet)
     g_print("Starting VM %s in the background (supervisor pid %s)\n", name,
             g_subprocess_get_identifier(child));
+  {
+    struct sigaction sa = {.sa_handler = on_wait_signal, .sa_flags = SA_RESTART};
+
+    sigemptyset(&sa.sa_mask);
+    waiting_for_pid = (sig_atomic_t)atoi(g_subprocess_get_identifier(child));
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+  }
   pipe_in = g_unix_input_stream_new(fds[0], TRUE);
   lines = g_data_input_stream_new(pipe_in);
   for (;;) {
@@ -1115,7 +1194,15 @@ start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
   }
   vxm_cli_progress_clear(printer);
   state = vxm_cli_progress_get_state(printer);
+  if (start_cancelled && g_strcmp0(state, "stopped") == 0) {
+    g_printerr("vxm start: the start of VM %s was cancelled; the host is restored\n", name);
+    return VXM_EXIT_FAILURE;
+  }
   if (g_strcmp0(state, "running") == 0) {
+    g_autofree char *toggle = input_toggle_line(in->input_objects, in->input_pending);
+
+    if (toggle != NULL && !cli->quiet)
+      g_print("%s\n", toggle);
     if (!cli->quiet)
       g_print("VM %s is running. `vxm status %s` shows it, `vxm stop %s` stops it "
               "(log: %s)\n",
@@ -1177,8 +1264,15 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
       return vxm_cli_fail(cli, error);
     return supervise(cli, hostfs, plan, progress_fd);
   }
-  if (!build_inputs(cli, hostfs, argc > 1 ? argv[1] : NULL, &in, &error))
-    return vxm_cli_fail(cli, error);
+  {
+    /* a malformed name, or none among several VMs, is a bad command line */
+    g_autoptr(VxmVmPaths) named = vxm_cli_vm_paths(cli, argc > 1 ? argv[1] : NULL, &error);
+
+    if (named == NULL)
+      return vxm_cli_fail_arg(cli, error);
+    if (!build_inputs(cli, hostfs, named->name, &in, &error))
+      return vxm_cli_fail(cli, error);
+  }
   if (dry_run) {
     if (json)
       print_json(&in);

@@ -84,7 +84,7 @@ binding_status(VxmCli *cli, VxmHostfs *hostfs, VxmHostOps *ops, int argc, char *
     VxmCliTarget target = {0};
 
     if (!vxm_cli_resolve_target(cli, hostfs, argv[1], &target, &error))
-      return vxm_cli_fail(cli, error);
+      return vxm_cli_fail_arg(cli, error);
     gpus = g_ptr_array_new_with_free_func(g_object_unref);
     g_ptr_array_add(gpus, g_object_ref(target.gpu));
     vxm_cli_target_clear(&target);
@@ -576,8 +576,12 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
   if (argc == 2 && vxm_pci_address_parse(argv[1], &address, NULL))
     return binding_status(cli, hostfs, ops, argc, argv, json, NULL);
   if (argc == 2) {
-    g_autoptr(JsonNode) vm = vm_status_json(hostfs, ops, argv[1], &error);
+    g_autoptr(VxmVmPaths) named = vxm_vm_paths_new(argv[1], &error);
+    g_autoptr(JsonNode) vm = NULL;
 
+    if (named == NULL)
+      return vxm_cli_fail_arg(cli, error);
+    vm = vm_status_json(hostfs, ops, argv[1], &error);
     if (vm == NULL)
       return vxm_cli_fail(cli, error);
     if (json)

@@ -50,7 +50,7 @@ vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv)
     return vxm_cli_usage_error(cli, "--timeout takes a number of seconds, 0 or more");
   paths = vxm_cli_vm_paths(cli, argc > 1 ? argv[1] : NULL, &error);
   if (paths == NULL)
-    return vxm_cli_fail(cli, error);
+    return vxm_cli_fail_arg(cli, error);
   if (!vxm_vm_is_running(paths)) {
     /* a name that is no VM is a mistake, not "not running" */
     if (!vxm_vm_paths_check_exists(paths, &error))

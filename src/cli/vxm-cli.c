@@ -81,6 +81,14 @@ vxm_cli_fail(VxmCli *cli, const GError *error)
 }
 
 int
+vxm_cli_fail_arg(VxmCli *cli, const GError *error)
+{
+  if (g_error_matches(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT))
+    return vxm_cli_usage_error(cli, "%s", error->message);
+  return vxm_cli_fail(cli, error);
+}
+
+int
 vxm_cli_usage_error(VxmCli *cli, const char *format, ...)
 {
   g_autofree char *msg = NULL;

@@ -54,6 +54,9 @@ VxmVmPaths *vxm_cli_vm_paths(VxmCli *cli, const char *name, GError **error);
 
 /* Prints "vxm COMMAND: MESSAGE" on stderr and returns VXM_EXIT_FAILURE. */
 int vxm_cli_fail(VxmCli *cli, const GError *error);
+/* For errors in what the command line gave (a name, an address, a value): a malformed one
+ * (VXM_ERROR_INVALID_ARGUMENT) is a usage error (exit 2), anything else vxm_cli_fail(). */
+int vxm_cli_fail_arg(VxmCli *cli, const GError *error);
 int vxm_cli_usage_error(VxmCli *cli, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
 /* Pretty JSON on stdout, newline-terminated. */
