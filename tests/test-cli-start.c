@@ -572,6 +572,40 @@ test_usage(Fixture *f, gconstpointer data)
 
   g_assert_cmpint(status, ==, 2);
   g_assert_nonnull(strstr(err, "--json goes with --dry-run"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* -f is --force (stop, detach), never --foreground; an option's value is not an option */
+  g_assert_cmpint(run_start(f, &out, &err, "-f", "win11", NULL), ==, 2);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_start(f, &out, &err, "--dry-run", "--jsn", "win11"), ==, 2);
+  g_assert_nonnull(strstr(err, "did you mean --json?"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  {
+    const char *argv[] = {f->vxm, "check", "--gpu", "--root", f->root, NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, (const char *const *)f->env, &out, &err), ==, 2);
+    g_assert_nonnull(strstr(err, "--gpu needs a value"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+  }
+  {
+    const char *argv[] = {f->vxm, "strat", NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, (const char *const *)f->env, &out, &err), ==, 2);
+    g_assert_nonnull(strstr(err, "did you mean 'start'?"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+  }
+  {
+    const char *argv[] = {f->vxm, "help", "start", NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, (const char *const *)f->env, &out, &err), ==, 0);
+    g_assert_nonnull(strstr(out, "vxm start [OPTION"));
+    g_assert_nonnull(strstr(out, "--dry-run"));
+  }
 }
 
 int

@@ -109,7 +109,7 @@ complete -c vxm -n "__fish_seen_subcommand_from reset" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from reset" -s y -l yes -d 'Do not ask'
 
 complete -c vxm -n "__fish_seen_subcommand_from start" -a '(__vxm_vms)'
-complete -c vxm -n "__fish_seen_subcommand_from start" -s f -l foreground -d 'Stay attached; stop the guest on Ctrl+C'
+complete -c vxm -n "__fish_seen_subcommand_from start" -l foreground -d 'Stay attached; stop the guest on Ctrl+C'
 complete -c vxm -n "__fish_seen_subcommand_from start" -s n -l dry-run -d 'Show what would run; change nothing'
 complete -c vxm -n "__fish_seen_subcommand_from start" -l json -d 'With --dry-run: print JSON'
 

@@ -1228,7 +1228,8 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
   gint progress_fd = -1;
   gint plan_fd = -1;
   const GOptionEntry entries[] = {
-      {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+      /* no -f: that is --force in stop, detach and init */
+      {"foreground", 0, 0, G_OPTION_ARG_NONE, &foreground,
        "Stay attached: show progress, and stop the guest on Ctrl+C", NULL},
       {"dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
        "Show the QEMU and swtpm command lines and the host steps; change nothing", NULL},
