@@ -210,15 +210,15 @@ static int
 client(Host *h, const char *user, const char *mode, const char *arg, const char *arg2,
        char **out_reply)
 {
-  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autofree char *bin = vxm_test_user_binary("tests/vxm-test-vxmd-client");
   const char *argv[] = {bin, h->socket, mode, arg, arg2, NULL};
   char *err = NULL;
   g_autoptr(GError) error = NULL;
   int status = 0;
 
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, vxm_test_become_user,
-                             (gpointer)user, out_reply, &err, &status, &error));
-  g_assert_no_error(error);
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, vxm_test_become_user,
+                    (gpointer)user, out_reply, &err, &status, &error))
+    g_error("cannot run %s as %s: %s", bin, user, error->message);
   g_free(last_stderr);
   last_stderr = err;
   g_assert_true(WIFEXITED(status));
@@ -526,7 +526,7 @@ test_hostile(void)
 static GSubprocess *
 client_async(Host *h, const char *user, const char *mode, const char *arg)
 {
-  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autofree char *bin = vxm_test_user_binary("tests/vxm-test-vxmd-client");
   g_autoptr(GSubprocessLauncher) launcher =
       g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GError) error = NULL;
@@ -534,7 +534,8 @@ client_async(Host *h, const char *user, const char *mode, const char *arg)
 
   g_subprocess_launcher_set_child_setup(launcher, vxm_test_become_user, (gpointer)user, NULL);
   p = g_subprocess_launcher_spawn(launcher, &error, bin, h->socket, mode, arg, NULL);
-  g_assert_no_error(error);
+  if (p == NULL)
+    g_error("cannot run %s as %s: %s", bin, user, error->message);
   return p;
 }
 
