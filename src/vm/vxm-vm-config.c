@@ -1008,7 +1008,22 @@ config_error(GError **error, const char *display, const char *format, ...)
   return FALSE;
 }
 
-/* What GKeyFile does not check: encoding, NULs, duplicates, keys outside a group. */
+/* "16G  # default" -> "16G": a '#' after a space or tab (or first) starts a comment, as in what
+ * vxm config --show prints (GKeyFile itself knows only whole-line comments). */
+static void
+strip_inline_comment(char *value)
+{
+  for (char *p = value; *p != '\0'; p++) {
+    if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t')) {
+      *p = '\0';
+      break;
+    }
+  }
+  g_strstrip(value);
+}
+
+/* What GKeyFile does not check, or reports without a line number: encoding, NULs, duplicates,
+ * keys outside a group, lines that are none of group, key or comment. */
 static gboolean
 check_syntax(const char *text, gsize length, const char *display, GError **error)
 {
@@ -1035,8 +1050,16 @@ check_syntax(const char *text, gsize length, const char *display, GError **error
     g_autofree char *id = NULL;
     gpointer prev;
 
-    if (l->group == NULL && l->key == NULL)
+    if (l->group == NULL && l->key == NULL) {
+      g_autofree char *raw = g_strndup(text + l->start, l->end - l->start);
+      char *s = g_strstrip(raw);
+
+      if (*s != '\0' && *s != '#')
+        return config_error(error, display,
+                            "line %zu: '%s' is neither KEY = VALUE, a [group] nor a # comment",
+                            l->line, s);
       continue;
+    }
     if (l->group == NULL)
       return config_error(error, display,
                           "line %zu: key '%s' comes before any [group]; put it under one", l->line,
@@ -1138,7 +1161,7 @@ load_text(const char *name, const char *path, const char *display, const char *d
         config_error(error, display, "[%s] %s: %s", groups[g], keys[k], perr->message);
         return NULL;
       }
-      g_strstrip(value);
+      strip_inline_comment(value);
       if (!def->parse(c, value, &perr)) {
         g_autofree char *expected = g_strconcat("expected ", def->info.allowed, NULL);
         config_error(error, display, "[%s] %s = '%s': %s", groups[g], keys[k], value,
@@ -1470,6 +1493,13 @@ edit_text(const char *text, const KeyDef *def, const char *value, GError **error
                     "[%s] %s: the value contains a control character", group, key);
         return NULL;
       }
+      if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t')) {
+        g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
+                    "[%s] %s: a '#' after a space starts a comment in the file: the value "
+                    "cannot hold one (rename the file)",
+                    group, key);
+        return NULL;
+      }
     }
   }
   for (guint i = 0; i < lines->len; i++) {
@@ -1598,7 +1628,9 @@ vxm_vm_config_get_text(VxmVmConfig *c, const char *group, const char *key)
 
   g_return_val_if_fail(def != NULL, NULL);
   value = g_key_file_get_string(c->keyfile, group, key, NULL);
-  if (value != NULL)
-    return g_strstrip(value);
+  if (value != NULL) {
+    strip_inline_comment(value);
+    return value;
+  }
   return g_strdup(def->info.default_value);
 }
