@@ -35,6 +35,8 @@ static const struct {
     {"release-hugepages", "give the hugepages back"},
     {"revoke-devices", "take the device nodes back"},
     {"restore-host", "give the host back"},
+    {"switch-monitor", "switch the monitor to the guest's input"},
+    {"switch-monitor-back", "switch the monitor back to the host's input"},
     {"stop-swtpm", "stop swtpm"},
 };
 

@@ -256,8 +256,10 @@ vxm_vm_init(VxmHostfs *hostfs, const VxmVmInitOptions *opts, VxmVmInitStepFunc s
     return NULL;
   config = vxm_vm_config_new(paths->name);
   config->path = g_strdup(paths->config_file);
-  config->text = (g_free(config->text), g_strdup_printf("# vxm VM %s: see vm.conf.example for "
-                                                        "every key\n",
+  config->text = (g_free(config->text), g_strdup_printf("# vxm VM %s: every key is in "
+                                                        "vxm-config(5) and "
+                                                        "/usr/share/doc/vxm/examples/"
+                                                        "vm.conf.example\n",
                                                         paths->name));
   /* all settings together, checked once: pairs like host_input and guest_input */
   for (gsize i = 0; opts->settings != NULL && opts->settings[i] != NULL; i++) {
