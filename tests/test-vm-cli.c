@@ -293,6 +293,27 @@ test_init_settings(Env *e, gconstpointer data)
   assert_nothing_of(e, "bad");
   g_clear_pointer(&err, g_free);
 
+  /* --json: the outcome for scripts, the steps in "done"; stop of a VM that is not running */
+  {
+    g_autofree char *json_out = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *o;
+
+    g_assert_cmpint(vxm(e, NULL, &json_out, NULL, "init", "scripted", "--json", "--set", "tpm=off",
+                        "--disk-size", "1G", NULL),
+                    ==, 0);
+    g_assert_true(json_parser_load_from_data(parser, json_out, -1, NULL));
+    o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_cmpstr(json_object_get_string_member(o, "name"), ==, "scripted");
+    g_assert_cmpstr(json_object_get_string_member(o, "state"), ==, "created");
+    g_assert_cmpuint(json_array_get_length(json_object_get_array_member(o, "done")), >, 2);
+    g_clear_pointer(&json_out, g_free);
+    g_assert_cmpint(vxm(e, NULL, &json_out, NULL, "stop", "scripted", "--json", NULL), ==, 0);
+    g_assert_true(json_parser_load_from_data(parser, json_out, -1, NULL));
+    o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_cmpstr(json_object_get_string_member(o, "state"), ==, "not-running");
+  }
+
   /* the monitor's two inputs go together: one init sets both */
   g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "pair", "--set", "tpm=off", "--set",
                       "host_input=hdmi1", "--set", "guest_input=dp1", "--disk-size", "1G", NULL),

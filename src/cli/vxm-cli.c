@@ -168,6 +168,27 @@ vxm_cli_usage_error(VxmCli *cli, const char *format, ...)
 }
 
 void
+vxm_cli_print_outcome_json(const char *key, const char *value, const char *state, GPtrArray *done)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autoptr(JsonNode) node = NULL;
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, key);
+  json_builder_add_string_value(b, value);
+  json_builder_set_member_name(b, "state");
+  json_builder_add_string_value(b, state);
+  json_builder_set_member_name(b, "done");
+  json_builder_begin_array(b);
+  for (guint i = 0; done != NULL && i < done->len; i++)
+    json_builder_add_string_value(b, g_ptr_array_index(done, i));
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  node = json_builder_get_root(b);
+  vxm_cli_print_json(node);
+}
+
+void
 vxm_cli_print_json(JsonNode *node)
 {
   g_autoptr(JsonGenerator) gen = json_generator_new();

@@ -61,6 +61,10 @@ int vxm_cli_usage_error(VxmCli *cli, const char *format, ...) G_GNUC_PRINTF(2, 3
 
 /* Pretty JSON on stdout, newline-terminated. */
 void vxm_cli_print_json(JsonNode *node);
+/* {KEY: VALUE, "state": STATE, "done": [what was done, in order]}: the --json of commands that
+ * act (detach, reattach, init). */
+void vxm_cli_print_outcome_json(const char *key, const char *value, const char *state,
+                                GPtrArray *done);
 
 /* Colour when allowed: returns @text wrapped in the SGR code, or a plain copy. */
 char *vxm_cli_colored(VxmCli *cli, const char *sgr, const char *text);
