@@ -723,7 +723,10 @@ test_list(Env *e, gconstpointer data)
   assert_contains(out, "alpha                running  0000:0a:00.0");
   assert_contains(out, "beta                 stopped  auto ");
   assert_contains(out, "gamma");
-  assert_contains(out, "broken config");
+  /* a broken config in its own column, the problem after it */
+  assert_contains(out, "CONFIG");
+  assert_contains(out, " broken  ");
+  assert_contains(out, "[memory] size = 'lots'");
   g_assert_null(strstr(out, "not a vm"));
   g_clear_pointer(&out, g_free);
 
@@ -745,6 +748,30 @@ test_list(Env *e, gconstpointer data)
     g_assert_cmpstr(json_object_get_string_member(b, "state"), ==, "stopped");
     g_assert_cmpstr(json_object_get_string_member(b, "gpu"), ==, "auto");
     g_assert_cmpstr(json_object_get_string_member(g, "name"), ==, "gamma");
+    /* list says what status says: a supervisor that died while the VM ran is "failed" */
+    {
+      g_autoptr(VxmVmPaths) beta = paths_for("beta");
+      g_autofree char *list_out = NULL;
+      g_autofree char *status_out = NULL;
+
+      vxm_test_write_file(beta->state_dir, "status.json",
+                          "{\"name\": \"beta\", \"state\": \"running\"}");
+      g_assert_cmpint(vxm(e, NULL, &list_out, NULL, "list", NULL), ==, 0);
+      assert_contains(list_out, "beta                 failed   auto ");
+      vxm(e, NULL, &status_out, NULL, "status", "beta", NULL);
+      assert_contains(status_out, "VM beta: failed");
+    }
+    /* a mistake made in a running VM's config does not make status fail */
+    {
+      g_autofree char *status_out = NULL;
+      int held = vxm_vm_lock_acquire(p, &error);
+
+      g_assert_no_error(error);
+      vxm_test_write_file(e->config_home, "vxm/vms/alpha.conf", "[memory]\nsize = lots\n");
+      g_assert_cmpint(vxm(e, NULL, &status_out, NULL, "status", "alpha", NULL), ==, 0);
+      assert_contains(status_out, "config: broken: ");
+      close(held);
+    }
     g_assert_true(json_object_get_null_member(g, "disk"));
     assert_contains(json_object_get_string_member(g, "error"), "expected a size like 16G");
   }

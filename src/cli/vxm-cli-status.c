@@ -174,6 +174,30 @@ set_null_member(JsonObject *obj, const char *member)
     json_object_set_null_member(obj, member);
 }
 
+const char *
+vxm_cli_vm_state_name(const VxmVmPaths *paths)
+{
+  g_autofree char *state_file = NULL;
+  g_autoptr(JsonNode) saved = NULL;
+  const char *state;
+  VxmVmState parsed;
+
+  if (vxm_vm_is_running(paths))
+    return "running";
+  state_file = vxm_supervisor_state_file(paths);
+  saved = vxm_vm_state_file_read(state_file, NULL);
+  if (saved == NULL || !JSON_NODE_HOLDS_OBJECT(saved))
+    return "stopped";
+  state =
+      json_object_get_string_member_with_default(json_node_get_object(saved), "state", "stopped");
+  /* as vm_state() below: a state file that says it ran with nobody holding the lock is a
+   * supervisor that died */
+  if (!vxm_vm_state_from_string(state, &parsed) || !vxm_vm_state_is_final(parsed) ||
+      parsed == VXM_VM_STATE_FAILED)
+    return "failed";
+  return "stopped";
+}
+
 /* The state the VM's supervisor reports, or its last state file when none runs. */
 static JsonObject *
 vm_state(const VxmVmPaths *paths)
@@ -238,10 +262,20 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
 
   if (paths == NULL)
     return NULL;
-  config = vxm_vm_config_load(paths, error);
-  if (config == NULL)
+  config = vxm_vm_config_load(paths, &local_error);
+  if (config == NULL && g_error_matches(local_error, VXM_ERROR, VXM_ERROR_NOT_FOUND) &&
+      !vxm_vm_is_running(paths)) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
     return NULL;
+  }
   status = vm_state(paths);
+  /* a mistake made in the file while the VM runs does not hide the VM's state */
+  if (config == NULL) {
+    json_object_set_string_member(status, "config_error", local_error->message);
+    g_clear_error(&local_error);
+  } else {
+    json_object_set_null_member(status, "config_error");
+  }
   json_object_set_string_member(status, "name", paths->name);
   json_object_set_string_member(status, "config", paths->config_file);
   for (guint i = 0; i < 8; i++) {
@@ -270,9 +304,9 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
 
   /* the GPU: the one the supervisor used, else the configured one */
   gpu = g_strdup(json_object_get_string_member_with_default(status, "gpu", NULL));
-  if (gpu == NULL && config->gpu != NULL)
+  if (gpu == NULL && config != NULL && config->gpu != NULL)
     gpu = g_strdup(config->gpu);
-  if (gpu == NULL) {
+  if (gpu == NULL && config != NULL) {
     /* auto: the single candidate, as vxm start chooses */
     g_autoptr(GPtrArray) gpus = vxm_gpu_list(hostfs, NULL);
     guint candidates = 0;
@@ -472,6 +506,8 @@ print_vm(VxmCli *cli, JsonObject *vm)
   g_print("\n");
   if (member_or(vm, "reason", NULL) != NULL)
     g_print("  why: %s\n", member_or(vm, "reason", NULL));
+  if (member_or(vm, "config_error", NULL) != NULL)
+    g_print("  config: broken: %s\n", member_or(vm, "config_error", NULL));
   print_pid(pids, vm, "supervisor_pid", "supervisor");
   print_pid(pids, vm, "qemu_pid", "QEMU");
   print_pid(pids, vm, "swtpm_pid", "swtpm");

@@ -84,6 +84,10 @@ void vxm_cli_target_clear(VxmCliTarget *target);
 gboolean vxm_cli_parse_timeout(const char *text, guint *out_ms,
                                GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* What vxm status says of VM @paths without asking its supervisor: "running" (its lock is
+ * held), "failed" (the last run failed, or its supervisor died), "stopped". */
+const char *vxm_cli_vm_state_name(const VxmVmPaths *paths);
+
 /* The subcommands. */
 int vxm_cli_cmd_list_gpus(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_monitors(VxmCli *cli, int argc, char **argv);
