@@ -422,6 +422,19 @@ test_check_configured_gpu(Fixture *f, gconstpointer data)
   g_assert_cmpstr(json_object_get_string_member(guest, "status"), ==, "fail");
   g_assert_nonnull(
       strstr(json_object_get_string_member(guest, "message"), "no GPU matches 'radeon'"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_clear_pointer(&checks, json_array_unref);
+
+  /* the boot VGA device: no slot or ACS makes it the guest's, and the fix does not say so */
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", "--gpu", "00:02.0", NULL), ==, 1);
+  checks = parse_array(out);
+  guest = json_array_get_object_element(checks, 3);
+  g_assert_cmpstr(json_object_get_string_member(guest, "status"), ==, "fail");
+  g_assert_nonnull(strstr(json_object_get_string_member(guest, "message"), "boot VGA"));
+  g_assert_nonnull(
+      strstr(json_object_get_string_member(guest, "fix"), "give the guest the other GPU"));
+  g_assert_null(strstr(json_object_get_string_member(guest, "fix"), "ACS"));
 }
 
 static void
