@@ -487,6 +487,8 @@ test_start_stop(void)
   g_assert_nonnull(strstr(out, "press both Ctrl keys together to take them back"));
   g_assert_true(strstr(out, "press both Ctrl keys") < strstr(out, "is running"));
   g_assert_nonnull(strstr(out, "give the GPU to vfio-pci"));
+  /* the input devices' long by-id paths, one per line */
+  g_assert_nonnull(strstr(out, "\n      /dev/input/by-id/"));
   g_assert_nonnull(strstr(out, "reserve hugepages"));
   g_assert_nonnull(strstr(out, "pin the vCPU threads"));
 
@@ -994,11 +996,41 @@ test_background_ctrl_c(void)
   first = g_data_input_stream_read_line_utf8(lines, NULL, NULL, &error);
   g_assert_no_error(error);
   g_assert_nonnull(strstr(first, "in the background"));
+  /* once the start is under way (the lock is taken), Ctrl+C */
+  for (;;) {
+    g_autofree char *line = g_data_input_stream_read_line_utf8(lines, NULL, NULL, &error);
+
+    g_assert_no_error(error);
+    g_assert_nonnull(line);
+    if (strstr(line, "lock the VM") != NULL)
+      break;
+  }
   g_subprocess_send_signal(child, SIGINT);
   g_assert_true(g_subprocess_communicate_utf8(child, NULL, NULL, &rest, &err, &error));
   g_assert_no_error(error);
   g_test_message("stdout: %s\n%s\nstderr: %s", first, rest, err);
   g_assert_cmpint(g_subprocess_get_exit_status(child), ==, 1);
+  /* off a terminal too, every step's duration ends in the same column */
+  {
+    g_autoptr(GRegex) re = g_regex_new("^  (ok|skipped|FAILED) +.*?[0-9.]+ m?s", 0, 0, NULL);
+    g_auto(GStrv) step_lines = g_strsplit(rest, "\n", -1);
+    gint column = -1;
+
+    for (guint i = 0; step_lines[i] != NULL; i++) {
+      g_autoptr(GMatchInfo) m = NULL;
+      gint end = 0;
+
+      if (!g_regex_match(re, step_lines[i], 0, &m))
+        continue;
+      g_assert_true(g_match_info_fetch_pos(m, 0, NULL, &end));
+      if (column < 0)
+        column = end;
+      if (end != column)
+        g_error("step line not aligned (column %d, not %d): '%s'\n%s", end, column, step_lines[i],
+                rest);
+    }
+    g_assert_cmpint(column, >, 0);
+  }
   g_assert_nonnull(strstr(err, "cancelling"));
   g_assert_nonnull(strstr(err, "the start of VM " VM " was cancelled; the host is restored"));
   status = status_json(&e);

@@ -1194,7 +1194,8 @@ start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
   }
   vxm_cli_progress_clear(printer);
   state = vxm_cli_progress_get_state(printer);
-  if (start_cancelled && g_strcmp0(state, "stopped") == 0) {
+  if (start_cancelled && (state == NULL || g_strcmp0(state, "stopped") == 0)) {
+    /* no state at all: the supervisor ended before it changed anything */
     g_printerr("vxm start: the start of VM %s was cancelled; the host is restored\n", name);
     return VXM_EXIT_FAILURE;
   }
