@@ -1010,6 +1010,8 @@ test_background_ctrl_c(void)
   g_assert_no_error(error);
   g_test_message("stdout: %s\n%s\nstderr: %s", first, rest, err);
   g_assert_cmpint(g_subprocess_get_exit_status(child), ==, 1);
+  /* monitor = auto is the usual case: no note about it at every start */
+  g_assert_null(strstr(err, "note: monitor = auto"));
   /* off a terminal too, every step's duration ends in the same column */
   {
     g_autoptr(GRegex) re = g_regex_new("^  (ok|skipped|FAILED) +.*?[0-9.]+ m?s", 0, 0, NULL);
