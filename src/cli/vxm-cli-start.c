@@ -1272,6 +1272,13 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
 
     if (named == NULL)
       return vxm_cli_fail_arg(cli, error);
+    /* the cheapest known refusal first, before QEMU is probed and the host is read */
+    if (!dry_run && vxm_vm_is_running(named)) {
+      g_set_error(&error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "VM %s is already running: `vxm status %s` shows it, `vxm stop %s` stops it",
+                  named->name, named->name, named->name);
+      return vxm_cli_fail(cli, error);
+    }
     if (!build_inputs(cli, hostfs, named->name, &in, &error))
       return vxm_cli_fail(cli, error);
   }
