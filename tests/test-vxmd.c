@@ -260,16 +260,16 @@ static int
 client(Host *h, const char *user, const char *mode, const char *arg, const char *arg2,
        char **out_reply)
 {
-  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autofree char *bin = vxm_test_user_binary("tests/vxm-test-vxmd-client");
   const char *argv[] = {bin, h->socket, mode, arg, arg2, NULL};
   char *err = NULL;
   g_autoptr(GError) error = NULL;
   int status = 0;
   ClientAs as = {user, session_procs != NULL ? g_hash_table_lookup(session_procs, user) : NULL};
 
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, become_user_in_session,
-                             &as, out_reply, &err, &status, &error));
-  g_assert_no_error(error);
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, become_user_in_session, &as,
+                    out_reply, &err, &status, &error))
+    g_error("cannot run %s as %s: %s", bin, user, error->message);
   g_free(last_stderr);
   last_stderr = err;
   g_assert_true(WIFEXITED(status));
@@ -618,7 +618,7 @@ test_hostile(void)
 static GSubprocess *
 client_async(Host *h, const char *user, const char *mode, const char *arg)
 {
-  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autofree char *bin = vxm_test_user_binary("tests/vxm-test-vxmd-client");
   g_autoptr(GSubprocessLauncher) launcher =
       g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GError) error = NULL;
@@ -626,7 +626,8 @@ client_async(Host *h, const char *user, const char *mode, const char *arg)
 
   g_subprocess_launcher_set_child_setup(launcher, vxm_test_become_user, (gpointer)user, NULL);
   p = g_subprocess_launcher_spawn(launcher, &error, bin, h->socket, mode, arg, NULL);
-  g_assert_no_error(error);
+  if (p == NULL)
+    g_error("cannot run %s as %s: %s", bin, user, error->message);
   return p;
 }
 
@@ -962,7 +963,7 @@ served_prepare_release(Host *h, const char *user, const char *vm)
 static char *
 vxm_check_vxmd_line(Host *h, const char *user)
 {
-  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autofree char *vxm = vxm_test_user_binary("src/cli/vxm");
   const char *argv[] = {vxm, "check", "--json", "--root", vxm_simhost_root(h->sim), NULL};
   const char *envp[] = {"NO_COLOR=1", "LC_ALL=C.UTF-8", "HOME=/nonexistent", NULL};
   ClientAs as = {user, g_hash_table_lookup(session_procs, user)};
@@ -971,9 +972,9 @@ vxm_check_vxmd_line(Host *h, const char *user)
   g_autoptr(JsonParser) parser = json_parser_new();
   JsonArray *checks;
 
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_STDERR_TO_DEV_NULL,
-                             become_user_in_session, &as, &out, NULL, NULL, &error));
-  g_assert_no_error(error);
+  if (!g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_STDERR_TO_DEV_NULL,
+                    become_user_in_session, &as, &out, NULL, NULL, &error))
+    g_error("cannot run %s as %s: %s", vxm, user, error->message);
   g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
   g_assert_no_error(error);
   checks = json_node_get_array(json_parser_get_root(parser));
