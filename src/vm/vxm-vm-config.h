@@ -201,6 +201,8 @@ typedef struct {
   const char *default_value; /* as written in a file; "" = empty */
   const char *allowed;       /* human text for errors and docs */
   const char *summary;       /* one line for docs */
+  const char *values;        /* the fixed values it takes, space separated, for shell completion
+                              * (`vxm config --keys`); NULL when free text (a path, a number) */
 } VxmVmConfigKey;
 const VxmVmConfigKey *vxm_vm_config_keys(void);
 
