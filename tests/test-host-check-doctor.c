@@ -219,8 +219,30 @@ test_framebuffer_hidden(Fixture *f, gconstpointer data)
                       "00000000-00000000 : Reserved\n00000000-00000000 : PCI Bus 0000:01\n"
                       "  00000000-00000000 : 0000:01:00.0\n    00000000-00000000 : efifb\n");
   r = run_one(f, "framebuffer");
-  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_OK);
-  assert_contains(r->message, "run vxm check as root");
+  /* not a pass: nothing was looked at; "run as root" only to a user who is not */
+  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_UNKNOWN);
+  g_assert_cmpstr(vxm_check_status_to_string(r->status), ==, "unknown");
+  assert_contains(r->message, "cannot tell whether a boot framebuffer sits in 0000:01:00.0");
+  if (geteuid() != 0) {
+    g_assert_cmpstr(r->fix, ==, "run vxm check as root to see");
+  } else {
+    g_assert_null(r->fix);
+    assert_contains(r->message, "even to root");
+  }
+  g_assert_null(strstr(r->message, "as root"));
+}
+
+/* Without /proc/iomem the check cannot run: it says so, and does not pass. */
+static void
+test_framebuffer_no_iomem(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) r = NULL;
+  g_autofree char *iomem = g_build_filename(f->root, "proc/iomem", NULL);
+
+  (void)unlink(iomem);
+  r = run_one(f, "framebuffer");
+  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_UNKNOWN);
+  assert_contains(r->message, "cannot tell whether a boot framebuffer sits in");
 }
 
 /* --- holders --- */
@@ -453,6 +475,8 @@ main(int argc, char **argv)
   ADD("/vxm/host/check/reset/amd-navi21", test_reset_amd_navi21, VXM_TEST_MACHINE_AMD_RADEON);
   ADD("/vxm/host/check/reset/none", test_reset_none, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/no-guest-gpu", test_no_guest, VXM_TEST_MACHINE_SINGLE_GPU);
+  ADD("/vxm/host/check/framebuffer/no-iomem", test_framebuffer_no_iomem,
+      VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/framebuffer/in-guest-bar", test_framebuffer_in_guest_bar,
       VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/framebuffer/elsewhere", test_framebuffer_elsewhere,

@@ -3,6 +3,7 @@
  * it. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/vxm-util.h"
 #include "pci/vxm-pci-holders.h"
@@ -202,7 +203,7 @@ vxm_check_framebuffer(VxmCheckContext *ctx, VxmCheckResult *result)
   }
   label = guest_label(gpu);
   if (!vxm_hostfs_read_file(hostfs, VXM_HOST_PROC_IOMEM, &iomem, NULL, &error)) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+    vxm_check_result_set(result, VXM_CHECK_STATUS_UNKNOWN, NULL,
                          "cannot tell whether a boot framebuffer sits in %s's memory: %s", label,
                          error->message);
     return;
@@ -243,10 +244,18 @@ vxm_check_framebuffer(VxmCheckContext *ctx, VxmCheckResult *result)
     }
   }
   if (all_zero) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
-                         "cannot tell whether a boot framebuffer sits in %s's memory: %s hides "
-                         "addresses from users other than root (run vxm check as root to see)",
-                         label, VXM_HOST_PROC_IOMEM);
+    /* the kernel shows the addresses to root (CAP_SYS_ADMIN) only */
+    if (geteuid() != 0)
+      vxm_check_result_set(result, VXM_CHECK_STATUS_UNKNOWN, "run vxm check as root to see",
+                           "cannot tell whether a boot framebuffer sits in %s's memory: %s "
+                           "hides addresses from users other than root",
+                           label, VXM_HOST_PROC_IOMEM);
+    else
+      vxm_check_result_set(result, VXM_CHECK_STATUS_UNKNOWN, NULL,
+                           "cannot tell whether a boot framebuffer sits in %s's memory: every "
+                           "address in %s reads as zero, even to root (a kernel that hides "
+                           "them: kptr_restrict, lockdown)",
+                           label, VXM_HOST_PROC_IOMEM);
     return;
   }
   if (found->len == 0) {
@@ -314,7 +323,7 @@ vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result)
   holders = vxm_pci_holders_scan(vxm_check_context_get_hostfs(ctx), vxm_gpu_get_address(gpu),
                                  &unreadable, &error);
   if (holders == NULL) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, NULL,
+    vxm_check_result_set(result, VXM_CHECK_STATUS_UNKNOWN, NULL,
                          "cannot tell which processes hold %s: %s", label, error->message);
     return;
   }
@@ -326,10 +335,15 @@ vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result)
                          "processes hold %s, so vxm start would refuse to take it: %s", label, who);
     return;
   }
-  if (unreadable > 0)
+  if (unreadable > 0 && geteuid() != 0)
     vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
                          "no process of yours holds %s (%u processes of other users could not "
                          "be looked at; run vxm check as root to see them)",
+                         label, unreadable);
+  else if (unreadable > 0)
+    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+                         "no process holds %s (%u processes could not be looked at: they ended "
+                         "while being read)",
                          label, unreadable);
   else
     vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL, "no process holds %s", label);
