@@ -21,6 +21,25 @@ fixture_setup(Fixture *f, gconstpointer data)
   vxm_test_machine_build(f->root, GPOINTER_TO_INT(data));
   f->fs = vxm_hostfs_new(f->root);
   f->empty_path = vxm_test_mkdtemp();
+  /* empty 2 MiB and 1 GiB hugepage pools, as a host has them */
+  for (guint i = 0; i < 2; i++) {
+    static const char *const attrs[] = {"nr_hugepages", "free_hugepages", "resv_hugepages",
+                                        "surplus_hugepages"};
+    for (guint a = 0; a < G_N_ELEMENTS(attrs); a++) {
+      g_autofree char *rel = g_strdup_printf("sys/kernel/mm/hugepages/hugepages-%skB/%s",
+                                             i == 0 ? "2048" : "1048576", attrs[a]);
+      vxm_test_write_file(f->root, rel, "0\n");
+    }
+  }
+}
+
+/* Sets the 1 GiB pool: @nr pages reserved, @free of them free. */
+static void
+write_gigantic_pool(Fixture *f, const char *nr, const char *free_pages)
+{
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", nr);
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages",
+                      free_pages);
 }
 
 static void
@@ -381,14 +400,14 @@ test_memory_gigantic_pages(Fixture *f, gconstpointer data)
 
   vm(f)->memory_bytes = G_GUINT64_CONSTANT(16) << 30;
   vm(f)->hugepages = VXM_VM_HUGEPAGES_1G;
-  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "4\n");
+  write_gigantic_pool(f, "4\n", "4\n");
   short_pages = run_one(f, "memory");
   g_assert_cmpint(short_pages->status, ==, VXM_CHECK_STATUS_WARN);
   assert_contains(short_pages->message, "only 4 of the 16 1 GiB hugepages");
   assert_contains(short_pages->fix, "default_hugepagesz=1G hugepagesz=1G hugepages=16");
   assert_contains(short_pages->fix, "--set hugepages=2M");
 
-  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "16\n");
+  write_gigantic_pool(f, "16\n", "16\n");
   enough = run_one(f, "memory");
   g_assert_cmpint(enough->status, ==, VXM_CHECK_STATUS_OK);
   assert_contains(enough->message, "16 1 GiB hugepages are reserved");
@@ -447,15 +466,45 @@ test_memory_available(Fixture *f, gconstpointer data)
   off = run_one(f, "memory");
   g_assert_cmpint(off->status, ==, VXM_CHECK_STATUS_OK);
   vm(f)->hugepages = VXM_VM_HUGEPAGES_AUTO;
-  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "16\n");
+  write_gigantic_pool(f, "16\n", "16\n");
   gigantic = run_one(f, "memory");
   g_assert_cmpint(gigantic->status, ==, VXM_CHECK_STATUS_OK);
-  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "0\n");
+  write_gigantic_pool(f, "0\n", "0\n");
 
   write_meminfo_available(f, 20);
   room = run_one(f, "memory");
   g_assert_cmpint(room->status, ==, VXM_CHECK_STATUS_OK);
   assert_contains(room->message, "vxm start reserves 8192 2 MiB hugepages");
+}
+
+/* The figure vxm check predicts is the one vxm start plans: memory.size = auto in whole GiB,
+ * and 1 GiB pages only when their pool has them free (reserved pages another VM holds are not
+ * the guest's). */
+static void
+test_memory_as_start_plans(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) odd = NULL;
+  g_autoptr(VxmCheckResult) held = NULL;
+  g_autoptr(VxmCheckResult) free_gigantic = NULL;
+
+  /* 31.5 GiB: auto gives 15 GiB (start's figure), not 15.75 GiB */
+  vxm_test_host_add_meminfo(f->root, G_GUINT64_CONSTANT(33030144));
+  odd = run_one(f, "memory");
+  g_assert_cmpint(odd->status, ==, VXM_CHECK_STATUS_OK);
+  assert_contains(odd->message, "enough for the guest's 15 GiB");
+  assert_contains(odd->message, "vxm start reserves 7680 2 MiB hugepages");
+
+  /* 16 1 GiB pages reserved, none free: start takes 2 MiB pages */
+  vxm_test_host_add_meminfo(f->root, G_GUINT64_CONSTANT(32) << 20);
+  write_gigantic_pool(f, "16\n", "0\n");
+  held = run_one(f, "memory");
+  g_assert_cmpint(held->status, ==, VXM_CHECK_STATUS_OK);
+  assert_contains(held->message, "vxm start reserves 8192 2 MiB hugepages (0 of the 16 1 GiB");
+  g_assert_null(strstr(held->message, "the guest gets them"));
+
+  write_gigantic_pool(f, "16\n", "16\n");
+  free_gigantic = run_one(f, "memory");
+  assert_contains(free_gigantic->message, "16 1 GiB hugepages are reserved: the guest gets them");
 }
 
 #define ADD(path, func, machine) \
@@ -475,6 +524,8 @@ main(int argc, char **argv)
   ADD("/vxm/host/check/reset/amd-navi21", test_reset_amd_navi21, VXM_TEST_MACHINE_AMD_RADEON);
   ADD("/vxm/host/check/reset/none", test_reset_none, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/no-guest-gpu", test_no_guest, VXM_TEST_MACHINE_SINGLE_GPU);
+  ADD("/vxm/host/check/memory/as-start-plans", test_memory_as_start_plans,
+      VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/framebuffer/no-iomem", test_framebuffer_no_iomem,
       VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/framebuffer/in-guest-bar", test_framebuffer_in_guest_bar,

@@ -582,7 +582,7 @@ decide_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in, 
     g_autofree char *other = elsewhere(pools, &c[0], facts->gpu_numa_node);
     g_autofree char *size = vxm_hugepage_size_to_string(c[0].page_size);
 
-    if (c[0].available >= c[0].pages) {
+    if (vxm_hugepages_planned(c, n) == 0) {
       alt = &c[1];
       in->hugepages_why = g_strdup_printf("hugepages = auto: %s pages, %s has %" G_GUINT64_FORMAT
                                           " free (the guest needs %" G_GUINT64_FORMAT ")",

@@ -759,6 +759,14 @@ vxm_vm_config_keys(void)
   return keys;
 }
 
+guint64
+vxm_vm_config_auto_memory(guint64 host_memory)
+{
+  guint64 half = host_memory / 2 / GIB * GIB;
+
+  return CLAMP(half, VXM_VM_MEMORY_MIN, VXM_VM_MEMORY_AUTO_MAX);
+}
+
 static const KeyDef *
 find_def(const char *group, const char *key)
 {
@@ -1335,8 +1343,7 @@ vxm_vm_config_resolve(VxmVmConfig *c, VxmHostfs *hostfs, const VxmVmPaths *paths
     }
     r->memory_bytes = c->memory_bytes;
   } else {
-    guint64 half = r->host_memory / 2 / GIB * GIB;
-    r->memory_bytes = CLAMP(half, VXM_VM_MEMORY_MIN, VXM_VM_MEMORY_AUTO_MAX);
+    r->memory_bytes = vxm_vm_config_auto_memory(r->host_memory);
     /* the host keeps at least 2 GiB */
     if (r->memory_bytes + 2 * GIB > r->host_memory) {
       g_autofree char *have = vxm_format_bytes(r->host_memory);

@@ -206,6 +206,10 @@ typedef struct {
 } VxmVmConfigKey;
 const VxmVmConfigKey *vxm_vm_config_keys(void);
 
+/* memory.size = auto on a host with @host_memory bytes: half of it in whole GiB, at most 16 GiB,
+ * at least 4 GiB (vxm start's figure; vxm check predicts from the same). */
+guint64 vxm_vm_config_auto_memory(guint64 host_memory);
+
 /* Names for enums and inputs, as written in the file. */
 const char *vxm_vm_hugepages_to_string(VxmVmHugepages value);
 const char *vxm_vm_audio_to_string(VxmVmAudio value);
