@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include "host/vxm-check.h"
+#include "journal/vxm-journal.h"
+#include "pci/vxm-vfio.h"
 #include "vxm-test-sysfs.h"
 #include "vxm-test-util.h"
 
@@ -286,6 +288,36 @@ test_holders(Fixture *f, gconstpointer data)
   assert_contains(held->fix, "nvidia-persistenced");
 }
 
+/* vxm check VM knows what vxm start would refuse: the GPU in another VM's journal (a running
+ * VM's, or one left on vfio-pci); the VM's own running journal is not in the way. */
+static void
+test_holders_other_vm(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmJournal) journal = NULL;
+  g_autoptr(JsonObject) bind = json_object_new();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmCheckResult) taken = NULL;
+  g_autoptr(VxmCheckResult) own = NULL;
+  guint index = 0;
+
+  journal = vxm_journal_new(f->fs, "gaming", &error);
+  g_assert_no_error(error);
+  json_object_set_string_member(bind, "device", "0000:01:00.0");
+  json_object_set_string_member(bind, "driver", "nvidia");
+  g_assert_true(vxm_journal_begin(journal, VXM_VFIO_JOURNAL_KIND, bind, &index, &error));
+  g_assert_true(vxm_journal_finish(journal, index, VXM_JOURNAL_STATE_DONE, NULL, &error));
+
+  taken = run_one(f, "holders");
+  g_assert_cmpint(taken->status, ==, VXM_CHECK_STATUS_FAIL);
+  assert_contains(taken->message, "vxm start would refuse: GPU 0000:01:00.0 is in use by gaming");
+  g_assert_nonnull(taken->fix);
+
+  g_free(vm(f)->name);
+  vm(f)->name = g_strdup("gaming");
+  own = run_one(f, "holders");
+  g_assert_cmpint(own->status, ==, VXM_CHECK_STATUS_OK);
+}
+
 /* --- firmware --- */
 
 static void
@@ -534,6 +566,7 @@ main(int argc, char **argv)
       VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/framebuffer/hidden", test_framebuffer_hidden, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/holders", test_holders, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/holders/other-vm", test_holders_other_vm, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/firmware", test_firmware, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/swtpm-missing", test_swtpm_missing, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/qemu", test_qemu, VXM_TEST_MACHINE_INTEL_NVIDIA);

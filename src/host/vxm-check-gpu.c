@@ -7,6 +7,9 @@
 
 #include "common/vxm-util.h"
 #include "pci/vxm-pci-holders.h"
+#include "supervisor/vxm-host-ops-local.h"
+#include "vm/vxm-vm-lock.h"
+#include "vm/vxm-vm-paths.h"
 #include "vxm-check.h"
 
 #define NO_GUEST_GPU "skipped: no guest GPU to check (see the guest-gpu check)"
@@ -290,6 +293,44 @@ vxm_check_framebuffer(VxmCheckContext *ctx, VxmCheckResult *result)
   }
 }
 
+/* Who other than the VM being checked holds @address: another VM configured with it that is
+ * running (its lock), or a journal (another VM's run, vxm detach, a keep_bound, a crash), as
+ * the supervisor asks before its first host change. NULL when nobody (or the journals cannot be
+ * read: the process scan below still looks). */
+static char *
+vm_holding(VxmCheckContext *ctx, const char *address)
+{
+  const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+  const char *self = config != NULL ? config->name : NULL;
+  g_autofree char *dir_path = vxm_vm_paths_config_dir();
+  g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+  g_autoptr(VxmHostOps) ops = NULL;
+  const char *entry;
+
+  while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *name = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(VxmVmConfig) other = NULL;
+    g_autoptr(VxmVmPaths) other_paths = NULL;
+
+    if (!g_str_has_suffix(entry, ".conf"))
+      continue;
+    name = g_strndup(entry, strlen(entry) - strlen(".conf"));
+    if (g_strcmp0(name, self) == 0 || !vxm_vm_name_validate(name, -1, NULL))
+      continue;
+    path = g_build_filename(dir_path, entry, NULL);
+    other = vxm_vm_config_load_file(name, path, NULL);
+    if (other == NULL || g_strcmp0(other->gpu, address) != 0)
+      continue;
+    other_paths = vxm_vm_paths_new(name, NULL);
+    if (other_paths != NULL && vxm_vm_is_running(other_paths))
+      return g_strdup_printf("VM %s is running with the same GPU %s: stop it first (vxm stop %s)",
+                             name, address, name);
+  }
+  ops = vxm_host_ops_local_new(vxm_check_context_get_hostfs(ctx));
+  return vxm_host_ops_gpu_holder(ops, self, address, NULL);
+}
+
 void
 vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result)
 {
@@ -318,6 +359,19 @@ vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result)
                              "%s", busy);
         return;
       }
+    }
+  }
+  /* another VM (running, or left on vfio-pci), vxm detach or a keep_bound: what vxm start asks
+   * before it changes anything */
+  {
+    g_autofree char *holder = vm_holding(ctx, vxm_gpu_get_address(gpu));
+
+    if (holder != NULL) {
+      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
+                           "free it as the line above says (vxm status NAME shows what a VM "
+                           "holds), then run vxm check again",
+                           "vxm start would refuse: %s", holder);
+      return;
     }
   }
   holders = vxm_pci_holders_scan(vxm_check_context_get_hostfs(ctx), vxm_gpu_get_address(gpu),
