@@ -1027,8 +1027,13 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
     GPtrArray *restored = vxm_supervisor_get_restored(sv);
 
     vxm_cli_progress_clear(printer);
-    for (guint i = 0; i < restored->len && !cli->quiet; i++)
-      g_print("  restored: %s\n", (char *)g_ptr_array_index(restored, i));
+    /* what a step's line already said is not said again */
+    for (guint i = 0; i < restored->len && !cli->quiet; i++) {
+      const char *line = g_ptr_array_index(restored, i);
+
+      if (!vxm_cli_progress_was_shown(printer, line))
+        g_print("  restored: %s\n", line);
+    }
   }
   if (state == VXM_VM_STATE_FAILED) {
     g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,
