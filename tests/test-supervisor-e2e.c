@@ -682,6 +682,7 @@ test_kill_recover(void)
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   g_autofree char *tree_before = NULL;
+  g_autofree char *recovered = NULL;
   g_autofree char *tree_after = NULL;
   g_autofree char *out = NULL;
   g_autoptr(JsonObject) status = NULL;
@@ -734,7 +735,9 @@ test_kill_recover(void)
   g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 1);
   g_assert_nonnull(strstr(out, "vxm recover"));
 
-  g_assert_cmpint(run_vxm(&e, NULL, "recover", NULL), ==, 0);
+  g_assert_cmpint(run_vxm(&e, &recovered, "recover", NULL), ==, 0);
+  /* each restoration said once */
+  g_assert_cmpuint(count_occurrences(recovered, "0000:01:00.0 back on nvidia"), ==, 1);
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
   tree_after = writable_tree(&e);
