@@ -204,6 +204,30 @@ test_bash_config_values(void)
   g_assert_cmpstr(free_text, ==, "");
 }
 
+/* `vxm config --keys` is the key table: every key, in order, with its values; alone only. */
+static void
+test_config_keys_command(void)
+{
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  const char *argv[] = {vxm, "config", "--keys", NULL};
+  const char *with_name[] = {vxm, "config", "--keys", "win11", NULL};
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GString) want = g_string_new(NULL);
+  const VxmVmConfigKey *keys = vxm_vm_config_keys();
+
+  for (gsize k = 0; keys[k].group != NULL; k++)
+    g_string_append_printf(want, "%s.%s\t%s\n", keys[k].group, keys[k].key,
+                           keys[k].values != NULL ? keys[k].values : "");
+  g_assert_cmpint(vxm_test_run(argv, NULL, &out, &err), ==, 0);
+  g_assert_cmpstr(out, ==, want->str);
+  g_assert_cmpstr(err, ==, "");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vxm_test_run(with_name, NULL, &out, &err), ==, 2);
+  g_assert_nonnull(strstr(err, "--keys goes alone"));
+}
+
 /* Every value `vxm config --keys` offers is one the config accepts (the completions offer
  * what the key table says, so a value it does not take would be a trap). */
 static void
@@ -517,6 +541,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/completion/bash/config-keys", test_bash_config_keys);
   g_test_add_func("/vxm/completion/bash/config-values", test_bash_config_values);
   g_test_add_func("/vxm/completion/offered-values-are-accepted", test_offered_values_are_accepted);
+  g_test_add_func("/vxm/completion/config-keys-command", test_config_keys_command);
   g_test_add_func("/vxm/completion/zsh", test_zsh);
   g_test_add_func("/vxm/completion/fish", test_fish);
   g_test_add_data_func("/vxm/completion/zsh/vm-names-and-gpu-addresses", "zsh",
