@@ -16,6 +16,7 @@
 #include <json-glib/json-glib.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -719,6 +720,144 @@ test_connection_flood(void)
   host_stop(h);
 }
 
+#define POOL_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+
+static guint64
+pool_2m(Host *h)
+{
+  g_autofree char *path = vxm_simhost_path(h->sim, POOL_2M);
+  g_autofree char *text = NULL;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  return g_ascii_strtoull(text, NULL, 10);
+}
+
+/* echo @count > nr_hugepages, as an admin reserving pages at boot */
+static void
+set_pool_2m(Host *h, guint count)
+{
+  g_autofree char *path = vxm_simhost_path(h->sim, POOL_2M);
+  g_autofree char *text = g_strdup_printf("%u\n", count);
+  FILE *f = fopen(path, "w");
+
+  g_assert_nonnull(f);
+  g_assert_cmpint(fputs(text, f), >=, 0);
+  g_assert_cmpint(fclose(f), ==, 0);
+  g_assert_cmpuint(pool_2m(h), ==, count);
+}
+
+static void
+reserve_2m(Host *h, const char *user, const char *vm, guint count)
+{
+  g_autofree char *line = g_strdup_printf(
+      "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"%s\",\"page_size\":2097152,"
+      "\"count\":%u,\"drop_caches\":false,\"compact\":false}",
+      vm, count);
+  g_autofree char *reply = NULL;
+
+  g_assert_cmpint(ask(h, user, line, &reply), ==, 0);
+}
+
+static void
+release_2m(Host *h, const char *user, const char *vm)
+{
+  g_autofree char *line =
+      g_strdup_printf("{\"vxmd\":1,\"request\":\"release-hugepages\",\"vm\":\"%s\"}", vm);
+  g_autofree char *reply = NULL;
+
+  g_assert_cmpint(ask(h, user, line, &reply), ==, 0);
+}
+
+static void
+restore_all(Host *h, const char *user, const char *vm)
+{
+  g_autofree char *line =
+      g_strdup_printf("{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"%s\"}", vm);
+  g_autofree char *reply = NULL;
+
+  g_assert_cmpint(ask(h, user, line, &reply), ==, 0);
+}
+
+/* Hugepages: no more than the host can hold, per request and per user, refused before the host
+ * drops a cache; and each VM gives back exactly what it added, whatever the others did. */
+static void
+test_hugepages(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  /* 2^24 pages of 1 GiB, a whole host's worth plus one, none at all: refused, nothing dropped */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "1073741824,\"count\":16777216}",
+          NULL, "are more than this host's memory (31.2 GiB)");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":16001}",
+          NULL, "16001 pages (31.3 GiB) are more than this host's memory");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":0}",
+          NULL, "reserves nothing");
+  /* per user: with 12000 MiB held, 10001 pages more (20002 MiB) pass alone, not together (MemTotal
+   * here is 32000 MiB) */
+  g_assert_cmpuint(pool_2m(h), ==, 0);
+  reserve_2m(h, user_a, "alpha", 6000);
+  g_assert_cmpuint(pool_2m(h), ==, 6000);
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"beta\",\"page_size\":"
+          "2097152,\"count\":10001}",
+          NULL, "with the 11.7 GiB your VMs hold already");
+  restore_all(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 0);
+
+  /* A 10, B 15, A releases, B releases: back to the start; and in the other order */
+  reserve_2m(h, user_a, "alpha", 10);
+  reserve_2m(h, user_b, "beta", 15);
+  g_assert_cmpuint(pool_2m(h), ==, 25);
+  release_2m(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 15);
+  release_2m(h, user_b, "beta");
+  g_assert_cmpuint(pool_2m(h), ==, 0);
+  restore_all(h, user_a, "alpha");
+  restore_all(h, user_b, "beta");
+  reserve_2m(h, user_b, "beta", 15);
+  reserve_2m(h, user_a, "alpha", 10);
+  g_assert_cmpuint(pool_2m(h), ==, 25);
+  release_2m(h, user_b, "beta");
+  g_assert_cmpuint(pool_2m(h), ==, 10);
+  /* a release asked twice gives back nothing more */
+  release_2m(h, user_b, "beta");
+  g_assert_cmpuint(pool_2m(h), ==, 10);
+  restore_all(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 0);
+  restore_all(h, user_b, "beta");
+
+  /* pages reserved at boot (20): A takes 4 of them, journaled as A's; B's 18 are not served
+   * from A's 4, so the pool grows by 2; each release leaves the boot pages alone */
+  set_pool_2m(h, 20);
+  reserve_2m(h, user_a, "alpha", 4);
+  g_assert_cmpuint(pool_2m(h), ==, 20);
+  reserve_2m(h, user_b, "beta", 18);
+  g_assert_cmpuint(pool_2m(h), ==, 22);
+  release_2m(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 22);
+  restore_all(h, user_b, "beta");
+  g_assert_cmpuint(pool_2m(h), ==, 20);
+  restore_all(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 20);
+  set_pool_2m(h, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
 /* The policy on other machines: a GPU sharing its group with a NIC and storage; the only GPU;
  * an admin allowlist that leaves the GPU out. */
 static void
@@ -1090,6 +1229,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/race-and-silence", test_race_and_silence);
   g_test_add_func("/vxm/vxmd/hostile/policy-machines", test_policy_machines);
   g_test_add_func("/vxm/vxmd/hostile/connection-flood", test_connection_flood);
+  g_test_add_func("/vxm/vxmd/hostile/hugepages", test_hugepages);
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
   g_test_add_func("/vxm/vxmd/polkit/sessions", test_polkit_sessions);

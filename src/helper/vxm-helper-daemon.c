@@ -29,6 +29,8 @@
 #include "journal/vxm-journal.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
+#include "memory/vxm-hugepage-pools.h"
+#include "memory/vxm-hugepages.h"
 #include "memory/vxm-meminfo.h"
 #include "supervisor/vxm-host-ops-local.h"
 #include "vm/vxm-vm-config.h"
@@ -580,6 +582,78 @@ check_memlock_bytes(VxmHelperDaemon *self, guint64 bytes, GError **error)
   return FALSE;
 }
 
+/* Bytes of hugepages the VMs of @uid took and have not given back (any page size). */
+static guint64
+hugepages_held_by(VxmHelperDaemon *self, uid_t uid)
+{
+  g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
+  guint64 total = 0;
+
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+
+    if (journal == NULL || journal_client_uid(journal) != (gint64)uid)
+      continue;
+    for (guint j = 0; j < vxm_journal_get_n_entries(journal); j++) {
+      VxmJournalEntry *entry = vxm_journal_get_entry(journal, j);
+      gint64 kb = json_object_get_int_member_with_default(entry->data, "page_size_kb", 0);
+      gint64 took = json_object_get_int_member_with_default(entry->data, "took", 0);
+
+      if (g_strcmp0(entry->kind, VXM_HUGEPAGES_JOURNAL_KIND) == 0 &&
+          entry->state != VXM_JOURNAL_STATE_UNDONE && kb > 0 && took > 0)
+        total += ((guint64)kb << 10) * (guint64)took;
+    }
+  }
+  return total;
+}
+
+/* Before anything is dropped, compacted or written: a page size the host's pools have, at
+ * least one page, and no more than the host's memory, for this request and for all the
+ * hugepages the caller's VMs hold with it (root: this request alone). A larger pool could never
+ * be filled; asking only makes the host drop its caches and compact for nothing. */
+static gboolean
+check_hugepages_request(VxmHelperDaemon *self, const Peer *peer, const VxmHelperRequest *req,
+                        GError **error)
+{
+  g_autofree char *asked_text = NULL;
+  g_autofree char *total_text = NULL;
+  g_autofree char *held_text = NULL;
+  guint64 total = 0, asked, held;
+
+  if (req->page_size != VXM_HUGEPAGE_SIZE_2M && req->page_size != VXM_HUGEPAGE_SIZE_1G) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
+                "reserve-hugepages: pages of %" G_GUINT64_FORMAT " bytes: only 2 MiB (2097152) "
+                "and 1 GiB (1073741824) pages are used",
+                req->page_size);
+    return FALSE;
+  }
+  if (req->count == 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
+                "reserve-hugepages: a count of 0 pages reserves nothing: ask for the pages the "
+                "guest's RAM takes");
+    return FALSE;
+  }
+  if (!vxm_meminfo_read(self->hostfs, "MemTotal", &total, error)) {
+    g_prefix_error(error, "reserve-hugepages: cannot tell how much memory the host has: ");
+    return FALSE;
+  }
+  asked = req->page_size * req->count; /* at most 2^30 * 2^24: no overflow */
+  held = peer->uid != 0 ? hugepages_held_by(self, peer->uid) : 0;
+  if (asked <= total && held <= total - asked)
+    return TRUE;
+  asked_text = vxm_format_bytes(asked);
+  total_text = vxm_format_bytes(total);
+  held_text = vxm_format_bytes(held);
+  g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+              "reserve-hugepages: %" G_GUINT64_FORMAT " pages (%s)%s%s%s are more than this "
+              "host's memory (%s): no pool that large can be filled; ask for the guest's RAM "
+              "only%s",
+              req->count, asked_text, held > 0 ? " with the " : "", held > 0 ? held_text : "",
+              held > 0 ? " your VMs hold already" : "", total_text,
+              held > 0 ? ", and stop VMs you do not need" : "");
+  return FALSE;
+}
+
 static gboolean
 raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray *report,
               GError **error)
@@ -855,7 +929,8 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     guint64 page_size = 0;
     JsonObject *result;
 
-    if (claim_vm(self, peer, req->vm, error) == NULL)
+    if (!check_hugepages_request(self, peer, req, error) ||
+        claim_vm(self, peer, req->vm, error) == NULL)
       return FALSE;
     if (!vxm_host_ops_reserve_hugepages(self->ops, req->vm, &hugepages, &page_size, report, error))
       return FALSE;
