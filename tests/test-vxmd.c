@@ -431,6 +431,32 @@ test_hostile(void)
   refused(h, user_a, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":7,\"gpu\":\"" GPU "\"}", NULL,
           "must be a string");
+  /* ambiguous JSON json-glib would run: a second "request" (the last would win), a second
+   * value after the object, comments, an escaped member name, numbers of the wrong kind */
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"hello\",\"request\":\"recover\"}", NULL,
+          "member \\\"request\\\" appears twice");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"hello\"}{\"vxmd\":1,\"request\":\"recover\"}", NULL,
+          "more after the object (one JSON value per message) at byte 28");
+  refused(h, user_a, "line", "{\"vxmd\":1,/* hi */\"request\":\"recover\"}", NULL,
+          "a comment (JSON has none) at byte 10");
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"recover\"}// hi", NULL,
+          "a comment (JSON has none) at byte 30");
+  refused(h, user_a, "line", "{\"vxmd\":1,\"re\\u0071uest\":\"recover\"}", NULL,
+          "an escape in a member name");
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"recover\",}", NULL, "not JSON (strictly)");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":\"4\"}",
+          NULL, "\\\"count\\\" must be an integer");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":4.0}",
+          NULL, "\\\"count\\\" must be an integer");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":4,\"compact\":\"no\"}",
+          NULL, "\\\"compact\\\" must be true or false");
   /* names with slashes, dots and NULs */
   refused(h, user_a, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"../etc\",\"gpu\":\"" GPU "\"}", NULL,
