@@ -884,6 +884,59 @@ test_hugepages(void)
   host_stop(h);
 }
 
+static guint
+journal_count(Host *h)
+{
+  g_autofree char *dir = vxm_simhost_path(h->sim, "/run/vxm/journal");
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  guint n = 0;
+
+  while (d != NULL && g_dir_read_name(d) != NULL)
+    n++;
+  return n;
+}
+
+/* A user holds at most 8 VMs' journals (each is read on every grant and status): the ninth VM
+ * is refused with nothing changed, while the ones held can still grow and another user is
+ * served. */
+static void
+test_journals(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  /* eight VMs with a page each, the ninth refused, nothing changed; another user is served */
+  for (guint i = 0; i < 8; i++) {
+    g_autofree char *vm = g_strdup_printf("vm%u", i);
+
+    reserve_2m(h, user_b, vm, 1);
+  }
+  g_assert_cmpuint(journal_count(h), ==, 8);
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"vm8\",\"page_size\":2097152,"
+          "\"count\":1}",
+          NULL, "already holds host resources for 8 VMs (at most 8 at once)");
+  reserve_2m(h, user_a, "alpha", 1);
+  /* the ones they hold are still theirs to add to */
+  reserve_2m(h, user_b, "vm0", 1);
+  restore_all(h, user_a, "alpha");
+  for (guint i = 0; i < 8; i++) {
+    g_autofree char *vm = g_strdup_printf("vm%u", i);
+
+    restore_all(h, user_b, vm);
+  }
+  g_assert_cmpuint(journal_count(h), ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
 /* The policy on other machines: a GPU sharing its group with a NIC and storage; the only GPU;
  * an admin allowlist that leaves the GPU out. */
 static void
@@ -1256,6 +1309,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/policy-machines", test_policy_machines);
   g_test_add_func("/vxm/vxmd/hostile/connection-flood", test_connection_flood);
   g_test_add_func("/vxm/vxmd/hostile/hugepages", test_hugepages);
+  g_test_add_func("/vxm/vxmd/hostile/journals", test_journals);
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
   g_test_add_func("/vxm/vxmd/polkit/sessions", test_polkit_sessions);

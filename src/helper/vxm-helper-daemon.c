@@ -42,6 +42,9 @@
  * and sends nothing must not take every worker from the other users. vxm itself uses one or
  * two at a time, a starting VM one per parallel step; the tests use eight threads at once. */
 #define MAX_CONNECTIONS_PER_USER 16
+/* VMs one user (not root) may hold host resources for at once: each is a journal that every
+ * grant and status reads. vxm runs a handful of VMs at most; a GPU is one VM's at a time. */
+#define MAX_JOURNALS_PER_USER 8
 
 struct _VxmHelperDaemon {
   VxmHostfs *hostfs;
@@ -252,6 +255,25 @@ note_claim(VxmHelperDaemon *self, Peer *peer, const char *vm)
       GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(self->claims, vm)) + 1));
 }
 
+/* Journals on disk that record @uid as their user, other than @except's. */
+static guint
+count_user_journals(VxmHelperDaemon *self, uid_t uid, const char *except)
+{
+  g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
+  guint n = 0;
+
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autoptr(VxmJournal) journal = NULL;
+
+    if (g_strcmp0(names->pdata[i], except) == 0)
+      continue;
+    journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+    if (journal != NULL && journal_client_uid(journal) == (gint64)uid)
+      n++;
+  }
+  return n;
+}
+
 /* The VM's journal for a request that changes the host: created and stamped with the peer on
  * first use, refused when another uid owns it. */
 static VxmJournal *
@@ -274,6 +296,18 @@ claim_vm(VxmHelperDaemon *self, Peer *peer, const char *vm, GError **error)
     return journal;
   }
   note_claim(self, peer, vm);
+  if (peer->uid != 0) {
+    guint held = count_user_journals(self, peer->uid, vm);
+
+    if (held >= MAX_JOURNALS_PER_USER) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "vxmd refused VM %s: uid %u already holds host resources for %u VMs (at most "
+                  "%d at once); stop one (vxm stop NAME), or recover those whose vxm is gone "
+                  "(vxm recover)",
+                  vm, (guint)peer->uid, held, MAX_JOURNALS_PER_USER);
+      return NULL;
+    }
+  }
   if (!vxm_process_get_start_time(self->proc_fs, peer->pid, &start, error))
     return NULL;
   uid_text = g_strdup_printf("%u (%s)", (guint)peer->uid, peer->user);
@@ -297,12 +331,13 @@ journal_holds_only_client(VxmJournal *journal)
   return TRUE;
 }
 
-/* After each request. One that failed after claiming a VM must not leave a journal that holds
- * nothing but its stamp: that would reserve the VM's name for its user (another user asking
- * for the same name later would be refused as if the host were theirs). Dropped only when no
- * other request of the VM is in flight, as those hold the journal. */
+/* After each request. One that claimed a VM and changed nothing (failed, or found the host as
+ * asked: a monitor already on the input) must not leave a journal that holds nothing but its
+ * stamp: that would reserve the VM's name for its user, and every journal is read on each
+ * grant and status. Dropped only when no other request of the VM is in flight, as those hold
+ * the journal. */
 static void
-release_claim(VxmHelperDaemon *self, Peer *peer, gboolean ok)
+release_claim(VxmHelperDaemon *self, Peer *peer)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
   g_autofree char *vm = g_steal_pointer(&peer->claimed_vm);
@@ -321,8 +356,6 @@ release_claim(VxmHelperDaemon *self, Peer *peer, gboolean ok)
     return;
   }
   g_hash_table_remove(self->claims, vm);
-  if (ok)
-    return;
   journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, NULL);
   if (journal == NULL || !journal_holds_only_client(journal))
     return;
@@ -1299,7 +1332,7 @@ serve_requests(VxmHelperDaemon *self, int fd, Peer *peer)
 
         if (!ok)
           g_message("  refused or failed: %s", error->message);
-        release_claim(self, peer, ok);
+        release_claim(self, peer);
       }
       peer_close_fds(peer); /* fds belong to the request they came with */
       reply = error != NULL ? vxm_helper_reply_error(error) : vxm_helper_reply_ok(report, result);
