@@ -937,6 +937,60 @@ test_journals(void)
   host_stop(h);
 }
 
+/* A's GPU held on vfio-pci (release-gpu with keep_bound): B's requests for A's VM are refused
+ * before the journal is looked up, so its owner and "held" stay as they were. */
+static void
+test_held_journal(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *reply = NULL;
+  const char *b_lines[] = {
+      "{\"vxmd\":1,\"request\":\"revoke-nodes\",\"vm\":\"alpha\"}",
+      "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}",
+      "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}",
+      "{\"vxmd\":1,\"request\":\"release-hugepages\",\"vm\":\"alpha\"}",
+      "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}",
+      "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"alpha\",\"page_size\":2097152,"
+      "\"count\":1}",
+      "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"alpha\",\"gpu\":\"0000:00:02.0\","
+      "\"monitor\":\"DEL:41234:12345\",\"input\":15,\"to_guest\":true}",
+  };
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a,
+                      "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU
+                      "\",\"keep_bound\":true}",
+                      &reply),
+                  ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"status\":\"held\""));
+  for (guint i = 0; i < G_N_ELEMENTS(b_lines); i++)
+    refused(h, user_b, "line", b_lines[i], NULL, "only that user or root");
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"status\":\"held\""));
+  /* A's next start takes the held card back; the GPU goes home at A's release */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", &reply),
+      ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
 /* The policy on other machines: a GPU sharing its group with a NIC and storage; the only GPU;
  * an admin allowlist that leaves the GPU out. */
 static void
@@ -1310,6 +1364,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/connection-flood", test_connection_flood);
   g_test_add_func("/vxm/vxmd/hostile/hugepages", test_hugepages);
   g_test_add_func("/vxm/vxmd/hostile/journals", test_journals);
+  g_test_add_func("/vxm/vxmd/hostile/held-journal", test_held_journal);
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
   g_test_add_func("/vxm/vxmd/polkit/sessions", test_polkit_sessions);

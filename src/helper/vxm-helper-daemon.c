@@ -280,13 +280,17 @@ static VxmJournal *
 claim_vm(VxmHelperDaemon *self, Peer *peer, const char *vm, GError **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
-  VxmJournal *journal =
-      vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, TRUE, error);
+  g_autoptr(VxmJournal) on_disk = vxm_journal_load(self->hostfs, vm, NULL);
+  VxmJournal *journal = NULL;
   g_autoptr(JsonObject) data = NULL;
   g_autofree char *uid_text = NULL;
   guint64 start = 0;
   guint index;
 
+  /* the owner from the file before the lookup, which would claim a held journal */
+  if (on_disk != NULL && !refuse_other_owner(on_disk, peer, vm, error))
+    return NULL;
+  journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, TRUE, error);
   if (journal == NULL)
     return NULL;
   if (journal_client_uid(journal) >= 0) {
@@ -370,23 +374,24 @@ release_claim(VxmHelperDaemon *self, Peer *peer)
   g_rmdir(local_dir);
 }
 
-/* For a request that gives back: the VM's journal if any (NULL, no error, when none), refused
- * when another uid owns it. */
+/* For a request that gives back: whether the VM has a journal this vxmd holds (*out_exists),
+ * refused when another uid owns it. The owner is read from the file first: looking a journal
+ * up claims a held one (its owner becomes vxmd, "held" is cleared), which a refused request
+ * must never do to another user's VM. */
 static gboolean
 check_vm_owner(VxmHelperDaemon *self, const Peer *peer, const char *vm, gboolean *out_exists,
                GError **error)
 {
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(VxmJournal) on_disk = vxm_journal_load(self->hostfs, vm, NULL);
   VxmJournal *journal;
 
+  *out_exists = FALSE;
+  if (on_disk != NULL && !refuse_other_owner(on_disk, peer, vm, error))
+    return FALSE;
   journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, &local_error);
   *out_exists = journal != NULL;
   if (journal == NULL) {
-    /* a journal that is not ours (a dead vxmd's): owner check on the file itself */
-    g_autoptr(VxmJournal) loaded = vxm_journal_load(self->hostfs, vm, NULL);
-
-    if (loaded != NULL && !refuse_other_owner(loaded, peer, vm, error))
-      return FALSE;
     if (local_error != NULL) {
       g_propagate_error(error, g_steal_pointer(&local_error));
       return FALSE;
