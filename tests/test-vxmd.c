@@ -534,7 +534,7 @@ test_hostile(void)
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"gamma\",\"gpu\":\"" GPU
           "\",\"monitor\":\"XYZ:1:2\",\"input\":15,\"to_guest\":true}",
-          NULL, "XYZ:1:2");
+          NULL, "VM gamma does not hold GPU 0000:01:00.0 for you");
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
           "12345,\"count\":4}",
@@ -991,6 +991,62 @@ test_held_journal(void)
   host_stop(h);
 }
 
+static char *
+ddc_line(const char *vm, guint input, gboolean to_guest)
+{
+  return g_strdup_printf("{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"%s\",\"gpu\":\"" GPU
+                         "\",\"monitor\":\"DEL:41234:12345\",\"input\":%u,\"host_input\":17,"
+                         "\"to_guest\":%s}",
+                         vm, input, to_guest ? "true" : "false");
+}
+
+/* The shared monitor goes to a guest only for the user whose VM holds the GPU: B cannot take
+ * it from A's running guest, nor switch it for a VM that holds nothing. */
+static void
+test_monitor(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *to_a = ddc_line("alpha", 15, TRUE);
+  g_autofree char *back_a = ddc_line("alpha", 17, FALSE);
+  g_autofree char *to_gamma = ddc_line("gamma", 15, TRUE);
+  g_autofree char *back_gamma = ddc_line("gamma", 17, FALSE);
+  g_autofree char *b_to_a = ddc_line("alpha", 16, TRUE);
+  g_autofree char *b_back_a = ddc_line("alpha", 17, FALSE);
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  refused(h, user_b, "line", to_gamma, NULL, "VM gamma does not hold GPU " GPU " for you");
+  refused(h, user_a, "line", to_a, NULL, "VM alpha does not hold GPU " GPU " for you");
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, to_a, &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "switched to dp1"));
+  /* A's guest shows: B may not take the monitor, switch it back, or switch it for nothing */
+  refused(h, user_b, "line", to_gamma, NULL, "VM gamma does not hold GPU");
+  refused(h, user_b, "line", back_gamma, NULL, "VM gamma does not hold GPU");
+  refused(h, user_b, "line", b_to_a, NULL, "VM alpha does not hold GPU " GPU " for you");
+  refused(h, user_b, "line", b_back_a, NULL, "does not hold GPU");
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, back_a, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", &reply),
+      ==, 0);
+  /* root may switch it whatever holds the GPU */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, "root", back_gamma, &reply), ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
 /* The policy on other machines: a GPU sharing its group with a NIC and storage; the only GPU;
  * an admin allowlist that leaves the GPU out. */
 static void
@@ -1365,6 +1421,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/hugepages", test_hugepages);
   g_test_add_func("/vxm/vxmd/hostile/journals", test_journals);
   g_test_add_func("/vxm/vxmd/hostile/held-journal", test_held_journal);
+  g_test_add_func("/vxm/vxmd/hostile/monitor", test_monitor);
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
   g_test_add_func("/vxm/vxmd/polkit/sessions", test_polkit_sessions);

@@ -29,6 +29,7 @@
 #include "journal/vxm-journal.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
+#include "pci/vxm-vfio.h"
 #include "memory/vxm-hugepage-pools.h"
 #include "memory/vxm-hugepages.h"
 #include "memory/vxm-meminfo.h"
@@ -571,6 +572,55 @@ check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path, G
   return TRUE;
 }
 
+/* ---------------------------------------------------------------- the shared monitor */
+
+/* @journal has a function of @gpu's slot on vfio-pci, not given back yet. */
+static gboolean
+journal_holds_gpu(VxmJournal *journal, const char *gpu_address)
+{
+  VxmPciAddress gpu;
+
+  if (!vxm_pci_address_parse(gpu_address, &gpu, NULL))
+    return FALSE;
+  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
+    VxmPciAddress dev;
+
+    if (g_strcmp0(entry->kind, VXM_VFIO_JOURNAL_KIND) == 0 &&
+        entry->state != VXM_JOURNAL_STATE_UNDONE &&
+        vxm_pci_address_parse(vxm_journal_entry_get_string(entry, "device"), &dev, NULL) &&
+        vxm_pci_address_same_slot(&gpu, &dev))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The monitor is shared by everyone at the desk: it is switched for root, for the user of the
+ * active local session (polkit granted org.vxm.vxmd.switch-monitor, not the group), and for
+ * the user whose VM holds the GPU named (the guest's side of the monitor), never for a VM that
+ * holds nothing: that would take the screen from another user's running guest. */
+static gboolean
+check_monitor_switch(VxmHelperDaemon *self, const Peer *peer, const VxmHelperRequest *req,
+                     GError **error)
+{
+  g_autoptr(VxmJournal) journal = NULL;
+
+  if (peer->uid == 0 || (!peer->caller->member &&
+                         (peer->caller->granted & (1u << VXM_HELPER_ACCESS_SWITCH_MONITOR)) != 0))
+    return TRUE;
+  journal = vxm_journal_load(self->hostfs, req->vm, NULL);
+  if (journal != NULL && journal_client_uid(journal) == (gint64)peer->uid &&
+      journal_holds_gpu(journal, req->gpu))
+    return TRUE;
+  g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+              "ddc-switch: VM %s does not hold GPU %s for you (%s, uid %u): vxmd switches the "
+              "shared monitor only for the user whose running VM holds the GPU, or for the user "
+              "of the active local session; start the VM (vxm start %s), or switch from the "
+              "desktop's session",
+              req->vm, req->gpu, peer->user, (guint)peer->uid, req->vm);
+  return FALSE;
+}
+
 /* ---------------------------------------------------------------- memlock through a pidfd */
 
 static pid_t
@@ -987,6 +1037,8 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     g_auto(VxmDisplayResult) result = {0};
     VxmJournal *journal = NULL;
 
+    if (!check_monitor_switch(self, peer, req, error))
+      return FALSE;
     if (req->to_guest) {
       journal = claim_vm(self, peer, req->vm, error);
       if (journal == NULL)
