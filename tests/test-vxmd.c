@@ -534,7 +534,7 @@ test_hostile(void)
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"gamma\",\"gpu\":\"" GPU
           "\",\"monitor\":\"XYZ:1:2\",\"input\":15,\"to_guest\":true}",
-          NULL, "VM gamma does not hold GPU 0000:01:00.0 for you");
+          NULL, "XYZ:1:2");
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
           "12345,\"count\":4}",
@@ -1000,8 +1000,8 @@ ddc_line(const char *vm, guint input, gboolean to_guest)
                          vm, input, to_guest ? "true" : "false");
 }
 
-/* The shared monitor goes to a guest only for the user whose VM holds the GPU: B cannot take
- * it from A's running guest, nor switch it for a VM that holds nothing. */
+/* The shared monitor: while A's VM holds the GPU and shows on the monitor, B cannot switch it
+ * (for a VM of B's, for A's VM, by the other GPU's name, back to the host); A can, and root. */
 static void
 test_monitor(void)
 {
@@ -1010,26 +1010,28 @@ test_monitor(void)
   g_autofree char *reply = NULL;
   g_autofree char *to_a = ddc_line("alpha", 15, TRUE);
   g_autofree char *back_a = ddc_line("alpha", 17, FALSE);
-  g_autofree char *to_gamma = ddc_line("gamma", 15, TRUE);
+  g_autofree char *to_gamma = ddc_line("gamma", 16, TRUE);
   g_autofree char *back_gamma = ddc_line("gamma", 17, FALSE);
   g_autofree char *b_to_a = ddc_line("alpha", 16, TRUE);
-  g_autofree char *b_back_a = ddc_line("alpha", 17, FALSE);
 
   if (!vxm_test_require_root())
     return;
   h = host_start("intel-nvidia-turing", NULL);
   initial = vxm_simhost_state(h->sim);
-  refused(h, user_b, "line", to_gamma, NULL, "VM gamma does not hold GPU " GPU " for you");
-  refused(h, user_a, "line", to_a, NULL, "VM alpha does not hold GPU " GPU " for you");
   g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  /* the GPU is A's: B may not switch the monitor for it */
+  refused(h, user_b, "line", to_gamma, NULL, "GPU " GPU " is held by VM alpha of uid ");
   g_clear_pointer(&reply, g_free);
   g_assert_cmpint(ask(h, user_a, to_a, &reply), ==, 0);
   g_assert_nonnull(strstr(reply, "switched to dp1"));
-  /* A's guest shows: B may not take the monitor, switch it back, or switch it for nothing */
-  refused(h, user_b, "line", to_gamma, NULL, "VM gamma does not hold GPU");
-  refused(h, user_b, "line", back_gamma, NULL, "VM gamma does not hold GPU");
-  refused(h, user_b, "line", b_to_a, NULL, "VM alpha does not hold GPU " GPU " for you");
-  refused(h, user_b, "line", b_back_a, NULL, "does not hold GPU");
+  refused(h, user_b, "line", to_gamma, NULL, "is held by VM alpha of uid");
+  refused(h, user_b, "line", back_gamma, NULL, "is held by VM alpha of uid");
+  refused(h, user_b, "line", b_to_a, NULL, "is held by VM alpha of uid");
+  /* the same monitor by the host GPU's name: it shows A's guest */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"gamma\",\"gpu\":\"0000:00:02.0\","
+          "\"monitor\":\"DEL:41234:12345\",\"input\":17,\"to_guest\":false}",
+          NULL, "monitor DEL:41234:12345 shows VM alpha of uid");
   g_clear_pointer(&reply, g_free);
   g_assert_cmpint(ask(h, user_a, back_a, &reply), ==, 0);
   g_clear_pointer(&reply, g_free);
@@ -1037,7 +1039,9 @@ test_monitor(void)
       ask(h, user_a,
           "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", &reply),
       ==, 0);
-  /* root may switch it whatever holds the GPU */
+  /* nobody's guest on it now: B may switch it by hand (vxm display), and back */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_b, back_gamma, &reply), ==, 0);
   g_clear_pointer(&reply, g_free);
   g_assert_cmpint(ask(h, "root", back_gamma, &reply), ==, 0);
   {

@@ -595,30 +595,58 @@ journal_holds_gpu(VxmJournal *journal, const char *gpu_address)
   return FALSE;
 }
 
-/* The monitor is shared by everyone at the desk: it is switched for root, for the user of the
- * active local session (polkit granted org.vxm.vxmd.switch-monitor, not the group), and for
- * the user whose VM holds the GPU named (the guest's side of the monitor), never for a VM that
- * holds nothing: that would take the screen from another user's running guest. */
+/* The monitor is shared by everyone at the desk. Root and the user of the active local session
+ * (polkit granted org.vxm.vxmd.switch-monitor, not the group) may switch it at any time; anyone
+ * else not while another user's VM holds the GPU named or shows on that monitor (its journal
+ * switched it and has not switched it back): that would take the screen from their guest. */
 static gboolean
 check_monitor_switch(VxmHelperDaemon *self, const Peer *peer, const VxmHelperRequest *req,
                      GError **error)
 {
-  g_autoptr(VxmJournal) journal = NULL;
+  g_autoptr(GPtrArray) names = NULL;
+  g_autofree char *identity = NULL;
 
   if (peer->uid == 0 || (!peer->caller->member &&
                          (peer->caller->granted & (1u << VXM_HELPER_ACCESS_SWITCH_MONITOR)) != 0))
     return TRUE;
-  journal = vxm_journal_load(self->hostfs, req->vm, NULL);
-  if (journal != NULL && journal_client_uid(journal) == (gint64)peer->uid &&
-      journal_holds_gpu(journal, req->gpu))
-    return TRUE;
-  g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-              "ddc-switch: VM %s does not hold GPU %s for you (%s, uid %u): vxmd switches the "
-              "shared monitor only for the user whose running VM holds the GPU, or for the user "
-              "of the active local session; start the VM (vxm start %s), or switch from the "
-              "desktop's session",
-              req->vm, req->gpu, peer->user, (guint)peer->uid, req->vm);
-  return FALSE;
+  names = vxm_journal_list(self->hostfs, NULL);
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+    const char *vm = names->pdata[i];
+    g_autofree char *who = NULL;
+
+    if (journal == NULL || journal_client_uid(journal) == (gint64)peer->uid)
+      continue;
+    who = journal_client_text(journal);
+    if (journal_holds_gpu(journal, req->gpu)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                  "ddc-switch: GPU %s is held by VM %s of %s, not by a VM of yours: vxmd "
+                  "switches the shared monitor for the user whose VM holds the GPU (or the user "
+                  "of the active local session)",
+                  req->gpu, vm, who);
+      return FALSE;
+    }
+    for (guint j = 0; j < vxm_journal_get_n_entries(journal); j++) {
+      VxmJournalEntry *entry = vxm_journal_get_entry(journal, j);
+      const char *shown = vxm_journal_entry_get_string(entry, "monitor");
+
+      if (g_strcmp0(entry->kind, VXM_DISPLAY_JOURNAL_KIND) != 0 ||
+          entry->state == VXM_JOURNAL_STATE_UNDONE || shown == NULL)
+        continue;
+      if (g_strcmp0(shown, req->monitor) != 0) {
+        if (identity == NULL)
+          identity = vxm_display_resolve_identity(self->hostfs, req->monitor, req->gpu, NULL);
+        if (g_strcmp0(shown, identity) != 0)
+          continue;
+      }
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                  "ddc-switch: monitor %s shows VM %s of %s: only that user (or root, or the user "
+                  "of the active local session) may switch it until that VM stops",
+                  shown, vm, who);
+      return FALSE;
+    }
+  }
+  return TRUE;
 }
 
 /* ---------------------------------------------------------------- memlock through a pidfd */
