@@ -1051,6 +1051,74 @@ test_monitor(void)
   host_stop(h);
 }
 
+/* vxmd restarted (killed) under a running VM: the new one serves the teardown of the VM's vxm,
+ * which still runs (same process, same uid), and nobody else's. */
+static void
+test_vxmd_restart(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) vxm = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *reply = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup(launcher, vxm_test_become_user, (gpointer)user_a, NULL);
+  vxm = g_subprocess_launcher_spawn(
+      launcher, &error, bin, h->socket, "two-lines", PREPARE_A,
+      "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL);
+  g_assert_no_error(error);
+  out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(vxm));
+  first = g_data_input_stream_read_line(out, NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_test_message("prepare: %s", first);
+  g_assert_nonnull(strstr(first, "\"ok\":true"));
+
+  host_kill_vxmd(h, SIGKILL);
+  {
+    /* the dead vxmd's socket is still there; ready is when the new one makes its own */
+    g_autofree char *stale = vxm_simhost_path(h->sim, "/run/vxm/vxmd.sock");
+
+    g_assert_cmpint(unlink(stale), ==, 0);
+  }
+  host_spawn_vxmd(h, -1);
+  /* the orphan recovery at start leaves it (its vxm runs); B may not take it over */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL,
+          "only that user or root");
+  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}", NULL,
+          "only that user or root");
+  /* A's recover is refused: its vxm still runs and will tear down */
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", NULL,
+          "still runs");
+  /* the live vxm tears down through the new vxmd */
+  g_assert_true(
+      g_output_stream_write_all(g_subprocess_get_stdin_pipe(vxm), "\n", 1, NULL, NULL, &error));
+  g_assert_no_error(error);
+  second = g_data_input_stream_read_line(out, NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_test_message("release after the restart: %s", second);
+  g_assert_nonnull(strstr(second, "\"ok\":true"));
+  g_assert_true(g_subprocess_wait_check(vxm, NULL, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
 /* The policy on other machines: a GPU sharing its group with a NIC and storage; the only GPU;
  * an admin allowlist that leaves the GPU out. */
 static void
@@ -1426,6 +1494,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/journals", test_journals);
   g_test_add_func("/vxm/vxmd/hostile/held-journal", test_held_journal);
   g_test_add_func("/vxm/vxmd/hostile/monitor", test_monitor);
+  g_test_add_func("/vxm/vxmd/start/restart-under-a-running-vm", test_vxmd_restart);
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
   g_test_add_func("/vxm/vxmd/polkit/sessions", test_polkit_sessions);

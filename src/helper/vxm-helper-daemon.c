@@ -244,6 +244,26 @@ refuse_other_owner(VxmJournal *journal, const Peer *peer, const char *vm, GError
   return FALSE;
 }
 
+/* A journal a vxmd that is gone left behind while its VM's vxm still runs (vxmd restarted
+ * under a running guest): this vxmd takes it over for that vxm's user, so the teardown it asks
+ * for is served. Anyone else's requests leave it as it is (the owner was checked before). */
+static gboolean
+adopt_live_journal(VxmJournal *on_disk, const Peer *peer, const char *vm, GError **error)
+{
+  if (on_disk == NULL || vxm_journal_get_owner_status(on_disk) != VXM_JOURNAL_OWNER_GONE ||
+      journal_client_uid(on_disk) < 0 ||
+      (journal_client_uid(on_disk) != (gint64)peer->uid && peer->uid != 0) ||
+      !journal_client_alive(on_disk))
+    return TRUE;
+  if (!vxm_journal_claim(on_disk, error)) {
+    g_prefix_error(error, "cannot take over VM %s's journal from the vxmd that is gone: ", vm);
+    return FALSE;
+  }
+  g_message("  took over VM %s's journal: its vxm (pid %" G_GINT64_FORMAT ") still runs", vm,
+            journal_client_pid(on_disk));
+  return TRUE;
+}
+
 /* Called with self->lock held. */
 static void
 note_claim(VxmHelperDaemon *self, Peer *peer, const char *vm)
@@ -289,7 +309,8 @@ claim_vm(VxmHelperDaemon *self, Peer *peer, const char *vm, GError **error)
   guint index;
 
   /* the owner from the file before the lookup, which would claim a held journal */
-  if (on_disk != NULL && !refuse_other_owner(on_disk, peer, vm, error))
+  if (on_disk != NULL && (!refuse_other_owner(on_disk, peer, vm, error) ||
+                          !adopt_live_journal(on_disk, peer, vm, error)))
     return NULL;
   journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, TRUE, error);
   if (journal == NULL)
@@ -388,7 +409,8 @@ check_vm_owner(VxmHelperDaemon *self, const Peer *peer, const char *vm, gboolean
   VxmJournal *journal;
 
   *out_exists = FALSE;
-  if (on_disk != NULL && !refuse_other_owner(on_disk, peer, vm, error))
+  if (on_disk != NULL && (!refuse_other_owner(on_disk, peer, vm, error) ||
+                          !adopt_live_journal(on_disk, peer, vm, error)))
     return FALSE;
   journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, &local_error);
   *out_exists = journal != NULL;
