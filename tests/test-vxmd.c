@@ -317,6 +317,30 @@ refused(Host *h, const char *user, const char *mode, const char *arg, const char
   hostile_cases++;
 }
 
+/* A request aimed at another user's VM by its name: with per-user VM names it reaches only the
+ * caller's own VM of that name (which holds nothing), so whatever the answer, nothing changed. */
+static void
+unchanged(Host *h, const char *user, const char *line)
+{
+  g_autofree char *before = vxm_simhost_state(h->sim);
+  g_autofree char *run_before = run_vxm_tree(h);
+  g_autofree char *run_after = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *reply = NULL;
+
+  vxm_simhost_clear_log(h->sim);
+  (void)client(h, user, "line", line, NULL, &reply);
+  g_test_message("%s: %s -> %s", user, line, reply);
+  after = vxm_simhost_state(h->sim);
+  log = vxm_simhost_read_log(h->sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpstr(log, ==, "");
+  run_after = run_vxm_tree(h);
+  g_assert_cmpstr(run_after, ==, run_before);
+  hostile_cases++;
+}
+
 #define GPU         "0000:01:00.0"
 #define KBD_BY_ID   "usb-Logitech_G915_WIRELESS_RGB_MECHANICAL_GAMING_KEYBOARD_1C7A3B92-event-kbd"
 #define MOUSE_BY_ID "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-event-mouse"
@@ -540,29 +564,22 @@ test_hostile(void)
           "12345,\"count\":4}",
           NULL, "12345");
 
-  /* another user's VM: a prepares alpha, b may not touch it */
+  /* another user's VM: a prepares alpha; b's "alpha" is b's own, which holds nothing */
   g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
-  refused(h, user_b, "line",
-          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL,
-          "only that user or root");
-  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"revoke-nodes\",\"vm\":\"alpha\"}", NULL,
-          "only that user or root");
+  unchanged(h, user_b,
+            "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"revoke-nodes\",\"vm\":\"alpha\"}");
   refused(h, user_out, "line",
           "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL,
           "and polkit could not be asked");
-  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}", NULL,
-          "only that user or root");
-  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", NULL,
-          "only that user or root");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"release-hugepages\",\"vm\":\"alpha\"}");
   {
     g_autofree char *grant = g_strdup_printf(
         "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"vfio:%s\"]}", group);
-    refused(h, user_b, "line", grant, NULL, "only that user or root");
+    refused(h, user_b, "line", grant, NULL, "is not the group of a GPU prepared for VM alpha");
   }
-  refused(h, user_b, "line",
-          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"alpha\",\"page_size\":"
-          "2097152,\"count\":4}",
-          NULL, "only that user or root");
   /* the same GPU for another VM while alpha holds it */
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"beta\",\"gpu\":\"" GPU "\"}", NULL,
@@ -951,10 +968,6 @@ test_held_journal(void)
       "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}",
       "{\"vxmd\":1,\"request\":\"release-hugepages\",\"vm\":\"alpha\"}",
       "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}",
-      "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"alpha\",\"page_size\":2097152,"
-      "\"count\":1}",
-      "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"alpha\",\"gpu\":\"0000:00:02.0\","
-      "\"monitor\":\"DEL:41234:12345\",\"input\":15,\"to_guest\":true}",
   };
 
   if (!vxm_test_require_root())
@@ -972,7 +985,7 @@ test_held_journal(void)
   g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
   g_assert_nonnull(strstr(reply, "\"status\":\"held\""));
   for (guint i = 0; i < G_N_ELEMENTS(b_lines); i++)
-    refused(h, user_b, "line", b_lines[i], NULL, "only that user or root");
+    unchanged(h, user_b, b_lines[i]);
   g_clear_pointer(&reply, g_free);
   g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
   g_assert_nonnull(strstr(reply, "\"status\":\"held\""));
@@ -1093,11 +1106,9 @@ test_vxmd_restart(void)
   }
   host_spawn_vxmd(h, -1);
   /* the orphan recovery at start leaves it (its vxm runs); B may not take it over */
-  refused(h, user_b, "line",
-          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL,
-          "only that user or root");
-  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}", NULL,
-          "only that user or root");
+  unchanged(h, user_b,
+            "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}");
   /* A's recover is refused: its vxm still runs and will tear down */
   refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", NULL,
           "still runs");
@@ -1112,6 +1123,65 @@ test_vxmd_restart(void)
   g_assert_true(g_subprocess_wait_check(vxm, NULL, &error));
   g_assert_no_error(error);
   g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
+static char *
+journal_text(Host *h, const char *user, const char *vm)
+{
+  g_autofree char *name = g_strdup_printf("/run/vxm/journal/%s.u%u.json", vm, (guint)uid_of(user));
+  g_autofree char *path = vxm_simhost_path(h->sim, name);
+  char *text = NULL;
+
+  return g_file_get_contents(path, &text, NULL, NULL) ? text : NULL;
+}
+
+/* VM names are each user's own: A's "alpha" holds the GPU; B's "alpha" is another VM, served,
+ * and nothing B asks for it reaches A's (its journal byte for byte as it was). */
+static void
+test_namespaces(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *a_journal = NULL;
+  g_autofree char *reply = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  reserve_2m(h, user_a, "alpha", 10);
+  a_journal = journal_text(h, user_a, "alpha");
+  g_assert_nonnull(a_journal);
+  /* B's alpha: its own pages, its own journal */
+  reserve_2m(h, user_b, "alpha", 15);
+  g_assert_cmpuint(pool_2m(h), ==, 25);
+  {
+    g_autofree char *b_journal = journal_text(h, user_b, "alpha");
+    g_autofree char *a_now = journal_text(h, user_a, "alpha");
+
+    g_assert_nonnull(b_journal);
+    g_assert_cmpstr(a_now, ==, a_journal);
+  }
+  /* each sees their own alpha; the list names both, with their uids */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_b, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"name\":\"alpha\",\"journal\":\"alpha.u"));
+  release_2m(h, user_b, "alpha");
+  restore_all(h, user_b, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 10);
+  {
+    g_autofree char *a_now = journal_text(h, user_a, "alpha");
+
+    g_assert_cmpstr(a_now, ==, a_journal);
+  }
+  restore_all(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 0);
   {
     g_autofree char *final = vxm_simhost_state(h->sim);
     g_assert_cmpstr(final, ==, initial);
@@ -1217,7 +1287,13 @@ test_orphan_recovered_at_start(void)
   g_assert_cmpstr(prepared, !=, initial);
   /* vxmd dies; the client that asked (the raw client, reaped) is gone too */
   host_kill_vxmd(h, SIGKILL);
-  journal = vxm_simhost_path(h->sim, "/run/vxm/journal/alpha.json");
+  {
+    /* A's VM "alpha" is the journal alpha.uUID: VM names are each user's own */
+    g_autofree char *name =
+        g_strdup_printf("/run/vxm/journal/alpha.u%u.json", (guint)uid_of(user_a));
+
+    journal = vxm_simhost_path(h->sim, name);
+  }
   g_assert_true(g_file_test(journal, G_FILE_TEST_EXISTS));
   restored = vxm_simhost_state(h->sim);
   g_assert_cmpstr(restored, ==, prepared);
@@ -1494,6 +1570,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/journals", test_journals);
   g_test_add_func("/vxm/vxmd/hostile/held-journal", test_held_journal);
   g_test_add_func("/vxm/vxmd/hostile/monitor", test_monitor);
+  g_test_add_func("/vxm/vxmd/hostile/namespaces", test_namespaces);
   g_test_add_func("/vxm/vxmd/start/restart-under-a-running-vm", test_vxmd_restart);
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);

@@ -264,6 +264,50 @@ adopt_live_journal(VxmJournal *on_disk, const Peer *peer, const char *vm, GError
   return TRUE;
 }
 
+/* ---------------------------------------------------------------- per-user VM names
+ *
+ * VM names are each user's own: a user's VM "win11" is the journal "win11.u1001", so another
+ * member asking for "win11" never reaches it. Root's are plain, as root's vxm without vxmd
+ * names them; root naming a VM it has none of reaches the one user's VM of that name. VM names
+ * hold no '.', so a journal name says whose it is. */
+
+/* "win11.u1001" -> "win11"; any other name as it is. */
+static char *
+vm_display_name(const char *journal_name)
+{
+  const char *dot = strrchr(journal_name, '.');
+
+  if (dot != NULL && dot[1] == 'u' && dot[2] != '\0' &&
+      strspn(dot + 2, "0123456789") == strlen(dot + 2))
+    return g_strndup(journal_name, (gsize)(dot - journal_name));
+  return g_strdup(journal_name);
+}
+
+static char *
+vm_journal_name(VxmHelperDaemon *self, uid_t uid, const char *vm)
+{
+  g_autoptr(GPtrArray) names = NULL;
+  g_autofree char *prefix = NULL;
+  const char *found = NULL;
+  guint n = 0;
+
+  if (uid != 0)
+    return g_strdup_printf("%s.u%u", vm, (guint)uid);
+  if (vxm_journal_exists(self->hostfs, vm))
+    return g_strdup(vm);
+  names = vxm_journal_list(self->hostfs, NULL);
+  prefix = g_strconcat(vm, ".u", NULL);
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autofree char *shown = vm_display_name(names->pdata[i]);
+
+    if (g_str_has_prefix(names->pdata[i], prefix) && g_strcmp0(shown, vm) == 0) {
+      found = names->pdata[i];
+      n++;
+    }
+  }
+  return g_strdup(n == 1 ? found : vm);
+}
+
 /* Called with self->lock held. */
 static void
 note_claim(VxmHelperDaemon *self, Peer *peer, const char *vm)
@@ -574,10 +618,12 @@ check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path, G
                                              : g_strdup_printf("%s (%s)", host_path, resolved);
   holder = node_holder(self, resolved, &who);
   if (holder != NULL && g_strcmp0(holder, vm) != 0) {
+    g_autofree char *shown = vm_display_name(holder);
+
     g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
                 "%s is given to VM %s of %s: that user must stop that VM first (or root runs "
                 "`vxm recover %s` if its vxm is gone), or choose another input device",
-                what, holder, who, holder);
+                what, shown, who, holder);
     return FALSE;
   }
   local = vxm_hostfs_path(self->hostfs, resolved);
@@ -634,7 +680,7 @@ check_monitor_switch(VxmHelperDaemon *self, const Peer *peer, const VxmHelperReq
   names = vxm_journal_list(self->hostfs, NULL);
   for (guint i = 0; names != NULL && i < names->len; i++) {
     g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
-    const char *vm = names->pdata[i];
+    g_autofree char *vm = vm_display_name(names->pdata[i]);
     g_autofree char *who = NULL;
 
     if (journal == NULL || journal_client_uid(journal) == (gint64)peer->uid)
@@ -863,7 +909,11 @@ journal_list_json(VxmHelperDaemon *self, GError **error)
     if (journal == NULL)
       continue;
     json_builder_begin_object(b);
+    g_autofree char *shown = vm_display_name(names->pdata[i]);
+
     json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, shown);
+    json_builder_set_member_name(b, "journal");
     json_builder_add_string_value(b, names->pdata[i]);
     json_builder_set_member_name(b, "uid");
     json_builder_add_int_value(b, journal_client_uid(journal));
@@ -1430,6 +1480,12 @@ serve_requests(VxmHelperDaemon *self, int fd, Peer *peer)
       g_autofree char *reply = NULL;
 
       g_byte_array_remove_range(buf, 0, (guint)line_len);
+      if (req != NULL && req->vm != NULL) {
+        char *journal_name = vm_journal_name(self, peer->uid, req->vm);
+
+        g_free(req->vm);
+        req->vm = journal_name;
+      }
       if (req != NULL) {
         g_message("%s (uid %u, pid %d): %s%s%s", peer->user, (guint)peer->uid, (int)peer->pid,
                   vxm_helper_op_to_string(req->op), req->vm != NULL ? " " : "",
