@@ -73,7 +73,8 @@ unit_capabilities(void)
                {"CAP_FOWNER", CAP_FOWNER},
                {"CAP_SYS_PTRACE", CAP_SYS_PTRACE},
                {"CAP_SYS_ADMIN", CAP_SYS_ADMIN},
-               {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE}};
+               {"CAP_SYS_RESOURCE", CAP_SYS_RESOURCE},
+               {"CAP_SYS_MODULE", CAP_SYS_MODULE}};
   g_autofree char *path = vxm_test_source_path("data/systemd/vxmd.service");
   g_autofree char *text = NULL;
   g_auto(GStrv) lines = NULL;
@@ -279,6 +280,102 @@ test_writer_hang(void)
   vxm_test_rm_rf(root);
 }
 
+/* Who holds an IOMMU group's /dev/vfio/N: only that group's node counts (not another group's,
+ * not the container /dev/vfio/vfio), and the busy report names the first holder. */
+static void
+test_holders_vfio_group(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) holders = NULL;
+  g_autofree char *who = NULL;
+  g_autofree char *busy = NULL;
+  g_autofree char *unknown = NULL;
+  guint unreadable = 99;
+
+  make_process(root, 4321, "qemu-system-x86",
+               (const char *const[]){"/dev/null", "/dev/vfio/vfio", "/dev/vfio/5", NULL});
+  make_process(root, 77, "qemu-system-x86", (const char *const[]){"/dev/vfio/50", NULL});
+  make_process(root, 88, "other", (const char *const[]){"/dev/vfio/vfio", NULL});
+  holders = vxm_pci_holders_scan_vfio_group(fs, 5, &unreadable, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(holders->len, ==, 1);
+  g_assert_cmpuint(unreadable, ==, 0);
+  who = vxm_pci_holders_describe(holders);
+  g_assert_cmpstr(who, ==, "4321 (qemu-system-x86: /dev/vfio/5)");
+  busy = vxm_pci_holders_describe_busy(fs, "0000:01:00.0", 5);
+  g_assert_true(g_str_has_prefix(busy, "0000:01:00.0 is busy in the kernel: an unbind is waiting "
+                                       "for process 4321 (qemu-system-x86, holding /dev/vfio/5)"));
+  unknown = vxm_pci_holders_describe_busy(fs, "0000:02:00.0", 7);
+  g_assert_true(g_str_has_prefix(unknown, "0000:02:00.0 is busy in the kernel: a driver's unbind "
+                                          "or probe of it has not finished"));
+  vxm_test_rm_rf(root);
+}
+
+/* A read that blocks (a FIFO with no writer stands for driver_override under a pending
+ * unbind) returns at its time limit; the same path then fails at once while the first read is
+ * still blocked; other reads go on through a new reader; once the blocked read ends, the path
+ * reads again. */
+static void
+test_reader_blocked(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fifo = g_build_filename(root, "driver_override", NULL);
+  g_autofree char *text = NULL;
+  gint64 start;
+  int fd;
+
+  vxm_test_write_file(root, "vendor", "0x10de\n");
+  text = vxm_sysfs_read_timeout(fs, "/vendor", 1000, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(text, ==, "0x10de\n");
+  g_clear_pointer(&text, g_free);
+  text = vxm_sysfs_read_timeout(fs, "/missing", 1000, &error);
+  g_assert_null(text);
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
+  g_clear_error(&error);
+
+  g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+  start = g_get_monotonic_time();
+  text = vxm_sysfs_read_timeout(fs, "/driver_override", 300, &error);
+  g_assert_null(text);
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_TIMEOUT);
+  g_assert_cmpstr(error->message, ==, "reading /driver_override did not finish in 300 ms");
+  g_assert_cmpint(g_get_monotonic_time() - start, >=, 300 * G_TIME_SPAN_MILLISECOND);
+  g_clear_error(&error);
+  /* once is enough: the next read of it does not wait again */
+  start = g_get_monotonic_time();
+  g_assert_null(vxm_sysfs_read_timeout(fs, "/driver_override", 300, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_TIMEOUT);
+  g_assert_nonnull(strstr(error->message, "still blocked"));
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 250 * G_TIME_SPAN_MILLISECOND);
+  g_clear_error(&error);
+  /* the rest still reads, through a new reader */
+  text = vxm_sysfs_read_timeout(fs, "/vendor", 1000, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(text, ==, "0x10de\n");
+  g_clear_pointer(&text, g_free);
+
+  /* the blocked read ends (a writer comes and goes): the path can be read again */
+  fd = open(fifo, O_WRONLY | O_CLOEXEC);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(write(fd, "(null)\n", 7), ==, 7);
+  close(fd);
+  for (int i = 0; i < 5000 && vxm_sysfs_writer_reap() > 0; i++)
+    g_usleep(1000);
+  g_assert_cmpuint(vxm_sysfs_writer_reap(), ==, 0);
+  g_assert_null(vxm_sysfs_read_timeout(fs, "/driver_override", 300, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_TIMEOUT);
+  g_assert_cmpstr(error->message, ==, "reading /driver_override did not finish in 300 ms");
+  g_clear_error(&error);
+  fd = open(fifo, O_WRONLY | O_CLOEXEC);
+  close(fd);
+  vxm_test_rm_rf(root);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -288,5 +385,8 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/pci/holders/real-proc-unit-capabilities", test_holders_real_proc);
   g_test_add_func("/vxm/pci/sysfs-writer/ok-and-errno", test_writer_ok_and_errno);
   g_test_add_func("/vxm/pci/sysfs-writer/hang-then-reaped", test_writer_hang);
+  g_test_add_func("/vxm/pci/holders/vfio-group", test_holders_vfio_group);
+  /* last: it leaves its reader process running, which hang-then-reaped would count */
+  g_test_add_func("/vxm/pci/sysfs-reader/blocked-read-time-limited", test_reader_blocked);
   return g_test_run();
 }

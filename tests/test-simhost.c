@@ -135,6 +135,13 @@ test_machines_load(void)
     g_assert_nonnull(strstr(control, vxm_simhost_machine_path(sim)));
     g_assert_true(sys_exists(sim, "/sys/bus/pci/drivers/vfio-pci/bind"));
   }
+  {
+    /* the lab's machine boots without vfio-pci */
+    g_autoptr(VxmSimhost) sim = start("lab-q35");
+    if (sim == NULL)
+      return;
+    g_assert_false(sys_exists(sim, "/sys/bus/pci/drivers/vfio-pci"));
+  }
 }
 
 static void
@@ -555,6 +562,14 @@ test_vfio_group_node(void)
                   "1 chown /dev/vfio/1 1000:1000 -> ok\n"
                   "2 chmod /dev/vfio/1 0660 -> ok\n"
                   "3 open /dev/vfio/1 rw -> ok\n");
+  /* one open file per group, as vfio's group file allows */
+  {
+    vxm_autofd int second = open(node, O_RDWR | O_CLOEXEC);
+    g_assert_cmpint(second, <, 0);
+    g_assert_cmpint(errno, ==, EBUSY);
+  }
+  /* the unbinds below would wait for it (see unbind-waits-for-vfio-holder) */
+  close(g_steal_fd(&fd));
   state = vxm_simhost_state(sim);
   g_assert_nonnull(strstr(state, "dev /dev/vfio/1 owner=1000:1000 mode=0660\n"));
   /* a second device of the group keeps the node; the last one leaving removes it */
@@ -813,11 +828,13 @@ test_holders_block_unbind(void)
   g_assert_true(vxm_simhost_wait_hung(sim, 1, 10000));
   log = vxm_simhost_read_log(sim);
   g_assert_cmpstr(log, ==, "1 write /sys/bus/pci/drivers/nvidia/unbind 0000:01:00.0 -> hang\n");
-  /* one holder gone is not enough */
+  /* one holder gone is not enough; the driver core took the driver link away before
+   * calling the driver's remove(), which is what waits */
   g_assert_true(vxm_simhost_kill(sim, 4120, &error));
   g_assert_no_error(error);
   driver = driver_of(sim, GPU);
-  g_assert_cmpstr(driver, ==, "nvidia");
+  g_assert_cmpstr(driver, ==, "none");
+  g_assert_cmpuint(vxm_simhost_hung_count(sim), ==, 1);
   /* the last one gone lets it finish */
   g_assert_true(vxm_simhost_kill(sim, 1187, &error));
   g_thread_join(thread);
@@ -827,6 +844,233 @@ test_holders_block_unbind(void)
   g_assert_cmpstr(driver, ==, "none");
   /* devices nothing holds unbind at once */
   g_assert_cmpint(sys_write(sim, DRIVERS "/snd_hda_intel/unbind", "0000:01:00.1"), ==, 0);
+}
+
+/* ---- lab facts (tests/simhost/README.md, "Checked against the lab") ---- */
+
+#define LAB       "lab-q35"
+#define LAB_GPU   "0000:01:00.0"
+#define LAB_AUDIO "0000:01:00.1"
+#define LAB_GROUP "/dev/vfio/5"
+
+typedef struct {
+  VxmSimhost *sim;
+  const char *path;
+  const char *value; /* NULL: read */
+  int result;
+  char *text;
+  gint done;
+} SysJob;
+
+static gpointer
+sys_job_thread(gpointer data)
+{
+  SysJob *job = data;
+
+  if (job->value != NULL)
+    job->result = sys_write(job->sim, job->path, job->value);
+  else
+    job->text = sys_read(job->sim, job->path);
+  g_atomic_int_set(&job->done, 1);
+  return NULL;
+}
+
+static gboolean
+control(VxmSimhost *sim, const char *file, const char *text)
+{
+  g_autofree char *path = g_strdup_printf("/.simhost/%s", file);
+  return sys_write(sim, path, text) == 0;
+}
+
+/* The lab's GPU slot on vfio-pci, its group file open in this process. */
+static int
+lab_group_held(VxmSimhost *sim)
+{
+  g_autofree char *node = vxm_simhost_path(sim, LAB_GROUP);
+  int fd;
+
+  g_assert_true(control(sim, "modules", "load vfio-pci"));
+  detach_to_vfio(sim, LAB_GPU);
+  detach_to_vfio(sim, LAB_AUDIO);
+  fd = open(node, O_RDWR | O_CLOEXEC);
+  g_assert_cmpint(fd, >=, 0);
+  return fd;
+}
+
+static void
+test_unbind_waits_for_vfio_holder(void)
+{
+  g_autoptr(VxmSimhost) sim = start(LAB);
+  g_autofree char *fd_link = NULL;
+  g_autofree char *comm = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *driver = NULL;
+  SysJob job = {0};
+  GThread *thread;
+  int fd;
+
+  if (sim == NULL)
+    return;
+  fd = lab_group_held(sim);
+  /* the holder shows in /proc like any process holding a file */
+  {
+    g_autofree char *link = g_strdup_printf("/proc/%d/fd/3", (int)getpid());
+    fd_link = sys_link(sim, link);
+  }
+  g_assert_cmpstr(fd_link, ==, LAB_GROUP);
+  {
+    g_autofree char *comm_path = g_strdup_printf("/proc/%d/comm", (int)getpid());
+    comm = sys_read(sim, comm_path);
+    g_assert_cmpstr(comm, ==, "test-simhost\n");
+  }
+  vxm_simhost_clear_log(sim);
+  job = (SysJob){sim, DRIVERS "/vfio-pci/unbind", LAB_GPU, -1, NULL, 0};
+  thread = g_thread_new("unbind", sys_job_thread, &job);
+  /* vfio-pci's remove waits for the group's user ("Relaying device request to user") */
+  g_assert_true(vxm_simhost_wait_hung(sim, 1, 10000));
+  g_usleep(100 * G_TIME_SPAN_MILLISECOND);
+  g_assert_false(g_atomic_int_get(&job.done));
+  log = vxm_simhost_read_log(sim);
+  g_assert_cmpstr(log, ==, "1 write /sys/bus/pci/drivers/vfio-pci/unbind 0000:01:00.0 -> hang\n");
+  /* the group's other device is not waited for until it is unbound itself */
+  g_assert_true(sys_exists(sim, LAB_GROUP));
+  /* the holder closes: the unbind finishes */
+  close(fd);
+  g_thread_join(thread);
+  g_assert_cmpint(job.result, ==, 0);
+  driver = driver_of(sim, LAB_GPU);
+  g_assert_cmpstr(driver, ==, "none");
+  {
+    g_autofree char *dir = g_strdup_printf("/proc/%d", (int)getpid());
+    g_assert_false(sys_exists(sim, dir));
+  }
+  /* nothing holds it now: the audio function unbinds at once and the node goes */
+  g_assert_cmpint(sys_write(sim, DRIVERS "/vfio-pci/unbind", LAB_AUDIO), ==, 0);
+  g_assert_false(sys_exists(sim, LAB_GROUP));
+}
+
+static void
+test_pending_unbind_blocks_reads(void)
+{
+  g_autoptr(VxmSimhost) sim = start(LAB);
+  g_autofree char *vendor = NULL;
+  g_autofree char *other = NULL;
+  SysJob unbind = {0};
+  SysJob read = {0};
+  SysJob probe = {0};
+  GThread *unbind_thread, *read_thread, *probe_thread;
+  int fd;
+
+  if (sim == NULL)
+    return;
+  fd = lab_group_held(sim);
+  unbind = (SysJob){sim, DRIVERS "/vfio-pci/unbind", LAB_GPU, -1, NULL, 0};
+  unbind_thread = g_thread_new("unbind", sys_job_thread, &unbind);
+  g_assert_true(vxm_simhost_wait_hung(sim, 1, 10000));
+  /* driver_override's show takes the device lock the waiting unbind holds: D state */
+  read = (SysJob){sim, DEV(LAB_GPU, "driver_override"), NULL, -1, NULL, 0};
+  read_thread = g_thread_new("read", sys_job_thread, &read);
+  /* and so does a probe of the device */
+  probe = (SysJob){sim, PROBE, LAB_GPU, -1, NULL, 0};
+  probe_thread = g_thread_new("probe", sys_job_thread, &probe);
+  g_assert_true(vxm_simhost_wait_hung(sim, 3, 10000));
+  g_usleep(100 * G_TIME_SPAN_MILLISECOND);
+  g_assert_false(g_atomic_int_get(&read.done));
+  g_assert_false(g_atomic_int_get(&probe.done));
+  /* attributes that take no lock answer, and so does the other function */
+  vendor = sys_read(sim, DEV(LAB_GPU, "vendor"));
+  g_assert_cmpstr(vendor, ==, "0x1234\n");
+  other = sys_read(sim, DEV(LAB_AUDIO, "driver_override"));
+  g_assert_cmpstr(other, ==, "vfio-pci\n");
+  /* the holder lets go: the unbind, then the read and the probe go on */
+  close(fd);
+  g_thread_join(unbind_thread);
+  g_thread_join(read_thread);
+  g_thread_join(probe_thread);
+  g_assert_cmpint(unbind.result, ==, 0);
+  g_assert_cmpstr(read.text, ==, "vfio-pci\n");
+  g_assert_cmpint(probe.result, ==, 0);
+  g_free(read.text);
+  g_assert_cmpuint(vxm_simhost_hung_count(sim), ==, 0);
+}
+
+static void
+test_vfio_pci_absent_until_loaded(void)
+{
+  g_autoptr(VxmSimhost) sim = start(LAB);
+  g_autofree char *driver = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *modules = NULL;
+  g_autofree char *log = NULL;
+
+  if (sim == NULL)
+    return;
+  /* the lab's fresh boot: no vfio-pci, and nothing loads it on demand */
+  g_assert_false(sys_exists(sim, DRIVERS "/vfio-pci"));
+  g_assert_false(sys_exists(sim, "/sys/module/vfio_pci"));
+  state = vxm_simhost_state(sim);
+  g_assert_nonnull(strstr(state, "driver vfio-pci new_id=none unloaded\n"));
+  detach_to_vfio(sim, LAB_GPU);
+  driver = driver_of(sim, LAB_GPU);
+  g_assert_cmpstr(driver, ==, "none");
+  g_assert_false(sys_exists(sim, LAB_GROUP));
+  modules = sys_read(sim, "/.simhost/modules");
+  g_assert_nonnull(strstr(modules, "vfio_pci absent\n"));
+  /* modprobe vfio-pci: the driver registers and takes the device its override names */
+  vxm_simhost_clear_log(sim);
+  g_assert_true(control(sim, "modules", "load vfio-pci"));
+  g_assert_false(control(sim, "modules", "load vfio_pci")); /* EEXIST */
+  g_assert_true(sys_exists(sim, "/sys/module/vfio_pci"));
+  g_assert_true(sys_exists(sim, DRIVERS "/vfio-pci/bind"));
+  g_clear_pointer(&driver, g_free);
+  driver = driver_of(sim, LAB_GPU);
+  g_assert_cmpstr(driver, ==, "vfio-pci");
+  g_assert_true(sys_exists(sim, LAB_GROUP));
+  log = vxm_simhost_read_log(sim);
+  g_assert_true(g_str_has_prefix(log, "1 modprobe /sys/module/vfio_pci -> ok\n"
+                                      "2 modprobe /sys/module/vfio_pci -> EEXIST\n"));
+  /* modprobe -r: refused while the group is open, else the devices are unbound first */
+  {
+    g_autofree char *node = vxm_simhost_path(sim, LAB_GROUP);
+    vxm_autofd int fd = open(node, O_RDWR | O_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_false(control(sim, "modules", "unload vfio-pci"));
+  }
+  g_assert_true(control(sim, "modules", "unload vfio-pci"));
+  g_clear_pointer(&driver, g_free);
+  driver = driver_of(sim, LAB_GPU);
+  g_assert_cmpstr(driver, ==, "none");
+  g_assert_false(sys_exists(sim, DRIVERS "/vfio-pci"));
+  g_assert_false(sys_exists(sim, "/sys/module/vfio_pci"));
+  g_assert_false(sys_exists(sim, LAB_GROUP));
+  g_assert_false(control(sim, "modules", "unload vfio-pci")); /* ENOENT */
+  g_assert_false(control(sim, "modules", "load no-such-module"));
+}
+
+static void
+test_reset_method_at_discovery(void)
+{
+  g_autoptr(VxmSimhost) sim = start(LAB);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *gpu = NULL;
+  g_autofree char *audio = NULL;
+  g_autofree char *again = NULL;
+
+  if (sim == NULL)
+    return;
+  /* found first and alone on bus 01: a bus reset; found beside it: nothing */
+  gpu = sys_read(sim, DEV(LAB_GPU, "reset_method"));
+  g_assert_cmpstr(gpu, ==, "bus\n");
+  g_assert_true(sys_exists(sim, DEV(LAB_GPU, "reset")));
+  audio = sys_read(sim, DEV(LAB_AUDIO, "reset_method"));
+  g_assert_cmpstr(audio, ==, "\n");
+  g_assert_false(sys_exists(sim, DEV(LAB_AUDIO, "reset")));
+  /* found again (hotplug) beside the audio function, the GPU gets no bus reset either */
+  g_assert_true(vxm_simhost_unplug(sim, LAB_GPU, &error));
+  g_assert_true(vxm_simhost_replug(sim, LAB_GPU, &error));
+  g_assert_no_error(error);
+  again = sys_read(sim, DEV(LAB_GPU, "reset_method"));
+  g_assert_cmpstr(again, ==, "\n");
 }
 
 static void
@@ -1146,6 +1390,12 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/simhost/faults/vanish-and-replug", test_fault_vanish_and_replug);
   g_test_add_func("/vxm/simhost/proc/holders-block-unbind", test_holders_block_unbind);
   g_test_add_func("/vxm/simhost/log/clear", test_log_clear);
+  g_test_add_func("/vxm/simhost/unbind-waits-for-vfio-holder", test_unbind_waits_for_vfio_holder);
+  g_test_add_func("/vxm/simhost/pending-unbind-blocks-device-reads",
+                  test_pending_unbind_blocks_reads);
+  g_test_add_func("/vxm/simhost/modules/vfio-pci-absent-until-loaded",
+                  test_vfio_pci_absent_until_loaded);
+  g_test_add_func("/vxm/simhost/pci/reset-method-at-discovery", test_reset_method_at_discovery);
   g_test_add_func("/vxm/simhost/fs/run-etc-usr-share", test_run_etc_usr_share);
   g_test_add_func("/vxm/simhost/hugepages/fragmentation-and-compaction",
                   test_hugepages_fragmentation);

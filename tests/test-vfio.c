@@ -2,6 +2,8 @@
  * machine, refusals that change nothing, a fault at every sysfs write, and SIGKILL of vxm
  * between every pair of steps followed by vxm recover. The host is compared through the
  * simulator's state dump. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -230,7 +232,13 @@ test_original_drivers(void)
     return;
   sim = vxm_simhost_start("intel-nvidia-turing", &error);
   g_assert_no_error(error);
-  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", "--json", NULL), ==, 0);
+  assert_contains(out, "\"gpu\" : \"0000:01:00.0\"");
+  assert_contains(out, "\"state\" : \"detached\"");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", "--json", NULL), ==, 0);
+  assert_contains(out, "\"state\" : \"already\"");
   g_clear_pointer(&out, g_free);
   g_assert_cmpint(run_vxm(sim, &status, NULL, "status", "01:00.0", "--json", NULL), ==, 0);
   assert_contains(status, "\"bound_by\" : \"manual\"");
@@ -255,6 +263,266 @@ test_original_drivers(void)
   g_clear_pointer(&err, g_free);
   g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "0000:01:00.0", NULL), ==, 0);
   assert_contains(out, "nothing to give back");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "0000:01:00.0", "--json", NULL), ==, 0);
+  assert_contains(out, "\"state\" : \"nothing\"");
+}
+
+/* ---- a VM's QEMU still holding /dev/vfio/N (lab scenario 6) ---- */
+
+#define LAB_GPU   "0000:01:00.0"
+#define LAB_GROUP "/dev/vfio/5"
+
+typedef struct {
+  pid_t pid;
+  int release_fd; /* closing it lets the holder go */
+} Holder;
+
+/* A process (a stand-in for another VM's QEMU) holding @node open until released. */
+static Holder
+hold_node(VxmSimhost *sim, const char *node)
+{
+  g_autofree char *path = vxm_simhost_path(sim, node);
+  int ready[2], release[2];
+  Holder holder;
+  char byte = 0;
+
+  g_assert_cmpint(pipe2(ready, O_CLOEXEC), ==, 0);
+  g_assert_cmpint(pipe2(release, O_CLOEXEC), ==, 0);
+  holder.pid = fork();
+  g_assert_cmpint(holder.pid, >=, 0);
+  if (holder.pid == 0) {
+    int fd;
+    char c;
+
+    close(release[1]);
+    close(ready[0]);
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    c = fd >= 0 ? 'y' : 'n';
+
+    if (write(ready[1], &c, 1) != 1)
+      _exit(1);
+    while (read(release[0], &c, 1) < 0 && errno == EINTR)
+      ;
+    _exit(0);
+  }
+  close(ready[1]);
+  close(release[0]);
+  g_assert_cmpint(read(ready[0], &byte, 1), ==, 1);
+  close(ready[0]);
+  g_assert_cmpint(byte, ==, 'y');
+  holder.release_fd = release[1];
+  return holder;
+}
+
+static void
+release_holder(Holder *holder)
+{
+  int status;
+
+  if (holder->pid <= 0)
+    return;
+  close(holder->release_fd);
+  g_assert_cmpint(waitpid(holder->pid, &status, 0), ==, holder->pid);
+  holder->pid = 0;
+}
+
+typedef struct {
+  VxmSimhost *sim;
+  int result;
+} UnbindJob;
+
+/* echo 0000:01:00.0 > /sys/bus/pci/drivers/vfio-pci/unbind by someone else: it waits in the
+ * kernel for the holder */
+static gpointer
+unbind_thread(gpointer data)
+{
+  UnbindJob *job = data;
+  g_autofree char *path = vxm_simhost_path(job->sim, "/sys/bus/pci/drivers/vfio-pci/unbind");
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+  job->result = fd < 0 || write(fd, LAB_GPU, strlen(LAB_GPU)) < 0 ? errno : 0;
+  if (fd >= 0)
+    close(fd);
+  return NULL;
+}
+
+static void
+test_vfio_node_held_refused(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *expected = NULL;
+  Holder holder;
+
+  if (!vxm_test_require_root())
+    return;
+  sim = vxm_simhost_start("lab-q35", &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
+  assert_contains(out, "loaded the vfio-pci module");
+  holder = hold_node(sim, LAB_GROUP);
+  expected = g_strdup_printf("%d (test-vfio: " LAB_GROUP ")", (int)holder.pid);
+
+  /* giving it back would wait in the kernel for the holder: refused first, nothing changed */
+  before = vxm_simhost_state(sim);
+  vxm_simhost_clear_log(sim);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "01:00.0", NULL), !=, 0);
+  assert_contains(err, "refusing to give back 0000:01:00.");
+  assert_contains(err, expected);
+  assert_contains(err, "stop the VM using it first");
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpuint(count_writes(sim), ==, 0);
+
+  /* another VM asking for the card while that one has it */
+  {
+    g_autoptr(VxmHostfs) fs = vxm_hostfs_new(vxm_simhost_root(sim));
+    g_autoptr(VxmGpu) gpu = vxm_gpu_find(fs, LAB_GPU, &error);
+    g_autoptr(VxmJournal) journal = vxm_journal_new(fs, "other-vm", &error);
+
+    g_assert_no_error(error);
+    g_assert_false(vxm_vfio_detach_group(fs, gpu, journal, NULL, NULL, &error));
+    g_assert_error(error, VXM_ERROR, VXM_ERROR_BUSY);
+    assert_contains(error->message, "refusing to detach 0000:01:00.0");
+    assert_contains(error->message, expected);
+    g_assert_false(vxm_journal_exists(fs, "other-vm"));
+  }
+
+  /* the VM is gone: the card comes back, and the module vxm loaded goes */
+  release_holder(&holder);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "01:00.0", NULL), ==, 0);
+  assert_contains(out, "0000:01:00.0 back on bochs-drm");
+  assert_contains(out, "unloaded vfio_pci");
+  g_clear_pointer(&after, g_free);
+  after = vxm_simhost_state(sim);
+  assert_contains(after, "driver vfio-pci new_id=none unloaded\n");
+}
+
+static void
+test_pending_unbind_commands_return(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *busy = NULL;
+  UnbindJob job = {NULL, -1};
+  GThread *thread;
+  Holder holder;
+  gint64 start;
+
+  if (!vxm_test_require_root())
+    return;
+  sim = vxm_simhost_start("lab-q35", &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
+  holder = hold_node(sim, LAB_GROUP);
+  busy = g_strdup_printf("0000:01:00.0 is busy in the kernel: an unbind is waiting for process %d "
+                         "(test-vfio",
+                         (int)holder.pid);
+  job.sim = sim;
+  thread = g_thread_new("unbind", unbind_thread, &job);
+  g_assert_true(vxm_simhost_wait_hung(sim, 1, 10000));
+
+  /* every command returns, and says why the device cannot be read */
+  start = g_get_monotonic_time();
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "status", "01:00.0", NULL), ==, 0);
+  assert_contains(out, busy);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "status", "01:00.0", "--json", NULL), ==, 0);
+  assert_contains(out, "\"busy\" : \"0000:01:00.0 is busy in the kernel");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "list-gpus", NULL), ==, 0);
+  assert_contains(out, busy);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "list-gpus", "--json", NULL), ==, 0);
+  assert_contains(out, "\"busy\" : \"0000:01:00.0 is busy in the kernel");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "check", "--gpu", "01:00.0", NULL), ==, 1);
+  assert_contains(out, busy);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "01:00.0", NULL), !=, 0);
+  assert_contains(err, busy);
+  /* each blocked read waits its time limit once per command, never for the unbind */
+  g_test_message("status x2, list-gpus x2, check, reattach during a pending unbind: %.1f s",
+                 (g_get_monotonic_time() - start) / 1e6);
+  g_assert_cmpint(g_get_monotonic_time() - start, <, 40 * G_TIME_SPAN_SECOND);
+  g_assert_cmpint(job.result, ==, -1); /* still waiting */
+
+  /* the holder lets go: the unbind finishes, and the card can be given back */
+  release_holder(&holder);
+  g_thread_join(thread);
+  g_assert_cmpint(job.result, ==, 0);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "01:00.0", NULL), ==, 0);
+  assert_contains(out, "0000:01:00.0 back on bochs-drm");
+}
+
+/* echo VALUE > PATH on the simulated host, with one write(2) */
+static void
+echo_to(VxmSimhost *sim, const char *host_path, const char *value)
+{
+  g_autofree char *path = vxm_simhost_path(sim, host_path);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(write(fd, value, strlen(value)), ==, (gssize)strlen(value));
+  close(fd);
+}
+
+/* vxm unloads the vfio-pci it loaded, but not while the module drives a device vxm did not
+ * give it: the report says why, and the journal is cleared all the same. */
+static void
+test_module_in_use_left_loaded(void)
+{
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *state = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  sim = vxm_simhost_start("lab-q35", &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
+  /* someone binds the virtio disk controller to vfio-pci by hand meanwhile */
+  echo_to(sim, "/sys/bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci");
+  echo_to(sim, "/sys/bus/pci/drivers/virtio-pci/unbind", "0000:00:03.0");
+  echo_to(sim, "/sys/bus/pci/drivers_probe", "0000:00:03.0");
+  state = vxm_simhost_state(sim);
+  assert_contains(state, "pci 0000:00:03.0 driver=vfio-pci");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "01:00.0", NULL), ==, 0);
+  assert_contains(out, "0000:01:00.0 back on bochs-drm");
+  assert_contains(out, "left loaded: vfio_pci (it drives 0000:00:03.0)");
+  g_clear_pointer(&state, g_free);
+  state = vxm_simhost_state(sim);
+  assert_contains(state, "pci 0000:00:03.0 driver=vfio-pci");
+  assert_contains(state, "driver vfio-pci new_id=none\n");
+  {
+    g_autofree char *journal = vxm_simhost_path(sim, "/run/vxm/journal/manual-0000:01:00.0.json");
+    g_assert_false(g_file_test(journal, G_FILE_TEST_EXISTS));
+  }
 }
 
 /* ---- refusals: nothing changes, no write at all ---- */
@@ -637,6 +905,9 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vfio/reattach/unplugged-while-detached", test_unplugged_while_detached);
   g_test_add_func("/vxm/vfio/detach/refusals-change-nothing", test_refusals);
   g_test_add_func("/vxm/vfio/detach/holders-gone", test_holders_gone);
+  g_test_add_func("/vxm/vfio/detach/vfio-node-held-refused", test_vfio_node_held_refused);
+  g_test_add_func("/vxm/vfio/pending-unbind/commands-return", test_pending_unbind_commands_return);
+  g_test_add_func("/vxm/vfio/reattach/module-in-use-left-loaded", test_module_in_use_left_loaded);
   g_test_add_func("/vxm/vfio/faults/every-write", test_fault_every_write);
   g_test_add_func("/vxm/vfio/sigkill/every-step", test_sigkill_every_step);
   return g_test_run();

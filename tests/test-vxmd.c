@@ -261,16 +261,16 @@ static int
 client(Host *h, const char *user, const char *mode, const char *arg, const char *arg2,
        char **out_reply)
 {
-  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autofree char *bin = vxm_test_user_binary("tests/vxm-test-vxmd-client");
   const char *argv[] = {bin, h->socket, mode, arg, arg2, NULL};
   char *err = NULL;
   g_autoptr(GError) error = NULL;
   int status = 0;
   ClientAs as = {user, session_procs != NULL ? g_hash_table_lookup(session_procs, user) : NULL};
 
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, become_user_in_session,
-                             &as, out_reply, &err, &status, &error));
-  g_assert_no_error(error);
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, become_user_in_session, &as,
+                    out_reply, &err, &status, &error))
+    g_error("cannot run %s as %s: %s", bin, user, error->message);
   g_free(last_stderr);
   last_stderr = err;
   g_assert_true(WIFEXITED(status));
@@ -411,6 +411,42 @@ test_prepare_grant_release(void)
     g_autofree char *final = vxm_simhost_state(h->sim);
     g_assert_cmpstr(final, ==, initial);
   }
+  host_stop(h);
+}
+
+/* On a fresh boot without vfio-pci (the lab's), vxmd loads it for the detach and unloads it at
+ * the release: the host ends as it began, the module included. */
+static void
+test_loads_vfio_pci(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *prepared = NULL;
+  g_autofree char *final = NULL;
+  g_autofree char *log = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("lab-q35", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_nonnull(strstr(initial, "driver vfio-pci new_id=none unloaded\n"));
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "loaded the vfio-pci module"));
+  prepared = vxm_simhost_state(h->sim);
+  g_assert_nonnull(strstr(prepared, "driver vfio-pci new_id=none\n"));
+  g_assert_nonnull(strstr(prepared, "pci " GPU " driver=vfio-pci"));
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", &reply),
+      ==, 0);
+  g_assert_nonnull(strstr(reply, "unloaded vfio_pci"));
+  final = vxm_simhost_state(h->sim);
+  g_assert_cmpstr(final, ==, initial);
+  log = vxm_simhost_read_log(h->sim);
+  g_assert_nonnull(strstr(log, "modprobe /sys/module/vfio_pci -> ok"));
+  g_assert_nonnull(strstr(log, "rmmod /sys/module/vfio_pci -> ok"));
   host_stop(h);
 }
 
@@ -626,7 +662,7 @@ test_hostile(void)
 static GSubprocess *
 client_async(Host *h, const char *user, const char *mode, const char *arg)
 {
-  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autofree char *bin = vxm_test_user_binary("tests/vxm-test-vxmd-client");
   g_autoptr(GSubprocessLauncher) launcher =
       g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GError) error = NULL;
@@ -634,7 +670,8 @@ client_async(Host *h, const char *user, const char *mode, const char *arg)
 
   g_subprocess_launcher_set_child_setup(launcher, vxm_test_become_user, (gpointer)user, NULL);
   p = g_subprocess_launcher_spawn(launcher, &error, bin, h->socket, mode, arg, NULL);
-  g_assert_no_error(error);
+  if (p == NULL)
+    g_error("cannot run %s as %s: %s", bin, user, error->message);
   return p;
 }
 
@@ -1402,7 +1439,7 @@ served_prepare_release(Host *h, const char *user, const char *vm)
 static char *
 vxm_check_vxmd_line(Host *h, const char *user)
 {
-  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autofree char *vxm = vxm_test_user_binary("src/cli/vxm");
   const char *argv[] = {vxm, "check", "--json", "--root", vxm_simhost_root(h->sim), NULL};
   const char *envp[] = {"NO_COLOR=1", "LC_ALL=C.UTF-8", "HOME=/nonexistent", NULL};
   ClientAs as = {user, g_hash_table_lookup(session_procs, user)};
@@ -1411,9 +1448,9 @@ vxm_check_vxmd_line(Host *h, const char *user)
   g_autoptr(JsonParser) parser = json_parser_new();
   JsonArray *checks;
 
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_STDERR_TO_DEV_NULL,
-                             become_user_in_session, &as, &out, NULL, NULL, &error));
-  g_assert_no_error(error);
+  if (!g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_STDERR_TO_DEV_NULL,
+                    become_user_in_session, &as, &out, NULL, NULL, &error))
+    g_error("cannot run %s as %s: %s", vxm, user, error->message);
   g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
   g_assert_no_error(error);
   checks = json_node_get_array(json_parser_get_root(parser));
@@ -1562,6 +1599,7 @@ main(int argc, char **argv)
   if (geteuid() == 0)
     make_users();
   g_test_add_func("/vxm/vxmd/user/prepare-grant-release", test_prepare_grant_release);
+  g_test_add_func("/vxm/vxmd/user/loads-and-unloads-vfio-pci", test_loads_vfio_pci);
   g_test_add_func("/vxm/vxmd/hostile/intel-nvidia-turing", test_hostile);
   g_test_add_func("/vxm/vxmd/hostile/race-and-silence", test_race_and_silence);
   g_test_add_func("/vxm/vxmd/hostile/policy-machines", test_policy_machines);

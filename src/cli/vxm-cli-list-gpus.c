@@ -80,6 +80,8 @@ print_device_line(VxmGpu *gpu, VxmPciDevice *dev, gboolean mark_own)
           or_dash(vxm_pci_device_get_driver(dev)), group, override != NULL ? ", override " : "",
           override != NULL ? override : "",
           mark_own && vxm_gpu_owns(gpu, dev) ? "  (this card)" : "");
+  if (vxm_pci_device_get_busy(dev) != NULL)
+    g_print("      %s\n", vxm_pci_device_get_busy(dev));
 }
 
 static void
@@ -127,6 +129,8 @@ print_details(VxmCli *cli, VxmGpu *gpu)
   } else {
     g_print("  IOMMU group: none\n");
   }
+  if (vxm_pci_device_get_busy(dev) != NULL)
+    g_print("  %s\n", vxm_pci_device_get_busy(dev));
   g_print("  role: %s\n", role_text);
   for (guint i = 0; i < reasons->len; i++)
     g_print("    - %s\n", (char *)g_ptr_array_index(reasons, i));

@@ -36,7 +36,7 @@ vxm_cli_cmd_static_binding(VxmCli *cli, int argc, char **argv)
   if (strcmp(what, "off") != 0) {
     if (argc == 3) {
       if (!vxm_cli_resolve_target(cli, hostfs, argv[2], &target, &error))
-        return vxm_cli_fail(cli, error);
+        return vxm_cli_fail_arg(cli, error);
     } else if (strcmp(what, "on") == 0 &&
                !vxm_cli_resolve_target(cli, hostfs, "default", &target, &error)) {
       g_prefix_error(&error, "give the GPU's address: ");

@@ -175,3 +175,45 @@ vxm_parse_size(const char *text, guint64 *out_bytes)
   *out_bytes = value * mult;
   return TRUE;
 }
+
+static guint
+levenshtein(const char *a, const char *b)
+{
+  gsize la = strlen(a), lb = strlen(b);
+  g_autofree guint *row = NULL;
+
+  if (la > 64 || lb > 64)
+    return G_MAXUINT;
+  row = g_new(guint, lb + 1);
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = (guint)j;
+  for (gsize i = 1; i <= la; i++) {
+    guint diag = row[0];
+    row[0] = (guint)i;
+    for (gsize j = 1; j <= lb; j++) {
+      guint up = row[j];
+      guint cost = g_ascii_tolower(a[i - 1]) == g_ascii_tolower(b[j - 1]) ? 0 : 1;
+      row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + cost);
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+const char *
+vxm_closest_word(const char *word, const char *const *candidates, gsize n)
+{
+  const char *best = NULL;
+  guint best_d = G_MAXUINT;
+
+  for (gsize i = 0; i < n; i++) {
+    guint d = levenshtein(word, candidates[i]);
+    if (d < best_d) {
+      best_d = d;
+      best = candidates[i];
+    }
+  }
+  if (best == NULL || best_d > MAX(2u, (guint)strlen(word) / 3))
+    return NULL;
+  return best;
+}

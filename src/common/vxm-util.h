@@ -47,4 +47,8 @@ char *vxm_format_bytes(guint64 bytes);
 /* Parses "16G", "512M", "4096K", "1T", "8GiB", plain bytes. */
 gboolean vxm_parse_size(const char *text, guint64 *out_bytes);
 
+/* The candidate closest to @word (case-insensitive edit distance at most 2, or a third of its
+ * length), or NULL: for "did you mean". */
+const char *vxm_closest_word(const char *word, const char *const *candidates, gsize n);
+
 G_END_DECLS

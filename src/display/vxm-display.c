@@ -8,6 +8,7 @@
 #include "display/vxm-ddc-cache.h"
 #include "display/vxm-ddc.h"
 #include "display/vxm-drm-connector.h"
+#include "platform/vxm-kernel-module.h"
 
 void
 vxm_display_result_clear(VxmDisplayResult *result)
@@ -339,9 +340,19 @@ run(VxmHostfs *hostfs, const char *spec, const char *guest_gpu, Op op, guint inp
       if (bus != NULL)
         result->waited_us += vxm_ddc_bus_get_waited_us(bus);
       g_prefix_error(&local_error, "%s: ", c->name);
-      if (last == NULL || !g_error_matches(local_error, VXM_ERROR, VXM_ERROR_IO))
-        g_set_error_literal(&last, local_error->domain, local_error->code, local_error->message);
-      g_clear_error(&local_error);
+      if (last == NULL) {
+        last = g_steal_pointer(&local_error);
+      } else {
+        /* every connector's failure is said; the code is the first that is not a plain I/O
+         * error */
+        GError *both = g_error_new(
+            g_error_matches(last, VXM_ERROR, VXM_ERROR_IO) ? local_error->domain : last->domain,
+            g_error_matches(last, VXM_ERROR, VXM_ERROR_IO) ? local_error->code : last->code,
+            "%s; %s", last->message, local_error->message);
+
+        g_clear_error(&last);
+        last = both;
+      }
     }
   }
   if (!vxm_ddc_cache_save(cache, NULL))
@@ -412,6 +423,13 @@ vxm_display_switch(VxmHostfs *hostfs, const char *spec, const char *guest_gpu, g
       return FALSE;
     return TRUE;
   }
+
+  /* DDC/CI needs /dev/i2c-N: without i2c-dev (no /sys/class/i2c-dev) load it, journaled so the
+   * teardown unloads it after switching back (the simulated host has it built in) */
+  if (vxm_hostfs_is_real(hostfs) && !vxm_hostfs_is_dir(hostfs, VXM_HOST_SYS_CLASS_I2C_DEV) &&
+      !vxm_kernel_module_ensure(hostfs, "i2c-dev", "for DDC/CI (monitor input switching)", journal,
+                                NULL, error))
+    return FALSE;
 
   /* the way back is journaled before the monitor changes */
   identity = vxm_display_resolve_identity(hostfs, spec, guest_gpu, error);

@@ -295,6 +295,22 @@ vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result)
     return;
   }
   label = guest_label(gpu);
+  /* an unbind waiting in the kernel (found when driver_override could not be read in time) */
+  {
+    GPtrArray *members = vxm_gpu_get_iommu_group_members(gpu);
+
+    for (guint i = 0; i < members->len; i++) {
+      const char *busy = vxm_pci_device_get_busy(g_ptr_array_index(members, i));
+
+      if (busy != NULL) {
+        vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
+                             "stop the VM (or the process) named: the unbind finishes once it "
+                             "lets go, then vxm reattach or vxm recover",
+                             "%s", busy);
+        return;
+      }
+    }
+  }
   holders = vxm_pci_holders_scan(vxm_check_context_get_hostfs(ctx), vxm_gpu_get_address(gpu),
                                  &unreadable, &error);
   if (holders == NULL) {

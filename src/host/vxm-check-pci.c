@@ -292,6 +292,19 @@ vxm_check_guest_gpu(VxmCheckContext *ctx, VxmCheckResult *result)
       return;
     }
     reasons = join_reasons(vxm_gpu_get_reasons(gpu));
+    /* the boot VGA device stays the host's whatever its slot: another slot or ACS is no fix */
+    if (vxm_gpu_get_role(gpu) == VXM_GPU_ROLE_HOST) {
+      const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+      g_autofree char *fix = g_strdup_printf(
+          "give the guest the other GPU: vxm config %s --set-gpu ADDRESS (vxm list-gpus shows "
+          "which can be the guest's), or make the other card the boot GPU in the firmware setup",
+          config != NULL ? config->name : "NAME");
+
+      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
+                           "the configured guest GPU %s cannot be passed through: %s", label,
+                           reasons);
+      return;
+    }
     vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix_for(ctx, gpus),
                          "the configured guest GPU %s cannot be passed through: %s", label,
                          reasons);

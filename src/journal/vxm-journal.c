@@ -492,7 +492,11 @@ vxm_journal_undo(VxmJournal *journal, const VxmJournalUndoContext *ctx, GPtrArra
 {
   g_autoptr(GRecMutexLocker) locker = g_rec_mutex_locker_new(&journal->lock);
   g_autoptr(GString) left = g_string_new(NULL);
+  VxmJournalUndoContext with_journal = *ctx;
   guint n_left = 0;
+
+  with_journal.journal = journal;
+  ctx = &with_journal;
 
   for (guint i = journal->entries->len; i-- > 0;) {
     VxmJournalEntry *entry = g_ptr_array_index(journal->entries, i);

@@ -29,6 +29,9 @@ typedef struct {
   guint timeout_ms; /* time limit for a host write that may hang; 0 means the kind's default */
   const char *const *skip_kinds; /* NULL-terminated kinds to leave as they are (keep_bound) */
   gpointer user_data;
+  /* set by vxm_journal_undo(): the journal being undone (its lock held), for a handler whose
+   * undo waits on entries of the same journal that could not be undone */
+  struct _VxmJournal *journal;
 } VxmJournalUndoContext;
 
 /* Undoes one entry whatever its state: an "intent" may or may not have happened, so a

@@ -10,6 +10,7 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
+#include "platform/vxm-kernel-module.h"
 
 #define MIB (G_GUINT64_CONSTANT(1) << 20)
 
@@ -102,10 +103,16 @@ vxm_looking_glass_check_kvmfr(VxmHostfs *hostfs, guint64 size, GError **error)
 
 /* /dev/kvmfr0: QEMU maps @size bytes of it (a larger device is fine). */
 static VxmLookingGlass *
-prepare_kvmfr(VxmHostfs *hostfs, guint64 size, GError **error)
+prepare_kvmfr(VxmHostfs *hostfs, guint64 size, VxmJournal *journal, GError **error)
 {
   VxmLookingGlass *self;
 
+  /* configured but not loaded: load it (journaled, unloaded on teardown) with the options of
+   * /etc/modprobe.d; the simulated host has no kvmfr to load */
+  if (vxm_hostfs_is_real(hostfs) && !vxm_kernel_module_is_loaded(hostfs, "kvmfr") &&
+      !vxm_kernel_module_ensure(hostfs, "kvmfr", "for Looking Glass (looking_glass=kvmfr)", journal,
+                                NULL, error))
+    return NULL;
   if (!vxm_looking_glass_check_kvmfr(hostfs, size, error))
     return NULL;
   self = g_new0(VxmLookingGlass, 1);
@@ -226,7 +233,7 @@ vxm_looking_glass_prepare(VxmHostfs *hostfs, guint64 size, uid_t uid, gid_t gid,
     return NULL;
   }
   if (vxm_hostfs_exists(hostfs, VXM_HOST_DEV_KVMFR0))
-    return prepare_kvmfr(hostfs, size, error);
+    return prepare_kvmfr(hostfs, size, journal, error);
 
   self = g_new0(VxmLookingGlass, 1);
   self->kind = VXM_LOOKING_GLASS_SHM;

@@ -597,6 +597,9 @@ add_device_common(JsonBuilder *b, VxmPciDevice *dev)
   add_string_or_null(b, "driver", vxm_pci_device_get_driver(dev));
   add_string_or_null(b, "driver_override", vxm_pci_device_get_driver_override(dev));
   add_group(b, dev);
+  /* only when it is: busy in the kernel, its driver_override unknown */
+  if (vxm_pci_device_get_busy(dev) != NULL)
+    add_string_or_null(b, "busy", vxm_pci_device_get_busy(dev));
 }
 
 JsonNode *

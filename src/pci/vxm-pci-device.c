@@ -4,6 +4,8 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
+#include "pci/vxm-pci-holders.h"
+#include "pci/vxm-sysfs-writer.h"
 
 struct _VxmPciDevice {
   GObject parent_instance;
@@ -28,6 +30,7 @@ struct _VxmPciDevice {
   gint numa_node;
   GStrv reset_methods;
   GStrv drm_nodes;
+  char *busy; /* why driver_override could not be read, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE(VxmPciDevice, vxm_pci_device, G_TYPE_OBJECT)
@@ -45,6 +48,7 @@ vxm_pci_device_finalize(GObject *object)
   g_free(self->driver_override);
   g_strfreev(self->reset_methods);
   g_strfreev(self->drm_nodes);
+  g_free(self->busy);
   G_OBJECT_CLASS(vxm_pci_device_parent_class)->finalize(object);
 }
 
@@ -122,6 +126,7 @@ read_all(VxmPciDevice *self, GError **error)
   g_autofree char *drm_path = NULL;
   g_autofree char *text = NULL;
   gboolean found;
+  gboolean busy = FALSE;
   guint64 v;
 
   if (!vxm_hostfs_exists(self->hostfs, link)) {
@@ -167,8 +172,20 @@ read_all(VxmPciDevice *self, GError **error)
       return FALSE;
   }
 
+  /* driver_override's show takes the device lock, which an unbind waiting in the kernel
+   * holds: read with a time limit (vxm-sysfs-writer), the others never block */
   g_clear_pointer(&self->driver_override, g_free);
-  text = read_optional_attr(self, "driver_override");
+  g_clear_pointer(&self->busy, g_free);
+  {
+    g_autofree char *path = g_strdup_printf("%s/driver_override", self->sysfs_path);
+    g_autoptr(GError) local = NULL;
+
+    text = vxm_sysfs_read_timeout(self->hostfs, path, 0, &local);
+    if (text != NULL)
+      g_strchomp(text);
+    else if (g_error_matches(local, VXM_ERROR, VXM_ERROR_TIMEOUT))
+      busy = TRUE;
+  }
   if (text != NULL && text[0] != '\0' && strcmp(text, "(null)") != 0)
     self->driver_override = g_steal_pointer(&text);
   g_clear_pointer(&text, g_free);
@@ -193,6 +210,8 @@ read_all(VxmPciDevice *self, GError **error)
     }
     self->iommu_group = (gint)n;
   }
+  if (busy)
+    self->busy = vxm_pci_holders_describe_busy(self->hostfs, self->address, self->iommu_group);
 
   self->numa_node = -1;
   text = read_optional_attr(self, "numa_node");
@@ -328,6 +347,13 @@ const char *
 vxm_pci_device_get_driver(VxmPciDevice *self)
 {
   return self->driver;
+}
+
+const char *
+vxm_pci_device_get_busy(VxmPciDevice *self)
+{
+  g_return_val_if_fail(VXM_IS_PCI_DEVICE(self), NULL);
+  return self->busy;
 }
 
 const char *

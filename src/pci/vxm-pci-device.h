@@ -52,6 +52,11 @@ gint vxm_pci_device_get_revision(VxmPciDevice *self);
 const char *vxm_pci_device_get_driver(VxmPciDevice *self);
 /* driver_override, or NULL when unset ("(null)") or absent. */
 const char *vxm_pci_device_get_driver_override(VxmPciDevice *self);
+/* Set when driver_override could not be read in time: the device is busy in the kernel (an
+ * unbind waiting for a holder of its /dev/vfio/N, or a hung driver), and what is known of it
+ * is all but its override. "0000:01:00.0 is busy in the kernel: an unbind is waiting for
+ * process 4321 (...)"; NULL normally. */
+const char *vxm_pci_device_get_busy(VxmPciDevice *self);
 /* Whether sysfs has boot_vga (VGA-class devices only), and whether it reads 1. */
 gboolean vxm_pci_device_has_boot_vga(VxmPciDevice *self);
 gboolean vxm_pci_device_is_boot_vga(VxmPciDevice *self);

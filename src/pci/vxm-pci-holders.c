@@ -120,31 +120,22 @@ compare_holders(gconstpointer a, gconstpointer b)
   return ha->pid < hb->pid ? -1 : ha->pid > hb->pid;
 }
 
-GPtrArray *
-vxm_pci_holders_scan(VxmHostfs *hostfs, const char *bdf, guint *out_unreadable, GError **error)
+/* Every process (but this one) holding one of @nodes, or /dev/nvidia* when @nvidia. */
+static GPtrArray *
+scan_all(VxmHostfs *hostfs, GPtrArray *nodes, gboolean nvidia, guint *out_unreadable,
+         GError **error)
 {
   g_autoptr(GPtrArray) holders =
       g_ptr_array_new_with_free_func((GDestroyNotify)vxm_pci_holder_free);
-  g_autoptr(GPtrArray) nodes = drm_nodes(hostfs, bdf);
   g_autoptr(GPtrArray) pids = NULL;
-  g_autofree char *vendor_path = g_strdup_printf(VXM_HOST_SYS_PCI_DEVICES "/%s/vendor", bdf);
   g_autofree char *self = g_strdup_printf("%d", (int)getpid());
-  guint64 vendor = 0;
   guint unreadable = 0;
-  gboolean nvidia;
 
-  if (!vxm_hostfs_read_attr_uint64(hostfs, vendor_path, 16, &vendor, error)) {
-    g_prefix_error(error, "cannot look for processes holding %s: ", bdf);
-    return NULL;
-  }
-  nvidia = vendor == NVIDIA_VENDOR_ID;
   if (nodes->len == 0 && !nvidia)
     goto done;
   pids = vxm_hostfs_list_dir(hostfs, VXM_HOST_PROC, error);
-  if (pids == NULL) {
-    g_prefix_error(error, "cannot look for processes holding %s: ", bdf);
+  if (pids == NULL)
     return NULL;
-  }
   for (guint i = 0; i < pids->len; i++) {
     const char *pid = g_ptr_array_index(pids, i);
     g_autofree char *held = NULL;
@@ -175,6 +166,59 @@ done:
   if (out_unreadable != NULL)
     *out_unreadable = unreadable;
   return g_steal_pointer(&holders);
+}
+
+GPtrArray *
+vxm_pci_holders_scan(VxmHostfs *hostfs, const char *bdf, guint *out_unreadable, GError **error)
+{
+  g_autoptr(GPtrArray) nodes = drm_nodes(hostfs, bdf);
+  g_autofree char *vendor_path = g_strdup_printf(VXM_HOST_SYS_PCI_DEVICES "/%s/vendor", bdf);
+  GPtrArray *holders;
+  guint64 vendor = 0;
+
+  if (!vxm_hostfs_read_attr_uint64(hostfs, vendor_path, 16, &vendor, error)) {
+    g_prefix_error(error, "cannot look for processes holding %s: ", bdf);
+    return NULL;
+  }
+  holders = scan_all(hostfs, nodes, vendor == NVIDIA_VENDOR_ID, out_unreadable, error);
+  if (holders == NULL)
+    g_prefix_error(error, "cannot look for processes holding %s: ", bdf);
+  return holders;
+}
+
+GPtrArray *
+vxm_pci_holders_scan_vfio_group(VxmHostfs *hostfs, gint group, guint *out_unreadable,
+                                GError **error)
+{
+  g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+  GPtrArray *holders;
+
+  g_ptr_array_add(nodes, g_strdup_printf(VXM_HOST_DEV_VFIO "/%d", group));
+  holders = scan_all(hostfs, nodes, FALSE, out_unreadable, error);
+  if (holders == NULL)
+    g_prefix_error(error, "cannot look for processes holding %s/%d: ", VXM_HOST_DEV_VFIO, group);
+  return holders;
+}
+
+char *
+vxm_pci_holders_describe_busy(VxmHostfs *hostfs, const char *bdf, gint group)
+{
+  g_autoptr(GPtrArray) holders = NULL;
+
+  if (group >= 0)
+    holders = vxm_pci_holders_scan_vfio_group(hostfs, group, NULL, NULL);
+  if (holders != NULL && holders->len > 0) {
+    VxmPciHolder *first = g_ptr_array_index(holders, 0);
+
+    return g_strdup_printf("%s is busy in the kernel: an unbind is waiting for process "
+                           "%" G_GINT64_FORMAT " (%s, holding %s/%d): it goes on once that "
+                           "process closes it (stop that VM)",
+                           bdf, first->pid, first->comm, VXM_HOST_DEV_VFIO, group);
+  }
+  return g_strdup_printf("%s is busy in the kernel: a driver's unbind or probe of it has not "
+                         "finished (something may still use the device); vxm leaves it alone "
+                         "until it does",
+                         bdf);
 }
 
 char *

@@ -5,7 +5,8 @@
  * from the device's drm/ folder: cardN and renderDN under /dev/dri) and, for NVIDIA cards,
  * /dev/nvidia* (nvidiactl, nvidia0, nvidia-modeset, nvidia-uvm: the driver keeps the card in
  * use while any is open). /proc is read under the host root, so a simulated workstation
- * serves its own holder processes.
+ * serves its own holder processes. The same scan finds who holds an IOMMU group's
+ * /dev/vfio/N, which vfio-pci's unbind would wait for.
  */
 #pragma once
 
@@ -27,6 +28,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmPciHolder, vxm_pci_holder_free)
  * when not root) are counted in @out_unreadable (may be NULL). */
 GPtrArray *vxm_pci_holders_scan(VxmHostfs *hostfs, const char *bdf, guint *out_unreadable,
                                 GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* The processes holding IOMMU group @group's /dev/vfio/N (a VM's QEMU): vfio-pci's unbind of a
+ * device of the group waits in the kernel until they let go, holding the device lock. */
+GPtrArray *vxm_pci_holders_scan_vfio_group(VxmHostfs *hostfs, gint group, guint *out_unreadable,
+                                           GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* Why reading @bdf's driver_override did not finish: "0000:01:00.0 is busy in the kernel: an
+ * unbind is waiting for process 4321 (qemu-system-x86, holding /dev/vfio/5) ...", or, with no
+ * holder of group @group (-1: none), a driver's unbind or probe that has not finished. */
+char *vxm_pci_holders_describe_busy(VxmHostfs *hostfs, const char *bdf, gint group);
 
 /* "1234 (Xorg), 2345 (nvidia-persistenced)" */
 char *vxm_pci_holders_describe(GPtrArray *holders);

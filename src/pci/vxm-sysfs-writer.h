@@ -1,4 +1,4 @@
-/* vxm-sysfs-writer: sysfs writes that may never return, made safe to attempt.
+/* vxm-sysfs-writer: sysfs writes (and reads) that may never return, made safe to attempt.
  *
  * Writing a device's driver/unbind runs the driver's remove(): the NVIDIA driver blocks there
  * for as long as anything holds the card, in uninterruptible sleep, and nothing short of a
@@ -39,6 +39,23 @@ gint64 vxm_sysfs_writer_last_stuck_pid(void);
 /* Reaps children of earlier timed-out writes that have finished since (each write does this
  * first). Returns how many are still running. */
 guint vxm_sysfs_writer_reap(void);
+
+#define VXM_SYSFS_READ_TIMEOUT_DEFAULT_MS 2000
+
+/* Reads @host_path, an attribute whose show may block in the kernel, with a time limit (0: the
+ * default, 2 s), and returns its content as read (trailing newline kept), or NULL with the
+ * read's errno, or VXM_ERROR_TIMEOUT. While an unbind waits in a driver's remove() it holds
+ * the device lock, and reading driver_override takes that lock: the read sleeps uninterruptibly
+ * (D state) until the unbind ends, and so would vxm.
+ *
+ * So the read is done by a reader process that vxm forks once and asks over a socket (the
+ * cost of a read is a round trip, not a fork); a reader left blocked is abandoned (reaped
+ * later, like a stuck writer) and the next read starts another. A later read of a path whose
+ * reader is still blocked fails at once (TIMEOUT), so a command that reads the same attribute
+ * twice waits once. Only attributes whose show takes the device lock need this (for PCI:
+ * driver_override); vendor, class, the driver link and the like never block. */
+char *vxm_sysfs_read_timeout(VxmHostfs *hostfs, const char *host_path, guint timeout_ms,
+                             GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* "10 s", "300 ms": a time limit for messages. */
 char *vxm_sysfs_format_timeout(guint timeout_ms);

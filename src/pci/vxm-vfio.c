@@ -10,6 +10,7 @@
 #include "common/vxm-util.h"
 #include "pci/vxm-pci-holders.h"
 #include "pci/vxm-sysfs-writer.h"
+#include "platform/vxm-kernel-module.h"
 
 #define NVIDIA_VENDOR_ID 0x10de
 
@@ -23,16 +24,75 @@ read_driver(VxmHostfs *hostfs, const char *bdf)
   return vxm_hostfs_read_link_basename(hostfs, link, NULL);
 }
 
-/* driver_override, NULL when unset ("(null)") or missing. */
-static char *
-read_override(VxmHostfs *hostfs, const char *bdf)
+/* driver_override into *out, NULL when unset ("(null)") or missing. Its show takes the
+ * device lock, which an unbind waiting in the kernel holds: the read has a time limit, and
+ * when it runs out the error (BUSY) says who the unbind waits for (IOMMU group @group). */
+static gboolean
+read_override_checked(VxmHostfs *hostfs, const char *bdf, gint group, char **out, GError **error)
 {
   g_autofree char *path = g_strdup_printf(VXM_HOST_SYS_PCI_DEVICES "/%s/driver_override", bdf);
-  g_autofree char *value = vxm_hostfs_read_attr(hostfs, path, NULL);
+  g_autoptr(GError) local = NULL;
+  g_autofree char *value = vxm_sysfs_read_timeout(hostfs, path, 0, &local);
 
+  *out = NULL;
+  if (value == NULL && g_error_matches(local, VXM_ERROR, VXM_ERROR_TIMEOUT)) {
+    g_autofree char *busy = vxm_pci_holders_describe_busy(hostfs, bdf, group);
+
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY, "%s", busy);
+    return FALSE;
+  }
+  if (value != NULL)
+    g_strchomp(value);
   if (value == NULL || *value == '\0' || strcmp(value, "(null)") == 0)
-    return NULL;
-  return g_steal_pointer(&value);
+    return TRUE;
+  *out = g_steal_pointer(&value);
+  return TRUE;
+}
+
+/* The group of @bdf from its iommu_group link, -1 when none. */
+static gint
+device_group(VxmHostfs *hostfs, const char *bdf)
+{
+  g_autofree char *link = g_strdup_printf(VXM_HOST_SYS_PCI_DEVICES "/%s/iommu_group", bdf);
+  g_autofree char *name = vxm_hostfs_read_link_basename(hostfs, link, NULL);
+  gint64 n;
+
+  if (name == NULL || !vxm_parse_int64(name, 10, &n) || n < 0 || n > G_MAXINT)
+    return -1;
+  return (gint)n;
+}
+
+/* Refuses (BUSY) while a process holds group @group's /dev/vfio/N: unbinding a device of the
+ * group from vfio-pci would wait in the kernel for it ("Relaying device request to user"),
+ * holding the device lock, and every read of the device's driver_override with it. */
+static gboolean
+check_group_not_held(VxmHostfs *hostfs, const char *bdf, gint group, const char *doing,
+                     GError **error)
+{
+  g_autoptr(GPtrArray) holders = NULL;
+  g_autofree char *who = NULL;
+  g_autofree char *node = g_strdup_printf(VXM_HOST_DEV_VFIO "/%d", group);
+  gboolean detaching = strcmp(doing, "detach") == 0;
+
+  /* no node, no holder: the usual case costs one stat, not a scan of /proc */
+  if (group < 0 || !vxm_hostfs_exists(hostfs, node))
+    return TRUE;
+  holders = vxm_pci_holders_scan_vfio_group(hostfs, group, NULL, error);
+  if (holders == NULL)
+    return FALSE;
+  if (holders->len == 0)
+    return TRUE;
+  who = vxm_pci_holders_describe(holders);
+  g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+              "refusing to %s %s: %u process%s hold%s IOMMU group %d (%s), %s: stop the VM using "
+              "it first (or kill %" G_GINT64_FORMAT ")",
+              doing, bdf, holders->len, holders->len == 1 ? "" : "es", holders->len == 1 ? "s" : "",
+              group, who,
+              detaching ? "so another VM has the card"
+                        : "and the kernel would make the unbind wait for it, blocking every read "
+                          "of the device meanwhile",
+              ((VxmPciHolder *)g_ptr_array_index(holders, 0))->pid);
+  return FALSE;
 }
 
 static gboolean
@@ -68,7 +128,8 @@ write_override(VxmHostfs *hostfs, const char *bdf, const char *value, guint time
 
   if (!vxm_sysfs_write_timeout(hostfs, path, value, timeout_ms, error))
     return FALSE;
-  now = read_override(hostfs, bdf);
+  if (!read_override_checked(hostfs, bdf, device_group(hostfs, bdf), &now, error))
+    return FALSE;
   if (g_strcmp0(now, want) != 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_IO, "%s reads '%s' after writing '%s'", path,
                 now != NULL ? now : "(null)", want != NULL ? want : "(null)");
@@ -191,6 +252,9 @@ undo_pci_bind_steps(const VxmJournalUndoContext *ctx, const VxmJournalEntry *ent
   const char *original = vxm_journal_entry_get_string(entry, "original_driver");
   const char *original_override = vxm_journal_entry_get_string(entry, "original_override");
   JsonNode *already = json_object_get_member(entry->data, "already_vfio");
+  gint group = json_object_has_member(entry->data, "iommu_group")
+                   ? (gint)json_object_get_int_member(entry->data, "iommu_group")
+                   : -1;
   g_autofree char *driver = NULL;
   g_autofree char *override = NULL;
   g_autoptr(GString) said = g_string_new(NULL);
@@ -206,7 +270,12 @@ undo_pci_bind_steps(const VxmJournalUndoContext *ctx, const VxmJournalEntry *ent
     return TRUE;
   }
   driver = read_driver(hostfs, bdf);
-  override = read_override(hostfs, bdf);
+  if (!read_override_checked(hostfs, bdf, group, &override, error))
+    return FALSE;
+  /* before anything changes: a VM still holding the group would make the unbind wait */
+  if (g_strcmp0(driver, VXM_VFIO_DRIVER) == 0 &&
+      !check_group_not_held(hostfs, bdf, group, "give back", error))
+    return FALSE;
 
   /* 1. the override the user had (usually none), so the probe below can choose the driver */
   if (g_strcmp0(override, original_override) != 0) {
@@ -356,12 +425,13 @@ check_detach_allowed(VxmHostfs *hostfs, VxmGpu *gpu, const VxmVfioOptions *optio
     g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED, "refusing to detach %s: %s", bdf, text->str);
     return FALSE;
   }
-  if (!driver_loaded(hostfs, VXM_VFIO_DRIVER)) {
-    g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
-                "cannot detach %s: the vfio-pci driver is not loaded (no %s/vfio-pci): run "
-                "modprobe vfio-pci as root",
-                bdf, VXM_HOST_SYS_PCI_DRIVERS);
-    return FALSE;
+  /* a group already on vfio-pci that another VM's QEMU holds is that VM's */
+  {
+    GArray *groups = vxm_gpu_get_iommu_groups(gpu);
+
+    for (guint i = 0; i < groups->len; i++)
+      if (!check_group_not_held(hostfs, bdf, g_array_index(groups, gint, i), "detach", error))
+        return FALSE;
   }
   /* holders of any display function of the card (a second display function has nodes too) */
   for (guint i = 0; i < functions->len; i++) {
@@ -428,7 +498,7 @@ detach_one(VxmHostfs *hostfs, VxmGpu *gpu, VxmPciDevice *dev, VxmJournal *journa
 {
   const char *bdf = vxm_pci_device_get_address(dev);
   g_autofree char *driver = read_driver(hostfs, bdf);
-  g_autofree char *override = read_override(hostfs, bdf);
+  g_autofree char *override = NULL;
   g_autofree char *now = NULL;
   g_autoptr(JsonObject) data = NULL;
   gboolean already = g_strcmp0(driver, VXM_VFIO_DRIVER) == 0;
@@ -438,6 +508,8 @@ detach_one(VxmHostfs *hostfs, VxmGpu *gpu, VxmPciDevice *dev, VxmJournal *journa
     g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND, "%s has disappeared", bdf);
     return FALSE;
   }
+  if (!read_override_checked(hostfs, bdf, vxm_pci_device_get_iommu_group(dev), &override, error))
+    return FALSE;
   /* recorded even when there is nothing to do, so reattach leaves it on vfio-pci */
   data = entry_data(bdf, vxm_gpu_get_address(gpu), driver, override,
                     vxm_pci_device_get_iommu_group(dev), already);
@@ -550,6 +622,21 @@ vxm_vfio_detach_group(VxmHostfs *hostfs, VxmGpu *gpu, VxmJournal *journal,
   vxm_sysfs_writer_reap();
   if (!check_detach_allowed(hostfs, gpu, options, error))
     return FALSE;
+  /* a fresh boot has no vfio-pci, and nothing loads it on demand: vxm does (journaled, so
+   * the teardown unloads it again) */
+  if (!driver_loaded(hostfs, VXM_VFIO_DRIVER)) {
+    g_autofree char *why = g_strdup_printf("to detach %s", bdf);
+
+    if (!vxm_kernel_module_ensure(hostfs, VXM_VFIO_DRIVER, why, journal, report, error))
+      return FALSE;
+    if (!driver_loaded(hostfs, VXM_VFIO_DRIVER)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
+                  "cannot detach %s: the vfio-pci module is loaded but its driver is not "
+                  "registered (no %s/vfio-pci)",
+                  bdf, VXM_HOST_SYS_PCI_DRIVERS);
+      return FALSE;
+    }
+  }
 
   /* step i moves endpoint i; on failure steps i..0 are unwound in reverse */
   for (guint i = 0; i < endpoints->len; i++) {
@@ -633,6 +720,7 @@ vxm_vfio_reattach_group(VxmHostfs *hostfs, VxmJournal *journal, const VxmVfioOpt
   if (options != NULL)
     ctx.timeout_ms = options->timeout_ms;
   vxm_vfio_register_journal_kinds();
+  vxm_kernel_module_register_journal_kind();
   vxm_sysfs_writer_reap();
   if (!vxm_journal_claim(journal, error))
     return FALSE;
@@ -738,7 +826,8 @@ vxm_vfio_binding_status(VxmHostfs *hostfs, VxmGpu *gpu, GError **error)
     VxmPciDevice *dev = g_ptr_array_index(endpoints, i);
     const char *bdf = vxm_pci_device_get_address(dev);
     g_autofree char *driver = read_driver(hostfs, bdf);
-    g_autofree char *override = read_override(hostfs, bdf);
+    g_autofree char *override = NULL;
+    g_autoptr(GError) busy = NULL;
     g_autofree char *ids = g_strdup_printf("%04x:%04x", vxm_pci_device_get_vendor_id(dev),
                                            vxm_pci_device_get_device_id(dev));
     g_autofree char *reason = NULL;
@@ -747,9 +836,12 @@ vxm_vfio_binding_status(VxmHostfs *hostfs, VxmGpu *gpu, GError **error)
     VxmJournalEntry *entry = NULL;
     const char *bound_by;
 
+    (void)read_override_checked(hostfs, bdf, vxm_pci_device_get_iommu_group(dev), &override, &busy);
     json_object_set_string_member(obj, "address", bdf);
     set_nullable(obj, "driver", driver);
     set_nullable(obj, "driver_override", override);
+    if (busy != NULL)
+      json_object_set_string_member(obj, "busy", busy->message);
     if (find_journal_entry(hostfs, journals, bdf, &journal, &entry)) {
       const char *original = vxm_journal_entry_get_string(entry, "original_driver");
       const VxmJournalOwner *owner = vxm_journal_get_owner(journal);
@@ -798,7 +890,12 @@ vxm_vfio_binding_status(VxmHostfs *hostfs, VxmGpu *gpu, GError **error)
       json_object_set_null_member(obj, "state");
     }
     json_object_set_string_member(obj, "bound_by", bound_by);
-    json_object_set_string_member(obj, "reason", reason);
+    if (busy != NULL) {
+      g_autofree char *both = g_strdup_printf("%s; %s", busy->message, reason);
+      json_object_set_string_member(obj, "reason", both);
+    } else {
+      json_object_set_string_member(obj, "reason", reason);
+    }
     json_array_add_object_element(array, obj);
   }
   return node;

@@ -233,12 +233,12 @@ vxm_sim_faults_match(VxmSimFaults *faults, const char *op, const char *const *pa
 }
 
 static void
-wait_on(VxmSimFaults *faults, guint64 *counter, gboolean (*should_abort)(void))
+wait_on(VxmSimFaults *faults, guint64 *counter, const guint64 *from, gboolean (*should_abort)(void))
 {
   guint64 start;
 
   g_mutex_lock(&faults->lock);
-  start = *counter;
+  start = from != NULL ? *from : *counter;
   faults->hung++;
   while (*counter == start) {
     if (should_abort != NULL && should_abort())
@@ -253,13 +253,31 @@ wait_on(VxmSimFaults *faults, guint64 *counter, gboolean (*should_abort)(void))
 void
 vxm_sim_faults_wait_release(VxmSimFaults *faults, gboolean (*should_abort)(void))
 {
-  wait_on(faults, &faults->releases, should_abort);
+  wait_on(faults, &faults->releases, NULL, should_abort);
 }
 
 void
 vxm_sim_faults_wait_change(VxmSimFaults *faults, gboolean (*should_abort)(void))
 {
-  wait_on(faults, &faults->generation, should_abort);
+  wait_on(faults, &faults->generation, NULL, should_abort);
+}
+
+guint64
+vxm_sim_faults_generation(VxmSimFaults *faults)
+{
+  guint64 generation;
+
+  g_mutex_lock(&faults->lock);
+  generation = faults->generation;
+  g_mutex_unlock(&faults->lock);
+  return generation;
+}
+
+void
+vxm_sim_faults_wait_change_since(VxmSimFaults *faults, guint64 generation,
+                                 gboolean (*should_abort)(void))
+{
+  wait_on(faults, &faults->generation, &generation, should_abort);
 }
 
 void

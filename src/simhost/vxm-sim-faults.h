@@ -54,6 +54,11 @@ void vxm_sim_faults_release(VxmSimFaults *faults);
  * exited) without releasing hangs; release wakes them too. */
 void vxm_sim_faults_wait_change(VxmSimFaults *faults, gboolean (*should_abort)(void));
 void vxm_sim_faults_wake(VxmSimFaults *faults);
+/* The change count, taken before looking at the host, and a wait for a change since then:
+ * no wake between the look and the wait is lost. */
+guint64 vxm_sim_faults_generation(VxmSimFaults *faults);
+void vxm_sim_faults_wait_change_since(VxmSimFaults *faults, guint64 generation,
+                                      gboolean (*should_abort)(void));
 guint64 vxm_sim_faults_release_count(VxmSimFaults *faults);
 /* How many operations are blocked in a hang right now. */
 guint vxm_sim_faults_hung_count(VxmSimFaults *faults);

@@ -381,6 +381,9 @@ sim_open(const char *path, struct fuse_file_info *fi)
     return res;
   }
 
+  /* sysfs takes its snapshot at open: a show that takes the device lock blocks here */
+  if (want_read && is_generated(node))
+    vxm_sim_host_device_lock_wait(the_host, node);
   vxm_sim_host_lock(the_host);
   if ((fi->flags & O_TRUNC) && node->data != NULL && in_writable_tree(node)) {
     g_byte_array_set_size(node->data, 0);
@@ -484,6 +487,7 @@ sim_write(const char *path, const char *buf, size_t size, off_t offset, struct f
   g_autofree char *op_path = NULL;
   g_autofree char *alias = NULL;
   gboolean fired = FALSE;
+  gboolean lock_held = FALSE;
   int res;
 
   if (node == NULL)
@@ -504,7 +508,7 @@ sim_write(const char *path, const char *buf, size_t size, off_t offset, struct f
 
   res = vxm_sim_host_fault_begin(the_host, "write", op_path, alias, buf, size, &fired);
   if (res == 0 && is_generated(node))
-    vxm_sim_host_kernel_wait(the_host, node, alias ? alias : op_path, buf, size);
+    lock_held = vxm_sim_host_kernel_wait(the_host, node, alias ? alias : op_path, buf, size);
   if (res == 0) {
     vxm_sim_host_lock(the_host);
     if (is_generated(node)) {
@@ -527,6 +531,8 @@ sim_write(const char *path, const char *buf, size_t size, off_t offset, struct f
     }
     vxm_sim_host_unlock(the_host);
   }
+  if (lock_held)
+    vxm_sim_host_kernel_done(the_host, node, buf, size);
   if (fired || is_generated(node) || (node->flags & VXM_SIM_NODE_FLAG_DEVICE))
     vxm_sim_host_log(the_host, "write", alias ? alias : op_path, buf, size, res);
   return res < 0 ? res : (int)size;

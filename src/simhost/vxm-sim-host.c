@@ -24,6 +24,7 @@ enum {
   CONTROL_KILL,
   CONTROL_MACHINE,
   CONTROL_HUNG,
+  CONTROL_MODULES,
 };
 
 void
@@ -102,26 +103,65 @@ vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, con
   return action.error != 0 ? -action.error : 0;
 }
 
-void
+gboolean
 vxm_sim_host_kernel_wait(VxmSimHost *host, VxmSimNode *node, const char *log_path,
                          const char *value, gsize value_len)
 {
   guint64 releases = vxm_sim_faults_release_count(host->faults);
   gboolean logged = FALSE;
+  gboolean held = FALSE;
 
   for (;;) {
+    guint64 generation = vxm_sim_faults_generation(host->faults);
     gboolean wait;
 
     vxm_sim_host_lock(host);
-    wait = vxm_sim_pci_unbind_would_wait(host->pci, node, value, value_len);
+    if (!held && vxm_sim_pci_device_lock_busy(host->pci, node, value, value_len)) {
+      wait = TRUE; /* another operation holds the device lock */
+    } else {
+      wait = vxm_sim_pci_unbind_would_wait(host->pci, node, value, value_len);
+      if (wait && !held) {
+        /* the driver's remove() runs with the device lock held while it waits */
+        vxm_sim_pci_device_lock_hold(host->pci, node, value, value_len, TRUE);
+        held = TRUE;
+      }
+    }
     vxm_sim_host_unlock(host);
     if (!wait || vxm_sim_faults_release_count(host->faults) != releases ||
         (host->should_abort != NULL && host->should_abort()))
-      return;
+      return held;
     if (!logged)
       vxm_sim_log_add_word(host->log, "write", log_path, value, value_len, "hang");
     logged = TRUE;
-    vxm_sim_faults_wait_change(host->faults, host->should_abort);
+    vxm_sim_faults_wait_change_since(host->faults, generation, host->should_abort);
+  }
+}
+
+void
+vxm_sim_host_kernel_done(VxmSimHost *host, VxmSimNode *node, const char *value, gsize value_len)
+{
+  vxm_sim_host_lock(host);
+  vxm_sim_pci_device_lock_hold(host->pci, node, value, value_len, FALSE);
+  vxm_sim_host_unlock(host);
+  vxm_sim_faults_wake(host->faults);
+}
+
+void
+vxm_sim_host_device_lock_wait(VxmSimHost *host, VxmSimNode *node)
+{
+  guint64 releases = vxm_sim_faults_release_count(host->faults);
+
+  for (;;) {
+    guint64 generation = vxm_sim_faults_generation(host->faults);
+    gboolean busy;
+
+    vxm_sim_host_lock(host);
+    busy = vxm_sim_pci_device_lock_busy(host->pci, node, NULL, 0);
+    vxm_sim_host_unlock(host);
+    if (!busy || vxm_sim_faults_release_count(host->faults) != releases ||
+        (host->should_abort != NULL && host->should_abort()))
+      return;
+    vxm_sim_faults_wait_change_since(host->faults, generation, host->should_abort);
   }
 }
 
@@ -287,6 +327,7 @@ control_show(VxmSimNode *node, gssize *len)
     return g_strdup_printf("%s\n%s\n", host->machine_path,
                            vxm_sim_system_description(host->system));
   case CONTROL_HUNG: return g_strdup_printf("%u\n", vxm_sim_faults_hung_count(host->faults));
+  case CONTROL_MODULES: return vxm_sim_pci_modules_text(host->pci);
   default: return g_strdup("");
   }
 }
@@ -332,6 +373,26 @@ control_store(VxmSimNode *node, const char *buf, gsize len)
     if (res == 0)
       vxm_sim_faults_wake(host->faults);
     return res;
+  case CONTROL_MODULES: {
+    /* "load NAME" or "unload NAME": what init_module() and delete_module() do to the PCI
+     * drivers (vxm's module loader talks to this when the host root is not "/") */
+    g_auto(GStrv) words = g_strsplit(text, " ", 2);
+    g_autofree char *module = NULL;
+    gboolean load;
+
+    if (g_strv_length(words) != 2 || words[1][0] == '\0' ||
+        (strcmp(words[0], "load") != 0 && strcmp(words[0], "unload") != 0))
+      return -EINVAL;
+    load = strcmp(words[0], "load") == 0;
+    module = g_strdelimit(g_strdup(words[1]), "-", '_');
+    path = g_strdup_printf("/sys/module/%s", module);
+    res = load ? vxm_sim_pci_load_module(host->pci, module)
+               : vxm_sim_pci_unload_module(host->pci, module);
+    vxm_sim_log_add(host->log, load ? "modprobe" : "rmmod", path, NULL, -1, res);
+    if (res == 0)
+      vxm_sim_faults_wake(host->faults);
+    return res;
+  }
   default: return -EACCES;
   }
 }
@@ -348,7 +409,7 @@ build_control_folder(VxmSimHost *host)
       {"release", CONTROL_RELEASE, 0200}, {"state", CONTROL_STATE, 0444},
       {"unplug", CONTROL_UNPLUG, 0200},   {"replug", CONTROL_REPLUG, 0200},
       {"kill", CONTROL_KILL, 0200},       {"machine", CONTROL_MACHINE, 0444},
-      {"hung", CONTROL_HUNG, 0444},
+      {"hung", CONTROL_HUNG, 0444},       {"modules", CONTROL_MODULES, 0644},
   };
   VxmSimNode *dir = vxm_sim_node_mkdir_p(host->root, VXM_SIM_CONTROL_DIR);
   VxmSimNode *ready;

@@ -75,11 +75,20 @@ char *vxm_sim_host_dump_state(VxmSimHost *host);
 int vxm_sim_host_fault_begin(VxmSimHost *host, const char *op, const char *path, const char *alias,
                              const char *value, gssize value_len, gboolean *fired_out);
 
-/* Waits where the simulated kernel itself would block before @node's store runs: a driver's
- * unbind while processes hold the device (see vxm-sim-pci). Logs a "hang" line and returns
- * once the holders exit (kill) or release is written. Call without the lock. */
-void vxm_sim_host_kernel_wait(VxmSimHost *host, VxmSimNode *node, const char *log_path,
-                              const char *value, gsize value_len);
+/* Waits where the simulated kernel itself would block before @node's store runs: on the
+ * device lock another blocked operation holds, and in a driver's unbind while processes hold
+ * the device (see vxm-sim-pci: NVIDIA's nodes, vfio-pci's /dev/vfio/N), which takes the device
+ * lock for as long as it waits. Logs a "hang" line and returns once the holders let go (kill,
+ * close) or release is written. TRUE when it took the device lock: the caller lets go of it
+ * with vxm_sim_host_kernel_done() once the store has run. Call without the lock. */
+gboolean vxm_sim_host_kernel_wait(VxmSimHost *host, VxmSimNode *node, const char *log_path,
+                                  const char *value, gsize value_len);
+void vxm_sim_host_kernel_done(VxmSimHost *host, VxmSimNode *node, const char *value,
+                              gsize value_len);
+/* An open for reading of an attribute whose show takes the device lock (driver_override)
+ * blocks while an unbind blocked in the kernel holds it, as on a real kernel (D state), until
+ * it is let go or release is written. Call without the lock. */
+void vxm_sim_host_device_lock_wait(VxmSimHost *host, VxmSimNode *node);
 
 void vxm_sim_host_log(VxmSimHost *host, const char *op, const char *path, const char *value,
                       gssize value_len, int result);

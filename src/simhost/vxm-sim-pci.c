@@ -37,6 +37,7 @@ typedef struct {
   gboolean drm;           /* makes the DRM nodes of the devices it drives */
   GStrv unbind_waits_for; /* node globs whose holders block an unbind (NVIDIA), or NULL */
   char *dir_path;
+  gboolean loaded; /* its module is in the kernel: the driver is registered */
 } Driver;
 
 typedef struct {
@@ -46,7 +47,8 @@ typedef struct {
   gint64 iommu_group; /* -1: none */
   gint64 boot_vga;    /* -1: no attribute (not VGA) */
   gint64 numa_node;
-  char *reset_methods; /* what the device supports; NULL: cannot be reset */
+  char *reset_methods;      /* what the device supports; NULL: cannot be reset */
+  GStrv reset_capabilities; /* or what the hardware can do, reset_methods found at discovery */
   GStrv drm_nodes;
   Driver *initial_driver;
   char *sys_path;
@@ -55,6 +57,7 @@ typedef struct {
   Driver *driver;
   char *driver_override;
   char *reset_method;
+  guint lock_held; /* an unbind blocked in the kernel holds the device lock */
 } Device;
 
 struct _VxmSimPci {
@@ -110,6 +113,7 @@ device_free(Device *dev)
   g_free(dev->bdf);
   g_free(dev->parent);
   g_free(dev->reset_methods);
+  g_strfreev(dev->reset_capabilities);
   g_strfreev(dev->drm_nodes);
   g_free(dev->sys_path);
   g_free(dev->driver_override);
@@ -178,6 +182,8 @@ ids_match(GArray *ids, const Device *dev)
 static gboolean
 driver_matches(const Driver *drv, const Device *dev)
 {
+  if (!drv->loaded)
+    return FALSE;
   if (dev->driver_override != NULL && g_strcmp0(dev->driver_override, drv->name) != 0)
     return FALSE;
   if (ids_match(drv->dynamic_ids, dev) || ids_match(drv->ids, dev))
@@ -324,6 +330,65 @@ drm_remove(VxmSimPci *pci, Device *dev)
   vxm_sim_node_remove_path(root_of(pci), drm_dir);
 }
 
+/* ---- /dev/vfio/N: the group file ---- */
+
+typedef struct {
+  VxmSimPci *pci;
+  guint pid;
+  char *path;
+} VfioGroupClient;
+
+static gboolean
+vfio_group_held(VxmSimPci *pci, const char *path)
+{
+  const char *const globs[] = {path, NULL};
+  return vxm_sim_proc_holds(pci->host->proc, globs);
+}
+
+/* vfio_group_fops_open(): one open file per group at a time (EBUSY for the next); the opener
+ * shows in /proc/PID/fd like any holder of a file. */
+static int
+vfio_group_open(VxmSimNode *node, int flags, int pid, gpointer *client)
+{
+  VxmSimPci *pci = node->owner;
+  g_autofree char *path = NULL;
+  VfioGroupClient *c;
+
+  vxm_sim_host_lock(pci->host);
+  path = vxm_sim_node_path(node);
+  if (vfio_group_held(pci, path)) {
+    vxm_sim_host_unlock(pci->host);
+    return -EBUSY;
+  }
+  vxm_sim_proc_open_node(pci->host->proc, (guint)pid, node->uid, path);
+  vxm_sim_host_unlock(pci->host);
+  c = g_new0(VfioGroupClient, 1);
+  c->pci = pci;
+  c->pid = (guint)pid;
+  c->path = g_steal_pointer(&path);
+  *client = c;
+  return 0;
+}
+
+static void
+vfio_group_release(VxmSimNode *node, gpointer client)
+{
+  VfioGroupClient *c = client;
+
+  vxm_sim_host_lock(c->pci->host);
+  vxm_sim_proc_close_node(c->pci->host->proc, c->pid, c->path);
+  vxm_sim_host_unlock(c->pci->host);
+  /* an unbind waiting for the group's users may go on now */
+  vxm_sim_faults_wake(c->pci->host->faults);
+  g_free(c->path);
+  g_free(c);
+}
+
+static const VxmSimDeviceOps vfio_group_ops = {
+    .open = vfio_group_open,
+    .release = vfio_group_release,
+};
+
 /* ---- binding ---- */
 
 static void
@@ -339,8 +404,11 @@ attach(VxmSimPci *pci, Device *dev, Driver *drv)
     drm_add(pci, dev);
   if (g_strcmp0(drv->name, VFIO_DRIVER) == 0 && pci->iommu && dev->iommu_group >= 0 &&
       !group_has_vfio_device(pci, dev->iommu_group, dev)) {
-    g_autofree char *node = g_strdup_printf(DEV_VFIO "/%" G_GINT64_FORMAT, dev->iommu_group);
-    vxm_sim_host_add_device_node(pci->host, node, 0600, 0, 0);
+    g_autofree char *path = g_strdup_printf(DEV_VFIO "/%" G_GINT64_FORMAT, dev->iommu_group);
+    VxmSimNode *node = vxm_sim_host_add_device_node(pci->host, path, 0600, 0, 0);
+
+    node->owner = pci;
+    node->device_ops = &vfio_group_ops;
   }
 }
 
@@ -665,7 +733,8 @@ device_add_tree(VxmSimPci *pci, Device *dev)
     g_autofree char *log_reset = g_strdup_printf("%s/reset", alias);
     put_attr(pci, d, "reset_method", 0644, device_show, device_store, dev, ATTR_RESET_METHOD,
              log_method);
-    put_attr(pci, d, "reset", 0200, NULL, device_store, dev, ATTR_RESET, log_reset);
+    if (dev->reset_methods[0] != '\0')
+      put_attr(pci, d, "reset", 0200, NULL, device_store, dev, ATTR_RESET, log_reset);
   }
   {
     g_autofree char *subsystem = g_strdup_printf("%s/subsystem", d);
@@ -738,9 +807,40 @@ vxm_sim_pci_unplug(VxmSimPci *pci, const char *bdf)
   return 0;
 }
 
+/* pci_init_reset_methods() when the device is found: each method the hardware has, in the
+ * kernel's order; a secondary bus reset only for a device alone on a bus below a bridge when
+ * it is found (pci_parent_bus_reset()), so in a multi-function slot the function found first
+ * gets `bus` and the others do not, and keep what they got. */
+static void
+discover_reset_methods(VxmSimPci *pci, Device *dev)
+{
+  static const char *const order[] = {"device_specific", "acpi", "flr", "af_flr", "pm", "bus",
+                                      "cxl_bus"};
+  g_autoptr(GString) methods = g_string_new(NULL);
+  gboolean alone = dev->parent != NULL && !is_bridge(dev);
+
+  for (guint i = 0; alone && i < pci->devices->len; i++) {
+    Device *other = pci->devices->pdata[i];
+    /* "DDDD:BB:" names the bus */
+    if (other != dev && other->present && strncmp(other->bdf, dev->bdf, 8) == 0)
+      alone = FALSE;
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS(order); i++) {
+    if (!g_strv_contains((const char *const *)dev->reset_capabilities, order[i]))
+      continue;
+    if (strcmp(order[i], "bus") == 0 && !alone)
+      continue;
+    g_string_append_printf(methods, "%s%s", methods->len ? " " : "", order[i]);
+  }
+  g_free(dev->reset_methods);
+  dev->reset_methods = g_string_free(g_steal_pointer(&methods), FALSE);
+}
+
 static void
 plug(VxmSimPci *pci, Device *dev, gboolean probe)
 {
+  if (dev->reset_capabilities != NULL)
+    discover_reset_methods(pci, dev);
   dev->present = TRUE;
   g_free(dev->reset_method);
   dev->reset_method = g_strdup(dev->reset_methods);
@@ -806,11 +906,18 @@ vxm_sim_pci_unbind_would_wait(VxmSimPci *pci, VxmSimNode *node, const char *buf,
   if (node->owner != pci || node->attr != ATTR_DRV_UNBIND || node->store != driver_store)
     return FALSE;
   drv = node->item;
-  if (drv->unbind_waits_for == NULL)
-    return FALSE;
   name = value_text(buf, len);
   dev = find_present_device(pci, name);
   if (dev == NULL || dev->driver != drv)
+    return FALSE;
+  if (g_strcmp0(drv->name, VFIO_DRIVER) == 0 && dev->iommu_group >= 0) {
+    /* vfio-pci's remove waits for the users of the device ("Relaying device request to
+     * user"): whoever holds the group's /dev/vfio/N */
+    g_autofree char *group_node = g_strdup_printf(DEV_VFIO "/%" G_GINT64_FORMAT, dev->iommu_group);
+    if (vfio_group_held(pci, group_node))
+      return TRUE;
+  }
+  if (drv->unbind_waits_for == NULL)
     return FALSE;
   paths = g_ptr_array_new_with_free_func(g_free);
   for (guint i = 0; drv->unbind_waits_for[i] != NULL; i++)
@@ -819,6 +926,63 @@ vxm_sim_pci_unbind_would_wait(VxmSimPci *pci, VxmSimNode *node, const char *buf,
     g_ptr_array_add(paths, g_strdup_printf(DEV_DRI "/%s", dev->drm_nodes[i]));
   g_ptr_array_add(paths, NULL);
   return vxm_sim_proc_holds(pci->host->proc, (const char *const *)paths->pdata);
+}
+
+/* The device an operation on @node (with @buf written, or NULL for a read) must take the
+ * device lock of, as the driver core and pci-sysfs do: driver_override (show and store), reset,
+ * and bind, unbind and drivers_probe of a device. NULL when it takes none. */
+static Device *
+device_locked_by(VxmSimPci *pci, VxmSimNode *node, const char *buf, gsize len)
+{
+  g_autofree char *name = NULL;
+
+  if (node->owner != pci)
+    return NULL;
+  if (node->show == device_show || node->store == device_store) {
+    Device *dev = node->item;
+    if (node->attr == ATTR_DRIVER_OVERRIDE || (buf != NULL && node->attr == ATTR_RESET))
+      return dev;
+    return NULL;
+  }
+  if (buf == NULL)
+    return NULL;
+  if ((node->store == driver_store &&
+       (node->attr == ATTR_DRV_BIND || node->attr == ATTR_DRV_UNBIND)) ||
+      (node->store == bus_store && node->attr == ATTR_BUS_DRIVERS_PROBE)) {
+    name = value_text(buf, len);
+    return find_present_device(pci, name);
+  }
+  return NULL;
+}
+
+gboolean
+vxm_sim_pci_device_lock_busy(VxmSimPci *pci, VxmSimNode *node, const char *buf, gsize len)
+{
+  Device *dev = device_locked_by(pci, node, buf, len);
+  return dev != NULL && dev->lock_held > 0;
+}
+
+void
+vxm_sim_pci_device_lock_hold(VxmSimPci *pci, VxmSimNode *node, const char *buf, gsize len,
+                             gboolean hold)
+{
+  Device *dev = device_locked_by(pci, node, buf, len);
+
+  if (dev == NULL)
+    return;
+  if (hold && node->store == driver_store && node->attr == ATTR_DRV_UNBIND && dev->driver != NULL) {
+    /* __device_release_driver(): driver_sysfs_remove() comes before the driver's remove(),
+     * so while remove() waits the device shows no driver link */
+    g_autofree char *driver_link = g_strdup_printf("%s/driver", dev->sys_path);
+    g_autofree char *back_link = g_strdup_printf("%s/%s", dev->driver->dir_path, dev->bdf);
+
+    vxm_sim_node_remove_path(root_of(pci), driver_link);
+    vxm_sim_node_remove_path(root_of(pci), back_link);
+  }
+  if (hold)
+    dev->lock_held++;
+  else if (dev->lock_held > 0)
+    dev->lock_held--;
 }
 
 /* ---- state ---- */
@@ -862,6 +1026,8 @@ vxm_sim_pci_dump_state(VxmSimPci *pci, GPtrArray *lines)
     }
     if (drv->dynamic_ids->len == 0)
       g_string_append(line, "none");
+    if (!drv->loaded)
+      g_string_append(line, " unloaded");
     g_ptr_array_add(lines, g_strdup(line->str));
   }
   g_ptr_array_add(lines, g_strdup_printf("bus drivers_autoprobe=%d", pci->autoprobe ? 1 : 0));
@@ -911,8 +1077,12 @@ load_driver(VxmSimPci *pci, VxmSimMachine *machine, const char *name, GError **e
       !vxm_sim_machine_get_bool(machine, group, "drm", FALSE, &drv->drm, error) ||
       !vxm_sim_machine_get_list(machine, group, "unbind_waits_for", &drv->unbind_waits_for,
                                 error) ||
-      !vxm_sim_machine_get_string(machine, group, "module", default_module, &module, error))
+      !vxm_sim_machine_get_string(machine, group, "module", default_module, &module, error) ||
+      !vxm_sim_machine_get_bool(machine, group, "loaded", TRUE, &drv->loaded, error))
     return FALSE;
+  if (!drv->loaded && (module == NULL || module[0] == '\0'))
+    return vxm_sim_machine_error(machine, error, group, "loaded",
+                                 "a built-in driver (empty module) is always loaded");
   if (module != NULL && module[0] != '\0')
     drv->module = g_steal_pointer(&module);
   if (drv->unbind_waits_for[0] == NULL)
@@ -981,6 +1151,8 @@ load_device(VxmSimPci *pci, VxmSimMachine *machine, const char *bdf, GError **er
       !vxm_sim_machine_get_int(machine, group, "numa_node", -1, 63, -1, &dev->numa_node, error) ||
       !vxm_sim_machine_get_string(machine, group, "reset_method", NULL, &dev->reset_methods,
                                   error) ||
+      !vxm_sim_machine_get_list(machine, group, "reset_capabilities", &dev->reset_capabilities,
+                                error) ||
       !vxm_sim_machine_get_list(machine, group, "drm", &dev->drm_nodes, error) ||
       !vxm_sim_machine_get_string(machine, group, "parent", NULL, &parent, error) ||
       !vxm_sim_machine_get_string(machine, group, "driver", NULL, &driver, error))
@@ -995,6 +1167,21 @@ load_device(VxmSimPci *pci, VxmSimMachine *machine, const char *bdf, GError **er
     if (vxm_sim_machine_has_key(machine, group, "boot_vga"))
       return vxm_sim_machine_error(machine, error, group, "boot_vga",
                                    "only VGA devices (class 0300xx) have boot_vga");
+  }
+  if (!vxm_sim_machine_has_key(machine, group, "reset_capabilities")) {
+    g_clear_pointer(&dev->reset_capabilities, g_strfreev);
+  } else {
+    static const char *const known[] = {"device_specific", "acpi", "flr", "af_flr", "pm", "bus",
+                                        "cxl_bus",         NULL};
+    if (dev->reset_methods != NULL)
+      return vxm_sim_machine_error(machine, error, group, "reset_capabilities",
+                                   "give reset_method (what sysfs shows) or reset_capabilities "
+                                   "(what the kernel finds at discovery), not both");
+    for (guint i = 0; dev->reset_capabilities[i] != NULL; i++)
+      if (!g_strv_contains(known, dev->reset_capabilities[i]))
+        return vxm_sim_machine_error(machine, error, group, "reset_capabilities",
+                                     "'%s' is not a reset method of the kernel's",
+                                     dev->reset_capabilities[i]);
   }
   if (pci->iommu && dev->iommu_group < 0)
     return vxm_sim_machine_error(machine, error, group, "iommu_group",
@@ -1016,6 +1203,9 @@ load_device(VxmSimPci *pci, VxmSimMachine *machine, const char *bdf, GError **er
     if (dev->initial_driver == NULL)
       return vxm_sim_machine_error(machine, error, group, "driver",
                                    "no [driver %s] group defines driver '%s'", driver, driver);
+    if (!dev->initial_driver->loaded)
+      return vxm_sim_machine_error(machine, error, group, "driver",
+                                   "driver '%s' is not loaded at boot (loaded=false)", driver);
   }
   return TRUE;
 }
@@ -1054,6 +1244,31 @@ resolve_paths(VxmSimPci *pci, VxmSimMachine *machine, Device *dev, guint depth, 
 }
 
 static void
+register_driver(VxmSimPci *pci, Driver *drv)
+{
+  static const struct {
+    const char *name;
+    guint attr;
+  } attrs[] = {{"bind", ATTR_DRV_BIND},
+               {"unbind", ATTR_DRV_UNBIND},
+               {"new_id", ATTR_DRV_NEW_ID},
+               {"remove_id", ATTR_DRV_REMOVE_ID}};
+
+  vxm_sim_node_mkdir_p(root_of(pci), drv->dir_path);
+  for (gsize a = 0; a < G_N_ELEMENTS(attrs); a++)
+    put_attr(pci, drv->dir_path, attrs[a].name, 0200, NULL, driver_store, drv, attrs[a].attr, NULL);
+  if (drv->module != NULL) {
+    g_autofree char *module_dir = g_strdup_printf(SYS_MODULE "/%s", drv->module);
+    g_autofree char *module_link = g_strdup_printf("%s/module", drv->dir_path);
+    g_autofree char *back = g_strdup_printf("%s/drivers/pci:%s", module_dir, drv->name);
+
+    vxm_sim_node_mkdir_p(root_of(pci), module_dir);
+    put_link(pci, module_link, module_dir);
+    put_link(pci, back, drv->dir_path);
+  }
+}
+
+static void
 build_static_tree(VxmSimPci *pci)
 {
   vxm_sim_node_mkdir_p(root_of(pci), SYS_PCI_DEVICES);
@@ -1070,28 +1285,87 @@ build_static_tree(VxmSimPci *pci)
   }
   for (guint i = 0; i < pci->drivers->len; i++) {
     Driver *drv = pci->drivers->pdata[i];
-    static const struct {
-      const char *name;
-      guint attr;
-    } attrs[] = {{"bind", ATTR_DRV_BIND},
-                 {"unbind", ATTR_DRV_UNBIND},
-                 {"new_id", ATTR_DRV_NEW_ID},
-                 {"remove_id", ATTR_DRV_REMOVE_ID}};
+    if (drv->loaded)
+      register_driver(pci, drv);
+  }
+}
 
-    vxm_sim_node_mkdir_p(root_of(pci), drv->dir_path);
-    for (gsize a = 0; a < G_N_ELEMENTS(attrs); a++)
-      put_attr(pci, drv->dir_path, attrs[a].name, 0200, NULL, driver_store, drv, attrs[a].attr,
-               NULL);
-    if (drv->module != NULL) {
-      g_autofree char *module_dir = g_strdup_printf(SYS_MODULE "/%s", drv->module);
-      g_autofree char *module_link = g_strdup_printf("%s/module", drv->dir_path);
-      g_autofree char *back = g_strdup_printf("%s/drivers/pci:%s", module_dir, drv->name);
+/* ---- modules: a driver exists while its module is loaded ---- */
 
-      vxm_sim_node_mkdir_p(root_of(pci), module_dir);
-      put_link(pci, module_link, module_dir);
-      put_link(pci, back, drv->dir_path);
+static Driver *
+driver_of_module(VxmSimPci *pci, const char *name)
+{
+  g_autofree char *module = g_strdelimit(g_strdup(name), "-", '_');
+
+  for (guint i = 0; i < pci->drivers->len; i++) {
+    Driver *drv = pci->drivers->pdata[i];
+    if (drv->module != NULL && strcmp(drv->module, module) == 0)
+      return drv;
+  }
+  return NULL;
+}
+
+int
+vxm_sim_pci_load_module(VxmSimPci *pci, const char *name)
+{
+  Driver *drv = driver_of_module(pci, name);
+
+  if (drv == NULL)
+    return -ENOENT; /* modprobe: "Module NAME not found" */
+  if (drv->loaded)
+    return -EEXIST; /* init_module(): already loaded */
+  drv->loaded = TRUE;
+  register_driver(pci, drv);
+  /* pci_register_driver() offers it every unbound device (vfio-pci: those whose override
+   * names it) */
+  if (pci->autoprobe)
+    driver_attach(pci, drv);
+  return 0;
+}
+
+int
+vxm_sim_pci_unload_module(VxmSimPci *pci, const char *name)
+{
+  Driver *drv = driver_of_module(pci, name);
+  g_autofree char *module_dir = NULL;
+
+  if (drv == NULL || !drv->loaded)
+    return -ENOENT;
+  /* a held /dev/vfio/N holds a reference on the module: delete_module() fails */
+  for (guint i = 0; i < pci->devices->len; i++) {
+    Device *dev = pci->devices->pdata[i];
+    if (dev->present && dev->driver == drv && g_strcmp0(drv->name, VFIO_DRIVER) == 0 &&
+        dev->iommu_group >= 0) {
+      g_autofree char *group_node =
+          g_strdup_printf(DEV_VFIO "/%" G_GINT64_FORMAT, dev->iommu_group);
+      if (vfio_group_held(pci, group_node))
+        return -EBUSY;
     }
   }
+  /* pci_unregister_driver() unbinds every device the driver has */
+  for (guint i = 0; i < pci->devices->len; i++) {
+    Device *dev = pci->devices->pdata[i];
+    if (dev->present && dev->driver == drv)
+      detach(pci, dev);
+  }
+  drv->loaded = FALSE;
+  vxm_sim_node_remove_path(root_of(pci), drv->dir_path);
+  module_dir = g_strdup_printf(SYS_MODULE "/%s", drv->module);
+  vxm_sim_node_remove_path(root_of(pci), module_dir);
+  return 0;
+}
+
+char *
+vxm_sim_pci_modules_text(VxmSimPci *pci)
+{
+  GString *out = g_string_new(NULL);
+
+  for (guint i = 0; i < pci->drivers->len; i++) {
+    Driver *drv = pci->drivers->pdata[i];
+    if (drv->module != NULL)
+      g_string_append_printf(out, "%s %s\n", drv->module, drv->loaded ? "loaded" : "absent");
+  }
+  return g_string_free(out, FALSE);
 }
 
 VxmSimPci *

@@ -39,4 +39,25 @@ char *vxm_sim_pci_device_for_operation(VxmSimPci *pci, const char *path, const c
 gboolean vxm_sim_pci_unbind_would_wait(VxmSimPci *pci, VxmSimNode *node, const char *buf,
                                        gsize len);
 
+/* The kernel's module interface as far as PCI drivers go (modprobe, modprobe -r): a driver
+ * whose [driver] group says loaded=false has no /sys/bus/pci/drivers/NAME and no
+ * /sys/module/MODULE until its module (@name, '-' or '_') is loaded; then it registers and
+ * takes the unbound devices it matches. Unloading unbinds its devices first, as
+ * pci_unregister_driver() does, and fails with EBUSY while a /dev/vfio/N of vfio-pci is held.
+ * 0, -ENOENT (no such module, or not loaded), -EEXIST (already loaded), -EBUSY. */
+int vxm_sim_pci_load_module(VxmSimPci *pci, const char *name);
+int vxm_sim_pci_unload_module(VxmSimPci *pci, const char *name);
+/* "MODULE loaded|absent" lines, one per driver module. */
+char *vxm_sim_pci_modules_text(VxmSimPci *pci);
+
+/* The device lock (device_lock()): an unbind blocked in a driver's remove holds it
+ * (vxm_sim_host_kernel_wait), and every operation that takes it on that device blocks until
+ * it is let go: reads and writes of driver_override, a write to reset, bind, unbind and
+ * drivers_probe naming the device. @buf is the written value, NULL for a read (an open for
+ * reading, when sysfs takes its snapshot). busy: TRUE when @node's operation would block now;
+ * hold: takes (TRUE) or lets go of (FALSE) the lock of the device @node's operation names. */
+gboolean vxm_sim_pci_device_lock_busy(VxmSimPci *pci, VxmSimNode *node, const char *buf, gsize len);
+void vxm_sim_pci_device_lock_hold(VxmSimPci *pci, VxmSimNode *node, const char *buf, gsize len,
+                                  gboolean hold);
+
 G_END_DECLS

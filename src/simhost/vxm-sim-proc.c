@@ -15,6 +15,7 @@ typedef struct {
   gint64 uid;
   GStrv fds;
   gboolean alive;
+  gboolean real; /* a process of the machine running vxm-simhost, holding a modelled node */
 } Process;
 
 struct _VxmSimProc {
@@ -99,6 +100,84 @@ add_process_tree(VxmSimProc *proc, Process *p)
   node->uid = node->gid = p->uid;
 }
 
+static Process *
+find_alive(VxmSimProc *proc, guint pid)
+{
+  for (guint i = 0; i < proc->processes->len; i++) {
+    Process *p = proc->processes->pdata[i];
+    if (p->pid == pid && p->alive)
+      return p;
+  }
+  return NULL;
+}
+
+static void
+replace_process_tree(VxmSimProc *proc, Process *p)
+{
+  g_autofree char *dir = g_strdup_printf(PROC "/%u", p->pid);
+
+  vxm_sim_node_remove_path(proc->host->root, dir);
+  add_process_tree(proc, p);
+}
+
+void
+vxm_sim_proc_open_node(VxmSimProc *proc, guint pid, uid_t uid, const char *node)
+{
+  Process *p = find_alive(proc, pid);
+  g_autoptr(GStrvBuilder) fds = g_strv_builder_new();
+
+  if (p == NULL) {
+    g_autofree char *comm_path = g_strdup_printf("/proc/%u/comm", pid);
+    g_autofree char *comm = NULL;
+
+    /* the real task's name, as the kernel would show it in the simulated /proc */
+    if (!g_file_get_contents(comm_path, &comm, NULL, NULL))
+      comm = g_strdup("?");
+    g_strchomp(comm);
+    p = g_new0(Process, 1);
+    p->pid = pid;
+    p->comm = g_steal_pointer(&comm);
+    p->cmdline = g_strdup(p->comm);
+    p->uid = uid;
+    p->fds = g_new0(char *, 1);
+    p->alive = TRUE;
+    p->real = TRUE;
+    g_ptr_array_add(proc->processes, p);
+  }
+  g_strv_builder_addv(fds, (const char **)p->fds);
+  g_strv_builder_add(fds, node);
+  g_strfreev(p->fds);
+  p->fds = g_strv_builder_end(fds);
+  replace_process_tree(proc, p);
+}
+
+void
+vxm_sim_proc_close_node(VxmSimProc *proc, guint pid, const char *node)
+{
+  Process *p = find_alive(proc, pid);
+  g_autoptr(GStrvBuilder) fds = g_strv_builder_new();
+  gboolean dropped = FALSE;
+
+  if (p == NULL)
+    return;
+  for (guint i = 0; p->fds[i] != NULL; i++) {
+    if (!dropped && strcmp(p->fds[i], node) == 0)
+      dropped = TRUE;
+    else
+      g_strv_builder_add(fds, p->fds[i]);
+  }
+  g_strfreev(p->fds);
+  p->fds = g_strv_builder_end(fds);
+  if (p->real && p->fds[0] == NULL) {
+    g_autofree char *dir = g_strdup_printf(PROC "/%u", p->pid);
+
+    vxm_sim_node_remove_path(proc->host->root, dir);
+    g_ptr_array_remove(proc->processes, p);
+    return;
+  }
+  replace_process_tree(proc, p);
+}
+
 int
 vxm_sim_proc_kill(VxmSimProc *proc, const char *pid_text)
 {
@@ -136,6 +215,8 @@ vxm_sim_proc_dump_state(VxmSimProc *proc, GPtrArray *lines)
 {
   for (guint i = 0; i < proc->processes->len; i++) {
     Process *p = proc->processes->pdata[i];
+    if (p->real)
+      continue; /* its pid is the test run's, not the machine's */
     g_ptr_array_add(lines, g_strdup_printf("process %u %s", p->pid, p->alive ? p->comm : "exited"));
   }
 }

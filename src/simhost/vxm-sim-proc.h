@@ -22,6 +22,12 @@ int vxm_sim_proc_kill(VxmSimProc *proc, const char *pid_text);
 /* TRUE when a live simulated process holds a node matching one of @globs (fnmatch). */
 gboolean vxm_sim_proc_holds(VxmSimProc *proc, const char *const *globs);
 
+/* A real process (@pid, of the machine running the simulator) opened @node, a modelled device
+ * node: /proc/PID appears with its real comm and an fd linking to @node, as the kernel shows
+ * every holder; closing it takes the fd away (and /proc/PID with its last one). */
+void vxm_sim_proc_open_node(VxmSimProc *proc, guint pid, uid_t uid, const char *node);
+void vxm_sim_proc_close_node(VxmSimProc *proc, guint pid, const char *node);
+
 void vxm_sim_proc_dump_state(VxmSimProc *proc, GPtrArray *lines);
 
 G_END_DECLS

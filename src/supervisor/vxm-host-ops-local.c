@@ -16,6 +16,7 @@
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
+#include "platform/vxm-kernel-module.h"
 #include "vm/vxm-vm-config.h"
 
 struct _VxmHostOpsLocal {
@@ -161,7 +162,8 @@ static gboolean
 local_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtrArray *report,
                    GError **error)
 {
-  static const char *const keep[] = {VXM_VFIO_JOURNAL_KIND, NULL};
+  /* the card stays on vfio-pci, and so does the module that drives it */
+  static const char *const keep[] = {VXM_VFIO_JOURNAL_KIND, VXM_KERNEL_MODULE_JOURNAL_KIND, NULL};
   /* every kind but the binding: those are the later teardown steps' */
   static const char *const not_binding[] = {
       VXM_HUGEPAGES_JOURNAL_KIND, VXM_DEVICE_NODE_JOURNAL_KIND, VXM_LOOKING_GLASS_JOURNAL_KIND,
