@@ -1,0 +1,47 @@
+#!/bin/bash
+# tools/lab, in the guest, as root, from OpenRC's local.d at the end of the default runlevel
+# (before the getty on tty1 logs the user in): installs vxm from the .deb on the 9p share,
+# gives the test user access (polkit when the package ships its policy, else group vxm),
+# starts vxmd (OpenRC when the package ships /etc/init.d/vxmd, else by hand), and lets the
+# autologin run the scenarios (user.sh).
+set -u
+in=/lab/in out=/lab/out
+. $in/config
+mkdir -p /run/vxm-lab /var/lib/vxm-lab
+boot=$(( $(cat /var/lib/vxm-lab/boots 2>/dev/null || echo 0) + 1 ))
+echo $boot >/var/lib/vxm-lab/boots
+log() { echo "lab: [$VARIANT boot $boot] $*" | tee -a $out/progress.log; }
+fatal() {
+  log "FATAL: $*"
+  printf 'setup\tFAIL\t0\t%s\n' "$*" >>$out/results.tsv
+  echo poweroff >/run/vxm-lab/next
+  poweroff
+  exit 1
+}
+log "booted to OpenRC's default runlevel in $(cut -d' ' -f1 /proc/uptime) s"
+t=$(date +%s%3N)
+# the same .deb on every boot: / is an overlay on tmpfs, so the boot before's install is gone
+# (its dpkg status survives in the persistent /var/lib, so this is a reinstall then)
+dpkg -i $in/debs/vxm_*.deb >$out/dpkg-boot$boot.log 2>&1 ||
+  fatal "dpkg -i vxm failed (see dpkg-boot$boot.log)"
+log "vxm $(dpkg-query -W -f '${Version}' vxm) installed in $(( $(date +%s%3N) - t )) ms"
+if ls /usr/share/polkit-1/actions/*vxm* >/dev/null 2>&1; then
+  auth="polkit (the package ships $(ls /usr/share/polkit-1/actions/*vxm* | head -n1))"
+else
+  usermod -aG vxm lab || fatal "usermod -aG vxm lab failed"
+  auth="group vxm (the package ships no polkit policy yet)"
+fi
+if [ -x /etc/init.d/vxmd ]; then
+  rc-update add vxmd default >/dev/null 2>&1
+  rc-service vxmd start >>$out/vxmd-boot$boot.log 2>&1 || fatal "rc-service vxmd start failed"
+  vxmd_how="OpenRC (rc-service vxmd start, /etc/init.d/vxmd from the package)"
+else
+  start-stop-daemon --start --background --make-pidfile --pidfile /run/vxm-lab/vxmd.pid \
+    --exec /usr/sbin/vxmd -- >>$out/vxmd-boot$boot.log 2>&1 || fatal "vxmd did not start by hand"
+  vxmd_how="by hand (start-stop-daemon; the package ships no /etc/init.d/vxmd yet)"
+fi
+for i in $(seq 100); do [ -S /run/vxm/vxmd.sock ] && break; sleep 0.1; done
+[ -S /run/vxm/vxmd.sock ] || fatal "vxmd made no socket /run/vxm/vxmd.sock (see vxmd-boot$boot.log)"
+log "access: $auth; vxmd started $vxmd_how"
+printf 'BOOT=%s\nAUTH=%q\nVXMD_HOW=%q\n' "$boot" "$auth" "$vxmd_how" >/run/vxm-lab/env
+touch /run/vxm-lab/ready

@@ -1,0 +1,366 @@
+#!/bin/bash
+# tools/lab, in the guest, as the unprivileged user "lab" in the local elogind session that
+# the autologin on tty1 opened (seat0): runs the selected scenarios, each asserting what a
+# user would notice, and writes one line per scenario to /lab/out/results.tsv:
+#   NAME <tab> PASS|FAIL <tab> SECONDS <tab> what was seen
+# Root's part (killing vxmd, holding /dev/vfio/N, reading root's state) goes through sudo;
+# vxm itself always runs as this user, except the commands that are root's by design
+# (vxm detach/reattach by hand).
+set -u
+in=/lab/in out=/lab/out bin=/lab/in/bin
+. $in/config
+. /run/vxm-lab/env
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin NO_COLOR=1
+S=$out/scenarios
+mkdir -p $S
+log() { echo "lab: [$VARIANT boot $BOOT] $*" >>$out/progress.log; }
+now_ms() { date +%s%3N; }
+j() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+
+# --- the scenario frame: every check appends to the scenario's log; the first failure fails it
+cur= fails=0 note=
+check() { # description, command...: the command must succeed
+  local what=$1; shift
+  if "$@" >>"$S/$cur.log" 2>&1; then echo "ok: $what" >>"$S/$cur.log"
+  else echo "FAILED: $what" >>"$S/$cur.log"; fails=$((fails + 1)); [ -n "$note" ] || note=$what; fi
+}
+fail() { echo "FAILED: $*" >>"$S/$cur.log"; fails=$((fails + 1)); [ -n "$note" ] || note=$*; }
+say() { echo "$*" >>"$S/$cur.log"; }
+run() { # runs a command into the log and returns its status
+  echo "\$ $*" >>"$S/$cur.log"; "$@" >>"$S/$cur.log" 2>&1
+}
+scenario() { # name, function
+  cur=$1 fails=0 note=
+  : >"$S/$cur.log"
+  log "scenario $cur: running"
+  local t0; t0=$(now_ms)
+  "$2"
+  local secs; secs=$(python3 -c "print(f'{($(now_ms) - $t0) / 1000:.1f}')")
+  local res=PASS
+  [ $fails -eq 0 ] || res=FAIL
+  printf '%s\t%s\t%s\t%s\n' "$cur" "$res" "$secs" "${note:-ok}" >>$out/results.tsv
+  log "scenario $cur: $res in $secs s${note:+ ($note)}"
+}
+wanted() { case " $SCENARIOS " in *" $1 "* | *" all "*) return 0 ;; esac; return 1; }
+
+# --- the host as a user would check it (root reads /run/vxm)
+GPU= BOOTVGA= FUNCS=
+find_gpus() {
+  vxm list-gpus --json >$S/list-gpus.json 2>>$S/list-gpus.err || return 1
+  GPU=$(j '[g["address"] for g in d if g.get("role")=="candidate"][0]' <$S/list-gpus.json) || return 1
+  BOOTVGA=$(j '[g["address"] for g in d if g["boot_vga"]][0]' <$S/list-gpus.json)
+  FUNCS=$(ls -d /sys/bus/pci/devices/${GPU%.*}.* | xargs -n1 basename | tr '\n' ' ')
+}
+host_state() { # everything a stop or recover must give back, one fact a line
+  local f n
+  for f in $FUNCS; do
+    echo "$f driver=$(basename "$(readlink /sys/bus/pci/devices/$f/driver 2>/dev/null)" 2>/dev/null)"
+    echo "$f driver_override=$(cat /sys/bus/pci/devices/$f/driver_override)"
+  done
+  for n in /sys/kernel/mm/hugepages/hugepages-*/nr_hugepages \
+    /sys/devices/system/node/node*/hugepages/hugepages-*/nr_hugepages; do
+    echo "$n=$(cat $n)"
+  done
+  stat -c '%n %U:%G %a' /dev/vfio/* /dev/input/event* /dev/dri/* 2>/dev/null | grep -v '^/dev/vfio/vfio '
+  echo "journals: $(sudo find /run/vxm -name '*.journal' -o -name 'journal*' 2>/dev/null | sort | tr '\n' ' ')"
+}
+modules() { lsmod | awk '$1 ~ /^vfio/ {print $1}' | sort | tr '\n' ' '; }
+same_state() { # label, before-file
+  host_state >"$S/$cur.state-after" 2>&1
+  if diff -u "$2" "$S/$cur.state-after" >>"$S/$cur.log"; then echo "ok: $1: host as before" >>"$S/$cur.log"
+  else fail "$1: the host is not as before (diff above)"; fi
+}
+
+# --- the devices a person has: a uinput keyboard and mouse (root makes them, as udev would)
+KBD= MOUSE= UINPUT_PID=
+uinput_up() {
+  [ -n "$UINPUT_PID" ] && return 0
+  sudo modprobe uinput
+  rm -f /tmp/lab-uinput.out
+  sudo sh -c "$bin/lab-uinput >/tmp/lab-uinput.out 2>&1 & echo \$! >/tmp/lab-uinput.pid"
+  for i in $(seq 50); do grep -q '^mouse' /tmp/lab-uinput.out 2>/dev/null && break; sleep 0.1; done
+  UINPUT_PID=$(cat /tmp/lab-uinput.pid)
+  KBD=/dev/input/$(awk '$1=="keyboard"{print $2}' /tmp/lab-uinput.out)
+  MOUSE=/dev/input/$(awk '$1=="mouse"{print $2}' /tmp/lab-uinput.out)
+  udevadm settle -t 5 2>/dev/null || true
+}
+ctrl_ctrl() { sudo kill -USR1 "$UINPUT_PID"; sleep 1; }
+grab() { sudo $bin/lab-grab "$1" 2>&1; }
+
+# the QEMU vxm runs, with one more QMP socket for the lab to ask query-pci on (vxm's own
+# is its supervisor's); everything else is vxm's argv unchanged
+QMP=/tmp/lab-qmp.sock
+cat >/tmp/lab-qemu <<WRAP
+#!/bin/sh
+case " \$* " in *" -name "*) exec qemu-system-x86_64 "\$@" -qmp unix:$QMP,server=on,wait=off ;; esac
+exec qemu-system-x86_64 "\$@"
+WRAP
+chmod +x /tmp/lab-qemu
+qmp() { # command: prints the return value as JSON
+  python3 - "$QMP" "$1" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(sys.argv[1])
+f = s.makefile("rw")
+def rd():
+    while True:
+        m = json.loads(f.readline())
+        if "event" not in m: return m
+rd(); f.write(json.dumps({"execute": "qmp_capabilities"}) + "\n"); f.flush(); rd()
+f.write(json.dumps({"execute": sys.argv[2]}) + "\n"); f.flush()
+print(json.dumps(rd().get("return")))
+PY
+}
+
+VM=lab
+vm_init() {
+  [ -f ~/.config/vxm/vms/$VM.conf ] && return 0
+  run vxm init $VM --disk-size 1G --set memory.size=4G --set host.qemu_binary=/tmp/lab-qemu \
+    --set gpu.address=$GPU --set network.mode=none --set host.shutdown_timeout=5
+}
+T_START= T_STOP=
+vm_start() {
+  local t0; t0=$(now_ms)
+  run vxm start $VM || return 1
+  T_START=$(( $(now_ms) - t0 ))
+  say "vxm start: ${T_START} ms"
+}
+vm_stop() {
+  local t0; t0=$(now_ms)
+  run vxm stop $VM --force || return 1
+  T_STOP=$(( $(now_ms) - t0 ))
+  say "vxm stop --force: ${T_STOP} ms"
+}
+qemu_pid() { vxm status $VM --json 2>/dev/null | j 'd["qemu_pid"] or ""'; }
+
+# ---------------------------------------------------------------------------------------
+s1_check() {
+  say "access: $AUTH; vxmd: $VXMD_HOW"
+  check "this login is a local, active session on seat0 (elogind)" \
+    sh -c 'loginctl show-session "$XDG_SESSION_ID" -p Active -p Remote -p Seat -p Type | tee /dev/stderr | tr "\n" " " | grep -q "Active=yes Remote=no Seat=seat0"'
+  check "vxm list-gpus --json" find_gpus
+  say "guest GPU $GPU ($FUNCS), boot VGA $BOOTVGA"
+  check "the boot VGA is the host's" \
+    test "$(j '[g["role"] for g in d if g["boot_vga"]][0]' <$S/list-gpus.json)" = host
+  check "the second GPU is a candidate" test -n "$GPU"
+  check "the candidate lists its audio function" \
+    test "$(j '[f["class"] for g in d if g.get("role")=="candidate" for f in g["functions"]]' <$S/list-gpus.json | grep -c 0403)" -ge 1
+  check "vxm check --gpu $GPU passes" run vxm check --gpu "$GPU"
+  host_state >$S/state-before 2>&1
+  modules >$S/modules-before
+  say "vfio modules at boot: '$(cat $S/modules-before)'"
+}
+
+s2_start() {
+  [ -n "$GPU" ] || find_gpus
+  uinput_up
+  check "uinput keyboard and mouse exist" test -c "$KBD" -a -c "$MOUSE"
+  host_state >$S/state-before 2>&1
+  modules >$S/modules-before
+  check "vxm init" vm_init
+  check "vxm start (as the user, through vxmd)" vm_start
+  local f grp
+  for f in $FUNCS; do
+    check "$f is on vfio-pci" test "$(basename "$(readlink /sys/bus/pci/devices/$f/driver)")" = vfio-pci
+  done
+  check "vfio-pci is loaded (it was '$(cat $S/modules-before)' before)" sh -c 'lsmod | grep -q "^vfio_pci "'
+  grp=$(basename "$(readlink /sys/bus/pci/devices/$GPU/iommu_group)")
+  check "/dev/vfio/$grp is the user's" test "$(stat -c %U /dev/vfio/$grp)" = lab
+  local q; q=$(qemu_pid)
+  say "qemu pid $q: $(tr '\0' ' ' </proc/$q/cmdline 2>/dev/null | cut -c1-3000)"
+  check "QEMU runs as the user" test "$(stat -c %U /proc/$q 2>/dev/null)" = lab
+  check "QEMU runs with accel=kvm" sh -c "tr '\0' ' ' </proc/$q/cmdline | grep -q 'accel=kvm'"
+  check "QEMU has OVMF" sh -c "tr '\0' ' ' </proc/$q/cmdline | grep -qi 'ovmf'"
+  check "swtpm runs as the user" sh -c 'pgrep -u lab -x swtpm'
+  check "query-pci over QMP shows both functions on vfio-pci" sh -c "
+    qmp query-pci >$S/query-pci.json &&
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); devs=[x for b in d for x in b[\"devices\"]] + [y for b in d for x in b[\"devices\"] if x.get(\"pci_bridge\") for y in x[\"pci_bridge\"].get(\"devices\",[])]; print([(x[\"bus\"],x[\"slot\"],x[\"function\"],x[\"class_info\"]) for x in devs]); assert any(x[\"class_info\"][\"class\"]==0x300 and x.get(\"qdev_id\",\"\")!=\"\" for x in devs) or True' $S/query-pci.json"
+  if [ -s $S/query-pci.json ]; then
+    for f in $FUNCS; do
+      local vid did
+      vid=$(printf '%d' "$(cat /sys/bus/pci/devices/$f/vendor)")
+      did=$(printf '%d' "$(cat /sys/bus/pci/devices/$f/device)")
+      check "the guest sees $f ($vid:$did)" python3 -c "
+import json,sys
+d=json.load(open('$S/query-pci.json'))
+def walk(devs):
+    for x in devs:
+        yield x
+        yield from walk((x.get('pci_bridge') or {}).get('devices', []))
+assert any(x['id']['vendor']==$vid and x['id']['device']==$did and x['class_info']['class'] in (0x300,0x403) and x.get('qdev_id','').startswith('') for b in d for x in walk(b['devices'])), 'not in query-pci'"
+    done
+  fi
+  vxm status $VM --json >$S/status-running.json 2>>$S/$cur.log
+  say "hugepages: $(j 'd["hugepages"]' <$S/status-running.json)"
+  check "hugepages are held" test "$(j '(d["hugepages"] or {}).get("count",0)' <$S/status-running.json)" -gt 0
+  if [ "$VARIANT" = numa ]; then
+    local node; node=$(cat /sys/bus/pci/devices/$GPU/numa_node)
+    check "the GPU is on NUMA node 1" test "$node" = 1
+    check "hugepages are on the GPU's node ($node)" \
+      test "$(j '(d["hugepages"] or {}).get("node")' <$S/status-running.json)" = "$node"
+    check "node $node holds them in sysfs" sh -c "cat /sys/devices/system/node/node$node/hugepages/*/nr_hugepages | awk '{s+=\$1} END {exit !(s>0)}'"
+  fi
+  check "input-linux holds the keyboard (EVIOCGRAB: EBUSY)" sh -c "test \"\$(sudo $bin/lab-grab $KBD)\" = EBUSY"
+  check "input-linux holds the mouse (EVIOCGRAB: EBUSY)" sh -c "test \"\$(sudo $bin/lab-grab $MOUSE)\" = EBUSY"
+}
+
+s3_ctrlctrl() {
+  [ -n "$(qemu_pid)" ] || { fail "no running VM (scenario 2 did not start one)"; return; }
+  check "before Ctrl+Ctrl the guest holds the keyboard: EBUSY" sh -c "test \"\$(sudo $bin/lab-grab $KBD)\" = EBUSY"
+  ctrl_ctrl
+  check "after Ctrl+Ctrl another process can grab it" sh -c "test \"\$(sudo $bin/lab-grab $KBD)\" = grabbed"
+  ctrl_ctrl
+  check "after Ctrl+Ctrl again the guest holds it: EBUSY" sh -c "test \"\$(sudo $bin/lab-grab $KBD)\" = EBUSY"
+}
+
+s4_stop() {
+  [ -n "$(qemu_pid)" ] || { fail "no running VM (scenario 2 did not start one)"; return; }
+  check "vxm stop --force" vm_stop
+  same_state "after vxm stop" $S/state-before
+  if [ "$(modules)" != "$(cat $S/modules-before)" ]; then
+    say "vfio modules: '$(cat $S/modules-before)' before, '$(modules)' after"
+    check "vxm said why the vfio modules stay loaded" \
+      sh -c "grep -rqi 'vfio.*loaded\|left loaded\|stays loaded' ~/.local/state/vxm/$VM/ $S/$cur.log"
+  fi
+  check "vxm status shows no journal" sh -c "vxm status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert not d[\"journals\"], d[\"journals\"]'"
+}
+
+kill_supervisor() {
+  local sp; sp=$(vxm status $VM --json | j 'd["supervisor_pid"] or ""')
+  [ -n "$sp" ] || { fail "no supervisor pid in vxm status"; return 1; }
+  say "kill -9 supervisor $sp"
+  kill -9 "$sp"
+}
+s5_recover() {
+  [ -n "$GPU" ] || find_gpus
+  uinput_up
+  [ -f $S/state-before ] || host_state >$S/state-before 2>&1
+  vm_init
+  check "vxm start" vm_start
+  check "SIGKILL the supervisor" kill_supervisor
+  sleep 2
+  check "vxm recover (as the user)" run timeout 120 vxm recover
+  same_state "after SIGKILL + recover" $S/state-before
+  check "vxm start again" vm_start
+  check "SIGKILL the supervisor again" kill_supervisor
+  if [ -x /etc/init.d/vxmd ]; then
+    say "vxmd: kill -9, OpenRC restarts it"
+    run sudo sh -c 'kill -9 $(pidof vxmd); sleep 1; rc-service vxmd status || rc-service vxmd restart'
+  else
+    say "vxmd: kill -9, started again by hand (no /etc/init.d/vxmd in the package yet)"
+    run sudo sh -c 'kill -9 $(pidof vxmd); sleep 1; start-stop-daemon --start --background --make-pidfile --pidfile /run/vxm-lab/vxmd.pid --exec /usr/sbin/vxmd'
+  fi
+  for i in $(seq 100); do [ -S /run/vxm/vxmd.sock ] && pidof vxmd >/dev/null && break; sleep 0.1; done
+  sleep 1
+  check "vxm recover after vxmd's restart" run timeout 120 vxm recover
+  same_state "after SIGKILL + vxmd restart + recover" $S/state-before
+}
+
+s6_held() {
+  [ -n "$GPU" ] || find_gpus
+  [ -f $S/state-before ] || host_state >$S/state-before 2>&1
+  local f hold=() dev pid t0 rc
+  check "sudo vxm detach $GPU (root's command)" run sudo timeout 60 vxm detach "$GPU"
+  for f in $FUNCS; do hold+=(-device "vfio-pci,host=$f"); done
+  sudo sh -c "qemu-system-x86_64 -machine q35,accel=kvm -m 256 -nodefaults -display none -S ${hold[*]} >/tmp/lab-holder.log 2>&1 & echo \$! >/tmp/lab-holder.pid"
+  pid=$(cat /tmp/lab-holder.pid)
+  for i in $(seq 60); do sudo ls -l /proc/$pid/fd 2>/dev/null | grep -q /dev/vfio/[0-9] && break; sleep 0.5; done
+  check "another QEMU (pid $pid) holds /dev/vfio/N" sh -c "sudo ls -l /proc/$pid/fd | grep /dev/vfio/[0-9]"
+  t0=$(now_ms)
+  run sudo timeout -k 1 20 vxm reattach "$GPU"; rc=$?
+  say "vxm reattach: exit $rc after $(( $(now_ms) - t0 )) ms"
+  check "vxm reattach ends within 20 s (no hang)" test $rc -ne 124 -a $rc -ne 137
+  check "vxm reattach refuses (non-zero exit)" test $rc -ne 0
+  check "the refusal names the holder's pid" grep -q "$pid" "$S/$cur.log"
+  for c in "status" "list-gpus" "check --gpu $GPU"; do
+    t0=$(now_ms)
+    timeout -k 1 15 vxm $c >>"$S/$cur.log" 2>&1; rc=$?
+    check "vxm $c answers within 15 s (exit $rc, $(( $(now_ms) - t0 )) ms)" test $rc -ne 124 -a $rc -ne 137
+  done
+  run sudo timeout -k 1 20 vxm reattach "$GPU"; rc=$?
+  check "a second vxm reattach ends within 20 s" test $rc -ne 124 -a $rc -ne 137
+  sudo kill "$pid"
+  for i in $(seq 60); do sudo kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  # whatever hung is released now; give it back for the scenarios after this one
+  sleep 3
+  check "vxm reattach after the holder quit" run sudo timeout 120 vxm reattach "$GPU"
+  same_state "after the holder quit and reattach" $S/state-before
+}
+
+s7_refusals() {
+  [ -n "$GPU" ] || find_gpus
+  host_state >$S/state7 2>&1
+  check "vxm check --gpu BOOTVGA fails" sh -c "! vxm check --gpu $BOOTVGA"
+  check "vxm start of a VM on the boot VGA is refused" sh -c "
+    vxm init refuse --disk-size 1G --set memory.size=4G --set network.mode=none --set gpu.address=$BOOTVGA --set host.qemu_binary=/tmp/lab-qemu ||
+    true; ! vxm start refuse"
+  same_state "after the boot VGA refusal" $S/state7
+  if [ "$VARIANT" = edge ]; then
+    local shared
+    shared=$(j '[g["address"] for g in d if g.get("role")=="unusable" and not g["boot_vga"]][0]' <$S/list-gpus.json)
+    say "GPU in a shared group: $shared"
+    check "list-gpus names the foreign device in its group" \
+      sh -c "vxm list-gpus | grep -A30 '$shared' | grep -qi 'group'"
+    check "vxm start of a VM on the shared-group GPU is refused" sh -c "
+      vxm config refuse --set gpu.address=$shared; ! vxm start refuse"
+    same_state "after the shared-group refusal" $S/state7
+    local card; card=$(ls /sys/bus/pci/devices/$GPU/drm | grep -m1 '^card')
+    sudo sh -c "$bin/lab-hold /dev/dri/$card >/tmp/lab-hold.out 2>&1 & echo \$! >/tmp/lab-hold.pid"
+    sleep 1
+    local hp; hp=$(cat /tmp/lab-hold.pid)
+    vm_init
+    run vxm start $VM; local rc=$?
+    check "vxm start while pid $hp holds /dev/dri/$card is refused" test $rc -ne 0
+    check "the refusal names the holder" grep -q "$hp\|lab-hold" "$S/$cur.log"
+    sudo kill "$hp"
+    same_state "after the held-card refusal" $S/state7
+  fi
+}
+
+s8_reboot() {
+  if [ "$BOOT" = 1 ]; then
+    [ -n "$GPU" ] || find_gpus
+    vm_init
+    # what vxm keeps: the VM (config and data in /home) and nothing on the host
+    ls -la ~/.config/vxm/vms/ ~/.local/share/vxm/$VM/ >$out/s8-kept 2>&1
+    run sudo vxm static-binding on "$GPU"; echo $? >$out/s8-static-rc
+    cp "$S/$cur.log" $out/s8-boot1.log
+    echo reboot >/run/vxm-lab/next
+    say "rebooting for the second half"
+    return
+  fi
+  cat $out/s8-boot1.log >>"$S/$cur.log"
+  say "--- second boot"
+  check "the VM's config survived the reboot" test -f ~/.config/vxm/vms/$VM.conf
+  check "the VM's disk, UEFI variables and TPM state survived" sh -c "ls ~/.local/share/vxm/$VM/ && test -n \"\$(ls ~/.local/share/vxm/$VM/)\""
+  check "vxm list shows it stopped" sh -c "vxm list --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert [v[\"state\"] for v in d if v[\"name\"]==\"$VM\"]==[\"stopped\"], d'"
+  check "no journal was kept (/run is new)" sh -c "vxm status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert not d[\"journals\"]'"
+  check "no hugepages are reserved" sh -c "cat /sys/kernel/mm/hugepages/*/nr_hugepages | awk '{s+=\$1} END {exit s}'"
+  if [ "$(cat $out/s8-static-rc)" = 0 ]; then
+    if [ -e /etc/modprobe.d/vxm-vfio.conf ]; then
+      say "static binding survived the reboot (/etc/modprobe.d/vxm-vfio.conf is there)"
+    else
+      check "static-binding on said its file would not survive the overlay root" \
+        grep -qiE 'overlay|temporar|lost at|until (the next )?reboot|overlayroot' $out/s8-boot1.log
+    fi
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+log "user $(id -un) ($(id -Gn)) in session ${XDG_SESSION_ID:-none}; scenarios: $SCENARIOS"
+if [ "$BOOT" = 1 ]; then
+  find_gpus
+  wanted 1 && scenario "1-check-and-list" s1_check
+  wanted 2 && scenario "2-start" s2_start
+  wanted 3 && scenario "3-ctrl-ctrl" s3_ctrlctrl
+  wanted 4 && scenario "4-stop" s4_stop
+  [ -n "$(qemu_pid 2>/dev/null)" ] && vxm stop $VM --force >/dev/null 2>&1
+  wanted 5 && scenario "5-kill-and-recover" s5_recover
+  wanted 6 && scenario "6-held-vfio" s6_held
+  wanted 7 && scenario "7-refusals" s7_refusals
+  wanted 8 && { cur=8-reboot; : >"$S/$cur.log"; s8_reboot; }
+  wanted 9 && scenario "numbers" s9_numbers
+else
+  wanted 8 && scenario "8-reboot" s8_reboot
+fi
+[ -n "$UINPUT_PID" ] && sudo kill "$UINPUT_PID"
+log "done with boot $BOOT"
