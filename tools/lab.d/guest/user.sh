@@ -345,6 +345,84 @@ s8_reboot() {
   fi
 }
 
+s9_numbers() {
+  [ -n "$GPU" ] || find_gpus
+  uinput_up
+  vm_init
+  local i t0 det=() rea=() st=() sp=() dst=() dq=()
+  for i in 1 2 3; do
+    t0=$(now_ms); check "sudo vxm detach $GPU" run sudo timeout 60 vxm detach "$GPU"; det+=($(( $(now_ms) - t0 )))
+    t0=$(now_ms); check "sudo vxm reattach $GPU" run sudo timeout 60 vxm reattach "$GPU"; rea+=($(( $(now_ms) - t0 )))
+  done
+  for i in 1 2; do
+    check "vxm start" vm_start && st+=($T_START)
+    check "vxm stop --force" vm_stop && sp+=($T_STOP)
+  done
+  # the same swtpm and QEMU argv started directly, with the host prepared by hand as vxm
+  # would (detach, node owners, hugepages), timed from exec to QMP answering 'cont'
+  vxm start $VM --dry-run --json >$S/dry-run.json 2>>"$S/$cur.log" || { fail "vxm start --dry-run --json"; return; }
+  python3 - $S/dry-run.json >$S/direct.env <<'PY'
+import json, re, shlex, sys
+d = json.load(open(sys.argv[1]))
+q = ["qemu-system-x86_64"] + d["qemu"][1:]
+qmp = next(m.group(1) for a in q for m in [re.search(r"path=([^,]*qmp[^,]*)", a)] if m)
+nodes = sorted({m.group(1) for a in q for m in [re.search(r"evdev=(/dev/input/event\d+)", a)] if m})
+hp = d.get("hugepages") or {}
+print("QARGV=(%s)" % " ".join(shlex.quote(a) for a in q))
+print("TARGV=(%s)" % " ".join(shlex.quote(a) for a in d["swtpm"]))
+print("QMPSOCK=%s" % shlex.quote(qmp))
+print("EVNODES=(%s)" % " ".join(nodes))
+print("HP_SIZE=%s HP_COUNT=%s HP_NODE=%s" % (hp.get("page_size") or 0, hp.get("count") or 0,
+      "" if hp.get("node") in (None, -1) else hp.get("node")))
+PY
+  . $S/direct.env
+  local grp kb hpfile hpold n qp tp
+  grp=$(basename "$(readlink /sys/bus/pci/devices/$GPU/iommu_group)")
+  kb=$(( HP_SIZE / 1024 ))
+  if [ -n "$HP_NODE" ]; then hpfile=/sys/devices/system/node/node$HP_NODE/hugepages/hugepages-${kb}kB/nr_hugepages
+  else hpfile=/sys/kernel/mm/hugepages/hugepages-${kb}kB/nr_hugepages; fi
+  for i in 1 2; do
+    check "detach by hand" run sudo timeout 60 vxm detach "$GPU"
+    sudo chown lab "/dev/vfio/$grp" "${EVNODES[@]}"
+    if [ "$HP_COUNT" -gt 0 ]; then hpold=$(cat $hpfile); sudo sh -c "echo $((hpold + HP_COUNT)) >$hpfile"; fi
+    mkdir -p "$(dirname "$QMPSOCK")"; rm -f "$QMPSOCK"
+    t0=$(now_ms)
+    if [ ${#TARGV[@]} -gt 0 ]; then
+      "${TARGV[@]}" >>$S/direct-swtpm.log 2>&1 &
+      tp=$!
+      for n in $(seq 200); do ls "$(dirname "$QMPSOCK")"/*swtpm* >/dev/null 2>&1 && break; sleep 0.05; done
+    fi
+    sudo prlimit --memlock=unlimited:unlimited setpriv --reuid=lab --regid=lab --init-groups -- \
+      "${QARGV[@]}" >>$S/direct-qemu.log 2>&1 &
+    for n in $(seq 600); do [ -S "$QMPSOCK" ] && break; sleep 0.05; done
+    if QMP="$QMPSOCK" qmp cont >/dev/null 2>>"$S/$cur.log"; then
+      dst+=($(( $(now_ms) - t0 )))
+      t0=$(now_ms)
+      QMP="$QMPSOCK" qmp quit >/dev/null 2>&1
+      for n in $(seq 600); do pgrep -u lab -x qemu-system-x86_64 >/dev/null || break; sleep 0.05; done
+      dq+=($(( $(now_ms) - t0 )))
+    else
+      fail "the direct QEMU did not answer QMP (see direct-qemu.log)"
+      tail -n 5 $S/direct-qemu.log >>"$S/$cur.log"
+      pkill -u lab -x qemu-system-x86_64
+    fi
+    [ -n "${tp:-}" ] && kill "$tp" 2>/dev/null
+    sleep 1
+    [ "$HP_COUNT" -gt 0 ] && sudo sh -c "echo $hpold >$hpfile"
+    sudo chown root "/dev/vfio/$grp" "${EVNODES[@]}"
+    check "reattach by hand" run sudo timeout 60 vxm reattach "$GPU"
+  done
+  {
+    echo "Numbers from the lab's emulated workstation (QEMU TCG on this machine, nested KVM; variant $VARIANT), in ms:"
+    echo "  vxm detach of the two-function card (sudo): ${det[*]}"
+    echo "  vxm reattach of the two-function card (sudo): ${rea[*]}"
+    echo "  vxm start to running (user, via vxmd): ${st[*]}"
+    echo "  the same swtpm + QEMU argv started directly, to QMP cont answered: ${dst[*]}"
+    echo "  vxm stop --force to the host restored: ${sp[*]}"
+    echo "  QMP quit to QEMU gone (direct): ${dq[*]}"
+  } | tee $out/numbers.txt >>"$S/$cur.log"
+}
+
 # ---------------------------------------------------------------------------------------
 log "user $(id -un) ($(id -Gn)) in session ${XDG_SESSION_ID:-none}; scenarios: $SCENARIOS"
 if [ "$BOOT" = 1 ]; then
