@@ -30,13 +30,14 @@ PROFILE
 sed -i -e '/^[1-6]:[0-9]*:respawn:/d' "$root/etc/inittab"
 echo '1:2345:respawn:/sbin/agetty --autologin lab --noclear tty1 linux' >>"$root/etc/inittab"
 
-# OpenRC: the services a Nitrux desktop has (udev, D-Bus, elogind), and local.d for the lab
-for s in udev:sysinit udev-trigger:sysinit dbus:default elogind:default local:default; do
+# OpenRC: the services a Nitrux desktop has (udev, D-Bus, elogind), and rc.local (last in the
+# default runlevel; Debian's openrc runs it) for the lab
+for s in udev:sysinit dbus:default elogind:default rc.local:default; do
   [ -e "$root/etc/init.d/${s%%:*}" ] || { echo "lab image: no /etc/init.d/${s%%:*}" >&2; continue; }
   inroot rc-update add "${s%%:*}" "${s#*:}" >/dev/null 2>&1 || true
 done
-mkdir -p "$root/etc/local.d" "$root/lab"
-install -m 755 "$here/rc.lab" "$root/etc/local.d/vxm-lab.start"
+mkdir -p "$root/lab"
+install -m 755 "$here/rc.lab" "$root/etc/rc.local"
 sed -i 's/^#*rc_parallel=.*/rc_parallel="NO"/' "$root/etc/rc.conf"
 
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*

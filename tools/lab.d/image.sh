@@ -78,10 +78,11 @@ done | awk '$1 == "insmod" {print $2}' | awk '!seen[$0]++' >"$ird/modules.order.
 : >"$ird/modules.order"
 while read -r ko; do
   base=$(basename "$ko"); base=${base%.xz}; base=${base%.zst}
+  case $ko in "$root"/*) ;; *) ko=$root$ko ;; esac
   case $ko in
-    *.xz) xz -dc "$root$ko" >"$ird/lib/modules/$base" ;;
-    *.zst) zstd -qdc "$root$ko" >"$ird/lib/modules/$base" ;;
-    *) cp "$root$ko" "$ird/lib/modules/$base" ;;
+    *.xz) xz -dc "$ko" >"$ird/lib/modules/$base" ;;
+    *.zst) zstd -qdc "$ko" >"$ird/lib/modules/$base" ;;
+    *) cp "$ko" "$ird/lib/modules/$base" ;;
   esac
   echo "$base" >>"$ird/modules.order"
 done <"$ird/modules.order.full"
@@ -102,7 +103,6 @@ mkfs.ext4 -q -L vxm-root -d "$root" "$dir.tmp/root.ext4" "${size}M"
 echo "$kver" >"$dir.tmp/kernel-version"
 rm -rf "$root"
 kill $ticker 2>/dev/null || true
-cp "$log" "$dir.tmp/build.log"
 echo "$(($(date +%s) - start))" >"$dir.tmp/build-seconds"
 touch "$dir.tmp/.done"
 mv "$dir.tmp" "$dir"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tools/lab, in the guest, as root, from OpenRC's local.d at the end of the default runlevel
+# tools/lab, in the guest, as root, from /etc/rc.local at the end of the default runlevel
 # (before the getty on tty1 logs the user in): installs vxm from the .deb on the 9p share,
 # gives the test user access (polkit when the package ships its policy, else group vxm),
 # starts vxmd (OpenRC when the package ships /etc/init.d/vxmd, else by hand), and lets the

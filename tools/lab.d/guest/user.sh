@@ -120,13 +120,13 @@ vm_init() {
 T_START= T_STOP=
 vm_start() {
   local t0; t0=$(now_ms)
-  run vxm start $VM || return 1
+  run timeout -k 5 300 vxm start $VM || return 1
   T_START=$(( $(now_ms) - t0 ))
   say "vxm start: ${T_START} ms"
 }
 vm_stop() {
   local t0; t0=$(now_ms)
-  run vxm stop $VM --force || return 1
+  run timeout -k 5 180 vxm stop $VM --force || return 1
   T_STOP=$(( $(now_ms) - t0 ))
   say "vxm stop --force: ${T_STOP} ms"
 }
