@@ -8,6 +8,7 @@ set -u
 in=/lab/in out=/lab/out
 . $in/config
 mkdir -p /run/vxm-lab /var/lib/vxm-lab
+touch $out/progress.log $out/results.tsv && chmod 666 $out/progress.log $out/results.tsv
 boot=$(( $(cat /var/lib/vxm-lab/boots 2>/dev/null || echo 0) + 1 ))
 echo $boot >/var/lib/vxm-lab/boots
 log() { echo "lab: [$VARIANT boot $boot] $*" | tee -a $out/progress.log; }
@@ -25,6 +26,21 @@ t=$(date +%s%3N)
 dpkg -i $in/debs/vxm_*.deb >$out/dpkg-boot$boot.log 2>&1 ||
   fatal "dpkg -i vxm failed (see dpkg-boot$boot.log)"
 log "vxm $(dpkg-query -W -f '${Version}' vxm) installed in $(( $(date +%s%3N) - t )) ms"
+# /dev/kvm is root:kvm 0660 on Debian without systemd's uaccess: vxm check tells the user to
+# join group kvm, as a user of this system would have done long before vxm
+usermod -aG kvm lab || fatal "usermod -aG kvm lab failed"
+if [ -n "${LAB_PRELOAD:-}" ]; then
+  modprobe $LAB_PRELOAD
+  log "NOTE: preloaded $LAB_PRELOAD by request (VXM_LAB_PRELOAD): a vxmd that loads it is not tested"
+fi
+# the lab's uinput keyboard and mouse (user.sh) get the by-id links udev gives a USB keyboard
+# and mouse: vxm names input devices by their by-id or by-path links, and uinput devices have
+# none of their own
+cat >/etc/udev/rules.d/99-vxm-lab.rules <<'RULES'
+SUBSYSTEM=="input", KERNEL=="event*", ATTRS{name}=="vxm-lab keyboard", SYMLINK+="input/by-id/usb-vxm-lab_keyboard-event-kbd"
+SUBSYSTEM=="input", KERNEL=="event*", ATTRS{name}=="vxm-lab mouse", SYMLINK+="input/by-id/usb-vxm-lab_mouse-event-mouse"
+RULES
+udevadm control --reload
 if ls /usr/share/polkit-1/actions/*vxm* >/dev/null 2>&1; then
   auth="polkit (the package ships $(ls /usr/share/polkit-1/actions/*vxm* | head -n1))"
 else
@@ -42,6 +58,6 @@ else
 fi
 for i in $(seq 100); do [ -S /run/vxm/vxmd.sock ] && break; sleep 0.1; done
 [ -S /run/vxm/vxmd.sock ] || fatal "vxmd made no socket /run/vxm/vxmd.sock (see vxmd-boot$boot.log)"
-log "access: $auth; vxmd started $vxmd_how"
+log "access: $auth, and group kvm for /dev/kvm; vxmd started $vxmd_how"
 printf 'BOOT=%s\nAUTH=%q\nVXMD_HOW=%q\n' "$boot" "$auth" "$vxmd_how" >/run/vxm-lab/env
 touch /run/vxm-lab/ready

@@ -136,7 +136,7 @@ qemu_pid() { vxm status $VM --json 2>/dev/null | j 'd["qemu_pid"] or ""'; }
 s1_check() {
   say "access: $AUTH; vxmd: $VXMD_HOW"
   check "this login is a local, active session on seat0 (elogind)" \
-    sh -c 'loginctl show-session "$XDG_SESSION_ID" -p Active -p Remote -p Seat -p Type | tee /dev/stderr | tr "\n" " " | grep -q "Active=yes Remote=no Seat=seat0"'
+    sh -c 'loginctl show-session "$XDG_SESSION_ID" -p Active -p Remote -p Seat -p Type >/tmp/lab-session; cat /tmp/lab-session; grep -qx Active=yes /tmp/lab-session && grep -qx Remote=no /tmp/lab-session && grep -qx Seat=seat0 /tmp/lab-session'
   check "vxm list-gpus --json" find_gpus
   say "guest GPU $GPU ($FUNCS), boot VGA $BOOTVGA"
   check "the boot VGA is the host's" \
@@ -166,32 +166,35 @@ s2_start() {
   grp=$(basename "$(readlink /sys/bus/pci/devices/$GPU/iommu_group)")
   check "/dev/vfio/$grp is the user's" test "$(stat -c %U /dev/vfio/$grp)" = lab
   local q; q=$(qemu_pid)
-  say "qemu pid $q: $(tr '\0' ' ' </proc/$q/cmdline 2>/dev/null | cut -c1-3000)"
+  [ -n "$q" ] && say "qemu pid $q: $(tr '\0' ' ' </proc/$q/cmdline 2>/dev/null | cut -c1-3000)"
+  [ -n "$q" ] || q=none
   check "QEMU runs as the user" test "$(stat -c %U /proc/$q 2>/dev/null)" = lab
   check "QEMU runs with accel=kvm" sh -c "tr '\0' ' ' </proc/$q/cmdline | grep -q 'accel=kvm'"
   check "QEMU has OVMF" sh -c "tr '\0' ' ' </proc/$q/cmdline | grep -qi 'ovmf'"
   check "swtpm runs as the user" sh -c 'pgrep -u lab -x swtpm'
-  check "query-pci over QMP shows both functions on vfio-pci" sh -c "
-    qmp query-pci >$S/query-pci.json &&
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); devs=[x for b in d for x in b[\"devices\"]] + [y for b in d for x in b[\"devices\"] if x.get(\"pci_bridge\") for y in x[\"pci_bridge\"].get(\"devices\",[])]; print([(x[\"bus\"],x[\"slot\"],x[\"function\"],x[\"class_info\"]) for x in devs]); assert any(x[\"class_info\"][\"class\"]==0x300 and x.get(\"qdev_id\",\"\")!=\"\" for x in devs) or True' $S/query-pci.json"
-  if [ -s $S/query-pci.json ]; then
+  if [ -n "$q" ] && qmp query-pci >$S/query-pci.json 2>>"$S/$cur.log"; then
     for f in $FUNCS; do
-      local vid did
-      vid=$(printf '%d' "$(cat /sys/bus/pci/devices/$f/vendor)")
-      did=$(printf '%d' "$(cat /sys/bus/pci/devices/$f/device)")
-      check "the guest sees $f ($vid:$did)" python3 -c "
-import json,sys
-d=json.load(open('$S/query-pci.json'))
+      # the vfio-pci device QEMU was given for this function (its id), found in query-pci
+      check "query-pci over QMP shows $f as a vfio-pci device of the guest" python3 -c "
+import json, re
+argv = open('/proc/$q/cmdline').read().split(chr(0))
+ids = [re.search(r'(?:^|,)id=([^,]+)', a).group(1) for a in argv
+       if a.startswith('vfio-pci,') and re.search(r'host=(0000:)?${f#0000:}(,|$)', a)]
+d = json.load(open('$S/query-pci.json'))
 def walk(devs):
     for x in devs:
         yield x
         yield from walk((x.get('pci_bridge') or {}).get('devices', []))
-assert any(x['id']['vendor']==$vid and x['id']['device']==$did and x['class_info']['class'] in (0x300,0x403) and x.get('qdev_id','').startswith('') for b in d for x in walk(b['devices'])), 'not in query-pci'"
+seen = {x.get('qdev_id'): (hex(x['id']['vendor']), hex(x['id']['device']), hex(x['class_info']['class'])) for b in d for x in walk(b['devices'])}
+print('vfio-pci ids for $f:', ids, 'query-pci:', seen)
+assert ids and all(i in seen for i in ids), 'not in query-pci'"
     done
+  else
+    fail "query-pci over QMP (lab's extra QMP socket $QMP)"
   fi
   vxm status $VM --json >$S/status-running.json 2>>$S/$cur.log
   say "hugepages: $(j 'd["hugepages"]' <$S/status-running.json)"
-  check "hugepages are held" test "$(j '(d["hugepages"] or {}).get("count",0)' <$S/status-running.json)" -gt 0
+  check "hugepages are held" test "$(j '(d["hugepages"] or {}).get("held")' <$S/status-running.json)" = True
   if [ "$VARIANT" = numa ]; then
     local node; node=$(cat /sys/bus/pci/devices/$GPU/numa_node)
     check "the GPU is on NUMA node 1" test "$node" = 1
