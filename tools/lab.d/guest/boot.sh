@@ -23,10 +23,10 @@ log "booted to OpenRC's default runlevel in $(cut -d' ' -f1 /proc/uptime) s"
 # Under TCG the first touch of guest RAM is slow (the outer QEMU allocates it, the kernel
 # clears it): a 4 GiB guest's first QEMU took more than vxm's 30 s QMP time limit. Touch the
 # RAM the nested guest will use once now, beside the install, so the scenarios time vxm and
-# not that: 6 GiB (base), 4.6 GiB on node 1 where the GPU and its hugepages are (numa), none
+# not that: 4.6 GiB (base), on node 1 where the GPU and its hugepages are (numa), none
 # where no guest runs (edge). Not again after scenario 8's reboot: the outer QEMU keeps it.
 warm=
-case $VARIANT in base) warm_opts=size=6200M ;; numa) warm_opts=size=4600M,mpol=bind:1 ;; *) warm_opts= ;; esac
+case $VARIANT in base) warm_opts=size=4600M ;; numa) warm_opts=size=4600M,mpol=bind:1 ;; *) warm_opts= ;; esac
 if [ "$boot" = 1 ] && [ -n "$warm_opts" ]; then
   mkdir -p /run/vxm-lab/warm
   mount -t tmpfs -o "$warm_opts" tmpfs /run/vxm-lab/warm
