@@ -78,4 +78,6 @@ if [ -n "$warm" ]; then
   log "RAM touched once ($warm_opts) in $(( $(date +%s%3N) - warm_t )) ms"
 fi
 printf 'BOOT=%s\nAUTH=%q\nVXMD_HOW=%q\n' "$boot" "$auth" "$vxmd_how" >/run/vxm-lab/env
+# the user's scenarios say here whether scenario 8 wants its second boot (finish.sh reads it)
+echo poweroff >/run/vxm-lab/next && chown lab /run/vxm-lab/next
 touch /run/vxm-lab/ready

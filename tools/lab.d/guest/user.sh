@@ -418,7 +418,7 @@ import json, re, shlex, sys
 d = json.load(open(sys.argv[1]))
 q = ["qemu-system-x86_64"] + d["qemu"][1:]
 qmp = next(m.group(1) for a in q for m in [re.search(r"path=([^,]*qmp[^,]*)", a)] if m)
-nodes = sorted({m.group(1) for a in q for m in [re.search(r"evdev=(/dev/input/event\d+)", a)] if m})
+nodes = sorted({m.group(1) for a in q for m in [re.search(r"evdev=(/dev/input/[^,]+)", a)] if m})
 hp = d.get("hugepages") or {}
 print("QARGV=(%s)" % " ".join(shlex.quote(a) for a in q))
 print("TARGV=(%s)" % " ".join(shlex.quote(a) for a in d["swtpm"]))
