@@ -19,6 +19,8 @@ fatal() {
   poweroff
   exit 1
 }
+# whatever stops this script early ends the boot with a failure, never a guest left waiting
+trap '[ -e /run/vxm-lab/ready ] || fatal "boot.sh stopped before the scenarios could start"' EXIT
 log "booted to OpenRC's default runlevel in $(cut -d' ' -f1 /proc/uptime) s"
 # Under TCG the first touch of guest RAM is slow (the outer QEMU allocates it, the kernel
 # clears it): a 4 GiB guest's first QEMU took more than vxm's 30 s QMP time limit. Touch the
@@ -35,6 +37,7 @@ if [ "$boot" = 1 ] && [ -n "$warm_opts" ]; then
     rm -f /run/vxm-lab/warm/touch; umount /run/vxm-lab/warm ) &
   warm=$!
 fi
+t=$(date +%s%3N)
 # the same .deb on every boot: / is an overlay on tmpfs, so the boot before's install is gone
 # (its dpkg status survives in the persistent /var/lib, so this is a reinstall then)
 dpkg -i $in/debs/vxm_*.deb >$out/dpkg-boot$boot.log 2>&1 ||
