@@ -852,6 +852,7 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
     plan->swtpm_envp = vxm_supervisor_plan_child_environ();
   }
   plan->shutdown_timeout_s = in->config->shutdown_timeout;
+  plan->qmp_timeout_ms = in->config->start_timeout * 1000;
   plan->monitor = vxm_display_monitor_spec(in->config);
   plan->monitor_host_input = in->config->host_input;
   plan->monitor_guest_input = in->config->guest_input;
