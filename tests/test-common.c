@@ -154,6 +154,23 @@ test_atomic_replace(void)
   g_assert_cmpint(stat(path, &st), ==, 0);
   g_assert_cmpint(st.st_mode & 0777, ==, 0600);
 
+  /* the mode asked for, not the replaced file's (GLib 2.84's g_file_set_contents_full keeps
+   * that one) nor the umask's */
+  g_assert_cmpint(chmod(path, 0644), ==, 0);
+  g_assert_true(vxm_file_replace_atomic(path, "three", -1, 0600, &error));
+  g_assert_cmpint(stat(path, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+  {
+    mode_t old_umask = umask(077);
+    gboolean ok = vxm_file_replace_atomic(path, "four", -1, 0644, &error);
+
+    umask(old_umask);
+    g_assert_true(ok);
+  }
+  g_assert_cmpint(stat(path, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0644);
+  g_assert_no_error(error);
+
   /* a folder that does not exist is an error naming the file, nothing is created */
   g_assert_false(vxm_file_replace_atomic("/nonexistent/dir/x", "x", -1, 0600, &error));
   g_assert_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND);
@@ -176,6 +193,10 @@ test_replace_atomic_nosync(void)
   g_assert_no_error(error);
   g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
   g_assert_cmpstr(contents, ==, "two");
+  g_assert_cmpint(stat(path, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+  g_assert_cmpint(chmod(path, 0644), ==, 0);
+  g_assert_true(vxm_file_replace_atomic_nosync(path, "three", -1, 0600, &error));
   g_assert_cmpint(stat(path, &st), ==, 0);
   g_assert_cmpint(st.st_mode & 0777, ==, 0600);
   listing = g_dir_open(dir, 0, NULL);

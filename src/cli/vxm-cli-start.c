@@ -1108,6 +1108,19 @@ on_wait_signal(int signum)
   }
 }
 
+/* The supervisor reports "failed" after its teardown but before it releases the VM's lock and
+ * exits: wait for that (GSubprocess reaps it on GLib's worker thread), so that after a failed
+ * `vxm start` the VM is not still "running". Bounded: a supervisor that hangs there is left
+ * to `vxm status`. */
+static void
+wait_supervisor_gone(GSubprocess *child)
+{
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+  while (g_subprocess_get_identifier(child) != NULL && g_get_monotonic_time() < deadline)
+    g_usleep(2000);
+}
+
 static int
 start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
 {
@@ -1211,6 +1224,7 @@ start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
               name, name, name, vxm_log);
     return VXM_EXIT_OK;
   }
+  wait_supervisor_gone(child);
   if (g_strcmp0(state, "failed") == 0) {
     g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,
                vxm_cli_progress_get_reason(printer), vxm_log);

@@ -249,7 +249,7 @@ vxm_looking_glass_prepare(VxmHostfs *hostfs, guint64 size, uid_t uid, gid_t gid,
     return NULL;
   }
   if (journal != NULL) {
-    JsonObject *data = json_object_new();
+    g_autoptr(JsonObject) data = json_object_new();
     guint index;
     json_object_set_string_member(data, "path", host_path);
     if (!vxm_journal_begin(journal, VXM_LOOKING_GLASS_JOURNAL_KIND, data, &index, error)) {
