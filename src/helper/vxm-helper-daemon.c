@@ -1225,6 +1225,17 @@ vxm_helper_daemon_listen(VxmHelperDaemon *self, int fd, GError **error)
       return FALSE;
     }
     strcpy(addr.sun_path, self->socket_path);
+    /* a socket someone answers on is another vxmd's: taking its path would leave its clients
+     * with a vxmd that does not hold their journals */
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s >= 0 && connect(s, (struct sockaddr *)&addr, sizeof addr) == 0) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "another vxmd listens on %s: stop it first (or let it serve)",
+                  self->socket_path);
+      return FALSE;
+    }
+    if (s >= 0)
+      close(s);
     unlink(self->socket_path);
     s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 ||
