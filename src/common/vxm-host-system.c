@@ -30,13 +30,10 @@ const char *
 vxm_host_init_to_string(VxmHostInit init)
 {
   switch (init) {
-  case VXM_HOST_INIT_SYSTEMD:
-    return "systemd";
-  case VXM_HOST_INIT_OPENRC:
-    return "openrc";
+  case VXM_HOST_INIT_SYSTEMD: return "systemd";
+  case VXM_HOST_INIT_OPENRC: return "openrc";
   case VXM_HOST_INIT_UNKNOWN:
-  default:
-    return "unknown";
+  default: return "unknown";
   }
 }
 
@@ -47,13 +44,10 @@ char *
 vxm_host_system_vxmd_enable_command(VxmHostfs *hostfs)
 {
   switch (vxm_host_system_get_init(hostfs)) {
-  case VXM_HOST_INIT_SYSTEMD:
-    return g_strdup(SYSTEMD_ENABLE);
-  case VXM_HOST_INIT_OPENRC:
-    return g_strdup(OPENRC_ENABLE);
+  case VXM_HOST_INIT_SYSTEMD: return g_strdup(SYSTEMD_ENABLE);
+  case VXM_HOST_INIT_OPENRC: return g_strdup(OPENRC_ENABLE);
   case VXM_HOST_INIT_UNKNOWN:
-  default:
-    return g_strdup(SYSTEMD_ENABLE " (systemd) or " OPENRC_ENABLE " (OpenRC)");
+  default: return g_strdup(SYSTEMD_ENABLE " (systemd) or " OPENRC_ENABLE " (OpenRC)");
   }
 }
 
@@ -61,13 +55,10 @@ char *
 vxm_host_system_vxmd_log_hint(VxmHostfs *hostfs)
 {
   switch (vxm_host_system_get_init(hostfs)) {
-  case VXM_HOST_INIT_SYSTEMD:
-    return g_strdup("journalctl -u vxmd");
-  case VXM_HOST_INIT_OPENRC:
-    return g_strdup(VXM_HOST_VXMD_LOG);
+  case VXM_HOST_INIT_SYSTEMD: return g_strdup("journalctl -u vxmd");
+  case VXM_HOST_INIT_OPENRC: return g_strdup(VXM_HOST_VXMD_LOG);
   case VXM_HOST_INIT_UNKNOWN:
-  default:
-    return g_strdup("journalctl -u vxmd (systemd) or " VXM_HOST_VXMD_LOG " (OpenRC)");
+  default: return g_strdup("journalctl -u vxmd (systemd) or " VXM_HOST_VXMD_LOG " (OpenRC)");
   }
 }
 
@@ -75,10 +66,8 @@ char *
 vxm_host_system_vxmd_restart_command(VxmHostfs *hostfs)
 {
   switch (vxm_host_system_get_init(hostfs)) {
-  case VXM_HOST_INIT_SYSTEMD:
-    return g_strdup("sudo systemctl restart vxmd.service");
-  case VXM_HOST_INIT_OPENRC:
-    return g_strdup("sudo rc-service vxmd restart");
+  case VXM_HOST_INIT_SYSTEMD: return g_strdup("sudo systemctl restart vxmd.service");
+  case VXM_HOST_INIT_OPENRC: return g_strdup("sudo rc-service vxmd restart");
   case VXM_HOST_INIT_UNKNOWN:
   default:
     return g_strdup("sudo systemctl restart vxmd.service (systemd) or sudo rc-service vxmd "
@@ -90,10 +79,8 @@ char *
 vxm_host_system_service_command(VxmHostfs *hostfs, const char *service, const char *action)
 {
   switch (vxm_host_system_get_init(hostfs)) {
-  case VXM_HOST_INIT_SYSTEMD:
-    return g_strdup_printf("sudo systemctl %s %s", action, service);
-  case VXM_HOST_INIT_OPENRC:
-    return g_strdup_printf("sudo rc-service %s %s", service, action);
+  case VXM_HOST_INIT_SYSTEMD: return g_strdup_printf("sudo systemctl %s %s", action, service);
+  case VXM_HOST_INIT_OPENRC: return g_strdup_printf("sudo rc-service %s %s", service, action);
   case VXM_HOST_INIT_UNKNOWN:
   default:
     return g_strdup_printf("sudo systemctl %s %s (systemd) or sudo rc-service %s %s (OpenRC)",

@@ -1230,8 +1230,7 @@ vxm_helper_daemon_listen(VxmHelperDaemon *self, int fd, GError **error)
     s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s >= 0 && connect(s, (struct sockaddr *)&addr, sizeof addr) == 0) {
       g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                  "another vxmd listens on %s: stop it first (or let it serve)",
-                  self->socket_path);
+                  "another vxmd listens on %s: stop it first (or let it serve)", self->socket_path);
       return FALSE;
     }
     if (s >= 0)
