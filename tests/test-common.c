@@ -313,10 +313,10 @@ test_host_system_overlay_root(void)
   g_assert_cmpstr(vxm_host_system_change_kind(fs, "/etc/vxm/vxmd.conf"), ==, "until reboot");
   steps = vxm_host_system_lasting_steps(fs, "edit /etc/default/grub and run update-grub");
   g_assert_cmpstr(steps, ==,
-                  "this root is an overlay on tmpfs that the next boot discards, so do it in the "
-                  "lasting layer: sudo overlayroot-chroot (it mounts /media/root-ro read-write "
-                  "and logs to /var/log/overlayroot-audit.log), edit /etc/default/grub and run "
-                  "update-grub there, then exit (read-only again)");
+                  "sudo overlayroot-chroot (this root is an overlay on tmpfs that the next boot "
+                  "discards; it opens the lasting layer, /media/root-ro, read-write and logs to "
+                  "/var/log/overlayroot-audit.log), edit /etc/default/grub and run update-grub "
+                  "there, then exit (read-only again)");
   vxm_host_root_kind_clear(&kind);
 
   /* the upper layer on a disk: lasting */

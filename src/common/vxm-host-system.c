@@ -261,9 +261,9 @@ vxm_host_system_lasting_steps(VxmHostfs *hostfs, const char *inside)
   if (!kind.volatile_)
     return NULL;
   return g_strdup_printf(
-      "this root is an overlay on %s that the next boot discards, so do it in the lasting layer: "
-      "sudo overlayroot-chroot (it mounts %s read-write and logs to %s), %s there, then exit "
-      "(read-only again)",
+      "sudo overlayroot-chroot (this root is an overlay on %s that the next boot discards; it "
+      "opens the lasting layer, %s, read-write and logs to %s), %s there, then exit (read-only "
+      "again)",
       kind.upper_fs != NULL ? kind.upper_fs : "a layer that does not outlive a reboot",
       kind.lowerdir != NULL ? kind.lowerdir : "the lower layer", VXM_HOST_OVERLAYROOT_AUDIT,
       inside);

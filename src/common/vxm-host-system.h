@@ -75,9 +75,9 @@ gboolean vxm_host_system_change_is_volatile(VxmHostfs *hostfs, const char *host_
 /* "until reboot" or "lasting", for status lines. */
 const char *vxm_host_system_change_kind(VxmHostfs *hostfs, const char *host_path);
 
-/* The steps that make a change under /etc or /boot last on a volatile root, to append to a
- * fix: "this root is an overlay on tmpfs that the next boot discards: make the change in the
- * lasting layer: sudo overlayroot-chroot, then ... inside it, exit". NULL on a lasting root.
+/* The steps that make a change under /etc or /boot last on a volatile root, for a fix:
+ * "sudo overlayroot-chroot (this root is an overlay on tmpfs ...), INSIDE there, then exit
+ * (read-only again)". NULL on a lasting root.
  * @inside: what to do inside the lower layer ("edit /etc/default/grub ..."). */
 char *vxm_host_system_lasting_steps(VxmHostfs *hostfs, const char *inside);
 
