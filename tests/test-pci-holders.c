@@ -294,7 +294,8 @@ test_advice_display_managers(void)
   g_autofree char *advice2 = NULL;
 
   make_process(root, 600, "Hyprland", (const char *[]){"/dev/dri/card1", NULL});
-  vxm_test_write_file(root, "proc/600/status", "Name:\tHyprland\nUmask:\t0022\nPPid:\t550\n");
+  vxm_test_write_file(root, "proc/600/status",
+                      "Name:\tHyprland\nUmask:\t0022\nPPid:\t550\nUid:\t110\t110\t110\t110\n");
   vxm_test_write_file(root, "proc/550/comm", "greetd\n");
   vxm_test_write_file(root, "proc/550/status", "Name:\tgreetd\nPPid:\t1\n");
   advice = advice_for_holders(root);
@@ -303,6 +304,18 @@ test_advice_display_managers(void)
                   "AQ_DRM_DEVICES=/dev/dri/card0 before the greeter's command in "
                   "/etc/greetd/config.toml (command = \"env AQ_DRM_DEVICES=/dev/dri/card0 ...\"), "
                   "then sudo rc-service greetd restart");
+
+  /* the user's own session under greetd (the user's uid): the compositor's advice */
+  make_process(root, 610, "Hyprland", (const char *[]){"/dev/dri/card1", NULL});
+  vxm_test_write_file(root, "proc/610/status",
+                      "Name:\tHyprland\nPPid:\t560\nUid:\t1000\t1000\t1000\t1000\n");
+  vxm_test_write_file(root, "proc/560/comm", "greetd\n");
+  vxm_test_write_file(root, "proc/560/status", "Name:\tgreetd\nPPid:\t1\n");
+  g_clear_pointer(&advice, g_free);
+  advice = advice_for_holders(root);
+  g_assert_nonnull(strstr(advice,
+                          "; Hyprland uses this card: add `env = "
+                          "AQ_DRM_DEVICES,/dev/dri/card0` to ~/.config/hypr/hyprland.conf"));
 
   make_process(root2, 800, "sddm-greeter-qt", (const char *[]){"/dev/dri/renderD129", NULL});
   vxm_test_write_file(root2, "proc/800/status", "Name:\tsddm-greeter-qt\nPPid:\t790\n");

@@ -229,7 +229,22 @@ host_cards(VxmHostfs *hostfs, const char *bdf, const char *separator)
   return g_strjoinv(separator, (char **)cards->pdata);
 }
 
-/* The display manager a process runs under (greetd, sddm), from its PPid chain; NULL if none. */
+/* The real uid of process @pid, -1 when unknown. */
+static gint64
+process_uid(VxmHostfs *hostfs, gint64 pid)
+{
+  g_autofree char *path = g_strdup_printf(VXM_HOST_PROC "/%" G_GINT64_FORMAT "/status", pid);
+  g_autofree char *status = NULL;
+  const char *uid;
+
+  if (!vxm_hostfs_read_file(hostfs, path, &status, NULL, NULL))
+    return -1;
+  uid = strstr(status, "\nUid:");
+  return uid != NULL ? g_ascii_strtoll(uid + 5, NULL, 10) : -1;
+}
+
+/* The display manager a process runs under (greetd, sddm), from its PPid chain; NULL if none.
+ * A user's own session runs under it too: the greeter is the one with a system uid. */
 static char *
 display_manager_of(VxmHostfs *hostfs, gint64 pid)
 {
@@ -286,6 +301,9 @@ static char *
 advice_for(VxmHostfs *hostfs, const char *bdf, VxmPciHolder *holder)
 {
   g_autofree char *manager = display_manager_of(hostfs, holder->pid);
+  gint64 uid = process_uid(hostfs, holder->pid);
+  /* greetd's greeter runs as _greetd or greeter, SDDM's as sddm: system users */
+  gboolean greeter = manager != NULL && uid >= 0 && uid < 1000;
   g_autofree char *cards = NULL;
   g_autofree char *how = NULL;
   g_autoptr(GString) how_text = NULL;
@@ -299,10 +317,10 @@ advice_for(VxmHostfs *hostfs, const char *bdf, VxmPciHolder *holder)
     }
   }
   if (strcmp(holder->comm, "sddm") == 0 || g_str_has_prefix(holder->comm, "sddm-greeter") ||
-      g_strcmp0(manager, "sddm") == 0) {
+      (greeter && strcmp(manager, "sddm") == 0)) {
     g_autofree char *restart = vxm_host_system_service_command(hostfs, "sddm", "restart");
 
-    cards = host_cards(hostfs, bdf, ",");
+    cards = host_cards(hostfs, bdf, ":");
     return g_strdup_printf(
         "SDDM's greeter uses this card (%s): limit it to the host GPU (Wayland greeter: "
         "KWIN_DRM_DEVICES=%s in the CompositorCommand of [Wayland] in /etc/sddm.conf.d/; X11: "
@@ -314,7 +332,7 @@ advice_for(VxmHostfs *hostfs, const char *bdf, VxmPciHolder *holder)
       continue;
     /* aquamarine and wlroots take ':' between cards, KWin ':' too */
     cards = host_cards(hostfs, bdf, ":");
-    if (g_strcmp0(manager, "greetd") == 0) {
+    if (greeter && strcmp(manager, "greetd") == 0) {
       g_autofree char *restart = vxm_host_system_service_command(hostfs, "greetd", "restart");
 
       return g_strdup_printf("greetd's greeter runs %s on this card: put %s=%s before the "
