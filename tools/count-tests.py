@@ -1,75 +1,128 @@
 #!/usr/bin/env python3
 """Counts individual test cases (TAP lines) in meson's testlog.json files.
 
-Prints one line per log and returns the totals; with --ci, a skip whose reason says the test
-needs root or FUSE counts as a failure, so such tests never silently skip in CI.
+Usage: count-tests.py [--ci] [LABEL=]LOG...
+
+Prints one line per log with what kind of checks it holds (behaviour tests, fuzz corpus
+replays, which only catch crashes, package checks...), a breakdown by kind, and last the
+total "N passed, N failed[, N skipped]". A LABEL names a log's run ("sanitizers",
+"trixie"...): the same tests run again under another build are reported apart from the
+first run, never as new tests.
+
+With --ci every skip is a failure unless its reason matches ALLOWED_SKIPS below: a test that
+cannot run in CI is a test that did not prove anything there.
 """
 import json
 import re
 import sys
 
+# Skips that CI accepts, each with why it cannot run on CI's machine. Keep it short: every
+# entry is a behaviour CI does not check.
+ALLOWED_SKIPS = [
+    # (regular expression on the skip's reason, why CI cannot run it). Empty: CI's machine
+    # runs every test (it is root, has FUSE, two CPUs and every package tools/packages.txt
+    # names). An entry is a behaviour CI no longer checks: add one only with its reason.
+]
+
+
+def kind_of(name):
+    bare = name.split(" / ")[-1]
+    if bare.startswith("fuzz-"):
+        return "fuzz corpus replays (crash checks)"
+    if bare.startswith("check-package") or "package" in name.split(" / ")[0]:
+        return "package checks"
+    return "behaviour tests"
+
 
 def count(path, ci):
-    passed = failed = skipped = 0
+    """Returns {kind: [passed, failed, skipped]} and the failures' descriptions."""
+    kinds = {}
     failures = []
+
+    def add(kind, i):
+        kinds.setdefault(kind, [0, 0, 0])[i] += 1
+
     try:
         f = open(path, encoding="utf-8", errors="replace")
     except OSError as e:
         # a suite that never wrote its log ran nothing that can be counted: that is a failure
-        return 0, 1, 0, [f"{path}: no test log ({e.strerror})"]
+        add("behaviour tests", 1)
+        return kinds, [f"{path}: no test log ({e.strerror})"]
     with f:
         for line in f:
             entry = json.loads(line)
             out = entry.get("stdout") or ""
             name = entry.get("name", "?")
+            kind = kind_of(name)
             tap = [l for l in out.splitlines() if re.match(r"^(not )?ok \d+", l)]
             if not tap:
                 # a test that is not TAP (or crashed before printing): count the process
                 if entry.get("result") in ("OK", "EXPECTEDFAIL"):
-                    passed += 1
+                    add(kind, 0)
                 elif entry.get("result") == "SKIP":
-                    skipped += 1
+                    if ci:
+                        add(kind, 1)
+                        failures.append(f"{name}: skipped in CI (the whole program)")
+                    else:
+                        add(kind, 2)
                 else:
-                    failed += 1
+                    add(kind, 1)
                     failures.append(f"{name}: {entry.get('result')}")
                 continue
+            before = len(failures)
             for l in tap:
                 skip = re.search(r"#\s*SKIP\b(.*)", l, re.I)
                 if l.startswith("not ok") and not re.search(r"#\s*TODO", l, re.I):
-                    failed += 1
+                    add(kind, 1)
                     failures.append(f"{name}: {l}")
                 elif skip:
-                    reason = skip.group(1).lower()
-                    if ci and ("root" in reason or "fuse" in reason):
-                        failed += 1
-                        failures.append(f"{name}: skipped in CI: {l}")
+                    reason = skip.group(1).strip()
+                    if ci and not any(re.search(p, reason, re.I) for p, _ in ALLOWED_SKIPS):
+                        add(kind, 1)
+                        failures.append(f"{name}: skipped in CI, and the reason is not on "
+                                        f"count-tests.py's allow-list: {l}")
                     else:
-                        skipped += 1
+                        add(kind, 2)
                 else:
-                    passed += 1
+                    add(kind, 0)
             if entry.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL"):
                 # the process failed although its TAP lines did not say so (crash, sanitizer)
-                if not any(f.startswith(name + ":") for f in failures):
-                    failed += 1
+                if len(failures) == before:
+                    add(kind, 1)
                     failures.append(f"{name}: process {entry.get('result')}")
-    return passed, failed, skipped, failures
+    return kinds, failures
+
+
+def fmt(p, f, s):
+    line = f"{p} passed, {f} failed"
+    if s:
+        line += f", {s} skipped"
+    return line
 
 
 def main():
     ci = "--ci" in sys.argv
-    logs = [a for a in sys.argv[1:] if not a.startswith("--")]
-    tp = tf = ts = 0
-    for log in logs:
-        p, f, s, failures = count(log, ci)
-        print(f"{log}: {p} passed, {f} failed, {s} skipped")
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    total = [0, 0, 0]
+    breakdown = {}
+    for arg in args:
+        label, _, log = arg.rpartition("=") if "=" in arg else ("", "", arg)
+        kinds, failures = count(log, ci)
+        for kind, c in kinds.items():
+            key = f"{kind}, {label}" if label else kind
+            b = breakdown.setdefault(key, [0, 0, 0])
+            for i in range(3):
+                b[i] += c[i]
+                total[i] += c[i]
+        sums = [sum(c[i] for c in kinds.values()) for i in range(3)]
+        print(f"{label + ': ' if label else ''}{log}: {fmt(*sums)}")
         for x in failures:
             print(f"  FAILED {x}")
-        tp, tf, ts = tp + p, tf + f, ts + s
-    line = f"{tp} passed, {tf} failed"
-    if ts:
-        line += f", {ts} skipped"
-    print(line)
-    return 1 if tf or tp == 0 else 0
+    print("by kind:")
+    for key, c in breakdown.items():
+        print(f"  {key}: {fmt(*c)}")
+    print(fmt(*total))
+    return 1 if total[1] or total[0] == 0 else 0
 
 
 if __name__ == "__main__":
