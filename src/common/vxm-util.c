@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -173,5 +174,23 @@ vxm_parse_size(const char *text, guint64 *out_bytes)
   if (value > G_MAXUINT64 / mult)
     return FALSE;
   *out_bytes = value * mult;
+  return TRUE;
+}
+
+gboolean
+vxm_pidfd_is_alive(int pidfd)
+{
+  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  int ready;
+
+  do
+    ready = poll(&p, 1, 0);
+  while (ready < 0 && errno == EINTR);
+  if (ready < 0)
+    return FALSE;
+  if (ready > 0) {
+    errno = (p.revents & POLLNVAL) != 0 ? EBADF : ESRCH;
+    return FALSE;
+  }
   return TRUE;
 }

@@ -639,7 +639,7 @@ raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GP
                 "raise-memlock: the fd passed is not a pidfd (pidfd_open(2) the process)");
     return FALSE;
   }
-  if (pid < 0 || syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0) {
+  if (pid < 0 || !vxm_pidfd_is_alive(pidfd)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
                 "raise-memlock: the process of that pidfd has exited: nothing raised");
     return FALSE;
