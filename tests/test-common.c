@@ -1,5 +1,10 @@
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/vxm-error.h"
 #include "common/vxm-host-system.h"
@@ -346,6 +351,29 @@ test_host_system_overlay_root(void)
   vxm_test_rm_rf(root);
 }
 
+/* A pidfd's process: alive while it runs, ESRCH once it has exited. */
+static void
+test_pidfd_is_alive(void)
+{
+  pid_t child = fork();
+  int pidfd;
+
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  g_assert_cmpint(child, >, 0);
+  pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+  g_assert_cmpint(pidfd, >=, 0);
+  g_assert_true(vxm_pidfd_is_alive(pidfd));
+  g_assert_cmpint(kill(child, SIGKILL), ==, 0);
+  g_assert_cmpint(waitpid(child, NULL, 0), ==, child);
+  errno = 0;
+  g_assert_false(vxm_pidfd_is_alive(pidfd));
+  g_assert_cmpint(errno, ==, ESRCH);
+  close(pidfd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -359,6 +387,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/util/atomic-replace", test_atomic_replace);
   g_test_add_func("/vxm/util/format-bytes", test_format_bytes);
   g_test_add_func("/vxm/memory/meminfo", test_meminfo);
+  g_test_add_func("/vxm/util/pidfd-is-alive", test_pidfd_is_alive);
   g_test_add_func("/vxm/host-system/init", test_host_system_init);
   g_test_add_func("/vxm/host-system/overlay-root", test_host_system_overlay_root);
   return g_test_run();
