@@ -431,6 +431,47 @@ test_vxmd_answers(Fixture *f, gconstpointer data)
   g_assert_true(g_subprocess_wait(daemon, NULL, &error));
 }
 
+/* The real vxmd for group root, with no system bus: nobody is outside the group, and the check
+ * shows vxmd's own refusal (polkit could not be asked) with the fix. */
+static void
+test_vxmd_refuses(Fixture *f, gconstpointer data)
+{
+  g_autofree char *vxmd = vxm_test_build_path("src/vxmd");
+  g_autoptr(GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) daemon = NULL;
+  g_autoptr(GDataInputStream) err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(ChildCheck) refused = {0};
+  g_autofree char *line = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  g_assert_cmpint(chmod(f->root, 0755), ==, 0);
+  g_subprocess_launcher_setenv(launcher, "DBUS_SYSTEM_BUS_ADDRESS",
+                               "unix:path=/nonexistent/vxm-test-no-system-bus", TRUE);
+  daemon = g_subprocess_launcher_spawn(launcher, &error, vxmd, "--root", f->root, "--group", "root",
+                                       NULL);
+  g_assert_no_error(error);
+  err = g_data_input_stream_new(g_subprocess_get_stderr_pipe(daemon));
+  while ((line = g_data_input_stream_read_line(err, NULL, NULL, &error)) != NULL) {
+    if (strstr(line, "vxmd ready") != NULL)
+      break;
+    g_clear_pointer(&line, g_free);
+  }
+  g_assert_no_error(error);
+  g_assert_nonnull(line);
+
+  vxmd_check_as_nobody(f, "root", -1, &refused);
+  g_assert_cmpint(refused.status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_nonnull(strstr(refused.message, "nobody is not in group root, and polkit could not be "
+                                           "asked"));
+  g_assert_nonnull(strstr(refused.fix, "sudo usermod -aG root nobody"));
+
+  g_subprocess_send_signal(daemon, SIGTERM);
+  g_assert_true(g_subprocess_wait(daemon, NULL, &error));
+}
+
 /* Every failed check of @ctx's host has a fix; returns how many failed. */
 static guint
 assert_every_fail_has_fix(const char *host, VxmCheckContext *ctx)
@@ -562,6 +603,8 @@ main(int argc, char **argv)
   ADD("/vxm/host/check/vxmd/root-needs-none", test_vxmd_root, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/vxmd/group-and-daemon", test_vxmd_group, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/vxmd/answers", test_vxmd_answers, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/vxmd/refuses-without-polkit", test_vxmd_refuses,
+      VXM_TEST_MACHINE_INTEL_NVIDIA);
   status = g_test_run();
   vxm_test_rm_rf(cache);
   return status;

@@ -215,6 +215,90 @@ pidfd_exited(int pidfd, int timeout_ms)
   return n == 1;
 }
 
+/* Every file vxm may write on the simulated host, outside the kernel's /sys and /proc (which
+ * vxm_simhost_state() describes as the kernel would): /run (the journal folder, vxmd's
+ * socket), /dev (device nodes, /dev/shm), /etc, /var. One line a file: type, mode, owner and,
+ * for a regular file, its contents' checksum. A folder vxm makes and leaves empty shows. */
+static void
+tree_lines(const char *root, const char *rel, GPtrArray *lines)
+{
+  g_autofree char *path = g_build_filename(root, rel, NULL);
+  g_autoptr(GDir) dir = NULL;
+  struct stat st;
+  const char *name;
+
+  if (lstat(path, &st) != 0)
+    return;
+  if (S_ISREG(st.st_mode)) {
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    g_autofree char *sum = NULL;
+
+    /* device nodes are regular files on the simulated host: their contents are not data */
+    if (g_str_has_prefix(rel, "/dev/") && !g_str_has_prefix(rel, "/dev/shm/"))
+      sum = g_strdup("-");
+    else if (g_file_get_contents(path, &text, &len, NULL))
+      sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)text, len);
+    else
+      sum = g_strdup("unreadable");
+    g_ptr_array_add(lines, g_strdup_printf("file %s %04o %u:%u %s", rel, st.st_mode & 07777,
+                                           st.st_uid, st.st_gid, sum));
+    return;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    g_autofree char *target = g_file_read_link(path, NULL);
+
+    g_ptr_array_add(lines, g_strdup_printf("link %s -> %s", rel, target));
+    return;
+  }
+  g_ptr_array_add(lines, g_strdup_printf("%s %s %04o %u:%u", S_ISDIR(st.st_mode) ? "dir" : "other",
+                                         rel, st.st_mode & 07777, st.st_uid, st.st_gid));
+  if (!S_ISDIR(st.st_mode) || (dir = g_dir_open(path, 0, NULL)) == NULL)
+    return;
+  while ((name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *child = g_build_filename(rel, name, NULL);
+
+    tree_lines(root, child, lines);
+  }
+}
+
+static int
+compare_lines(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *
+writable_tree(E2e *e)
+{
+  static const char *const tops[] = {"/run", "/dev", "/etc", "/var", "/tmp"};
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+  GString *out = g_string_new(NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS(tops); i++)
+    tree_lines(vxm_simhost_root(e->sim), tops[i], lines);
+  g_ptr_array_sort(lines, compare_lines);
+  for (guint i = 0; i < lines->len; i++)
+    g_string_append_printf(out, "%s\n", (char *)lines->pdata[i]);
+  return g_string_free(out, FALSE);
+}
+
+/* The driver the simulated kernel itself has for @bdf (its state, not what vxm says). */
+static char *
+sim_driver_of(E2e *e, const char *bdf)
+{
+  g_autofree char *state = vxm_simhost_state(e->sim);
+  g_autofree char *key = g_strdup_printf("pci %s ", bdf);
+  const char *line = strstr(state, key);
+  const char *drv;
+
+  g_assert_nonnull(line);
+  drv = strstr(line, "driver=");
+  g_assert_nonnull(drv);
+  drv += strlen("driver=");
+  return g_strndup(drv, strcspn(drv, " \n"));
+}
+
 static JsonNode *
 qmp_query(const char *execute)
 {
@@ -371,8 +455,11 @@ test_start_stop(void)
   E2e e = {0};
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
+  g_autofree char *tree_before = NULL;
+  g_autofree char *tree_after = NULL;
   g_autofree char *out = NULL;
   g_autofree char *argv_text = NULL;
+  int qemu_fd, swtpm_fd, supervisor_fd;
   g_autofree char *serial = NULL;
   g_autoptr(JsonObject) status = NULL;
   g_autoptr(JsonNode) tpm = NULL;
@@ -389,6 +476,7 @@ test_start_stop(void)
   e2e_setup(&e);
   init_vm(&e);
   before = vxm_simhost_state(e.sim);
+  tree_before = writable_tree(&e);
   pool_before = sim_uint(&e, POOL_2M);
   sim_stat(&e, G915_KBD, &kbd_before);
   vxm_simhost_clear_log(e.sim);
@@ -427,6 +515,20 @@ test_start_stop(void)
   g_assert_cmpint(json_object_get_int_member(status, "supervisor_pid"), >, 0);
   g_assert_cmpstr(json_object_get_string_member(status, "gpu"), ==, "0000:01:00.0");
   assert_devices_on(status, "vfio-pci");
+  /* and the simulated kernel agrees, for each of the card's four functions */
+  for (guint fn = 0; fn < 4; fn++) {
+    g_autofree char *bdf = g_strdup_printf("0000:01:00.%u", fn);
+    g_autofree char *driver = sim_driver_of(&e, bdf);
+
+    g_assert_cmpstr(driver, ==, "vfio-pci");
+  }
+  /* taken now, so that a reused pid cannot answer for them after the stop */
+  qemu_fd = pidfd_of(json_object_get_int_member(status, "qemu_pid"));
+  swtpm_fd = pidfd_of(json_object_get_int_member(status, "swtpm_pid"));
+  supervisor_fd = pidfd_of(json_object_get_int_member(status, "supervisor_pid"));
+  g_assert_cmpint(qemu_fd, >=, 0);
+  g_assert_cmpint(swtpm_fd, >=, 0);
+  g_assert_cmpint(supervisor_fd, >=, 0);
   entries = json_object_get_array_member(json_object_get_object_member(status, "host"), "entries");
   /* the four functions' binding, the pools, /dev/vfio/1 and the four input nodes; hugepages =
    * auto tried 1 GiB pages first (the machine makes none at run time: that entry is undone)
@@ -495,8 +597,15 @@ test_start_stop(void)
     g_assert_true(powerdown < timed_out);
     g_assert_nonnull(strstr(timed_out, "QMP quit"));
   }
+  /* QEMU and swtpm have exited when the stop returns; the supervisor right after */
+  g_assert_true(pidfd_exited(qemu_fd, 0));
+  g_assert_true(pidfd_exited(swtpm_fd, 0));
+  g_assert_true(pidfd_exited(supervisor_fd, 30000));
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
+  /* every file vxm may write is as it was: no journal folder, socket or shared memory left */
+  tree_after = writable_tree(&e);
+  g_assert_cmpstr(tree_after, ==, tree_before);
   /* the pool is back at its previous count, the keyboard back to its owner and mode */
   g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
   sim_stat(&e, G915_KBD, &kbd_after);
@@ -537,6 +646,8 @@ test_kill_recover(void)
   E2e e = {0};
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
+  g_autofree char *tree_before = NULL;
+  g_autofree char *tree_after = NULL;
   g_autofree char *out = NULL;
   g_autoptr(JsonObject) status = NULL;
   g_autoptr(VxmVmPaths) paths = NULL;
@@ -551,6 +662,7 @@ test_kill_recover(void)
   init_vm(&e);
   paths = vxm_vm_paths_new(VM, NULL);
   before = vxm_simhost_state(e.sim);
+  tree_before = writable_tree(&e);
   pool_before = sim_uint(&e, POOL_2M);
   g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
   status = status_json(&e);
@@ -590,6 +702,8 @@ test_kill_recover(void)
   g_assert_cmpint(run_vxm(&e, NULL, "recover", NULL), ==, 0);
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
+  tree_after = writable_tree(&e);
+  g_assert_cmpstr(tree_after, ==, tree_before);
   g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
   e2e_teardown(&e);
 }
@@ -951,12 +1065,6 @@ wait_kbd(E2e *e, const char *want)
       return;
   }
   g_assert_cmpstr(line, ==, want);
-}
-
-static int
-compare_lines(const void *a, const void *b)
-{
-  return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The simulator's state dump as sorted lines, with @from replaced by @to: a node renumbered by

@@ -1,12 +1,19 @@
 /* test-vxmd: the real vxmd (root) on simulated workstations, asked by real unprivileged users.
  *
  * Users and a group are made for the test (vxmt<pid>a in the group, vxmt<pid>b in it too,
- * vxmt<pid>o outside it) and removed at exit, even when an assertion fails. Every hostile
+ * vxmt<pid>o outside it; for polkit, d, i and r outside it with an active local, an inactive
+ * local and a remote session) and removed at exit, even when an assertion fails. Every hostile
  * request must be refused with nothing changed on the host: the simulator's state dump is the
  * same and its log (every sysfs write, chown, chmod, open of a device node) is empty.
+ *
+ * vxmd gets no system bus (polkit cannot be asked, the group alone decides), except in the
+ * /vxm/vxmd/polkit/ tests, which start a real polkitd on a bus of their own
+ * (vxm-test-polkit.h).
  */
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <grp.h>
+#include <json-glib/json-glib.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -17,20 +24,31 @@
 #include <unistd.h>
 
 #include "vxm-simhost-fixture.h"
+#include "vxm-test-polkit.h"
 #include "vxm-test-users.h"
 #include "vxm-test-util.h"
 
 static char group_name[64];
 static char user_a[32], user_b[32], user_out[32];
+static char user_d[32], user_i[32], user_r[32]; /* polkit: desktop, inactive, remote */
 static guint hostile_cases;
 
+/* the system bus vxmd is given: by default one that does not exist */
+static const char *vxmd_bus_address = "unix:path=/nonexistent/vxm-test-no-system-bus";
+/* user -> cgroup.procs of their login session (vxm-test-polkit.h), for their clients */
+static GHashTable *session_procs;
+
 static GPid running_vxmd; /* killed on any exit, so an assertion leaves nothing behind */
+static VxmTestPolkit *running_polkit; /* the same */
 
 static void
 stop_running_vxmd(void)
 {
-  if (running_vxmd > 0)
+  if (running_vxmd > 0) {
     kill(running_vxmd, SIGTERM);
+    waitpid(running_vxmd, NULL, 0);
+  }
+  g_clear_pointer(&running_polkit, vxm_test_polkit_free);
 }
 
 static void
@@ -45,6 +63,13 @@ make_users(void)
   vxm_test_user_add(user_a, group_name);
   vxm_test_user_add(user_b, group_name);
   vxm_test_user_add(user_out, NULL);
+  g_snprintf(user_d, sizeof user_d, "vxmt%dd", (int)getpid());
+  g_snprintf(user_i, sizeof user_i, "vxmt%di", (int)getpid());
+  g_snprintf(user_r, sizeof user_r, "vxmt%dr", (int)getpid());
+  vxm_test_user_add(user_d, NULL);
+  vxm_test_user_add(user_i, NULL);
+  vxm_test_user_add(user_r, NULL);
+  session_procs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 }
 
 static uid_t
@@ -62,13 +87,17 @@ typedef struct {
   char *socket;
 } Host;
 
-/* child setup for a socket-activated vxmd: LISTEN_PID must be its own pid, known only here */
+/* child setup for vxmd: its system bus; when socket-activated (@data), LISTEN_PID must be its
+ * own pid, known only here */
 static void
-set_listen_pid(gpointer data)
+vxmd_child_setup(gpointer data)
 {
   char pid[32];
 
-  (void)data;
+  if (setenv("DBUS_SYSTEM_BUS_ADDRESS", vxmd_bus_address, 1) != 0)
+    _exit(121);
+  if (data == NULL)
+    return;
   g_snprintf(pid, sizeof pid, "%d", (int)getpid());
   if (setenv("LISTEN_PID", pid, 1) != 0 || setenv("LISTEN_FDS", "1", 1) != 0)
     _exit(121);
@@ -79,7 +108,7 @@ socket_ready(const char *path)
 {
   struct stat st;
 
-  return stat(path, &st) == 0 && (st.st_mode & 07777) == 0660;
+  return stat(path, &st) == 0 && (st.st_mode & 07777) == 0666;
 }
 
 /* how long vxmd waits for a silent client: short, so the silent-client case ends soon */
@@ -104,9 +133,9 @@ host_spawn_vxmd(Host *h, int listen_fd)
   if (listen_fd < 0)
     h->socket = vxm_simhost_path(h->sim, "/run/vxm/vxmd.sock");
   g_assert_true(g_spawn_async_with_pipes_and_fds(
-      NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, listen_fd >= 0 ? set_listen_pid : NULL, NULL, -1,
-      -1, -1, listen_fd >= 0 ? &listen_fd : NULL, listen_fd >= 0 ? &target : NULL,
-      listen_fd >= 0 ? 1 : 0, &h->vxmd, NULL, NULL, NULL, &error));
+      NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, vxmd_child_setup,
+      listen_fd >= 0 ? GINT_TO_POINTER(1) : NULL, -1, -1, -1, listen_fd >= 0 ? &listen_fd : NULL,
+      listen_fd >= 0 ? &target : NULL, listen_fd >= 0 ? 1 : 0, &h->vxmd, NULL, NULL, NULL, &error));
   g_assert_no_error(error);
   running_vxmd = h->vxmd;
   if (listen_fd >= 0)
@@ -206,6 +235,27 @@ run_vxm_tree(Host *h)
 /* Runs the raw client as @user; its reply line in @out_reply. Exit: 0 ok, 1 refused. */
 static char *last_stderr;
 
+typedef struct {
+  const char *user;
+  const char *session_procs; /* NULL: no login session */
+} ClientAs;
+
+/* child setup: into @user's login session (its cgroup) while still root, then become @user */
+static void
+become_user_in_session(gpointer data)
+{
+  const ClientAs *as = data;
+
+  if (as->session_procs != NULL) {
+    int fd = open(as->session_procs, O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0 || write(fd, "0\n", 2) != 2)
+      _exit(122);
+    close(fd);
+  }
+  vxm_test_become_user((gpointer)as->user);
+}
+
 static int
 client(Host *h, const char *user, const char *mode, const char *arg, const char *arg2,
        char **out_reply)
@@ -215,9 +265,10 @@ client(Host *h, const char *user, const char *mode, const char *arg, const char 
   char *err = NULL;
   g_autoptr(GError) error = NULL;
   int status = 0;
+  ClientAs as = {user, session_procs != NULL ? g_hash_table_lookup(session_procs, user) : NULL};
 
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, vxm_test_become_user,
-                             (gpointer)user, out_reply, &err, &status, &error));
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, become_user_in_session,
+                             &as, out_reply, &err, &status, &error));
   g_assert_no_error(error);
   g_free(last_stderr);
   last_stderr = err;
@@ -250,14 +301,7 @@ refused(Host *h, const char *user, const char *mode, const char *arg, const char
 
   vxm_simhost_clear_log(h->sim);
   rc = client(h, user, mode, arg, arg2, &reply);
-  if (rc == 3) {
-    /* the socket's mode (0660, group vxm) is the first door: the kernel refused connect() */
-    g_assert_cmpstr(why, ==, "Permission denied");
-    g_assert_nonnull(strstr(last_stderr, why));
-    g_free(reply);
-    reply = g_strdup("\"ok\":false Permission denied");
-  }
-  g_assert_cmpint(rc, !=, 0);
+  g_assert_cmpint(rc, ==, 1); /* vxmd's refusal: anyone may connect (0666) */
   if (strstr(reply, why) == NULL)
     g_error("request %s %s as %s: expected a refusal saying '%s', got: %s", mode,
             arg != NULL ? arg : "", user, why, reply);
@@ -359,9 +403,18 @@ test_hostile(void)
     return;
   h = host_start("intel-nvidia-turing", NULL);
 
-  /* not in the group: even hello */
-  refused(h, user_out, "line", "{\"vxmd\":1,\"request\":\"hello\"}", NULL, "Permission denied");
-  refused(h, user_out, "line", PREPARE_A, NULL, "Permission denied");
+  /* not in the group, polkit cannot be asked: hello only (it says who they are) */
+  g_assert_cmpint(ask(h, user_out, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, user_out));
+  g_clear_pointer(&reply, g_free);
+  refused(h, user_out, "line", PREPARE_A, NULL, "and polkit could not be asked");
+  refused(h, user_out, "line", PREPARE_A, NULL, "so group vxm-test-");
+  refused(h, user_out, "line", "{\"vxmd\":1,\"request\":\"journal-status\"}", NULL,
+          "join group vxm-test-");
+  refused(h, user_out, "line", "{\"vxmd\":1,\"request\":\"dmi-identity\"}", NULL,
+          "and polkit could not be asked");
+  refused(h, user_out, "line", "{\"vxmd\":1,\"request\":\"recover\"}", NULL,
+          "and polkit could not be asked");
   /* malformed, truncated, oversized */
   refused(h, user_a, "line", "this is not json", NULL, "not JSON");
   refused(h, user_a, "line", "[1,2,3]", NULL, "JSON object");
@@ -409,7 +462,7 @@ test_hostile(void)
           "{\"vxmd\":1,\"request\":\"gpu-status\",\"gpu\":\"../../sys/bus/pci/devices\"}", NULL,
           "gpu");
   refused(h, user_out, "line", "{\"vxmd\":1,\"request\":\"gpu-status\",\"gpu\":\"" GPU "\"}", NULL,
-          "Permission denied");
+          "and polkit could not be asked");
   refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"gpu-status\",\"gpu\":\"0000:00:17.0\"}",
           NULL, "is not a GPU");
   /* a device outside the policy: the boot VGA, and the SATA controller */
@@ -467,6 +520,9 @@ test_hostile(void)
           "only that user or root");
   refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"revoke-nodes\",\"vm\":\"alpha\"}", NULL,
           "only that user or root");
+  refused(h, user_out, "line",
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL,
+          "and polkit could not be asked");
   refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}", NULL,
           "only that user or root");
   refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", NULL,
@@ -732,7 +788,7 @@ test_socket_activation(void)
   vxm_test_rm_rf(tmp);
 }
 
-/* Started without systemd (OpenRC): vxmd makes its own socket, 0660 root:GROUP as
+/* Started without systemd (OpenRC): vxmd makes its own socket, 0666 root:root as
  * vxmd.socket gives it, and a second vxmd on the same root refuses to take it over (the first
  * keeps serving), where an unlink would have left the first one's clients talking to a vxmd
  * that does not hold their journals. */
@@ -743,7 +799,6 @@ test_own_socket_second_refused(void)
   g_autofree char *err = NULL;
   g_autoptr(GError) error = NULL;
   struct stat st;
-  struct group *grp;
   int status = -1;
   Host *h;
 
@@ -752,11 +807,9 @@ test_own_socket_second_refused(void)
   h = host_start("intel-nvidia-turing", NULL);
   g_assert_cmpint(stat(h->socket, &st), ==, 0);
   g_assert_true(S_ISSOCK(st.st_mode));
-  g_assert_cmpint(st.st_mode & 07777, ==, 0660);
+  g_assert_cmpint(st.st_mode & 07777, ==, 0666);
   g_assert_cmpint(st.st_uid, ==, 0);
-  grp = getgrnam(group_name);
-  g_assert_nonnull(grp);
-  g_assert_cmpint(st.st_gid, ==, grp->gr_gid);
+  g_assert_cmpint(st.st_gid, ==, 0);
 
   vxmd = vxm_test_build_path("src/vxmd");
   {
@@ -841,6 +894,243 @@ test_orphan_recovered_at_start(void)
   host_stop(h);
 }
 
+/* ---------------------------------------------------------------- polkit */
+
+static char *
+policy_file(void)
+{
+  return g_build_filename(g_getenv("VXM_SOURCE_DIR"), "data", "polkit", "org.vxm.vxmd.policy",
+                          NULL);
+}
+
+/* A real polkitd on a bus of its own, vxmd asking it; NULL (test skipped) where it cannot run. */
+static VxmTestPolkit *
+polkit_start(GHashTable *rules)
+{
+  g_autofree char *policy = policy_file();
+  g_autofree char *skip = NULL;
+
+  running_polkit = vxm_test_polkit_start(policy, rules, &skip);
+  if (running_polkit == NULL) {
+    g_test_skip(skip);
+    return NULL;
+  }
+  vxmd_bus_address = vxm_test_polkit_bus_address(running_polkit);
+  return running_polkit;
+}
+
+static void
+polkit_stop(void)
+{
+  vxmd_bus_address = "unix:path=/nonexistent/vxm-test-no-system-bus";
+  g_hash_table_remove_all(session_procs);
+  g_clear_pointer(&running_polkit, vxm_test_polkit_free);
+}
+
+static void
+set_session(VxmTestPolkit *pk, const char *user, VxmTestSessionKind kind)
+{
+  g_autofree char *id = g_strdup_printf("%s", user + 4); /* "vxmt" + pid + letter: letters and
+                                                            digits, as logind's ids */
+  const char *procs = vxm_test_polkit_set_session(pk, id, user, kind);
+
+  g_hash_table_insert(session_procs, g_strdup(user), g_strdup(procs));
+}
+
+static char *
+prepare_line(const char *vm, const char *gpu)
+{
+  return g_strdup_printf("{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"%s\",\"gpu\":\"%s\"}",
+                         vm, gpu);
+}
+
+static char *
+release_line(const char *vm, const char *gpu)
+{
+  return g_strdup_printf("{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"%s\",\"gpu\":\"%s\"}",
+                         vm, gpu);
+}
+
+/* @user prepares the GPU for @vm (on vfio-pci after), then gives it back (the host as before). */
+static void
+served_prepare_release(Host *h, const char *user, const char *vm)
+{
+  g_autofree char *before = vxm_simhost_state(h->sim);
+  g_autofree char *after = NULL;
+  g_autofree char *prepare = prepare_line(vm, GPU);
+  g_autofree char *release = release_line(vm, GPU);
+  g_autofree char *reply = NULL;
+  g_autofree char *driver_link = vxm_simhost_path(h->sim, "/sys/bus/pci/devices/" GPU "/driver");
+  g_autofree char *driver = NULL;
+
+  g_assert_cmpint(ask(h, user, prepare, &reply), ==, 0);
+  driver = g_file_read_link(driver_link, NULL);
+  g_assert_true(g_str_has_suffix(driver, "/vfio-pci"));
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user, release, &reply), ==, 0);
+  after = vxm_simhost_state(h->sim);
+  g_assert_cmpstr(after, ==, before);
+}
+
+#define CHALLENGE "only with an administrator's password"
+
+/* The vxmd line of `vxm check --json` run as @user (in their session, if any) on @h. */
+static char *
+vxm_check_vxmd_line(Host *h, const char *user)
+{
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  const char *argv[] = {vxm, "check", "--json", "--root", vxm_simhost_root(h->sim), NULL};
+  const char *envp[] = {"NO_COLOR=1", "LC_ALL=C.UTF-8", "HOME=/nonexistent", NULL};
+  ClientAs as = {user, g_hash_table_lookup(session_procs, user)};
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonArray *checks;
+
+  g_assert_true(g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_STDERR_TO_DEV_NULL,
+                             become_user_in_session, &as, &out, NULL, NULL, &error));
+  g_assert_no_error(error);
+  g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
+  g_assert_no_error(error);
+  checks = json_node_get_array(json_parser_get_root(parser));
+  for (guint i = 0; i < json_array_get_length(checks); i++) {
+    JsonObject *c = json_array_get_object_element(checks, i);
+
+    if (g_strcmp0(json_object_get_string_member(c, "id"), "vxmd") == 0) {
+      JsonNode *fix = json_object_get_member(c, "fix");
+      char *line = g_strdup_printf("%s: %s / %s", json_object_get_string_member(c, "status"),
+                                   json_object_get_string_member(c, "message"),
+                                   JSON_NODE_HOLDS_NULL(fix) ? "-" : json_node_get_string(fix));
+
+      g_test_message("vxm check as %s: %s", user, line);
+      return line;
+    }
+  }
+  g_error("vxm check --json has no vxmd check: %s", out);
+}
+
+/* The shipped defaults: the user of the active local session is served with no group and no
+ * password; an inactive local session, a remote one and no session are refused, naming the
+ * rule and the ways in; a member of the group is served without a session (polkit not asked);
+ * a VM started in the active session is still given back after the session went inactive. With
+ * polkitd gone, the group alone decides and the refusal says polkit could not be asked. */
+static void
+test_polkit_sessions(void)
+{
+  VxmTestPolkit *pk;
+  Host *h;
+  g_autofree char *reply = NULL;
+  g_autofree char *prepare_desk = prepare_line("desk", GPU);
+  g_autofree char *release_desk = release_line("desk", GPU);
+
+  if (!vxm_test_require_root())
+    return;
+  pk = polkit_start(NULL);
+  if (pk == NULL)
+    return;
+  set_session(pk, user_d, VXM_TEST_SESSION_ACTIVE_LOCAL);
+  set_session(pk, user_i, VXM_TEST_SESSION_INACTIVE_LOCAL);
+  set_session(pk, user_r, VXM_TEST_SESSION_REMOTE);
+  h = host_start("intel-nvidia-turing", NULL);
+
+  /* the desktop user: no group, no password */
+  served_prepare_release(h, user_d, "desk");
+  /* a member without any session: the group, polkit not asked */
+  served_prepare_release(h, user_a, "head");
+
+  /* inactive, remote, none: refused with the rule and what to do, nothing changed */
+  refused(h, user_i, "line", prepare_desk, NULL, "polkit lets");
+  refused(h, user_i, "line", prepare_desk, NULL, "org.vxm.vxmd.run-vm " CHALLENGE);
+  refused(h, user_i, "line", prepare_desk, NULL, "use vxm from the active local session");
+  refused(h, user_i, "line", prepare_desk, NULL, "join group vxm-test-");
+  refused(h, user_i, "line", prepare_desk, NULL, "rule in /etc/polkit-1/rules.d");
+  refused(h, user_r, "line", prepare_desk, NULL, "org.vxm.vxmd.run-vm " CHALLENGE);
+  refused(h, user_out, "line", prepare_desk, NULL, "org.vxm.vxmd.run-vm " CHALLENGE);
+  refused(h, user_i, "line",
+          "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"desk\",\"gpu\":\"" GPU
+          "\",\"monitor\":\"DEL:41271:1\",\"input\":15,\"to_guest\":true}",
+          NULL, "org.vxm.vxmd.switch-monitor " CHALLENGE);
+  /* hello is for anyone, and says whether (and how) they may run VMs, for `vxm check` */
+  g_assert_cmpint(ask(h, user_r, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"run_vm\":false,\"via\":\"none\",\"refusal\":\"polkit lets"));
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_d, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"run_vm\":true,\"via\":\"polkit\""));
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"hello\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"run_vm\":true,\"via\":\"group\""));
+  g_clear_pointer(&reply, g_free);
+  /* and `vxm check` tells them (it checks group vxm, which must exist as vxmd's would) */
+  vxm_test_group_add("vxm", TRUE);
+  {
+    g_autofree char *desktop = vxm_check_vxmd_line(h, user_d);
+    g_autofree char *remote = vxm_check_vxmd_line(h, user_r);
+
+    g_assert_true(g_str_has_prefix(desktop, "ok: vxmd answers at"));
+    g_assert_nonnull(strstr(desktop, "through polkit (the user of the active local session)"));
+    g_assert_true(g_str_has_prefix(remote, "fail: polkit lets"));
+    g_assert_nonnull(strstr(remote, "sudo usermod -aG vxm "));
+  }
+
+  /* the desktop user's session goes inactive while their VM holds the GPU (another user
+   * switched in): they may give it back, and take nothing more */
+  g_assert_cmpint(ask(h, user_d, prepare_desk, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  set_session(pk, user_d, VXM_TEST_SESSION_INACTIVE_LOCAL);
+  refused(h, user_d, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"desk\",\"page_size\":"
+          "2097152,\"count\":4}",
+          NULL, CHALLENGE);
+  g_assert_cmpint(ask(h, user_d, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_d, release_desk, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  set_session(pk, user_d, VXM_TEST_SESSION_ACTIVE_LOCAL);
+
+  /* polkitd stops: the group alone decides, and the refusal says why */
+  vxm_test_polkit_stop_polkitd(pk);
+  refused(h, user_d, "line", prepare_desk, NULL, "and polkit could not be asked");
+  served_prepare_release(h, user_a, "head");
+  host_stop(h);
+  polkit_stop();
+}
+
+/* An administrator's rules in /etc/polkit-1/rules.d: one lets a remote user in, one keeps the
+ * desktop user out (the refusal says a rule said no). */
+static void
+test_polkit_admin_rules(void)
+{
+  g_autoptr(GHashTable) rules = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+  g_autofree char *prepare = prepare_line("desk", GPU);
+  VxmTestPolkit *pk;
+  Host *h;
+
+  if (!vxm_test_require_root())
+    return;
+  g_hash_table_insert(
+      rules, "50-vxm-test.rules",
+      g_strdup_printf(
+          "polkit.addRule(function(action, subject) {\n"
+          "  if (action.id.indexOf(\"org.vxm.vxmd.\") != 0) return polkit.Result.NOT_HANDLED;\n"
+          "  if (subject.user == \"%s\") return polkit.Result.YES;\n"
+          "  if (subject.user == \"%s\") return polkit.Result.NO;\n"
+          "  return polkit.Result.NOT_HANDLED;\n"
+          "});\n",
+          user_r, user_d));
+  pk = polkit_start(rules);
+  if (pk == NULL)
+    return;
+  set_session(pk, user_d, VXM_TEST_SESSION_ACTIVE_LOCAL);
+  set_session(pk, user_r, VXM_TEST_SESSION_REMOTE);
+  h = host_start("intel-nvidia-turing", NULL);
+  served_prepare_release(h, user_r, "remote");
+  refused(h, user_d, "line", prepare, NULL, "polkit does not allow org.vxm.vxmd.run-vm");
+  refused(h, user_d, "line", prepare, NULL, "a rule in /etc/polkit-1/rules.d");
+  host_stop(h);
+  polkit_stop();
+  g_test_message("%u requests refused with nothing changed on the host, in all", hostile_cases);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -855,5 +1145,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
   g_test_add_func("/vxm/vxmd/start/own-socket-second-refused", test_own_socket_second_refused);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
+  g_test_add_func("/vxm/vxmd/polkit/sessions", test_polkit_sessions);
+  g_test_add_func("/vxm/vxmd/polkit/admin-rules", test_polkit_admin_rules);
   return g_test_run();
 }

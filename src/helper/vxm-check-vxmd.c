@@ -1,6 +1,7 @@
 /* vxm check: the `vxmd` check. An unprivileged vxm makes every host change through vxmd, so
- * the user must be in its group (in this login, not only in /etc/group) and the daemon must
- * answer; as root vxm makes the changes itself and vxmd is not needed. */
+ * the daemon must answer and let the user in: as a member of its group (in this login, not
+ * only in /etc/group), or through polkit (the user of the active local session), which only
+ * vxmd can ask; as root vxm makes the changes itself and vxmd is not needed. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -52,6 +53,8 @@ vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const cha
   g_autoptr(JsonNode) answer = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *fix = NULL;
+  g_autofree char *refusal = NULL;
+  gboolean member;
   struct passwd *pw;
   struct group *grp;
   const char *user;
@@ -75,7 +78,23 @@ vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const cha
                          group);
     return;
   }
-  if (!in_login_groups(grp->gr_gid)) {
+  member = in_login_groups(grp->gr_gid);
+  if (!member && vxm_helper_client_call(hostfs, &hello, -1, NULL, &answer, NULL) &&
+      answer != NULL && JSON_NODE_HOLDS_OBJECT(answer)) {
+    JsonObject *o = json_node_get_object(answer);
+
+    if (json_object_get_boolean_member_with_default(o, "run_vm", FALSE) &&
+        g_strcmp0(json_object_get_string_member_with_default(o, "via", NULL), "polkit") == 0) {
+      vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+                           "vxmd answers at %s and lets %s in through polkit (the user of the "
+                           "active local session); group %s is needed only for ssh or headless "
+                           "use",
+                           socket, user != NULL ? user : "this user", group);
+      return;
+    }
+    refusal = g_strdup(json_object_get_string_member_with_default(o, "refusal", NULL));
+  }
+  if (!member) {
     if (in_group_database(grp, user, pw != NULL ? pw->pw_gid : (gid_t)-1)) {
       fix = g_strdup_printf("log out and in again (or start a shell with: newgrp %s)", group);
       vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
@@ -85,9 +104,14 @@ vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const cha
     } else {
       fix = g_strdup_printf("sudo usermod -aG %s %s, then log out and in again", group,
                             user != NULL ? user : "$USER");
-      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
-                           "%s is not in group %s, so vxmd will not prepare the GPU for it",
-                           user != NULL ? user : "this user", group);
+      if (refusal != NULL)
+        vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix, "%s", refusal);
+      else
+        vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
+                             "%s is not in group %s, so vxmd will prepare the GPU for it only "
+                             "through polkit, as the user of the active local session (and vxmd "
+                             "did not answer to ask)",
+                             user != NULL ? user : "this user", group);
     }
     return;
   }

@@ -22,6 +22,7 @@
 #include "common/vxm-util.h"
 #include "display/vxm-display.h"
 #include "helper/vxm-dmi-identity.h"
+#include "helper/vxm-helper-auth.h"
 #include "helper/vxm-helper-protocol.h"
 #include "input/vxm-input-access.h"
 #include "journal/vxm-journal-kinds.h"
@@ -56,6 +57,7 @@ struct _VxmHelperDaemon {
   GHashTable *user_connections; /* uid -> connections open (GUINT_TO_POINTER), under lock */
   char **allowed_gpus;          /* vxmd.conf [policy] allowed_gpus (NULL: any the policy allows) */
   char **allowed_users;         /* vxmd.conf [policy] allowed_users (NULL: the whole group) */
+  VxmHelperAuth *auth;          /* root, group, polkit */
 };
 
 typedef struct {
@@ -63,7 +65,8 @@ typedef struct {
   gid_t gid;
   pid_t pid;
   char *user;
-  char *claimed_vm; /* the VM the current request claimed (claim_vm), if any */
+  VxmHelperCaller *caller; /* the same process, for vxm_helper_auth_check() */
+  char *claimed_vm;        /* the VM the current request claimed (claim_vm), if any */
   int fds[MAX_FDS];
   guint n_fds;
 } Peer;
@@ -139,6 +142,8 @@ vxm_helper_daemon_new(const VxmHelperDaemonOptions *options, GError **error)
   self->group_gid = grp.gr_gid;
   if (!load_config(self, error))
     return NULL;
+  self->auth =
+      vxm_helper_auth_new(self->group, self->group_gid, (const char *const *)self->allowed_users);
   vxm_journal_register_all_kinds();
   vxm_journal_register_kind(CLIENT_KIND, client_undo);
   self->service = g_threaded_socket_service_new(
@@ -167,6 +172,7 @@ vxm_helper_daemon_free(VxmHelperDaemon *self)
   g_hash_table_unref(self->claims);
   g_strfreev(self->allowed_gpus);
   g_strfreev(self->allowed_users);
+  vxm_helper_auth_free(self->auth);
   g_free(self->group);
   g_mutex_clear(&self->lock);
   g_mutex_clear(&self->grant_lock);
@@ -174,43 +180,6 @@ vxm_helper_daemon_free(VxmHelperDaemon *self)
 }
 
 /* ---------------------------------------------------------------- authorisation */
-
-static gboolean
-authorize(VxmHelperDaemon *self, Peer *peer, GError **error)
-{
-  struct passwd pw, *res = NULL;
-  char buf[4096];
-  gid_t groups[256];
-  int n = G_N_ELEMENTS(groups);
-
-  if (peer->uid == 0) {
-    peer->user = g_strdup("root");
-    return TRUE;
-  }
-  if (getpwuid_r(peer->uid, &pw, buf, sizeof buf, &res) != 0 || res == NULL) {
-    g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-                "uid %u has no user account on this host: vxmd serves members of group %s",
-                (guint)peer->uid, self->group);
-    return FALSE;
-  }
-  peer->user = g_strdup(pw.pw_name);
-  if (self->allowed_users != NULL &&
-      !g_strv_contains((const char *const *)self->allowed_users, pw.pw_name)) {
-    g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-                "user %s is not in allowed_users of %s: ask the administrator to add them",
-                pw.pw_name, VXM_HOST_ETC_VXM "/vxmd.conf");
-    return FALSE;
-  }
-  if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) >= 0) {
-    for (int i = 0; i < n; i++)
-      if (groups[i] == self->group_gid)
-        return TRUE;
-  }
-  g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
-              "you are not in group %s: sudo usermod -aG %s %s, then log out and in again",
-              self->group, self->group, pw.pw_name);
-  return FALSE;
-}
 
 /* The uid recorded by the VM's first request, or -1 when none was. */
 static gint64
@@ -781,6 +750,24 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     json_builder_add_int_value(b, peer->uid);
     json_builder_set_member_name(b, "user");
     json_builder_add_string_value(b, peer->user);
+    {
+      /* whether this caller may run VMs (and why not), for `vxm check` */
+      g_autoptr(GError) refusal = NULL;
+      gboolean may = vxm_helper_auth_check(self->auth, self->proc_fs, peer->caller,
+                                           VXM_HELPER_ACCESS_RUN_VM, &refusal);
+
+      json_builder_set_member_name(b, "run_vm");
+      json_builder_add_boolean_value(b, may);
+      json_builder_set_member_name(b, "via");
+      json_builder_add_string_value(b, !may                   ? "none"
+                                       : peer->uid == 0       ? "root"
+                                       : peer->caller->member ? "group"
+                                                              : "polkit");
+      if (refusal != NULL) {
+        json_builder_set_member_name(b, "refusal");
+        json_builder_add_string_value(b, refusal->message);
+      }
+    }
     json_builder_end_object(b);
     *out_result = json_builder_get_root(b);
     return TRUE;
@@ -990,6 +977,72 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
   return FALSE;
 }
 
+/* ---------------------------------------------------------------- who may ask what */
+
+/* What a request needs beyond a connection: hello is for anyone (vxm asks it first, and a
+ * stranger learns only their own uid); a monitor switch is its own polkit action; everything
+ * else (a GPU, nodes, hugepages, memlock, DMI identity, status, recovery) is running VMs. */
+static VxmHelperAccess
+request_access(const VxmHelperRequest *req)
+{
+  switch (req->op) {
+  case VXM_HELPER_OP_HELLO: return VXM_HELPER_ACCESS_ANYONE;
+  case VXM_HELPER_OP_DDC_SWITCH: return VXM_HELPER_ACCESS_SWITCH_MONITOR;
+  default: return VXM_HELPER_ACCESS_RUN_VM;
+  }
+}
+
+/* Requests that give back what a VM holds, or only read: the user whose VM it is may make them
+ * without a fresh polkit grant, so that a VM started in the active session is still torn down
+ * (and its status read) after that session went inactive or its user switched away. */
+static gboolean
+request_gives_back(const VxmHelperRequest *req)
+{
+  switch (req->op) {
+  case VXM_HELPER_OP_RELEASE_GPU:
+  case VXM_HELPER_OP_REVOKE_NODES:
+  case VXM_HELPER_OP_RELEASE_HUGEPAGES:
+  case VXM_HELPER_OP_RESTORE_ALL:
+  case VXM_HELPER_OP_RECOVER:
+  case VXM_HELPER_OP_JOURNAL_STATUS:
+  case VXM_HELPER_OP_GPU_STATUS: return TRUE;
+  case VXM_HELPER_OP_DDC_SWITCH: return !req->to_guest;
+  default: return FALSE;
+  }
+}
+
+/* @vm's journal (any VM's, when NULL) records @uid as the user who asked for it. */
+static gboolean
+uid_has_journal(VxmHelperDaemon *self, uid_t uid, const char *vm)
+{
+  g_autoptr(GPtrArray) names = NULL;
+
+  if (vm != NULL) {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, vm, NULL);
+
+    return journal != NULL && journal_client_uid(journal) == (gint64)uid;
+  }
+  names = vxm_journal_list(self->hostfs, NULL);
+  for (guint i = 0; names != NULL && i < names->len; i++)
+    if (uid_has_journal(self, uid, names->pdata[i]))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+authorize_request(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GError **error)
+{
+  g_autoptr(GError) refusal = NULL;
+
+  if (vxm_helper_auth_check(self->auth, self->proc_fs, peer->caller, request_access(req), &refusal))
+    return TRUE;
+  if (request_gives_back(req) && uid_has_journal(self, peer->uid, req->vm))
+    return TRUE;
+  g_propagate_error(error, g_steal_pointer(&refusal));
+  g_prefix_error(error, "vxmd refused %s: ", vxm_helper_op_to_string(req->op));
+  return FALSE;
+}
+
 /* ---------------------------------------------------------------- connections */
 
 static gboolean
@@ -1113,26 +1166,33 @@ static void serve_requests(VxmHelperDaemon *self, int fd, Peer *peer);
 static void
 serve_connection(VxmHelperDaemon *self, int fd)
 {
+  VxmHelperCaller caller;
   Peer peer = {0};
-  struct ucred cred;
-  socklen_t len = sizeof cred;
   g_autoptr(GError) auth_error = NULL;
 
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    return;
-  peer.uid = cred.uid;
-  peer.gid = cred.gid;
-  peer.pid = cred.pid;
-  if (!authorize(self, &peer, &auth_error) || !take_connection(self, peer.uid, &auth_error)) {
-    g_message("refused uid %u (pid %d): %s", (guint)peer.uid, (int)peer.pid, auth_error->message);
-    reply_error(fd, self->idle_timeout_ms, auth_error);
-    g_free(peer.user);
+  if (!vxm_helper_caller_init(&caller, self->proc_fs, fd, &auth_error)) {
+    g_message("connection refused: %s", auth_error->message);
+    vxm_helper_caller_clear(&caller);
     return;
   }
+  peer.uid = caller.uid;
+  peer.gid = caller.gid;
+  peer.pid = caller.pid;
+  peer.caller = &caller;
+  /* anyone may connect (the socket is 0666): an account, allowed_users and the per-user cap
+   * here; what each request needs, as it comes */
+  if (!vxm_helper_auth_identify(self->auth, &caller, &auth_error) ||
+      !take_connection(self, peer.uid, &auth_error)) {
+    g_message("refused uid %u (pid %d): %s", (guint)peer.uid, (int)peer.pid, auth_error->message);
+    reply_error(fd, self->idle_timeout_ms, auth_error);
+    vxm_helper_caller_clear(&caller);
+    return;
+  }
+  peer.user = caller.user;
   serve_requests(self, fd, &peer);
   drop_connection(self, peer.uid);
   peer_close_fds(&peer);
-  g_free(peer.user);
+  vxm_helper_caller_clear(&caller);
 }
 
 /* One connection's requests, one line each, until the client closes or stays silent too long. */
@@ -1159,7 +1219,8 @@ serve_requests(VxmHelperDaemon *self, int fd, Peer *peer)
         g_message("%s (uid %u, pid %d): %s%s%s", peer->user, (guint)peer->uid, (int)peer->pid,
                   vxm_helper_op_to_string(req->op), req->vm != NULL ? " " : "",
                   req->vm != NULL ? req->vm : "");
-        gboolean ok = handle(self, peer, req, report, &result, &error);
+        gboolean ok = authorize_request(self, peer, req, &error) &&
+                      handle(self, peer, req, report, &result, &error);
 
         if (!ok)
           g_message("  refused or failed: %s", error->message);
@@ -1242,9 +1303,8 @@ vxm_helper_daemon_listen(VxmHelperDaemon *self, int fd, GError **error)
     }
     /* ours from here: removed when vxmd ends (only then: never another vxmd's) */
     self->socket_path = g_steal_pointer(&path);
-    /* the mode and group before listen(): nobody connects before they are right */
-    if (chown(self->socket_path, 0, self->group_gid) != 0 || chmod(self->socket_path, 0660) != 0 ||
-        listen(s, 64) != 0) {
+    /* anyone may connect (as with vxmd.socket): vxmd authorises each request itself */
+    if (chmod(self->socket_path, 0666) != 0 || listen(s, 64) != 0) {
       vxm_error_set_from_errno(error, errno, "cannot listen on %s", self->socket_path);
       return FALSE;
     }

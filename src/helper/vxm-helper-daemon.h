@@ -2,8 +2,9 @@
  *
  * Listens on VXM_HOST_RUN_VXM/vxmd.sock under its root (or on a socket systemd passed), reads
  * one request line at a time per connection, each connection in its own worker thread (a
- * hanging unbind holds only its own caller), authorises the peer from SO_PEERCRED (root, or a
- * member of the vxm group; allowed_users of vxmd.conf narrows it), applies the device policy
+ * hanging unbind holds only its own caller), authorises each request (vxm-helper-auth: root, a
+ * member of the vxm group, or whom polkit allows; allowed_users of vxmd.conf narrows it),
+ * applies the device policy
  * (vxm_gpu_check_passthrough_safe() and allowed_gpus of vxmd.conf), and does the work through
  * a VxmHostOpsLocal whose journals record the requesting uid (journal kind "vxmd-client"):
  * only that uid, or root, can release, revoke or recover a VM's resources.
@@ -29,7 +30,7 @@ void vxm_helper_daemon_free(VxmHelperDaemon *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHelperDaemon, vxm_helper_daemon_free)
 
 /* Serves @fd (a listening unix socket from systemd), or, with -1, creates the socket (mode
- * 0660, group @group) under the root. */
+ * 0666: anyone may connect, and each request is authorised) under the root. */
 gboolean vxm_helper_daemon_listen(VxmHelperDaemon *self, int fd,
                                   GError **error) G_GNUC_WARN_UNUSED_RESULT;
 

@@ -375,17 +375,25 @@ save_locked(VxmJournal *journal, GError **error)
   g_autofree char *text = NULL;
   gsize len = 0;
 
-  if (g_mkdir_with_parents(dir, 0700) != 0)
-    return vxm_error_set_from_errno(error, errno, "cannot create the journal folder %s",
-                                    VXM_HOST_RUN_VXM_JOURNAL);
   json_generator_set_pretty(gen, TRUE);
   json_generator_set_root(gen, node);
   text = json_generator_to_data(gen, &len);
-  if (!vxm_file_replace_atomic(path, text, (gssize)len, 0600, error)) {
-    g_prefix_error(error, "cannot write the journal %s: ", journal->host_path);
+  /* The folder goes when its last journal is removed (vxm_journal_remove), so another VM's
+   * removal may take it between the mkdir and the write: then make it again. */
+  for (guint attempt = 0;; attempt++) {
+    g_autoptr(GError) local = NULL;
+
+    if (g_mkdir_with_parents(dir, 0700) != 0)
+      return vxm_error_set_from_errno(error, errno, "cannot create the journal folder %s",
+                                      VXM_HOST_RUN_VXM_JOURNAL);
+    if (vxm_file_replace_atomic(path, text, (gssize)len, 0600, &local))
+      return TRUE;
+    if (attempt < 3 && !g_file_test(dir, G_FILE_TEST_IS_DIR))
+      continue;
+    g_propagate_prefixed_error(error, g_steal_pointer(&local),
+                               "cannot write the journal %s: ", journal->host_path);
     return FALSE;
   }
-  return TRUE;
 }
 
 gboolean
@@ -400,9 +408,16 @@ vxm_journal_remove(VxmJournal *journal, GError **error)
 {
   g_autofree char *path = vxm_hostfs_path(journal->hostfs, journal->host_path);
 
+  g_autofree char *dir = vxm_hostfs_path(journal->hostfs, VXM_HOST_RUN_VXM_JOURNAL);
+  g_autofree char *parent = vxm_hostfs_path(journal->hostfs, VXM_HOST_RUN_VXM);
+
   if (unlink(path) != 0 && errno != ENOENT)
     return vxm_error_set_from_errno(error, errno, "cannot remove the journal %s",
                                     journal->host_path);
+  /* rmdir $RUN/vxm/journal $RUN/vxm: nothing of vxm's stays behind once the host is restored;
+   * each fails (ENOTEMPTY) while another VM's journal or vxmd's socket is in it */
+  if (rmdir(dir) == 0)
+    (void)rmdir(parent);
   return TRUE;
 }
 
