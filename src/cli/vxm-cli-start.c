@@ -131,7 +131,8 @@ refuse_known(VxmHostfs *hostfs, const VxmVmConfig *config, VxmGpu *gpu, GError *
       return FALSE;
     if (holders->len > 0) {
       g_autofree char *who = vxm_pci_holders_describe(holders);
-      g_autofree char *advice = vxm_pci_holders_advice(holders);
+      g_autofree char *advice =
+          vxm_pci_holders_advice(hostfs, vxm_pci_device_get_address(dev), holders);
 
       g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
                   "refusing to start VM %s: %u process%s hold%s its guest GPU %s: %s; %s",
