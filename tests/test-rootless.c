@@ -14,6 +14,9 @@
  *
  * The users, the group (when made here), their processes and their folders are removed at exit,
  * even when an assertion fails.
+ *
+ * Built a second time as test-crash (-DVXM_CRASH_MATRIX), it runs only the crash matrix
+ * (/vxm/crash/, see there): the same users, vxmd and helpers, a suite of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -846,6 +849,7 @@ typedef struct {
 
 static Crash *crash; /* made by the first case, kept for the others (one simulator, one user) */
 static guint crash_cells[N_VICTIMS];
+static guint crash_incomplete; /* cells that met a known bug (g_test_incomplete) */
 
 static void
 moment_free(Moment *m)
@@ -853,6 +857,22 @@ moment_free(Moment *m)
   g_free(m->op);
   g_free(m->path);
   g_free(m);
+}
+
+/* vxm start's child that runs the VM (not the short-lived fork before its exec) */
+static gboolean
+is_supervisor(const char *pid)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", pid);
+  g_autofree char *text = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents(path, &text, &len, NULL))
+    return FALSE;
+  for (gsize i = 0; i + 1 < len; i++)
+    if (text[i] == '\0')
+      text[i] = ' ';
+  return strstr(text, "--plan-fd=") != NULL;
 }
 
 /* The pid of @v among @u's processes (or vxmd), 0 when there is none; zombies do not count. */
@@ -887,7 +907,7 @@ find_victim(Crash *c, Victim v, GPid cli)
       continue;
     comm = g_strndup(status + strlen("Name:\t"), strcspn(status + strlen("Name:\t"), "\n"));
     if ((v == V_CLI && pid == cli) ||
-        (v == V_SUPERVISOR && pid != cli && g_str_equal(comm, "vxm")) ||
+        (v == V_SUPERVISOR && pid != cli && g_str_equal(comm, "vxm") && is_supervisor(name)) ||
         (v == V_QEMU && g_str_has_prefix(comm, "qemu-system")) ||
         (v == V_SWTPM && g_str_equal(comm, "swtpm")))
       return pid;
@@ -1087,6 +1107,9 @@ crash_setup(void)
   c->u = user_new(user_in);
   init_vm(c->u, c->sim);
   add_display_settings(c->u, "auto");
+  /* the guest (OVMF's boot manager) ignores ACPI power-down: each stop waits this long */
+  g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "config", VM, "--set", "shutdown_timeout=1", NULL),
+                  ==, 0);
   c->d = vxmd_start(c->sim, c->tmp);
   c->before = vxm_simhost_state(c->sim);
   c->tree_before = vxm_simhost_writable_tree(c->sim);
@@ -1228,14 +1251,40 @@ crash_cell(Crash *c, gboolean stop, guint index, Victim v)
   state = settled_state(c, cell);
   g_test_message("%s: the VM is %s after the kill", cell, state);
   if (g_str_equal(state, "running")) /* the kill did not end the start: stop it as a user would */
-    g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, NULL), ==, 0);
+    g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, "--force", NULL), ==, 0);
   if (run_vxm(c->u, c->sim, &out, "recover", NULL) != 0)
     g_error("%s: vxm recover failed:\n%s", cell, out);
   assert_host_as_before(c, cell, "after vxm recover");
   g_clear_pointer(&out, g_free);
-  if (run_vxm(c->u, c->sim, &out, "start", VM, NULL) != 0)
-    g_error("%s: the VM does not start again:\n%s", cell, out);
-  g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, NULL), ==, 0);
+  if (run_vxm(c->u, c->sim, &out, "start", VM, NULL) != 0) {
+    g_autofree char *log =
+        g_build_filename(c->u->home, "XDG_STATE_HOME", "vxm", VM, "vxm.log", NULL);
+    g_autofree char *text = NULL;
+
+    g_file_get_contents(log, &text, NULL, NULL);
+    g_test_message("vxm.log:\n%s", text + (strlen(text) > 3000 ? strlen(text) - 3000 : 0));
+    if (strstr(text, "is being prepared or released for VM " VM " right now") == NULL)
+      g_error("%s: the VM does not start again:\n%s", cell, out);
+    /* Known bug (issue 19, "also left open"): the killed client's requests still run in vxmd
+     * when `vxm recover` returns, and their claim on the GPU refuses the next start. */
+    g_test_incomplete_printf("%s: the VM does not start again: vxmd still serves the killed "
+                             "supervisor's prepare-gpu after vxm recover returned, and refuses "
+                             "the new start's (\"GPU is being prepared or released right now\")",
+                             cell);
+    crash_incomplete++;
+    for (guint waited = 0;; waited += 500) {
+      g_autofree char *again = NULL;
+
+      settled_state(c, cell);
+      if (run_vxm(c->u, c->sim, &again, "recover", NULL) == 0 &&
+          run_vxm(c->u, c->sim, NULL, "start", VM, NULL) == 0)
+        break;
+      if (waited >= 60000)
+        g_error("%s: the VM does not start again a minute later", cell);
+      g_usleep(500 * G_TIME_SPAN_MILLISECOND);
+    }
+  }
+  g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, "--force", NULL), ==, 0);
   assert_host_as_before(c, cell, "after a start and stop that follow");
   crash_cells[v]++;
 }
@@ -1294,7 +1343,7 @@ test_crash_count(void)
     g_test_message("kill-%s: %u cells", victim_name[v], crash_cells[v]);
     total += crash_cells[v];
   }
-  g_test_message("crash matrix: %u cells", total);
+  g_test_message("crash matrix: %u cells, %u of them met a known bug", total, crash_incomplete);
   for (Victim v = 0; v < N_VICTIMS; v++)
     if (crash_cells[v] < CELLS_PER_VICTIM)
       g_error("kill-%s: only %u moments over the start and the stop", victim_name[v],
