@@ -422,6 +422,19 @@ test_check_configured_gpu(Fixture *f, gconstpointer data)
   g_assert_cmpstr(json_object_get_string_member(guest, "status"), ==, "fail");
   g_assert_nonnull(
       strstr(json_object_get_string_member(guest, "message"), "no GPU matches 'radeon'"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_clear_pointer(&checks, json_array_unref);
+
+  /* the boot VGA device: no slot or ACS makes it the guest's, and the fix does not say so */
+  g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", "--gpu", "00:02.0", NULL), ==, 1);
+  checks = parse_array(out);
+  guest = json_array_get_object_element(checks, 3);
+  g_assert_cmpstr(json_object_get_string_member(guest, "status"), ==, "fail");
+  g_assert_nonnull(strstr(json_object_get_string_member(guest, "message"), "boot VGA"));
+  g_assert_nonnull(
+      strstr(json_object_get_string_member(guest, "fix"), "give the guest the other GPU"));
+  g_assert_null(strstr(json_object_get_string_member(guest, "fix"), "ACS"));
 }
 
 static void
@@ -496,6 +509,32 @@ test_usage_errors(Fixture *f, gconstpointer data)
   g_assert_cmpint(run_vxm(f, &out, &err, "check", "--help", NULL), ==, 0);
   g_assert_nonnull(strstr(out, "--json"));
   g_assert_nonnull(strstr(out, "--root"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* a malformed value or name on the command line exits 2 from every command */
+  {
+    static const char *const bad[][4] = {
+        {"detach", "01:00.0", "--timeout", "lots"},
+        {"reattach", "01:00.0", "--timeout", "lots"},
+        {"stop", "../x", NULL, NULL},
+        {"start", "../x", NULL, NULL},
+        {"check", "../x", NULL, NULL},
+        {"inputs", "../x", NULL, NULL},
+        {"recover", "../x", NULL, NULL},
+        {"status", "../x", NULL, NULL},
+        {"config", "../x", NULL, NULL},
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+      int status = run_vxm(f, &out, &err, bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL);
+
+      if (status != 2 || strstr(err, "--help") == NULL)
+        g_error("vxm %s %s: exit %d, stderr: %s", bad[i][0], bad[i][1], status, err);
+      g_clear_pointer(&out, g_free);
+      g_clear_pointer(&err, g_free);
+    }
+  }
 }
 
 /* vxm check NAME checks that VM's settings: here, more memory than the host has */
@@ -523,6 +562,19 @@ test_check_vm(Fixture *f, gconstpointer data)
   g_assert_cmpstr(json_object_get_string_member(memory, "fix"), ==,
                   "give the guest less: vxm config win11 --set memory.size=30G (Windows 11 "
                   "needs 4G)");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* the monitor check reads the VM named, not 'default', and its fix names it */
+  vxm_test_write_file(config_home, "vxm/vms/win11.conf", "[display]\nmonitor = card0-DP-9\n");
+  vxm_test_write_file(config_home, "vxm/vms/off.conf", "[display]\nmonitor = off\n");
+  run_vxm(f, &out, &err, "check", "off", NULL); /* the vxmd check fails for a user */
+  g_assert_nonnull(strstr(out, "monitor switching is off (VM off: monitor = off)"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  run_vxm(f, &out, &err, "check", "win11", NULL);
+  g_assert_nonnull(strstr(out, "card0-DP-9"));
+  g_assert_nonnull(strstr(out, "vxm config win11 --set monitor="));
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
 

@@ -350,8 +350,8 @@ test_already_running(Fixture *f, gconstpointer data)
   g_assert_cmpint(flock(fd, LOCK_EX | LOCK_NB), ==, 0);
   status = run_start(f, &out, &err, "win11", NULL, NULL);
   close(fd);
-  g_assert_cmpint(status, ==, 1);
-  g_assert_nonnull(strstr(err, "VM win11 is already running"));
+  if (status != 1 || strstr(err, "VM win11 is already running") == NULL)
+    g_error("exit %d, stderr: %s", status, err);
   g_assert_nonnull(strstr(err, "vxm stop win11"));
 }
 
@@ -491,6 +491,78 @@ test_hugepages_size_missing(Fixture *f, gconstpointer data)
   g_assert_cmpstr(after->str, ==, before->str);
 }
 
+/* Reasons vxm start already knows are refused before the first host change, the dry run
+ * included (exit 1): a boot-VGA guest GPU, a held card, a missing installer ISO. */
+static void
+test_refuses_known_reasons(Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *config;
+    const char *expect;
+  } cases[] = {
+      {"[gpu]\naddress = 00:02.0\n", "its guest GPU 0000:00:02.0 cannot be given to a guest"},
+      {"[gpu]\naddress = 01:00.0\n[media]\ninstaller_iso = /nonexistent/Win11.iso\n",
+       "media.installer_iso = /nonexistent/Win11.iso: no such file"},
+      {"[gpu]\naddress = 01:00.0\n", "1 process holds its guest GPU 0000:01:00.0: 1187"},
+  };
+  g_autoptr(GString) before = g_string_new(NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *config = g_strconcat(
+        cases[i].config,
+        "[memory]\nsize = 8G\nhugepages = 2M\n[network]\nmac = 02:5e:a7:00:00:09\n", NULL);
+    g_autoptr(GString) after = g_string_new(NULL);
+
+    vxm_test_write_file(f->home, ".config/vxm/vms/win11.conf", config);
+    if (i == 2) {
+      vxm_test_write_file(f->root, "proc/1187/comm", "nvidia-persiste\n");
+      vxm_test_symlink(f->root, "proc/1187/fd/3", "/dev/nvidiactl");
+    }
+    g_string_truncate(before, 0);
+    snapshot_dir(before, f->tmp, "");
+    for (guint dry = 0; dry < 2; dry++) {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      g_assert_cmpint(run_start(f, &out, &err, dry ? "--dry-run" : "--foreground", "win11", NULL),
+                      ==, 1);
+      if (strstr(err, "refusing to start VM win11") == NULL || strstr(err, cases[i].expect) == NULL)
+        g_error("case %zu: unexpected error: %s", i, err);
+    }
+    snapshot_dir(after, f->tmp, "");
+    g_assert_cmpstr(after->str, ==, before->str);
+  }
+}
+
+/* A name that is no VM is an error with a suggestion, not success; without a name the only
+ * VM there is is used. */
+static void
+test_vm_names(Fixture *f, gconstpointer data)
+{
+  static const char *const commands[] = {"stop", "recover", "start"};
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+    const char *argv[] = {f->vxm, commands[i], "--root", f->root, "win12", NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, (const char *const *)f->env, &out, &err), ==, 1);
+    if (strstr(err, "no VM win12 (did you mean 'win11'?)") == NULL)
+      g_error("vxm %s win12: unexpected error: %s", commands[i], err);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+  }
+  /* win11 is the only VM: vxm start without a name takes it */
+  g_assert_cmpint(run_start(f, &out, &err, "--dry-run", NULL, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "win11"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  /* with two and none called default, it asks for one */
+  vxm_test_write_file(f->home, ".config/vxm/vms/other.conf", "");
+  g_assert_cmpint(run_start(f, &out, &err, "--dry-run", NULL, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "several VMs (other, win11)"));
+}
+
 static void
 test_usage(Fixture *f, gconstpointer data)
 {
@@ -500,6 +572,40 @@ test_usage(Fixture *f, gconstpointer data)
 
   g_assert_cmpint(status, ==, 2);
   g_assert_nonnull(strstr(err, "--json goes with --dry-run"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* -f is --force (stop, detach), never --foreground; an option's value is not an option */
+  g_assert_cmpint(run_start(f, &out, &err, "-f", "win11", NULL), ==, 2);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_start(f, &out, &err, "--dry-run", "--jsn", "win11"), ==, 2);
+  g_assert_nonnull(strstr(err, "did you mean --json?"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  {
+    const char *argv[] = {f->vxm, "check", "--gpu", "--root", f->root, NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, (const char *const *)f->env, &out, &err), ==, 2);
+    g_assert_nonnull(strstr(err, "--gpu needs a value"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+  }
+  {
+    const char *argv[] = {f->vxm, "strat", NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, (const char *const *)f->env, &out, &err), ==, 2);
+    g_assert_nonnull(strstr(err, "did you mean 'start'?"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+  }
+  {
+    const char *argv[] = {f->vxm, "help", "start", NULL};
+
+    g_assert_cmpint(vxm_test_run(argv, (const char *const *)f->env, &out, &err), ==, 0);
+    g_assert_nonnull(strstr(out, "vxm start [OPTION"));
+    g_assert_nonnull(strstr(out, "--dry-run"));
+  }
 }
 
 int
@@ -516,5 +622,7 @@ main(int argc, char **argv)
   FX("/vxm/cli/start/json-needs-dry-run", test_usage);
   FX("/vxm/cli/start/hugepages-size-missing", test_hugepages_size_missing);
   FX("/vxm/cli/start/looking-glass-auto", test_looking_glass_auto);
+  FX("/vxm/cli/start/refuses-known-reasons", test_refuses_known_reasons);
+  FX("/vxm/cli/vm-names", test_vm_names);
   return g_test_run();
 }

@@ -379,6 +379,27 @@ test_ebusy(Fixture *f, gconstpointer data)
   assert_input(f, "dell", "hdmi1");
 }
 
+/* Two cables to the monitor, both failing in different ways: both are said (not one GError set
+ * over the other). */
+static void
+test_two_failing_connectors(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  if (f->sim == NULL)
+    return;
+  ddc_control(f, "unplug card0-HDMI-A-1\nplug card0-DP-1 dell\n");
+  ddc_control(f, "dell silent on");
+  g_assert_cmpint(run_vxm(f, &out, &err, "display", "guest", "win11", NULL), ==, 1);
+  g_test_message("%s", err);
+  g_assert_null(strstr(err, "over the top"));
+  g_assert_nonnull(strstr(err, "card0-DP-1: "));
+  g_assert_nonnull(strstr(err, "held by the ddcci driver"));
+  g_assert_nonnull(strstr(err, "card1-DP-1: "));
+  assert_input(f, "dell", "hdmi1");
+}
+
 /* With the host GPU's bus held, the other GPU's cable still reaches the same monitor. */
 static void
 test_other_gpu_bus(Fixture *f, gconstpointer data)
@@ -603,6 +624,7 @@ main(int argc, char **argv)
   T("/vxm/display/sim/cache-invalidated", test_cache_invalidated, "amd-apu-radeon");
   T("/vxm/display/sim/ebusy-names-driver", test_ebusy, NULL);
   T("/vxm/display/sim/other-gpu-bus", test_other_gpu_bus, NULL);
+  T("/vxm/display/sim/two-failing-connectors", test_two_failing_connectors, NULL);
   T("/vxm/display/sim/nak-retried", test_nak_retried, NULL);
   T("/vxm/display/sim/nak-gives-up", test_nak_gives_up, NULL);
   T("/vxm/display/sim/bad-checksum-retried", test_bad_checksum_retried, NULL);

@@ -122,24 +122,20 @@ test_refused(void)
   g_assert_nonnull(strstr(error->message, "not an EDID"));
 }
 
+/* The serial string only in the CTA-861 extension's descriptors (several LG models) is read;
+ * parsing only the base block does not see it. */
 static void
-test_odd_text(void)
+test_cta_serial(void)
 {
-  g_autoptr(GBytes) bytes = load_edid("dell-u2720q.bin");
-  g_autofree guint8 *copy = g_memdup2(g_bytes_get_data(bytes, NULL), 128);
-  g_autoptr(VxmEdid) edid = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmEdid) edid = parse_file("lg-27gp850-cta-serial.bin");
+  g_autoptr(GBytes) bytes = load_edid("lg-27gp850-cta-serial.bin");
+  g_autoptr(VxmEdid) base_only = NULL;
 
-  /* the name descriptor (the third, at 90) with a control byte and no terminator */
-  g_assert_cmpuint(copy[90 + 3], ==, 0xfc);
-  memcpy(copy + 90 + 5,
-         "AB\x01"
-         "CDEFGHIJKLM",
-         13);
-  edid = vxm_edid_parse(copy, 128, &error);
-  g_assert_no_error(error);
-  g_assert_cmpstr(edid->name, ==, "AB?CDEFGHIJKL");
-  g_assert_false(edid->checksum_ok);
+  g_assert_cmpstr(edid->name, ==, "LG ULTRAGEAR");
+  g_assert_cmpstr(edid->serial, ==, "23362B001483");
+  g_assert_cmpuint(edid->extensions, ==, 1);
+  base_only = vxm_edid_parse(g_bytes_get_data(bytes, NULL), 128, NULL);
+  g_assert_null(base_only->serial);
 }
 
 /* What edid-decode says about @path: the lines naming what vxm parses. */
@@ -224,10 +220,50 @@ compare_with_edid_decode(const char *name, const guint8 *data, gsize len)
 }
 
 static void
+test_odd_text(void)
+{
+  g_autofree char *tool = g_find_program_in_path("edid-decode");
+  g_autoptr(GBytes) bytes = load_edid("dell-u2720q.bin");
+  g_autofree guint8 *copy = g_memdup2(g_bytes_get_data(bytes, NULL), 128);
+  g_autoptr(VxmEdid) edid = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* the name descriptor (the third, at 90) with a control byte and no terminator */
+  g_assert_cmpuint(copy[90 + 3], ==, 0xfc);
+  memcpy(copy + 90 + 5,
+         "AB\x01"
+         "CDEFGHIJKLM",
+         13);
+  edid = vxm_edid_parse(copy, 128, &error);
+  g_assert_no_error(error);
+  /* a control byte ends the string, as in edid-decode: it is not text */
+  g_assert_cmpstr(edid->name, ==, "AB");
+  g_assert_false(edid->checksum_ok);
+  g_clear_pointer(&edid, vxm_edid_free);
+
+  /* a string that ends at a NUL (some monitors): no "?" for the padding */
+  memcpy(copy + 90 + 5, "23362B001483\0", 13);
+  edid = vxm_edid_parse(copy, 128, &error);
+  g_assert_cmpstr(edid->name, ==, "23362B001483");
+  g_clear_pointer(&edid, vxm_edid_free);
+  if (tool != NULL)
+    compare_with_edid_decode("nul-ended-name.bin", copy, 128);
+
+  /* an empty name (all NULs) is empty, and described by the ids */
+  memset(copy + 90 + 5, 0, 13);
+  edid = vxm_edid_parse(copy, 128, &error);
+  g_assert_cmpstr(edid->name, ==, "");
+  {
+    g_autofree char *desc = vxm_edid_describe(edid);
+    g_assert_cmpstr(desc, ==, "DEL 0xa112");
+  }
+}
+
+static void
 test_edid_decode(void)
 {
   static const char *const files[] = {"dell-u2720q.bin", "lg-27gl850.bin", "aoc-24g2.bin",
-                                      "samsung-old.bin"};
+                                      "samsung-old.bin", "lg-27gp850-cta-serial.bin"};
   g_autofree char *tool = g_find_program_in_path("edid-decode");
 
   if (tool == NULL) {
@@ -259,6 +295,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/display/edid/bad-checksum-kept", test_bad_checksum_kept);
   g_test_add_func("/vxm/display/edid/refused", test_refused);
   g_test_add_func("/vxm/display/edid/odd-text", test_odd_text);
+  g_test_add_func("/vxm/display/edid/cta-serial", test_cta_serial);
   g_test_add_func("/vxm/display/edid/edid-decode", test_edid_decode);
   return g_test_run();
 }

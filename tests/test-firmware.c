@@ -190,6 +190,8 @@ test_hidden_then_fallback(Fixture *fx, gconstpointer data)
   g_assert_nonnull(strstr(fw->message, "hidden by the empty file"));
   g_assert_nonnull(strstr(fw->message, "50-edk2-x86_64-secure.json"));
   g_assert_nonnull(strstr(fw->message, "without enrolled keys"));
+  /* it would boot, only without secure boot: the reason says so */
+  g_assert_nonnull(strstr(fw->message, "Windows would boot, but without secure boot"));
 }
 
 /* Broken JSON is reported with its file name; the rest is still chosen. */
@@ -276,6 +278,26 @@ test_recorded_pair(Fixture *fx, gconstpointer data)
   g_assert_cmpstr(fw3->code_host_path, ==, "/opt/old/CODE.fd");
   g_assert_true(fw3->requires_smm);
   g_assert_nonnull(strstr(fw3->message, "the pair this VM was created with"));
+  g_assert_cmpstr(fw3->code_format, ==, "raw");
+  g_assert_cmpstr(fw3->vars_format, ==, "raw");
+
+  /* each recorded file keeps its own format: a qcow2 pair is not mapped as raw flash */
+  {
+    VxmFirmwareRequest qcow = {.secure_boot = TRUE,
+                               .user_dir = fx->user_dir,
+                               .code = "/opt/old/CODE.qcow2",
+                               .vars_template = "/opt/old/VARS.fd"};
+    g_autoptr(VxmFirmware) fw4 = NULL;
+
+    vxm_test_write_file(fx->root, "opt/old/CODE.qcow2",
+                        "QFI\xfb"
+                        "version 3 header");
+    fw4 = vxm_firmware_select_full(fx->hostfs, &qcow, &error);
+    g_assert_no_error(error);
+    g_assert_true(fw4->fallback);
+    g_assert_cmpstr(fw4->code_format, ==, "qcow2");
+    g_assert_cmpstr(fw4->vars_format, ==, "raw");
+  }
 }
 
 static void

@@ -179,6 +179,24 @@ test_classify(void)
     g_assert_cmpstr(d->detail, ==, cases[i].detail);
     g_assert_cmpint(d->is_virtual, ==, cases[i].is_virtual);
   }
+
+  /* BlueZ's keyboards and mice come through uhid, under /sys/devices/virtual, with bus
+   * Bluetooth: real devices; another uhid device (a userspace HID emulator on bus USB) is not */
+  {
+    g_autoptr(VxmInputDevice) bt =
+        device("120013", FULL_KEYS, "0", "0", "0", 0x05, "a0:b1:c2:d3:e4:f5");
+    g_autoptr(VxmInputDevice) emulated =
+        device("120013", FULL_KEYS, "0", "0", "0", 0x03, "usb-emulated/input0");
+
+    bt->syspath = g_strdup("/sys/devices/virtual/misc/uhid/0005:046D:B35B.0003/input/input27");
+    vxm_input_device_classify(bt);
+    g_assert_cmpint(bt->kind, ==, VXM_INPUT_KIND_KEYBOARD);
+    g_assert_false(bt->is_virtual);
+    emulated->syspath =
+        g_strdup("/sys/devices/virtual/misc/uhid/0003:1234:5678.0004/input/input28");
+    vxm_input_device_classify(emulated);
+    g_assert_true(emulated->is_virtual);
+  }
 }
 
 static void

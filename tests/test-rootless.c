@@ -134,7 +134,7 @@ run_vxm(User *u, VxmSimhost *sim, char **out, const char *first, ...)
   va_list ap;
   int status = 0;
 
-  g_ptr_array_add(argv, vxm_test_build_path("src/cli/vxm"));
+  g_ptr_array_add(argv, vxm_test_user_binary("src/cli/vxm"));
   va_start(ap, first);
   for (const char *a = first; a != NULL; a = va_arg(ap, const char *))
     g_ptr_array_add(argv, g_strdup(a));
@@ -142,10 +142,9 @@ run_vxm(User *u, VxmSimhost *sim, char **out, const char *first, ...)
   g_ptr_array_add(argv, g_strdup("--root"));
   g_ptr_array_add(argv, g_strdup(vxm_simhost_root(sim)));
   g_ptr_array_add(argv, NULL);
-  g_assert_true(g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT,
-                             vxm_test_become_user, (gpointer)u->user, &stdout_text, &stderr_text,
-                             &status, &error));
-  g_assert_no_error(error);
+  if (!g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT, vxm_test_become_user,
+                    (gpointer)u->user, &stdout_text, &stderr_text, &status, &error))
+    g_error("cannot run %s as %s: %s", (char *)argv->pdata[0], u->user, error->message);
   g_assert_true(WIFEXITED(status));
   g_assert_cmpint(WEXITSTATUS(status), !=, 120); /* vxm_test_become_user failed */
   g_test_message("$ (%s) vxm %s ... -> %d\n%s%s", u->user, first, WEXITSTATUS(status), stdout_text,
@@ -156,7 +155,7 @@ run_vxm(User *u, VxmSimhost *sim, char **out, const char *first, ...)
 }
 
 /* [display]: the Dell shows hdmi1 (the host's input); the guest's is dp1. Written into the
- * config file: `vxm config --set` checks host_input and guest_input one at a time. */
+ * config file, as a user who edits it by hand would. */
 static void
 add_display_settings(User *u, const char *monitor)
 {
@@ -176,7 +175,7 @@ add_display_settings(User *u, const char *monitor)
 static void
 init_vm(User *u, VxmSimhost *sim)
 {
-  g_autofree char *qemu = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *qemu = vxm_test_user_binary("tests/vxm-qemu-sim");
   g_autofree char *qemu_set = g_strdup_printf("qemu_binary=%s", qemu);
 
   g_assert_cmpint(run_vxm(u, sim, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set,
@@ -594,16 +593,16 @@ run_host_ops(User *u, VxmSimhost *sim, const char *gpu, const char *const *steps
   g_autofree char *out = NULL, *err = NULL;
   int status = 0;
 
-  g_ptr_array_add(argv, vxm_test_build_path("tests/vxm-test-host-ops-vxmd"));
+  g_ptr_array_add(argv, vxm_test_user_binary("tests/vxm-test-host-ops-vxmd"));
   g_ptr_array_add(argv, g_strdup(vxm_simhost_root(sim)));
   g_ptr_array_add(argv, g_strdup("opsvm"));
   g_ptr_array_add(argv, g_strdup(gpu));
   for (gsize i = 0; steps[i] != NULL; i++)
     g_ptr_array_add(argv, g_strdup(steps[i]));
   g_ptr_array_add(argv, NULL);
-  g_assert_true(g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT,
-                             vxm_test_become_user, (gpointer)u->user, &out, &err, &status, &error));
-  g_assert_no_error(error);
+  if (!g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT, vxm_test_become_user,
+                    (gpointer)u->user, &out, &err, &status, &error))
+    g_error("cannot run %s as %s: %s", (char *)argv->pdata[0], u->user, error->message);
   g_test_message("host ops as %s:\n%s%s", u->user, out, err);
   g_assert_true(WIFEXITED(status));
   g_assert_cmpint(WEXITSTATUS(status), ==, 0);

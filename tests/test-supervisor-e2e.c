@@ -415,7 +415,12 @@ test_start_stop(void)
 
   g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 0);
   g_assert_nonnull(strstr(out, "is running"));
+  /* how to get the keyboard back comes first, before commands typed on that keyboard */
+  g_assert_nonnull(strstr(out, "press both Ctrl keys together to take them back"));
+  g_assert_true(strstr(out, "press both Ctrl keys") < strstr(out, "is running"));
   g_assert_nonnull(strstr(out, "give the GPU to vfio-pci"));
+  /* the input devices' long by-id paths, one per line */
+  g_assert_nonnull(strstr(out, "\n      /dev/input/by-id/"));
   g_assert_nonnull(strstr(out, "reserve hugepages"));
   g_assert_nonnull(strstr(out, "pin the vCPU threads"));
 
@@ -862,6 +867,7 @@ test_foreground_ctrl_c(void)
   g_assert_true(pty_read_until(master, screen, "✔ run the guest", 180));
   g_test_message("terminal until running:\n%s", screen->str);
   g_assert_nonnull(strstr(screen->str, "Ctrl+C stops the guest"));
+  g_assert_true(pty_read_until(master, screen, "press both Ctrl keys together", 10));
   /* live: the steps under way are drawn on one line, then erased and redrawn */
   g_assert_nonnull(strstr(screen->str, "  … "));
   g_assert_nonnull(strstr(screen->str, "\r\033[K"));
@@ -885,6 +891,84 @@ test_foreground_ctrl_c(void)
   g_assert_null(strstr(log, "second signal"));
   g_assert_true(strstr(log, "signal received") < strstr(log, "QMP event POWERDOWN"));
   g_assert_nonnull(strstr(log, "the guest did not shut down within the time limit: quit"));
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  e2e_teardown(&e);
+}
+
+/* Ctrl+C while `vxm start` waits for its background start cancels the start as --foreground
+ * does: the supervisor undoes what it began, the host is as before, and it says so. */
+static void
+test_background_ctrl_c(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *rest = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GDataInputStream) lines = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) status = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  init_vm(&e);
+  before = vxm_simhost_state(e.sim);
+  launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_environ(launcher, e.envp);
+  child = g_subprocess_launcher_spawn(launcher, &error, e.vxm, "start", VM, "--root",
+                                      vxm_simhost_root(e.sim), NULL);
+  g_assert_no_error(error);
+  lines = g_data_input_stream_new(g_subprocess_get_stdout_pipe(child));
+  first = g_data_input_stream_read_line_utf8(lines, NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(strstr(first, "in the background"));
+  /* once the start is under way (the lock is taken), Ctrl+C */
+  for (;;) {
+    g_autofree char *line = g_data_input_stream_read_line_utf8(lines, NULL, NULL, &error);
+
+    g_assert_no_error(error);
+    g_assert_nonnull(line);
+    if (strstr(line, "lock the VM") != NULL)
+      break;
+  }
+  g_subprocess_send_signal(child, SIGINT);
+  g_assert_true(g_subprocess_communicate_utf8(child, NULL, NULL, &rest, &err, &error));
+  g_assert_no_error(error);
+  g_test_message("stdout: %s\n%s\nstderr: %s", first, rest, err);
+  g_assert_cmpint(g_subprocess_get_exit_status(child), ==, 1);
+  /* monitor = auto is the usual case: no note about it at every start */
+  g_assert_null(strstr(err, "note: monitor = auto"));
+  /* off a terminal too, every step's duration ends in the same column */
+  {
+    g_autoptr(GRegex) re = g_regex_new("^  (ok|skipped|FAILED) +.*?[0-9.]+ m?s", 0, 0, NULL);
+    g_auto(GStrv) step_lines = g_strsplit(rest, "\n", -1);
+    gint column = -1;
+
+    for (guint i = 0; step_lines[i] != NULL; i++) {
+      g_autoptr(GMatchInfo) m = NULL;
+      gint end = 0;
+
+      if (!g_regex_match(re, step_lines[i], 0, &m))
+        continue;
+      g_assert_true(g_match_info_fetch_pos(m, 0, NULL, &end));
+      if (column < 0)
+        column = end;
+      if (end != column)
+        g_error("step line not aligned (column %d, not %d): '%s'\n%s", end, column, step_lines[i],
+                rest);
+    }
+    g_assert_cmpint(column, >, 0);
+  }
+  g_assert_nonnull(strstr(err, "cancelling"));
+  g_assert_nonnull(strstr(err, "the start of VM " VM " was cancelled; the host is restored"));
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), !=, "running");
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
   e2e_teardown(&e);
@@ -1282,6 +1366,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/e2e/run/qemu-killed", test_qemu_killed);
   g_test_add_func("/vxm/e2e/start/swtpm-fails", test_swtpm_fails);
   g_test_add_func("/vxm/e2e/foreground/ctrl-c", test_foreground_ctrl_c);
+  g_test_add_func("/vxm/e2e/background/ctrl-c", test_background_ctrl_c);
   g_test_add_func("/vxm/e2e/input-replug/simhost", test_input_replug);
   g_test_add_func("/vxm/e2e/dry-run/two-node", test_dry_run_two_node);
   g_test_add_func("/vxm/e2e/input-pending/simhost", test_input_pending);

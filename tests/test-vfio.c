@@ -232,7 +232,13 @@ test_original_drivers(void)
     return;
   sim = vxm_simhost_start("intel-nvidia-turing", &error);
   g_assert_no_error(error);
-  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", "--json", NULL), ==, 0);
+  assert_contains(out, "\"gpu\" : \"0000:01:00.0\"");
+  assert_contains(out, "\"state\" : \"detached\"");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", "--json", NULL), ==, 0);
+  assert_contains(out, "\"state\" : \"already\"");
   g_clear_pointer(&out, g_free);
   g_assert_cmpint(run_vxm(sim, &status, NULL, "status", "01:00.0", "--json", NULL), ==, 0);
   assert_contains(status, "\"bound_by\" : \"manual\"");
@@ -257,6 +263,10 @@ test_original_drivers(void)
   g_clear_pointer(&err, g_free);
   g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "0000:01:00.0", NULL), ==, 0);
   assert_contains(out, "nothing to give back");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "0000:01:00.0", "--json", NULL), ==, 0);
+  assert_contains(out, "\"state\" : \"nothing\"");
 }
 
 /* ---- a VM's QEMU still holding /dev/vfio/N (lab scenario 6) ---- */

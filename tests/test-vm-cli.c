@@ -283,11 +283,47 @@ test_init_settings(Env *e, gconstpointer data)
   g_assert_false(lexists(p->tpm_dir));
   g_clear_pointer(&err, g_free);
 
-  /* a bad setting is refused before anything is made, naming the key */
-  g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "bad", "--set", "memory.size=2G", NULL), ==, 1);
+  /* a bad setting is a bad command line, refused before anything is made, naming the key */
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "bad", "--set", "memory.size=2G", NULL), ==, 2);
   assert_contains(err, "[memory] size = '2G'");
   assert_nothing_of(e, "bad");
   g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "bad", "--disk-size", "lots", NULL), ==, 2);
+  assert_contains(err, "[disk] size = 'lots'");
+  assert_nothing_of(e, "bad");
+  g_clear_pointer(&err, g_free);
+
+  /* --json: the outcome for scripts, the steps in "done"; stop of a VM that is not running */
+  {
+    g_autofree char *json_out = NULL;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *o;
+
+    g_assert_cmpint(vxm(e, NULL, &json_out, NULL, "init", "scripted", "--json", "--set", "tpm=off",
+                        "--disk-size", "1G", NULL),
+                    ==, 0);
+    g_assert_true(json_parser_load_from_data(parser, json_out, -1, NULL));
+    o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_cmpstr(json_object_get_string_member(o, "name"), ==, "scripted");
+    g_assert_cmpstr(json_object_get_string_member(o, "state"), ==, "created");
+    g_assert_cmpuint(json_array_get_length(json_object_get_array_member(o, "done")), >, 2);
+    g_clear_pointer(&json_out, g_free);
+    g_assert_cmpint(vxm(e, NULL, &json_out, NULL, "stop", "scripted", "--json", NULL), ==, 0);
+    g_assert_true(json_parser_load_from_data(parser, json_out, -1, NULL));
+    o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_cmpstr(json_object_get_string_member(o, "state"), ==, "not-running");
+  }
+
+  /* the monitor's two inputs go together: one init sets both */
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "pair", "--set", "tpm=off", "--set",
+                      "host_input=hdmi1", "--set", "guest_input=dp1", "--disk-size", "1G", NULL),
+                  ==, 0);
+  g_clear_pointer(&err, g_free);
+  {
+    g_autoptr(VxmVmConfig) pair = load_config("pair");
+    g_assert_cmpuint(pair->host_input, ==, 0x11);
+    g_assert_cmpuint(pair->guest_input, ==, 0x0f);
+  }
 
   g_assert_cmpint(vxm(e, NULL, NULL, &err, "init", "bad", "--set", "vcpu=2", NULL), ==, 2);
   assert_contains(err, "did you mean 'cpu.vcpus'?");
@@ -687,7 +723,10 @@ test_list(Env *e, gconstpointer data)
   assert_contains(out, "alpha                running  0000:0a:00.0");
   assert_contains(out, "beta                 stopped  auto ");
   assert_contains(out, "gamma");
-  assert_contains(out, "broken config");
+  /* a broken config in its own column, the problem after it */
+  assert_contains(out, "CONFIG");
+  assert_contains(out, " broken  ");
+  assert_contains(out, "[memory] size = 'lots'");
   g_assert_null(strstr(out, "not a vm"));
   g_clear_pointer(&out, g_free);
 
@@ -709,6 +748,30 @@ test_list(Env *e, gconstpointer data)
     g_assert_cmpstr(json_object_get_string_member(b, "state"), ==, "stopped");
     g_assert_cmpstr(json_object_get_string_member(b, "gpu"), ==, "auto");
     g_assert_cmpstr(json_object_get_string_member(g, "name"), ==, "gamma");
+    /* list says what status says: a supervisor that died while the VM ran is "failed" */
+    {
+      g_autoptr(VxmVmPaths) beta = paths_for("beta");
+      g_autofree char *list_out = NULL;
+      g_autofree char *status_out = NULL;
+
+      vxm_test_write_file(beta->state_dir, "status.json",
+                          "{\"name\": \"beta\", \"state\": \"running\"}");
+      g_assert_cmpint(vxm(e, NULL, &list_out, NULL, "list", NULL), ==, 0);
+      assert_contains(list_out, "beta                 failed   auto ");
+      vxm(e, NULL, &status_out, NULL, "status", "beta", NULL);
+      assert_contains(status_out, "VM beta: failed");
+    }
+    /* a mistake made in a running VM's config does not make status fail */
+    {
+      g_autofree char *status_out = NULL;
+      int held = vxm_vm_lock_acquire(p, &error);
+
+      g_assert_no_error(error);
+      vxm_test_write_file(e->config_home, "vxm/vms/alpha.conf", "[memory]\nsize = lots\n");
+      g_assert_cmpint(vxm(e, NULL, &status_out, NULL, "status", "alpha", NULL), ==, 0);
+      assert_contains(status_out, "config: broken: ");
+      close(held);
+    }
     g_assert_true(json_object_get_null_member(g, "disk"));
     assert_contains(json_object_get_string_member(g, "error"), "expected a size like 16G");
   }
@@ -747,13 +810,31 @@ test_config(Env *e, gconstpointer data)
   g_clear_pointer(&err, g_free);
   g_clear_pointer(&text, g_free);
 
-  /* a bad value changes nothing and says why */
+  /* a bad value changes nothing and says why; it is a bad command line (exit 2), and the
+   * file, which is fine, is not named */
   g_assert_cmpint(
-      vxm(e, NULL, NULL, &err, "config", "win11", "--set", "grab_toggle=ctrl-alt", NULL), ==, 1);
+      vxm(e, NULL, NULL, &err, "config", "win11", "--set", "grab_toggle=ctrl-alt", NULL), ==, 2);
   assert_contains(err, "[input] grab_toggle = 'ctrl-alt': expected ctrl-ctrl, alt-alt");
+  g_assert_null(strstr(err, "win11.conf"));
   g_clear_pointer(&err, g_free);
-  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set", "hugepage=1G", NULL), ==, 1);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set", "hugepage=1G", NULL), ==, 2);
   assert_contains(err, "did you mean 'memory.hugepages'?");
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set", "memory.size=12Q", NULL), ==,
+                  2);
+  g_clear_pointer(&err, g_free);
+
+  /* keys that go in pairs, set by one command: checked together, as vxm check's fix says */
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set", "host_input=hdmi1", "--set",
+                      "guest_input=dp1", NULL),
+                  ==, 0);
+  g_clear_pointer(&err, g_free);
+  g_assert_true(g_file_get_contents(p->config_file, &text, NULL, NULL));
+  assert_contains(text, "[display]\nhost_input = hdmi1\nguest_input = dp1\n");
+  g_clear_pointer(&text, g_free);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--unset", "host_input", "--unset",
+                      "guest_input", NULL),
+                  ==, 0);
   g_clear_pointer(&err, g_free);
   g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set-gpu", "GeForce", NULL), ==, 1);
   g_clear_pointer(&err, g_free);
@@ -767,6 +848,30 @@ test_config(Env *e, gconstpointer data)
   assert_contains(out, "vcpus = auto  # 8 of the host's 12; default\n");
   assert_contains(out, "threads_per_core = auto  # 2; default\n");
   assert_contains(out, "grab_toggle = ctrl-ctrl  # default\n");
+
+  /* --show's output, pasted back into the file, loads and means the same (every value; the
+   * notes say "default" no more, since every key is now in the file) */
+  {
+    g_autofree char *again = NULL;
+    g_auto(GStrv) a = NULL;
+    g_auto(GStrv) b = NULL;
+
+    g_assert_true(g_file_set_contents(p->config_file, out, -1, NULL));
+    g_assert_cmpint(vxm(e, NULL, &again, &err, "config", "win11", "--show", NULL), ==, 0);
+    a = g_strsplit(out, "\n", -1);
+    b = g_strsplit(again, "\n", -1);
+    g_assert_cmpuint(g_strv_length(a), ==, g_strv_length(b));
+    for (guint i = 0; a[i] != NULL; i++) {
+      char *ca = strstr(a[i], "  #"), *cb = strstr(b[i], "  #");
+
+      if (ca != NULL)
+        *ca = '\0';
+      if (cb != NULL)
+        *cb = '\0';
+      g_assert_cmpstr(a[i], ==, b[i]);
+    }
+    g_clear_pointer(&err, g_free);
+  }
   g_clear_pointer(&out, g_free);
 
   g_assert_cmpint(vxm(e, NULL, &out, NULL, "config", "win11", "--show", "--json", NULL), ==, 0);

@@ -16,6 +16,7 @@
 #include <json-glib/json-glib.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -260,16 +261,16 @@ static int
 client(Host *h, const char *user, const char *mode, const char *arg, const char *arg2,
        char **out_reply)
 {
-  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autofree char *bin = vxm_test_user_binary("tests/vxm-test-vxmd-client");
   const char *argv[] = {bin, h->socket, mode, arg, arg2, NULL};
   char *err = NULL;
   g_autoptr(GError) error = NULL;
   int status = 0;
   ClientAs as = {user, session_procs != NULL ? g_hash_table_lookup(session_procs, user) : NULL};
 
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, become_user_in_session,
-                             &as, out_reply, &err, &status, &error));
-  g_assert_no_error(error);
+  if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, become_user_in_session, &as,
+                    out_reply, &err, &status, &error))
+    g_error("cannot run %s as %s: %s", bin, user, error->message);
   g_free(last_stderr);
   last_stderr = err;
   g_assert_true(WIFEXITED(status));
@@ -311,6 +312,30 @@ refused(Host *h, const char *user, const char *mode, const char *arg, const char
   g_assert_cmpstr(after, ==, before);
   g_assert_cmpstr(log, ==, "");
   /* no journal (not even one naming the VM for this user) and no other file left behind */
+  run_after = run_vxm_tree(h);
+  g_assert_cmpstr(run_after, ==, run_before);
+  hostile_cases++;
+}
+
+/* A request aimed at another user's VM by its name: with per-user VM names it reaches only the
+ * caller's own VM of that name (which holds nothing), so whatever the answer, nothing changed. */
+static void
+unchanged(Host *h, const char *user, const char *line)
+{
+  g_autofree char *before = vxm_simhost_state(h->sim);
+  g_autofree char *run_before = run_vxm_tree(h);
+  g_autofree char *run_after = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *reply = NULL;
+
+  vxm_simhost_clear_log(h->sim);
+  (void)client(h, user, "line", line, NULL, &reply);
+  g_test_message("%s: %s -> %s", user, line, reply);
+  after = vxm_simhost_state(h->sim);
+  log = vxm_simhost_read_log(h->sim);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpstr(log, ==, "");
   run_after = run_vxm_tree(h);
   g_assert_cmpstr(run_after, ==, run_before);
   hostile_cases++;
@@ -466,6 +491,32 @@ test_hostile(void)
   refused(h, user_a, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":7,\"gpu\":\"" GPU "\"}", NULL,
           "must be a string");
+  /* ambiguous JSON json-glib would run: a second "request" (the last would win), a second
+   * value after the object, comments, an escaped member name, numbers of the wrong kind */
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"hello\",\"request\":\"recover\"}", NULL,
+          "member \\\"request\\\" appears twice");
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"hello\"}{\"vxmd\":1,\"request\":\"recover\"}", NULL,
+          "more after the object (one JSON value per message) at byte 28");
+  refused(h, user_a, "line", "{\"vxmd\":1,/* hi */\"request\":\"recover\"}", NULL,
+          "a comment (JSON has none) at byte 10");
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"recover\"}// hi", NULL,
+          "a comment (JSON has none) at byte 30");
+  refused(h, user_a, "line", "{\"vxmd\":1,\"re\\u0071uest\":\"recover\"}", NULL,
+          "an escape in a member name");
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"recover\",}", NULL, "not JSON (strictly)");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":\"4\"}",
+          NULL, "\\\"count\\\" must be an integer");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":4.0}",
+          NULL, "\\\"count\\\" must be an integer");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":4,\"compact\":\"no\"}",
+          NULL, "\\\"compact\\\" must be true or false");
   /* names with slashes, dots and NULs */
   refused(h, user_a, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"../etc\",\"gpu\":\"" GPU "\"}", NULL,
@@ -549,29 +600,22 @@ test_hostile(void)
           "12345,\"count\":4}",
           NULL, "12345");
 
-  /* another user's VM: a prepares alpha, b may not touch it */
+  /* another user's VM: a prepares alpha; b's "alpha" is b's own, which holds nothing */
   g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
-  refused(h, user_b, "line",
-          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL,
-          "only that user or root");
-  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"revoke-nodes\",\"vm\":\"alpha\"}", NULL,
-          "only that user or root");
+  unchanged(h, user_b,
+            "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"revoke-nodes\",\"vm\":\"alpha\"}");
   refused(h, user_out, "line",
           "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL,
           "and polkit could not be asked");
-  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}", NULL,
-          "only that user or root");
-  refused(h, user_b, "line", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", NULL,
-          "only that user or root");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"release-hugepages\",\"vm\":\"alpha\"}");
   {
     g_autofree char *grant = g_strdup_printf(
         "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"vfio:%s\"]}", group);
-    refused(h, user_b, "line", grant, NULL, "only that user or root");
+    refused(h, user_b, "line", grant, NULL, "is not the group of a GPU prepared for VM alpha");
   }
-  refused(h, user_b, "line",
-          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"alpha\",\"page_size\":"
-          "2097152,\"count\":4}",
-          NULL, "only that user or root");
   /* the same GPU for another VM while alpha holds it */
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":\"beta\",\"gpu\":\"" GPU "\"}", NULL,
@@ -618,7 +662,7 @@ test_hostile(void)
 static GSubprocess *
 client_async(Host *h, const char *user, const char *mode, const char *arg)
 {
-  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autofree char *bin = vxm_test_user_binary("tests/vxm-test-vxmd-client");
   g_autoptr(GSubprocessLauncher) launcher =
       g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GError) error = NULL;
@@ -626,7 +670,8 @@ client_async(Host *h, const char *user, const char *mode, const char *arg)
 
   g_subprocess_launcher_set_child_setup(launcher, vxm_test_become_user, (gpointer)user, NULL);
   p = g_subprocess_launcher_spawn(launcher, &error, bin, h->socket, mode, arg, NULL);
-  g_assert_no_error(error);
+  if (p == NULL)
+    g_error("cannot run %s as %s: %s", bin, user, error->message);
   return p;
 }
 
@@ -755,6 +800,432 @@ test_connection_flood(void)
   host_stop(h);
 }
 
+#define POOL_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+
+static guint64
+pool_2m(Host *h)
+{
+  g_autofree char *path = vxm_simhost_path(h->sim, POOL_2M);
+  g_autofree char *text = NULL;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  return g_ascii_strtoull(text, NULL, 10);
+}
+
+/* echo @count > nr_hugepages, as an admin reserving pages at boot */
+static void
+set_pool_2m(Host *h, guint count)
+{
+  g_autofree char *path = vxm_simhost_path(h->sim, POOL_2M);
+  g_autofree char *text = g_strdup_printf("%u\n", count);
+  FILE *f = fopen(path, "w");
+
+  g_assert_nonnull(f);
+  g_assert_cmpint(fputs(text, f), >=, 0);
+  g_assert_cmpint(fclose(f), ==, 0);
+  g_assert_cmpuint(pool_2m(h), ==, count);
+}
+
+static void
+reserve_2m(Host *h, const char *user, const char *vm, guint count)
+{
+  g_autofree char *line = g_strdup_printf(
+      "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"%s\",\"page_size\":2097152,"
+      "\"count\":%u,\"drop_caches\":false,\"compact\":false}",
+      vm, count);
+  g_autofree char *reply = NULL;
+
+  g_assert_cmpint(ask(h, user, line, &reply), ==, 0);
+}
+
+static void
+release_2m(Host *h, const char *user, const char *vm)
+{
+  g_autofree char *line =
+      g_strdup_printf("{\"vxmd\":1,\"request\":\"release-hugepages\",\"vm\":\"%s\"}", vm);
+  g_autofree char *reply = NULL;
+
+  g_assert_cmpint(ask(h, user, line, &reply), ==, 0);
+}
+
+static void
+restore_all(Host *h, const char *user, const char *vm)
+{
+  g_autofree char *line =
+      g_strdup_printf("{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"%s\"}", vm);
+  g_autofree char *reply = NULL;
+
+  g_assert_cmpint(ask(h, user, line, &reply), ==, 0);
+}
+
+/* Hugepages: no more than the host can hold, per request and per user, refused before the host
+ * drops a cache; and each VM gives back exactly what it added, whatever the others did. */
+static void
+test_hugepages(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  /* 2^24 pages of 1 GiB, a whole host's worth plus one, none at all: refused, nothing dropped */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "1073741824,\"count\":16777216}",
+          NULL, "are more than this host's memory (31.2 GiB)");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":16001}",
+          NULL, "16001 pages (31.3 GiB) are more than this host's memory");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
+          "2097152,\"count\":0}",
+          NULL, "reserves nothing");
+  /* per user: with 12000 MiB held, 10001 pages more (20002 MiB) pass alone, not together (MemTotal
+   * here is 32000 MiB) */
+  g_assert_cmpuint(pool_2m(h), ==, 0);
+  reserve_2m(h, user_a, "alpha", 6000);
+  g_assert_cmpuint(pool_2m(h), ==, 6000);
+  refused(h, user_a, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"beta\",\"page_size\":"
+          "2097152,\"count\":10001}",
+          NULL, "with the 11.7 GiB your VMs hold already");
+  restore_all(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 0);
+
+  /* A 10, B 15, A releases, B releases: back to the start; and in the other order */
+  reserve_2m(h, user_a, "alpha", 10);
+  reserve_2m(h, user_b, "beta", 15);
+  g_assert_cmpuint(pool_2m(h), ==, 25);
+  release_2m(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 15);
+  release_2m(h, user_b, "beta");
+  g_assert_cmpuint(pool_2m(h), ==, 0);
+  restore_all(h, user_a, "alpha");
+  restore_all(h, user_b, "beta");
+  reserve_2m(h, user_b, "beta", 15);
+  reserve_2m(h, user_a, "alpha", 10);
+  g_assert_cmpuint(pool_2m(h), ==, 25);
+  release_2m(h, user_b, "beta");
+  g_assert_cmpuint(pool_2m(h), ==, 10);
+  /* a release asked twice gives back nothing more */
+  release_2m(h, user_b, "beta");
+  g_assert_cmpuint(pool_2m(h), ==, 10);
+  restore_all(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 0);
+  restore_all(h, user_b, "beta");
+
+  /* pages reserved at boot (20): A takes 4 of them, journaled as A's; B's 18 are not served
+   * from A's 4, so the pool grows by 2; each release leaves the boot pages alone */
+  set_pool_2m(h, 20);
+  reserve_2m(h, user_a, "alpha", 4);
+  g_assert_cmpuint(pool_2m(h), ==, 20);
+  reserve_2m(h, user_b, "beta", 18);
+  g_assert_cmpuint(pool_2m(h), ==, 22);
+  release_2m(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 22);
+  restore_all(h, user_b, "beta");
+  g_assert_cmpuint(pool_2m(h), ==, 20);
+  restore_all(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 20);
+  set_pool_2m(h, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
+static guint
+journal_count(Host *h)
+{
+  g_autofree char *dir = vxm_simhost_path(h->sim, "/run/vxm/journal");
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  guint n = 0;
+
+  while (d != NULL && g_dir_read_name(d) != NULL)
+    n++;
+  return n;
+}
+
+/* A user holds at most 8 VMs' journals (each is read on every grant and status): the ninth VM
+ * is refused with nothing changed, while the ones held can still grow and another user is
+ * served. */
+static void
+test_journals(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  /* eight VMs with a page each, the ninth refused, nothing changed; another user is served */
+  for (guint i = 0; i < 8; i++) {
+    g_autofree char *vm = g_strdup_printf("vm%u", i);
+
+    reserve_2m(h, user_b, vm, 1);
+  }
+  g_assert_cmpuint(journal_count(h), ==, 8);
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"vm8\",\"page_size\":2097152,"
+          "\"count\":1}",
+          NULL, "already holds host resources for 8 VMs (at most 8 at once)");
+  reserve_2m(h, user_a, "alpha", 1);
+  /* the ones they hold are still theirs to add to */
+  reserve_2m(h, user_b, "vm0", 1);
+  restore_all(h, user_a, "alpha");
+  for (guint i = 0; i < 8; i++) {
+    g_autofree char *vm = g_strdup_printf("vm%u", i);
+
+    restore_all(h, user_b, vm);
+  }
+  g_assert_cmpuint(journal_count(h), ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
+/* A's GPU held on vfio-pci (release-gpu with keep_bound): B's requests for A's VM are refused
+ * before the journal is looked up, so its owner and "held" stay as they were. */
+static void
+test_held_journal(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *reply = NULL;
+  const char *b_lines[] = {
+      "{\"vxmd\":1,\"request\":\"revoke-nodes\",\"vm\":\"alpha\"}",
+      "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}",
+      "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}",
+      "{\"vxmd\":1,\"request\":\"release-hugepages\",\"vm\":\"alpha\"}",
+      "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}",
+  };
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a,
+                      "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU
+                      "\",\"keep_bound\":true}",
+                      &reply),
+                  ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"status\":\"held\""));
+  for (guint i = 0; i < G_N_ELEMENTS(b_lines); i++)
+    unchanged(h, user_b, b_lines[i]);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"status\":\"held\""));
+  /* A's next start takes the held card back; the GPU goes home at A's release */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", &reply),
+      ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
+static char *
+ddc_line(const char *vm, guint input, gboolean to_guest)
+{
+  return g_strdup_printf("{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"%s\",\"gpu\":\"" GPU
+                         "\",\"monitor\":\"DEL:41234:12345\",\"input\":%u,\"host_input\":17,"
+                         "\"to_guest\":%s}",
+                         vm, input, to_guest ? "true" : "false");
+}
+
+/* The shared monitor: while A's VM holds the GPU and shows on the monitor, B cannot switch it
+ * (for a VM of B's, for A's VM, by the other GPU's name, back to the host); A can, and root. */
+static void
+test_monitor(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *reply = NULL;
+  g_autofree char *to_a = ddc_line("alpha", 15, TRUE);
+  g_autofree char *back_a = ddc_line("alpha", 17, FALSE);
+  g_autofree char *to_gamma = ddc_line("gamma", 16, TRUE);
+  g_autofree char *back_gamma = ddc_line("gamma", 17, FALSE);
+  g_autofree char *b_to_a = ddc_line("alpha", 16, TRUE);
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  /* the GPU is A's: B may not switch the monitor for it */
+  refused(h, user_b, "line", to_gamma, NULL, "GPU " GPU " is held by VM alpha of uid ");
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, to_a, &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "switched to dp1"));
+  refused(h, user_b, "line", to_gamma, NULL, "is held by VM alpha of uid");
+  refused(h, user_b, "line", back_gamma, NULL, "is held by VM alpha of uid");
+  refused(h, user_b, "line", b_to_a, NULL, "is held by VM alpha of uid");
+  /* the same monitor by the host GPU's name: it shows A's guest */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"gamma\",\"gpu\":\"0000:00:02.0\","
+          "\"monitor\":\"DEL:41234:12345\",\"input\":17,\"to_guest\":false}",
+          NULL, "monitor DEL:41234:12345 shows VM alpha of uid");
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_a, back_a, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", &reply),
+      ==, 0);
+  /* nobody's guest on it now: B may switch it by hand (vxm display), and back */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_b, back_gamma, &reply), ==, 0);
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, "root", back_gamma, &reply), ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
+/* vxmd restarted (killed) under a running VM: the new one serves the teardown of the VM's vxm,
+ * which still runs (same process, same uid), and nobody else's. */
+static void
+test_vxmd_restart(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *bin = vxm_test_build_path("tests/vxm-test-vxmd-client");
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) vxm = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *reply = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_subprocess_launcher_set_child_setup(launcher, vxm_test_become_user, (gpointer)user_a, NULL);
+  vxm = g_subprocess_launcher_spawn(
+      launcher, &error, bin, h->socket, "two-lines", PREPARE_A,
+      "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}", NULL);
+  g_assert_no_error(error);
+  out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(vxm));
+  first = g_data_input_stream_read_line(out, NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_test_message("prepare: %s", first);
+  g_assert_nonnull(strstr(first, "\"ok\":true"));
+
+  host_kill_vxmd(h, SIGKILL);
+  {
+    /* the dead vxmd's socket is still there; ready is when the new one makes its own */
+    g_autofree char *stale = vxm_simhost_path(h->sim, "/run/vxm/vxmd.sock");
+
+    g_assert_cmpint(unlink(stale), ==, 0);
+  }
+  host_spawn_vxmd(h, -1);
+  /* the orphan recovery at start leaves it (its vxm runs); B may not take it over */
+  unchanged(h, user_b,
+            "{\"vxmd\":1,\"request\":\"release-gpu\",\"vm\":\"alpha\",\"gpu\":\"" GPU "\"}");
+  unchanged(h, user_b, "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}");
+  /* A's recover is refused: its vxm still runs and will tear down */
+  refused(h, user_a, "line", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", NULL,
+          "still runs");
+  /* the live vxm tears down through the new vxmd */
+  g_assert_true(
+      g_output_stream_write_all(g_subprocess_get_stdin_pipe(vxm), "\n", 1, NULL, NULL, &error));
+  g_assert_no_error(error);
+  second = g_data_input_stream_read_line(out, NULL, NULL, &error);
+  g_assert_no_error(error);
+  g_test_message("release after the restart: %s", second);
+  g_assert_nonnull(strstr(second, "\"ok\":true"));
+  g_assert_true(g_subprocess_wait_check(vxm, NULL, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(ask(h, user_a, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
+static char *
+journal_text(Host *h, const char *user, const char *vm)
+{
+  g_autofree char *name = g_strdup_printf("/run/vxm/journal/%s.u%u.json", vm, (guint)uid_of(user));
+  g_autofree char *path = vxm_simhost_path(h->sim, name);
+  char *text = NULL;
+
+  return g_file_get_contents(path, &text, NULL, NULL) ? text : NULL;
+}
+
+/* VM names are each user's own: A's "alpha" holds the GPU; B's "alpha" is another VM, served,
+ * and nothing B asks for it reaches A's (its journal byte for byte as it was). */
+static void
+test_namespaces(void)
+{
+  Host *h;
+  g_autofree char *initial = NULL;
+  g_autofree char *a_journal = NULL;
+  g_autofree char *reply = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_cmpint(ask(h, user_a, PREPARE_A, &reply), ==, 0);
+  reserve_2m(h, user_a, "alpha", 10);
+  a_journal = journal_text(h, user_a, "alpha");
+  g_assert_nonnull(a_journal);
+  /* B's alpha: its own pages, its own journal */
+  reserve_2m(h, user_b, "alpha", 15);
+  g_assert_cmpuint(pool_2m(h), ==, 25);
+  {
+    g_autofree char *b_journal = journal_text(h, user_b, "alpha");
+    g_autofree char *a_now = journal_text(h, user_a, "alpha");
+
+    g_assert_nonnull(b_journal);
+    g_assert_cmpstr(a_now, ==, a_journal);
+  }
+  /* each sees their own alpha; the list names both, with their uids */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(ask(h, user_b, "{\"vxmd\":1,\"request\":\"journal-status\"}", &reply), ==, 0);
+  g_assert_nonnull(strstr(reply, "\"name\":\"alpha\",\"journal\":\"alpha.u"));
+  release_2m(h, user_b, "alpha");
+  restore_all(h, user_b, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 10);
+  {
+    g_autofree char *a_now = journal_text(h, user_a, "alpha");
+
+    g_assert_cmpstr(a_now, ==, a_journal);
+  }
+  restore_all(h, user_a, "alpha");
+  g_assert_cmpuint(pool_2m(h), ==, 0);
+  {
+    g_autofree char *final = vxm_simhost_state(h->sim);
+    g_assert_cmpstr(final, ==, initial);
+  }
+  host_stop(h);
+}
+
 /* The policy on other machines: a GPU sharing its group with a NIC and storage; the only GPU;
  * an admin allowlist that leaves the GPU out. */
 static void
@@ -824,6 +1295,58 @@ test_socket_activation(void)
   vxm_test_rm_rf(tmp);
 }
 
+/* Started without systemd (OpenRC): vxmd makes its own socket, 0666 root:root as
+ * vxmd.socket gives it, and a second vxmd on the same root refuses to take it over (the first
+ * keeps serving), where an unlink would have left the first one's clients talking to a vxmd
+ * that does not hold their journals. */
+static void
+test_own_socket_second_refused(void)
+{
+  g_autofree char *vxmd = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+  int status = -1;
+  Host *h;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  g_assert_cmpint(stat(h->socket, &st), ==, 0);
+  g_assert_true(S_ISSOCK(st.st_mode));
+  g_assert_cmpint(st.st_mode & 07777, ==, 0666);
+  g_assert_cmpint(st.st_uid, ==, 0);
+  g_assert_cmpint(st.st_gid, ==, 0);
+
+  vxmd = vxm_test_build_path("src/vxmd");
+  {
+    const char *argv[] = {vxmd, "--root", vxm_simhost_root(h->sim), "--group", group_name, NULL};
+
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, &err, &status, &error));
+  }
+  g_assert_no_error(error);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+  g_assert_nonnull(strstr(err, "another vxmd listens on "));
+  /* the first still answers on its socket (as root: the test's users are not in the group) */
+  {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    const char hello[] = "{\"vxmd\":1,\"request\":\"hello\"}\n";
+    char buf[512] = {0};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpuint(strlen(h->socket), <, sizeof addr.sun_path);
+    strcpy(addr.sun_path, h->socket);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+    g_assert_cmpint(write(fd, hello, strlen(hello)), ==, (gssize)strlen(hello));
+    g_assert_cmpint(read(fd, buf, sizeof buf - 1), >, 0);
+    g_assert_nonnull(strstr(buf, "\"ok\":true"));
+    close(fd);
+  }
+  host_stop(h);
+}
+
 /* A vxmd that died (SIGKILL) with a VM prepared whose client is gone: the next vxmd recovers
  * that journal as it starts, before it serves anyone, and the host is as it was. */
 static void
@@ -853,7 +1376,13 @@ test_orphan_recovered_at_start(void)
   g_assert_cmpstr(prepared, !=, initial);
   /* vxmd dies; the client that asked (the raw client, reaped) is gone too */
   host_kill_vxmd(h, SIGKILL);
-  journal = vxm_simhost_path(h->sim, "/run/vxm/journal/alpha.json");
+  {
+    /* A's VM "alpha" is the journal alpha.uUID: VM names are each user's own */
+    g_autofree char *name =
+        g_strdup_printf("/run/vxm/journal/alpha.u%u.json", (guint)uid_of(user_a));
+
+    journal = vxm_simhost_path(h->sim, name);
+  }
   g_assert_true(g_file_test(journal, G_FILE_TEST_EXISTS));
   restored = vxm_simhost_state(h->sim);
   g_assert_cmpstr(restored, ==, prepared);
@@ -962,7 +1491,7 @@ served_prepare_release(Host *h, const char *user, const char *vm)
 static char *
 vxm_check_vxmd_line(Host *h, const char *user)
 {
-  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autofree char *vxm = vxm_test_user_binary("src/cli/vxm");
   const char *argv[] = {vxm, "check", "--json", "--root", vxm_simhost_root(h->sim), NULL};
   const char *envp[] = {"NO_COLOR=1", "LC_ALL=C.UTF-8", "HOME=/nonexistent", NULL};
   ClientAs as = {user, g_hash_table_lookup(session_procs, user)};
@@ -971,9 +1500,9 @@ vxm_check_vxmd_line(Host *h, const char *user)
   g_autoptr(JsonParser) parser = json_parser_new();
   JsonArray *checks;
 
-  g_assert_true(g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_STDERR_TO_DEV_NULL,
-                             become_user_in_session, &as, &out, NULL, NULL, &error));
-  g_assert_no_error(error);
+  if (!g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_STDERR_TO_DEV_NULL,
+                    become_user_in_session, &as, &out, NULL, NULL, &error))
+    g_error("cannot run %s as %s: %s", vxm, user, error->message);
   g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
   g_assert_no_error(error);
   checks = json_node_get_array(json_parser_get_root(parser));
@@ -1127,7 +1656,14 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/race-and-silence", test_race_and_silence);
   g_test_add_func("/vxm/vxmd/hostile/policy-machines", test_policy_machines);
   g_test_add_func("/vxm/vxmd/hostile/connection-flood", test_connection_flood);
+  g_test_add_func("/vxm/vxmd/hostile/hugepages", test_hugepages);
+  g_test_add_func("/vxm/vxmd/hostile/journals", test_journals);
+  g_test_add_func("/vxm/vxmd/hostile/held-journal", test_held_journal);
+  g_test_add_func("/vxm/vxmd/hostile/monitor", test_monitor);
+  g_test_add_func("/vxm/vxmd/hostile/namespaces", test_namespaces);
+  g_test_add_func("/vxm/vxmd/start/restart-under-a-running-vm", test_vxmd_restart);
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
+  g_test_add_func("/vxm/vxmd/start/own-socket-second-refused", test_own_socket_second_refused);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
   g_test_add_func("/vxm/vxmd/polkit/sessions", test_polkit_sessions);
   g_test_add_func("/vxm/vxmd/polkit/admin-rules", test_polkit_admin_rules);

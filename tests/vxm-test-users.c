@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vxm-test-util.h"
@@ -110,6 +111,63 @@ vxm_test_user_add(const char *user, const char *group)
   pw = getpwnam(user);
   g_assert_nonnull(pw);
   return pw->pw_uid;
+}
+
+static char *binary_dir; /* copies of build binaries the test users can reach */
+
+static void
+remove_binary_dir(void)
+{
+  if (binary_dir != NULL)
+    vxm_test_rm_rf(binary_dir);
+  g_clear_pointer(&binary_dir, g_free);
+}
+
+/* TRUE when every folder above @path lets others through (x for "other"). */
+static gboolean
+reachable_by_others(const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname(path);
+
+  for (;;) {
+    struct stat st;
+    g_autofree char *parent = NULL;
+
+    if (stat(dir, &st) != 0 || (st.st_mode & S_IXOTH) == 0)
+      return FALSE;
+    if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0)
+      return TRUE;
+    parent = g_path_get_dirname(dir);
+    g_free(dir);
+    dir = g_steal_pointer(&parent);
+  }
+}
+
+char *
+vxm_test_user_binary(const char *relative)
+{
+  g_autofree char *built = vxm_test_build_path(relative);
+  g_autofree char *base = g_path_get_basename(relative);
+  g_autofree char *copy = NULL;
+  g_autofree char *data = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize length = 0;
+
+  if (reachable_by_others(built))
+    return g_steal_pointer(&built);
+  if (binary_dir == NULL) {
+    binary_dir = vxm_test_mkdtemp();
+    g_assert_cmpint(chmod(binary_dir, 0755), ==, 0);
+    atexit(remove_binary_dir);
+  }
+  copy = g_build_filename(binary_dir, base, NULL);
+  if (g_file_test(copy, G_FILE_TEST_EXISTS))
+    return g_steal_pointer(&copy);
+  if (!g_file_get_contents(built, &data, &length, &error) ||
+      !g_file_set_contents_full(copy, data, (gssize)length, G_FILE_SET_CONTENTS_NONE, 0755, &error))
+    g_error("cannot copy %s where the test users can run it (%s): %s", built, binary_dir,
+            error->message);
+  return g_steal_pointer(&copy);
 }
 
 void

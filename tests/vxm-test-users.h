@@ -15,6 +15,11 @@ uid_t vxm_test_user_add(const char *user, const char *group);
 /* Called first at clean-up (a daemon the test started, say); one function at the most. */
 void vxm_test_users_on_cleanup(void (*func)(void));
 
+/* The build's @relative binary ("src/cli/vxm") at a path the test users can run: the build
+ * folder's own when every folder above it lets others through, else a copy in a folder of this
+ * program's, 0755, removed at exit (a checkout under /root, mode 0700, is out of their reach). */
+char *vxm_test_user_binary(const char *relative);
+
 /* A GSpawnChildSetupFunc: become the user named @data, with its groups, as a login would
  * (exits 120 when it cannot). */
 void vxm_test_become_user(gpointer data);

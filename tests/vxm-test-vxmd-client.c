@@ -10,6 +10,9 @@
  *     memlock-self BYTES      ... with a pidfd of this process
  *     memlock-dead BYTES      ... with a pidfd of a child that has exited and been reaped
  *     memlock-nofd BYTES      ... with /dev/null's fd instead of a pidfd
+ *     two-lines FIRST SECOND  send FIRST, print its reply, wait for a line on stdin, then send
+ *                    SECOND on a new connection (the same process: a supervisor that lives
+ *                    through a vxmd restart); exits as for SECOND's reply
  * Prints vxmd's reply line; exits 0 for an ok reply, 1 for a refusal, 3 when it cannot connect.
  */
 #include <fcntl.h>
@@ -60,6 +63,16 @@ main(int argc, char **argv)
 
   if (argc < 3)
     return 2;
+  if (strcmp(argv[2], "two-lines") == 0 && argc > 4) {
+    char *first_argv[] = {argv[0], argv[1], (char *)"line", argv[3], NULL};
+    char *second_argv[] = {argv[0], argv[1], (char *)"line", argv[4], NULL};
+    char wait_line[16];
+
+    main(4, first_argv);
+    if (fgets(wait_line, sizeof wait_line, stdin) == NULL)
+      return 2;
+    return main(4, second_argv);
+  }
   s = socket(AF_UNIX, SOCK_STREAM, 0);
   strncpy(addr.sun_path, argv[1], sizeof addr.sun_path - 1);
   if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
@@ -137,6 +150,7 @@ main(int argc, char **argv)
       break;
   }
   reply[got] = '\0';
+  close(s);
   free(data);
   fputs(reply, stdout);
   fflush(stdout);

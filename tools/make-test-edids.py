@@ -31,6 +31,11 @@ def text_desc(tag, text):
     return bytes([0, 0, 0, tag, 0]) + body
 
 
+def raw_text_desc(tag, body):
+    # as some monitors write it: the string ends at a NUL, not at 0x0A
+    return bytes([0, 0, 0, tag, 0]) + body.ljust(13, b"\0")
+
+
 def range_desc(vmin, vmax, hmin, hmax, pclk10):
     return bytes([0, 0, 0, 0xFD, 0, vmin, vmax, hmin, hmax, pclk10, 0x00, 0x0A]) + b" " * 6
 
@@ -61,6 +66,17 @@ def cta_block():
     return bytes(b)
 
 
+def cta_block_with_descriptors(descs):
+    # a CTA-861 extension whose detailed-timing area holds display descriptors (several LG
+    # models keep their serial number there)
+    b = bytearray([0x02, 0x03, 0x04, 0x00])
+    for d in descs:
+        b += d
+    b += bytearray(127 - len(b))
+    b += bytes([(-sum(b)) & 0xFF])
+    return bytes(b)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     files = {
@@ -80,6 +96,11 @@ def main():
         "samsung-old.bin": edid("SAM", 0x0317, 0x4D593432, 45, 2008, DTD_1080P60, [
             range_desc(56, 75, 30, 81, 17), text_desc(0xFE, "S22B300"),
             text_desc(0xFE, "H1AK500000")], digital=0x80, size=(48, 27), version=(1, 3)),
+        # the serial string only in the CTA extension; the name ends at a NUL
+        "lg-27gp850-cta-serial.bin": edid("GSM", 0x5BBF, 0, 20, 2021, DTD_1440P144, [
+            range_desc(48, 165, 30, 230, 30), raw_text_desc(0xFC, b"LG ULTRAGEAR"),
+            raw_text_desc(0x10, b"")], ext=1) + cta_block_with_descriptors([
+            raw_text_desc(0xFF, b"23362B001483")]),
     }
     for name, data in files.items():
         with open(os.path.join(OUT, name), "wb") as f:

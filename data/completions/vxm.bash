@@ -9,21 +9,21 @@
 declare -gA _vxm_options=(
   [check]="--gpu --json"
   [config]="--show --json --set --unset --set-gpu --static-binding"
-  [detach]="--force --timeout"
+  [detach]="--force --timeout --json"
   [display]="--probe --json --monitor --input"
   [fingerprint]="--json"
-  [init]="--force --set --disk-size --virtio-iso --sha256"
+  [init]="--force --set --disk-size --virtio-iso --sha256 --json"
   [inputs]="--json"
   [list]="--json"
   [list-gpus]="--json"
   [monitors]="--json"
-  [reattach]="--timeout"
+  [reattach]="--timeout --json"
   [recover]="--json"
   [reset]="--yes"
   [start]="--foreground --dry-run --json"
   [static-binding]="--json"
   [status]="--json"
-  [stop]="--force --timeout"
+  [stop]="--force --timeout --json"
   [version]=""
 )
 
@@ -69,7 +69,7 @@ cpu.cpu_pinning cpu.host_cores disk.path disk.format disk.size media.installer_i
 media.virtio_iso network.mode network.mac audio.backend security.tpm security.secure_boot
 security.smbios firmware.code firmware.vars_template firmware.descriptor input.inputs
 input.grab_toggle display.monitor display.host_input display.guest_input
-host.shutdown_timeout host.qemu_binary"
+host.shutdown_timeout host.start_timeout host.qemu_binary"
 
 # The VMs: every NAME.conf in $XDG_CONFIG_HOME/vxm/vms.
 _vxm_vms() {

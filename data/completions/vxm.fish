@@ -40,7 +40,7 @@ function __vxm_config_keys
         media.installer_iso media.virtio_iso network.mode network.mac audio.backend \
         security.tpm security.secure_boot security.smbios firmware.code firmware.vars_template \
         firmware.descriptor input.inputs input.grab_toggle display.monitor display.host_input \
-        display.guest_input host.shutdown_timeout host.qemu_binary
+        display.guest_input host.shutdown_timeout host.start_timeout host.qemu_binary
 end
 
 set -l vxm_commands check config detach display fingerprint init inputs list list-gpus monitors reattach recover reset start static-binding status stop version
@@ -79,6 +79,7 @@ complete -c vxm -n "__fish_seen_subcommand_from check" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from detach" -a '(__vxm_vms; __vxm_gpus)'
 complete -c vxm -n "__fish_seen_subcommand_from detach" -s f -l force -d 'Go ahead although an AMD or Intel card is in use'
 complete -c vxm -n "__fish_seen_subcommand_from detach" -s t -l timeout -x -d 'Time limit for an unbind (seconds)'
+complete -c vxm -n "__fish_seen_subcommand_from detach" -l json -d 'Print the outcome as JSON'
 
 complete -c vxm -n "__fish_seen_subcommand_from config" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from config" -l show -d 'Print every key with what auto becomes'
@@ -93,6 +94,7 @@ complete -c vxm -n "__fish_seen_subcommand_from init" -l set -x -a '(__vxm_confi
 complete -c vxm -n "__fish_seen_subcommand_from init" -l disk-size -x -d 'Size of the new disk'
 complete -c vxm -n "__fish_seen_subcommand_from init" -l virtio-iso -r -F -d 'virtio-win ISO: URL or file'
 complete -c vxm -n "__fish_seen_subcommand_from init" -l sha256 -x -d 'SHA-256 of the ISO'
+complete -c vxm -n "__fish_seen_subcommand_from init" -l json -d 'Print the outcome as JSON'
 
 complete -c vxm -n "__fish_seen_subcommand_from list" -l json -d 'Print JSON'
 
@@ -101,6 +103,7 @@ complete -c vxm -n "__fish_seen_subcommand_from fingerprint" -l json -d 'Print J
 
 complete -c vxm -n "__fish_seen_subcommand_from reattach" -a '(__vxm_vms; __vxm_gpus)'
 complete -c vxm -n "__fish_seen_subcommand_from reattach" -s t -l timeout -x -d 'Time limit for each unbind and probe (seconds)'
+complete -c vxm -n "__fish_seen_subcommand_from reattach" -l json -d 'Print the outcome as JSON'
 
 complete -c vxm -n "__fish_seen_subcommand_from recover" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from recover" -l json -d 'Print JSON'
@@ -109,7 +112,7 @@ complete -c vxm -n "__fish_seen_subcommand_from reset" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from reset" -s y -l yes -d 'Do not ask'
 
 complete -c vxm -n "__fish_seen_subcommand_from start" -a '(__vxm_vms)'
-complete -c vxm -n "__fish_seen_subcommand_from start" -s f -l foreground -d 'Stay attached; stop the guest on Ctrl+C'
+complete -c vxm -n "__fish_seen_subcommand_from start" -l foreground -d 'Stay attached; stop the guest on Ctrl+C'
 complete -c vxm -n "__fish_seen_subcommand_from start" -s n -l dry-run -d 'Show what would run; change nothing'
 complete -c vxm -n "__fish_seen_subcommand_from start" -l json -d 'With --dry-run: print JSON'
 
@@ -123,6 +126,7 @@ complete -c vxm -n "__fish_seen_subcommand_from status" -l json -d 'Print JSON'
 complete -c vxm -n "__fish_seen_subcommand_from stop" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from stop" -s f -l force -d 'Quit QEMU at once'
 complete -c vxm -n "__fish_seen_subcommand_from stop" -s t -l timeout -x -d 'Seconds the guest gets to shut down'
+complete -c vxm -n "__fish_seen_subcommand_from stop" -l json -d 'Print the outcome as JSON'
 
 complete -c vxm -n "__fish_seen_subcommand_from monitors" -l json -d 'Print JSON'
 

@@ -95,7 +95,7 @@ vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv)
     g_autoptr(VxmVmPaths) paths = vxm_vm_paths_new(argc > 1 ? argv[1] : NULL, &error);
 
     if (paths == NULL)
-      return vxm_cli_fail(cli, error);
+      return vxm_cli_fail_arg(cli, error);
     if (argc > 1 || g_file_test(paths->config_file, G_FILE_TEST_EXISTS)) {
       config = vxm_vm_config_load(paths, &error);
       if (config == NULL && argc > 1)

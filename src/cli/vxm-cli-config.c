@@ -222,6 +222,8 @@ vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(VxmVmPaths) paths = NULL;
   g_autoptr(VxmVmConfig) config = NULL;
+  g_autoptr(GPtrArray) keys = NULL;
+  g_autoptr(GPtrArray) values = NULL;
   gboolean edits;
 
   if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME]",
@@ -247,31 +249,47 @@ vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
   config = vxm_vm_config_load(paths, &error);
   if (config == NULL) {
     if (g_error_matches(error, VXM_ERROR, VXM_ERROR_NOT_FOUND)) {
-      g_printerr("vxm config: no VM %s: create it with vxm init %s\n", paths->name, paths->name);
+      g_autofree char *hint = vxm_vm_name_suggestion(paths->name);
+
+      g_printerr("vxm config: no VM %s%s: create it with vxm init %s\n", paths->name, hint,
+                 paths->name);
       return VXM_EXIT_FAILURE;
     }
     return vxm_cli_fail(cli, error);
   }
 
+  /* every edit of this command first, then the result checked once: keys that go in pairs
+   * (host_input and guest_input) can be set by one command */
+  keys = g_ptr_array_new_with_free_func(g_free);
+  values = g_ptr_array_new_with_free_func(g_free);
   for (gsize i = 0; opt_set != NULL && opt_set[i] != NULL; i++) {
     g_auto(GStrv) kv = g_strsplit(opt_set[i], "=", 2);
     if (kv[1] == NULL)
       return vxm_cli_usage_error(cli, "--set %s: expected KEY=VALUE", opt_set[i]);
-    if (!vxm_vm_config_set(config, g_strstrip(kv[0]), g_strstrip(kv[1]), &error))
-      return vxm_cli_fail(cli, error);
+    g_ptr_array_add(keys, g_strdup(g_strstrip(kv[0])));
+    g_ptr_array_add(values, g_strdup(g_strstrip(kv[1])));
   }
   for (gsize i = 0; opt_unset != NULL && opt_unset[i] != NULL; i++) {
-    if (!vxm_vm_config_unset(config, opt_unset[i], &error))
-      return vxm_cli_fail(cli, error);
+    g_ptr_array_add(keys, g_strdup(opt_unset[i]));
+    g_ptr_array_add(values, NULL);
   }
   if (opt_gpu != NULL) {
     g_autofree char *value = NULL;
-    if (!gpu_value(cli, opt_gpu, &value, &error) ||
-        !vxm_vm_config_set(config, "gpu.address", value, &error))
+    if (!gpu_value(cli, opt_gpu, &value, &error))
       return vxm_cli_fail(cli, error);
-    if (!cli->quiet)
-      g_print("guest GPU: %s\n", value);
+    g_ptr_array_add(keys, g_strdup("gpu.address"));
+    g_ptr_array_add(values, g_steal_pointer(&value));
   }
+  g_ptr_array_add(keys, NULL);
+  g_ptr_array_add(values, NULL);
+  if (edits && !vxm_vm_config_set_many(config, (const char *const *)keys->pdata,
+                                       (const char *const *)values->pdata, &error)) {
+    if (g_error_matches(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT))
+      return vxm_cli_usage_error(cli, "%s", error->message);
+    return vxm_cli_fail(cli, error);
+  }
+  if (opt_gpu != NULL && !cli->quiet)
+    g_print("guest GPU: %s\n", config->gpu ? config->gpu : "auto");
   if (edits && !vxm_vm_config_save(config, NULL, &error))
     return vxm_cli_fail(cli, error);
   if (opt_static != NULL) {

@@ -6,9 +6,11 @@
 int
 vxm_cli_cmd_detach(VxmCli *cli, int argc, char **argv)
 {
-  gboolean force = FALSE;
+  gboolean force = FALSE, json = FALSE;
   g_autofree char *timeout_text = NULL;
   GOptionEntry entries[] = {
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json,
+       "Print the outcome as JSON ({gpu, state: detached|already, done})", NULL},
       {"force", 'f', 0, G_OPTION_ARG_NONE, &force,
        "Go ahead although an AMD or Intel card is in use (never for NVIDIA, never past the "
        "group, boot VGA or last-GPU rules)",
@@ -36,11 +38,13 @@ vxm_cli_cmd_detach(VxmCli *cli, int argc, char **argv)
     return vxm_cli_usage_error(cli, "give one VM name or PCI address");
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL || !vxm_cli_resolve_target(cli, hostfs, argv[1], &target, &error))
-    return vxm_cli_fail(cli, error);
+    return vxm_cli_fail_arg(cli, error);
   options.force = force;
   options.timeout_ms = target.timeout_ms;
-  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &options.timeout_ms, &error))
-    goto fail;
+  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &options.timeout_ms, &error)) {
+    vxm_cli_target_clear(&target);
+    return vxm_cli_fail_arg(cli, error);
+  }
 
   /* one record per card: refuse while another vxm (or a VM) has it */
   existing = vxm_vfio_find_journals(hostfs, target.gpu, NULL, &error);
@@ -51,7 +55,9 @@ vxm_cli_cmd_detach(VxmCli *cli, int argc, char **argv)
 
     switch (vxm_journal_get_owner_status(other)) {
     case VXM_JOURNAL_OWNER_HELD:
-      if (!cli->quiet)
+      if (json)
+        vxm_cli_print_outcome_json("gpu", vxm_gpu_get_address(target.gpu), "already", NULL);
+      else if (!cli->quiet)
         g_print("%s is already on vfio-pci (%s); vxm reattach %s gives it back\n",
                 vxm_gpu_get_address(target.gpu), vxm_journal_get_held(other),
                 vxm_gpu_get_address(target.gpu));
@@ -86,7 +92,9 @@ vxm_cli_cmd_detach(VxmCli *cli, int argc, char **argv)
   }
   if (!vxm_journal_hold(journal, "detached by hand with vxm detach", &error))
     goto fail;
-  if (!cli->quiet) {
+  if (json) {
+    vxm_cli_print_outcome_json("gpu", vxm_gpu_get_address(target.gpu), "detached", report);
+  } else if (!cli->quiet) {
     for (guint i = 0; i < report->len; i++)
       g_print("%s\n", (char *)g_ptr_array_index(report, i));
     g_print("%s is on vfio-pci; vxm reattach %s gives it back\n", vxm_gpu_get_address(target.gpu),

@@ -117,7 +117,7 @@ vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
   if (monitor_option == NULL || (!probe && input_option == NULL) || name != NULL) {
     paths = vxm_vm_paths_new(name, &error);
     if (paths == NULL)
-      return vxm_cli_fail(cli, error);
+      return vxm_cli_fail_arg(cli, error);
     config = vxm_vm_config_load(paths, &error);
     if (config == NULL)
       return vxm_cli_fail(cli, error);

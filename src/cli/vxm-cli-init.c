@@ -13,6 +13,7 @@ typedef struct {
   gboolean tty;
   guint last_decile; /* plain output: one line per 10% */
   gboolean bar_drawn;
+  GPtrArray *done; /* --json: "step: detail (s)" lines, else NULL */
 } Output;
 
 static void
@@ -20,6 +21,10 @@ on_step(const char *step, const char *detail, double seconds, gpointer data)
 {
   Output *o = data;
 
+  if (o->done != NULL) {
+    g_ptr_array_add(o->done, g_strdup_printf("%s: %s (%.2f s)", step, detail, seconds));
+    return;
+  }
   if (o->cli->quiet)
     return;
   if (o->bar_drawn) {
@@ -38,7 +43,7 @@ on_download(const VxmDownloadProgress *p, gpointer data)
   double mibs = p->bytes_per_second / (1024.0 * 1024.0);
   guint percent = p->total ? (guint)(p->received * 100 / p->total) : 0;
 
-  if (o->cli->quiet)
+  if (o->cli->quiet || o->done != NULL)
     return;
   if (o->tty) {
     char eta[32] = "--:--";
@@ -71,7 +76,8 @@ on_download(const VxmDownloadProgress *p, gpointer data)
 int
 vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv)
 {
-  gboolean opt_force = FALSE;
+  gboolean opt_force = FALSE, opt_json = FALSE;
+  g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func(g_free);
   g_auto(GStrv) opt_set = NULL;
   g_autofree char *opt_disk_size = NULL;
   g_autofree char *opt_virtio = NULL;
@@ -87,13 +93,16 @@ vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv)
        "The virtio-win drivers ISO: an https:// URL to download, or a file to use", "URL|PATH"},
       {"sha256", 0, 0, G_OPTION_ARG_STRING, &opt_sha256,
        "Verify the virtio-win ISO against this SHA-256", "HEX"},
+      {"json", 0, 0, G_OPTION_ARG_NONE, &opt_json,
+       "Print the outcome as JSON ({name, state: created, done: the steps}) instead of the steps",
+       NULL},
       {NULL},
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) settings = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(VxmVmConfig) config = NULL;
   VxmVmInitOptions opts = {0};
-  Output out = {cli, isatty(STDOUT_FILENO), 0, FALSE};
+  Output out = {cli, isatty(STDOUT_FILENO), 0, FALSE, NULL};
   VxmHostfs *hostfs;
 
   if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME]",
@@ -116,13 +125,15 @@ vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv)
     g_ptr_array_add(settings, g_strdup(opt_set[i]));
   g_ptr_array_add(settings, NULL);
 
+  if (opt_json)
+    out.done = done;
   opts.name = argc > 1 ? argv[1] : NULL;
   opts.force = opt_force;
   opts.settings = (const char *const *)settings->pdata;
   opts.virtio_iso = opt_virtio;
   opts.virtio_sha256 = opt_sha256;
 
-  if (!cli->quiet)
+  if (!cli->quiet && !opt_json)
     g_print("Creating VM %s\n", opts.name ? opts.name : "default");
   config = vxm_vm_init(hostfs, &opts, on_step, on_download, &out, &error);
   if (out.bar_drawn)
@@ -132,7 +143,9 @@ vxm_cli_cmd_init(VxmCli *cli, int argc, char **argv)
       return vxm_cli_usage_error(cli, "%s", error->message);
     return vxm_cli_fail(cli, error);
   }
-  if (!cli->quiet)
+  if (opt_json)
+    vxm_cli_print_outcome_json("name", config->name, "created", done);
+  else if (!cli->quiet)
     g_print("VM %s is ready: vxm config %s --show, then vxm start %s\n", config->name, config->name,
             config->name);
   return VXM_EXIT_OK;

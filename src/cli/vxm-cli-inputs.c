@@ -78,7 +78,7 @@ vxm_cli_cmd_inputs(VxmCli *cli, int argc, char **argv)
     g_autoptr(VxmVmPaths) paths = vxm_vm_paths_new(argv[1], &error);
 
     if (paths == NULL)
-      return vxm_cli_fail(cli, error);
+      return vxm_cli_fail_arg(cli, error);
     config = vxm_vm_config_load(paths, &error);
     if (config == NULL)
       return vxm_cli_fail(cli, error);

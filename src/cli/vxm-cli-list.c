@@ -8,6 +8,7 @@
 
 typedef struct {
   char *name;
+  const char *state; /* as vxm status says it */
   gboolean running;
   char *gpu; /* NULL = auto */
   char *disk;
@@ -52,7 +53,8 @@ vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv)
     Row *r = g_new0(Row, 1);
 
     r->name = g_strdup(paths->name);
-    r->running = vxm_vm_is_running(paths);
+    r->state = vxm_cli_vm_state_name(paths);
+    r->running = g_str_equal(r->state, "running");
     config = vxm_vm_config_load(paths, &local);
     if (config != NULL) {
       r->gpu = g_strdup(config->gpu);
@@ -76,7 +78,7 @@ vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv)
       json_builder_set_member_name(b, "name");
       json_builder_add_string_value(b, r->name);
       json_builder_set_member_name(b, "state");
-      json_builder_add_string_value(b, r->running ? "running" : "stopped");
+      json_builder_add_string_value(b, r->state);
       json_builder_set_member_name(b, "gpu");
       if (r->gpu != NULL)
         json_builder_add_string_value(b, r->gpu);
@@ -107,17 +109,22 @@ vxm_cli_cmd_list(VxmCli *cli, int argc, char **argv)
       g_print("No VMs yet: create one with vxm init [NAME]\n");
     return VXM_EXIT_OK;
   }
-  g_print("%-20s %-8s %-13s %s\n", "NAME", "STATE", "GPU", "DISK");
+  g_print("%-20s %-8s %-13s %-7s %s\n", "NAME", "STATE", "GPU", "CONFIG", "DISK");
   for (guint i = 0; i < rows->len; i++) {
     Row *r = g_ptr_array_index(rows, i);
-    g_autofree char *state =
-        vxm_cli_colored(cli, r->running ? "32" : "0", r->running ? "running " : "stopped ");
+    g_autofree char *padded = g_strdup_printf("%-8s", r->state);
+    g_autofree char *state = vxm_cli_colored(cli,
+                                             r->running                        ? "32"
+                                             : g_str_equal(r->state, "failed") ? "31"
+                                                                               : "0",
+                                             padded);
     g_autofree char *disk = vxm_vm_paths_display(r->disk);
 
+    /* a broken config has its own column; the error follows the row */
     if (r->error != NULL)
-      g_print("%-20s %s %-13s broken config: %s\n", r->name, state, "-", r->error);
+      g_print("%-20s %s %-13s %-7s %s\n", r->name, state, "-", "broken", r->error);
     else
-      g_print("%-20s %s %-13s %s\n", r->name, state, r->gpu ? r->gpu : "auto", disk);
+      g_print("%-20s %s %-13s %-7s %s\n", r->name, state, r->gpu ? r->gpu : "auto", "ok", disk);
   }
   return VXM_EXIT_OK;
 }

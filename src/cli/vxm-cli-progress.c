@@ -35,6 +35,8 @@ static const struct {
     {"release-hugepages", "give the hugepages back"},
     {"revoke-devices", "take the device nodes back"},
     {"restore-host", "give the host back"},
+    {"switch-monitor", "switch the monitor to the guest's input"},
+    {"switch-monitor-back", "switch the monitor back to the host's input"},
     {"stop-swtpm", "stop swtpm"},
 };
 
@@ -45,6 +47,17 @@ vxm_cli_progress_step_label(const char *step)
     if (g_strcmp0(labels[i].step, step) == 0)
       return labels[i].label;
   return step;
+}
+
+/* The widest step label: every step's duration in one column. */
+static int
+label_width(void)
+{
+  int width = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS(labels); i++)
+    width = MAX(width, (int)strlen(labels[i].label));
+  return width;
 }
 
 VxmCliProgress *
@@ -126,16 +139,26 @@ step_event(VxmCliProgress *progress, JsonObject *event)
   }
   remove_active(progress, step);
   vxm_cli_progress_clear(progress);
+  /* off a terminal the words differ in length: padded, so the columns still line up */
   if (g_strcmp0(status, "ok") == 0)
-    mark = vxm_cli_colored(progress->cli, "1;32", progress->live ? "✔" : "ok");
+    mark = vxm_cli_colored(progress->cli, "1;32", progress->live ? "✔" : "ok     ");
   else if (g_strcmp0(status, "skipped") == 0)
     mark = vxm_cli_colored(progress->cli, "1;33", progress->live ? "-" : "skipped");
   else
-    mark = vxm_cli_colored(progress->cli, "1;31", progress->live ? "✘" : "FAILED");
+    mark = vxm_cli_colored(progress->cli, "1;31", progress->live ? "✘" : "FAILED ");
   duration = ms >= 1000 ? g_strdup_printf("%.1f s", ms / 1000.0)
                         : g_strdup_printf("%" G_GINT64_FORMAT " ms", ms);
-  g_print("  %s %-26s %8s%s%s\n", mark, vxm_cli_progress_step_label(step), duration,
-          message != NULL ? "  " : "", message != NULL ? message : "");
+  if (message != NULL && strlen(message) > 60 && strstr(message, ", /") != NULL) {
+    /* a list of long paths (the input devices' by-id links): one per line */
+    g_auto(GStrv) items = g_strsplit(message, ", ", -1);
+
+    g_print("  %s %-*s %8s\n", mark, label_width(), vxm_cli_progress_step_label(step), duration);
+    for (guint i = 0; items[i] != NULL; i++)
+      g_print("      %s\n", items[i]);
+  } else {
+    g_print("  %s %-*s %8s%s%s\n", mark, label_width(), vxm_cli_progress_step_label(step), duration,
+            message != NULL ? "  " : "", message != NULL ? message : "");
+  }
   draw_live(progress);
 }
 

@@ -8,7 +8,11 @@ int
 vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv)
 {
   g_autofree char *timeout_text = NULL;
+  gboolean json = FALSE;
+  g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func(g_free);
   GOptionEntry entries[] = {
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json,
+       "Print the outcome as JSON ({gpu, state: reattached|nothing|failed, done})", NULL},
       {"timeout", 't', 0, G_OPTION_ARG_STRING, &timeout_text,
        "Time limit for each unbind and probe (default 10 s)", "S"},
       {NULL},
@@ -29,10 +33,12 @@ vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv)
     return vxm_cli_usage_error(cli, "give one VM name or PCI address");
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL || !vxm_cli_resolve_target(cli, hostfs, argv[1], &target, &error))
-    return vxm_cli_fail(cli, error);
+    return vxm_cli_fail_arg(cli, error);
   options.timeout_ms = target.timeout_ms;
-  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &options.timeout_ms, &error))
-    goto fail;
+  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &options.timeout_ms, &error)) {
+    vxm_cli_target_clear(&target);
+    return vxm_cli_fail_arg(cli, error);
+  }
   vxm_journal_register_all_kinds();
 
   journals = vxm_vfio_find_journals(hostfs, target.gpu, problems, &error);
@@ -48,6 +54,8 @@ vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv)
                   "%s is on vfio-pci but vxm has no record of its original drivers (static "
                   "binding, or bound by another tool): vxm status shows how it is bound",
                   vxm_gpu_get_address(target.gpu));
+    else if (json)
+      vxm_cli_print_outcome_json("gpu", vxm_gpu_get_address(target.gpu), "nothing", NULL);
     else if (!cli->quiet)
       g_print("nothing to give back: vxm has not detached %s\n", vxm_gpu_get_address(target.gpu));
     if (error != NULL)
@@ -69,13 +77,18 @@ vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv)
       continue;
     }
     ok = vxm_vfio_reattach_group(hostfs, journal, &options, report, &local);
-    if (!cli->quiet) {
-      for (guint k = 0; k < report->len; k++)
+    for (guint k = 0; k < report->len; k++) {
+      if (json)
+        g_ptr_array_add(done, g_strdup(g_ptr_array_index(report, k)));
+      else if (!cli->quiet)
         g_print("%s\n", (char *)g_ptr_array_index(report, k));
     }
     if (!ok)
       status = vxm_cli_fail(cli, local);
   }
+  if (json)
+    vxm_cli_print_outcome_json("gpu", vxm_gpu_get_address(target.gpu),
+                               status == VXM_EXIT_OK ? "reattached" : "failed", done);
   goto out;
 fail:
   status = vxm_cli_fail(cli, error);

@@ -103,6 +103,35 @@ recover_through_vxmd(VxmHostOpsVxmd *ops, const char *name, GError **error)
   return g_steal_pointer(&outcomes);
 }
 
+/* A name is a VM's when it has a config, or a journal left (a VM removed while its host
+ * changes were still recorded): anything else is a typo, not "nothing to recover". */
+static gboolean
+known_name(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **error)
+{
+  g_autoptr(VxmVmPaths) paths = vxm_vm_paths_new(name, error);
+
+  if (paths == NULL)
+    return FALSE;
+  if (g_file_test(paths->config_file, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if (VXM_IS_HOST_OPS_VXMD(ops)) {
+    g_autoptr(JsonNode) list = vxm_host_ops_vxmd_list_journals(VXM_HOST_OPS_VXMD(ops), NULL);
+    JsonArray *array =
+        list != NULL && JSON_NODE_HOLDS_ARRAY(list) ? json_node_get_array(list) : NULL;
+
+    for (guint i = 0; array != NULL && i < json_array_get_length(array); i++) {
+      JsonObject *j = json_array_get_object_element(array, i);
+
+      if (j != NULL &&
+          g_strcmp0(json_object_get_string_member_with_default(j, "name", ""), name) == 0)
+        return TRUE;
+    }
+  } else if (vxm_journal_exists(hostfs, name)) {
+    return TRUE;
+  }
+  return vxm_vm_paths_check_exists(paths, error);
+}
+
 int
 vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
 {
@@ -119,10 +148,12 @@ vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
   guint restored = 0;
   VxmHostfs *hostfs;
 
-  if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME]",
-                     "Give back everything a crashed or killed vxm left changed on the host "
-                     "(devices, and later hugepages, permissions, monitor input).\nNAME limits "
-                     "it to one VM's (or one manual-ADDR) journal."))
+  if (!vxm_cli_parse(
+          cli, &argc, &argv, entries, "[NAME]",
+          "Give back everything a crashed or killed vxm left changed on the host "
+          "(the GPU's devices and their drivers, hugepages, the Looking Glass file, device "
+          "node owners, the monitor's input).\nNAME limits it to one VM's (or one "
+          "manual-ADDR) journal."))
     return VXM_EXIT_USAGE;
   if (argc > 2)
     return vxm_cli_usage_error(cli, "give at most one name");
@@ -130,11 +161,14 @@ vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
   if (hostfs == NULL)
     return vxm_cli_fail(cli, error);
   if (argc == 2 && !vxm_journal_check_name(argv[1], &error))
-    return vxm_cli_fail(cli, error);
+    return vxm_cli_fail_arg(cli, error);
   ops = vxm_cli_get_host_ops(cli, hostfs, &error);
   if (ops == NULL)
     return vxm_cli_fail(cli, error);
   vxm_journal_register_all_kinds();
+  if (argc == 2 && !g_str_has_prefix(argv[1], "manual-") &&
+      !known_name(hostfs, ops, argv[1], &error))
+    return vxm_cli_fail(cli, error);
   if (VXM_IS_HOST_OPS_VXMD(ops)) {
     g_autoptr(GPtrArray) done =
         recover_through_vxmd(VXM_HOST_OPS_VXMD(ops), argc == 2 ? argv[1] : NULL, &error);

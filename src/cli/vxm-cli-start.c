@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "memory/vxm-hugepages.h"
 #include "memory/vxm-memlock.h"
 #include "pci/vxm-gpu.h"
+#include "pci/vxm-pci-holders.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-host-facts.h"
 #include "vm/vxm-host-step.h"
@@ -41,7 +43,7 @@
 
 /* The configured guest GPU, or the single candidate. */
 static VxmGpu *
-find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes, GError **error)
+find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GError **error)
 {
   g_autoptr(GPtrArray) gpus = NULL;
   g_autoptr(GPtrArray) candidates = g_ptr_array_new();
@@ -79,13 +81,67 @@ find_guest_gpu(VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes, G
     }
     gpu = g_ptr_array_index(candidates, 0);
   }
+  /* refused here, before the first host change, not after the lock, swtpm, the input devices
+   * and the hugepages were taken */
   if (!vxm_gpu_check_passthrough_safe(gpu, &reasons)) {
-    for (guint i = 0; i < reasons->len; i++)
-      g_ptr_array_add(notes,
-                      g_strdup_printf("vxm start would refuse %s: %s", vxm_gpu_get_address(gpu),
-                                      (char *)g_ptr_array_index(reasons, i)));
+    g_autoptr(GString) text = g_string_new(NULL);
+
+    for (guint i = 0; reasons != NULL && i < reasons->len; i++)
+      g_string_append_printf(text, "%s%s", i > 0 ? "; " : "",
+                             (char *)g_ptr_array_index(reasons, i));
+    g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+                "refusing to start VM %s: its guest GPU %s cannot be given to a guest: %s",
+                config->name, vxm_gpu_get_address(gpu), text->str);
+    return NULL;
   }
   return g_object_ref(gpu);
+}
+
+/* What vxm start would otherwise find out only after changing the host: processes holding
+ * the card (its unbind would fail, or hang with NVIDIA), and installer or driver ISOs that are
+ * not there. Processes of other users that cannot be looked at are left to the detach step. */
+static gboolean
+refuse_known(VxmHostfs *hostfs, const VxmVmConfig *config, VxmGpu *gpu, GError **error)
+{
+  const struct {
+    const char *key;
+    const char *path;
+  } media[] = {{"media.installer_iso", config->installer_iso},
+               {"media.virtio_iso", config->virtio_iso}};
+  GPtrArray *functions = vxm_gpu_get_all_functions(gpu);
+
+  for (gsize i = 0; i < G_N_ELEMENTS(media); i++) {
+    if (media[i].path != NULL && !g_file_test(media[i].path, G_FILE_TEST_IS_REGULAR)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
+                  "refusing to start VM %s: %s = %s: no such file: put the ISO there, or "
+                  "vxm config %s --unset %s",
+                  config->name, media[i].key, media[i].path, config->name, media[i].key);
+      return FALSE;
+    }
+  }
+  for (guint i = 0; functions != NULL && i < functions->len; i++) {
+    VxmPciDevice *dev = g_ptr_array_index(functions, i);
+    g_autoptr(GPtrArray) holders = NULL;
+
+    if (!vxm_pci_device_is_display(dev) ||
+        g_strcmp0(vxm_pci_device_get_driver(dev), "vfio-pci") == 0)
+      continue;
+    holders = vxm_pci_holders_scan(hostfs, vxm_pci_device_get_address(dev), NULL, error);
+    if (holders == NULL)
+      return FALSE;
+    if (holders->len > 0) {
+      g_autofree char *who = vxm_pci_holders_describe(holders);
+      g_autofree char *advice =
+          vxm_pci_holders_advice(hostfs, vxm_pci_device_get_address(dev), holders);
+
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "refusing to start VM %s: %u process%s hold%s its guest GPU %s: %s; %s",
+                  config->name, holders->len, holders->len == 1 ? "" : "es",
+                  holders->len == 1 ? "s" : "", vxm_pci_device_get_address(dev), who, advice);
+      return FALSE;
+    }
+  }
+  return TRUE;
 }
 
 static JsonNode *
@@ -692,16 +748,16 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
 
   in->notes = g_ptr_array_new_with_free_func(g_free);
   in->facts = vxm_host_facts_new();
-  in->paths = vxm_vm_paths_new(name, error);
+  in->paths = vxm_cli_vm_paths(cli, name, error);
   if (in->paths == NULL)
     return FALSE;
   in->config = vxm_vm_config_load(in->paths, error);
   if (in->config == NULL || !vxm_vm_config_resolve(in->config, hostfs, in->paths, error))
     return FALSE;
   vxm_debug_timing("start: config loaded");
-  in->gpu = find_guest_gpu(hostfs, in->config, in->notes, error);
+  in->gpu = find_guest_gpu(hostfs, in->config, error);
   vxm_debug_timing("start: guest GPU found");
-  if (in->gpu == NULL)
+  if (in->gpu == NULL || !refuse_known(hostfs, in->config, in->gpu, error))
     return FALSE;
   if (in->config->smbios == VXM_VM_SMBIOS_HOST && geteuid() != 0)
     in->facts->smbios = smbios_from_vxmd(hostfs, in->notes);
@@ -797,6 +853,7 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
     plan->swtpm_envp = vxm_supervisor_plan_child_environ();
   }
   plan->shutdown_timeout_s = in->config->shutdown_timeout;
+  plan->qmp_timeout_ms = in->config->start_timeout * 1000;
   plan->monitor = vxm_display_monitor_spec(in->config);
   plan->monitor_host_input = in->config->host_input;
   plan->monitor_guest_input = in->config->guest_input;
@@ -833,12 +890,48 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
   return g_steal_pointer(&plan);
 }
 
+/* How to get the keyboard and mouse back, for a start that hands them to the guest: printed
+ * before anything the user would have to type while the guest holds the keyboard. NULL when
+ * the guest takes no input device. */
+static char *
+input_toggle_line(GPtrArray *objects, GPtrArray *pending)
+{
+  static const struct {
+    const char *value, *keys;
+  } toggles[] = {
+      {"ctrl-ctrl", "both Ctrl keys"},    {"alt-alt", "both Alt keys"},
+      {"shift-shift", "both Shift keys"}, {"meta-meta", "both Super (Windows) keys"},
+      {"scrolllock", "Scroll Lock"},      {"ctrl-scrolllock", "Ctrl and Scroll Lock"},
+  };
+  const VxmInputObject *first = NULL;
+  const char *toggle;
+
+  if (objects != NULL && objects->len > 0)
+    first = g_ptr_array_index(objects, 0);
+  else if (pending != NULL && pending->len > 0)
+    first = g_ptr_array_index(pending, 0);
+  if (first == NULL)
+    return NULL;
+  toggle = first->grab_toggle != NULL ? first->grab_toggle : "ctrl-ctrl"; /* QEMU's default */
+  for (gsize i = 0; i < G_N_ELEMENTS(toggles); i++)
+    if (g_str_equal(toggles[i].value, toggle))
+      return g_strdup_printf("The guest has the keyboard and mouse: press %s together to take "
+                             "them back (and again to give them to the guest; grab_toggle = %s)",
+                             toggles[i].keys, toggle);
+  return g_strdup_printf("The guest has the keyboard and mouse: grab_toggle = %s switches them "
+                         "between host and guest",
+                         toggle);
+}
+
 /* ---- the supervisor process (--foreground, or the background child) ---- */
 
 typedef struct {
   VxmCliProgress *printer; /* --foreground: the terminal */
   int progress_fd;         /* background: the pipe to the waiting `vxm start`, -1 when closed */
   GMainLoop *loop;
+  gboolean ran;      /* the guest reached running */
+  char *toggle_line; /* --foreground: how to get the input back, printed once it runs */
+  gboolean quiet;
 } SuperviseContext;
 
 static void
@@ -848,6 +941,13 @@ on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
 
   if (ctx->printer != NULL)
     vxm_cli_progress_event(ctx->printer, event);
+  if (!ctx->ran && vxm_supervisor_get_state(sv) == VXM_VM_STATE_RUNNING) {
+    ctx->ran = TRUE;
+    if (ctx->printer != NULL && ctx->toggle_line != NULL && !ctx->quiet) {
+      vxm_cli_progress_clear(ctx->printer);
+      g_print("%s\n", ctx->toggle_line);
+    }
+  }
   if (ctx->progress_fd >= 0) {
     g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), event);
     g_autofree char *text = json_to_string(node, FALSE);
@@ -887,7 +987,8 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
   g_autoptr(VxmControlServer) server = NULL;
   g_autoptr(VxmCliProgress) printer = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
-  SuperviseContext ctx = {.progress_fd = progress_fd, .loop = loop};
+  SuperviseContext ctx = {.progress_fd = progress_fd, .loop = loop, .quiet = cli->quiet};
+  g_autofree char *toggle_line = input_toggle_line(plan->input_objects, plan->input_pending);
   g_autofree char *name = g_strdup(plan->paths->name);
   g_autofree char *vxm_log = vxm_vm_paths_display(plan->paths->vxm_log);
   guint shutdown_timeout = plan->shutdown_timeout_s;
@@ -903,6 +1004,7 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
     if (!cli->quiet)
       g_print("Starting VM %s (%s)\n", name, vxm_host_ops_describe(ops));
   }
+  ctx.toggle_line = toggle_line;
   sv = vxm_supervisor_new(ops, g_steal_pointer(&plan));
   g_signal_connect(sv, "progress", G_CALLBACK(on_progress), &ctx);
   g_signal_connect(sv, "finished", G_CALLBACK(on_finished), &ctx);
@@ -935,8 +1037,10 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
                vxm_supervisor_get_failure(sv), vxm_log);
     return VXM_EXIT_FAILURE;
   }
-  if (printer != NULL && !cli->quiet)
+  if (printer != NULL && !cli->quiet && ctx.ran)
     g_print("VM %s stopped; the host is restored\n", name);
+  else if (printer != NULL && !cli->quiet)
+    g_print("The start of VM %s was cancelled before the guest ran; the host is restored\n", name);
   return VXM_EXIT_OK;
 }
 
@@ -981,6 +1085,41 @@ read_plan(int fd, GError **error)
     return NULL;
   }
   return vxm_supervisor_plan_from_json(json_parser_get_root(parser), error);
+}
+
+/* Ctrl+C while `vxm start` waits for a background start: the start is cancelled as with
+ * --foreground (the supervisor stops what it began and restores the host), not left running
+ * unseen. */
+static volatile sig_atomic_t waiting_for_pid;
+static volatile sig_atomic_t start_cancelled;
+
+static void
+on_wait_signal(int signum)
+{
+  static const char msg[] = "\nvxm start: cancelling: the supervisor undoes what it began and "
+                            "restores the host\n";
+
+  (void)signum;
+  if (waiting_for_pid > 0 && !start_cancelled) {
+    start_cancelled = 1;
+    kill((pid_t)waiting_for_pid, SIGINT);
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+      /* nothing to do about it in a signal handler */
+    }
+  }
+}
+
+/* The supervisor reports "failed" after its teardown but before it releases the VM's lock and
+ * exits: wait for that (GSubprocess reaps it on GLib's worker thread), so that after a failed
+ * `vxm start` the VM is not still "running". Bounded: a supervisor that hangs there is left
+ * to `vxm status`. */
+static void
+wait_supervisor_gone(GSubprocess *child)
+{
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+  while (g_subprocess_get_identifier(child) != NULL && g_get_monotonic_time() < deadline)
+    g_usleep(2000);
 }
 
 static int
@@ -1047,6 +1186,15 @@ start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
   if (!cli->quiet)
     g_print("Starting VM %s in the background (supervisor pid %s)\n", name,
             g_subprocess_get_identifier(child));
+  {
+    struct sigaction sa = {.sa_handler = on_wait_signal, .sa_flags = SA_RESTART};
+
+    sigemptyset(&sa.sa_mask);
+    waiting_for_pid = (sig_atomic_t)atoi(g_subprocess_get_identifier(child));
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+  }
   pipe_in = g_unix_input_stream_new(fds[0], TRUE);
   lines = g_data_input_stream_new(pipe_in);
   for (;;) {
@@ -1061,13 +1209,23 @@ start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
   }
   vxm_cli_progress_clear(printer);
   state = vxm_cli_progress_get_state(printer);
+  if (start_cancelled && (state == NULL || g_strcmp0(state, "stopped") == 0)) {
+    /* no state at all: the supervisor ended before it changed anything */
+    g_printerr("vxm start: the start of VM %s was cancelled; the host is restored\n", name);
+    return VXM_EXIT_FAILURE;
+  }
   if (g_strcmp0(state, "running") == 0) {
+    g_autofree char *toggle = input_toggle_line(in->input_objects, in->input_pending);
+
+    if (toggle != NULL && !cli->quiet)
+      g_print("%s\n", toggle);
     if (!cli->quiet)
       g_print("VM %s is running. `vxm status %s` shows it, `vxm stop %s` stops it "
               "(log: %s)\n",
               name, name, name, vxm_log);
     return VXM_EXIT_OK;
   }
+  wait_supervisor_gone(child);
   if (g_strcmp0(state, "failed") == 0) {
     g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,
                vxm_cli_progress_get_reason(printer), vxm_log);
@@ -1087,7 +1245,8 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
   gint progress_fd = -1;
   gint plan_fd = -1;
   const GOptionEntry entries[] = {
-      {"foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+      /* no -f: that is --force in stop, detach and init */
+      {"foreground", 0, 0, G_OPTION_ARG_NONE, &foreground,
        "Stay attached: show progress, and stop the guest on Ctrl+C", NULL},
       {"dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
        "Show the QEMU and swtpm command lines and the host steps; change nothing", NULL},
@@ -1123,8 +1282,22 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
       return vxm_cli_fail(cli, error);
     return supervise(cli, hostfs, plan, progress_fd);
   }
-  if (!build_inputs(cli, hostfs, argc > 1 ? argv[1] : NULL, &in, &error))
-    return vxm_cli_fail(cli, error);
+  {
+    /* a malformed name, or none among several VMs, is a bad command line */
+    g_autoptr(VxmVmPaths) named = vxm_cli_vm_paths(cli, argc > 1 ? argv[1] : NULL, &error);
+
+    if (named == NULL)
+      return vxm_cli_fail_arg(cli, error);
+    /* the cheapest known refusal first, before QEMU is probed and the host is read */
+    if (!dry_run && vxm_vm_is_running(named)) {
+      g_set_error(&error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "VM %s is already running: `vxm status %s` shows it, `vxm stop %s` stops it",
+                  named->name, named->name, named->name);
+      return vxm_cli_fail(cli, error);
+    }
+    if (!build_inputs(cli, hostfs, named->name, &in, &error))
+      return vxm_cli_fail(cli, error);
+  }
   if (dry_run) {
     if (json)
       print_json(&in);

@@ -84,7 +84,7 @@ binding_status(VxmCli *cli, VxmHostfs *hostfs, VxmHostOps *ops, int argc, char *
     VxmCliTarget target = {0};
 
     if (!vxm_cli_resolve_target(cli, hostfs, argv[1], &target, &error))
-      return vxm_cli_fail(cli, error);
+      return vxm_cli_fail_arg(cli, error);
     gpus = g_ptr_array_new_with_free_func(g_object_unref);
     g_ptr_array_add(gpus, g_object_ref(target.gpu));
     vxm_cli_target_clear(&target);
@@ -174,6 +174,30 @@ set_null_member(JsonObject *obj, const char *member)
     json_object_set_null_member(obj, member);
 }
 
+const char *
+vxm_cli_vm_state_name(const VxmVmPaths *paths)
+{
+  g_autofree char *state_file = NULL;
+  g_autoptr(JsonNode) saved = NULL;
+  const char *state;
+  VxmVmState parsed;
+
+  if (vxm_vm_is_running(paths))
+    return "running";
+  state_file = vxm_supervisor_state_file(paths);
+  saved = vxm_vm_state_file_read(state_file, NULL);
+  if (saved == NULL || !JSON_NODE_HOLDS_OBJECT(saved))
+    return "stopped";
+  state =
+      json_object_get_string_member_with_default(json_node_get_object(saved), "state", "stopped");
+  /* as vm_state() below: a state file that says it ran with nobody holding the lock is a
+   * supervisor that died */
+  if (!vxm_vm_state_from_string(state, &parsed) || !vxm_vm_state_is_final(parsed) ||
+      parsed == VXM_VM_STATE_FAILED)
+    return "failed";
+  return "stopped";
+}
+
 /* The state the VM's supervisor reports, or its last state file when none runs. */
 static JsonObject *
 vm_state(const VxmVmPaths *paths)
@@ -238,10 +262,20 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
 
   if (paths == NULL)
     return NULL;
-  config = vxm_vm_config_load(paths, error);
-  if (config == NULL)
+  config = vxm_vm_config_load(paths, &local_error);
+  if (config == NULL && g_error_matches(local_error, VXM_ERROR, VXM_ERROR_NOT_FOUND) &&
+      !vxm_vm_is_running(paths)) {
+    g_propagate_error(error, g_steal_pointer(&local_error));
     return NULL;
+  }
   status = vm_state(paths);
+  /* a mistake made in the file while the VM runs does not hide the VM's state */
+  if (config == NULL) {
+    json_object_set_string_member(status, "config_error", local_error->message);
+    g_clear_error(&local_error);
+  } else {
+    json_object_set_null_member(status, "config_error");
+  }
   json_object_set_string_member(status, "name", paths->name);
   json_object_set_string_member(status, "config", paths->config_file);
   for (guint i = 0; i < 8; i++) {
@@ -270,9 +304,9 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
 
   /* the GPU: the one the supervisor used, else the configured one */
   gpu = g_strdup(json_object_get_string_member_with_default(status, "gpu", NULL));
-  if (gpu == NULL && config->gpu != NULL)
+  if (gpu == NULL && config != NULL && config->gpu != NULL)
     gpu = g_strdup(config->gpu);
-  if (gpu == NULL) {
+  if (gpu == NULL && config != NULL) {
     /* auto: the single candidate, as vxm start chooses */
     g_autoptr(GPtrArray) gpus = vxm_gpu_list(hostfs, NULL);
     guint candidates = 0;
@@ -472,6 +506,8 @@ print_vm(VxmCli *cli, JsonObject *vm)
   g_print("\n");
   if (member_or(vm, "reason", NULL) != NULL)
     g_print("  why: %s\n", member_or(vm, "reason", NULL));
+  if (member_or(vm, "config_error", NULL) != NULL)
+    g_print("  config: broken: %s\n", member_or(vm, "config_error", NULL));
   print_pid(pids, vm, "supervisor_pid", "supervisor");
   print_pid(pids, vm, "qemu_pid", "QEMU");
   print_pid(pids, vm, "swtpm_pid", "swtpm");
@@ -576,8 +612,12 @@ vxm_cli_cmd_status(VxmCli *cli, int argc, char **argv)
   if (argc == 2 && vxm_pci_address_parse(argv[1], &address, NULL))
     return binding_status(cli, hostfs, ops, argc, argv, json, NULL);
   if (argc == 2) {
-    g_autoptr(JsonNode) vm = vm_status_json(hostfs, ops, argv[1], &error);
+    g_autoptr(VxmVmPaths) named = vxm_vm_paths_new(argv[1], &error);
+    g_autoptr(JsonNode) vm = NULL;
 
+    if (named == NULL)
+      return vxm_cli_fail_arg(cli, error);
+    vm = vm_status_json(hostfs, ops, argv[1], &error);
     if (vm == NULL)
       return vxm_cli_fail(cli, error);
     if (json)

@@ -10,16 +10,47 @@
 static gboolean
 on_event(JsonObject *event, gpointer user_data)
 {
-  vxm_cli_progress_event(user_data, event);
+  if (user_data != NULL)
+    vxm_cli_progress_event(user_data, event);
   return TRUE;
+}
+
+/* --json: {"name", "state": "stopped"|"not-running"|"failed", "restored": [...],
+ * "reason": string or null} */
+static void
+print_json(const char *name, const char *state, JsonArray *restored, const char *reason)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autoptr(JsonNode) node = NULL;
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "name");
+  json_builder_add_string_value(b, name);
+  json_builder_set_member_name(b, "state");
+  json_builder_add_string_value(b, state);
+  json_builder_set_member_name(b, "restored");
+  json_builder_begin_array(b);
+  for (guint i = 0; restored != NULL && i < json_array_get_length(restored); i++)
+    json_builder_add_string_value(b, json_array_get_string_element(restored, i));
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "reason");
+  if (reason != NULL)
+    json_builder_add_string_value(b, reason);
+  else
+    json_builder_add_null_value(b);
+  json_builder_end_object(b);
+  node = json_builder_get_root(b);
+  vxm_cli_print_json(node);
 }
 
 int
 vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv)
 {
-  gboolean force = FALSE;
+  gboolean force = FALSE, json = FALSE;
   gint timeout_s = -1;
   const GOptionEntry entries[] = {
+      {"json", 0, 0, G_OPTION_ARG_NONE, &json,
+       "Print the outcome as JSON ({name, state, restored, reason}) instead of the steps", NULL},
       {"force", 'f', 0, G_OPTION_ARG_NONE, &force,
        "Quit QEMU at once instead of asking the guest to shut down", NULL},
       {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout_s,
@@ -48,11 +79,16 @@ vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv)
     return vxm_cli_usage_error(cli, "too many arguments: give at most one VM name");
   if (timeout_s < -1)
     return vxm_cli_usage_error(cli, "--timeout takes a number of seconds, 0 or more");
-  paths = vxm_vm_paths_new(argc > 1 ? argv[1] : NULL, &error);
+  paths = vxm_cli_vm_paths(cli, argc > 1 ? argv[1] : NULL, &error);
   if (paths == NULL)
-    return vxm_cli_fail(cli, error);
+    return vxm_cli_fail_arg(cli, error);
   if (!vxm_vm_is_running(paths)) {
-    if (!cli->quiet)
+    /* a name that is no VM is a mistake, not "not running" */
+    if (!vxm_vm_paths_check_exists(paths, &error))
+      return vxm_cli_fail(cli, error);
+    if (json)
+      print_json(paths->name, "not-running", NULL, NULL);
+    else if (!cli->quiet)
       g_print("VM %s is not running\n", paths->name);
     return VXM_EXIT_OK;
   }
@@ -60,13 +96,15 @@ vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv)
   json_object_set_boolean_member(request, "force", force);
   if (timeout_s >= 0)
     json_object_set_int_member(request, "timeout", timeout_s);
-  printer = vxm_cli_progress_new(cli);
-  if (!cli->quiet)
+  if (!json)
+    printer = vxm_cli_progress_new(cli);
+  if (!cli->quiet && !json)
     g_print("Stopping VM %s%s\n", paths->name,
             force ? " (forced: quit at once)"
                   : " (ACPI power-down, then quit after the time limit)");
   status = vxm_control_follow(paths, request, 0, on_event, printer, &error);
-  vxm_cli_progress_clear(printer);
+  if (printer != NULL)
+    vxm_cli_progress_clear(printer);
   if (status == NULL) {
     g_autofree char *log = vxm_vm_paths_display(paths->vxm_log);
 
@@ -89,9 +127,16 @@ vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv)
     return VXM_EXIT_FAILURE;
   }
   restored = json_object_get_array_member(status, "restored");
+  state = json_object_get_string_member_with_default(status, "state", "?");
+  if (json) {
+    gboolean failed = g_strcmp0(state, "failed") == 0;
+
+    print_json(paths->name, failed ? "failed" : "stopped", restored,
+               failed ? json_object_get_string_member_with_default(status, "reason", "?") : NULL);
+    return failed ? VXM_EXIT_FAILURE : VXM_EXIT_OK;
+  }
   for (guint i = 0; restored != NULL && i < json_array_get_length(restored) && !cli->quiet; i++)
     g_print("  restored: %s\n", json_array_get_string_element(restored, i));
-  state = json_object_get_string_member_with_default(status, "state", "?");
   if (g_strcmp0(state, "failed") == 0) {
     const char *reason = json_object_get_string_member_with_default(status, "reason", "?");
     g_autofree char *log = vxm_vm_paths_display(paths->vxm_log);

@@ -7,6 +7,7 @@
 #include "common/vxm-hostfs.h"
 #include "pci/vxm-gpu.h"
 #include "supervisor/vxm-host-ops.h"
+#include "vm/vxm-vm-paths.h"
 
 G_BEGIN_DECLS
 
@@ -47,12 +48,23 @@ VxmHostfs *vxm_cli_get_hostfs(VxmCli *cli, GError **error);
 VxmHostOps *vxm_cli_get_host_ops(VxmCli *cli, VxmHostfs *hostfs,
                                  GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* The paths of VM @name; without a name, 'default' or the only VM there is
+ * (vxm_vm_default_name()). */
+VxmVmPaths *vxm_cli_vm_paths(VxmCli *cli, const char *name, GError **error);
+
 /* Prints "vxm COMMAND: MESSAGE" on stderr and returns VXM_EXIT_FAILURE. */
 int vxm_cli_fail(VxmCli *cli, const GError *error);
+/* For errors in what the command line gave (a name, an address, a value): a malformed one
+ * (VXM_ERROR_INVALID_ARGUMENT) is a usage error (exit 2), anything else vxm_cli_fail(). */
+int vxm_cli_fail_arg(VxmCli *cli, const GError *error);
 int vxm_cli_usage_error(VxmCli *cli, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
 /* Pretty JSON on stdout, newline-terminated. */
 void vxm_cli_print_json(JsonNode *node);
+/* {KEY: VALUE, "state": STATE, "done": [what was done, in order]}: the --json of commands that
+ * act (detach, reattach, init). */
+void vxm_cli_print_outcome_json(const char *key, const char *value, const char *state,
+                                GPtrArray *done);
 
 /* Colour when allowed: returns @text wrapped in the SGR code, or a plain copy. */
 char *vxm_cli_colored(VxmCli *cli, const char *sgr, const char *text);
@@ -71,6 +83,10 @@ void vxm_cli_target_clear(VxmCliTarget *target);
 /* "10", "2.5s", "300ms" to milliseconds. */
 gboolean vxm_cli_parse_timeout(const char *text, guint *out_ms,
                                GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* What vxm status says of VM @paths without asking its supervisor: "running" (its lock is
+ * held), "failed" (the last run failed, or its supervisor died), "stopped". */
+const char *vxm_cli_vm_state_name(const VxmVmPaths *paths);
 
 /* The subcommands. */
 int vxm_cli_cmd_list_gpus(VxmCli *cli, int argc, char **argv);

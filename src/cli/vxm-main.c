@@ -101,6 +101,7 @@ main(int argc, char **argv)
 {
   g_autofree char **reordered = NULL;
   VxmCli cli = {0};
+  char *help_argv[4];
   const char *no_color = g_getenv("NO_COLOR");
   int status;
 
@@ -114,8 +115,16 @@ main(int argc, char **argv)
     printf("vxm %s\n", VXM_VERSION);
     return VXM_EXIT_OK;
   }
-  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-      strcmp(argv[1], "help") == 0) {
+  if (strcmp(argv[1], "help") == 0 && argc == 3) {
+    /* vxm help start: start's own help */
+    help_argv[0] = argv[0];
+    help_argv[1] = argv[2];
+    help_argv[2] = (char *)"--help";
+    help_argv[3] = NULL;
+    argv = help_argv;
+    argc = 3;
+  } else if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+             strcmp(argv[1], "help") == 0) {
     print_usage(stdout);
     return VXM_EXIT_OK;
   }
@@ -141,6 +150,19 @@ main(int argc, char **argv)
       g_clear_object(&cli.hostfs);
       g_free(cli.root_option);
       return status;
+    }
+  }
+  {
+    const char *names[G_N_ELEMENTS(commands)];
+    const char *best;
+
+    for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+      names[i] = commands[i].name;
+    best = vxm_closest_word(argv[1], names, G_N_ELEMENTS(commands));
+    if (best != NULL) {
+      fprintf(stderr, "vxm: unknown command '%s': did you mean '%s'? (vxm --help lists them)\n",
+              argv[1], best);
+      return VXM_EXIT_USAGE;
     }
   }
   fprintf(stderr, "vxm: unknown command '%s'\n\n", argv[1]);

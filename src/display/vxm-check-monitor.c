@@ -7,8 +7,10 @@ void
 vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result)
 {
   VxmHostfs *hostfs = vxm_check_context_get_hostfs(ctx);
-  g_autoptr(VxmVmPaths) paths = vxm_vm_paths_new(NULL, NULL);
-  g_autoptr(VxmVmConfig) config = paths != NULL ? vxm_vm_config_load(paths, NULL) : NULL;
+  /* the VM being checked (vxm check NAME), not always 'default' */
+  const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+  const char *name = config != NULL ? config->name : "NAME";
+  g_autofree char *fix = NULL;
   g_autoptr(GPtrArray) connectors = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *spec = config != NULL ? vxm_display_monitor_spec(config) : g_strdup("auto");
@@ -25,9 +27,10 @@ vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result)
   }
   identity = vxm_display_resolve_identity(hostfs, spec, guest_gpu, &error);
   if (identity == NULL) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN,
-                         "connect the monitor to the host GPU, or name it: vxm config --set "
-                         "monitor=MFG:PRODUCT:SERIAL (vxm monitors lists them)",
+    fix = g_strdup_printf("connect the monitor to the host GPU, or name it: vxm config %s --set "
+                          "monitor=MFG:PRODUCT:SERIAL (vxm monitors lists them)",
+                          name);
+    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, fix,
                          "the monitor is not switched automatically: %s", error->message);
     return;
   }
@@ -54,10 +57,11 @@ vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result)
   {
     g_autofree char *desc = vxm_edid_describe(found->edid);
 
+    fix = g_strdup_printf("say which inputs the GPUs are cabled to: vxm config %s --set "
+                          "host_input=hdmi1 --set guest_input=dp1",
+                          name);
     if (config == NULL || config->host_input == 0 || config->guest_input == 0)
-      vxm_check_result_set(result, VXM_CHECK_STATUS_WARN,
-                           "say which inputs the GPUs are cabled to: vxm config --set "
-                           "host_input=hdmi1 --set guest_input=dp1",
+      vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, fix,
                            "%s (%s) on %s, DDC bus i2c-%d, but no host_input and guest_input are "
                            "set",
                            desc, identity, found->name, found->i2c_bus);

@@ -340,9 +340,19 @@ run(VxmHostfs *hostfs, const char *spec, const char *guest_gpu, Op op, guint inp
       if (bus != NULL)
         result->waited_us += vxm_ddc_bus_get_waited_us(bus);
       g_prefix_error(&local_error, "%s: ", c->name);
-      if (last == NULL || !g_error_matches(local_error, VXM_ERROR, VXM_ERROR_IO))
-        g_set_error_literal(&last, local_error->domain, local_error->code, local_error->message);
-      g_clear_error(&local_error);
+      if (last == NULL) {
+        last = g_steal_pointer(&local_error);
+      } else {
+        /* every connector's failure is said; the code is the first that is not a plain I/O
+         * error */
+        GError *both = g_error_new(
+            g_error_matches(last, VXM_ERROR, VXM_ERROR_IO) ? local_error->domain : last->domain,
+            g_error_matches(last, VXM_ERROR, VXM_ERROR_IO) ? local_error->code : last->code,
+            "%s; %s", last->message, local_error->message);
+
+        g_clear_error(&last);
+        last = both;
+      }
     }
   }
   if (!vxm_ddc_cache_save(cache, NULL))

@@ -1,4 +1,5 @@
-/* vxm-edid: EDID base block parsing (VESA E-EDID 1.3/1.4, section 3). */
+/* vxm-edid: EDID base block parsing (VESA E-EDID 1.3/1.4, section 3), and the display
+ * descriptors of CTA-861 extension blocks. */
 #include "vxm-edid.h"
 
 #include <string.h>
@@ -22,20 +23,44 @@ vxm_edid_free(VxmEdid *edid)
   g_free(edid);
 }
 
-/* A descriptor's 13 text bytes: up to the first 0x0A, trailing spaces dropped, anything that
- * is not printable ASCII shown as '?' (names end up in JSON and on terminals). */
+/* A descriptor's 13 text bytes as edid-decode reads them: printable ASCII and spaces up to
+ * the 0x0A that ends the string; a NUL or any other control or non-ASCII byte ends it too
+ * (monitors that end strings with NULs exist), it is never shown as text. */
 static char *
 descriptor_text(const guint8 *text)
 {
   char out[14];
   gsize n = 0;
 
-  for (gsize i = 0; i < 13 && text[i] != 0x0a; i++)
-    out[n++] = g_ascii_isprint(text[i]) ? (char)text[i] : '?';
-  while (n > 0 && out[n - 1] == ' ')
-    n--;
+  for (gsize i = 0; i < 13 && (g_ascii_isgraph(text[i]) || text[i] == ' '); i++)
+    out[n++] = (char)text[i];
   out[n] = '\0';
   return g_strdup(out);
+}
+
+/* One 18-byte descriptor; display descriptors (pixel clock 0, then 00, then the tag) give the
+ * name, serial string and texts; the first of each kind wins. */
+static void
+read_descriptor(VxmEdid *edid, const guint8 *desc, GStrvBuilder *texts)
+{
+  if (desc[0] != 0 || desc[1] != 0 || desc[2] != 0)
+    return;
+  switch (desc[3]) {
+  case DESCRIPTOR_NAME:
+    if (edid->name == NULL)
+      edid->name = descriptor_text(desc + 5);
+    break;
+  case DESCRIPTOR_SERIAL:
+    if (edid->serial == NULL)
+      edid->serial = descriptor_text(desc + 5);
+    break;
+  case DESCRIPTOR_TEXT: {
+    g_autofree char *text = descriptor_text(desc + 5);
+    g_strv_builder_add(texts, text);
+    break;
+  }
+  default: break;
+  }
 }
 
 VxmEdid *
@@ -88,28 +113,18 @@ vxm_edid_parse(const guint8 *data, gsize length, GError **error)
     edid->preferred_height = data[59] | (guint)(data[61] & 0xf0) << 4;
   }
 
-  for (guint d = 0; d < 4; d++) {
-    const guint8 *desc = data + 54 + 18 * d;
+  for (guint d = 0; d < 4; d++)
+    read_descriptor(edid, data + 54 + 18 * d, texts);
+  /* CTA-861 extensions (tag 02) have 18-byte descriptors from the offset in byte 2 to byte
+   * 126; several LG monitors keep their serial string there */
+  for (guint b = 1; b <= edid->extensions && (b + 1) * VXM_EDID_BLOCK_SIZE <= length; b++) {
+    const guint8 *block = data + b * VXM_EDID_BLOCK_SIZE;
+    guint offset = block[2];
 
-    /* a display descriptor: pixel clock 0, then 00, then its tag */
-    if (desc[0] != 0 || desc[1] != 0 || desc[2] != 0)
+    if (block[0] != 0x02 || offset < 4)
       continue;
-    switch (desc[3]) {
-    case DESCRIPTOR_NAME:
-      if (edid->name == NULL)
-        edid->name = descriptor_text(desc + 5);
-      break;
-    case DESCRIPTOR_SERIAL:
-      if (edid->serial == NULL)
-        edid->serial = descriptor_text(desc + 5);
-      break;
-    case DESCRIPTOR_TEXT: {
-      g_autofree char *text = descriptor_text(desc + 5);
-      g_strv_builder_add(texts, text);
-      break;
-    }
-    default: break;
-    }
+    for (; offset + 18 <= VXM_EDID_BLOCK_SIZE - 1; offset += 18)
+      read_descriptor(edid, block + offset, texts);
   }
   edid->texts = g_strv_builder_end(texts);
   return g_steal_pointer(&edid);

@@ -4,8 +4,10 @@
  * person recognises it by (the display name, serial string and text descriptors, week and year
  * of manufacture or model year), with the version, the extension count and whether the
  * checksum holds, and the preferred mode (the first detailed timing). A bad checksum is flagged,
- * not fatal: the rest is kept, as the kernel and edid-decode do. Only the 128-byte base block is
- * read; extensions are counted, not parsed.
+ * not fatal: the rest is kept, as the kernel and edid-decode do. Strings are read as
+ * edid-decode reads them (they end at 0x0A, a NUL or any other control byte). Of the
+ * extensions, only the display descriptors of CTA-861 blocks are read (a serial string kept
+ * there); @raw holds the base block.
  */
 #pragma once
 

@@ -29,6 +29,9 @@
 #include "journal/vxm-journal.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
+#include "pci/vxm-vfio.h"
+#include "memory/vxm-hugepage-pools.h"
+#include "memory/vxm-hugepages.h"
 #include "memory/vxm-meminfo.h"
 #include "supervisor/vxm-host-ops-local.h"
 #include "vm/vxm-vm-config.h"
@@ -40,6 +43,9 @@
  * and sends nothing must not take every worker from the other users. vxm itself uses one or
  * two at a time, a starting VM one per parallel step; the tests use eight threads at once. */
 #define MAX_CONNECTIONS_PER_USER 16
+/* VMs one user (not root) may hold host resources for at once: each is a journal that every
+ * grant and status reads. vxm runs a handful of VMs at most; a GPU is one VM's at a time. */
+#define MAX_JOURNALS_PER_USER 8
 
 struct _VxmHelperDaemon {
   VxmHostfs *hostfs;
@@ -238,6 +244,70 @@ refuse_other_owner(VxmJournal *journal, const Peer *peer, const char *vm, GError
   return FALSE;
 }
 
+/* A journal a vxmd that is gone left behind while its VM's vxm still runs (vxmd restarted
+ * under a running guest): this vxmd takes it over for that vxm's user, so the teardown it asks
+ * for is served. Anyone else's requests leave it as it is (the owner was checked before). */
+static gboolean
+adopt_live_journal(VxmJournal *on_disk, const Peer *peer, const char *vm, GError **error)
+{
+  if (on_disk == NULL || vxm_journal_get_owner_status(on_disk) != VXM_JOURNAL_OWNER_GONE ||
+      journal_client_uid(on_disk) < 0 ||
+      (journal_client_uid(on_disk) != (gint64)peer->uid && peer->uid != 0) ||
+      !journal_client_alive(on_disk))
+    return TRUE;
+  if (!vxm_journal_claim(on_disk, error)) {
+    g_prefix_error(error, "cannot take over VM %s's journal from the vxmd that is gone: ", vm);
+    return FALSE;
+  }
+  g_message("  took over VM %s's journal: its vxm (pid %" G_GINT64_FORMAT ") still runs", vm,
+            journal_client_pid(on_disk));
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------- per-user VM names
+ *
+ * VM names are each user's own: a user's VM "win11" is the journal "win11.u1001", so another
+ * member asking for "win11" never reaches it. Root's are plain, as root's vxm without vxmd
+ * names them; root naming a VM it has none of reaches the one user's VM of that name. VM names
+ * hold no '.', so a journal name says whose it is. */
+
+/* "win11.u1001" -> "win11"; any other name as it is. */
+static char *
+vm_display_name(const char *journal_name)
+{
+  const char *dot = strrchr(journal_name, '.');
+
+  if (dot != NULL && dot[1] == 'u' && dot[2] != '\0' &&
+      strspn(dot + 2, "0123456789") == strlen(dot + 2))
+    return g_strndup(journal_name, (gsize)(dot - journal_name));
+  return g_strdup(journal_name);
+}
+
+static char *
+vm_journal_name(VxmHelperDaemon *self, uid_t uid, const char *vm)
+{
+  g_autoptr(GPtrArray) names = NULL;
+  g_autofree char *prefix = NULL;
+  const char *found = NULL;
+  guint n = 0;
+
+  if (uid != 0)
+    return g_strdup_printf("%s.u%u", vm, (guint)uid);
+  if (vxm_journal_exists(self->hostfs, vm))
+    return g_strdup(vm);
+  names = vxm_journal_list(self->hostfs, NULL);
+  prefix = g_strconcat(vm, ".u", NULL);
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autofree char *shown = vm_display_name(names->pdata[i]);
+
+    if (g_str_has_prefix(names->pdata[i], prefix) && g_strcmp0(shown, vm) == 0) {
+      found = names->pdata[i];
+      n++;
+    }
+  }
+  return g_strdup(n == 1 ? found : vm);
+}
+
 /* Called with self->lock held. */
 static void
 note_claim(VxmHelperDaemon *self, Peer *peer, const char *vm)
@@ -250,19 +320,43 @@ note_claim(VxmHelperDaemon *self, Peer *peer, const char *vm)
       GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(self->claims, vm)) + 1));
 }
 
+/* Journals on disk that record @uid as their user, other than @except's. */
+static guint
+count_user_journals(VxmHelperDaemon *self, uid_t uid, const char *except)
+{
+  g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
+  guint n = 0;
+
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autoptr(VxmJournal) journal = NULL;
+
+    if (g_strcmp0(names->pdata[i], except) == 0)
+      continue;
+    journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+    if (journal != NULL && journal_client_uid(journal) == (gint64)uid)
+      n++;
+  }
+  return n;
+}
+
 /* The VM's journal for a request that changes the host: created and stamped with the peer on
  * first use, refused when another uid owns it. */
 static VxmJournal *
 claim_vm(VxmHelperDaemon *self, Peer *peer, const char *vm, GError **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
-  VxmJournal *journal =
-      vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, TRUE, error);
+  g_autoptr(VxmJournal) on_disk = vxm_journal_load(self->hostfs, vm, NULL);
+  VxmJournal *journal = NULL;
   g_autoptr(JsonObject) data = NULL;
   g_autofree char *uid_text = NULL;
   guint64 start = 0;
   guint index;
 
+  /* the owner from the file before the lookup, which would claim a held journal */
+  if (on_disk != NULL && (!refuse_other_owner(on_disk, peer, vm, error) ||
+                          !adopt_live_journal(on_disk, peer, vm, error)))
+    return NULL;
+  journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, TRUE, error);
   if (journal == NULL)
     return NULL;
   if (journal_client_uid(journal) >= 0) {
@@ -272,6 +366,18 @@ claim_vm(VxmHelperDaemon *self, Peer *peer, const char *vm, GError **error)
     return journal;
   }
   note_claim(self, peer, vm);
+  if (peer->uid != 0) {
+    guint held = count_user_journals(self, peer->uid, vm);
+
+    if (held >= MAX_JOURNALS_PER_USER) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "vxmd refused VM %s: uid %u already holds host resources for %u VMs (at most "
+                  "%d at once); stop one (vxm stop NAME), or recover those whose vxm is gone "
+                  "(vxm recover)",
+                  vm, (guint)peer->uid, held, MAX_JOURNALS_PER_USER);
+      return NULL;
+    }
+  }
   if (!vxm_process_get_start_time(self->proc_fs, peer->pid, &start, error))
     return NULL;
   uid_text = g_strdup_printf("%u (%s)", (guint)peer->uid, peer->user);
@@ -295,12 +401,13 @@ journal_holds_only_client(VxmJournal *journal)
   return TRUE;
 }
 
-/* After each request. One that failed after claiming a VM must not leave a journal that holds
- * nothing but its stamp: that would reserve the VM's name for its user (another user asking
- * for the same name later would be refused as if the host were theirs). Dropped only when no
- * other request of the VM is in flight, as those hold the journal. */
+/* After each request. One that claimed a VM and changed nothing (failed, or found the host as
+ * asked: a monitor already on the input) must not leave a journal that holds nothing but its
+ * stamp: that would reserve the VM's name for its user, and every journal is read on each
+ * grant and status. Dropped only when no other request of the VM is in flight, as those hold
+ * the journal. */
 static void
-release_claim(VxmHelperDaemon *self, Peer *peer, gboolean ok)
+release_claim(VxmHelperDaemon *self, Peer *peer)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
   g_autofree char *vm = g_steal_pointer(&peer->claimed_vm);
@@ -319,8 +426,6 @@ release_claim(VxmHelperDaemon *self, Peer *peer, gboolean ok)
     return;
   }
   g_hash_table_remove(self->claims, vm);
-  if (ok)
-    return;
   journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, NULL);
   if (journal == NULL || !journal_holds_only_client(journal))
     return;
@@ -335,23 +440,25 @@ release_claim(VxmHelperDaemon *self, Peer *peer, gboolean ok)
   g_rmdir(local_dir);
 }
 
-/* For a request that gives back: the VM's journal if any (NULL, no error, when none), refused
- * when another uid owns it. */
+/* For a request that gives back: whether the VM has a journal this vxmd holds (*out_exists),
+ * refused when another uid owns it. The owner is read from the file first: looking a journal
+ * up claims a held one (its owner becomes vxmd, "held" is cleared), which a refused request
+ * must never do to another user's VM. */
 static gboolean
 check_vm_owner(VxmHelperDaemon *self, const Peer *peer, const char *vm, gboolean *out_exists,
                GError **error)
 {
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(VxmJournal) on_disk = vxm_journal_load(self->hostfs, vm, NULL);
   VxmJournal *journal;
 
+  *out_exists = FALSE;
+  if (on_disk != NULL && (!refuse_other_owner(on_disk, peer, vm, error) ||
+                          !adopt_live_journal(on_disk, peer, vm, error)))
+    return FALSE;
   journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, &local_error);
   *out_exists = journal != NULL;
   if (journal == NULL) {
-    /* a journal that is not ours (a dead vxmd's): owner check on the file itself */
-    g_autoptr(VxmJournal) loaded = vxm_journal_load(self->hostfs, vm, NULL);
-
-    if (loaded != NULL && !refuse_other_owner(loaded, peer, vm, error))
-      return FALSE;
     if (local_error != NULL) {
       g_propagate_error(error, g_steal_pointer(&local_error));
       return FALSE;
@@ -511,10 +618,12 @@ check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path, G
                                              : g_strdup_printf("%s (%s)", host_path, resolved);
   holder = node_holder(self, resolved, &who);
   if (holder != NULL && g_strcmp0(holder, vm) != 0) {
+    g_autofree char *shown = vm_display_name(holder);
+
     g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
                 "%s is given to VM %s of %s: that user must stop that VM first (or root runs "
                 "`vxm recover %s` if its vxm is gone), or choose another input device",
-                what, holder, who, holder);
+                what, shown, who, holder);
     return FALSE;
   }
   local = vxm_hostfs_path(self->hostfs, resolved);
@@ -527,6 +636,83 @@ check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path, G
                 "plug the device back so udev gives it to root again",
                 what, (guint)st.st_uid, resolved);
     return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---------------------------------------------------------------- the shared monitor */
+
+/* @journal has a function of @gpu's slot on vfio-pci, not given back yet. */
+static gboolean
+journal_holds_gpu(VxmJournal *journal, const char *gpu_address)
+{
+  VxmPciAddress gpu;
+
+  if (!vxm_pci_address_parse(gpu_address, &gpu, NULL))
+    return FALSE;
+  for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
+    VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
+    VxmPciAddress dev;
+
+    if (g_strcmp0(entry->kind, VXM_VFIO_JOURNAL_KIND) == 0 &&
+        entry->state != VXM_JOURNAL_STATE_UNDONE &&
+        vxm_pci_address_parse(vxm_journal_entry_get_string(entry, "device"), &dev, NULL) &&
+        vxm_pci_address_same_slot(&gpu, &dev))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The monitor is shared by everyone at the desk. Root and the user of the active local session
+ * (polkit granted org.vxm.vxmd.switch-monitor, not the group) may switch it at any time; anyone
+ * else not while another user's VM holds the GPU named or shows on that monitor (its journal
+ * switched it and has not switched it back): that would take the screen from their guest. */
+static gboolean
+check_monitor_switch(VxmHelperDaemon *self, const Peer *peer, const VxmHelperRequest *req,
+                     GError **error)
+{
+  g_autoptr(GPtrArray) names = NULL;
+  g_autofree char *identity = NULL;
+
+  if (peer->uid == 0 || (!peer->caller->member &&
+                         (peer->caller->granted & (1u << VXM_HELPER_ACCESS_SWITCH_MONITOR)) != 0))
+    return TRUE;
+  names = vxm_journal_list(self->hostfs, NULL);
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+    g_autofree char *vm = vm_display_name(names->pdata[i]);
+    g_autofree char *who = NULL;
+
+    if (journal == NULL || journal_client_uid(journal) == (gint64)peer->uid)
+      continue;
+    who = journal_client_text(journal);
+    if (journal_holds_gpu(journal, req->gpu)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                  "ddc-switch: GPU %s is held by VM %s of %s, not by a VM of yours: vxmd "
+                  "switches the shared monitor for the user whose VM holds the GPU (or the user "
+                  "of the active local session)",
+                  req->gpu, vm, who);
+      return FALSE;
+    }
+    for (guint j = 0; j < vxm_journal_get_n_entries(journal); j++) {
+      VxmJournalEntry *entry = vxm_journal_get_entry(journal, j);
+      const char *shown = vxm_journal_entry_get_string(entry, "monitor");
+
+      if (g_strcmp0(entry->kind, VXM_DISPLAY_JOURNAL_KIND) != 0 ||
+          entry->state == VXM_JOURNAL_STATE_UNDONE || shown == NULL)
+        continue;
+      if (g_strcmp0(shown, req->monitor) != 0) {
+        if (identity == NULL)
+          identity = vxm_display_resolve_identity(self->hostfs, req->monitor, req->gpu, NULL);
+        if (g_strcmp0(shown, identity) != 0)
+          continue;
+      }
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                  "ddc-switch: monitor %s shows VM %s of %s: only that user (or root, or the user "
+                  "of the active local session) may switch it until that VM stops",
+                  shown, vm, who);
+      return FALSE;
+    }
   }
   return TRUE;
 }
@@ -580,6 +766,78 @@ check_memlock_bytes(VxmHelperDaemon *self, guint64 bytes, GError **error)
   return FALSE;
 }
 
+/* Bytes of hugepages the VMs of @uid took and have not given back (any page size). */
+static guint64
+hugepages_held_by(VxmHelperDaemon *self, uid_t uid)
+{
+  g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
+  guint64 total = 0;
+
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
+
+    if (journal == NULL || journal_client_uid(journal) != (gint64)uid)
+      continue;
+    for (guint j = 0; j < vxm_journal_get_n_entries(journal); j++) {
+      VxmJournalEntry *entry = vxm_journal_get_entry(journal, j);
+      gint64 kb = json_object_get_int_member_with_default(entry->data, "page_size_kb", 0);
+      gint64 took = json_object_get_int_member_with_default(entry->data, "took", 0);
+
+      if (g_strcmp0(entry->kind, VXM_HUGEPAGES_JOURNAL_KIND) == 0 &&
+          entry->state != VXM_JOURNAL_STATE_UNDONE && kb > 0 && took > 0)
+        total += ((guint64)kb << 10) * (guint64)took;
+    }
+  }
+  return total;
+}
+
+/* Before anything is dropped, compacted or written: a page size the host's pools have, at
+ * least one page, and no more than the host's memory, for this request and for all the
+ * hugepages the caller's VMs hold with it (root: this request alone). A larger pool could never
+ * be filled; asking only makes the host drop its caches and compact for nothing. */
+static gboolean
+check_hugepages_request(VxmHelperDaemon *self, const Peer *peer, const VxmHelperRequest *req,
+                        GError **error)
+{
+  g_autofree char *asked_text = NULL;
+  g_autofree char *total_text = NULL;
+  g_autofree char *held_text = NULL;
+  guint64 total = 0, asked, held;
+
+  if (req->page_size != VXM_HUGEPAGE_SIZE_2M && req->page_size != VXM_HUGEPAGE_SIZE_1G) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
+                "reserve-hugepages: pages of %" G_GUINT64_FORMAT " bytes: only 2 MiB (2097152) "
+                "and 1 GiB (1073741824) pages are used",
+                req->page_size);
+    return FALSE;
+  }
+  if (req->count == 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
+                "reserve-hugepages: a count of 0 pages reserves nothing: ask for the pages the "
+                "guest's RAM takes");
+    return FALSE;
+  }
+  if (!vxm_meminfo_read(self->hostfs, "MemTotal", &total, error)) {
+    g_prefix_error(error, "reserve-hugepages: cannot tell how much memory the host has: ");
+    return FALSE;
+  }
+  asked = req->page_size * req->count; /* at most 2^30 * 2^24: no overflow */
+  held = peer->uid != 0 ? hugepages_held_by(self, peer->uid) : 0;
+  if (asked <= total && held <= total - asked)
+    return TRUE;
+  asked_text = vxm_format_bytes(asked);
+  total_text = vxm_format_bytes(total);
+  held_text = vxm_format_bytes(held);
+  g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+              "reserve-hugepages: %" G_GUINT64_FORMAT " pages (%s)%s%s%s are more than this "
+              "host's memory (%s): no pool that large can be filled; ask for the guest's RAM "
+              "only%s",
+              req->count, asked_text, held > 0 ? " with the " : "", held > 0 ? held_text : "",
+              held > 0 ? " your VMs hold already" : "", total_text,
+              held > 0 ? ", and stop VMs you do not need" : "");
+  return FALSE;
+}
+
 static gboolean
 raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray *report,
               GError **error)
@@ -608,7 +866,7 @@ raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GP
                 "raise-memlock: the fd passed is not a pidfd (pidfd_open(2) the process)");
     return FALSE;
   }
-  if (pid < 0 || syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0) {
+  if (pid < 0 || !vxm_pidfd_is_alive(pidfd)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
                 "raise-memlock: the process of that pidfd has exited: nothing raised");
     return FALSE;
@@ -651,7 +909,11 @@ journal_list_json(VxmHelperDaemon *self, GError **error)
     if (journal == NULL)
       continue;
     json_builder_begin_object(b);
+    g_autofree char *shown = vm_display_name(names->pdata[i]);
+
     json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, shown);
+    json_builder_set_member_name(b, "journal");
     json_builder_add_string_value(b, names->pdata[i]);
     json_builder_set_member_name(b, "uid");
     json_builder_add_int_value(b, journal_client_uid(journal));
@@ -855,7 +1117,8 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     guint64 page_size = 0;
     JsonObject *result;
 
-    if (claim_vm(self, peer, req->vm, error) == NULL)
+    if (!check_hugepages_request(self, peer, req, error) ||
+        claim_vm(self, peer, req->vm, error) == NULL)
       return FALSE;
     if (!vxm_host_ops_reserve_hugepages(self->ops, req->vm, &hugepages, &page_size, report, error))
       return FALSE;
@@ -874,6 +1137,8 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     g_auto(VxmDisplayResult) result = {0};
     VxmJournal *journal = NULL;
 
+    if (!check_monitor_switch(self, peer, req, error))
+      return FALSE;
     if (req->to_guest) {
       journal = claim_vm(self, peer, req->vm, error);
       if (journal == NULL)
@@ -1215,6 +1480,12 @@ serve_requests(VxmHelperDaemon *self, int fd, Peer *peer)
       g_autofree char *reply = NULL;
 
       g_byte_array_remove_range(buf, 0, (guint)line_len);
+      if (req != NULL && req->vm != NULL) {
+        char *journal_name = vm_journal_name(self, peer->uid, req->vm);
+
+        g_free(req->vm);
+        req->vm = journal_name;
+      }
       if (req != NULL) {
         g_message("%s (uid %u, pid %d): %s%s%s", peer->user, (guint)peer->uid, (int)peer->pid,
                   vxm_helper_op_to_string(req->op), req->vm != NULL ? " " : "",
@@ -1224,7 +1495,7 @@ serve_requests(VxmHelperDaemon *self, int fd, Peer *peer)
 
         if (!ok)
           g_message("  refused or failed: %s", error->message);
-        release_claim(self, peer, ok);
+        release_claim(self, peer);
       }
       peer_close_fds(peer); /* fds belong to the request they came with */
       reply = error != NULL ? vxm_helper_reply_error(error) : vxm_helper_reply_ok(report, result);
@@ -1273,23 +1544,38 @@ vxm_helper_daemon_listen(VxmHelperDaemon *self, int fd, GError **error)
   if (fd < 0) {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     g_autofree char *dir = vxm_hostfs_path(self->hostfs, VXM_HOST_RUN_VXM);
+    g_autofree char *path = g_build_filename(dir, VXM_HELPER_SOCKET_NAME, NULL);
     vxm_autofd int s = -1;
 
-    self->socket_path = g_build_filename(dir, VXM_HELPER_SOCKET_NAME, NULL);
-    if (strlen(self->socket_path) >= sizeof addr.sun_path) {
-      g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, "socket path %s is too long",
-                  self->socket_path);
+    if (strlen(path) >= sizeof addr.sun_path) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, "socket path %s is too long", path);
       return FALSE;
     }
     if (g_mkdir_with_parents(dir, 0755) != 0) {
       vxm_error_set_from_errno(error, errno, "cannot create %s", dir);
       return FALSE;
     }
-    strcpy(addr.sun_path, self->socket_path);
-    unlink(self->socket_path);
+    strcpy(addr.sun_path, path);
+    /* a socket someone answers on is another vxmd's: taking its path would leave its clients
+     * with a vxmd that does not hold their journals */
     s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        chmod(self->socket_path, 0666) != 0 || listen(s, 64) != 0) {
+    if (s >= 0 && connect(s, (struct sockaddr *)&addr, sizeof addr) == 0) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "another vxmd listens on %s: stop it first (or let it serve)", path);
+      return FALSE;
+    }
+    if (s >= 0)
+      close(s);
+    unlink(path);
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
+      vxm_error_set_from_errno(error, errno, "cannot listen on %s", path);
+      return FALSE;
+    }
+    /* ours from here: removed when vxmd ends (only then: never another vxmd's) */
+    self->socket_path = g_steal_pointer(&path);
+    /* anyone may connect (as with vxmd.socket): vxmd authorises each request itself */
+    if (chmod(self->socket_path, 0666) != 0 || listen(s, 64) != 0) {
       vxm_error_set_from_errno(error, errno, "cannot listen on %s", self->socket_path);
       return FALSE;
     }

@@ -248,6 +248,244 @@ get_bool(JsonObject *obj, const char *member, gboolean *out, GError **error)
   return TRUE;
 }
 
+/* ---------------------------------------------------------------- a strict JSON scanner
+ *
+ * json-glib (1.6 to 1.10) is lenient where a privileged parser must not be: a repeated member
+ * wins silently (a second "request"), anything after the first value is ignored, and C and C++
+ * comments are skipped. The raw text is scanned here first, to RFC 8259 and no further: one
+ * object, nothing but whitespace after it, no comment, every member name once per object and
+ * without escapes (vxmd's names are plain words), nesting at most SCAN_MAX_DEPTH deep. */
+
+#define SCAN_MAX_DEPTH 8
+
+typedef struct {
+  const char *start, *p, *end;
+  GError **error;
+} Scan;
+
+static gboolean scan_value(Scan *s, guint depth);
+
+static void
+scan_ws(Scan *s)
+{
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n'))
+    s->p++;
+}
+
+static gboolean
+scan_fail(Scan *s, const char *what)
+{
+  if (s->p + 1 < s->end && s->p[0] == '/' && (s->p[1] == '*' || s->p[1] == '/'))
+    what = "a comment (JSON has none)";
+  else if (s->p >= s->end)
+    what = "the end of the message";
+  return protocol_error(s->error, "not JSON (strictly): %s at byte %" G_GSIZE_FORMAT, what,
+                        (gsize)(s->p - s->start));
+}
+
+static gboolean
+scan_literal(Scan *s, const char *word)
+{
+  gsize n = strlen(word);
+
+  if ((gsize)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
+    return scan_fail(s, "an unexpected character");
+  s->p += n;
+  return TRUE;
+}
+
+/* A string; its raw text (without quotes) in @out_raw/@out_len, @out_escaped if it has '\'. */
+static gboolean
+scan_string(Scan *s, const char **out_raw, gsize *out_len, gboolean *out_escaped)
+{
+  const char *raw;
+
+  if (s->p >= s->end || *s->p != '"')
+    return scan_fail(s, "a missing string");
+  raw = ++s->p;
+  *out_escaped = FALSE;
+  while (s->p < s->end && *s->p != '"') {
+    guchar c = (guchar)*s->p;
+
+    if (c < 0x20)
+      return scan_fail(s, "a control character in a string");
+    if (c == '\\') {
+      *out_escaped = TRUE;
+      s->p++;
+      if (s->p >= s->end)
+        break;
+      if (*s->p == 'u') {
+        for (guint i = 1; i <= 4; i++)
+          if (s->p + i >= s->end || !g_ascii_isxdigit(s->p[i]))
+            return scan_fail(s, "a bad \\u escape");
+        s->p += 4;
+      } else if (strchr("\"\\/bfnrt", *s->p) == NULL) {
+        return scan_fail(s, "a bad escape");
+      }
+    }
+    s->p++;
+  }
+  if (s->p >= s->end)
+    return scan_fail(s, "an unterminated string");
+  *out_raw = raw;
+  *out_len = (gsize)(s->p - raw);
+  s->p++;
+  return TRUE;
+}
+
+/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+static gboolean
+scan_number(Scan *s)
+{
+  const char *digits;
+
+  if (s->p < s->end && *s->p == '-')
+    s->p++;
+  digits = s->p;
+  while (s->p < s->end && g_ascii_isdigit(*s->p))
+    s->p++;
+  if (s->p == digits || (*digits == '0' && s->p - digits > 1))
+    return scan_fail(s, "a bad number");
+  if (s->p < s->end && *s->p == '.') {
+    digits = ++s->p;
+    while (s->p < s->end && g_ascii_isdigit(*s->p))
+      s->p++;
+    if (s->p == digits)
+      return scan_fail(s, "a bad number");
+  }
+  if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+    s->p++;
+    if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+      s->p++;
+    digits = s->p;
+    while (s->p < s->end && g_ascii_isdigit(*s->p))
+      s->p++;
+    if (s->p == digits)
+      return scan_fail(s, "a bad number");
+  }
+  return TRUE;
+}
+
+static gboolean
+scan_object(Scan *s, guint depth)
+{
+  g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+  s->p++; /* '{' */
+  scan_ws(s);
+  if (s->p < s->end && *s->p == '}') {
+    s->p++;
+    return TRUE;
+  }
+  for (;;) {
+    const char *raw = NULL;
+    gsize len = 0;
+    gboolean escaped = FALSE;
+    char *name;
+
+    scan_ws(s);
+    if (!scan_string(s, &raw, &len, &escaped))
+      return FALSE;
+    if (escaped) {
+      s->p = raw;
+      return scan_fail(s, "an escape in a member name");
+    }
+    name = g_strndup(raw, len);
+    if (!g_hash_table_add(names, name)) {
+      s->p = raw;
+      return protocol_error(s->error, "member \"%s\" appears twice (byte %" G_GSIZE_FORMAT ")",
+                            name, (gsize)(raw - 1 - s->start));
+    }
+    scan_ws(s);
+    if (s->p >= s->end || *s->p != ':')
+      return scan_fail(s, "a missing ':'");
+    s->p++;
+    if (!scan_value(s, depth + 1))
+      return FALSE;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == ',') {
+      s->p++;
+      continue;
+    }
+    if (s->p < s->end && *s->p == '}') {
+      s->p++;
+      return TRUE;
+    }
+    return scan_fail(s, "a missing ',' or '}'");
+  }
+}
+
+static gboolean
+scan_array(Scan *s, guint depth)
+{
+  s->p++; /* '[' */
+  scan_ws(s);
+  if (s->p < s->end && *s->p == ']') {
+    s->p++;
+    return TRUE;
+  }
+  for (;;) {
+    if (!scan_value(s, depth + 1))
+      return FALSE;
+    scan_ws(s);
+    if (s->p < s->end && *s->p == ',') {
+      s->p++;
+      continue;
+    }
+    if (s->p < s->end && *s->p == ']') {
+      s->p++;
+      return TRUE;
+    }
+    return scan_fail(s, "a missing ',' or ']'");
+  }
+}
+
+static gboolean
+scan_value(Scan *s, guint depth)
+{
+  const char *raw;
+  gsize len;
+  gboolean escaped;
+
+  if (depth > SCAN_MAX_DEPTH)
+    return protocol_error(s->error, "nested more than %d deep", SCAN_MAX_DEPTH);
+  scan_ws(s);
+  if (s->p >= s->end)
+    return scan_fail(s, "a missing value");
+  switch (*s->p) {
+  case '{': return scan_object(s, depth);
+  case '[': return scan_array(s, depth);
+  case '"': return scan_string(s, &raw, &len, &escaped);
+  case 't': return scan_literal(s, "true");
+  case 'f': return scan_literal(s, "false");
+  case 'n': return scan_literal(s, "null");
+  default:
+    if (*s->p == '-' || g_ascii_isdigit(*s->p))
+      return scan_number(s);
+    return scan_fail(s, "an unexpected character");
+  }
+}
+
+/* The whole message: one object and nothing after it but whitespace. */
+static gboolean
+scan_message(const char *data, gsize len, GError **error)
+{
+  Scan s = {.start = data, .p = data, .end = data + len, .error = error};
+
+  const char *first;
+
+  scan_ws(&s);
+  first = s.p;
+  if (!scan_value(&s, 0))
+    return FALSE;
+  if (*first != '{')
+    return protocol_error(error, "a message is a JSON object");
+  scan_ws(&s);
+  if (s.p < s.end)
+    return scan_fail(&s, "more after the object (one JSON value per message)");
+  return TRUE;
+}
+
 static JsonObject *
 parse_object(const char *data, gsize len, GError **error)
 {
@@ -279,6 +517,8 @@ parse_object(const char *data, gsize len, GError **error)
     protocol_error(error, "message is not UTF-8");
     return NULL;
   }
+  if (!scan_message(data, len, error))
+    return NULL;
   if (!json_parser_load_from_data(parser, data, (gssize)len, &local_error)) {
     protocol_error(error, "not JSON: %s", local_error->message);
     return NULL;

@@ -179,8 +179,12 @@ vxm_input_device_classify(VxmInputDevice *d)
       d->detail = "neither keyboard nor pointer";
   }
 
+  /* BlueZ makes Bluetooth (classic and LE) keyboards and mice through uhid, so they sit under
+   * /sys/devices/virtual/misc/uhid/ with bus 0x0005: real devices all the same */
   d->is_virtual = d->bustype == BUS_VIRTUAL || d->phys == NULL ||
-                  (d->syspath != NULL && g_str_has_prefix(d->syspath, "/sys/devices/virtual/"));
+                  (d->syspath != NULL && g_str_has_prefix(d->syspath, "/sys/devices/virtual/") &&
+                   !(d->bustype == BUS_BLUETOOTH &&
+                     g_str_has_prefix(d->syspath, "/sys/devices/virtual/misc/uhid/")));
 }
 
 const char *

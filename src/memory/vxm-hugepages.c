@@ -6,6 +6,11 @@
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
 
+/* Every read-then-write of a pool in this process (a reservation, a release, an undo) holds
+ * this lock: vxmd serves several VMs at once, and two of them computing a pool's new count from
+ * the same old one would lose one's pages or strip the other's. */
+static GMutex pool_lock;
+
 void
 vxm_hugepages_request_init(VxmHugepagesRequest *request)
 {
@@ -93,8 +98,12 @@ report(const VxmHugepagesRequest *req, guint attempt, guint64 obtained, guint64 
   req->progress(message, attempt, obtained, target, req->progress_data);
 }
 
+/* What this VM did to the pool: "added" pages it grew the pool by (its release takes exactly
+ * those off the pool as it is then, whatever other VMs did meanwhile) and "took" pages it uses
+ * (promised to it: another VM's reservation does not count them as free). "previous" and
+ * "target" are for the reader. */
 static JsonObject *
-journal_data(guint64 page_size, gint node, guint64 previous, guint64 target)
+journal_data(guint64 page_size, gint node, guint64 previous, guint64 target, guint64 took)
 {
   JsonObject *data = json_object_new();
 
@@ -102,7 +111,40 @@ journal_data(guint64 page_size, gint node, guint64 previous, guint64 target)
   json_object_set_int_member(data, "node", node);
   json_object_set_int_member(data, "previous", (gint64)previous);
   json_object_set_int_member(data, "target", (gint64)target);
+  json_object_set_int_member(data, "added", (gint64)(target - previous));
+  json_object_set_int_member(data, "took", (gint64)took);
   return data;
+}
+
+/* Pages of @page_size on @node that other VMs' journals (not @journal) took and have not given
+ * back: free in the pool until their QEMU maps them, yet theirs. Counted even once mapped (then
+ * no longer free), so a reservation may grow the pool by more than it strictly must, never
+ * by less. */
+static guint64
+promised_elsewhere(VxmHostfs *hostfs, VxmJournal *journal, guint64 page_size, gint node)
+{
+  g_autoptr(GPtrArray) names = journal != NULL ? vxm_journal_list(hostfs, NULL) : NULL;
+  guint64 total = 0;
+
+  for (guint i = 0; names != NULL && i < names->len; i++) {
+    g_autoptr(VxmJournal) other = NULL;
+
+    if (g_strcmp0(names->pdata[i], vxm_journal_get_name(journal)) == 0)
+      continue;
+    other = vxm_journal_load(hostfs, names->pdata[i], NULL);
+    for (guint j = 0; other != NULL && j < vxm_journal_get_n_entries(other); j++) {
+      VxmJournalEntry *entry = vxm_journal_get_entry(other, j);
+
+      if (g_strcmp0(entry->kind, VXM_HUGEPAGES_JOURNAL_KIND) != 0 ||
+          entry->state == VXM_JOURNAL_STATE_UNDONE ||
+          json_object_get_int_member_with_default(entry->data, "page_size_kb", -1) !=
+              (gint64)(page_size >> 10) ||
+          json_object_get_int_member_with_default(entry->data, "node", -2) != node)
+        continue;
+      total += (guint64)MAX(0, json_object_get_int_member_with_default(entry->data, "took", 0));
+    }
+  }
+  return total;
 }
 
 typedef enum {
@@ -130,7 +172,7 @@ try_reserve(VxmHostfs *hostfs, VxmHugepages *self, guint64 pages, guint64 page_s
             const VxmHugepagesRequest *req, GError **error)
 {
   VxmHugepagePool pool;
-  guint64 available, nr = 0;
+  guint64 available, promised, nr = 0;
   g_autofree char *what = vxm_hugepage_pool_describe(page_size, node);
   guint max_tries = MAX(1u, req->max_tries);
 
@@ -144,18 +186,34 @@ try_reserve(VxmHostfs *hostfs, VxmHugepages *self, guint64 pages, guint64 page_s
     return TRY_ERROR;
   self->previous = self->target = self->obtained = pool.nr;
   available = pool.free > pool.resv ? pool.free - pool.resv : 0;
+  promised = promised_elsewhere(hostfs, req->journal, page_size, node);
+  available = available > promised ? available - promised : 0;
   if (available >= pages) {
     report(req, 0, pool.nr, pool.nr, "%s already has %" G_GUINT64_FORMAT " free pages", what,
            available);
+    if (req->journal != NULL) {
+      guint index;
+
+      /* nothing to give back, but the pages are this VM's now */
+      if (!vxm_journal_begin(req->journal, VXM_HUGEPAGES_JOURNAL_KIND,
+                             journal_data(page_size, node, pool.nr, pool.nr, pages), &index,
+                             error) ||
+          !vxm_journal_finish(req->journal, index, VXM_JOURNAL_STATE_DONE, NULL, error)) {
+        g_prefix_error(error, "cannot journal the reservation in %s: ", what);
+        return TRY_ERROR;
+      }
+      self->journal_index = (gint)index;
+    }
     return TRY_OK;
   }
   self->target = pool.nr + (pages - available);
 
   if (req->journal != NULL) {
+    g_autoptr(JsonObject) data =
+        journal_data(page_size, node, self->previous, self->target, pages);
     guint index;
-    if (!vxm_journal_begin(req->journal, VXM_HUGEPAGES_JOURNAL_KIND,
-                           journal_data(page_size, node, self->previous, self->target), &index,
-                           error)) {
+
+    if (!vxm_journal_begin(req->journal, VXM_HUGEPAGES_JOURNAL_KIND, data, &index, error)) {
       g_prefix_error(error, "cannot journal the reservation in %s: ", what);
       return TRY_ERROR;
     }
@@ -323,9 +381,9 @@ vxm_hugepages_candidates(VxmHugepagePools *pools, guint64 memory_bytes,
   return (gint)n_sizes;
 }
 
-VxmHugepages *
-vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepagesRequest *req,
-                      GError **error)
+static VxmHugepages *
+reserve_locked(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepagesRequest *req,
+               GError **error)
 {
   g_autoptr(VxmHugepages) self = hugepages_new();
   g_autoptr(VxmHugepagePools) pools = NULL;
@@ -385,35 +443,57 @@ vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepage
   return NULL;
 }
 
+VxmHugepages *
+vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepagesRequest *req,
+                      GError **error)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&pool_lock);
+
+  return reserve_locked(hostfs, memory_bytes, req, error);
+}
+
+/* echo $((nr - added)) > .../hugepages-$SIZE/nr_hugepages: the pages one VM added taken off
+ * the pool as it is now (others may have grown or shrunk it since). Pages still mapped become
+ * surplus and go back to the kernel when their user frees them. With pool_lock held. */
+static gboolean
+give_back(VxmHostfs *hostfs, guint64 page_size, gint node, guint64 added, char **out_message,
+          GError **error)
+{
+  g_autofree char *path = vxm_hugepage_pool_attr_path(page_size, node, "nr_hugepages");
+  g_autofree char *what = vxm_hugepage_pool_describe(page_size, node);
+  guint64 nr = 0, want, back = 0;
+
+  if (added == 0)
+    return TRUE;
+  if (!vxm_hostfs_read_attr_uint64(hostfs, path, 10, &nr, error))
+    return FALSE;
+  want = nr > added ? nr - added : 0;
+  if (!write_pool(hostfs, page_size, node, want, &back, error)) {
+    g_prefix_error(error,
+                   "cannot give the %" G_GUINT64_FORMAT " pages this VM added back to %s: ", added,
+                   what);
+    return FALSE;
+  }
+  if (out_message != NULL)
+    *out_message = g_strdup_printf("%s: %" G_GUINT64_FORMAT " pages given back (%" G_GUINT64_FORMAT
+                                   " -> %" G_GUINT64_FORMAT ")",
+                                   what, added, nr, back);
+  return TRUE;
+}
+
 gboolean
 vxm_hugepages_release(VxmHugepages *self, VxmHostfs *hostfs, VxmJournal *journal, GError **error)
 {
-  g_autofree char *what = NULL;
-  VxmHugepagePool pool;
-  guint64 nr;
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&pool_lock);
+  g_autofree char *message = NULL;
 
   if (!self->changed)
     return TRUE;
-  what = vxm_hugepage_pool_describe(self->page_size, self->node);
-  if (!write_pool(hostfs, self->page_size, self->node, self->previous, &nr, error)) {
-    g_prefix_error(error, "cannot give %s back its previous %" G_GUINT64_FORMAT " pages: ", what,
-                   self->previous);
+  if (!give_back(hostfs, self->page_size, self->node, self->target - self->previous, &message,
+                 error))
     return FALSE;
-  }
-  /* Pages still mapped become surplus and go back to the kernel when their user frees them. */
-  if (nr != self->previous &&
-      (!vxm_hugepage_pool_read(hostfs, self->page_size, self->node, &pool, NULL) ||
-       nr < self->previous || nr - self->previous > pool.surplus)) {
-    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                "%s holds %" G_GUINT64_FORMAT
-                " pages after writing its previous count %" G_GUINT64_FORMAT
-                ": another program may have changed it; check %s",
-                what, nr, self->previous, VXM_HOST_PROC_MEMINFO);
-    return FALSE;
-  }
   self->changed = FALSE;
   if (journal != NULL && self->journal_index >= 0) {
-    g_autofree char *message = g_strdup_printf("back to %" G_GUINT64_FORMAT " pages", nr);
     if (!vxm_journal_finish(journal, (guint)self->journal_index, VXM_JOURNAL_STATE_UNDONE, message,
                             error))
       return FALSE;
@@ -441,15 +521,19 @@ vxm_hugepages_describe(const VxmHugepages *self)
                          self->pages, size, total, self->previous, self->target);
 }
 
-/* Undo of a "hugepages" entry: the pool back to its previous count, whatever the entry's state
- * (an intent may or may not have reached the kernel, so the pool is checked). */
+/* Undo of a "hugepages" entry: the pages the VM added taken off the pool ("added"; none when
+ * it was served from free pages). An intent may or may not have reached the kernel: at most
+ * what the pool holds above the count it had then is given back. An entry of an older vxm
+ * (no "added") has the pool's previous count written back, as that vxm did. */
 static gboolean
 undo_hugepages(const VxmJournalUndoContext *ctx, const VxmJournalEntry *entry, char **out_message,
                GError **error)
 {
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&pool_lock);
   gint64 page_kb = json_object_get_int_member_with_default(entry->data, "page_size_kb", -1);
   gint64 node = json_object_get_int_member_with_default(entry->data, "node", -2);
   gint64 previous = json_object_get_int_member_with_default(entry->data, "previous", -1);
+  gint64 added = json_object_get_int_member_with_default(entry->data, "added", -1);
   g_autofree char *path = NULL;
   g_autofree char *what = NULL;
   guint64 nr, page_size;
@@ -464,6 +548,13 @@ undo_hugepages(const VxmJournalUndoContext *ctx, const VxmJournalEntry *entry, c
   what = vxm_hugepage_pool_describe(page_size, (gint)node);
   if (!vxm_hostfs_read_attr_uint64(ctx->hostfs, path, 10, &nr, error))
     return FALSE;
+  if (added >= 0) {
+    guint64 give = (guint64)added;
+
+    if (entry->state != VXM_JOURNAL_STATE_DONE)
+      give = MIN(give, nr > (guint64)previous ? nr - (guint64)previous : 0);
+    return give_back(ctx->hostfs, page_size, (gint)node, give, out_message, error);
+  }
   if (nr == (guint64)previous)
     return TRUE;
   /* echo $previous > .../hugepages-$SIZE/nr_hugepages */

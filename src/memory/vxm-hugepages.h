@@ -6,12 +6,14 @@
  * drop caches and compact memory first (each can be turned off), write the new count, read it
  * back, compact and retry a bounded number of times. Short: the pool goes back to its previous
  * count, and the result is an error saying how many pages were obtained and what to do, or,
- * when the config allows, normal memory with a warning. Release writes the PREVIOUS count back
- * (not zero: the user may keep pages reserved at boot).
+ * when the config allows, normal memory with a warning. Release takes off the pool exactly the
+ * pages this reservation added (never the pool's previous count: other VMs may have grown or
+ * shrunk it since, and pages reserved at boot stay).
  *
- * Journaled: a "hugepages" entry with the pool and its previous count is written before the
- * pool is touched; vxm_hugepages_register_journal_kind() installs its undo for teardown and
- * `vxm recover`.
+ * Journaled: a "hugepages" entry with the pool, the pages added and the pages taken (also when
+ * they came from free pages) is written before the pool is touched; pages other VMs' journals
+ * took are not counted as free. vxm_hugepages_register_journal_kind() installs its undo for
+ * teardown and `vxm recover`. Every read-then-write of a pool in the process holds one lock.
  */
 #pragma once
 
@@ -76,7 +78,7 @@ typedef struct {
   guint64 target;     /* what was written (== previous when the pool already had enough) */
   guint64 obtained;   /* nr_hugepages read back after the last try */
   guint attempts;     /* writes of the target */
-  gboolean changed;   /* the pool was grown: release writes @previous back */
+  gboolean changed;   /* the pool was grown: release takes @target - @previous back off it */
   char *warning;      /* fell back to normal memory: why (NULL otherwise) */
   gint journal_index; /* the "hugepages" entry, -1 when not journaled */
 } VxmHugepages;
@@ -89,8 +91,8 @@ VxmHugepages *vxm_hugepages_reserve(VxmHostfs *hostfs, guint64 memory_bytes,
                                     const VxmHugepagesRequest *request,
                                     GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* Gives the pool back to its previous count and marks the journal entry undone (@journal may
- * be NULL). Idempotent. */
+/* Takes the pages this reservation added off the pool and marks the journal entry undone
+ * (@journal may be NULL). Idempotent. */
 gboolean vxm_hugepages_release(VxmHugepages *self, VxmHostfs *hostfs, VxmJournal *journal,
                                GError **error) G_GNUC_WARN_UNUSED_RESULT;
 

@@ -1,5 +1,6 @@
 #include "vxm-firmware.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -152,8 +153,8 @@ rejection(VxmHostfs *hostfs, const VxmFirmwareRequest *req, const DescriptorFile
   if (req->secure_boot && !vxm_firmware_descriptor_has_feature(desc, "secure-boot"))
     return g_strdup("no secure-boot feature, and secure boot is on for this VM");
   if (req->secure_boot && !vxm_firmware_descriptor_has_feature(desc, "enrolled-keys"))
-    return g_strdup("secure boot without enrolled keys (Windows would not boot with secure "
-                    "boot on)");
+    return g_strdup("secure boot without enrolled keys (Windows would boot, but without secure "
+                    "boot: no Microsoft keys are enrolled to enforce it)");
   if (!req->secure_boot && vxm_firmware_descriptor_has_feature(desc, "secure-boot"))
     return g_strdup("has secure boot, which is off for this VM");
   if (req->code != NULL && g_strcmp0(desc->code_path, req->code) != 0)
@@ -210,6 +211,24 @@ static const FallbackPair fallback_pairs[] = {
     {"OVMF_CODE.fd", "OVMF_VARS.fd", FALSE},
 };
 
+/* "qcow2" when @host_path starts with qcow2's magic, else "raw": a fallback without a
+ * descriptor must not map a qcow2 container as raw flash (QEMU would write into the
+ * container's metadata). */
+static char *
+image_format(VxmHostfs *hostfs, const char *host_path)
+{
+  g_autofree char *local = vxm_hostfs_path(hostfs, host_path);
+  char magic[4] = {0};
+  FILE *f = fopen(local, "rbe");
+  gboolean qcow2 = FALSE;
+
+  if (f != NULL) {
+    qcow2 = fread(magic, 1, sizeof magic, f) == sizeof magic && memcmp(magic, "QFI\xfb", 4) == 0;
+    fclose(f);
+  }
+  return g_strdup(qcow2 ? "qcow2" : "raw");
+}
+
 /* The recorded pair of a VM whose descriptor is gone (or never was: a fallback at init). */
 static VxmFirmware *
 recorded_pair(VxmHostfs *hostfs, const VxmFirmwareRequest *req)
@@ -223,10 +242,10 @@ recorded_pair(VxmHostfs *hostfs, const VxmFirmwareRequest *req)
       g_strdup_printf("the pair this VM was created with, %s + %s", req->code, req->vars_template);
   fw->code_host_path = g_strdup(req->code);
   fw->code_path = vxm_hostfs_path(hostfs, req->code);
-  fw->code_format = g_strdup("raw");
+  fw->code_format = image_format(hostfs, req->code);
   fw->vars_template_host_path = g_strdup(req->vars_template);
   fw->vars_template_path = vxm_hostfs_path(hostfs, req->vars_template);
-  fw->vars_format = g_strdup("raw");
+  fw->vars_format = image_format(hostfs, req->vars_template);
   /* OVMF builds with secure boot need SMM; without a descriptor that is the safe guess */
   fw->requires_smm = req->secure_boot;
   fw->secure_boot = req->secure_boot;
@@ -253,10 +272,10 @@ select_fallback(VxmHostfs *hostfs, const VxmFirmwareRequest *req)
     fw->description = g_strdup_printf("known OVMF file pair %s + %s", pair->code, pair->vars);
     fw->code_host_path = g_steal_pointer(&code);
     fw->code_path = vxm_hostfs_path(hostfs, fw->code_host_path);
-    fw->code_format = g_strdup("raw");
+    fw->code_format = image_format(hostfs, fw->code_host_path);
     fw->vars_template_host_path = g_steal_pointer(&vars);
     fw->vars_template_path = vxm_hostfs_path(hostfs, fw->vars_template_host_path);
-    fw->vars_format = g_strdup("raw");
+    fw->vars_format = image_format(hostfs, fw->vars_template_host_path);
     fw->requires_smm = pair->secure;
     fw->secure_boot = pair->secure;
     fw->enrolled_keys = pair->secure;

@@ -256,7 +256,7 @@ collect_monitor(VxmHostFacts *self, const VxmVmConfig *config, GPtrArray *notes)
   switch (config->monitor) {
   case VXM_VM_MONITOR_OFF: return;
   case VXM_VM_MONITOR_AUTO:
-    add_note(notes, "monitor = auto: the monitor to switch is found when the VM starts");
+    /* the usual case, found when the VM starts: nothing to note at every start */
     return;
   case VXM_VM_MONITOR_EDID:
     self->monitor_name = g_strdup_printf("%s:%u:%u", config->monitor_edid_manufacturer,

@@ -641,6 +641,12 @@ parse_shutdown_timeout(VxmVmConfig *cfg, const char *value, GError **error)
 }
 
 static gboolean
+parse_start_timeout(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  return parse_uint_range(value, 5, 3600, &cfg->start_timeout);
+}
+
+static gboolean
 parse_qemu_binary(VxmVmConfig *cfg, const char *value, GError **error)
 {
   g_clear_pointer(&cfg->qemu_binary, g_free);
@@ -740,6 +746,10 @@ static const KeyDef key_defs[] = {
 
   {{"host", "shutdown_timeout", "60", "a number of seconds from 1 to 3600",
     "How long vxm stop waits for the guest to power down before it quits QEMU."}, parse_shutdown_timeout},
+  {{"host", "start_timeout", "30", "a number of seconds from 5 to 3600",
+    "How long vxm start waits for QEMU to answer on its monitor (QMP) once started: QEMU maps "
+    "and pins all of the guest's RAM for VFIO first, which takes longer for a large guest on a "
+    "slow or busy machine."}, parse_start_timeout},
   {{"host", "qemu_binary", "qemu-system-x86_64", "a program name found in PATH, or an absolute path",
     "The QEMU to run."}, parse_qemu_binary},
 };
@@ -826,49 +836,6 @@ vxm_vm_config_generate_mac(void)
 
 /* ---- did you mean -------------------------------------------------------------------------- */
 
-static guint
-levenshtein(const char *a, const char *b)
-{
-  gsize la = strlen(a), lb = strlen(b);
-  g_autofree guint *row = NULL;
-
-  if (la > 64 || lb > 64)
-    return G_MAXUINT;
-  row = g_new(guint, lb + 1);
-  for (gsize j = 0; j <= lb; j++)
-    row[j] = (guint)j;
-  for (gsize i = 1; i <= la; i++) {
-    guint diag = row[0];
-    row[0] = (guint)i;
-    for (gsize j = 1; j <= lb; j++) {
-      guint up = row[j];
-      guint cost = g_ascii_tolower(a[i - 1]) == g_ascii_tolower(b[j - 1]) ? 0 : 1;
-      row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + cost);
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
-/* The closest known name within distance 2 (or a third of its length), or NULL. */
-static const char *
-closest(const char *word, const char *const *candidates, gsize n)
-{
-  const char *best = NULL;
-  guint best_d = G_MAXUINT;
-
-  for (gsize i = 0; i < n; i++) {
-    guint d = levenshtein(word, candidates[i]);
-    if (d < best_d) {
-      best_d = d;
-      best = candidates[i];
-    }
-  }
-  if (best == NULL || best_d > MAX(2u, (guint)strlen(word) / 3))
-    return NULL;
-  return best;
-}
-
 static char *
 suggest_group(const char *group)
 {
@@ -880,7 +847,7 @@ suggest_group(const char *group)
     if (n == 0 || strcmp(groups[n - 1], key_defs[i].info.group) != 0)
       groups[n++] = key_defs[i].info.group;
   }
-  best = closest(group, groups, n);
+  best = vxm_closest_word(group, groups, n);
   return best ? g_strdup_printf(": did you mean [%s]?", best) : g_strdup("");
 }
 
@@ -900,13 +867,13 @@ suggest_key(const char *group, const char *key)
     if (strcmp(key_defs[i].info.group, group) == 0)
       keys[n++] = key_defs[i].info.key;
   }
-  best = closest(key, keys, n);
+  best = vxm_closest_word(key, keys, n);
   if (best != NULL)
     return g_strdup_printf(": did you mean '%s'?", best);
   n = 0;
   for (gsize i = 0; i < G_N_ELEMENTS(key_defs); i++)
     keys[n++] = key_defs[i].info.key;
-  best = closest(key, keys, n);
+  best = vxm_closest_word(key, keys, n);
   if (best != NULL) {
     for (gsize i = 0; i < G_N_ELEMENTS(key_defs); i++) {
       if (key_defs[i].info.key == best)
@@ -1044,11 +1011,29 @@ config_error(GError **error, const char *display, const char *format, ...)
   va_start(ap, format);
   msg = g_strdup_vprintf(format, ap);
   va_end(ap);
-  g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%s: %s", display, msg);
+  if (display == NULL) /* an edit from the command line: the file is not where the fault is */
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, msg);
+  else
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%s: %s", display, msg);
   return FALSE;
 }
 
-/* What GKeyFile does not check: encoding, NULs, duplicates, keys outside a group. */
+/* "16G  # default" -> "16G": a '#' after a space or tab (or first) starts a comment, as in what
+ * vxm config --show prints (GKeyFile itself knows only whole-line comments). */
+static void
+strip_inline_comment(char *value)
+{
+  for (char *p = value; *p != '\0'; p++) {
+    if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t')) {
+      *p = '\0';
+      break;
+    }
+  }
+  g_strstrip(value);
+}
+
+/* What GKeyFile does not check, or reports without a line number: encoding, NULs, duplicates,
+ * keys outside a group, lines that are none of group, key or comment. */
 static gboolean
 check_syntax(const char *text, gsize length, const char *display, GError **error)
 {
@@ -1075,8 +1060,16 @@ check_syntax(const char *text, gsize length, const char *display, GError **error
     g_autofree char *id = NULL;
     gpointer prev;
 
-    if (l->group == NULL && l->key == NULL)
+    if (l->group == NULL && l->key == NULL) {
+      g_autofree char *raw = g_strndup(text + l->start, l->end - l->start);
+      char *s = g_strstrip(raw);
+
+      if (*s != '\0' && *s != '#')
+        return config_error(error, display,
+                            "line %zu: '%s' is neither KEY = VALUE, a [group] nor a # comment",
+                            l->line, s);
       continue;
+    }
     if (l->group == NULL)
       return config_error(error, display,
                           "line %zu: key '%s' comes before any [group]; put it under one", l->line,
@@ -1133,13 +1126,14 @@ check_consistency(VxmVmConfig *c, const char *display, GError **error)
   return TRUE;
 }
 
-VxmVmConfig *
-vxm_vm_config_load_data(const char *name, const char *path, const char *data, gsize length,
-                        GError **error)
+/* @display NULL: the text is a file plus the command line's edits, and errors are the edits'
+ * (VXM_ERROR_INVALID_ARGUMENT, no file name). */
+static VxmVmConfig *
+load_text(const char *name, const char *path, const char *display, const char *data, gsize length,
+          GError **error)
 {
   g_autoptr(VxmVmConfig) c = vxm_vm_config_new(name);
   g_autoptr(GError) local = NULL;
-  g_autofree char *display = vxm_vm_paths_display(path ? path : "(config)");
   g_auto(GStrv) groups = NULL;
 
   if (!check_syntax(data, length, display, error))
@@ -1177,7 +1171,7 @@ vxm_vm_config_load_data(const char *name, const char *path, const char *data, gs
         config_error(error, display, "[%s] %s: %s", groups[g], keys[k], perr->message);
         return NULL;
       }
-      g_strstrip(value);
+      strip_inline_comment(value);
       if (!def->parse(c, value, &perr)) {
         g_autofree char *expected = g_strconcat("expected ", def->info.allowed, NULL);
         config_error(error, display, "[%s] %s = '%s': %s", groups[g], keys[k], value,
@@ -1192,6 +1186,15 @@ vxm_vm_config_load_data(const char *name, const char *path, const char *data, gs
 }
 
 VxmVmConfig *
+vxm_vm_config_load_data(const char *name, const char *path, const char *data, gsize length,
+                        GError **error)
+{
+  g_autofree char *display = vxm_vm_paths_display(path ? path : "(config)");
+
+  return load_text(name, path, display, data, length, error);
+}
+
+VxmVmConfig *
 vxm_vm_config_load_file(const char *name, const char *path, GError **error)
 {
   g_autofree char *display = vxm_vm_paths_display(path);
@@ -1203,10 +1206,12 @@ vxm_vm_config_load_file(const char *name, const char *path, GError **error)
   fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) {
+      g_autofree char *hint = vxm_vm_name_suggestion(name);
+
       g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
-                  "no VM %s: %s does not exist; create "
+                  "no VM %s%s: %s does not exist; create "
                   "it with vxm init %s",
-                  name, display, name);
+                  name, hint, display, name);
       return NULL;
     }
     vxm_error_set_from_errno(error, errno, "cannot open %s", display);
@@ -1428,7 +1433,7 @@ find_key(const char *spec, const KeyDef **out, GError **error)
 
     for (gsize i = 0; i < G_N_ELEMENTS(key_defs); i++)
       keys[i] = key_defs[i].info.key;
-    best = closest(spec, keys, G_N_ELEMENTS(key_defs));
+    best = vxm_closest_word(spec, keys, G_N_ELEMENTS(key_defs));
     if (best != NULL) {
       for (gsize i = 0; i < G_N_ELEMENTS(key_defs); i++) {
         if (key_defs[i].info.key == best) {
@@ -1464,12 +1469,12 @@ escape_value(const char *value)
   return g_string_free(s, FALSE);
 }
 
-/* Replaces this config's content by @text's, validated. On error nothing changes. */
+/* Replaces this config's content by @text's, validated as a whole (pairs of keys set by one
+ * command are checked together). On error nothing changes. */
 static gboolean
 replace_text(VxmVmConfig *c, const char *text, GError **error)
 {
-  g_autoptr(VxmVmConfig) fresh =
-      vxm_vm_config_load_data(c->name, c->path, text, strlen(text), error);
+  g_autoptr(VxmVmConfig) fresh = load_text(c->name, c->path, NULL, text, strlen(text), error);
   VxmVmConfig tmp;
 
   if (fresh == NULL)
@@ -1496,6 +1501,13 @@ edit_text(const char *text, const KeyDef *def, const char *value, GError **error
       if ((guchar)*p < 0x20 || *p == 0x7f) {
         g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
                     "[%s] %s: the value contains a control character", group, key);
+        return NULL;
+      }
+      if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t')) {
+        g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
+                    "[%s] %s: a '#' after a space starts a comment in the file: the value "
+                    "cannot hold one (rename the file)",
+                    group, key);
         return NULL;
       }
     }
@@ -1626,7 +1638,9 @@ vxm_vm_config_get_text(VxmVmConfig *c, const char *group, const char *key)
 
   g_return_val_if_fail(def != NULL, NULL);
   value = g_key_file_get_string(c->keyfile, group, key, NULL);
-  if (value != NULL)
-    return g_strstrip(value);
+  if (value != NULL) {
+    strip_inline_comment(value);
+    return value;
+  }
   return g_strdup(def->info.default_value);
 }

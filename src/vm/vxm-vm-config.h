@@ -146,6 +146,7 @@ typedef struct {
 
   /* [host] */
   guint shutdown_timeout; /* seconds between ACPI power-down and quit */
+  guint start_timeout;    /* seconds QEMU has to answer on its monitor after exec */
   char *qemu_binary;      /* a name looked up in PATH, or an absolute path */
 
   VxmVmResolved resolved;
@@ -174,8 +175,10 @@ gboolean vxm_vm_config_resolve(VxmVmConfig *config, VxmHostfs *hostfs, const Vxm
  * it; the struct is updated, comments and order are kept. */
 gboolean vxm_vm_config_set(VxmVmConfig *config, const char *key, const char *value,
                            GError **error) G_GNUC_WARN_UNUSED_RESULT;
-/* Several changes checked together (keys that go in pairs, like firmware code and
- * vars_template): @values[i] NULL unsets @keys[i]. All or nothing. */
+/* Several changes applied together, then the result checked once (keys that go in pairs, like
+ * firmware code and vars_template, or host_input and guest_input): @values[i] NULL unsets
+ * @keys[i]. All or nothing. Errors are the edits' (VXM_ERROR_INVALID_ARGUMENT, a bad command
+ * line), and do not name the file. */
 gboolean vxm_vm_config_set_many(VxmVmConfig *config, const char *const *keys,
                                 const char *const *values,
                                 GError **error) G_GNUC_WARN_UNUSED_RESULT;

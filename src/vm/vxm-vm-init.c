@@ -248,15 +248,20 @@ vxm_vm_init(VxmHostfs *hostfs, const VxmVmInitOptions *opts, VxmVmInitStepFunc s
   vxm_autofd int lock = -1;
   Steps steps = {step, user_data, 0};
   gboolean exists;
+  g_autoptr(GPtrArray) set_keys = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) set_values = g_ptr_array_new_with_free_func(g_free);
 
   paths = vxm_vm_paths_new(opts->name, error);
   if (paths == NULL)
     return NULL;
   config = vxm_vm_config_new(paths->name);
   config->path = g_strdup(paths->config_file);
-  config->text = (g_free(config->text), g_strdup_printf("# vxm VM %s: see vm.conf.example for "
-                                                        "every key\n",
+  config->text = (g_free(config->text), g_strdup_printf("# vxm VM %s: every key is in "
+                                                        "vxm-config(5) and "
+                                                        "/usr/share/doc/vxm/examples/"
+                                                        "vm.conf.example\n",
                                                         paths->name));
+  /* all settings together, checked once: pairs like host_input and guest_input */
   for (gsize i = 0; opts->settings != NULL && opts->settings[i] != NULL; i++) {
     g_auto(GStrv) kv = g_strsplit(opts->settings[i], "=", 2);
     if (kv[1] == NULL) {
@@ -264,9 +269,14 @@ vxm_vm_init(VxmHostfs *hostfs, const VxmVmInitOptions *opts, VxmVmInitStepFunc s
                   opts->settings[i]);
       return NULL;
     }
-    if (!vxm_vm_config_set(config, g_strstrip(kv[0]), g_strstrip(kv[1]), error))
-      return NULL;
+    g_ptr_array_add(set_keys, g_strdup(g_strstrip(kv[0])));
+    g_ptr_array_add(set_values, g_strdup(g_strstrip(kv[1])));
   }
+  g_ptr_array_add(set_keys, NULL);
+  g_ptr_array_add(set_values, NULL);
+  if (!vxm_vm_config_set_many(config, (const char *const *)set_keys->pdata,
+                              (const char *const *)set_values->pdata, error))
+    return NULL;
   if (opts->virtio_iso != NULL && !vxm_download_is_url(opts->virtio_iso)) {
     g_autofree char *abs = g_canonicalize_filename(opts->virtio_iso, NULL);
     if (!g_file_test(abs, G_FILE_TEST_IS_REGULAR)) {

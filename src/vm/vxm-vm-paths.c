@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-util.h"
 
 gboolean
 vxm_vm_name_validate(const char *name, gssize name_len, GError **error)
@@ -242,4 +243,54 @@ vxm_vm_paths_list_names(GError **error)
   }
   g_ptr_array_sort(names, compare_names);
   return g_steal_pointer(&names);
+}
+
+char *
+vxm_vm_name_suggestion(const char *name)
+{
+  g_autoptr(GPtrArray) names = vxm_vm_paths_list_names(NULL);
+  const char *best;
+
+  if (names == NULL || name == NULL)
+    return g_strdup("");
+  best = vxm_closest_word(name, (const char *const *)names->pdata, names->len);
+  if (best == NULL)
+    return g_strdup("");
+  return g_strdup_printf(" (did you mean '%s'?)", best);
+}
+
+gboolean
+vxm_vm_paths_check_exists(const VxmVmPaths *paths, GError **error)
+{
+  g_autofree char *hint = NULL;
+
+  if (g_file_test(paths->config_file, G_FILE_TEST_EXISTS))
+    return TRUE;
+  hint = vxm_vm_name_suggestion(paths->name);
+  g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
+              "no VM %s%s: vxm list shows the VMs, vxm init %s creates it", paths->name, hint,
+              paths->name);
+  return FALSE;
+}
+
+char *
+vxm_vm_default_name(GError **error)
+{
+  g_autoptr(GPtrArray) names = vxm_vm_paths_list_names(error);
+  g_autofree char *list = NULL;
+
+  if (names == NULL)
+    return NULL;
+  if (names->len == 1)
+    return g_strdup(g_ptr_array_index(names, 0));
+  for (guint i = 0; i < names->len; i++)
+    if (g_str_equal(g_ptr_array_index(names, i), "default"))
+      return g_strdup("default");
+  if (names->len == 0)
+    return g_strdup("default");
+  g_ptr_array_add(names, NULL);
+  list = g_strjoinv(", ", (char **)names->pdata);
+  g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
+              "there are several VMs (%s) and none is called default: name one", list);
+  return NULL;
 }

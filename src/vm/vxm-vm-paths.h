@@ -69,6 +69,18 @@ GPtrArray *vxm_vm_paths_list_names(GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_vm_paths_ensure_runtime_dir(const VxmVmPaths *paths,
                                          GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* " (did you mean 'win11'?)" for a VM name that has no config but is close to one that has,
+ * else "". */
+char *vxm_vm_name_suggestion(const char *name);
+
+/* NOT_FOUND "no VM NAME (did you mean ...?): ..." when VM @paths has no config file. */
+gboolean vxm_vm_paths_check_exists(const VxmVmPaths *paths,
+                                   GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* The VM a command without a NAME acts on: 'default' when it exists or there is no VM, else
+ * the only VM; with several and no 'default', an error listing them. */
+char *vxm_vm_default_name(GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* @path with the home folder shown as "~" (for messages). */
 char *vxm_vm_paths_display(const char *path);
 
