@@ -215,74 +215,6 @@ pidfd_exited(int pidfd, int timeout_ms)
   return n == 1;
 }
 
-/* Every file vxm may write on the simulated host, outside the kernel's /sys and /proc (which
- * vxm_simhost_state() describes as the kernel would): /run (the journal folder, vxmd's
- * socket), /dev (device nodes, /dev/shm), /etc, /var. One line a file: type, mode, owner and,
- * for a regular file, its contents' checksum. A folder vxm makes and leaves empty shows. */
-static void
-tree_lines(const char *root, const char *rel, GPtrArray *lines)
-{
-  g_autofree char *path = g_build_filename(root, rel, NULL);
-  g_autoptr(GDir) dir = NULL;
-  struct stat st;
-  const char *name;
-
-  if (lstat(path, &st) != 0)
-    return;
-  if (S_ISREG(st.st_mode)) {
-    g_autofree char *text = NULL;
-    gsize len = 0;
-    g_autofree char *sum = NULL;
-
-    /* device nodes are regular files on the simulated host: their contents are not data */
-    if (g_str_has_prefix(rel, "/dev/") && !g_str_has_prefix(rel, "/dev/shm/"))
-      sum = g_strdup("-");
-    else if (g_file_get_contents(path, &text, &len, NULL))
-      sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)text, len);
-    else
-      sum = g_strdup("unreadable");
-    g_ptr_array_add(lines, g_strdup_printf("file %s %04o %u:%u %s", rel, st.st_mode & 07777,
-                                           st.st_uid, st.st_gid, sum));
-    return;
-  }
-  if (S_ISLNK(st.st_mode)) {
-    g_autofree char *target = g_file_read_link(path, NULL);
-
-    g_ptr_array_add(lines, g_strdup_printf("link %s -> %s", rel, target));
-    return;
-  }
-  g_ptr_array_add(lines, g_strdup_printf("%s %s %04o %u:%u", S_ISDIR(st.st_mode) ? "dir" : "other",
-                                         rel, st.st_mode & 07777, st.st_uid, st.st_gid));
-  if (!S_ISDIR(st.st_mode) || (dir = g_dir_open(path, 0, NULL)) == NULL)
-    return;
-  while ((name = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *child = g_build_filename(rel, name, NULL);
-
-    tree_lines(root, child, lines);
-  }
-}
-
-static int
-compare_lines(const void *a, const void *b)
-{
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *
-writable_tree(E2e *e)
-{
-  static const char *const tops[] = {"/run", "/dev", "/etc", "/var", "/tmp"};
-  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
-  GString *out = g_string_new(NULL);
-
-  for (guint i = 0; i < G_N_ELEMENTS(tops); i++)
-    tree_lines(vxm_simhost_root(e->sim), tops[i], lines);
-  g_ptr_array_sort(lines, compare_lines);
-  for (guint i = 0; i < lines->len; i++)
-    g_string_append_printf(out, "%s\n", (char *)lines->pdata[i]);
-  return g_string_free(out, FALSE);
-}
-
 /* The driver the simulated kernel itself has for @bdf (its state, not what vxm says). */
 static char *
 sim_driver_of(E2e *e, const char *bdf)
@@ -503,7 +435,7 @@ test_start_stop(void)
   e2e_setup(&e);
   init_vm(&e);
   before = vxm_simhost_state(e.sim);
-  tree_before = writable_tree(&e);
+  tree_before = vxm_simhost_writable_tree(e.sim);
   pool_before = sim_uint(&e, POOL_2M);
   sim_stat(&e, G915_KBD, &kbd_before);
   vxm_simhost_clear_log(e.sim);
@@ -639,7 +571,7 @@ test_start_stop(void)
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
   /* every file vxm may write is as it was: no journal folder, socket or shared memory left */
-  tree_after = writable_tree(&e);
+  tree_after = vxm_simhost_writable_tree(e.sim);
   g_assert_cmpstr(tree_after, ==, tree_before);
   /* the pool is back at its previous count, the keyboard back to its owner and mode */
   g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
@@ -698,7 +630,7 @@ test_kill_recover(void)
   init_vm(&e);
   paths = vxm_vm_paths_new(VM, NULL);
   before = vxm_simhost_state(e.sim);
-  tree_before = writable_tree(&e);
+  tree_before = vxm_simhost_writable_tree(e.sim);
   pool_before = sim_uint(&e, POOL_2M);
   g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
   status = status_json(&e);
@@ -740,7 +672,7 @@ test_kill_recover(void)
   g_assert_cmpuint(count_occurrences(recovered, "0000:01:00.0 back on nvidia"), ==, 1);
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
-  tree_after = writable_tree(&e);
+  tree_after = vxm_simhost_writable_tree(e.sim);
   g_assert_cmpstr(tree_after, ==, tree_before);
   g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
   e2e_teardown(&e);
@@ -1183,6 +1115,12 @@ wait_kbd(E2e *e, const char *want)
       return;
   }
   g_assert_cmpstr(line, ==, want);
+}
+
+static int
+compare_lines(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The simulator's state dump as sorted lines, with @from replaced by @to: a node renumbered by
