@@ -182,6 +182,14 @@ s2_start() {
   check "QEMU runs with accel=kvm" sh -c "tr '\0' ' ' </proc/$q/cmdline | grep -q 'accel=kvm'"
   check "QEMU has OVMF" sh -c "tr '\0' ' ' </proc/$q/cmdline | grep -qi 'ovmf'"
   check "swtpm runs as the user" sh -c 'pgrep -u lab -x swtpm'
+  # the firmware numbers the buses behind the root port only once it runs: until then
+  # query-pci shows the port with no devices behind it; ask again for up to 3 minutes
+  local tries=0
+  while [ -n "$q" ] && [ $tries -lt 90 ] && qmp query-pci >$S/query-pci.json 2>>"$S/$cur.log" &&
+    ! grep -q '"gpu-fn0"' $S/query-pci.json; do
+    tries=$((tries + 1)); sleep 2
+  done
+  say "query-pci asked $((tries + 1)) times"
   if [ -n "$q" ] && qmp query-pci >$S/query-pci.json 2>>"$S/$cur.log"; then
     for f in $FUNCS; do
       # the vfio-pci device QEMU was given for this function (its id), found in query-pci
