@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/vxm-error.h"
@@ -124,4 +125,49 @@ vxm_run_as_for_children(VxmRunAs **out, GError **error)
     return TRUE;
   *out = vxm_run_as_from_sudo(g_getenv("SUDO_UID"), g_getenv("SUDO_GID"), error);
   return *out != NULL;
+}
+
+static gboolean
+sudo_id(const char *name, guint32 *out)
+{
+  const char *text = g_getenv(name);
+  guint64 v = 0;
+
+  if (text == NULL || !g_ascii_string_to_unsigned(text, 10, 1, G_MAXUINT32 - 1, &v, NULL))
+    return FALSE;
+  *out = (guint32)v;
+  return TRUE;
+}
+
+gboolean
+vxm_run_as_owner(uid_t *uid, gid_t *gid)
+{
+  guint32 u;
+  guint32 g;
+
+  if (geteuid() == 0 && sudo_id("SUDO_UID", &u) && sudo_id("SUDO_GID", &g)) {
+    *uid = (uid_t)u;
+    *gid = (gid_t)g;
+    return TRUE;
+  }
+  *uid = geteuid();
+  *gid = getegid();
+  return FALSE;
+}
+
+void
+vxm_run_as_adopt_sudo_environment(void)
+{
+  g_autoptr(VxmRunAs) user = NULL;
+  g_autofree char *runtime = NULL;
+  struct stat st;
+
+  if (!vxm_run_as_for_children(&user, NULL) || user == NULL)
+    return;
+  g_setenv("HOME", user->home, TRUE);
+  if (g_getenv("XDG_RUNTIME_DIR") != NULL)
+    return;
+  runtime = g_strdup_printf("/run/user/%u", (guint)user->uid);
+  if (lstat(runtime, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == user->uid)
+    g_setenv("XDG_RUNTIME_DIR", runtime, TRUE);
 }

@@ -37,6 +37,13 @@ VxmRunAs *vxm_run_as_from_sudo(const char *sudo_uid, const char *sudo_gid,
 /* For this process: TRUE with *@out NULL when vxm is not root (its children run as it); as
  * root, the sudo user of the environment, or FALSE with the refusal. */
 gboolean vxm_run_as_for_children(VxmRunAs **out, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* Who owns the VM's files and runtime folders: this process's uid and gid, or as root the sudo
+ * user's (SUDO_UID, SUDO_GID as numbers, not 0); TRUE when that is a sudo user. */
+gboolean vxm_run_as_owner(uid_t *uid, gid_t *gid);
+/* As root with a valid sudo user: HOME becomes that user's home (sudo sets root's), and an
+ * unset XDG_RUNTIME_DIR the user's /run/user/UID when it is theirs, so the VM's folders are
+ * the invoking user's. Call first in main, before anything reads HOME. Else does nothing. */
+void vxm_run_as_adopt_sudo_environment(void);
 void vxm_run_as_free(VxmRunAs *user);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmRunAs, vxm_run_as_free)
 
