@@ -934,7 +934,7 @@ test_swtpm_fails(void)
   paths = vxm_vm_paths_new(VM, NULL);
   bin = g_build_filename(e.tmp, "bin", NULL);
   fake = g_build_filename(bin, "swtpm", NULL);
-  g_assert_cmpint(g_mkdir_with_parents(bin, 0700), ==, 0);
+  g_assert_cmpint(g_mkdir_with_parents(bin, 0755), ==, 0);
   g_assert_cmpint(symlink("/bin/false", fake), ==, 0);
   e2e_prepend_path(&e, bin);
   before = vxm_simhost_state(e.sim);
@@ -1519,6 +1519,39 @@ test_keep_bound(void)
   e2e_teardown(&e);
 }
 
+/* Root without a sudo user (a root login): the start is refused with the reason and the fix,
+ * before anything on the host changes, and no QEMU or swtpm ran. */
+static void
+test_root_without_sudo(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GStrvBuilder) env = g_strv_builder_new();
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  init_vm(&e);
+  for (guint i = 0; e.envp[i] != NULL; i++) {
+    if (!g_str_has_prefix(e.envp[i], "SUDO_"))
+      g_strv_builder_add(env, e.envp[i]);
+  }
+  g_strfreev(e.envp);
+  e.envp = g_strv_builder_end(env);
+  before = vxm_simhost_state(e.sim);
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "vxm runs as root without a sudo user (SUDO_UID is not set), and "
+                               "QEMU and swtpm never run as root"));
+  g_assert_nonnull(strstr(out, "run vxm as your user (vxmd does the privileged part), or sudo "
+                               "from your user"));
+  g_assert_false(g_file_test(e.argv_log, G_FILE_TEST_EXISTS));
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  e2e_teardown(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1534,5 +1567,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/e2e/dry-run/two-node", test_dry_run_two_node);
   g_test_add_func("/vxm/e2e/input-pending/simhost", test_input_pending);
   g_test_add_func("/vxm/e2e/keep-bound/resources-back", test_keep_bound);
+  g_test_add_func("/vxm/e2e/start/root-without-sudo-refused", test_root_without_sudo);
   return g_test_run();
 }
