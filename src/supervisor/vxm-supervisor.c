@@ -327,6 +327,33 @@ give_at(int dir_fd, const char *name, const char *shown, const VxmRunAs *user, G
   return TRUE;
 }
 
+/* The folders above @path that root made inside a folder of @user (XDG_DATA_HOME made by a
+ * `sudo vxm init` in the user's home) become the user's, so QEMU can reach the VM's files;
+ * nothing is given when no folder of the user's is above them. */
+static gboolean
+give_parents(const char *path, const VxmRunAs *user, GError **error)
+{
+  g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *dir = g_path_get_dirname(path);
+  struct stat st;
+
+  while (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 && !g_str_equal(dir, "/")) {
+    char *up = g_path_get_dirname(dir);
+
+    g_ptr_array_add(made, g_steal_pointer(&dir));
+    dir = up;
+  }
+  if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != user->uid)
+    return TRUE;
+  for (guint i = made->len; i > 0; i--) {
+    const char *shown = g_ptr_array_index(made, i - 1);
+
+    if (!give_at(AT_FDCWD, shown, shown, user, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* As root for a sudo user: the files QEMU and swtpm open (the VM's folder, disk, UEFI
  * variables, TPM state, logs) become the user's where root owns them (a `sudo vxm init`), so
  * they run with the user's rights only. Links are never followed. */
@@ -346,6 +373,8 @@ give_vm_files(const VxmSupervisor *self, GError **error)
 
   if (user == NULL)
     return TRUE;
+  if (!give_parents(data_parent, user, error) || !give_parents(state_parent, user, error))
+    return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
     if (!give_at(AT_FDCWD, files[i], files[i], user, error))
       return FALSE;
