@@ -234,18 +234,9 @@ test_golden(gconstpointer data)
 {
   const GoldenCase *gc = data;
   g_autofree char *relative = g_strdup_printf("tests/data/pinning/%s.txt", gc->golden);
-  g_autofree char *path = vxm_test_source_path(relative);
   g_autofree char *actual = plan_text(gc);
-  g_autofree char *expected = NULL;
-  g_autoptr(GError) error = NULL;
 
-  if (g_strcmp0(g_getenv("VXM_TEST_REGENERATE_OUTPUT"), "1") == 0) {
-    g_file_set_contents(path, actual, -1, &error);
-    g_assert_no_error(error);
-  }
-  g_file_get_contents(path, &expected, NULL, &error);
-  g_assert_no_error(error);
-  g_assert_cmpstr(actual, ==, expected);
+  vxm_test_check_golden(relative, actual, "VXM_TEST_REGENERATE_OUTPUT");
 }
 
 /* Properties every auto plan must have, whatever the golden files say. */

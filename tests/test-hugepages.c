@@ -513,7 +513,7 @@ test_sim_journal_undo(void)
   {
     g_autoptr(VxmJournal) again = vxm_journal_new(hostfs, "win11", &error);
     guint index;
-    JsonObject *data = json_object_new();
+    g_autoptr(JsonObject) data = json_object_new();
     g_assert_no_error(error);
     json_object_set_int_member(data, "page_size_kb", 2048);
     json_object_set_int_member(data, "node", -1);

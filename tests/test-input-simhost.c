@@ -482,7 +482,7 @@ connect_fake(VxmFakeQmp *fake)
 static JsonObject *
 received_args(VxmFakeQmp *fake, guint index, const char *command)
 {
-  GPtrArray *received = vxm_fake_qmp_get_received(fake);
+  g_autoptr(GPtrArray) received = vxm_fake_qmp_get_received(fake);
   g_autoptr(JsonParser) parser = json_parser_new();
   JsonObject *o;
 
@@ -562,7 +562,7 @@ test_watch_stays_gone(void)
   g_autoptr(GPtrArray) objects = NULL;
   g_autoptr(GError) error = NULL;
   Watching w = {g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free)};
-  GPtrArray *received;
+  g_autoptr(GPtrArray) received = NULL;
 
   if (sim == NULL)
     return;

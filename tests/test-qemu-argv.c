@@ -261,14 +261,8 @@ static void
 check_golden(const char *name, const char *suffix, const char *actual)
 {
   g_autofree char *rel = g_strdup_printf("tests/data/argv/%s%s", name, suffix);
-  g_autofree char *path = vxm_test_source_path(rel);
-  g_autofree char *expected = NULL;
 
-  if (g_strcmp0(g_getenv("VXM_TEST_REGENERATE_OUTPUT"), "1") == 0)
-    g_assert_true(g_file_set_contents(path, actual, -1, NULL));
-  if (!g_file_get_contents(path, &expected, NULL, NULL))
-    g_error("missing golden file %s: run with VXM_TEST_REGENERATE_OUTPUT=1", path);
-  g_assert_cmpstr(actual, ==, expected);
+  vxm_test_check_golden(rel, actual, "VXM_TEST_REGENERATE_OUTPUT");
 }
 
 static char *

@@ -13,6 +13,13 @@ gboolean vxm_test_require_root(void);
 char *vxm_test_source_path(const char *relative);
 /* Path of a built file, e.g. vxm_test_build_path("src/cli/vxm"). */
 char *vxm_test_build_path(const char *relative);
+/* Compares @actual with the golden file @relative (e.g. "tests/data/argv/x.args"). With
+ * @regenerate_var (VXM_TEST_REGENERATE_OUTPUT) set to 1 the file is rewritten when it differs,
+ * and the test then fails, asking for the diff to be reviewed; in CI (CI=true) regeneration is
+ * refused. */
+void vxm_test_check_golden(const char *relative, const char *actual, const char *regenerate_var);
+/* TRUE when @regenerate_var is 1 (outside CI; in CI the test fails at once, saying so). */
+gboolean vxm_test_regenerating(const char *regenerate_var);
 
 /* A fresh temporary folder, removed with vxm_test_rm_rf. */
 char *vxm_test_mkdtemp(void);

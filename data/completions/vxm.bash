@@ -69,7 +69,7 @@ cpu.cpu_pinning cpu.host_cores disk.path disk.format disk.size media.installer_i
 media.virtio_iso network.mode network.mac audio.backend security.tpm security.secure_boot
 security.smbios firmware.code firmware.vars_template firmware.descriptor input.inputs
 input.grab_toggle display.monitor display.host_input display.guest_input
-host.shutdown_timeout host.qemu_binary"
+host.shutdown_timeout host.start_timeout host.qemu_binary"
 
 # The VMs: every NAME.conf in $XDG_CONFIG_HOME/vxm/vms.
 _vxm_vms() {

@@ -40,7 +40,7 @@ function __vxm_config_keys
         media.installer_iso media.virtio_iso network.mode network.mac audio.backend \
         security.tpm security.secure_boot security.smbios firmware.code firmware.vars_template \
         firmware.descriptor input.inputs input.grab_toggle display.monitor display.host_input \
-        display.guest_input host.shutdown_timeout host.qemu_binary
+        display.guest_input host.shutdown_timeout host.start_timeout host.qemu_binary
 end
 
 set -l vxm_commands check config detach display fingerprint init inputs list list-gpus monitors reattach recover reset start static-binding status stop version

@@ -133,7 +133,8 @@ refuse_known(VxmHostfs *hostfs, const VxmVmConfig *config, VxmGpu *gpu, GError *
       return FALSE;
     if (holders->len > 0) {
       g_autofree char *who = vxm_pci_holders_describe(holders);
-      g_autofree char *advice = vxm_pci_holders_advice(holders);
+      g_autofree char *advice =
+          vxm_pci_holders_advice(hostfs, vxm_pci_device_get_address(dev), holders);
 
       g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
                   "refusing to start VM %s: %u process%s hold%s its guest GPU %s: %s; %s",
@@ -854,6 +855,7 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
     plan->swtpm_envp = vxm_supervisor_plan_child_environ();
   }
   plan->shutdown_timeout_s = in->config->shutdown_timeout;
+  plan->qmp_timeout_ms = in->config->start_timeout * 1000;
   plan->monitor = vxm_display_monitor_spec(in->config);
   plan->monitor_host_input = in->config->host_input;
   plan->monitor_guest_input = in->config->guest_input;
@@ -1109,6 +1111,19 @@ on_wait_signal(int signum)
   }
 }
 
+/* The supervisor reports "failed" after its teardown but before it releases the VM's lock and
+ * exits: wait for that (GSubprocess reaps it on GLib's worker thread), so that after a failed
+ * `vxm start` the VM is not still "running". Bounded: a supervisor that hangs there is left
+ * to `vxm status`. */
+static void
+wait_supervisor_gone(GSubprocess *child)
+{
+  gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+  while (g_subprocess_get_identifier(child) != NULL && g_get_monotonic_time() < deadline)
+    g_usleep(2000);
+}
+
 static int
 start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
 {
@@ -1212,6 +1227,7 @@ start_background(VxmCli *cli, VxmHostfs *hostfs, StartInputs *in)
               name, name, name, vxm_log);
     return VXM_EXIT_OK;
   }
+  wait_supervisor_gone(child);
   if (g_strcmp0(state, "failed") == 0) {
     g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,
                vxm_cli_progress_get_reason(printer), vxm_log);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -42,39 +43,18 @@ vxm_parse_uint64(const char *text, guint base, guint64 *out)
   return TRUE;
 }
 
-gboolean
-vxm_file_replace_atomic(const char *path, const char *contents, gssize length, int mode,
-                        GError **error)
-{
-  g_autoptr(GError) local = NULL;
-
-  if (!g_file_set_contents_full(path, contents, length,
-                                G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, mode,
-                                &local)) {
-    int errsv = EIO;
-
-    if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOSPC))
-      errsv = ENOSPC;
-    else if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_ACCES) ||
-             g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_PERM))
-      errsv = EACCES;
-    else if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      errsv = ENOENT;
-    else if (g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_ROFS))
-      errsv = EROFS;
-    g_set_error(error, VXM_ERROR, vxm_error_code_for_errno(errsv), "%s", local->message);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-gboolean
-vxm_file_replace_atomic_nosync(const char *path, const char *contents, gssize length, int mode,
-                               GError **error)
+/* A temporary file beside @path with @contents and exactly @mode, then rename over @path; with
+ * @durable, the file is on disk before the rename and the rename before the return. Not
+ * g_file_set_contents_full(): since GLib 2.84 it keeps the mode of the file it replaces and
+ * ignores the mode asked for, so a config written 0644 by hand would stay 0644. */
+static gboolean
+replace_atomic(const char *path, const char *contents, gssize length, int mode, gboolean durable,
+               GError **error)
 {
   g_autofree char *tmp = g_strdup_printf("%s.XXXXXX", path);
   gsize left = length < 0 ? strlen(contents) : (gsize)length;
   vxm_autofd int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, mode);
+  int errsv;
 
   if (fd < 0)
     return vxm_error_set_from_errno(error, errno, "cannot create %s", tmp);
@@ -84,21 +64,53 @@ vxm_file_replace_atomic_nosync(const char *path, const char *contents, gssize le
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      int errsv = errno;
-
+      errsv = errno;
       unlink(tmp);
       return vxm_error_set_from_errno(error, errsv, "cannot write %s", tmp);
     }
     contents += n;
     left -= (gsize)n;
   }
+  /* the umask narrowed the mode mkstemp was given: set it as asked */
+  if (fchmod(fd, (mode_t)mode) < 0) {
+    errsv = errno;
+    unlink(tmp);
+    return vxm_error_set_from_errno(error, errsv, "cannot set the mode of %s to %04o", tmp, mode);
+  }
+  if (durable && fsync(fd) < 0) {
+    errsv = errno;
+    unlink(tmp);
+    return vxm_error_set_from_errno(error, errsv, "cannot write %s to the disk", tmp);
+  }
   if (close(g_steal_fd(&fd)) < 0 || rename(tmp, path) < 0) {
-    int errsv = errno;
-
+    errsv = errno;
     unlink(tmp);
     return vxm_error_set_from_errno(error, errsv, "cannot replace %s", path);
   }
+  if (durable) {
+    /* the rename itself lasts once the folder is on disk */
+    g_autofree char *dir = g_path_get_dirname(path);
+    vxm_autofd int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (dirfd < 0 || (fsync(dirfd) < 0 && errno != EINVAL))
+      return vxm_error_set_from_errno(error, errno, "cannot write the folder of %s to the disk",
+                                      path);
+  }
   return TRUE;
+}
+
+gboolean
+vxm_file_replace_atomic(const char *path, const char *contents, gssize length, int mode,
+                        GError **error)
+{
+  return replace_atomic(path, contents, length, mode, TRUE, error);
+}
+
+gboolean
+vxm_file_replace_atomic_nosync(const char *path, const char *contents, gssize length, int mode,
+                               GError **error)
+{
+  return replace_atomic(path, contents, length, mode, FALSE, error);
 }
 
 void
@@ -216,4 +228,22 @@ vxm_closest_word(const char *word, const char *const *candidates, gsize n)
   if (best == NULL || best_d > MAX(2u, (guint)strlen(word) / 3))
     return NULL;
   return best;
+}
+
+gboolean
+vxm_pidfd_is_alive(int pidfd)
+{
+  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  int ready;
+
+  do
+    ready = poll(&p, 1, 0);
+  while (ready < 0 && errno == EINTR);
+  if (ready < 0)
+    return FALSE;
+  if (ready > 0) {
+    errno = (p.revents & POLLNVAL) != 0 ? EBADF : ESRCH;
+    return FALSE;
+  }
+  return TRUE;
 }

@@ -320,7 +320,8 @@ vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result)
   }
   if (holders->len > 0) {
     g_autofree char *who = vxm_pci_holders_describe(holders);
-    g_autofree char *advice = vxm_pci_holders_advice(holders);
+    g_autofree char *advice = vxm_pci_holders_advice(vxm_check_context_get_hostfs(ctx),
+                                                     vxm_gpu_get_address(gpu), holders);
 
     vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, advice,
                          "processes hold %s, so vxm start would refuse to take it: %s", label, who);

@@ -209,10 +209,11 @@ try_reserve(VxmHostfs *hostfs, VxmHugepages *self, guint64 pages, guint64 page_s
   self->target = pool.nr + (pages - available);
 
   if (req->journal != NULL) {
+    g_autoptr(JsonObject) data =
+        journal_data(page_size, node, self->previous, self->target, pages);
     guint index;
-    if (!vxm_journal_begin(req->journal, VXM_HUGEPAGES_JOURNAL_KIND,
-                           journal_data(page_size, node, self->previous, self->target, pages),
-                           &index, error)) {
+
+    if (!vxm_journal_begin(req->journal, VXM_HUGEPAGES_JOURNAL_KIND, data, &index, error)) {
       g_prefix_error(error, "cannot journal the reservation in %s: ", what);
       return TRY_ERROR;
     }

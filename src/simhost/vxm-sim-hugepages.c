@@ -45,7 +45,7 @@ enum {
 };
 
 #define NODE_ATTR(attr, node) ((attr) | ((node) << 8))
-#define ATTR_OF(value)        ((value)&0xff)
+#define ATTR_OF(value)        (0xff & (value))
 #define NODE_OF(value)        ((value) >> 8)
 
 static void

@@ -67,76 +67,46 @@ struct _VxmSimInput {
 
 /* ---- names of event codes (control file and log) ---- */
 
+/* the fields of a key or button code in codes[]: its name, EV_KEY, the code (not a braced
+ * initializer: clang-format 14 and 19 lay out one in a macro differently) */
+#define KEY_CODE(x) #x, EV_KEY, x
+
 static const struct {
   const char *name;
   guint type, code;
 } codes[] = {
-#define K(x)      \
-  {               \
-#x, EV_KEY, x \
-  }
-    K(KEY_ESC),
-    K(KEY_ENTER),
-    K(KEY_SPACE),
-    K(KEY_TAB),
-    K(KEY_BACKSPACE),
-    K(KEY_LEFTCTRL),
-    K(KEY_RIGHTCTRL),
-    K(KEY_LEFTALT),
-    K(KEY_RIGHTALT),
-    K(KEY_LEFTSHIFT),
-    K(KEY_RIGHTSHIFT),
-    K(KEY_LEFTMETA),
-    K(KEY_RIGHTMETA),
-    K(KEY_SCROLLLOCK),
-    K(KEY_CAPSLOCK),
-    K(KEY_A),
-    K(KEY_B),
-    K(KEY_C),
-    K(KEY_D),
-    K(KEY_E),
-    K(KEY_F),
-    K(KEY_G),
-    K(KEY_H),
-    K(KEY_I),
-    K(KEY_J),
-    K(KEY_K),
-    K(KEY_L),
-    K(KEY_M),
-    K(KEY_N),
-    K(KEY_O),
-    K(KEY_P),
-    K(KEY_Q),
-    K(KEY_R),
-    K(KEY_S),
-    K(KEY_T),
-    K(KEY_U),
-    K(KEY_V),
-    K(KEY_W),
-    K(KEY_X),
-    K(KEY_Y),
-    K(KEY_Z),
-    K(KEY_POWER),
-    K(KEY_SLEEP),
-    K(KEY_VOLUMEUP),
-    K(KEY_VOLUMEDOWN),
-    K(KEY_MUTE),
-    K(BTN_LEFT),
-    K(BTN_RIGHT),
-    K(BTN_MIDDLE),
-    K(BTN_SIDE),
-    K(BTN_EXTRA),
-    K(BTN_TOUCH),
-    K(BTN_TOOL_FINGER),
-#undef K
-    {"REL_X", EV_REL, REL_X},
-    {"REL_Y", EV_REL, REL_Y},
-    {"REL_WHEEL", EV_REL, REL_WHEEL},
-    {"ABS_X", EV_ABS, ABS_X},
-    {"ABS_Y", EV_ABS, ABS_Y},
-    {"SW_LID", EV_SW, SW_LID},
-    {"SYN_REPORT", EV_SYN, SYN_REPORT},
+    {KEY_CODE(KEY_ESC)},         {KEY_CODE(KEY_ENTER)},
+    {KEY_CODE(KEY_SPACE)},       {KEY_CODE(KEY_TAB)},
+    {KEY_CODE(KEY_BACKSPACE)},   {KEY_CODE(KEY_LEFTCTRL)},
+    {KEY_CODE(KEY_RIGHTCTRL)},   {KEY_CODE(KEY_LEFTALT)},
+    {KEY_CODE(KEY_RIGHTALT)},    {KEY_CODE(KEY_LEFTSHIFT)},
+    {KEY_CODE(KEY_RIGHTSHIFT)},  {KEY_CODE(KEY_LEFTMETA)},
+    {KEY_CODE(KEY_RIGHTMETA)},   {KEY_CODE(KEY_SCROLLLOCK)},
+    {KEY_CODE(KEY_CAPSLOCK)},    {KEY_CODE(KEY_A)},
+    {KEY_CODE(KEY_B)},           {KEY_CODE(KEY_C)},
+    {KEY_CODE(KEY_D)},           {KEY_CODE(KEY_E)},
+    {KEY_CODE(KEY_F)},           {KEY_CODE(KEY_G)},
+    {KEY_CODE(KEY_H)},           {KEY_CODE(KEY_I)},
+    {KEY_CODE(KEY_J)},           {KEY_CODE(KEY_K)},
+    {KEY_CODE(KEY_L)},           {KEY_CODE(KEY_M)},
+    {KEY_CODE(KEY_N)},           {KEY_CODE(KEY_O)},
+    {KEY_CODE(KEY_P)},           {KEY_CODE(KEY_Q)},
+    {KEY_CODE(KEY_R)},           {KEY_CODE(KEY_S)},
+    {KEY_CODE(KEY_T)},           {KEY_CODE(KEY_U)},
+    {KEY_CODE(KEY_V)},           {KEY_CODE(KEY_W)},
+    {KEY_CODE(KEY_X)},           {KEY_CODE(KEY_Y)},
+    {KEY_CODE(KEY_Z)},           {KEY_CODE(KEY_POWER)},
+    {KEY_CODE(KEY_SLEEP)},       {KEY_CODE(KEY_VOLUMEUP)},
+    {KEY_CODE(KEY_VOLUMEDOWN)},  {KEY_CODE(KEY_MUTE)},
+    {KEY_CODE(BTN_LEFT)},        {KEY_CODE(BTN_RIGHT)},
+    {KEY_CODE(BTN_MIDDLE)},      {KEY_CODE(BTN_SIDE)},
+    {KEY_CODE(BTN_EXTRA)},       {KEY_CODE(BTN_TOUCH)},
+    {KEY_CODE(BTN_TOOL_FINGER)}, {"REL_X", EV_REL, REL_X},
+    {"REL_Y", EV_REL, REL_Y},    {"REL_WHEEL", EV_REL, REL_WHEEL},
+    {"ABS_X", EV_ABS, ABS_X},    {"ABS_Y", EV_ABS, ABS_Y},
+    {"SW_LID", EV_SW, SW_LID},   {"SYN_REPORT", EV_SYN, SYN_REPORT},
 };
+#undef KEY_CODE
 
 static gboolean
 parse_code(const char *text, guint *type, guint *code)

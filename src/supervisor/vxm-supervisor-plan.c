@@ -142,6 +142,7 @@ JsonNode *
 vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
 {
   JsonObject *obj = json_object_new();
+  JsonNode *node;
 
   json_object_set_string_member(obj, "name", plan->paths->name);
   if (plan->gpu_address != NULL)
@@ -193,7 +194,10 @@ vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
   add_objects(obj, "input_objects", plan->input_objects);
   add_objects(obj, "input_pending", plan->input_pending);
   json_object_set_int_member(obj, "looking_glass_bytes", (gint64)plan->looking_glass_bytes);
-  return json_node_init_object(json_node_alloc(), obj);
+  /* the node takes the only reference: json_node_init_object() would add one */
+  node = json_node_new(JSON_NODE_OBJECT);
+  json_node_take_object(node, obj);
+  return node;
 }
 
 VxmSupervisorPlan *

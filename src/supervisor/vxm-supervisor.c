@@ -1246,7 +1246,10 @@ on_qmp_socket(GObject *source, GAsyncResult *result, gpointer user_data)
     if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
       g_autofree char *log = vxm_vm_paths_display(self->plan->paths->qemu_log);
       g_autofree char *message =
-          g_strdup_printf("QEMU did not open its monitor socket: %s: read %s", error->message, log);
+          g_strdup_printf("QEMU did not open its monitor socket: %s: read %s; if QEMU is only "
+                          "slow (a large guest's RAM is pinned first), raise start_timeout in "
+                          "the VM's [host] section",
+                          error->message, log);
 
       step_end(self, "start-qemu", "failed", message);
       self->monitor_failure = g_strdup(message);

@@ -641,6 +641,12 @@ parse_shutdown_timeout(VxmVmConfig *cfg, const char *value, GError **error)
 }
 
 static gboolean
+parse_start_timeout(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  return parse_uint_range(value, 5, 3600, &cfg->start_timeout);
+}
+
+static gboolean
 parse_qemu_binary(VxmVmConfig *cfg, const char *value, GError **error)
 {
   g_clear_pointer(&cfg->qemu_binary, g_free);
@@ -740,6 +746,10 @@ static const KeyDef key_defs[] = {
 
   {{"host", "shutdown_timeout", "60", "a number of seconds from 1 to 3600",
     "How long vxm stop waits for the guest to power down before it quits QEMU."}, parse_shutdown_timeout},
+  {{"host", "start_timeout", "30", "a number of seconds from 5 to 3600",
+    "How long vxm start waits for QEMU to answer on its monitor (QMP) once started: QEMU maps "
+    "and pins all of the guest's RAM for VFIO first, which takes longer for a large guest on a "
+    "slow or busy machine."}, parse_start_timeout},
   {{"host", "qemu_binary", "qemu-system-x86_64", "a program name found in PATH, or an absolute path",
     "The QEMU to run."}, parse_qemu_binary},
 };

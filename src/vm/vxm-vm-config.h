@@ -146,6 +146,7 @@ typedef struct {
 
   /* [host] */
   guint shutdown_timeout; /* seconds between ACPI power-down and quit */
+  guint start_timeout;    /* seconds QEMU has to answer on its monitor after exec */
   char *qemu_binary;      /* a name looked up in PATH, or an absolute path */
 
   VxmVmResolved resolved;
