@@ -12,7 +12,10 @@
 #include "common/vxm-util.h"
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-socket-wait.h"
+#include "vxm-test-users.h"
 #include "vxm-test-util.h"
+
+#include <pwd.h>
 
 static char *
 child_path(void)
@@ -506,6 +509,133 @@ test_socket_cancelled(void)
   vxm_test_rm_rf(dir);
 }
 
+/* One of the /proc/PID/status lines ("Uid:"), its fields after the name. */
+static GStrv
+status_fields(GPid pid, const char *name)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_true(g_file_get_contents(path, &contents, NULL, NULL));
+  lines = g_strsplit(contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    if (g_str_has_prefix(lines[i], name))
+      return g_strsplit_set(g_strstrip(lines[i] + strlen(name)), " \t", -1);
+  }
+  g_assert_not_reached();
+}
+
+static void
+test_run_as_user(void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *child = NULL;
+  g_autoptr(VxmRunAs) user = NULL;
+  g_autoptr(VxmProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) uids = NULL;
+  g_auto(GStrv) gids = NULL;
+  g_auto(GStrv) groups = NULL;
+  struct passwd *pw;
+  struct stat st;
+  uid_t uid;
+
+  if (geteuid() != 0) {
+    g_test_skip("dropping to another user needs root");
+    return;
+  }
+  uid = vxm_test_user_add("vxmsudoproc", NULL);
+  pw = getpwuid(uid);
+  g_assert_nonnull(pw);
+  user = vxm_run_as_lookup(uid, pw->pw_gid, &error);
+  g_assert_no_error(error);
+  dir = vxm_test_mkdtemp();
+  log = g_build_filename(dir, "child.log", NULL);
+  child = vxm_test_user_binary("tests/vxm-test-child");
+  process = vxm_process_spawn_as((const char *const[]){child, "hang", NULL}, NULL, NULL, 0, log,
+                                 VXM_PROCESS_KILL_WITH_PARENT, user, &error);
+  g_assert_no_error(error);
+  /* real, effective, saved and filesystem ids: all the user's, no group root */
+  uids = status_fields(vxm_process_get_pid(process), "Uid:");
+  gids = status_fields(vxm_process_get_pid(process), "Gid:");
+  groups = status_fields(vxm_process_get_pid(process), "Groups:");
+  g_assert_cmpuint(g_strv_length(uids), ==, 4);
+  for (guint i = 0; i < 4; i++) {
+    g_assert_cmpuint(g_ascii_strtoull(uids[i], NULL, 10), ==, uid);
+    g_assert_cmpuint(g_ascii_strtoull(gids[i], NULL, 10), ==, pw->pw_gid);
+  }
+  for (guint i = 0; groups[i] != NULL; i++)
+    g_assert_cmpstr(groups[i], !=, "0");
+  g_assert_cmpint(stat(log, &st), ==, 0);
+  g_assert_cmpuint(st.st_uid, ==, uid);
+  g_assert_true(vxm_process_send_signal(process, SIGKILL, &error));
+  g_assert_no_error(error);
+  wait_exit(process);
+  g_assert_cmpint(vxm_process_get_term_signal(process), ==, SIGKILL);
+  g_clear_object(&process);
+
+  /* a program the user cannot run: the spawn fails and says as whom */
+  g_assert_cmpint(chmod(log, 0700), ==, 0);
+  process =
+      vxm_process_spawn_as((const char *const[]){log, NULL}, NULL, NULL, 0, NULL, 0, user, &error);
+  g_assert_null(process);
+  g_assert_nonnull(error);
+  g_assert_nonnull(strstr(error->message, "as user vxmsudoproc"));
+  vxm_test_rm_rf(dir);
+}
+
+static void
+assert_refused(VxmRunAs *user, GError *error, const char *what)
+{
+  g_assert_null(user);
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_REFUSED);
+  g_test_message("%s", error->message);
+  g_assert_nonnull(strstr(error->message, what));
+  g_assert_nonnull(strstr(error->message, "run vxm as your user (vxmd does the privileged part), "
+                                          "or sudo from your user"));
+}
+
+static void
+test_run_as_sudo_checked(void)
+{
+  struct {
+    const char *uid;
+    const char *gid;
+    const char *what;
+  } refused[] = {
+      {NULL, NULL, "without a sudo user (SUDO_UID is not set)"},
+      {"", "0", "without a sudo user (SUDO_UID is not set)"},
+      {"1000x", "1000", "SUDO_UID=1000x is not a number"},
+      {"0", "0", "the sudo user is root"},
+      {"4000000000", "100", "uid 4000000000 (SUDO_UID) has no account"},
+      {"65534", NULL, "SUDO_GID is not set"},
+      {"65534", "0", "not a group of user"},
+  };
+  struct passwd *nobody = getpwuid(65534);
+
+  for (guint i = 0; i < G_N_ELEMENTS(refused); i++) {
+    g_autoptr(GError) error = NULL;
+    VxmRunAs *user;
+
+    if (nobody == NULL && g_strcmp0(refused[i].uid, "65534") == 0)
+      continue; /* no nobody account here: refused for a different reason */
+    user = vxm_run_as_from_sudo(refused[i].uid, refused[i].gid, &error);
+    assert_refused(user, error, refused[i].what);
+  }
+  if (nobody != NULL) {
+    g_autoptr(GError) error = NULL;
+    g_autofree char *gid = g_strdup_printf("%u", (guint)nobody->pw_gid);
+    g_autoptr(VxmRunAs) user = vxm_run_as_from_sudo("65534", gid, &error);
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(user->uid, ==, 65534);
+    g_assert_cmpstr(user->name, ==, nobody->pw_name);
+    g_assert_cmpuint(user->n_groups, >=, 1);
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -517,6 +647,8 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/process/spawn/process-group", test_process_group);
   g_test_add_func("/vxm/process/spawn/exec-errors", test_exec_errors);
   g_test_add_func("/vxm/process/spawn/log-unwritable", test_log_unwritable);
+  g_test_add_func("/vxm/process/spawn/run-as-user", test_run_as_user);
+  g_test_add_func("/vxm/process/run-as/sudo-checked", test_run_as_sudo_checked);
   g_test_add_data_func("/vxm/process/exit/pidfd", GUINT_TO_POINTER(0), test_exit_status);
   g_test_add_data_func("/vxm/process/exit/child-watch", GUINT_TO_POINTER(VXM_PROCESS_NO_PIDFD),
                        test_exit_status);

@@ -37,7 +37,10 @@
 #include "vm/vxm-vm-lock.h"
 #include "vm/vxm-vm-paths.h"
 #include "vxm-simhost-fixture.h"
+#include "vxm-test-users.h"
 #include "vxm-test-util.h"
+
+#include <pwd.h>
 
 #define VM "win11"
 
@@ -47,7 +50,27 @@ typedef struct {
   char *vxm;
   char *argv_log;
   GStrv envp;
+  uid_t user_uid; /* the sudo user: vxm runs as root, as `sudo vxm` does */
+  gid_t user_gid;
 } E2e;
+
+#define SUDO_USER "vxme2esudo"
+
+/* vxm runs as root in these tests as under sudo: QEMU and swtpm run as this user (design
+ * invariant 4); a root without SUDO_UID is refused (test_root_without_sudo). */
+static void
+sudo_user(uid_t *uid, gid_t *gid)
+{
+  static uid_t made = 0;
+  struct passwd *pw;
+
+  if (made == 0)
+    made = vxm_test_user_add(SUDO_USER, NULL);
+  pw = getpwuid(made);
+  g_assert_nonnull(pw);
+  *uid = made;
+  *gid = pw->pw_gid;
+}
 
 static void
 strv_take(GStrvBuilder *b, char *s)
@@ -65,6 +88,9 @@ e2e_setup_machine(E2e *e, const char *machine, const char *const *extra_env)
                                     "XDG_RUNTIME_DIR"};
 
   e->tmp = vxm_test_mkdtemp();
+  sudo_user(&e->user_uid, &e->user_gid);
+  /* the user's home, as with sudo -E: vxm keeps the XDG folders it is given */
+  g_assert_cmpint(chown(e->tmp, e->user_uid, e->user_gid), ==, 0);
   e->sim = vxm_simhost_start(machine, &error);
   g_assert_no_error(error);
   e->vxm = vxm_test_build_path("src/cli/vxm");
@@ -74,6 +100,7 @@ e2e_setup_machine(E2e *e, const char *machine, const char *const *extra_env)
     g_autofree char *dir = g_build_filename(e->tmp, xdg[i], NULL);
 
     g_mkdir_with_parents(dir, 0700);
+    g_assert_cmpint(chown(dir, e->user_uid, e->user_gid), ==, 0);
     g_setenv(xdg[i], dir, TRUE);
     strv_take(env, g_strdup_printf("%s=%s", xdg[i], dir));
   }
@@ -82,6 +109,9 @@ e2e_setup_machine(E2e *e, const char *machine, const char *const *extra_env)
   strv_take(env, g_strdup_printf("VXM_TEST_ARGV_LOG=%s", e->argv_log));
   g_strv_builder_add(env, "NO_COLOR=1");
   g_strv_builder_add(env, "LC_ALL=C.UTF-8");
+  strv_take(env, g_strdup_printf("SUDO_UID=%u", (guint)e->user_uid));
+  strv_take(env, g_strdup_printf("SUDO_GID=%u", (guint)e->user_gid));
+  g_strv_builder_add(env, "SUDO_USER=" SUDO_USER);
   for (guint i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
     g_strv_builder_add(env, extra_env[i]);
   e->envp = g_strv_builder_end(env);
@@ -139,7 +169,7 @@ run_vxm(E2e *e, char **out, const char *first, ...)
 static void
 init_vm(E2e *e)
 {
-  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *sim = vxm_test_user_binary("tests/vxm-qemu-sim");
   g_autofree char *qemu_set = g_strdup_printf("qemu_binary=%s", sim);
 
   g_assert_cmpint(run_vxm(e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
@@ -186,6 +216,73 @@ vm_log(const char *which)
   g_assert_true(g_file_get_contents(g_str_equal(which, "vxm") ? paths->vxm_log : paths->qemu_log,
                                     &text, NULL, NULL));
   return text;
+}
+
+/* /proc/@pid/status: every uid (real, effective, saved, fs) is @uid, every gid @gid, and no
+ * supplementary group is root's; a process that runs as root fails here. */
+static void
+assert_runs_as(gint64 pid, uid_t uid, gid_t gid)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%" G_GINT64_FORMAT "/status", pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint seen = 0;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  lines = g_strsplit(text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *name = lines[i];
+    g_auto(GStrv) fields = NULL;
+    guint expect;
+
+    if (g_str_has_prefix(name, "Uid:"))
+      expect = uid;
+    else if (g_str_has_prefix(name, "Gid:"))
+      expect = gid;
+    else if (g_str_has_prefix(name, "Groups:"))
+      expect = G_MAXUINT;
+    else
+      continue;
+    seen++;
+    g_test_message("pid %" G_GINT64_FORMAT " %s", pid, name);
+    fields = g_strsplit_set(g_strstrip(strchr(lines[i], ':') + 1), " \t", -1);
+    for (guint j = 0; fields[j] != NULL; j++) {
+      if (fields[j][0] == '\0')
+        continue;
+      if (expect == G_MAXUINT)
+        g_assert_cmpstr(fields[j], !=, "0");
+      else
+        g_assert_cmpuint(g_ascii_strtoull(fields[j], NULL, 10), ==, expect);
+    }
+  }
+  g_assert_cmpuint(seen, ==, 3);
+}
+
+/* The files QEMU and swtpm use are the sudo user's, not root's. */
+static void
+assert_vm_files_of(uid_t uid)
+{
+  g_autoptr(VxmVmPaths) paths = vxm_vm_paths_new(VM, NULL);
+  const char *const files[] = {
+      paths->data_dir,   paths->disk_qcow2,   paths->efi_vars,  paths->tpm_dir,  paths->runtime_dir,
+      paths->qmp_socket, paths->swtpm_socket, paths->state_dir, paths->qemu_log, paths->swtpm_log};
+  g_autoptr(GDir) tpm = g_dir_open(paths->tpm_dir, 0, NULL);
+  const char *name;
+  struct stat st;
+
+  for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+    g_assert_cmpint(lstat(files[i], &st), ==, 0);
+    if (st.st_uid != uid)
+      g_test_message("%s belongs to uid %u", files[i], (guint)st.st_uid);
+    g_assert_cmpuint(st.st_uid, ==, uid);
+  }
+  g_assert_nonnull(tpm);
+  while ((name = g_dir_read_name(tpm)) != NULL) {
+    g_autofree char *path = g_build_filename(paths->tpm_dir, name, NULL);
+
+    g_assert_cmpint(lstat(path, &st), ==, 0);
+    g_assert_cmpuint(st.st_uid, ==, uid);
+  }
 }
 
 /* An fd that becomes readable when process @pid has exited (not when it is reaped: this
@@ -493,6 +590,10 @@ test_start_stop(void)
   g_assert_cmpint(qemu_fd, >=, 0);
   g_assert_cmpint(swtpm_fd, >=, 0);
   g_assert_cmpint(supervisor_fd, >=, 0);
+  /* invariant 4: vxm ran as root (as `sudo vxm start`), QEMU and swtpm run as the sudo user */
+  assert_runs_as(json_object_get_int_member(status, "qemu_pid"), e.user_uid, e.user_gid);
+  assert_runs_as(json_object_get_int_member(status, "swtpm_pid"), e.user_uid, e.user_gid);
+  assert_vm_files_of(e.user_uid);
   entries = json_object_get_array_member(json_object_get_object_member(status, "host"), "entries");
   /* the four functions' binding, the pools, /dev/vfio/1 and the four input nodes; hugepages =
    * auto tried 1 GiB pages first (the machine makes none at run time: that entry is undone)
@@ -515,7 +616,7 @@ test_start_stop(void)
   g_assert_true(
       strv_node_contains(json_object_get_array_member(status, "granted_nodes"), "/dev/vfio/1"));
   sim_stat(&e, G915_KBD, &kbd_running);
-  g_assert_cmpuint(kbd_running.st_uid, ==, getuid());
+  g_assert_cmpuint(kbd_running.st_uid, ==, e.user_uid);
   g_assert_cmpuint(kbd_running.st_mode & 0600, ==, 0600);
   {
     g_autofree char *log = vxm_simhost_read_log(e.sim);
@@ -798,7 +899,7 @@ test_swtpm_fails(void)
   paths = vxm_vm_paths_new(VM, NULL);
   bin = g_build_filename(e.tmp, "bin", NULL);
   fake = g_build_filename(bin, "swtpm", NULL);
-  g_assert_cmpint(g_mkdir_with_parents(bin, 0700), ==, 0);
+  g_assert_cmpint(g_mkdir_with_parents(bin, 0755), ==, 0);
   g_assert_cmpint(symlink("/bin/false", fake), ==, 0);
   e2e_prepend_path(&e, bin);
   before = vxm_simhost_state(e.sim);
@@ -1019,7 +1120,7 @@ test_dry_run_two_node(void)
   g_autofree char *human = NULL;
   g_autoptr(JsonParser) parser = json_parser_new();
   g_autoptr(GError) error = NULL;
-  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *sim = vxm_test_user_binary("tests/vxm-qemu-sim");
   g_autofree char *qemu_set = NULL;
   g_autofree char *argv = NULL;
   g_autofree char *smp = NULL;
@@ -1288,7 +1389,7 @@ test_input_pending(void)
   E2e e = {0};
   const char *shim = g_getenv("VXM_TEST_EVDEV_SHIM");
   g_autofree char *shim_env = NULL;
-  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *sim = vxm_test_user_binary("tests/vxm-qemu-sim");
   g_autofree char *qemu_set = NULL;
   g_autofree char *argv_text = NULL;
   g_autofree char *log = NULL;
@@ -1353,7 +1454,7 @@ test_keep_bound(void)
   E2e e = {0};
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
-  g_autofree char *sim = vxm_test_build_path("tests/vxm-qemu-sim");
+  g_autofree char *sim = vxm_test_user_binary("tests/vxm-qemu-sim");
   g_autofree char *qemu_set = g_strdup_printf("qemu_binary=%s", sim);
   g_autoptr(JsonObject) status = NULL;
   struct stat kbd_before, kbd_after;
@@ -1390,6 +1491,39 @@ test_keep_bound(void)
   e2e_teardown(&e);
 }
 
+/* Root without a sudo user (a root login): the start is refused with the reason and the fix,
+ * before anything on the host changes, and no QEMU or swtpm ran. */
+static void
+test_root_without_sudo(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GStrvBuilder) env = g_strv_builder_new();
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  init_vm(&e);
+  for (guint i = 0; e.envp[i] != NULL; i++) {
+    if (!g_str_has_prefix(e.envp[i], "SUDO_"))
+      g_strv_builder_add(env, e.envp[i]);
+  }
+  g_strfreev(e.envp);
+  e.envp = g_strv_builder_end(env);
+  before = vxm_simhost_state(e.sim);
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "vxm runs as root without a sudo user (SUDO_UID is not set), and "
+                               "QEMU and swtpm never run as root"));
+  g_assert_nonnull(strstr(out, "run vxm as your user (vxmd does the privileged part), or sudo "
+                               "from your user"));
+  g_assert_false(g_file_test(e.argv_log, G_FILE_TEST_EXISTS));
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  e2e_teardown(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1405,5 +1539,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/e2e/dry-run/two-node", test_dry_run_two_node);
   g_test_add_func("/vxm/e2e/input-pending/simhost", test_input_pending);
   g_test_add_func("/vxm/e2e/keep-bound/resources-back", test_keep_bound);
+  g_test_add_func("/vxm/e2e/start/root-without-sudo-refused", test_root_without_sudo);
   return g_test_run();
 }

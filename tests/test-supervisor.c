@@ -14,7 +14,10 @@
 #include "supervisor/vxm-control-server.h"
 #include "supervisor/vxm-supervisor.h"
 #include "vm/vxm-vm-lock.h"
+#include "vxm-test-users.h"
 #include "vxm-test-util.h"
+
+#include <pwd.h>
 
 #define GPU "0000:01:00.0"
 
@@ -316,6 +319,38 @@ typedef struct {
   GPtrArray *steps;  /* "step=status" of every step event */
 } Fixture;
 
+/* As root, the supervisor runs the fake QEMU and swtpm as the sudo user, or refuses (design
+ * invariant 4): these tests run as under `sudo` of a test user, whose home is @tmp. */
+static void
+as_sudo_user(const char *tmp)
+{
+  static uid_t uid = 0;
+  g_autofree char *sudo_uid = NULL;
+  g_autofree char *sudo_gid = NULL;
+  g_autoptr(GDir) dir = NULL;
+  struct passwd *pw;
+  const char *name;
+
+  if (geteuid() != 0)
+    return;
+  if (uid == 0)
+    uid = vxm_test_user_add("vxmsvsudo", NULL);
+  pw = getpwuid(uid);
+  g_assert_nonnull(pw);
+  sudo_uid = g_strdup_printf("%u", (guint)uid);
+  sudo_gid = g_strdup_printf("%u", (guint)pw->pw_gid);
+  g_setenv("SUDO_UID", sudo_uid, TRUE);
+  g_setenv("SUDO_GID", sudo_gid, TRUE);
+  g_assert_cmpint(chown(tmp, uid, pw->pw_gid), ==, 0);
+  dir = g_dir_open(tmp, 0, NULL);
+  g_assert_nonnull(dir);
+  while ((name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *path = g_build_filename(tmp, name, NULL);
+
+    g_assert_cmpint(chown(path, uid, pw->pw_gid), ==, 0);
+  }
+}
+
 static void
 fixture_setup(Fixture *f, gconstpointer data)
 {
@@ -329,6 +364,7 @@ fixture_setup(Fixture *f, gconstpointer data)
     g_mkdir_with_parents(dir, 0700);
     g_setenv(vars[i], dir, TRUE);
   }
+  as_sudo_user(f->tmp);
   f->ops = g_object_new(TEST_TYPE_OPS, NULL);
   f->states = g_ptr_array_new_with_free_func(g_free);
   f->steps = g_ptr_array_new_with_free_func(g_free);
@@ -350,7 +386,7 @@ make_plan(const char *name, const char *mode, gboolean tpm)
 {
   g_autoptr(GError) error = NULL;
   VxmSupervisorPlan *plan = vxm_supervisor_plan_new(name, &error);
-  g_autofree char *fake = vxm_test_build_path("tests/vxm-fake-qemu");
+  g_autofree char *fake = vxm_test_user_binary("tests/vxm-fake-qemu");
   g_autofree char *qmp = NULL;
   g_autofree char *mode_env = g_strdup_printf("FAKE_QEMU_MODE=%s", mode);
 

@@ -13,6 +13,7 @@
 
 #include <gio/gunixinputstream.h>
 
+#include "common/vxm-run-as.h"
 #include "common/vxm-util.h"
 
 #include "supervisor/vxm-control-server.h"
@@ -39,6 +40,7 @@
 #include "vm/vxm-swtpm-argv.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-paths.h"
+#include "common/vxm-run-as.h"
 #include "vxm-cli.h"
 
 /* The configured guest GPU, or the single candidate. */
@@ -1315,6 +1317,12 @@ vxm_cli_cmd_start(VxmCli *cli, int argc, char **argv)
     g_autoptr(VxmHostOps) ops = vxm_cli_get_host_ops(cli, hostfs, &error);
 
     if (ops == NULL)
+      return vxm_cli_fail(cli, error);
+  } else {
+    /* root: QEMU and swtpm run as the sudo user, or not at all (the supervisor asks again) */
+    g_autoptr(VxmRunAs) user = NULL;
+
+    if (!vxm_run_as_for_children(&user, &error))
       return vxm_cli_fail(cli, error);
   }
   if (vxm_vm_is_running(in.paths)) {

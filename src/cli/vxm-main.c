@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/vxm-run-as.h"
 #include "common/vxm-util.h"
 #include "vxm-cli.h"
 #include "vxm-config.h"
@@ -107,6 +108,8 @@ main(int argc, char **argv)
 
   vxm_debug_timing("main %s", argc > 1 ? argv[1] : "");
   setlocale(LC_ALL, "");
+  /* sudo vxm: the invoking user's VM folders, not root's (QEMU runs as that user) */
+  vxm_run_as_adopt_sudo_environment();
   if (argc < 2) {
     print_usage(stderr);
     return VXM_EXIT_USAGE;

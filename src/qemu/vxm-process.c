@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -153,6 +154,7 @@ typedef struct {
   int max_fd; /* for the CLOEXEC loop when close_range lacks CLOSE_RANGE_CLOEXEC */
   VxmProcessFlags flags;
   pid_t parent;
+  const VxmRunAs *user; /* NULL: keep this process's credentials */
 } ChildSetup;
 
 static void G_GNUC_NORETURN
@@ -176,6 +178,16 @@ child_exec(const ChildSetup *s)
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig != SIGKILL && sig != SIGSTOP)
       sigaction(sig, &dfl, NULL);
+  }
+  /* First: a credential change clears PR_SET_PDEATHSIG, so that comes after. */
+  if (s->user != NULL) {
+    if (setgroups(s->user->n_groups, s->user->groups) < 0 || setgid(s->user->gid) < 0 ||
+        setuid(s->user->uid) < 0)
+      child_fail(err_fd);
+    if (getuid() == 0 || geteuid() == 0 || getgid() == 0 || getegid() == 0) {
+      errno = EPERM;
+      child_fail(err_fd);
+    }
   }
   if ((s->flags & VXM_PROCESS_NEW_PROCESS_GROUP) && setpgid(0, 0) < 0)
     child_fail(err_fd);
@@ -260,6 +272,14 @@ VxmProcess *
 vxm_process_spawn(const char *const *argv, const char *const *envp, const VxmProcessFd *fds,
                   guint n_fds, const char *log_path, VxmProcessFlags flags, GError **error)
 {
+  return vxm_process_spawn_as(argv, envp, fds, n_fds, log_path, flags, NULL, error);
+}
+
+VxmProcess *
+vxm_process_spawn_as(const char *const *argv, const char *const *envp, const VxmProcessFd *fds,
+                     guint n_fds, const char *log_path, VxmProcessFlags flags, const VxmRunAs *user,
+                     GError **error)
+{
   static const char *const empty_env[] = {NULL};
   g_autoptr(VxmProcess) self = NULL;
   g_autofree char *path = NULL;
@@ -287,6 +307,10 @@ vxm_process_spawn(const char *const *argv, const char *const *envp, const VxmPro
   }
   if (log_path != NULL && (log_fd = open_log(log_path, argv, error)) < 0)
     return NULL;
+  if (user != NULL && log_fd >= 0 && fchown(log_fd, user->uid, user->gid) < 0)
+    return vxm_error_set_from_errno(error, errno, "cannot give log file %s to user %s", log_path,
+                                    user->name),
+           NULL;
   if (pipe2(pipefd, O_CLOEXEC) < 0)
     return vxm_error_set_from_errno(error, errno, "cannot create a pipe"), NULL;
   stdin_r = pipefd[0];
@@ -312,6 +336,7 @@ vxm_process_spawn(const char *const *argv, const char *const *envp, const VxmPro
       getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
   setup.flags = flags;
   setup.parent = getpid();
+  setup.user = user;
 
   pid = fork();
   if (pid < 0)
@@ -327,7 +352,11 @@ vxm_process_spawn(const char *const *argv, const char *const *envp, const VxmPro
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
       ;
-    vxm_error_set_from_errno(error, child_errno, "cannot run %s", path);
+    if (user != NULL)
+      vxm_error_set_from_errno(error, child_errno, "cannot run %s as user %s (uid %u)", path,
+                               user->name, (guint)user->uid);
+    else
+      vxm_error_set_from_errno(error, child_errno, "cannot run %s", path);
     return NULL;
   }
 

@@ -16,6 +16,8 @@
 
 #include <gio/gio.h>
 
+#include "common/vxm-run-as.h"
+
 G_BEGIN_DECLS
 
 /* An fd the child inherits: @source_fd in this process becomes @target_fd (>= 3) there. */
@@ -46,6 +48,13 @@ G_DECLARE_FINAL_TYPE(VxmProcess, vxm_process, VXM, PROCESS, GObject)
 VxmProcess *vxm_process_spawn(const char *const *argv, const char *const *envp,
                               const VxmProcessFd *fds, guint n_fds, const char *log_path,
                               VxmProcessFlags flags, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+/* The same, the child running as @user (NULL: as this process): between fork and exec it
+ * takes the user's groups, gid and uid (real, effective and saved), before anything else, and
+ * fails the spawn when it cannot or is still root; the log file is handed to the user. */
+VxmProcess *vxm_process_spawn_as(const char *const *argv, const char *const *envp,
+                                 const VxmProcessFd *fds, guint n_fds, const char *log_path,
+                                 VxmProcessFlags flags, const VxmRunAs *user,
+                                 GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 GPid vxm_process_get_pid(VxmProcess *self);
 /* The pidfd, -1 when the fallback is in use or after exit. */

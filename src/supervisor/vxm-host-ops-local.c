@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-run-as.h"
 #include "common/vxm-util.h"
 #include "display/vxm-display.h"
 #include "helper/vxm-dmi-identity.h"
@@ -358,12 +359,16 @@ local_prepare_looking_glass(VxmHostOps *ops, const char *vm, guint64 bytes, GPtr
   g_autoptr(VxmLookingGlass) lg = NULL;
   g_autofree char *size = NULL;
   VxmJournal *journal;
+  uid_t uid;
+  gid_t gid;
 
   journal = get_journal(self, vm, TRUE, error);
   if (journal == NULL)
     return FALSE;
   vxm_looking_glass_register_journal_kind();
-  lg = vxm_looking_glass_prepare(self->hostfs, bytes, getuid(), getgid(), journal, error);
+  /* QEMU's user: this process's, or as root the sudo user's (vxm-run-as.h) */
+  vxm_run_as_owner(&uid, &gid);
+  lg = vxm_looking_glass_prepare(self->hostfs, bytes, uid, gid, journal, error);
   if (lg == NULL)
     return FALSE;
   size = vxm_format_bytes(lg->size);
@@ -424,14 +429,18 @@ local_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, G
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
   VxmJournal *journal;
+  uid_t uid;
+  gid_t gid;
 
   if (nodes == NULL || nodes[0] == NULL)
     return TRUE;
   journal = get_journal(self, vm, TRUE, error);
   if (journal == NULL)
     return FALSE;
+  /* to QEMU's user: this process's, or as root the sudo user's (vxm-run-as.h) */
+  vxm_run_as_owner(&uid, &gid);
   for (gsize i = 0; nodes[i] != NULL; i++)
-    if (!vxm_device_node_grant(self->hostfs, journal, nodes[i], getuid(), (gid_t)-1, report, error))
+    if (!vxm_device_node_grant(self->hostfs, journal, nodes[i], uid, (gid_t)-1, report, error))
       return FALSE;
   return TRUE;
 }

@@ -2,6 +2,7 @@
 #include "supervisor/vxm-supervisor.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-hostfs.h"
+#include "common/vxm-run-as.h"
 #include "common/vxm-util.h"
 #include "cpu/vxm-cpu-list.h"
 #include "cpu/vxm-cpu-pinning.h"
@@ -69,6 +71,7 @@ struct _VxmSupervisor {
   gboolean hugepages_tried;     /* it ran (a partial reservation is journaled): release */
   gboolean hugepages_fell_back; /* short, with hugepages_fallback: QEMU runs on normal RAM */
   guint64 hugepages_reserved;   /* the page size reserved (auto: plan's size or its alternative) */
+  VxmRunAs *run_as;             /* QEMU's and swtpm's user when vxm is root (sudo), else NULL */
   gboolean devices_granted;     /* a grant ran: teardown revokes */
   GPtrArray *granted_nodes;     /* char*: nodes given to QEMU's user now */
   gboolean memlock_raised;
@@ -310,11 +313,106 @@ check_gpu_conflict(VxmSupervisor *self, GError **error)
   return TRUE;
 }
 
+/* @name in @dir_fd (not followed when a link) to @user when root owns it. */
+static gboolean
+give_at(int dir_fd, const char *name, const char *shown, const VxmRunAs *user, GError **error)
+{
+  struct stat st;
+
+  if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno == ENOENT ? TRUE
+                           : vxm_error_set_from_errno(error, errno, "cannot inspect %s", shown);
+  if (st.st_uid != 0 || S_ISLNK(st.st_mode))
+    return TRUE;
+  if (fchownat(dir_fd, name, user->uid, user->gid, AT_SYMLINK_NOFOLLOW) != 0)
+    return vxm_error_set_from_errno(error, errno, "cannot give %s to user %s", shown, user->name);
+  return TRUE;
+}
+
+/* The folders above @path that root made inside a folder of @user (XDG_DATA_HOME made by a
+ * `sudo vxm init` in the user's home) become the user's, so QEMU can reach the VM's files;
+ * nothing is given when no folder of the user's is above them. */
+static gboolean
+give_parents(const char *path, const VxmRunAs *user, GError **error)
+{
+  g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *dir = g_path_get_dirname(path);
+  struct stat st;
+
+  while (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 && !g_str_equal(dir, "/")) {
+    char *up = g_path_get_dirname(dir);
+
+    g_ptr_array_add(made, g_steal_pointer(&dir));
+    dir = up;
+  }
+  if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != user->uid)
+    return TRUE;
+  for (guint i = made->len; i > 0; i--) {
+    const char *shown = g_ptr_array_index(made, i - 1);
+
+    if (!give_at(AT_FDCWD, shown, shown, user, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* As root for a sudo user: the files QEMU and swtpm open (the VM's folder, disk, UEFI
+ * variables, TPM state, logs) become the user's where root owns them (a `sudo vxm init`), so
+ * they run with the user's rights only. Links are never followed. */
+static gboolean
+give_vm_files(const VxmSupervisor *self, GError **error)
+{
+  const VxmVmPaths *paths = self->plan->paths;
+  const VxmRunAs *user = self->run_as;
+  g_autofree char *data_parent = g_path_get_dirname(paths->data_dir);
+  g_autofree char *state_parent = g_path_get_dirname(paths->state_dir);
+  const char *const files[] = {
+      data_parent,    paths->data_dir, paths->disk_qcow2, paths->disk_raw, paths->efi_vars,
+      paths->tpm_dir, state_parent,    paths->state_dir,  paths->qemu_log, paths->swtpm_log};
+  vxm_autofd int tpm_fd = -1;
+  DIR *dir;
+  struct dirent *entry;
+
+  if (user == NULL)
+    return TRUE;
+  if (!give_parents(data_parent, user, error) || !give_parents(state_parent, user, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+    if (!give_at(AT_FDCWD, files[i], files[i], user, error))
+      return FALSE;
+  }
+  tpm_fd = open(paths->tpm_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (tpm_fd < 0)
+    return TRUE; /* none (no TPM) or a link: swtpm reports what it cannot open */
+  dir = fdopendir(dup(tpm_fd));
+  if (dir == NULL)
+    return vxm_error_set_from_errno(error, errno, "cannot read %s", paths->tpm_dir);
+  while ((entry = readdir(dir)) != NULL) {
+    g_autofree char *shown = g_build_filename(paths->tpm_dir, entry->d_name, NULL);
+
+    if (g_str_equal(entry->d_name, ".") || g_str_equal(entry->d_name, ".."))
+      continue;
+    if (!give_at(tpm_fd, entry->d_name, shown, user, error)) {
+      closedir(dir);
+      return FALSE;
+    }
+  }
+  closedir(dir);
+  return TRUE;
+}
+
 static gboolean
 prepare_dirs(VxmSupervisor *self, GError **error)
 {
   const VxmVmPaths *paths = self->plan->paths;
 
+  /* invariant 4: as root, QEMU and swtpm run as the sudo user, or the start is refused */
+  g_clear_pointer(&self->run_as, vxm_run_as_free);
+  if (!vxm_run_as_for_children(&self->run_as, error))
+    return FALSE;
+  if (self->run_as != NULL)
+    sv_log(self, "QEMU and swtpm run as user %s (uid %u, gid %u), who invoked sudo",
+           self->run_as->name, (guint)self->run_as->uid, (guint)self->run_as->gid);
   if (g_mkdir_with_parents(paths->state_dir, 0700) < 0)
     return vxm_error_set_from_errno(error, errno, "cannot create the log folder %s",
                                     paths->state_dir);
@@ -328,7 +426,7 @@ prepare_dirs(VxmSupervisor *self, GError **error)
       return vxm_error_set_from_errno(error, errno, "cannot make %s private (0700)",
                                       paths->tpm_dir);
   }
-  return TRUE;
+  return give_vm_files(self, error);
 }
 
 /* ---- host steps in worker threads (VxmHostOps calls block) ---- */
@@ -691,10 +789,10 @@ start_swtpm(VxmSupervisor *self)
 
   step_begin(self, "start-swtpm");
   /* a dead supervisor must not leave it: PDEATHSIG, and --terminate when QEMU goes */
-  self->swtpm = vxm_process_spawn(
+  self->swtpm = vxm_process_spawn_as(
       (const char *const *)self->plan->swtpm_argv, (const char *const *)self->plan->swtpm_envp,
       NULL, 0, self->plan->paths->swtpm_log,
-      VXM_PROCESS_NEW_PROCESS_GROUP | VXM_PROCESS_KILL_WITH_PARENT, &error);
+      VXM_PROCESS_NEW_PROCESS_GROUP | VXM_PROCESS_KILL_WITH_PARENT, self->run_as, &error);
   if (self->swtpm == NULL) {
     g_autofree char *message = g_strdup_printf("cannot start swtpm: %s", error->message);
 
@@ -1227,10 +1325,10 @@ start_qemu(VxmSupervisor *self)
   step_begin(self, "start-qemu");
   sv_log(self, "QEMU argv: %s", joined);
   unlink(self->plan->paths->qmp_socket);
-  self->qemu =
-      vxm_process_spawn((const char *const *)argv, (const char *const *)self->plan->qemu_envp, NULL,
-                        0, self->plan->paths->qemu_log,
-                        VXM_PROCESS_NEW_PROCESS_GROUP | VXM_PROCESS_KILL_WITH_PARENT, &error);
+  self->qemu = vxm_process_spawn_as(
+      (const char *const *)argv, (const char *const *)self->plan->qemu_envp, NULL, 0,
+      self->plan->paths->qemu_log, VXM_PROCESS_NEW_PROCESS_GROUP | VXM_PROCESS_KILL_WITH_PARENT,
+      self->run_as, &error);
   if (self->qemu == NULL) {
     g_autofree char *message = g_strdup_printf("cannot start QEMU: %s", error->message);
 
@@ -2023,6 +2121,7 @@ vxm_supervisor_finalize(GObject *object)
   g_clear_object(&self->hostfs);
   g_clear_object(&self->cancellable);
   g_ptr_array_unref(self->granted_nodes);
+  g_clear_pointer(&self->run_as, vxm_run_as_free);
   g_free(self->memlock_warning);
   g_clear_pointer(&self->vcpu_threads, g_array_unref);
   g_string_free(self->restore_failures, TRUE);

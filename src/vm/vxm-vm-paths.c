@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-run-as.h"
 #include "common/vxm-util.h"
 
 gboolean
@@ -105,7 +106,11 @@ vxm_vm_paths_new(const char *name, GError **error)
   if (runtime != NULL && g_path_is_absolute(runtime)) {
     p->runtime_base = g_build_filename(runtime, "vxm", NULL);
   } else {
-    p->runtime_base = g_strdup_printf("%s/vxm-%u", g_get_tmp_dir(), (guint)getuid());
+    uid_t uid;
+    gid_t gid;
+
+    vxm_run_as_owner(&uid, &gid);
+    p->runtime_base = g_strdup_printf("%s/vxm-%u", g_get_tmp_dir(), (guint)uid);
     p->runtime_is_fallback = TRUE;
   }
   p->runtime_dir = g_build_filename(p->runtime_base, name, NULL);
@@ -148,14 +153,21 @@ vxm_vm_paths_free(VxmVmPaths *p)
   g_free(p);
 }
 
-/* mkdir -m 0700 PATH, then checks it is our own private folder, not a planted link */
+/* mkdir -m 0700 PATH, then checks it is our own private folder, not a planted link. As root
+ * for a sudo user, the folder is that user's (QEMU and swtpm run as them): given when made. */
 static gboolean
 ensure_private_dir(const char *path, gboolean strict, GError **error)
 {
   struct stat st;
+  uid_t owner;
+  gid_t group;
+  gboolean for_user = vxm_run_as_owner(&owner, &group);
 
   if (mkdir(path, 0700) != 0 && errno != EEXIST)
     return vxm_error_set_from_errno(error, errno, "cannot create %s", path);
+  if (for_user && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+      lchown(path, owner, group) != 0)
+    return vxm_error_set_from_errno(error, errno, "cannot give %s to uid %u", path, (guint)owner);
   if (lstat(path, &st) != 0)
     return vxm_error_set_from_errno(error, errno, "cannot inspect %s", path);
   if (!S_ISDIR(st.st_mode)) {
@@ -165,7 +177,7 @@ ensure_private_dir(const char *path, gboolean strict, GError **error)
                 path);
     return FALSE;
   }
-  if (st.st_uid != geteuid()) {
+  if (st.st_uid != owner) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
                 "%s belongs to uid %u, not to you: remove it, or set XDG_RUNTIME_DIR", path,
                 (guint)st.st_uid);
@@ -188,6 +200,8 @@ vxm_vm_paths_ensure_runtime_dir(const VxmVmPaths *paths, GError **error)
       return FALSE;
   } else if (g_mkdir_with_parents(paths->runtime_base, 0700) != 0) {
     return vxm_error_set_from_errno(error, errno, "cannot create %s", paths->runtime_base);
+  } else if (!ensure_private_dir(paths->runtime_base, FALSE, error)) {
+    return FALSE;
   }
   return ensure_private_dir(paths->runtime_dir, TRUE, error);
 }
