@@ -298,6 +298,8 @@ test_dry_run_pending_inputs(Fixture *f, gconstpointer data)
     g_assert_true(g_file_set_contents(conf, more, -1, NULL));
   }
   status = run_start(f, &out, &err, "--dry-run", "--json", "win11");
+  if (status != 0)
+    g_test_message("vxm start --dry-run --json: %s", err);
   g_assert_cmpint(status, ==, 0);
   json_parser_load_from_data(parser, out, -1, &error);
   g_assert_no_error(error);
