@@ -29,6 +29,8 @@ log "booted to OpenRC's default runlevel in $(cut -d' ' -f1 /proc/uptime) s"
 # where no guest runs (edge). Not again after scenario 8's reboot: the outer QEMU keeps it.
 warm=
 case $VARIANT in base) warm_opts=size=4600M ;; numa) warm_opts=size=4600M,mpol=bind:1 ;; *) warm_opts= ;; esac
+# only for the scenarios that start a guest
+case " $SCENARIOS " in *" 2 "* | *" 3 "* | *" 4 "* | *" 5 "* | *" numbers "*) ;; *) warm_opts= ;; esac
 if [ "$boot" = 1 ] && [ -n "$warm_opts" ]; then
   mkdir -p /run/vxm-lab/warm
   mount -t tmpfs -o "$warm_opts" tmpfs /run/vxm-lab/warm
