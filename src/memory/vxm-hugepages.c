@@ -192,12 +192,11 @@ try_reserve(VxmHostfs *hostfs, VxmHugepages *self, guint64 pages, guint64 page_s
     report(req, 0, pool.nr, pool.nr, "%s already has %" G_GUINT64_FORMAT " free pages", what,
            available);
     if (req->journal != NULL) {
+      g_autoptr(JsonObject) data = journal_data(page_size, node, pool.nr, pool.nr, pages);
       guint index;
 
       /* nothing to give back, but the pages are this VM's now */
-      if (!vxm_journal_begin(req->journal, VXM_HUGEPAGES_JOURNAL_KIND,
-                             journal_data(page_size, node, pool.nr, pool.nr, pages), &index,
-                             error) ||
+      if (!vxm_journal_begin(req->journal, VXM_HUGEPAGES_JOURNAL_KIND, data, &index, error) ||
           !vxm_journal_finish(req->journal, index, VXM_JOURNAL_STATE_DONE, NULL, error)) {
         g_prefix_error(error, "cannot journal the reservation in %s: ", what);
         return TRY_ERROR;
@@ -209,8 +208,7 @@ try_reserve(VxmHostfs *hostfs, VxmHugepages *self, guint64 pages, guint64 page_s
   self->target = pool.nr + (pages - available);
 
   if (req->journal != NULL) {
-    g_autoptr(JsonObject) data =
-        journal_data(page_size, node, self->previous, self->target, pages);
+    g_autoptr(JsonObject) data = journal_data(page_size, node, self->previous, self->target, pages);
     guint index;
 
     if (!vxm_journal_begin(req->journal, VXM_HUGEPAGES_JOURNAL_KIND, data, &index, error)) {
