@@ -249,6 +249,9 @@ test_check_good(Fixture *f, gconstpointer data)
   /* as a user, the vxmd check fails here (no vxmd under this tree): root makes the changes */
   if (!vxm_test_require_root())
     return;
+  /* root reads the real addresses; no boot framebuffer in the guest GPU's memory */
+  vxm_test_write_file(f->root, "proc/iomem",
+                      "00000000-00000fff : Reserved\nc0000000-c07e8fff : efifb\n");
   g_assert_cmpint(run_vxm(f, &out, &err, "check", "--json", NULL), ==, 0);
   checks = parse_array(out);
   g_assert_cmpuint(json_array_get_length(checks), ==, G_N_ELEMENTS(ids) + 3);
@@ -280,6 +283,43 @@ test_check_good(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(out, "✔ iommu "));
   g_assert_nonnull(strstr(out, "✔ guest-gpu    0000:01:00.0 (NVIDIA Corporation TU104"));
   g_assert_nonnull(strstr(out, "12 ok, 2 warnings, 0 failed"));
+}
+
+/* A check that could not run (no /proc/iomem to read) is neither a pass nor a warning: its own
+ * status, marker and count, and it does not fail vxm check. */
+static void
+test_check_not_checked(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonArray) checks = NULL;
+  JsonObject *fb = NULL;
+  guint warnings = 0, unknown = 0;
+  g_autofree char *summary = NULL;
+
+  run_vxm(f, &out, &err, "check", "--json", NULL);
+  checks = parse_array(out);
+  for (guint i = 0; i < json_array_get_length(checks); i++) {
+    JsonObject *c = json_array_get_object_element(checks, i);
+    const char *status = json_object_get_string_member(c, "status");
+
+    if (g_str_equal(json_object_get_string_member(c, "id"), "framebuffer"))
+      fb = c;
+    warnings += g_str_equal(status, "warn");
+    unknown += g_str_equal(status, "unknown");
+  }
+  g_assert_nonnull(fb);
+  g_assert_cmpstr(json_object_get_string_member(fb, "status"), ==, "unknown");
+  g_assert_nonnull(strstr(json_object_get_string_member(fb, "message"), "cannot tell"));
+  g_assert_cmpuint(unknown, ==, 1);
+
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  run_vxm(f, &out, &err, "check", NULL);
+  g_assert_nonnull(strstr(out, "?? framebuffer "));
+  summary = g_strdup_printf(", %u warning%s, ", warnings, warnings == 1 ? "" : "s");
+  g_assert_nonnull(strstr(out, summary));
+  g_assert_nonnull(strstr(out, " failed, 1 not checked\n"));
 }
 
 static void
@@ -635,6 +675,7 @@ main(int argc, char **argv)
   ADD("/vxm/cli/list-gpus/human", test_list_gpus_human, VXM_TEST_MACHINE_SHARED_GROUP);
   ADD("/vxm/cli/check/good-machine", test_check_good, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/check/without-kvm", test_check_without_kvm, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/cli/check/not-checked", test_check_not_checked, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/cli/check/single-gpu", test_check_single_gpu, VXM_TEST_MACHINE_SINGLE_GPU);
   ADD("/vxm/cli/check/quiet", test_check_quiet, VXM_TEST_MACHINE_SINGLE_GPU);
   ADD("/vxm/cli/check/colour", test_check_colour, VXM_TEST_MACHINE_SINGLE_GPU);

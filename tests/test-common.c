@@ -1,7 +1,13 @@
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-host-system.h"
 #include "common/vxm-hostfs.h"
 #include "common/vxm-util.h"
 #include "memory/vxm-meminfo.h"
@@ -238,6 +244,157 @@ test_meminfo(void)
   g_assert_false(vxm_meminfo_parse("", "MemTotal", &bytes));
 }
 
+/* The running init from /run, else the installed one; its commands in every hint. */
+static void
+test_host_system_init(void)
+{
+  const struct {
+    const char *files[3];
+    VxmHostInit init;
+    const char *enable, *logs, *stop_sddm;
+  } cases[] = {
+      {{"run/systemd/system/.keep", "sbin/openrc-run", NULL},
+       VXM_HOST_INIT_SYSTEMD,
+       "sudo systemctl enable --now vxmd.socket",
+       "journalctl -u vxmd",
+       "sudo systemctl stop sddm"},
+      {{"run/openrc/softlevel", "lib/systemd/systemd", NULL},
+       VXM_HOST_INIT_OPENRC,
+       "sudo rc-update add vxmd default && sudo rc-service vxmd start",
+       "/var/log/vxmd.log",
+       "sudo rc-service sddm stop"},
+      /* an image or a chroot: nothing runs, the installed init decides */
+      {{"sbin/openrc-run", NULL},
+       VXM_HOST_INIT_OPENRC,
+       "sudo rc-update add vxmd default && sudo rc-service vxmd start",
+       "/var/log/vxmd.log",
+       "sudo rc-service sddm stop"},
+      {{"usr/lib/systemd/systemd", NULL},
+       VXM_HOST_INIT_SYSTEMD,
+       "sudo systemctl enable --now vxmd.socket",
+       "journalctl -u vxmd",
+       "sudo systemctl stop sddm"},
+      /* neither (or both installed, neither running): both, each named */
+      {{NULL},
+       VXM_HOST_INIT_UNKNOWN,
+       "sudo systemctl enable --now vxmd.socket (systemd) or sudo rc-update add vxmd default && "
+       "sudo rc-service vxmd start (OpenRC)",
+       "journalctl -u vxmd (systemd) or /var/log/vxmd.log (OpenRC)",
+       "sudo systemctl stop sddm (systemd) or sudo rc-service sddm stop (OpenRC)"},
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *root = vxm_test_mkdtemp();
+    g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+    g_autofree char *enable = NULL, *logs = NULL, *stop = NULL;
+
+    for (guint k = 0; cases[i].files[k] != NULL; k++)
+      vxm_test_write_file(root, cases[i].files[k], "");
+    g_assert_cmpint(vxm_host_system_get_init(fs), ==, cases[i].init);
+    enable = vxm_host_system_vxmd_enable_command(fs);
+    logs = vxm_host_system_vxmd_log_hint(fs);
+    stop = vxm_host_system_service_command(fs, "sddm", "stop");
+    g_assert_cmpstr(enable, ==, cases[i].enable);
+    g_assert_cmpstr(logs, ==, cases[i].logs);
+    g_assert_cmpstr(stop, ==, cases[i].stop_sddm);
+    vxm_test_rm_rf(root);
+  }
+}
+
+/* mountinfo decides: an overlay root on tmpfs drops /etc, /usr, /boot at reboot, but not a
+ * separate /var/lib mount; an overlay on a disk, or a plain root, lasts. */
+static void
+test_host_system_overlay_root(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_auto(VxmHostRootKind) kind = {0};
+  g_autofree char *steps = NULL;
+
+  /* no mountinfo at all: nothing shows the root is volatile */
+  g_assert_false(vxm_host_system_change_is_volatile(fs, "/etc/default/grub"));
+  g_assert_cmpstr(vxm_host_system_change_kind(fs, "/etc/vxm/vxmd.conf"), ==, "lasting");
+  g_assert_null(vxm_host_system_lasting_steps(fs, "edit it"));
+
+  /* Nitrux-like: the tmpfs at /media/root-rw holds the upper layer; /var/lib is its own mount
+   * (a mount point with an escaped space too) */
+  vxm_test_write_file(root, "proc/self/mountinfo",
+                      "22 1 8:2 / /media/root-ro ro,relatime - ext4 /dev/sda2 ro\n"
+                      "23 1 0:22 / /media/root-rw rw,relatime - tmpfs tmpfs-root rw,size=8G\n"
+                      "24 1 0:23 / / rw,relatime - overlay overlayroot rw,lowerdir=/media/root-ro,"
+                      "upperdir=/media/root-rw/overlay,workdir=/media/root-rw/overlay-workdir/_\n"
+                      "30 24 8:3 / /var/lib rw,relatime shared:5 - ext4 /dev/sda3 rw\n"
+                      "31 24 8:4 / /mnt/my\\040disk rw,relatime - ext4 /dev/sda4 rw\n");
+  vxm_host_system_get_root_kind(fs, &kind);
+  g_assert_true(kind.overlay);
+  g_assert_true(kind.volatile_);
+  g_assert_cmpstr(kind.upper_fs, ==, "tmpfs");
+  g_assert_cmpstr(kind.lowerdir, ==, "/media/root-ro");
+  g_assert_true(vxm_host_system_change_is_volatile(fs, "/etc/modprobe.d/kvmfr.conf"));
+  g_assert_true(vxm_host_system_change_is_volatile(fs, "/usr/lib/x"));
+  g_assert_true(vxm_host_system_change_is_volatile(fs, "/boot/grub/grub.cfg"));
+  g_assert_true(vxm_host_system_change_is_volatile(fs, "/var/libx"));
+  g_assert_false(vxm_host_system_change_is_volatile(fs, "/var/lib/vxm/state"));
+  g_assert_false(vxm_host_system_change_is_volatile(fs, "/mnt/my disk/x"));
+  g_assert_cmpstr(vxm_host_system_change_kind(fs, "/etc/vxm/vxmd.conf"), ==, "until reboot");
+  steps = vxm_host_system_lasting_steps(fs, "edit /etc/default/grub and run update-grub");
+  g_assert_cmpstr(steps, ==,
+                  "sudo overlayroot-chroot (this root is an overlay on tmpfs that the next boot "
+                  "discards; it opens the lasting layer, /media/root-ro, read-write and logs to "
+                  "/var/log/overlayroot-audit.log), edit /etc/default/grub and run update-grub "
+                  "there, then exit (read-only again)");
+  vxm_host_root_kind_clear(&kind);
+
+  /* the upper layer on a disk: lasting */
+  vxm_test_write_file(root, "proc/self/mountinfo",
+                      "23 1 8:3 / /persist rw - ext4 /dev/sda3 rw\n"
+                      "24 1 0:23 / / rw - overlay overlay rw,lowerdir=/ro,upperdir=/persist/up,"
+                      "workdir=/persist/work\n");
+  vxm_host_system_get_root_kind(fs, &kind);
+  g_assert_true(kind.overlay);
+  g_assert_false(kind.volatile_);
+  g_assert_false(vxm_host_system_change_is_volatile(fs, "/etc/x"));
+  vxm_host_root_kind_clear(&kind);
+
+  /* an overlay whose upper layer is nowhere to be seen: not shown to last */
+  vxm_test_write_file(
+      root, "proc/self/mountinfo",
+      "24 1 0:23 / / rw - overlay overlay rw,lowerdir=/ro,upperdir=/up,workdir=/w\n");
+  g_assert_true(vxm_host_system_change_is_volatile(fs, "/etc/x"));
+
+  /* a plain root, with a tmpfs elsewhere: lasting */
+  vxm_test_write_file(root, "proc/self/mountinfo",
+                      "20 1 8:2 / / rw,relatime - ext4 /dev/sda2 rw\n"
+                      "21 20 0:5 / /tmp rw - tmpfs tmpfs rw\n");
+  vxm_host_system_get_root_kind(fs, &kind);
+  g_assert_false(kind.overlay);
+  g_assert_false(vxm_host_system_change_is_volatile(fs, "/etc/x"));
+  vxm_test_rm_rf(root);
+}
+
+/* A pidfd's process: alive while it runs, ESRCH once it has exited. */
+static void
+test_pidfd_is_alive(void)
+{
+  pid_t child = fork();
+  int pidfd;
+
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  g_assert_cmpint(child, >, 0);
+  pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+  g_assert_cmpint(pidfd, >=, 0);
+  g_assert_true(vxm_pidfd_is_alive(pidfd));
+  g_assert_cmpint(kill(child, SIGKILL), ==, 0);
+  g_assert_cmpint(waitpid(child, NULL, 0), ==, child);
+  errno = 0;
+  g_assert_false(vxm_pidfd_is_alive(pidfd));
+  g_assert_cmpint(errno, ==, ESRCH);
+  close(pidfd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -251,5 +408,8 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/util/atomic-replace", test_atomic_replace);
   g_test_add_func("/vxm/util/format-bytes", test_format_bytes);
   g_test_add_func("/vxm/memory/meminfo", test_meminfo);
+  g_test_add_func("/vxm/util/pidfd-is-alive", test_pidfd_is_alive);
+  g_test_add_func("/vxm/host-system/init", test_host_system_init);
+  g_test_add_func("/vxm/host-system/overlay-root", test_host_system_overlay_root);
   return g_test_run();
 }

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include "host/vxm-check.h"
+#include "journal/vxm-journal.h"
+#include "pci/vxm-vfio.h"
 #include "vxm-test-sysfs.h"
 #include "vxm-test-util.h"
 
@@ -21,6 +23,25 @@ fixture_setup(Fixture *f, gconstpointer data)
   vxm_test_machine_build(f->root, GPOINTER_TO_INT(data));
   f->fs = vxm_hostfs_new(f->root);
   f->empty_path = vxm_test_mkdtemp();
+  /* empty 2 MiB and 1 GiB hugepage pools, as a host has them */
+  for (guint i = 0; i < 2; i++) {
+    static const char *const attrs[] = {"nr_hugepages", "free_hugepages", "resv_hugepages",
+                                        "surplus_hugepages"};
+    for (guint a = 0; a < G_N_ELEMENTS(attrs); a++) {
+      g_autofree char *rel = g_strdup_printf("sys/kernel/mm/hugepages/hugepages-%skB/%s",
+                                             i == 0 ? "2048" : "1048576", attrs[a]);
+      vxm_test_write_file(f->root, rel, "0\n");
+    }
+  }
+}
+
+/* Sets the 1 GiB pool: @nr pages reserved, @free of them free. */
+static void
+write_gigantic_pool(Fixture *f, const char *nr, const char *free_pages)
+{
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", nr);
+  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages",
+                      free_pages);
 }
 
 static void
@@ -219,8 +240,30 @@ test_framebuffer_hidden(Fixture *f, gconstpointer data)
                       "00000000-00000000 : Reserved\n00000000-00000000 : PCI Bus 0000:01\n"
                       "  00000000-00000000 : 0000:01:00.0\n    00000000-00000000 : efifb\n");
   r = run_one(f, "framebuffer");
-  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_OK);
-  assert_contains(r->message, "run vxm check as root");
+  /* not a pass: nothing was looked at; "run as root" only to a user who is not */
+  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_UNKNOWN);
+  g_assert_cmpstr(vxm_check_status_to_string(r->status), ==, "unknown");
+  assert_contains(r->message, "cannot tell whether a boot framebuffer sits in 0000:01:00.0");
+  if (geteuid() != 0) {
+    g_assert_cmpstr(r->fix, ==, "run vxm check as root to see");
+  } else {
+    g_assert_null(r->fix);
+    assert_contains(r->message, "even to root");
+  }
+  g_assert_null(strstr(r->message, "as root"));
+}
+
+/* Without /proc/iomem the check cannot run: it says so, and does not pass. */
+static void
+test_framebuffer_no_iomem(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) r = NULL;
+  g_autofree char *iomem = g_build_filename(f->root, "proc/iomem", NULL);
+
+  (void)unlink(iomem);
+  r = run_one(f, "framebuffer");
+  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_UNKNOWN);
+  assert_contains(r->message, "cannot tell whether a boot framebuffer sits in");
 }
 
 /* --- holders --- */
@@ -243,6 +286,36 @@ test_holders(Fixture *f, gconstpointer data)
   assert_contains(held->message, "4120 (obs: /dev/dri/renderD129)");
   g_assert_nonnull(held->fix);
   assert_contains(held->fix, "nvidia-persistenced");
+}
+
+/* vxm check VM knows what vxm start would refuse: the GPU in another VM's journal (a running
+ * VM's, or one left on vfio-pci); the VM's own running journal is not in the way. */
+static void
+test_holders_other_vm(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmJournal) journal = NULL;
+  g_autoptr(JsonObject) bind = json_object_new();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmCheckResult) taken = NULL;
+  g_autoptr(VxmCheckResult) own = NULL;
+  guint index = 0;
+
+  journal = vxm_journal_new(f->fs, "gaming", &error);
+  g_assert_no_error(error);
+  json_object_set_string_member(bind, "device", "0000:01:00.0");
+  json_object_set_string_member(bind, "driver", "nvidia");
+  g_assert_true(vxm_journal_begin(journal, VXM_VFIO_JOURNAL_KIND, bind, &index, &error));
+  g_assert_true(vxm_journal_finish(journal, index, VXM_JOURNAL_STATE_DONE, NULL, &error));
+
+  taken = run_one(f, "holders");
+  g_assert_cmpint(taken->status, ==, VXM_CHECK_STATUS_FAIL);
+  assert_contains(taken->message, "vxm start would refuse: GPU 0000:01:00.0 is in use by gaming");
+  g_assert_nonnull(taken->fix);
+
+  g_free(vm(f)->name);
+  vm(f)->name = g_strdup("gaming");
+  own = run_one(f, "holders");
+  g_assert_cmpint(own->status, ==, VXM_CHECK_STATUS_OK);
 }
 
 /* --- firmware --- */
@@ -359,14 +432,14 @@ test_memory_gigantic_pages(Fixture *f, gconstpointer data)
 
   vm(f)->memory_bytes = G_GUINT64_CONSTANT(16) << 30;
   vm(f)->hugepages = VXM_VM_HUGEPAGES_1G;
-  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "4\n");
+  write_gigantic_pool(f, "4\n", "4\n");
   short_pages = run_one(f, "memory");
   g_assert_cmpint(short_pages->status, ==, VXM_CHECK_STATUS_WARN);
   assert_contains(short_pages->message, "only 4 of the 16 1 GiB hugepages");
   assert_contains(short_pages->fix, "default_hugepagesz=1G hugepagesz=1G hugepages=16");
   assert_contains(short_pages->fix, "--set hugepages=2M");
 
-  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "16\n");
+  write_gigantic_pool(f, "16\n", "16\n");
   enough = run_one(f, "memory");
   g_assert_cmpint(enough->status, ==, VXM_CHECK_STATUS_OK);
   assert_contains(enough->message, "16 1 GiB hugepages are reserved");
@@ -425,15 +498,45 @@ test_memory_available(Fixture *f, gconstpointer data)
   off = run_one(f, "memory");
   g_assert_cmpint(off->status, ==, VXM_CHECK_STATUS_OK);
   vm(f)->hugepages = VXM_VM_HUGEPAGES_AUTO;
-  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "16\n");
+  write_gigantic_pool(f, "16\n", "16\n");
   gigantic = run_one(f, "memory");
   g_assert_cmpint(gigantic->status, ==, VXM_CHECK_STATUS_OK);
-  vxm_test_write_file(f->root, "sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "0\n");
+  write_gigantic_pool(f, "0\n", "0\n");
 
   write_meminfo_available(f, 20);
   room = run_one(f, "memory");
   g_assert_cmpint(room->status, ==, VXM_CHECK_STATUS_OK);
   assert_contains(room->message, "vxm start reserves 8192 2 MiB hugepages");
+}
+
+/* The figure vxm check predicts is the one vxm start plans: memory.size = auto in whole GiB,
+ * and 1 GiB pages only when their pool has them free (reserved pages another VM holds are not
+ * the guest's). */
+static void
+test_memory_as_start_plans(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) odd = NULL;
+  g_autoptr(VxmCheckResult) held = NULL;
+  g_autoptr(VxmCheckResult) free_gigantic = NULL;
+
+  /* 31.5 GiB: auto gives 15 GiB (start's figure), not 15.75 GiB */
+  vxm_test_host_add_meminfo(f->root, G_GUINT64_CONSTANT(33030144));
+  odd = run_one(f, "memory");
+  g_assert_cmpint(odd->status, ==, VXM_CHECK_STATUS_OK);
+  assert_contains(odd->message, "enough for the guest's 15 GiB");
+  assert_contains(odd->message, "vxm start reserves 7680 2 MiB hugepages");
+
+  /* 16 1 GiB pages reserved, none free: start takes 2 MiB pages */
+  vxm_test_host_add_meminfo(f->root, G_GUINT64_CONSTANT(32) << 20);
+  write_gigantic_pool(f, "16\n", "0\n");
+  held = run_one(f, "memory");
+  g_assert_cmpint(held->status, ==, VXM_CHECK_STATUS_OK);
+  assert_contains(held->message, "vxm start reserves 8192 2 MiB hugepages (0 of the 16 1 GiB");
+  g_assert_null(strstr(held->message, "the guest gets them"));
+
+  write_gigantic_pool(f, "16\n", "16\n");
+  free_gigantic = run_one(f, "memory");
+  assert_contains(free_gigantic->message, "16 1 GiB hugepages are reserved: the guest gets them");
 }
 
 #define ADD(path, func, machine) \
@@ -453,12 +556,17 @@ main(int argc, char **argv)
   ADD("/vxm/host/check/reset/amd-navi21", test_reset_amd_navi21, VXM_TEST_MACHINE_AMD_RADEON);
   ADD("/vxm/host/check/reset/none", test_reset_none, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/no-guest-gpu", test_no_guest, VXM_TEST_MACHINE_SINGLE_GPU);
+  ADD("/vxm/host/check/memory/as-start-plans", test_memory_as_start_plans,
+      VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/framebuffer/no-iomem", test_framebuffer_no_iomem,
+      VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/framebuffer/in-guest-bar", test_framebuffer_in_guest_bar,
       VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/framebuffer/elsewhere", test_framebuffer_elsewhere,
       VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/framebuffer/hidden", test_framebuffer_hidden, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/holders", test_holders, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/holders/other-vm", test_holders_other_vm, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/firmware", test_firmware, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/swtpm-missing", test_swtpm_missing, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/qemu", test_qemu, VXM_TEST_MACHINE_INTEL_NVIDIA);

@@ -69,11 +69,18 @@ test_good_machine_passes(Fixture *f, gconstpointer data)
   static const char *const only[] = {"iommu", "kvm",         "gpus",    "guest-gpu",
                                      "reset", "framebuffer", "holders", "firmware",
                                      "qemu",  "swtpm",       "memory",  NULL};
-  g_autoptr(VxmCheckContext) ctx = vxm_check_context_new(f->fs, NULL);
+  g_autoptr(VxmCheckContext) ctx = NULL;
+  g_autoptr(GPtrArray) results = NULL;
+
+  /* the addresses as root reads them, no boot framebuffer on the guest GPU (without the file
+   * the framebuffer check cannot run: not a pass) */
+  vxm_test_write_file(f->root, "proc/iomem",
+                      "00000000-00000fff : Reserved\nc0000000-c07e8fff : efifb\n");
+  ctx = vxm_check_context_new(f->fs, NULL);
   /* every check of the host's hardware and software but the monitor's (a machine without a
    * monitor warns; test-display has its tests), the inputs' (test-input-simhost) and vxmd's
    * (below) */
-  g_autoptr(GPtrArray) results = vxm_check_run(ctx, only);
+  results = vxm_check_run(ctx, only);
 
   g_assert_cmpuint(results->len, ==, G_N_ELEMENTS(only) - 1);
   for (guint i = 0; i < results->len; i++) {
@@ -92,6 +99,7 @@ test_iommu_hints_intel(Fixture *f, gconstpointer data)
   g_autoptr(VxmCheckResult) r = NULL;
   g_autoptr(VxmCheckResult) already = NULL;
   g_autoptr(VxmCheckResult) disabled = NULL;
+  g_autoptr(VxmCheckResult) overlay = NULL;
 
   vxm_test_write_file(f->root, "etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n");
   r = run_one(f, "iommu", NULL);
@@ -115,6 +123,23 @@ test_iommu_hints_intel(Fixture *f, gconstpointer data)
   disabled = run_one(f, "iommu", NULL);
   g_assert_nonnull(strstr(disabled->message, "iommu=off"));
   g_assert_nonnull(strstr(disabled->fix, "remove it"));
+
+  /* an immutable root (overlay on tmpfs): the edit goes into the lasting layer */
+  vxm_test_host_add_cmdline(f->root, "BOOT_IMAGE=/vmlinuz ro quiet");
+  vxm_test_write_file(f->root, "proc/self/mountinfo",
+                      "22 1 8:2 / /media/root-ro ro - ext4 /dev/sda2 ro\n"
+                      "23 1 0:22 / /media/root-rw rw - tmpfs tmpfs-root rw\n"
+                      "24 1 0:23 / / rw - overlay overlayroot rw,lowerdir=/media/root-ro,"
+                      "upperdir=/media/root-rw/overlay,workdir=/media/root-rw/w\n");
+  overlay = run_one(f, "iommu", NULL);
+  g_assert_cmpint(overlay->status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_cmpstr(overlay->fix, ==,
+                  "turn on VT-d in the firmware setup, then sudo overlayroot-chroot (this root is "
+                  "an overlay on tmpfs that the next boot discards; it opens the lasting layer, "
+                  "/media/root-ro, read-write and logs to /var/log/overlayroot-audit.log), add "
+                  "intel_iommu=on iommu=pt to /etc/default/grub and update the boot entries "
+                  "(update-grub) there, then exit (read-only again), then reboot (an edit of "
+                  "/etc/default/grub in the running system is lost at that reboot)");
 }
 
 static void
@@ -340,6 +365,7 @@ test_vxmd_group(Fixture *f, gconstpointer data)
   g_auto(ChildCheck) missing = {0};
   g_auto(ChildCheck) outside = {0};
   g_auto(ChildCheck) not_running = {0};
+  g_auto(ChildCheck) openrc = {0};
 
   if (!vxm_test_require_root())
     return;
@@ -363,6 +389,15 @@ test_vxmd_group(Fixture *f, gconstpointer data)
   g_assert_cmpint(not_running.status, ==, VXM_CHECK_STATUS_FAIL);
   g_assert_nonnull(strstr(not_running.message, "vxmd is not running"));
   g_assert_nonnull(strstr(not_running.fix, "systemctl enable --now vxmd.socket"));
+
+  /* the same on a host running OpenRC (Nitrux): its commands, never systemctl */
+  vxm_test_write_file(f->root, "run/openrc/softlevel", "default\n");
+  vxmd_check_as_nobody(f, "nogroup", 65534, &openrc);
+  g_assert_cmpint(openrc.status, ==, VXM_CHECK_STATUS_FAIL);
+  g_assert_cmpstr(openrc.fix, ==,
+                  "sudo rc-update add vxmd default && sudo rc-service vxmd start (vxmd then runs "
+                  "from every boot)");
+  g_assert_null(strstr(openrc.message, "systemctl"));
 }
 
 /* The real vxmd under the test's root, for group nogroup: nobody is let in. */

@@ -236,6 +236,19 @@ test_kvmfr(Fixture *f, gconstpointer data)
   g_assert_true(vxm_hostfs_exists(f->hostfs, "/dev/kvmfr0"));
 }
 
+/* The refusal's message for a /dev/kvmfr0 smaller than @size (valid until the next call). */
+static const char *
+error_message_for(Fixture *f, guint64 size)
+{
+  static char *message;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false(vxm_looking_glass_check_kvmfr(f->hostfs, size, &error));
+  g_free(message);
+  message = g_strdup(error->message);
+  return message;
+}
+
 /* /dev/kvmfr0 smaller than asked: refused with both sizes and the module option, and no
  * /dev/shm file is made instead. */
 static void
@@ -258,6 +271,17 @@ test_kvmfr_too_small(Fixture *f, gconstpointer data)
   g_clear_error(&error);
   g_assert_true(vxm_looking_glass_check_kvmfr(f->hostfs, 32 * MIB, &error));
   g_assert_no_error(error);
+  /* on an immutable root the options file goes into the lasting layer */
+  g_assert_null(strstr(error_message_for(f, 64 * MIB), "overlayroot-chroot"));
+  vxm_test_write_file(f->root, "proc/self/mountinfo",
+                      "23 1 0:22 / /media/root-rw rw - tmpfs tmpfs-root rw\n"
+                      "24 1 0:23 / / rw - overlay overlayroot rw,lowerdir=/media/root-ro,"
+                      "upperdir=/media/root-rw/overlay,workdir=/media/root-rw/w\n");
+  if (strstr(error_message_for(f, 64 * MIB),
+             "then reload it; sudo overlayroot-chroot (this root is an overlay on tmpfs") == NULL ||
+      strstr(error_message_for(f, 64 * MIB),
+             "put 'options kvmfr static_size_mb=64' in /etc/modprobe.d/kvmfr.conf there") == NULL)
+    g_error("no lasting steps: %s", error_message_for(f, 64 * MIB));
 }
 
 /* After a crash, the journal's undo removes the file vxm made, and only that file. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "helper/vxm-helper-caps.h"
 #include "pci/vxm-pci-holders.h"
 #include "pci/vxm-sysfs-writer.h"
 #include "vxm-test-util.h"
@@ -199,8 +200,10 @@ test_holders_found(void)
   g_assert_cmpstr(text, ==,
                   "100 (Xorg: /dev/dri/card1, /dev/dri/renderD129), "
                   "200 (nvidia-persiste: /dev/nvidia0, /dev/nvidiactl)");
-  advice = vxm_pci_holders_advice(nvidia);
-  g_assert_nonnull(strstr(advice, "systemctl stop nvidia-persistenced"));
+  /* neither init running nor installed: both commands */
+  advice = vxm_pci_holders_advice(fs, "0000:01:00.0", nvidia);
+  g_assert_nonnull(strstr(advice, "sudo systemctl stop nvidia-persistenced (systemd) or sudo "
+                                  "rc-service nvidia-persistenced stop (OpenRC)"));
 
   /* /dev/nvidia* does not hold an AMD card */
   amd = vxm_pci_holders_scan(fs, "0000:03:00.0", NULL, &error);
@@ -209,6 +212,171 @@ test_holders_found(void)
   g_assert_cmpint(((VxmPciHolder *)g_ptr_array_index(amd, 0))->pid, ==, 400);
   g_assert_cmpstr(((VxmPciHolder *)g_ptr_array_index(amd, 0))->comm, ==, "blender");
   vxm_test_rm_rf(root);
+}
+
+/* A host tree with an Intel iGPU (boot VGA, card0), an NVIDIA guest GPU (card1) and @init
+ * running ("openrc" or "systemd"). */
+static char *
+advice_host(const char *init)
+{
+  char *root = vxm_test_mkdtemp();
+
+  make_gpu(root, "0000:01:00.0", "0x10de\n", "card1", "renderD129");
+  make_gpu(root, "0000:00:02.0", "0x8086\n", "card0", "renderD128");
+  vxm_test_write_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:00:02.0/boot_vga", "1\n");
+  if (g_strcmp0(init, "openrc") == 0)
+    vxm_test_write_file(root, "run/openrc/softlevel", "default\n");
+  else
+    vxm_test_write_file(root, "run/systemd/system/.keep", "");
+  return root;
+}
+
+static char *
+advice_for_holders(const char *root)
+{
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) holders = vxm_pci_holders_scan(fs, "0000:01:00.0", NULL, &error);
+
+  g_assert_no_error(error);
+  g_assert_cmpuint(holders->len, >, 0);
+  return vxm_pci_holders_advice(fs, "0000:01:00.0", holders);
+}
+
+/* The services' commands are the running init's: an OpenRC user is never told systemctl. */
+static void
+test_advice_init(void)
+{
+  const char *inits[] = {"openrc", "systemd"};
+
+  for (guint i = 0; i < G_N_ELEMENTS(inits); i++) {
+    g_autofree char *root = advice_host(inits[i]);
+    g_autofree char *advice = NULL;
+
+    make_process(root, 200, "nvidia-persiste", (const char *[]){"/dev/nvidia0", NULL});
+    advice = advice_for_holders(root);
+    if (i == 0) {
+      g_assert_cmpstr(advice, ==,
+                      "stop nvidia-persistenced: sudo rc-service nvidia-persistenced stop");
+    } else {
+      g_assert_cmpstr(advice, ==,
+                      "stop nvidia-persistenced: sudo systemctl stop nvidia-persistenced");
+    }
+    vxm_test_rm_rf(root);
+  }
+}
+
+/* Hyprland (aquamarine) holding the guest card: AQ_DRM_DEVICES with the host's own card. */
+static void
+test_advice_hyprland(void)
+{
+  g_autofree char *root = advice_host("openrc");
+  g_autofree char *advice = NULL;
+
+  make_process(root, 700, "Hyprland", (const char *[]){"/dev/dri/card1", "/dev/dri/card0", NULL});
+  vxm_test_write_file(root, "proc/700/status", "Name:\tHyprland\nPPid:\t650\n");
+  vxm_test_write_file(root, "proc/650/comm", "bash\n");
+  vxm_test_write_file(root, "proc/650/status", "Name:\tbash\nPPid:\t1\n");
+  advice = advice_for_holders(root);
+  g_assert_cmpstr(advice, ==,
+                  "Hyprland uses this card: add `env = AQ_DRM_DEVICES,/dev/dri/card0` to "
+                  "~/.config/hypr/hyprland.conf and log in again (AQ_DRM_DEVICES keeps it on the "
+                  "host GPU)");
+  vxm_test_rm_rf(root);
+}
+
+/* The greeter's compositor under greetd, and SDDM's greeter: named, with their restart. */
+static void
+test_advice_display_managers(void)
+{
+  g_autofree char *root = advice_host("openrc");
+  g_autofree char *advice = NULL;
+  g_autofree char *root2 = advice_host("systemd");
+  g_autofree char *advice2 = NULL;
+
+  make_process(root, 600, "Hyprland", (const char *[]){"/dev/dri/card1", NULL});
+  vxm_test_write_file(root, "proc/600/status",
+                      "Name:\tHyprland\nUmask:\t0022\nPPid:\t550\nUid:\t110\t110\t110\t110\n");
+  vxm_test_write_file(root, "proc/550/comm", "greetd\n");
+  vxm_test_write_file(root, "proc/550/status", "Name:\tgreetd\nPPid:\t1\n");
+  advice = advice_for_holders(root);
+  g_assert_cmpstr(advice, ==,
+                  "greetd's greeter runs Hyprland on this card: put "
+                  "AQ_DRM_DEVICES=/dev/dri/card0 before the greeter's command in "
+                  "/etc/greetd/config.toml (command = \"env AQ_DRM_DEVICES=/dev/dri/card0 ...\"), "
+                  "then sudo rc-service greetd restart");
+
+  /* the user's own session under greetd (the user's uid): the compositor's advice */
+  make_process(root, 610, "Hyprland", (const char *[]){"/dev/dri/card1", NULL});
+  vxm_test_write_file(root, "proc/610/status",
+                      "Name:\tHyprland\nPPid:\t560\nUid:\t1000\t1000\t1000\t1000\n");
+  vxm_test_write_file(root, "proc/560/comm", "greetd\n");
+  vxm_test_write_file(root, "proc/560/status", "Name:\tgreetd\nPPid:\t1\n");
+  g_clear_pointer(&advice, g_free);
+  advice = advice_for_holders(root);
+  g_assert_nonnull(strstr(advice,
+                          "; Hyprland uses this card: add `env = "
+                          "AQ_DRM_DEVICES,/dev/dri/card0` to ~/.config/hypr/hyprland.conf"));
+
+  make_process(root2, 800, "sddm-greeter-qt", (const char *[]){"/dev/dri/renderD129", NULL});
+  vxm_test_write_file(root2, "proc/800/status", "Name:\tsddm-greeter-qt\nPPid:\t790\n");
+  vxm_test_write_file(root2, "proc/790/comm", "sddm-helper\n");
+  vxm_test_write_file(root2, "proc/790/status", "Name:\tsddm-helper\nPPid:\t780\n");
+  vxm_test_write_file(root2, "proc/780/comm", "sddm\n");
+  make_process(root2, 801, "firefox", (const char *[]){"/dev/dri/renderD129", NULL});
+  advice2 = advice_for_holders(root2);
+  g_assert_cmpstr(advice2, ==,
+                  "SDDM's greeter uses this card (sddm-greeter-qt): limit it to the host GPU "
+                  "(Wayland greeter: KWIN_DRM_DEVICES=/dev/dri/card0 in the CompositorCommand of "
+                  "[Wayland] in /etc/sddm.conf.d/; X11: the Xorg config's BusID), then sudo "
+                  "systemctl restart sddm; close the programs above (or kill PID) and try again");
+  vxm_test_rm_rf(root);
+  vxm_test_rm_rf(root2);
+}
+
+/* vxmd narrows itself to vxmd.service's CapabilityBoundingSet (OpenRC cannot do it for it):
+ * in a child, the bounding set after the call is the unit's set (as far as this process had
+ * it), effective and permitted hold nothing else, and no_new_privs is set. */
+static void
+test_vxmd_limits_capabilities(void)
+{
+  pid_t child;
+  int status = 0;
+
+  if (geteuid() != 0) {
+    g_test_skip("needs root (CAP_SETPCAP to drop from the bounding set)");
+    return;
+  }
+  g_assert_cmpuint(vxm_helper_capabilities(), ==, unit_capabilities());
+  child = fork();
+  if (child == 0) {
+    g_autofree char *text = NULL;
+    guint64 bnd = 0, eff = 0, prm = 0, nnp = 0;
+    guint64 unit = unit_capabilities();
+    const char *p;
+
+    if (!vxm_helper_limit_capabilities(NULL))
+      _exit(10);
+    if (!g_file_get_contents("/proc/self/status", &text, NULL, NULL))
+      _exit(11);
+    if ((p = strstr(text, "\nCapBnd:\t")) == NULL || !(bnd = g_ascii_strtoull(p + 9, NULL, 16)))
+      _exit(12);
+    if ((p = strstr(text, "\nCapEff:\t")) != NULL)
+      eff = g_ascii_strtoull(p + 9, NULL, 16);
+    if ((p = strstr(text, "\nCapPrm:\t")) != NULL)
+      prm = g_ascii_strtoull(p + 9, NULL, 16);
+    if ((p = strstr(text, "\nNoNewPrivs:\t")) != NULL)
+      nnp = g_ascii_strtoull(p + 13, NULL, 10);
+    /* this sandbox's root may lack some (CAP_SYS_RESOURCE): never more than the unit's */
+    if ((bnd & ~unit) != 0 || (eff & ~unit) != 0 || (prm & ~unit) != 0)
+      _exit(13);
+    if ((bnd & (G_GUINT64_CONSTANT(1) << CAP_DAC_OVERRIDE)) == 0 || nnp != 1)
+      _exit(14);
+    _exit(0);
+  }
+  g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), ==, 0);
 }
 
 static void
@@ -382,6 +550,10 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/vxm/pci/holders/found", test_holders_found);
   g_test_add_func("/vxm/pci/holders/missing-device", test_holders_missing_device);
+  g_test_add_func("/vxm/pci/holders/advice/init-commands", test_advice_init);
+  g_test_add_func("/vxm/pci/holders/advice/hyprland", test_advice_hyprland);
+  g_test_add_func("/vxm/pci/holders/advice/greetd-sddm", test_advice_display_managers);
+  g_test_add_func("/vxm/vxmd/capabilities/limited-like-the-unit", test_vxmd_limits_capabilities);
   g_test_add_func("/vxm/pci/holders/real-proc-unit-capabilities", test_holders_real_proc);
   g_test_add_func("/vxm/pci/sysfs-writer/ok-and-errno", test_writer_ok_and_errno);
   g_test_add_func("/vxm/pci/sysfs-writer/hang-then-reaped", test_writer_hang);

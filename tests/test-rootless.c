@@ -14,6 +14,9 @@
  *
  * The users, the group (when made here), their processes and their folders are removed at exit,
  * even when an assertion fails.
+ *
+ * Built a second time as test-crash (-DVXM_CRASH_MATRIX), it runs only the crash matrix
+ * (/vxm/crash/, see there): the same users, vxmd and helpers, a suite of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -802,12 +805,627 @@ test_fingerprint(void)
   vxm_test_rm_rf(tmp);
 }
 
+/* ---- the crash matrix (the test-crash build of this file) ----
+ *
+ * SIGKILL of each of vxm (the CLI), the supervisor, QEMU, swtpm and vxmd at moments spread over
+ * the whole start and the whole stop, then `vxm recover` as the user: the simulated host (its
+ * state and every file vxm may write) is as before the start, and the VM starts and stops
+ * again. A moment is a host operation of that start or stop: a reference run lists them, a
+ * probing run hangs each in turn and notes which processes exist then; a cell hangs its
+ * operation, kills its process, lets the operation go on, waits until things settle and
+ * recovers. The cells of one process and one phase run in one case whose failure names the
+ * cell. */
+
+typedef enum { V_CLI, V_SUPERVISOR, V_QEMU, V_SWTPM, V_VXMD, N_VICTIMS } Victim;
+static const char *const victim_name[N_VICTIMS] = {"vxm", "supervisor", "qemu", "swtpm", "vxmd"};
+
+/* The cells of one process in one phase; spread evenly over the moments it lives in. */
+#define CELLS_PER_PHASE  5
+#define CELLS_PER_VICTIM 10
+
+typedef struct {
+  char *op; /* a host operation that hangs, or NULL: */
+  char *path;
+  const char *line; /* the moment the supervisor logs this (QEMU runs, no host operation) */
+  gboolean alive[N_VICTIMS];
+} Moment;
+
+/* The supervisor's log lines of a start and of a stop while QEMU runs, in their order. */
+static const char *const start_lines[] = {
+    "QEMU pid ",     "qmp: started",   "qmp: ok", "pin-vcpus: ok",
+    "cont: started", "state: running", NULL};
+static const char *const stop_lines[] = {"stop requested", "shutdown-guest: started",
+                                         "ACPI power-down", "did not shut down within", NULL};
+
+typedef struct {
+  char *tmp;
+  VxmSimhost *sim;
+  User *u;
+  Vxmd *d;
+  char *before;
+  char *tree_before;
+  GPtrArray *moments[2]; /* Moment*: [0] the start's, [1] the stop's */
+} Crash;
+
+static Crash *crash; /* made by the first case, kept for the others (one simulator, one user) */
+static guint crash_cells[N_VICTIMS];
+static guint crash_incomplete; /* cells that met a known bug (g_test_incomplete) */
+
+static void
+moment_free(Moment *m)
+{
+  g_free(m->op);
+  g_free(m->path);
+  g_free(m);
+}
+
+/* vxm start's child that runs the VM (not the short-lived fork before its exec) */
+static gboolean
+is_supervisor(const char *pid)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%s/cmdline", pid);
+  g_autofree char *text = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents(path, &text, &len, NULL))
+    return FALSE;
+  for (gsize i = 0; i + 1 < len; i++)
+    if (text[i] == '\0')
+      text[i] = ' ';
+  return strstr(text, "--plan-fd=") != NULL;
+}
+
+/* The pid of @v among @u's processes (or vxmd), 0 when there is none; zombies do not count. */
+static GPid
+find_victim(Crash *c, Victim v, GPid cli)
+{
+  g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+  const char *name;
+
+  if (v == V_VXMD)
+    return c->d->pid;
+  g_assert_nonnull(proc);
+  while ((name = g_dir_read_name(proc)) != NULL) {
+    g_autofree char *status_path = g_strdup_printf("/proc/%s/status", name);
+    g_autofree char *status = NULL;
+    g_autofree char *comm = NULL;
+    const char *line;
+    GPid pid = (GPid)g_ascii_strtoll(name, NULL, 10);
+    guint uid;
+
+    if (pid <= 0 || !g_file_get_contents(status_path, &status, NULL, NULL))
+      continue;
+    line = strstr(status, "\nUid:");
+    if (line == NULL || sscanf(line + 5, "%u", &uid) != 1 || uid != c->u->uid)
+      continue;
+    line = strstr(status, "\nState:");
+    if (line == NULL)
+      continue;
+    line += strlen("\nState:");
+    line += strspn(line, " \t");
+    if (*line == 'Z' || *line == 'X')
+      continue;
+    comm = g_strndup(status + strlen("Name:\t"), strcspn(status + strlen("Name:\t"), "\n"));
+    if ((v == V_CLI && pid == cli) ||
+        (v == V_SUPERVISOR && pid != cli && g_str_equal(comm, "vxm") && is_supervisor(name)) ||
+        (v == V_QEMU && g_str_has_prefix(comm, "qemu-system")) ||
+        (v == V_SWTPM && g_str_equal(comm, "swtpm")))
+      return pid;
+  }
+  return 0;
+}
+
+/* `vxm COMMAND VM --root MOUNT` as the user, not waited for; its output goes to a file. */
+static GPid
+spawn_vxm(Crash *c, const char *command)
+{
+  g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
+  g_autofree char *log = g_build_filename(c->tmp, "vxm-async.log", NULL);
+  const char *argv[] = {vxm, command, VM, "--root", vxm_simhost_root(c->sim), NULL};
+  g_autoptr(GError) error = NULL;
+  GPid pid = 0;
+  int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_true(g_spawn_async_with_pipes_and_fds(c->u->home, argv, (const char *const *)c->u->envp,
+                                                 G_SPAWN_DO_NOT_REAP_CHILD, vxm_test_become_user,
+                                                 (gpointer)c->u->user, -1, fd, fd, NULL, NULL, 0,
+                                                 &pid, NULL, NULL, NULL, &error));
+  g_assert_no_error(error);
+  close(fd);
+  return pid;
+}
+
+/* Reaps the CLI (at most @guard_s seconds); its output goes to the test's log. */
+static gboolean
+reap_vxm(Crash *c, GPid pid, guint guard_s, int *status)
+{
+  g_autofree char *log = g_build_filename(c->tmp, "vxm-async.log", NULL);
+  g_autofree char *text = NULL;
+
+  for (guint waited = 0; waitpid(pid, status, WNOHANG) == 0; waited += 20) {
+    if (waited >= guard_s * 1000)
+      return FALSE;
+    g_usleep(20 * G_TIME_SPAN_MILLISECOND);
+  }
+  if (g_file_get_contents(log, &text, NULL, NULL))
+    g_test_message("(async vxm) -> 0x%x\n%s", *status, text);
+  return TRUE;
+}
+
+/* Lets the hung operation go on and waits until nothing hangs. */
+static void
+release_hang(Crash *c)
+{
+  vxm_simhost_clear_faults(c->sim);
+  vxm_simhost_release(c->sim);
+  for (guint waited = 0; vxm_simhost_hung_count(c->sim) > 0 && waited < 30000; waited += 5)
+    g_usleep(5 * G_TIME_SPAN_MILLISECOND);
+}
+
+static void
+hang_at(Crash *c, Moment *m)
+{
+  g_autofree char *rule = g_strdup_printf("%s %s hang count=1", m->op, m->path);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true(vxm_simhost_add_fault(c->sim, rule, &error));
+  g_assert_no_error(error);
+}
+
+/* The host's changes of one phase (after clear_log), first of each operation and path. */
+static GPtrArray *
+phase_moments(Crash *c)
+{
+  static const char *const changes[] = {"write",  "chown", "chmod",  "create", "mkdir",
+                                        "unlink", "rmdir", "rename", NULL};
+  g_autofree char *log = vxm_simhost_read_log(c->sim);
+  g_auto(GStrv) lines = g_strsplit(log, "\n", -1);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  GPtrArray *moments = g_ptr_array_new_with_free_func((GDestroyNotify)moment_free);
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    g_auto(GStrv) words = g_strsplit(lines[i], " ", 4);
+    Moment *m;
+
+    if (g_strv_length(words) < 4 || !g_strv_contains(changes, words[1]))
+      continue;
+    if (!g_hash_table_add(seen, g_strdup_printf("%s %s", words[1], words[2])))
+      continue;
+    m = g_new0(Moment, 1);
+    m->op = g_strdup(words[1]);
+    m->path = g_strdup(words[2]);
+    g_ptr_array_add(moments, m);
+  }
+  return moments;
+}
+
+/* How many operations have hung since the log was cleared. */
+static guint64
+count_hangs(Crash *c)
+{
+  g_autofree char *log = vxm_simhost_read_log(c->sim);
+  guint64 n = 0;
+
+  for (const char *p = strstr(log, " -> hang\n"); p != NULL; p = strstr(p + 1, " -> hang\n"))
+    n++;
+  return n;
+}
+
+/* The probing run of a phase: every moment not yet met hangs; each time something hangs, the
+ * moments met are noted (in the order met, with the processes alive then) and the rest hang
+ * again. Host steps run in parallel, so the order can differ from the reference run's, and a
+ * moment passed while the rules were being set again is dropped. @moments becomes the moments
+ * met, in order. */
+static void
+probe_phase(Crash *c, GPtrArray *moments, gboolean stop)
+{
+  g_autoptr(GPtrArray) met = g_ptr_array_new_with_free_func((GDestroyNotify)moment_free);
+  g_autoptr(GPtrArray) rest = g_ptr_array_new_with_free_func((GDestroyNotify)moment_free);
+  GPid cli;
+  int status = 0;
+  guint64 hangs_seen = 0;
+  gboolean done = FALSE;
+
+  while (moments->len > 0)
+    g_ptr_array_add(rest, g_ptr_array_steal_index(moments, 0));
+  if (stop)
+    g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "start", VM, NULL), ==, 0);
+  for (guint i = 0; i < rest->len; i++)
+    hang_at(c, rest->pdata[i]);
+  vxm_simhost_clear_log(c->sim);
+  cli = spawn_vxm(c, stop ? "stop" : "start");
+  while (!done) {
+    g_autofree char *log = NULL;
+    g_auto(GStrv) lines = NULL;
+    guint64 hangs = 0;
+
+    /* something new hangs (a line of the log), or vxm ends; a hang must not last long (vxm
+     * gives a sysfs write 10 s) */
+    for (guint waited = 0; count_hangs(c) <= hangs_seen; waited += 5) {
+      if (waitpid(cli, &status, WNOHANG) == cli) {
+        done = TRUE;
+        break;
+      }
+      if (waited >= 60000)
+        g_error("probing the %s: vxm neither ends nor reaches a host operation",
+                stop ? "stop" : "start");
+      g_usleep(5 * G_TIME_SPAN_MILLISECOND);
+    }
+    if (done)
+      break;
+    g_usleep(20 * G_TIME_SPAN_MILLISECOND); /* a parallel step's operation may hang too */
+    log = vxm_simhost_read_log(c->sim);
+    lines = g_strsplit(log, "\n", -1);
+    for (guint l = 0; lines[l] != NULL; l++) {
+      g_auto(GStrv) words = g_strsplit(lines[l], " ", 3);
+
+      if (!g_str_has_suffix(lines[l], " -> hang") || g_strv_length(words) < 3 ||
+          ++hangs <= hangs_seen)
+        continue;
+      for (guint i = 0; i < rest->len; i++) {
+        Moment *m = rest->pdata[i];
+
+        if (g_str_equal(m->op, words[1]) && g_str_has_prefix(words[2], m->path) &&
+            (words[2][strlen(m->path)] == ' ' || words[2][strlen(m->path)] == '\0')) {
+          for (Victim v = 0; v < N_VICTIMS; v++)
+            m->alive[v] = find_victim(c, v, cli) > 0;
+          g_test_message("moment %s %u: %s %s: vxm %d supervisor %d qemu %d swtpm %d",
+                         stop ? "stop" : "start", met->len, m->op, m->path, m->alive[V_CLI],
+                         m->alive[V_SUPERVISOR], m->alive[V_QEMU], m->alive[V_SWTPM]);
+          g_ptr_array_add(met, g_ptr_array_steal_index(rest, i));
+          break;
+        }
+      }
+    }
+    hangs_seen = hangs;
+    vxm_simhost_clear_faults(c->sim);
+    for (guint i = 0; i < rest->len; i++)
+      hang_at(c, rest->pdata[i]);
+    vxm_simhost_release(c->sim);
+  }
+  vxm_simhost_clear_faults(c->sim);
+  g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  if (!stop)
+    g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, NULL), ==, 0);
+  for (guint i = 0; i < rest->len; i++)
+    g_test_message("moment %s: %s %s passed unprobed", stop ? "stop" : "start",
+                   ((Moment *)rest->pdata[i])->op, ((Moment *)rest->pdata[i])->path);
+  while (met->len > 0)
+    g_ptr_array_add(moments, g_ptr_array_steal_index(met, 0));
+}
+
+static void
+crash_setup(void)
+{
+  g_autoptr(GError) error = NULL;
+  Crash *c = g_new0(Crash, 1);
+
+  c->tmp = vxm_test_mkdtemp();
+  c->sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  c->u = user_new(user_in);
+  init_vm(c->u, c->sim);
+  add_display_settings(c->u, "auto");
+  /* the guest (OVMF's boot manager) ignores ACPI power-down: each stop waits this long */
+  g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "config", VM, "--set", "shutdown_timeout=1", NULL),
+                  ==, 0);
+  c->d = vxmd_start(c->sim, c->tmp);
+  c->before = vxm_simhost_state(c->sim);
+  c->tree_before = vxm_simhost_writable_tree(c->sim);
+  /* the reference runs: the operations of a whole start, then of a whole stop */
+  vxm_simhost_clear_log(c->sim);
+  g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "start", VM, NULL), ==, 0);
+  c->moments[0] = phase_moments(c);
+  vxm_simhost_clear_log(c->sim);
+  g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, NULL), ==, 0);
+  c->moments[1] = phase_moments(c);
+  g_assert_cmpuint(c->moments[0]->len, >=, CELLS_PER_PHASE);
+  g_assert_cmpuint(c->moments[1]->len, >=, CELLS_PER_PHASE);
+  probe_phase(c, c->moments[0], FALSE);
+  probe_phase(c, c->moments[1], TRUE);
+  for (guint stop = 0; stop < 2; stop++) {
+    const char *const *lines = stop ? stop_lines : start_lines;
+
+    for (guint i = 0; lines[i] != NULL; i++) {
+      Moment *m = g_new0(Moment, 1);
+
+      m->line = lines[i];
+      for (Victim v = 0; v < N_VICTIMS; v++)
+        m->alive[v] = TRUE;
+      /* in time order: after the start's host steps, before the stop's */
+      g_ptr_array_insert(c->moments[stop], stop ? (gint)i : -1, m);
+    }
+  }
+  {
+    g_autofree char *state = vxm_simhost_state(c->sim);
+
+    g_assert_cmpstr(state, ==, c->before);
+  }
+  crash = c;
+}
+
+/* After a kill: waits until the VM is running, stopped or failed; that state. */
+static char *
+settled_state(Crash *c, const char *cell)
+{
+  for (guint waited = 0;; waited += 100) {
+    g_autoptr(JsonObject) status = status_json(c->u, c->sim);
+    const char *state = json_object_get_string_member(status, "state");
+
+    if (!g_strv_contains(
+            (const char *const[]){"preparing", "starting", "stopping", "restoring", NULL}, state))
+      return g_strdup(state);
+    if (waited >= 60000)
+      g_error("%s: the VM is still %s a minute after the kill", cell, state);
+    g_usleep(100 * G_TIME_SPAN_MILLISECOND);
+  }
+}
+
+static gboolean
+host_as_before(Crash *c, const char *cell, const char *when, gboolean report)
+{
+  g_autofree char *state = vxm_simhost_state(c->sim);
+  g_autofree char *tree = vxm_simhost_writable_tree(c->sim);
+
+  if (!g_str_equal(state, c->before)) {
+    if (report)
+      g_test_message("%s: %s, the host's state differs:\n--- before\n%s--- now\n%s", cell, when,
+                     c->before, state);
+    return FALSE;
+  }
+  if (!g_str_equal(tree, c->tree_before)) {
+    if (report)
+      g_test_message("%s: %s, the files vxm may write differ:\n--- before\n%s--- now\n%s", cell,
+                     when, c->tree_before, tree);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* A cell found a bug: it is reported (g_test_incomplete: never hidden, the case says which
+ * cell and what), then the host must still come back (vxmd restarted if it ended, recover
+ * again) for the next cells, or the case fails. */
+static void
+cell_bug(Crash *c, const char *cell, const char *what)
+{
+  int vxmd_status = 0;
+
+  if (waitpid(c->d->pid, &vxmd_status, WNOHANG) == c->d->pid) {
+    g_autofree char *log = NULL;
+
+    if (g_file_get_contents(c->d->log, &log, NULL, NULL))
+      g_test_message("the vxmd that ended (wait status 0x%x), its log:\n%s", vxmd_status, log);
+    g_test_incomplete_printf("%s: %s; vxmd ended (wait status 0x%x)", cell, what, vxmd_status);
+    g_free(c->d->log);
+    g_free(c->d);
+    c->d = vxmd_start(c->sim, c->tmp);
+  } else {
+    g_test_incomplete_printf("%s: %s", cell, what);
+  }
+  crash_incomplete++;
+  for (guint waited = 0;; waited += 500) {
+    g_autofree char *state = settled_state(c, cell);
+
+    if (g_str_equal(state, "running"))
+      run_vxm(c->u, c->sim, NULL, "stop", VM, "--force", NULL);
+    if (run_vxm(c->u, c->sim, NULL, "recover", NULL) == 0 &&
+        host_as_before(c, cell, "recovering after the bug", waited >= 60000))
+      return;
+    if (waited >= 60000)
+      g_error("%s: the host does not come back a minute after: %s", cell, what);
+    g_usleep(500 * G_TIME_SPAN_MILLISECOND);
+  }
+}
+
+static void
+assert_host_as_before(Crash *c, const char *cell, const char *when)
+{
+  if (!host_as_before(c, cell, when, TRUE)) {
+    g_autofree char *what = g_strdup_printf("%s, the host is not as before (see the log)", when);
+
+    cell_bug(c, cell, what);
+  }
+}
+
+static void
+crash_cell(Crash *c, gboolean stop, guint index, Victim v)
+{
+  Moment *m = c->moments[stop]->pdata[index];
+  g_autofree char *cell =
+      g_strdup_printf("/vxm/crash/kill-%s/%s-%u (%s%s%s)", victim_name[v], stop ? "stop" : "start",
+                      index, m->line ? m->line : m->op, m->line ? "" : " ", m->line ? "" : m->path);
+  g_autofree char *out = NULL;
+  g_autofree char *state = NULL;
+  int pidfd, status = 0;
+  GPid cli, pid;
+
+  g_test_message("cell %s", cell);
+  if (stop)
+    g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "start", VM, NULL), ==, 0);
+  if (m->line != NULL) {
+    g_autofree char *log =
+        g_build_filename(c->u->home, "XDG_STATE_HOME", "vxm", VM, "vxm.log", NULL);
+    g_autofree char *text = NULL;
+    gsize from = 0;
+
+    if (g_file_get_contents(log, &text, &from, NULL))
+      g_clear_pointer(&text, g_free);
+    cli = spawn_vxm(c, stop ? "stop" : "start");
+    for (guint waited = 0;; waited += 2) {
+      gsize len = 0;
+
+      g_clear_pointer(&text, g_free);
+      if (g_file_get_contents(log, &text, &len, NULL) && len > from &&
+          strstr(text + from, m->line) != NULL)
+        break;
+      if (waited >= 60000)
+        g_error("%s: the supervisor never logged '%s'", cell, m->line);
+      g_usleep(2 * G_TIME_SPAN_MILLISECOND);
+    }
+  } else {
+    hang_at(c, m);
+    cli = spawn_vxm(c, stop ? "stop" : "start");
+    if (!vxm_simhost_wait_hung(c->sim, 1, 60000))
+      g_error("%s: the operation was not reached", cell);
+  }
+  pid = find_victim(c, v, cli);
+  if (pid <= 0) {
+    /* parallel host steps: the probe saw it at this moment, this run did not get that far */
+    g_test_message("%s: no %s process at this moment this time: cell not counted", cell,
+                   victim_name[v]);
+    release_hang(c);
+    g_assert_true(reap_vxm(c, cli, 120, &status));
+    g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, NULL), ==, 0);
+    assert_host_as_before(c, cell, "after a stop");
+    return;
+  }
+  pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  g_assert_cmpint(pidfd, >=, 0);
+  g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+  /* a process blocked in the simulator's hang dies once the operation goes on */
+  release_hang(c);
+  {
+    struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+
+    if (poll(&pfd, 1, 30000) != 1)
+      g_error("%s: the %s did not die", cell, victim_name[v]);
+    close(pidfd);
+  }
+  if (v == V_VXMD) {
+    g_assert_cmpint(waitpid(c->d->pid, &status, 0), ==, c->d->pid);
+    g_free(c->d->log);
+    g_free(c->d);
+    c->d = vxmd_start(c->sim, c->tmp);
+  }
+  if (!reap_vxm(c, cli, 120, &status))
+    g_error("%s: vxm %s did not end", cell, stop ? "stop" : "start");
+  state = settled_state(c, cell);
+  g_test_message("%s: the VM is %s after the kill", cell, state);
+  if (g_str_equal(state, "running")) /* the kill did not end the start: stop it as a user would */
+    g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, "--force", NULL), ==, 0);
+  if (run_vxm(c->u, c->sim, &out, "recover", NULL) != 0) {
+    g_autofree char *what = g_strdup_printf("vxm recover failed: %s", out);
+
+    cell_bug(c, cell, what);
+  }
+  assert_host_as_before(c, cell, "after vxm recover");
+  g_clear_pointer(&out, g_free);
+  if (run_vxm(c->u, c->sim, &out, "start", VM, NULL) != 0) {
+    g_autofree char *log =
+        g_build_filename(c->u->home, "XDG_STATE_HOME", "vxm", VM, "vxm.log", NULL);
+    g_autofree char *text = NULL;
+
+    g_file_get_contents(log, &text, NULL, NULL);
+    g_test_message("vxm.log:\n%s", text + (strlen(text) > 3000 ? strlen(text) - 3000 : 0));
+    {
+      g_autofree char *what = g_strdup_printf("the VM does not start again: %s", out);
+
+      cell_bug(c, cell, what);
+    }
+    if (run_vxm(c->u, c->sim, NULL, "start", VM, NULL) != 0)
+      g_error("%s: the VM does not start even after the host came back", cell);
+  }
+  g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, "--force", NULL), ==, 0);
+  assert_host_as_before(c, cell, "after a start and stop that follow");
+  crash_cells[v]++;
+}
+
+static guint
+moments_alive(GPtrArray *moments, Victim v, GArray *indices)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < moments->len; i++)
+    if (((Moment *)moments->pdata[i])->alive[v]) {
+      if (indices != NULL)
+        g_array_append_val(indices, i);
+      n++;
+    }
+  return n;
+}
+
+/* Cells spread evenly over the moments of @phase where @v lives: CELLS_PER_PHASE, or more when
+ * the other phase has too few to reach CELLS_PER_VICTIM together. */
+static void
+test_crash(gconstpointer data)
+{
+  Victim v = GPOINTER_TO_UINT(data) / 2;
+  gboolean stop = GPOINTER_TO_UINT(data) % 2;
+  g_autoptr(GArray) alive = g_array_new(FALSE, FALSE, sizeof(guint));
+  guint other, want, n;
+
+  if (!vxm_test_require_root())
+    return;
+  if (crash == NULL)
+    crash_setup();
+  moments_alive(crash->moments[stop], v, alive);
+  /* the start's case runs first: the stop's makes up for what it could not do */
+  other = stop ? crash_cells[v] : MIN(moments_alive(crash->moments[1], v, NULL), CELLS_PER_PHASE);
+  want = MAX(CELLS_PER_PHASE, CELLS_PER_VICTIM > other ? CELLS_PER_VICTIM - other : 0);
+  n = MIN(alive->len, want);
+  g_test_message("kill-%s during the %s: %u of %u moments", victim_name[v], stop ? "stop" : "start",
+                 n, alive->len);
+  for (guint k = 0; k < n; k++) {
+    guint pick = n == 1 ? 0 : k * (alive->len - 1) / (n - 1);
+
+    crash_cell(crash, stop, g_array_index(alive, guint, pick), v);
+  }
+}
+
+/* At least 10 moments for each process; then the simulator, vxmd and the user go. */
+static void
+test_crash_count(void)
+{
+  guint total = 0;
+
+  if (!vxm_test_require_root())
+    return;
+  for (Victim v = 0; v < N_VICTIMS; v++) {
+    g_test_message("kill-%s: %u cells", victim_name[v], crash_cells[v]);
+    total += crash_cells[v];
+  }
+  g_test_message("crash matrix: %u cells, %u of them met a known bug", total, crash_incomplete);
+  for (Victim v = 0; v < N_VICTIMS; v++)
+    if (crash_cells[v] < CELLS_PER_VICTIM)
+      g_error("kill-%s: only %u moments over the start and the stop", victim_name[v],
+              crash_cells[v]);
+  g_assert_nonnull(crash);
+  vxmd_stop(crash->d);
+  g_ptr_array_unref(crash->moments[0]);
+  g_ptr_array_unref(crash->moments[1]);
+  g_free(crash->before);
+  g_free(crash->tree_before);
+  user_free(crash->u);
+  g_clear_pointer(&crash->sim, vxm_simhost_stop);
+  vxm_test_rm_rf(crash->tmp);
+  g_free(crash->tmp);
+  g_clear_pointer(&crash, g_free);
+}
+
 int
 main(int argc, char **argv)
 {
+#ifdef VXM_CRASH_MATRIX
+  const gboolean crash_matrix = TRUE; /* test-crash: the crash matrix only */
+#else
+  const gboolean crash_matrix = FALSE;
+#endif
+
   g_test_init(&argc, &argv, NULL);
   if (geteuid() == 0)
     make_users();
+  if (crash_matrix) {
+    for (Victim v = 0; v < N_VICTIMS; v++)
+      for (guint stop = 0; stop < 2; stop++) {
+        g_autofree char *path =
+            g_strdup_printf("/vxm/crash/kill-%s/%s", victim_name[v], stop ? "stop" : "start");
+
+        g_test_add_data_func(path, GUINT_TO_POINTER(v * 2 + stop), test_crash);
+      }
+    g_test_add_func("/vxm/crash/total/cell-count", test_crash_count);
+    return g_test_run();
+  }
   g_test_add_func("/vxm/rootless/refused/no-vxmd-and-not-in-group", test_refusals);
   g_test_add_func("/vxm/rootless/start-status-stop/simhost", test_start_stop);
   g_test_add_func("/vxm/rootless/fingerprint/through-vxmd", test_fingerprint);

@@ -215,74 +215,6 @@ pidfd_exited(int pidfd, int timeout_ms)
   return n == 1;
 }
 
-/* Every file vxm may write on the simulated host, outside the kernel's /sys and /proc (which
- * vxm_simhost_state() describes as the kernel would): /run (the journal folder, vxmd's
- * socket), /dev (device nodes, /dev/shm), /etc, /var. One line a file: type, mode, owner and,
- * for a regular file, its contents' checksum. A folder vxm makes and leaves empty shows. */
-static void
-tree_lines(const char *root, const char *rel, GPtrArray *lines)
-{
-  g_autofree char *path = g_build_filename(root, rel, NULL);
-  g_autoptr(GDir) dir = NULL;
-  struct stat st;
-  const char *name;
-
-  if (lstat(path, &st) != 0)
-    return;
-  if (S_ISREG(st.st_mode)) {
-    g_autofree char *text = NULL;
-    gsize len = 0;
-    g_autofree char *sum = NULL;
-
-    /* device nodes are regular files on the simulated host: their contents are not data */
-    if (g_str_has_prefix(rel, "/dev/") && !g_str_has_prefix(rel, "/dev/shm/"))
-      sum = g_strdup("-");
-    else if (g_file_get_contents(path, &text, &len, NULL))
-      sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)text, len);
-    else
-      sum = g_strdup("unreadable");
-    g_ptr_array_add(lines, g_strdup_printf("file %s %04o %u:%u %s", rel, st.st_mode & 07777,
-                                           st.st_uid, st.st_gid, sum));
-    return;
-  }
-  if (S_ISLNK(st.st_mode)) {
-    g_autofree char *target = g_file_read_link(path, NULL);
-
-    g_ptr_array_add(lines, g_strdup_printf("link %s -> %s", rel, target));
-    return;
-  }
-  g_ptr_array_add(lines, g_strdup_printf("%s %s %04o %u:%u", S_ISDIR(st.st_mode) ? "dir" : "other",
-                                         rel, st.st_mode & 07777, st.st_uid, st.st_gid));
-  if (!S_ISDIR(st.st_mode) || (dir = g_dir_open(path, 0, NULL)) == NULL)
-    return;
-  while ((name = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *child = g_build_filename(rel, name, NULL);
-
-    tree_lines(root, child, lines);
-  }
-}
-
-static int
-compare_lines(const void *a, const void *b)
-{
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static char *
-writable_tree(E2e *e)
-{
-  static const char *const tops[] = {"/run", "/dev", "/etc", "/var", "/tmp"};
-  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
-  GString *out = g_string_new(NULL);
-
-  for (guint i = 0; i < G_N_ELEMENTS(tops); i++)
-    tree_lines(vxm_simhost_root(e->sim), tops[i], lines);
-  g_ptr_array_sort(lines, compare_lines);
-  for (guint i = 0; i < lines->len; i++)
-    g_string_append_printf(out, "%s\n", (char *)lines->pdata[i]);
-  return g_string_free(out, FALSE);
-}
-
 /* The driver the simulated kernel itself has for @bdf (its state, not what vxm says). */
 static char *
 sim_driver_of(E2e *e, const char *bdf)
@@ -449,6 +381,33 @@ assert_devices_on(JsonObject *status, const char *driver)
   }
 }
 
+static guint
+count_occurrences(const char *text, const char *needle)
+{
+  guint n = 0;
+
+  for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+    n++;
+  return n;
+}
+
+/* No "restored: X" line repeats an X a step's line already said. */
+static void
+assert_each_fact_once(const char *out)
+{
+  g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *fact = strstr(lines[i], "restored: ");
+
+    if (fact == NULL)
+      continue;
+    fact += strlen("restored: ");
+    if (count_occurrences(out, fact) != 1)
+      g_error("said twice: %s\nin:\n%s", fact, out);
+  }
+}
+
 static void
 test_start_stop(void)
 {
@@ -476,7 +435,7 @@ test_start_stop(void)
   e2e_setup(&e);
   init_vm(&e);
   before = vxm_simhost_state(e.sim);
-  tree_before = writable_tree(&e);
+  tree_before = vxm_simhost_writable_tree(e.sim);
   pool_before = sim_uint(&e, POOL_2M);
   sim_stat(&e, G915_KBD, &kbd_before);
   vxm_simhost_clear_log(e.sim);
@@ -586,7 +545,10 @@ test_start_stop(void)
 
   g_clear_pointer(&out, g_free);
   g_assert_cmpint(run_vxm(&e, &out, "stop", VM, NULL), ==, 0);
-  g_assert_nonnull(strstr(out, "restored: 0000:01:00.0 back on nvidia"));
+  /* each restoration once: on its step's line or as "restored:", not both */
+  g_test_message("vxm stop:\n%s", out);
+  g_assert_cmpuint(count_occurrences(out, "0000:01:00.0 back on nvidia"), ==, 1);
+  assert_each_fact_once(out);
   g_assert_nonnull(strstr(out, "the host is restored"));
   /* OVMF without an OS ignores the ACPI power-down: the user sees the time limit run out and
    * QEMU quit, and the log says the same */
@@ -609,7 +571,7 @@ test_start_stop(void)
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
   /* every file vxm may write is as it was: no journal folder, socket or shared memory left */
-  tree_after = writable_tree(&e);
+  tree_after = vxm_simhost_writable_tree(e.sim);
   g_assert_cmpstr(tree_after, ==, tree_before);
   /* the pool is back at its previous count, the keyboard back to its owner and mode */
   g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
@@ -652,6 +614,7 @@ test_kill_recover(void)
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   g_autofree char *tree_before = NULL;
+  g_autofree char *recovered = NULL;
   g_autofree char *tree_after = NULL;
   g_autofree char *out = NULL;
   g_autoptr(JsonObject) status = NULL;
@@ -667,7 +630,7 @@ test_kill_recover(void)
   init_vm(&e);
   paths = vxm_vm_paths_new(VM, NULL);
   before = vxm_simhost_state(e.sim);
-  tree_before = writable_tree(&e);
+  tree_before = vxm_simhost_writable_tree(e.sim);
   pool_before = sim_uint(&e, POOL_2M);
   g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
   status = status_json(&e);
@@ -704,10 +667,12 @@ test_kill_recover(void)
   g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 1);
   g_assert_nonnull(strstr(out, "vxm recover"));
 
-  g_assert_cmpint(run_vxm(&e, NULL, "recover", NULL), ==, 0);
+  g_assert_cmpint(run_vxm(&e, &recovered, "recover", NULL), ==, 0);
+  /* each restoration said once */
+  g_assert_cmpuint(count_occurrences(recovered, "0000:01:00.0 back on nvidia"), ==, 1);
   after = vxm_simhost_state(e.sim);
   g_assert_cmpstr(after, ==, before);
-  tree_after = writable_tree(&e);
+  tree_after = vxm_simhost_writable_tree(e.sim);
   g_assert_cmpstr(tree_after, ==, tree_before);
   g_assert_cmpuint(sim_uint(&e, POOL_2M), ==, pool_before);
   e2e_teardown(&e);
@@ -952,7 +917,8 @@ test_foreground_ctrl_c(void)
   g_assert_true(WIFEXITED(wait_status));
   g_assert_cmpint(WEXITSTATUS(wait_status), ==, 0);
   g_assert_nonnull(strstr(screen->str, "no ACPI shutdown within the time limit: QEMU quit"));
-  g_assert_nonnull(strstr(screen->str, "restored: 0000:01:00.0 back on nvidia"));
+  g_assert_cmpuint(count_occurrences(screen->str, "0000:01:00.0 back on nvidia"), ==, 1);
+  assert_each_fact_once(screen->str);
 
   log = vm_log("vxm");
   g_assert_nonnull(strstr(log, "signal received: stopping the guest"));
@@ -1149,6 +1115,12 @@ wait_kbd(E2e *e, const char *want)
       return;
   }
   g_assert_cmpstr(line, ==, want);
+}
+
+static int
+compare_lines(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* The simulator's state dump as sorted lines, with @from replaced by @to: a node renumbered by

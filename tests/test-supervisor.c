@@ -1390,6 +1390,30 @@ make_monitor_plan(void)
   return plan;
 }
 
+/* The status's "monitor": @input ("guest", "host", or NULL before any switch) and its name. */
+static void
+assert_monitor_status(VxmSupervisor *sv, const char *input, const char *input_name)
+{
+  g_autoptr(JsonNode) status = vxm_supervisor_to_json(sv);
+  JsonObject *m = json_object_get_object_member(json_node_get_object(status), "monitor");
+  JsonNode *since;
+
+  g_assert_nonnull(m);
+  g_assert_cmpstr(json_object_get_string_member(m, "spec"), ==, "DEL:41234:12345");
+  g_assert_cmpstr(json_object_get_string_member(m, "input"), ==, input);
+  g_assert_cmpstr(json_object_get_string_member(m, "input_name"), ==, input_name);
+  since = json_object_get_member(m, "since");
+  if (input == NULL) {
+    g_assert_true(JSON_NODE_HOLDS_NULL(since));
+  } else {
+    g_autoptr(GDateTime) when = g_date_time_new_from_iso8601(json_node_get_string(since), NULL);
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+
+    g_assert_nonnull(when);
+    g_assert_cmpint(g_date_time_difference(now, when), <, 60 * G_TIME_SPAN_SECOND);
+  }
+}
+
 /* The monitor goes to the guest once the guest runs, and back as soon as the stop begins,
  * before the devices go back. */
 static void
@@ -1402,8 +1426,11 @@ test_monitor_start_stop(Fixture *f, gconstpointer data)
   vxm_supervisor_start(sv);
   run_until(sv, VXM_VM_STATE_RUNNING);
   run_until_step(f, "switch-monitor=ok");
+  /* vxm status says where the monitor is, and since when */
+  assert_monitor_status(sv, "guest", "dp1");
   vxm_supervisor_stop(sv, FALSE, -1);
   run_until(sv, VXM_VM_STATE_STOPPED);
+  assert_monitor_status(sv, "host", "hdmi1");
   g_assert_cmpstr(vxm_supervisor_get_failure(sv), ==, NULL);
   calls = calls_joined(f->ops);
   g_assert_cmpstr(calls, ==,

@@ -120,6 +120,103 @@ test_static_on_off(void)
   g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
   status_off = vxm_vfio_static_binding_status(fs, gpu, &error);
   g_assert_false(json_object_get_boolean_member(json_node_get_object(status_off), "enabled"));
+  /* no mountinfo in this tree: a plain root, whose /etc lasts */
+  g_assert_cmpstr(json_object_get_string_member(json_node_get_object(status_off), "kind"), ==,
+                  "lasting");
+  vxm_test_rm_rf(root);
+}
+
+/* mountinfo of Nitrux-like roots: / an overlay with its lower layer read-only at
+ * /media/root-ro and its upper layer on @upper_fs at /media/root-rw */
+static void
+write_overlay_mountinfo(const char *root, const char *upper_fs)
+{
+  g_autofree char *text = g_strdup_printf(
+      "22 1 0:21 / /media/root-ro ro,relatime - ext4 /dev/sda2 ro\n"
+      "23 1 0:22 / /media/root-rw rw,relatime - %s %s rw\n"
+      "24 1 0:23 / / rw,relatime - overlay overlayroot "
+      "rw,lowerdir=/media/root-ro,upperdir=/media/root-rw/overlay,workdir=/media/root-rw/"
+      "overlay-workdir/_\n"
+      "25 24 0:5 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n",
+      upper_fs, g_strcmp0(upper_fs, "tmpfs") == 0 ? "tmpfs-root" : "/dev/sda3");
+
+  vxm_test_write_file(root, "proc/self/mountinfo", text);
+}
+
+/* On an overlay root on tmpfs, on and off write nothing (the boot that would use the file
+ * drops it) and give the steps through the lower layer; status says the running file lasts
+ * until reboot and reads the lower layer's copy for what the next boot does. */
+static void
+test_static_overlay_root(void)
+{
+  g_autofree char *root = make_turing();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(VxmGpu) gpu = find_gpu(fs, "0000:01:00.0");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error_off = NULL;
+  g_autoptr(JsonNode) status = NULL;
+  g_autofree char *path = g_build_filename(root, "etc/modprobe.d/vxm-vfio.conf", NULL);
+  JsonObject *obj;
+
+  write_overlay_mountinfo(root, "tmpfs");
+  vxm_test_write_file(root, "media/root-ro/etc/hostname", "nitrux\n");
+  g_assert_false(vxm_vfio_static_binding_write(fs, gpu, NULL, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_REFUSED);
+  g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+  g_assert_nonnull(strstr(error->message, "nothing written: / is an overlay on tmpfs"));
+  g_assert_nonnull(strstr(error->message, "lasting layer (/media/root-ro)"));
+  g_assert_nonnull(strstr(error->message, "1. sudo overlayroot-chroot"));
+  g_assert_nonnull(strstr(error->message, "/var/log/overlayroot-audit.log"));
+  g_assert_nonnull(
+      strstr(error->message, "2. write /etc/modprobe.d/vxm-vfio.conf there with these lines:\n"));
+  g_assert_nonnull(strstr(
+      error->message, "\n       options vfio-pci ids=10de:1f07,10de:10f9,10de:1ada,10de:1adb\n"));
+  g_assert_nonnull(strstr(error->message, "3. update-initramfs -u, then exit"));
+
+  /* off: the same refusal, with the file left as it was */
+  vxm_test_write_file(root, "etc/modprobe.d/vxm-vfio.conf", "options vfio-pci ids=10de:1f07\n");
+  g_assert_false(vxm_vfio_static_binding_remove(fs, NULL, &error_off));
+  g_assert_error(error_off, VXM_ERROR, VXM_ERROR_REFUSED);
+  g_assert_nonnull(strstr(error_off->message, "2. rm /etc/modprobe.d/vxm-vfio.conf\n"));
+  g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+
+  /* on in the running root, off in the lasting layer: off after the reboot */
+  g_clear_error(&error);
+  status = vxm_vfio_static_binding_status(fs, gpu, &error);
+  g_assert_no_error(error);
+  obj = json_node_get_object(status);
+  g_assert_true(json_object_get_boolean_member(obj, "enabled"));
+  g_assert_cmpstr(json_object_get_string_member(obj, "kind"), ==, "until reboot");
+  g_assert_cmpstr(json_object_get_string_member(obj, "lasting_file"), ==,
+                  "/media/root-ro/etc/modprobe.d/vxm-vfio.conf");
+  g_assert_false(json_object_get_boolean_member(obj, "lasting_enabled"));
+  g_clear_pointer(&status, json_node_unref);
+  vxm_test_write_file(root, "media/root-ro/etc/modprobe.d/vxm-vfio.conf",
+                      "options vfio-pci ids=10de:1f07\n");
+  status = vxm_vfio_static_binding_status(fs, gpu, &error);
+  g_assert_true(json_object_get_boolean_member(json_node_get_object(status), "lasting_enabled"));
+  vxm_test_rm_rf(root);
+}
+
+/* An overlay whose upper layer is on a disk lasts: on writes as on a plain root. */
+static void
+test_static_overlay_on_disk(void)
+{
+  g_autofree char *root = make_turing();
+  g_autoptr(VxmHostfs) fs = vxm_hostfs_new(root);
+  g_autoptr(VxmGpu) gpu = find_gpu(fs, "0000:01:00.0");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) status = NULL;
+  g_autofree char *path = g_build_filename(root, "etc/modprobe.d/vxm-vfio.conf", NULL);
+
+  write_overlay_mountinfo(root, "ext4");
+  g_assert_true(vxm_vfio_static_binding_write(fs, gpu, NULL, &error));
+  g_assert_no_error(error);
+  g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+  status = vxm_vfio_static_binding_status(fs, gpu, &error);
+  g_assert_cmpstr(json_object_get_string_member(json_node_get_object(status), "kind"), ==,
+                  "lasting");
+  g_assert_false(json_object_has_member(json_node_get_object(status), "lasting_file"));
   vxm_test_rm_rf(root);
 }
 
@@ -257,6 +354,9 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/vxm/vfio/static-binding/on-off", test_static_on_off);
   g_test_add_func("/vxm/vfio/static-binding/same-ids-refused", test_static_same_ids_refused);
+  g_test_add_func("/vxm/vfio/static-binding/overlay-root-refused-with-steps",
+                  test_static_overlay_root);
+  g_test_add_func("/vxm/vfio/static-binding/overlay-on-disk-lasts", test_static_overlay_on_disk);
   g_test_add_func("/vxm/vfio/detach/refused-before-any-write", test_refusals);
   return g_test_run();
 }

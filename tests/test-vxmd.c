@@ -1295,6 +1295,58 @@ test_socket_activation(void)
   vxm_test_rm_rf(tmp);
 }
 
+/* Started without systemd (OpenRC): vxmd makes its own socket, 0666 root:root as
+ * vxmd.socket gives it, and a second vxmd on the same root refuses to take it over (the first
+ * keeps serving), where an unlink would have left the first one's clients talking to a vxmd
+ * that does not hold their journals. */
+static void
+test_own_socket_second_refused(void)
+{
+  g_autofree char *vxmd = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+  int status = -1;
+  Host *h;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  g_assert_cmpint(stat(h->socket, &st), ==, 0);
+  g_assert_true(S_ISSOCK(st.st_mode));
+  g_assert_cmpint(st.st_mode & 07777, ==, 0666);
+  g_assert_cmpint(st.st_uid, ==, 0);
+  g_assert_cmpint(st.st_gid, ==, 0);
+
+  vxmd = vxm_test_build_path("src/vxmd");
+  {
+    const char *argv[] = {vxmd, "--root", vxm_simhost_root(h->sim), "--group", group_name, NULL};
+
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, &err, &status, &error));
+  }
+  g_assert_no_error(error);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+  g_assert_nonnull(strstr(err, "another vxmd listens on "));
+  /* the first still answers on its socket (as root: the test's users are not in the group) */
+  {
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    const char hello[] = "{\"vxmd\":1,\"request\":\"hello\"}\n";
+    char buf[512] = {0};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpuint(strlen(h->socket), <, sizeof addr.sun_path);
+    strcpy(addr.sun_path, h->socket);
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof addr), ==, 0);
+    g_assert_cmpint(write(fd, hello, strlen(hello)), ==, (gssize)strlen(hello));
+    g_assert_cmpint(read(fd, buf, sizeof buf - 1), >, 0);
+    g_assert_nonnull(strstr(buf, "\"ok\":true"));
+    close(fd);
+  }
+  host_stop(h);
+}
+
 /* A vxmd that died (SIGKILL) with a VM prepared whose client is gone: the next vxmd recovers
  * that journal as it starts, before it serves anyone, and the host is as it was. */
 static void
@@ -1611,6 +1663,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/hostile/namespaces", test_namespaces);
   g_test_add_func("/vxm/vxmd/start/restart-under-a-running-vm", test_vxmd_restart);
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
+  g_test_add_func("/vxm/vxmd/start/own-socket-second-refused", test_own_socket_second_refused);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
   g_test_add_func("/vxm/vxmd/polkit/sessions", test_polkit_sessions);
   g_test_add_func("/vxm/vxmd/polkit/admin-rules", test_polkit_admin_rules);

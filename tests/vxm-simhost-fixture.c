@@ -354,3 +354,71 @@ vxm_simhost_kill(VxmSimhost *sim, guint pid, GError **error)
 
   return control_write(sim, "kill", text, error);
 }
+
+/* Every file vxm may write on the simulated host, outside the kernel's /sys and /proc (which
+ * vxm_simhost_state() describes as the kernel would): /run (the journal folder, vxmd's
+ * socket), /dev (device nodes, /dev/shm), /etc, /var. One line a file: type, mode, owner and,
+ * for a regular file, its contents' checksum. A folder vxm makes and leaves empty shows. */
+static void
+tree_lines(const char *root, const char *rel, GPtrArray *lines)
+{
+  g_autofree char *path = g_build_filename(root, rel, NULL);
+  g_autoptr(GDir) dir = NULL;
+  struct stat st;
+  const char *name;
+
+  if (lstat(path, &st) != 0)
+    return;
+  if (S_ISREG(st.st_mode)) {
+    g_autofree char *text = NULL;
+    gsize len = 0;
+    g_autofree char *sum = NULL;
+
+    /* device nodes are regular files on the simulated host: their contents are not data */
+    if (g_str_has_prefix(rel, "/dev/") && !g_str_has_prefix(rel, "/dev/shm/"))
+      sum = g_strdup("-");
+    else if (g_file_get_contents(path, &text, &len, NULL))
+      sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)text, len);
+    else
+      sum = g_strdup("unreadable");
+    g_ptr_array_add(lines, g_strdup_printf("file %s %04o %u:%u %s", rel, st.st_mode & 07777,
+                                           st.st_uid, st.st_gid, sum));
+    return;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    g_autofree char *target = g_file_read_link(path, NULL);
+
+    g_ptr_array_add(lines, g_strdup_printf("link %s -> %s", rel, target));
+    return;
+  }
+  g_ptr_array_add(lines, g_strdup_printf("%s %s %04o %u:%u", S_ISDIR(st.st_mode) ? "dir" : "other",
+                                         rel, st.st_mode & 07777, st.st_uid, st.st_gid));
+  if (!S_ISDIR(st.st_mode) || (dir = g_dir_open(path, 0, NULL)) == NULL)
+    return;
+  while ((name = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *child = g_build_filename(rel, name, NULL);
+
+    tree_lines(root, child, lines);
+  }
+}
+
+static int
+compare_lines(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *
+vxm_simhost_writable_tree(VxmSimhost *sim)
+{
+  static const char *const tops[] = {"/run", "/dev", "/etc", "/var", "/tmp"};
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+  GString *out = g_string_new(NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS(tops); i++)
+    tree_lines(vxm_simhost_root(sim), tops[i], lines);
+  g_ptr_array_sort(lines, compare_lines);
+  for (guint i = 0; i < lines->len; i++)
+    g_string_append_printf(out, "%s\n", (char *)lines->pdata[i]);
+  return g_string_free(out, FALSE);
+}

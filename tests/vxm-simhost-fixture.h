@@ -39,6 +39,10 @@ void vxm_simhost_clear_log(VxmSimhost *sim);
 /* .simhost/state: the canonical dump of the mutable host state. */
 char *vxm_simhost_state(VxmSimhost *sim);
 
+/* Every file vxm may write outside the kernel's /sys and /proc (which the state describes):
+ * /run, /dev, /etc, /var, /tmp; one sorted line a file (type, mode, owner, checksum). */
+char *vxm_simhost_writable_tree(VxmSimhost *sim);
+
 /* .simhost/faults: one rule ("write /sys/bus/pci/drivers/nvidia/unbind errno=EBUSY count=1"). */
 gboolean vxm_simhost_add_fault(VxmSimhost *sim, const char *rule,
                                GError **error) G_GNUC_WARN_UNUSED_RESULT;

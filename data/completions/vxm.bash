@@ -8,7 +8,7 @@
 # Options of each command, besides the common --root, --quiet and --help.
 declare -gA _vxm_options=(
   [check]="--gpu --json"
-  [config]="--show --json --set --unset --set-gpu --static-binding"
+  [config]="--show --json --set --unset --set-gpu --static-binding --keys"
   [detach]="--force --timeout --json"
   [display]="--probe --json --monitor --input"
   [fingerprint]="--json"
@@ -63,13 +63,11 @@ declare -gA _vxm_option_values=(
   [--input]="words:dp1|dp2|hdmi1|hdmi2|dvi1|dvi2|vga1"
 )
 
-_vxm_config_keys="gpu.address gpu.rom_file gpu.keep_bound gpu.unbind_timeout memory.size
-memory.hugepages memory.hugepages_fallback memory.hugepages_compact memory.looking_glass cpu.vcpus cpu.threads_per_core
-cpu.cpu_pinning cpu.host_cores disk.path disk.format disk.size media.installer_iso
-media.virtio_iso network.mode network.mac audio.backend security.tpm security.secure_boot
-security.smbios firmware.code firmware.vars_template firmware.descriptor input.inputs
-input.grab_toggle display.monitor display.host_input display.guest_input
-host.shutdown_timeout host.start_timeout host.qemu_binary"
+# The config keys and their fixed values, as vxm itself lists them (`vxm config --keys`: a key,
+# a tab, the values), so the completion follows the binary's key table.
+_vxm_keys() {
+  command vxm config --keys 2>/dev/null
+}
 
 # The VMs: every NAME.conf in $XDG_CONFIG_HOME/vxm/vms.
 _vxm_vms() {
@@ -133,10 +131,25 @@ _vxm_complete_value() {
     _vxm_reply "$cur" "${_vxm_list[@]/#/$lead}"
     ;;
   key)
-    local k keys=()
-    for k in $_vxm_config_keys; do
+    local k v vals line keys=()
+    if [[ $opt == --set && $val == *=* ]]; then
+      # the value after KEY=: the key's fixed values (GPU addresses for gpu.address); KEY may
+      # be a key only one group has
+      k=${val%%=*}
+      while IFS=$'\t' read -r line vals; do
+        [[ $line == "$k" || $line == *".$k" ]] || continue
+        for v in $vals; do keys+=("$lead$k=$v"); done
+        if [[ $line == gpu.address ]]; then
+          while read -r v; do keys+=("$lead$k=$v"); done < <(_vxm_gpus)
+        fi
+        break
+      done < <(_vxm_keys)
+      _vxm_reply "$cur" "${keys[@]}"
+      return
+    fi
+    while IFS=$'\t' read -r k vals; do
       [[ $opt == --set ]] && keys+=("$lead$k=") || keys+=("$lead$k")
-    done
+    done < <(_vxm_keys)
     [[ $opt == --set ]] && compopt -o nospace 2>/dev/null
     _vxm_reply "$cur" "${keys[@]}"
     ;;

@@ -33,14 +33,35 @@ function __vxm_gpus
     end
 end
 
+# The config keys and their fixed values as vxm itself lists them (`vxm config --keys`: a key,
+# a tab, the values), so the completion follows the binary's key table.
 function __vxm_config_keys
-    printf '%s\n' gpu.address gpu.rom_file gpu.keep_bound gpu.unbind_timeout memory.size \
-        memory.hugepages memory.hugepages_fallback memory.hugepages_compact memory.looking_glass cpu.vcpus \
-        cpu.threads_per_core cpu.cpu_pinning cpu.host_cores disk.path disk.format disk.size \
-        media.installer_iso media.virtio_iso network.mode network.mac audio.backend \
-        security.tpm security.secure_boot security.smbios firmware.code firmware.vars_template \
-        firmware.descriptor input.inputs input.grab_toggle display.monitor display.host_input \
-        display.guest_input host.shutdown_timeout host.start_timeout host.qemu_binary
+    command vxm config --keys 2>/dev/null | string replace -r '\t.*' ''
+end
+
+# After --set: KEY= for each key, and once the word has KEY=, KEY's values (GPU addresses for
+# gpu.address); KEY may be a key only one group has.
+function __vxm_config_set
+    set -l word (commandline -ct | string replace -r '^--set=' '')
+    if not string match -q -- '*=*' $word
+        __vxm_config_keys | string replace -r '$' '='
+        return
+    end
+    set -l key (string split -m 1 = -- $word)[1]
+    command vxm config --keys 2>/dev/null | while read -l line
+        set -l parts (string split -m 1 \t -- $line)
+        if test "$parts[1]" = "$key"; or string match -q -- "*.$key" $parts[1]
+            for v in (string split ' ' -- $parts[2])
+                test -n "$v"; and echo $key=$v
+            end
+            if test "$parts[1]" = gpu.address
+                for g in (__vxm_gpus)
+                    echo $key=$g
+                end
+            end
+            break
+        end
+    end
 end
 
 set -l vxm_commands check config detach display fingerprint init inputs list list-gpus monitors reattach recover reset start static-binding status stop version
@@ -84,13 +105,14 @@ complete -c vxm -n "__fish_seen_subcommand_from detach" -l json -d 'Print the ou
 complete -c vxm -n "__fish_seen_subcommand_from config" -a '(__vxm_vms)'
 complete -c vxm -n "__fish_seen_subcommand_from config" -l show -d 'Print every key with what auto becomes'
 complete -c vxm -n "__fish_seen_subcommand_from config" -l json -d 'With --show: print JSON'
-complete -c vxm -n "__fish_seen_subcommand_from config" -l set -x -a '(__vxm_config_keys)=' -d 'Set KEY=VALUE'
+complete -c vxm -n "__fish_seen_subcommand_from config" -l set -x -a '(__vxm_config_set)' -d 'Set KEY=VALUE'
 complete -c vxm -n "__fish_seen_subcommand_from config" -l unset -x -a '(__vxm_config_keys)' -d 'Remove KEY so its default applies'
 complete -c vxm -n "__fish_seen_subcommand_from config" -l set-gpu -x -a '(__vxm_gpus)' -d 'Set the guest GPU'
+complete -c vxm -n "__fish_seen_subcommand_from config" -l keys -d 'List every key and the fixed values it takes'
 complete -c vxm -n "__fish_seen_subcommand_from config" -l static-binding -x -a 'on off' -d 'Bind the guest GPU to vfio-pci at boot'
 
 complete -c vxm -n "__fish_seen_subcommand_from init" -l force -d 'Replace an existing VM'
-complete -c vxm -n "__fish_seen_subcommand_from init" -l set -x -a '(__vxm_config_keys)=' -d 'Set a config key first'
+complete -c vxm -n "__fish_seen_subcommand_from init" -l set -x -a '(__vxm_config_set)' -d 'Set a config key first'
 complete -c vxm -n "__fish_seen_subcommand_from init" -l disk-size -x -d 'Size of the new disk'
 complete -c vxm -n "__fish_seen_subcommand_from init" -l virtio-iso -r -F -d 'virtio-win ISO: URL or file'
 complete -c vxm -n "__fish_seen_subcommand_from init" -l sha256 -x -d 'SHA-256 of the ISO'

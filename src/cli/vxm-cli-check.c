@@ -13,6 +13,7 @@ marker(VxmCheckStatus status, gboolean utf8)
   case VXM_CHECK_STATUS_OK: return utf8 ? "✔" : "ok";
   case VXM_CHECK_STATUS_WARN: return utf8 ? "!" : "!!";
   case VXM_CHECK_STATUS_FAIL: return utf8 ? "✘" : "XX";
+  case VXM_CHECK_STATUS_UNKNOWN: return "??";
   }
   return "?";
 }
@@ -24,6 +25,7 @@ status_sgr(VxmCheckStatus status)
   case VXM_CHECK_STATUS_OK: return "1;32";
   case VXM_CHECK_STATUS_WARN: return "1;33";
   case VXM_CHECK_STATUS_FAIL: return "1;31";
+  case VXM_CHECK_STATUS_UNKNOWN: return "1;34";
   }
   return "0";
 }
@@ -72,7 +74,7 @@ vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv)
   g_autoptr(GPtrArray) results = NULL;
   g_autoptr(VxmVmConfig) config = NULL;
   gboolean utf8 = g_get_charset(NULL);
-  guint counts[3] = {0};
+  guint counts[VXM_CHECK_STATUS_UNKNOWN + 1] = {0};
   int width = 0;
   VxmHostfs *hostfs;
 
@@ -82,7 +84,8 @@ vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv)
                      "group can be passed through, its reset, boot framebuffer and holders, "
                      "UEFI firmware, QEMU, swtpm, memory, the monitor's DDC/CI, a keyboard and "
                      "mouse for the guest, and vxmd for this user. Each failure comes with its "
-                     "fix. Exits 1 when a check fails."))
+                     "fix; a check that could not run says so (??, \"unknown\" in --json) and "
+                     "is neither a pass nor a problem. Exits 1 when a check fails."))
     return VXM_EXIT_USAGE;
   if (argc > 2)
     return vxm_cli_usage_error(cli, "unexpected argument '%s'", argv[2]);
@@ -134,9 +137,15 @@ vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv)
     if (r->fix != NULL)
       g_print("  %*s  fix: %s\n", width, "", r->fix);
   }
-  if (!cli->quiet)
-    g_print("\n%u ok, %u warning%s, %u failed\n", counts[VXM_CHECK_STATUS_OK],
+  if (!cli->quiet) {
+    g_autofree char *unknown =
+        counts[VXM_CHECK_STATUS_UNKNOWN] > 0
+            ? g_strdup_printf(", %u not checked", counts[VXM_CHECK_STATUS_UNKNOWN])
+            : g_strdup("");
+
+    g_print("\n%u ok, %u warning%s, %u failed%s\n", counts[VXM_CHECK_STATUS_OK],
             counts[VXM_CHECK_STATUS_WARN], counts[VXM_CHECK_STATUS_WARN] == 1 ? "" : "s",
-            counts[VXM_CHECK_STATUS_FAIL]);
+            counts[VXM_CHECK_STATUS_FAIL], unknown);
+  }
   return vxm_check_results_passed(results) ? VXM_EXIT_OK : VXM_EXIT_FAILURE;
 }

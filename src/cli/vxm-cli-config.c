@@ -194,10 +194,22 @@ gpu_value(VxmCli *cli, const char *text, char **out, GError **error)
   return TRUE;
 }
 
+/* --keys: what the shell completions offer after --set and --unset, read from the key table so
+ * they never drift from it */
+static void
+print_keys(void)
+{
+  const VxmVmConfigKey *keys = vxm_vm_config_keys();
+
+  for (gsize i = 0; keys[i].group != NULL; i++)
+    g_print("%s.%s\t%s\n", keys[i].group, keys[i].key,
+            keys[i].values != NULL ? keys[i].values : "");
+}
+
 int
 vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
 {
-  gboolean opt_show = FALSE, opt_json = FALSE;
+  gboolean opt_show = FALSE, opt_json = FALSE, opt_keys = FALSE;
   g_auto(GStrv) opt_set = NULL;
   g_auto(GStrv) opt_unset = NULL;
   g_autofree char *opt_gpu = NULL;
@@ -217,6 +229,8 @@ vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
        "Bind the VM's guest GPU to vfio-pci at boot (on) or stop doing so (off); the same as "
        "vxm static-binding",
        "on|off"},
+      {"keys", 0, 0, G_OPTION_ARG_NONE, &opt_keys,
+       "List every key, a tab and the fixed values it takes (for shell completion)", NULL},
       {NULL},
   };
   g_autoptr(GError) error = NULL;
@@ -234,6 +248,12 @@ vxm_cli_cmd_config(VxmCli *cli, int argc, char **argv)
     return vxm_cli_usage_error(cli, "expected at most one VM name, got '%s' and '%s'", argv[1],
                                argv[2]);
   edits = opt_set != NULL || opt_unset != NULL || opt_gpu != NULL;
+  if (opt_keys) {
+    if (argc > 1 || edits || opt_show || opt_json || opt_static != NULL)
+      return vxm_cli_usage_error(cli, "--keys goes alone: it lists the keys of every VM");
+    print_keys();
+    return VXM_EXIT_OK;
+  }
   if (opt_json && edits)
     return vxm_cli_usage_error(cli, "--json goes with --show, not with changes");
   if (opt_static != NULL && g_strcmp0(opt_static, "on") != 0 && g_strcmp0(opt_static, "off") != 0)

@@ -12,6 +12,7 @@ struct _VxmCliProgress {
   GPtrArray *active; /* steps started and not finished, in order */
   char *state;
   char *reason;
+  GHashTable *shown; /* the finished steps' messages printed */
 };
 
 static const struct {
@@ -39,6 +40,12 @@ static const struct {
     {"switch-monitor-back", "switch the monitor back to the host's input"},
     {"stop-swtpm", "stop swtpm"},
 };
+
+gboolean
+vxm_cli_progress_was_shown(VxmCliProgress *progress, const char *line)
+{
+  return progress != NULL && g_hash_table_contains(progress->shown, line);
+}
 
 const char *
 vxm_cli_progress_step_label(const char *step)
@@ -69,6 +76,7 @@ vxm_cli_progress_new(VxmCli *cli)
   progress->live =
       isatty(STDOUT_FILENO) && g_getenv("TERM") != NULL && g_strcmp0(g_getenv("TERM"), "dumb") != 0;
   progress->active = g_ptr_array_new_with_free_func(g_free);
+  progress->shown = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   return progress;
 }
 
@@ -81,6 +89,7 @@ vxm_cli_progress_free(VxmCliProgress *progress)
   g_ptr_array_unref(progress->active);
   g_free(progress->state);
   g_free(progress->reason);
+  g_hash_table_unref(progress->shown);
   g_free(progress);
 }
 
@@ -139,6 +148,8 @@ step_event(VxmCliProgress *progress, JsonObject *event)
   }
   remove_active(progress, step);
   vxm_cli_progress_clear(progress);
+  if (message != NULL)
+    g_hash_table_add(progress->shown, g_strdup(message));
   /* off a terminal the words differ in length: padded, so the columns still line up */
   if (g_strcmp0(status, "ok") == 0)
     mark = vxm_cli_colored(progress->cli, "1;32", progress->live ? "✔" : "ok     ");

@@ -26,6 +26,10 @@ void vxm_cli_progress_clear(VxmCliProgress *progress);
 const char *vxm_cli_progress_get_state(VxmCliProgress *progress);
 const char *vxm_cli_progress_get_reason(VxmCliProgress *progress);
 
+/* TRUE when a finished step's line already said @line: the summary after the steps (the
+ * restorations) prints each fact once. */
+gboolean vxm_cli_progress_was_shown(VxmCliProgress *progress, const char *line);
+
 /* "give the GPU to vfio-pci" for "detach-gpu": a step's name for people. */
 const char *vxm_cli_progress_step_label(const char *step);
 

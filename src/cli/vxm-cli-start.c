@@ -131,7 +131,8 @@ refuse_known(VxmHostfs *hostfs, const VxmVmConfig *config, VxmGpu *gpu, GError *
       return FALSE;
     if (holders->len > 0) {
       g_autofree char *who = vxm_pci_holders_describe(holders);
-      g_autofree char *advice = vxm_pci_holders_advice(holders);
+      g_autofree char *advice =
+          vxm_pci_holders_advice(hostfs, vxm_pci_device_get_address(dev), holders);
 
       g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
                   "refusing to start VM %s: %u process%s hold%s its guest GPU %s: %s; %s",
@@ -582,7 +583,7 @@ decide_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in, 
     g_autofree char *other = elsewhere(pools, &c[0], facts->gpu_numa_node);
     g_autofree char *size = vxm_hugepage_size_to_string(c[0].page_size);
 
-    if (c[0].available >= c[0].pages) {
+    if (vxm_hugepages_planned(c, n) == 0) {
       alt = &c[1];
       in->hugepages_why = g_strdup_printf("hugepages = auto: %s pages, %s has %" G_GUINT64_FORMAT
                                           " free (the guest needs %" G_GUINT64_FORMAT ")",
@@ -1028,8 +1029,13 @@ supervise(VxmCli *cli, VxmHostfs *hostfs, VxmSupervisorPlan *plan_in, int progre
     GPtrArray *restored = vxm_supervisor_get_restored(sv);
 
     vxm_cli_progress_clear(printer);
-    for (guint i = 0; i < restored->len && !cli->quiet; i++)
-      g_print("  restored: %s\n", (char *)g_ptr_array_index(restored, i));
+    /* what a step's line already said is not said again */
+    for (guint i = 0; i < restored->len && !cli->quiet; i++) {
+      const char *line = g_ptr_array_index(restored, i);
+
+      if (!vxm_cli_progress_was_shown(printer, line))
+        g_print("  restored: %s\n", line);
+    }
   }
   if (state == VXM_VM_STATE_FAILED) {
     g_printerr("vxm start: VM %s failed: %s\n  (supervisor log: %s)\n", name,

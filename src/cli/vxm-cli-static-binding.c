@@ -75,6 +75,23 @@ vxm_cli_cmd_static_binding(VxmCli *cli, int argc, char **argv)
               json_object_get_boolean_member(obj, "in_effect")
                   ? "in effect: every device is on vfio-pci"
                   : "not in effect yet: run update-initramfs -u and reboot");
+    if (json_object_has_member(obj, "lasting_file")) {
+      JsonNode *lasting = json_object_get_member(obj, "lasting_enabled");
+
+      g_print("  until reboot: / is an overlay that the next boot discards; the next boot reads "
+              "%s, which %s\n",
+              json_object_get_string_member(obj, "lasting_file"),
+              JSON_NODE_HOLDS_NULL(lasting) ? "is not visible here (the lower layer)"
+              : json_node_get_boolean(lasting)
+                  ? "has it: static binding is on after the reboot"
+                  : "does not exist: static binding is off after the reboot");
+    } else if (g_strcmp0(json_object_get_string_member(obj, "kind"), "lasting") != 0) {
+      g_print("  until reboot: / is an overlay that the next boot discards; change it in the "
+              "lasting layer (sudo overlayroot-chroot)\n");
+    } else {
+      g_print("  lasting: %s is on the root file system the next boot reads\n",
+              VXM_VFIO_STATIC_CONF);
+    }
   }
   goto out;
 fail:

@@ -287,6 +287,7 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
   set_null_member(status, "hugepages");
   set_null_member(status, "memlock");
   set_null_member(status, "pinning");
+  set_null_member(status, "monitor");
   if (!json_object_has_member(status, "granted_nodes"))
     json_object_set_array_member(status, "granted_nodes", json_array_new());
   if (!json_object_has_member(status, "inputs"))
@@ -363,6 +364,38 @@ print_pid(GString *line, JsonObject *obj, const char *member, const char *label)
   if (node != NULL && JSON_NODE_HOLDS_VALUE(node))
     g_string_append_printf(line, "%s%s %" G_GINT64_FORMAT, line->len > 0 ? ", " : "", label,
                            json_node_get_int(node));
+}
+
+/* The monitor's input as vxm switched it, and since when (local time). */
+static void
+print_monitor(JsonObject *vm)
+{
+  JsonNode *node = json_object_get_member(vm, "monitor");
+  JsonObject *m;
+  const char *input, *since;
+  g_autoptr(GDateTime) when = NULL;
+  g_autoptr(GDateTime) local = NULL;
+  g_autofree char *when_text = NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node))
+    return;
+  m = json_node_get_object(node);
+  input = member_or(m, "input", NULL);
+  since = member_or(m, "since", NULL);
+  if (since != NULL && (when = g_date_time_new_from_iso8601(since, NULL)) != NULL) {
+    local = g_date_time_to_local(when);
+    when_text = g_date_time_format(local, "%Y-%m-%d %H:%M:%S");
+  }
+  if (input == NULL)
+    g_print("  monitor: %s, not switched yet%s\n", member_or(m, "spec", "?"),
+            json_object_get_boolean_member_with_default(m, "switching", FALSE)
+                ? " (switching to the guest's input)"
+                : "");
+  else
+    g_print("  monitor: %s, on the %s's input (%s) since %s%s\n", member_or(m, "spec", "?"), input,
+            member_or(m, "input_name", "?"), when_text != NULL ? when_text : since,
+            json_object_get_boolean_member_with_default(m, "switching", FALSE) ? " (switching)"
+                                                                               : "");
 }
 
 /* Issue 5/7: what the running VM holds, from the supervisor's status. */
@@ -514,8 +547,10 @@ print_vm(VxmCli *cli, JsonObject *vm)
   if (pids->len > 0)
     g_print("  pids: %s\n", pids->str);
   if (g_strcmp0(state, "running") == 0 || g_strcmp0(state, "starting") == 0 ||
-      g_strcmp0(state, "stopping") == 0)
+      g_strcmp0(state, "stopping") == 0) {
     print_resources(vm);
+    print_monitor(vm);
+  }
   if (member_or(vm, "gpu", NULL) != NULL)
     g_print("  GPU %s\n", member_or(vm, "gpu", NULL));
   if (devices != NULL && JSON_NODE_HOLDS_ARRAY(devices)) {

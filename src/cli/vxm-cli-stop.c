@@ -135,8 +135,13 @@ vxm_cli_cmd_stop(VxmCli *cli, int argc, char **argv)
                failed ? json_object_get_string_member_with_default(status, "reason", "?") : NULL);
     return failed ? VXM_EXIT_FAILURE : VXM_EXIT_OK;
   }
-  for (guint i = 0; restored != NULL && i < json_array_get_length(restored) && !cli->quiet; i++)
-    g_print("  restored: %s\n", json_array_get_string_element(restored, i));
+  /* what a step's line already said is not said again */
+  for (guint i = 0; restored != NULL && i < json_array_get_length(restored) && !cli->quiet; i++) {
+    const char *line = json_array_get_string_element(restored, i);
+
+    if (!vxm_cli_progress_was_shown(printer, line))
+      g_print("  restored: %s\n", line);
+  }
   if (g_strcmp0(state, "failed") == 0) {
     const char *reason = json_object_get_string_member_with_default(status, "reason", "?");
     g_autofree char *log = vxm_vm_paths_display(paths->vxm_log);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -227,4 +228,22 @@ vxm_closest_word(const char *word, const char *const *candidates, gsize n)
   if (best == NULL || best_d > MAX(2u, (guint)strlen(word) / 3))
     return NULL;
   return best;
+}
+
+gboolean
+vxm_pidfd_is_alive(int pidfd)
+{
+  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  int ready;
+
+  do
+    ready = poll(&p, 1, 0);
+  while (ready < 0 && errno == EINTR);
+  if (ready < 0)
+    return FALSE;
+  if (ready > 0) {
+    errno = (p.revents & POLLNVAL) != 0 ? EBADF : ESRCH;
+    return FALSE;
+  }
+  return TRUE;
 }

@@ -21,6 +21,12 @@ vxm_close_fdp(int *fd)
 /* An int file descriptor closed when it goes out of scope. */
 #define vxm_autofd __attribute__((cleanup(vxm_close_fdp)))
 
+/* Whether the process of @pidfd still runs: poll(2) on the pidfd (readable once the process
+ * has exited), which needs no right over the process, unlike pidfd_send_signal(2) with signal
+ * 0 (EPERM for another uid's process without CAP_KILL, which vxmd does not keep). FALSE with
+ * errno ESRCH when it has exited, or poll's errno when the poll failed. */
+gboolean vxm_pidfd_is_alive(int pidfd);
+
 /* Strict number parsing: the whole string, no sign for unsigned, no overflow. */
 gboolean vxm_parse_int64(const char *text, guint base, gint64 *out);
 gboolean vxm_parse_uint64(const char *text, guint base, guint64 *out);

@@ -1,4 +1,6 @@
 /* vxm check: the `monitor` check (DDC/CI is optional: problems are warnings, never failures). */
+#include <unistd.h>
+
 #include "display/vxm-display.h"
 #include "display/vxm-drm-connector.h"
 #include "host/vxm-check.h"
@@ -48,9 +50,12 @@ vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result)
       found = c;
   }
   if (found == NULL) {
+    /* as root the EDIDs were readable already: only the module can be missing */
     vxm_check_result_set(result, VXM_CHECK_STATUS_WARN,
-                         "load i2c-dev (modprobe i2c-dev) and run vxm check as root, so the bus "
-                         "can be found by its EDID",
+                         geteuid() == 0 ? "load i2c-dev (modprobe i2c-dev), so the bus can be "
+                                          "found by its EDID"
+                                        : "load i2c-dev (modprobe i2c-dev) and run vxm check as "
+                                          "root, so the bus can be found by its EDID",
                          "monitor %s has no DDC bus on the host GPU's connectors", identity);
     return;
   }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-host-system.h"
 #include "helper/vxm-check-vxmd.h"
 #include "helper/vxm-helper-client.h"
 #include "host/vxm-check.h"
@@ -115,16 +116,22 @@ vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const cha
     return;
   }
   if (!vxm_helper_client_call(hostfs, &hello, -1, NULL, &answer, &error)) {
-    if (g_error_matches(error, VXM_ERROR, VXM_ERROR_NOT_FOUND))
-      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
-                           "sudo systemctl enable --now vxmd.socket (systemd starts vxmd when "
-                           "vxm first asks)",
+    g_autofree char *enable = vxm_host_system_vxmd_enable_command(hostfs);
+    g_autofree char *logs = vxm_host_system_vxmd_log_hint(hostfs);
+    g_autofree char *restart = vxm_host_system_vxmd_restart_command(hostfs);
+
+    if (g_error_matches(error, VXM_ERROR, VXM_ERROR_NOT_FOUND)) {
+      fix = g_strdup_printf("%s (%s)", enable,
+                            vxm_host_system_get_init(hostfs) == VXM_HOST_INIT_SYSTEMD
+                                ? "systemd starts vxmd when vxm first asks"
+                                : "vxmd then runs from every boot");
+      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix,
                            "vxmd is not running: nothing answers at %s", socket);
-    else
-      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
-                           "see what vxmd says: journalctl -u vxmd; then sudo systemctl restart "
-                           "vxmd.socket",
-                           "vxmd at %s did not answer: %s", socket, error->message);
+    } else {
+      fix = g_strdup_printf("see what vxmd says: %s; then %s", logs, restart);
+      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, fix, "vxmd at %s did not answer: %s",
+                           socket, error->message);
+    }
     return;
   }
   vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,

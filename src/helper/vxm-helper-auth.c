@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-util.h"
 #include "journal/vxm-journal-owner.h"
 
 #ifndef SO_PEERPIDFD
@@ -53,7 +54,8 @@ vxm_helper_caller_init(VxmHelperCaller *caller, VxmHostfs *proc_fs, int fd, GErr
     g_prefix_error(error, "process %d that connected is gone: ", (int)caller->pid);
     return FALSE;
   }
-  if (caller->pidfd >= 0 && syscall(SYS_pidfd_send_signal, caller->pidfd, 0, NULL, 0) != 0) {
+  /* poll, not signal 0: that needs CAP_KILL for another uid's process, which vxmd lacks */
+  if (caller->pidfd >= 0 && !vxm_pidfd_is_alive(caller->pidfd)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
                 "process %d that connected exited before vxmd could look at it", (int)caller->pid);
     return FALSE;
@@ -167,7 +169,7 @@ caller_unchanged(VxmHostfs *proc_fs, const VxmHelperCaller *caller)
   guint64 now = 0;
 
   if (caller->pidfd >= 0)
-    return syscall(SYS_pidfd_send_signal, caller->pidfd, 0, NULL, 0) == 0;
+    return vxm_pidfd_is_alive(caller->pidfd);
   return vxm_process_get_start_time(proc_fs, caller->pid, &now, NULL) && now == caller->start_time;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-host-system.h"
 #include "common/vxm-util.h"
 
 static int
@@ -27,12 +28,12 @@ connect_vxmd(VxmHostfs *hostfs, GError **error)
   if (ret != 0) {
     int e = errno;
 
-    if (e == ENOENT || e == ECONNREFUSED)
+    if (e == ENOENT || e == ECONNREFUSED) {
+      g_autofree char *enable = vxm_host_system_vxmd_enable_command(hostfs);
+
       g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
-                  "vxmd is not running (nothing listens on %s): start it with "
-                  "`sudo systemctl enable --now vxmd.socket`",
-                  path);
-    else if (e == EACCES || e == EPERM)
+                  "vxmd is not running (nothing listens on %s): start it with `%s`", path, enable);
+    } else if (e == EACCES || e == EPERM)
       g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
                   "you may not use vxmd (%s is for group vxm): add yourself with "
                   "`sudo usermod -aG vxm $USER`, then log out and in again",
@@ -98,9 +99,11 @@ vxm_helper_client_call(VxmHostfs *hostfs, const VxmHelperRequest *req, int pass_
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
+      g_autofree char *logs = vxm_host_system_vxmd_log_hint(hostfs);
+
       g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
-                  "vxmd closed the connection without answering %s: see journalctl -u vxmd",
-                  vxm_helper_op_to_string(req->op));
+                  "vxmd closed the connection without answering %s: see %s",
+                  vxm_helper_op_to_string(req->op), logs);
       return FALSE;
     }
     g_byte_array_append(buf, (const guint8 *)data, (guint)n);

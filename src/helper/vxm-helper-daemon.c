@@ -866,7 +866,7 @@ raise_memlock(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GP
                 "raise-memlock: the fd passed is not a pidfd (pidfd_open(2) the process)");
     return FALSE;
   }
-  if (pid < 0 || syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0) {
+  if (pid < 0 || !vxm_pidfd_is_alive(pidfd)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
                 "raise-memlock: the process of that pidfd has exited: nothing raised");
     return FALSE;
@@ -1544,23 +1544,38 @@ vxm_helper_daemon_listen(VxmHelperDaemon *self, int fd, GError **error)
   if (fd < 0) {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     g_autofree char *dir = vxm_hostfs_path(self->hostfs, VXM_HOST_RUN_VXM);
+    g_autofree char *path = g_build_filename(dir, VXM_HELPER_SOCKET_NAME, NULL);
     vxm_autofd int s = -1;
 
-    self->socket_path = g_build_filename(dir, VXM_HELPER_SOCKET_NAME, NULL);
-    if (strlen(self->socket_path) >= sizeof addr.sun_path) {
-      g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, "socket path %s is too long",
-                  self->socket_path);
+    if (strlen(path) >= sizeof addr.sun_path) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, "socket path %s is too long", path);
       return FALSE;
     }
     if (g_mkdir_with_parents(dir, 0755) != 0) {
       vxm_error_set_from_errno(error, errno, "cannot create %s", dir);
       return FALSE;
     }
-    strcpy(addr.sun_path, self->socket_path);
-    unlink(self->socket_path);
+    strcpy(addr.sun_path, path);
+    /* a socket someone answers on is another vxmd's: taking its path would leave its clients
+     * with a vxmd that does not hold their journals */
     s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        chmod(self->socket_path, 0666) != 0 || listen(s, 64) != 0) {
+    if (s >= 0 && connect(s, (struct sockaddr *)&addr, sizeof addr) == 0) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                  "another vxmd listens on %s: stop it first (or let it serve)", path);
+      return FALSE;
+    }
+    if (s >= 0)
+      close(s);
+    unlink(path);
+    s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
+      vxm_error_set_from_errno(error, errno, "cannot listen on %s", path);
+      return FALSE;
+    }
+    /* ours from here: removed when vxmd ends (only then: never another vxmd's) */
+    self->socket_path = g_steal_pointer(&path);
+    /* anyone may connect (as with vxmd.socket): vxmd authorises each request itself */
+    if (chmod(self->socket_path, 0666) != 0 || listen(s, 64) != 0) {
       vxm_error_set_from_errno(error, errno, "cannot listen on %s", self->socket_path);
       return FALSE;
     }

@@ -8,6 +8,8 @@
 #include <locale.h>
 #include <signal.h>
 
+#include "common/vxm-host-system.h"
+#include "helper/vxm-helper-caps.h"
 #include "helper/vxm-helper-daemon.h"
 #include "vxm-config.h"
 
@@ -54,7 +56,16 @@ main(int argc, char **argv)
     return 0;
   }
   if (geteuid() != 0) {
-    g_printerr("vxmd: must run as root (it is started by systemd: systemctl start vxmd.socket)\n");
+    g_autoptr(VxmHostfs) hostfs = vxm_hostfs_new(root);
+    g_autofree char *enable = vxm_host_system_vxmd_enable_command(hostfs);
+
+    g_printerr("vxmd: must run as root (the init starts it: %s)\n", enable);
+    return 1;
+  }
+  /* the same capabilities whether systemd (the unit's bounding set), OpenRC or a test
+   * started it */
+  if (!vxm_helper_limit_capabilities(&error)) {
+    g_printerr("vxmd: %s\n", error->message);
     return 1;
   }
   options.root = root;

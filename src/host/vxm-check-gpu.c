@@ -3,9 +3,13 @@
  * it. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/vxm-util.h"
 #include "pci/vxm-pci-holders.h"
+#include "supervisor/vxm-host-ops-local.h"
+#include "vm/vxm-vm-lock.h"
+#include "vm/vxm-vm-paths.h"
 #include "vxm-check.h"
 
 #define NO_GUEST_GPU "skipped: no guest GPU to check (see the guest-gpu check)"
@@ -202,7 +206,7 @@ vxm_check_framebuffer(VxmCheckContext *ctx, VxmCheckResult *result)
   }
   label = guest_label(gpu);
   if (!vxm_hostfs_read_file(hostfs, VXM_HOST_PROC_IOMEM, &iomem, NULL, &error)) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+    vxm_check_result_set(result, VXM_CHECK_STATUS_UNKNOWN, NULL,
                          "cannot tell whether a boot framebuffer sits in %s's memory: %s", label,
                          error->message);
     return;
@@ -243,10 +247,18 @@ vxm_check_framebuffer(VxmCheckContext *ctx, VxmCheckResult *result)
     }
   }
   if (all_zero) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
-                         "cannot tell whether a boot framebuffer sits in %s's memory: %s hides "
-                         "addresses from users other than root (run vxm check as root to see)",
-                         label, VXM_HOST_PROC_IOMEM);
+    /* the kernel shows the addresses to root (CAP_SYS_ADMIN) only */
+    if (geteuid() != 0)
+      vxm_check_result_set(result, VXM_CHECK_STATUS_UNKNOWN, "run vxm check as root to see",
+                           "cannot tell whether a boot framebuffer sits in %s's memory: %s "
+                           "hides addresses from users other than root",
+                           label, VXM_HOST_PROC_IOMEM);
+    else
+      vxm_check_result_set(result, VXM_CHECK_STATUS_UNKNOWN, NULL,
+                           "cannot tell whether a boot framebuffer sits in %s's memory: every "
+                           "address in %s reads as zero, even to root (a kernel that hides "
+                           "them: kptr_restrict, lockdown)",
+                           label, VXM_HOST_PROC_IOMEM);
     return;
   }
   if (found->len == 0) {
@@ -281,6 +293,44 @@ vxm_check_framebuffer(VxmCheckContext *ctx, VxmCheckResult *result)
   }
 }
 
+/* Who other than the VM being checked holds @address: another VM configured with it that is
+ * running (its lock), or a journal (another VM's run, vxm detach, a keep_bound, a crash), as
+ * the supervisor asks before its first host change. NULL when nobody (or the journals cannot be
+ * read: the process scan below still looks). */
+static char *
+vm_holding(VxmCheckContext *ctx, const char *address)
+{
+  const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+  const char *self = config != NULL ? config->name : NULL;
+  g_autofree char *dir_path = vxm_vm_paths_config_dir();
+  g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+  g_autoptr(VxmHostOps) ops = NULL;
+  const char *entry;
+
+  while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *name = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(VxmVmConfig) other = NULL;
+    g_autoptr(VxmVmPaths) other_paths = NULL;
+
+    if (!g_str_has_suffix(entry, ".conf"))
+      continue;
+    name = g_strndup(entry, strlen(entry) - strlen(".conf"));
+    if (g_strcmp0(name, self) == 0 || !vxm_vm_name_validate(name, -1, NULL))
+      continue;
+    path = g_build_filename(dir_path, entry, NULL);
+    other = vxm_vm_config_load_file(name, path, NULL);
+    if (other == NULL || g_strcmp0(other->gpu, address) != 0)
+      continue;
+    other_paths = vxm_vm_paths_new(name, NULL);
+    if (other_paths != NULL && vxm_vm_is_running(other_paths))
+      return g_strdup_printf("VM %s is running with the same GPU %s: stop it first (vxm stop %s)",
+                             name, address, name);
+  }
+  ops = vxm_host_ops_local_new(vxm_check_context_get_hostfs(ctx));
+  return vxm_host_ops_gpu_holder(ops, self, address, NULL);
+}
+
 void
 vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result)
 {
@@ -311,25 +361,44 @@ vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result)
       }
     }
   }
+  /* another VM (running, or left on vfio-pci), vxm detach or a keep_bound: what vxm start asks
+   * before it changes anything */
+  {
+    g_autofree char *holder = vm_holding(ctx, vxm_gpu_get_address(gpu));
+
+    if (holder != NULL) {
+      vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL,
+                           "free it as the line above says (vxm status NAME shows what a VM "
+                           "holds), then run vxm check again",
+                           "vxm start would refuse: %s", holder);
+      return;
+    }
+  }
   holders = vxm_pci_holders_scan(vxm_check_context_get_hostfs(ctx), vxm_gpu_get_address(gpu),
                                  &unreadable, &error);
   if (holders == NULL) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, NULL,
+    vxm_check_result_set(result, VXM_CHECK_STATUS_UNKNOWN, NULL,
                          "cannot tell which processes hold %s: %s", label, error->message);
     return;
   }
   if (holders->len > 0) {
     g_autofree char *who = vxm_pci_holders_describe(holders);
-    g_autofree char *advice = vxm_pci_holders_advice(holders);
+    g_autofree char *advice = vxm_pci_holders_advice(vxm_check_context_get_hostfs(ctx),
+                                                     vxm_gpu_get_address(gpu), holders);
 
     vxm_check_result_set(result, VXM_CHECK_STATUS_FAIL, advice,
                          "processes hold %s, so vxm start would refuse to take it: %s", label, who);
     return;
   }
-  if (unreadable > 0)
+  if (unreadable > 0 && geteuid() != 0)
     vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
                          "no process of yours holds %s (%u processes of other users could not "
                          "be looked at; run vxm check as root to see them)",
+                         label, unreadable);
+  else if (unreadable > 0)
+    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+                         "no process holds %s (%u processes could not be looked at: they ended "
+                         "while being read)",
                          label, unreadable);
   else
     vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL, "no process holds %s", label);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "common/vxm-host-system.h"
 #include "common/vxm-util.h"
 #include "pci/vxm-gpu.h"
 #include "vxm-check.h"
@@ -43,16 +44,35 @@ read_cmdline(VxmHostfs *hostfs)
 char *
 vxm_check_how_to_add_kernel_params(VxmHostfs *hostfs, const char *params)
 {
+  g_autofree char *how = NULL;
+  g_autofree char *lasting = NULL;
+  const char *file;
+
   if (vxm_hostfs_exists(hostfs, VXM_HOST_ETC_DEFAULT_GRUB) ||
-      !vxm_hostfs_exists(hostfs, VXM_HOST_ETC_KERNEL_CMDLINE))
-    return g_strdup_printf(
+      !vxm_hostfs_exists(hostfs, VXM_HOST_ETC_KERNEL_CMDLINE)) {
+    file = VXM_HOST_ETC_DEFAULT_GRUB;
+    how = g_strdup_printf(
         "add %s to GRUB_CMDLINE_LINUX_DEFAULT in %s, run 'sudo update-grub' and reboot "
         "(with systemd-boot instead: add them to %s, or run 'sudo kernelstub -a \"%s\"' on "
         "Pop!_OS-style systems, then reboot)",
         params, VXM_HOST_ETC_DEFAULT_GRUB, VXM_HOST_ETC_KERNEL_CMDLINE, params);
-  return g_strdup_printf("add %s to %s (or run 'sudo kernelstub -a \"%s\"' where kernelstub "
-                         "manages it), update the boot entries and reboot",
-                         params, VXM_HOST_ETC_KERNEL_CMDLINE, params);
+  } else {
+    file = VXM_HOST_ETC_KERNEL_CMDLINE;
+    how = g_strdup_printf("add %s to %s (or run 'sudo kernelstub -a \"%s\"' where kernelstub "
+                          "manages it), update the boot entries and reboot",
+                          params, VXM_HOST_ETC_KERNEL_CMDLINE, params);
+  }
+  /* an immutable root drops an edit of /etc/default/grub at the reboot it needs */
+  if (vxm_host_system_change_is_volatile(hostfs, file)) {
+    g_autofree char *inside =
+        g_strdup_printf("add %s to %s and update the boot entries (update-grub)", params, file);
+
+    lasting = vxm_host_system_lasting_steps(hostfs, inside);
+    return g_strdup_printf("%s, then reboot (an edit of %s in the running system is lost at "
+                           "that reboot)",
+                           lasting, file);
+  }
+  return g_steal_pointer(&how);
 }
 
 void

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "common/vxm-util.h"
+#include "memory/vxm-hugepage-pools.h"
+#include "memory/vxm-hugepages.h"
 #include "memory/vxm-meminfo.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-qemu-caps.h"
@@ -152,36 +154,35 @@ vxm_check_swtpm(VxmCheckContext *ctx, VxmCheckResult *result)
   }
 }
 
-/* A count of the host's pool of @size_kib pages (@attr: nr_hugepages, free_hugepages,
- * resv_hugepages), 0 when it has none. */
-static guint64
-hugepages_count(VxmHostfs *hostfs, guint size_kib, const char *attr)
+/* What vxm start would plan for @guest bytes: the hugepage candidates and the one it picks,
+ * from the same functions its plan uses. Returns the number of candidates (-1 with @error, 0
+ * with @out_note for normal memory). */
+static gint
+hugepages_plan(VxmCheckContext *ctx, guint64 guest, VxmHugepagesCandidate c[2], char **out_note,
+               GError **error)
 {
-  g_autofree char *path =
-      g_strdup_printf("%s/hugepages-%ukB/%s", VXM_HOST_SYS_HUGEPAGES, size_kib, attr);
-  guint64 n = 0;
+  const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
+  VxmGpu *gpu = vxm_check_context_get_guest(ctx);
+  gint node = gpu != NULL ? vxm_pci_device_get_numa_node(vxm_gpu_get_device(gpu)) : -1;
+  g_autoptr(VxmHugepagePools) pools = NULL;
+  VxmHugepagesRequest req;
 
-  if (!vxm_hostfs_read_attr_uint64(hostfs, path, 10, &n, NULL))
-    return 0;
-  return n;
+  if (config != NULL)
+    vxm_hugepages_request_from_config(&req, config, node);
+  else {
+    vxm_hugepages_request_init(&req);
+    req.node = node;
+  }
+  pools = vxm_hugepage_pools_read(vxm_check_context_get_hostfs(ctx), error);
+  if (pools == NULL)
+    return -1;
+  return vxm_hugepages_candidates(pools, guest, &req, c, out_note, error);
 }
 
-static guint64
-hugepages_reserved(VxmHostfs *hostfs, guint size_kib)
+static char *
+pool_text(const VxmHugepagesCandidate *c)
 {
-  return hugepages_count(hostfs, size_kib, "nr_hugepages");
-}
-
-/* What vxm start takes from the host's free memory for @guest bytes of 2 MiB pages: the
- * pool grows only by what its free, unclaimed pages do not already cover. */
-static guint64
-hugepages_2m_to_reserve(VxmHostfs *hostfs, guint64 guest)
-{
-  guint64 free_pages = hugepages_count(hostfs, 2048, "free_hugepages");
-  guint64 resv = hugepages_count(hostfs, 2048, "resv_hugepages");
-  guint64 have = (free_pages > resv ? free_pages - resv : 0) * (2 << 20);
-
-  return guest > have ? guest - have : 0;
+  return c->node >= 0 ? g_strdup_printf(" on NUMA node %d", c->node) : g_strdup("");
 }
 
 void
@@ -194,23 +195,27 @@ vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result)
   g_autofree char *total_text = NULL;
   g_autofree char *guest_text = NULL;
   g_autofree char *pages_note = NULL;
+  g_autofree char *where = NULL;
   g_autoptr(GError) error = NULL;
+  VxmHugepagesCandidate c[2];
+  const VxmHugepagesCandidate *plan;
   guint64 total = 0;
   guint64 guest;
-  guint64 gib_pages, gib_needed;
   guint64 available = 0;
+  guint64 to_reserve;
+  gint n;
 
   if (!vxm_hostfs_read_file(hostfs, VXM_HOST_PROC_MEMINFO, &meminfo, NULL, &error) ||
       !vxm_meminfo_parse(meminfo, "MemTotal", &total)) {
-    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, NULL,
+    vxm_check_result_set(result, VXM_CHECK_STATUS_UNKNOWN, NULL,
                          "cannot tell how much memory the host has: %s",
                          error != NULL ? error->message : "no MemTotal in " VXM_HOST_PROC_MEMINFO);
     return;
   }
   if (config != NULL && config->memory_bytes > 0)
     guest = config->memory_bytes;
-  else /* auto: half the host's RAM, at most 16 GiB, at least 4 GiB */
-    guest = CLAMP(total / 2, VXM_VM_MEMORY_MIN, VXM_VM_MEMORY_AUTO_MAX);
+  else
+    guest = vxm_vm_config_auto_memory(total);
   total_text = vxm_format_bytes(total);
   guest_text = vxm_format_bytes(guest);
 
@@ -232,73 +237,91 @@ vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result)
     return;
   }
 
-  gib_pages = hugepages_reserved(hostfs, 1048576);
-  gib_needed = (guest + GIB - 1) / GIB;
+  if (hugepages == VXM_VM_HUGEPAGES_OFF) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+                         "the host has %s of RAM: enough for the guest's %s and 2 GiB for the "
+                         "host; hugepages are off",
+                         total_text, guest_text);
+    return;
+  }
+  n = hugepages_plan(ctx, guest, c, &pages_note, &error);
+  if (n < 0) {
+    g_autofree char *fix =
+        hugepages == VXM_VM_HUGEPAGES_AUTO
+            ? NULL
+            : g_strdup_printf("vxm config %s --set hugepages=auto", vm_name(ctx));
+
+    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, fix,
+                         "the host has %s of RAM, enough for the guest's %s, but %s", total_text,
+                         guest_text, error->message);
+    return;
+  }
+  if (n == 0) {
+    vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
+                         "the host has %s of RAM: enough for the guest's %s and 2 GiB for the "
+                         "host; %s",
+                         total_text, guest_text, pages_note);
+    return;
+  }
+  plan = &c[vxm_hugepages_planned(c, n)];
+  where = pool_text(plan);
+  to_reserve = (plan->pages - MIN(plan->available, plan->pages)) * plan->page_size;
+
+  /* 1 GiB pages asked for by name, short: they usually have to be reserved at boot */
+  if (hugepages == VXM_VM_HUGEPAGES_1G && to_reserve > 0) {
+    g_autofree char *params = g_strdup_printf(
+        "default_hugepagesz=1G hugepagesz=1G hugepages=%" G_GUINT64_FORMAT, plan->pages);
+    g_autofree char *how = vxm_check_how_to_add_kernel_params(hostfs, params);
+    g_autofree char *fix = g_strdup_printf(
+        "1 GiB pages usually have to be reserved at boot: %s; or use 2 MiB pages: vxm "
+        "config %s --set hugepages=2M",
+        how, vm_name(ctx));
+
+    vxm_check_result_set(
+        result, VXM_CHECK_STATUS_WARN, fix,
+        "the host has %s of RAM, enough for the guest's %s, but only %" G_GUINT64_FORMAT
+        " of the %" G_GUINT64_FORMAT " 1 GiB hugepages it asks for are free%s",
+        total_text, guest_text, MIN(plan->available, plan->pages), plan->pages, where);
+    return;
+  }
   /* Reserving hugepages cannot take memory that programs use (MemAvailable already counts the
    * caches vxm start drops): say so now rather than after a failed reservation at start. */
-  if (hugepages == VXM_VM_HUGEPAGES_2M ||
-      (hugepages == VXM_VM_HUGEPAGES_AUTO && gib_pages < gib_needed)) {
-    guint64 to_reserve = hugepages_2m_to_reserve(hostfs, guest);
+  if (to_reserve > 0 && vxm_meminfo_parse(meminfo, "MemAvailable", &available) &&
+      available < to_reserve) {
+    g_autofree char *available_text = vxm_format_bytes(available);
+    g_autofree char *reserve_text = vxm_format_bytes(to_reserve);
+    guint64 fits = available / GIB;
+    g_autofree char *less = fits >= VXM_VM_MEMORY_MIN / GIB
+                                ? g_strdup_printf(", or give the guest less: vxm config %s --set "
+                                                  "memory.size=%" G_GUINT64_FORMAT "G",
+                                                  vm_name(ctx), fits)
+                                : g_strdup("");
+    g_autofree char *fix =
+        g_strdup_printf("close programs that use memory before vxm start (free -h shows what is "
+                        "available)%s",
+                        less);
 
-    if (to_reserve > 0 && vxm_meminfo_parse(meminfo, "MemAvailable", &available) &&
-        available < to_reserve) {
-      g_autofree char *available_text = vxm_format_bytes(available);
-      g_autofree char *reserve_text = vxm_format_bytes(to_reserve);
-      guint64 fits = available / GIB;
-      g_autofree char *less = fits >= VXM_VM_MEMORY_MIN / GIB
-                                  ? g_strdup_printf(", or give the guest less: vxm config %s --set "
-                                                    "memory.size=%" G_GUINT64_FORMAT "G",
-                                                    vm_name(ctx), fits)
-                                  : g_strdup("");
-      g_autofree char *fix =
-          g_strdup_printf("close programs that use memory before vxm start (free -h shows what is "
-                          "available)%s",
-                          less);
-
-      vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, fix,
-                           "the host has %s of RAM, but only %s of it is available now: "
-                           "vxm start reserves %s of hugepages for the guest's %s and would "
-                           "get fewer",
-                           total_text, available_text, reserve_text, guest_text);
-      return;
-    }
+    vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, fix,
+                         "the host has %s of RAM, but only %s of it is available now: "
+                         "vxm start reserves %s of hugepages for the guest's %s and would "
+                         "get fewer",
+                         total_text, available_text, reserve_text, guest_text);
+    return;
   }
-  switch (hugepages) {
-  case VXM_VM_HUGEPAGES_OFF: pages_note = g_strdup("hugepages are off"); break;
-  case VXM_VM_HUGEPAGES_2M:
-    pages_note = g_strdup_printf("vxm start reserves %" G_GUINT64_FORMAT " 2 MiB hugepages",
-                                 guest / (2 << 20));
-    break;
-  case VXM_VM_HUGEPAGES_AUTO:
+  if (plan->page_size == VXM_HUGEPAGE_SIZE_2M && n == 2)
+    pages_note = g_strdup_printf(
+        "vxm start reserves %" G_GUINT64_FORMAT " 2 MiB hugepages%s (%" G_GUINT64_FORMAT
+        " of the %" G_GUINT64_FORMAT " 1 GiB pages it would prefer are free)",
+        plan->pages, where, MIN(c[0].available, c[0].pages), c[0].pages);
+  else if (to_reserve == 0)
+    pages_note = g_strdup_printf(
+        "%" G_GUINT64_FORMAT " %s hugepages are reserved%s: the guest "
+        "gets them",
+        plan->pages, plan->page_size == VXM_HUGEPAGE_SIZE_2M ? "2 MiB" : "1 GiB", where);
+  else
     pages_note =
-        gib_pages >= gib_needed
-            ? g_strdup_printf("%" G_GUINT64_FORMAT " 1 GiB hugepages are reserved: "
-                              "the guest gets them",
-                              gib_pages)
-            : g_strdup_printf("vxm start reserves %" G_GUINT64_FORMAT
-                              " 2 MiB hugepages (%" G_GUINT64_FORMAT " of the %" G_GUINT64_FORMAT
-                              " 1 GiB pages it would prefer are reserved)",
-                              guest / (2 << 20), gib_pages, gib_needed);
-    break;
-  case VXM_VM_HUGEPAGES_1G:
-    if (gib_pages < gib_needed) {
-      g_autofree char *params = g_strdup_printf(
-          "default_hugepagesz=1G hugepagesz=1G hugepages=%" G_GUINT64_FORMAT, gib_needed);
-      g_autofree char *how = vxm_check_how_to_add_kernel_params(hostfs, params);
-      g_autofree char *fix = g_strdup_printf(
-          "1 GiB pages usually have to be reserved at boot: %s; or use 2 MiB pages: vxm "
-          "config %s --set hugepages=2M",
-          how, vm_name(ctx));
-      vxm_check_result_set(
-          result, VXM_CHECK_STATUS_WARN, fix,
-          "the host has %s of RAM, enough for the guest's %s, but only %" G_GUINT64_FORMAT
-          " of the %" G_GUINT64_FORMAT " 1 GiB hugepages it asks for are reserved",
-          total_text, guest_text, gib_pages, gib_needed);
-      return;
-    }
-    pages_note = g_strdup_printf("%" G_GUINT64_FORMAT " 1 GiB hugepages are reserved", gib_pages);
-    break;
-  }
+        g_strdup_printf("vxm start reserves %" G_GUINT64_FORMAT " %s hugepages%s", plan->pages,
+                        plan->page_size == VXM_HUGEPAGE_SIZE_2M ? "2 MiB" : "1 GiB", where);
   vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
                        "the host has %s of RAM: enough for the guest's %s and 2 GiB for the "
                        "host; %s",

@@ -40,6 +40,7 @@ vxm_check_status_to_string(VxmCheckStatus status)
   case VXM_CHECK_STATUS_OK: return "ok";
   case VXM_CHECK_STATUS_WARN: return "warn";
   case VXM_CHECK_STATUS_FAIL: return "fail";
+  case VXM_CHECK_STATUS_UNKNOWN: return "unknown";
   }
   return "fail";
 }

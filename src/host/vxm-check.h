@@ -21,9 +21,12 @@ typedef enum {
   VXM_CHECK_STATUS_OK,
   VXM_CHECK_STATUS_WARN,
   VXM_CHECK_STATUS_FAIL,
+  /* the check could not run (a file it needs cannot be read, a view only root has): neither a
+   * pass nor a problem found; it does not fail vxm check */
+  VXM_CHECK_STATUS_UNKNOWN,
 } VxmCheckStatus;
 
-/* "ok", "warn", "fail" (the JSON values). */
+/* "ok", "warn", "fail", "unknown" (the JSON values). */
 const char *vxm_check_status_to_string(VxmCheckStatus status);
 
 typedef struct {

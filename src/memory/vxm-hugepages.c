@@ -379,6 +379,12 @@ vxm_hugepages_candidates(VxmHugepagePools *pools, guint64 memory_bytes,
   return (gint)n_sizes;
 }
 
+guint
+vxm_hugepages_planned(const VxmHugepagesCandidate *candidates, gint n)
+{
+  return n == 2 && candidates[0].available < candidates[0].pages ? 1 : 0;
+}
+
 static VxmHugepages *
 reserve_locked(VxmHostfs *hostfs, guint64 memory_bytes, const VxmHugepagesRequest *req,
                GError **error)

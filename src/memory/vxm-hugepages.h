@@ -70,6 +70,11 @@ gint vxm_hugepages_candidates(VxmHugepagePools *pools, guint64 memory_bytes,
                               const VxmHugepagesRequest *request, VxmHugepagesCandidate out[2],
                               char **out_note, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* Which of the @n (1 or 2) candidates the start plans the guest's memory on: auto's 1 GiB
+ * pages when their pool already has enough free, else the 2 MiB ones (the start still tries
+ * the 1 GiB pages first). vxm start's plan and vxm check's prediction both ask this. */
+guint vxm_hugepages_planned(const VxmHugepagesCandidate *candidates, gint n);
+
 typedef struct {
   guint64 page_size;  /* 0: normal memory (off, or fell back) */
   gint node;          /* the pool used: -1 global */

@@ -9,8 +9,11 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-host-system.h"
 #include "common/vxm-util.h"
 #include "platform/vxm-kernel-module.h"
+
+#define KVMFR_CONF VXM_HOST_ETC_MODPROBE_D "/kvmfr.conf"
 
 #define MIB (G_GUINT64_CONSTANT(1) << 20)
 
@@ -84,6 +87,9 @@ vxm_looking_glass_check_kvmfr(VxmHostfs *hostfs, guint64 size, GError **error)
   guint64 have;
   g_autofree char *want_text = NULL;
   g_autofree char *have_text = NULL;
+  g_autofree char *options = NULL;
+  g_autofree char *inside = NULL;
+  g_autofree char *lasting = NULL;
 
   if (!vxm_hostfs_exists(hostfs, VXM_HOST_DEV_KVMFR0))
     return TRUE;
@@ -92,12 +98,17 @@ vxm_looking_glass_check_kvmfr(VxmHostfs *hostfs, guint64 size, GError **error)
     return TRUE;
   want_text = vxm_format_bytes(size);
   have_text = vxm_format_bytes(have);
+  options = g_strdup_printf("options kvmfr static_size_mb=%" G_GUINT64_FORMAT, size / MIB);
+  /* on an immutable root the options file must go into the lasting layer, or the next boot
+   * loads kvmfr with the old size again */
+  inside = g_strdup_printf("put '%s' in " KVMFR_CONF, options);
+  lasting = vxm_host_system_lasting_steps(hostfs, inside);
   g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
               "%s is %s but Looking Glass needs %s ([memory] looking_glass): QEMU cannot map "
               "it; load the kvmfr module with static_size_mb=%" G_GUINT64_FORMAT
-              " (options kvmfr static_size_mb=%" G_GUINT64_FORMAT
-              " in /etc/modprobe.d/kvmfr.conf, then reload it), or set a smaller looking_glass",
-              VXM_HOST_DEV_KVMFR0, have_text, want_text, size / MIB, size / MIB);
+              " (%s in " KVMFR_CONF ", then reload it%s%s), or set a smaller looking_glass",
+              VXM_HOST_DEV_KVMFR0, have_text, want_text, size / MIB, options,
+              lasting != NULL ? "; " : "", lasting != NULL ? lasting : "");
   return FALSE;
 }
 

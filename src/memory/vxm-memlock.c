@@ -79,7 +79,7 @@ raise_checked(pid_t pid, int pidfd, guint64 bytes, GError **error)
     return FALSE;
   }
   /* Still alive: the pid was its own when prlimit ran (see the header). */
-  if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) != 0) {
+  if (!vxm_pidfd_is_alive(pidfd)) {
     int errsv = errno;
     if (errsv == ESRCH) {
       g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,

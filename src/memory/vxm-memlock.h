@@ -11,7 +11,7 @@
  * The pid race: between the caller choosing a pid and prlimit, the process may exit and its
  * pid be reused by another process, which would then get the limit. vxm_memlock_raise_pid()
  * opens a pidfd first (pinning the process it means), calls prlimit on the pid, then asks the
- * pidfd whether that process is still alive (pidfd_send_signal with signal 0). While it lives
+ * pidfd whether that process is still alive (poll on the pidfd: no CAP_KILL needed). While it lives
  * its pid cannot have been reused, so the prlimit hit it; if it died meanwhile the limit may
  * have hit a stranger, which is reported (the stranger's limit was only raised, never lowered,
  * and a recycled pid within microseconds is improbable). When the caller is QEMU's parent and

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-host-system.h"
 #include "common/vxm-util.h"
 
 #define NVIDIA_VENDOR_ID 0x10de
@@ -235,39 +236,190 @@ vxm_pci_holders_describe(GPtrArray *holders)
   return g_string_free(text, FALSE);
 }
 
-/* Holders that are usually services, and how to stop them. */
+/* The host's other cards (/dev/dri/cardN of every PCI device outside @bdf's slot), the boot
+ * VGA first, joined by @separator: what a compositor should be limited to. NULL when none. */
+static char *
+host_cards(VxmHostfs *hostfs, const char *bdf, const char *separator)
+{
+  g_autoptr(GPtrArray) devices = vxm_hostfs_list_dir(hostfs, VXM_HOST_SYS_PCI_DEVICES, NULL);
+  g_autoptr(GPtrArray) cards = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *slot = g_strndup(bdf, 10); /* DDDD:BB:SS, the GPU's functions share it */
+
+  for (guint i = 0; devices != NULL && i < devices->len; i++) {
+    const char *other = g_ptr_array_index(devices, i);
+    g_autofree char *boot_vga_path = NULL;
+    g_autofree char *boot_vga = NULL;
+    g_autoptr(GPtrArray) nodes = NULL;
+
+    if (g_str_has_prefix(other, slot))
+      continue;
+    nodes = drm_nodes(hostfs, other);
+    boot_vga_path = g_strdup_printf(VXM_HOST_SYS_PCI_DEVICES "/%s/boot_vga", other);
+    boot_vga = vxm_hostfs_read_attr(hostfs, boot_vga_path, NULL);
+    for (guint k = 0; k < nodes->len; k++) {
+      const char *node = g_ptr_array_index(nodes, k);
+
+      if (!g_str_has_prefix(node, VXM_HOST_DEV_DRI "/card"))
+        continue;
+      if (g_strcmp0(boot_vga, "1") == 0)
+        g_ptr_array_insert(cards, 0, g_strdup(node));
+      else
+        g_ptr_array_add(cards, g_strdup(node));
+    }
+  }
+  if (cards->len == 0)
+    return NULL;
+  g_ptr_array_add(cards, NULL);
+  return g_strjoinv(separator, (char **)cards->pdata);
+}
+
+/* The real uid of process @pid, -1 when unknown. */
+static gint64
+process_uid(VxmHostfs *hostfs, gint64 pid)
+{
+  g_autofree char *path = g_strdup_printf(VXM_HOST_PROC "/%" G_GINT64_FORMAT "/status", pid);
+  g_autofree char *status = NULL;
+  const char *uid;
+
+  if (!vxm_hostfs_read_file(hostfs, path, &status, NULL, NULL))
+    return -1;
+  uid = strstr(status, "\nUid:");
+  return uid != NULL ? g_ascii_strtoll(uid + 5, NULL, 10) : -1;
+}
+
+/* The display manager a process runs under (greetd, sddm), from its PPid chain; NULL if none.
+ * A user's own session runs under it too: the greeter is the one with a system uid. */
+static char *
+display_manager_of(VxmHostfs *hostfs, gint64 pid)
+{
+  for (int depth = 0; depth < 8 && pid > 1; depth++) {
+    g_autofree char *status_path =
+        g_strdup_printf(VXM_HOST_PROC "/%" G_GINT64_FORMAT "/status", pid);
+    g_autofree char *status = NULL;
+    g_autofree char *comm_path = NULL;
+    g_autofree char *comm = NULL;
+    const char *ppid;
+
+    if (!vxm_hostfs_read_file(hostfs, status_path, &status, NULL, NULL))
+      return NULL;
+    ppid = strstr(status, "\nPPid:");
+    pid = ppid != NULL ? g_ascii_strtoll(ppid + 6, NULL, 10) : 0;
+    if (pid <= 1)
+      return NULL;
+    comm_path = g_strdup_printf(VXM_HOST_PROC "/%" G_GINT64_FORMAT "/comm", pid);
+    comm = vxm_hostfs_read_attr(hostfs, comm_path, NULL);
+    if (g_strcmp0(comm, "greetd") == 0 || g_strcmp0(comm, "sddm") == 0)
+      return g_steal_pointer(&comm);
+  }
+  return NULL;
+}
+
+/* Services that hold a card: stopped with the host's init (comm is cut at 15 characters by the
+ * kernel: the table holds the cut names). */
 static const struct {
   const char *comm;
-  const char *advice;
+  const char *service;
 } known_services[] = {
-    {"nvidia-persiste", "stop nvidia-persistenced: systemctl stop nvidia-persistenced"},
-    {"nvidia-powerd", "stop nvidia-powerd: systemctl stop nvidia-powerd"},
-    {"Xorg", "the X server uses this card: configure it to use the host GPU only and restart "
-             "the display manager"},
-    {"Xwayland", "the desktop session uses this card: log out, or restart it so it uses the host "
-                 "GPU only"},
-    {"kwin_wayland", "KWin uses this card: set KWIN_DRM_DEVICES to the host GPU's card and log "
-                     "in again"},
-    {"gnome-shell", "GNOME Shell uses this card: log out, or restart the session"},
-    {"sddm", "the display manager uses this card: systemctl restart sddm after limiting it to "
-             "the host GPU"},
+    {"nvidia-persiste", "nvidia-persistenced"},
+    {"nvidia-powerd", "nvidia-powerd"},
 };
 
+/* Compositors that pick their cards from an environment variable. */
+static const struct {
+  const char *comm;
+  const char *what;
+  const char *variable;
+  const char *how; /* CARDS: the variable's value */
+} known_compositors[] = {
+    /* aquamarine (Hyprland's backend) takes a colon-separated list of card paths */
+    {"Hyprland", "Hyprland", "AQ_DRM_DEVICES",
+     "add `env = AQ_DRM_DEVICES,CARDS` to ~/.config/hypr/hyprland.conf and log in again"},
+    {"kwin_wayland", "KWin", "KWIN_DRM_DEVICES",
+     "set KWIN_DRM_DEVICES=CARDS in the session's environment and log in again"},
+    {"sway", "sway", "WLR_DRM_DEVICES",
+     "set WLR_DRM_DEVICES=CARDS in the session's environment and log in again"},
+    {"cage", "cage", "WLR_DRM_DEVICES", "start it with WLR_DRM_DEVICES=CARDS"},
+};
+
+static char *
+advice_for(VxmHostfs *hostfs, const char *bdf, VxmPciHolder *holder)
+{
+  g_autofree char *manager = display_manager_of(hostfs, holder->pid);
+  gint64 uid = process_uid(hostfs, holder->pid);
+  /* greetd's greeter runs as _greetd or greeter, SDDM's as sddm: system users */
+  gboolean greeter = manager != NULL && uid >= 0 && uid < 1000;
+  g_autofree char *cards = NULL;
+  g_autofree char *how = NULL;
+  g_autoptr(GString) how_text = NULL;
+
+  for (guint k = 0; k < G_N_ELEMENTS(known_services); k++) {
+    if (strcmp(holder->comm, known_services[k].comm) == 0) {
+      g_autofree char *stop =
+          vxm_host_system_service_command(hostfs, known_services[k].service, "stop");
+
+      return g_strdup_printf("stop %s: %s", known_services[k].service, stop);
+    }
+  }
+  if (strcmp(holder->comm, "sddm") == 0 || g_str_has_prefix(holder->comm, "sddm-greeter") ||
+      (greeter && strcmp(manager, "sddm") == 0)) {
+    g_autofree char *restart = vxm_host_system_service_command(hostfs, "sddm", "restart");
+
+    cards = host_cards(hostfs, bdf, ":");
+    return g_strdup_printf(
+        "SDDM's greeter uses this card (%s): limit it to the host GPU (Wayland greeter: "
+        "KWIN_DRM_DEVICES=%s in the CompositorCommand of [Wayland] in /etc/sddm.conf.d/; X11: "
+        "the Xorg config's BusID), then %s",
+        holder->comm, cards != NULL ? cards : "the host GPU's /dev/dri/cardN", restart);
+  }
+  for (guint k = 0; k < G_N_ELEMENTS(known_compositors); k++) {
+    if (strcmp(holder->comm, known_compositors[k].comm) != 0)
+      continue;
+    /* aquamarine and wlroots take ':' between cards, KWin ':' too */
+    cards = host_cards(hostfs, bdf, ":");
+    if (greeter && strcmp(manager, "greetd") == 0) {
+      g_autofree char *restart = vxm_host_system_service_command(hostfs, "greetd", "restart");
+
+      return g_strdup_printf("greetd's greeter runs %s on this card: put %s=%s before the "
+                             "greeter's command in /etc/greetd/config.toml "
+                             "(command = \"env %s=%s ...\"), then %s",
+                             known_compositors[k].what, known_compositors[k].variable,
+                             cards != NULL ? cards : "/dev/dri/cardN",
+                             known_compositors[k].variable,
+                             cards != NULL ? cards : "/dev/dri/cardN", restart);
+    }
+    how_text = g_string_new(known_compositors[k].how);
+    g_string_replace(how_text, "CARDS", cards != NULL ? cards : "the host GPU's /dev/dri/cardN", 0);
+    how = g_string_free(g_steal_pointer(&how_text), FALSE);
+    return g_strdup_printf("%s uses this card: %s (%s keeps it on the host GPU)",
+                           known_compositors[k].what, how, known_compositors[k].variable);
+  }
+  if (strcmp(holder->comm, "Xorg") == 0)
+    return g_strdup("the X server uses this card: configure it to use the host GPU only and "
+                    "restart the display manager");
+  if (strcmp(holder->comm, "Xwayland") == 0)
+    return g_strdup("the desktop session uses this card: log out, or restart it so it uses the "
+                    "host GPU only");
+  if (strcmp(holder->comm, "gnome-shell") == 0)
+    return g_strdup("GNOME Shell uses this card: log out, or restart the session");
+  if (strcmp(holder->comm, "greetd") == 0) {
+    g_autofree char *restart = vxm_host_system_service_command(hostfs, "greetd", "restart");
+
+    return g_strdup_printf("greetd's greeter uses this card: limit its compositor to the host "
+                           "GPU in /etc/greetd/config.toml, then %s",
+                           restart);
+  }
+  return NULL;
+}
+
 char *
-vxm_pci_holders_advice(GPtrArray *holders)
+vxm_pci_holders_advice(VxmHostfs *hostfs, const char *bdf, GPtrArray *holders)
 {
   GString *text = g_string_new(NULL);
   gboolean generic = FALSE;
 
   for (guint i = 0; i < holders->len; i++) {
-    VxmPciHolder *holder = g_ptr_array_index(holders, i);
-    const char *advice = NULL;
+    g_autofree char *advice = advice_for(hostfs, bdf, g_ptr_array_index(holders, i));
 
-    for (guint k = 0; k < G_N_ELEMENTS(known_services); k++) {
-      /* comm is cut at 15 characters by the kernel: the table holds the cut names */
-      if (strcmp(holder->comm, known_services[k].comm) == 0)
-        advice = known_services[k].advice;
-    }
     if (advice == NULL) {
       generic = TRUE;
       continue;

@@ -42,7 +42,9 @@ char *vxm_pci_holders_describe_busy(VxmHostfs *hostfs, const char *bdf, gint gro
 /* "1234 (Xorg), 2345 (nvidia-persistenced)" */
 char *vxm_pci_holders_describe(GPtrArray *holders);
 
-/* What to do about them: "stop nvidia-persistenced: systemctl stop nvidia-persistenced; ..." */
-char *vxm_pci_holders_advice(GPtrArray *holders);
+/* What to do about them, naming the host's init and the host's other cards (for GPU @bdf):
+ * "stop nvidia-persistenced: sudo rc-service nvidia-persistenced stop; Hyprland uses this
+ * card: add `env = AQ_DRM_DEVICES,/dev/dri/card0` to ~/.config/hypr/hyprland.conf ...". */
+char *vxm_pci_holders_advice(VxmHostfs *hostfs, const char *bdf, GPtrArray *holders);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-host-system.h"
 #include "common/vxm-util.h"
 #include "pci/vxm-vfio.h"
 
@@ -128,6 +129,56 @@ need_root(VxmHostfs *hostfs, GError **error)
   return TRUE;
 }
 
+/* On a root that the next boot discards, a boot-time setting written to it would never act:
+ * nothing is written, and the error gives the steps in the lasting layer. @text: the file's
+ * text for "on", NULL for "off". */
+static gboolean
+refuse_volatile(VxmHostfs *hostfs, const char *text, GError **error)
+{
+  g_auto(VxmHostRootKind) kind = {0};
+  g_autoptr(GString) steps = g_string_new(NULL);
+
+  if (!vxm_host_system_change_is_volatile(hostfs, VXM_VFIO_STATIC_CONF))
+    return TRUE;
+  vxm_host_system_get_root_kind(hostfs, &kind);
+  if (text != NULL) {
+    g_autofree char *indented = g_strstrip(g_strdup(text));
+    g_auto(GStrv) lines = g_strsplit(indented, "\n", -1);
+
+    g_string_append_printf(steps, "  2. write %s there with these lines:\n", VXM_VFIO_STATIC_CONF);
+    for (guint i = 0; lines[i] != NULL; i++)
+      g_string_append_printf(steps, "       %s\n", lines[i]);
+  } else {
+    g_string_append_printf(steps, "  2. rm %s\n", VXM_VFIO_STATIC_CONF);
+  }
+  g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+              "nothing written: / is an overlay on %s that the next boot discards, and static "
+              "binding acts only at boot, so it must go into the lasting layer (%s):\n"
+              "  1. sudo overlayroot-chroot  (mounts it read-write; logs to %s)\n"
+              "%s"
+              "  3. update-initramfs -u, then exit (read-only again) and reboot",
+              kind.upper_fs != NULL ? kind.upper_fs : "a layer that does not outlive a reboot",
+              kind.lowerdir != NULL ? kind.lowerdir : "the lower layer", VXM_HOST_OVERLAYROOT_AUDIT,
+              steps->str);
+  return FALSE;
+}
+
+/* The file as the next boot will see it, where that differs from the running root: the
+ * lower layer's copy (host path), or NULL. */
+static char *
+lasting_copy(VxmHostfs *hostfs, char **out_lowerdir)
+{
+  g_auto(VxmHostRootKind) kind = {0};
+
+  if (!vxm_host_system_change_is_volatile(hostfs, VXM_VFIO_STATIC_CONF))
+    return NULL;
+  vxm_host_system_get_root_kind(hostfs, &kind);
+  if (kind.lowerdir == NULL || strchr(kind.lowerdir, ':') != NULL)
+    return NULL; /* stacked lower layers: not one file to read */
+  *out_lowerdir = g_strdup(kind.lowerdir);
+  return g_build_filename(kind.lowerdir, VXM_VFIO_STATIC_CONF, NULL);
+}
+
 gboolean
 vxm_vfio_static_binding_write(VxmHostfs *hostfs, VxmGpu *gpu, char **out_next, GError **error)
 {
@@ -139,6 +190,8 @@ vxm_vfio_static_binding_write(VxmHostfs *hostfs, VxmGpu *gpu, char **out_next, G
     return FALSE;
   text = vxm_vfio_static_binding_render(hostfs, gpu, error);
   if (text == NULL)
+    return FALSE;
+  if (!refuse_volatile(hostfs, text, error))
     return FALSE;
   if (g_mkdir_with_parents(dir, 0755) != 0)
     return vxm_error_set_from_errno(error, errno, "cannot create %s", VXM_HOST_ETC_MODPROBE_D);
@@ -157,6 +210,8 @@ vxm_vfio_static_binding_remove(VxmHostfs *hostfs, char **out_next, GError **erro
   g_autofree char *path = vxm_hostfs_path(hostfs, VXM_VFIO_STATIC_CONF);
 
   if (!need_root(hostfs, error))
+    return FALSE;
+  if (!refuse_volatile(hostfs, NULL, error))
     return FALSE;
   if (unlink(path) != 0) {
     if (errno != ENOENT)
@@ -179,6 +234,8 @@ vxm_vfio_static_binding_status(VxmHostfs *hostfs, VxmGpu *gpu, GError **error)
   g_autoptr(GError) local = NULL;
   g_auto(GStrv) lines = NULL;
   gboolean in_effect = TRUE;
+  g_autofree char *kind_lower = NULL;
+  g_autofree char *lasting = lasting_copy(hostfs, &kind_lower);
 
   if (!vxm_hostfs_read_file(hostfs, VXM_VFIO_STATIC_CONF, &text, NULL, &local)) {
     if (!g_error_matches(local, VXM_ERROR, VXM_ERROR_NOT_FOUND)) {
@@ -250,6 +307,20 @@ vxm_vfio_static_binding_status(VxmHostfs *hostfs, VxmGpu *gpu, GError **error)
   }
   json_builder_set_member_name(b, "in_effect");
   json_builder_add_boolean_value(b, text != NULL && gpu != NULL && in_effect);
+  /* what the next boot uses: this file (lasting), or the lower layer's copy (until reboot) */
+  json_builder_set_member_name(b, "kind");
+  json_builder_add_string_value(b, vxm_host_system_change_kind(hostfs, VXM_VFIO_STATIC_CONF));
+  if (lasting != NULL) {
+    json_builder_set_member_name(b, "lasting_file");
+    json_builder_add_string_value(b, lasting);
+    json_builder_set_member_name(b, "lasting_enabled");
+    if (vxm_hostfs_exists(hostfs, lasting))
+      json_builder_add_boolean_value(b, TRUE);
+    else if (vxm_hostfs_is_dir(hostfs, kind_lower))
+      json_builder_add_boolean_value(b, FALSE);
+    else
+      json_builder_add_null_value(b); /* the lower layer is not visible here */
+  }
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }

@@ -31,7 +31,12 @@ gboolean vxm_vfio_static_binding_remove(VxmHostfs *hostfs, char **out_next,
                                         GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* {"file", "enabled", "ids": [...], "softdeps": [...], "devices": [{"address", "ids", "listed",
- *  "driver"}] (when @gpu is given), "in_effect": every endpoint listed and on vfio-pci}. */
+ *  "driver"}] (when @gpu is given), "in_effect": every endpoint listed and on vfio-pci,
+ *  "kind": "lasting" | "until reboot" (an overlay root on tmpfs: the next boot drops the file),
+ *  and on such a root "lasting_file" (the lower layer's copy, what the next boot reads) with
+ *  "lasting_enabled" (true, false, null when the lower layer is not visible)}.
+ * On such a root write and remove change nothing and fail (REFUSED) with the steps through
+ * the lower layer (overlayroot-chroot): a boot-time setting that the boot drops never acts. */
 JsonNode *vxm_vfio_static_binding_status(VxmHostfs *hostfs, VxmGpu *gpu,
                                          GError **error) G_GNUC_WARN_UNUSED_RESULT;
 

@@ -450,7 +450,7 @@ check_detach_allowed(VxmHostfs *hostfs, VxmGpu *gpu, const VxmVfioOptions *optio
   }
   if (holders->len > 0 && (nvidia || !options->force)) {
     g_autofree char *who = vxm_pci_holders_describe(holders);
-    g_autofree char *advice = vxm_pci_holders_advice(holders);
+    g_autofree char *advice = vxm_pci_holders_advice(hostfs, bdf, holders);
 
     g_set_error(
         error, VXM_ERROR, VXM_ERROR_BUSY,

@@ -50,6 +50,8 @@ struct _VxmSupervisor {
   gboolean stop_requested; /* by the user or a signal: the end is "stopped", not "failed" */
   gboolean quit_sent;
   gboolean monitor_switched; /* the monitor went to the guest input: switch it back */
+  char *monitor_since;       /* when vxm last switched it (ISO 8601), NULL before any switch */
+  gboolean monitor_on_guest; /* ...and to which side */
   gboolean monitor_busy;     /* a switch runs in a worker thread */
   gboolean restore_waiting;  /* QEMU is gone, the host is restored once the switch ends */
   guint powerdown_source;
@@ -920,6 +922,9 @@ on_monitor_switched(GObject *source, GAsyncResult *result, gpointer user_data)
     step_end(self, step, "failed", error->message);
   } else {
     self->monitor_switched = job->to_guest;
+    self->monitor_on_guest = job->to_guest;
+    g_free(self->monitor_since);
+    self->monitor_since = now_iso();
     step_end(self, step, "ok",
              job->report->len > 0 ? g_ptr_array_index(job->report, job->report->len - 1) : NULL);
   }
@@ -1816,6 +1821,34 @@ add_string(JsonBuilder *b, const char *member, const char *value)
   else
     json_builder_add_null_value(b);
 }
+/* "monitor": the input vxm switched the monitor to and since when; null when this VM switches
+ * no monitor. {"spec", "input": "guest"|"host"|null (null: not switched yet), "input_name",
+ * "since": ISO 8601 or null, "switching": a switch is under way}. */
+static void
+add_monitor(VxmSupervisor *self, JsonBuilder *b)
+{
+  g_autofree char *input_name = NULL;
+
+  json_builder_set_member_name(b, "monitor");
+  if (!wants_monitor(self)) {
+    json_builder_add_null_value(b);
+    return;
+  }
+  if (self->monitor_since != NULL)
+    input_name = vxm_vm_monitor_input_to_string(
+        self->monitor_on_guest ? self->plan->monitor_guest_input : self->plan->monitor_host_input);
+  json_builder_begin_object(b);
+  add_string(b, "spec", self->plan->monitor);
+  add_string(b, "input",
+             self->monitor_since == NULL ? NULL
+             : self->monitor_on_guest    ? "guest"
+                                         : "host");
+  add_string(b, "input_name", input_name);
+  add_string(b, "since", self->monitor_since);
+  json_builder_set_member_name(b, "switching");
+  json_builder_add_boolean_value(b, self->monitor_busy);
+  json_builder_end_object(b);
+}
 
 /* Issue 5/7 for `vxm status`: hugepages, memlock, pinning, the nodes and inputs QEMU has. */
 static void
@@ -1928,6 +1961,7 @@ vxm_supervisor_to_json(VxmSupervisor *self)
   add_string(b, "gpu", self->plan->gpu_address);
   add_string(b, "host_ops", vxm_host_ops_describe(self->ops));
   add_resources(self, b);
+  add_monitor(self, b);
   json_builder_set_member_name(b, "steps");
   json_builder_add_value(b, json_node_copy(steps));
   json_builder_set_member_name(b, "restored");
@@ -1996,6 +2030,7 @@ vxm_supervisor_finalize(GObject *object)
   g_free(self->failure);
   g_free(self->monitor_failure);
   g_free(self->started);
+  g_free(self->monitor_since);
   g_free(self->run_state);
   json_array_unref(self->steps);
   g_hash_table_unref(self->step_started);

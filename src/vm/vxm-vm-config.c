@@ -666,92 +666,92 @@ parse_qemu_binary(VxmVmConfig *cfg, const char *value, GError **error)
 /* clang-format off */
 static const KeyDef key_defs[] = {
   {{"gpu", "address", "auto", "auto, or a PCI address like 0000:01:00.0",
-    "The guest GPU. auto: the single candidate `vxm list-gpus` shows."}, parse_gpu},
+    "The guest GPU. auto: the single candidate `vxm list-gpus` shows.", "auto"}, parse_gpu},
   {{"gpu", "rom_file", "", "an absolute path, or nothing",
-    "A ROM image for the GPU instead of its own (some cards need a patched one)."}, parse_rom_file},
+    "A ROM image for the GPU instead of its own (some cards need a patched one).", NULL}, parse_rom_file},
   {{"gpu", "keep_bound", "false", "true or false",
-    "Leave the GPU on vfio-pci after the guest stops (the AMD reset-bug workaround)."}, parse_keep_bound},
+    "Leave the GPU on vfio-pci after the guest stops (the AMD reset-bug workaround).", "true false"}, parse_keep_bound},
   {{"gpu", "unbind_timeout", "10", "a number of seconds from 1 to 600",
-    "How long a driver's unbind may take before the device is reported stuck."}, parse_unbind_timeout},
+    "How long a driver's unbind may take before the device is reported stuck.", NULL}, parse_unbind_timeout},
 
   {{"memory", "size", "auto", "a size like 16G (at least 4G), or auto",
-    "Guest RAM. auto: half the host's RAM, at most 16 GiB, at least 4 GiB."}, parse_memory},
+    "Guest RAM. auto: half the host's RAM, at most 16 GiB, at least 4 GiB.", NULL}, parse_memory},
   {{"memory", "hugepages", "auto", "auto, 2M, 1G or off",
-    "Back guest RAM with hugepages. auto: 1G pages when they can be had, else 2M."}, parse_hugepages},
+    "Back guest RAM with hugepages. auto: 1G pages when they can be had, else 2M.", "auto 2M 1G off"}, parse_hugepages},
   {{"memory", "hugepages_fallback", "false", "true or false",
-    "Start with normal memory (and a warning) when not enough hugepages can be reserved."}, parse_hugepages_fallback},
+    "Start with normal memory (and a warning) when not enough hugepages can be reserved.", "true false"}, parse_hugepages_fallback},
   {{"memory", "hugepages_compact", "true", "true or false",
-    "Drop the page cache and compact memory before reserving hugepages (false: reserve as memory is)."}, parse_hugepages_compact},
+    "Drop the page cache and compact memory before reserving hugepages (false: reserve as memory is).", "true false"}, parse_hugepages_compact},
   {{"memory", "looking_glass", "off", "off, auto, or a power-of-two size from 16M to 1G like 32M, 64M, 128M",
-    "Shared memory for Looking Glass. auto: sized for the monitor's preferred mode (its EDID), for 4K (128M) when unknown."}, parse_looking_glass},
+    "Shared memory for Looking Glass. auto: sized for the monitor's preferred mode (its EDID), for 4K (128M) when unknown.", "off auto 16M 32M 64M 128M 256M 512M 1G"}, parse_looking_glass},
 
   {{"cpu", "vcpus", "auto", "auto, or a number from 1 to 255",
-    "Guest CPUs. auto: the host's CPUs minus host_cores cores (or the pinning list's size)."}, parse_vcpus},
+    "Guest CPUs. auto: the host's CPUs minus host_cores cores (or the pinning list's size).", "auto"}, parse_vcpus},
   {{"cpu", "threads_per_core", "auto", "auto, 1 or 2",
-    "SMT threads per guest core. auto: as the host has."}, parse_threads_per_core},
+    "SMT threads per guest core. auto: as the host has.", "auto 1 2"}, parse_threads_per_core},
   {{"cpu", "cpu_pinning", "auto", "auto, off, or host CPUs like 2-7,10-15",
-    "Pin vCPUs to host CPUs. auto: whole cores, keeping host_cores for the host."}, parse_cpu_pinning},
+    "Pin vCPUs to host CPUs. auto: whole cores, keeping host_cores for the host.", "auto off"}, parse_cpu_pinning},
   {{"cpu", "host_cores", "1", "a number from 1 to 256",
-    "Cores (with their SMT siblings) left to the host by the auto settings."}, parse_host_cores},
+    "Cores (with their SMT siblings) left to the host by the auto settings.", NULL}, parse_host_cores},
 
   {{"disk", "path", "", "an absolute path, or nothing",
-    "The guest disk. Empty: disk.qcow2 (or disk.img) in the VM's data folder."}, parse_disk_path},
+    "The guest disk. Empty: disk.qcow2 (or disk.img) in the VM's data folder.", NULL}, parse_disk_path},
   {{"disk", "format", "qcow2", "qcow2 or raw",
-    "The disk image format."}, parse_disk_format},
+    "The disk image format.", "qcow2 raw"}, parse_disk_format},
   {{"disk", "size", "128G", "a size like 128G (at least 1M)",
-    "The size vxm init gives a new disk."}, parse_disk_size},
+    "The size vxm init gives a new disk.", NULL}, parse_disk_size},
 
   {{"media", "installer_iso", "", "an absolute path, or nothing",
-    "The Windows installer ISO, attached as a CD-ROM when set."}, parse_installer_iso},
+    "The Windows installer ISO, attached as a CD-ROM when set.", NULL}, parse_installer_iso},
   {{"media", "virtio_iso", "", "an absolute path, or nothing",
-    "The virtio-win drivers ISO, attached as a second CD-ROM when set."}, parse_virtio_iso},
+    "The virtio-win drivers ISO, attached as a second CD-ROM when set.", NULL}, parse_virtio_iso},
 
   {{"network", "mode", "user", "user, bridge:NAME or none",
-    "user: QEMU's own NAT; bridge:NAME: a tap on host bridge NAME; none: no network."}, parse_network},
+    "user: QEMU's own NAT; bridge:NAME: a tap on host bridge NAME; none: no network.", "user none"}, parse_network},
   {{"network", "mac", "", "a unicast MAC like 02:12:34:56:78:9a, or nothing",
-    "The guest NIC's address; vxm init writes a random locally administered one."}, parse_mac},
+    "The guest NIC's address; vxm init writes a random locally administered one.", NULL}, parse_mac},
 
   {{"audio", "backend", "auto", "auto, none, pipewire, pa or alsa",
-    "Guest sound through this QEMU audiodev. auto: the best one QEMU offers."}, parse_audio},
+    "Guest sound through this QEMU audiodev. auto: the best one QEMU offers.", "auto none pipewire pa alsa"}, parse_audio},
 
   {{"security", "tpm", "on", "on or off",
-    "A TPM 2.0 (swtpm); Windows 11 requires one."}, parse_tpm},
+    "A TPM 2.0 (swtpm); Windows 11 requires one.", "on off"}, parse_tpm},
   {{"security", "secure_boot", "on", "on or off",
-    "UEFI secure boot with Microsoft's keys enrolled; Windows 11 requires it."}, parse_secure_boot},
+    "UEFI secure boot with Microsoft's keys enrolled; Windows 11 requires it.", "on off"}, parse_secure_boot},
   {{"security", "smbios", "off", "off or host",
     "host: show the guest this machine's DMI identity as SMBIOS types 0, 1 and 2 "
-    "(what vxm fingerprint shows; without root, vxmd reads the serials and the UUID)."}, parse_smbios},
+    "(what vxm fingerprint shows; without root, vxmd reads the serials and the UUID).", "off host"}, parse_smbios},
 
   {{"firmware", "code", "", "an absolute path, or nothing",
-    "UEFI CODE image, chosen by vxm init from QEMU's firmware descriptors."}, parse_firmware_code},
+    "UEFI CODE image, chosen by vxm init from QEMU's firmware descriptors.", NULL}, parse_firmware_code},
   {{"firmware", "vars_template", "", "an absolute path, or nothing",
-    "The VARS template paired with code; the VM runs on its own copy."}, parse_firmware_vars},
+    "The VARS template paired with code; the VM runs on its own copy.", NULL}, parse_firmware_vars},
   {{"firmware", "descriptor", "", "a descriptor file name, or nothing",
-    "The QEMU firmware descriptor the pair came from (empty: a known fallback pair)."}, parse_firmware_descriptor},
+    "The QEMU firmware descriptor the pair came from (empty: a known fallback pair).", NULL}, parse_firmware_descriptor},
 
   {{"input", "inputs", "auto", "auto, none, or device names separated by commas: /dev/input/by-id names, "
     "else by-path names or eventN",
-    "Keyboards and mice given to the guest. auto: every keyboard and mouse."}, parse_inputs},
+    "Keyboards and mice given to the guest. auto: every keyboard and mouse.", "auto none"}, parse_inputs},
   {{"input", "grab_toggle", "ctrl-ctrl",
     "ctrl-ctrl, alt-alt, shift-shift, meta-meta, scrolllock or ctrl-scrolllock",
-    "The keys that switch keyboard and mouse between host and guest."}, parse_grab_toggle},
+    "The keys that switch keyboard and mouse between host and guest.", "ctrl-ctrl alt-alt shift-shift meta-meta scrolllock ctrl-scrolllock"}, parse_grab_toggle},
 
   {{"display", "monitor", "auto",
     "auto, off, an EDID identity MFG:PRODUCT:SERIAL like DEL:41234:12345, or a connector like card1-DP-1",
-    "The monitor to switch. auto: the only one connected to the host GPU."}, parse_monitor},
+    "The monitor to switch. auto: the only one connected to the host GPU.", "auto off"}, parse_monitor},
   {{"display", "host_input", "", INPUT_NAMES ", or nothing",
-    "The monitor input showing the host GPU."}, parse_host_input},
+    "The monitor input showing the host GPU.", "dp1 dp2 hdmi1 hdmi2 dvi1 dvi2 vga1 vga2"}, parse_host_input},
   {{"display", "guest_input", "", INPUT_NAMES ", or nothing",
-    "The monitor input showing the guest GPU."}, parse_guest_input},
+    "The monitor input showing the guest GPU.", "dp1 dp2 hdmi1 hdmi2 dvi1 dvi2 vga1 vga2"}, parse_guest_input},
 
   {{"host", "shutdown_timeout", "60", "a number of seconds from 1 to 3600",
-    "How long vxm stop waits for the guest to power down before it quits QEMU."}, parse_shutdown_timeout},
+    "How long vxm stop waits for the guest to power down before it quits QEMU.", NULL}, parse_shutdown_timeout},
   {{"host", "start_timeout", "30", "a number of seconds from 5 to 3600",
     "How long vxm start waits for QEMU to answer on its monitor (QMP) once started: QEMU maps "
     "and pins all of the guest's RAM for VFIO first, which takes longer for a large guest on a "
-    "slow or busy machine."}, parse_start_timeout},
+    "slow or busy machine.", NULL}, parse_start_timeout},
   {{"host", "qemu_binary", "qemu-system-x86_64", "a program name found in PATH, or an absolute path",
-    "The QEMU to run."}, parse_qemu_binary},
+    "The QEMU to run.", NULL}, parse_qemu_binary},
 };
 /* clang-format on */
 
@@ -767,6 +767,14 @@ vxm_vm_config_keys(void)
     g_once_init_leave(&once, 1);
   }
   return keys;
+}
+
+guint64
+vxm_vm_config_auto_memory(guint64 host_memory)
+{
+  guint64 half = host_memory / 2 / GIB * GIB;
+
+  return CLAMP(half, VXM_VM_MEMORY_MIN, VXM_VM_MEMORY_AUTO_MAX);
 }
 
 static const KeyDef *
@@ -1345,8 +1353,7 @@ vxm_vm_config_resolve(VxmVmConfig *c, VxmHostfs *hostfs, const VxmVmPaths *paths
     }
     r->memory_bytes = c->memory_bytes;
   } else {
-    guint64 half = r->host_memory / 2 / GIB * GIB;
-    r->memory_bytes = CLAMP(half, VXM_VM_MEMORY_MIN, VXM_VM_MEMORY_AUTO_MAX);
+    r->memory_bytes = vxm_vm_config_auto_memory(r->host_memory);
     /* the host keeps at least 2 GiB */
     if (r->memory_bytes + 2 * GIB > r->host_memory) {
       g_autofree char *have = vxm_format_bytes(r->host_memory);

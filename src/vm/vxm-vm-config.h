@@ -202,8 +202,14 @@ typedef struct {
   const char *default_value; /* as written in a file; "" = empty */
   const char *allowed;       /* human text for errors and docs */
   const char *summary;       /* one line for docs */
+  const char *values;        /* the fixed values it takes, space separated, for shell completion
+                              * (`vxm config --keys`); NULL when free text (a path, a number) */
 } VxmVmConfigKey;
 const VxmVmConfigKey *vxm_vm_config_keys(void);
+
+/* memory.size = auto on a host with @host_memory bytes: half of it in whole GiB, at most 16 GiB,
+ * at least 4 GiB (vxm start's figure; vxm check predicts from the same). */
+guint64 vxm_vm_config_auto_memory(guint64 host_memory);
 
 /* Names for enums and inputs, as written in the file. */
 const char *vxm_vm_hugepages_to_string(VxmVmHugepages value);

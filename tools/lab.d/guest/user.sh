@@ -118,6 +118,7 @@ vm_init() {
   [ -f ~/.config/vxm/vms/$VM.conf ] && return 0
   run vxm init $VM --disk-size 1G --set memory.size=4G --set host.qemu_binary=/tmp/lab-qemu \
     --set gpu.address=$GPU --set network.mode=none --set host.shutdown_timeout=5 \
+    --set host.start_timeout=300 \
     --set input.inputs=usb-vxm-lab_keyboard-event-kbd,usb-vxm-lab_mouse-event-mouse
 }
 T_START= T_STOP=
