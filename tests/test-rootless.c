@@ -145,10 +145,11 @@ run_vxm(User *u, VxmSimhost *sim, char **out, const char *first, ...)
   if (!g_spawn_sync(u->home, (char **)argv->pdata, u->envp, G_SPAWN_DEFAULT, vxm_test_become_user,
                     (gpointer)u->user, &stdout_text, &stderr_text, &status, &error))
     g_error("cannot run %s as %s: %s", (char *)argv->pdata[0], u->user, error->message);
+  /* before the checks: a sanitizer's report or a crash's last words are in stderr */
+  g_test_message("$ (%s) vxm %s ... -> wait status 0x%x\n%s%s", u->user, first, (guint)status,
+                 stdout_text, stderr_text);
   g_assert_true(WIFEXITED(status));
   g_assert_cmpint(WEXITSTATUS(status), !=, 120); /* vxm_test_become_user failed */
-  g_test_message("$ (%s) vxm %s ... -> %d\n%s%s", u->user, first, WEXITSTATUS(status), stdout_text,
-                 stderr_text);
   if (out != NULL)
     *out = g_strconcat(stdout_text, stderr_text, NULL);
   return WEXITSTATUS(status);

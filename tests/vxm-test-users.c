@@ -15,20 +15,29 @@ static GPtrArray *users;  /* names this program made */
 static GPtrArray *groups; /* names this program made */
 static void (*cleanup_first)(void);
 
-/* SIGKILL every process of @uid (a test user's supervisor, QEMU, swtpm), each by its pid. */
+/* SIGKILL every process of @uid (a test user's supervisor, QEMU, swtpm), each by its pid.
+ * Only processes under this program's root folder: /proc shows the whole machine, and a
+ * test run in another root (tools/in-root: its own /etc/passwd) may have given the same uid
+ * to its own test user, whose processes are not ours to end. */
 static void
 kill_processes_of(uid_t uid)
 {
   g_autoptr(GDir) dir = g_dir_open("/proc", 0, NULL);
   const char *name;
+  struct stat own_root;
 
+  if (stat("/proc/self/root", &own_root) != 0)
+    return;
   while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
     g_autofree char *path = g_build_filename("/proc", name, "status", NULL);
+    g_autofree char *root = g_build_filename("/proc", name, "root", NULL);
     g_autofree char *text = NULL;
     const char *line;
     guint ruid = G_MAXUINT;
+    struct stat st;
 
-    if (!g_ascii_isdigit(name[0]) || !g_file_get_contents(path, &text, NULL, NULL))
+    if (!g_ascii_isdigit(name[0]) || stat(root, &st) != 0 || st.st_dev != own_root.st_dev ||
+        st.st_ino != own_root.st_ino || !g_file_get_contents(path, &text, NULL, NULL))
       continue;
     line = strstr(text, "\nUid:");
     if (line != NULL && sscanf(line + 5, "%u", &ruid) == 1 && ruid == uid)
