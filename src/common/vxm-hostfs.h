@@ -28,6 +28,8 @@ G_BEGIN_DECLS
 #define VXM_HOST_SYS_CPU_CORE_PMU      "/sys/devices/cpu_core" /* hybrid Intel: P cores */
 #define VXM_HOST_SYS_CPU_ATOM_PMU      "/sys/devices/cpu_atom" /* hybrid Intel: E cores */
 #define VXM_HOST_SYS_MODULES           "/sys/module"
+#define VXM_HOST_SYS_DEVICES_VIRTUAL   "/sys/devices/virtual"
+#define VXM_HOST_SYS_DEVICES_UHID      "/sys/devices/virtual/misc/uhid" /* BlueZ devices */
 #define VXM_HOST_SYS_FIRMWARE_EFI      "/sys/firmware/efi"
 #define VXM_HOST_DEV                   "/dev"
 #define VXM_HOST_DEV_VFIO              "/dev/vfio"

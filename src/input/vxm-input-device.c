@@ -181,10 +181,11 @@ vxm_input_device_classify(VxmInputDevice *d)
 
   /* BlueZ makes Bluetooth (classic and LE) keyboards and mice through uhid, so they sit under
    * /sys/devices/virtual/misc/uhid/ with bus 0x0005: real devices all the same */
-  d->is_virtual = d->bustype == BUS_VIRTUAL || d->phys == NULL ||
-                  (d->syspath != NULL && g_str_has_prefix(d->syspath, "/sys/devices/virtual/") &&
-                   !(d->bustype == BUS_BLUETOOTH &&
-                     g_str_has_prefix(d->syspath, "/sys/devices/virtual/misc/uhid/")));
+  d->is_virtual =
+      d->bustype == BUS_VIRTUAL || d->phys == NULL ||
+      (d->syspath != NULL && g_str_has_prefix(d->syspath, VXM_HOST_SYS_DEVICES_VIRTUAL "/") &&
+       !(d->bustype == BUS_BLUETOOTH &&
+         g_str_has_prefix(d->syspath, VXM_HOST_SYS_DEVICES_UHID "/")));
 }
 
 const char *
