@@ -302,31 +302,12 @@ vm_holding(VxmCheckContext *ctx, const char *address)
 {
   const VxmVmConfig *config = vxm_check_context_get_vm_config(ctx);
   const char *self = config != NULL ? config->name : NULL;
-  g_autofree char *dir_path = vxm_vm_paths_config_dir();
-  g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+  g_autofree char *running = vxm_vm_running_with_gpu(self, address);
   g_autoptr(VxmHostOps) ops = NULL;
-  const char *entry;
 
-  while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *name = NULL;
-    g_autofree char *path = NULL;
-    g_autoptr(VxmVmConfig) other = NULL;
-    g_autoptr(VxmVmPaths) other_paths = NULL;
-
-    if (!g_str_has_suffix(entry, ".conf"))
-      continue;
-    name = g_strndup(entry, strlen(entry) - strlen(".conf"));
-    if (g_strcmp0(name, self) == 0 || !vxm_vm_name_validate(name, -1, NULL))
-      continue;
-    path = g_build_filename(dir_path, entry, NULL);
-    other = vxm_vm_config_load_file(name, path, NULL);
-    if (other == NULL || g_strcmp0(other->gpu, address) != 0)
-      continue;
-    other_paths = vxm_vm_paths_new(name, NULL);
-    if (other_paths != NULL && vxm_vm_is_running(other_paths))
-      return g_strdup_printf("VM %s is running with the same GPU %s: stop it first (vxm stop %s)",
-                             name, address, name);
-  }
+  if (running != NULL)
+    return g_strdup_printf("VM %s is running with the same GPU %s: stop it first (vxm stop %s)",
+                           running, address, running);
   ops = vxm_host_ops_local_new(vxm_check_context_get_hostfs(ctx));
   return vxm_host_ops_gpu_holder(ops, self, address, NULL);
 }

@@ -268,38 +268,18 @@ static gboolean
 check_gpu_conflict(VxmSupervisor *self, GError **error)
 {
   const VxmSupervisorPlan *plan = self->plan;
-  g_autofree char *dir_path = NULL;
-  g_autoptr(GDir) dir = NULL;
+  g_autofree char *running = NULL;
   g_autofree char *holder = NULL;
   g_autoptr(GError) local_error = NULL;
-  const char *entry;
 
   if (plan->gpu_address == NULL)
     return TRUE;
-  dir_path = vxm_vm_paths_config_dir();
-  dir = g_dir_open(dir_path, 0, NULL);
-  while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
-    g_autofree char *name = NULL;
-    g_autofree char *path = NULL;
-    g_autoptr(VxmVmConfig) other = NULL;
-    g_autoptr(VxmVmPaths) other_paths = NULL;
-
-    if (!g_str_has_suffix(entry, ".conf"))
-      continue;
-    name = g_strndup(entry, strlen(entry) - strlen(".conf"));
-    if (g_strcmp0(name, plan->paths->name) == 0 || !vxm_vm_name_validate(name, -1, NULL))
-      continue;
-    path = g_build_filename(dir_path, entry, NULL);
-    other = vxm_vm_config_load_file(name, path, NULL);
-    if (other == NULL || g_strcmp0(other->gpu, plan->gpu_address) != 0)
-      continue;
-    other_paths = vxm_vm_paths_new(name, NULL);
-    if (other_paths != NULL && vxm_vm_is_running(other_paths)) {
-      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                  "VM %s is running with the same GPU %s: stop it first (vxm stop %s)", name,
-                  plan->gpu_address, name);
-      return FALSE;
-    }
+  running = vxm_vm_running_with_gpu(plan->paths->name, plan->gpu_address);
+  if (running != NULL) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
+                "VM %s is running with the same GPU %s: stop it first (vxm stop %s)", running,
+                plan->gpu_address, running);
+    return FALSE;
   }
 
   /* a card another journal holds (vxm detach, another VM's keep_bound, a crash) */

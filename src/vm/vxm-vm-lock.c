@@ -8,6 +8,7 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
+#include "vm/vxm-vm-config.h"
 
 gboolean
 vxm_vm_is_running(const VxmVmPaths *paths)
@@ -96,4 +97,33 @@ vxm_gpu_lock_acquire(const VxmVmPaths *paths, const char *gpu_address, GError **
     }
   }
   return g_steal_fd(&fd);
+}
+
+char *
+vxm_vm_running_with_gpu(const char *self, const char *gpu_address)
+{
+  g_autofree char *dir_path = vxm_vm_paths_config_dir();
+  g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+  const char *entry;
+
+  while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
+    g_autofree char *name = NULL;
+    g_autofree char *path = NULL;
+    g_autoptr(VxmVmConfig) other = NULL;
+    g_autoptr(VxmVmPaths) other_paths = NULL;
+
+    if (!g_str_has_suffix(entry, ".conf"))
+      continue;
+    name = g_strndup(entry, strlen(entry) - strlen(".conf"));
+    if (g_strcmp0(name, self) == 0 || !vxm_vm_name_validate(name, -1, NULL))
+      continue;
+    path = g_build_filename(dir_path, entry, NULL);
+    other = vxm_vm_config_load_file(name, path, NULL);
+    if (other == NULL || g_strcmp0(other->gpu, gpu_address) != 0)
+      continue;
+    other_paths = vxm_vm_paths_new(name, NULL);
+    if (other_paths != NULL && vxm_vm_is_running(other_paths))
+      return g_steal_pointer(&name);
+  }
+  return NULL;
 }

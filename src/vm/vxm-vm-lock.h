@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 
 /* TRUE when another open file holds the VM's lock (a non-blocking test, changes nothing). */
 gboolean vxm_vm_is_running(const VxmVmPaths *paths);
+/* The name of a running VM other than @self whose config names @gpu_address, or NULL. */
+char *vxm_vm_running_with_gpu(const char *self, const char *gpu_address);
 
 /* Takes the VM's lock without waiting: an fd to keep open (close it to release), or -1 with
  * VXM_ERROR_BUSY "VM NAME is running ..." when someone holds it. Creates the runtime folder. */
