@@ -539,6 +539,57 @@ test_check(Fixture *f, gconstpointer data)
   g_assert_nonnull(strstr(out, "DELL U2720Q (DEL:41234:12345) on card0-HDMI-A-1, DDC bus i2c-3"));
 }
 
+/* The monitor reachable only through the guest GPU's cable: the check warns, and its fix asks
+ * for root only from someone who is not root already. */
+static void
+check_no_host_bus(Fixture *f, const char *gpu_section)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *default_conf = g_strdup_printf("%s/config/vxm/vms/default.conf", f->home);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonArray *checks;
+  JsonObject *monitor = NULL;
+  const char *fix;
+  /* the guest GPU named or found (auto): its own cable does not count */
+  g_autofree char *conf = g_strconcat(gpu_section, config_text, NULL);
+
+  if (f->sim == NULL)
+    return;
+  g_assert_true(g_file_set_contents(default_conf, conf, -1, NULL));
+  ddc_control(f, "unplug card0-HDMI-A-1");
+  run_vxm(f, &out, &err, "check", "--json", NULL);
+  g_assert_true(json_parser_load_from_data(parser, out, -1, NULL));
+  checks = json_node_get_array(json_parser_get_root(parser));
+  for (guint i = 0; i < json_array_get_length(checks); i++) {
+    JsonObject *check = json_array_get_object_element(checks, i);
+
+    if (g_strcmp0(json_object_get_string_member(check, "id"), "monitor") == 0)
+      monitor = check;
+  }
+  g_assert_nonnull(monitor);
+  g_assert_cmpstr(json_object_get_string_member(monitor, "status"), ==, "warn");
+  g_assert_nonnull(strstr(json_object_get_string_member(monitor, "message"), "has no DDC bus"));
+  fix = json_object_get_string_member(monitor, "fix");
+  g_assert_nonnull(strstr(fix, "modprobe i2c-dev"));
+  if (geteuid() == 0)
+    g_assert_null(strstr(fix, "as root"));
+  else
+    g_assert_nonnull(strstr(fix, "run vxm check as root"));
+}
+
+static void
+test_check_no_host_bus(Fixture *f, gconstpointer data)
+{
+  check_no_host_bus(f, "[gpu]\naddress = 0000:01:00.0\n");
+}
+
+static void
+test_check_no_host_bus_auto(Fixture *f, gconstpointer data)
+{
+  check_no_host_bus(f, "");
+}
+
 /* A supervisor switches to the guest with the journal, then dies: recover switches back. */
 static void
 test_journal_recover(Fixture *f, gconstpointer data)
@@ -631,6 +682,8 @@ main(int argc, char **argv)
   T("/vxm/display/sim/null-replies", test_null_replies, NULL);
   T("/vxm/display/sim/silent", test_silent, NULL);
   T("/vxm/display/sim/check", test_check, NULL);
+  T("/vxm/display/sim/check-no-host-bus", test_check_no_host_bus, NULL);
+  T("/vxm/display/sim/check-no-host-bus-auto", test_check_no_host_bus_auto, NULL);
   T("/vxm/display/sim/journal-recover", test_journal_recover, NULL);
   T("/vxm/display/sim/after-detach", test_after_detach, NULL);
   return g_test_run();

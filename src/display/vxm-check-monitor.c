@@ -22,6 +22,13 @@ vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result)
 
   if (config != NULL && config->gpu != NULL)
     guest_gpu = config->gpu;
+  if (guest_gpu == NULL) {
+    /* gpu = auto: the one candidate is the guest's, and its cables go with it */
+    VxmGpu *guest = vxm_check_context_get_guest(ctx);
+
+    if (guest != NULL)
+      guest_gpu = vxm_gpu_get_address(guest);
+  }
   if (spec == NULL) {
     vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
                          "monitor switching is off (VM %s: monitor = off)", config->name);
