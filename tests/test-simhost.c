@@ -1,9 +1,12 @@
 /* The simulated workstation against the kernel's semantics, through a real FUSE mount. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/vxm-error.h"
@@ -670,6 +673,55 @@ test_proc(void)
   g_assert_nonnull(strstr(cpuinfo, "vendor_id\t: AuthenticAMD\n"));
   g_assert_false(sys_exists(amd, "/dev/nvidia0"));
   g_assert_false(sys_exists(amd, "/proc/1187"));
+}
+
+/* Where another user's /proc/PID/fd link points is the kernel's to tell only to that user or
+ * to a caller with CAP_SYS_PTRACE (proc_fd_link's ptrace check): root without it gets EACCES,
+ * as vxmd would if its unit lacked the capability. @uid: the child's uid (0: root without
+ * CAP_SYS_PTRACE). The child's readlink errno, 0 when it read the link. */
+static int
+fd_link_errno_as(VxmSimhost *sim, uid_t uid)
+{
+  g_autofree char *link = vxm_simhost_path(sim, "/proc/4120/fd/3");
+  pid_t child = fork();
+  int status = 0;
+
+  if (child == 0) {
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[2];
+    char target[256];
+
+    if (uid != 0 && (setgid(uid) != 0 || setuid(uid) != 0))
+      _exit(200);
+    if (uid == 0) {
+      if (syscall(SYS_capget, &header, data) != 0)
+        _exit(201);
+      data[CAP_SYS_PTRACE / 32].effective &= ~(1u << (CAP_SYS_PTRACE % 32));
+      if (syscall(SYS_capset, &header, data) != 0)
+        _exit(202);
+    }
+    _exit(readlink(link, target, sizeof target) < 0 ? errno : 0);
+  }
+  g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), <, 200);
+  return WEXITSTATUS(status);
+}
+
+static void
+test_proc_fd_links_need_ptrace(void)
+{
+  g_autoptr(VxmSimhost) sim = start("intel-nvidia-turing-held");
+  g_autofree char *obs = NULL;
+
+  if (sim == NULL)
+    return;
+  /* root with its capabilities reads it (test_proc); without CAP_SYS_PTRACE it may not */
+  obs = sys_link(sim, "/proc/4120/fd/3");
+  g_assert_cmpstr(obs, ==, "/dev/dri/renderD129");
+  g_assert_cmpint(fd_link_errno_as(sim, 0), ==, EACCES);
+  /* obs's own user may */
+  g_assert_cmpint(fd_link_errno_as(sim, 1000), ==, 0);
 }
 
 /* ---- faults ---- */
@@ -1389,6 +1441,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/simhost/faults/hang-release", test_fault_hang_release);
   g_test_add_func("/vxm/simhost/faults/vanish-and-replug", test_fault_vanish_and_replug);
   g_test_add_func("/vxm/simhost/proc/holders-block-unbind", test_holders_block_unbind);
+  g_test_add_func("/vxm/simhost/proc/fd-links-need-ptrace", test_proc_fd_links_need_ptrace);
   g_test_add_func("/vxm/simhost/log/clear", test_log_clear);
   g_test_add_func("/vxm/simhost/unbind-waits-for-vfio-holder", test_unbind_waits_for_vfio_holder);
   g_test_add_func("/vxm/simhost/pending-unbind-blocks-device-reads",

@@ -73,13 +73,23 @@ check_group_not_held(VxmHostfs *hostfs, const char *bdf, gint group, const char 
   g_autofree char *who = NULL;
   g_autofree char *node = g_strdup_printf(VXM_HOST_DEV_VFIO "/%d", group);
   gboolean detaching = strcmp(doing, "detach") == 0;
+  guint unreadable = 0;
 
   /* no node, no holder: the usual case costs one stat, not a scan of /proc */
   if (group < 0 || !vxm_hostfs_exists(hostfs, node))
     return TRUE;
-  holders = vxm_pci_holders_scan_vfio_group(hostfs, group, NULL, error);
+  holders = vxm_pci_holders_scan_vfio_group(hostfs, group, &unreadable, error);
   if (holders == NULL)
     return FALSE;
+  if (holders->len == 0 && unreadable > 0) {
+    /* not knowing is not "nobody": an unseen holder would leave the unbind waiting */
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
+                "refusing to %s %s: cannot tell whether a process holds IOMMU group %d: the open "
+                "files of %u process%s could not be read (that takes CAP_SYS_PTRACE: run vxm as "
+                "root, or check vxmd's capabilities)",
+                doing, bdf, group, unreadable, unreadable == 1 ? "" : "es");
+    return FALSE;
+  }
   if (holders->len == 0)
     return TRUE;
   who = vxm_pci_holders_describe(holders);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -213,6 +214,27 @@ sim_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
   return 0;
 }
 
+/* Whether the caller may read another process's fd links: its own uid's process, or the caller
+ * has CAP_SYS_PTRACE in its effective set (read from its /proc status, as the kernel checks its
+ * credentials). */
+static gboolean
+may_ptrace(const struct fuse_context *ctx, uid_t owner)
+{
+  g_autofree char *status_path = g_strdup_printf("/proc/%d/status", (int)ctx->pid);
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (ctx->uid == owner)
+    return TRUE;
+  if (!g_file_get_contents(status_path, &status, NULL, NULL))
+    return FALSE;
+  line = strstr(status, "\nCapEff:");
+  if (line == NULL)
+    return FALSE;
+  return (g_ascii_strtoull(line + strlen("\nCapEff:"), NULL, 16) &
+          (G_GUINT64_CONSTANT(1) << CAP_SYS_PTRACE)) != 0;
+}
+
 static int
 sim_readlink(const char *path, char *buf, size_t size)
 {
@@ -220,13 +242,21 @@ sim_readlink(const char *path, char *buf, size_t size)
   g_autofree char *target = NULL;
   VxmSimNode *node;
 
+  uid_t owner = 0;
+  gboolean ptrace_checked = FALSE;
+
   vxm_sim_host_lock(the_host);
   node = lookup(path, &real);
-  if (node != NULL && real == NULL && node->kind == VXM_SIM_NODE_LINK)
+  if (node != NULL && real == NULL && node->kind == VXM_SIM_NODE_LINK) {
     target = g_strdup(node->target);
+    ptrace_checked = (node->flags & VXM_SIM_NODE_FLAG_PTRACE) != 0;
+    owner = node->uid;
+  }
   vxm_sim_host_unlock(the_host);
   if (node == NULL)
     return -ENOENT;
+  if (ptrace_checked && !may_ptrace(fuse_get_context(), owner))
+    return -EACCES;
   if (real != NULL) {
     ssize_t n = readlink(real, buf, size - 1);
     if (n < 0)

@@ -36,6 +36,9 @@ typedef enum {
   VXM_SIM_NODE_FLAG_CONTROL = 1 << 3,
   /* Hidden from its folder's listing (the control folder). */
   VXM_SIM_NODE_FLAG_HIDDEN = 1 << 4,
+  /* A /proc/PID/fd link: reading where it points takes ptrace access to the process (its uid,
+   * or CAP_SYS_PTRACE), as the kernel's proc_fd_link checks; else EACCES. */
+  VXM_SIM_NODE_FLAG_PTRACE = 1 << 5,
 } VxmSimNodeFlags;
 
 typedef struct _VxmSimNode VxmSimNode;

@@ -65,6 +65,16 @@ proc_show(VxmSimNode *node, gssize *len)
   }
 }
 
+/* One /proc/PID/fd/N: only its owner, or a process with CAP_SYS_PTRACE, reads where it points */
+static void
+put_fd_link(VxmSimNode *root, const char *path, const char *target, gint64 uid)
+{
+  VxmSimNode *node = vxm_sim_node_put(root, path, vxm_sim_node_new_link(target));
+
+  node->uid = node->gid = uid;
+  node->flags |= VXM_SIM_NODE_FLAG_PTRACE;
+}
+
 static void
 add_process_tree(VxmSimProc *proc, Process *p)
 {
@@ -88,11 +98,11 @@ add_process_tree(VxmSimProc *proc, Process *p)
   }
   for (guint i = 0; i < 3; i++) {
     g_autofree char *path = g_strdup_printf("%s/fd/%u", dir, i);
-    vxm_sim_node_put(root, path, vxm_sim_node_new_link("/dev/null"));
+    put_fd_link(root, path, "/dev/null", p->uid);
   }
   for (guint i = 0; p->fds[i] != NULL; i++) {
     g_autofree char *path = g_strdup_printf("%s/fd/%u", dir, fd++);
-    vxm_sim_node_put(root, path, vxm_sim_node_new_link(p->fds[i]));
+    put_fd_link(root, path, p->fds[i], p->uid);
   }
   node = vxm_sim_node_lookup(root, dir, NULL);
   node = vxm_sim_node_child(node, "fd");
