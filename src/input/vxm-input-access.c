@@ -103,8 +103,9 @@ vxm_device_node_grant(VxmHostfs *hostfs, VxmJournal *journal, const char *host_p
   if (!vxm_journal_begin(journal, VXM_DEVICE_NODE_JOURNAL_KIND, data, &index, error))
     return FALSE;
 
-  /* chown $UID /dev/input/eventN; chmod u+rw /dev/input/eventN */
-  if (lchown(local, uid, new_gid) != 0 || chmod(local, mode) != 0) {
+  /* chmod u+rw /dev/input/eventN; chown $UID /dev/input/eventN: in this order, so the mode is
+   * set while the node is still root's (a chmod of the user's node would take CAP_FOWNER) */
+  if (chmod(local, mode) != 0 || lchown(local, uid, new_gid) != 0) {
     VxmJournalUndoContext ctx = {.hostfs = hostfs};
     g_autoptr(GError) grant_error = NULL;
     g_autofree char *message = NULL;
