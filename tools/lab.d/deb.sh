@@ -10,7 +10,7 @@ cache=${VXM_LAB_CACHE:-/var/cache/vxm-lab}
 cd "$top"
 # the lab's own scripts are not in the .deb: editing them builds nothing
 files() { git ls-files -z --cached --others --exclude-standard | sort -z |
-  grep -zv -e '^tools/lab$' -e '^tools/lab\.d/.*\.sh$' -e '^tools/lab\.d/guest/' -e '^tools/lab\.d/initramfs-init$' -e '^tools/lab\.d/rc\.lab$'; }
+  grep -zv -e '^tools/lab$' -e '^tools/lab\.d/.*\.sh$' -e '^tools/lab\.d/guest/' -e '^tools/lab\.d/initramfs-init$' -e '^tools/lab\.d/rc\.lab$' -e '^tools/lab\.d/outer/'; }
 key=$(files | xargs -0 sha256sum 2>/dev/null | sha256sum | cut -c1-16)
 out=$cache/deb-$key
 if [ -f "$out/.done" ]; then echo "$out"; exit 0; fi

@@ -1,6 +1,8 @@
 /* tools/lab: a keyboard and a mouse made with uinput, as a person's would be. Prints
- * "keyboard eventN" and "mouse eventM" once both exist, then types Ctrl+Ctrl (left Ctrl
- * pressed and released twice) at each SIGUSR1, and removes both devices at SIGTERM. */
+ * "keyboard eventN" and "mouse eventM" once both exist, then types Ctrl+Ctrl at each SIGUSR1
+ * (both Ctrl keys held together, then let go: what QEMU's input-linux grab-toggle=ctrl-ctrl
+ * waits for, and what vxm tells the user; one Ctrl pressed twice does nothing), and removes
+ * both devices at SIGTERM. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -97,6 +99,7 @@ make(const char *name, int mouse)
     ioctl(fd, UI_SET_EVBIT, EV_REP);
     for (int k = KEY_ESC; k <= KEY_KPDOT; k++)
       ioctl(fd, UI_SET_KEYBIT, k);
+    ioctl(fd, UI_SET_KEYBIT, KEY_RIGHTCTRL);
   }
   struct uinput_setup us = {.id = {.bustype = BUS_USB, .vendor = 0x1234, .product = mouse ? 2 : 1}};
   snprintf(us.name, sizeof us.name, "%s", name);
@@ -123,13 +126,13 @@ main(void)
   while (!quit) {
     pause(); /* a signal wakes it */
     while (done < typed) {
-      for (int i = 0; i < 2; i++) {
-        emit(kbd, EV_KEY, KEY_LEFTCTRL, 1);
-        emit(kbd, EV_SYN, SYN_REPORT, 0);
-        pause_ms(60);
-        emit(kbd, EV_KEY, KEY_LEFTCTRL, 0);
-        emit(kbd, EV_SYN, SYN_REPORT, 0);
-        pause_ms(60);
+      static const int keys[] = {KEY_LEFTCTRL, KEY_RIGHTCTRL};
+      for (int down = 1; down >= 0; down--) {
+        for (int i = 0; i < 2; i++) {
+          emit(kbd, EV_KEY, keys[i], down);
+          emit(kbd, EV_SYN, SYN_REPORT, 0);
+          pause_ms(60);
+        }
       }
       done++;
       printf("typed %d\n", done);
