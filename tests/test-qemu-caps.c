@@ -254,6 +254,18 @@ test_parse_robust(void)
   none = vxm_qemu_caps_parse("garbage\n", "", &error);
   g_assert_null(none);
   g_assert_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL);
+  g_clear_error(&error);
+
+  /* cut short before the options (QEMU drops what it has not run when its input ends): not a
+   * QEMU without -sandbox, an answer to ask again */
+  {
+    g_autofree char *cut = g_strndup(qmp, strstr(qmp, "{\"return\": [{\"option\"") - qmp);
+
+    none = vxm_qemu_caps_parse(cut, audio, &error);
+    g_assert_null(none);
+    g_assert_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL);
+    g_assert_nonnull(strstr(error->message, "stopped before its command-line options"));
+  }
 }
 
 /* The caps the golden argv tests use: checked in, loadable, a Windows guest's needs there. */

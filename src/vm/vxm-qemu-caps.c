@@ -1,9 +1,13 @@
 #include "vxm-qemu-caps.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
+#include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
@@ -104,11 +108,15 @@ typedef struct {
   char *err;
   GError *error;
   gboolean done;
+  int stdin_writer; /* the write end of the child's stdin, held open until it is done, or -1 */
 } Child;
 
 static void
 child_clear(Child *child)
 {
+  if (child->stdin_writer >= 0)
+    close(child->stdin_writer);
+  child->stdin_writer = -1;
   g_clear_object(&child->proc);
   g_clear_pointer(&child->out, g_free);
   g_clear_pointer(&child->err, g_free);
@@ -134,23 +142,40 @@ on_timeout(gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static GSubprocess *
-spawn(const char *const *argv, GError **error)
+/* Starts @argv with @input already in its stdin, whose write end stays open in @child until the
+ * child is done: QEMU's QMP monitor drops the requests it has read but not yet run when its
+ * input ends (CHR_EVENT_CLOSED), so an input closed early loses the last answers on a busy
+ * machine. */
+static gboolean
+spawn(Child *child, const char *const *argv, const char *input, GError **error)
 {
   g_autoptr(GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                G_SUBPROCESS_FLAGS_STDERR_PIPE);
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   const char *const env[] = {"LC_ALL=C", NULL};
+  int fds[2];
+  gsize len = strlen(input);
 
+  child->stdin_writer = -1;
+  if (!g_unix_open_pipe(fds, FD_CLOEXEC, error))
+    return FALSE;
+  /* the probe's input is a few hundred bytes: the pipe holds it all before the child reads */
+  if (len > 0 && write(fds[1], input, len) != (gssize)len) {
+    vxm_error_set_from_errno(error, errno, "cannot write QEMU's probe input");
+    close(fds[0]);
+    close(fds[1]);
+    return FALSE;
+  }
+  child->stdin_writer = fds[1];
+  g_subprocess_launcher_take_stdin_fd(launcher, fds[0]);
   /* a clean environment: nothing of the caller's changes what QEMU reports */
   g_subprocess_launcher_set_environ(launcher, (char **)env);
-  return g_subprocess_launcher_spawnv(launcher, argv, error);
+  child->proc = g_subprocess_launcher_spawnv(launcher, argv, error);
+  return child->proc != NULL;
 }
 
-/* Runs both children at once, each fed its stdin, within the probe's time limit. */
+/* Runs both children at once (their stdin given at spawn), within the probe's time limit. */
 static gboolean
-run_children(Child *children, const char *const *inputs, guint n, const char *binary,
-             GError **error)
+run_children(Child *children, guint n, const char *binary, GError **error)
 {
   g_autoptr(GMainContext) ctx = g_main_context_new();
   g_autoptr(GSource) timer = g_timeout_source_new(PROBE_TIMEOUT_MS);
@@ -161,7 +186,7 @@ run_children(Child *children, const char *const *inputs, guint n, const char *bi
   g_source_set_callback(timer, on_timeout, &expired, NULL);
   g_source_attach(timer, ctx);
   for (guint i = 0; i < n; i++)
-    g_subprocess_communicate_utf8_async(children[i].proc, inputs[i], NULL, on_communicated,
+    g_subprocess_communicate_utf8_async(children[i].proc, NULL, NULL, on_communicated,
                                         &children[i]);
   while (!all_done) {
     all_done = TRUE;
@@ -381,6 +406,13 @@ vxm_qemu_caps_parse(const char *qmp_output, const char *audiodev_help, GError **
                         "it did not give its version, machines and device types over QMP");
     return NULL;
   }
+  /* a missing answer would read as a missing feature (no -sandbox: "built without seccomp"),
+   * and be cached as such: an answer cut short is no answer */
+  if (!g_hash_table_contains(answered, "options")) {
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                        "its answer over QMP stopped before its command-line options");
+    return NULL;
+  }
   return g_steal_pointer(&self);
 }
 
@@ -416,8 +448,7 @@ vxm_qemu_caps_probe(const char *binary, GError **error)
   gint64 mtime = 0;
   guint64 size = 0;
   g_autoptr(VxmQemuCaps) parsed = NULL;
-  Child children[2] = {{0}};
-  const char *inputs[2];
+  Child children[2] = {{.stdin_writer = -1}, {.stdin_writer = -1}};
   gint64 start = g_get_monotonic_time();
   gboolean ok;
 
@@ -435,23 +466,21 @@ vxm_qemu_caps_probe(const char *binary, GError **error)
                               "-display", "none",     "-qmp", "stdio",       NULL};
     const char *audio_argv[] = {path, "-audiodev", "help", NULL};
 
-    children[0].proc = spawn(qmp_argv, error);
-    if (children[0].proc == NULL) {
-      g_prefix_error(error, "cannot run QEMU (%s): ", path);
-      return NULL;
-    }
-    children[1].proc = spawn(audio_argv, error);
-    if (children[1].proc == NULL) {
-      g_subprocess_force_exit(children[0].proc);
+    script = qmp_script(path);
+    if (!spawn(&children[0], qmp_argv, script, error)) {
       child_clear(&children[0]);
       g_prefix_error(error, "cannot run QEMU (%s): ", path);
       return NULL;
     }
+    if (!spawn(&children[1], audio_argv, "", error)) {
+      g_subprocess_force_exit(children[0].proc);
+      child_clear(&children[0]);
+      child_clear(&children[1]);
+      g_prefix_error(error, "cannot run QEMU (%s): ", path);
+      return NULL;
+    }
   }
-  script = qmp_script(path);
-  inputs[0] = script;
-  inputs[1] = "";
-  ok = run_children(children, inputs, 2, path, error);
+  ok = run_children(children, 2, path, error);
   if (ok) {
     g_autoptr(GError) local = NULL;
 
