@@ -205,6 +205,41 @@ vxm_test_sysfs_add_pci(const char *root, const char *bdf, const char *parent_bdf
 }
 
 void
+vxm_test_sysfs_set_bar(const char *root, const char *bdf, guint bar, guint64 start, guint64 size,
+                       guint64 flags, guint64 resize)
+{
+  g_autofree char *dir = vxm_test_sysfs_device_dir(root, bdf);
+  g_autofree char *rel = g_build_filename(dir, "resource", NULL);
+  g_autofree char *path = g_build_filename(root, rel, NULL);
+  g_autofree char *old = NULL;
+  g_autofree char *resize_attr = g_strdup_printf("resource%u_resize", bar);
+  g_autoptr(GString) text = g_string_new(NULL);
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpuint(bar, <, 6);
+  if (!g_file_get_contents(path, &old, NULL, NULL))
+    old = g_strdup("");
+  lines = g_strsplit(old, "\n", -1);
+  /* a function's `resource`: 13 lines (6 BARs, the ROM, the bridge windows) */
+  for (guint i = 0; i < 13; i++) {
+    if (i == bar)
+      g_string_append_printf(text,
+                             "0x%016" G_GINT64_MODIFIER "x 0x%016" G_GINT64_MODIFIER
+                             "x 0x%016" G_GINT64_MODIFIER "x\n",
+                             start, start + size - 1, flags);
+    else if (i < g_strv_length(lines) && lines[i][0] != '\0')
+      g_string_append_printf(text, "%s\n", lines[i]);
+    else
+      g_string_append(text, "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+  }
+  vxm_test_write_file(root, rel, text->str);
+  if (resize != 0) {
+    g_autofree char *value = g_strdup_printf("%016" G_GINT64_MODIFIER "x", resize);
+    set_attr_in(root, dir, resize_attr, value);
+  }
+}
+
+void
 vxm_test_sysfs_add_drm(const char *root, const char *bdf, const char *node)
 {
   g_autofree char *dir = vxm_test_sysfs_device_dir(root, bdf);
