@@ -671,7 +671,7 @@ test_dry_run_guest_compat(Fixture *f, gconstpointer data)
   /* the RTX 2070 as a card with Resizable BAR on: BAR 1 at 32 GiB (it offers 256 MiB-32 GiB),
    * BAR 3 32 MiB */
   vxm_test_sysfs_set_bar(f->root, "0000:01:00.0", 1, G_GUINT64_CONSTANT(0x4000000000),
-                         G_GUINT64_CONSTANT(32) << 30, VXM_TEST_BAR_MEM64_PREFETCH, 0x7f00);
+                         G_GUINT64_CONSTANT(32) << 30, VXM_TEST_BAR_MEM64_PREFETCH, 0xff00);
   vxm_test_sysfs_set_bar(f->root, "0000:01:00.0", 3, G_GUINT64_CONSTANT(0x4800000000),
                          G_GUINT64_CONSTANT(32) << 20, VXM_TEST_BAR_MEM64_PREFETCH, 0);
 
@@ -714,7 +714,7 @@ test_dry_run_guest_compat(Fixture *f, gconstpointer data)
 
   /* without the large BAR, the firmware's default window */
   vxm_test_sysfs_set_bar(f->root, "0000:01:00.0", 1, G_GUINT64_CONSTANT(0x4000000000),
-                         G_GUINT64_CONSTANT(256) << 20, VXM_TEST_BAR_MEM64_PREFETCH, 0x7f00);
+                         G_GUINT64_CONSTANT(256) << 20, VXM_TEST_BAR_MEM64_PREFETCH, 0xff00);
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   g_assert_cmpint(run_start(f, &out, &err, "--dry-run", "win11", NULL), ==, 0);
