@@ -675,6 +675,16 @@ test_bars(Fixture *f, gconstpointer data)
                                        "resource1_resize"));
   g_assert_nonnull(strstr(narrow->fix, "12 gives 4 GiB"));
 
+  /* a 32 GiB BAR that cannot be resized: no resize to suggest */
+  vxm_test_sysfs_set_attr(f->root, "0000:01:00.0", "resource1_resize", NULL);
+  {
+    g_autoptr(VxmCheckResult) fixed = run_one(f, "bars", NULL);
+
+    g_assert_cmpint(fixed->status, ==, VXM_CHECK_STATUS_WARN);
+    g_assert_null(strstr(fixed->fix, "resource1_resize"));
+    g_assert_nonnull(strstr(fixed->fix, "more physical address bits"));
+  }
+
   g_assert_cmpint(unlink(resource), ==, 0);
   unreadable = run_one(f, "bars", NULL);
   g_assert_cmpint(unreadable->status, ==, VXM_CHECK_STATUS_UNKNOWN);

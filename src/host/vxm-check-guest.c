@@ -113,6 +113,16 @@ phys_bits(VxmHostfs *hostfs)
   return (guint)g_ascii_strtoull(line + 1, NULL, 10);
 }
 
+/* The largest size @sizes (a resize bitmap) offers at bit @limit or below; -1 when none. */
+static gint
+resize_bit_at_most(guint64 sizes, gint limit)
+{
+  for (gint bit = MIN(limit, 43); bit >= 0; bit--)
+    if (sizes & (G_GUINT64_CONSTANT(1) << bit))
+      return bit;
+  return -1;
+}
+
 void
 vxm_check_bars(VxmCheckContext *ctx, VxmCheckResult *result)
 {
@@ -181,16 +191,24 @@ vxm_check_bars(VxmCheckContext *ctx, VxmCheckResult *result)
   if (mmio64 > 0 && bits > 0 && bits < 64 && (mmio64 << 21) > (G_GUINT64_CONSTANT(1) << bits)) {
     g_autofree char *fix = NULL;
     g_autofree char *window = vxm_pci_bar_size_to_string(mmio64 << 20);
-    guint fit_bit = bits - 4 - 20; /* a BAR of 1/16 of the address space leaves room */
-    g_autofree char *fit = vxm_pci_bar_size_to_string(G_GUINT64_CONSTANT(1) << (fit_bit + 20));
+    /* a BAR of 1/16 of the address space leaves the window room */
+    gint fit_bit = resize_bit_at_most(largest->resize_sizes, (gint)bits - 4 - 20);
 
-    fix = g_strdup_printf(
-        "make the BAR smaller: turn off Resizable BAR (\"Re-Size BAR Support\") in the firmware "
-        "setup; or, until the next boot, unbind every function of the card from its driver "
-        "(echo ADDR | sudo tee %s/ADDR/driver/unbind for each), then echo %u | sudo tee "
-        "%s/%s/resource%u_resize (bit N is 2^N MiB: %u gives %s), then vxm start",
-        VXM_HOST_SYS_PCI_DEVICES, fit_bit, VXM_HOST_SYS_PCI_DEVICES, largest_addr, largest->index,
-        fit_bit, fit);
+    if (fit_bit >= 0) {
+      g_autofree char *fit = vxm_pci_bar_size_to_string(G_GUINT64_CONSTANT(1) << (fit_bit + 20));
+
+      fix = g_strdup_printf(
+          "make the BAR smaller: turn off Resizable BAR (\"Re-Size BAR Support\") in the "
+          "firmware setup; or, until the next boot, unbind every function of the card from its "
+          "driver (echo ADDR | sudo tee %s/ADDR/driver/unbind for each), then echo %d | sudo "
+          "tee %s/%s/resource%u_resize (bit N is 2^N MiB: %d gives %s), then vxm start",
+          VXM_HOST_SYS_PCI_DEVICES, fit_bit, VXM_HOST_SYS_PCI_DEVICES, largest_addr, largest->index,
+          fit_bit, fit);
+    } else {
+      fix = g_strdup_printf("BAR %u of %s cannot be made smaller (it is not resizable to a size "
+                            "that fits): this card needs a CPU with more physical address bits",
+                            largest->index, largest_addr);
+    }
     vxm_check_result_set(result, VXM_CHECK_STATUS_WARN, fix,
                          "%s's 64-bit BARs take %s (%s): the guest's firmware needs a %s window "
                          "for them, which this CPU's %u-bit physical addresses cannot place",
