@@ -610,6 +610,119 @@ test_usage(Fixture *f, gconstpointer data)
   }
 }
 
+/* Issue 17: [cpu] hide_kvm and hv_vendor_id set with vxm config --set and shown back by
+ * --show; the dry-run's argv and its "guest" and "audio" members carry them; a 32 GiB
+ * resizable BAR gets OVMF a 64 GiB 64-bit window; the audio latency goes to the backends that
+ * take it. */
+static void
+test_dry_run_guest_compat(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  JsonObject *obj, *guest, *audio, *settings;
+  JsonArray *qemu;
+  const char *backend;
+  int status;
+
+  {
+    const char *set[] = {f->vxm,
+                         "config",
+                         "win11",
+                         "--set",
+                         "cpu.hide_kvm=true",
+                         "--set",
+                         "hv_vendor_id=vxmvendorid",
+                         "--set",
+                         "audio.backend=auto",
+                         "--set",
+                         "latency_ms=30",
+                         NULL};
+    const char *bad[] = {f->vxm, "config", "win11", "--set", "hv_vendor_id=a,b", NULL};
+    const char *show[] = {f->vxm, "config", "win11", "--show", "--json", NULL};
+
+    g_assert_cmpint(vxm_test_run(set, (const char *const *)f->env, &out, &err), ==, 0);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    /* refused with what is allowed, and nothing changed */
+    g_assert_cmpint(vxm_test_run(bad, (const char *const *)f->env, &out, &err), ==, 2);
+    g_assert_nonnull(strstr(err, "[cpu] hv_vendor_id = 'a,b'"));
+    g_assert_nonnull(strstr(err, "other than a comma"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(vxm_test_run(show, (const char *const *)f->env, &out, &err), ==, 0);
+    json_parser_load_from_data(parser, out, -1, &error);
+    g_assert_no_error(error);
+    settings = json_object_get_object_member(json_node_get_object(json_parser_get_root(parser)),
+                                             "settings");
+    g_assert_cmpstr(
+        json_object_get_string_member(json_object_get_object_member(settings, "cpu"), "hide_kvm"),
+        ==, "true");
+    g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(settings, "cpu"),
+                                                  "hv_vendor_id"),
+                    ==, "vxmvendorid");
+    g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(settings, "audio"),
+                                                  "latency_ms"),
+                    ==, "30");
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+  }
+  /* the RTX 2070 as a card with Resizable BAR on: BAR 1 at 32 GiB (it offers 256 MiB-32 GiB),
+   * BAR 3 32 MiB */
+  vxm_test_sysfs_set_bar(f->root, "0000:01:00.0", 1, G_GUINT64_CONSTANT(0x4000000000),
+                         G_GUINT64_CONSTANT(32) << 30, VXM_TEST_BAR_MEM64_PREFETCH, 0xff00);
+  vxm_test_sysfs_set_bar(f->root, "0000:01:00.0", 3, G_GUINT64_CONSTANT(0x4800000000),
+                         G_GUINT64_CONSTANT(32) << 20, VXM_TEST_BAR_MEM64_PREFETCH, 0);
+
+  status = run_start(f, &out, &err, "--dry-run", "--json", "win11");
+  if (status != 0)
+    g_test_message("vxm start --dry-run --json: %s", err);
+  g_assert_cmpint(status, ==, 0);
+  g_object_unref(parser);
+  parser = json_parser_new();
+  json_parser_load_from_data(parser, out, -1, &error);
+  g_assert_no_error(error);
+  obj = json_node_get_object(json_parser_get_root(parser));
+  qemu = json_object_get_array_member(obj, "qemu");
+  guest = json_object_get_object_member(obj, "guest");
+  audio = json_object_get_object_member(obj, "audio");
+  g_assert_true(json_object_get_boolean_member(guest, "hide_kvm"));
+  g_assert_cmpstr(json_object_get_string_member(guest, "hv_vendor_id"), ==, "vxmvendorid");
+  g_assert_cmpstr(json_object_get_string_member(guest, "vmport"), ==, "off");
+  g_assert_cmpint(json_object_get_int_member(guest, "gpu_bar64_bytes"), ==,
+                  (G_GINT64_CONSTANT(32) << 30) + (G_GINT64_CONSTANT(32) << 20));
+  g_assert_cmpint(json_object_get_int_member(guest, "pci_mmio64_mb"), ==, 65536);
+  g_assert_true(strv_json_has(qemu, "name=opt/ovmf/X-PciMmio64Mb,string=65536"));
+  g_assert_true(strv_json_has(qemu, "host,kvm=off,hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,"
+                                    "hv-vpindex,hv-runtime,hv-synic,hv-stimer,hv-reset,"
+                                    "hv-frequencies,hv-tlbflush,hv-ipi,hv-time,"
+                                    "hv-vendor-id=vxmvendorid"));
+  /* the backend this machine's QEMU has decides whether the latency applies */
+  backend = json_object_get_string_member(audio, "backend");
+  g_assert_nonnull(backend);
+  if (g_strcmp0(backend, "pipewire") == 0 || g_strcmp0(backend, "pa") == 0) {
+    g_autofree char *dev =
+        g_strdup_printf("%s,id=snd0,in.latency=30000,out.latency=30000", backend);
+
+    g_assert_cmpint(json_object_get_int_member(audio, "latency_us"), ==, 30000);
+    g_assert_true(strv_json_has(qemu, dev));
+  } else {
+    g_assert_true(json_object_get_null_member(audio, "latency_us"));
+    g_assert_nonnull(strstr(out, "latency_ms = 30 is not applied"));
+  }
+
+  /* without the large BAR, the firmware's default window */
+  vxm_test_sysfs_set_bar(f->root, "0000:01:00.0", 1, G_GUINT64_CONSTANT(0x4000000000),
+                         G_GUINT64_CONSTANT(256) << 20, VXM_TEST_BAR_MEM64_PREFETCH, 0xff00);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_start(f, &out, &err, "--dry-run", "win11", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "64-bit PCI window: the firmware's default"));
+  g_assert_nonnull(strstr(out, "KVM signature: hidden (hide_kvm)"));
+  g_assert_null(strstr(out, "X-PciMmio64Mb"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -618,6 +731,7 @@ main(int argc, char **argv)
   FX("/vxm/cli/start/dry-run-json", test_dry_run_json);
   FX("/vxm/cli/start/dry-run-human", test_dry_run_human);
   FX("/vxm/cli/start/dry-run-pending-inputs", test_dry_run_pending_inputs);
+  FX("/vxm/cli/start/dry-run-guest-compat", test_dry_run_guest_compat);
   FX("/vxm/cli/start/already-running", test_already_running);
   FX("/vxm/cli/start/unknown-vm", test_unknown_vm);
   FX("/vxm/cli/stop/supervisor-unreachable", test_stop_unreachable);

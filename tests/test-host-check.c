@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <grp.h>
 #include <signal.h>
@@ -54,9 +56,10 @@ test_registry_order(void)
 {
   gsize n = 0;
   const VxmCheckDef *defs = vxm_check_get_registry(&n);
-  static const char *const ids[] = {"iommu",       "kvm",     "gpus",     "guest-gpu", "reset",
-                                    "framebuffer", "holders", "firmware", "qemu",      "swtpm",
-                                    "memory",      "monitor", "inputs",   "vxmd"};
+  static const char *const ids[] = {"iommu",    "kvm",         "ignore-msrs", "gpus",   "guest-gpu",
+                                    "reset",    "framebuffer", "holders",     "bars",   "d3cold",
+                                    "firmware", "qemu",        "swtpm",       "memory", "monitor",
+                                    "inputs",   "vxmd"};
 
   g_assert_cmpuint(n, ==, G_N_ELEMENTS(ids));
   for (gsize i = 0; i < n; i++)
@@ -66,9 +69,9 @@ test_registry_order(void)
 static void
 test_good_machine_passes(Fixture *f, gconstpointer data)
 {
-  static const char *const only[] = {"iommu", "kvm",         "gpus",    "guest-gpu",
-                                     "reset", "framebuffer", "holders", "firmware",
-                                     "qemu",  "swtpm",       "memory",  NULL};
+  static const char *const only[] = {"iommu", "kvm",         "ignore-msrs", "gpus", "guest-gpu",
+                                     "reset", "framebuffer", "holders",     "bars", "firmware",
+                                     "qemu",  "swtpm",       "memory",      NULL};
   g_autoptr(VxmCheckContext) ctx = NULL;
   g_autoptr(GPtrArray) results = NULL;
 
@@ -252,8 +255,9 @@ test_no_gpu(void)
   vxm_test_sysfs_add_pci(root, "0000:00:00.0", NULL, 0x8086, 0x3e30, 0x060000, NULL, 0);
   vxm_test_sysfs_add_pci(root, "0000:00:1f.6", NULL, 0x8086, 0x15bc, 0x020000, "e1000e", 1);
   results = vxm_check_run(ctx, NULL);
-  gpus = g_ptr_array_index(results, 2);
-  guest = g_ptr_array_index(results, 3);
+  gpus = g_ptr_array_index(results, 3);
+  guest = g_ptr_array_index(results, 4);
+  g_assert_cmpstr(gpus->id, ==, "gpus");
   g_assert_cmpint(gpus->status, ==, VXM_CHECK_STATUS_FAIL);
   g_assert_true(g_str_has_suffix(gpus->message, "this machine has no GPU at all"));
   g_assert_cmpint(guest->status, ==, VXM_CHECK_STATUS_FAIL);
@@ -579,6 +583,278 @@ test_fix_for_every_fail_simhost(void)
   g_assert_cmpuint(machines, >=, 9);
 }
 
+/* kvm.ignore_msrs: on passes (and says when the kernel log gets a line each time); off warns
+ * with the module option and, on an immutable root, the lasting route; no kvm: nothing to
+ * check. */
+static void
+test_ignore_msrs(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) on = NULL;
+  g_autoptr(VxmCheckResult) noisy = NULL;
+  g_autoptr(VxmCheckResult) off = NULL;
+  g_autoptr(VxmCheckResult) overlay = NULL;
+  g_autoptr(VxmCheckResult) no_kvm = NULL;
+  g_autofree char *kvm = g_build_filename(f->root, "sys/module/kvm", NULL);
+
+  on = run_one(f, "ignore-msrs", NULL);
+  g_assert_cmpint(on->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(on->message, "kvm.ignore_msrs = Y"));
+  g_assert_null(strstr(on->message, "kernel log"));
+  g_assert_null(on->fix);
+
+  vxm_test_write_file(f->root, "sys/module/kvm/parameters/report_ignored_msrs", "Y\n");
+  noisy = run_one(f, "ignore-msrs", NULL);
+  g_assert_cmpint(noisy->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(noisy->message, "report_ignored_msrs = Y"));
+
+  vxm_test_write_file(f->root, "sys/module/kvm/parameters/ignore_msrs", "N\n");
+  off = run_one(f, "ignore-msrs", NULL);
+  g_assert_cmpint(off->status, ==, VXM_CHECK_STATUS_WARN);
+  g_assert_nonnull(strstr(off->message, "blue screen"));
+  g_assert_nonnull(strstr(off->fix, "echo 1 | sudo tee /sys/module/kvm/parameters/ignore_msrs"));
+  g_assert_nonnull(strstr(off->fix, "write 'options kvm ignore_msrs=1 report_ignored_msrs=0' "
+                                    "to /etc/modprobe.d/kvm.conf"));
+  g_assert_nonnull(strstr(off->fix, "kvm.ignore_msrs=1 kvm.report_ignored_msrs=0"));
+  g_assert_null(strstr(off->fix, "overlayroot"));
+
+  /* Nitrux: /etc is on an overlay the next boot discards */
+  vxm_test_write_file(f->root, "proc/self/mountinfo",
+                      "22 1 8:2 / /media/root-ro ro - ext4 /dev/sda2 ro\n"
+                      "23 1 0:22 / /media/root-rw rw - tmpfs tmpfs-root rw\n"
+                      "24 1 0:23 / / rw - overlay overlayroot rw,lowerdir=/media/root-ro,"
+                      "upperdir=/media/root-rw/overlay,workdir=/media/root-rw/w\n");
+  overlay = run_one(f, "ignore-msrs", NULL);
+  g_assert_cmpint(overlay->status, ==, VXM_CHECK_STATUS_WARN);
+  g_assert_nonnull(strstr(overlay->fix, "sudo overlayroot-chroot"));
+  g_assert_nonnull(strstr(overlay->fix,
+                          "write 'options kvm ignore_msrs=1 "
+                          "report_ignored_msrs=0' to /etc/modprobe.d/kvm.conf there"));
+  g_assert_nonnull(strstr(overlay->fix, "lost at the next boot"));
+
+  vxm_test_rm_rf(kvm);
+  no_kvm = run_one(f, "ignore-msrs", NULL);
+  g_assert_cmpint(no_kvm->status, ==, VXM_CHECK_STATUS_UNKNOWN);
+  g_assert_nonnull(strstr(no_kvm->message, "not applicable"));
+}
+
+/* The guest GPU's 64-bit BARs: within OVMF's default window, larger (handled by vxm start),
+ * too large for the CPU's address width (the exact resize), unreadable (not checked). */
+static void
+test_bars(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) small = NULL;
+  g_autoptr(VxmCheckResult) large = NULL;
+  g_autoptr(VxmCheckResult) narrow = NULL;
+  g_autoptr(VxmCheckResult) unreadable = NULL;
+  g_autofree char *dir = vxm_test_sysfs_device_dir(f->root, "0000:01:00.0");
+  g_autofree char *resource = g_build_filename(f->root, dir, "resource", NULL);
+
+  small = run_one(f, "bars", NULL);
+  g_assert_cmpint(small->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(small->message, "take 288 MiB (the largest, BAR 1 of 0000:01:00.0, is "
+                                          "256 MiB): they fit OVMF's default 32768 MiB window"));
+
+  /* Resizable BAR turned on in the firmware: 32 GiB */
+  vxm_test_sysfs_set_bar(f->root, "0000:01:00.0", 1, G_GUINT64_CONSTANT(0x4000000000),
+                         G_GUINT64_CONSTANT(32) << 30, VXM_TEST_BAR_MEM64_PREFETCH, 0xff00);
+  large = run_one(f, "bars", NULL);
+  g_assert_cmpint(large->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(large->message, "is 32 GiB (a resizable BAR: up to 32 GiB)"));
+  g_assert_nonnull(strstr(large->message, "handled"));
+  g_assert_nonnull(strstr(large->message, "-fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=65536"));
+  g_assert_null(large->fix);
+
+  /* a CPU with 36 physical address bits cannot place a 64 GiB window */
+  vxm_test_write_file(f->root, "proc/cpuinfo",
+                      "processor\t: 0\nvendor_id\t: GenuineIntel\n"
+                      "address sizes\t: 36 bits physical, 48 bits virtual\n\n");
+  narrow = run_one(f, "bars", NULL);
+  g_assert_cmpint(narrow->status, ==, VXM_CHECK_STATUS_WARN);
+  g_assert_nonnull(strstr(narrow->message, "36-bit physical addresses"));
+  g_assert_nonnull(strstr(narrow->fix, "echo 12 | sudo tee /sys/bus/pci/devices/0000:01:00.0/"
+                                       "resource1_resize"));
+  g_assert_nonnull(strstr(narrow->fix, "12 gives 4 GiB"));
+
+  /* a 32 GiB BAR that cannot be resized: no resize to suggest */
+  vxm_test_sysfs_set_attr(f->root, "0000:01:00.0", "resource1_resize", NULL);
+  {
+    g_autoptr(VxmCheckResult) fixed = run_one(f, "bars", NULL);
+
+    g_assert_cmpint(fixed->status, ==, VXM_CHECK_STATUS_WARN);
+    g_assert_null(strstr(fixed->fix, "resource1_resize"));
+    g_assert_nonnull(strstr(fixed->fix, "more physical address bits"));
+  }
+
+  g_assert_cmpint(unlink(resource), ==, 0);
+  unreadable = run_one(f, "bars", NULL);
+  g_assert_cmpint(unreadable->status, ==, VXM_CHECK_STATUS_UNKNOWN);
+  g_assert_nonnull(strstr(unreadable->message, "cannot tell how large"));
+}
+
+/* The AMD card offers Resizable BAR but runs at 256 MiB: said, and it fits. */
+static void
+test_bars_resizable_offered(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) r = run_one(f, "bars", NULL);
+
+  g_assert_cmpint(r->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(r->message, "BAR 0 of 0000:03:00.0, is 256 MiB (a resizable BAR: up to "
+                                      "16 GiB)"));
+  g_assert_nonnull(strstr(r->message, "fit OVMF's default"));
+}
+
+/* D3cold: what can be known (vfio-pci's disable_idle_d3, d3cold_allowed, the power state now)
+ * and what cannot (whether the card comes back): the latter is "not checked", not a pass. */
+static void
+test_d3cold(Fixture *f, gconstpointer data)
+{
+  g_autoptr(VxmCheckResult) unknown = NULL;
+  g_autoptr(VxmCheckResult) kept = NULL;
+  g_autoptr(VxmCheckResult) not_allowed = NULL;
+  g_autoptr(VxmCheckResult) now = NULL;
+  g_autoptr(VxmCheckResult) overlay = NULL;
+
+  unknown = run_one(f, "d3cold", NULL);
+  g_assert_cmpint(unknown->status, ==, VXM_CHECK_STATUS_UNKNOWN);
+  g_assert_nonnull(strstr(unknown->message, "not known beforehand"));
+  g_assert_nonnull(strstr(unknown->message, "vfio-pci is not loaded yet"));
+  g_assert_nonnull(strstr(unknown->fix, "write 'options vfio-pci disable_idle_d3=1' to "
+                                        "/etc/modprobe.d/vfio.conf"));
+
+  vxm_test_write_file(f->root, "sys/module/vfio_pci/parameters/disable_idle_d3", "Y\n");
+  kept = run_one(f, "d3cold", NULL);
+  g_assert_cmpint(kept->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(kept->message, "disable_idle_d3 = Y"));
+
+  vxm_test_write_file(f->root, "sys/module/vfio_pci/parameters/disable_idle_d3", "N\n");
+  vxm_test_sysfs_set_attr(f->root, "0000:01:00.0", "d3cold_allowed", "0");
+  not_allowed = run_one(f, "d3cold", NULL);
+  g_assert_cmpint(not_allowed->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(not_allowed->message, "d3cold_allowed is 0"));
+
+  vxm_test_sysfs_set_attr(f->root, "0000:01:00.0", "d3cold_allowed", "1");
+  vxm_test_sysfs_set_attr(f->root, "0000:01:00.0", "power_state", "D3cold");
+  now = run_one(f, "d3cold", NULL);
+  g_assert_cmpint(now->status, ==, VXM_CHECK_STATUS_WARN);
+  g_assert_nonnull(strstr(now->message, "is in D3cold now"));
+  g_assert_nonnull(strstr(now->fix, "echo 0 | sudo tee /sys/bus/pci/devices/0000:01:00.0/"
+                                    "d3cold_allowed"));
+
+  vxm_test_write_file(f->root, "proc/self/mountinfo",
+                      "24 1 0:23 / / rw - overlay overlayroot rw,lowerdir=/media/root-ro,"
+                      "upperdir=/media/root-rw/overlay,workdir=/media/root-rw/w\n"
+                      "23 1 0:22 / /media/root-rw rw - tmpfs tmpfs-root rw\n");
+  overlay = run_one(f, "d3cold", NULL);
+  g_assert_nonnull(strstr(overlay->fix, "sudo overlayroot-chroot"));
+  g_assert_nonnull(strstr(overlay->fix, "/etc/modprobe.d/vfio.conf there"));
+}
+
+/* echo VALUE > PATH with one write(2) under the simulator; 0 or the errno. */
+static int
+sim_write(VxmSimhost *sim, const char *host_path, const char *value)
+{
+  g_autofree char *path = vxm_simhost_path(sim, host_path);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int result = 0;
+
+  if (fd < 0)
+    return errno;
+  if (write(fd, value, strlen(value)) < 0)
+    result = errno;
+  close(fd);
+  return result;
+}
+
+static char *
+sim_read(VxmSimhost *sim, const char *host_path)
+{
+  g_autofree char *path = vxm_simhost_path(sim, host_path);
+  char *text = NULL;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  return text;
+}
+
+/* The same three checks against the simulator, which models each file they read: kvm's
+ * parameters (root writes them), resource and resourceN_resize (a resize only while no driver
+ * is bound), d3cold_allowed and power_state (D3cold once vfio-pci holds the card idle). */
+static void
+test_guest_checks_simhost(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(VxmHostfs) fs = NULL;
+  g_autoptr(VxmCheckResult) msrs_off = NULL;
+  g_autoptr(VxmCheckResult) msrs_on = NULL;
+  g_autoptr(VxmCheckResult) bars_large = NULL;
+  g_autoptr(VxmCheckResult) bars_small = NULL;
+  g_autoptr(VxmCheckResult) d3_unknown = NULL;
+  g_autoptr(VxmCheckResult) d3_now = NULL;
+  g_autoptr(VxmCheckResult) d3_kept = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *power = NULL;
+  g_autofree char *power_after = NULL;
+  const char *power_state = "/sys/bus/pci/devices/0000:0c:00.0/power_state";
+  const char *resize = "/sys/bus/pci/devices/0000:0c:00.0/resource1_resize";
+  Fixture f = {0};
+
+  if (g_getenv("VXM_SIMHOST") == NULL) {
+    g_test_skip("vxm-simhost is not built (no libfuse3)");
+    return;
+  }
+  if (!vxm_test_require_root())
+    return;
+  sim = vxm_simhost_start("two-dgpu-rebar", &error);
+  g_assert_no_error(error);
+  fs = vxm_hostfs_new(vxm_simhost_root(sim));
+  f.fs = fs;
+
+  msrs_off = run_one(&f, "ignore-msrs", NULL);
+  g_assert_cmpint(msrs_off->status, ==, VXM_CHECK_STATUS_WARN);
+  g_assert_cmpint(sim_write(sim, "/sys/module/kvm/parameters/ignore_msrs", "maybe"), ==, EINVAL);
+  text = sim_read(sim, "/sys/module/kvm/parameters/ignore_msrs");
+  g_assert_cmpstr(text, ==, "N\n");
+  g_assert_cmpint(sim_write(sim, "/sys/module/kvm/parameters/ignore_msrs", "1"), ==, 0);
+  msrs_on = run_one(&f, "ignore-msrs", NULL);
+  g_assert_cmpint(msrs_on->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(msrs_on->message, "report_ignored_msrs = Y"));
+
+  bars_large = run_one(&f, "bars", NULL);
+  g_assert_cmpint(bars_large->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(bars_large->message, "is 32 GiB (a resizable BAR: up to 32 GiB)"));
+  g_assert_nonnull(strstr(bars_large->message, "string=65536"));
+
+  /* the kernel resizes only with no driver on the slot, and only to a size it offers */
+  g_assert_cmpint(sim_write(sim, resize, "8"), ==, EBUSY);
+  g_assert_cmpint(sim_write(sim, "/sys/bus/pci/drivers/nvidia/unbind", "0000:0c:00.0"), ==, 0);
+  g_assert_cmpint(sim_write(sim, resize, "8"), ==, EBUSY); /* the audio function is bound */
+  g_assert_cmpint(sim_write(sim, "/sys/bus/pci/drivers/snd_hda_intel/unbind", "0000:0c:00.1"), ==,
+                  0);
+  g_assert_cmpint(sim_write(sim, resize, "3"), ==, EINVAL);
+  g_assert_cmpint(sim_write(sim, resize, "8"), ==, 0);
+  bars_small = run_one(&f, "bars", NULL);
+  g_assert_cmpint(bars_small->status, ==, VXM_CHECK_STATUS_OK);
+  g_assert_nonnull(strstr(bars_small->message, "is 256 MiB (a resizable BAR: up to 32 GiB)"));
+  g_assert_nonnull(strstr(bars_small->message, "fit OVMF's default"));
+
+  /* unbound, the card runs; vfio-pci holding it idle lets the board cut its power */
+  d3_unknown = run_one(&f, "d3cold", NULL);
+  g_assert_cmpint(d3_unknown->status, ==, VXM_CHECK_STATUS_UNKNOWN);
+  g_assert_cmpint(sim_write(sim, "/sys/bus/pci/devices/0000:0c:00.0/driver_override", "vfio-pci"),
+                  ==, 0);
+  g_assert_cmpint(sim_write(sim, "/sys/bus/pci/drivers_probe", "0000:0c:00.0"), ==, 0);
+  power = sim_read(sim, power_state);
+  g_assert_cmpstr(power, ==, "D3cold\n");
+  d3_now = run_one(&f, "d3cold", NULL);
+  g_assert_cmpint(d3_now->status, ==, VXM_CHECK_STATUS_WARN);
+  g_assert_nonnull(strstr(d3_now->message, "is in D3cold now"));
+  g_assert_cmpint(sim_write(sim, "/sys/module/vfio_pci/parameters/disable_idle_d3", "Y"), ==, 0);
+  power_after = sim_read(sim, power_state);
+  g_assert_cmpstr(power_after, ==, "D0\n");
+  d3_kept = run_one(&f, "d3cold", NULL);
+  g_assert_cmpint(d3_kept->status, ==, VXM_CHECK_STATUS_OK);
+}
+
 #define ADD(path, func, machine) \
   g_test_add(path, Fixture, GINT_TO_POINTER(machine), fixture_setup, func, fixture_teardown)
 
@@ -606,6 +882,12 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/host/check/fix-for-every-fail/static", test_fix_for_every_fail_static);
   g_test_add_func("/vxm/host/check/fix-for-every-fail/unreadable-pci", test_fix_for_unreadable_pci);
   g_test_add_func("/vxm/host/check/fix-for-every-fail/simhost", test_fix_for_every_fail_simhost);
+  ADD("/vxm/host/check/ignore-msrs", test_ignore_msrs, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/bars", test_bars, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  ADD("/vxm/host/check/bars-resizable-offered", test_bars_resizable_offered,
+      VXM_TEST_MACHINE_AMD_RADEON);
+  ADD("/vxm/host/check/d3cold", test_d3cold, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  g_test_add_func("/vxm/host/check/guest-checks-simhost", test_guest_checks_simhost);
   ADD("/vxm/host/check/configured-guest", test_configured_guest, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/vxmd/root-needs-none", test_vxmd_root, VXM_TEST_MACHINE_INTEL_NVIDIA);
   ADD("/vxm/host/check/vxmd/group-and-daemon", test_vxmd_group, VXM_TEST_MACHINE_INTEL_NVIDIA);

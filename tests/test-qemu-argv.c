@@ -24,7 +24,6 @@
 typedef struct {
   const char *name;
   void (*facts)(VxmHostFacts *facts);
-  gboolean hide_kvm;
 } ArgvCase;
 
 static void
@@ -152,11 +151,25 @@ facts_smbios_host(VxmHostFacts *f)
   f->smbios = vxm_host_smbios_new_from_identity(json_node_get_object(json_parser_get_root(parser)));
 }
 
+/* An RTX 4090 with Resizable BAR on: BAR 1 is 32 GiB, more than OVMF's default 64-bit window
+ * holds, so the firmware is given a larger one. */
+static void
+facts_rebar_compat(VxmHostFacts *f)
+{
+  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 12);
+  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 12);
+  f->gpu_bar64_bytes = 32 * GIB + 32 * MIB; /* BAR 1 and BAR 3 */
+  f->memory_bytes = 16 * GIB;
+  f->cores = 8;
+  f->threads = 2;
+  add_keyboard_and_mouse(f);
+}
+
 static const ArgvCase cases[] = {
-    {"nvidia-4fn", facts_nvidia_4fn, FALSE},   {"amd-audio", facts_amd_audio, FALSE},
-    {"hugepages", facts_hugepages, FALSE},     {"looking-glass", facts_looking_glass, FALSE},
-    {"no-tpm", facts_no_tpm, FALSE},           {"comma-path", facts_comma_path, TRUE},
-    {"smbios-host", facts_smbios_host, FALSE},
+    {"nvidia-4fn", facts_nvidia_4fn},   {"amd-audio", facts_amd_audio},
+    {"hugepages", facts_hugepages},     {"looking-glass", facts_looking_glass},
+    {"no-tpm", facts_no_tpm},           {"comma-path", facts_comma_path},
+    {"smbios-host", facts_smbios_host}, {"rebar-compat", facts_rebar_compat},
 };
 
 /* Everything a case builds, kept for the QEMU run. */
@@ -245,7 +258,6 @@ build_case(const ArgvCase *c)
   in.caps = caps;
   in.firmware = fw;
   in.qemu_binary = "qemu-system-x86_64";
-  in.hide_kvm = c->hide_kvm;
   in.notes = notes;
   b->qemu = vxm_qemu_argv_build(&in, &error);
   g_assert_no_error(error);
@@ -620,7 +632,7 @@ minimal_setup(Minimal *m, gconstpointer data)
   m->caps = fixed_caps();
   m->fw = fixed_firmware(TRUE);
   m->notes = g_ptr_array_new_with_free_func(g_free);
-  m->in = (VxmQemuArgvInput){m->config, m->paths, m->facts, m->caps, m->fw, NULL, FALSE, m->notes};
+  m->in = (VxmQemuArgvInput){m->config, m->paths, m->facts, m->caps, m->fw, NULL, m->notes};
 }
 
 static void
@@ -664,7 +676,7 @@ test_without_gpu(Minimal *m, gconstpointer data)
   g_assert_false(has_arg_prefix(argv, "-device", "vfio-pci"));
   g_assert_false(has_arg_prefix(argv, "-device", "pcie-root-port"));
   g_assert_false(has_arg_pair(argv, "-overcommit", "mem-lock=on"));
-  g_assert_true(has_arg_pair(argv, "-machine", "q35,accel=kvm,smm=on,hpet=off"));
+  g_assert_true(has_arg_pair(argv, "-machine", "q35,accel=kvm,smm=on,hpet=off,vmport=off"));
   g_assert_true(has_arg_pair(argv, "-m", "4G"));
   g_assert_true(has_arg_pair(argv, "-smp", "1,sockets=1,cores=1,threads=1"));
   g_assert_true(g_strv_contains((const char *const *)argv, "-S"));
@@ -727,7 +739,7 @@ test_caps_decide(Minimal *m, gconstpointer data)
   argv = vxm_qemu_argv_build(&m->in, &error);
   g_assert_no_error(error);
   g_assert_true(g_strv_contains((const char *const *)argv, "-no-hpet"));
-  g_assert_true(has_arg_pair(argv, "-machine", "q35,accel=kvm,smm=on"));
+  g_assert_true(has_arg_pair(argv, "-machine", "q35,accel=kvm,smm=on,vmport=off"));
   g_assert_true(has_arg_pair(argv, "-drive",
                              "if=pflash,unit=0,format=raw,readonly=on,"
                              "file=/usr/share/OVMF/OVMF_CODE_4M.ms.fd"));
@@ -762,6 +774,101 @@ test_audio_backend(Minimal *m, gconstpointer data)
   g_assert_null(vxm_qemu_argv_audio_backend(m->config, m->caps, &error));
   g_assert_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED);
   g_assert_nonnull(strstr(error->message, "pipewire"));
+}
+
+/* [cpu] hide_kvm and hv_vendor_id come from the config; vmport is off wherever QEMU has it. */
+static void
+test_guest_compat(Minimal *m, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) plain = vxm_qemu_argv_build(&m->in, &error);
+  g_auto(GStrv) hidden = NULL;
+  g_auto(GStrv) no_vmport = NULL;
+
+  g_assert_no_error(error);
+  g_assert_true(has_arg_pair(plain, "-machine", "q35,accel=kvm,smm=on,hpet=off,vmport=off"));
+  g_assert_true(has_arg_prefix(plain, "-cpu", "host,hv-relaxed,"));
+  g_assert_false(has_arg_prefix(plain, "-cpu", "host,kvm=off"));
+
+  m->config->hide_kvm = TRUE;
+  m->config->hv_vendor_id = g_strdup("vxmvendorid");
+  hidden = vxm_qemu_argv_build(&m->in, &error);
+  g_assert_no_error(error);
+  g_assert_true(has_arg_pair(hidden, "-cpu",
+                             "host,kvm=off,hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-vpindex,"
+                             "hv-runtime,hv-synic,hv-stimer,hv-reset,hv-frequencies,hv-tlbflush,"
+                             "hv-ipi,hv-time,hv-vendor-id=vxmvendorid"));
+
+  /* a QEMU whose machine has no vmport property (not x86 pc/q35) gets none */
+  g_hash_table_remove(m->caps->machine_props, "vmport");
+  no_vmport = vxm_qemu_argv_build(&m->in, &error);
+  g_assert_no_error(error);
+  g_assert_true(has_arg_pair(no_vmport, "-machine", "q35,accel=kvm,smm=on,hpet=off"));
+}
+
+/* A BAR larger than OVMF's 32 GiB window: the firmware is told the size that holds it. */
+static void
+test_mmio64_window(Minimal *m, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) small = NULL;
+  g_auto(GStrv) large = NULL;
+
+  g_assert_cmpuint(vxm_qemu_argv_mmio64_mb(0), ==, 0);
+  g_assert_cmpuint(vxm_qemu_argv_mmio64_mb(256 * MIB + 32 * MIB), ==, 0);
+  g_assert_cmpuint(vxm_qemu_argv_mmio64_mb(16 * GIB + 32 * MIB), ==, 0);
+  g_assert_cmpuint(vxm_qemu_argv_mmio64_mb(32 * GIB), ==, 65536);
+  g_assert_cmpuint(vxm_qemu_argv_mmio64_mb(31 * GIB + 1), ==, 65536);
+  g_assert_cmpuint(vxm_qemu_argv_mmio64_mb(64 * GIB + 64 * MIB), ==, 131072);
+
+  vxm_host_facts_add_gpu_function(m->facts, "0000:01:00.0", 0x0300, "amdgpu", 5);
+  m->facts->gpu_bar64_bytes = 16 * GIB + 2 * MIB;
+  small = vxm_qemu_argv_build(&m->in, &error);
+  g_assert_no_error(error);
+  g_assert_false(has_arg_prefix(small, "-fw_cfg", ""));
+  m->facts->gpu_bar64_bytes = 32 * GIB + 2 * MIB;
+  large = vxm_qemu_argv_build(&m->in, &error);
+  g_assert_no_error(error);
+  g_assert_true(has_arg_pair(large, "-fw_cfg", "name=opt/ovmf/X-PciMmio64Mb,string=65536"));
+
+  g_hash_table_remove(m->caps->options, "fw_cfg");
+  g_strfreev(vxm_qemu_argv_build(&m->in, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED);
+  g_assert_nonnull(strstr(error->message, "-fw_cfg"));
+}
+
+/* [audio] latency_ms becomes in/out.latency in microseconds for pipewire and pa; alsa has no
+ * such option: a note says it is not applied. */
+static void
+test_audio_latency(Minimal *m, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) deflt = NULL;
+  g_auto(GStrv) pa = NULL;
+  g_auto(GStrv) pw = NULL;
+  g_auto(GStrv) alsa = NULL;
+  gboolean noted = FALSE;
+
+  deflt = vxm_qemu_argv_build(&m->in, &error);
+  g_assert_no_error(error);
+  g_assert_true(has_arg_pair(deflt, "-audiodev", "pa,id=snd0"));
+  m->config->audio_latency_ms = 40;
+  pa = vxm_qemu_argv_build(&m->in, &error);
+  g_assert_no_error(error);
+  g_assert_true(has_arg_pair(pa, "-audiodev", "pa,id=snd0,in.latency=40000,out.latency=40000"));
+  g_hash_table_insert(m->caps->audiodevs, g_strdup("pipewire"), g_strdup(""));
+  pw = vxm_qemu_argv_build(&m->in, &error);
+  g_assert_no_error(error);
+  g_assert_true(
+      has_arg_pair(pw, "-audiodev", "pipewire,id=snd0,in.latency=40000,out.latency=40000"));
+  m->config->audio = VXM_VM_AUDIO_ALSA;
+  alsa = vxm_qemu_argv_build(&m->in, &error);
+  g_assert_no_error(error);
+  g_assert_true(has_arg_pair(alsa, "-audiodev", "alsa,id=snd0"));
+  for (guint i = 0; i < m->notes->len; i++)
+    noted =
+        noted || strstr(g_ptr_array_index(m->notes, i), "latency_ms = 40 is not applied") != NULL;
+  g_assert_true(noted);
 }
 
 static void
@@ -874,7 +981,7 @@ test_wrapper_program(void)
   g_assert_true(g_file_get_contents(log, &recorded, NULL, NULL));
   expected = lines((const char *const *)run_argv);
   g_assert_cmpstr(recorded, ==, expected);
-  g_assert_nonnull(strstr(out, "-machine q35,accel=tcg,smm=on,hpet=off "));
+  g_assert_nonnull(strstr(out, "-machine q35,accel=tcg,smm=on,hpet=off,vmport=off "));
   g_assert_null(strstr(out, "vfio-pci"));
   g_assert_null(strstr(out, "input-linux"));
   g_assert_nonnull(
@@ -909,6 +1016,9 @@ main(int argc, char **argv)
   MINIMAL("/vxm/qemu-argv/build/caps-decide", test_caps_decide);
   MINIMAL("/vxm/qemu-argv/build/audio-backend", test_audio_backend);
   MINIMAL("/vxm/qemu-argv/build/hugepages-not-whole", test_hugepages_not_whole);
+  MINIMAL("/vxm/qemu-argv/build/guest-compat", test_guest_compat);
+  MINIMAL("/vxm/qemu-argv/build/mmio64-window", test_mmio64_window);
+  MINIMAL("/vxm/qemu-argv/build/audio-latency", test_audio_latency);
   g_test_add_func("/vxm/swtpm-argv/comma-refused", test_swtpm_comma_refused);
   g_test_add_func("/vxm/qemu-wrapper/transform", test_wrapper_transform);
   g_test_add_func("/vxm/qemu-wrapper/program", test_wrapper_program);

@@ -64,6 +64,9 @@ test_defaults(void)
   g_assert_cmpint(c->cpu_pinning, ==, VXM_VM_CPU_PINNING_AUTO);
   g_assert_null(c->cpu_pinning_list);
   g_assert_cmpuint(c->host_cores, ==, 1);
+  g_assert_false(c->hide_kvm);
+  g_assert_null(c->hv_vendor_id);
+  g_assert_cmpuint(c->audio_latency_ms, ==, 0);
   g_assert_null(c->disk_path);
   g_assert_cmpint(c->disk_format, ==, VXM_VM_DISK_FORMAT_QCOW2);
   g_assert_cmpuint(c->disk_size, ==, 128 * GIB);
@@ -112,6 +115,8 @@ test_every_key_good(void)
                                      "threads_per_core = 2\n"
                                      "cpu_pinning = 10-15, 2-3\n"
                                      "host_cores = 2\n"
+                                     "hide_kvm = yes\n"
+                                     "hv_vendor_id = vxmvendorid\n"
                                      "[disk]\n"
                                      "path = /vm/win, 11.img\n"
                                      "format = raw\n"
@@ -124,6 +129,7 @@ test_every_key_good(void)
                                      "mac = 02:AB:cd:00:11:22\n"
                                      "[audio]\n"
                                      "backend = pa\n"
+                                     "latency_ms = 40\n"
                                      "[security]\n"
                                      "tpm = off\n"
                                      "secure_boot = off\n"
@@ -173,6 +179,9 @@ test_every_key_good(void)
   g_assert_cmpstr(c->network_bridge, ==, "br0");
   g_assert_cmpstr(c->mac, ==, "02:ab:cd:00:11:22");
   g_assert_cmpint(c->audio, ==, VXM_VM_AUDIO_PA);
+  g_assert_cmpuint(c->audio_latency_ms, ==, 40);
+  g_assert_true(c->hide_kvm);
+  g_assert_cmpstr(c->hv_vendor_id, ==, "vxmvendorid");
   g_assert_false(c->tpm);
   g_assert_false(c->secure_boot);
   g_assert_cmpint(c->smbios, ==, VXM_VM_SMBIOS_HOST);
@@ -219,6 +228,12 @@ test_more_good_values(void)
       {"cpu", "cpu_pinning", "off"},
       {"cpu", "cpu_pinning", "0"},
       {"cpu", "cpu_pinning", "2-7,10-15"},
+      {"cpu", "hide_kvm", "true"},
+      {"cpu", "hv_vendor_id", "vxmvendorid"},
+      {"cpu", "hv_vendor_id", "123456789012"},
+      {"cpu", "hv_vendor_id", "Ab c=1;~"},
+      {"audio", "latency_ms", "5"},
+      {"audio", "latency_ms", "500"},
       {"disk", "format", "qcow2"},
       {"disk", "size", "1M"},
       {"network", "mode", "none"},
@@ -288,6 +303,14 @@ test_every_key_bad(void)
       {"cpu", "cpu_pinning", "all", "auto, off, or host CPUs like 2-7,10-15"},
       {"cpu", "cpu_pinning", "1,,2", "host CPUs like"},
       {"cpu", "host_cores", "0", "from 1 to 256"},
+      {"cpu", "hide_kvm", "hidden", "expected true or false"},
+      {"cpu", "hv_vendor_id", "1234567890123",
+       "13 characters: the Hyper-V vendor id holds at most 12"},
+      {"cpu", "hv_vendor_id", "a,b", "other than a comma"},
+      {"cpu", "hv_vendor_id", "caf\xc3\xa9", "only printable ASCII"},
+      {"audio", "latency_ms", "4", "from 5 to 500"},
+      {"audio", "latency_ms", "501", "from 5 to 500"},
+      {"audio", "latency_ms", "20ms", "auto, or a number of milliseconds"},
       {"disk", "path", "disk.qcow2", "absolute path"},
       {"disk", "format", "vmdk", "expected qcow2 or raw"},
       {"disk", "size", "0", "at least 1M"},

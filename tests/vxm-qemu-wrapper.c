@@ -99,7 +99,8 @@ transform_value(const char *option, const char *value, const VxmQemuWrapperOptio
     for (guint i = 1; i < parts->len; i++) {
       const char *flag = g_ptr_array_index(parts, i);
 
-      if (g_str_has_prefix(flag, "hv-"))
+      /* hv-vendor-id is a plain property TCG takes: kept, so QEMU checks its name */
+      if (g_str_has_prefix(flag, "hv-") && !g_str_has_prefix(flag, "hv-vendor-id="))
         dropped++;
       else
         g_ptr_array_add(kept, g_strdup(flag));
@@ -108,10 +109,15 @@ transform_value(const char *option, const char *value, const VxmQemuWrapperOptio
     return join_opts(kept);
   }
   if (strcmp(option, "-audiodev") == 0 && strcmp(first, "none") != 0) {
-    note(notes, "-audiodev %s -> none (no sound server here)", first);
-    g_free(parts->pdata[0]);
-    parts->pdata[0] = g_strdup("none");
-    return join_opts(parts);
+    g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func(g_free);
+
+    note(notes, "-audiodev %s -> none (no sound server here; its latency options dropped)", first);
+    g_ptr_array_add(kept, g_strdup("none"));
+    for (guint i = 1; i < parts->len; i++)
+      if (!g_str_has_prefix(g_ptr_array_index(parts, i), "in.latency=") &&
+          !g_str_has_prefix(g_ptr_array_index(parts, i), "out.latency="))
+        g_ptr_array_add(kept, g_strdup(g_ptr_array_index(parts, i)));
+    return join_opts(kept);
   }
   if (strcmp(option, "-netdev") == 0 && strcmp(first, "bridge") == 0) {
     g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func(g_free);

@@ -200,8 +200,55 @@ vxm_test_sysfs_add_pci(const char *root, const char *bdf, const char *parent_bdf
     set_attr_in(root, dir, "boot_vga", "0");
   if ((code >> 8) != 0x06)
     set_attr_in(root, dir, "reset_method", "flr bus");
+  /* every PCI device has these: allowed into D3cold, running, and its resources (none
+   * assigned until vxm_test_sysfs_set_bar) */
+  set_attr_in(root, dir, "d3cold_allowed", "1");
+  set_attr_in(root, dir, "power_state", "D0");
+  {
+    g_autoptr(GString) zero = g_string_new(NULL);
+    g_autofree char *rel = g_build_filename(dir, "resource", NULL);
+
+    for (guint i = 0; i < 13; i++)
+      g_string_append(zero, "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+    vxm_test_write_file(root, rel, zero->str);
+  }
   vxm_test_sysfs_set_driver(root, bdf, driver);
   vxm_test_sysfs_set_iommu_group(root, bdf, iommu_group);
+}
+
+void
+vxm_test_sysfs_set_bar(const char *root, const char *bdf, guint bar, guint64 start, guint64 size,
+                       guint64 flags, guint64 resize)
+{
+  g_autofree char *dir = vxm_test_sysfs_device_dir(root, bdf);
+  g_autofree char *rel = g_build_filename(dir, "resource", NULL);
+  g_autofree char *path = g_build_filename(root, rel, NULL);
+  g_autofree char *old = NULL;
+  g_autofree char *resize_attr = g_strdup_printf("resource%u_resize", bar);
+  g_autoptr(GString) text = g_string_new(NULL);
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpuint(bar, <, 6);
+  if (!g_file_get_contents(path, &old, NULL, NULL))
+    old = g_strdup("");
+  lines = g_strsplit(old, "\n", -1);
+  /* a function's `resource`: 13 lines (6 BARs, the ROM, the bridge windows) */
+  for (guint i = 0; i < 13; i++) {
+    if (i == bar)
+      g_string_append_printf(text,
+                             "0x%016" G_GINT64_MODIFIER "x 0x%016" G_GINT64_MODIFIER
+                             "x 0x%016" G_GINT64_MODIFIER "x\n",
+                             start, start + size - 1, flags);
+    else if (i < g_strv_length(lines) && lines[i][0] != '\0')
+      g_string_append_printf(text, "%s\n", lines[i]);
+    else
+      g_string_append(text, "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+  }
+  vxm_test_write_file(root, rel, text->str);
+  if (resize != 0) {
+    g_autofree char *value = g_strdup_printf("%016" G_GINT64_MODIFIER "x", resize);
+    set_attr_in(root, dir, resize_attr, value);
+  }
 }
 
 void
@@ -217,6 +264,9 @@ void
 vxm_test_sysfs_make_iommu_groups_dir(const char *root)
 {
   vxm_test_write_file(root, "sys/kernel/iommu_groups", NULL);
+  /* kvm with what a VFIO guide sets: MSRs ignored, quietly */
+  vxm_test_write_file(root, "sys/module/kvm/parameters/ignore_msrs", "Y\n");
+  vxm_test_write_file(root, "sys/module/kvm/parameters/report_ignored_msrs", "N\n");
 }
 
 void
@@ -314,6 +364,9 @@ add_host_files(const char *root, const char *cpu_vendor, const char *cmdline)
   vxm_test_host_add_meminfo(root, G_GUINT64_CONSTANT(32) << 20);
   vxm_test_host_add_firmware(root);
   vxm_test_write_file(root, "sys/kernel/iommu_groups", NULL);
+  /* kvm with what a VFIO guide sets: MSRs ignored, quietly */
+  vxm_test_write_file(root, "sys/module/kvm/parameters/ignore_msrs", "Y\n");
+  vxm_test_write_file(root, "sys/module/kvm/parameters/report_ignored_msrs", "N\n");
 }
 
 /* The usual Intel desktop around the GPUs; @gpu_group is the group of the CPU's x16 slot. */
@@ -348,6 +401,12 @@ add_turing(const char *root, const char *slot, const char *parent, gint group)
 
   vxm_test_sysfs_add_pci(root, f0, parent, 0x10de, 0x1e81, 0x030000, "nvidia", group);
   vxm_test_sysfs_set_subsystem(root, f0, 0x1458, 0x3ffa);
+  /* Turing's BARs without Resizable BAR: 16 MiB registers, 256 MiB and 32 MiB 64-bit */
+  vxm_test_sysfs_set_bar(root, f0, 0, 0xde000000, 16 << 20, 0x00040200, 0);
+  vxm_test_sysfs_set_bar(root, f0, 1, G_GUINT64_CONSTANT(0x7fe0000000), 256 << 20,
+                         VXM_TEST_BAR_MEM64_PREFETCH, 0);
+  vxm_test_sysfs_set_bar(root, f0, 3, G_GUINT64_CONSTANT(0x7ff0000000), 32 << 20,
+                         VXM_TEST_BAR_MEM64_PREFETCH, 0);
   vxm_test_sysfs_add_drm(root, f0, "card1");
   vxm_test_sysfs_add_drm(root, f0, "renderD129");
   vxm_test_sysfs_add_pci(root, f1, parent, 0x10de, 0x10f8, 0x040300, "snd_hda_intel", group);
@@ -399,6 +458,12 @@ vxm_test_machine_build(const char *root, VxmTestMachine machine)
     vxm_test_sysfs_add_pci(root, "0000:03:00.0", "0000:02:00.0", 0x1002, 0x73bf, 0x030000, "amdgpu",
                            12);
     vxm_test_sysfs_set_subsystem(root, "0000:03:00.0", 0x1da2, 0x438e);
+    /* RX 6800 with Resizable BAR offered (256 MiB to 16 GiB) but left at 256 MiB */
+    vxm_test_sysfs_set_bar(root, "0000:03:00.0", 0, G_GUINT64_CONSTANT(0x7c00000000), 256 << 20,
+                           VXM_TEST_BAR_MEM64_PREFETCH, 0x7f00);
+    vxm_test_sysfs_set_bar(root, "0000:03:00.0", 2, G_GUINT64_CONSTANT(0x7c10000000), 2 << 20,
+                           VXM_TEST_BAR_MEM64_PREFETCH, 0);
+    vxm_test_sysfs_set_bar(root, "0000:03:00.0", 5, 0xfcd00000, 1 << 20, 0x00040200, 0);
     vxm_test_sysfs_add_drm(root, "0000:03:00.0", "card1");
     vxm_test_sysfs_add_drm(root, "0000:03:00.0", "renderD129");
     vxm_test_sysfs_add_pci(root, "0000:03:00.1", "0000:02:00.0", 0x1002, 0xab28, 0x040300,

@@ -30,6 +30,13 @@ void vxm_test_sysfs_set_boot_vga(const char *root, const char *bdf, gboolean boo
 void vxm_test_sysfs_set_driver(const char *root, const char *bdf, const char *driver);
 /* Moves the device to IOMMU group @group (-1: none). */
 void vxm_test_sysfs_set_iommu_group(const char *root, const char *bdf, gint group);
+/* BAR @bar (0-5) of the device as the kernel shows it: its line of `resource` ("start end
+ * flags", 0x-prefixed 16-digit hex; the other lines kept, zero when new), and with @resize !=
+ * 0 `resourceN_resize` (the Resizable BAR sizes bitmap, "%016llx"). @flags: 0x0014220c is a
+ * 64-bit prefetchable memory BAR (VXM_TEST_BAR_MEM64_PREFETCH, what a GPU's VRAM BAR has). */
+#define VXM_TEST_BAR_MEM64_PREFETCH 0x0014220c
+void vxm_test_sysfs_set_bar(const char *root, const char *bdf, guint bar, guint64 start,
+                            guint64 size, guint64 flags, guint64 resize);
 /* Adds a DRM node folder ("card1", "renderD128") under the device's drm/. */
 void vxm_test_sysfs_add_drm(const char *root, const char *bdf, const char *node);
 /* An IOMMU that is on but has no groups yet, or off with the folder present. */

@@ -80,8 +80,9 @@ vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv)
 
   if (!vxm_cli_parse(cli, &argc, &argv, entries, "[NAME]",
                      "Checks that this machine can run VM NAME (default: 'default', when it "
-                     "exists) on its second GPU: IOMMU, KVM, two GPUs, a guest GPU whose IOMMU "
-                     "group can be passed through, its reset, boot framebuffer and holders, "
+                     "exists) on its second GPU: IOMMU, KVM and kvm.ignore_msrs, two GPUs, a guest "
+                     "GPU whose IOMMU group can be passed through, its reset, boot framebuffer, "
+                     "holders, BARs (against the guest's 64-bit PCI window) and D3cold, "
                      "UEFI firmware, QEMU, swtpm, memory, the monitor's DDC/CI, a keyboard and "
                      "mouse for the guest, and vxmd for this user. Each failure comes with its "
                      "fix; a check that could not run says so (??, \"unknown\" in --json) and "

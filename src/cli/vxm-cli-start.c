@@ -354,6 +354,60 @@ resources_json(const StartInputs *in)
   return json_builder_get_root(b);
 }
 
+/* What the guest is shown of the machine ([cpu] hide_kvm, hv_vendor_id; vmport; the 64-bit PCI
+ * window its firmware gets for the GPU's BARs): the same decisions the argv holds. */
+static JsonNode *
+guest_json(const StartInputs *in)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  guint64 mmio64 = vxm_qemu_argv_mmio64_mb(in->facts->gpu_bar64_bytes);
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "hide_kvm");
+  json_builder_add_boolean_value(b, in->config->hide_kvm);
+  json_builder_set_member_name(b, "hv_vendor_id");
+  if (in->config->hv_vendor_id != NULL)
+    json_builder_add_string_value(b, in->config->hv_vendor_id);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "vmport");
+  if (vxm_qemu_caps_has_machine_prop(in->caps, "vmport"))
+    json_builder_add_string_value(b, "off");
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "gpu_bar64_bytes");
+  json_builder_add_int_value(b, (gint64)in->facts->gpu_bar64_bytes);
+  json_builder_set_member_name(b, "pci_mmio64_mb");
+  if (mmio64 > 0)
+    json_builder_add_int_value(b, (gint64)mmio64);
+  else
+    json_builder_add_null_value(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static JsonNode *
+audio_json(const StartInputs *in)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  const char *backend = vxm_qemu_argv_audio_backend(in->config, in->caps, NULL);
+  guint latency = vxm_qemu_argv_audio_latency_us(in->config, backend);
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "backend");
+  if (backend != NULL)
+    json_builder_add_string_value(b, backend);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "latency_us");
+  if (latency > 0)
+    json_builder_add_int_value(b, latency);
+  else
+    json_builder_add_null_value(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
 static void
 print_json(const StartInputs *in)
 {
@@ -400,6 +454,10 @@ print_json(const StartInputs *in)
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "pending_inputs")));
   json_builder_set_member_name(b, "vfio_nodes");
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "vfio_nodes")));
+  json_builder_set_member_name(b, "guest");
+  json_builder_add_value(b, guest_json(in));
+  json_builder_set_member_name(b, "audio");
+  json_builder_add_value(b, audio_json(in));
   json_builder_set_member_name(b, "notes");
   json_builder_begin_array(b);
   for (guint i = 0; i < in->notes->len; i++)
@@ -467,6 +525,32 @@ print_resources(const StartInputs *in)
     const VxmInputObject *o = g_ptr_array_index(in->input_pending, i);
 
     g_print("  %-7s %s (not plugged in: added when it is)\n", o->id, o->evdev);
+  }
+  g_print("\nGuest:\n");
+  g_print("  KVM signature: %s\n", in->config->hide_kvm ? "hidden (hide_kvm)" : "shown");
+  g_print("  Hyper-V vendor id: %s\n",
+          in->config->hv_vendor_id != NULL ? in->config->hv_vendor_id : "QEMU's");
+  {
+    guint64 mmio64 = vxm_qemu_argv_mmio64_mb(in->facts->gpu_bar64_bytes);
+    g_autofree char *bars = vxm_format_bytes(in->facts->gpu_bar64_bytes);
+
+    if (mmio64 > 0)
+      g_print("  64-bit PCI window: %" G_GUINT64_FORMAT " MiB for the GPU's %s of 64-bit BARs "
+              "(OVMF's default is %d MiB)\n",
+              mmio64, bars, VXM_QEMU_OVMF_MMIO64_DEFAULT_MB);
+    else
+      g_print("  64-bit PCI window: the firmware's default (the GPU's 64-bit BARs: %s)\n", bars);
+  }
+  {
+    const char *backend = vxm_qemu_argv_audio_backend(in->config, in->caps, NULL);
+    guint latency = vxm_qemu_argv_audio_latency_us(in->config, backend);
+
+    if (backend == NULL)
+      g_print("  sound: none\n");
+    else if (latency > 0)
+      g_print("  sound: %s, latency %u ms\n", backend, latency / 1000);
+    else
+      g_print("  sound: %s, the backend's default latency\n", backend);
   }
   g_print("\n");
 }

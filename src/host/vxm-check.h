@@ -99,6 +99,10 @@ void vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_reset(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_framebuffer(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result);
+/* src/host/vxm-check-guest.c: what a Windows guest with the GPU needs from the kernel. */
+void vxm_check_ignore_msrs(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_bars(VxmCheckContext *ctx, VxmCheckResult *result);
+void vxm_check_d3cold(VxmCheckContext *ctx, VxmCheckResult *result);
 /* src/host/vxm-check-vm.c: what the VM needs from the host's software and memory. */
 void vxm_check_firmware(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_qemu(VxmCheckContext *ctx, VxmCheckResult *result);

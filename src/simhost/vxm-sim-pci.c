@@ -8,6 +8,7 @@
 #include "pci/vxm-pci-address.h"
 #include "vxm-sim-display.h"
 #include "vxm-sim-proc.h"
+#include "vxm-sim-system.h"
 
 #define SYS_DEVICES       "/sys/devices"
 #define SYS_BUS_PCI       "/sys/bus/pci"
@@ -29,6 +30,13 @@ typedef struct {
   guint32 vendor, device, subvendor, subdevice, class, class_mask;
 } PciId;
 
+/* A bool parameter of a driver's module (/sys/module/MODULE/parameters/NAME). */
+typedef struct {
+  char *name;
+  gboolean initial; /* the machine file's value: what the module starts with at each load */
+  gboolean value;
+} ModuleParam;
+
 typedef struct {
   char *name;
   char *module;           /* NULL: built in */
@@ -37,8 +45,11 @@ typedef struct {
   gboolean drm;           /* makes the DRM nodes of the devices it drives */
   GStrv unbind_waits_for; /* node globs whose holders block an unbind (NVIDIA), or NULL */
   char *dir_path;
-  gboolean loaded; /* its module is in the kernel: the driver is registered */
+  gboolean loaded;   /* its module is in the kernel: the driver is registered */
+  GPtrArray *params; /* ModuleParam */
 } Driver;
+
+#define BAR_COUNT 6
 
 typedef struct {
   char *bdf;
@@ -52,6 +63,12 @@ typedef struct {
   GStrv drm_nodes;
   Driver *initial_driver;
   char *sys_path;
+  guint64 bar_size[BAR_COUNT]; /* 0: no memory BAR there */
+  guint64 bar_start[BAR_COUNT];
+  gboolean bar_64[BAR_COUNT];    /* a 64-bit prefetchable memory BAR (else 32-bit) */
+  guint64 bar_resize[BAR_COUNT]; /* the Resizable BAR sizes bitmap, 0: not resizable */
+  gboolean d3cold_capable;       /* the platform can cut its power (ACPI _PR3) */
+  gboolean d3cold_allowed;
   /* mutable */
   gboolean present;
   Driver *driver;
@@ -70,6 +87,8 @@ struct _VxmSimPci {
   GHashTable *driver_by_name;
   gid_t video_gid;
   gid_t render_gid;
+  guint64 next_bar32; /* where the next BAR goes, as a firmware assigns them */
+  guint64 next_bar64;
 };
 
 enum {
@@ -93,7 +112,18 @@ enum {
   ATTR_BUS_DRIVERS_PROBE,
   ATTR_BUS_DRIVERS_AUTOPROBE,
   ATTR_BUS_RESCAN,
+  ATTR_RESOURCE,
+  ATTR_RESOURCE_RESIZE, /* + the BAR number */
+  ATTR_D3COLD_ALLOWED = ATTR_RESOURCE_RESIZE + BAR_COUNT,
+  ATTR_POWER_STATE,
 };
+
+static void
+module_param_free(ModuleParam *p)
+{
+  g_free(p->name);
+  g_free(p);
+}
 
 static void
 driver_free(Driver *drv)
@@ -104,6 +134,7 @@ driver_free(Driver *drv)
   g_array_unref(drv->dynamic_ids);
   g_strfreev(drv->unbind_waits_for);
   g_free(drv->dir_path);
+  g_ptr_array_unref(drv->params);
   g_free(drv);
 }
 
@@ -466,6 +497,39 @@ driver_attach(VxmSimPci *pci, Driver *drv)
 
 /* ---- attribute show/store ---- */
 
+static const ModuleParam *
+driver_param(const Driver *drv, const char *name)
+{
+  for (guint i = 0; drv->params != NULL && i < drv->params->len; i++) {
+    const ModuleParam *p = drv->params->pdata[i];
+    if (g_str_equal(p->name, name))
+      return p;
+  }
+  return NULL;
+}
+
+static gboolean vfio_group_held(VxmSimPci *pci, const char *path);
+
+/* The device's PCI power state as power_state shows it. vfio-pci puts a device no user has
+ * open into D3hot (runtime PM) unless its disable_idle_d3 is set; where the platform can cut
+ * the slot's power and d3cold_allowed is 1, that becomes D3cold. Everything else runs in D0. */
+static const char *
+power_state(VxmSimPci *pci, Device *dev)
+{
+  const ModuleParam *no_idle_d3;
+  g_autofree char *group = NULL;
+
+  if (dev->driver == NULL || g_strcmp0(dev->driver->name, VFIO_DRIVER) != 0)
+    return "D0";
+  no_idle_d3 = driver_param(dev->driver, "disable_idle_d3");
+  if (no_idle_d3 != NULL && no_idle_d3->value)
+    return "D0";
+  group = g_strdup_printf(DEV_VFIO "/%" G_GINT64_FORMAT, dev->iommu_group);
+  if (dev->iommu_group >= 0 && vfio_group_held(pci, group))
+    return "D0";
+  return dev->d3cold_capable && dev->d3cold_allowed ? "D3cold" : "D3hot";
+}
+
 static char *
 device_show(VxmSimNode *node, gssize *len)
 {
@@ -483,6 +547,28 @@ device_show(VxmSimNode *node, gssize *len)
   case ATTR_BOOT_VGA: return g_strdup_printf("%d\n", (int)dev->boot_vga);
   case ATTR_NUMA_NODE: return g_strdup_printf("%d\n", (int)dev->numa_node);
   case ATTR_RESET_METHOD: return g_strdup_printf("%s\n", dev->reset_method);
+  case ATTR_RESOURCE: {
+    /* resource_show(): 6 BARs, the ROM, the bridge windows; "start end flags" */
+    GString *out = g_string_new(NULL);
+
+    for (guint i = 0; i < 13; i++) {
+      guint64 start = 0, end = 0, flags = 0;
+
+      if (i < BAR_COUNT && dev->bar_size[i] > 0) {
+        start = dev->bar_start[i];
+        end = start + dev->bar_size[i] - 1;
+        /* IORESOURCE_MEM | SIZEALIGN, + PREFETCH | MEM_64 (what a GPU's VRAM BAR has) */
+        flags = dev->bar_64[i] ? 0x0014220c : 0x00040200;
+      }
+      g_string_append_printf(out,
+                             "0x%016" G_GINT64_MODIFIER "x 0x%016" G_GINT64_MODIFIER
+                             "x 0x%016" G_GINT64_MODIFIER "x\n",
+                             start, end, flags);
+    }
+    return g_string_free(out, FALSE);
+  }
+  case ATTR_D3COLD_ALLOWED: return g_strdup_printf("%d\n", dev->d3cold_allowed ? 1 : 0);
+  case ATTR_POWER_STATE: return g_strdup_printf("%s\n", power_state(node->owner, dev));
   case ATTR_UEVENT: {
     GString *out = g_string_new(NULL);
     if (dev->driver != NULL)
@@ -495,8 +581,47 @@ device_show(VxmSimNode *node, gssize *len)
                            dev->class >> 16, (dev->class >> 8) & 0xff, dev->class & 0xff);
     return g_string_free(out, FALSE);
   }
-  default: return g_strdup("");
+  default:
+    if (node->attr >= ATTR_RESOURCE_RESIZE && node->attr < ATTR_RESOURCE_RESIZE + BAR_COUNT)
+      return g_strdup_printf("%016" G_GINT64_MODIFIER "x\n",
+                             dev->bar_resize[node->attr - ATTR_RESOURCE_RESIZE]);
+    return g_strdup("");
   }
+}
+
+/* kstrtoul(text, 0, ...): decimal, 0x hex or 0 octal, nothing after. */
+static gboolean
+parse_ulong(const char *text, guint64 *out)
+{
+  char *end = NULL;
+
+  if (text == NULL || !g_ascii_isdigit(text[0]))
+    return FALSE;
+  errno = 0;
+  *out = g_ascii_strtoull(text, &end, 0);
+  return errno == 0 && end != text && *end == '\0';
+}
+
+/* echo BIT > resourceN_resize (pci-sysfs.c): every driver of the device and of the functions
+ * beside it must be unbound; the size must be one the capability offers. */
+static int
+resize_bar(VxmSimPci *pci, Device *dev, guint bar, const char *text)
+{
+  guint64 bit;
+
+  if (!parse_ulong(text, &bit) || bit > 43)
+    return -EINVAL;
+  if ((dev->bar_resize[bar] & (G_GUINT64_CONSTANT(1) << bit)) == 0)
+    return -EINVAL;
+  for (guint i = 0; i < pci->devices->len; i++) {
+    Device *d = pci->devices->pdata[i];
+
+    if (d->present && d->driver != NULL && g_strcmp0(d->parent, dev->parent) == 0 &&
+        strncmp(d->bdf, dev->bdf, 10) == 0)
+      return -EBUSY;
+  }
+  dev->bar_size[bar] = G_GUINT64_CONSTANT(1) << (bit + 20);
+  return 0;
 }
 
 static int
@@ -548,6 +673,16 @@ device_store(VxmSimNode *node, const char *buf, gsize len)
     dev->driver_override = text[0] != '\0' ? g_steal_pointer(&text) : NULL;
     return 0;
   case ATTR_RESET_METHOD: text = value_text(buf, len); return set_reset_method(dev, text);
+  case ATTR_D3COLD_ALLOWED: {
+    /* d3cold_allowed_store(): kstrtoul, any non-zero allows */
+    guint64 v;
+
+    text = value_text(buf, len);
+    if (!parse_ulong(text, &v))
+      return -EINVAL;
+    dev->d3cold_allowed = v != 0;
+    return 0;
+  }
   case ATTR_RESET:
     text = value_text(buf, len);
     if (g_strcmp0(text, "1") != 0)
@@ -558,7 +693,12 @@ device_store(VxmSimNode *node, const char *buf, gsize len)
     if (g_strcmp0(text, "1") != 0)
       return -EINVAL;
     return vxm_sim_pci_unplug(pci, dev->bdf);
-  default: return -EACCES;
+  default:
+    if (node->attr >= ATTR_RESOURCE_RESIZE && node->attr < ATTR_RESOURCE_RESIZE + BAR_COUNT) {
+      text = value_text(buf, len);
+      return resize_bar(pci, dev, node->attr - ATTR_RESOURCE_RESIZE, text);
+    }
+    return -EACCES;
   }
 }
 
@@ -723,6 +863,24 @@ device_add_tree(VxmSimPci *pci, Device *dev)
     gboolean writable = (attrs[i].mode & 0200) != 0;
     put_attr(pci, d, attrs[i].name, attrs[i].mode, attrs[i].mode & 0444 ? device_show : NULL,
              writable ? device_store : NULL, dev, attrs[i].attr, log_path);
+  }
+  {
+    g_autofree char *log_resource = g_strdup_printf("%s/resource", alias);
+    g_autofree char *log_d3cold = g_strdup_printf("%s/d3cold_allowed", alias);
+    g_autofree char *log_power = g_strdup_printf("%s/power_state", alias);
+
+    put_attr(pci, d, "resource", 0444, device_show, NULL, dev, ATTR_RESOURCE, log_resource);
+    put_attr(pci, d, "d3cold_allowed", 0644, device_show, device_store, dev, ATTR_D3COLD_ALLOWED,
+             log_d3cold);
+    put_attr(pci, d, "power_state", 0444, device_show, NULL, dev, ATTR_POWER_STATE, log_power);
+    for (guint b = 0; b < BAR_COUNT; b++) {
+      g_autofree char *name = g_strdup_printf("resource%u_resize", b);
+      g_autofree char *log_path = g_strdup_printf("%s/%s", alias, name);
+
+      if (dev->bar_resize[b] != 0)
+        put_attr(pci, d, name, 0644, device_show, device_store, dev, ATTR_RESOURCE_RESIZE + b,
+                 log_path);
+    }
   }
   if (dev->boot_vga >= 0) {
     g_autofree char *log_path = g_strdup_printf("%s/boot_vga", alias);
@@ -1058,6 +1216,7 @@ load_driver(VxmSimPci *pci, VxmSimMachine *machine, const char *name, GError **e
   g_auto(GStrv) classes = NULL;
   g_autofree char *default_module = g_strdelimit(g_strdup(name), "-", '_');
   g_autofree char *module = NULL;
+  g_auto(GStrv) params = NULL;
   Driver *drv;
 
   if (name[0] == '\0' || strchr(name, '/') != NULL)
@@ -1069,6 +1228,7 @@ load_driver(VxmSimPci *pci, VxmSimMachine *machine, const char *name, GError **e
   drv->ids = g_array_new(FALSE, FALSE, sizeof(PciId));
   drv->dynamic_ids = g_array_new(FALSE, FALSE, sizeof(PciId));
   drv->dir_path = g_strdup_printf(SYS_PCI_DRIVERS "/%s", name);
+  drv->params = g_ptr_array_new_with_free_func((GDestroyNotify)module_param_free);
   g_ptr_array_add(pci->drivers, drv);
   g_hash_table_insert(pci->driver_by_name, drv->name, drv);
 
@@ -1078,8 +1238,25 @@ load_driver(VxmSimPci *pci, VxmSimMachine *machine, const char *name, GError **e
       !vxm_sim_machine_get_list(machine, group, "unbind_waits_for", &drv->unbind_waits_for,
                                 error) ||
       !vxm_sim_machine_get_string(machine, group, "module", default_module, &module, error) ||
-      !vxm_sim_machine_get_bool(machine, group, "loaded", TRUE, &drv->loaded, error))
+      !vxm_sim_machine_get_bool(machine, group, "loaded", TRUE, &drv->loaded, error) ||
+      !vxm_sim_machine_get_list(machine, group, "parameters", &params, error))
     return FALSE;
+  for (guint i = 0; params[i] != NULL; i++) {
+    g_auto(GStrv) kv = g_strsplit(params[i], "=", 2);
+    ModuleParam *p;
+
+    if (g_strv_length(kv) != 2 || kv[0][0] == '\0' || strchr(kv[0], '/') != NULL ||
+        (g_strcmp0(kv[1], "Y") != 0 && g_strcmp0(kv[1], "N") != 0))
+      return vxm_sim_machine_error(machine, error, group, "parameters",
+                                   "'%s' is not NAME=Y or NAME=N (a bool parameter)", params[i]);
+    p = g_new0(ModuleParam, 1);
+    p->name = g_strdup(kv[0]);
+    p->initial = p->value = kv[1][0] == 'Y';
+    g_ptr_array_add(drv->params, p);
+  }
+  if (drv->params->len > 0 && (module == NULL || module[0] == '\0'))
+    return vxm_sim_machine_error(machine, error, group, "parameters",
+                                 "a built-in driver (empty module) has no module parameters here");
   if (!drv->loaded && (module == NULL || module[0] == '\0'))
     return vxm_sim_machine_error(machine, error, group, "loaded",
                                  "a built-in driver (empty module) is always loaded");
@@ -1116,6 +1293,82 @@ load_driver(VxmSimPci *pci, VxmSimMachine *machine, const char *name, GError **e
   return TRUE;
 }
 
+/* "16M", "32G": a power of two from 1M. */
+static gboolean
+parse_bar_size(const char *text, guint64 *out)
+{
+  guint64 n;
+  char *end = NULL;
+  guint shift;
+
+  n = g_ascii_strtoull(text, &end, 10);
+  if (end == text || n == 0)
+    return FALSE;
+  if (g_str_equal(end, "M"))
+    shift = 20;
+  else if (g_str_equal(end, "G"))
+    shift = 30;
+  else
+    return FALSE;
+  if ((n & (n - 1)) != 0 || n > (G_GUINT64_CONSTANT(1) << 20))
+    return FALSE;
+  *out = n << shift;
+  return TRUE;
+}
+
+/* bars = N:SIZE[:64] ...; resizable_bars = N:BITMAP ... (hex, bit 0 = 1 MiB). Addresses as a
+ * firmware assigns them: 32-bit BARs below 4 GiB, 64-bit ones from 64 GiB up, each aligned to
+ * its size. */
+static gboolean
+load_bars(VxmSimPci *pci, VxmSimMachine *machine, const char *group, Device *dev, GStrv bars,
+          GStrv resizable, GError **error)
+{
+  for (guint i = 0; bars[i] != NULL; i++) {
+    g_auto(GStrv) f = g_strsplit(bars[i], ":", -1);
+    guint64 n, size;
+    guint count = g_strv_length(f);
+    guint64 *next;
+
+    if (count < 2 || count > 3 ||
+        !g_ascii_string_to_unsigned(f[0], 10, 0, BAR_COUNT - 1, &n, NULL) ||
+        !parse_bar_size(f[1], &size) || (count == 3 && !g_str_equal(f[2], "64")))
+      return vxm_sim_machine_error(machine, error, group, "bars",
+                                   "'%s' is not N:SIZE or N:SIZE:64 (N 0-5, SIZE a power of two "
+                                   "like 16M or 32G; 64: a 64-bit prefetchable BAR)",
+                                   bars[i]);
+    if (dev->bar_size[n] != 0)
+      return vxm_sim_machine_error(machine, error, group, "bars",
+                                   "BAR %" G_GUINT64_FORMAT " is given twice", n);
+    dev->bar_64[n] = count == 3;
+    if (!dev->bar_64[n] && size > (G_GUINT64_CONSTANT(1) << 30))
+      return vxm_sim_machine_error(
+          machine, error, group, "bars",
+          "a 32-bit BAR of more than 1G does not fit below 4 GiB: add :64");
+    next = dev->bar_64[n] ? &pci->next_bar64 : &pci->next_bar32;
+    *next = (*next + size - 1) & ~(size - 1);
+    dev->bar_start[n] = *next;
+    dev->bar_size[n] = size;
+    *next += size;
+  }
+  for (guint i = 0; resizable[i] != NULL; i++) {
+    g_auto(GStrv) f = g_strsplit(resizable[i], ":", -1);
+    guint64 n, mask;
+
+    if (g_strv_length(f) != 2 ||
+        !g_ascii_string_to_unsigned(f[0], 10, 0, BAR_COUNT - 1, &n, NULL) ||
+        !g_ascii_string_to_unsigned(f[1], 16, 1, G_MAXUINT64, &mask, NULL))
+      return vxm_sim_machine_error(machine, error, group, "resizable_bars",
+                                   "'%s' is not N:BITMAP (hex, bit 0 = 1 MiB)", resizable[i]);
+    if (dev->bar_size[n] == 0 || (mask & dev->bar_size[n] >> 20) == 0)
+      return vxm_sim_machine_error(machine, error, group, "resizable_bars",
+                                   "BAR %" G_GUINT64_FORMAT " must be in bars, with a size the "
+                                   "bitmap offers",
+                                   n);
+    dev->bar_resize[n] = mask;
+  }
+  return TRUE;
+}
+
 static gboolean
 load_device(VxmSimPci *pci, VxmSimMachine *machine, const char *bdf, GError **error)
 {
@@ -1123,6 +1376,8 @@ load_device(VxmSimPci *pci, VxmSimMachine *machine, const char *bdf, GError **er
   g_autofree char *normal = NULL;
   g_autofree char *parent = NULL;
   g_autofree char *driver = NULL;
+  g_auto(GStrv) bars = NULL;
+  g_auto(GStrv) resizable = NULL;
   g_autoptr(GError) local_error = NULL;
   Device *dev;
 
@@ -1155,7 +1410,13 @@ load_device(VxmSimPci *pci, VxmSimMachine *machine, const char *bdf, GError **er
                                 error) ||
       !vxm_sim_machine_get_list(machine, group, "drm", &dev->drm_nodes, error) ||
       !vxm_sim_machine_get_string(machine, group, "parent", NULL, &parent, error) ||
-      !vxm_sim_machine_get_string(machine, group, "driver", NULL, &driver, error))
+      !vxm_sim_machine_get_string(machine, group, "driver", NULL, &driver, error) ||
+      !vxm_sim_machine_get_list(machine, group, "bars", &bars, error) ||
+      !vxm_sim_machine_get_list(machine, group, "resizable_bars", &resizable, error) ||
+      !vxm_sim_machine_get_bool(machine, group, "d3cold", FALSE, &dev->d3cold_capable, error))
+    return FALSE;
+  dev->d3cold_allowed = TRUE; /* the kernel's default for every device */
+  if (!load_bars(pci, machine, group, dev, bars, resizable, error))
     return FALSE;
   if ((dev->class >> 8) == CLASS_VGA) {
     gint64 boot_vga;
@@ -1265,6 +1526,14 @@ register_driver(VxmSimPci *pci, Driver *drv)
     vxm_sim_node_mkdir_p(root_of(pci), module_dir);
     put_link(pci, module_link, module_dir);
     put_link(pci, back, drv->dir_path);
+    /* a loaded module starts from its defaults (the machine file's values) */
+    for (guint i = 0; i < drv->params->len; i++) {
+      ModuleParam *p = drv->params->pdata[i];
+      g_autofree char *path = g_strdup_printf("%s/parameters/%s", module_dir, p->name);
+
+      p->value = p->initial;
+      vxm_sim_node_put(root_of(pci), path, vxm_sim_bool_param_new(pci->host, &p->value));
+    }
   }
 }
 
@@ -1378,6 +1647,8 @@ vxm_sim_pci_new(VxmSimHost *host, VxmSimMachine *machine, gboolean iommu, GError
   pci->host = host;
   pci->iommu = iommu;
   pci->autoprobe = TRUE;
+  pci->next_bar32 = 0xc0000000;
+  pci->next_bar64 = G_GUINT64_CONSTANT(0x1000000000);
   pci->devices = g_ptr_array_new_with_free_func((GDestroyNotify)device_free);
   pci->device_by_bdf = g_hash_table_new(g_str_hash, g_str_equal);
   pci->drivers = g_ptr_array_new_with_free_func((GDestroyNotify)driver_free);

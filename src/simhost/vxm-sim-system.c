@@ -1,6 +1,7 @@
 /* vxm-sim-system: the [machine] group and the host's plain parts (see the header). */
 #include "vxm-sim-system.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "vxm-sim-hugepages.h"
@@ -18,6 +19,9 @@ struct _VxmSimSystem {
   gboolean kvm;
   gint64 mem_total_kib;
   gboolean nvidia_nodes;
+  gboolean kvm_ignore_msrs;         /* kvm.ignore_msrs */
+  gboolean kvm_report_ignored_msrs; /* kvm.report_ignored_msrs */
+  gint64 phys_bits;                 /* the CPU's physical address bits (cpuinfo) */
 };
 
 enum { ATTR_CMDLINE, ATTR_MEMINFO, ATTR_CPUINFO };
@@ -97,6 +101,10 @@ system_show(VxmSimNode *node, gssize *len)
       g_string_append_printf(out, "core id\t\t: %" G_GINT64_FORMAT "\n", i);
       g_string_append_printf(out, "cpu cores\t: %" G_GINT64_FORMAT "\n", sys->cpus);
       g_string_append_printf(out,
+                             "address sizes\t: %" G_GINT64_FORMAT " bits physical, 48 bits "
+                             "virtual\n",
+                             sys->phys_bits);
+      g_string_append_printf(out,
                              "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep "
                              "mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht "
                              "syscall nx lm constant_tsc %s\n\n",
@@ -107,6 +115,55 @@ system_show(VxmSimNode *node, gssize *len)
   default: break;
   }
   return g_string_free(out, FALSE);
+}
+
+static char *
+bool_param_show(VxmSimNode *node, gssize *len)
+{
+  return g_strdup(*(gboolean *)node->item ? "Y\n" : "N\n");
+}
+
+static int
+bool_param_store(VxmSimNode *node, const char *buf, gsize len)
+{
+  g_autofree char *text = g_strstrip(g_strndup(buf, len));
+  gboolean *value = node->item;
+
+  /* kstrtobool(): the first character decides, "on" and "off" by the second */
+  switch (text[0]) {
+  case 'y':
+  case 'Y':
+  case 't':
+  case 'T':
+  case '1': *value = TRUE; return 0;
+  case 'n':
+  case 'N':
+  case 'f':
+  case 'F':
+  case '0': *value = FALSE; return 0;
+  case 'o':
+  case 'O':
+    if (text[1] == 'n' || text[1] == 'N') {
+      *value = TRUE;
+      return 0;
+    }
+    if (text[1] == 'f' || text[1] == 'F') {
+      *value = FALSE;
+      return 0;
+    }
+    return -EINVAL;
+  default: return -EINVAL;
+  }
+}
+
+VxmSimNode *
+vxm_sim_bool_param_new(VxmSimHost *host, gboolean *value)
+{
+  VxmSimNode *node =
+      vxm_sim_node_new_generated(0644, bool_param_show, bool_param_store, host, value, 0);
+
+  node->flags |= VXM_SIM_NODE_FLAG_ATTRIBUTE;
+  return node;
 }
 
 static void
@@ -239,6 +296,11 @@ vxm_sim_system_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
                                &sys->mem_total_kib, error) ||
       !vxm_sim_machine_get_bool(machine, MACHINE, "nvidia_nodes", FALSE, &sys->nvidia_nodes,
                                 error) ||
+      !vxm_sim_machine_get_bool(machine, MACHINE, "kvm_ignore_msrs", FALSE, &sys->kvm_ignore_msrs,
+                                error) ||
+      !vxm_sim_machine_get_bool(machine, MACHINE, "kvm_report_ignored_msrs", TRUE,
+                                &sys->kvm_report_ignored_msrs, error) ||
+      !vxm_sim_machine_get_int(machine, MACHINE, "phys_bits", 36, 52, 39, &sys->phys_bits, error) ||
       !vxm_sim_machine_get_string(machine, MACHINE, "usr_share", "/usr/share", &usr_share, error))
     return NULL;
   if (g_strcmp0(iommu, "on") == 0) {
@@ -269,6 +331,10 @@ vxm_sim_system_new(VxmSimHost *host, VxmSimMachine *machine, GError **error)
   if (sys->kvm) {
     vxm_sim_host_add_device_node(host, "/dev/kvm", 0660, 0, vxm_sim_host_group_id("kvm"));
     vxm_sim_node_mkdir_p(root, "/sys/module/kvm");
+    vxm_sim_node_put(root, "/sys/module/kvm/parameters/ignore_msrs",
+                     vxm_sim_bool_param_new(host, &sys->kvm_ignore_msrs));
+    vxm_sim_node_put(root, "/sys/module/kvm/parameters/report_ignored_msrs",
+                     vxm_sim_bool_param_new(host, &sys->kvm_report_ignored_msrs));
     vxm_sim_node_mkdir_p(root, g_strcmp0(sys->cpu_vendor, "amd") == 0 ? "/sys/module/kvm_amd"
                                                                       : "/sys/module/kvm_intel");
   }

@@ -10,6 +10,7 @@
 #include "input/vxm-input-set.h"
 #include "memory/vxm-looking-glass.h"
 #include "pci/vxm-pci-address.h"
+#include "pci/vxm-pci-bars.h"
 
 static void
 gpu_function_free(VxmHostGpuFunction *fn)
@@ -323,9 +324,16 @@ vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig 
     for (guint i = 0; i < fns->len; i++) {
       VxmPciDevice *dev = g_ptr_array_index(fns, i);
 
+      g_autoptr(GArray) bars = NULL;
+
       vxm_host_facts_add_gpu_function(
           self, vxm_pci_device_get_address(dev), vxm_pci_device_get_class_code(dev),
           vxm_pci_device_get_driver(dev), vxm_pci_device_get_iommu_group(dev));
+      /* what the guest's firmware must find room for above 4 GiB (a resizable BAR included) */
+      bars = vxm_pci_bars_read(hostfs, vxm_pci_device_get_sysfs_path(dev), NULL);
+      for (guint b = 0; bars != NULL && b < bars->len; b++)
+        if (g_array_index(bars, VxmPciBar, b).is_64bit)
+          self->gpu_bar64_bytes += g_array_index(bars, VxmPciBar, b).size;
     }
     self->gpu_numa_node = vxm_pci_device_get_numa_node(vxm_gpu_get_device(gpu));
   }

@@ -56,6 +56,7 @@ typedef struct {
 typedef struct {
   GPtrArray *gpu_functions; /* VxmHostGpuFunction, function 0 first; empty: no passthrough */
   gint gpu_numa_node;       /* -1 without NUMA */
+  guint64 gpu_bar64_bytes;  /* the 64-bit memory BARs of those functions, summed, as now sized */
 
   guint64 memory_bytes;   /* guest RAM */
   guint64 hugepage_bytes; /* 0: normal memory; else 2 MiB or 1 GiB pages */

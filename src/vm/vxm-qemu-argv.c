@@ -270,10 +270,49 @@ add_audio(Args *a, const VxmQemuArgvInput *in, GError **error)
   if (!require_type(in->caps, "ich9-intel-hda", "audio", error) ||
       !require_type(in->caps, "hda-duplex", "audio", error))
     return FALSE;
-  addf(a, "-audiodev", "%s,id=snd0", backend);
+  {
+    guint latency = vxm_qemu_argv_audio_latency_us(in->config, backend);
+
+    if (latency > 0)
+      addf(a, "-audiodev", "%s,id=snd0,in.latency=%u,out.latency=%u", backend, latency, latency);
+    else
+      addf(a, "-audiodev", "%s,id=snd0", backend);
+    if (in->config->audio_latency_ms > 0 && latency == 0 && in->notes != NULL)
+      g_ptr_array_add(in->notes,
+                      g_strdup_printf("[audio] latency_ms = %u is not applied: the %s audio "
+                                      "backend has no latency option (pipewire and pa have)",
+                                      in->config->audio_latency_ms, backend));
+  }
   addf(a, "-device", "ich9-intel-hda,id=sound0");
   addf(a, "-device", "hda-duplex,id=sound0-codec0,bus=sound0.0,cad=0,audiodev=snd0");
   return TRUE;
+}
+
+guint
+vxm_qemu_argv_audio_latency_us(const VxmVmConfig *config, const char *backend)
+{
+  /* QEMU's pa and pipewire audiodevs take in.latency and out.latency in microseconds; alsa
+   * has no such option */
+  if (config->audio_latency_ms == 0 || backend == NULL ||
+      (strcmp(backend, "pipewire") != 0 && strcmp(backend, "pa") != 0))
+    return 0;
+  return config->audio_latency_ms * 1000;
+}
+
+guint64
+vxm_qemu_argv_mmio64_mb(guint64 bar64_bytes)
+{
+  /* room for the other devices' BARs and the root ports' hotplug reserves */
+  guint64 needed = bar64_bytes + (G_GUINT64_CONSTANT(1) << 30);
+  guint64 window = G_GUINT64_CONSTANT(1) << 20;
+
+  if (bar64_bytes == 0)
+    return 0;
+  /* a power of two: OVMF aligns the window to it, and each BAR to its own size within */
+  while (window < needed)
+    window <<= 1;
+  window >>= 20;
+  return window > VXM_QEMU_OVMF_MMIO64_DEFAULT_MB ? window : 0;
 }
 
 static gboolean
@@ -404,14 +443,21 @@ vxm_qemu_argv_build(const VxmQemuArgvInput *in, GError **error)
     g_string_append(machine, ",smm=on");
   if (hpet_prop)
     g_string_append(machine, ",hpet=off");
+  /* VMware's backdoor I/O port: nothing a Windows guest with a passed-through GPU uses, and
+   * one more emulated device for it to probe */
+  if (vxm_qemu_caps_has_machine_prop(caps, "vmport"))
+    g_string_append(machine, ",vmport=off");
   if (hugepages)
     g_string_append(machine, ",memory-backend=mem0");
   addf(&a, "-machine", "%s", machine->str);
 
-  if (in->hide_kvm)
+  if (config->hide_kvm)
     g_string_append(cpu, ",kvm=off");
   for (gsize i = 0; i < G_N_ELEMENTS(hyperv_flags); i++)
     g_string_append_printf(cpu, ",%s", hyperv_flags[i]);
+  /* the config refuses commas: nothing to escape */
+  if (config->hv_vendor_id != NULL)
+    g_string_append_printf(cpu, ",hv-vendor-id=%s", config->hv_vendor_id);
   addf(&a, "-cpu", "%s", cpu->str);
   addf(&a, "-smp", "%u,sockets=%u,cores=%u,threads=%u",
        facts->sockets * facts->cores * facts->threads, facts->sockets, facts->cores,
@@ -441,6 +487,20 @@ vxm_qemu_argv_build(const VxmQemuArgvInput *in, GError **error)
     add(&a, "-no-hpet");
 
   add_firmware(&a, in);
+  {
+    guint64 mmio64 = vxm_qemu_argv_mmio64_mb(facts->gpu_bar64_bytes);
+
+    if (mmio64 > 0) {
+      if (!vxm_qemu_caps_has_option(caps, "fw_cfg")) {
+        g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
+                    "QEMU %s (%s) has no -fw_cfg, needed to give the firmware a 64-bit PCI "
+                    "window for the guest GPU's large BARs: install Debian's qemu-system-x86",
+                    caps->version, caps->binary);
+        return NULL;
+      }
+      addf(&a, "-fw_cfg", "name=opt/ovmf/X-PciMmio64Mb,string=%" G_GUINT64_FORMAT, mmio64);
+    }
+  }
 
   if (config->tpm) {
     g_autofree char *sock = vxm_qemu_escape_opt(in->paths->swtpm_socket);

@@ -22,7 +22,6 @@ typedef struct {
   const VxmQemuCaps *caps;
   const VxmFirmware *firmware;
   const char *qemu_binary; /* argv[0]; NULL: caps->binary */
-  gboolean hide_kvm;       /* -cpu ...,kvm=off: only NVIDIA drivers older than 465 need it */
   GPtrArray *notes;        /* nullable: the builder appends (char*) remarks for the user */
 } VxmQemuArgvInput;
 
@@ -39,5 +38,17 @@ char *vxm_qemu_argv_serial_log(const VxmVmPaths *paths);
  * (pipewire, pa, alsa); NULL for none. UNSUPPORTED when the configured one is missing. */
 const char *vxm_qemu_argv_audio_backend(const VxmVmConfig *config, const VxmQemuCaps *caps,
                                         GError **error);
+
+/* OVMF's 64-bit PCI window when it is 32 GiB by default. */
+#define VXM_QEMU_OVMF_MMIO64_DEFAULT_MB 32768
+
+/* The 64-bit MMIO window (MiB) OVMF needs for @bar64_bytes of the guest GPU's 64-bit BARs
+ * (and 1 GiB for every other device's), as a power of two; 0 when OVMF's default holds them.
+ * vxm start passes it as -fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=N. */
+guint64 vxm_qemu_argv_mmio64_mb(guint64 bar64_bytes);
+
+/* The audiodev's latency in microseconds for @backend ("pipewire", "pa"), 0 when the
+ * backend's default applies (latency_ms = auto, or a backend without the option). */
+guint vxm_qemu_argv_audio_latency_us(const VxmVmConfig *config, const char *backend);
 
 G_END_DECLS

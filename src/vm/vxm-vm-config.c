@@ -310,6 +310,37 @@ parse_host_cores(VxmVmConfig *cfg, const char *value, GError **error)
 }
 
 static gboolean
+parse_hide_kvm(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  return parse_bool(value, &cfg->hide_kvm);
+}
+
+/* QEMU's hv-vendor-id: the Hyper-V vendor signature, 12 bytes in CPUID 0x40000000. */
+static gboolean
+parse_hv_vendor_id(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  g_clear_pointer(&cfg->hv_vendor_id, g_free);
+  if (*value == '\0')
+    return TRUE;
+  if (strlen(value) > VXM_VM_HV_VENDOR_ID_MAX) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                "%zu characters: the Hyper-V vendor id holds at most %d (e.g. 'vxmvendorid')",
+                strlen(value), VXM_VM_HV_VENDOR_ID_MAX);
+    return FALSE;
+  }
+  for (const char *p = value; *p; p++) {
+    if (*p == ',' || *p < 0x20 || *p > 0x7e) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "only printable ASCII characters other than a comma may be used "
+                  "(e.g. 'vxmvendorid')");
+      return FALSE;
+    }
+  }
+  cfg->hv_vendor_id = g_strdup(value);
+  return TRUE;
+}
+
+static gboolean
 parse_disk_path(VxmVmConfig *cfg, const char *value, GError **error)
 {
   return parse_path(value, &cfg->disk_path, error);
@@ -415,6 +446,17 @@ parse_audio(VxmVmConfig *cfg, const char *value, GError **error)
     }
   }
   return FALSE;
+}
+
+static gboolean
+parse_audio_latency(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  if (g_ascii_strcasecmp(value, "auto") == 0) {
+    cfg->audio_latency_ms = 0;
+    return TRUE;
+  }
+  return parse_uint_range(value, VXM_VM_AUDIO_LATENCY_MIN_MS, VXM_VM_AUDIO_LATENCY_MAX_MS,
+                          &cfg->audio_latency_ms);
 }
 
 static gboolean
@@ -693,6 +735,10 @@ static const KeyDef key_defs[] = {
     "Pin vCPUs to host CPUs. auto: whole cores, keeping host_cores for the host.", "auto off"}, parse_cpu_pinning},
   {{"cpu", "host_cores", "1", "a number from 1 to 256",
     "Cores (with their SMT siblings) left to the host by the auto settings.", NULL}, parse_host_cores},
+  {{"cpu", "hide_kvm", "false", "true or false",
+    "Hide the KVM signature from the guest (QEMU's kvm=off): NVIDIA drivers before 465 stop with Code 43 without it.", "true false"}, parse_hide_kvm},
+  {{"cpu", "hv_vendor_id", "", "1 to 12 printable ASCII characters without a comma, or nothing",
+    "The Hyper-V vendor id the guest sees (QEMU's hv-vendor-id); nothing: QEMU's own.", NULL}, parse_hv_vendor_id},
 
   {{"disk", "path", "", "an absolute path, or nothing",
     "The guest disk. Empty: disk.qcow2 (or disk.img) in the VM's data folder.", NULL}, parse_disk_path},
@@ -712,7 +758,9 @@ static const KeyDef key_defs[] = {
     "The guest NIC's address; vxm init writes a random locally administered one.", NULL}, parse_mac},
 
   {{"audio", "backend", "auto", "auto, none, pipewire, pa or alsa",
-    "Guest sound through this QEMU audiodev. auto: the best one QEMU offers.", "auto none pipewire pa alsa"}, parse_audio},
+    "Guest sound through this QEMU audiodev. auto: the best one QEMU offers (pipewire, then pa, then alsa).", "auto none pipewire pa alsa"}, parse_audio},
+  {{"audio", "latency_ms", "auto", "auto, or a number of milliseconds from 5 to 500",
+    "The sound server's latency for the guest's sound (pipewire and pa: out.latency and in.latency). auto: the backend's default.", "auto"}, parse_audio_latency},
 
   {{"security", "tpm", "on", "on or off",
     "A TPM 2.0 (swtpm); Windows 11 requires one.", "on off"}, parse_tpm},
@@ -905,6 +953,7 @@ config_clear(VxmVmConfig *c)
   g_free(c->installer_iso);
   g_free(c->virtio_iso);
   g_free(c->disk_path);
+  g_free(c->hv_vendor_id);
   g_free(c->network_bridge);
   g_free(c->mac);
   g_free(c->firmware_code);

@@ -19,6 +19,10 @@ G_BEGIN_DECLS
 #define VXM_VM_MEMORY_MIN        (G_GUINT64_CONSTANT(4) << 30) /* Windows 11's floor */
 #define VXM_VM_MEMORY_AUTO_MAX   (G_GUINT64_CONSTANT(16) << 30)
 #define VXM_VM_DISK_SIZE_DEFAULT (G_GUINT64_CONSTANT(128) << 30)
+#define VXM_VM_HV_VENDOR_ID_MAX  12 /* QEMU's hv-vendor-id: CPUID 0x40000000's 12 bytes */
+/* [audio] latency_ms: below 5 ms the guest's sound crackles, above 500 ms it lags the picture */
+#define VXM_VM_AUDIO_LATENCY_MIN_MS 5
+#define VXM_VM_AUDIO_LATENCY_MAX_MS 500
 
 typedef enum {
   VXM_VM_HUGEPAGES_AUTO,
@@ -103,6 +107,8 @@ typedef struct {
   VxmVmCpuPinning cpu_pinning;
   GArray *cpu_pinning_list; /* guint host CPU numbers, sorted, unique; LIST only, else NULL */
   guint host_cores;         /* cores kept for the host by auto pinning and auto vcpus */
+  gboolean hide_kvm;        /* -cpu ...,kvm=off: the KVM signature hidden */
+  char *hv_vendor_id;       /* -cpu ...,hv-vendor-id=: NULL = QEMU's */
 
   /* [disk] */
   char *disk_path; /* absolute, NULL = default in the data folder */
@@ -120,6 +126,7 @@ typedef struct {
 
   /* [audio] */
   VxmVmAudio audio;
+  guint audio_latency_ms; /* 0 = auto: the backend's default */
 
   /* [security] */
   gboolean tpm;
