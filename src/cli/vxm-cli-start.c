@@ -400,6 +400,14 @@ print_json(const StartInputs *in)
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "pending_inputs")));
   json_builder_set_member_name(b, "vfio_nodes");
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "vfio_nodes")));
+  {
+    g_autoptr(GPtrArray) monitors = vxm_vm_config_monitor_switches(in->config);
+    JsonNode *node = json_node_new(JSON_NODE_ARRAY);
+
+    json_node_take_array(node, vxm_supervisor_plan_monitors_to_json(monitors));
+    json_builder_set_member_name(b, "monitors");
+    json_builder_add_value(b, node);
+  }
   json_builder_set_member_name(b, "notes");
   json_builder_begin_array(b);
   for (guint i = 0; i < in->notes->len; i++)
@@ -856,9 +864,8 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
   }
   plan->shutdown_timeout_s = in->config->shutdown_timeout;
   plan->qmp_timeout_ms = in->config->start_timeout * 1000;
-  plan->monitor = vxm_display_monitor_spec(in->config);
-  plan->monitor_host_input = in->config->host_input;
-  plan->monitor_guest_input = in->config->guest_input;
+  g_ptr_array_unref(plan->monitors);
+  plan->monitors = vxm_vm_config_monitor_switches(in->config);
   plan->host_root = vxm_hostfs_is_real(hostfs) ? NULL : g_strdup(vxm_hostfs_get_root(hostfs));
   plan->hugepage_size = in->hugepage_size;
   plan->hugepage_count = in->hugepage_count;
