@@ -408,6 +408,11 @@ print_json(const StartInputs *in)
     json_builder_set_member_name(b, "monitors");
     json_builder_add_value(b, node);
   }
+  json_builder_set_member_name(b, "inhibit");
+  if (in->config->inhibit != NULL)
+    json_builder_add_string_value(b, in->config->inhibit);
+  else
+    json_builder_add_null_value(b);
   json_builder_set_member_name(b, "notes");
   json_builder_begin_array(b);
   for (guint i = 0; i < in->notes->len; i++)
@@ -452,6 +457,11 @@ print_resources(const StartInputs *in)
   }
   g_print("  RLIMIT_MEMLOCK: %s (guest RAM + 1 GiB%s)\n\n", memlock,
           in->facts->looking_glass_path != NULL ? " + Looking Glass" : "");
+  if (in->config->inhibit != NULL)
+    g_print("Host sleep: blocked while the VM runs (logind inhibitor lock: %s)\n\n",
+            in->config->inhibit);
+  else
+    g_print("Host sleep: not blocked (inhibit = none)\n\n");
   g_print("CPU pinning:\n");
   if (in->pinning == NULL) {
     g_print("  none: %s\n", in->pinning_why);
@@ -866,6 +876,7 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
   plan->qmp_timeout_ms = in->config->start_timeout * 1000;
   g_ptr_array_unref(plan->monitors);
   plan->monitors = vxm_vm_config_monitor_switches(in->config);
+  plan->inhibit = g_strdup(in->config->inhibit);
   plan->host_root = vxm_hostfs_is_real(hostfs) ? NULL : g_strdup(vxm_hostfs_get_root(hostfs));
   plan->hugepage_size = in->hugepage_size;
   plan->hugepage_count = in->hugepage_count;

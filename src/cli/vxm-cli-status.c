@@ -288,6 +288,7 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
   set_null_member(status, "memlock");
   set_null_member(status, "pinning");
   set_null_member(status, "monitor");
+  set_null_member(status, "inhibitor");
   if (!json_object_has_member(status, "monitors"))
     json_object_set_array_member(status, "monitors", json_array_new());
   if (!json_object_has_member(status, "granted_nodes"))
@@ -395,6 +396,36 @@ print_one_monitor(JsonObject *m)
             input, member_or(m, "input_name", "?"), when_text != NULL ? when_text : since,
             switching ? " (switching)" : "", error != NULL ? "; the last switch failed: " : "",
             error != NULL ? error : "");
+}
+
+/* Whether logind keeps the host from sleeping for this VM (issue 17). */
+static void
+print_inhibitor(JsonObject *vm)
+{
+  JsonNode *node = json_object_get_member(vm, "inhibitor");
+  JsonObject *in;
+  const char *since;
+  g_autoptr(GDateTime) when = NULL;
+  g_autoptr(GDateTime) local = NULL;
+  g_autofree char *when_text = NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node))
+    return;
+  in = json_node_get_object(node);
+  since = member_or(in, "since", NULL);
+  if (since != NULL && (when = g_date_time_new_from_iso8601(since, NULL)) != NULL) {
+    local = g_date_time_to_local(when);
+    when_text = g_date_time_format(local, "%Y-%m-%d %H:%M:%S");
+  }
+  if (json_object_get_boolean_member_with_default(in, "held", FALSE))
+    g_print("  host sleep: blocked (logind inhibitor lock: %s) since %s\n",
+            member_or(in, "what", "?"), when_text != NULL ? when_text : since);
+  else if (member_or(in, "error", NULL) != NULL)
+    g_print("  host sleep: NOT blocked: %s\n", member_or(in, "error", "?"));
+  else if (json_object_get_boolean_member_with_default(in, "asking", FALSE))
+    g_print("  host sleep: asking logind to block %s\n", member_or(in, "what", "?"));
+  else
+    g_print("  host sleep: not blocked (the VM's run is over)\n");
 }
 
 /* Every monitor the VM switches ("monitors"; a supervisor from before it: "monitor"). */
@@ -572,6 +603,7 @@ print_vm(VxmCli *cli, JsonObject *vm)
       g_strcmp0(state, "stopping") == 0) {
     print_resources(vm);
     print_monitor(vm);
+    print_inhibitor(vm);
   }
   if (member_or(vm, "gpu", NULL) != NULL)
     g_print("  GPU %s\n", member_or(vm, "gpu", NULL));

@@ -33,6 +33,7 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
   g_clear_pointer(&plan->paths, vxm_vm_paths_free);
   g_free(plan->gpu_address);
   g_clear_pointer(&plan->monitors, g_ptr_array_unref);
+  g_free(plan->inhibit);
   g_strfreev(plan->qemu_argv);
   g_strfreev(plan->qemu_envp);
   g_strfreev(plan->swtpm_argv);
@@ -222,6 +223,10 @@ vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
   json_object_set_int_member(obj, "quit_timeout_ms", plan->quit_timeout_ms);
   json_object_set_array_member(obj, "monitors",
                                vxm_supervisor_plan_monitors_to_json(plan->monitors));
+  if (plan->inhibit != NULL)
+    json_object_set_string_member(obj, "inhibit", plan->inhibit);
+  else
+    json_object_set_null_member(obj, "inhibit");
   if (plan->host_root != NULL)
     json_object_set_string_member(obj, "host_root", plan->host_root);
   else
@@ -298,6 +303,7 @@ vxm_supervisor_plan_from_json(JsonNode *node, GError **error)
     g_prefix_error(error, "supervisor plan of VM %s: ", name);
     return NULL;
   }
+  plan->inhibit = g_strdup(json_object_get_string_member_with_default(obj, "inhibit", NULL));
   plan->host_root = g_strdup(json_object_get_string_member_with_default(obj, "host_root", NULL));
   if (json_object_has_member(obj, "hugepages") &&
       JSON_NODE_HOLDS_OBJECT(json_object_get_member(obj, "hugepages"))) {

@@ -42,6 +42,10 @@ typedef struct {
    * empty: none is switched. */
   GPtrArray *monitors;
 
+  /* Issue 17: what a logind inhibitor lock blocks while the VM runs ("sleep", "sleep:idle"),
+   * NULL: none is asked for. */
+  char *inhibit;
+
   /* The host root the CLI planned against (--root), NULL for the real "/": the supervisor
    * watches input links under it, and a simulated host makes a refused memlock a warning. */
   char *host_root;

@@ -22,6 +22,7 @@
 #include "pci/vxm-vfio.h"
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-socket-wait.h"
+#include "supervisor/vxm-logind-inhibitor.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-lock.h"
 
@@ -80,6 +81,12 @@ struct _VxmSupervisor {
   VxmInputWatch *input_watch;
   GString *restore_failures;
   guint restore_stage;
+
+  /* issue 17: the logind inhibitor lock (plan->inhibit), held while the VM's run lasts */
+  int inhibit_fd;          /* -1: not held */
+  char *inhibit_since;     /* ISO 8601, when it was granted */
+  char *inhibit_error;     /* why it is not held (no logind, refused) */
+  gboolean inhibit_asking; /* the request is under way */
 
   char *run_state;
   JsonArray *steps;
@@ -1534,6 +1541,73 @@ vxm_supervisor_handle_signals(VxmSupervisor *self)
   }
 }
 
+/* ---- the logind inhibitor (issue 17) ---- */
+
+static void
+release_inhibitor(VxmSupervisor *self)
+{
+  if (self->inhibit_fd < 0)
+    return;
+  /* closing the fd is the release: logind sees it go */
+  close(self->inhibit_fd);
+  self->inhibit_fd = -1;
+  sv_log(self, "released the logind inhibitor lock (%s)", self->plan->inhibit);
+}
+
+static gboolean
+finished(VxmSupervisor *self)
+{
+  return self->state == VXM_VM_STATE_STOPPED || self->state == VXM_VM_STATE_FAILED;
+}
+
+static void
+on_inhibited(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  int fd = vxm_logind_inhibit_finish(result, &error);
+
+  (void)source;
+  self->inhibit_asking = FALSE;
+  if (fd < 0) {
+    /* the VM runs without it: said in the start's output and in vxm status */
+    self->inhibit_error = g_strdup_printf(
+        "%s; the host may suspend while the VM runs, and the guest GPU would not survive it",
+        error->message);
+    step_end(self, "inhibit-sleep", "skipped", self->inhibit_error);
+    return;
+  }
+  if (finished(self)) {
+    close(fd); /* the run ended while logind answered */
+    step_end(self, "inhibit-sleep", "skipped", "the VM had already stopped");
+    return;
+  }
+  self->inhibit_fd = fd;
+  self->inhibit_since = now_iso();
+  {
+    g_autofree char *message =
+        g_strdup_printf("logind blocks %s while the VM runs", self->plan->inhibit);
+
+    step_end(self, "inhibit-sleep", "ok", message);
+  }
+}
+
+/* Asks logind for the lock; the start goes on meanwhile (it never waits on logind). */
+static void
+take_inhibitor(VxmSupervisor *self)
+{
+  g_autofree char *why = NULL;
+
+  if (self->plan->inhibit == NULL)
+    return;
+  why = g_strdup_printf("VM %s runs with a passed-through GPU, which a host suspend would leave "
+                        "unusable to the guest",
+                        self->plan->paths->name);
+  self->inhibit_asking = TRUE;
+  step_begin(self, "inhibit-sleep");
+  vxm_logind_inhibit_async(self->plan->inhibit, "vxm", why, NULL, on_inhibited, g_object_ref(self));
+}
+
 /* ---- restoring ---- */
 
 static void
@@ -1544,6 +1618,8 @@ teardown_one_done(VxmSupervisor *self)
     return;
   unlink(self->plan->paths->qmp_socket);
   unlink(self->plan->paths->swtpm_socket);
+  /* the host is whole again: it may sleep */
+  release_inhibitor(self);
   /* the state file is written before the lock goes: a new start may take it right after */
   set_state(self, self->failure != NULL ? VXM_VM_STATE_FAILED : VXM_VM_STATE_STOPPED);
   if (self->lock_fd >= 0) {
@@ -1847,6 +1923,7 @@ vxm_supervisor_start(VxmSupervisor *self)
   unlink(paths->qmp_socket);
   unlink(paths->swtpm_socket);
 
+  take_inhibitor(self);
   self->pending = 1; /* this function's own share, released below */
   if (self->plan->gpu_address != NULL) {
     self->pending++;
@@ -1956,6 +2033,28 @@ add_string(JsonBuilder *b, const char *member, const char *value)
   else
     json_builder_add_null_value(b);
 }
+/* "inhibitor": the logind lock that keeps the host from sleeping, null for inhibit = none:
+ * {"what": "sleep"|"sleep:idle", "held": bool, "since": ISO 8601 or null, "asking": bool (the
+ * request is under way), "error": why it is not held, or null}. */
+static void
+add_inhibitor(VxmSupervisor *self, JsonBuilder *b)
+{
+  json_builder_set_member_name(b, "inhibitor");
+  if (self->plan->inhibit == NULL) {
+    json_builder_add_null_value(b);
+    return;
+  }
+  json_builder_begin_object(b);
+  add_string(b, "what", self->plan->inhibit);
+  json_builder_set_member_name(b, "held");
+  json_builder_add_boolean_value(b, self->inhibit_fd >= 0);
+  add_string(b, "since", self->inhibit_fd >= 0 ? self->inhibit_since : NULL);
+  json_builder_set_member_name(b, "asking");
+  json_builder_add_boolean_value(b, self->inhibit_asking);
+  add_string(b, "error", self->inhibit_error);
+  json_builder_end_object(b);
+}
+
 /* One monitor's status: {"spec", "input": "guest"|"host"|null (null: not switched yet),
  * "input_name", "since": ISO 8601 or null, "error": why its last switch failed, or null}. */
 static void
@@ -2111,6 +2210,7 @@ vxm_supervisor_to_json(VxmSupervisor *self)
   add_string(b, "host_ops", vxm_host_ops_describe(self->ops));
   add_resources(self, b);
   add_monitor(self, b);
+  add_inhibitor(self, b);
   json_builder_set_member_name(b, "steps");
   json_builder_add_value(b, json_node_copy(steps));
   json_builder_set_member_name(b, "restored");
@@ -2181,6 +2281,10 @@ vxm_supervisor_finalize(GObject *object)
   g_free(self->monitor_failure);
   g_free(self->started);
   g_clear_pointer(&self->monitor_states, g_ptr_array_unref);
+  if (self->inhibit_fd >= 0)
+    close(self->inhibit_fd);
+  g_free(self->inhibit_since);
+  g_free(self->inhibit_error);
   g_free(self->run_state);
   json_array_unref(self->steps);
   g_hash_table_unref(self->step_started);
@@ -2214,6 +2318,7 @@ vxm_supervisor_init(VxmSupervisor *self)
   self->granted_nodes = g_ptr_array_new_with_free_func(g_free);
   self->restore_failures = g_string_new(NULL);
   self->monitor_states = g_ptr_array_new_with_free_func((GDestroyNotify)monitor_state_free);
+  self->inhibit_fd = -1;
 }
 
 VxmSupervisor *

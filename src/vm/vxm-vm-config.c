@@ -773,6 +773,33 @@ parse_guest_input(VxmVmConfig *cfg, const char *value, GError **error)
   return *value == '\0' || vxm_vm_monitor_input_parse(value, &cfg->guest_input);
 }
 
+/* inhibit = sleep | sleep,idle | none: what logind is asked to block while the VM runs */
+static gboolean
+parse_inhibit(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  g_auto(GStrv) words = g_strsplit(value, ",", -1);
+  gboolean sleep_ = FALSE, idle = FALSE;
+
+  g_clear_pointer(&cfg->inhibit, g_free);
+  if (g_ascii_strcasecmp(g_strstrip(words[0] != NULL ? words[0] : (char *)""), "none") == 0 &&
+      g_strv_length(words) == 1)
+    return TRUE;
+  for (guint i = 0; words[i] != NULL; i++) {
+    const char *w = g_strstrip(words[i]);
+
+    if (g_ascii_strcasecmp(w, "sleep") == 0 && !sleep_)
+      sleep_ = TRUE;
+    else if (g_ascii_strcasecmp(w, "idle") == 0 && !idle)
+      idle = TRUE;
+    else
+      return FALSE;
+  }
+  if (!sleep_)
+    return FALSE; /* idle alone would still let the host suspend under the guest */
+  cfg->inhibit = g_strdup(idle ? "sleep:idle" : "sleep");
+  return TRUE;
+}
+
 static gboolean
 parse_shutdown_timeout(VxmVmConfig *cfg, const char *value, GError **error)
 {
@@ -896,6 +923,10 @@ static const KeyDef key_defs[] = {
     "slow or busy machine.", NULL}, parse_start_timeout},
   {{"host", "qemu_binary", "qemu-system-x86_64", "a program name found in PATH, or an absolute path",
     "The QEMU to run.", NULL}, parse_qemu_binary},
+  {{"host", "inhibit", "sleep", "sleep, sleep,idle or none",
+    "What the host may not do while the VM runs (a logind inhibitor lock): sleep (suspend and "
+    "hibernate, which a passed-through GPU does not survive), sleep,idle (the idle action too), "
+    "or none.", "sleep sleep,idle none"}, parse_inhibit},
 };
 /* clang-format on */
 
@@ -1060,6 +1091,7 @@ config_clear(VxmVmConfig *c)
   g_free(c->monitor_connector);
   g_clear_pointer(&c->monitors, g_ptr_array_unref);
   g_free(c->qemu_binary);
+  g_free(c->inhibit);
   g_free(c->resolved.disk_path);
   g_free(c->resolved.qemu_binary);
   memset(c, 0, sizeof *c);

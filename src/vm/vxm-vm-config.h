@@ -161,6 +161,9 @@ typedef struct {
   guint shutdown_timeout; /* seconds between ACPI power-down and quit */
   guint start_timeout;    /* seconds QEMU has to answer on its monitor after exec */
   char *qemu_binary;      /* a name looked up in PATH, or an absolute path */
+  /* what the logind inhibitor lock held while the VM runs blocks, in logind's form: "sleep" or
+   * "sleep:idle"; NULL for inhibit = none */
+  char *inhibit;
 
   VxmVmResolved resolved;
 } VxmVmConfig;
