@@ -88,6 +88,9 @@ on_bus(GObject *source, GAsyncResult *result, gpointer user_data)
                             "no system bus (so no logind): %s", error->message);
     return;
   }
+  /* GIO's shared bus connection would exit the process when the bus goes (a dbus restart):
+   * that would take the guest along. The lock lives in its fd, not in this connection. */
+  g_dbus_connection_set_exit_on_close(bus, FALSE);
   g_dbus_connection_call_with_unix_fd_list(
       bus, LOGIND_NAME, LOGIND_PATH, LOGIND_INTERFACE, "Inhibit",
       g_variant_new("(ssss)", data->what, data->who, data->why, "block"), G_VARIANT_TYPE("(h)"),
