@@ -1846,6 +1846,11 @@ test_inhibit_held(void)
   g_assert_cmpint(poll(&pfd, 1, 30000), ==, 1);
   close(pfd.fd);
   g_assert_true(vxm_test_wait_file_contains(l->log, "released 2\n", 20));
+  /* the status does not claim a lock the dead supervisor cannot hold */
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "failed");
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(status, "inhibitor")));
   g_assert_cmpint(run_vxm(&e, NULL, "recover", NULL), ==, 0);
 
   /* inhibit = none: logind is not asked */

@@ -246,6 +246,8 @@ vm_state(const VxmVmPaths *paths)
     json_object_set_null_member(status, "supervisor_pid");
     json_object_set_null_member(status, "qemu_pid");
     json_object_set_null_member(status, "swtpm_pid");
+    /* logind's lock lives in the supervisor's fd: it went with the supervisor */
+    json_object_set_null_member(status, "inhibitor");
   }
   return status;
 }

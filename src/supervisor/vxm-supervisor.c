@@ -1041,6 +1041,8 @@ on_monitor_switched(GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree char *now = now_iso();
 
   (void)user_data;
+  /* each monitor's outcome is in the job: the task itself always succeeds */
+  g_assert_true(g_task_propagate_boolean(G_TASK(result), NULL));
   self->monitor_busy = FALSE;
   for (guint i = 0; i < job->report->len; i++)
     sv_log(self, "  %s", (const char *)g_ptr_array_index(job->report, i));
