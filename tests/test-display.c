@@ -661,6 +661,93 @@ test_after_detach(Fixture *f, gconstpointer data)
   assert_input(f, "dell", "dp1");
 }
 
+/* ---- several monitors (issue 17) ---- */
+
+static const char *const two_config =
+    "[display]\n"
+    "monitors = DEL:41234:12345 hdmi1 dp1; card0-DP-2 dp1 hdmi1\n";
+
+static void
+fixture_setup_two(Fixture *f, gconstpointer data)
+{
+  if (!vxm_test_require_root())
+    return;
+  setup(f, "intel-nvidia-two-monitors", two_config);
+}
+
+/* vxm check covers each monitor; vxm display switches each both ways; --probe --json is an
+ * array, one object per monitor, with each one's role. */
+static void
+test_two_check_and_switch(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *default_conf = g_strdup_printf("%s/config/vxm/vms/default.conf", f->home);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  JsonArray *probes;
+
+  if (f->sim == NULL)
+    return;
+  g_assert_true(g_file_set_contents(default_conf, two_config, -1, NULL));
+  run_vxm(f, &out, &err, "check", "--json", NULL);
+  g_assert_nonnull(strstr(out, "\"id\" : \"monitor\",\n    \"status\" : \"ok\""));
+  g_assert_nonnull(strstr(out, "DELL U2720Q (DEL:41234:12345) on card0-HDMI-A-1, DDC bus i2c-3; "
+                               "24G2W1G4 (AOC:9218:2587) on card0-DP-2, DDC bus i2c-5"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "display", "guest", "win11", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "(DEL:41234:12345) switched to dp1 (guest input)"));
+  g_assert_nonnull(strstr(out, "(AOC:9218:2587) switched to hdmi1 (guest input)"));
+  assert_input(f, "dell", "dp1");
+  assert_input(f, "aoc", "hdmi1");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  g_assert_cmpint(run_vxm(f, &out, &err, "display", "--probe", "--json", "win11", NULL), ==, 0);
+  json_parser_load_from_data(parser, out, -1, &error);
+  g_assert_no_error(error);
+  probes = json_node_get_array(json_parser_get_root(parser));
+  g_assert_cmpuint(json_array_get_length(probes), ==, 2);
+  g_assert_cmpstr(
+      json_object_get_string_member(json_array_get_object_element(probes, 1), "monitor"), ==,
+      "AOC:9218:2587");
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(probes, 1), "role"),
+                  ==, "guest");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+
+  /* one monitor by hand: --monitor takes the inputs monitors gives it */
+  g_assert_cmpint(
+      run_vxm(f, &out, &err, "display", "host", "win11", "--monitor", "card0-DP-2", NULL), ==, 0);
+  assert_input(f, "aoc", "dp1");
+  assert_input(f, "dell", "dp1");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(run_vxm(f, &out, &err, "display", "host", "win11", NULL), ==, 0);
+  assert_input(f, "dell", "hdmi1");
+}
+
+/* One monitor does not answer: the other still switches; the failure names the monitor and
+ * the exit status says it; vxm check warns for that one only. */
+static void
+test_two_one_dead(Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  if (f->sim == NULL)
+    return;
+  ddc_control(f, "dell silent on");
+  g_assert_cmpint(run_vxm(f, &out, &err, "display", "guest", "win11", NULL), ==, 1);
+  g_assert_nonnull(strstr(out, "(AOC:9218:2587) switched to hdmi1 (guest input)"));
+  g_assert_nonnull(strstr(err, "vxm display: DEL:41234:12345: cannot switch the monitor to dp1"));
+  g_assert_nonnull(strstr(err, "1 of the 2 monitors failed"));
+  assert_input(f, "aoc", "hdmi1");
+  assert_input(f, "dell", "hdmi1");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -686,5 +773,9 @@ main(int argc, char **argv)
   T("/vxm/display/sim/check-no-host-bus-auto", test_check_no_host_bus_auto, NULL);
   T("/vxm/display/sim/journal-recover", test_journal_recover, NULL);
   T("/vxm/display/sim/after-detach", test_after_detach, NULL);
+  g_test_add("/vxm/display/sim/two/check-and-switch", Fixture, NULL, fixture_setup_two,
+             test_two_check_and_switch, fixture_teardown);
+  g_test_add("/vxm/display/sim/two/one-dead", Fixture, NULL, fixture_setup_two, test_two_one_dead,
+             fixture_teardown);
   return g_test_run();
 }

@@ -46,9 +46,14 @@ facts_nvidia_4fn(VxmHostFacts *f)
   f->cores = 4;
   f->threads = 2;
   add_keyboard_and_mouse(f);
-  f->monitor_name = g_strdup("DEL:41234:12345");
-  f->monitor_guest_input = g_strdup("hdmi1");
-  f->monitor_host_input = g_strdup("dp1");
+  {
+    VxmVmMonitorSwitch *sw = g_new0(VxmVmMonitorSwitch, 1);
+
+    sw->spec = g_strdup("DEL:41234:12345");
+    sw->guest_input = 0x11;
+    sw->host_input = 0x0f;
+    g_ptr_array_add(f->monitors, sw);
+  }
 }
 
 static void

@@ -37,6 +37,7 @@
 #include "vm/vxm-vm-lock.h"
 #include "vm/vxm-vm-paths.h"
 #include "vxm-simhost-fixture.h"
+#include "vxm-test-polkit.h"
 #include "vxm-test-users.h"
 #include "vxm-test-util.h"
 
@@ -114,6 +115,9 @@ e2e_setup_machine(E2e *e, const char *machine, const char *const *extra_env)
   g_strv_builder_add(env, "SUDO_USER=" SUDO_USER);
   for (guint i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
     g_strv_builder_add(env, extra_env[i]);
+  /* no logind unless a test serves one (issue 17): not this machine's system bus, if it has
+   * one; the start goes on without the lock */
+  strv_take(env, g_strdup_printf("DBUS_SYSTEM_BUS_ADDRESS=unix:path=%s/no-system-bus", e->tmp));
   e->envp = g_strv_builder_end(env);
 }
 
@@ -1524,6 +1528,384 @@ test_root_without_sudo(void)
   e2e_teardown(&e);
 }
 
+/* ---- issue 17: several monitors ---- */
+
+/* Polls `vxm status --json` until no monitor switch is under way and every monitor has an
+ * input or an error; returns that status. */
+static JsonObject *
+status_monitors_settled(E2e *e)
+{
+  for (guint tries = 0; tries < 300; tries++) {
+    g_autoptr(JsonObject) status = status_json(e);
+    JsonArray *monitors = json_object_get_array_member(status, "monitors");
+    gboolean settled = monitors != NULL && json_array_get_length(monitors) > 0;
+
+    for (guint i = 0; settled && i < json_array_get_length(monitors); i++) {
+      JsonObject *m = json_array_get_object_element(monitors, i);
+
+      if (json_object_get_boolean_member(m, "switching") ||
+          (JSON_NODE_HOLDS_NULL(json_object_get_member(m, "input")) &&
+           JSON_NODE_HOLDS_NULL(json_object_get_member(m, "error"))))
+        settled = FALSE;
+    }
+    if (settled)
+      return g_steal_pointer(&status);
+    g_usleep(100 * 1000);
+  }
+  g_error("the monitors did not settle within 30 s");
+}
+
+static void
+assert_sim_input(E2e *e, const char *monitor, const char *input)
+{
+  g_autofree char *state = vxm_simhost_state(e->sim);
+  g_autofree char *line = g_strdup_printf("monitor %s input=%s\n", monitor, input);
+
+  if (strstr(state, line) == NULL)
+    g_error("the simulated host has no '%s':\n%s", line, state);
+}
+
+static void
+set_two_monitors(E2e *e)
+{
+  /* the Dell by its EDID identity, the AOC by its host connector */
+  g_assert_cmpint(run_vxm(e, NULL, "config", VM, "--set",
+                          "monitors=DEL:41234:12345 hdmi1 dp1; card0-DP-2 dp1 hdmi1", NULL),
+                  ==, 0);
+}
+
+/* Two monitors at one desk: the dry run lists both; both switch to their guest inputs once the
+ * guest runs and back at stop; after a SIGKILL of the supervisor, vxm recover switches both
+ * back. */
+static void
+test_monitors_two(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) error = NULL;
+  JsonArray *monitors;
+  JsonObject *m;
+  struct pollfd pfd = {.events = POLLIN};
+  gint64 pid;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup_machine(&e, "intel-nvidia-two-monitors", NULL);
+  init_vm(&e);
+  set_two_monitors(&e);
+  before = vxm_simhost_state(e.sim);
+  assert_sim_input(&e, "dell", "hdmi1");
+  assert_sim_input(&e, "aoc", "dp1");
+
+  /* the dry run shows both, with their inputs, and a step each */
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, "--dry-run", "--json", NULL), ==, 0);
+  json_parser_load_from_data(parser, out, -1, &error);
+  g_assert_no_error(error);
+  monitors =
+      json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)), "monitors");
+  g_assert_cmpuint(json_array_get_length(monitors), ==, 2);
+  m = json_array_get_object_element(monitors, 0);
+  g_assert_cmpstr(json_object_get_string_member(m, "monitor"), ==, "DEL:41234:12345");
+  g_assert_cmpstr(json_object_get_string_member(m, "host_input_name"), ==, "hdmi1");
+  g_assert_cmpstr(json_object_get_string_member(m, "guest_input_name"), ==, "dp1");
+  m = json_array_get_object_element(monitors, 1);
+  g_assert_cmpstr(json_object_get_string_member(m, "monitor"), ==, "card0-DP-2");
+  g_assert_cmpint(json_object_get_int_member(m, "guest_input"), ==, 0x11);
+  g_assert_nonnull(strstr(out, "switch monitor DEL:41234:12345 to dp1"));
+  g_assert_nonnull(strstr(out, "switch monitor card0-DP-2 to hdmi1"));
+  g_clear_pointer(&out, g_free);
+
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 0);
+  status = status_monitors_settled(&e);
+  monitors = json_object_get_array_member(status, "monitors");
+  for (guint i = 0; i < 2; i++) {
+    m = json_array_get_object_element(monitors, i);
+    g_assert_cmpstr(json_object_get_string_member(m, "input"), ==, "guest");
+    g_assert_nonnull(json_object_get_string_member(m, "since"));
+  }
+  assert_sim_input(&e, "dell", "dp1");
+  assert_sim_input(&e, "aoc", "hdmi1");
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "status", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "monitor: DEL:41234:12345, on the guest's input (dp1) since"));
+  g_assert_nonnull(strstr(out, "monitor: card0-DP-2, on the guest's input (hdmi1) since"));
+  /* no logind here: the VM runs, and says the host may sleep */
+  g_assert_nonnull(strstr(out, "host sleep: NOT blocked: no system bus"));
+
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "stop", VM, NULL), ==, 0);
+  assert_sim_input(&e, "dell", "hdmi1");
+  assert_sim_input(&e, "aoc", "dp1");
+
+  /* again, and the supervisor is killed: the journal brings both back */
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  g_clear_pointer(&status, json_object_unref);
+  status = status_monitors_settled(&e);
+  assert_sim_input(&e, "dell", "dp1");
+  assert_sim_input(&e, "aoc", "hdmi1");
+  pid = json_object_get_int_member(status, "supervisor_pid");
+  pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  g_assert_cmpint(pfd.fd, >=, 0);
+  g_assert_cmpint(kill((pid_t)pid, SIGKILL), ==, 0);
+  g_assert_cmpint(poll(&pfd, 1, 30000), ==, 1);
+  close(pfd.fd);
+  assert_sim_input(&e, "dell", "dp1");
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "recover", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "DEL:41234:12345) back to hdmi1"));
+  g_assert_nonnull(strstr(out, "AOC:9218:2587) back to dp1"));
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  e2e_teardown(&e);
+}
+
+/* One of two monitors does not answer DDC/CI: the other still switches both ways, the start
+ * and stop succeed, and the status names the one that failed and why. */
+static void
+test_monitors_one_dead(void)
+{
+  E2e e = {0};
+  g_autofree char *out = NULL;
+  g_autofree char *ddc = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  JsonArray *monitors;
+  JsonObject *m;
+  int fd;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup_machine(&e, "intel-nvidia-two-monitors", NULL);
+  init_vm(&e);
+  set_two_monitors(&e);
+  ddc = vxm_simhost_path(e.sim, "/.simhost/ddc");
+  fd = open(ddc, O_WRONLY);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(write(fd, "aoc silent on", 13), ==, 13);
+  close(fd);
+
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 0);
+  status = status_monitors_settled(&e);
+  monitors = json_object_get_array_member(status, "monitors");
+  m = json_array_get_object_element(monitors, 0);
+  g_assert_cmpstr(json_object_get_string_member(m, "input"), ==, "guest");
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(m, "error")));
+  m = json_array_get_object_element(monitors, 1);
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(m, "input")));
+  g_assert_nonnull(strstr(json_object_get_string_member(m, "error"), "card0-DP-2"));
+  assert_sim_input(&e, "dell", "dp1");
+  assert_sim_input(&e, "aoc", "dp1");
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "status", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "monitor: card0-DP-2, not switched: card0-DP-2: "));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "stop", VM, NULL), ==, 0);
+  assert_sim_input(&e, "dell", "hdmi1");
+  assert_sim_input(&e, "aoc", "dp1");
+  /* nothing is left for recover */
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "recover", NULL), ==, 0);
+  g_assert_null(strstr(out, "back to"));
+  e2e_teardown(&e);
+}
+
+/* ---- issue 17: no sleep while the guest holds the GPU ---- */
+
+typedef struct {
+  char *dir;
+  char *address;
+  char *log;
+  GPid bus_pid;
+  GPid service_pid;
+} Login1;
+
+/* A private system bus with vxm-test-login1 owning org.freedesktop.login1 on it; vxm (and its
+ * supervisor) get the bus's address. */
+static Login1 *
+login1_start(E2e *e, gboolean refuse)
+{
+  Login1 *l = g_new0(Login1, 1);
+  g_autofree char *service = vxm_test_build_path("tests/vxm-test-login1");
+  g_autofree char *bus_env = NULL;
+  g_autoptr(GError) error = NULL;
+
+  l->dir = vxm_test_mkdtemp();
+  l->address = vxm_test_system_bus_start(l->dir, &l->bus_pid);
+  l->log = g_build_filename(l->dir, "login1.log", NULL);
+  bus_env = g_strdup_printf("DBUS_SYSTEM_BUS_ADDRESS=%s", l->address);
+  {
+    const char *argv[] = {service, "--log", l->log, refuse ? "--refuse" : NULL, NULL};
+    const char *envp[] = {bus_env, NULL};
+
+    g_assert_true(g_spawn_async(NULL, (char **)argv, (char **)envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                NULL, &l->service_pid, &error));
+    g_assert_no_error(error);
+  }
+  g_assert_true(vxm_test_wait_file_contains(l->log, "ready\n", 20));
+  for (guint i = 0; e->envp[i] != NULL; i++) {
+    if (g_str_has_prefix(e->envp[i], "DBUS_SYSTEM_BUS_ADDRESS=")) {
+      g_free(e->envp[i]);
+      e->envp[i] = g_steal_pointer(&bus_env);
+    }
+  }
+  return l;
+}
+
+static void
+login1_stop(Login1 *l)
+{
+  kill(l->service_pid, SIGTERM);
+  waitpid(l->service_pid, NULL, 0);
+  kill(l->bus_pid, SIGTERM);
+  waitpid(l->bus_pid, NULL, 0);
+  vxm_test_rm_rf(l->dir);
+  g_free(l->dir);
+  g_free(l->address);
+  g_free(l->log);
+  g_free(l);
+}
+
+static char *
+login1_log(Login1 *l)
+{
+  char *text = NULL;
+
+  g_assert_true(g_file_get_contents(l->log, &text, NULL, NULL));
+  return text;
+}
+
+static JsonObject *
+inhibitor_of(JsonObject *status)
+{
+  JsonObject *in = json_object_get_object_member(status, "inhibitor");
+
+  g_assert_nonnull(in);
+  return in;
+}
+
+/* While the guest runs, the supervisor holds logind's inhibitor lock (sleep, mode block, who
+ * vxm, why naming the VM); logind sees it go at vxm stop, and when the supervisor is killed. */
+static void
+test_inhibit_held(void)
+{
+  E2e e = {0};
+  g_autofree char *out = NULL;
+  g_autofree char *log = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  g_autofree char *inhibit_line = NULL;
+  struct pollfd pfd = {.events = POLLIN};
+  Login1 *l;
+  gint64 pid;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  l = login1_start(&e, FALSE);
+  init_vm(&e);
+
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, "--dry-run", "--json", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "\"inhibit\" : \"sleep\""));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "keep the host from sleeping (logind)"));
+  /* the service saw the request, from the supervisor (root here: vxm runs under sudo) */
+  inhibit_line = g_strdup_printf("inhibit 1 uid=0 what=sleep who=vxm mode=block why=VM %s runs "
+                                 "with a passed-through GPU",
+                                 VM);
+  g_assert_true(vxm_test_wait_file_contains(l->log, inhibit_line, 20));
+  log = login1_log(l);
+  g_assert_null(strstr(log, "released"));
+  status = status_json(&e);
+  g_assert_true(json_object_get_boolean_member(inhibitor_of(status), "held"));
+  g_assert_cmpstr(json_object_get_string_member(inhibitor_of(status), "what"), ==, "sleep");
+  g_assert_nonnull(json_object_get_string_member(inhibitor_of(status), "since"));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "status", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "host sleep: blocked (logind inhibitor lock: sleep) since"));
+  /* QEMU and swtpm did not inherit it: it goes with the supervisor's own close */
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "stop", VM, NULL), ==, 0);
+  g_assert_true(vxm_test_wait_file_contains(l->log, "released 1\n", 20));
+
+  /* sleep and idle, then SIGKILL: the lock goes with the process */
+  g_assert_cmpint(run_vxm(&e, NULL, "config", VM, "--set", "inhibit=sleep,idle", NULL), ==, 0);
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  g_assert_true(vxm_test_wait_file_contains(l->log, "inhibit 2 uid=0 what=sleep:idle who=vxm", 20));
+  g_clear_pointer(&log, g_free);
+  log = login1_log(l);
+  g_assert_null(strstr(log, "released 2"));
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  pid = json_object_get_int_member(status, "supervisor_pid");
+  pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  g_assert_cmpint(pfd.fd, >=, 0);
+  g_assert_cmpint(kill((pid_t)pid, SIGKILL), ==, 0);
+  g_assert_cmpint(poll(&pfd, 1, 30000), ==, 1);
+  close(pfd.fd);
+  g_assert_true(vxm_test_wait_file_contains(l->log, "released 2\n", 20));
+  /* the status does not claim a lock the dead supervisor cannot hold */
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "failed");
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(status, "inhibitor")));
+  g_assert_cmpint(run_vxm(&e, NULL, "recover", NULL), ==, 0);
+
+  /* inhibit = none: logind is not asked */
+  g_assert_cmpint(run_vxm(&e, NULL, "config", VM, "--set", "inhibit=none", NULL), ==, 0);
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(status, "inhibitor")));
+  g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
+  g_clear_pointer(&log, g_free);
+  log = login1_log(l);
+  g_assert_null(strstr(log, "inhibit 3"));
+  login1_stop(l);
+  e2e_teardown(&e);
+}
+
+/* logind refuses (polkit said no): the VM starts anyway; the start's output and vxm status say
+ * the host sleep is not blocked, and why. */
+static void
+test_inhibit_refused(void)
+{
+  E2e e = {0};
+  g_autofree char *out = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  JsonObject *in;
+  Login1 *l;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  l = login1_start(&e, TRUE);
+  init_vm(&e);
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), ==, 0);
+  g_assert_true(vxm_test_wait_file_contains(l->log, "refused uid=0 what=sleep", 20));
+  /* the answer may come after the start's output: the status has it */
+  for (guint tries = 0; tries < 100; tries++) {
+    g_clear_pointer(&status, json_object_unref);
+    status = status_json(&e);
+    if (!json_object_get_boolean_member(inhibitor_of(status), "asking"))
+      break;
+    g_usleep(100 * 1000);
+  }
+  in = inhibitor_of(status);
+  g_assert_false(json_object_get_boolean_member(in, "held"));
+  g_assert_nonnull(
+      strstr(json_object_get_string_member(in, "error"), "logind refused the inhibitor lock"));
+  g_assert_cmpstr(json_object_get_string_member(status, "state"), ==, "running");
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "status", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "host sleep: NOT blocked: logind refused the inhibitor lock"));
+  g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
+  login1_stop(l);
+  e2e_teardown(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1540,5 +1922,9 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/e2e/input-pending/simhost", test_input_pending);
   g_test_add_func("/vxm/e2e/keep-bound/resources-back", test_keep_bound);
   g_test_add_func("/vxm/e2e/start/root-without-sudo-refused", test_root_without_sudo);
+  g_test_add_func("/vxm/e2e/monitors/two-start-stop-kill-recover", test_monitors_two);
+  g_test_add_func("/vxm/e2e/monitors/one-dead", test_monitors_one_dead);
+  g_test_add_func("/vxm/e2e/inhibit/held-released", test_inhibit_held);
+  g_test_add_func("/vxm/e2e/inhibit/refused", test_inhibit_refused);
   return g_test_run();
 }

@@ -31,6 +31,7 @@ struct _TestOps {
   GMutex lock;
   GPtrArray *calls;
   gboolean fail_detach;
+  const char *dead_monitor; /* a monitor that does not answer (issue 17) */
   /* issue 5/7 */
   GPtrArray *timeline; /* ops calls and step events, in the order they happened */
   GCond cond;
@@ -126,9 +127,12 @@ ops_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, const c
       g_strdup_printf("monitor %s %s %s 0x%02x (host 0x%02x) %s", vm, monitor, gpu_address, input,
                       host_input, to_guest ? "guest" : "host");
 
-  (void)error;
   record(TEST_OPS(ops), call);
-  g_ptr_array_add(report, g_strdup("DELL U2720Q switched"));
+  if (g_strcmp0(monitor, TEST_OPS(ops)->dead_monitor) == 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_IO, "cannot reach monitor %s over DDC/CI", monitor);
+    return FALSE;
+  }
+  g_ptr_array_add(report, g_strdup_printf("%s switched", monitor));
   return TRUE;
 }
 
@@ -1292,6 +1296,17 @@ test_plan_json_resources(Fixture *f, gconstpointer data)
 }
 
 static void
+add_plan_monitor(VxmSupervisorPlan *plan, const char *spec, guint host, guint guest)
+{
+  VxmVmMonitorSwitch *sw = g_new0(VxmVmMonitorSwitch, 1);
+
+  sw->spec = g_strdup(spec);
+  sw->host_input = host;
+  sw->guest_input = guest;
+  g_ptr_array_add(plan->monitors, sw);
+}
+
+static void
 test_plan_json(Fixture *f, gconstpointer data)
 {
   g_autoptr(VxmSupervisorPlan) plan = make_plan("win11", "normal", TRUE);
@@ -1305,9 +1320,8 @@ test_plan_json(Fixture *f, gconstpointer data)
   (void)data;
   plan->keep_bound = TRUE;
   plan->unbind_timeout_ms = 7000;
-  plan->monitor = g_strdup("DEL:41234:12345");
-  plan->monitor_host_input = 0x11;
-  plan->monitor_guest_input = 0x0f;
+  add_plan_monitor(plan, "DEL:41234:12345", 0x11, 0x0f);
+  add_plan_monitor(plan, "card1-DP-2", 0x0f, 0x12);
   node = vxm_supervisor_plan_to_json(plan);
   back = vxm_supervisor_plan_from_json(node, &error);
   g_assert_no_error(error);
@@ -1315,9 +1329,18 @@ test_plan_json(Fixture *f, gconstpointer data)
   g_assert_cmpstr(back->gpu_address, ==, GPU);
   g_assert_true(back->keep_bound);
   g_assert_cmpuint(back->unbind_timeout_ms, ==, 7000);
-  g_assert_cmpstr(back->monitor, ==, "DEL:41234:12345");
-  g_assert_cmpuint(back->monitor_host_input, ==, 0x11);
-  g_assert_cmpuint(back->monitor_guest_input, ==, 0x0f);
+  g_assert_cmpuint(back->monitors->len, ==, 2);
+  {
+    const VxmVmMonitorSwitch *m0 = g_ptr_array_index(back->monitors, 0);
+    const VxmVmMonitorSwitch *m1 = g_ptr_array_index(back->monitors, 1);
+
+    g_assert_cmpstr(m0->spec, ==, "DEL:41234:12345");
+    g_assert_cmpuint(m0->host_input, ==, 0x11);
+    g_assert_cmpuint(m0->guest_input, ==, 0x0f);
+    g_assert_cmpstr(m1->spec, ==, "card1-DP-2");
+    g_assert_cmpuint(m1->host_input, ==, 0x0f);
+    g_assert_cmpuint(m1->guest_input, ==, 0x12);
+  }
   g_assert_cmpuint(back->shutdown_timeout_s, ==, 1);
   g_assert_true(
       g_strv_equal((const char *const *)back->qemu_argv, (const char *const *)plan->qemu_argv));
@@ -1420,9 +1443,7 @@ make_monitor_plan(void)
 {
   VxmSupervisorPlan *plan = make_plan("win11", "normal", FALSE);
 
-  plan->monitor = g_strdup("DEL:41234:12345");
-  plan->monitor_host_input = 0x11;
-  plan->monitor_guest_input = 0x0f;
+  add_plan_monitor(plan, "DEL:41234:12345", 0x11, 0x0f);
   return plan;
 }
 
@@ -1497,6 +1518,70 @@ test_monitor_qemu_killed(Fixture *f, gconstpointer data)
   assert_cleaned_up(sv);
 }
 
+/* The monitor at @index of the status's "monitors". */
+static JsonObject *
+monitor_status(JsonNode *status, guint index)
+{
+  JsonArray *monitors = json_object_get_array_member(json_node_get_object(status), "monitors");
+
+  g_assert_nonnull(monitors);
+  return json_array_get_object_element(monitors, index);
+}
+
+/* Two monitors: both go to their guest inputs and back, each with its own inputs; one that
+ * does not answer does not keep the other, and the status says which failed and why. */
+static void
+test_monitor_two_one_dead(Fixture *f, gconstpointer data)
+{
+  VxmSupervisorPlan *plan = make_monitor_plan();
+  g_autoptr(VxmSupervisor) sv = NULL;
+  g_autoptr(JsonNode) status = NULL;
+  g_autofree char *calls = NULL;
+  JsonObject *m;
+
+  (void)data;
+  add_plan_monitor(plan, "card1-DP-2", 0x0f, 0x12);
+  add_plan_monitor(plan, "AOC:9232:4711", 0x12, 0x11);
+  f->ops->dead_monitor = "card1-DP-2";
+  sv = new_supervisor(f, plan);
+  vxm_supervisor_start(sv);
+  run_until(sv, VXM_VM_STATE_RUNNING);
+  run_until_step(f, "switch-monitor=failed");
+  status = vxm_supervisor_to_json(sv);
+  m = monitor_status(status, 0);
+  g_assert_cmpstr(json_object_get_string_member(m, "input"), ==, "guest");
+  g_assert_cmpstr(json_object_get_string_member(m, "input_name"), ==, "dp1");
+  m = monitor_status(status, 1);
+  g_assert_cmpstr(json_object_get_string_member(m, "spec"), ==, "card1-DP-2");
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(m, "input")));
+  g_assert_nonnull(strstr(json_object_get_string_member(m, "error"), "DDC/CI"));
+  m = monitor_status(status, 2);
+  g_assert_cmpstr(json_object_get_string_member(m, "input"), ==, "guest");
+  g_assert_cmpstr(json_object_get_string_member(m, "input_name"), ==, "hdmi1");
+  g_assert_true(JSON_NODE_HOLDS_NULL(json_object_get_member(m, "error")));
+  /* "monitor" is the first, for one-monitor readers */
+  g_assert_cmpstr(
+      json_object_get_string_member(
+          json_object_get_object_member(json_node_get_object(status), "monitor"), "spec"),
+      ==, "DEL:41234:12345");
+  vxm_supervisor_stop(sv, FALSE, -1);
+  run_until(sv, VXM_VM_STATE_STOPPED);
+  g_clear_pointer(&status, json_node_unref);
+  status = vxm_supervisor_to_json(sv);
+  g_assert_cmpstr(json_object_get_string_member(monitor_status(status, 0), "input"), ==, "host");
+  g_assert_cmpstr(json_object_get_string_member(monitor_status(status, 2), "input_name"), ==,
+                  "hdmi2");
+  calls = calls_joined(f->ops);
+  /* back: only the two vxm put on the guest */
+  g_assert_cmpstr(calls, ==,
+                  "detach win11 " GPU "; monitor win11 DEL:41234:12345 " GPU " 0x0f (host 0x11) "
+                  "guest; monitor win11 card1-DP-2 " GPU " 0x12 (host 0x0f) guest; monitor win11 "
+                  "AOC:9232:4711 " GPU " 0x11 (host 0x12) guest; monitor win11 DEL:41234:12345 " GPU
+                  " 0x11 (host 0x11) host; monitor win11 AOC:9232:4711 " GPU " 0x12 (host 0x12) "
+                  "host; reattach win11 " GPU "; restore win11");
+  assert_cleaned_up(sv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1517,6 +1602,7 @@ main(int argc, char **argv)
   ADD("/vxm/supervisor/control/status-and-stop", test_control_socket);
   ADD("/vxm/supervisor/monitor/start-stop", test_monitor_start_stop);
   ADD("/vxm/supervisor/monitor/qemu-killed", test_monitor_qemu_killed);
+  ADD("/vxm/supervisor/monitor/two-one-dead", test_monitor_two_one_dead);
   ADD("/vxm/supervisor/control/refusals", test_control_refusals);
   ADD("/vxm/supervisor/plan/json-roundtrip", test_plan_json);
   ADD("/vxm/supervisor/plan/json-resources", test_plan_json_resources);

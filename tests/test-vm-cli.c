@@ -836,6 +836,35 @@ test_config(Env *e, gconstpointer data)
                       "guest_input", NULL),
                   ==, 0);
   g_clear_pointer(&err, g_free);
+
+  /* several monitors (issue 17): refused beside the one-monitor form, with the --unset that
+   * fixes it; set with it in one command, shown back as written */
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set", "monitor=card1-DP-1", NULL),
+                  ==, 0);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set",
+                      "monitors=DEL:41234:12345 hdmi1 dp1; card1-DP-2 dp1 hdmi2", NULL),
+                  ==, 2);
+  assert_contains(err, "vxm config --unset display.monitor");
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(
+      vxm(e, NULL, NULL, &err, "config", "win11", "--set", "monitors=DEL:41234:12345 hdmi1", NULL),
+      ==, 2);
+  assert_contains(err, "[display] monitors = 'DEL:41234:12345 hdmi1': entry 1");
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set",
+                      "monitors=DEL:41234:12345 hdmi1 dp1; card1-DP-2 dp1 hdmi2", "--unset",
+                      "monitor", NULL),
+                  ==, 0);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vxm(e, NULL, &out, NULL, "config", "win11", "--show", "--json", NULL), ==, 0);
+  assert_contains(out, "\"monitors\" : \"DEL:41234:12345 hdmi1 dp1; card1-DP-2 dp1 hdmi2\"");
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(vxm(e, NULL, &out, NULL, "config", "win11", "--show", NULL), ==, 0);
+  assert_contains(out, "monitors = DEL:41234:12345 hdmi1 dp1; card1-DP-2 dp1 hdmi2\n");
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--unset", "monitors", NULL), ==, 0);
+  g_clear_pointer(&err, g_free);
   g_assert_cmpint(vxm(e, NULL, NULL, &err, "config", "win11", "--set-gpu", "GeForce", NULL), ==, 1);
   g_clear_pointer(&err, g_free);
   g_assert_true(g_file_get_contents(p->config_file, &text, NULL, NULL));

@@ -340,6 +340,16 @@ test_every_key_bad(void)
       {"display", "host_input", "hdmi9", "dp1, dp2, hdmi1"},
       {"display", "guest_input", "0x100", "0x01-0xff"},
       {"display", "guest_input", "0", "0x01-0xff"},
+      {"display", "monitors", "DEL:41234:12345 hdmi1",
+       "entry 1 'DEL:41234:12345 hdmi1' has 2 words"},
+      {"display", "monitors", "DEL:41234:12345 hdmi1 dp1;", "entry 2 is empty"},
+      {"display", "monitors", "auto hdmi1 dp1", "entry 1: 'auto' is not a monitor"},
+      {"display", "monitors", "DELL hdmi1 dp1", "MFG:PRODUCT:SERIAL"},
+      {"display", "monitors", "card1-DP-2 hdmi1 hdmi9", "guest input 'hdmi9' of card1-DP-2"},
+      {"display", "monitors", "card1-DP-2 hdmi1 dp1; card0-HDMI-A-1 dp1 dp1",
+       "entry 2: card0-HDMI-A-1 has the same host and guest input"},
+      {"display", "monitors", "del:41234:12345 hdmi1 dp1; DEL:41234:12345 dp2 hdmi2",
+       "monitor DEL:41234:12345 is listed twice (entries 1 and 2)"},
       {"host", "shutdown_timeout", "3601", "from 1 to 3600"},
       {"host", "qemu_binary", "", "program name"},
       {"host", "qemu_binary", "bin/qemu", "program name"},
@@ -350,7 +360,8 @@ test_every_key_bad(void)
         g_strdup_printf("[%s]\n%s = %s\n", bad[i].group, bad[i].key, bad[i].value);
     g_autofree char *where =
         g_strdup_printf("[%s] %s = '%s': ", bad[i].group, bad[i].key, bad[i].value);
-    const char *needles[] = {"~/.config/vxm/vms/win11.conf: ", where, bad[i].needle, NULL};
+    /* the file and the line in it */
+    const char *needles[] = {"~/.config/vxm/vms/win11.conf: line 2: ", where, bad[i].needle, NULL};
     g_autofree char *home_before = g_strdup(g_getenv("HOME"));
 
     g_setenv("HOME", "/home/u", TRUE);
@@ -371,9 +382,10 @@ test_message_format(void)
   c = load("[memory]\nsize = lots\n", &error);
   g_setenv("HOME", home_before, TRUE);
   g_assert_null(c);
-  g_assert_cmpstr(error->message, ==,
-                  "~/.config/vxm/vms/win11.conf: [memory] size = 'lots': expected a size like "
-                  "16G (at least 4G), or auto");
+  g_assert_cmpstr(
+      error->message, ==,
+      "~/.config/vxm/vms/win11.conf: line 2: [memory] size = 'lots': expected a size like "
+      "16G (at least 4G), or auto");
 }
 
 static void
@@ -441,6 +453,79 @@ test_consistency(void)
   assert_load_fails("[cpu]\nvcpus=4\ncpu_pinning=2-3\n", pin);
   assert_load_fails("[display]\nhost_input=dp1\n", half);
   assert_load_fails("[display]\nhost_input=hdmi1\nguest_input=0x11\n", same);
+  {
+    const char *both[] = {"[display] monitors lists every monitor to switch, and monitor, "
+                          "host_input, guest_input are the one-monitor form",
+                          "vxm config --unset display.monitor --unset display.host_input "
+                          "--unset display.guest_input",
+                          NULL};
+    const char *one[] = {"and monitor is the one-monitor form", NULL};
+
+    assert_load_fails("[display]\nmonitor=card1-DP-1\nhost_input=hdmi1\nguest_input=dp1\n"
+                      "monitors=card1-DP-2 dp1 hdmi2\n",
+                      both);
+    assert_load_fails("[display]\nmonitor=off\nmonitors=card1-DP-2 dp1 hdmi2\n", one);
+  }
+}
+
+/* [display] monitors: every monitor with its own inputs; the one-monitor form as a list of one */
+static void
+test_monitors(void)
+{
+  g_autoptr(VxmVmConfig) c =
+      load_ok("[display]\nmonitor = auto\nhost_input =\n"
+              "monitors = del:41234:12345 hdmi1 dp1;  card1-DP-2\tdp1 0x12 ; AOC:9232:4711 dp2 "
+              "hdmi1\n");
+  g_autoptr(VxmVmConfig) single =
+      load_ok("[display]\nmonitor = card1-DP-1\nhost_input = hdmi2\nguest_input = dp1\n");
+  g_autoptr(VxmVmConfig) none = load_ok("[display]\nmonitor = off\n");
+  g_autoptr(GPtrArray) list = vxm_vm_config_monitor_switches(c);
+  g_autoptr(GPtrArray) one = vxm_vm_config_monitor_switches(single);
+  g_autoptr(GPtrArray) empty = vxm_vm_config_monitor_switches(none);
+  const VxmVmMonitorSwitch *sw;
+
+  g_assert_cmpuint(list->len, ==, 3);
+  sw = g_ptr_array_index(list, 0);
+  g_assert_cmpstr(sw->spec, ==, "DEL:41234:12345");
+  g_assert_cmpuint(sw->host_input, ==, 0x11);
+  g_assert_cmpuint(sw->guest_input, ==, 0x0f);
+  sw = g_ptr_array_index(list, 1);
+  g_assert_cmpstr(sw->spec, ==, "card1-DP-2");
+  g_assert_cmpuint(sw->host_input, ==, 0x0f);
+  g_assert_cmpuint(sw->guest_input, ==, 0x12);
+  sw = g_ptr_array_index(list, 2);
+  g_assert_cmpstr(sw->spec, ==, "AOC:9232:4711");
+  g_assert_cmpuint(sw->host_input, ==, 0x10);
+  g_assert_cmpuint(sw->guest_input, ==, 0x11);
+  g_assert_cmpuint(one->len, ==, 1);
+  sw = g_ptr_array_index(one, 0);
+  g_assert_cmpstr(sw->spec, ==, "card1-DP-1");
+  g_assert_cmpuint(sw->host_input, ==, 0x12);
+  g_assert_cmpuint(empty->len, ==, 0);
+
+  /* set and unset through the editor: the one-monitor form goes in the same edit */
+  {
+    const char *keys[] = {"display.monitors", "monitor", "host_input", "guest_input", NULL};
+    const char *values[] = {"DEL:41234:12345 hdmi1 dp1; card1-DP-2 dp1 hdmi2", NULL, NULL, NULL,
+                            NULL};
+    g_autoptr(GError) error = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *shown = NULL;
+
+    g_assert_false(vxm_vm_config_set(single, "monitors", "card1-DP-2 dp1 hdmi2", &error));
+    g_assert_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull(strstr(error->message, "keep one form"));
+    g_assert_cmpuint(single->monitors == NULL ? 0 : single->monitors->len, ==, 0);
+    g_clear_error(&error);
+    g_assert_true(vxm_vm_config_set_many(single, keys, values, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(single->monitors->len, ==, 2);
+    text = vxm_vm_config_to_data(single, NULL);
+    g_assert_nonnull(strstr(text, "monitors = DEL:41234:12345 hdmi1 dp1; card1-DP-2 dp1 hdmi2\n"));
+    g_assert_null(strstr(text, "host_input"));
+    shown = vxm_vm_config_get_text(single, "display", "monitors");
+    g_assert_cmpstr(shown, ==, "DEL:41234:12345 hdmi1 dp1; card1-DP-2 dp1 hdmi2");
+  }
 }
 
 static void
@@ -1094,6 +1179,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vm/config/did-you-mean", test_did_you_mean);
   g_test_add_func("/vxm/vm/config/syntax-errors", test_syntax_errors);
   g_test_add_func("/vxm/vm/config/consistency", test_consistency);
+  g_test_add_func("/vxm/vm/config/monitors", test_monitors);
   g_test_add_func("/vxm/vm/config/files", test_files);
   g_test_add_func("/vxm/vm/config/set-keeps-comments", test_set_keeps_comments);
   g_test_add_func("/vxm/vm/config/set-refusals", test_set_refusals);

@@ -108,20 +108,70 @@ start_polkitd(VxmTestPolkit *pk)
   }
 }
 
+char *
+vxm_test_system_bus_start(const char *dir, GPid *out_pid)
+{
+  g_autofree char *dbus_daemon = g_find_program_in_path("dbus-daemon");
+  g_autofree char *conf = NULL;
+  g_autofree char *conf_text = NULL;
+  g_autofree char *address_line = NULL;
+  g_autoptr(GError) error = NULL;
+  int out_fd = -1;
+
+  g_assert_nonnull(dbus_daemon);
+  /* a system bus of our own: everyone may connect, own names and call (the policy under test
+   * is polkit's or logind's, not the bus's) */
+  conf = g_build_filename(dir, "system-bus.conf", NULL);
+  conf_text = g_strdup_printf(
+      "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+      " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+      "<busconfig>\n"
+      "  <type>system</type>\n"
+      "  <listen>unix:path=%s/system_bus_socket</listen>\n"
+      "  <auth>EXTERNAL</auth>\n"
+      "  <policy context=\"default\">\n"
+      "    <allow user=\"*\"/>\n"
+      "    <allow own=\"*\"/>\n"
+      "    <allow send_type=\"method_call\"/>\n"
+      "    <allow send_type=\"signal\"/>\n"
+      "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+      "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+      "    <allow receive_type=\"method_call\"/>\n"
+      "    <allow receive_type=\"method_return\"/>\n"
+      "    <allow receive_type=\"error\"/>\n"
+      "    <allow receive_type=\"signal\"/>\n"
+      "  </policy>\n"
+      "</busconfig>\n",
+      dir);
+  g_assert_true(g_file_set_contents(conf, conf_text, -1, NULL));
+  {
+    g_autofree char *config_arg = g_strdup_printf("--config-file=%s", conf);
+    const char *argv[] = {dbus_daemon, config_arg, "--nofork", "--print-address=1", NULL};
+    g_autoptr(GIOChannel) channel = NULL;
+
+    g_assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
+                                           NULL, NULL, out_pid, NULL, &out_fd, NULL, &error));
+    g_assert_no_error(error);
+    /* the address is printed once the bus listens */
+    channel = g_io_channel_unix_new(out_fd);
+    g_io_channel_set_close_on_unref(channel, TRUE);
+    g_assert_cmpint(g_io_channel_read_line(channel, &address_line, NULL, NULL, &error), ==,
+                    G_IO_STATUS_NORMAL);
+    g_assert_no_error(error);
+  }
+  return g_strdup(g_strstrip(address_line));
+}
+
 VxmTestPolkit *
 vxm_test_polkit_start(const char *policy_file, GHashTable *rules, char **out_skip_reason)
 {
   VxmTestPolkit *pk;
   g_autofree char *base = systemd_cgroup_base();
-  g_autofree char *conf = NULL;
-  g_autofree char *conf_text = NULL;
   g_autofree char *policy_text = NULL;
   g_autofree char *policy_copy = NULL;
   g_autofree char *policy_name = g_path_get_basename(policy_file);
-  g_autofree char *address_line = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *dbus_daemon = g_find_program_in_path("dbus-daemon");
-  int out_fd = -1;
 
   if (!g_file_test(POLKITD, G_FILE_TEST_IS_EXECUTABLE) || dbus_daemon == NULL ||
       getpwnam("polkitd") == NULL) {
@@ -174,48 +224,7 @@ vxm_test_polkit_start(const char *policy_file, GHashTable *rules, char **out_ski
     }
   }
 
-  /* a system bus of our own: everyone may connect, own names and call (the policy under test
-   * is polkit's, not the bus's) */
-  conf = g_build_filename(pk->dir, "system-bus.conf", NULL);
-  conf_text = g_strdup_printf(
-      "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-      " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-      "<busconfig>\n"
-      "  <type>system</type>\n"
-      "  <listen>unix:path=%s/system_bus_socket</listen>\n"
-      "  <auth>EXTERNAL</auth>\n"
-      "  <policy context=\"default\">\n"
-      "    <allow user=\"*\"/>\n"
-      "    <allow own=\"*\"/>\n"
-      "    <allow send_type=\"method_call\"/>\n"
-      "    <allow send_type=\"signal\"/>\n"
-      "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
-      "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
-      "    <allow receive_type=\"method_call\"/>\n"
-      "    <allow receive_type=\"method_return\"/>\n"
-      "    <allow receive_type=\"error\"/>\n"
-      "    <allow receive_type=\"signal\"/>\n"
-      "  </policy>\n"
-      "</busconfig>\n",
-      pk->dir);
-  g_assert_true(g_file_set_contents(conf, conf_text, -1, NULL));
-  {
-    g_autofree char *config_arg = g_strdup_printf("--config-file=%s", conf);
-    const char *argv[] = {dbus_daemon, config_arg, "--nofork", "--print-address=1", NULL};
-    g_autoptr(GIOChannel) channel = NULL;
-
-    g_assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-                                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
-                                           NULL, NULL, &pk->bus_pid, NULL, &out_fd, NULL, &error));
-    g_assert_no_error(error);
-    /* the address is printed once the bus listens */
-    channel = g_io_channel_unix_new(out_fd);
-    g_io_channel_set_close_on_unref(channel, TRUE);
-    g_assert_cmpint(g_io_channel_read_line(channel, &address_line, NULL, NULL, &error), ==,
-                    G_IO_STATUS_NORMAL);
-    g_assert_no_error(error);
-    pk->address = g_strdup(g_strstrip(address_line));
-  }
+  pk->address = vxm_test_system_bus_start(pk->dir, &pk->bus_pid);
   start_polkitd(pk);
   return pk;
 }

@@ -21,6 +21,11 @@
 
 G_BEGIN_DECLS
 
+/* A private system bus (dbus-daemon) listening on @dir/system_bus_socket, which lets everyone
+ * connect, own names and call; its address (for DBUS_SYSTEM_BUS_ADDRESS). Stop it by killing
+ * and reaping *@out_pid. dbus-daemon must be installed. */
+char *vxm_test_system_bus_start(const char *dir, GPid *out_pid);
+
 typedef struct _VxmTestPolkit VxmTestPolkit;
 
 /* Starts the bus and polkitd with @policy_file as the only action file and @rules (file name

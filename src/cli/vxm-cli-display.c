@@ -27,11 +27,10 @@ switch_through_vxmd(VxmCli *cli, VxmHostfs *hostfs, const char *vm, const char *
 }
 
 /* --probe --json: what the line says, for scripts; role is "host", "guest" or null. */
-static void
-print_probe_json(const VxmDisplayResult *result, const char *input_name, const char *role)
+static JsonNode *
+probe_json(const VxmDisplayResult *result, const char *input_name, const char *role)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
-  g_autoptr(JsonNode) node = NULL;
 
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "monitor");
@@ -52,8 +51,118 @@ print_probe_json(const VxmDisplayResult *result, const char *input_name, const c
   else
     json_builder_add_null_value(b);
   json_builder_end_object(b);
-  node = json_builder_get_root(b);
-  vxm_cli_print_json(node);
+  return json_builder_get_root(b);
+}
+
+/* The monitors to act on: --monitor (with the inputs the VM lists for it, if any), else every
+ * monitor of [display] monitors, else the one-monitor form (its inputs 0 when unset). Empty for
+ * monitor = off. */
+static GPtrArray *
+display_targets(const VxmVmConfig *config, const char *monitor_option)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_vm_monitor_switch_free);
+  VxmVmMonitorSwitch *t;
+
+  if (config != NULL && config->monitors != NULL && monitor_option == NULL) {
+    g_ptr_array_unref(out);
+    return vxm_vm_config_monitor_switches(config);
+  }
+  t = g_new0(VxmVmMonitorSwitch, 1);
+  t->spec = monitor_option != NULL ? g_strdup(monitor_option)
+                                   : (config != NULL ? vxm_display_monitor_spec(config) : NULL);
+  if (t->spec == NULL) {
+    vxm_vm_monitor_switch_free(t);
+    return out;
+  }
+  if (config != NULL && config->monitors != NULL) {
+    for (guint i = 0; i < config->monitors->len; i++) {
+      const VxmVmMonitorSwitch *sw = g_ptr_array_index(config->monitors, i);
+
+      if (g_ascii_strcasecmp(sw->spec, t->spec) == 0) {
+        t->host_input = sw->host_input;
+        t->guest_input = sw->guest_input;
+      }
+    }
+  } else if (config != NULL) {
+    t->host_input = config->host_input;
+    t->guest_input = config->guest_input;
+  }
+  g_ptr_array_add(out, t);
+  return out;
+}
+
+/* One monitor: probe it (into @probes when several are printed as one JSON array) or switch it
+ * to @which's input (@input when given). */
+static gboolean
+display_one(VxmCli *cli, VxmHostfs *hostfs, const VxmVmPaths *paths, const VxmVmConfig *config,
+            const VxmVmMonitorSwitch *t, gboolean probe, gboolean json, JsonArray *probes,
+            const char *which, guint input, GError **error)
+{
+  g_auto(VxmDisplayResult) result = {0};
+  g_autofree char *input_name = NULL;
+  const char *spec = t->spec;
+
+  if (!probe && input == 0)
+    input = strcmp(which, "guest") == 0 ? t->guest_input : t->host_input;
+  if (!probe && input == 0) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                "VM %s has no %s_input: set it (vxm config %s --set %s_input=dp1) or give --input",
+                paths->name, which, paths->name, which);
+    return FALSE;
+  }
+
+  if (probe) {
+    g_autofree char *shown = NULL;
+    const char *role = NULL;
+
+    if (!vxm_display_get_input(hostfs, spec, config ? config->gpu : NULL, &result, error))
+      return FALSE;
+    shown = vxm_vm_monitor_input_to_string((guint)result.previous_input & 0xff);
+    if (t->host_input != 0 && (t->host_input & 0xff) == ((guint)result.previous_input & 0xff))
+      role = "host";
+    else if (t->guest_input != 0 &&
+             (t->guest_input & 0xff) == ((guint)result.previous_input & 0xff))
+      role = "guest";
+    if (json) {
+      g_autoptr(JsonNode) node = probe_json(&result, shown, role);
+
+      if (probes != NULL)
+        json_array_add_element(probes, g_steal_pointer(&node));
+      else
+        vxm_cli_print_json(node);
+      return TRUE;
+    }
+    g_print("%s (%s) shows %s (0x%04x%s%s%s), read on %s over /dev/i2c-%u\n", result.description,
+            result.identity, shown, (guint)result.previous_input, role != NULL ? ", the " : "",
+            role != NULL ? role : "", role != NULL ? "'s input" : "", result.connector, result.bus);
+    return TRUE;
+  }
+  input_name = vxm_vm_monitor_input_to_string(input);
+  if (geteuid() != 0) {
+    g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+
+    if (!switch_through_vxmd(cli, hostfs, paths != NULL ? paths->name : "default", spec, input,
+                             t->host_input, report, error)) {
+      g_prefix_error(error, "cannot switch the monitor to %s: ", input_name);
+      return FALSE;
+    }
+    for (guint i = 0; i < report->len && !cli->quiet; i++)
+      g_print("%s (%s input)\n", (char *)g_ptr_array_index(report, i), which);
+    return TRUE;
+  }
+  if (!vxm_display_set_input(hostfs, spec, config ? config->gpu : NULL, input, &result, error)) {
+    g_prefix_error(error, "cannot switch the monitor to %s: ", input_name);
+    return FALSE;
+  }
+  if (!cli->quiet) {
+    if (!result.written)
+      g_print("%s (%s) already shows %s\n", result.description, result.identity, input_name);
+    else
+      g_print("%s (%s) switched to %s (%s input) on %s over /dev/i2c-%u%s\n", result.description,
+              result.identity, input_name, which, result.connector, result.bus,
+              result.cache_hit ? ", cached bus" : "");
+  }
+  return TRUE;
 }
 
 int
@@ -73,13 +182,13 @@ vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
        "The input to switch to (dp1, hdmi1, ... or a number) instead of the VM's", "INPUT"},
       {NULL},
   };
-  g_auto(VxmDisplayResult) result = {0};
   g_autoptr(GError) error = NULL;
   g_autoptr(VxmVmPaths) paths = NULL;
   g_autoptr(VxmVmConfig) config = NULL;
-  g_autofree char *spec = NULL;
-  g_autofree char *input_name = NULL;
+  g_autoptr(GPtrArray) targets = NULL;
+  g_autoptr(JsonArray) probes = NULL;
   const char *which = NULL;
+  guint failed = 0;
   const char *name = NULL;
   guint input = 0;
   VxmHostfs *hostfs;
@@ -122,69 +231,40 @@ vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv)
     if (config == NULL)
       return vxm_cli_fail(cli, error);
   }
-  spec = monitor_option != NULL ? g_strdup(monitor_option) : vxm_display_monitor_spec(config);
-  if (spec == NULL) {
+  targets = display_targets(config, monitor_option);
+  if (targets->len == 0) {
     g_set_error(&error, VXM_ERROR, VXM_ERROR_CONFIG,
                 "VM %s has monitor = off: set [display] monitor (vxm config --set monitor=auto) "
                 "or give --monitor",
                 paths->name);
     return vxm_cli_fail(cli, error);
   }
-  if (!probe && input == 0)
-    input = strcmp(which, "guest") == 0 ? config->guest_input : config->host_input;
-  if (!probe && input == 0) {
-    g_set_error(&error, VXM_ERROR, VXM_ERROR_CONFIG,
-                "VM %s has no %s_input: set it (vxm config %s --set %s_input=dp1) or give --input",
-                paths->name, which, paths->name, which);
-    return vxm_cli_fail(cli, error);
-  }
+  if (probe && json && targets->len > 1)
+    probes = json_array_new();
+  /* each monitor on its own: one that does not answer does not keep the others */
+  for (guint i = 0; i < targets->len; i++) {
+    const VxmVmMonitorSwitch *t = g_ptr_array_index(targets, i);
+    g_autoptr(GError) one_error = NULL;
 
-  if (probe) {
-    g_autofree char *shown = NULL;
-    const char *role = NULL;
-
-    if (!vxm_display_get_input(hostfs, spec, config ? config->gpu : NULL, &result, &error))
-      return vxm_cli_fail(cli, error);
-    shown = vxm_vm_monitor_input_to_string((guint)result.previous_input & 0xff);
-    if (config != NULL && config->host_input != 0 &&
-        (config->host_input & 0xff) == ((guint)result.previous_input & 0xff))
-      role = "host";
-    else if (config != NULL && config->guest_input != 0 &&
-             (config->guest_input & 0xff) == ((guint)result.previous_input & 0xff))
-      role = "guest";
-    if (json) {
-      print_probe_json(&result, shown, role);
-      return VXM_EXIT_OK;
+    if (!display_one(cli, hostfs, paths, config, t, probe, json, probes, which, input,
+                     &one_error)) {
+      if (targets->len == 1)
+        return vxm_cli_fail(cli, one_error);
+      g_prefix_error(&one_error, "%s: ", t->spec);
+      g_printerr("vxm display: %s\n", one_error->message);
+      failed++;
     }
-    g_print("%s (%s) shows %s (0x%04x%s%s%s), read on %s over /dev/i2c-%u\n", result.description,
-            result.identity, shown, (guint)result.previous_input, role != NULL ? ", the " : "",
-            role != NULL ? role : "", role != NULL ? "'s input" : "", result.connector, result.bus);
-    return VXM_EXIT_OK;
   }
-  input_name = vxm_vm_monitor_input_to_string(input);
-  if (geteuid() != 0) {
-    g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  if (probes != NULL) {
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
 
-    if (!switch_through_vxmd(cli, hostfs, paths != NULL ? paths->name : "default", spec, input,
-                             config != NULL ? config->host_input : 0, report, &error)) {
-      g_prefix_error(&error, "cannot switch the monitor to %s: ", input_name);
-      return vxm_cli_fail(cli, error);
-    }
-    for (guint i = 0; i < report->len && !cli->quiet; i++)
-      g_print("%s (%s input)\n", (char *)g_ptr_array_index(report, i), which);
-    return VXM_EXIT_OK;
+    json_node_set_array(node, probes);
+    vxm_cli_print_json(node);
   }
-  if (!vxm_display_set_input(hostfs, spec, config ? config->gpu : NULL, input, &result, &error)) {
-    g_prefix_error(&error, "cannot switch the monitor to %s: ", input_name);
+  if (failed > 0) {
+    g_set_error(&error, VXM_ERROR, VXM_ERROR_IO, "%u of the %u monitors failed (said above)",
+                failed, targets->len);
     return vxm_cli_fail(cli, error);
-  }
-  if (!cli->quiet) {
-    if (!result.written)
-      g_print("%s (%s) already shows %s\n", result.description, result.identity, input_name);
-    else
-      g_print("%s (%s) switched to %s (%s input) on %s over /dev/i2c-%u%s\n", result.description,
-              result.identity, input_name, which, result.connector, result.bus,
-              result.cache_hit ? ", cached bus" : "");
   }
   return VXM_EXIT_OK;
 }

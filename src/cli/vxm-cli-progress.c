@@ -20,6 +20,7 @@ static const struct {
   const char *label;
 } labels[] = {
     {"lock", "lock the VM"},
+    {"inhibit-sleep", "keep the host from sleeping (logind)"},
     {"detach-gpu", "give the GPU to vfio-pci"},
     {"grant-vfio", "give /dev/vfio to QEMU's user"},
     {"reserve-hugepages", "reserve hugepages"},

@@ -458,6 +458,19 @@ print_json(const StartInputs *in)
   json_builder_add_value(b, guest_json(in));
   json_builder_set_member_name(b, "audio");
   json_builder_add_value(b, audio_json(in));
+  {
+    g_autoptr(GPtrArray) monitors = vxm_vm_config_monitor_switches(in->config);
+    JsonNode *node = json_node_new(JSON_NODE_ARRAY);
+
+    json_node_take_array(node, vxm_supervisor_plan_monitors_to_json(monitors));
+    json_builder_set_member_name(b, "monitors");
+    json_builder_add_value(b, node);
+  }
+  json_builder_set_member_name(b, "inhibit");
+  if (in->config->inhibit != NULL)
+    json_builder_add_string_value(b, in->config->inhibit);
+  else
+    json_builder_add_null_value(b);
   json_builder_set_member_name(b, "notes");
   json_builder_begin_array(b);
   for (guint i = 0; i < in->notes->len; i++)
@@ -502,6 +515,11 @@ print_resources(const StartInputs *in)
   }
   g_print("  RLIMIT_MEMLOCK: %s (guest RAM + 1 GiB%s)\n\n", memlock,
           in->facts->looking_glass_path != NULL ? " + Looking Glass" : "");
+  if (in->config->inhibit != NULL)
+    g_print("Host sleep: blocked while the VM runs (logind inhibitor lock: %s)\n\n",
+            in->config->inhibit);
+  else
+    g_print("Host sleep: not blocked (inhibit = none)\n\n");
   g_print("CPU pinning:\n");
   if (in->pinning == NULL) {
     g_print("  none: %s\n", in->pinning_why);
@@ -940,9 +958,9 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
   }
   plan->shutdown_timeout_s = in->config->shutdown_timeout;
   plan->qmp_timeout_ms = in->config->start_timeout * 1000;
-  plan->monitor = vxm_display_monitor_spec(in->config);
-  plan->monitor_host_input = in->config->host_input;
-  plan->monitor_guest_input = in->config->guest_input;
+  g_ptr_array_unref(plan->monitors);
+  plan->monitors = vxm_vm_config_monitor_switches(in->config);
+  plan->inhibit = g_strdup(in->config->inhibit);
   plan->host_root = vxm_hostfs_is_real(hostfs) ? NULL : g_strdup(vxm_hostfs_get_root(hostfs));
   plan->hugepage_size = in->hugepage_size;
   plan->hugepage_count = in->hugepage_count;

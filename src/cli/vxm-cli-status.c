@@ -246,6 +246,8 @@ vm_state(const VxmVmPaths *paths)
     json_object_set_null_member(status, "supervisor_pid");
     json_object_set_null_member(status, "qemu_pid");
     json_object_set_null_member(status, "swtpm_pid");
+    /* logind's lock lives in the supervisor's fd: it went with the supervisor */
+    json_object_set_null_member(status, "inhibitor");
   }
   return status;
 }
@@ -288,6 +290,9 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
   set_null_member(status, "memlock");
   set_null_member(status, "pinning");
   set_null_member(status, "monitor");
+  set_null_member(status, "inhibitor");
+  if (!json_object_has_member(status, "monitors"))
+    json_object_set_array_member(status, "monitors", json_array_new());
   if (!json_object_has_member(status, "granted_nodes"))
     json_object_set_array_member(status, "granted_nodes", json_array_new());
   if (!json_object_has_member(status, "inputs"))
@@ -366,36 +371,86 @@ print_pid(GString *line, JsonObject *obj, const char *member, const char *label)
                            json_node_get_int(node));
 }
 
-/* The monitor's input as vxm switched it, and since when (local time). */
+/* One monitor's input as vxm switched it, and since when (local time), or why it failed. */
 static void
-print_monitor(JsonObject *vm)
+print_one_monitor(JsonObject *m)
 {
-  JsonNode *node = json_object_get_member(vm, "monitor");
-  JsonObject *m;
-  const char *input, *since;
+  const char *input = member_or(m, "input", NULL);
+  const char *since = member_or(m, "since", NULL);
+  const char *error = member_or(m, "error", NULL);
+  gboolean switching = json_object_get_boolean_member_with_default(m, "switching", FALSE);
+  g_autoptr(GDateTime) when = NULL;
+  g_autoptr(GDateTime) local = NULL;
+  g_autofree char *when_text = NULL;
+
+  if (since != NULL && (when = g_date_time_new_from_iso8601(since, NULL)) != NULL) {
+    local = g_date_time_to_local(when);
+    when_text = g_date_time_format(local, "%Y-%m-%d %H:%M:%S");
+  }
+  if (input == NULL)
+    g_print("  monitor: %s, not switched%s%s\n", member_or(m, "spec", "?"),
+            error != NULL ? ": "
+            : switching   ? " yet (switching to the guest's input)"
+                          : " yet",
+            error != NULL ? error : "");
+  else
+    g_print("  monitor: %s, on the %s's input (%s) since %s%s%s%s\n", member_or(m, "spec", "?"),
+            input, member_or(m, "input_name", "?"), when_text != NULL ? when_text : since,
+            switching ? " (switching)" : "", error != NULL ? "; the last switch failed: " : "",
+            error != NULL ? error : "");
+}
+
+/* Whether logind keeps the host from sleeping for this VM (issue 17). */
+static void
+print_inhibitor(JsonObject *vm)
+{
+  JsonNode *node = json_object_get_member(vm, "inhibitor");
+  JsonObject *in;
+  const char *since;
   g_autoptr(GDateTime) when = NULL;
   g_autoptr(GDateTime) local = NULL;
   g_autofree char *when_text = NULL;
 
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node))
     return;
-  m = json_node_get_object(node);
-  input = member_or(m, "input", NULL);
-  since = member_or(m, "since", NULL);
+  in = json_node_get_object(node);
+  since = member_or(in, "since", NULL);
   if (since != NULL && (when = g_date_time_new_from_iso8601(since, NULL)) != NULL) {
     local = g_date_time_to_local(when);
     when_text = g_date_time_format(local, "%Y-%m-%d %H:%M:%S");
   }
-  if (input == NULL)
-    g_print("  monitor: %s, not switched yet%s\n", member_or(m, "spec", "?"),
-            json_object_get_boolean_member_with_default(m, "switching", FALSE)
-                ? " (switching to the guest's input)"
-                : "");
+  if (json_object_get_boolean_member_with_default(in, "held", FALSE))
+    g_print("  host sleep: blocked (logind inhibitor lock: %s) since %s\n",
+            member_or(in, "what", "?"), when_text != NULL ? when_text : since);
+  else if (member_or(in, "error", NULL) != NULL)
+    g_print("  host sleep: NOT blocked: %s\n", member_or(in, "error", "?"));
+  else if (json_object_get_boolean_member_with_default(in, "asking", FALSE))
+    g_print("  host sleep: asking logind to block %s\n", member_or(in, "what", "?"));
   else
-    g_print("  monitor: %s, on the %s's input (%s) since %s%s\n", member_or(m, "spec", "?"), input,
-            member_or(m, "input_name", "?"), when_text != NULL ? when_text : since,
-            json_object_get_boolean_member_with_default(m, "switching", FALSE) ? " (switching)"
-                                                                               : "");
+    g_print("  host sleep: not blocked (the VM's run is over)\n");
+}
+
+/* Every monitor the VM switches ("monitors"; a supervisor from before it: "monitor"). */
+static void
+print_monitor(JsonObject *vm)
+{
+  JsonNode *list = json_object_get_member(vm, "monitors");
+  JsonNode *node = json_object_get_member(vm, "monitor");
+
+  if (list != NULL && JSON_NODE_HOLDS_ARRAY(list) &&
+      json_array_get_length(json_node_get_array(list)) > 0) {
+    JsonArray *array = json_node_get_array(list);
+
+    for (guint i = 0; i < json_array_get_length(array); i++) {
+      JsonNode *m = json_array_get_element(array, i);
+
+      if (JSON_NODE_HOLDS_OBJECT(m))
+        print_one_monitor(json_node_get_object(m));
+    }
+    return;
+  }
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT(node))
+    print_one_monitor(json_node_get_object(node));
 }
 
 /* Issue 5/7: what the running VM holds, from the supervisor's status. */
@@ -550,6 +605,7 @@ print_vm(VxmCli *cli, JsonObject *vm)
       g_strcmp0(state, "stopping") == 0) {
     print_resources(vm);
     print_monitor(vm);
+    print_inhibitor(vm);
   }
   if (member_or(vm, "gpu", NULL) != NULL)
     g_print("  GPU %s\n", member_or(vm, "gpu", NULL));

@@ -385,13 +385,16 @@ vxm_display_get_input(VxmHostfs *hostfs, const char *spec, const char *guest_gpu
 
 /* ---- start, stop and the journal ---- */
 
+/* The last monitor-input entry not undone for the monitor @identity (several monitors each have
+ * their own entry). */
 static gint
-last_open_entry(VxmJournal *journal)
+last_open_entry(VxmJournal *journal, const char *identity)
 {
   for (guint i = vxm_journal_get_n_entries(journal); i > 0; i--) {
     VxmJournalEntry *e = vxm_journal_get_entry(journal, i - 1);
 
-    if (g_strcmp0(e->kind, VXM_DISPLAY_JOURNAL_KIND) == 0 && e->state != VXM_JOURNAL_STATE_UNDONE)
+    if (g_strcmp0(e->kind, VXM_DISPLAY_JOURNAL_KIND) == 0 && e->state != VXM_JOURNAL_STATE_UNDONE &&
+        g_strcmp0(vxm_journal_entry_get_string(e, "monitor"), identity) == 0)
       return (gint)(i - 1);
   }
   return -1;
@@ -417,7 +420,7 @@ vxm_display_switch(VxmHostfs *hostfs, const char *spec, const char *guest_gpu, g
       g_prefix_error(error, "cannot switch the monitor to %s: ", input_name);
       return FALSE;
     }
-    if (journal != NULL && (open_entry = last_open_entry(journal)) >= 0 &&
+    if (journal != NULL && (open_entry = last_open_entry(journal, result->identity)) >= 0 &&
         !vxm_journal_finish(journal, (guint)open_entry, VXM_JOURNAL_STATE_UNDONE,
                             "switched back to the host input", error))
       return FALSE;
@@ -463,18 +466,38 @@ gboolean
 vxm_display_switch_to(VxmHostfs *hostfs, const VxmVmConfig *config, const char *which,
                       VxmJournal *journal, VxmDisplayResult *result, GError **error)
 {
-  g_autofree char *spec = vxm_display_monitor_spec(config);
+  g_autoptr(GPtrArray) switches = NULL;
+  g_autoptr(GString) failures = g_string_new(NULL);
   gboolean to_guest = g_strcmp0(which, "guest") == 0;
+  gint code = -1;
 
   if (!to_guest && g_strcmp0(which, "host") != 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT, "'%s': host or guest", which);
     return FALSE;
   }
-  if (spec == NULL || config->host_input == 0 || config->guest_input == 0)
-    return TRUE;
-  return vxm_display_switch(hostfs, spec, config->gpu,
-                            to_guest ? config->guest_input : config->host_input, to_guest,
-                            config->host_input, journal, result, error);
+  /* each monitor on its own: one that does not answer does not keep the others */
+  switches = vxm_vm_config_monitor_switches(config);
+  for (guint i = 0; i < switches->len; i++) {
+    const VxmVmMonitorSwitch *sw = g_ptr_array_index(switches, i);
+    g_auto(VxmDisplayResult) local_result = {0};
+    g_autoptr(GError) local_error = NULL;
+
+    if (!vxm_display_switch(hostfs, sw->spec, config->gpu,
+                            to_guest ? sw->guest_input : sw->host_input, to_guest, sw->host_input,
+                            journal, result != NULL && i == 0 ? result : &local_result,
+                            &local_error)) {
+      if (switches->len > 1)
+        g_prefix_error(&local_error, "%s: ", sw->spec);
+      g_string_append_printf(failures, "%s%s", failures->len > 0 ? "; " : "", local_error->message);
+      if (code < 0)
+        code = local_error->code;
+    }
+  }
+  if (failures->len > 0) {
+    g_set_error_literal(error, VXM_ERROR, code, failures->str);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static gboolean

@@ -57,10 +57,12 @@ gboolean vxm_display_set_input(VxmHostfs *hostfs, const char *spec, const char *
 gboolean vxm_display_get_input(VxmHostfs *hostfs, const char *spec, const char *guest_gpu,
                                VxmDisplayResult *result, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* The start/stop hook: @which "guest" or "host", the inputs and monitor from @config.
- * Nothing to do (TRUE) when the config switches nothing (monitor off, inputs unset). With a
- * @journal, "guest" journals a monitor-input entry before switching, and "host" marks it
- * undone after switching back. @result may be NULL. */
+/* The start/stop hook: @which "guest" or "host", every monitor of @config
+ * (vxm_vm_config_monitor_switches) in turn, each with its inputs: one that fails does not stop
+ * the others, and the error says each failure. Nothing to do (TRUE) when the config switches
+ * nothing (monitor off, inputs unset). With a @journal, "guest" journals a monitor-input entry
+ * per monitor before switching it, and "host" marks that monitor's entry undone after
+ * switching back. @result (may be NULL) is the first monitor's. */
 gboolean vxm_display_switch_to(VxmHostfs *hostfs, const VxmVmConfig *config, const char *which,
                                VxmJournal *journal, VxmDisplayResult *result,
                                GError **error) G_GNUC_WARN_UNUSED_RESULT;

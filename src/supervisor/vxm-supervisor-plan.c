@@ -21,6 +21,7 @@ vxm_supervisor_plan_new(const char *vm_name, GError **error)
   plan->hugepages_compact = TRUE;
   plan->input_objects = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
   plan->input_pending = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
+  plan->monitors = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_vm_monitor_switch_free);
   return g_steal_pointer(&plan);
 }
 
@@ -31,7 +32,8 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
     return;
   g_clear_pointer(&plan->paths, vxm_vm_paths_free);
   g_free(plan->gpu_address);
-  g_free(plan->monitor);
+  g_clear_pointer(&plan->monitors, g_ptr_array_unref);
+  g_free(plan->inhibit);
   g_strfreev(plan->qemu_argv);
   g_strfreev(plan->qemu_envp);
   g_strfreev(plan->swtpm_argv);
@@ -138,6 +140,67 @@ get_objects(JsonObject *obj, const char *member, GPtrArray *out, GError **error)
   return TRUE;
 }
 
+JsonArray *
+vxm_supervisor_plan_monitors_to_json(const GPtrArray *monitors)
+{
+  JsonArray *out = json_array_new();
+
+  for (guint i = 0; i < monitors->len; i++) {
+    const VxmVmMonitorSwitch *sw = g_ptr_array_index(monitors, i);
+    JsonObject *m = json_object_new();
+    g_autofree char *host = vxm_vm_monitor_input_to_string(sw->host_input);
+    g_autofree char *guest = vxm_vm_monitor_input_to_string(sw->guest_input);
+
+    json_object_set_string_member(m, "monitor", sw->spec);
+    json_object_set_int_member(m, "host_input", sw->host_input);
+    json_object_set_int_member(m, "guest_input", sw->guest_input);
+    json_object_set_string_member(m, "host_input_name", host);
+    json_object_set_string_member(m, "guest_input_name", guest);
+    json_array_add_object_element(out, m);
+  }
+  return out;
+}
+
+static gboolean
+get_monitors(JsonObject *obj, GPtrArray *out, GError **error)
+{
+  JsonArray *array;
+
+  if (!json_object_has_member(obj, "monitors"))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY(json_object_get_member(obj, "monitors"))) {
+    g_set_error_literal(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "monitors is not an array");
+    return FALSE;
+  }
+  array = json_object_get_array_member(obj, "monitors");
+  for (guint i = 0; i < json_array_get_length(array); i++) {
+    JsonNode *node = json_array_get_element(array, i);
+    JsonObject *m;
+    VxmVmMonitorSwitch *sw;
+    gint64 host, guest;
+
+    if (!JSON_NODE_HOLDS_OBJECT(node)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "monitors[%u] is not an object", i);
+      return FALSE;
+    }
+    m = json_node_get_object(node);
+    host = json_object_get_int_member_with_default(m, "host_input", 0);
+    guest = json_object_get_int_member_with_default(m, "guest_input", 0);
+    if (json_object_get_string_member_with_default(m, "monitor", NULL) == NULL || host <= 0 ||
+        host > 0xffff || guest <= 0 || guest > 0xffff) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                  "monitors[%u] needs a monitor and both inputs", i);
+      return FALSE;
+    }
+    sw = g_new0(VxmVmMonitorSwitch, 1);
+    sw->spec = g_strdup(json_object_get_string_member(m, "monitor"));
+    sw->host_input = (guint)host;
+    sw->guest_input = (guint)guest;
+    g_ptr_array_add(out, sw);
+  }
+  return TRUE;
+}
+
 JsonNode *
 vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
 {
@@ -158,12 +221,12 @@ vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
   json_object_set_int_member(obj, "shutdown_timeout_s", plan->shutdown_timeout_s);
   json_object_set_int_member(obj, "qmp_timeout_ms", plan->qmp_timeout_ms);
   json_object_set_int_member(obj, "quit_timeout_ms", plan->quit_timeout_ms);
-  if (plan->monitor != NULL)
-    json_object_set_string_member(obj, "monitor", plan->monitor);
+  json_object_set_array_member(obj, "monitors",
+                               vxm_supervisor_plan_monitors_to_json(plan->monitors));
+  if (plan->inhibit != NULL)
+    json_object_set_string_member(obj, "inhibit", plan->inhibit);
   else
-    json_object_set_null_member(obj, "monitor");
-  json_object_set_int_member(obj, "monitor_host_input", plan->monitor_host_input);
-  json_object_set_int_member(obj, "monitor_guest_input", plan->monitor_guest_input);
+    json_object_set_null_member(obj, "inhibit");
   if (plan->host_root != NULL)
     json_object_set_string_member(obj, "host_root", plan->host_root);
   else
@@ -236,11 +299,11 @@ vxm_supervisor_plan_from_json(JsonNode *node, GError **error)
       (guint)json_object_get_int_member_with_default(obj, "shutdown_timeout_s", 60);
   plan->qmp_timeout_ms = (guint)json_object_get_int_member_with_default(obj, "qmp_timeout_ms", 0);
   plan->quit_timeout_ms = (guint)json_object_get_int_member_with_default(obj, "quit_timeout_ms", 0);
-  plan->monitor = g_strdup(json_object_get_string_member_with_default(obj, "monitor", NULL));
-  plan->monitor_host_input = (guint)CLAMP(
-      json_object_get_int_member_with_default(obj, "monitor_host_input", 0), 0, 0xffff);
-  plan->monitor_guest_input = (guint)CLAMP(
-      json_object_get_int_member_with_default(obj, "monitor_guest_input", 0), 0, 0xffff);
+  if (!get_monitors(obj, plan->monitors, error)) {
+    g_prefix_error(error, "supervisor plan of VM %s: ", name);
+    return NULL;
+  }
+  plan->inhibit = g_strdup(json_object_get_string_member_with_default(obj, "inhibit", NULL));
   plan->host_root = g_strdup(json_object_get_string_member_with_default(obj, "host_root", NULL));
   if (json_object_has_member(obj, "hugepages") &&
       JSON_NODE_HOLDS_OBJECT(json_object_get_member(obj, "hugepages"))) {

@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cpu/vxm-cpu-pinning-plan.h"
+#include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-paths.h"
 
 G_BEGIN_DECLS
@@ -36,11 +37,14 @@ typedef struct {
   guint qmp_timeout_ms;     /* QEMU's socket and greeting must come within this; 0: default */
   guint quit_timeout_ms;    /* after quit, SIGTERM then SIGKILL; 0: default */
 
-  /* The monitor switched to the guest input once the guest runs, and back at stop: a spec
-   * (auto, MFG:PRODUCT:SERIAL or a connector, vxm-display.h); NULL or no inputs: left alone. */
-  char *monitor;
-  guint monitor_host_input; /* VCP 0x60 values */
-  guint monitor_guest_input;
+  /* The monitors switched to their guest inputs once the guest runs, and back at stop
+   * (VxmVmMonitorSwitch: a spec as vxm-display.h takes it, auto included, and both inputs);
+   * empty: none is switched. */
+  GPtrArray *monitors;
+
+  /* Issue 17: what a logind inhibitor lock blocks while the VM runs ("sleep", "sleep:idle"),
+   * NULL: none is asked for. */
+  char *inhibit;
 
   /* The host root the CLI planned against (--root), NULL for the real "/": the supervisor
    * watches input links under it, and a simulated host makes a refused memlock a warning. */
@@ -97,6 +101,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmSupervisorPlan, vxm_supervisor_plan_free)
 JsonNode *vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan);
 VxmSupervisorPlan *vxm_supervisor_plan_from_json(JsonNode *node,
                                                  GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
+/* Monitors (VxmVmMonitorSwitch, as plan->monitors) as JSON: [{"monitor", "host_input",
+ * "guest_input" (VCP 0x60 values), "host_input_name", "guest_input_name"}] (also shown by vxm start
+ * --dry-run --json). */
+JsonArray *vxm_supervisor_plan_monitors_to_json(const GPtrArray *monitors);
 
 /* The environment QEMU and swtpm get: the few variables they use from vxm's own (HOME, USER,
  * LANG, LC_ALL, XDG_RUNTIME_DIR, TMPDIR) plus VXM_TEST_ARGV_LOG and every VXM_QEMU_SIM_* one

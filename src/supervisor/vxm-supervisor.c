@@ -22,6 +22,7 @@
 #include "pci/vxm-vfio.h"
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-socket-wait.h"
+#include "supervisor/vxm-logind-inhibitor.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-lock.h"
 
@@ -51,9 +52,8 @@ struct _VxmSupervisor {
   guint teardown_pending;  /* teardown branches still running */
   gboolean stop_requested; /* by the user or a signal: the end is "stopped", not "failed" */
   gboolean quit_sent;
-  gboolean monitor_switched; /* the monitor went to the guest input: switch it back */
-  char *monitor_since;       /* when vxm last switched it (ISO 8601), NULL before any switch */
-  gboolean monitor_on_guest; /* ...and to which side */
+  gboolean monitor_switched; /* a monitor went to its guest input: switch it back */
+  GPtrArray *monitor_states; /* MonitorState, one per plan->monitors */
   gboolean monitor_busy;     /* a switch runs in a worker thread */
   gboolean restore_waiting;  /* QEMU is gone, the host is restored once the switch ends */
   guint powerdown_source;
@@ -81,6 +81,12 @@ struct _VxmSupervisor {
   VxmInputWatch *input_watch;
   GString *restore_failures;
   guint restore_stage;
+
+  /* issue 17: the logind inhibitor lock (plan->inhibit), held while the VM's run lasts */
+  int inhibit_fd;          /* -1: not held */
+  char *inhibit_since;     /* ISO 8601, when it was granted */
+  char *inhibit_error;     /* why it is not held (no logind, refused) */
+  gboolean inhibit_asking; /* the request is under way */
 
   char *run_state;
   JsonArray *steps;
@@ -948,40 +954,82 @@ static void restore_host(VxmSupervisor *self);
 static gboolean
 wants_monitor(VxmSupervisor *self)
 {
-  return self->plan->monitor != NULL && self->plan->monitor_host_input != 0 &&
-         self->plan->monitor_guest_input != 0;
+  return self->plan->monitors->len > 0;
+}
+
+/* Where vxm last put one monitor, for `vxm status`. */
+typedef struct {
+  gboolean on_guest;
+  char *since; /* ISO 8601, NULL before any switch */
+  char *error; /* its last switch failed: why (the others went on) */
+} MonitorState;
+
+static void
+monitor_state_free(MonitorState *state)
+{
+  g_free(state->since);
+  g_free(state->error);
+  g_free(state);
+}
+
+static MonitorState *
+monitor_state(VxmSupervisor *self, guint i)
+{
+  while (self->monitor_states->len <= i)
+    g_ptr_array_add(self->monitor_states, g_new0(MonitorState, 1));
+  return g_ptr_array_index(self->monitor_states, i);
 }
 
 typedef struct {
   gboolean to_guest;
   GPtrArray *report;
+  GArray *which;     /* guint: the monitors this job switches (plan->monitors indexes) */
+  GPtrArray *errors; /* char*, one per @which: NULL when that monitor switched */
 } MonitorJob;
 
 static void
 monitor_job_free(MonitorJob *job)
 {
   g_ptr_array_unref(job->report);
+  g_array_unref(job->which);
+  g_ptr_array_unref(job->errors);
   g_free(job);
 }
 
+/* Each monitor in turn, each on its own: one that does not answer does not keep the others. */
 static void
 monitor_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   VxmSupervisor *self = source;
   MonitorJob *job = task_data;
-  GError *error = NULL;
 
   (void)cancellable;
-  if (!vxm_host_ops_switch_monitor(
-          self->ops, self->plan->paths->name, self->plan->monitor, self->plan->gpu_address,
-          job->to_guest ? self->plan->monitor_guest_input : self->plan->monitor_host_input,
-          self->plan->monitor_host_input, job->to_guest, job->report, &error))
-    g_task_return_error(task, error);
-  else
-    g_task_return_boolean(task, TRUE);
+  for (guint i = 0; i < job->which->len; i++) {
+    const VxmVmMonitorSwitch *sw =
+        g_ptr_array_index(self->plan->monitors, g_array_index(job->which, guint, i));
+    g_autoptr(GError) error = NULL;
+
+    if (!vxm_host_ops_switch_monitor(self->ops, self->plan->paths->name, sw->spec,
+                                     self->plan->gpu_address,
+                                     job->to_guest ? sw->guest_input : sw->host_input,
+                                     sw->host_input, job->to_guest, job->report, &error))
+      g_ptr_array_add(job->errors, g_strdup_printf("%s: %s", sw->spec, error->message));
+    else
+      g_ptr_array_add(job->errors, NULL);
+  }
+  g_task_return_boolean(task, TRUE);
 }
 
 static void switch_monitor(VxmSupervisor *self, gboolean to_guest);
+
+static gboolean
+any_monitor_on_guest(VxmSupervisor *self)
+{
+  for (guint i = 0; i < self->monitor_states->len; i++)
+    if (((MonitorState *)g_ptr_array_index(self->monitor_states, i))->on_guest)
+      return TRUE;
+  return FALSE;
+}
 
 static void
 on_monitor_switched(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -989,23 +1037,36 @@ on_monitor_switched(GObject *source, GAsyncResult *result, gpointer user_data)
   VxmSupervisor *self = VXM_SUPERVISOR(source);
   MonitorJob *job = g_task_get_task_data(G_TASK(result));
   const char *step = job->to_guest ? "switch-monitor" : "switch-monitor-back";
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) failures = g_string_new(NULL);
+  g_autofree char *now = now_iso();
 
   (void)user_data;
+  /* each monitor's outcome is in the job: the task itself always succeeds */
+  g_assert_true(g_task_propagate_boolean(G_TASK(result), NULL));
   self->monitor_busy = FALSE;
   for (guint i = 0; i < job->report->len; i++)
     sv_log(self, "  %s", (const char *)g_ptr_array_index(job->report, i));
-  if (!g_task_propagate_boolean(G_TASK(result), &error)) {
-    /* DDC/CI is a convenience: the guest runs (or the host is restored) without it */
-    step_end(self, step, "failed", error->message);
-  } else {
-    self->monitor_switched = job->to_guest;
-    self->monitor_on_guest = job->to_guest;
-    g_free(self->monitor_since);
-    self->monitor_since = now_iso();
+  for (guint i = 0; i < job->which->len; i++) {
+    MonitorState *state = monitor_state(self, g_array_index(job->which, guint, i));
+    const char *error = g_ptr_array_index(job->errors, i);
+
+    g_free(state->error);
+    state->error = g_strdup(error);
+    if (error != NULL) {
+      g_string_append_printf(failures, "%s%s", failures->len > 0 ? "; " : "", error);
+      continue;
+    }
+    state->on_guest = job->to_guest;
+    g_free(state->since);
+    state->since = g_strdup(now);
+  }
+  self->monitor_switched = any_monitor_on_guest(self);
+  /* DDC/CI is a convenience: the guest runs (or the host is restored) without it */
+  if (failures->len > 0)
+    step_end(self, step, "failed", failures->str);
+  else
     step_end(self, step, "ok",
              job->report->len > 0 ? g_ptr_array_index(job->report, job->report->len - 1) : NULL);
-  }
   if (job->to_guest && self->monitor_switched && (self->stop_requested || self->tearing_down) &&
       !self->restore_waiting) {
     /* the switch to the guest ended after the stop began (QEMU still going): back now */
@@ -1016,10 +1077,10 @@ on_monitor_switched(GObject *source, GAsyncResult *result, gpointer user_data)
   }
 }
 
-/* Switches the monitor in a worker thread (DDC/CI waits tens of milliseconds per command):
- * to the guest input once the guest runs, back to the host's as soon as a stop begins (the
- * user sees the host while the guest shuts down). A switch asked while another runs is
- * decided when that one ends (on_monitor_switched). */
+/* Switches the monitors in a worker thread (DDC/CI waits tens of milliseconds per command):
+ * to the guest inputs once the guest runs, back to the host's (those vxm put on the guest) as
+ * soon as a stop begins (the user sees the host while the guest shuts down). A switch asked
+ * while another runs is decided when that one ends (on_monitor_switched). */
 static void
 switch_monitor(VxmSupervisor *self, gboolean to_guest)
 {
@@ -1031,6 +1092,11 @@ switch_monitor(VxmSupervisor *self, gboolean to_guest)
   job = g_new0(MonitorJob, 1);
   job->to_guest = to_guest;
   job->report = g_ptr_array_new_with_free_func(g_free);
+  job->which = g_array_new(FALSE, FALSE, sizeof(guint));
+  job->errors = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < self->plan->monitors->len; i++)
+    if (to_guest || monitor_state(self, i)->on_guest)
+      g_array_append_val(job->which, i);
   task = g_task_new(self, NULL, on_monitor_switched, NULL);
   self->monitor_busy = TRUE;
   g_task_set_task_data(task, job, (GDestroyNotify)monitor_job_free);
@@ -1477,6 +1543,73 @@ vxm_supervisor_handle_signals(VxmSupervisor *self)
   }
 }
 
+/* ---- the logind inhibitor (issue 17) ---- */
+
+static void
+release_inhibitor(VxmSupervisor *self)
+{
+  if (self->inhibit_fd < 0)
+    return;
+  /* closing the fd is the release: logind sees it go */
+  close(self->inhibit_fd);
+  self->inhibit_fd = -1;
+  sv_log(self, "released the logind inhibitor lock (%s)", self->plan->inhibit);
+}
+
+static gboolean
+finished(VxmSupervisor *self)
+{
+  return self->state == VXM_VM_STATE_STOPPED || self->state == VXM_VM_STATE_FAILED;
+}
+
+static void
+on_inhibited(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(VxmSupervisor) self = user_data;
+  g_autoptr(GError) error = NULL;
+  int fd = vxm_logind_inhibit_finish(result, &error);
+
+  (void)source;
+  self->inhibit_asking = FALSE;
+  if (fd < 0) {
+    /* the VM runs without it: said in the start's output and in vxm status */
+    self->inhibit_error = g_strdup_printf(
+        "%s; the host may suspend while the VM runs, and the guest GPU would not survive it",
+        error->message);
+    step_end(self, "inhibit-sleep", "skipped", self->inhibit_error);
+    return;
+  }
+  if (finished(self)) {
+    close(fd); /* the run ended while logind answered */
+    step_end(self, "inhibit-sleep", "skipped", "the VM had already stopped");
+    return;
+  }
+  self->inhibit_fd = fd;
+  self->inhibit_since = now_iso();
+  {
+    g_autofree char *message =
+        g_strdup_printf("logind blocks %s while the VM runs", self->plan->inhibit);
+
+    step_end(self, "inhibit-sleep", "ok", message);
+  }
+}
+
+/* Asks logind for the lock; the start goes on meanwhile (it never waits on logind). */
+static void
+take_inhibitor(VxmSupervisor *self)
+{
+  g_autofree char *why = NULL;
+
+  if (self->plan->inhibit == NULL)
+    return;
+  why = g_strdup_printf("VM %s runs with a passed-through GPU, which a host suspend would leave "
+                        "unusable to the guest",
+                        self->plan->paths->name);
+  self->inhibit_asking = TRUE;
+  step_begin(self, "inhibit-sleep");
+  vxm_logind_inhibit_async(self->plan->inhibit, "vxm", why, NULL, on_inhibited, g_object_ref(self));
+}
+
 /* ---- restoring ---- */
 
 static void
@@ -1487,6 +1620,8 @@ teardown_one_done(VxmSupervisor *self)
     return;
   unlink(self->plan->paths->qmp_socket);
   unlink(self->plan->paths->swtpm_socket);
+  /* the host is whole again: it may sleep */
+  release_inhibitor(self);
   /* the state file is written before the lock goes: a new start may take it right after */
   set_state(self, self->failure != NULL ? VXM_VM_STATE_FAILED : VXM_VM_STATE_STOPPED);
   if (self->lock_fd >= 0) {
@@ -1790,6 +1925,7 @@ vxm_supervisor_start(VxmSupervisor *self)
   unlink(paths->qmp_socket);
   unlink(paths->swtpm_socket);
 
+  take_inhibitor(self);
   self->pending = 1; /* this function's own share, released below */
   if (self->plan->gpu_address != NULL) {
     self->pending++;
@@ -1899,33 +2035,69 @@ add_string(JsonBuilder *b, const char *member, const char *value)
   else
     json_builder_add_null_value(b);
 }
-/* "monitor": the input vxm switched the monitor to and since when; null when this VM switches
- * no monitor. {"spec", "input": "guest"|"host"|null (null: not switched yet), "input_name",
- * "since": ISO 8601 or null, "switching": a switch is under way}. */
+/* "inhibitor": the logind lock that keeps the host from sleeping, null for inhibit = none:
+ * {"what": "sleep"|"sleep:idle", "held": bool, "since": ISO 8601 or null, "asking": bool (the
+ * request is under way), "error": why it is not held, or null}. */
 static void
-add_monitor(VxmSupervisor *self, JsonBuilder *b)
+add_inhibitor(VxmSupervisor *self, JsonBuilder *b)
 {
-  g_autofree char *input_name = NULL;
-
-  json_builder_set_member_name(b, "monitor");
-  if (!wants_monitor(self)) {
+  json_builder_set_member_name(b, "inhibitor");
+  if (self->plan->inhibit == NULL) {
     json_builder_add_null_value(b);
     return;
   }
-  if (self->monitor_since != NULL)
-    input_name = vxm_vm_monitor_input_to_string(
-        self->monitor_on_guest ? self->plan->monitor_guest_input : self->plan->monitor_host_input);
   json_builder_begin_object(b);
-  add_string(b, "spec", self->plan->monitor);
-  add_string(b, "input",
-             self->monitor_since == NULL ? NULL
-             : self->monitor_on_guest    ? "guest"
-                                         : "host");
+  add_string(b, "what", self->plan->inhibit);
+  json_builder_set_member_name(b, "held");
+  json_builder_add_boolean_value(b, self->inhibit_fd >= 0);
+  add_string(b, "since", self->inhibit_fd >= 0 ? self->inhibit_since : NULL);
+  json_builder_set_member_name(b, "asking");
+  json_builder_add_boolean_value(b, self->inhibit_asking);
+  add_string(b, "error", self->inhibit_error);
+  json_builder_end_object(b);
+}
+
+/* One monitor's status: {"spec", "input": "guest"|"host"|null (null: not switched yet),
+ * "input_name", "since": ISO 8601 or null, "error": why its last switch failed, or null}. */
+static void
+add_one_monitor(VxmSupervisor *self, JsonBuilder *b, guint i)
+{
+  const VxmVmMonitorSwitch *sw = g_ptr_array_index(self->plan->monitors, i);
+  MonitorState *state = monitor_state(self, i);
+  g_autofree char *input_name = NULL;
+
+  if (state->since != NULL)
+    input_name = vxm_vm_monitor_input_to_string(state->on_guest ? sw->guest_input : sw->host_input);
+  add_string(b, "spec", sw->spec);
+  add_string(b, "input", state->since == NULL ? NULL : state->on_guest ? "guest" : "host");
   add_string(b, "input_name", input_name);
-  add_string(b, "since", self->monitor_since);
+  add_string(b, "since", state->since);
+  add_string(b, "error", state->error);
   json_builder_set_member_name(b, "switching");
   json_builder_add_boolean_value(b, self->monitor_busy);
-  json_builder_end_object(b);
+}
+
+/* "monitors": every monitor this VM switches (add_one_monitor), [] when none; "monitor": the
+ * first of them, or null (what one-monitor scripts read). */
+static void
+add_monitor(VxmSupervisor *self, JsonBuilder *b)
+{
+  json_builder_set_member_name(b, "monitor");
+  if (!wants_monitor(self)) {
+    json_builder_add_null_value(b);
+  } else {
+    json_builder_begin_object(b);
+    add_one_monitor(self, b, 0);
+    json_builder_end_object(b);
+  }
+  json_builder_set_member_name(b, "monitors");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < self->plan->monitors->len; i++) {
+    json_builder_begin_object(b);
+    add_one_monitor(self, b, i);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
 }
 
 /* Issue 5/7 for `vxm status`: hugepages, memlock, pinning, the nodes and inputs QEMU has. */
@@ -2040,6 +2212,7 @@ vxm_supervisor_to_json(VxmSupervisor *self)
   add_string(b, "host_ops", vxm_host_ops_describe(self->ops));
   add_resources(self, b);
   add_monitor(self, b);
+  add_inhibitor(self, b);
   json_builder_set_member_name(b, "steps");
   json_builder_add_value(b, json_node_copy(steps));
   json_builder_set_member_name(b, "restored");
@@ -2109,7 +2282,11 @@ vxm_supervisor_finalize(GObject *object)
   g_free(self->failure);
   g_free(self->monitor_failure);
   g_free(self->started);
-  g_free(self->monitor_since);
+  g_clear_pointer(&self->monitor_states, g_ptr_array_unref);
+  if (self->inhibit_fd >= 0)
+    close(self->inhibit_fd);
+  g_free(self->inhibit_since);
+  g_free(self->inhibit_error);
   g_free(self->run_state);
   json_array_unref(self->steps);
   g_hash_table_unref(self->step_started);
@@ -2142,6 +2319,8 @@ vxm_supervisor_init(VxmSupervisor *self)
   self->restored = g_ptr_array_new_with_free_func(g_free);
   self->granted_nodes = g_ptr_array_new_with_free_func(g_free);
   self->restore_failures = g_string_new(NULL);
+  self->monitor_states = g_ptr_array_new_with_free_func((GDestroyNotify)monitor_state_free);
+  self->inhibit_fd = -1;
 }
 
 VxmSupervisor *

@@ -35,6 +35,7 @@ vxm_host_facts_new(void)
   self->gpu_functions = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_function_free);
   self->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)input_free);
   self->inputs_missing = g_ptr_array_new_with_free_func(g_free);
+  self->monitors = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_vm_monitor_switch_free);
   self->gpu_numa_node = -1;
   self->hugepage_node = -1;
   self->sockets = 1;
@@ -53,9 +54,7 @@ vxm_host_facts_free(VxmHostFacts *self)
   g_ptr_array_unref(self->inputs_missing);
   g_free(self->looking_glass_path);
   vxm_host_smbios_free(self->smbios);
-  g_free(self->monitor_name);
-  g_free(self->monitor_guest_input);
-  g_free(self->monitor_host_input);
+  g_ptr_array_unref(self->monitors);
   g_free(self);
 }
 
@@ -254,21 +253,26 @@ collect_smbios(VxmHostFacts *self, VxmHostfs *hostfs, GPtrArray *notes)
 static void
 collect_monitor(VxmHostFacts *self, const VxmVmConfig *config, GPtrArray *notes)
 {
-  switch (config->monitor) {
-  case VXM_VM_MONITOR_OFF: return;
-  case VXM_VM_MONITOR_AUTO:
-    /* the usual case, found when the VM starts: nothing to note at every start */
+  g_autoptr(GPtrArray) switches = vxm_vm_config_monitor_switches(config);
+
+  if (config->monitors == NULL && config->monitor != VXM_VM_MONITOR_OFF &&
+      config->monitor != VXM_VM_MONITOR_AUTO && config->guest_input == 0) {
+    g_autofree char *name =
+        config->monitor == VXM_VM_MONITOR_CONNECTOR
+            ? g_strdup(config->monitor_connector)
+            : g_strdup_printf("%s:%u:%u", config->monitor_edid_manufacturer,
+                              config->monitor_edid_product, config->monitor_edid_serial);
+
+    add_note(notes, "monitor %s has no guest_input: its input is not switched", name);
     return;
-  case VXM_VM_MONITOR_EDID:
-    self->monitor_name = g_strdup_printf("%s:%u:%u", config->monitor_edid_manufacturer,
-                                         config->monitor_edid_product, config->monitor_edid_serial);
-    break;
-  case VXM_VM_MONITOR_CONNECTOR: self->monitor_name = g_strdup(config->monitor_connector); break;
   }
-  self->monitor_guest_input = vxm_vm_monitor_input_to_string(config->guest_input);
-  self->monitor_host_input = vxm_vm_monitor_input_to_string(config->host_input);
-  if (self->monitor_guest_input == NULL)
-    add_note(notes, "monitor %s has no guest_input: its input is not switched", self->monitor_name);
+  /* monitor = auto, the usual case, is found when the VM starts: nothing to note at every start */
+  for (guint i = 0; i < switches->len; i++) {
+    VxmVmMonitorSwitch *sw = g_ptr_array_index(switches, i);
+
+    if (g_strcmp0(sw->spec, "auto") != 0)
+      g_ptr_array_add(self->monitors, g_steal_pointer(&switches->pdata[i]));
+  }
 }
 
 /* looking_glass = auto: sized for the preferred mode of the monitor the VM switches (its

@@ -74,10 +74,9 @@ typedef struct {
 
   VxmHostSmbios *smbios; /* NULL: no SMBIOS passthrough */
 
-  /* monitor switching, for the plan only: NULL when off */
-  char *monitor_name; /* "DEL:41234:12345" or a connector */
-  char *monitor_guest_input;
-  char *monitor_host_input;
+  /* monitor switching, for the plan only (VxmVmMonitorSwitch): the monitors named in the
+   * config (monitor = auto is found when the VM starts, and not listed) */
+  GPtrArray *monitors;
 } VxmHostFacts;
 
 VxmHostFacts *vxm_host_facts_new(void);

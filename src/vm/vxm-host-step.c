@@ -140,12 +140,14 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
     add_step(steps, VXM_HOST_STEP_START_QEMU, subjects, 0,
              "start QEMU paused, connect to %s, then continue", paths->qmp_socket);
   }
-  if (facts->monitor_name != NULL && facts->monitor_guest_input != NULL) {
+  for (guint i = 0; i < facts->monitors->len; i++) {
+    const VxmVmMonitorSwitch *sw = g_ptr_array_index(facts->monitors, i);
     g_autoptr(GStrvBuilder) subjects = g_strv_builder_new();
+    g_autofree char *input = vxm_vm_monitor_input_to_string(sw->guest_input);
 
-    g_strv_builder_add(subjects, facts->monitor_name);
-    add_step(steps, VXM_HOST_STEP_SWITCH_MONITOR, subjects, 0, "switch monitor %s to %s",
-             facts->monitor_name, facts->monitor_guest_input);
+    g_strv_builder_add(subjects, sw->spec);
+    add_step(steps, VXM_HOST_STEP_SWITCH_MONITOR, subjects, 0, "switch monitor %s to %s", sw->spec,
+             input);
   }
   for (guint i = 0; notes != NULL && i < notes->len; i++)
     add_step(steps, VXM_HOST_STEP_NOTE, NULL, 0, "%s", (char *)g_ptr_array_index(notes, i));

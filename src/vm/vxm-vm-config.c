@@ -662,6 +662,145 @@ vxm_vm_monitor_input_to_string(guint value)
   return g_strdup_printf("0x%02x", value);
 }
 
+void
+vxm_vm_monitor_switch_free(VxmVmMonitorSwitch *sw)
+{
+  if (sw == NULL)
+    return;
+  g_free(sw->spec);
+  g_free(sw);
+}
+
+/* "DEL:41234:12345" (upper-cased) or "card1-DP-2" as a spec; NULL for anything else. */
+static char *
+monitor_name_spec(const char *value)
+{
+  VxmVmConfig one = {0};
+  char *spec = NULL;
+
+  if (!parse_monitor(&one, value, NULL))
+    return NULL;
+  if (one.monitor == VXM_VM_MONITOR_CONNECTOR)
+    spec = g_strdup(one.monitor_connector);
+  else if (one.monitor == VXM_VM_MONITOR_EDID)
+    spec = g_strdup_printf("%s:%u:%u", one.monitor_edid_manufacturer, one.monitor_edid_product,
+                           one.monitor_edid_serial);
+  g_free(one.monitor_connector);
+  g_free(one.monitor_edid_manufacturer);
+  return spec;
+}
+
+/* monitors = DEL:41234:12345 hdmi1 dp1; card1-DP-2 dp1 hdmi2 */
+static gboolean
+parse_monitors(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  g_auto(GStrv) entries = g_strsplit(value, ";", -1);
+  g_autoptr(GPtrArray) list =
+      g_ptr_array_new_with_free_func((GDestroyNotify)vxm_vm_monitor_switch_free);
+
+  g_clear_pointer(&cfg->monitors, g_ptr_array_unref);
+  if (*value == '\0')
+    return TRUE;
+  for (guint i = 0; entries[i] != NULL; i++) {
+    g_autofree char *entry = g_strstrip(g_strdup(entries[i]));
+    g_auto(GStrv) words = NULL;
+    g_autoptr(VxmVmMonitorSwitch) sw = g_new0(VxmVmMonitorSwitch, 1);
+    g_autoptr(GPtrArray) parts = g_ptr_array_new();
+
+    if (*entry == '\0') {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "entry %u is empty: separate the entries with one ';' each", i + 1);
+      return FALSE;
+    }
+    words = g_strsplit_set(entry, " \t", -1);
+    for (guint w = 0; words[w] != NULL; w++)
+      if (words[w][0] != '\0')
+        g_ptr_array_add(parts, words[w]);
+    if (parts->len != 3) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "entry %u '%s' has %u word%s: each entry is MONITOR HOST_INPUT GUEST_INPUT, "
+                  "like 'DEL:41234:12345 hdmi1 dp1', and entries are separated by ';'",
+                  i + 1, entry, parts->len, parts->len == 1 ? "" : "s");
+      return FALSE;
+    }
+    sw->spec = monitor_name_spec(parts->pdata[0]);
+    if (sw->spec == NULL) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "entry %u: '%s' is not a monitor: name it by its EDID identity "
+                  "MFG:PRODUCT:SERIAL like DEL:41234:12345 or its connector like card1-DP-1 "
+                  "(vxm monitors lists them; auto and off are for the one-monitor form)",
+                  i + 1, (char *)parts->pdata[0]);
+      return FALSE;
+    }
+    for (guint k = 1; k <= 2; k++) {
+      if (!vxm_vm_monitor_input_parse(parts->pdata[k],
+                                      k == 1 ? &sw->host_input : &sw->guest_input)) {
+        g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                    "entry %u: %s input '%s' of %s is not an input: expected dp1, dp2, hdmi1, "
+                    "hdmi2, dvi1, dvi2, vga1, vga2 or a number 0x01-0xff",
+                    i + 1, k == 1 ? "host" : "guest", (char *)parts->pdata[k], sw->spec);
+        return FALSE;
+      }
+    }
+    if (sw->host_input == sw->guest_input) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "entry %u: %s has the same host and guest input: the guest GPU is plugged "
+                  "into another one",
+                  i + 1, sw->spec);
+      return FALSE;
+    }
+    for (guint j = 0; j < list->len; j++) {
+      const VxmVmMonitorSwitch *other = g_ptr_array_index(list, j);
+
+      if (g_ascii_strcasecmp(other->spec, sw->spec) == 0) {
+        g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                    "entry %u: monitor %s is listed twice (entries %u and %u): keep one", i + 1,
+                    sw->spec, j + 1, i + 1);
+        return FALSE;
+      }
+    }
+    g_ptr_array_add(list, g_steal_pointer(&sw));
+  }
+  cfg->monitors = g_steal_pointer(&list);
+  return TRUE;
+}
+
+GPtrArray *
+vxm_vm_config_monitor_switches(const VxmVmConfig *config)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_vm_monitor_switch_free);
+  VxmVmMonitorSwitch *sw;
+
+  if (config->monitors != NULL) {
+    for (guint i = 0; i < config->monitors->len; i++) {
+      const VxmVmMonitorSwitch *from = g_ptr_array_index(config->monitors, i);
+
+      sw = g_new0(VxmVmMonitorSwitch, 1);
+      sw->spec = g_strdup(from->spec);
+      sw->host_input = from->host_input;
+      sw->guest_input = from->guest_input;
+      g_ptr_array_add(out, sw);
+    }
+    return out;
+  }
+  if (config->host_input == 0 || config->guest_input == 0)
+    return out;
+  sw = g_new0(VxmVmMonitorSwitch, 1);
+  switch (config->monitor) {
+  case VXM_VM_MONITOR_OFF: g_free(sw); return out;
+  case VXM_VM_MONITOR_AUTO: sw->spec = g_strdup("auto"); break;
+  case VXM_VM_MONITOR_CONNECTOR: sw->spec = g_strdup(config->monitor_connector); break;
+  case VXM_VM_MONITOR_EDID:
+    sw->spec = g_strdup_printf("%s:%u:%u", config->monitor_edid_manufacturer,
+                               config->monitor_edid_product, config->monitor_edid_serial);
+    break;
+  }
+  sw->host_input = config->host_input;
+  sw->guest_input = config->guest_input;
+  g_ptr_array_add(out, sw);
+  return out;
+}
+
 static gboolean
 parse_host_input(VxmVmConfig *cfg, const char *value, GError **error)
 {
@@ -674,6 +813,33 @@ parse_guest_input(VxmVmConfig *cfg, const char *value, GError **error)
 {
   cfg->guest_input = 0;
   return *value == '\0' || vxm_vm_monitor_input_parse(value, &cfg->guest_input);
+}
+
+/* inhibit = sleep | sleep,idle | none: what logind is asked to block while the VM runs */
+static gboolean
+parse_inhibit(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  g_auto(GStrv) words = g_strsplit(value, ",", -1);
+  gboolean sleep_ = FALSE, idle = FALSE;
+
+  g_clear_pointer(&cfg->inhibit, g_free);
+  if (g_ascii_strcasecmp(g_strstrip(words[0] != NULL ? words[0] : (char *)""), "none") == 0 &&
+      g_strv_length(words) == 1)
+    return TRUE;
+  for (guint i = 0; words[i] != NULL; i++) {
+    const char *w = g_strstrip(words[i]);
+
+    if (g_ascii_strcasecmp(w, "sleep") == 0 && !sleep_)
+      sleep_ = TRUE;
+    else if (g_ascii_strcasecmp(w, "idle") == 0 && !idle)
+      idle = TRUE;
+    else
+      return FALSE;
+  }
+  if (!sleep_)
+    return FALSE; /* idle alone would still let the host suspend under the guest */
+  cfg->inhibit = g_strdup(idle ? "sleep:idle" : "sleep");
+  return TRUE;
 }
 
 static gboolean
@@ -791,6 +957,11 @@ static const KeyDef key_defs[] = {
     "The monitor input showing the host GPU.", "dp1 dp2 hdmi1 hdmi2 dvi1 dvi2 vga1 vga2"}, parse_host_input},
   {{"display", "guest_input", "", INPUT_NAMES ", or nothing",
     "The monitor input showing the guest GPU.", "dp1 dp2 hdmi1 hdmi2 dvi1 dvi2 vga1 vga2"}, parse_guest_input},
+  {{"display", "monitors", "",
+    "entries separated by ';', each MONITOR HOST_INPUT GUEST_INPUT (MONITOR an EDID identity like "
+    "DEL:41234:12345 or a connector like card1-DP-2), or nothing",
+    "Several monitors to switch, each with its host and guest input, instead of monitor, "
+    "host_input and guest_input.", NULL}, parse_monitors},
 
   {{"host", "shutdown_timeout", "60", "a number of seconds from 1 to 3600",
     "How long vxm stop waits for the guest to power down before it quits QEMU.", NULL}, parse_shutdown_timeout},
@@ -800,6 +971,10 @@ static const KeyDef key_defs[] = {
     "slow or busy machine.", NULL}, parse_start_timeout},
   {{"host", "qemu_binary", "qemu-system-x86_64", "a program name found in PATH, or an absolute path",
     "The QEMU to run.", NULL}, parse_qemu_binary},
+  {{"host", "inhibit", "sleep", "sleep, sleep,idle or none",
+    "What the host may not do while the VM runs (a logind inhibitor lock): sleep (suspend and "
+    "hibernate, which a passed-through GPU does not survive), sleep,idle (the idle action too), "
+    "or none.", "sleep sleep,idle none"}, parse_inhibit},
 };
 /* clang-format on */
 
@@ -963,7 +1138,9 @@ config_clear(VxmVmConfig *c)
   g_clear_pointer(&c->cpu_pinning_list, g_array_unref);
   g_free(c->monitor_edid_manufacturer);
   g_free(c->monitor_connector);
+  g_clear_pointer(&c->monitors, g_ptr_array_unref);
   g_free(c->qemu_binary);
+  g_free(c->inhibit);
   g_free(c->resolved.disk_path);
   g_free(c->resolved.qemu_binary);
   memset(c, 0, sizeof *c);
@@ -1149,6 +1326,24 @@ check_syntax(const char *text, gsize length, const char *display, GError **error
   return TRUE;
 }
 
+/* "line N: " for KEY in [GROUP] of @text, "" when not found (the edits of a command line). */
+static char *
+key_line(const char *text, const char *group, const char *key)
+{
+  g_autoptr(GArray) lines = NULL;
+
+  if (text == NULL)
+    return g_strdup("");
+  lines = scan_lines(text, strlen(text));
+  for (guint i = 0; i < lines->len; i++) {
+    const Line *l = &g_array_index(lines, Line, i);
+
+    if (l->key != NULL && g_strcmp0(l->group, group) == 0 && strcmp(l->key, key) == 0)
+      return g_strdup_printf("line %zu: ", l->line);
+  }
+  return g_strdup("");
+}
+
 /* Cross-key rules, after every key parsed. */
 static gboolean
 check_consistency(VxmVmConfig *c, const char *display, GError **error)
@@ -1180,6 +1375,27 @@ check_consistency(VxmVmConfig *c, const char *display, GError **error)
     return config_error(error, display,
                         "[display] host_input and guest_input are the same input: the guest GPU "
                         "is plugged into another one");
+  if (c->monitors != NULL) {
+    /* monitor = auto and empty inputs (the example's defaults) are no second form */
+    static const char *const single[] = {"monitor", "host_input", "guest_input"};
+    const gboolean used[] = {c->monitor != VXM_VM_MONITOR_AUTO, c->host_input != 0,
+                             c->guest_input != 0};
+    g_autoptr(GString) set = g_string_new(NULL);
+    g_autoptr(GString) fix = g_string_new(NULL);
+
+    for (guint i = 0; i < G_N_ELEMENTS(single); i++) {
+      if (!used[i])
+        continue;
+      g_string_append_printf(set, "%s%s", set->len > 0 ? ", " : "", single[i]);
+      g_string_append_printf(fix, " --unset display.%s", single[i]);
+    }
+    if (set->len > 0)
+      return config_error(error, display,
+                          "[display] monitors lists every monitor to switch, and %s %s the "
+                          "one-monitor form: keep one form (vxm config%s removes the other; "
+                          "add that monitor to monitors if it should switch too)",
+                          set->str, strchr(set->str, ',') != NULL ? "are" : "is", fix->str);
+  }
   return TRUE;
 }
 
@@ -1231,7 +1447,9 @@ load_text(const char *name, const char *path, const char *display, const char *d
       strip_inline_comment(value);
       if (!def->parse(c, value, &perr)) {
         g_autofree char *expected = g_strconcat("expected ", def->info.allowed, NULL);
-        config_error(error, display, "[%s] %s = '%s': %s", groups[g], keys[k], value,
+        g_autofree char *where =
+            display != NULL ? key_line(c->text, groups[g], keys[k]) : g_strdup("");
+        config_error(error, display, "%s[%s] %s = '%s': %s", where, groups[g], keys[k], value,
                      perr ? perr->message : expected);
         return NULL;
       }

@@ -68,6 +68,16 @@ typedef enum {
   VXM_VM_MONITOR_CONNECTOR, /* monitor_connector, e.g. "card1-DP-1" */
 } VxmVmMonitor;
 
+/* One monitor a VM switches: to @guest_input while the guest runs, back to @host_input. */
+typedef struct {
+  char *spec; /* an EDID identity "DEL:41234:12345" (upper case) or a connector "card1-DP-2" */
+  guint host_input; /* VCP 0x60 values, both set */
+  guint guest_input;
+} VxmVmMonitorSwitch;
+
+void vxm_vm_monitor_switch_free(VxmVmMonitorSwitch *sw);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmVmMonitorSwitch, vxm_vm_monitor_switch_free)
+
 /* Values every "auto" resolved to; filled by vxm_vm_config_resolve(). */
 typedef struct {
   gboolean done;
@@ -150,11 +160,17 @@ typedef struct {
   char *monitor_connector; /* CONNECTOR */
   guint host_input;        /* VCP 0x60 value, 0 = not set */
   guint guest_input;       /* VCP 0x60 value, 0 = not set */
+  /* `monitors`: every monitor to switch (VxmVmMonitorSwitch), NULL when unset. The one-monitor
+   * form above and this list never go together (the load refuses it). */
+  GPtrArray *monitors;
 
   /* [host] */
   guint shutdown_timeout; /* seconds between ACPI power-down and quit */
   guint start_timeout;    /* seconds QEMU has to answer on its monitor after exec */
   char *qemu_binary;      /* a name looked up in PATH, or an absolute path */
+  /* what the logind inhibitor lock held while the VM runs blocks, in logind's form: "sleep" or
+   * "sleep:idle"; NULL for inhibit = none */
+  char *inhibit;
 
   VxmVmResolved resolved;
 } VxmVmConfig;
@@ -217,6 +233,11 @@ const VxmVmConfigKey *vxm_vm_config_keys(void);
 /* memory.size = auto on a host with @host_memory bytes: half of it in whole GiB, at most 16 GiB,
  * at least 4 GiB (vxm start's figure; vxm check predicts from the same). */
 guint64 vxm_vm_config_auto_memory(guint64 host_memory);
+
+/* The monitors a start switches, in order (VxmVmMonitorSwitch, a new array): the `monitors`
+ * list, or the one-monitor form (monitor with host_input and guest_input; its spec "auto" for
+ * monitor = auto); empty when nothing is switched (monitor = off, or no inputs set). */
+GPtrArray *vxm_vm_config_monitor_switches(const VxmVmConfig *config);
 
 /* Names for enums and inputs, as written in the file. */
 const char *vxm_vm_hugepages_to_string(VxmVmHugepages value);
