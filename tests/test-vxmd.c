@@ -651,6 +651,33 @@ test_hostile(void)
             NULL, "/dev/input/event7) is owned by uid");
     g_assert_cmpint(chown(mouse, 0, (gid_t)-1), ==, 0);
   }
+  /* USB nodes ([usb] devices): a's controller is a's, a hub never, a path never */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"usb:001/006\"]}",
+          &reply),
+      ==, 0);
+  {
+    g_autofree char *pad = vxm_simhost_path(h->sim, "/dev/bus/usb/001/006");
+    struct stat st;
+
+    g_assert_cmpint(stat(pad, &st), ==, 0);
+    g_assert_cmpuint(st.st_uid, ==, uid_of(user_a));
+  }
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"usb:001/006\"]}",
+          NULL, "/dev/bus/usb/001/006 is given to VM alpha");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"usb:001/001\"]}",
+          NULL, "/dev/bus/usb/001/001 is a USB hub");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"usb:001/099\"]}",
+          NULL, "/dev/bus/usb/001/099");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"usb:../../"
+          "sda\"]}",
+          NULL, "never a path");
   /* root may recover anyone's VM */
   g_clear_pointer(&reply, g_free);
   g_assert_cmpint(ask(h, "root", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", &reply),

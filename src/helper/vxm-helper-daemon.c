@@ -613,10 +613,26 @@ check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path, G
   if (g_str_has_prefix(host_path, VXM_HOST_DEV_BUS_USB "/")) {
     guint bus, dev;
 
+    g_autoptr(GPtrArray) devices = NULL;
+    VxmUsbDevice *usb;
+
     if (!vxm_usb_node_parse(resolved, &bus, &dev)) {
       g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
                   "%s leads to %s, not to a /dev/bus/usb/BBB/DDD node: refused", host_path,
                   resolved);
+      return FALSE;
+    }
+    /* a hub's node would let its holder switch off the ports of the host's other devices */
+    devices = vxm_usb_devices_list(self->hostfs);
+    usb = vxm_usb_devices_find_node(devices, bus, dev);
+    if (usb == NULL || usb->device_class == VXM_USB_CLASS_HUB) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+                  usb == NULL
+                      ? "%s is no USB device the kernel lists (" VXM_HOST_SYS_BUS_USB_DEVICES
+                        "): refused; unplugged meanwhile?"
+                      : "%s is a USB hub: vxmd hands over USB devices, never a hub "
+                        "(its holder could switch off the host's other devices)",
+                  host_path);
       return FALSE;
     }
   } else if (!g_str_has_prefix(resolved, VXM_HOST_DEV_INPUT "/event") ||

@@ -72,6 +72,12 @@ vxm_usb_devices_list(VxmHostfs *hostfs)
         !read_uint(hostfs, dir, "devnum", 127, &d->devnum))
       continue; /* going away while read, or not a device */
     d->sysname = g_strdup(name);
+    {
+      guint16 device_class = 0;
+
+      if (read_hex16(hostfs, dir, "bDeviceClass", &device_class))
+        d->device_class = device_class;
+    }
     d->product_name = read_string(hostfs, dir, "product");
     d->manufacturer = read_string(hostfs, dir, "manufacturer");
     g_ptr_array_add(devices, g_steal_pointer(&d));

@@ -29,6 +29,7 @@ typedef struct {
   guint16 product;
   guint busnum;
   guint devnum;
+  guint device_class; /* bDeviceClass: 0x09 for a hub, 0 when defined per interface */
   char *product_name; /* NULL when the device has no string */
   char *manufacturer;
 } VxmUsbDevice;
@@ -43,6 +44,8 @@ GPtrArray *vxm_usb_devices_list(VxmHostfs *hostfs);
 VxmUsbDevice *vxm_usb_devices_find(GPtrArray *devices, guint16 vendor, guint16 product);
 /* The one at /dev/bus/usb/@busnum/@devnum, or NULL. */
 VxmUsbDevice *vxm_usb_devices_find_node(GPtrArray *devices, guint busnum, guint devnum);
+
+#define VXM_USB_CLASS_HUB 0x09
 
 /* "/dev/bus/usb/001/004" */
 char *vxm_usb_device_node(const VxmUsbDevice *self);
