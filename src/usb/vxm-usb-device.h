@@ -16,9 +16,6 @@
 
 G_BEGIN_DECLS
 
-#define VXM_HOST_SYS_BUS_USB_DEVICES "/sys/bus/usb/devices"
-#define VXM_HOST_DEV_BUS_USB         "/dev/bus/usb"
-
 /* QEMU's controller for them: its id, and the bus name devices go on. */
 #define VXM_USB_XHCI_ID  "xhci"
 #define VXM_USB_XHCI_BUS "xhci.0"
