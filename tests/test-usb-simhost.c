@@ -434,6 +434,53 @@ test_watch_grant_refused(void)
   g_ptr_array_unref(w.granted);
 }
 
+/* QEMU refuses device_add: the state says so with QEMU's words, and nothing is asked again
+ * (no device_del of a device QEMU does not have when it is unplugged); plugged in again, it is
+ * tried again. */
+static void
+test_watch_qemu_refuses(void)
+{
+  g_autoptr(VxmSimhost) sim = start_sim();
+  g_autoptr(VxmFakeQmp) fake = NULL;
+  g_autoptr(VxmQmpClient) client = NULL;
+  g_autoptr(VxmUsbWatch) watch = NULL;
+  g_autoptr(VxmHostfs) hostfs = NULL;
+  g_autoptr(GPtrArray) devices = xbox_and_wacom();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) received = NULL;
+  Watching w = {g_ptr_array_new_with_free_func(g_free), g_ptr_array_new_with_free_func(g_free)};
+  const char *state = NULL, *node = NULL, *message = NULL;
+
+  if (sim == NULL)
+    return;
+  hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
+  fake = vxm_fake_qmp_new();
+  vxm_fake_qmp_expect_handshake(fake);
+  vxm_fake_qmp_expect(fake, "device_add",
+                      "{\"error\": {\"class\": \"GenericError\", \"desc\": \"Bus 'xhci.0' not "
+                      "found\"}}");
+  vxm_fake_qmp_expect(fake, "device_add", "{\"return\": {}}");
+  client = connect_fake(fake);
+  watch = vxm_usb_watch_new(hostfs, client, devices, &error);
+  g_assert_no_error(error);
+  g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
+  vxm_usb_watch_set_grant_func(watch, grant_recorder, &w, NULL);
+  g_assert_cmpint(control(sim, "replug wacom\n"), ==, 0);
+  wait_change(&w, "usb-056a-0374 failed");
+  g_assert_true(vxm_usb_watch_get_state(watch, "usb-056a-0374", &state, &node, &message));
+  g_assert_cmpstr(state, ==, "failed");
+  g_assert_nonnull(strstr(message, "Bus 'xhci.0' not found"));
+  g_assert_cmpint(control(sim, "unplug wacom\n"), ==, 0);
+  wait_change(&w, "usb-056a-0374 gone");
+  g_assert_cmpint(control(sim, "replug wacom\n"), ==, 0);
+  wait_change(&w, "usb-056a-0374 added");
+  vxm_fake_qmp_assert_done(fake);
+  received = vxm_fake_qmp_get_received(fake);
+  g_assert_cmpuint(received->len, ==, 3); /* qmp_capabilities, the refused add, the add */
+  g_ptr_array_unref(w.changes);
+  g_ptr_array_unref(w.granted);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -444,5 +491,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/usb/devices/list", test_list);
   g_test_add_func("/vxm/usb/watch/plug-unplug", test_watch);
   g_test_add_func("/vxm/usb/watch/grant-refused", test_watch_grant_refused);
+  g_test_add_func("/vxm/usb/watch/qemu-refuses", test_watch_qemu_refuses);
   return g_test_run();
 }

@@ -115,6 +115,7 @@ on_reply(GObject *source, GAsyncResult *result, gpointer user_data)
     report(self, w, "removed", "%04x:%04x left the guest (device_del)", w->device->vendor,
            w->device->product);
   } else {
+    w->failed = TRUE; /* not asked again until the next plug */
     report(self, w, "failed", "QEMU kept %s (device_del): %s", w->device->id, error->message);
   }
   if (!w->failed)
