@@ -27,7 +27,6 @@
 #include "input/vxm-input-access.h"
 #include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
-#include "usb/vxm-usb-device.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
@@ -35,6 +34,7 @@
 #include "memory/vxm-hugepages.h"
 #include "memory/vxm-meminfo.h"
 #include "supervisor/vxm-host-ops-local.h"
+#include "usb/vxm-usb-device.h"
 #include "vm/vxm-vm-config.h"
 
 #define CLIENT_KIND              "vxmd-client"

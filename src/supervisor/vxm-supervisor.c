@@ -19,11 +19,11 @@
 #include "cpu/vxm-cpu-pinning.h"
 #include "input/vxm-input-object.h"
 #include "input/vxm-input-watch.h"
-#include "usb/vxm-usb-device.h"
-#include "usb/vxm-usb-watch.h"
 #include "pci/vxm-vfio.h"
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-socket-wait.h"
+#include "usb/vxm-usb-device.h"
+#include "usb/vxm-usb-watch.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-lock.h"
 
