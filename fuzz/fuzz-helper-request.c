@@ -28,12 +28,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_autofree char *dir = NULL;
     g_autofree char *base = NULL;
 
-    /* a name leads to one entry of one of these folders, never out of it */
+    /* a name leads to one entry of one of these folders (a bus folder of /dev/bus/usb for
+     * usb:BBB/DDD), never out of it */
     g_assert(path != NULL);
     dir = g_path_get_dirname(path);
     base = g_path_get_basename(path);
     g_assert(g_str_equal(dir, "/dev/vfio") || g_str_equal(dir, "/dev/input") ||
-             g_str_equal(dir, "/dev/input/by-id") || g_str_equal(dir, "/dev/input/by-path"));
+             g_str_equal(dir, "/dev/input/by-id") || g_str_equal(dir, "/dev/input/by-path") ||
+             (g_str_has_prefix(dir, "/dev/bus/usb/") && strlen(dir) == strlen("/dev/bus/usb/001") &&
+              g_ascii_isdigit(dir[13]) && g_ascii_isdigit(dir[14]) && g_ascii_isdigit(dir[15])));
     g_assert(strcmp(base, ".") != 0 && strcmp(base, "..") != 0);
     g_assert(g_str_has_prefix(path, dir) && path[strlen(dir)] == '/' &&
              strcmp(path + strlen(dir) + 1, base) == 0);

@@ -170,11 +170,30 @@ facts_rebar_compat(VxmHostFacts *f)
   add_keyboard_and_mouse(f);
 }
 
+static void
+facts_usb(VxmHostFacts *f)
+{
+  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 1);
+  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 1);
+  f->memory_bytes = 8 * GIB;
+  f->cores = 4;
+  f->threads = 1;
+  add_keyboard_and_mouse(f);
+  vxm_host_facts_add_usb(f, 0x045e, 0x0b12, "/dev/bus/usb/001/006",
+                         "Microsoft Xbox Wireless Controller");
+  vxm_host_facts_add_usb(f, 0x056a, 0x0374, NULL, NULL);
+}
+
 static const ArgvCase cases[] = {
-    {"nvidia-4fn", facts_nvidia_4fn},   {"amd-audio", facts_amd_audio},
-    {"hugepages", facts_hugepages},     {"looking-glass", facts_looking_glass},
-    {"no-tpm", facts_no_tpm},           {"comma-path", facts_comma_path},
-    {"smbios-host", facts_smbios_host}, {"rebar-compat", facts_rebar_compat},
+    {"nvidia-4fn", facts_nvidia_4fn},
+    {"amd-audio", facts_amd_audio},
+    {"hugepages", facts_hugepages},
+    {"looking-glass", facts_looking_glass},
+    {"no-tpm", facts_no_tpm},
+    {"comma-path", facts_comma_path},
+    {"smbios-host", facts_smbios_host},
+    {"rebar-compat", facts_rebar_compat},
+    {"usb", facts_usb},
 };
 
 /* Everything a case builds, kept for the QEMU run. */
@@ -402,6 +421,7 @@ run_real_qemu(const Built *b, const char *tmp, const char *hugepage_size, GPtrAr
   g_autofree char *reply = NULL;
   g_autofree char *status = NULL;
   g_autofree char *tpm = NULL;
+  g_autofree char *peripherals = NULL;
   char *result = NULL;
 
   /* the files the VM opens: disk, its VARS copy, ISOs, Looking Glass memory, folders */
@@ -527,7 +547,33 @@ run_real_qemu(const Built *b, const char *tmp, const char *hugepage_size, GPtrAr
     result = g_strdup_printf("QMP conversation failed: %s", error->message);
     goto out;
   }
-  if (strstr(status, "\"prelaunch\"") == NULL)
+  for (gsize i = 0; b->qemu[i] != NULL && result == NULL; i++) {
+    g_autofree char *want = NULL;
+    const char *id = strstr(b->qemu[i], ",id=");
+
+    /* each USB device and its controller are QEMU's devices (qom-list of the peripherals) */
+    if (!g_str_has_prefix(b->qemu[i], "usb-host,") && !g_str_has_prefix(b->qemu[i], "qemu-xhci,"))
+      continue;
+    if (id == NULL)
+      id = strstr(b->qemu[i], "id=") - 1;
+    want = g_strndup(id + 4, strcspn(id + 4, ","));
+    if (peripherals == NULL)
+      peripherals = qmp(in, g_io_stream_get_output_stream(G_IO_STREAM(conn)),
+                        "{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
+                        "\"/machine/peripheral\"}}\n",
+                        &error);
+    if (peripherals == NULL) {
+      result = g_strdup_printf("qom-list failed: %s", error->message);
+    } else {
+      g_autofree char *entry = g_strdup_printf("\"name\": \"%s\"", want);
+
+      if (strstr(peripherals, entry) == NULL)
+        result = g_strdup_printf("QEMU has no device %s: %s", want, peripherals);
+    }
+  }
+  if (result != NULL)
+    ;
+  else if (strstr(status, "\"prelaunch\"") == NULL)
     result = g_strdup_printf("QEMU is not paused before launch (-S): %s", status);
   else if (b->config->tpm && strstr(tpm, "tpm-crb") == NULL)
     result = g_strdup_printf("QEMU has no tpm-crb: %s", tpm);

@@ -33,6 +33,7 @@
 
 #include "cpu/vxm-cpu-list.h"
 #include "cpu/vxm-cpu-pinning.h"
+#include "qemu/vxm-qmp-client.h"
 #include "supervisor/vxm-control-client.h"
 #include "vm/vxm-vm-lock.h"
 #include "vm/vxm-vm-paths.h"
@@ -1906,6 +1907,265 @@ test_inhibit_refused(void)
   e2e_teardown(&e);
 }
 
+/* ---- [usb] devices ---- */
+
+#define XBOX_ID   "045e:0b12"
+#define XBOX_NODE "/dev/bus/usb/001/006"
+
+static void
+sim_usb(E2e *e, const char *line)
+{
+  g_autofree char *path = vxm_simhost_path(e->sim, "/.simhost/usb");
+  int fd = open(path, O_WRONLY);
+
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(write(fd, line, strlen(line)), ==, (gssize)strlen(line));
+  close(fd);
+}
+
+/* What the real QEMU has as devices (qom-list /machine/peripheral over the second monitor
+ * vxm-qemu-sim opens for the test), as "name name ..." */
+static char *
+qemu_peripherals(const char *socket_path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmQmpClient) client = vxm_qmp_client_new_for_path(socket_path, &error);
+  g_autoptr(JsonObject) args = json_object_new();
+  g_autoptr(JsonNode) reply = NULL;
+  g_autoptr(GString) names = g_string_new(NULL);
+  JsonArray *list;
+
+  g_assert_no_error(error);
+  g_assert_true(vxm_qmp_client_handshake_sync(client, 10000, &error));
+  g_assert_no_error(error);
+  json_object_set_string_member(args, "path", "/machine/peripheral");
+  reply = vxm_qmp_client_execute_sync(client, "qom-list", args, 10000, &error);
+  g_assert_no_error(error);
+  list = json_node_get_array(reply);
+  for (guint i = 0; i < json_array_get_length(list); i++)
+    g_string_append_printf(
+        names, " %s",
+        json_object_get_string_member(json_array_get_object_element(list, i), "name"));
+  g_string_append_c(names, ' ');
+  vxm_qmp_client_close(client);
+  return g_string_free(g_steal_pointer(&names), FALSE);
+}
+
+static JsonObject *
+usb_entry(JsonObject *status, const char *usb_id)
+{
+  JsonArray *usb = json_object_get_array_member(status, "usb");
+
+  for (guint i = 0; i < json_array_get_length(usb); i++) {
+    JsonObject *o = json_array_get_object_element(usb, i);
+
+    if (g_strcmp0(json_object_get_string_member(o, "usb_id"), usb_id) == 0)
+      return o;
+  }
+  g_error("no usb %s in vxm status", usb_id);
+}
+
+static void
+assert_node_of(E2e *e, const char *host_path, uid_t uid)
+{
+  struct stat st;
+
+  sim_stat(e, host_path, &st);
+  g_assert_cmpuint(st.st_uid, ==, uid);
+  g_assert_cmphex(st.st_mode & 0600, ==, 0600);
+}
+
+/* [usb] devices on the simulated workstation with the real QEMU: the controller plugged in at
+ * start is on QEMU's command line and its node is the user's while the guest runs; the tablet
+ * plugged in later is granted and device_added (QEMU has it); the controller unplugged is
+ * device_deleted (QEMU no longer has it); after stop every node is root's again, exactly. A bad
+ * value for the key is refused and changes nothing. */
+static void
+test_usb(void)
+{
+  E2e e = {0};
+  g_autofree char *sim = vxm_test_user_binary("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = g_strdup_printf("qemu_binary=%s", sim);
+  g_autofree char *test_qmp = NULL;
+  g_autofree char *test_qmp_env = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *conf_before = NULL;
+  g_autofree char *conf_after = NULL;
+  g_autofree char *argv_text = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *vxm_log = NULL;
+  g_autofree char *devices = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(JsonObject) status = NULL;
+  g_autoptr(VxmVmPaths) paths = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *usb;
+  JsonObject *o;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  test_qmp = g_build_filename(e.tmp, "test-qmp.sock", NULL);
+  test_qmp_env = g_strdup_printf("VXM_QEMU_SIM_TEST_QMP=%s", test_qmp);
+  {
+    g_autoptr(GStrvBuilder) env = g_strv_builder_new();
+
+    g_strv_builder_addv(env, (const char **)e.envp);
+    g_strv_builder_add(env, test_qmp_env);
+    g_strfreev(e.envp);
+    e.envp = g_strv_builder_end(env);
+  }
+  g_assert_cmpint(run_vxm(&e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
+                          "shutdown_timeout=2", "--set", "vcpus=1", "--set",
+                          "usb.devices=" XBOX_ID ",056a:0374", NULL),
+                  ==, 0);
+  paths = vxm_vm_paths_new(VM, NULL);
+
+  /* refused with the reason, the file unchanged */
+  g_assert_true(g_file_get_contents(paths->config_file, &conf_before, NULL, NULL));
+  g_assert_cmpint(run_vxm(&e, &out, "config", VM, "--set", "devices=045e:0b12,045E:0B12", NULL), !=,
+                  0);
+  g_assert_nonnull(strstr(out, "045e:0b12 is listed twice; keep one"));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "config", VM, "--set", "devices=xbox", NULL), !=, 0);
+  g_assert_nonnull(strstr(out, "'xbox' is not a USB id VID:PID"));
+  g_clear_pointer(&out, g_free);
+  g_assert_true(g_file_get_contents(paths->config_file, &conf_after, NULL, NULL));
+  g_assert_cmpstr(conf_after, ==, conf_before);
+  g_assert_cmpint(run_vxm(&e, &out, "config", VM, "--show", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, XBOX_ID ",056a:0374"));
+  g_clear_pointer(&out, g_free);
+
+  /* the dry run: each device and whether it is plugged in */
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, "--dry-run", "--json", NULL), ==, 0);
+  g_assert_true(json_parser_load_from_data(parser, out, -1, &error));
+  g_assert_no_error(error);
+  usb = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)),
+                                     "usb_devices");
+  g_assert_cmpuint(json_array_get_length(usb), ==, 2);
+  o = json_array_get_object_element(usb, 0);
+  g_assert_cmpstr(json_object_get_string_member(o, "id"), ==, "usb-045e-0b12");
+  g_assert_true(json_object_get_boolean_member(o, "present"));
+  g_assert_cmpstr(json_object_get_string_member(o, "node"), ==, XBOX_NODE);
+  g_assert_cmpstr(json_object_get_string_member(o, "description"), ==,
+                  "Microsoft Xbox Wireless Controller");
+  o = json_array_get_object_element(usb, 1);
+  g_assert_cmpstr(json_object_get_string_member(o, "usb_id"), ==, "056a:0374");
+  g_assert_false(json_object_get_boolean_member(o, "present"));
+  g_assert_true(json_object_get_null_member(o, "node"));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(&e, &out, "start", VM, "--dry-run", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "  045e:0b12 " XBOX_NODE " Microsoft Xbox Wireless Controller\n"));
+  g_assert_nonnull(strstr(out, "  056a:0374 not plugged in: added when it is\n"));
+  g_clear_pointer(&out, g_free);
+
+  before = vxm_simhost_state(e.sim);
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  g_assert_true(g_file_get_contents(e.argv_log, &argv_text, NULL, NULL));
+  g_assert_nonnull(strstr(argv_text, "\nqemu-xhci,id=xhci\n"));
+  g_assert_nonnull(strstr(
+      argv_text, "\nusb-host,id=usb-045e-0b12,bus=xhci.0,vendorid=0x045e,productid=0x0b12\n"));
+  g_assert_null(strstr(argv_text, "usb-056a-0374"));
+  assert_node_of(&e, XBOX_NODE, e.user_uid);
+  status = status_json(&e);
+  vxm_log =
+      g_strdup(json_object_get_string_member(json_object_get_object_member(status, "logs"), "vxm"));
+  g_assert_true(vxm_test_wait_file_contains(vxm_log, "1 not plugged in yet", 30));
+  devices = qemu_peripherals(test_qmp);
+  g_assert_nonnull(strstr(devices, " usb-045e-0b12 "));
+  g_assert_nonnull(strstr(devices, " xhci "));
+  g_assert_null(strstr(devices, " usb-056a-0374 "));
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(usb_entry(status, XBOX_ID), "state"), ==,
+                  "attached");
+  g_assert_cmpstr(json_object_get_string_member(usb_entry(status, "056a:0374"), "state"), ==,
+                  "waiting");
+  g_assert_cmpint(run_vxm(&e, &out, "status", VM, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "  usb 045e:0b12 Microsoft Xbox Wireless Controller: " XBOX_NODE
+                               " (attached)\n"));
+  g_assert_nonnull(strstr(out, "  usb 056a:0374: not plugged in yet: it joins the guest when it "
+                               "is\n"));
+  g_clear_pointer(&out, g_free);
+
+  /* plugged in: granted, then added to the running guest */
+  sim_usb(&e, "replug wacom\n");
+  g_assert_true(vxm_test_wait_file_contains(vxm_log, "usb usb-056a-0374: added", 30));
+  assert_node_of(&e, "/dev/bus/usb/001/008", e.user_uid);
+  g_clear_pointer(&devices, g_free);
+  devices = qemu_peripherals(test_qmp);
+  g_assert_nonnull(strstr(devices, " usb-056a-0374 "));
+  {
+    g_autofree char *log = vxm_simhost_read_log(e.sim);
+
+    g_assert_nonnull(strstr(log, "chown /dev/bus/usb/001/008"));
+  }
+
+  /* unplugged: removed from the guest */
+  sim_usb(&e, "unplug xbox-pad\n");
+  g_assert_true(vxm_test_wait_file_contains(vxm_log, "usb usb-045e-0b12: removed", 30));
+  g_clear_pointer(&devices, g_free);
+  devices = qemu_peripherals(test_qmp);
+  g_assert_null(strstr(devices, " usb-045e-0b12 "));
+  g_assert_nonnull(strstr(devices, " usb-056a-0374 "));
+  g_clear_pointer(&status, json_object_unref);
+  status = status_json(&e);
+  g_assert_cmpstr(json_object_get_string_member(usb_entry(status, XBOX_ID), "state"), ==,
+                  "unplugged");
+  g_assert_cmpstr(json_object_get_string_member(usb_entry(status, "056a:0374"), "node"), ==,
+                  "/dev/bus/usb/001/008");
+
+  g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
+  /* the tablet's node is root's again; with the devices as they were, the host is too */
+  assert_node_of(&e, "/dev/bus/usb/001/008", 0);
+  sim_usb(&e, "unplug wacom\nreplug xbox-pad 6\n");
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  e2e_teardown(&e);
+}
+
+/* SIGKILL of the supervisor while the controller is the user's: vxm recover gives its node
+ * back to root with the mode it had. */
+static void
+test_usb_recover(void)
+{
+  E2e e = {0};
+  g_autofree char *sim = vxm_test_user_binary("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = g_strdup_printf("qemu_binary=%s", sim);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  struct pollfd pfd = {.events = POLLIN};
+  gint64 pid;
+  int qemu_fd;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup(&e);
+  g_assert_cmpint(run_vxm(&e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
+                          "shutdown_timeout=2", "--set", "vcpus=1", "--set", "devices=" XBOX_ID,
+                          NULL),
+                  ==, 0);
+  before = vxm_simhost_state(e.sim);
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  assert_node_of(&e, XBOX_NODE, e.user_uid);
+  status = status_json(&e);
+  pid = json_object_get_int_member(status, "supervisor_pid");
+  qemu_fd = pidfd_of(json_object_get_int_member(status, "qemu_pid"));
+  pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  g_assert_cmpint(pfd.fd, >=, 0);
+  g_assert_cmpint(kill((pid_t)pid, SIGKILL), ==, 0);
+  g_assert_cmpint(poll(&pfd, 1, 30000), ==, 1);
+  close(pfd.fd);
+  g_assert_true(pidfd_exited(qemu_fd, 30000));
+  assert_node_of(&e, XBOX_NODE, e.user_uid); /* only the journal knows now */
+  g_assert_cmpint(run_vxm(&e, NULL, "recover", NULL), ==, 0);
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  e2e_teardown(&e);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1926,5 +2186,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/e2e/monitors/one-dead", test_monitors_one_dead);
   g_test_add_func("/vxm/e2e/inhibit/held-released", test_inhibit_held);
   g_test_add_func("/vxm/e2e/inhibit/refused", test_inhibit_refused);
+  g_test_add_func("/vxm/e2e/usb/plug-unplug", test_usb);
+  g_test_add_func("/vxm/e2e/usb/kill-supervisor/recover", test_usb_recover);
   return g_test_run();
 }

@@ -250,6 +250,9 @@ test_more_good_values(void)
       {"input", "grab_toggle", "shift-shift"},
       {"input", "grab_toggle", "meta-meta"},
       {"input", "grab_toggle", "ctrl-scrolllock"},
+      {"usb", "devices", ""},
+      {"usb", "devices", "046d:c52b"},
+      {"usb", "devices", "046D:C52B, 054c:0ce6,"},
       {"display", "monitor", "off"},
       {"display", "monitor", "card1-DP-1"},
       {"display", "monitor", "card0-HDMI-A-2"},
@@ -333,6 +336,14 @@ test_every_key_bad(void)
       {"input", "inputs", "../../etc/passwd", "not a name from /dev/input/by-id"},
       {"input", "inputs", "a,a", "listed twice"},
       {"input", "grab_toggle", "ctrl-alt", "ctrl-ctrl, alt-alt, shift-shift, meta-meta"},
+      {"usb", "devices", "046d", "not a USB id VID:PID with 4 hex digits each"},
+      {"usb", "devices", "46d:c52b", "4 hex digits each, like 046d:c52b"},
+      {"usb", "devices", "046d:c52g", "not a USB id VID:PID"},
+      {"usb", "devices", "046d:c52b;054c:0ce6", "separate several with commas"},
+      {"usb", "devices", "046d:c52b,,054c:0ce6", "'' is not a USB id"},
+      {"usb", "devices", "046d:c52b, 046D:C52B", "046d:c52b is listed twice; keep one"},
+      {"usb", "devices", "0000:c52b", "match any device"},
+      {"usb", "devices", "/dev/bus/usb/001/002", "not a USB id"},
       {"display", "monitor", "DELL", "an EDID identity MFG:PRODUCT:SERIAL"},
       {"display", "monitor", "DE1:1:2", "MFG:PRODUCT:SERIAL"},
       {"display", "monitor", "DEL:70000:1", "MFG:PRODUCT:SERIAL"},
@@ -382,10 +393,60 @@ test_message_format(void)
   c = load("[memory]\nsize = lots\n", &error);
   g_setenv("HOME", home_before, TRUE);
   g_assert_null(c);
-  g_assert_cmpstr(
-      error->message, ==,
-      "~/.config/vxm/vms/win11.conf: line 2: [memory] size = 'lots': expected a size like "
-      "16G (at least 4G), or auto");
+  g_assert_cmpstr(error->message, ==,
+                  "~/.config/vxm/vms/win11.conf: line 2: [memory] size = 'lots': expected a size "
+                  "like 16G (at least 4G), or auto");
+}
+
+/* [usb] devices: the ids in order; a bad one names the file's line; --set checks the same and
+ * writes what round-trips; a refused --set changes nothing. */
+static void
+test_usb_devices(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmVmConfig) c =
+      load("[cpu]\nvcpus = 2\n\n[usb]\ndevices = 054c:0CE6, 046d:c52b\n", &error);
+  g_autoptr(VxmVmConfig) back = NULL;
+  g_autoptr(VxmVmConfig) bad = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *shown = NULL;
+
+  g_assert_no_error(error);
+  g_assert_cmpuint(c->usb_devices->len, ==, 2);
+  g_assert_cmphex(g_array_index(c->usb_devices, guint32, 0), ==, 0x054c0ce6);
+  g_assert_cmphex(g_array_index(c->usb_devices, guint32, 1), ==, 0x046dc52b);
+
+  bad = load("[cpu]\nvcpus = 2\n\n[usb]\n# the pad\ndevices = 054c:0ce6, 054c:0ce6\n", &error);
+  g_assert_null(bad);
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_CONFIG);
+  g_assert_nonnull(strstr(error->message, "win11.conf: line 6: [usb] devices = '054c:0ce6, "
+                                          "054c:0ce6': 054c:0ce6 is listed twice; keep one"));
+  g_clear_error(&error);
+
+  before = vxm_vm_config_to_data(c, NULL);
+  g_assert_false(vxm_vm_config_set(c, "usb.devices", "054c:0ce6,xbox", &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull(strstr(error->message, "'xbox' is not a USB id VID:PID"));
+  g_clear_error(&error);
+  after = vxm_vm_config_to_data(c, NULL);
+  g_assert_cmpstr(after, ==, before);
+  g_assert_cmpuint(c->usb_devices->len, ==, 2);
+
+  g_assert_true(vxm_vm_config_set(c, "devices", "045e:0b12", &error));
+  g_assert_no_error(error);
+  shown = vxm_vm_config_get_text(c, "usb", "devices");
+  g_assert_cmpstr(shown, ==, "045e:0b12");
+  text = vxm_vm_config_to_data(c, NULL);
+  back = load(text, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(back->usb_devices->len, ==, 1);
+  g_assert_cmphex(g_array_index(back->usb_devices, guint32, 0), ==, 0x045e0b12);
+
+  g_assert_true(vxm_vm_config_unset(c, "usb.devices", &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(c->usb_devices->len, ==, 0);
 }
 
 static void
@@ -1185,6 +1246,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vm/config/set-refusals", test_set_refusals);
   g_test_add_func("/vxm/vm/config/set-many-pairs", test_set_many_pairs);
   g_test_add_func("/vxm/vm/config/inline-comments", test_inline_comments);
+  g_test_add_func("/vxm/vm/config/usb-devices", test_usb_devices);
   g_test_add_func("/vxm/vm/config/save-atomic", test_save_atomic);
   g_test_add_func("/vxm/vm/config/resolve-memory", test_resolve_memory);
   g_test_add_func("/vxm/vm/config/resolve-cpus", test_resolve_cpus);

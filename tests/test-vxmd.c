@@ -657,6 +657,33 @@ test_hostile(void)
             NULL, "/dev/input/event7) is owned by uid");
     g_assert_cmpint(chown(mouse, 0, (gid_t)-1), ==, 0);
   }
+  /* USB nodes ([usb] devices): a's controller is a's, a hub never, a path never */
+  g_clear_pointer(&reply, g_free);
+  g_assert_cmpint(
+      ask(h, user_a,
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\",\"nodes\":[\"usb:001/006\"]}",
+          &reply),
+      ==, 0);
+  {
+    g_autofree char *pad = vxm_simhost_path(h->sim, "/dev/bus/usb/001/006");
+    struct stat st;
+
+    g_assert_cmpint(stat(pad, &st), ==, 0);
+    g_assert_cmpuint(st.st_uid, ==, uid_of(user_a));
+  }
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"usb:001/006\"]}",
+          NULL, "/dev/bus/usb/001/006 is given to VM alpha");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"usb:001/001\"]}",
+          NULL, "/dev/bus/usb/001/001 is a USB hub");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"usb:001/099\"]}",
+          NULL, "/dev/bus/usb/001/099");
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"beta\",\"nodes\":[\"usb:../../"
+          "sda\"]}",
+          NULL, "never a path");
   /* root may recover anyone's VM */
   g_clear_pointer(&reply, g_free);
   g_assert_cmpint(ask(h, "root", "{\"vxmd\":1,\"request\":\"recover\",\"vm\":\"alpha\"}", &reply),
@@ -1658,6 +1685,7 @@ capability_cycle(Host *h)
   GHashTable *answers = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
   g_autofree char *group = vfio_node_of_gpu(h);
   g_autofree char *node = g_strdup_printf("%s/dev/vfio/%s", vxm_simhost_root(h->sim), group);
+  g_autofree char *child = vxm_test_user_binary("tests/vxm-test-child");
   g_autofree char *grant =
       g_strdup_printf("{\"vxmd\":1,\"request\":\"grant-nodes\",\"vm\":\"alpha\","
                       "\"nodes\":[\"vfio:%s\",\"%s\"]}",
@@ -1683,8 +1711,7 @@ capability_cycle(Host *h)
 
     if (g_str_equal(steps[i][0], "release-held")) {
       /* user A's process holds the group's node, as its QEMU would */
-      const char *argv[] = {"/bin/sh", "-c", "exec 3<>\"$0\" && echo held && exec sleep 60", node,
-                            NULL};
+      const char *argv[] = {child, "open-hold", node, NULL};
       ClientAs as = {user_a, NULL};
       g_autoptr(GError) error = NULL;
       int out = -1;

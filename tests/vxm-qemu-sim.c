@@ -13,6 +13,9 @@
  *   VXM_TEST_ARGV_LOG    file that gets the argv vxm gave, one argument a line
  *   VXM_QEMU_SIM_KEEP_INPUT=1  keep the input-linux objects (a vxm-simhost's evdev nodes),
  *                        with VXM_QEMU_SIM_EVDEV_SHIM preloaded (tests/vxm-test-evdev-shim.c)
+ *   VXM_QEMU_SIM_TEST_QMP  a unix socket path: a second QMP monitor there, for a test to ask
+ *                        the real QEMU what it has (device_add, device_del) while vxm's
+ *                        supervisor holds the first
  *   VXM_QEMU_SIM_EXTRA_OPTION  one more argument for the real QEMU (a test gives it one QEMU
  *                        refuses, to see a real QEMU fail at start)
  * With `-machine help`-style probes (vxm's capability probe), it just execs the real QEMU.
@@ -33,6 +36,7 @@ main(int argc, char **argv)
   const char *memory = g_getenv("VXM_QEMU_SIM_MEMORY");
   const char *argv_log = g_getenv("VXM_TEST_ARGV_LOG");
   const char *extra = g_getenv("VXM_QEMU_SIM_EXTRA_OPTION");
+  const char *test_qmp = g_getenv("VXM_QEMU_SIM_TEST_QMP");
   g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
   VxmQemuWrapperOptions options = {0};
   g_auto(GStrv) real = NULL;
@@ -83,6 +87,19 @@ main(int argc, char **argv)
     g_strfreev(real);
     real = g_strv_builder_end(b);
     g_ptr_array_add(notes, g_strdup_printf("added %s (VXM_QEMU_SIM_EXTRA_OPTION)", extra));
+  }
+  if (test_qmp != NULL && *test_qmp != '\0') {
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_auto(GStrv) parts = g_strsplit(test_qmp, ",", -1);
+    g_autofree char *escaped = g_strjoinv(",,", parts); /* QEMU's option syntax */
+    g_autofree char *option = g_strdup_printf("unix:%s,server=on,wait=off", escaped);
+
+    g_strv_builder_addv(b, (const char **)real);
+    g_strv_builder_add(b, "-qmp");
+    g_strv_builder_add(b, option);
+    g_strfreev(real);
+    real = g_strv_builder_end(b);
+    g_ptr_array_add(notes, g_strdup_printf("a second QMP monitor on %s for the test", test_qmp));
   }
   fprintf(stderr,
           "vxm-qemu-sim: this machine has no KVM and no VFIO: running %s under TCG, "

@@ -8,8 +8,11 @@
  *   hang              write "r" to fd 3 when open, wait forever (for terminate)
  *   hang-ignore-term  ignore SIGTERM, wait forever (for the SIGKILL escalation)
  *   out-err           write "to-stdout" to stdout and "to-stderr" to stderr
+ *   open-hold PATH    open PATH read-write, print "held", wait forever (a QEMU holding a
+ *                     device node); exit 1 silently when it cannot open it
  * Every mode ends with exit 0 unless it says otherwise. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,13 @@ main(int argc, char **argv)
         printf("%s\n", ent->d_name);
     }
     closedir(dir);
+  } else if (strcmp(mode, "open-hold") == 0 && argc == 3) {
+    if (open(argv[2], O_RDWR | O_NOCTTY) < 0)
+      return 1;
+    printf("held\n");
+    fflush(stdout);
+    for (;;)
+      pause();
   } else if (strcmp(mode, "write") == 0 && argc == 4) {
     if (write(atoi(argv[2]), argv[3], strlen(argv[3])) < 0)
       return 4;

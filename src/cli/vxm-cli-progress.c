@@ -25,6 +25,7 @@ static const struct {
     {"grant-vfio", "give /dev/vfio to QEMU's user"},
     {"reserve-hugepages", "reserve hugepages"},
     {"grant-inputs", "give the keyboards and mice to QEMU's user"},
+    {"grant-usb", "give the USB devices to QEMU's user"},
     {"prepare-looking-glass", "make the Looking Glass memory"},
     {"start-swtpm", "start swtpm (the TPM)"},
     {"raise-memlock", "raise RLIMIT_MEMLOCK"},

@@ -350,6 +350,29 @@ resources_json(const StartInputs *in)
   json_builder_end_array(b);
   json_builder_set_member_name(b, "vfio_nodes");
   json_builder_add_value(b, strv_json((const char *const *)in->vfio_nodes));
+  json_builder_set_member_name(b, "usb_devices");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < in->facts->usb_devices->len; i++) {
+    const VxmUsbPassthrough *d = g_ptr_array_index(in->facts->usb_devices, i);
+    g_autofree char *ids = g_strdup_printf("%04x:%04x", d->vendor, d->product);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, d->id);
+    json_builder_set_member_name(b, "usb_id");
+    json_builder_add_string_value(b, ids);
+    json_builder_set_member_name(b, "present");
+    json_builder_add_boolean_value(b, d->node != NULL);
+    json_builder_set_member_name(b, "node");
+    if (d->node != NULL)
+      json_builder_add_string_value(b, d->node);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "description");
+    json_builder_add_string_value(b, d->description);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -471,6 +494,8 @@ print_json(const StartInputs *in)
     json_builder_add_string_value(b, in->config->inhibit);
   else
     json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "usb_devices");
+  json_builder_add_value(b, json_node_copy(json_object_get_member(r, "usb_devices")));
   json_builder_set_member_name(b, "notes");
   json_builder_begin_array(b);
   for (guint i = 0; i < in->notes->len; i++)
@@ -569,6 +594,17 @@ print_resources(const StartInputs *in)
       g_print("  sound: %s, latency %u ms\n", backend, latency / 1000);
     else
       g_print("  sound: %s, the backend's default latency\n", backend);
+  }
+  if (in->facts->usb_devices->len > 0) {
+    g_print("\nUSB devices:\n");
+    for (guint i = 0; i < in->facts->usb_devices->len; i++) {
+      const VxmUsbPassthrough *d = g_ptr_array_index(in->facts->usb_devices, i);
+
+      if (d->node != NULL)
+        g_print("  %04x:%04x %s %s\n", d->vendor, d->product, d->node, d->description);
+      else
+        g_print("  %04x:%04x not plugged in: added when it is\n", d->vendor, d->product);
+    }
   }
   g_print("\n");
 }
@@ -989,6 +1025,9 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
   for (guint i = 0; i < in->input_pending->len; i++)
     g_ptr_array_add(plan->input_pending,
                     vxm_input_object_copy(g_ptr_array_index(in->input_pending, i)));
+  for (guint i = 0; i < in->facts->usb_devices->len; i++)
+    g_ptr_array_add(plan->usb_devices,
+                    vxm_usb_passthrough_copy(g_ptr_array_index(in->facts->usb_devices, i)));
   plan->looking_glass_bytes =
       in->facts->looking_glass_path != NULL ? in->facts->looking_glass_bytes : 0;
   return g_steal_pointer(&plan);

@@ -297,6 +297,8 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
     json_object_set_array_member(status, "granted_nodes", json_array_new());
   if (!json_object_has_member(status, "inputs"))
     json_object_set_array_member(status, "inputs", json_array_new());
+  if (!json_object_has_member(status, "usb"))
+    json_object_set_array_member(status, "usb", json_array_new());
   if (!json_object_has_member(status, "logs")) {
     JsonObject *logs = json_object_new();
     g_autofree char *serial = g_build_filename(paths->state_dir, "serial.log", NULL);
@@ -462,6 +464,7 @@ print_resources(JsonObject *vm)
   JsonNode *pinning = json_object_get_member(vm, "pinning");
   JsonNode *granted = json_object_get_member(vm, "granted_nodes");
   JsonNode *inputs = json_object_get_member(vm, "inputs");
+  JsonNode *usb = json_object_get_member(vm, "usb");
 
   if (hp != NULL && JSON_NODE_HOLDS_OBJECT(hp)) {
     JsonObject *h = json_node_get_object(hp);
@@ -536,6 +539,27 @@ print_resources(JsonObject *vm)
         what = g_strdup_printf(" (%s: %s)", state, member_or(o, "message", "see the VM's log"));
       g_print("  input %s: %s%s\n", member_or(o, "id", "?"), member_or(o, "evdev", "?"),
               what != NULL ? what : "");
+    }
+  }
+  if (usb != NULL && JSON_NODE_HOLDS_ARRAY(usb)) {
+    JsonArray *list = json_node_get_array(usb);
+
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+      JsonObject *o = json_array_get_object_element(list, i);
+      const char *state = member_or(o, "state", "?");
+      const char *description = member_or(o, "description", "");
+      g_autofree char *what = NULL;
+
+      if (g_strcmp0(state, "attached") == 0)
+        what = g_strdup_printf("%s (attached)", member_or(o, "node", "?"));
+      else if (g_strcmp0(state, "unplugged") == 0)
+        what = g_strdup("unplugged: it rejoins the guest when plugged back in");
+      else if (g_strcmp0(state, "waiting") == 0)
+        what = g_strdup("not plugged in yet: it joins the guest when it is");
+      else
+        what = g_strdup_printf("%s: %s", state, member_or(o, "message", "see the VM's log"));
+      g_print("  usb %s%s%s: %s\n", member_or(o, "usb_id", "?"), *description ? " " : "",
+              description, what);
     }
   }
   if (granted != NULL && JSON_NODE_HOLDS_ARRAY(granted) &&

@@ -36,6 +36,8 @@ G_BEGIN_DECLS
 #define VXM_HOST_DEV_KVM               "/dev/kvm"
 #define VXM_HOST_DEV_DRI               "/dev/dri"
 #define VXM_HOST_DEV_INPUT             "/dev/input"
+#define VXM_HOST_DEV_BUS_USB           "/dev/bus/usb"
+#define VXM_HOST_SYS_BUS_USB_DEVICES   "/sys/bus/usb/devices"
 #define VXM_HOST_DEV_I2C_PREFIX        "/dev/i2c-" /* + the bus number */
 #define VXM_HOST_DEV_KVMFR0            "/dev/kvmfr0"
 #define VXM_HOST_DEV_SHM               "/dev/shm"

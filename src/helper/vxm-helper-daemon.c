@@ -34,6 +34,7 @@
 #include "memory/vxm-hugepages.h"
 #include "memory/vxm-meminfo.h"
 #include "supervisor/vxm-host-ops-local.h"
+#include "usb/vxm-usb-device.h"
 #include "vm/vxm-vm-config.h"
 
 #define CLIENT_KIND              "vxmd-client"
@@ -589,8 +590,9 @@ node_holder(VxmHelperDaemon *self, const char *node, char **out_who)
   return NULL;
 }
 
-/* An input node may go to @vm only if it is an evdev node, nobody else's VM holds it, and root
- * owns it (a node some other user or program was given is not vxmd's to hand on). */
+/* An input or USB node may go to @vm only if it is an evdev node or a /dev/bus/usb node (a
+ * [usb] device's), nobody else's VM holds it, and root owns it (a node some other user or
+ * program was given is not vxmd's to hand on). */
 static gboolean
 check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path, GError **error)
 {
@@ -608,8 +610,33 @@ check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path, G
     return FALSE;
   }
   base = g_path_get_basename(resolved);
-  if (!g_str_has_prefix(resolved, VXM_HOST_DEV_INPUT "/event") || strchr(resolved + 11, '/') ||
-      !vxm_parse_int64(base + 5, 10, &n)) {
+  if (g_str_has_prefix(host_path, VXM_HOST_DEV_BUS_USB "/")) {
+    guint bus, dev;
+
+    g_autoptr(GPtrArray) devices = NULL;
+    VxmUsbDevice *usb;
+
+    if (!vxm_usb_node_parse(resolved, &bus, &dev)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+                  "%s leads to %s, not to a /dev/bus/usb/BBB/DDD node: refused", host_path,
+                  resolved);
+      return FALSE;
+    }
+    /* a hub's node would let its holder switch off the ports of the host's other devices */
+    devices = vxm_usb_devices_list(self->hostfs);
+    usb = vxm_usb_devices_find_node(devices, bus, dev);
+    if (usb == NULL || usb->device_class == VXM_USB_CLASS_HUB) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
+                  usb == NULL
+                      ? "%s is no USB device the kernel lists (" VXM_HOST_SYS_BUS_USB_DEVICES
+                        "): refused; unplugged meanwhile?"
+                      : "%s is a USB hub: vxmd hands over USB devices, never a hub "
+                        "(its holder could switch off the host's other devices)",
+                  host_path);
+      return FALSE;
+    }
+  } else if (!g_str_has_prefix(resolved, VXM_HOST_DEV_INPUT "/event") ||
+             strchr(resolved + 11, '/') || !vxm_parse_int64(base + 5, 10, &n)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
                 "%s leads to %s, not to a /dev/input/eventN node: refused", host_path, resolved);
     return FALSE;
@@ -622,7 +649,7 @@ check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path, G
 
     g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
                 "%s is given to VM %s of %s: that user must stop that VM first (or root runs "
-                "`vxm recover %s` if its vxm is gone), or choose another input device",
+                "`vxm recover %s` if its vxm is gone), or choose another device",
                 what, shown, who, holder);
     return FALSE;
   }

@@ -6,6 +6,7 @@
 #include "common/vxm-error.h"
 #include "common/vxm-hostfs.h"
 #include "pci/vxm-pci-address.h"
+#include "usb/vxm-usb-device.h"
 
 static const char *const op_names[] = {
     [VXM_HELPER_OP_HELLO] = "hello",
@@ -121,6 +122,13 @@ vxm_helper_check_node_name(const char *name, GError **error)
       return TRUE;
     if (g_str_has_prefix(name, "event") && is_decimal(name + 5, 6))
       return TRUE;
+    if (g_str_has_prefix(name, "usb:")) {
+      g_autofree char *path = g_strconcat(VXM_HOST_DEV_BUS_USB "/", name + 4, NULL);
+      guint bus, dev;
+
+      if (vxm_usb_node_parse(path, &bus, &dev))
+        return TRUE;
+    }
     if (g_str_has_prefix(name, VXM_HELPER_BY_PATH_PREFIX) &&
         input_link_name_ok(name + strlen(VXM_HELPER_BY_PATH_PREFIX)))
       return TRUE;
@@ -129,8 +137,8 @@ vxm_helper_check_node_name(const char *name, GError **error)
   }
   g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
               "'%s' is not a device node name vxmd accepts: vfio:N (an IOMMU group), eventN, a "
-              "/dev/input/by-id name or by-path:NAME for a /dev/input/by-path name (never a "
-              "path)",
+              "/dev/input/by-id name, by-path:NAME for a /dev/input/by-path name or usb:BBB/DDD "
+              "for /dev/bus/usb/BBB/DDD (never a path)",
               name != NULL ? name : "");
   return FALSE;
 }
@@ -144,6 +152,8 @@ vxm_helper_node_host_path(const char *name)
     return g_strdup_printf(VXM_HOST_DEV_VFIO "/%s", name + 5);
   if (g_str_has_prefix(name, "event") && is_decimal(name + 5, 6))
     return g_strdup_printf(VXM_HOST_DEV_INPUT "/%s", name);
+  if (g_str_has_prefix(name, "usb:"))
+    return g_strconcat(VXM_HOST_DEV_BUS_USB "/", name + 4, NULL);
   if (g_str_has_prefix(name, VXM_HELPER_BY_PATH_PREFIX))
     return g_strdup_printf(VXM_HOST_DEV_INPUT "/by-path/%s",
                            name + strlen(VXM_HELPER_BY_PATH_PREFIX));
@@ -157,6 +167,8 @@ vxm_helper_node_name_for_path(const char *host_path, GError **error)
 
   if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_VFIO "/"))
     name = g_strdup_printf("vfio:%s", host_path + strlen(VXM_HOST_DEV_VFIO "/"));
+  else if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_BUS_USB "/"))
+    name = g_strdup_printf("usb:%s", host_path + strlen(VXM_HOST_DEV_BUS_USB "/"));
   else if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_INPUT "/by-id/"))
     name = g_strdup(host_path + strlen(VXM_HOST_DEV_INPUT "/by-id/"));
   else if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_INPUT "/by-path/"))
@@ -173,8 +185,8 @@ vxm_helper_node_name_for_path(const char *host_path, GError **error)
       return g_steal_pointer(&name);
   }
   g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
-              "%s is not a node vxmd can hand over (only /dev/vfio/N, /dev/input/eventN and "
-              "links in /dev/input/by-id and /dev/input/by-path)",
+              "%s is not a node vxmd can hand over (only /dev/vfio/N, /dev/input/eventN, "
+              "links in /dev/input/by-id and /dev/input/by-path, and /dev/bus/usb/BBB/DDD)",
               host_path != NULL ? host_path : "(null)");
   return NULL;
 }

@@ -657,8 +657,22 @@ sim_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
   VxmSimNode *node = NULL;
   Handle *h;
-  int res = make_node(path, "create", vxm_sim_node_new_file(mode, NULL), &node);
+  int res;
 
+  if (vxm_sim_host_take_announced(the_host, path)) {
+    /* the simulated kernel's own node (vxm_sim_host_announce_node): libfuse turns the
+     * mknod(2) of a regular file into create */
+    g_autofree char *real = NULL;
+
+    vxm_sim_host_lock(the_host);
+    node = lookup(path, &real);
+    if (node != NULL)
+      vxm_sim_node_ref(node);
+    vxm_sim_host_unlock(the_host);
+    res = node != NULL ? 0 : -ENOENT;
+  } else {
+    res = make_node(path, "create", vxm_sim_node_new_file(mode, NULL), &node);
+  }
   if (res != 0)
     return res;
   h = handle_new();
@@ -671,6 +685,8 @@ sim_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 static int
 sim_mknod(const char *path, mode_t mode, dev_t rdev)
 {
+  if (vxm_sim_host_take_announced(the_host, path))
+    return 0; /* the simulated kernel's own node (vxm_sim_host_announce_node) */
   if (S_ISREG(mode))
     return make_node(path, "create", vxm_sim_node_new_file(mode, NULL), NULL);
   if (S_ISSOCK(mode) || S_ISFIFO(mode))

@@ -5,12 +5,14 @@
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vxm-sim-display.h"
 #include "vxm-sim-hugepages.h"
 #include "vxm-sim-input.h"
 #include "vxm-sim-pci.h"
+#include "vxm-sim-usb.h"
 #include "vxm-sim-proc.h"
 #include "vxm-sim-system.h"
 
@@ -192,6 +194,7 @@ vxm_sim_host_dump_state(VxmSimHost *host)
   vxm_sim_hugepages_dump_state(host->hugepages, lines);
   vxm_sim_display_dump_state(host->display, lines);
   vxm_sim_input_dump_state(host->input, lines);
+  vxm_sim_usb_dump_state(host->usb, lines);
   dev = vxm_sim_node_lookup(host->root, "/dev", NULL);
   if (dev != NULL)
     collect_device_nodes(dev, lines);
@@ -266,8 +269,10 @@ announce(VxmSimHost *host, const char *path, gpointer what)
   if (local != NULL) {
     if (what == (gpointer)host)
       res = unlink(local);
-    else
+    else if (((VxmSimNode *)what)->kind == VXM_SIM_NODE_LINK)
       res = symlink(((VxmSimNode *)what)->target, local);
+    else
+      res = mknod(local, S_IFREG | 0600, 0); /* a device node the kernel makes (devtmpfs) */
   }
   vxm_sim_host_lock(host);
   if (res != 0) {
@@ -285,6 +290,15 @@ vxm_sim_host_announce_link(VxmSimHost *host, const char *path, VxmSimNode *link)
   announce(host, path, link);
   vxm_sim_host_lock(host);
   vxm_sim_node_unref(link);
+  vxm_sim_host_unlock(host);
+}
+
+void
+vxm_sim_host_announce_node(VxmSimHost *host, const char *path, VxmSimNode *node)
+{
+  announce(host, path, node);
+  vxm_sim_host_lock(host);
+  vxm_sim_node_unref(node);
   vxm_sim_host_unlock(host);
 }
 
@@ -473,10 +487,14 @@ vxm_sim_host_new(const char *machine_path, gboolean echo_log, GError **error)
   host->input = vxm_sim_input_new(host, machine, error);
   if (host->input == NULL)
     return NULL;
+  host->usb = vxm_sim_usb_new(host, machine, error);
+  if (host->usb == NULL)
+    return NULL;
   if (!vxm_sim_machine_check_understood(machine, error))
     return NULL;
   build_control_folder(host);
   vxm_sim_input_add_control(host->input);
+  vxm_sim_usb_add_control(host->usb);
   return g_steal_pointer(&host);
 }
 
@@ -487,6 +505,7 @@ vxm_sim_host_free(VxmSimHost *host)
     return;
   vxm_sim_display_free(host->display);
   vxm_sim_input_free(host->input);
+  vxm_sim_usb_free(host->usb);
   vxm_sim_hugepages_free(host->hugepages);
   vxm_sim_proc_free(host->proc);
   vxm_sim_pci_free(host->pci);

@@ -35,6 +35,7 @@ typedef struct _VxmSimSystem VxmSimSystem;
 typedef struct _VxmSimHugepages VxmSimHugepages;
 typedef struct _VxmSimDisplay VxmSimDisplay;
 typedef struct _VxmSimInput VxmSimInput;
+typedef struct _VxmSimUsb VxmSimUsb;
 
 typedef struct {
   GRecMutex lock; /* guards the tree and every area's state */
@@ -49,6 +50,7 @@ typedef struct {
   VxmSimDisplay *display;         /* connectors, monitors, /dev/i2c-N (vxm-sim-display) */
   gboolean (*should_abort)(void); /* set by the FUSE layer: TRUE once unmounting */
   VxmSimInput *input;
+  VxmSimUsb *usb; /* USB devices and /dev/bus/usb (vxm-sim-usb) */
   /* Set by the FUSE layer: the mount, and how a device wakes a poll(2) waiting on it. */
   char *mountpoint;
   void (*poll_wake)(gpointer waker);
@@ -108,6 +110,9 @@ void vxm_sim_host_run_deferred(VxmSimHost *host);
  * Without a mount (tests of the model) the tree is changed directly. Call without the lock
  * (from a deferred function). Takes the reference to @link. */
 void vxm_sim_host_announce_link(VxmSimHost *host, const char *path, VxmSimNode *link);
+/* The same for a node the kernel makes (a device node: mknod(2) on the mount). Takes the
+ * reference to @node. */
+void vxm_sim_host_announce_node(VxmSimHost *host, const char *path, VxmSimNode *node);
 void vxm_sim_host_announce_unlink(VxmSimHost *host, const char *path);
 /* The FUSE layer's symlink and unlink: TRUE (and the change applied) when @path was
  * announced. Call without the lock. */

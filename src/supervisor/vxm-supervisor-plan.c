@@ -5,6 +5,7 @@
 
 #include "common/vxm-error.h"
 #include "input/vxm-input-object.h"
+#include "usb/vxm-usb-device.h"
 
 VxmSupervisorPlan *
 vxm_supervisor_plan_new(const char *vm_name, GError **error)
@@ -22,6 +23,7 @@ vxm_supervisor_plan_new(const char *vm_name, GError **error)
   plan->input_objects = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
   plan->input_pending = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_input_object_free);
   plan->monitors = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_vm_monitor_switch_free);
+  plan->usb_devices = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_usb_passthrough_free);
   return g_steal_pointer(&plan);
 }
 
@@ -46,6 +48,7 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
   g_strfreev(plan->input_nodes);
   g_clear_pointer(&plan->input_objects, g_ptr_array_unref);
   g_clear_pointer(&plan->input_pending, g_ptr_array_unref);
+  g_clear_pointer(&plan->usb_devices, g_ptr_array_unref);
   g_free(plan);
 }
 
@@ -256,6 +259,13 @@ vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
   add_strv(obj, "input_nodes", plan->input_nodes);
   add_objects(obj, "input_objects", plan->input_objects);
   add_objects(obj, "input_pending", plan->input_pending);
+  {
+    JsonArray *usb = json_array_new();
+
+    for (guint i = 0; i < plan->usb_devices->len; i++)
+      json_array_add_object_element(usb, vxm_usb_passthrough_to_json(plan->usb_devices->pdata[i]));
+    json_object_set_array_member(obj, "usb_devices", usb);
+  }
   json_object_set_int_member(obj, "looking_glass_bytes", (gint64)plan->looking_glass_bytes);
   /* the node takes the only reference: json_node_init_object() would add one */
   node = json_node_new(JSON_NODE_OBJECT);
@@ -347,6 +357,24 @@ vxm_supervisor_plan_from_json(JsonNode *node, GError **error)
       !get_objects(obj, "input_pending", plan->input_pending, error)) {
     g_prefix_error(error, "supervisor plan of VM %s: ", name);
     return NULL;
+  }
+  if (json_object_has_member(obj, "usb_devices") &&
+      JSON_NODE_HOLDS_ARRAY(json_object_get_member(obj, "usb_devices"))) {
+    JsonArray *usb = json_object_get_array_member(obj, "usb_devices");
+
+    for (guint i = 0; i < json_array_get_length(usb); i++) {
+      JsonNode *element = json_array_get_element(usb, i);
+      VxmUsbPassthrough *d = JSON_NODE_HOLDS_OBJECT(element)
+                                 ? vxm_usb_passthrough_from_json(json_node_get_object(element))
+                                 : NULL;
+
+      if (d == NULL) {
+        g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
+                    "supervisor plan of VM %s: usb_devices %u has no vendor or product", name, i);
+        return NULL;
+      }
+      g_ptr_array_add(plan->usb_devices, d);
+    }
   }
   plan->looking_glass_bytes =
       (guint64)MAX(0, json_object_get_int_member_with_default(obj, "looking_glass_bytes", 0));

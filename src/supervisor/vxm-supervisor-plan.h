@@ -87,6 +87,9 @@ typedef struct {
   /* Objects for listed devices absent at start (evdev a by-id link): added when plugged. */
   GPtrArray *input_pending;
 
+  /* [usb] devices (VxmUsbPassthrough): those with a node are on QEMU's command line and their
+   * node is granted with the others at start; the rest are added when plugged in. */
+  GPtrArray *usb_devices;
   /* Issue 5: Looking Glass shared memory of this size (0: off), made before QEMU starts. */
   guint64 looking_glass_bytes;
 } VxmSupervisorPlan;

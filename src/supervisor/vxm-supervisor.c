@@ -23,6 +23,8 @@
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-socket-wait.h"
 #include "supervisor/vxm-logind-inhibitor.h"
+#include "usb/vxm-usb-device.h"
+#include "usb/vxm-usb-watch.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-lock.h"
 
@@ -79,6 +81,7 @@ struct _VxmSupervisor {
   gboolean pinned;      /* the pinning plan was applied to QEMU's threads */
   GArray *vcpu_threads; /* gint thread ids from query-cpus-fast */
   VxmInputWatch *input_watch;
+  VxmUsbWatch *usb_watch;
   GString *restore_failures;
   guint restore_stage;
 
@@ -885,8 +888,9 @@ on_qemu_exited(VxmProcess *process, int wait_status, gpointer user_data)
 
 /* ---- input hotplug (issue 7): the watcher runs while the guest does ---- */
 
+/* A replugged keyboard's or USB device's node to QEMU's user (journaled by the ops). */
 static gboolean
-regrant_input(const char *host_path, gpointer user_data, GError **error)
+regrant_node(const char *host_path, gpointer user_data, GError **error)
 {
   VxmSupervisor *self = user_data;
   const char *nodes[] = {host_path, NULL};
@@ -932,7 +936,7 @@ start_input_watch(VxmSupervisor *self)
     sv_log(self, "keyboards and mice are not watched for replug: %s", error->message);
     return;
   }
-  vxm_input_watch_set_grant_func(self->input_watch, regrant_input, self, NULL);
+  vxm_input_watch_set_grant_func(self->input_watch, regrant_node, self, NULL);
   g_signal_connect(self->input_watch, "changed", G_CALLBACK(on_input_changed), self);
   sv_log(self, "watching %u input device(s) for unplug and replug, %u not plugged in yet",
          self->plan->input_objects->len, self->plan->input_pending->len);
@@ -945,6 +949,55 @@ stop_input_watch(VxmSupervisor *self)
     return;
   g_signal_handlers_disconnect_by_data(self->input_watch, self);
   g_clear_object(&self->input_watch);
+}
+
+/* ---- [usb] devices: device_add when plugged in, device_del when gone ---- */
+
+static void
+on_usb_changed(VxmUsbWatch *watch, const char *id, const char *what, const char *message,
+               gpointer user_data)
+{
+  VxmSupervisor *self = user_data;
+  g_autoptr(JsonObject) event = json_object_new();
+
+  (void)watch;
+  sv_log(self, "usb %s: %s: %s", id, what, message);
+  json_object_set_string_member(event, "event", "usb");
+  json_object_set_string_member(event, "id", id);
+  json_object_set_string_member(event, "what", what);
+  json_object_set_string_member(event, "message", message);
+  emit_progress(self, event);
+  write_state_file(self);
+}
+
+static void
+start_usb_watch(VxmSupervisor *self)
+{
+  g_autoptr(GError) error = NULL;
+  guint pending = 0;
+
+  if (self->plan->usb_devices->len == 0 || self->usb_watch != NULL || self->qmp == NULL)
+    return;
+  self->usb_watch = vxm_usb_watch_new(self->hostfs, self->qmp, self->plan->usb_devices, &error);
+  if (self->usb_watch == NULL) {
+    sv_log(self, "USB devices are not watched for plugging: %s", error->message);
+    return;
+  }
+  vxm_usb_watch_set_grant_func(self->usb_watch, regrant_node, self, NULL);
+  g_signal_connect(self->usb_watch, "changed", G_CALLBACK(on_usb_changed), self);
+  for (guint i = 0; i < self->plan->usb_devices->len; i++)
+    pending += ((VxmUsbPassthrough *)g_ptr_array_index(self->plan->usb_devices, i))->node == NULL;
+  sv_log(self, "watching %u USB device(s) for plugging, %u not plugged in yet",
+         self->plan->usb_devices->len, pending);
+}
+
+static void
+stop_usb_watch(VxmSupervisor *self)
+{
+  if (self->usb_watch == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data(self->usb_watch, self);
+  g_clear_object(&self->usb_watch);
 }
 
 /* ---- the monitor (issue 6): guest input once the guest runs, host input at teardown ---- */
@@ -1105,6 +1158,7 @@ switch_monitor(VxmSupervisor *self, gboolean to_guest)
 }
 
 static void start_input_watch(VxmSupervisor *self);
+static void start_usb_watch(VxmSupervisor *self);
 
 static void
 on_cont(GObject *source, GAsyncResult *result, gpointer user_data)
@@ -1131,6 +1185,7 @@ on_cont(GObject *source, GAsyncResult *result, gpointer user_data)
   }
   set_state(self, VXM_VM_STATE_RUNNING);
   start_input_watch(self);
+  start_usb_watch(self);
   switch_monitor(self, TRUE);
   if (self->stop_requested)
     vxm_supervisor_stop(self, FALSE, -1);
@@ -1847,6 +1902,7 @@ teardown(VxmSupervisor *self)
   g_cancellable_cancel(self->cancellable);
   g_clear_handle_id(&self->powerdown_source, g_source_remove);
   stop_input_watch(self);
+  stop_usb_watch(self);
   if (self->qemu != NULL && !vxm_process_has_exited(self->qemu)) {
     /* the monitor back to the host while QEMU goes (a QEMU that is already gone leaves it to
      * the journal's undo in restore_host) */
@@ -1940,6 +1996,22 @@ vxm_supervisor_start(VxmSupervisor *self)
     self->pending++;
     run_host_job(self, "grant-inputs", grant_job, grant_done,
                  (const char *const *)self->plan->input_nodes);
+  }
+  {
+    g_autoptr(GStrvBuilder) usb = g_strv_builder_new();
+    g_auto(GStrv) usb_nodes = NULL;
+
+    for (guint i = 0; i < self->plan->usb_devices->len; i++) {
+      const VxmUsbPassthrough *d = g_ptr_array_index(self->plan->usb_devices, i);
+
+      if (d->node != NULL)
+        g_strv_builder_add(usb, d->node);
+    }
+    usb_nodes = g_strv_builder_end(usb);
+    if (usb_nodes[0] != NULL) {
+      self->pending++;
+      run_host_job(self, "grant-usb", grant_job, grant_done, (const char *const *)usb_nodes);
+    }
   }
   if (self->plan->looking_glass_bytes > 0) {
     self->pending++;
@@ -2189,6 +2261,26 @@ add_resources(VxmSupervisor *self, JsonBuilder *b)
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+  json_builder_set_member_name(b, "usb");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < plan->usb_devices->len; i++) {
+    const VxmUsbPassthrough *d = g_ptr_array_index(plan->usb_devices, i);
+    const char *state = d->node != NULL ? "attached" : "waiting", *node = d->node;
+    const char *message = NULL;
+    g_autofree char *ids = g_strdup_printf("%04x:%04x", d->vendor, d->product);
+
+    if (self->usb_watch != NULL)
+      vxm_usb_watch_get_state(self->usb_watch, d->id, &state, &node, &message);
+    json_builder_begin_object(b);
+    add_string(b, "id", d->id);
+    add_string(b, "usb_id", ids);
+    add_string(b, "description", d->description);
+    add_string(b, "node", node);
+    add_string(b, "state", state);
+    add_string(b, "message", message);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
 }
 
 JsonNode *
@@ -2249,6 +2341,7 @@ vxm_supervisor_dispose(GObject *object)
   if (self->swtpm != NULL)
     g_signal_handlers_disconnect_by_data(self->swtpm, self);
   stop_input_watch(self);
+  stop_usb_watch(self);
   if (self->qmp != NULL) {
     g_signal_handlers_disconnect_by_data(self->qmp, self);
     vxm_qmp_client_close(self->qmp);

@@ -36,6 +36,7 @@ vxm_host_facts_new(void)
   self->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)input_free);
   self->inputs_missing = g_ptr_array_new_with_free_func(g_free);
   self->monitors = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_vm_monitor_switch_free);
+  self->usb_devices = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_usb_passthrough_free);
   self->gpu_numa_node = -1;
   self->hugepage_node = -1;
   self->sockets = 1;
@@ -52,6 +53,7 @@ vxm_host_facts_free(VxmHostFacts *self)
   g_ptr_array_unref(self->gpu_functions);
   g_ptr_array_unref(self->inputs);
   g_ptr_array_unref(self->inputs_missing);
+  g_ptr_array_unref(self->usb_devices);
   g_free(self->looking_glass_path);
   vxm_host_smbios_free(self->smbios);
   g_ptr_array_unref(self->monitors);
@@ -75,6 +77,43 @@ vxm_host_facts_add_gpu_function(VxmHostFacts *self, const char *address, guint16
     fn->function = parsed.function;
   g_ptr_array_add(self->gpu_functions, fn);
   return fn;
+}
+
+VxmUsbPassthrough *
+vxm_host_facts_add_usb(VxmHostFacts *self, guint16 vendor, guint16 product, const char *node,
+                       const char *description)
+{
+  VxmUsbPassthrough *usb = vxm_usb_passthrough_new(vendor, product);
+
+  usb->node = g_strdup(node);
+  g_free(usb->description);
+  usb->description = g_strdup(description != NULL ? description : "");
+  g_ptr_array_add(self->usb_devices, usb);
+  return usb;
+}
+
+static void add_note(GPtrArray *notes, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+/* [usb] devices: each found by its ids in sysfs now, or noted as joining when plugged in. */
+static void
+collect_usb(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes)
+{
+  g_autoptr(GPtrArray) devices = NULL;
+
+  if (config->usb_devices->len == 0)
+    return;
+  devices = vxm_usb_devices_list(hostfs);
+  for (guint i = 0; i < config->usb_devices->len; i++) {
+    guint32 id = g_array_index(config->usb_devices, guint32, i);
+    VxmUsbDevice *d = vxm_usb_devices_find(devices, id >> 16, id & 0xffff);
+    g_autofree char *node = d != NULL ? vxm_usb_device_node(d) : NULL;
+    g_autofree char *description = d != NULL ? vxm_usb_device_describe(d) : NULL;
+
+    vxm_host_facts_add_usb(self, id >> 16, id & 0xffff, node, description);
+    if (d == NULL)
+      add_note(notes, "USB device %04x:%04x is not plugged in: it joins the guest when it is",
+               id >> 16, id & 0xffff);
+  }
 }
 
 VxmHostInput *
@@ -346,6 +385,7 @@ vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig 
   self->cores = MAX(1u, r->vcpus / self->threads);
   self->sockets = 1;
   collect_inputs(self, hostfs, config, notes);
+  collect_usb(self, hostfs, config, notes);
   if (config->looking_glass_bytes > 0 || config->looking_glass_auto) {
     const char *host_path = vxm_hostfs_exists(hostfs, VXM_HOST_DEV_KVMFR0) ? VXM_HOST_DEV_KVMFR0
                                                                            : VXM_HOST_DEV_SHM

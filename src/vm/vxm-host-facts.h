@@ -10,6 +10,7 @@
 
 #include "common/vxm-hostfs.h"
 #include "pci/vxm-gpu.h"
+#include "usb/vxm-usb-device.h"
 #include "vm/vxm-vm-config.h"
 
 G_BEGIN_DECLS
@@ -68,6 +69,8 @@ typedef struct {
 
   GPtrArray *inputs;         /* VxmHostInput */
   GPtrArray *inputs_missing; /* names [input] inputs lists that are not plugged in (strings) */
+  /* [usb] devices (VxmUsbPassthrough) in the config's order: node set when plugged in now */
+  GPtrArray *usb_devices;
 
   char *looking_glass_path; /* NULL: off; "/dev/kvmfr0" or "/dev/shm/looking-glass" */
   guint64 looking_glass_bytes;
@@ -88,6 +91,10 @@ VxmHostGpuFunction *vxm_host_facts_add_gpu_function(VxmHostFacts *self, const ch
                                                     gint iommu_group);
 VxmHostInput *vxm_host_facts_add_input(VxmHostFacts *self, const char *path, VxmHostInputKind kind,
                                        gboolean primary);
+
+/* A [usb] device: @node the host node when plugged in, NULL when not. */
+VxmUsbPassthrough *vxm_host_facts_add_usb(VxmHostFacts *self, guint16 vendor, guint16 product,
+                                          const char *node, const char *description);
 
 VxmHostSmbios *vxm_host_smbios_new(void);
 /* From a DMI identity object (vxm_dmi_identity_read(), or vxmd's dmi-identity reply): its

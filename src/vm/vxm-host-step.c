@@ -24,6 +24,7 @@ vxm_host_step_kind_to_string(VxmHostStepKind kind)
   case VXM_HOST_STEP_PREPARE_LOOKING_GLASS: return "prepare-looking-glass";
   case VXM_HOST_STEP_GRANT_VFIO: return "grant-vfio";
   case VXM_HOST_STEP_GRANT_INPUT: return "grant-input";
+  case VXM_HOST_STEP_GRANT_USB: return "grant-usb";
   case VXM_HOST_STEP_RAISE_MEMLOCK: return "raise-memlock";
   case VXM_HOST_STEP_START_SWTPM: return "start-swtpm";
   case VXM_HOST_STEP_START_QEMU: return "start-qemu";
@@ -117,6 +118,17 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
       g_string_append_printf(list, "%s%s", i > 0 ? " " : "", input->path);
     }
     add_step(steps, VXM_HOST_STEP_GRANT_INPUT, subjects, 0, "grant %s", list->str);
+  }
+  for (guint i = 0; i < facts->usb_devices->len; i++) {
+    const VxmUsbPassthrough *usb = g_ptr_array_index(facts->usb_devices, i);
+    g_autoptr(GStrvBuilder) subjects = NULL;
+
+    if (usb->node == NULL)
+      continue; /* granted when plugged in (a note says so) */
+    subjects = g_strv_builder_new();
+    g_strv_builder_add(subjects, usb->node);
+    add_step(steps, VXM_HOST_STEP_GRANT_USB, subjects, 0, "grant %s (USB %04x:%04x%s%s)", usb->node,
+             usb->vendor, usb->product, *usb->description != '\0' ? " " : "", usb->description);
   }
   if (fns->len > 0) {
     /* VFIO pins all guest RAM (and the Looking Glass buffer): RAM + 1 GiB of slack */

@@ -20,6 +20,7 @@ typedef enum {
   VXM_HOST_STEP_PREPARE_LOOKING_GLASS, /* /dev/kvmfr0 or a shared memory file */
   VXM_HOST_STEP_GRANT_VFIO,            /* /dev/vfio/N to the user for the VM's life */
   VXM_HOST_STEP_GRANT_INPUT,           /* /dev/input/event* to the user */
+  VXM_HOST_STEP_GRANT_USB,             /* /dev/bus/usb/BBB/DDD of [usb] devices to the user */
   VXM_HOST_STEP_RAISE_MEMLOCK,         /* RLIMIT_MEMLOCK for the pinned guest RAM */
   VXM_HOST_STEP_START_SWTPM,
   VXM_HOST_STEP_START_QEMU,

@@ -347,6 +347,30 @@ add_inputs(Args *a, const VxmQemuArgvInput *in, GError **error)
   return TRUE;
 }
 
+/* [usb] devices on an xHCI controller, there whenever devices are listed: one plugged in later
+ * is device_added onto it (vxm-usb-watch). */
+static gboolean
+add_usb(Args *a, const VxmQemuArgvInput *in, GError **error)
+{
+  GPtrArray *devices = in->facts->usb_devices;
+
+  if (devices->len == 0)
+    return TRUE;
+  if (!require_type(in->caps, "qemu-xhci", "USB devices ([usb] devices)", error) ||
+      !require_type(in->caps, "usb-host", "USB devices ([usb] devices)", error))
+    return FALSE;
+  addf(a, "-device", "qemu-xhci,id=" VXM_USB_XHCI_ID);
+  for (guint i = 0; i < devices->len; i++) {
+    const VxmUsbPassthrough *usb = g_ptr_array_index(devices, i);
+
+    if (usb->node == NULL)
+      continue;
+    add(a, "-device");
+    g_ptr_array_add(a->argv, vxm_usb_passthrough_to_option(usb));
+  }
+  return TRUE;
+}
+
 static void
 add_smbios(Args *a, const VxmHostSmbios *s)
 {
@@ -523,7 +547,8 @@ vxm_qemu_argv_build(const VxmQemuArgvInput *in, GError **error)
   if (config->virtio_iso != NULL)
     add_cdrom(&a, "cd1", config->virtio_iso, 1, 0);
 
-  if (!add_network(&a, in, error) || !add_audio(&a, in, error) || !add_inputs(&a, in, error))
+  if (!add_network(&a, in, error) || !add_audio(&a, in, error) || !add_inputs(&a, in, error) ||
+      !add_usb(&a, in, error))
     return NULL;
 
   if (facts->looking_glass_path != NULL && facts->looking_glass_bytes > 0) {

@@ -556,6 +556,62 @@ parse_inputs(VxmVmConfig *cfg, const char *value, GError **error)
   return TRUE;
 }
 
+gboolean
+vxm_vm_usb_id_parse(const char *text, guint32 *out)
+{
+  guint32 value = 0;
+
+  if (strlen(text) != 9 || text[4] != ':')
+    return FALSE;
+  for (gsize i = 0; i < 9; i++) {
+    if (i == 4)
+      continue;
+    if (!g_ascii_isxdigit(text[i]))
+      return FALSE;
+    value = value << 4 | (guint32)g_ascii_xdigit_value(text[i]);
+  }
+  *out = value;
+  return TRUE;
+}
+
+static gboolean
+parse_usb_devices(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  g_auto(GStrv) items = g_strsplit(value, ",", -1);
+
+  g_array_set_size(cfg->usb_devices, 0);
+  for (gsize i = 0; items[i] != NULL; i++) {
+    const char *item = g_strstrip(items[i]);
+    guint32 id;
+
+    if (*item == '\0' && items[i + 1] == NULL && (i > 0 || *value == '\0'))
+      continue; /* nothing at all, or a trailing comma */
+    if (!vxm_vm_usb_id_parse(item, &id)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "'%s' is not a USB id VID:PID with 4 hex digits each, like 046d:c52b (lsusb "
+                  "shows them as ID VID:PID); separate several with commas",
+                  item);
+      return FALSE;
+    }
+    if (id >> 16 == 0 || (id & 0xffff) == 0) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "'%s': vendor and product id 0000 match any device in QEMU's usb-host, not one "
+                  "device: give the ids lsusb shows",
+                  item);
+      return FALSE;
+    }
+    for (guint j = 0; j < cfg->usb_devices->len; j++) {
+      if (g_array_index(cfg->usb_devices, guint32, j) == id) {
+        g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%04x:%04x is listed twice; keep one",
+                    id >> 16, id & 0xffff);
+        return FALSE;
+      }
+    }
+    g_array_append_val(cfg->usb_devices, id);
+  }
+  return TRUE;
+}
+
 static const char *const grab_toggles[] = {"ctrl-ctrl", "alt-alt",    "shift-shift",
                                            "meta-meta", "scrolllock", "ctrl-scrolllock"};
 
@@ -950,6 +1006,9 @@ static const KeyDef key_defs[] = {
     "ctrl-ctrl, alt-alt, shift-shift, meta-meta, scrolllock or ctrl-scrolllock",
     "The keys that switch keyboard and mouse between host and guest.", "ctrl-ctrl alt-alt shift-shift meta-meta scrolllock ctrl-scrolllock"}, parse_grab_toggle},
 
+  {{"usb", "devices", "", "nothing, or USB ids VID:PID separated by commas, 4 hex digits each, like 046d:c52b,054c:0ce6 (lsusb shows them)",
+    "USB devices given to the guest (on its xHCI controller); one plugged in later joins when it is.", NULL}, parse_usb_devices},
+
   {{"display", "monitor", "auto",
     "auto, off, an EDID identity MFG:PRODUCT:SERIAL like DEL:41234:12345, or a connector like card1-DP-1",
     "The monitor to switch. auto: the only one connected to the host GPU.", "auto off"}, parse_monitor},
@@ -1135,6 +1194,7 @@ config_clear(VxmVmConfig *c)
   g_free(c->firmware_vars_template);
   g_free(c->firmware_descriptor);
   g_strfreev(c->inputs);
+  g_clear_pointer(&c->usb_devices, g_array_unref);
   g_clear_pointer(&c->cpu_pinning_list, g_array_unref);
   g_free(c->monitor_edid_manufacturer);
   g_free(c->monitor_connector);
@@ -1173,6 +1233,7 @@ vxm_vm_config_new(const char *name)
   c->name = g_strdup(name ? name : VXM_VM_DEFAULT_NAME);
   c->text = g_strdup("");
   c->keyfile = g_key_file_new();
+  c->usb_devices = g_array_new(FALSE, FALSE, sizeof(guint32));
   apply_defaults(c);
   return c;
 }

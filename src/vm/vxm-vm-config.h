@@ -152,6 +152,9 @@ typedef struct {
   char **inputs;           /* by-id, by-path or eventN names; NULL = auto, empty = none */
   const char *grab_toggle; /* static: one of QEMU's grab-toggle values */
 
+  /* [usb] */
+  GArray *usb_devices; /* guint32 VID << 16 | PID, in the file's order, unique; empty = none */
+
   /* [display] */
   VxmVmMonitor monitor;
   char *monitor_edid_manufacturer; /* EDID: 3-letter PNP id */
@@ -247,6 +250,9 @@ const char *vxm_vm_disk_format_to_string(VxmVmDiskFormat value);
 char *vxm_vm_monitor_input_to_string(guint value);
 /* Parses "dp1" or "0x0f"; FALSE for anything else. */
 gboolean vxm_vm_monitor_input_parse(const char *text, guint *out);
+
+/* "046d:c52b" (4 hex digits each, either case) -> 0x046dc52b; FALSE for anything else. */
+gboolean vxm_vm_usb_id_parse(const char *text, guint32 *out);
 
 /* A fresh random locally administered unicast MAC, "x2:xx:xx:xx:xx:xx" style. */
 char *vxm_vm_config_generate_mac(void);
