@@ -52,6 +52,15 @@ facts_nvidia_4fn(VxmHostFacts *f)
   f->monitor_host_input = g_strdup("dp1");
 }
 
+/* [pci] extra: a USB controller and an NVMe beside the card, each on a root port of its own. */
+static void
+facts_pci_extra(VxmHostFacts *f)
+{
+  facts_nvidia_4fn(f);
+  vxm_host_facts_add_extra_device(f, "0000:04:00.0", 0x0c03, "xhci_hcd", 10);
+  vxm_host_facts_add_extra_device(f, "0000:05:00.0", 0x0108, "nvme", 12);
+}
+
 static void
 facts_amd_audio(VxmHostFacts *f)
 {
@@ -156,7 +165,7 @@ static const ArgvCase cases[] = {
     {"nvidia-4fn", facts_nvidia_4fn, FALSE},   {"amd-audio", facts_amd_audio, FALSE},
     {"hugepages", facts_hugepages, FALSE},     {"looking-glass", facts_looking_glass, FALSE},
     {"no-tpm", facts_no_tpm, FALSE},           {"comma-path", facts_comma_path, TRUE},
-    {"smbios-host", facts_smbios_host, FALSE},
+    {"smbios-host", facts_smbios_host, FALSE}, {"pci-extra", facts_pci_extra, FALSE},
 };
 
 /* Everything a case builds, kept for the QEMU run. */
