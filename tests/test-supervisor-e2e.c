@@ -1591,6 +1591,14 @@ test_pci_extra_start_stop(void)
   g_assert_cmpuint(extra_entries(status, EXTRA_USB), ==, 1);
   g_assert_cmpuint(extra_entries(status, EXTRA_NVME), ==, 1);
   g_assert_cmpuint(extra_entries(status, "0000:01:00.0"), ==, 0);
+  {
+    JsonArray *extra = json_object_get_array_member(status, "extra_devices");
+
+    g_assert_cmpuint(json_array_get_length(extra), ==, 2);
+    g_assert_cmpstr(
+        json_object_get_string_member(json_array_get_object_element(extra, 0), "driver"), ==,
+        "vfio-pci");
+  }
   /* the groups' nodes are the user's while the guest runs */
   sim_stat(&e, "/dev/vfio/10", &node);
   g_assert_cmpuint(node.st_uid, ==, e.user_uid);
