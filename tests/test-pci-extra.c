@@ -233,7 +233,8 @@ test_only_keyboard_counts_what_leaves(void)
 }
 
 /* btrfs shows 0:N in mountinfo: the source names the device; md across two SATA controllers
- * holds both. */
+ * holds both; a partition of a multipath NVMe namespace leads through its disk's multipath
+ * folder to the controller. */
 static void
 test_btrfs_and_md(void)
 {
@@ -256,12 +257,25 @@ test_btrfs_and_md(void)
        "../../devices/pci0000:00/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda1"},
       {"sys/class/block/sdb1", "../../devices/pci0000:00/0000:00:1c.4/0000:06:00.0/ata5/host4/"
                                "target4:0:0/4:0:0:0/block/sdb/sdb1"},
+      {"sys/dev/block/259:9",
+       "../../devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1/nvme1n1p1"},
+      {"sys/devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1/multipath/nvme1c1n1",
+       "../../../../../pci0000:00/0000:00:1c.0/0000:08:00.0/nvme/nvme1/nvme1c1n1"},
   };
 
   vxm_test_write_file(root, "proc/self/mountinfo",
                       "22 1 0:27 /@ / rw,relatime shared:1 - btrfs /dev/nvme0n1p2 rw,ssd\n"
                       "23 22 0:21 / /tmp rw - tmpfs tmpfs rw\n"
-                      "24 22 9:0 / /srv/raid rw - ext4 /dev/md0 rw\n");
+                      "24 22 9:0 / /srv/raid rw - ext4 /dev/md0 rw\n"
+                      "25 22 259:9 / /data rw - xfs /dev/nvme1n1p1 rw\n");
+  /* an NVMe namespace with native multipath: the block device is virtual, its partition
+   * inside it, the path through the controller in its multipath folder */
+  vxm_test_write_file(
+      root, "sys/devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1/nvme1n1p1/partition", "1\n");
+  vxm_test_write_file(root,
+                      "sys/devices/pci0000:00/0000:00:1c.0/0000:08:00.0/nvme/nvme1/"
+                      "nvme1c1n1/dev",
+                      "259:8\n");
   vxm_test_write_file(root, "dev/nvme0n1p2", "");
   vxm_test_write_file(root, "sys/devices/virtual/block/md0/dev", "9:0\n");
   for (gsize i = 0; i < G_N_ELEMENTS(links); i++) {
@@ -277,6 +291,7 @@ test_btrfs_and_md(void)
   g_assert_cmpstr(vxm_host_needs_mounts(needs, "0000:00:17.0"), ==, "/srv/raid (from /dev/md0)");
   g_assert_cmpstr(vxm_host_needs_mounts(needs, "0000:06:00.0"), ==, "/srv/raid (from /dev/md0)");
   g_assert_null(vxm_host_needs_mounts(needs, "0000:00:1d.0"));
+  g_assert_cmpstr(vxm_host_needs_mounts(needs, "0000:08:00.0"), ==, "/data (from /dev/nvme1n1p1)");
   vxm_test_rm_rf(root);
 }
 

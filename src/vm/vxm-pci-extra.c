@@ -53,31 +53,52 @@ last_pci_component(const char *path)
 }
 
 /* The PCI devices under block device @host_path (a link in /sys/dev/block or
- * /sys/class/block) into @out: the device its sysfs path sits on, else (device mapper, md)
- * those of the devices in its slaves folder. */
+ * /sys/class/block) into @out: the last PCI device on its canonical sysfs path; else (a
+ * virtual device) those of the devices in its slaves folder (device mapper, md) or its
+ * multipath folder (an NVMe namespace with native multipath lives in
+ * /sys/devices/virtual/nvme-subsystem, its paths under the controllers), a partition's
+ * through its disk. */
 static void
 block_devices(VxmHostfs *hostfs, const char *host_path, GPtrArray *out, guint depth)
 {
-  g_autofree char *target = vxm_hostfs_read_link(hostfs, host_path, NULL);
+  g_autofree char *canonical = vxm_hostfs_resolve(hostfs, host_path, NULL);
   g_autofree char *pci = NULL;
-  g_autofree char *slaves_path = NULL;
-  g_autoptr(GPtrArray) slaves = NULL;
+  g_autofree char *partition = NULL;
+  const char *const below[] = {"slaves", "multipath", NULL};
 
-  if (target == NULL || depth > 8)
+  if (depth > 8)
     return;
-  pci = last_pci_component(target);
+  if (canonical == NULL) {
+    /* a link to nothing (a device going away): its target may still name the device */
+    g_autofree char *target = vxm_hostfs_read_link(hostfs, host_path, NULL);
+
+    pci = target != NULL ? last_pci_component(target) : NULL;
+    if (pci != NULL && !g_ptr_array_find_with_equal_func(out, pci, g_str_equal, NULL))
+      g_ptr_array_add(out, g_steal_pointer(&pci));
+    return;
+  }
+  pci = last_pci_component(canonical);
   if (pci != NULL) {
     if (!g_ptr_array_find_with_equal_func(out, pci, g_str_equal, NULL))
       g_ptr_array_add(out, g_steal_pointer(&pci));
     return;
   }
-  slaves_path = g_strdup_printf("%s/slaves", host_path);
-  slaves = vxm_hostfs_list_dir(hostfs, slaves_path, NULL);
-  for (guint i = 0; slaves != NULL && i < slaves->len; i++) {
-    g_autofree char *link =
-        g_strdup_printf(SYS_CLASS_BLOCK "/%s", (char *)g_ptr_array_index(slaves, i));
+  partition = g_strdup_printf("%s/partition", canonical);
+  if (vxm_hostfs_exists(hostfs, partition)) {
+    g_autofree char *disk = g_path_get_dirname(canonical);
 
-    block_devices(hostfs, link, out, depth + 1);
+    block_devices(hostfs, disk, out, depth + 1);
+    return;
+  }
+  for (guint k = 0; below[k] != NULL; k++) {
+    g_autofree char *dir = g_strdup_printf("%s/%s", canonical, below[k]);
+    g_autoptr(GPtrArray) names = vxm_hostfs_list_dir(hostfs, dir, NULL);
+
+    for (guint i = 0; names != NULL && i < names->len; i++) {
+      g_autofree char *link = g_strdup_printf("%s/%s", dir, (char *)g_ptr_array_index(names, i));
+
+      block_devices(hostfs, link, out, depth + 1);
+    }
   }
 }
 
