@@ -257,6 +257,10 @@ test_btrfs_and_md(void)
        "../../devices/pci0000:00/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda1"},
       {"sys/class/block/sdb1", "../../devices/pci0000:00/0000:00:1c.4/0000:06:00.0/ata5/host4/"
                                "target4:0:0/4:0:0:0/block/sdb/sdb1"},
+      {"sys/class/block/sdc2", "../../devices/pci0000:00/0000:00:1c.6/0000:09:00.0/ata9/host8/"
+                               "target8:0:0/8:0:0:0/block/sdc/sdc2"},
+      {"sys/dev/block/259:1",
+       "../../devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0/nvme0n1/nvme0n1p1"},
       {"sys/dev/block/259:9",
        "../../devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1/nvme1n1p1"},
       {"sys/devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1/multipath/nvme1c1n1",
@@ -264,10 +268,17 @@ test_btrfs_and_md(void)
   };
 
   vxm_test_write_file(root, "proc/self/mountinfo",
+                      "26 22 259:1 / /boot rw - vfat /dev/nvme0n1p1 rw\n"
                       "22 1 0:27 /@ / rw,relatime shared:1 - btrfs /dev/nvme0n1p2 rw,ssd\n"
                       "23 22 0:21 / /tmp rw - tmpfs tmpfs rw\n"
                       "24 22 9:0 / /srv/raid rw - ext4 /dev/md0 rw\n"
                       "25 22 259:9 / /data rw - xfs /dev/nvme1n1p1 rw\n");
+  /* the root is named for its device though /boot (the same NVMe) comes first here */
+  vxm_test_write_file(root, "proc/swaps",
+                      "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+                      "/dev/sdc2                               partition\t8388604\t\t0\t\t-2\n"
+                      "/swapfile                               file\t\t2097148\t\t0\t\t-3\n");
+  vxm_test_write_file(root, "dev/sdc2", "");
   /* an NVMe namespace with native multipath: the block device is virtual, its partition
    * inside it, the path through the controller in its multipath folder */
   vxm_test_write_file(
@@ -292,6 +303,7 @@ test_btrfs_and_md(void)
   g_assert_cmpstr(vxm_host_needs_mounts(needs, "0000:06:00.0"), ==, "/srv/raid (from /dev/md0)");
   g_assert_null(vxm_host_needs_mounts(needs, "0000:00:1d.0"));
   g_assert_cmpstr(vxm_host_needs_mounts(needs, "0000:08:00.0"), ==, "/data (from /dev/nvme1n1p1)");
+  g_assert_cmpstr(vxm_host_needs_mounts(needs, "0000:09:00.0"), ==, "the swap partition /dev/sdc2");
   vxm_test_rm_rf(root);
 }
 

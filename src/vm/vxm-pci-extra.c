@@ -10,6 +10,7 @@
 
 #define SYS_DEV_BLOCK   "/sys/dev/block"
 #define SYS_CLASS_BLOCK "/sys/class/block"
+#define PROC_SWAPS      "/proc/swaps"
 
 typedef struct {
   char *name;    /* the kernel's name of the keyboard */
@@ -132,10 +133,47 @@ read_mounts(VxmHostNeeds *needs, VxmHostfs *hostfs)
     for (guint k = 0; k < pcis->len; k++) {
       const char *pci = g_ptr_array_index(pcis, k);
 
-      /* the first mount named wins: "/" comes first in mountinfo */
-      if (!g_hash_table_contains(needs->mounts, pci))
+      /* the root file system is named before any other mount on the same device */
+      if (!g_hash_table_contains(needs->mounts, pci) || strcmp(m->mountpoint, "/") == 0)
         g_hash_table_insert(needs->mounts, g_strdup(pci), g_strdup(what));
     }
+  }
+}
+
+/* Swap partitions (/proc/swaps: "Filename Type Size Used Priority"); a swap file is on a
+ * mounted file system already. */
+static void
+read_swaps(VxmHostNeeds *needs, VxmHostfs *hostfs)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!vxm_hostfs_read_file(hostfs, PROC_SWAPS, &text, NULL, NULL))
+    return;
+  lines = g_strsplit(text, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++) {
+    g_auto(GStrv) fields = g_strsplit_set(lines[i], " \t", -1);
+    g_autoptr(GPtrArray) words = g_ptr_array_new();
+    g_autoptr(GPtrArray) pcis = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *name = NULL;
+    g_autofree char *link = NULL;
+    g_autofree char *resolved = NULL;
+    g_autofree char *what = NULL;
+
+    for (guint k = 0; fields[k] != NULL; k++)
+      if (fields[k][0] != '\0')
+        g_ptr_array_add(words, fields[k]);
+    if (words->len < 2 || strcmp(g_ptr_array_index(words, 1), "partition") != 0 ||
+        !g_str_has_prefix(g_ptr_array_index(words, 0), "/dev/"))
+      continue;
+    resolved = vxm_hostfs_resolve(hostfs, g_ptr_array_index(words, 0), NULL);
+    name = g_path_get_basename(resolved != NULL ? resolved : g_ptr_array_index(words, 0));
+    link = g_strdup_printf(SYS_CLASS_BLOCK "/%s", name);
+    block_devices(hostfs, link, pcis, 0);
+    what = g_strdup_printf("the swap partition %s", (char *)g_ptr_array_index(words, 0));
+    for (guint k = 0; k < pcis->len; k++)
+      if (!g_hash_table_contains(needs->mounts, g_ptr_array_index(pcis, k)))
+        g_hash_table_insert(needs->mounts, g_strdup(g_ptr_array_index(pcis, k)), g_strdup(what));
   }
 }
 
@@ -165,6 +203,7 @@ vxm_host_needs_read(VxmHostfs *hostfs)
   needs->mounts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   needs->keyboards = g_ptr_array_new_with_free_func((GDestroyNotify)keyboard_free);
   read_mounts(needs, hostfs);
+  read_swaps(needs, hostfs);
   read_keyboards(needs, hostfs);
   return needs;
 }
@@ -312,6 +351,10 @@ vxm_pci_extra_refusal(VxmPciBus *bus, VxmHostNeeds *needs, VxmGpu *gpu, const ch
   mounts = vxm_host_needs_mounts(needs, address);
   if (mounts != NULL && g_str_has_prefix(mounts, "the root file system"))
     return g_strdup_printf("it holds the host's root disk: %s is on it", mounts);
+  if (mounts != NULL && g_str_has_prefix(mounts, "the swap partition"))
+    return g_strdup_printf("it holds a disk the host swaps to: %s is on it; swapoff it (and take "
+                           "it out of /etc/fstab) first",
+                           mounts);
   if (mounts != NULL)
     return g_strdup_printf("it holds a disk the host has mounted: %s is on it; unmount it (and "
                            "take it out of /etc/fstab) first",

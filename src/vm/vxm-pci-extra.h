@@ -4,7 +4,8 @@
  * What the host needs is read from the host root, so the simulated workstation answers it:
  *   - the PCI devices under every mounted block device (/proc/self/mountinfo's MAJ:MIN through
  *     /sys/dev/block to the device's sysfs path and the last PCI device on it; device mapper,
- *     md and partitions through /sys/class/block/X/slaves), the root file system first;
+ *     md and partitions through /sys/class/block/X/slaves), the root file system first, and
+ *     the swap partitions of /proc/swaps;
  *   - the USB (or other) controller above each physical keyboard (/sys/class/input).
  * The policy for one device: it exists; it is not a bridge; it is not a display controller
  * (the host's GPUs are the host's, the guest's is [gpu] address); it is not in the guest GPU's
@@ -30,8 +31,9 @@ VxmHostNeeds *vxm_host_needs_read(VxmHostfs *hostfs);
 void vxm_host_needs_free(VxmHostNeeds *needs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHostNeeds, vxm_host_needs_free)
 
-/* "the root file system (/ from /dev/nvme0n1p2)" or "/home (from /dev/sda1)" when a mounted
- * file system is on @address (a PCI endpoint), else NULL. */
+/* "the root file system (/ from /dev/nvme0n1p2)", "/home (from /dev/sda1)" or "the swap
+ * partition /dev/sdb2" when a mounted file system or swap is on @address (a PCI endpoint),
+ * else NULL. */
 const char *vxm_host_needs_mounts(VxmHostNeeds *needs, const char *address);
 /* The names of the physical keyboards below @address (strings), NULL when none. */
 GPtrArray *vxm_host_needs_keyboards(VxmHostNeeds *needs, const char *address);
