@@ -195,7 +195,9 @@ test_only_keyboard_counts_what_leaves(void)
     vxm_test_write_file(root, f, "13:67\n");
     link = g_strdup_printf("%s/sys/class/input/%s", root, kbds[i].input);
     target = g_strdup_printf("%s/%s", root, dir);
-    g_mkdir_with_parents(g_path_get_dirname(link), 0755);
+    g_autofree char *link_dir = g_path_get_dirname(link);
+
+    g_mkdir_with_parents(link_dir, 0755);
     g_assert_cmpint(symlink(target, link), ==, 0);
   }
   needs = vxm_host_needs_read(hostfs);
