@@ -80,7 +80,7 @@ test_bash_li(void)
   g_autofree char *li = bash_complete("vxm li", NULL);
   g_autofree char *check = bash_complete("vxm check --j", NULL);
 
-  g_assert_cmpstr(li, ==, "list list-gpus");
+  g_assert_cmpstr(li, ==, "list list-devices list-gpus");
   g_assert_cmpstr(check, ==, "--json");
 }
 
@@ -153,6 +153,27 @@ test_bash_gpu_addresses(void)
   g_assert_cmpstr(split, ==, "00.0");
   equals = bash_complete("vxm check --gpu=0000:00", env);
   g_assert_cmpstr(equals, ==, "00:02.0");
+  vxm_test_rm_rf(root);
+}
+
+/* pci.extra= offers the PCI devices that are neither bridges nor GPUs nor a GPU's functions,
+ * and completes the last address of a list, keeping the ones before it. */
+static void
+test_bash_pci_extra(void)
+{
+  g_autofree char *root = vxm_test_mkdtemp();
+  g_autofree char *env_root = g_strdup_printf("VXM_ROOT=%s", root);
+  g_autofree char *env_path = env_path_with_vxm();
+  const char *env[] = {env_root, env_path, NULL};
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  vxm_test_machine_build(root, VXM_TEST_MACHINE_INTEL_NVIDIA);
+  first = bash_complete("vxm config --set pci.extra=", env);
+  g_assert_cmpstr(first, ==, "0000:00:14.0 0000:03:00.0");
+  /* bash split the word at its last ':': the replies are what follows it */
+  second = bash_complete("vxm config --set pci.extra=0000:00:14.0,0000:0", env);
+  g_assert_cmpstr(second, ==, "00:14.0 03:00.0");
   vxm_test_rm_rf(root);
 }
 
@@ -354,6 +375,7 @@ test_shell_names_and_addresses(gconstpointer data)
   g_autofree char *values = NULL;
   g_autofree char *bare = NULL;
   g_autofree char *address = NULL;
+  g_autofree char *extra = NULL;
   gboolean zsh = g_str_equal(shell_name, "zsh");
 
   if (shell == NULL)
@@ -393,6 +415,8 @@ test_shell_names_and_addresses(gconstpointer data)
                : fish_complete(shell, "vxm init w --set grab_toggle=s", env);
     address = zsh ? zsh_complete(shell, "vxm config --set gpu.address=", env_with_root)
                   : fish_complete(shell, "vxm config --set gpu.address=", env_with_root);
+    extra = zsh ? zsh_complete(shell, "vxm config --set pci.extra=0000:00:14.0,", env_with_root)
+                : fish_complete(shell, "vxm config --set pci.extra=0000:00:14.0,", env_with_root);
   }
   if (zsh) {
     /* zsh shows what follows the '=' */
@@ -401,6 +425,8 @@ test_shell_names_and_addresses(gconstpointer data)
     g_assert_cmpstr(values, ==, "1G 2M auto off");
     g_assert_cmpstr(bare, ==, "scrolllock shift-shift");
     g_assert_cmpstr(address, ==, "0000:00:02.0 0000:01:00.0 auto");
+    /* what follows the last ',' */
+    g_assert_cmpstr(extra, ==, "0000:00:14.0 0000:03:00.0");
   } else {
     g_assert_cmpstr(keys, ==,
                     "memory.hugepages= memory.hugepages_compact= memory.hugepages_fallback=");
@@ -410,6 +436,8 @@ test_shell_names_and_addresses(gconstpointer data)
     g_assert_cmpstr(bare, ==, "grab_toggle=scrolllock grab_toggle=shift-shift");
     g_assert_cmpstr(address, ==,
                     "gpu.address=0000:00:02.0 gpu.address=0000:01:00.0 gpu.address=auto");
+    g_assert_cmpstr(extra, ==,
+                    "pci.extra=0000:00:14.0,0000:00:14.0 pci.extra=0000:00:14.0,0000:03:00.0");
   }
   g_assert_cmpstr(names, ==, "gaming win11");
   g_assert_cmpstr(w, ==, "win11");
@@ -538,6 +566,7 @@ main(int argc, char **argv)
                   test_bash_every_command_and_option);
   g_test_add_func("/vxm/completion/bash/vm-names", test_bash_vm_names);
   g_test_add_func("/vxm/completion/bash/gpu-addresses", test_bash_gpu_addresses);
+  g_test_add_func("/vxm/completion/bash/pci-extra", test_bash_pci_extra);
   g_test_add_func("/vxm/completion/bash/config-keys", test_bash_config_keys);
   g_test_add_func("/vxm/completion/bash/config-values", test_bash_config_values);
   g_test_add_func("/vxm/completion/offered-values-are-accepted", test_offered_values_are_accepted);

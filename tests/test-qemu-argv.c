@@ -56,6 +56,15 @@ facts_nvidia_4fn(VxmHostFacts *f)
   }
 }
 
+/* [pci] extra: a USB controller and an NVMe beside the card, each on a root port of its own. */
+static void
+facts_pci_extra(VxmHostFacts *f)
+{
+  facts_nvidia_4fn(f);
+  vxm_host_facts_add_extra_device(f, "0000:04:00.0", 0x0c03, "xhci_hcd", 10);
+  vxm_host_facts_add_extra_device(f, "0000:05:00.0", 0x0108, "nvme", 12);
+}
+
 static void
 facts_amd_audio(VxmHostFacts *f)
 {
@@ -194,6 +203,7 @@ static const ArgvCase cases[] = {
     {"smbios-host", facts_smbios_host},
     {"rebar-compat", facts_rebar_compat},
     {"usb", facts_usb},
+    {"pci-extra", facts_pci_extra},
 };
 
 /* Everything a case builds, kept for the QEMU run. */

@@ -23,6 +23,7 @@
 
 static const char *const machines[] = {"intel-nvidia-turing",
                                        "intel-nvidia-turing-held",
+                                       "intel-nvidia-turing-disks",
                                        "amd-apu-radeon",
                                        "dgpu-shared-group",
                                        "two-dgpu",
@@ -173,6 +174,13 @@ test_machine_errors(void)
       {"[machine]\n[driver nvidia]\nids=10de\n", {"[driver nvidia]", "ids", "10de"}},
       {"[machine\n", {"cannot load machine file", NULL, NULL}},
       {"[pci 0000:01:00.0]\nvendor=10de\n", {"[machine]", "missing", NULL}},
+      {"[machine]\n[block sda]\ndev=8:0\npci=0000:00:17.0\n",
+       {"[block sda]", "pci", "no [pci 0000:00:17.0]"}},
+      {"[machine]\n[block sda1]\ndev=8:1\ndisk=sda\n", {"[block sda1]", "disk", "no [block sda]"}},
+      {"[machine]\n[block dm-0]\ndev=254\n", {"[block dm-0]", "dev", "MAJOR:MINOR"}},
+      {"[machine]\n[block dm-0]\ndev=254:0\nslaves=sdz\n", {"[block dm-0]", "slaves", "sdz"}},
+      {"[machine]\n[mount /]\nblock=sda\nfstype=ext4\n", {"[mount /]", "block", "no [block sda]"}},
+      {"[machine]\n[mount /]\nfstype=ext4\ncolour=red\n", {"[mount /]", "colour", "unknown key"}},
   };
   g_autofree char *binary = vxm_simhost_binary();
   g_autofree char *dir = vxm_test_mkdtemp();
@@ -199,6 +207,72 @@ test_machine_errors(void)
     g_assert_nonnull(strstr(err, "--machine"));
   }
   vxm_test_rm_rf(dir);
+}
+
+/* ---- block devices and mounts ---- */
+
+/* Where vxm finds the host's disks: mountinfo in file order, /sys/dev/block to the device's
+ * folder under its controller (a partition inside its disk), a mapped device in
+ * /sys/devices/virtual/block with slaves and holders both ways, the /dev links. */
+static void
+test_block_devices(void)
+{
+  static const struct {
+    const char *link, *target;
+  } links[] = {
+      {"/sys/dev/block/254:0", "../../devices/virtual/block/dm-0"},
+      {"/sys/dev/block/259:2",
+       "../../devices/pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2"},
+      {"/sys/dev/block/8:1", "../../devices/pci0000:00/0000:00:17.0/ata3/host2/target2:0:0/"
+                             "2:0:0:0/block/sda/sda1"},
+      {"/sys/block/dm-0", "../devices/virtual/block/dm-0"},
+      {"/sys/class/block/nvme0n1p2",
+       "../../devices/pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2"},
+      {"/sys/devices/virtual/block/dm-0/slaves/nvme0n1p2",
+       "../../../../pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1/nvme0n1p2"},
+      {"/sys/class/block/nvme0n1p2/holders/dm-0", "../../../../../../../../virtual/block/dm-0"},
+      {"/dev/mapper/cryptroot", "../dm-0"},
+      {"/dev/disk/by-uuid/1A2B-3C4D", "../../nvme0n1p1"},
+      {"/dev/disk/by-id/nvme-WD_BLACK_SN850_1TB_21345A800123", "../../nvme1n1"},
+  };
+  g_autoptr(VxmSimhost) sim = start("intel-nvidia-turing-disks");
+  g_autofree char *mountinfo = NULL;
+  g_autofree char *dev = NULL;
+  g_autofree char *partition = NULL;
+  g_autofree char *dm_name = NULL;
+
+  if (sim == NULL)
+    return;
+  mountinfo = sys_read(sim, "/proc/self/mountinfo");
+  g_assert_cmpstr(mountinfo, ==,
+                  "21 1 254:0 / / rw,relatime shared:1 - ext4 /dev/mapper/cryptroot "
+                  "rw,errors=remount-ro\n"
+                  "22 21 0:20 / /run rw,nosuid,nodev,noexec,relatime shared:2 - tmpfs tmpfs "
+                  "rw,size=3276800k,mode=755\n"
+                  "23 21 259:1 / /boot/efi rw,relatime shared:3 - vfat /dev/nvme0n1p1 "
+                  "rw,fmask=0077,dmask=0077\n"
+                  "24 21 8:1 / /home rw,relatime shared:4 - ext4 /dev/sda1 rw\n");
+  for (gsize i = 0; i < G_N_ELEMENTS(links); i++) {
+    g_autofree char *target = sys_link(sim, links[i].link);
+
+    if (g_strcmp0(target, links[i].target) != 0)
+      g_error("%s -> %s, not %s", links[i].link, target, links[i].target);
+  }
+  dev = sys_read(sim, "/sys/class/block/nvme0n1p2/dev");
+  g_assert_cmpstr(dev, ==, "259:2\n");
+  partition = sys_read(sim, "/sys/class/block/nvme0n1p2/partition");
+  g_assert_cmpstr(partition, ==, "2\n");
+  dm_name = sys_read(sim, "/sys/block/dm-0/dm/name");
+  g_assert_cmpstr(dm_name, ==, "cryptroot\n");
+  /* partitions are not whole devices */
+  g_assert_false(sys_exists(sim, "/sys/block/nvme0n1p2"));
+  g_assert_true(sys_exists(sim, "/sys/block/nvme0n1"));
+  g_assert_true(sys_exists(sim, "/dev/nvme1n1"));
+  /* a machine without [mount] groups has no mountinfo */
+  {
+    g_autoptr(VxmSimhost) plain = start("intel-nvidia-turing");
+    g_assert_false(sys_exists(plain, "/proc/self/mountinfo"));
+  }
 }
 
 /* ---- sysfs layout and attributes ---- */
@@ -1428,6 +1502,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/simhost/machine/every-file-loads", test_machines_load);
   g_test_add_func("/vxm/simhost/machine/errors-name-file-group-key", test_machine_errors);
   g_test_add_func("/vxm/simhost/sysfs/attributes-and-links", test_attributes);
+  g_test_add_func("/vxm/simhost/block/devices-and-mounts", test_block_devices);
   g_test_add_func("/vxm/simhost/bind/detach-reattach-restores", test_detach_reattach);
   g_test_add_func("/vxm/simhost/bind/round-trip-every-machine", test_round_trip_every_machine);
   g_test_add_func("/vxm/simhost/bind/kernel-errors", test_bind_errors);

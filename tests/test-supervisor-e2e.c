@@ -1496,6 +1496,218 @@ test_keep_bound(void)
   e2e_teardown(&e);
 }
 
+/* ---- [pci] extra: whole devices beside the GPU ---- */
+
+#define EXTRA_USB  "0000:04:00.0"
+#define EXTRA_NVME "0000:05:00.0"
+
+static char *
+sim_driver(E2e *e, const char *bdf)
+{
+  g_autofree char *link = g_strdup_printf("/sys/bus/pci/devices/%s/driver", bdf);
+  g_autofree char *path = vxm_simhost_path(e->sim, link);
+  g_autofree char *target = g_file_read_link(path, NULL);
+
+  return target != NULL ? g_path_get_basename(target) : NULL;
+}
+
+static char *
+sim_attr(E2e *e, const char *bdf, const char *attr)
+{
+  g_autofree char *host = g_strdup_printf("/sys/bus/pci/devices/%s/%s", bdf, attr);
+  g_autofree char *path = vxm_simhost_path(e->sim, host);
+  char *text = NULL;
+
+  g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+  return g_strchomp(text);
+}
+
+/* The pci-bind entries of the running VM's journal marked extra, for @bdf. */
+static guint
+extra_entries(JsonObject *status, const char *bdf)
+{
+  JsonArray *entries =
+      json_object_get_array_member(json_object_get_object_member(status, "host"), "entries");
+  guint n = 0;
+
+  for (guint i = 0; i < json_array_get_length(entries); i++) {
+    JsonObject *entry = json_array_get_object_element(entries, i);
+    JsonObject *data = json_object_get_object_member(entry, "data");
+
+    if (g_strcmp0(json_object_get_string_member(entry, "kind"), "pci-bind") == 0 &&
+        g_strcmp0(json_object_get_string_member(data, "device"), bdf) == 0 &&
+        json_object_get_boolean_member_with_default(data, "extra", FALSE))
+      n++;
+  }
+  return n;
+}
+
+static void
+init_vm_extra(E2e *e, const char *extra)
+{
+  g_autofree char *sim = vxm_test_user_binary("tests/vxm-qemu-sim");
+  g_autofree char *qemu_set = g_strdup_printf("qemu_binary=%s", sim);
+  g_autofree char *extra_set = g_strdup_printf("pci.extra=%s", extra);
+
+  g_assert_cmpint(run_vxm(e, NULL, "init", VM, "--disk-size", "64M", "--set", qemu_set, "--set",
+                          "shutdown_timeout=2", "--set", "vcpus=1", "--set", extra_set, NULL),
+                  ==, 0);
+}
+
+static void
+assert_extra_on_vfio(E2e *e)
+{
+  const char *const extra[] = {EXTRA_USB, EXTRA_NVME, NULL};
+
+  for (guint i = 0; extra[i] != NULL; i++) {
+    g_autofree char *driver = sim_driver(e, extra[i]);
+    g_autofree char *override = sim_attr(e, extra[i], "driver_override");
+
+    g_assert_cmpstr(driver, ==, "vfio-pci");
+    g_assert_cmpstr(override, ==, "vfio-pci");
+  }
+}
+
+/* [pci] extra on the simulated workstation: the spare USB card and NVMe go to vfio-pci with the
+ * GPU (journaled as extra), QEMU gets a vfio-pci device for each on a root port of its own,
+ * their /dev/vfio nodes are the user's; at stop each is back on its driver with its
+ * driver_override as it was, and the host is exactly as before. */
+static void
+test_pci_extra_start_stop(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *argv_text = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  g_autofree char *usb_driver = NULL;
+  g_autofree char *nvme_driver = NULL;
+  struct stat node;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup_machine(&e, "intel-nvidia-turing-disks", NULL);
+  init_vm_extra(&e, EXTRA_USB "," EXTRA_NVME);
+  before = vxm_simhost_state(e.sim);
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+
+  assert_extra_on_vfio(&e);
+  status = status_json(&e);
+  g_assert_cmpuint(extra_entries(status, EXTRA_USB), ==, 1);
+  g_assert_cmpuint(extra_entries(status, EXTRA_NVME), ==, 1);
+  g_assert_cmpuint(extra_entries(status, "0000:01:00.0"), ==, 0);
+  {
+    JsonArray *extra = json_object_get_array_member(status, "extra_devices");
+
+    g_assert_cmpuint(json_array_get_length(extra), ==, 2);
+    g_assert_cmpstr(
+        json_object_get_string_member(json_array_get_object_element(extra, 0), "driver"), ==,
+        "vfio-pci");
+  }
+  /* the groups' nodes are the user's while the guest runs */
+  sim_stat(&e, "/dev/vfio/10", &node);
+  g_assert_cmpuint(node.st_uid, ==, e.user_uid);
+  sim_stat(&e, "/dev/vfio/12", &node);
+  g_assert_cmpuint(node.st_uid, ==, e.user_uid);
+  g_assert_true(g_file_get_contents(e.argv_log, &argv_text, NULL, NULL));
+  g_assert_nonnull(strstr(argv_text, "vfio-pci,host=" EXTRA_USB ",id=extra0,bus=extra-port0\n"));
+  g_assert_nonnull(strstr(argv_text, "vfio-pci,host=" EXTRA_NVME ",id=extra1,bus=extra-port1\n"));
+
+  g_assert_cmpint(run_vxm(&e, NULL, "stop", VM, NULL), ==, 0);
+  usb_driver = sim_driver(&e, EXTRA_USB);
+  nvme_driver = sim_driver(&e, EXTRA_NVME);
+  g_assert_cmpstr(usb_driver, ==, "xhci_hcd");
+  g_assert_cmpstr(nvme_driver, ==, "nvme");
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  e2e_teardown(&e);
+}
+
+/* SIGKILL of the supervisor with the extra devices on vfio-pci: only the journal knows them,
+ * and vxm recover gives each back to its driver. */
+static void
+test_pci_extra_kill_recover(void)
+{
+  E2e e = {0};
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *recovered = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  struct pollfd pfd = {.events = POLLIN};
+  gint64 pid;
+  int qemu_fd;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup_machine(&e, "intel-nvidia-turing-disks", NULL);
+  init_vm_extra(&e, EXTRA_USB "," EXTRA_NVME);
+  before = vxm_simhost_state(e.sim);
+  g_assert_cmpint(run_vxm(&e, NULL, "start", VM, NULL), ==, 0);
+  status = status_json(&e);
+  pid = json_object_get_int_member(status, "supervisor_pid");
+  qemu_fd = pidfd_of(json_object_get_int_member(status, "qemu_pid"));
+  g_assert_cmpint(qemu_fd, >=, 0);
+  pfd.fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  g_assert_cmpint(pfd.fd, >=, 0);
+  g_assert_cmpint(kill((pid_t)pid, SIGKILL), ==, 0);
+  g_assert_cmpint(poll(&pfd, 1, 30000), ==, 1);
+  close(pfd.fd);
+  g_assert_true(pidfd_exited(qemu_fd, 30000));
+  assert_extra_on_vfio(&e);
+
+  g_assert_cmpint(run_vxm(&e, &recovered, "recover", NULL), ==, 0);
+  g_assert_cmpuint(count_occurrences(recovered, EXTRA_USB " back on xhci_hcd"), ==, 1);
+  g_assert_cmpuint(count_occurrences(recovered, EXTRA_NVME " back on nvme"), ==, 1);
+  after = vxm_simhost_state(e.sim);
+  g_assert_cmpstr(after, ==, before);
+  e2e_teardown(&e);
+}
+
+/* What the host needs is refused before anything changes, with the reason: the NVMe under the
+ * root file system (LUKS on it: found through dm-0's slaves), the SATA controller of /home, and
+ * the USB controller of the only keyboards. No QEMU ran. */
+static void
+test_pci_extra_refused(void)
+{
+  const struct {
+    const char *extra;
+    const char *reason;
+  } cases[] = {
+      {"0000:02:00.0", "0000:02:00.0: it holds the host's root disk: the root file system (/ from "
+                       "/dev/mapper/cryptroot) is on it"},
+      {"0000:00:17.0", "0000:00:17.0: it holds a disk the host has mounted: /home (from "
+                       "/dev/sda1) is on it"},
+      {"0000:00:14.0", "0000:00:14.0: it is the controller of the host's only keyboard (Logitech "
+                       "G915"},
+      {"0000:01:00.2", "it is a function of the guest GPU 0000:01:00.0"},
+      {"0000:0a:00.0", "0000:0a:00.0: there is no such PCI device on this host"},
+  };
+  E2e e = {0};
+  g_autofree char *before = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  e2e_setup_machine(&e, "intel-nvidia-turing-disks", NULL);
+  init_vm(&e);
+  before = vxm_simhost_state(e.sim);
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *set = g_strdup_printf("pci.extra=" EXTRA_USB ",%s", cases[i].extra);
+    g_autofree char *out = NULL;
+    g_autofree char *after = NULL;
+
+    g_assert_cmpint(run_vxm(&e, NULL, "config", VM, "--set", set, NULL), ==, 0);
+    g_assert_cmpint(run_vxm(&e, &out, "start", VM, NULL), !=, 0);
+    g_assert_nonnull(strstr(out, "refusing to give [pci] extra to the guest"));
+    g_assert_nonnull(strstr(out, cases[i].reason));
+    /* the allowed one is not named */
+    g_assert_null(strstr(out, EXTRA_USB ":"));
+    after = vxm_simhost_state(e.sim);
+    g_assert_cmpstr(after, ==, before);
+    g_assert_false(g_file_test(e.argv_log, G_FILE_TEST_EXISTS));
+  }
+  e2e_teardown(&e);
+}
+
 /* Root without a sudo user (a root login): the start is refused with the reason and the fix,
  * before anything on the host changes, and no QEMU or swtpm ran. */
 static void
@@ -2188,5 +2400,8 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/e2e/inhibit/refused", test_inhibit_refused);
   g_test_add_func("/vxm/e2e/usb/plug-unplug", test_usb);
   g_test_add_func("/vxm/e2e/usb/kill-supervisor/recover", test_usb_recover);
+  g_test_add_func("/vxm/e2e/pci-extra/start-stop", test_pci_extra_start_stop);
+  g_test_add_func("/vxm/e2e/pci-extra/kill-recover", test_pci_extra_kill_recover);
+  g_test_add_func("/vxm/e2e/pci-extra/host-needs-refused", test_pci_extra_refused);
   return g_test_run();
 }

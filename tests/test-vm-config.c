@@ -244,6 +244,8 @@ test_more_good_values(void)
       {"audio", "backend", "alsa"},
       {"security", "tpm", "true"},
       {"security", "secure_boot", "0"},
+      {"pci", "extra", "0000:04:00.0, 5:0.0"},
+      {"pci", "extra", ""},
       {"input", "inputs", "none"},
       {"input", "inputs", "auto"},
       {"input", "grab_toggle", "alt-alt"},
@@ -334,6 +336,9 @@ test_every_key_bad(void)
       {"security", "smbios", "on", "off or host"},
       {"firmware", "code", "OVMF_CODE.fd", "absolute path"},
       {"input", "inputs", "../../etc/passwd", "not a name from /dev/input/by-id"},
+      {"pci", "extra", "zz", "'zz' is not a PCI address"},
+      {"pci", "extra", "0000:04:00.0; 0000:05:00.0", "is not a PCI address"},
+      {"pci", "extra", "04:00.0, 0000:04:00.0", "0000:04:00.0 is listed twice"},
       {"input", "inputs", "a,a", "listed twice"},
       {"input", "grab_toggle", "ctrl-alt", "ctrl-ctrl, alt-alt, shift-shift, meta-meta"},
       {"usb", "devices", "046d", "not a USB id VID:PID with 4 hex digits each"},
@@ -507,6 +512,8 @@ test_consistency(void)
   const char *pin[] = {"cpu_pinning lists 2 host CPUs but vcpus = 4", NULL};
   const char *half[] = {"host_input and guest_input go together", NULL};
   const char *same[] = {"are the same input", NULL};
+  const char *gpu_fn[] = {"[pci] extra lists 0000:01:00.1, a function of the guest GPU",
+                          "remove it from extra", NULL};
 
   assert_load_fails("[firmware]\ncode=/a\n", fw);
   assert_load_fails("[firmware]\ndescriptor=x.json\n", desc);
@@ -514,6 +521,7 @@ test_consistency(void)
   assert_load_fails("[cpu]\nvcpus=4\ncpu_pinning=2-3\n", pin);
   assert_load_fails("[display]\nhost_input=dp1\n", half);
   assert_load_fails("[display]\nhost_input=hdmi1\nguest_input=0x11\n", same);
+  assert_load_fails("[gpu]\naddress=01:00.0\n[pci]\nextra=0000:04:00.0,1:0.1\n", gpu_fn);
   {
     const char *both[] = {"[display] monitors lists every monitor to switch, and monitor, "
                           "host_input, guest_input are the one-monitor form",
@@ -527,6 +535,23 @@ test_consistency(void)
                       both);
     assert_load_fails("[display]\nmonitor=off\nmonitors=card1-DP-2 dp1 hdmi2\n", one);
   }
+}
+
+/* [pci] extra: any address form, normalised, in order; empty is none. */
+static void
+test_pci_extra(void)
+{
+  g_autoptr(VxmVmConfig) c =
+      load_ok("[gpu]\naddress=01:00.0\n[pci]\nextra = 4:0.0, 0000:05:00.0\n");
+  g_autoptr(VxmVmConfig) empty = load_ok("[pci]\nextra =\n");
+  g_autoptr(VxmVmConfig) none = load_ok("");
+
+  g_assert_nonnull(c->pci_extra);
+  g_assert_cmpuint(g_strv_length(c->pci_extra), ==, 2);
+  g_assert_cmpstr(c->pci_extra[0], ==, "0000:04:00.0");
+  g_assert_cmpstr(c->pci_extra[1], ==, "0000:05:00.0");
+  g_assert_null(empty->pci_extra);
+  g_assert_null(none->pci_extra);
 }
 
 /* [display] monitors: every monitor with its own inputs; the one-monitor form as a list of one */
@@ -1240,6 +1265,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vm/config/did-you-mean", test_did_you_mean);
   g_test_add_func("/vxm/vm/config/syntax-errors", test_syntax_errors);
   g_test_add_func("/vxm/vm/config/consistency", test_consistency);
+  g_test_add_func("/vxm/vm/config/pci-extra", test_pci_extra);
   g_test_add_func("/vxm/vm/config/monitors", test_monitors);
   g_test_add_func("/vxm/vm/config/files", test_files);
   g_test_add_func("/vxm/vm/config/set-keeps-comments", test_set_keeps_comments);

@@ -1286,6 +1286,27 @@ test_policy_machines(void)
     refused(h, user_a, "line", line, NULL, cases[i].why);
     host_stop(h);
   }
+  {
+    /* [pci] extra sent straight to vxmd is judged there as in vxm start: the host's root disk
+     * (LUKS on the NVMe), its only keyboard's controller, an absent device; nothing changes */
+    static const struct {
+      const char *extra, *why;
+    } extra[] = {
+        {"0000:02:00.0", "0000:02:00.0: it holds the host's root disk"},
+        {"0000:00:14.0", "0000:00:14.0: it is the controller of the host's only keyboard"},
+        {"0000:04:00.0\",\"0000:0a:00.0", "0000:0a:00.0: there is no such PCI device"},
+    };
+    Host *h = host_start("intel-nvidia-turing-disks", NULL);
+
+    for (guint i = 0; i < G_N_ELEMENTS(extra); i++) {
+      g_autofree char *line = g_strdup_printf("{\"vxmd\":1,\"request\":\"prepare-gpu\",\"vm\":"
+                                              "\"alpha\",\"gpu\":\"" GPU "\",\"extra\":[\"%s\"]}",
+                                              extra[i].extra);
+
+      refused(h, user_a, "line", line, NULL, extra[i].why);
+    }
+    host_stop(h);
+  }
   g_test_message("%u hostile requests refused so far", hostile_cases);
 }
 

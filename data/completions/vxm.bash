@@ -15,6 +15,7 @@ declare -gA _vxm_options=(
   [init]="--force --set --disk-size --virtio-iso --sha256 --json"
   [inputs]="--json"
   [list]="--json"
+  [list-devices]="--json"
   [list-gpus]="--json"
   [monitors]="--json"
   [reattach]="--timeout --json"
@@ -79,20 +80,43 @@ _vxm_vms() {
   done
 }
 
-# The GPUs (PCI class 0x03) of the host root given with --root, or $VXM_ROOT, or /; read
-# straight from sysfs with builtins, so it costs no process.
-_vxm_gpus() {
-  local root=${VXM_ROOT:-} i d class
+# The host root given with --root, or $VXM_ROOT, or /.
+_vxm_root() {
+  local root=${VXM_ROOT:-} i
   for ((i = 1; i < ${#_vxm_words[@]}; i++)); do
     case ${_vxm_words[i]} in
     --root) root=${_vxm_words[i + 1]:-} ;;
     --root=*) root=${_vxm_words[i]#--root=} ;;
     esac
   done
-  for d in "${root%/}"/sys/bus/pci/devices/*; do
+  printf '%s\n' "${root%/}"
+}
+
+# The GPUs (PCI class 0x03) of the host root; read straight from sysfs with builtins.
+_vxm_gpus() {
+  local root d class
+  root=$(_vxm_root)
+  for d in "$root"/sys/bus/pci/devices/*; do
     [[ -r $d/class ]] || continue
     read -r class <"$d/class" || continue
     [[ $class == 0x03* ]] && printf '%s\n' "${d##*/}"
+  done
+}
+
+# The PCI devices that may go to a guest whole ([pci] extra): not a bridge, not a GPU or a
+# function of a GPU's slot (vxm list-devices says which really can, and why not).
+_vxm_pci_devices() {
+  local root d class
+  root=$(_vxm_root)
+  for d in "$root"/sys/bus/pci/devices/*; do
+    [[ -r $d/class ]] || continue
+    read -r class <"$d/class" || continue
+    [[ $class == 0x03* || $class == 0x0600* || $class == 0x0604* ]] && continue
+    if [[ -r ${d%.*}.0/class ]]; then
+      read -r class <"${d%.*}.0/class" || continue
+      [[ $class == 0x03* ]] && continue
+    fi
+    printf '%s\n' "${d##*/}"
   done
 }
 
@@ -133,14 +157,20 @@ _vxm_complete_value() {
   key)
     local k v vals line keys=()
     if [[ $opt == --set && $val == *=* ]]; then
-      # the value after KEY=: the key's fixed values (GPU addresses for gpu.address); KEY may
-      # be a key only one group has
+      # the value after KEY=: the key's fixed values (GPU addresses for gpu.address, PCI
+      # devices for pci.extra); KEY may be a key only one group has
       k=${val%%=*}
       while IFS=$'\t' read -r line vals; do
         [[ $line == "$k" || $line == *".$k" ]] || continue
         for v in $vals; do keys+=("$lead$k=$v"); done
         if [[ $line == gpu.address ]]; then
           while read -r v; do keys+=("$lead$k=$v"); done < <(_vxm_gpus)
+        fi
+        if [[ $line == pci.extra ]]; then
+          # a list: the addresses typed so far stay, the last one is completed
+          local head=${val#*=}
+          [[ $head == *,* ]] && head=${head%,*}, || head=
+          while read -r v; do keys+=("$lead$k=$head$v"); done < <(_vxm_pci_devices)
         fi
         break
       done < <(_vxm_keys)

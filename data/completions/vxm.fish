@@ -33,6 +33,34 @@ function __vxm_gpus
     end
 end
 
+# The PCI devices that may go to a guest whole ([pci] extra): not a bridge, not a GPU or a
+# function of a GPU's slot (vxm list-devices says which really can, and why not).
+function __vxm_pci_devices
+    set -l root
+    set -q VXM_ROOT; and set root $VXM_ROOT
+    set -l words (commandline -opc)
+    for i in (seq (count $words))
+        switch $words[$i]
+            case --root
+                set root $words[(math $i + 1)]
+            case '--root=*'
+                set root (string replace -- --root= '' $words[$i])
+        end
+    end
+    set root (string replace -r '/$' '' -- $root)
+    for d in $root/sys/bus/pci/devices/*
+        test -r $d/class; or continue
+        read -l class <$d/class
+        string match -q -r '^0x(03|0600|0604)' -- $class; and continue
+        set -l fn0 (string replace -r '\.[0-7]$' '.0' -- $d)
+        if test -r $fn0/class
+            read -l class0 <$fn0/class
+            string match -q '0x03*' -- $class0; and continue
+        end
+        basename $d
+    end
+end
+
 # The config keys and their fixed values as vxm itself lists them (`vxm config --keys`: a key,
 # a tab, the values), so the completion follows the binary's key table.
 function __vxm_config_keys
@@ -59,12 +87,19 @@ function __vxm_config_set
                     echo $key=$g
                 end
             end
+            if test "$parts[1]" = pci.extra
+                # a list: the addresses typed so far stay, the last one is completed
+                set -l head (string match -r -- '^.*,' (string split -m 1 = -- $word)[2])
+                for d in (__vxm_pci_devices)
+                    echo $key=$head$d
+                end
+            end
             break
         end
     end
 end
 
-set -l vxm_commands check config detach display fingerprint init inputs list list-gpus monitors reattach recover reset start static-binding status stop version
+set -l vxm_commands check config detach display fingerprint init inputs list list-devices list-gpus monitors reattach recover reset start static-binding status stop version
 
 complete -c vxm -f
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -l version -d 'Print the version'
@@ -77,6 +112,7 @@ complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a fingerprin
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a init -d 'Create a VM: disk, UEFI variables, TPM state, config'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a inputs -d 'List keyboards and mice, and whether a VM takes them'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a list -d 'List the VMs with their state, guest GPU and disk'
+complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a list-devices -d "List the PCI devices and which can go to a guest whole"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a list-gpus -d "List the GPUs and which can be the guest's"
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a monitors -d 'List connectors, their monitors (EDID) and DDC buses'
 complete -c vxm -n "not __fish_seen_subcommand_from $vxm_commands" -a reattach -d "Give a GPU's devices back to their original drivers"
@@ -120,6 +156,7 @@ complete -c vxm -n "__fish_seen_subcommand_from init" -l json -d 'Print the outc
 
 complete -c vxm -n "__fish_seen_subcommand_from list" -l json -d 'Print JSON'
 
+complete -c vxm -n "__fish_seen_subcommand_from list-devices" -l json -d 'Print JSON'
 complete -c vxm -n "__fish_seen_subcommand_from list-gpus" -l json -d 'Print JSON'
 complete -c vxm -n "__fish_seen_subcommand_from fingerprint" -l json -d 'Print JSON'
 

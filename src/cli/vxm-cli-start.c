@@ -35,6 +35,7 @@
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-host-facts.h"
 #include "vm/vxm-host-step.h"
+#include "vm/vxm-pci-extra.h"
 #include "vm/vxm-qemu-argv.h"
 #include "vm/vxm-qemu-caps.h"
 #include "vm/vxm-swtpm-argv.h"
@@ -496,6 +497,24 @@ print_json(const StartInputs *in)
     json_builder_add_null_value(b);
   json_builder_set_member_name(b, "usb_devices");
   json_builder_add_value(b, json_node_copy(json_object_get_member(r, "usb_devices")));
+  json_builder_set_member_name(b, "extra_devices");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < in->facts->extra_devices->len; i++) {
+    const VxmHostGpuFunction *dev = g_ptr_array_index(in->facts->extra_devices, i);
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "address");
+    json_builder_add_string_value(b, dev->address);
+    json_builder_set_member_name(b, "driver");
+    if (dev->driver != NULL)
+      json_builder_add_string_value(b, dev->driver);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "iommu_group");
+    json_builder_add_int_value(b, dev->iommu_group);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
   json_builder_set_member_name(b, "notes");
   json_builder_begin_array(b);
   for (guint i = 0; i < in->notes->len; i++)
@@ -863,6 +882,30 @@ decide_nodes(VxmHostfs *hostfs, const VxmVmConfig *config, StartInputs *in)
     add_pending_inputs(hostfs, config, in);
 }
 
+/* [pci] extra: every device checked (vxm-pci-extra: absent, the host's disk or only keyboard,
+ * a GPU, the GPU's group, a shared group) before anything changes. */
+static gboolean
+add_extra_devices(VxmHostfs *hostfs, StartInputs *in, GError **error)
+{
+  g_autoptr(GPtrArray) extra = NULL;
+
+  if (in->config->pci_extra == NULL)
+    return TRUE;
+  extra = vxm_pci_extra_resolve(hostfs, in->gpu, (const char *const *)in->config->pci_extra, error);
+  if (extra == NULL) {
+    g_prefix_error(error, "VM %s: ", in->config->name);
+    return FALSE;
+  }
+  for (guint i = 0; i < extra->len; i++) {
+    VxmPciDevice *dev = g_ptr_array_index(extra, i);
+
+    vxm_host_facts_add_extra_device(
+        in->facts, vxm_pci_device_get_address(dev), vxm_pci_device_get_class_code(dev),
+        vxm_pci_device_get_driver(dev), vxm_pci_device_get_iommu_group(dev));
+  }
+  return TRUE;
+}
+
 /* smbios = host as a user: the serials and the UUID are root's, vxmd reads them. NULL (with a
  * note) when vxmd cannot: the facts then read what this user may (and say what is missing);
  * a real start is refused anyway when vxmd cannot serve it. */
@@ -902,6 +945,8 @@ build_inputs(VxmCli *cli, VxmHostfs *hostfs, const char *name, StartInputs *in, 
   if (in->config->smbios == VXM_VM_SMBIOS_HOST && geteuid() != 0)
     in->facts->smbios = smbios_from_vxmd(hostfs, in->notes);
   if (!vxm_host_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
+    return FALSE;
+  if (!add_extra_devices(hostfs, in, error))
     return FALSE;
   if (!decide_hugepages(hostfs, in->config, in, error))
     return FALSE;
@@ -986,6 +1031,7 @@ make_plan(VxmHostfs *hostfs, StartInputs *in, GError **error)
   plan->gpu_address = g_strdup(vxm_gpu_get_address(in->gpu));
   plan->unbind_timeout_ms = in->config->unbind_timeout * 1000;
   plan->keep_bound = in->config->keep_bound;
+  plan->extra_devices = g_strdupv(in->config->pci_extra);
   plan->qemu_argv = g_strdupv(in->qemu);
   plan->qemu_envp = vxm_supervisor_plan_child_environ();
   if (in->swtpm != NULL) {

@@ -343,6 +343,28 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
   } else {
     json_object_set_null_member(status, "devices");
   }
+  /* [pci] extra: where each device is bound now (the journal says by whom); driver_override
+   * is not read: an unbind waiting in the kernel would block the read */
+  if (config != NULL) {
+    JsonArray *extra = json_array_new();
+
+    for (guint i = 0; config->pci_extra != NULL && config->pci_extra[i] != NULL; i++) {
+      const char *bdf = config->pci_extra[i];
+      g_autofree char *link = g_strdup_printf(VXM_HOST_SYS_PCI_DEVICES "/%s/driver", bdf);
+      g_autofree char *driver = vxm_hostfs_read_link_basename(hostfs, link, NULL);
+      JsonObject *d = json_object_new();
+
+      json_object_set_string_member(d, "address", bdf);
+      if (driver != NULL)
+        json_object_set_string_member(d, "driver", driver);
+      else
+        json_object_set_null_member(d, "driver");
+      json_array_add_object_element(extra, d);
+    }
+    json_object_set_array_member(status, "extra_devices", extra);
+  } else {
+    json_object_set_null_member(status, "extra_devices");
+  }
   node = vxm_host_ops_journal_status(ops, paths->name, &local_error);
   if (node != NULL) {
     json_object_set_member(status, "host", node);
@@ -641,6 +663,18 @@ print_vm(VxmCli *cli, JsonObject *vm)
 
       g_print("    %s  %-14s %s\n", member_or(d, "address", "?"), member_or(d, "driver", "-"),
               member_or(d, "reason", ""));
+    }
+  }
+  if (json_object_has_member(vm, "extra_devices") &&
+      JSON_NODE_HOLDS_ARRAY(json_object_get_member(vm, "extra_devices")) &&
+      json_array_get_length(json_object_get_array_member(vm, "extra_devices")) > 0) {
+    JsonArray *extra = json_object_get_array_member(vm, "extra_devices");
+
+    g_print("  extra devices ([pci] extra)\n");
+    for (guint k = 0; extra != NULL && k < json_array_get_length(extra); k++) {
+      JsonObject *d = json_array_get_object_element(extra, k);
+
+      g_print("    %s  %s\n", member_or(d, "address", "?"), member_or(d, "driver", "-"));
     }
   }
   if (host != NULL && JSON_NODE_HOLDS_OBJECT(host)) {

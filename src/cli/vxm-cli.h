@@ -90,6 +90,7 @@ const char *vxm_cli_vm_state_name(const VxmVmPaths *paths);
 
 /* The subcommands. */
 int vxm_cli_cmd_list_gpus(VxmCli *cli, int argc, char **argv);
+int vxm_cli_cmd_list_devices(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_monitors(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_display(VxmCli *cli, int argc, char **argv);
 int vxm_cli_cmd_check(VxmCli *cli, int argc, char **argv);

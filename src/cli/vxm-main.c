@@ -22,6 +22,8 @@ static const VxmCliCommand commands[] = {
     {"inputs", "List keyboards and mice, their kind and path, and whether a VM takes them",
      vxm_cli_cmd_inputs},
     {"list", "List the VMs with their state, guest GPU and disk", vxm_cli_cmd_list},
+    {"list-devices", "List the PCI devices and which can be given to a guest whole",
+     vxm_cli_cmd_list_devices},
     {"list-gpus", "List the GPUs, their IOMMU groups and which can be the guest's",
      vxm_cli_cmd_list_gpus},
     {"monitors", "List the display connectors, their monitors (EDID) and DDC buses",

@@ -114,11 +114,7 @@ unescape_octal(const char *s)
   return g_string_free(out, FALSE);
 }
 
-typedef struct {
-  char *mountpoint;
-  char *fstype;
-  char *superopts;
-} Mount;
+typedef VxmHostMount Mount;
 
 static void
 mount_free(Mount *m)
@@ -126,9 +122,10 @@ mount_free(Mount *m)
   g_free(m->mountpoint);
   g_free(m->fstype);
   g_free(m->superopts);
+  g_free(m->devnum);
+  g_free(m->source);
   g_free(m);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Mount, mount_free)
 
 /* "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue" */
 static GPtrArray *
@@ -154,11 +151,19 @@ read_mounts(VxmHostfs *hostfs)
       continue;
     m = g_new0(Mount, 1);
     m->mountpoint = unescape_octal(fields[4]);
+    m->devnum = g_strdup(fields[2]);
+    m->source = unescape_octal(fields[sep + 2]);
     m->fstype = g_strdup(fields[sep + 1]);
     m->superopts = sep + 3 < n ? g_strdup(fields[sep + 3]) : g_strdup("");
     g_ptr_array_add(mounts, m);
   }
   return mounts;
+}
+
+GPtrArray *
+vxm_host_system_list_mounts(VxmHostfs *hostfs)
+{
+  return read_mounts(hostfs);
 }
 
 static gboolean

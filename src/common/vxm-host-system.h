@@ -62,6 +62,19 @@ typedef struct {
 void vxm_host_root_kind_clear(VxmHostRootKind *kind);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VxmHostRootKind, vxm_host_root_kind_clear)
 
+/* One line of /proc/self/mountinfo. */
+typedef struct {
+  char *mountpoint; /* "/", "/home" (unescaped) */
+  char *devnum;     /* "259:2": the st_dev of its files (0:N for btrfs, overlay, tmpfs) */
+  char *source;     /* "/dev/nvme0n1p2", "overlayroot", "tmpfs" */
+  char *fstype;     /* "ext4" */
+  char *superopts;  /* "rw,lowerdir=..." */
+} VxmHostMount;
+
+/* Every mount of the host root's /proc/self/mountinfo (VxmHostMount), in its order; empty
+ * when the file is missing. */
+GPtrArray *vxm_host_system_list_mounts(VxmHostfs *hostfs);
+
 /* Reads /proc/self/mountinfo under the host root. A missing or unreadable file is a normal
  * (lasting) root: vxm says nothing it cannot show. */
 void vxm_host_system_get_root_kind(VxmHostfs *hostfs, VxmHostRootKind *out);

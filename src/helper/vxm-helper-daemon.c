@@ -1062,8 +1062,10 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     return TRUE;
   }
   case VXM_HELPER_OP_PREPARE_GPU: {
-    VxmHostOpsGpu gpu = {
-        .gpu_address = req->gpu, .timeout_ms = req->timeout_ms, .keep_bound = req->keep_bound};
+    VxmHostOpsGpu gpu = {.gpu_address = req->gpu,
+                         .timeout_ms = req->timeout_ms,
+                         .keep_bound = req->keep_bound,
+                         .extra = (const char *const *)req->extra};
     g_autofree char *holder = NULL;
     gboolean ok;
 

@@ -47,7 +47,7 @@ static const guint op_fields[] = {
 static const char *const known_members[] = {
     "vxmd",      "request", "vm",          "gpu",     "keep_bound", "timeout_ms", "nodes",
     "page_size", "count",   "node",        "bytes",   "monitor",    "input",      "host_input",
-    "to_guest",  "auto",    "drop_caches", "compact", NULL};
+    "to_guest",  "auto",    "drop_caches", "compact", "extra",      NULL};
 
 const char *
 vxm_helper_op_to_string(VxmHelperOp op)
@@ -62,6 +62,7 @@ vxm_helper_request_free(VxmHelperRequest *req)
     return;
   g_free(req->vm);
   g_free(req->gpu);
+  g_strfreev(req->extra);
   g_strfreev(req->nodes);
   g_free(req->monitor);
   g_free(req);
@@ -618,6 +619,31 @@ vxm_helper_request_parse(const char *data, gsize len, GError **error)
         !get_uint(obj, "timeout_ms", FALSE, 600000, &v, error))
       return NULL;
     req->timeout_ms = (guint)v;
+    if (json_object_has_member(obj, "extra")) {
+      /* [pci] extra: PCI addresses only, normalised; vxmd judges each (vxm-pci-extra) */
+      JsonNode *node = json_object_get_member(obj, "extra");
+      JsonArray *array = JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : NULL;
+      g_autoptr(GPtrArray) addrs = g_ptr_array_new_with_free_func(g_free);
+
+      if (array == NULL || json_array_get_length(array) > 32) {
+        protocol_error(error, "\"extra\" must be a list of at most 32 PCI addresses");
+        return NULL;
+      }
+      for (guint i = 0; i < json_array_get_length(array); i++) {
+        JsonNode *el = json_array_get_element(array, i);
+        VxmPciAddress extra;
+
+        if (!JSON_NODE_HOLDS_VALUE(el) || json_node_get_value_type(el) != G_TYPE_STRING) {
+          protocol_error(error, "\"extra\" must be a list of PCI addresses");
+          return NULL;
+        }
+        if (!vxm_pci_address_parse(json_node_get_string(el), &extra, error))
+          return NULL;
+        g_ptr_array_add(addrs, vxm_pci_address_to_string(&extra));
+      }
+      g_ptr_array_add(addrs, NULL);
+      req->extra = (char **)g_ptr_array_free(g_steal_pointer(&addrs), FALSE);
+    }
   }
   if ((fields & F_NODES) != 0) {
     JsonNode *node = json_object_get_member(obj, "nodes");
@@ -707,6 +733,13 @@ vxm_helper_request_to_line(const VxmHelperRequest *req)
     json_builder_add_boolean_value(b, req->keep_bound);
     json_builder_set_member_name(b, "timeout_ms");
     json_builder_add_int_value(b, req->timeout_ms);
+    if (req->extra != NULL && req->extra[0] != NULL) {
+      json_builder_set_member_name(b, "extra");
+      json_builder_begin_array(b);
+      for (guint i = 0; req->extra[i] != NULL; i++)
+        json_builder_add_string_value(b, req->extra[i]);
+      json_builder_end_array(b);
+    }
   }
   if (req->nodes != NULL) {
     json_builder_set_member_name(b, "nodes");

@@ -53,6 +53,7 @@ typedef struct {
   char *gpu; /* prepare/release-gpu, ddc-switch, gpu-status: normalised "0000:01:00.0" */
   gboolean keep_bound;
   guint timeout_ms;
+  char **extra;      /* prepare-gpu: [pci] extra, normalised addresses (NULL: none) */
   char **nodes;      /* grant-nodes: "vfio:12", "event5", by-id names, "by-path:NAME" */
   guint64 page_size; /* reserve-hugepages: the size planned and its count */
   guint64 count;

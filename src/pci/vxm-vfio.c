@@ -523,6 +523,16 @@ detach_one(VxmHostfs *hostfs, VxmGpu *gpu, VxmPciDevice *dev, VxmJournal *journa
   /* recorded even when there is nothing to do, so reattach leaves it on vfio-pci */
   data = entry_data(bdf, vxm_gpu_get_address(gpu), driver, override,
                     vxm_pci_device_get_iommu_group(dev), already);
+  {
+    /* a [pci] extra device: not of the card's groups */
+    GArray *groups = vxm_gpu_get_iommu_groups(gpu);
+    gboolean card = FALSE;
+
+    for (guint i = 0; i < groups->len && !card; i++)
+      card = g_array_index(groups, gint, i) == vxm_pci_device_get_iommu_group(dev);
+    if (!card)
+      json_object_set_boolean_member(data, "extra", TRUE);
+  }
   if (!vxm_journal_begin(journal, VXM_VFIO_JOURNAL_KIND, data, out_index, error))
     return FALSE;
   if (already) {
@@ -614,6 +624,23 @@ gboolean
 vxm_vfio_detach_group(VxmHostfs *hostfs, VxmGpu *gpu, VxmJournal *journal,
                       const VxmVfioOptions *options, GPtrArray *report, GError **error)
 {
+  return vxm_vfio_detach_group_with(hostfs, gpu, NULL, journal, options, report, error);
+}
+
+static void
+add_group_once(GArray *groups, gint group)
+{
+  for (guint i = 0; i < groups->len; i++)
+    if (g_array_index(groups, gint, i) == group)
+      return;
+  if (group >= 0)
+    g_array_append_val(groups, group);
+}
+
+gboolean
+vxm_vfio_detach_group_with(VxmHostfs *hostfs, VxmGpu *gpu, GPtrArray *extra, VxmJournal *journal,
+                           const VxmVfioOptions *options, GPtrArray *report, GError **error)
+{
   static const VxmVfioOptions defaults = {0};
   g_autoptr(GPtrArray) endpoints = vxm_vfio_get_endpoints(gpu);
   g_autoptr(GArray) indexes = g_array_new(FALSE, FALSE, sizeof(guint));
@@ -621,7 +648,7 @@ vxm_vfio_detach_group(VxmHostfs *hostfs, VxmGpu *gpu, VxmJournal *journal,
   VxmJournalUndoContext ctx = {.hostfs = hostfs};
   g_autoptr(GString) put_back = g_string_new(NULL);
   g_autoptr(GString) left = g_string_new(NULL);
-  GArray *groups = vxm_gpu_get_iommu_groups(gpu);
+  g_autoptr(GArray) groups = g_array_new(FALSE, FALSE, sizeof(gint));
   const char *bdf = vxm_gpu_get_address(gpu);
   guint failed_at = G_MAXUINT;
 
@@ -632,6 +659,22 @@ vxm_vfio_detach_group(VxmHostfs *hostfs, VxmGpu *gpu, VxmJournal *journal,
   vxm_sysfs_writer_reap();
   if (!check_detach_allowed(hostfs, gpu, options, error))
     return FALSE;
+  {
+    GArray *gpu_groups = vxm_gpu_get_iommu_groups(gpu);
+
+    for (guint i = 0; i < gpu_groups->len; i++)
+      add_group_once(groups, g_array_index(gpu_groups, gint, i));
+  }
+  /* the extra devices (vxm-pci-extra allowed them): after the card, in the same transaction */
+  for (guint i = 0; extra != NULL && i < extra->len; i++) {
+    VxmPciDevice *dev = g_ptr_array_index(extra, i);
+    gint group = vxm_pci_device_get_iommu_group(dev);
+
+    if (!check_group_not_held(hostfs, vxm_pci_device_get_address(dev), group, "detach", error))
+      return FALSE;
+    add_group_once(groups, group);
+    g_ptr_array_add(endpoints, g_object_ref(dev));
+  }
   /* a fresh boot has no vfio-pci, and nothing loads it on demand: vxm does (journaled, so
    * the teardown unloads it again) */
   if (!driver_loaded(hostfs, VXM_VFIO_DRIVER)) {

@@ -58,6 +58,14 @@ gboolean vxm_vfio_detach_group(VxmHostfs *hostfs, VxmGpu *gpu, VxmJournal *journ
                                const VxmVfioOptions *options, GPtrArray *report,
                                GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* The same with whole extra PCI devices ([pci] extra): @extra (nullable) holds the endpoints
+ * (VxmPciDevice) that vxm_pci_extra_resolve() allowed, moved after the card's in the same
+ * transaction (each journaled as "pci-bind" with "extra": true, unwound with the rest), and
+ * their groups' /dev/vfio nodes awaited too. */
+gboolean vxm_vfio_detach_group_with(VxmHostfs *hostfs, VxmGpu *gpu, GPtrArray *extra,
+                                    VxmJournal *journal, const VxmVfioOptions *options,
+                                    GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* Gives every device of @journal back (its whole undo, last first) after the guest has
  * exited; the journal is claimed first, and removed when everything is back. */
 gboolean vxm_vfio_reattach_group(VxmHostfs *hostfs, VxmJournal *journal,

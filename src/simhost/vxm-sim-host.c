@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vxm-sim-block.h"
 #include "vxm-sim-display.h"
 #include "vxm-sim-hugepages.h"
 #include "vxm-sim-input.h"
@@ -474,6 +475,9 @@ vxm_sim_host_new(const char *machine_path, gboolean echo_log, GError **error)
   host->pci = vxm_sim_pci_new(host, machine, vxm_sim_system_iommu(host->system), error);
   if (host->pci == NULL)
     return NULL;
+  host->block = vxm_sim_block_new(host, machine, error);
+  if (host->block == NULL)
+    return NULL;
   host->proc = vxm_sim_proc_new(host, machine, error);
   if (host->proc == NULL)
     return NULL;
@@ -506,6 +510,7 @@ vxm_sim_host_free(VxmSimHost *host)
   vxm_sim_display_free(host->display);
   vxm_sim_input_free(host->input);
   vxm_sim_usb_free(host->usb);
+  vxm_sim_block_free(host->block);
   vxm_sim_hugepages_free(host->hugepages);
   vxm_sim_proc_free(host->proc);
   vxm_sim_pci_free(host->pci);

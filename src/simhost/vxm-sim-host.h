@@ -36,6 +36,7 @@ typedef struct _VxmSimHugepages VxmSimHugepages;
 typedef struct _VxmSimDisplay VxmSimDisplay;
 typedef struct _VxmSimInput VxmSimInput;
 typedef struct _VxmSimUsb VxmSimUsb;
+typedef struct _VxmSimBlock VxmSimBlock;
 
 typedef struct {
   GRecMutex lock; /* guards the tree and every area's state */
@@ -50,7 +51,8 @@ typedef struct {
   VxmSimDisplay *display;         /* connectors, monitors, /dev/i2c-N (vxm-sim-display) */
   gboolean (*should_abort)(void); /* set by the FUSE layer: TRUE once unmounting */
   VxmSimInput *input;
-  VxmSimUsb *usb; /* USB devices and /dev/bus/usb (vxm-sim-usb) */
+  VxmSimUsb *usb;     /* USB devices and /dev/bus/usb (vxm-sim-usb) */
+  VxmSimBlock *block; /* block devices and mounts (vxm-sim-block) */
   /* Set by the FUSE layer: the mount, and how a device wakes a poll(2) waiting on it. */
   char *mountpoint;
   void (*poll_wake)(gpointer waker);

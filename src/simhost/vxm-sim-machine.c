@@ -234,7 +234,7 @@ vxm_sim_machine_check_understood(VxmSimMachine *machine, GError **error)
       return vxm_sim_machine_error(
           machine, error, groups[i], NULL,
           "unknown group (known: [machine], [driver NAME], [pci BDF], [process PID], "
-          "[file PATH], [hugepages], [dmi])");
+          "[file PATH], [hugepages], [dmi], [block NAME], [mount PATH], ...)");
     keys = g_key_file_get_keys(machine->keyfile, groups[i], NULL, NULL);
     for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
       g_autofree char *id = g_strdup_printf("%s\n%s", groups[i], keys[k]);

@@ -833,6 +833,14 @@ bus_store(VxmSimNode *node, const char *buf, gsize len)
   }
 }
 
+const char *
+vxm_sim_pci_get_sys_path(VxmSimPci *pci, const char *bdf)
+{
+  Device *dev = g_hash_table_lookup(pci->device_by_bdf, bdf);
+
+  return dev != NULL ? dev->sys_path : NULL;
+}
+
 /* ---- device presence ---- */
 
 static void

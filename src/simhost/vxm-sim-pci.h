@@ -20,6 +20,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmSimPci, vxm_sim_pci_free)
 
 /* Lines of the state dump: "pci BDF driver=X override=Y ...", "driver NAME new_id ...",
  * "vfio-group N". */
+/* The sysfs folder of device @bdf ("/sys/devices/pci0000:00/0000:00:1b.0/0000:02:00.0"), NULL
+ * when the machine has no such device. */
+const char *vxm_sim_pci_get_sys_path(VxmSimPci *pci, const char *bdf);
+
 void vxm_sim_pci_dump_state(VxmSimPci *pci, GPtrArray *lines);
 
 /* Hot-unplug of a device (and the devices below it when it is a bridge), as if removed;

@@ -18,6 +18,7 @@
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
 #include "platform/vxm-kernel-module.h"
+#include "vm/vxm-pci-extra.h"
 #include "vm/vxm-vm-config.h"
 
 struct _VxmHostOpsLocal {
@@ -119,15 +120,20 @@ local_detach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtr
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
   VxmVfioOptions options = {.timeout_ms = gpu->timeout_ms};
   g_autoptr(VxmGpu) card = NULL;
+  g_autoptr(GPtrArray) extra = NULL;
   VxmJournal *journal;
 
   card = vxm_gpu_find(self->hostfs, gpu->gpu_address, error);
   if (card == NULL)
     return FALSE;
+  /* the host's needs (root disk, only keyboard, groups) are judged here, so vxmd judges too */
+  extra = vxm_pci_extra_resolve(self->hostfs, card, gpu->extra, error);
+  if (extra == NULL)
+    return FALSE;
   journal = get_journal(self, vm, TRUE, error);
   if (journal == NULL)
     return FALSE;
-  return vxm_vfio_detach_group(self->hostfs, card, journal, &options, report, error);
+  return vxm_vfio_detach_group_with(self->hostfs, card, extra, journal, &options, report, error);
 }
 
 static gboolean

@@ -44,6 +44,7 @@ vxmd_detach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtrA
   VxmHelperRequest req = {.op = VXM_HELPER_OP_PREPARE_GPU,
                           .vm = (char *)vm,
                           .gpu = (char *)gpu->gpu_address,
+                          .extra = (char **)gpu->extra,
                           .keep_bound = gpu->keep_bound,
                           .timeout_ms = gpu->timeout_ms,
                           .numa_node = -1};

@@ -28,6 +28,9 @@ typedef struct {
   const char *gpu_address; /* "0000:01:00.0" */
   guint timeout_ms;        /* for a write that may hang (unbind); 0: the engine's default */
   gboolean keep_bound;     /* leave the group on vfio-pci when the VM stops */
+  /* [pci] extra: whole devices detached with the card, normalised addresses (nullable);
+   * each is checked (vxm_pci_extra_resolve()) before anything changes */
+  const char *const *extra;
 } VxmHostOpsGpu;
 
 /* Issue 5: hugepages for the guest's RAM (vxm_hugepages_reserve()). */

@@ -45,6 +45,7 @@ vxm_supervisor_plan_free(VxmSupervisorPlan *plan)
   g_strfreev(plan->qemu_argv_alt);
   g_clear_pointer(&plan->pinning, vxm_cpu_pinning_plan_free);
   g_strfreev(plan->vfio_nodes);
+  g_strfreev(plan->extra_devices);
   g_strfreev(plan->input_nodes);
   g_clear_pointer(&plan->input_objects, g_ptr_array_unref);
   g_clear_pointer(&plan->input_pending, g_ptr_array_unref);
@@ -217,6 +218,7 @@ vxm_supervisor_plan_to_json(const VxmSupervisorPlan *plan)
     json_object_set_null_member(obj, "gpu");
   json_object_set_int_member(obj, "unbind_timeout_ms", plan->unbind_timeout_ms);
   json_object_set_boolean_member(obj, "keep_bound", plan->keep_bound);
+  add_strv(obj, "extra_devices", plan->extra_devices);
   add_strv(obj, "qemu_argv", plan->qemu_argv);
   add_strv(obj, "qemu_envp", plan->qemu_envp);
   add_strv(obj, "swtpm_argv", plan->swtpm_argv);
@@ -301,6 +303,7 @@ vxm_supervisor_plan_from_json(JsonNode *node, GError **error)
   plan->unbind_timeout_ms =
       (guint)json_object_get_int_member_with_default(obj, "unbind_timeout_ms", 0);
   plan->keep_bound = json_object_get_boolean_member_with_default(obj, "keep_bound", FALSE);
+  plan->extra_devices = get_strv(obj, "extra_devices");
   plan->qemu_argv = get_strv(obj, "qemu_argv");
   plan->qemu_envp = get_strv(obj, "qemu_envp");
   plan->swtpm_argv = get_strv(obj, "swtpm_argv");

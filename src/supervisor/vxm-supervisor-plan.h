@@ -24,6 +24,8 @@ typedef struct {
   char *gpu_address;
   guint unbind_timeout_ms; /* 0: the binding engine's default */
   gboolean keep_bound;
+  /* [pci] extra: whole devices detached with the GPU ("0000:04:00.0"), NULL or empty: none */
+  GStrv extra_devices;
 
   /* QEMU: its argv (with -S, or the supervisor adds it) and whole environment. The QMP
    * monitor must be a unix socket at paths->qmp_socket. */

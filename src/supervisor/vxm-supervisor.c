@@ -683,7 +683,8 @@ detach_job(VxmSupervisor *self, HostJob *job, GError **error)
 {
   VxmHostOpsGpu gpu = {.gpu_address = self->plan->gpu_address,
                        .timeout_ms = self->plan->unbind_timeout_ms,
-                       .keep_bound = self->plan->keep_bound};
+                       .keep_bound = self->plan->keep_bound,
+                       .extra = (const char *const *)self->plan->extra_devices};
 
   return vxm_host_ops_detach_gpu(self->ops, self->plan->paths->name, &gpu, job->report, error);
 }

@@ -33,6 +33,7 @@ vxm_host_facts_new(void)
   VxmHostFacts *self = g_new0(VxmHostFacts, 1);
 
   self->gpu_functions = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_function_free);
+  self->extra_devices = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_function_free);
   self->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)input_free);
   self->inputs_missing = g_ptr_array_new_with_free_func(g_free);
   self->monitors = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_vm_monitor_switch_free);
@@ -51,6 +52,7 @@ vxm_host_facts_free(VxmHostFacts *self)
   if (self == NULL)
     return;
   g_ptr_array_unref(self->gpu_functions);
+  g_ptr_array_unref(self->extra_devices);
   g_ptr_array_unref(self->inputs);
   g_ptr_array_unref(self->inputs_missing);
   g_ptr_array_unref(self->usb_devices);
@@ -116,6 +118,19 @@ collect_usb(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GP
   }
 }
 
+VxmHostGpuFunction *
+vxm_host_facts_add_extra_device(VxmHostFacts *self, const char *address, guint16 class_code,
+                                const char *driver, gint iommu_group)
+{
+  VxmHostGpuFunction *fn =
+      vxm_host_facts_add_gpu_function(self, address, class_code, driver, iommu_group);
+
+  /* made as a GPU function, then moved */
+  g_ptr_array_steal_index(self->gpu_functions, self->gpu_functions->len - 1);
+  g_ptr_array_add(self->extra_devices, fn);
+  return fn;
+}
+
 VxmHostInput *
 vxm_host_facts_add_input(VxmHostFacts *self, const char *path, VxmHostInputKind kind,
                          gboolean primary)
@@ -169,8 +184,11 @@ vxm_host_facts_gpu_iommu_groups(const VxmHostFacts *self)
 {
   GArray *groups = g_array_new(FALSE, FALSE, sizeof(gint));
 
-  for (guint i = 0; i < self->gpu_functions->len; i++) {
-    VxmHostGpuFunction *fn = g_ptr_array_index(self->gpu_functions, i);
+  for (guint i = 0; i < self->gpu_functions->len + self->extra_devices->len; i++) {
+    VxmHostGpuFunction *fn =
+        i < self->gpu_functions->len
+            ? g_ptr_array_index(self->gpu_functions, i)
+            : g_ptr_array_index(self->extra_devices, i - self->gpu_functions->len);
     gboolean seen = FALSE;
 
     if (fn->iommu_group < 0)

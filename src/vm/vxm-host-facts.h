@@ -56,8 +56,11 @@ typedef struct {
 
 typedef struct {
   GPtrArray *gpu_functions; /* VxmHostGpuFunction, function 0 first; empty: no passthrough */
-  gint gpu_numa_node;       /* -1 without NUMA */
-  guint64 gpu_bar64_bytes;  /* the 64-bit memory BARs of those functions, summed, as now sized */
+  /* [pci] extra: whole devices beside the GPU (VxmHostGpuFunction each: its own address,
+   * class, driver and group), sorted; empty: none */
+  GPtrArray *extra_devices;
+  gint gpu_numa_node;      /* -1 without NUMA */
+  guint64 gpu_bar64_bytes; /* the 64-bit memory BARs of those functions, summed, as now sized */
 
   guint64 memory_bytes;   /* guest RAM */
   guint64 hugepage_bytes; /* 0: normal memory; else 2 MiB or 1 GiB pages */
@@ -114,7 +117,13 @@ gboolean vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const Vxm
                                 VxmGpu *gpu, GPtrArray *notes,
                                 GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
-/* The IOMMU groups of the GPU's functions, sorted and unique (gint). */
+/* Adds a [pci] extra device (vxm_pci_extra_resolve() allowed it) to @self->extra_devices. */
+VxmHostGpuFunction *vxm_host_facts_add_extra_device(VxmHostFacts *self, const char *address,
+                                                    guint16 class_code, const char *driver,
+                                                    gint iommu_group);
+
+/* The IOMMU groups of the GPU's functions and of the extra devices: every /dev/vfio/N the
+ * guest needs, sorted and unique (gint). */
 GArray *vxm_host_facts_gpu_iommu_groups(const VxmHostFacts *self);
 
 G_END_DECLS

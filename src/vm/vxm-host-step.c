@@ -67,6 +67,7 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
     g_autoptr(GStrvBuilder) subjects = g_strv_builder_new();
     g_autoptr(GString) addrs = g_string_new(NULL);
     g_autoptr(GString) drivers = g_string_new(NULL);
+    g_autoptr(GString) extra = g_string_new(NULL);
 
     for (guint i = 0; i < fns->len; i++) {
       VxmHostGpuFunction *fn = g_ptr_array_index(fns, i);
@@ -77,8 +78,20 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
       if (strstr(drivers->str, driver) == NULL)
         g_string_append_printf(drivers, "%s%s", drivers->len > 0 ? "/" : "", driver);
     }
-    add_step(steps, VXM_HOST_STEP_DETACH_GPU, subjects, 0, "detach %s from %s to vfio-pci",
-             addrs->str, drivers->str);
+    for (guint i = 0; i < facts->extra_devices->len; i++) {
+      VxmHostGpuFunction *dev = g_ptr_array_index(facts->extra_devices, i);
+
+      g_strv_builder_add(subjects, dev->address);
+      g_string_append_printf(extra, "%s%s (%s)", extra->len > 0 ? ", " : "", dev->address,
+                             dev->driver != NULL ? dev->driver : "no driver");
+    }
+    if (extra->len > 0)
+      add_step(steps, VXM_HOST_STEP_DETACH_GPU, subjects, 0,
+               "detach %s from %s and the extra devices %s to vfio-pci", addrs->str, drivers->str,
+               extra->str);
+    else
+      add_step(steps, VXM_HOST_STEP_DETACH_GPU, subjects, 0, "detach %s from %s to vfio-pci",
+               addrs->str, drivers->str);
   }
   if (facts->hugepage_bytes != 0) {
     g_autoptr(GStrvBuilder) subjects = g_strv_builder_new();

@@ -163,6 +163,27 @@ add_gpu(Args *a, const VxmQemuArgvInput *in, GError **error)
   return TRUE;
 }
 
+/* [pci] extra: each device on a root port of its own, after the GPU's (chassis 1). */
+static gboolean
+add_extra(Args *a, const VxmQemuArgvInput *in, GError **error)
+{
+  GPtrArray *extra = in->facts->extra_devices;
+
+  if (extra->len == 0)
+    return TRUE;
+  if (!require_type(in->caps, "vfio-pci", "[pci] extra", error) ||
+      !require_type(in->caps, "pcie-root-port", "[pci] extra", error))
+    return FALSE;
+  for (guint i = 0; i < extra->len; i++) {
+    VxmHostGpuFunction *dev = g_ptr_array_index(extra, i);
+
+    addf(a, "-device", "pcie-root-port,id=extra-port%u,chassis=%u,port=0x%x,bus=pcie.0", i, i + 2,
+         0x11 + i);
+    addf(a, "-device", "vfio-pci,host=%s,id=extra%u,bus=extra-port%u", dev->address, i, i);
+  }
+  return TRUE;
+}
+
 /* CODE read-only as pflash unit 0, the VM's own VARS copy as unit 1 (-drive if=pflash works
  * on every QEMU; the pflash0/1 machine properties are per-instance and invisible to the probe) */
 static void
@@ -415,7 +436,7 @@ vxm_qemu_argv_build(const VxmQemuArgvInput *in, GError **error)
   g_autofree char *mem = size_arg(facts->memory_bytes);
   g_autofree char *serial_log = NULL;
   g_autofree char *qmp = NULL;
-  gboolean vfio = facts->gpu_functions->len > 0;
+  gboolean vfio = facts->gpu_functions->len > 0 || facts->extra_devices->len > 0;
   gboolean hpet_prop = vxm_qemu_caps_has_machine_prop(caps, "hpet");
   gboolean hugepages = facts->hugepage_bytes != 0;
   gboolean spawn_allowed = config->network == VXM_VM_NETWORK_BRIDGE;
@@ -536,7 +557,7 @@ vxm_qemu_argv_build(const VxmQemuArgvInput *in, GError **error)
     addf(&a, "-device", "tpm-crb,tpmdev=tpm0");
   }
 
-  if (!add_gpu(&a, in, error))
+  if (!add_gpu(&a, in, error) || !add_extra(&a, in, error))
     return NULL;
 
   if (!require_type(caps, "virtio-blk-pci", "the disk", error))

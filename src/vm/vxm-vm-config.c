@@ -111,6 +111,42 @@ parse_gpu(VxmVmConfig *cfg, const char *value, GError **error)
   return TRUE;
 }
 
+/* [pci] extra: "0000:04:00.0, 0000:05:00.0" (any form vxm_pci_address_parse() takes). */
+static gboolean
+parse_pci_extra(VxmVmConfig *cfg, const char *value, GError **error)
+{
+  g_auto(GStrv) words = g_strsplit_set(value, ", \t", -1);
+  g_autoptr(GPtrArray) addrs = g_ptr_array_new_with_free_func(g_free);
+
+  g_clear_pointer(&cfg->pci_extra, g_strfreev);
+  for (guint i = 0; words[i] != NULL; i++) {
+    g_autoptr(GError) local = NULL;
+    g_autofree char *addr = NULL;
+
+    if (words[i][0] == '\0')
+      continue;
+    addr = vxm_pci_address_normalize(words[i], &local);
+    if (addr == NULL) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
+                  "'%s' is not a PCI address: expected addresses like 0000:04:00.0 separated by "
+                  "commas (vxm list-devices shows them), or nothing",
+                  words[i]);
+      return FALSE;
+    }
+    if (g_ptr_array_find_with_equal_func(addrs, addr, g_str_equal, NULL)) {
+      g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG, "%s is listed twice: list each device once",
+                  addr);
+      return FALSE;
+    }
+    g_ptr_array_add(addrs, g_steal_pointer(&addr));
+  }
+  if (addrs->len == 0)
+    return TRUE;
+  g_ptr_array_add(addrs, NULL);
+  cfg->pci_extra = (char **)g_ptr_array_free(g_steal_pointer(&addrs), FALSE);
+  return TRUE;
+}
+
 static gboolean
 parse_rom_file(VxmVmConfig *cfg, const char *value, GError **error)
 {
@@ -938,6 +974,10 @@ static const KeyDef key_defs[] = {
   {{"gpu", "unbind_timeout", "10", "a number of seconds from 1 to 600",
     "How long a driver's unbind may take before the device is reported stuck.", NULL}, parse_unbind_timeout},
 
+  {{"pci", "extra", "", "PCI addresses like 0000:04:00.0 separated by commas, or nothing",
+    "Whole PCI devices given to the guest beside its GPU (a USB controller, an NVMe, a capture card), "
+    "each with its IOMMU group; vxm list-devices shows which can go and why not.", NULL}, parse_pci_extra},
+
   {{"memory", "size", "auto", "a size like 16G (at least 4G), or auto",
     "Guest RAM. auto: half the host's RAM, at most 16 GiB, at least 4 GiB.", NULL}, parse_memory},
   {{"memory", "hugepages", "auto", "auto, 2M, 1G or off",
@@ -1195,6 +1235,7 @@ config_clear(VxmVmConfig *c)
   g_free(c->firmware_descriptor);
   g_strfreev(c->inputs);
   g_clear_pointer(&c->usb_devices, g_array_unref);
+  g_strfreev(c->pci_extra);
   g_clear_pointer(&c->cpu_pinning_list, g_array_unref);
   g_free(c->monitor_edid_manufacturer);
   g_free(c->monitor_connector);
@@ -1428,6 +1469,17 @@ check_consistency(VxmVmConfig *c, const char *display, GError **error)
                         "[cpu] cpu_pinning lists %u host CPUs but vcpus = %u: list one host "
                         "CPU per vCPU, or set vcpus = auto",
                         c->cpu_pinning_list->len, c->vcpus);
+  for (guint i = 0; c->gpu != NULL && c->pci_extra != NULL && c->pci_extra[i] != NULL; i++) {
+    VxmPciAddress gpu, extra;
+
+    if (vxm_pci_address_parse(c->gpu, &gpu, NULL) &&
+        vxm_pci_address_parse(c->pci_extra[i], &extra, NULL) &&
+        vxm_pci_address_same_slot(&gpu, &extra))
+      return config_error(error, display,
+                          "[pci] extra lists %s, a function of the guest GPU ([gpu] address = "
+                          "%s): it goes to the guest with the GPU already: remove it from extra",
+                          c->pci_extra[i], c->gpu);
+  }
   if ((c->host_input == 0) != (c->guest_input == 0))
     return config_error(error, display,
                         "[display] host_input and guest_input go together: set both, or "

@@ -103,6 +103,9 @@ typedef struct {
   gboolean keep_bound;  /* leave the group on vfio-pci between runs */
   guint unbind_timeout; /* seconds */
 
+  /* [pci] */
+  char **pci_extra; /* extra whole devices for the guest, normalised; NULL = none */
+
   /* [memory] */
   guint64 memory_bytes; /* 0 = auto */
   VxmVmHugepages hugepages;
