@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/vxm-check.h"
+#include "checks/vxm-check.h"
 #include "journal/vxm-journal.h"
 #include "pci/vxm-vfio.h"
 #include "vxm-test-sysfs.h"

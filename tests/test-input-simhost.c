@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
-#include "host/vxm-check.h"
+#include "checks/vxm-check.h"
 #include "input/vxm-input-access.h"
 #include "input/vxm-input-object.h"
 #include "input/vxm-input-set.h"

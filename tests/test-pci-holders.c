@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
-#include "helper/vxm-helper-caps.h"
+#include "vxmd/vxm-helper-caps.h"
 #include "pci/vxm-pci-holders.h"
 #include "pci/vxm-sysfs-writer.h"
 #include "vxm-test-util.h"

@@ -1,5 +1,5 @@
 /* vxm reattach: give a GPU's devices back to the drivers they had before vxm took them. */
-#include "journal/vxm-journal-kinds.h"
+#include "ops/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
 #include "pci/vxm-vfio.h"
 #include "vxm-cli.h"

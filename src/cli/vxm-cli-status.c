@@ -10,7 +10,7 @@
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
 #include "supervisor/vxm-control-client.h"
-#include "supervisor/vxm-host-ops-vxmd.h"
+#include "ops/vxm-host-ops-vxmd.h"
 #include "supervisor/vxm-supervisor.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-lock.h"

@@ -6,7 +6,7 @@
 #include "common/vxm-error.h"
 #include "common/vxm-hostfs.h"
 #include "pci/vxm-gpu.h"
-#include "supervisor/vxm-host-ops.h"
+#include "ops/vxm-host-ops.h"
 #include "vm/vxm-vm-paths.h"
 
 G_BEGIN_DECLS

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "vm/vxm-qemu-argv.h"
+#include "plan/vxm-qemu-argv.h"
 
 VxmInputObject *
 vxm_input_object_copy(const VxmInputObject *object)

@@ -12,7 +12,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "vm/vxm-host-facts.h"
+#include "plan/vxm-host-facts.h"
 
 G_BEGIN_DECLS
 

@@ -20,7 +20,7 @@
 #pragma once
 
 #include "input/vxm-input-device.h"
-#include "vm/vxm-host-facts.h"
+#include "plan/vxm-host-facts.h"
 
 G_BEGIN_DECLS
 

@@ -32,8 +32,8 @@
 #include <json-glib/json-glib.h>
 
 #include "qemu/vxm-qmp-client.h"
-#include "supervisor/vxm-host-ops.h"
-#include "supervisor/vxm-supervisor-plan.h"
+#include "ops/vxm-host-ops.h"
+#include "plan/vxm-supervisor-plan.h"
 #include "supervisor/vxm-vm-state.h"
 
 G_BEGIN_DECLS

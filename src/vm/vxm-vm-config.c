@@ -8,7 +8,7 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
-#include "memory/vxm-meminfo.h"
+#include "platform/vxm-meminfo.h"
 #include "pci/vxm-pci-address.h"
 
 #define MIB     (G_GUINT64_CONSTANT(1) << 20)

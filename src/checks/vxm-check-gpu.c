@@ -7,7 +7,7 @@
 
 #include "common/vxm-util.h"
 #include "pci/vxm-pci-holders.h"
-#include "supervisor/vxm-host-ops-local.h"
+#include "ops/vxm-host-ops-local.h"
 #include "vm/vxm-vm-lock.h"
 #include "vm/vxm-vm-paths.h"
 #include "vxm-check.h"

@@ -1,5 +1,5 @@
 /* vxm-supervisor-plan: the plain data a supervisor runs. */
-#include "supervisor/vxm-supervisor-plan.h"
+#include "plan/vxm-supervisor-plan.h"
 
 #include <string.h>
 

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "common/vxm-hostfs.h"
-#include "helper/vxm-helper-protocol.h"
+#include "ops/vxm-helper-protocol.h"
 
 G_BEGIN_DECLS
 

@@ -1,5 +1,5 @@
 /* vxm-helper-protocol: parsing and writing vxmd's messages (see the header for the format). */
-#include "helper/vxm-helper-protocol.h"
+#include "ops/vxm-helper-protocol.h"
 
 #include <string.h>
 

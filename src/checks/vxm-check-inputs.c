@@ -4,7 +4,7 @@
  * devices join it when they are plugged in. */
 #include <string.h>
 
-#include "host/vxm-check.h"
+#include "checks/vxm-check.h"
 #include "input/vxm-input-set.h"
 
 static const char *

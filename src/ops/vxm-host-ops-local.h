@@ -7,7 +7,7 @@
 #pragma once
 
 #include "common/vxm-hostfs.h"
-#include "supervisor/vxm-host-ops.h"
+#include "ops/vxm-host-ops.h"
 
 G_BEGIN_DECLS
 

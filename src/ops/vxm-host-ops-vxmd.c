@@ -1,9 +1,9 @@
 /* vxm-host-ops-vxmd: host steps as requests to vxmd. */
-#include "supervisor/vxm-host-ops-vxmd.h"
+#include "ops/vxm-host-ops-vxmd.h"
 
 #include "common/vxm-error.h"
-#include "helper/vxm-helper-client.h"
-#include "helper/vxm-helper-protocol.h"
+#include "ops/vxm-helper-client.h"
+#include "ops/vxm-helper-protocol.h"
 
 struct _VxmHostOpsVxmd {
   GObject parent_instance;

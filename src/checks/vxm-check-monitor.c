@@ -3,7 +3,7 @@
 
 #include "display/vxm-display.h"
 #include "display/vxm-drm-connector.h"
-#include "host/vxm-check.h"
+#include "checks/vxm-check.h"
 
 void
 vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result)

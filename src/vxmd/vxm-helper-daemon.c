@@ -1,5 +1,5 @@
 /* vxm-helper-daemon: vxmd's sockets, authorisation, policy and requests. */
-#include "helper/vxm-helper-daemon.h"
+#include "vxmd/vxm-helper-daemon.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,19 +21,19 @@
 #include "common/vxm-hostfs.h"
 #include "common/vxm-util.h"
 #include "display/vxm-display.h"
-#include "helper/vxm-dmi-identity.h"
-#include "helper/vxm-helper-auth.h"
-#include "helper/vxm-helper-protocol.h"
+#include "platform/vxm-dmi-identity.h"
+#include "vxmd/vxm-helper-auth.h"
+#include "ops/vxm-helper-protocol.h"
 #include "input/vxm-input-access.h"
-#include "journal/vxm-journal-kinds.h"
+#include "ops/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
 #include "memory/vxm-hugepage-pools.h"
 #include "memory/vxm-hugepages.h"
-#include "memory/vxm-meminfo.h"
-#include "supervisor/vxm-host-ops-local.h"
+#include "platform/vxm-meminfo.h"
+#include "ops/vxm-host-ops-local.h"
 #include "vm/vxm-vm-config.h"
 
 #define CLIENT_KIND              "vxmd-client"

@@ -10,9 +10,9 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-host-system.h"
-#include "helper/vxm-check-vxmd.h"
-#include "helper/vxm-helper-client.h"
-#include "host/vxm-check.h"
+#include "checks/vxm-check-vxmd.h"
+#include "ops/vxm-helper-client.h"
+#include "checks/vxm-check.h"
 
 static gboolean
 in_login_groups(gid_t gid)

@@ -8,7 +8,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "vm/vxm-host-facts.h"
+#include "plan/vxm-host-facts.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-paths.h"
 

@@ -8,7 +8,7 @@
 #pragma once
 
 #include "vm/vxm-firmware.h"
-#include "vm/vxm-host-facts.h"
+#include "plan/vxm-host-facts.h"
 #include "vm/vxm-qemu-caps.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-paths.h"

@@ -1,5 +1,5 @@
 /* vxm-helper-client: talking to vxmd over its unix socket. */
-#include "helper/vxm-helper-client.h"
+#include "ops/vxm-helper-client.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* vxm-dmi-identity: reading the DMI identity fields. */
-#include "helper/vxm-dmi-identity.h"
+#include "platform/vxm-dmi-identity.h"
 
 static const char *const fields[] = {"sys_vendor",     "product_name",   "product_version",
                                      "product_serial", "product_uuid",   "product_sku",

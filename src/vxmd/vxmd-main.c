@@ -9,8 +9,8 @@
 #include <signal.h>
 
 #include "common/vxm-host-system.h"
-#include "helper/vxm-helper-caps.h"
-#include "helper/vxm-helper-daemon.h"
+#include "vxmd/vxm-helper-caps.h"
+#include "vxmd/vxm-helper-daemon.h"
 #include "vxm-config.h"
 
 static gboolean

@@ -1,5 +1,5 @@
 /* vxm-helper-auth: root, group vxm, or polkit for the calling process. */
-#include "helper/vxm-helper-auth.h"
+#include "vxmd/vxm-helper-auth.h"
 
 #include <errno.h>
 #include <fcntl.h>

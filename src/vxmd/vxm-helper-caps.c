@@ -1,5 +1,5 @@
 /* vxm-helper-caps: vxmd's capability set (no libcap: prctl and two syscalls). */
-#include "helper/vxm-helper-caps.h"
+#include "vxmd/vxm-helper-caps.h"
 
 #include <errno.h>
 #include <linux/capability.h>

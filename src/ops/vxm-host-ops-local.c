@@ -1,5 +1,5 @@
 /* vxm-host-ops-local: host steps through the core library, in this process. */
-#include "supervisor/vxm-host-ops-local.h"
+#include "ops/vxm-host-ops-local.h"
 
 #include <unistd.h>
 
@@ -7,9 +7,9 @@
 #include "common/vxm-run-as.h"
 #include "common/vxm-util.h"
 #include "display/vxm-display.h"
-#include "helper/vxm-dmi-identity.h"
+#include "platform/vxm-dmi-identity.h"
 #include "input/vxm-input-access.h"
-#include "journal/vxm-journal-kinds.h"
+#include "ops/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
 #include "memory/vxm-hugepages.h"
 #include "memory/vxm-looking-glass.h"

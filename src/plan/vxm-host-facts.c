@@ -5,7 +5,7 @@
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
 #include "display/vxm-display.h"
-#include "helper/vxm-dmi-identity.h"
+#include "platform/vxm-dmi-identity.h"
 #include "input/vxm-input-object.h"
 #include "input/vxm-input-set.h"
 #include "memory/vxm-looking-glass.h"

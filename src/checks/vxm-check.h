@@ -88,25 +88,25 @@ GPtrArray *vxm_check_run(VxmCheckContext *ctx, const char *const *only);
 /* TRUE when no result failed. */
 gboolean vxm_check_results_passed(GPtrArray *results);
 
-/* The checks (src/host/vxm-check-pci.c). */
+/* The checks (src/checks/vxm-check-pci.c). */
 void vxm_check_iommu(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_kvm(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_gpus(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_guest_gpu(VxmCheckContext *ctx, VxmCheckResult *result);
-/* src/display/vxm-check-monitor.c */
+/* src/checks/vxm-check-monitor.c */
 void vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result);
-/* src/host/vxm-check-gpu.c: the guest GPU beyond its IOMMU group. */
+/* src/checks/vxm-check-gpu.c: the guest GPU beyond its IOMMU group. */
 void vxm_check_reset(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_framebuffer(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_holders(VxmCheckContext *ctx, VxmCheckResult *result);
-/* src/host/vxm-check-vm.c: what the VM needs from the host's software and memory. */
+/* src/checks/vxm-check-vm.c: what the VM needs from the host's software and memory. */
 void vxm_check_firmware(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_qemu(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_swtpm(VxmCheckContext *ctx, VxmCheckResult *result);
 void vxm_check_memory(VxmCheckContext *ctx, VxmCheckResult *result);
-/* src/helper/vxm-check-vxmd.c */
+/* src/checks/vxm-check-vxmd.c */
 void vxm_check_vxmd(VxmCheckContext *ctx, VxmCheckResult *result);
-/* src/input/vxm-check-inputs.c */
+/* src/checks/vxm-check-inputs.c */
 void vxm_check_inputs(VxmCheckContext *ctx, VxmCheckResult *result);
 
 G_END_DECLS

@@ -1,5 +1,5 @@
 /* vxm-host-ops: the interface's dispatch, and "not available" for what is not implemented. */
-#include "supervisor/vxm-host-ops.h"
+#include "ops/vxm-host-ops.h"
 
 #include "common/vxm-error.h"
 

@@ -6,7 +6,7 @@
 #include "common/vxm-util.h"
 #include "memory/vxm-hugepage-pools.h"
 #include "memory/vxm-hugepages.h"
-#include "memory/vxm-meminfo.h"
+#include "platform/vxm-meminfo.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-qemu-caps.h"
 #include "vxm-check.h"

@@ -1,7 +1,7 @@
 /* vxm-check-vxmd: `vxm check`'s vxmd check, with the group as a parameter for tests. */
 #pragma once
 
-#include "host/vxm-check.h"
+#include "checks/vxm-check.h"
 
 G_BEGIN_DECLS
 
