@@ -6,6 +6,7 @@
 #include "checks/vxm-check.h"
 #include "journal/vxm-journal.h"
 #include "pci/vxm-vfio.h"
+#include "vm/vxm-vm-config.h"
 #include "vxm-test-sysfs.h"
 #include "vxm-test-util.h"
 

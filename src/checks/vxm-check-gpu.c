@@ -6,8 +6,9 @@
 #include <unistd.h>
 
 #include "common/vxm-util.h"
-#include "pci/vxm-pci-holders.h"
 #include "ops/vxm-host-ops-local.h"
+#include "pci/vxm-pci-holders.h"
+#include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-lock.h"
 #include "vm/vxm-vm-paths.h"
 #include "vxm-check.h"

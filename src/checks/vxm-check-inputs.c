@@ -6,6 +6,7 @@
 
 #include "checks/vxm-check.h"
 #include "input/vxm-input-set.h"
+#include "vm/vxm-vm-config.h"
 
 static const char *
 device_label(const VxmInputDevice *d)

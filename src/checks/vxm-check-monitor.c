@@ -1,9 +1,10 @@
 /* vxm check: the `monitor` check (DDC/CI is optional: problems are warnings, never failures). */
 #include <unistd.h>
 
+#include "checks/vxm-check.h"
 #include "display/vxm-display.h"
 #include "display/vxm-drm-connector.h"
-#include "checks/vxm-check.h"
+#include "vm/vxm-vm-config.h"
 
 void
 vxm_check_monitor(VxmCheckContext *ctx, VxmCheckResult *result)

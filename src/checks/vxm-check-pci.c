@@ -6,6 +6,7 @@
 #include "common/vxm-host-system.h"
 #include "common/vxm-util.h"
 #include "pci/vxm-gpu.h"
+#include "vm/vxm-vm-config.h"
 #include "vxm-check.h"
 
 typedef enum {

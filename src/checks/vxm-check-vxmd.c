@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checks/vxm-check-vxmd.h"
+#include "checks/vxm-check.h"
 #include "common/vxm-error.h"
 #include "common/vxm-host-system.h"
-#include "checks/vxm-check-vxmd.h"
 #include "ops/vxm-helper-client.h"
-#include "checks/vxm-check.h"
 
 static gboolean
 in_login_groups(gid_t gid)

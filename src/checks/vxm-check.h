@@ -13,9 +13,10 @@
 #include "common/vxm-hostfs.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-bus.h"
-#include "vm/vxm-vm-config.h"
 
 G_BEGIN_DECLS
+
+typedef struct _VxmVmConfig VxmVmConfig; /* vm/vxm-vm-config.h */
 
 typedef enum {
   VXM_CHECK_STATUS_OK,

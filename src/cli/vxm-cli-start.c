@@ -16,12 +16,13 @@
 #include "common/vxm-run-as.h"
 #include "common/vxm-util.h"
 
-#include "supervisor/vxm-control-server.h"
 #include "ops/vxm-host-ops-vxmd.h"
+#include "supervisor/vxm-control-server.h"
 #include "supervisor/vxm-supervisor.h"
 #include "vm/vxm-vm-lock.h"
 #include "vxm-cli-progress.h"
 
+#include "common/vxm-run-as.h"
 #include "common/vxm-util.h"
 #include "cpu/vxm-cpu-pinning-plan.h"
 #include "cpu/vxm-cpu-topology.h"
@@ -32,15 +33,14 @@
 #include "memory/vxm-memlock.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-holders.h"
-#include "vm/vxm-firmware.h"
 #include "plan/vxm-host-facts.h"
 #include "plan/vxm-host-step.h"
 #include "plan/vxm-qemu-argv.h"
-#include "vm/vxm-qemu-caps.h"
 #include "plan/vxm-swtpm-argv.h"
+#include "vm/vxm-firmware.h"
+#include "vm/vxm-qemu-caps.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-paths.h"
-#include "common/vxm-run-as.h"
 #include "vxm-cli.h"
 
 /* The configured guest GPU, or the single candidate. */

@@ -5,11 +5,12 @@
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
 #include "display/vxm-display.h"
-#include "platform/vxm-dmi-identity.h"
 #include "input/vxm-input-object.h"
 #include "input/vxm-input-set.h"
 #include "memory/vxm-looking-glass.h"
 #include "pci/vxm-pci-address.h"
+#include "platform/vxm-dmi-identity.h"
+#include "vm/vxm-vm-config.h"
 
 static void
 gpu_function_free(VxmHostGpuFunction *fn)
@@ -19,20 +20,13 @@ gpu_function_free(VxmHostGpuFunction *fn)
   g_free(fn);
 }
 
-static void
-input_free(VxmHostInput *input)
-{
-  g_free(input->path);
-  g_free(input);
-}
-
 VxmHostFacts *
 vxm_host_facts_new(void)
 {
   VxmHostFacts *self = g_new0(VxmHostFacts, 1);
 
   self->gpu_functions = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_function_free);
-  self->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)input_free);
+  self->inputs = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_host_input_free);
   self->inputs_missing = g_ptr_array_new_with_free_func(g_free);
   self->gpu_numa_node = -1;
   self->hugepage_node = -1;
@@ -81,11 +75,8 @@ VxmHostInput *
 vxm_host_facts_add_input(VxmHostFacts *self, const char *path, VxmHostInputKind kind,
                          gboolean primary)
 {
-  VxmHostInput *input = g_new0(VxmHostInput, 1);
+  VxmHostInput *input = vxm_host_input_new(path, kind, primary);
 
-  input->path = g_strdup(path);
-  input->kind = kind;
-  input->primary = primary;
   g_ptr_array_add(self->inputs, input);
   return input;
 }
@@ -190,7 +181,7 @@ collect_inputs(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
                name, why);
     g_ptr_array_add(self->inputs_missing, g_strdup(name));
   }
-  vxm_input_set_add_facts(set, hostfs, self);
+  vxm_input_set_add_inputs(set, hostfs, self->inputs);
   if (self->inputs->len == 0 && config->inputs == NULL)
     add_note(notes, "inputs = auto: no physical keyboard or mouse found (vxm inputs lists them)");
 }

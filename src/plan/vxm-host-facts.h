@@ -9,10 +9,12 @@
 #include <json-glib/json-glib.h>
 
 #include "common/vxm-hostfs.h"
+#include "input/vxm-input-object.h"
 #include "pci/vxm-gpu.h"
-#include "vm/vxm-vm-config.h"
 
 G_BEGIN_DECLS
+
+typedef struct _VxmVmConfig VxmVmConfig; /* vm/vxm-vm-config.h */
 
 /* One function of the guest GPU's slot, as the host has it. */
 typedef struct {
@@ -22,17 +24,6 @@ typedef struct {
   char *driver;       /* bound now ("nvidia", "snd_hda_intel"), NULL when none */
   gint iommu_group;   /* -1 when none */
 } VxmHostGpuFunction;
-
-typedef enum {
-  VXM_HOST_INPUT_KEYBOARD,
-  VXM_HOST_INPUT_MOUSE,
-} VxmHostInputKind;
-
-typedef struct {
-  char *path; /* "/dev/input/by-id/usb-Logitech_...-event-kbd" */
-  VxmHostInputKind kind;
-  gboolean primary; /* the keyboard that carries grab_all and the grab toggle */
-} VxmHostInput;
 
 /* DMI/SMBIOS identity (each field NULL when unknown). Types 0, 1 and 2. */
 typedef struct {
@@ -65,7 +56,7 @@ typedef struct {
   guint cores;
   guint threads;
 
-  GPtrArray *inputs;         /* VxmHostInput */
+  GPtrArray *inputs;         /* VxmHostInput (input/vxm-input-object.h) */
   GPtrArray *inputs_missing; /* names [input] inputs lists that are not plugged in (strings) */
 
   char *looking_glass_path; /* NULL: off; "/dev/kvmfr0" or "/dev/shm/looking-glass" */

@@ -4,6 +4,7 @@
 
 #include "common/vxm-hostfs.h"
 #include "common/vxm-util.h"
+#include "vm/vxm-vm-config.h"
 
 void
 vxm_host_step_free(VxmHostStep *self)

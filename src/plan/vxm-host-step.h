@@ -9,10 +9,11 @@
 #include <json-glib/json-glib.h>
 
 #include "plan/vxm-host-facts.h"
-#include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-paths.h"
 
 G_BEGIN_DECLS
+
+typedef struct _VxmVmConfig VxmVmConfig; /* vm/vxm-vm-config.h */
 
 typedef enum {
   VXM_HOST_STEP_DETACH_GPU,            /* the GPU's functions to vfio-pci */

@@ -14,19 +14,6 @@ static const char *const hyperv_flags[] = {
 #define GPU_PORT "gpu-port"
 
 char *
-vxm_qemu_escape_opt(const char *value)
-{
-  GString *out = g_string_sized_new(strlen(value) + 4);
-
-  for (const char *p = value; *p != '\0'; p++) {
-    if (*p == ',')
-      g_string_append_c(out, ',');
-    g_string_append_c(out, *p);
-  }
-  return g_string_free(out, FALSE);
-}
-
-char *
 vxm_qemu_argv_serial_log(const VxmVmPaths *paths)
 {
   return g_build_filename(paths->state_dir, "serial.log", NULL);

@@ -7,8 +7,9 @@
  */
 #pragma once
 
-#include "vm/vxm-firmware.h"
 #include "plan/vxm-host-facts.h"
+#include "qemu/vxm-qemu-opt.h"
+#include "vm/vxm-firmware.h"
 #include "vm/vxm-qemu-caps.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-paths.h"
@@ -25,9 +26,6 @@ typedef struct {
   gboolean hide_kvm;       /* -cpu ...,kvm=off: only NVIDIA drivers older than 465 need it */
   GPtrArray *notes;        /* nullable: the builder appends (char*) remarks for the user */
 } VxmQemuArgvInput;
-
-/* "a,b" -> "a,,b": a value QEMU's option parser takes back as "a,b". */
-char *vxm_qemu_escape_opt(const char *value);
 
 /* The argv (argv[0] the binary), or an error naming what QEMU or the host lacks. */
 GStrv vxm_qemu_argv_build(const VxmQemuArgvInput *input, GError **error) G_GNUC_WARN_UNUSED_RESULT;
