@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "helper/vxm-helper-protocol.h"
+#include "ops/vxm-helper-protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@
 #include "common/vxm-host-system.h"
 #include "common/vxm-hostfs.h"
 #include "common/vxm-util.h"
-#include "memory/vxm-meminfo.h"
+#include "platform/vxm-meminfo.h"
 #include "vxm-test-util.h"
 
 static void

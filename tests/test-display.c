@@ -8,6 +8,7 @@
 
 #include "display/vxm-display.h"
 #include "journal/vxm-journal.h"
+#include "vm/vxm-vm-config.h"
 #include "vxm-simhost-fixture.h"
 #include "vxm-test-util.h"
 

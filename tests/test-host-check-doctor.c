@@ -3,9 +3,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host/vxm-check.h"
+#include "checks/vxm-check.h"
 #include "journal/vxm-journal.h"
 #include "pci/vxm-vfio.h"
+#include "vm/vxm-vm-config.h"
 #include "vxm-test-sysfs.h"
 #include "vxm-test-util.h"
 

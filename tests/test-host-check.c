@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "helper/vxm-check-vxmd.h"
-#include "host/vxm-check.h"
+#include "checks/vxm-check-vxmd.h"
+#include "checks/vxm-check.h"
 #include "vxm-simhost-fixture.h"
 #include "vxm-test-sysfs.h"
 #include "vxm-test-util.h"
@@ -408,7 +408,7 @@ test_vxmd_group(Fixture *f, gconstpointer data)
 static void
 test_vxmd_answers(Fixture *f, gconstpointer data)
 {
-  g_autofree char *vxmd = vxm_test_build_path("src/vxmd");
+  g_autofree char *vxmd = vxm_test_build_path("src/vxmd/vxmd");
   g_autoptr(GSubprocess) daemon = NULL;
   g_autoptr(GDataInputStream) err = NULL;
   g_autoptr(GError) error = NULL;
@@ -447,7 +447,7 @@ test_vxmd_answers(Fixture *f, gconstpointer data)
 static void
 test_vxmd_refuses(Fixture *f, gconstpointer data)
 {
-  g_autofree char *vxmd = vxm_test_build_path("src/vxmd");
+  g_autofree char *vxmd = vxm_test_build_path("src/vxmd/vxmd");
   g_autoptr(GSubprocessLauncher) launcher =
       g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr(GSubprocess) daemon = NULL;

@@ -7,7 +7,7 @@
 #include "common/vxm-error.h"
 #include "journal/vxm-journal.h"
 #include "memory/vxm-hugepages.h"
-#include "supervisor/vxm-host-ops-local.h"
+#include "ops/vxm-host-ops-local.h"
 #include "vxm-simhost-fixture.h"
 #include "vxm-test-util.h"
 

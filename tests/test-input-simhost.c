@@ -8,16 +8,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checks/vxm-check.h"
 #include "common/vxm-error.h"
-#include "host/vxm-check.h"
 #include "input/vxm-input-access.h"
 #include "input/vxm-input-object.h"
 #include "input/vxm-input-set.h"
 #include "input/vxm-input-watch.h"
 #include "journal/vxm-journal.h"
+#include "plan/vxm-host-facts.h"
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-qmp-client.h"
 #include "qemu/vxm-socket-wait.h"
+#include "vm/vxm-vm-config.h"
 #include "vxm-fake-qmp.h"
 #include "vxm-simhost-fixture.h"
 #include "vxm-test-util.h"
@@ -298,7 +300,7 @@ test_objects_for_set(void)
   root = vxm_simhost_root(sim);
   hostfs = vxm_hostfs_new(root);
   set = discover(sim, NULL);
-  vxm_input_set_add_facts(set, hostfs, facts);
+  vxm_input_set_add_inputs(set, hostfs, facts->inputs);
   objects = vxm_input_objects_new(facts->inputs, "ctrl-ctrl");
   g_assert_cmpuint(objects->len, ==, 4);
   {
@@ -463,7 +465,7 @@ objects_for(VxmSimhost *sim)
   g_autoptr(VxmInputSet) set = discover(sim, NULL);
   g_autoptr(VxmHostFacts) facts = vxm_host_facts_new();
 
-  vxm_input_set_add_facts(set, hostfs, facts);
+  vxm_input_set_add_inputs(set, hostfs, facts->inputs);
   return vxm_input_objects_new(facts->inputs, "ctrl-ctrl");
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/vxm-error.h"
 #include "memory/vxm-looking-glass.h"
+#include "vm/vxm-vm-config.h"
 #include "vxm-test-util.h"
 
 #define MIB       (G_GUINT64_CONSTANT(1) << 20)

@@ -9,7 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "common/vxm-error.h"
-#include "helper/vxm-helper-protocol.h"
+#include "ops/vxm-helper-protocol.h"
 #include "pci/vxm-gpu.h"
 #include "vm/vxm-pci-extra.h"
 #include "vxm-simhost-fixture.h"

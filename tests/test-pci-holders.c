@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
-#include "helper/vxm-helper-caps.h"
 #include "pci/vxm-pci-holders.h"
 #include "pci/vxm-sysfs-writer.h"
+#include "vxmd/vxm-helper-caps.h"
 #include "vxm-test-util.h"
 
 static void

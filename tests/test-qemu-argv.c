@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
-#include "vm/vxm-host-step.h"
-#include "vm/vxm-qemu-argv.h"
-#include "vm/vxm-swtpm-argv.h"
+#include "plan/vxm-host-step.h"
+#include "plan/vxm-qemu-argv.h"
+#include "plan/vxm-swtpm-argv.h"
 #include "vxm-qemu-wrapper.h"
 #include "vxm-test-util.h"
 

@@ -196,7 +196,7 @@ static Vxmd *
 vxmd_start(VxmSimhost *sim, const char *tmp)
 {
   Vxmd *d = g_new0(Vxmd, 1);
-  g_autofree char *bin = vxm_test_build_path("src/vxmd");
+  g_autofree char *bin = vxm_test_build_path("src/vxmd/vxmd");
   const char *argv[] = {bin, "--root", vxm_simhost_root(sim), NULL};
   g_autoptr(GError) error = NULL;
   /* no system bus: polkit cannot be asked, group vxm alone decides */

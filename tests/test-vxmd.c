@@ -126,7 +126,7 @@ static void
 host_spawn_vxmd(Host *h, int listen_fd)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *vxmd = vxm_test_build_path("src/vxmd");
+  g_autofree char *vxmd = vxm_test_build_path("src/vxmd/vxmd");
   const char *argv[] = {vxmd,
                         "--root",
                         vxm_simhost_root(h->sim),
@@ -1372,7 +1372,7 @@ test_own_socket_second_refused(void)
   g_assert_cmpint(st.st_uid, ==, 0);
   g_assert_cmpint(st.st_gid, ==, 0);
 
-  vxmd = vxm_test_build_path("src/vxmd");
+  vxmd = vxm_test_build_path("src/vxmd/vxmd");
   {
     const char *argv[] = {vxmd, "--root", vxm_simhost_root(h->sim), "--group", group_name, NULL};
 

@@ -26,7 +26,7 @@
 
 #include "common/vxm-hostfs.h"
 #include "memory/vxm-hugepages.h"
-#include "supervisor/vxm-host-ops-vxmd.h"
+#include "ops/vxm-host-ops-vxmd.h"
 
 typedef struct {
   VxmHostOps *ops;

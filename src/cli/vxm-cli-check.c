@@ -1,7 +1,7 @@
 /* vxm check: the preflight, one line per check with the fix below a failure. */
 #include <string.h>
 
-#include "host/vxm-check.h"
+#include "checks/vxm-check.h"
 #include "vm/vxm-vm-config.h"
 #include "vm/vxm-vm-paths.h"
 #include "vxm-cli.h"

@@ -1,7 +1,7 @@
 /* vxm fingerprint [--json]: the host's DMI identity, which a VM with smbios = host shows its
  * guest. The serials and the UUID are root's: an unprivileged vxm asks vxmd for them. JSON:
  * the fields by their /sys/class/dmi/id names, null when unknown. */
-#include "supervisor/vxm-host-ops.h"
+#include "ops/vxm-host-ops.h"
 #include "vxm-cli.h"
 
 typedef struct {

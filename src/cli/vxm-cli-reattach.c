@@ -1,6 +1,6 @@
 /* vxm reattach: give a GPU's devices back to the drivers they had before vxm took them. */
-#include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
+#include "ops/vxm-journal-kinds.h"
 #include "pci/vxm-vfio.h"
 #include "vxm-cli.h"
 

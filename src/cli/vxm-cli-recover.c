@@ -1,9 +1,9 @@
 /* vxm recover: after a crash or kill -9, undo every journal whose vxm process is gone. */
 #include <unistd.h>
 
-#include "journal/vxm-journal-kinds.h"
 #include "journal/vxm-journal.h"
-#include "supervisor/vxm-host-ops-vxmd.h"
+#include "ops/vxm-host-ops-vxmd.h"
+#include "ops/vxm-journal-kinds.h"
 #include "vxm-cli.h"
 
 typedef struct {

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "common/vxm-util.h"
-#include "supervisor/vxm-host-ops-local.h"
-#include "supervisor/vxm-host-ops-vxmd.h"
+#include "ops/vxm-host-ops-local.h"
+#include "ops/vxm-host-ops-vxmd.h"
 
 static GOptionEntry common_entries[] = {
     {"root", 0, 0, G_OPTION_ARG_FILENAME, NULL,

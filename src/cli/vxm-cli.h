@@ -5,8 +5,8 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-hostfs.h"
+#include "ops/vxm-host-ops.h"
 #include "pci/vxm-gpu.h"
-#include "supervisor/vxm-host-ops.h"
 #include "vm/vxm-vm-paths.h"
 
 G_BEGIN_DECLS

@@ -9,6 +9,7 @@
 #include "display/vxm-ddc.h"
 #include "display/vxm-drm-connector.h"
 #include "platform/vxm-kernel-module.h"
+#include "vm/vxm-vm-config.h"
 
 void
 vxm_display_result_clear(VxmDisplayResult *result)

@@ -14,11 +14,12 @@
 #pragma once
 
 #include "common/vxm-hostfs.h"
-#include "journal/vxm-journal.h"
 #include "display/vxm-edid.h"
-#include "vm/vxm-vm-config.h"
+#include "journal/vxm-journal.h"
 
 G_BEGIN_DECLS
+
+typedef struct _VxmVmConfig VxmVmConfig; /* vm/vxm-vm-config.h */
 
 #define VXM_DISPLAY_JOURNAL_KIND "monitor-input"
 

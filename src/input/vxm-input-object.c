@@ -3,7 +3,27 @@
 
 #include <string.h>
 
-#include "vm/vxm-qemu-argv.h"
+#include "qemu/vxm-qemu-opt.h"
+
+VxmHostInput *
+vxm_host_input_new(const char *path, VxmHostInputKind kind, gboolean primary)
+{
+  VxmHostInput *input = g_new0(VxmHostInput, 1);
+
+  input->path = g_strdup(path);
+  input->kind = kind;
+  input->primary = primary;
+  return input;
+}
+
+void
+vxm_host_input_free(VxmHostInput *input)
+{
+  if (input == NULL)
+    return;
+  g_free(input->path);
+  g_free(input);
+}
 
 VxmInputObject *
 vxm_input_object_copy(const VxmInputObject *object)

@@ -12,9 +12,23 @@
 
 #include <json-glib/json-glib.h>
 
-#include "vm/vxm-host-facts.h"
-
 G_BEGIN_DECLS
+
+/* One evdev node a VM takes, as the host facts list it (what the objects are made from). */
+typedef enum {
+  VXM_HOST_INPUT_KEYBOARD,
+  VXM_HOST_INPUT_MOUSE,
+} VxmHostInputKind;
+
+typedef struct {
+  char *path; /* "/dev/input/by-id/usb-Logitech_...-event-kbd" */
+  VxmHostInputKind kind;
+  gboolean primary; /* the keyboard that carries grab_all and the grab toggle */
+} VxmHostInput;
+
+VxmHostInput *vxm_host_input_new(const char *path, VxmHostInputKind kind, gboolean primary);
+void vxm_host_input_free(VxmHostInput *input);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHostInput, vxm_host_input_free)
 
 typedef struct {
   char *id;    /* "kbd0", "mouse0" */

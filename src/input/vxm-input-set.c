@@ -252,7 +252,7 @@ is_keyboard_object(const VxmInputDevice *d)
 }
 
 void
-vxm_input_set_add_facts(VxmInputSet *set, VxmHostfs *hostfs, VxmHostFacts *facts)
+vxm_input_set_add_inputs(VxmInputSet *set, VxmHostfs *hostfs, GPtrArray *inputs)
 {
   for (int pass = 0; pass < 3; pass++) {
     for (guint i = 0; i < set->devices->len; i++) {
@@ -264,8 +264,9 @@ vxm_input_set_add_facts(VxmInputSet *set, VxmHostfs *hostfs, VxmHostFacts *facts
           (pass == 2 && kbd))
         continue;
       local = vxm_hostfs_path(hostfs, d->path);
-      vxm_host_facts_add_input(facts, local, kbd ? VXM_HOST_INPUT_KEYBOARD : VXM_HOST_INPUT_MOUSE,
-                               d->primary);
+      g_ptr_array_add(
+          inputs, vxm_host_input_new(local, kbd ? VXM_HOST_INPUT_KEYBOARD : VXM_HOST_INPUT_MOUSE,
+                                     d->primary));
     }
   }
 }

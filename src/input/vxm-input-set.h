@@ -20,7 +20,7 @@
 #pragma once
 
 #include "input/vxm-input-device.h"
-#include "vm/vxm-host-facts.h"
+#include "input/vxm-input-object.h"
 
 G_BEGIN_DECLS
 
@@ -38,9 +38,10 @@ void vxm_input_set_select(VxmInputSet *set, const char *const *names);
 
 VxmInputDevice *vxm_input_set_find(VxmInputSet *set, const char *name);
 
-/* Adds the taken devices to @facts->inputs, each with its stable path as a local path under
- * the host root (what QEMU opens): keyboards first (primary first), then pointers. */
-void vxm_input_set_add_facts(VxmInputSet *set, VxmHostfs *hostfs, VxmHostFacts *facts);
+/* Appends the taken devices to @inputs (VxmHostInput, freed with vxm_host_input_free(): the
+ * host facts' inputs), each with its stable path as a local path under the host root (what
+ * QEMU opens): keyboards first (primary first), then pointers. */
+void vxm_input_set_add_inputs(VxmInputSet *set, VxmHostfs *hostfs, GPtrArray *inputs);
 
 /* [device, ...] as vxm_input_device_to_json(). */
 JsonNode *vxm_input_set_to_json(VxmInputSet *set);

@@ -12,6 +12,7 @@
 #include "common/vxm-host-system.h"
 #include "common/vxm-util.h"
 #include "platform/vxm-kernel-module.h"
+#include "vm/vxm-vm-config.h"
 
 #define KVMFR_CONF VXM_HOST_ETC_MODPROBE_D "/kvmfr.conf"
 

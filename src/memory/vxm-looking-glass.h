@@ -19,9 +19,10 @@
 
 #include "common/vxm-hostfs.h"
 #include "journal/vxm-journal.h"
-#include "vm/vxm-vm-config.h"
 
 G_BEGIN_DECLS
+
+typedef struct _VxmVmConfig VxmVmConfig; /* vm/vxm-vm-config.h */
 
 #define VXM_LOOKING_GLASS_SHM_NAME     "looking-glass"
 #define VXM_LOOKING_GLASS_JOURNAL_KIND "looking-glass"

@@ -31,9 +31,9 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "ops/vxm-host-ops.h"
+#include "plan/vxm-supervisor-plan.h"
 #include "qemu/vxm-qmp-client.h"
-#include "supervisor/vxm-host-ops.h"
-#include "supervisor/vxm-supervisor-plan.h"
 #include "supervisor/vxm-vm-state.h"
 
 G_BEGIN_DECLS

@@ -8,8 +8,8 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
-#include "memory/vxm-meminfo.h"
 #include "pci/vxm-pci-address.h"
+#include "platform/vxm-meminfo.h"
 
 #define MIB     (G_GUINT64_CONSTANT(1) << 20)
 #define GIB     (G_GUINT64_CONSTANT(1) << 30)

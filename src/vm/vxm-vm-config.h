@@ -90,7 +90,8 @@ typedef struct {
   char *qemu_binary;   /* absolute path, NULL when not found in PATH */
 } VxmVmResolved;
 
-typedef struct {
+/* Other headers name it without this one: typedef struct _VxmVmConfig VxmVmConfig; */
+typedef struct _VxmVmConfig {
   char *name;
   char *path;        /* the file loaded (NULL for a config made in memory) */
   char *text;        /* the file's text: --set and --unset edit it line by line, so the
