@@ -13,6 +13,7 @@
 #include "supervisor/vxm-control-client.h"
 #include "supervisor/vxm-control-server.h"
 #include "supervisor/vxm-supervisor.h"
+#include "supervisor/vxm-supervisor-steps.h"
 #include "vm/vxm-vm-lock.h"
 #include "vxm-test-users.h"
 #include "vxm-test-util.h"
@@ -427,6 +428,10 @@ on_progress(VxmSupervisor *sv, JsonObject *event, gpointer user_data)
     g_autofree char *step = g_strdup_printf("%s=%s", json_object_get_string_member(event, "step"),
                                             json_object_get_string_member(event, "status"));
 
+    /* every step a supervisor announces has the label people read (vxm-supervisor-steps.c) */
+    if (vxm_supervisor_step_label(json_object_get_string_member(event, "step")) == NULL)
+      g_error("step %s has no label in vxm-supervisor-steps.c",
+              json_object_get_string_member(event, "step"));
     g_ptr_array_add(f->steps, g_strdup(step));
     g_mutex_lock(&f->ops->lock);
     g_ptr_array_add(f->ops->timeline, g_strdup_printf("step %s", step));

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "supervisor/vxm-supervisor-steps.h"
+
 struct _VxmCliProgress {
   VxmCli *cli;
   gboolean live;     /* stdout is a terminal */
@@ -13,34 +15,6 @@ struct _VxmCliProgress {
   char *state;
   char *reason;
   GHashTable *shown; /* the finished steps' messages printed */
-};
-
-static const struct {
-  const char *step;
-  const char *label;
-} labels[] = {
-    {"lock", "lock the VM"},
-    {"inhibit-sleep", "keep the host from sleeping (logind)"},
-    {"detach-gpu", "give the GPU to vfio-pci"},
-    {"grant-vfio", "give /dev/vfio to QEMU's user"},
-    {"reserve-hugepages", "reserve hugepages"},
-    {"grant-inputs", "give the keyboards and mice to QEMU's user"},
-    {"grant-usb", "give the USB devices to QEMU's user"},
-    {"prepare-looking-glass", "make the Looking Glass memory"},
-    {"start-swtpm", "start swtpm (the TPM)"},
-    {"raise-memlock", "raise RLIMIT_MEMLOCK"},
-    {"start-qemu", "start QEMU, paused"},
-    {"qmp", "QMP handshake"},
-    {"pin-vcpus", "pin the vCPU threads"},
-    {"cont", "run the guest"},
-    {"shutdown-guest", "shut the guest down"},
-    {"reattach-gpu", "give the GPU back to its drivers"},
-    {"release-hugepages", "give the hugepages back"},
-    {"revoke-devices", "take the device nodes back"},
-    {"restore-host", "give the host back"},
-    {"switch-monitor", "switch the monitor to the guest's input"},
-    {"switch-monitor-back", "switch the monitor back to the host's input"},
-    {"stop-swtpm", "stop swtpm"},
 };
 
 gboolean
@@ -52,10 +26,9 @@ vxm_cli_progress_was_shown(VxmCliProgress *progress, const char *line)
 const char *
 vxm_cli_progress_step_label(const char *step)
 {
-  for (guint i = 0; i < G_N_ELEMENTS(labels); i++)
-    if (g_strcmp0(labels[i].step, step) == 0)
-      return labels[i].label;
-  return step;
+  const char *label = vxm_supervisor_step_label(step);
+
+  return label != NULL ? label : step;
 }
 
 /* The widest step label: every step's duration in one column. */
@@ -64,8 +37,8 @@ label_width(void)
 {
   int width = 0;
 
-  for (guint i = 0; i < G_N_ELEMENTS(labels); i++)
-    width = MAX(width, (int)strlen(labels[i].label));
+  for (const char *const *step = vxm_supervisor_steps(); *step != NULL; step++)
+    width = MAX(width, (int)strlen(vxm_supervisor_step_label(*step)));
   return width;
 }
 

@@ -23,6 +23,7 @@
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-socket-wait.h"
 #include "supervisor/vxm-logind-inhibitor.h"
+#include "supervisor/vxm-supervisor-steps.h"
 #include "usb/vxm-usb-device.h"
 #include "usb/vxm-usb-watch.h"
 #include "vm/vxm-vm-config.h"
@@ -192,6 +193,8 @@ step_begin(VxmSupervisor *self, const char *step)
 {
   g_autoptr(JsonObject) event = json_object_new();
 
+  /* every step has its label (vxm-supervisor-steps.c): people read labels, not ids */
+  g_warn_if_fail(vxm_supervisor_step_label(step) != NULL);
   g_hash_table_insert(self->step_started, g_strdup(step),
                       g_memdup2(&(gint64){g_get_monotonic_time()}, sizeof(gint64)));
   sv_log(self, "%s: started", step);
@@ -210,6 +213,7 @@ step_end(VxmSupervisor *self, const char *step, const char *status, const char *
   gint64 ms = t0 != NULL ? (g_get_monotonic_time() - *t0) / 1000 : 0;
   JsonObject *record;
 
+  g_warn_if_fail(vxm_supervisor_step_label(step) != NULL);
   sv_log(self, "%s: %s (%" G_GINT64_FORMAT " ms)%s%s", step, status, ms, message ? ": " : "",
          message ? message : "");
   json_object_set_string_member(event, "event", "step");
