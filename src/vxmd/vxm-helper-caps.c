@@ -15,8 +15,8 @@ guint64
 vxm_helper_capabilities(void)
 {
   /* why each is needed: data/systemd/vxmd.service, docs/vxmd.md */
-  return BIT(CAP_DAC_READ_SEARCH) | BIT(CAP_CHOWN) | BIT(CAP_SYS_RESOURCE) |
-         BIT(CAP_SYS_PTRACE) | BIT(CAP_SYS_MODULE);
+  return BIT(CAP_DAC_READ_SEARCH) | BIT(CAP_CHOWN) | BIT(CAP_SYS_RESOURCE) | BIT(CAP_SYS_PTRACE) |
+         BIT(CAP_SYS_MODULE);
 }
 
 gboolean
