@@ -19,6 +19,8 @@ G_BEGIN_DECLS
 #define VXM_HOST_SYS_IOMMU_GROUPS      "/sys/kernel/iommu_groups"
 #define VXM_HOST_SYS_CLASS_DRM         "/sys/class/drm"
 #define VXM_HOST_SYS_CLASS_INPUT       "/sys/class/input"
+#define VXM_HOST_SYS_CLASS_BLOCK       "/sys/class/block"
+#define VXM_HOST_SYS_DEV_BLOCK         "/sys/dev/block" /* MAJ:MIN -> the device */
 #define VXM_HOST_SYS_CLASS_I2C_DEV     "/sys/class/i2c-dev"
 #define VXM_HOST_SYS_BUS_I2C_DEVICES   "/sys/bus/i2c/devices"
 #define VXM_HOST_SYS_CLASS_DMI_ID      "/sys/class/dmi/id"
@@ -46,6 +48,7 @@ G_BEGIN_DECLS
 #define VXM_HOST_PROC_MEMINFO          "/proc/meminfo"
 #define VXM_HOST_PROC_CPUINFO          "/proc/cpuinfo"
 #define VXM_HOST_PROC_IOMEM            "/proc/iomem"
+#define VXM_HOST_PROC_SWAPS            "/proc/swaps"
 #define VXM_HOST_PROC_OSRELEASE        "/proc/sys/kernel/osrelease"
 #define VXM_HOST_PROC_DROP_CACHES      "/proc/sys/vm/drop_caches"
 #define VXM_HOST_PROC_COMPACT_MEMORY   "/proc/sys/vm/compact_memory"

@@ -8,10 +8,6 @@
 #include "input/vxm-input-set.h"
 #include "pci/vxm-pci-address.h"
 
-#define SYS_DEV_BLOCK   "/sys/dev/block"
-#define SYS_CLASS_BLOCK "/sys/class/block"
-#define PROC_SWAPS      "/proc/swaps"
-
 typedef struct {
   char *name;    /* the kernel's name of the keyboard */
   char *address; /* the PCI device above it, NULL when none (i8042, a platform device) */
@@ -114,14 +110,14 @@ read_mounts(VxmHostNeeds *needs, VxmHostfs *hostfs)
     g_autofree char *what = NULL;
 
     if (m->devnum != NULL && !g_str_has_prefix(m->devnum, "0:")) {
-      g_autofree char *link = g_strdup_printf(SYS_DEV_BLOCK "/%s", m->devnum);
+      g_autofree char *link = g_strdup_printf(VXM_HOST_SYS_DEV_BLOCK "/%s", m->devnum);
       block_devices(hostfs, link, pcis, 0);
     } else if (m->source != NULL && g_str_has_prefix(m->source, "/dev/")) {
       /* btrfs and the like show 0:N: the source names the device ("/dev/mapper/x" is a link
        * to ../dm-N) */
       g_autofree char *resolved = vxm_hostfs_resolve(hostfs, m->source, NULL);
       g_autofree char *name = g_path_get_basename(resolved != NULL ? resolved : m->source);
-      g_autofree char *link = g_strdup_printf(SYS_CLASS_BLOCK "/%s", name);
+      g_autofree char *link = g_strdup_printf(VXM_HOST_SYS_CLASS_BLOCK "/%s", name);
 
       block_devices(hostfs, link, pcis, 0);
     }
@@ -148,7 +144,7 @@ read_swaps(VxmHostNeeds *needs, VxmHostfs *hostfs)
   g_autofree char *text = NULL;
   g_auto(GStrv) lines = NULL;
 
-  if (!vxm_hostfs_read_file(hostfs, PROC_SWAPS, &text, NULL, NULL))
+  if (!vxm_hostfs_read_file(hostfs, VXM_HOST_PROC_SWAPS, &text, NULL, NULL))
     return;
   lines = g_strsplit(text, "\n", -1);
   for (guint i = 1; lines[i] != NULL; i++) {
@@ -168,7 +164,7 @@ read_swaps(VxmHostNeeds *needs, VxmHostfs *hostfs)
       continue;
     resolved = vxm_hostfs_resolve(hostfs, g_ptr_array_index(words, 0), NULL);
     name = g_path_get_basename(resolved != NULL ? resolved : g_ptr_array_index(words, 0));
-    link = g_strdup_printf(SYS_CLASS_BLOCK "/%s", name);
+    link = g_strdup_printf(VXM_HOST_SYS_CLASS_BLOCK "/%s", name);
     block_devices(hostfs, link, pcis, 0);
     what = g_strdup_printf("the swap partition %s", (char *)g_ptr_array_index(words, 0));
     for (guint k = 0; k < pcis->len; k++)
