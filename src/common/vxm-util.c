@@ -247,3 +247,17 @@ vxm_pidfd_is_alive(int pidfd)
   }
   return TRUE;
 }
+
+static gpointer
+close_in_thread(gpointer data)
+{
+  close(GPOINTER_TO_INT(data));
+  return NULL;
+}
+
+void
+vxm_close_in_background(int fd)
+{
+  if (fd >= 0)
+    g_thread_unref(g_thread_new("vxm-close", close_in_thread, GINT_TO_POINTER(fd)));
+}

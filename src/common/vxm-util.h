@@ -21,6 +21,10 @@ vxm_close_fdp(int *fd)
 /* An int file descriptor closed when it goes out of scope. */
 #define vxm_autofd __attribute__((cleanup(vxm_close_fdp)))
 
+/* Closes @fd in a thread of its own, nobody waiting: closing an inotify instance waits for the
+ * kernel's SRCU grace period (16 ms measured), which a teardown need not. */
+void vxm_close_in_background(int fd);
+
 /* Whether the process of @pidfd still runs: poll(2) on the pidfd (readable once the process
  * has exited), which needs no right over the process, unlike pidfd_send_signal(2) with signal
  * 0 (EPERM for another uid's process without CAP_KILL, which vxmd does not keep). FALSE with

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
+#include "common/vxm-util.h"
 #include "input/vxm-input-object.h"
 
 #define QMP_TIMEOUT_MS 5000
@@ -478,13 +479,6 @@ vxm_input_watch_get_state(VxmInputWatch *self, const char *id, const char **stat
   return FALSE;
 }
 
-static gpointer
-close_in_thread(gpointer data)
-{
-  close(GPOINTER_TO_INT(data));
-  return NULL;
-}
-
 static void
 vxm_input_watch_finalize(GObject *object)
 {
@@ -494,10 +488,7 @@ vxm_input_watch_finalize(GObject *object)
     g_source_destroy(self->source);
     g_source_unref(self->source);
   }
-  /* Closing an inotify instance waits for the kernel's SRCU grace period (16 ms measured here),
-   * which the teardown that drops the watch should not: nothing waits for the close. */
-  if (self->fd >= 0)
-    g_thread_unref(g_thread_new("vxm-inotify-close", close_in_thread, GINT_TO_POINTER(self->fd)));
+  vxm_close_in_background(self->fd);
   if (self->grant_destroy != NULL)
     self->grant_destroy(self->grant_data);
   g_ptr_array_unref(self->watched);

@@ -369,13 +369,6 @@ vxm_usb_watch_get_state(VxmUsbWatch *self, const char *id, const char **state, c
   return FALSE;
 }
 
-static gpointer
-close_in_thread(gpointer data)
-{
-  close(GPOINTER_TO_INT(data));
-  return NULL;
-}
-
 static void
 vxm_usb_watch_finalize(GObject *object)
 {
@@ -385,9 +378,7 @@ vxm_usb_watch_finalize(GObject *object)
     g_source_destroy(self->source);
     g_source_unref(self->source);
   }
-  /* as the input watcher: closing inotify waits for an RCU grace period nobody needs to wait for */
-  if (self->fd >= 0)
-    g_thread_unref(g_thread_new("vxm-inotify-close", close_in_thread, GINT_TO_POINTER(self->fd)));
+  vxm_close_in_background(self->fd);
   if (self->grant_destroy != NULL)
     self->grant_destroy(self->grant_data);
   g_ptr_array_unref(self->watched);
