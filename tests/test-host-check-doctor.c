@@ -374,6 +374,8 @@ test_qemu(Fixture *f, gconstpointer data)
 
   /* the real QEMU this machine has (the suite runs it elsewhere too) */
   found = run_one(f, "qemu");
+  if (found->status != VXM_CHECK_STATUS_OK)
+    g_test_message("qemu check: %s", found->message);
   g_assert_cmpint(found->status, ==, VXM_CHECK_STATUS_OK);
   g_assert_true(g_str_has_prefix(found->message, "QEMU "));
   assert_contains(found->message, "qemu-system-x86_64)");
