@@ -62,6 +62,27 @@ test_probe_real(void)
   g_test_message("probe took %.3f s (QEMU %s)", caps->probe_seconds, caps->version);
 }
 
+/* A reader slower than QEMU (a loaded machine): QEMU's answers outgrow the pipe and wait in
+ * QEMU's buffer. The probe still gets every one of them, because it asks QEMU to quit only
+ * after the last answer came; a quit sent with the requests made QEMU exit with the rest
+ * unwritten, and the probe failed ("stopped before its command-line options"). */
+static void
+test_probe_slow_reader(void)
+{
+  g_autofree char *qemu = require_qemu();
+  g_autofree char *slow = vxm_test_build_path("tests/vxm-test-slow-qemu");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmQemuCaps) caps = NULL;
+
+  if (qemu == NULL)
+    return;
+  caps = vxm_qemu_caps_probe(slow, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(caps->binary, ==, slow);
+  assert_windows_guest_caps(caps);
+  g_test_message("probe through a slow reader took %.3f s", caps->probe_seconds);
+}
+
 /* The second get is served from the cache file; the JSON round trip keeps every fact. */
 static void
 test_cache_hit(void)
@@ -303,6 +324,7 @@ main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/vxm/qemu-caps/probe/real-binary", test_probe_real);
+  g_test_add_func("/vxm/qemu-caps/probe/slow-reader", test_probe_slow_reader);
   g_test_add_func("/vxm/qemu-caps/probe/missing-binary", test_missing_binary);
   g_test_add_func("/vxm/qemu-caps/probe/not-qemu", test_not_qemu);
   g_test_add_func("/vxm/qemu-caps/cache/hit", test_cache_hit);

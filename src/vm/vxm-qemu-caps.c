@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <gio/gunixinputstream.h>
 #include <glib-unix.h>
+#include <json-glib/json-glib.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -102,12 +105,19 @@ stat_binary(const char *path, gint64 *mtime, guint64 *size, GError **error)
 
 /* ---- running the binary ---- */
 
+/* The ids of the probe's QMP requests: it asks QEMU to quit only once each has an answer. */
+static const char *const probe_ids[] = {"version", "options",       "machines",
+                                        "types",   "machine-props", "io_uring"};
+
 typedef struct {
   GSubprocess *proc;
-  char *out;
-  char *err;
-  GError *error;
-  gboolean done;
+  int out_fd; /* the child's stdout, read here until EOF, or -1 when done */
+  int err_fd; /* the child's stderr, likewise */
+  GString *out;
+  GString *err;
+  gsize scanned;        /* how much of @out has been looked at for answers (whole lines) */
+  GHashTable *answered; /* the QMP child's answered ids; NULL for a child that only prints */
+  gboolean quit_sent;
   int stdin_writer; /* the write end of the child's stdin, held open until it is done, or -1 */
 } Child;
 
@@ -118,28 +128,18 @@ child_clear(Child *child)
     close(child->stdin_writer);
   child->stdin_writer = -1;
   g_clear_object(&child->proc);
-  g_clear_pointer(&child->out, g_free);
-  g_clear_pointer(&child->err, g_free);
-  g_clear_error(&child->error);
-}
-
-static void
-on_communicated(GObject *source, GAsyncResult *result, gpointer data)
-{
-  Child *child = data;
-
-  g_subprocess_communicate_utf8_finish(G_SUBPROCESS(source), result, &child->out, &child->err,
-                                       &child->error);
-  child->done = TRUE;
+  if (child->out != NULL)
+    g_string_free(child->out, TRUE);
+  if (child->err != NULL)
+    g_string_free(child->err, TRUE);
+  child->out = child->err = NULL;
+  g_clear_pointer(&child->answered, g_hash_table_unref);
 }
 
 static gboolean
-on_timeout(gpointer data)
+child_done(const Child *child)
 {
-  gboolean *expired = data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
+  return child->out_fd < 0 && child->err_fd < 0;
 }
 
 /* Starts @argv with @input already in its stdin, whose write end stays open in @child until the
@@ -155,7 +155,9 @@ spawn(Child *child, const char *const *argv, const char *input, GError **error)
   int fds[2];
   gsize len = strlen(input);
 
-  child->stdin_writer = -1;
+  child->stdin_writer = child->out_fd = child->err_fd = -1;
+  child->out = g_string_new(NULL);
+  child->err = g_string_new(NULL);
   if (!g_unix_open_pipe(fds, FD_CLOEXEC, error))
     return FALSE;
   /* the probe's input is a few hundred bytes: the pipe holds it all before the child reads */
@@ -170,54 +172,141 @@ spawn(Child *child, const char *const *argv, const char *input, GError **error)
   /* a clean environment: nothing of the caller's changes what QEMU reports */
   g_subprocess_launcher_set_environ(launcher, (char **)env);
   child->proc = g_subprocess_launcher_spawnv(launcher, argv, error);
-  return child->proc != NULL;
+  if (child->proc == NULL)
+    return FALSE;
+  /* the streams stay the subprocess's: these are only borrowed for reading */
+  child->out_fd =
+      g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(g_subprocess_get_stdout_pipe(child->proc)));
+  child->err_fd =
+      g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(g_subprocess_get_stderr_pipe(child->proc)));
+  return TRUE;
 }
 
-/* Runs both children at once (their stdin given at spawn), within the probe's time limit. */
+/* The "id" of one QMP answer line, or NULL (a greeting, an event, not JSON). */
+static char *
+reply_id(const char *line, gsize len)
+{
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonNode *root;
+  JsonNode *id;
+
+  if (!json_parser_load_from_data(parser, line, (gssize)len, NULL))
+    return NULL;
+  root = json_parser_get_root(parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
+    return NULL;
+  /* an answer has "return" or "error": an echo of the request (a binary that is cat) is none */
+  if (!json_object_has_member(json_node_get_object(root), "return") &&
+      !json_object_has_member(json_node_get_object(root), "error"))
+    return NULL;
+  id = json_object_get_member(json_node_get_object(root), "id");
+  if (id == NULL || !JSON_NODE_HOLDS_VALUE(id) || json_node_get_value_type(id) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup(json_node_get_string(id));
+}
+
+/* Notes the ids answered in the whole lines that came since the last look, and once every
+ * request has its answer, asks QEMU to quit. Never before: QEMU exits on `quit` with the
+ * answers it could not yet write to a full pipe still in its buffer, so a quit sent with the
+ * requests loses the last answers whenever this side reads slowly (a loaded machine). */
+static void
+scan_answers(Child *child)
+{
+  static const char quit[] = "{\"execute\": \"quit\"}\n";
+  const char *nl;
+
+  while ((nl = memchr(child->out->str + child->scanned, '\n', child->out->len - child->scanned)) !=
+         NULL) {
+    const char *line = child->out->str + child->scanned;
+    char *id = reply_id(line, (gsize)(nl - line));
+
+    if (id != NULL)
+      g_hash_table_add(child->answered, id);
+    child->scanned = (gsize)(nl - child->out->str) + 1;
+  }
+  if (child->quit_sent)
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS(probe_ids); i++)
+    if (!g_hash_table_contains(child->answered, probe_ids[i]))
+      return;
+  child->quit_sent = TRUE;
+  /* a QEMU gone already gives EPIPE (SIGPIPE is ignored), and its EOF ends the read */
+  if (write(child->stdin_writer, quit, sizeof quit - 1) < 0)
+    g_debug("QEMU's probe: cannot send quit: %s", g_strerror(errno));
+}
+
+/* Reads what is there on @fd into @into; at EOF (or a read error) marks it done (*fd = -1). */
+static void
+drain(int *fd, GString *into)
+{
+  char buf[16384];
+  gssize n;
+
+  do
+    n = read(*fd, buf, sizeof buf);
+  while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    g_string_append_len(into, buf, n);
+    return;
+  }
+  *fd = -1; /* the stream still owns the descriptor */
+}
+
+/* Reads both children's stdout and stderr to their end, within the probe's time limit. */
 static gboolean
 run_children(Child *children, guint n, const char *binary, GError **error)
 {
-  g_autoptr(GMainContext) ctx = g_main_context_new();
-  g_autoptr(GSource) timer = g_timeout_source_new(PROBE_TIMEOUT_MS);
-  gboolean expired = FALSE;
-  gboolean all_done = FALSE;
+  gint64 deadline = g_get_monotonic_time() + (gint64)PROBE_TIMEOUT_MS * 1000;
 
-  g_main_context_push_thread_default(ctx);
-  g_source_set_callback(timer, on_timeout, &expired, NULL);
-  g_source_attach(timer, ctx);
-  for (guint i = 0; i < n; i++)
-    g_subprocess_communicate_utf8_async(children[i].proc, NULL, NULL, on_communicated,
-                                        &children[i]);
-  while (!all_done) {
-    all_done = TRUE;
-    for (guint i = 0; i < n; i++)
-      all_done = all_done && children[i].done;
-    if (all_done)
-      break;
-    if (expired) {
-      for (guint i = 0; i < n; i++)
-        if (!children[i].done)
-          g_subprocess_force_exit(children[i].proc);
+  for (;;) {
+    struct pollfd pfds[4];
+    int *fds[4];
+    GString *into[4];
+    Child *owner[4];
+    nfds_t npfd = 0;
+    gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+    int ready;
+
+    for (guint i = 0; i < n; i++) {
+      int *pair[2] = {&children[i].out_fd, &children[i].err_fd};
+      GString *bufs[2] = {children[i].out, children[i].err};
+
+      for (guint k = 0; k < 2; k++) {
+        if (*pair[k] < 0 || npfd >= G_N_ELEMENTS(pfds))
+          continue;
+        pfds[npfd] = (struct pollfd){.fd = *pair[k], .events = POLLIN};
+        fds[npfd] = pair[k];
+        into[npfd] = bufs[k];
+        owner[npfd] = k == 0 ? &children[i] : NULL;
+        npfd++;
+      }
     }
-    g_main_context_iteration(ctx, TRUE);
-  }
-  g_source_destroy(timer);
-  g_main_context_pop_thread_default(ctx);
-  if (expired) {
-    g_set_error(error, VXM_ERROR, VXM_ERROR_TIMEOUT,
-                "QEMU (%s) did not answer its capability probe within %d s", binary,
-                PROBE_TIMEOUT_MS / 1000);
-    return FALSE;
-  }
-  for (guint i = 0; i < n; i++) {
-    if (children[i].error != NULL) {
-      g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
-                  "cannot talk to QEMU (%s): %s; is it qemu-system-x86_64?", binary,
-                  children[i].error->message);
+    if (npfd == 0)
+      return TRUE;
+    if (left <= 0) {
+      for (guint i = 0; i < n; i++)
+        if (!child_done(&children[i]))
+          g_subprocess_force_exit(children[i].proc);
+      g_set_error(error, VXM_ERROR, VXM_ERROR_TIMEOUT,
+                  "QEMU (%s) did not answer its capability probe within %d s", binary,
+                  PROBE_TIMEOUT_MS / 1000);
       return FALSE;
     }
+    ready = poll(pfds, npfd, (int)MIN(left, G_MAXINT));
+    if (ready < 0 && errno != EINTR) {
+      vxm_error_set_from_errno(error, errno, "cannot read QEMU's (%s) answers", binary);
+      for (guint i = 0; i < n; i++)
+        g_subprocess_force_exit(children[i].proc);
+      return FALSE;
+    }
+    for (nfds_t j = 0; ready > 0 && j < npfd; j++) {
+      if (pfds[j].revents == 0)
+        continue;
+      drain(fds[j], into[j]);
+      if (owner[j] != NULL && owner[j]->answered != NULL)
+        scan_answers(owner[j]);
+    }
   }
-  return TRUE;
 }
 
 /* ---- typed members: QEMU's output and the cache file are untrusted, so a member of the
@@ -436,7 +525,7 @@ qmp_script(const char *binary)
                          " \"node-name\": \"probe0\", \"filename\": \"%s\", \"read-only\": true,"
                          " \"aio\": \"io_uring\"}, \"id\": \"io_uring\"}\n",
                          escaped);
-  g_string_append(s, "{\"execute\": \"quit\"}\n");
+  /* no quit here: scan_answers() sends it once every answer is in */
   return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
@@ -448,7 +537,8 @@ vxm_qemu_caps_probe(const char *binary, GError **error)
   gint64 mtime = 0;
   guint64 size = 0;
   g_autoptr(VxmQemuCaps) parsed = NULL;
-  Child children[2] = {{.stdin_writer = -1}, {.stdin_writer = -1}};
+  Child children[2] = {{.stdin_writer = -1, .out_fd = -1, .err_fd = -1},
+                       {.stdin_writer = -1, .out_fd = -1, .err_fd = -1}};
   gint64 start = g_get_monotonic_time();
   gboolean ok;
 
@@ -467,6 +557,7 @@ vxm_qemu_caps_probe(const char *binary, GError **error)
     const char *audio_argv[] = {path, "-audiodev", "help", NULL};
 
     script = qmp_script(path);
+    children[0].answered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     if (!spawn(&children[0], qmp_argv, script, error)) {
       child_clear(&children[0]);
       g_prefix_error(error, "cannot run QEMU (%s): ", path);
@@ -484,9 +575,9 @@ vxm_qemu_caps_probe(const char *binary, GError **error)
   if (ok) {
     g_autoptr(GError) local = NULL;
 
-    parsed = vxm_qemu_caps_parse(children[0].out, children[1].out, &local);
+    parsed = vxm_qemu_caps_parse(children[0].out->str, children[1].out->str, &local);
     if (parsed == NULL) {
-      g_autofree char *err = g_strdup(children[0].err != NULL ? children[0].err : "");
+      g_autofree char *err = g_strdup(children[0].err->str);
 
       g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "QEMU (%s): %s%s%s", path, local->message,
                   *g_strstrip(err) != '\0' ? "; it said: " : "", err);
