@@ -181,6 +181,20 @@ test_machine_errors(void)
       {"[machine]\n[block dm-0]\ndev=254:0\nslaves=sdz\n", {"[block dm-0]", "slaves", "sdz"}},
       {"[machine]\n[mount /]\nblock=sda\nfstype=ext4\n", {"[mount /]", "block", "no [block sda]"}},
       {"[machine]\n[mount /]\nfstype=ext4\ncolour=red\n", {"[mount /]", "colour", "unknown key"}},
+      /* the simulator's own parsers: the kernel's forms only */
+      {"[machine]\n[pci 0000:0A:00.0]\nvendor=10de\ndevice=1f07\nclass=030000\n",
+       {"[pci 0000:0A:00.0]", "kernel's form", NULL}},
+      {"[machine]\n[pci 0000:01:20.0]\nvendor=10de\ndevice=1f07\nclass=030000\n",
+       {"[pci 0000:01:20.0]", "kernel's form", NULL}},
+      {"[machine]\n[input k]\nevent=3\nname=k\nev=3\nkey=1 0 0 0 0 0 0 0 0 0 0 0 0\n",
+       {"[input k]", "key", "beyond the kernel's largest bitmap"}},
+      {"[machine]\n[input k]\nevent=3\nname=k\nev=12x\n", {"[input k]", "ev", "not hexadecimal"}},
+      {"[machine]\n[input k]\nevent=3\nname=k\nev=1ffffffffffffffff\n",
+       {"[input k]", "ev", "wider than 64 bits"}},
+      {"[machine]\n[monitor m]\nedid=00ffffffffffff00\ninput=hdmi3\n",
+       {"[monitor m]", "input", "hdmi3"}},
+      {"[machine]\n[monitor m]\nedid=00ffffffffffff00\ninput=hdmi1\ninputs=hdmi1,0x100\n",
+       {"[monitor m]", "inputs", "0x100"}},
   };
   g_autofree char *binary = vxm_simhost_binary();
   g_autofree char *dir = vxm_test_mkdtemp();

@@ -7,7 +7,6 @@
 
 #include "common/vxm-hostfs.h"
 #include "common/vxm-util.h"
-#include "vm/vxm-vm-config.h"
 
 #define I2C_SLAVE       0x0703
 #define I2C_SLAVE_FORCE 0x0706
@@ -586,14 +585,46 @@ control_store(VxmSimNode *node, const char *buf, gsize len)
 
 /* ---- the machine file ---- */
 
+/* The values of VCP code 0x60 (input select) in MCCS 2.2, by the short names the machine
+ * files use. The simulator's own table, not vxm's config parser: a wrong value on vxm's side
+ * shows as a monitor on the wrong input. */
+static const struct {
+  const char *name;
+  guint value;
+} mccs_inputs[] = {
+    {"vga1", 0x01}, {"vga2", 0x02}, {"dvi1", 0x03},  {"dvi2", 0x04},
+    {"dp1", 0x0f},  {"dp2", 0x10},  {"hdmi1", 0x11}, {"hdmi2", 0x12},
+};
+
 static gboolean
 parse_input(VxmSimMachine *machine, const char *group, const char *key, const char *text,
             guint *out, GError **error)
 {
-  if (!vxm_vm_monitor_input_parse(text, out))
+  char *end = NULL;
+  guint64 v;
+
+  for (gsize i = 0; i < G_N_ELEMENTS(mccs_inputs); i++) {
+    if (g_ascii_strcasecmp(text, mccs_inputs[i].name) == 0) {
+      *out = mccs_inputs[i].value;
+      return TRUE;
+    }
+  }
+  v = g_ascii_strtoull(text, &end, 0);
+  if (*text == '\0' || *end != '\0' || v < 1 || v > 0xff)
     return vxm_sim_machine_error(machine, error, group, key,
                                  "'%s' is not an input (dp1, hdmi1, ... or 0x0f)", text);
+  *out = (guint)v;
   return TRUE;
+}
+
+/* The short name of input @value, or 0xNN for one without. */
+static char *
+input_name(guint value)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(mccs_inputs); i++)
+    if (mccs_inputs[i].value == value)
+      return g_strdup(mccs_inputs[i].name);
+  return g_strdup_printf("0x%02x", value);
 }
 
 static gboolean
@@ -781,7 +812,7 @@ vxm_sim_display_dump_state(VxmSimDisplay *d, GPtrArray *lines)
   g_hash_table_iter_init(&iter, d->monitors);
   while (g_hash_table_iter_next(&iter, NULL, &value)) {
     Monitor *m = value;
-    g_autofree char *input = vxm_vm_monitor_input_to_string(m->input);
+    g_autofree char *input = input_name(m->input);
     g_ptr_array_add(lines, g_strdup_printf("monitor %s input=%s", m->name, input));
   }
 }

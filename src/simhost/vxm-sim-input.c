@@ -11,7 +11,6 @@
 #include "common/vxm-hostfs.h"
 
 #include "common/vxm-util.h"
-#include "input/vxm-input-bitmap.h"
 
 enum { CAP_EV, CAP_KEY, CAP_REL, CAP_ABS, CAP_MSC, CAP_LED, CAP_SND, CAP_FF, CAP_SW, N_CAPS };
 
@@ -35,6 +34,75 @@ typedef struct {
   gpointer waker;   /* a poll waiting on this client, or NULL */
 } Client;
 
+/* A capability bitmap as the kernel keeps one: bit N is bit N%8 of byte N/8, the layout the
+ * EVIOCG* ioctls copy out. The simulator's own, not vxm's parser, so a bug in vxm's reading
+ * of the kernel's text is not repeated here. KEY_CNT bits hold every kind of capability. */
+typedef struct {
+  guint8 bytes[KEY_CNT / 8];
+} Bits;
+
+static gboolean
+bits_test(const Bits *b, guint bit)
+{
+  return bit < KEY_CNT && (b->bytes[bit / 8] >> (bit % 8)) & 1;
+}
+
+static void
+bits_put(Bits *b, guint bit, gboolean on)
+{
+  if (bit >= KEY_CNT)
+    return;
+  if (on)
+    b->bytes[bit / 8] |= (guint8)(1u << (bit % 8));
+  else
+    b->bytes[bit / 8] &= (guint8) ~(1u << (bit % 8));
+}
+
+/* The text of a sysfs capabilities file: hexadecimal words of 64 bits (a 64-bit kernel's
+ * unsigned long), the most significant first, separated by spaces. FALSE for anything else:
+ * a word that is not hexadecimal, wider than 64 bits, or bits beyond KEY_CNT. */
+static gboolean
+bits_from_text(Bits *b, const char *text, char **why)
+{
+  g_auto(GStrv) words = g_strsplit_set(text, " \t\n", -1);
+  guint n = 0;
+
+  memset(b, 0, sizeof *b);
+  for (gsize i = 0; words[i] != NULL; i++)
+    n += words[i][0] != '\0';
+  for (guint i = 0, k = n; words[i] != NULL; i++) {
+    const char *w = words[i];
+    guint64 value = 0;
+    gsize len = strlen(w);
+
+    if (len == 0)
+      continue;
+    k--; /* this word holds bits 64k .. 64k+63 */
+    if (len > 16) {
+      *why = g_strdup_printf("word \"%s\" is wider than 64 bits", w);
+      return FALSE;
+    }
+    for (gsize j = 0; j < len; j++) {
+      if (!g_ascii_isxdigit(w[j])) {
+        *why = g_strdup_printf("word \"%s\" is not hexadecimal", w);
+        return FALSE;
+      }
+      value = value << 4 | (guint64)g_ascii_xdigit_value(w[j]);
+    }
+    for (guint bit = 0; bit < 64; bit++) {
+      if (!((value >> bit) & 1))
+        continue;
+      if (k * 64 + bit >= KEY_CNT) {
+        *why = g_strdup_printf("bit %u is beyond the kernel's largest bitmap (%u bits)",
+                               k * 64 + bit, (guint)KEY_CNT);
+        return FALSE;
+      }
+      bits_put(b, k * 64 + bit, TRUE);
+    }
+  }
+  return TRUE;
+}
+
 struct _Device {
   VxmSimInput *input;
   char *name; /* the machine file's NAME */
@@ -43,10 +111,10 @@ struct _Device {
   char *dev_name, *phys, *uniq;
   guint32 bustype, vendor, product, version;
   char *cap_text[N_CAPS];
-  VxmInputBitmap *bits[N_CAPS];
+  Bits bits[N_CAPS];
   char *props_text;
-  VxmInputBitmap *props;
-  VxmInputBitmap *key_state; /* keys held now */
+  Bits props;
+  Bits key_state; /* keys held now */
   gint32 abs_min, abs_max;
   GStrv by_id;
   char *by_path;
@@ -430,11 +498,11 @@ copy_string(void *data, gsize size, const char *text)
 }
 
 static int
-copy_bits(void *data, gsize size, const VxmInputBitmap *bits, guint max_bytes)
+copy_bits(void *data, gsize size, const Bits *bits, guint max_bytes)
 {
-  gsize len = MIN(size, max_bytes);
+  gsize len = MIN(size, MIN(max_bytes, sizeof bits->bytes));
 
-  vxm_input_bitmap_to_bytes(bits, data, len);
+  memcpy(data, bits->bytes, len);
   return (int)len;
 }
 
@@ -486,9 +554,9 @@ evdev_ioctl(VxmSimNode *node, gpointer client, unsigned int cmd, void *data, gsi
     else if (nr == _IOC_NR(EVIOCGUNIQ(0)))
       res = copy_string(data, size, d->uniq);
     else if (nr == _IOC_NR(EVIOCGPROP(0)))
-      res = copy_bits(data, size, d->props, 8);
+      res = copy_bits(data, size, &d->props, 8);
     else if (nr == _IOC_NR(EVIOCGKEY(0)))
-      res = copy_bits(data, size, d->key_state, 96);
+      res = copy_bits(data, size, &d->key_state, 96);
     else if (nr == _IOC_NR(EVIOCGLED(0)) || nr == _IOC_NR(EVIOCGSND(0)) ||
              nr == _IOC_NR(EVIOCGSW(0))) {
       memset(data, 0, size);
@@ -498,7 +566,7 @@ evdev_ioctl(VxmSimNode *node, gpointer client, unsigned int cmd, void *data, gsi
       res = -EINVAL;
       for (guint i = 0; i < N_CAPS; i++)
         if (caps[i].type == type)
-          res = copy_bits(data, size, d->bits[i], caps[i].bytes);
+          res = copy_bits(data, size, &d->bits[i], caps[i].bytes);
       if (res == -EINVAL) {
         memset(data, 0, size); /* a type the device does not have: no bits */
         res = (int)MIN(size, 8);
@@ -506,7 +574,7 @@ evdev_ioctl(VxmSimNode *node, gpointer client, unsigned int cmd, void *data, gsi
     } else if (nr >= _IOC_NR(EVIOCGABS(0)) && nr < _IOC_NR(EVIOCGABS(0)) + ABS_CNT &&
                size >= sizeof(struct input_absinfo)) {
       struct input_absinfo info = {.minimum = d->abs_min, .maximum = d->abs_max};
-      res = vxm_input_bitmap_test(d->bits[CAP_ABS], nr - _IOC_NR(EVIOCGABS(0))) ? 0 : -EINVAL;
+      res = bits_test(&d->bits[CAP_ABS], nr - _IOC_NR(EVIOCGABS(0))) ? 0 : -EINVAL;
       if (res == 0)
         memcpy(data, &info, sizeof info);
     }
@@ -569,14 +637,8 @@ push_event(Device *d, guint type, guint code, gint32 value)
 {
   gint64 now = g_get_real_time();
 
-  if (type == EV_KEY && code < KEY_CNT) {
-    if (value != 0)
-      vxm_input_bitmap_set(d->key_state, code);
-    else if (vxm_input_bitmap_test(d->key_state, code)) {
-      g_array_index(d->key_state->words, guint64, code / 64) &=
-          ~(G_GUINT64_CONSTANT(1) << (code % 64));
-    }
-  }
+  if (type == EV_KEY && code < KEY_CNT)
+    bits_put(&d->key_state, code, value != 0);
   for (GList *l = d->clients; l != NULL; l = l->next) {
     Client *c = l->data;
     struct input_event *ev;
@@ -654,7 +716,7 @@ vxm_sim_input_replug(VxmSimInput *input, const char *name, gint event)
   d->plugged = TRUE;
   if (event >= 0)
     d->event = (guint)event; /* the kernel's next free number, as a real replug often gets */
-  g_array_set_size(d->key_state->words, 0);
+  memset(&d->key_state, 0, sizeof d->key_state);
   g_mutex_unlock(&input->lock);
   build_nodes(d);
   work = g_new0(LinkWork, 1);
@@ -810,13 +872,9 @@ device_free(Device *d)
   g_free(d->dev_name);
   g_free(d->phys);
   g_free(d->uniq);
-  for (guint i = 0; i < N_CAPS; i++) {
+  for (guint i = 0; i < N_CAPS; i++)
     g_free(d->cap_text[i]);
-    vxm_input_bitmap_free(d->bits[i]);
-  }
   g_free(d->props_text);
-  vxm_input_bitmap_free(d->props);
-  vxm_input_bitmap_free(d->key_state);
   g_strfreev(d->by_id);
   g_free(d->by_path);
   g_free(d->sysfs_dir);
@@ -825,16 +883,16 @@ device_free(Device *d)
 }
 
 static gboolean
-read_bitmap(VxmSimMachine *machine, const char *group, const char *key, char **text,
-            VxmInputBitmap **bits, GError **error)
+read_bitmap(VxmSimMachine *machine, const char *group, const char *key, char **text, Bits *bits,
+            GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  g_autofree char *why = NULL;
 
   if (!vxm_sim_machine_get_string(machine, group, key, "0", text, error))
     return FALSE;
-  *bits = vxm_input_bitmap_parse(*text, 64, &local_error);
-  if (*bits == NULL)
-    return vxm_sim_machine_error(machine, error, group, key, "%s", local_error->message);
+  if (!bits_from_text(bits, *text, &why))
+    return vxm_sim_machine_error(machine, error, group, key, "capability bitmap \"%s\": %s", *text,
+                                 why);
   return TRUE;
 }
 
@@ -851,7 +909,6 @@ load_device(VxmSimInput *input, VxmSimMachine *machine, const char *name, GError
 
   d->input = input;
   d->name = g_strdup(name);
-  d->key_state = vxm_input_bitmap_new();
   if (!vxm_sim_machine_get_int(machine, group, "event", 0, 1023, -1, &event, error) ||
       !vxm_sim_machine_get_int(machine, group, "input", 0, 100000, event, &number, error) ||
       !vxm_sim_machine_get_string(machine, group, "name", NULL, &d->dev_name, error) ||

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pci/vxm-pci-address.h"
 #include "vxm-sim-display.h"
 #include "vxm-sim-proc.h"
 #include "vxm-sim-system.h"
@@ -1377,20 +1376,39 @@ load_bars(VxmSimPci *pci, VxmSimMachine *machine, const char *group, Device *dev
   return TRUE;
 }
 
+/* TRUE when @text is a PCI address exactly as the kernel names devices in sysfs: "%04x:%02x:
+ * %02x.%x", lower case, device 0-0x1f, function 0-7. The simulator's own check, not vxm's
+ * lenient parser (which also takes "01:00.0"): the machine file says what the kernel shows. */
+static gboolean
+kernel_bdf(const char *text, guint *domain, guint *bus)
+{
+  guint d, b, dev, fn;
+  int used = 0;
+  char again[16];
+
+  if (strlen(text) != 12 || sscanf(text, "%4x:%2x:%2x.%1x%n", &d, &b, &dev, &fn, &used) != 4 ||
+      used != 12 || dev > 0x1f || fn > 7)
+    return FALSE;
+  g_snprintf(again, sizeof again, "%04x:%02x:%02x.%x", d, b, dev, fn);
+  if (strcmp(again, text) != 0)
+    return FALSE;
+  *domain = d;
+  *bus = b;
+  return TRUE;
+}
+
 static gboolean
 load_device(VxmSimPci *pci, VxmSimMachine *machine, const char *bdf, GError **error)
 {
   g_autofree char *group = g_strdup_printf("pci %s", bdf);
-  g_autofree char *normal = NULL;
   g_autofree char *parent = NULL;
   g_autofree char *driver = NULL;
   g_auto(GStrv) bars = NULL;
   g_auto(GStrv) resizable = NULL;
-  g_autoptr(GError) local_error = NULL;
+  guint domain, bus;
   Device *dev;
 
-  normal = vxm_pci_address_normalize(bdf, &local_error);
-  if (normal == NULL || g_strcmp0(normal, bdf) != 0)
+  if (!kernel_bdf(bdf, &domain, &bus))
     return vxm_sim_machine_error(machine, error, group, NULL,
                                  "'%s' is not a PCI address in the kernel's form (0000:01:00.0)",
                                  bdf);
@@ -1490,13 +1508,11 @@ resolve_paths(VxmSimPci *pci, VxmSimMachine *machine, Device *dev, guint depth, 
   if (depth > 64)
     return vxm_sim_machine_error(machine, error, group, "parent", "parents form a loop");
   if (dev->parent == NULL) {
-    VxmPciAddress addr;
-    g_autoptr(GError) local_error = NULL;
+    guint domain, bus;
 
-    if (!vxm_pci_address_parse(dev->bdf, &addr, &local_error))
-      return vxm_sim_machine_error(machine, error, group, NULL, "%s", local_error->message);
-    dev->sys_path =
-        g_strdup_printf(SYS_DEVICES "/pci%04x:%02x/%s", addr.domain, addr.bus, dev->bdf);
+    if (!kernel_bdf(dev->bdf, &domain, &bus))
+      return vxm_sim_machine_error(machine, error, group, NULL, "not a PCI address");
+    dev->sys_path = g_strdup_printf(SYS_DEVICES "/pci%04x:%02x/%s", domain, bus, dev->bdf);
     return TRUE;
   }
   parent = g_hash_table_lookup(pci->device_by_bdf, dev->parent);
