@@ -154,18 +154,9 @@ resolve_folder(VxmSimBlock *block, VxmSimMachine *machine, Block *b, guint depth
 static void
 put_file(VxmSimHost *host, const char *path, const char *content)
 {
-  VxmSimNode *node = vxm_sim_node_put(host->root, path, vxm_sim_node_new_file(0444, content));
+  VxmSimNode *node = vxm_sim_node_put_text(host->root, NULL, path, "%s", content);
 
   node->flags |= VXM_SIM_NODE_FLAG_ATTRIBUTE;
-}
-
-static void
-put_link(VxmSimHost *host, const char *link_path, const char *target_path)
-{
-  g_autofree char *dir = g_path_get_dirname(link_path);
-  g_autofree char *rel = vxm_sim_relative_target(dir, target_path);
-
-  vxm_sim_node_put(host->root, link_path, vxm_sim_node_new_link(rel));
 }
 
 static void
@@ -182,9 +173,9 @@ build_block(VxmSimBlock *block, Block *b)
 
   vxm_sim_node_mkdir_p(host->root, b->folder);
   put_file(host, dev, devtext);
-  put_link(host, subsystem, SYS_CLASS_BLOCK);
-  put_link(host, class_link, b->folder);
-  put_link(host, dev_link, b->folder);
+  vxm_sim_node_put_link(host->root, subsystem, SYS_CLASS_BLOCK);
+  vxm_sim_node_put_link(host->root, class_link, b->folder);
+  vxm_sim_node_put_link(host->root, dev_link, b->folder);
   {
     g_autofree char *holders = g_strdup_printf("%s/holders", b->folder);
     vxm_sim_node_mkdir_p(host->root, holders);
@@ -203,7 +194,7 @@ build_block(VxmSimBlock *block, Block *b)
     g_autofree char *sys_block = g_strdup_printf(SYS_BLOCK "/%s", b->name);
     g_autofree char *slaves = g_strdup_printf("%s/slaves", b->folder);
 
-    put_link(host, sys_block, b->folder);
+    vxm_sim_node_put_link(host->root, sys_block, b->folder);
     vxm_sim_node_mkdir_p(host->root, slaves);
   }
   for (guint i = 0; b->slaves[i] != NULL; i++) {
@@ -214,8 +205,8 @@ build_block(VxmSimBlock *block, Block *b)
     if (below == NULL)
       continue; /* checked at load */
     holder = g_strdup_printf("%s/holders/%s", below->folder, b->name);
-    put_link(host, slave, below->folder);
-    put_link(host, holder, b->folder);
+    vxm_sim_node_put_link(host->root, slave, below->folder);
+    vxm_sim_node_put_link(host->root, holder, b->folder);
   }
   if (b->dm_name != NULL) {
     g_autofree char *dm = g_strdup_printf("%s/dm/name", b->folder);
@@ -223,17 +214,17 @@ build_block(VxmSimBlock *block, Block *b)
     g_autofree char *mapper = g_strdup_printf("/dev/mapper/%s", b->dm_name);
 
     put_file(host, dm, text);
-    put_link(host, mapper, node);
+    vxm_sim_node_put_link(host->root, mapper, node);
   }
   devnode = vxm_sim_node_put(host->root, node, vxm_sim_node_new_file(0660, ""));
   devnode->gid = 6; /* disk */
   for (guint i = 0; b->by_id[i] != NULL; i++) {
     g_autofree char *link = g_strdup_printf("/dev/disk/by-id/%s", b->by_id[i]);
-    put_link(host, link, node);
+    vxm_sim_node_put_link(host->root, link, node);
   }
   if (b->uuid != NULL) {
     g_autofree char *link = g_strdup_printf("/dev/disk/by-uuid/%s", b->uuid);
-    put_link(host, link, node);
+    vxm_sim_node_put_link(host->root, link, node);
   }
 }
 

@@ -128,15 +128,6 @@ put_attr(VxmSimDisplay *d, const char *path, const char *text)
   node->flags |= VXM_SIM_NODE_FLAG_ATTRIBUTE;
 }
 
-static void
-put_link(VxmSimDisplay *d, const char *path, const char *target)
-{
-  g_autofree char *dir = g_path_get_dirname(path);
-  g_autofree char *rel = vxm_sim_relative_target(dir, target);
-
-  vxm_sim_node_put(root_of(d), path, vxm_sim_node_new_link(rel));
-}
-
 static int bus_open(VxmSimNode *node, int flags, int pid, gpointer *client);
 static void bus_release(VxmSimNode *node, gpointer client);
 static int bus_read(VxmSimNode *node, gpointer client, char *buf, gsize size, int flags);
@@ -183,7 +174,7 @@ connector_add(VxmSimDisplay *d, Connector *c, const char *card_dir)
     node->flags |= VXM_SIM_NODE_FLAG_ATTRIBUTE;
     vxm_sim_node_put(root_of(d), p, node);
   }
-  put_link(d, class_link, dir);
+  vxm_sim_node_put_link(root_of(d), class_link, dir);
   g_ptr_array_add(c->made, g_strdup(class_link));
 
   /* the adapter: DisplayPort's AUX bus lives in the connector, the others under the GPU, as do
@@ -194,7 +185,7 @@ connector_add(VxmSimDisplay *d, Connector *c, const char *card_dir)
     g_ptr_array_add(c->made, g_strdup(adapter));
   if (!c->dp && c->ddc_link) {
     g_autofree char *ddc = g_strdup_printf("%s/ddc", dir);
-    put_link(d, ddc, adapter);
+    vxm_sim_node_put_link(root_of(d), ddc, adapter);
   }
   path = g_strdup_printf("%s/name", adapter);
   put_attr(d, path, c->i2c_name);
@@ -207,13 +198,13 @@ connector_add(VxmSimDisplay *d, Connector *c, const char *card_dir)
   put_attr(d, path, dev_text);
   g_free(path);
   path = g_strdup_printf("%s/device", i2c_dev_dir);
-  put_link(d, path, adapter);
+  vxm_sim_node_put_link(root_of(d), path, adapter);
   g_free(path);
   path = g_strdup_printf(VXM_HOST_SYS_CLASS_I2C_DEV "/i2c-%u", c->bus);
-  put_link(d, path, i2c_dev_dir);
+  vxm_sim_node_put_link(root_of(d), path, i2c_dev_dir);
   g_ptr_array_add(c->made, g_steal_pointer(&path));
   path = g_strdup_printf(VXM_HOST_SYS_BUS_I2C_DEVICES "/i2c-%u", c->bus);
-  put_link(d, path, adapter);
+  vxm_sim_node_put_link(root_of(d), path, adapter);
   g_ptr_array_add(c->made, g_steal_pointer(&path));
   if (c->held_by != NULL) {
     g_autofree char *client = g_strdup_printf("%s/%u-%04x", adapter, c->bus, DDC_ADDRESS);
@@ -225,8 +216,8 @@ connector_add(VxmSimDisplay *d, Connector *c, const char *card_dir)
 
     put_attr(d, client_name, "ddcci\n");
     vxm_sim_node_mkdir_p(root_of(d), driver_dir);
-    put_link(d, driver_link, driver_dir);
-    put_link(d, bus_link, client);
+    vxm_sim_node_put_link(root_of(d), driver_link, driver_dir);
+    vxm_sim_node_put_link(root_of(d), bus_link, client);
     g_ptr_array_add(c->made, g_steal_pointer(&bus_link));
   }
   node = vxm_sim_host_add_device_node(d->host, dev_node, 0600, 0, vxm_sim_host_group_id("i2c"));

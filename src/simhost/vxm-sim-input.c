@@ -232,31 +232,6 @@ input_dir(const Device *d)
   return g_strdup_printf("%s/input%u", d->sysfs_dir, d->number);
 }
 
-static void put_file(VxmSimHost *host, const char *dir, const char *name, const char *format, ...)
-    G_GNUC_PRINTF(4, 5);
-
-static void
-put_file(VxmSimHost *host, const char *dir, const char *name, const char *format, ...)
-{
-  g_autofree char *path = g_strdup_printf("%s/%s", dir, name);
-  g_autofree char *content = NULL;
-  va_list args;
-
-  va_start(args, format);
-  content = g_strdup_vprintf(format, args);
-  va_end(args);
-  vxm_sim_node_put(host->root, path, vxm_sim_node_new_file(0444, content));
-}
-
-static void
-put_link(VxmSimHost *host, const char *path, const char *to)
-{
-  g_autofree char *dir = g_path_get_dirname(path);
-  g_autofree char *target = vxm_sim_relative_target(dir, to);
-
-  vxm_sim_node_put(host->root, path, vxm_sim_node_new_link(target));
-}
-
 static const VxmSimDeviceOps evdev_ops;
 
 /* Everything but the by-id and by-path links. Host lock held. */
@@ -274,25 +249,26 @@ build_nodes(Device *d)
   VxmSimNode *node;
 
   vxm_sim_node_mkdir_p(host->root, dir);
-  put_file(host, dir, "name", "%s\n", d->dev_name);
-  put_file(host, dir, "phys", "%s\n", d->phys ? d->phys : "");
-  put_file(host, dir, "uniq", "%s\n", d->uniq ? d->uniq : "");
-  put_file(host, dir, "properties", "%s\n", d->props_text);
-  put_file(host, dir, "uevent",
-           "PRODUCT=%x/%x/%x/%x\nNAME=\"%s\"\nPHYS=\"%s\"\nUNIQ=\"%s\"\nPROP=%s\nEV=%s\n",
-           d->bustype, d->vendor, d->product, d->version, d->dev_name, d->phys ? d->phys : "",
-           d->uniq ? d->uniq : "", d->props_text, d->cap_text[CAP_EV]);
-  put_file(host, id_dir, "bustype", "%04x\n", d->bustype);
-  put_file(host, id_dir, "vendor", "%04x\n", d->vendor);
-  put_file(host, id_dir, "product", "%04x\n", d->product);
-  put_file(host, id_dir, "version", "%04x\n", d->version);
+  vxm_sim_node_put_text(host->root, dir, "name", "%s\n", d->dev_name);
+  vxm_sim_node_put_text(host->root, dir, "phys", "%s\n", d->phys ? d->phys : "");
+  vxm_sim_node_put_text(host->root, dir, "uniq", "%s\n", d->uniq ? d->uniq : "");
+  vxm_sim_node_put_text(host->root, dir, "properties", "%s\n", d->props_text);
+  vxm_sim_node_put_text(
+      host->root, dir, "uevent",
+      "PRODUCT=%x/%x/%x/%x\nNAME=\"%s\"\nPHYS=\"%s\"\nUNIQ=\"%s\"\nPROP=%s\nEV=%s\n", d->bustype,
+      d->vendor, d->product, d->version, d->dev_name, d->phys ? d->phys : "",
+      d->uniq ? d->uniq : "", d->props_text, d->cap_text[CAP_EV]);
+  vxm_sim_node_put_text(host->root, id_dir, "bustype", "%04x\n", d->bustype);
+  vxm_sim_node_put_text(host->root, id_dir, "vendor", "%04x\n", d->vendor);
+  vxm_sim_node_put_text(host->root, id_dir, "product", "%04x\n", d->product);
+  vxm_sim_node_put_text(host->root, id_dir, "version", "%04x\n", d->version);
   for (guint i = 0; i < N_CAPS; i++)
-    put_file(host, caps_dir, caps[i].name, "%s\n", d->cap_text[i]);
-  put_file(host, ev_dir, "dev", "13:%u\n", 64 + d->event);
-  put_file(host, ev_dir, "uevent", "MAJOR=13\nMINOR=%u\nDEVNAME=input/event%u\n", 64 + d->event,
-           d->event);
-  put_link(host, class_input, dir);
-  put_link(host, class_event, ev_dir);
+    vxm_sim_node_put_text(host->root, caps_dir, caps[i].name, "%s\n", d->cap_text[i]);
+  vxm_sim_node_put_text(host->root, ev_dir, "dev", "13:%u\n", 64 + d->event);
+  vxm_sim_node_put_text(host->root, ev_dir, "uevent", "MAJOR=13\nMINOR=%u\nDEVNAME=input/event%u\n",
+                        64 + d->event, d->event);
+  vxm_sim_node_put_link(host->root, class_input, dir);
+  vxm_sim_node_put_link(host->root, class_event, ev_dir);
 
   node = vxm_sim_host_add_device_node(host, node_path, 0660, 0, vxm_sim_host_group_id("input"));
   node->device_ops = &evdev_ops;

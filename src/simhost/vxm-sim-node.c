@@ -1,6 +1,7 @@
 /* vxm-sim-node: the simulated host's file tree (see the header). */
 #include "vxm-sim-node.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 static VxmSimNode *
@@ -248,6 +249,28 @@ vxm_sim_node_list(VxmSimNode *dir)
     g_ptr_array_add(names, g_strdup(key));
   g_ptr_array_sort(names, vxm_sim_compare_strings);
   return names;
+}
+
+VxmSimNode *
+vxm_sim_node_put_link(VxmSimNode *root, const char *path, const char *to)
+{
+  g_autofree char *dir = g_path_get_dirname(path);
+  g_autofree char *target = vxm_sim_relative_target(dir, to);
+
+  return vxm_sim_node_put(root, path, vxm_sim_node_new_link(target));
+}
+
+VxmSimNode *
+vxm_sim_node_put_text(VxmSimNode *root, const char *dir, const char *name, const char *format, ...)
+{
+  g_autofree char *path = dir != NULL ? g_strdup_printf("%s/%s", dir, name) : g_strdup(name);
+  g_autofree char *content = NULL;
+  va_list args;
+
+  va_start(args, format);
+  content = g_strdup_vprintf(format, args);
+  va_end(args);
+  return vxm_sim_node_put(root, path, vxm_sim_node_new_file(0444, content));
 }
 
 char *

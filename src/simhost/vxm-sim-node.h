@@ -146,6 +146,14 @@ GPtrArray *vxm_sim_node_list(VxmSimNode *dir);
  * in sysfs links ("../../../bus/pci/drivers/nvidia"). */
 char *vxm_sim_relative_target(const char *from_dir, const char *to);
 
+/* A link at @path to the absolute @to, stored relative as sysfs links are; returns the link. */
+VxmSimNode *vxm_sim_node_put_link(VxmSimNode *root, const char *path, const char *to);
+
+/* A read-only (0444) file @name in folder @dir (or at path @name when @dir is NULL) holding
+ * the formatted text; returns the file. */
+VxmSimNode *vxm_sim_node_put_text(VxmSimNode *root, const char *dir, const char *name,
+                                  const char *format, ...) G_GNUC_PRINTF(4, 5);
+
 void vxm_sim_node_touch(VxmSimNode *node);
 
 /* For g_ptr_array_sort() of strings. */

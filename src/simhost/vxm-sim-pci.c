@@ -248,15 +248,6 @@ group_path(gint64 group)
   return g_strdup_printf(SYS_IOMMU_GROUPS "/%" G_GINT64_FORMAT, group);
 }
 
-static VxmSimNode *
-put_link(VxmSimPci *pci, const char *link_path, const char *target_path)
-{
-  g_autofree char *dir = g_path_get_dirname(link_path);
-  g_autofree char *rel = vxm_sim_relative_target(dir, target_path);
-
-  return vxm_sim_node_put(root_of(pci), link_path, vxm_sim_node_new_link(rel));
-}
-
 static void
 put_attr(VxmSimPci *pci, const char *dir, const char *name, guint mode, VxmSimShowFunc show,
          VxmSimStoreFunc store, gpointer item, guint attr, const char *log_path)
@@ -329,10 +320,10 @@ drm_add(VxmSimPci *pci, Device *dev)
     node->flags |= VXM_SIM_NODE_FLAG_ATTRIBUTE;
     node = vxm_sim_node_put(root_of(pci), uevent, vxm_sim_node_new_file(0644, uevent_text));
     node->flags |= VXM_SIM_NODE_FLAG_ATTRIBUTE;
-    put_link(pci, class_link, dir);
+    vxm_sim_node_put_link(root_of(pci), class_link, dir);
     vxm_sim_host_add_device_node(pci->host, dev_node, render ? 0666 : 0660, 0,
                                  render ? pci->render_gid : pci->video_gid);
-    put_link(pci, by_path, dev_node);
+    vxm_sim_node_put_link(root_of(pci), by_path, dev_node);
     if (!render)
       vxm_sim_display_card_added(pci->host->display, name, dir);
   }
@@ -428,8 +419,8 @@ attach(VxmSimPci *pci, Device *dev, Driver *drv)
   g_autofree char *back_link = g_strdup_printf("%s/%s", drv->dir_path, dev->bdf);
 
   dev->driver = drv;
-  put_link(pci, driver_link, drv->dir_path);
-  put_link(pci, back_link, dev->sys_path);
+  vxm_sim_node_put_link(root_of(pci), driver_link, drv->dir_path);
+  vxm_sim_node_put_link(root_of(pci), back_link, dev->sys_path);
   if (drv->drm)
     drm_add(pci, dev);
   if (g_strcmp0(drv->name, VFIO_DRIVER) == 0 && pci->iommu && dev->iommu_group >= 0 &&
@@ -903,8 +894,8 @@ device_add_tree(VxmSimPci *pci, Device *dev)
   }
   {
     g_autofree char *subsystem = g_strdup_printf("%s/subsystem", d);
-    put_link(pci, subsystem, SYS_BUS_PCI);
-    put_link(pci, alias, d);
+    vxm_sim_node_put_link(root_of(pci), subsystem, SYS_BUS_PCI);
+    vxm_sim_node_put_link(root_of(pci), alias, d);
   }
   if (pci->iommu && dev->iommu_group >= 0) {
     g_autofree char *group = group_path(dev->iommu_group);
@@ -919,8 +910,8 @@ device_add_tree(VxmSimPci *pci, Device *dev)
       node = vxm_sim_node_put(root_of(pci), regions, vxm_sim_node_new_file(0444, ""));
       node->flags |= VXM_SIM_NODE_FLAG_ATTRIBUTE;
     }
-    put_link(pci, group_link, group);
-    put_link(pci, member, d);
+    vxm_sim_node_put_link(root_of(pci), group_link, group);
+    vxm_sim_node_put_link(root_of(pci), member, d);
   }
 }
 
@@ -1548,8 +1539,8 @@ register_driver(VxmSimPci *pci, Driver *drv)
     g_autofree char *back = g_strdup_printf("%s/drivers/pci:%s", module_dir, drv->name);
 
     vxm_sim_node_mkdir_p(root_of(pci), module_dir);
-    put_link(pci, module_link, module_dir);
-    put_link(pci, back, drv->dir_path);
+    vxm_sim_node_put_link(root_of(pci), module_link, module_dir);
+    vxm_sim_node_put_link(root_of(pci), back, drv->dir_path);
     /* a loaded module starts from its defaults (the machine file's values) */
     for (guint i = 0; i < drv->params->len; i++) {
       ModuleParam *p = drv->params->pdata[i];

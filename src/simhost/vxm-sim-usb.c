@@ -51,53 +51,29 @@ node_path(guint bus, guint devnum)
   return g_strdup_printf(USB_DEV "/%03u/%03u", bus, devnum);
 }
 
-static void put_file(VxmSimHost *host, const char *dir, const char *name, const char *format, ...)
-    G_GNUC_PRINTF(4, 5);
-
-static void
-put_file(VxmSimHost *host, const char *dir, const char *name, const char *format, ...)
-{
-  g_autofree char *path = g_strdup_printf("%s/%s", dir, name);
-  g_autofree char *content = NULL;
-  va_list args;
-
-  va_start(args, format);
-  content = g_strdup_vprintf(format, args);
-  va_end(args);
-  vxm_sim_node_put(host->root, path, vxm_sim_node_new_file(0444, content));
-}
-
-static void
-put_link(VxmSimHost *host, const char *path, const char *to)
-{
-  g_autofree char *dir = g_path_get_dirname(path);
-  g_autofree char *target = vxm_sim_relative_target(dir, to);
-
-  vxm_sim_node_put(host->root, path, vxm_sim_node_new_link(target));
-}
-
 /* The attributes a USB device has (drivers/usb/core/sysfs.c), the ones vxm and lsusb read. */
 static void
 put_device_attrs(VxmSimHost *host, const char *dir, guint bus, guint devnum, guint32 vendor,
                  guint32 product, const char *product_name, const char *manufacturer,
                  const char *serial, guint device_class)
 {
-  put_file(host, dir, "idVendor", "%04x\n", vendor);
-  put_file(host, dir, "idProduct", "%04x\n", product);
-  put_file(host, dir, "busnum", "%u\n", bus);
-  put_file(host, dir, "devnum", "%u\n", devnum);
-  put_file(host, dir, "bDeviceClass", "%02x\n", device_class);
-  put_file(host, dir, "dev", "189:%u\n", (bus - 1) * 128 + devnum - 1);
+  vxm_sim_node_put_text(host->root, dir, "idVendor", "%04x\n", vendor);
+  vxm_sim_node_put_text(host->root, dir, "idProduct", "%04x\n", product);
+  vxm_sim_node_put_text(host->root, dir, "busnum", "%u\n", bus);
+  vxm_sim_node_put_text(host->root, dir, "devnum", "%u\n", devnum);
+  vxm_sim_node_put_text(host->root, dir, "bDeviceClass", "%02x\n", device_class);
+  vxm_sim_node_put_text(host->root, dir, "dev", "189:%u\n", (bus - 1) * 128 + devnum - 1);
   if (product_name != NULL)
-    put_file(host, dir, "product", "%s\n", product_name);
+    vxm_sim_node_put_text(host->root, dir, "product", "%s\n", product_name);
   if (manufacturer != NULL)
-    put_file(host, dir, "manufacturer", "%s\n", manufacturer);
+    vxm_sim_node_put_text(host->root, dir, "manufacturer", "%s\n", manufacturer);
   if (serial != NULL)
-    put_file(host, dir, "serial", "%s\n", serial);
-  put_file(host, dir, "uevent",
-           "MAJOR=189\nMINOR=%u\nDEVNAME=bus/usb/%03u/%03u\nDEVTYPE=usb_device\n"
-           "PRODUCT=%x/%x/100\nTYPE=%u/0/0\nBUSNUM=%03u\nDEVNUM=%03u\n",
-           (bus - 1) * 128 + devnum - 1, bus, devnum, vendor, product, device_class, bus, devnum);
+    vxm_sim_node_put_text(host->root, dir, "serial", "%s\n", serial);
+  vxm_sim_node_put_text(host->root, dir, "uevent",
+                        "MAJOR=189\nMINOR=%u\nDEVNAME=bus/usb/%03u/%03u\nDEVTYPE=usb_device\n"
+                        "PRODUCT=%x/%x/100\nTYPE=%u/0/0\nBUSNUM=%03u\nDEVNUM=%03u\n",
+                        (bus - 1) * 128 + devnum - 1, bus, devnum, vendor, product, device_class,
+                        bus, devnum);
 }
 
 static void
@@ -112,7 +88,7 @@ build_root_hub(VxmSimUsb *usb, guint bus)
   vxm_sim_node_mkdir_p(host->root, dir);
   put_device_attrs(host, dir, bus, 1, 0x1d6b, 0x0002, "xHCI Host Controller",
                    "Linux 6.1.0 xhci-hcd", "0000:00:14.0", 9);
-  put_link(host, link, dir);
+  vxm_sim_node_put_link(host->root, link, dir);
   vxm_sim_node_mkdir_p(host->root, bus_dir);
   vxm_sim_host_add_device_node(host, node, 0664, 0, 0);
 }
@@ -132,10 +108,10 @@ build_sysfs(Device *d)
   put_device_attrs(host, dir, d->bus, d->devnum, d->vendor, d->product, d->product_name,
                    d->manufacturer, d->serial, 0);
   vxm_sim_node_mkdir_p(host->root, intf_dir);
-  put_file(host, intf_dir, "bInterfaceNumber", "00\n");
-  put_file(host, intf_dir, "bInterfaceClass", "03\n");
-  put_link(host, link, dir);
-  put_link(host, intf_link, intf_dir);
+  vxm_sim_node_put_text(host->root, intf_dir, "bInterfaceNumber", "00\n");
+  vxm_sim_node_put_text(host->root, intf_dir, "bInterfaceClass", "03\n");
+  vxm_sim_node_put_link(host->root, link, dir);
+  vxm_sim_node_put_link(host->root, intf_link, intf_dir);
 }
 
 static void
