@@ -537,6 +537,7 @@ test_run_as_user(void)
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) uids = NULL;
   g_auto(GStrv) gids = NULL;
+  g_autofree char *name = NULL;
   g_auto(GStrv) groups = NULL;
   struct passwd *pw;
   struct stat st;
@@ -546,7 +547,8 @@ test_run_as_user(void)
     g_test_skip("dropping to another user needs root");
     return;
   }
-  uid = vxm_test_user_add("vxmsudoproc", NULL);
+  name = g_strdup_printf("vxmproc%d", (int)getpid()); /* one per program: suites run at once */
+  uid = vxm_test_user_add(name, NULL);
   pw = getpwuid(uid);
   g_assert_nonnull(pw);
   user = vxm_run_as_lookup(uid, pw->pw_gid, &error);
@@ -582,7 +584,11 @@ test_run_as_user(void)
       vxm_process_spawn_as((const char *const[]){log, NULL}, NULL, NULL, 0, NULL, 0, user, &error);
   g_assert_null(process);
   g_assert_nonnull(error);
-  g_assert_nonnull(strstr(error->message, "as user vxmsudoproc"));
+  {
+    g_autofree char *as_whom = g_strdup_printf("as user %s", name);
+
+    g_assert_nonnull(strstr(error->message, as_whom));
+  }
   vxm_test_rm_rf(dir);
 }
 

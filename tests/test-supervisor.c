@@ -338,8 +338,11 @@ as_sudo_user(const char *tmp)
 
   if (geteuid() != 0)
     return;
-  if (uid == 0)
-    uid = vxm_test_user_add("vxmsvsudo", NULL);
+  if (uid == 0) {
+    g_autofree char *user = g_strdup_printf("vxmsv%d", (int)getpid()); /* one per program */
+
+    uid = vxm_test_user_add(user, NULL);
+  }
   pw = getpwuid(uid);
   g_assert_nonnull(pw);
   sudo_uid = g_strdup_printf("%u", (guint)uid);
