@@ -315,10 +315,9 @@ test_sim_numa(void)
   g_autofree char *state_after = NULL;
   VxmHugepagesRequest req;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("xeon-two-node");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("xeon-two-node", &error);
-  g_assert_no_error(error);
   hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
   state_before = vxm_simhost_state(sim);
 
@@ -549,10 +548,9 @@ test_sim_host_ops(void)
                               .drop_caches = TRUE,
                               .compact = TRUE};
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("xeon-two-node");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("xeon-two-node", &error);
-  g_assert_no_error(error);
   hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
   ops = vxm_host_ops_local_new(hostfs);
   before = vxm_simhost_state(sim);
@@ -668,10 +666,9 @@ test_sim_auto_start_1g(void)
   VxmHostOpsHugepages req = {.auto_size = TRUE, .drop_caches = TRUE, .compact = TRUE};
   guint64 page_size = 0;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("xeon-two-node");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("xeon-two-node", &error);
-  g_assert_no_error(error);
   hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
 
   hp = dry_run(sim, "", &why, &human);

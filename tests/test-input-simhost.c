@@ -33,31 +33,6 @@
 #define G502_KBD      "usb-Logitech_G502_HERO_Gaming_Mouse_5F8A3E21-if01-event-kbd"
 #define G502_KBD_PATH "pci-0000:00:14.0-usb-0:4:1.1-event-kbd"
 
-static VxmSimhost *
-start_sim(const char *machine)
-{
-  g_autoptr(GError) error = NULL;
-  VxmSimhost *sim;
-
-  if (!vxm_test_require_root())
-    return NULL;
-  sim = vxm_simhost_start(machine, &error);
-  g_assert_no_error(error);
-  return sim;
-}
-
-/* One command to .simhost/input (a plain write: the control files take no temp+rename). */
-static void
-control(VxmSimhost *sim, const char *line)
-{
-  g_autofree char *path = vxm_simhost_path(sim, "/.simhost/input");
-  int fd = open(path, O_WRONLY);
-
-  g_assert_cmpint(fd, >=, 0);
-  g_assert_cmpint(write(fd, line, strlen(line)), ==, (gssize)strlen(line));
-  close(fd);
-}
-
 static VxmInputSet *
 discover(VxmSimhost *sim, const char *const *names)
 {
@@ -91,7 +66,7 @@ assert_device(VxmInputSet *set, const char *event, const char *kind, gboolean ta
 static void
 test_discover_gaming(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmInputSet) set = NULL;
 
   if (sim == NULL)
@@ -129,7 +104,7 @@ test_discover_gaming(void)
 static void
 test_discover_laptop(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("laptop-input");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("laptop-input");
   g_autoptr(VxmInputSet) set = NULL;
 
   if (sim == NULL)
@@ -178,7 +153,7 @@ test_discover_laptop(void)
 static void
 test_cli_json(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
@@ -234,7 +209,7 @@ test_cli_json(void)
 static void
 test_cli_vm(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autofree char *vxm = vxm_test_build_path("src/cli/vxm");
   g_autofree char *tmp = NULL;
   g_autofree char *env_config = NULL;
@@ -288,7 +263,7 @@ test_cli_vm(void)
 static void
 test_objects_for_set(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmHostfs) hostfs = NULL;
   g_autoptr(VxmInputSet) set = NULL;
   g_autoptr(VxmHostFacts) facts = vxm_host_facts_new();
@@ -339,7 +314,7 @@ input_group_of(const char *state, const char *node)
 static void
 test_grant_revoke(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmHostfs) hostfs = NULL;
   g_autoptr(VxmJournal) journal = NULL;
   g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
@@ -403,13 +378,13 @@ test_grant_revoke(void)
   g_assert_true(vxm_device_node_grant(hostfs, journal, "/dev/input/by-id/" G915_KBD, 4242,
                                       (gid_t)-1, report, &error));
   g_assert_no_error(error);
-  control(sim, "unplug g915-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g915-kbd\n"), ==, 0);
   g_ptr_array_set_size(report, 0);
   g_assert_true(vxm_device_node_revoke_all(hostfs, journal, report, &error));
   g_assert_no_error(error);
   g_assert_cmpuint(report->len, ==, 1);
   g_assert_nonnull(strstr(report->pdata[0], "gone (unplugged)"));
-  control(sim, "replug g915-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "replug g915-kbd\n"), ==, 0);
   g_free(g_steal_pointer(&after));
   after = vxm_simhost_state(sim);
   g_assert_cmpstr(after, ==, before);
@@ -469,40 +444,12 @@ objects_for(VxmSimhost *sim)
   return vxm_input_objects_new(facts->inputs, "ctrl-ctrl");
 }
 
-static VxmQmpClient *
-connect_fake(VxmFakeQmp *fake)
-{
-  g_autoptr(GError) error = NULL;
-  VxmQmpClient *client = vxm_qmp_client_new_for_path(vxm_fake_qmp_get_path(fake), &error);
-
-  g_assert_no_error(error);
-  g_assert_true(vxm_qmp_client_handshake_sync(client, 10000, &error));
-  g_assert_no_error(error);
-  return client;
-}
-
-static JsonObject *
-received_args(VxmFakeQmp *fake, guint index, const char *command)
-{
-  g_autoptr(GPtrArray) received = vxm_fake_qmp_get_received(fake);
-  g_autoptr(JsonParser) parser = json_parser_new();
-  JsonObject *o;
-
-  g_assert_cmpuint(index, <, received->len);
-  g_assert_true(json_parser_load_from_data(parser, received->pdata[index], -1, NULL));
-  o = json_node_get_object(json_parser_get_root(parser));
-  g_assert_cmpstr(json_object_get_string_member(o, "execute"), ==, command);
-  return json_object_has_member(o, "arguments")
-             ? json_object_ref(json_object_get_object_member(o, "arguments"))
-             : json_object_new();
-}
-
 /* Unplug and replug of the primary keyboard: its dead object is deleted when it goes, the
  * node is granted again and the same object added when it is back. */
 static void
 test_watch_replug(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmFakeQmp) fake = NULL;
   g_autoptr(VxmQmpClient) client = NULL;
   g_autoptr(VxmInputWatch) watch = NULL;
@@ -518,24 +465,24 @@ test_watch_replug(void)
   vxm_fake_qmp_expect_handshake(fake);
   vxm_fake_qmp_expect(fake, "object-del", "{\"return\": {}}");
   vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
-  client = connect_fake(fake);
+  client = vxm_fake_qmp_connect(fake);
   objects = objects_for(sim);
   watch = vxm_input_watch_new(hostfs, client, objects, NULL, &error);
   g_assert_no_error(error);
   g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
   vxm_input_watch_set_grant_func(watch, grant_recorder, &w, NULL);
 
-  control(sim, "unplug g915-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g915-kbd\n"), ==, 0);
   wait_change(&w, "kbd0 gone");
-  control(sim, "replug g915-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "replug g915-kbd\n"), ==, 0);
   wait_change(&w, "kbd0 readded");
   vxm_fake_qmp_assert_done(fake);
 
   g_assert_cmpuint(w.granted->len, ==, 1);
   g_assert_cmpstr(w.granted->pdata[0], ==, "/dev/input/by-id/" G915_KBD);
   {
-    g_autoptr(JsonObject) del = received_args(fake, 1, "object-del");
-    g_autoptr(JsonObject) add = received_args(fake, 2, "object-add");
+    g_autoptr(JsonObject) del = vxm_fake_qmp_received_args(fake, 1, "object-del");
+    g_autoptr(JsonObject) add = vxm_fake_qmp_received_args(fake, 2, "object-add");
     g_autofree char *evdev = g_strdup_printf("%s/dev/input/by-id/" G915_KBD, vxm_simhost_root(sim));
 
     g_assert_cmpstr(json_object_get_string_member(del, "id"), ==, "kbd0");
@@ -556,7 +503,7 @@ test_watch_replug(void)
 static void
 test_watch_stays_gone(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmFakeQmp) fake = NULL;
   g_autoptr(VxmQmpClient) client = NULL;
   g_autoptr(VxmInputWatch) watch = NULL;
@@ -576,20 +523,20 @@ test_watch_stays_gone(void)
   vxm_fake_qmp_expect(fake, "object-del",
                       "{\"error\": {\"class\": \"GenericError\", \"desc\": \"object 'mouse0' not "
                       "found\"}}");
-  client = connect_fake(fake);
+  client = vxm_fake_qmp_connect(fake);
   objects = objects_for(sim);
   watch = vxm_input_watch_new(hostfs, client, objects, NULL, &error);
   g_assert_no_error(error);
   g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
   vxm_input_watch_set_grant_func(watch, grant_recorder, &w, NULL);
 
-  control(sim, "unplug g502-mouse\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g502-mouse\n"), ==, 0);
   wait_change(&w, "mouse1 gone");
   /* an unwatched device comes and goes; then a watched one goes: the watcher has seen the
    * unwatched device's events by the time it reports that */
-  control(sim, "unplug g915-consumer\n");
-  control(sim, "replug g915-consumer\n");
-  control(sim, "unplug g915-mouse\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g915-consumer\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "replug g915-consumer\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g915-mouse\n"), ==, 0);
   wait_change(&w, "mouse0 gone");
   while (vxm_input_watch_get_busy(watch) > 0)
     g_main_context_iteration(NULL, TRUE);
@@ -608,7 +555,7 @@ test_watch_stays_gone(void)
 static void
 test_watch_pending(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmFakeQmp) fake = NULL;
   g_autoptr(VxmQmpClient) client = NULL;
   g_autoptr(VxmInputWatch) watch = NULL;
@@ -622,7 +569,7 @@ test_watch_pending(void)
   if (sim == NULL)
     return;
   hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
-  control(sim, "unplug g502-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g502-kbd\n"), ==, 0);
   objects = objects_for(sim); /* kbd0 g915, mouse0 g915, mouse1 g502: no kbd1 */
   g_assert_cmpuint(objects->len, ==, 3);
   {
@@ -635,16 +582,16 @@ test_watch_pending(void)
   fake = vxm_fake_qmp_new();
   vxm_fake_qmp_expect_handshake(fake);
   vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
-  client = connect_fake(fake);
+  client = vxm_fake_qmp_connect(fake);
   watch = vxm_input_watch_new(hostfs, client, objects, pending, &error);
   g_assert_no_error(error);
   g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
   vxm_input_watch_set_grant_func(watch, grant_recorder, &w, NULL);
-  control(sim, "replug g502-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "replug g502-kbd\n"), ==, 0);
   wait_change(&w, "kbd1 readded");
   vxm_fake_qmp_assert_done(fake);
   {
-    g_autoptr(JsonObject) add = received_args(fake, 1, "object-add");
+    g_autoptr(JsonObject) add = vxm_fake_qmp_received_args(fake, 1, "object-add");
     g_assert_cmpstr(json_object_get_string_member(add, "id"), ==, "kbd1");
     g_assert_false(json_object_get_boolean_member(add, "grab_all"));
   }
@@ -669,7 +616,7 @@ assert_state(VxmInputWatch *watch, const char *id, const char *want, const char 
 static void
 test_watch_pending_by_path(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmFakeQmp) fake = NULL;
   g_autoptr(VxmQmpClient) client = NULL;
   g_autoptr(VxmInputWatch) watch = NULL;
@@ -683,7 +630,7 @@ test_watch_pending_by_path(void)
   if (sim == NULL)
     return;
   hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
-  control(sim, "unplug g502-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g502-kbd\n"), ==, 0);
   evdev = g_strdup_printf("%s/dev/input/by-path/" G502_KBD_PATH, vxm_simhost_root(sim));
   {
     VxmInputObject o = {.id = "kbd0",
@@ -699,29 +646,29 @@ test_watch_pending_by_path(void)
   vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
   vxm_fake_qmp_expect(fake, "object-del", "{\"return\": {}}");
   vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
-  client = connect_fake(fake);
+  client = vxm_fake_qmp_connect(fake);
   watch = vxm_input_watch_new(hostfs, client, NULL, pending, &error);
   g_assert_no_error(error);
   g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
   vxm_input_watch_set_grant_func(watch, grant_recorder, &w, NULL);
   assert_state(watch, "kbd0", "waiting", NULL);
 
-  control(sim, "replug g502-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "replug g502-kbd\n"), ==, 0);
   wait_change(&w, "kbd0 readded");
   assert_state(watch, "kbd0", "attached", evdev);
   g_assert_cmpstr(w.granted->pdata[0], ==, "/dev/input/by-path/" G502_KBD_PATH);
   {
-    g_autoptr(JsonObject) add = received_args(fake, 1, "object-add");
+    g_autoptr(JsonObject) add = vxm_fake_qmp_received_args(fake, 1, "object-add");
     g_assert_cmpstr(json_object_get_string_member(add, "evdev"), ==, evdev);
   }
   /* and it is watched for replug through the same link */
   g_ptr_array_set_size(w.changes, 0);
-  control(sim, "unplug g502-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g502-kbd\n"), ==, 0);
   wait_change(&w, "kbd0 gone");
   while (vxm_input_watch_get_busy(watch) > 0)
     g_main_context_iteration(NULL, TRUE);
   assert_state(watch, "kbd0", "unplugged", NULL);
-  control(sim, "replug g502-kbd event21\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "replug g502-kbd event21\n"), ==, 0);
   wait_change(&w, "kbd0 readded");
   assert_state(watch, "kbd0", "attached", evdev);
   vxm_fake_qmp_assert_done(fake);
@@ -752,7 +699,7 @@ grant_journaled(const char *host_path, gpointer user_data, GError **error)
 static void
 test_watch_replug_new_node(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmFakeQmp) fake = NULL;
   g_autoptr(VxmQmpClient) client = NULL;
   g_autoptr(VxmInputWatch) watch = NULL;
@@ -788,16 +735,16 @@ test_watch_replug_new_node(void)
   vxm_fake_qmp_expect_handshake(fake);
   vxm_fake_qmp_expect(fake, "object-del", "{\"return\": {}}");
   vxm_fake_qmp_expect(fake, "object-add", "{\"return\": {}}");
-  client = connect_fake(fake);
+  client = vxm_fake_qmp_connect(fake);
   objects = objects_for(sim);
   watch = vxm_input_watch_new(hostfs, client, objects, NULL, &error);
   g_assert_no_error(error);
   g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &g.w);
   vxm_input_watch_set_grant_func(watch, grant_journaled, &g, NULL);
 
-  control(sim, "unplug g915-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g915-kbd\n"), ==, 0);
   wait_change(&g.w, "kbd0 gone");
-  control(sim, "replug g915-kbd event20\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "replug g915-kbd event20\n"), ==, 0);
   wait_change(&g.w, "kbd0 readded");
   vxm_fake_qmp_assert_done(fake);
 
@@ -812,7 +759,7 @@ test_watch_replug_new_node(void)
   g_assert_cmpuint(g.w.granted->len, ==, 1);
   g_assert_cmpstr(g.w.granted->pdata[0], ==, "/dev/input/by-id/" G915_KBD);
   {
-    g_autoptr(JsonObject) add = received_args(fake, 2, "object-add");
+    g_autoptr(JsonObject) add = vxm_fake_qmp_received_args(fake, 2, "object-add");
     g_autofree char *evdev = g_strdup_printf("%s/dev/input/by-id/" G915_KBD, vxm_simhost_root(sim));
 
     g_assert_cmpstr(json_object_get_string_member(add, "id"), ==, "kbd0");
@@ -1004,10 +951,10 @@ static void
 ctrl_ctrl(VxmSimhost *sim)
 {
   /* both held together, the switch happens when all keys are up */
-  control(sim, "g915-kbd KEY_LEFTCTRL 1\n");
-  control(sim, "g915-kbd KEY_RIGHTCTRL 1\n");
-  control(sim, "g915-kbd KEY_LEFTCTRL 0\n");
-  control(sim, "g915-kbd KEY_RIGHTCTRL 0\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "g915-kbd KEY_LEFTCTRL 1\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "g915-kbd KEY_RIGHTCTRL 1\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "g915-kbd KEY_LEFTCTRL 0\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "g915-kbd KEY_RIGHTCTRL 0\n"), ==, 0);
 }
 
 static guint
@@ -1030,7 +977,7 @@ count_in(const char *text, const char *needle)
 static void
 test_qemu_grab_toggle(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(GPtrArray) all = NULL;
   g_autoptr(GPtrArray) objects = g_ptr_array_new();
   g_autoptr(VxmInputWatch) watch = NULL;
@@ -1065,13 +1012,13 @@ test_qemu_grab_toggle(void)
 
   /* Ctrl+Ctrl: released, on the mouse too */
   vxm_simhost_clear_log(sim);
-  control(sim, "g915-kbd KEY_LEFTCTRL 1\n");
-  control(sim, "g915-kbd KEY_RIGHTCTRL 1\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "g915-kbd KEY_LEFTCTRL 1\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "g915-kbd KEY_RIGHTCTRL 1\n"), ==, 0);
   qmp_barrier(&q);
   /* not while the keys are held */
   assert_input_line(sim, "g915-kbd", GRABBED("g915-kbd", "event3"));
-  control(sim, "g915-kbd KEY_LEFTCTRL 0\n");
-  control(sim, "g915-kbd KEY_RIGHTCTRL 0\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "g915-kbd KEY_LEFTCTRL 0\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "g915-kbd KEY_RIGHTCTRL 0\n"), ==, 0);
   wait_input_state(&q, "g915-kbd", FREE("g915-kbd", "event3"));
   wait_input_state(&q, "g502-mouse", FREE("g502-mouse", "event7"));
   g_free(log);
@@ -1097,14 +1044,14 @@ test_qemu_grab_toggle(void)
   g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
   vxm_input_watch_set_grant_func(watch, grant_recorder, &w, NULL);
   vxm_simhost_clear_log(sim);
-  control(sim, "unplug g915-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "unplug g915-kbd\n"), ==, 0);
   wait_change(&w, "kbd0 gone");
   while (vxm_input_watch_get_busy(watch) > 0)
     g_main_context_iteration(NULL, TRUE);
   assert_input_line(sim, "g915-kbd", "input g915-kbd event3 unplugged grab=none clients=0");
   /* the mouse is still the guest's */
   assert_input_line(sim, "g502-mouse", GRABBED("g502-mouse", "event7"));
-  control(sim, "replug g915-kbd\n");
+  g_assert_cmpint(vxm_simhost_control(sim, "input", "replug g915-kbd\n"), ==, 0);
   wait_change(&w, "kbd0 readded");
   wait_input_state(&q, "g915-kbd", GRABBED("g915-kbd", "event3"));
   g_free(log);
@@ -1159,7 +1106,7 @@ check_inputs(VxmSimhost *sim, const char *inputs_line)
 static void
 test_check_inputs(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim("intel-nvidia-turing");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmCheckResult) automatic = NULL;
   g_autoptr(VxmCheckResult) missing = NULL;
   g_autoptr(VxmCheckResult) no_keyboard = NULL;

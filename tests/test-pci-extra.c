@@ -22,26 +22,13 @@
 #define SPARE_USB    "0000:04:00.0"
 #define SPARE_NVME   "0000:05:00.0"
 
-static VxmSimhost *
-start(void)
-{
-  g_autoptr(GError) error = NULL;
-  VxmSimhost *sim;
-
-  if (!vxm_test_require_root())
-    return NULL;
-  sim = vxm_simhost_start("intel-nvidia-turing-disks", &error);
-  g_assert_no_error(error);
-  return sim;
-}
-
 /* The root file system on LUKS on the NVMe is found through dm-0's slaves; /boot/efi (the same
  * NVMe) does not replace it; /home is on the SATA controller; the spare NVMe holds nothing
  * mounted. Both keyboards are below the chipset's USB controller. */
 static void
 test_host_needs(void)
 {
-  g_autoptr(VxmSimhost) sim = start();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing-disks");
   g_autoptr(VxmHostfs) hostfs = NULL;
   g_autoptr(VxmHostNeeds) needs = NULL;
   g_autoptr(GPtrArray) keyboards = NULL;
@@ -83,7 +70,7 @@ test_refusals(void)
       {"0000:00:1f.6", "its IOMMU group 7 also holds 0000:00:1f.0"},
       {"0000:0a:00.0", "there is no such PCI device"},
   };
-  g_autoptr(VxmSimhost) sim = start();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing-disks");
   g_autoptr(VxmHostfs) hostfs = NULL;
   g_autoptr(VxmPciBus) bus = NULL;
   g_autoptr(VxmHostNeeds) needs = NULL;
@@ -116,7 +103,7 @@ test_refusals(void)
 static void
 test_resolve(void)
 {
-  g_autoptr(VxmSimhost) sim = start();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing-disks");
   g_autoptr(VxmHostfs) hostfs = NULL;
   g_autoptr(VxmGpu) gpu = NULL;
   g_autoptr(GPtrArray) ok = NULL;
@@ -333,7 +320,7 @@ run_vxm(VxmSimhost *sim, const char *const *args, int *status)
 static void
 test_list_devices_cli(void)
 {
-  g_autoptr(VxmSimhost) sim = start();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing-disks");
   g_autofree char *text = NULL;
   g_autofree char *json = NULL;
   g_autoptr(JsonParser) parser = json_parser_new();

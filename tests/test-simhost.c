@@ -31,20 +31,6 @@ static const char *const machines[] = {"intel-nvidia-turing",
                                        "iommu-off",
                                        NULL};
 
-static VxmSimhost *
-start(const char *machine)
-{
-  g_autoptr(GError) error = NULL;
-  VxmSimhost *sim;
-
-  if (!vxm_test_require_root())
-    return NULL;
-  sim = vxm_simhost_start(machine, &error);
-  g_assert_no_error(error);
-  g_assert_nonnull(sim);
-  return sim;
-}
-
 /* echo VALUE > PATH with one write(2), as vxm does; returns 0 or the errno. */
 static int
 sys_write(VxmSimhost *sim, const char *host_path, const char *value)
@@ -127,7 +113,7 @@ static void
 test_machines_load(void)
 {
   for (guint i = 0; machines[i] != NULL; i++) {
-    g_autoptr(VxmSimhost) sim = start(machines[i]);
+    g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(machines[i]);
     g_autofree char *state = NULL;
     g_autofree char *control = NULL;
 
@@ -141,7 +127,7 @@ test_machines_load(void)
   }
   {
     /* the lab's machine boots without vfio-pci */
-    g_autoptr(VxmSimhost) sim = start("lab-q35");
+    g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("lab-q35");
     if (sim == NULL)
       return;
     g_assert_false(sys_exists(sim, "/sys/bus/pci/drivers/vfio-pci"));
@@ -249,7 +235,7 @@ test_block_devices(void)
       {"/dev/disk/by-uuid/1A2B-3C4D", "../../nvme0n1p1"},
       {"/dev/disk/by-id/nvme-WD_BLACK_SN850_1TB_21345A800123", "../../nvme1n1"},
   };
-  g_autoptr(VxmSimhost) sim = start("intel-nvidia-turing-disks");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing-disks");
   g_autofree char *mountinfo = NULL;
   g_autofree char *dev = NULL;
   g_autofree char *partition = NULL;
@@ -284,7 +270,7 @@ test_block_devices(void)
   g_assert_true(sys_exists(sim, "/dev/nvme1n1"));
   /* a machine without [mount] groups has no mountinfo */
   {
-    g_autoptr(VxmSimhost) plain = start("intel-nvidia-turing");
+    g_autoptr(VxmSimhost) plain = vxm_simhost_start_for_test("intel-nvidia-turing");
     g_assert_false(sys_exists(plain, "/proc/self/mountinfo"));
   }
 }
@@ -294,7 +280,7 @@ test_block_devices(void)
 static void
 test_attributes(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autoptr(VxmHostfs) fs = NULL;
   g_autoptr(GError) error = NULL;
   static const struct {
@@ -398,7 +384,7 @@ test_attributes(void)
 static void
 test_detach_reattach(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   static const char *const group[] = {"0000:01:00.0", "0000:01:00.1", "0000:01:00.2",
                                       "0000:01:00.3"};
   static const char *const original[] = {"nvidia", "snd_hda_intel", "xhci_hcd", "nvidia-gpu"};
@@ -454,7 +440,7 @@ static void
 test_round_trip_every_machine(void)
 {
   for (guint m = 0; machines[m] != NULL; m++) {
-    g_autoptr(VxmSimhost) sim = start(machines[m]);
+    g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(machines[m]);
     g_autofree char *before = NULL;
     g_autofree char *after = NULL;
     g_autofree char *devices = NULL;
@@ -498,7 +484,7 @@ test_round_trip_every_machine(void)
 static void
 test_bind_errors(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   g_autofree char *log = NULL;
@@ -541,7 +527,7 @@ test_bind_errors(void)
 static void
 test_override_and_probe(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   const char *audio = "0000:01:00.1";
   g_autofree char *driver = NULL;
   g_autofree char *override = NULL;
@@ -586,7 +572,7 @@ test_override_and_probe(void)
 static void
 test_new_id_remove_id(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autofree char *before = NULL;
   g_autofree char *state = NULL;
   g_autofree char *after = NULL;
@@ -623,7 +609,7 @@ test_new_id_remove_id(void)
 static void
 test_vfio_group_node(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autofree char *node = NULL;
   g_autofree char *log = NULL;
   g_autofree char *state = NULL;
@@ -679,7 +665,7 @@ test_vfio_group_node(void)
 static void
 test_iommu_off(void)
 {
-  g_autoptr(VxmSimhost) sim = start("iommu-off");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("iommu-off");
   g_autofree char *driver = NULL;
   g_autofree char *cmdline = NULL;
 
@@ -710,7 +696,7 @@ test_iommu_off(void)
 static void
 test_proc(void)
 {
-  g_autoptr(VxmSimhost) sim = start("intel-nvidia-turing-held");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing-held");
   g_autoptr(VxmSimhost) amd = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *comm = NULL;
@@ -755,7 +741,7 @@ test_proc(void)
   state = vxm_simhost_state(sim);
   g_assert_nonnull(strstr(state, "process 1187 exited\nprocess 4120 obs\n"));
 
-  amd = start("amd-apu-radeon");
+  amd = vxm_simhost_start_for_test("amd-apu-radeon");
   g_clear_pointer(&cpuinfo, g_free);
   cpuinfo = sys_read(amd, "/proc/cpuinfo");
   g_assert_nonnull(strstr(cpuinfo, "vendor_id\t: AuthenticAMD\n"));
@@ -799,7 +785,7 @@ fd_link_errno_as(VxmSimhost *sim, uid_t uid)
 static void
 test_proc_fd_links_need_ptrace(void)
 {
-  g_autoptr(VxmSimhost) sim = start("intel-nvidia-turing-held");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing-held");
   g_autofree char *obs = NULL;
 
   if (sim == NULL)
@@ -817,7 +803,7 @@ test_proc_fd_links_need_ptrace(void)
 static void
 test_fault_errno_count(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autoptr(GError) error = NULL;
   g_autofree char *rules = NULL;
   g_autofree char *log = NULL;
@@ -876,7 +862,7 @@ test_fault_errno_count(void)
 static void
 test_fault_delay(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autoptr(GError) error = NULL;
   g_autofree char *driver = NULL;
   gint64 started;
@@ -911,7 +897,7 @@ hang_thread(gpointer data)
 static void
 test_fault_hang_release(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autoptr(GError) error = NULL;
   g_autofree char *driver = NULL;
   g_autofree char *vendor = NULL;
@@ -952,7 +938,7 @@ test_fault_hang_release(void)
 static void
 test_holders_block_unbind(void)
 {
-  g_autoptr(VxmSimhost) sim = start("intel-nvidia-turing-held");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing-held");
   g_autoptr(GError) error = NULL;
   g_autofree char *driver = NULL;
   g_autofree char *log = NULL;
@@ -1040,7 +1026,7 @@ lab_group_held(VxmSimhost *sim)
 static void
 test_unbind_waits_for_vfio_holder(void)
 {
-  g_autoptr(VxmSimhost) sim = start(LAB);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(LAB);
   g_autofree char *fd_link = NULL;
   g_autofree char *comm = NULL;
   g_autofree char *log = NULL;
@@ -1092,7 +1078,7 @@ test_unbind_waits_for_vfio_holder(void)
 static void
 test_pending_unbind_blocks_reads(void)
 {
-  g_autoptr(VxmSimhost) sim = start(LAB);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(LAB);
   g_autofree char *vendor = NULL;
   g_autofree char *other = NULL;
   SysJob unbind = {0};
@@ -1137,7 +1123,7 @@ test_pending_unbind_blocks_reads(void)
 static void
 test_vfio_pci_absent_until_loaded(void)
 {
-  g_autoptr(VxmSimhost) sim = start(LAB);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(LAB);
   g_autofree char *driver = NULL;
   g_autofree char *state = NULL;
   g_autofree char *modules = NULL;
@@ -1190,7 +1176,7 @@ test_vfio_pci_absent_until_loaded(void)
 static void
 test_reset_method_at_discovery(void)
 {
-  g_autoptr(VxmSimhost) sim = start(LAB);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(LAB);
   g_autoptr(GError) error = NULL;
   g_autofree char *gpu = NULL;
   g_autofree char *audio = NULL;
@@ -1216,7 +1202,7 @@ test_reset_method_at_discovery(void)
 static void
 test_fault_vanish_and_replug(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autoptr(GError) error = NULL;
   g_autofree char *before = NULL;
   g_autofree char *state = NULL;
@@ -1284,7 +1270,7 @@ test_fault_vanish_and_replug(void)
 static void
 test_log_clear(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autofree char *log = NULL;
 
   if (sim == NULL)
@@ -1310,7 +1296,7 @@ test_log_clear(void)
 static void
 test_run_etc_usr_share(void)
 {
-  g_autoptr(VxmSimhost) sim = start(TURING);
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test(TURING);
   g_autoptr(GError) error = NULL;
   g_autofree char *journal = NULL;
   g_autofree char *tmp = NULL;
@@ -1395,7 +1381,7 @@ test_run_etc_usr_share(void)
 static void
 test_stop_unmounts(void)
 {
-  VxmSimhost *sim = start(TURING);
+  VxmSimhost *sim = vxm_simhost_start_for_test(TURING);
   g_autofree char *root = NULL;
   g_autoptr(GError) error = NULL;
   HangJob job = {NULL, -1};
@@ -1431,7 +1417,7 @@ assert_attr(VxmSimhost *sim, const char *path, const char *expected)
 static void
 test_hugepages_fragmentation(void)
 {
-  g_autoptr(VxmSimhost) sim = start("amd-apu-radeon");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("amd-apu-radeon");
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   g_autofree char *meminfo = NULL;
@@ -1477,7 +1463,7 @@ test_hugepages_fragmentation(void)
 static void
 test_hugepages_numa(void)
 {
-  g_autoptr(VxmSimhost) sim = start("xeon-two-node");
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("xeon-two-node");
   g_autofree char *numa = NULL;
 
   if (sim == NULL)

@@ -21,45 +21,6 @@
 
 #define XBOX_NODE "/dev/bus/usb/001/006"
 
-static VxmSimhost *
-start_sim(void)
-{
-  g_autoptr(GError) error = NULL;
-  VxmSimhost *sim;
-
-  if (!vxm_test_require_root())
-    return NULL;
-  sim = vxm_simhost_start("intel-nvidia-turing", &error);
-  g_assert_no_error(error);
-  return sim;
-}
-
-/* One command to .simhost/usb; the errno of the write (0: taken). */
-static int
-control(VxmSimhost *sim, const char *line)
-{
-  g_autofree char *path = vxm_simhost_path(sim, "/.simhost/usb");
-  int fd = open(path, O_WRONLY);
-  int res = 0;
-
-  g_assert_cmpint(fd, >=, 0);
-  if (write(fd, line, strlen(line)) < 0)
-    res = errno;
-  close(fd);
-  return res;
-}
-
-static char *
-read_attr(VxmSimhost *sim, const char *host_path)
-{
-  g_autofree char *path = vxm_simhost_path(sim, host_path);
-  char *text = NULL;
-
-  if (!g_file_get_contents(path, &text, NULL, NULL))
-    return NULL;
-  return g_strchomp(text);
-}
-
 static gboolean
 node_exists(VxmSimhost *sim, const char *host_path)
 {
@@ -71,7 +32,7 @@ node_exists(VxmSimhost *sim, const char *host_path)
 static char *
 state_line(VxmSimhost *sim, const char *name)
 {
-  g_autofree char *text = read_attr(sim, "/.simhost/usb");
+  g_autofree char *text = vxm_simhost_read(sim, "/.simhost/usb");
   g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
   g_autofree char *prefix = g_strdup_printf("usb %s ", name);
 
@@ -86,7 +47,7 @@ state_line(VxmSimhost *sim, const char *name)
 static void
 test_model(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autofree char *vendor = NULL, *product = NULL, *busnum = NULL, *devnum = NULL;
   g_autofree char *name = NULL, *hub = NULL, *line = NULL, *state = NULL, *after = NULL;
   g_autofree char *local = NULL;
@@ -94,12 +55,12 @@ test_model(void)
 
   if (sim == NULL)
     return;
-  vendor = read_attr(sim, "/sys/bus/usb/devices/1-5/idVendor");
-  product = read_attr(sim, "/sys/bus/usb/devices/1-5/idProduct");
-  busnum = read_attr(sim, "/sys/bus/usb/devices/1-5/busnum");
-  devnum = read_attr(sim, "/sys/bus/usb/devices/1-5/devnum");
-  name = read_attr(sim, "/sys/bus/usb/devices/1-5/product");
-  hub = read_attr(sim, "/sys/bus/usb/devices/usb1/idVendor");
+  vendor = vxm_simhost_read(sim, "/sys/bus/usb/devices/1-5/idVendor");
+  product = vxm_simhost_read(sim, "/sys/bus/usb/devices/1-5/idProduct");
+  busnum = vxm_simhost_read(sim, "/sys/bus/usb/devices/1-5/busnum");
+  devnum = vxm_simhost_read(sim, "/sys/bus/usb/devices/1-5/devnum");
+  name = vxm_simhost_read(sim, "/sys/bus/usb/devices/1-5/product");
+  hub = vxm_simhost_read(sim, "/sys/bus/usb/devices/usb1/idVendor");
   g_assert_cmpstr(vendor, ==, "045e");
   g_assert_cmpstr(product, ==, "0b12");
   g_assert_cmpstr(busnum, ==, "1");
@@ -120,32 +81,32 @@ test_model(void)
 
   /* refused: nothing changes */
   state = vxm_simhost_state(sim);
-  g_assert_cmpint(control(sim, "replug xbox-pad\n"), ==, EALREADY);
-  g_assert_cmpint(control(sim, "unplug nosuch\n"), ==, ENOENT);
-  g_assert_cmpint(control(sim, "replug wacom 6\n"), ==, EBUSY);
-  g_assert_cmpint(control(sim, "plug wacom\n"), ==, EINVAL);
-  g_assert_cmpint(control(sim, "replug wacom 1\n"), ==, EINVAL);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug xbox-pad\n"), ==, EALREADY);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "unplug nosuch\n"), ==, ENOENT);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug wacom 6\n"), ==, EBUSY);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "plug wacom\n"), ==, EINVAL);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug wacom 1\n"), ==, EINVAL);
   after = vxm_simhost_state(sim);
   g_assert_cmpstr(after, ==, state);
 
   /* plugged in: the bus's next number after the highest the machine gave (7) */
-  g_assert_cmpint(control(sim, "replug wacom\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug wacom\n"), ==, 0);
   g_clear_pointer(&line, g_free);
   line = state_line(sim, "wacom");
   g_assert_cmpstr(line, ==, "usb wacom 1-6 056a:0374 plugged /dev/bus/usb/001/008");
   g_assert_true(node_exists(sim, "/dev/bus/usb/001/008"));
   g_clear_pointer(&devnum, g_free);
-  devnum = read_attr(sim, "/sys/bus/usb/devices/1-6/devnum");
+  devnum = vxm_simhost_read(sim, "/sys/bus/usb/devices/1-6/devnum");
   g_assert_cmpstr(devnum, ==, "8");
 
   /* unplugged and back: a new node, root's again */
-  g_assert_cmpint(control(sim, "unplug xbox-pad\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "unplug xbox-pad\n"), ==, 0);
   g_assert_false(node_exists(sim, XBOX_NODE));
   g_assert_false(node_exists(sim, "/sys/bus/usb/devices/1-5"));
-  g_assert_cmpint(control(sim, "replug xbox-pad\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug xbox-pad\n"), ==, 0);
   g_assert_true(node_exists(sim, "/dev/bus/usb/001/009"));
   g_clear_pointer(&devnum, g_free);
-  devnum = read_attr(sim, "/sys/bus/usb/devices/1-5/devnum");
+  devnum = vxm_simhost_read(sim, "/sys/bus/usb/devices/1-5/devnum");
   g_assert_cmpstr(devnum, ==, "9");
   {
     g_autofree char *log = vxm_simhost_read_log(sim);
@@ -160,7 +121,7 @@ test_model(void)
 static void
 test_inotify(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autofree char *bus = NULL;
   char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
   gboolean created = FALSE, deleted = FALSE;
@@ -172,8 +133,8 @@ test_inotify(void)
   fd = inotify_init1(IN_CLOEXEC);
   g_assert_cmpint(fd, >=, 0);
   g_assert_cmpint(inotify_add_watch(fd, bus, IN_CREATE | IN_DELETE), >=, 0);
-  g_assert_cmpint(control(sim, "replug wacom\n"), ==, 0);
-  g_assert_cmpint(control(sim, "unplug wacom\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug wacom\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "unplug wacom\n"), ==, 0);
   while (!created || !deleted) {
     ssize_t len = read(fd, buf, sizeof buf);
 
@@ -195,7 +156,7 @@ test_inotify(void)
 static void
 test_list(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmHostfs) hostfs = NULL;
   g_autoptr(GPtrArray) devices = NULL;
   g_autofree char *node = NULL, *description = NULL;
@@ -284,32 +245,6 @@ wait_change(Watching *w, const char *change)
     g_main_context_iteration(NULL, TRUE);
 }
 
-static VxmQmpClient *
-connect_fake(VxmFakeQmp *fake)
-{
-  g_autoptr(GError) error = NULL;
-  VxmQmpClient *client = vxm_qmp_client_new_for_path(vxm_fake_qmp_get_path(fake), &error);
-
-  g_assert_no_error(error);
-  g_assert_true(vxm_qmp_client_handshake_sync(client, 10000, &error));
-  g_assert_no_error(error);
-  return client;
-}
-
-static JsonObject *
-received_args(VxmFakeQmp *fake, guint index, const char *command)
-{
-  g_autoptr(GPtrArray) received = vxm_fake_qmp_get_received(fake);
-  g_autoptr(JsonParser) parser = json_parser_new();
-  JsonObject *o;
-
-  g_assert_cmpuint(index, <, received->len);
-  g_assert_true(json_parser_load_from_data(parser, received->pdata[index], -1, NULL));
-  o = json_node_get_object(json_parser_get_root(parser));
-  g_assert_cmpstr(json_object_get_string_member(o, "execute"), ==, command);
-  return json_object_ref(json_object_get_object_member(o, "arguments"));
-}
-
 static void
 assert_state(VxmUsbWatch *watch, const char *id, const char *want, const char *want_node)
 {
@@ -338,7 +273,7 @@ xbox_and_wacom(void)
 static void
 test_watch(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmFakeQmp) fake = NULL;
   g_autoptr(VxmQmpClient) client = NULL;
   g_autoptr(VxmUsbWatch) watch = NULL;
@@ -355,7 +290,7 @@ test_watch(void)
   vxm_fake_qmp_expect(fake, "device_add", "{\"return\": {}}");
   vxm_fake_qmp_expect(fake, "device_del", "{\"return\": {}}");
   vxm_fake_qmp_expect(fake, "device_add", "{\"return\": {}}");
-  client = connect_fake(fake);
+  client = vxm_fake_qmp_connect(fake);
   watch = vxm_usb_watch_new(hostfs, client, devices, &error);
   g_assert_no_error(error);
   g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
@@ -363,13 +298,13 @@ test_watch(void)
   assert_state(watch, "usb-045e-0b12", "attached", XBOX_NODE);
   assert_state(watch, "usb-056a-0374", "waiting", NULL);
 
-  g_assert_cmpint(control(sim, "replug wacom\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug wacom\n"), ==, 0);
   wait_change(&w, "usb-056a-0374 added");
   assert_state(watch, "usb-056a-0374", "attached", "/dev/bus/usb/001/008");
   g_assert_cmpuint(w.granted->len, ==, 1);
   g_assert_cmpstr(w.granted->pdata[0], ==, "/dev/bus/usb/001/008");
   {
-    g_autoptr(JsonObject) add = received_args(fake, 1, "device_add");
+    g_autoptr(JsonObject) add = vxm_fake_qmp_received_args(fake, 1, "device_add");
 
     g_assert_cmpstr(json_object_get_string_member(add, "driver"), ==, "usb-host");
     g_assert_cmpstr(json_object_get_string_member(add, "id"), ==, "usb-056a-0374");
@@ -378,15 +313,15 @@ test_watch(void)
     g_assert_cmpint(json_object_get_int_member(add, "productid"), ==, 0x0374);
   }
 
-  g_assert_cmpint(control(sim, "unplug xbox-pad\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "unplug xbox-pad\n"), ==, 0);
   wait_change(&w, "usb-045e-0b12 removed");
   assert_state(watch, "usb-045e-0b12", "unplugged", NULL);
   {
-    g_autoptr(JsonObject) del = received_args(fake, 2, "device_del");
+    g_autoptr(JsonObject) del = vxm_fake_qmp_received_args(fake, 2, "device_del");
 
     g_assert_cmpstr(json_object_get_string_member(del, "id"), ==, "usb-045e-0b12");
   }
-  g_assert_cmpint(control(sim, "replug xbox-pad\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug xbox-pad\n"), ==, 0);
   g_ptr_array_set_size(w.changes, 0);
   wait_change(&w, "usb-045e-0b12 added");
   assert_state(watch, "usb-045e-0b12", "attached", "/dev/bus/usb/001/009");
@@ -400,7 +335,7 @@ test_watch(void)
 static void
 test_watch_grant_refused(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmFakeQmp) fake = NULL;
   g_autoptr(VxmQmpClient) client = NULL;
   g_autoptr(VxmUsbWatch) watch = NULL;
@@ -417,12 +352,12 @@ test_watch_grant_refused(void)
   hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
   fake = vxm_fake_qmp_new();
   vxm_fake_qmp_expect_handshake(fake);
-  client = connect_fake(fake);
+  client = vxm_fake_qmp_connect(fake);
   watch = vxm_usb_watch_new(hostfs, client, devices, &error);
   g_assert_no_error(error);
   g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
   vxm_usb_watch_set_grant_func(watch, grant_recorder, &w, NULL);
-  g_assert_cmpint(control(sim, "replug wacom\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug wacom\n"), ==, 0);
   wait_change(&w, "usb-056a-0374 failed");
   g_assert_true(vxm_usb_watch_get_state(watch, "usb-056a-0374", &state, &node, &message));
   g_assert_cmpstr(state, ==, "failed");
@@ -440,7 +375,7 @@ test_watch_grant_refused(void)
 static void
 test_watch_qemu_refuses(void)
 {
-  g_autoptr(VxmSimhost) sim = start_sim();
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmFakeQmp) fake = NULL;
   g_autoptr(VxmQmpClient) client = NULL;
   g_autoptr(VxmUsbWatch) watch = NULL;
@@ -460,19 +395,19 @@ test_watch_qemu_refuses(void)
                       "{\"error\": {\"class\": \"GenericError\", \"desc\": \"Bus 'xhci.0' not "
                       "found\"}}");
   vxm_fake_qmp_expect(fake, "device_add", "{\"return\": {}}");
-  client = connect_fake(fake);
+  client = vxm_fake_qmp_connect(fake);
   watch = vxm_usb_watch_new(hostfs, client, devices, &error);
   g_assert_no_error(error);
   g_signal_connect(watch, "changed", G_CALLBACK(on_changed), &w);
   vxm_usb_watch_set_grant_func(watch, grant_recorder, &w, NULL);
-  g_assert_cmpint(control(sim, "replug wacom\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug wacom\n"), ==, 0);
   wait_change(&w, "usb-056a-0374 failed");
   g_assert_true(vxm_usb_watch_get_state(watch, "usb-056a-0374", &state, &node, &message));
   g_assert_cmpstr(state, ==, "failed");
   g_assert_nonnull(strstr(message, "Bus 'xhci.0' not found"));
-  g_assert_cmpint(control(sim, "unplug wacom\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "unplug wacom\n"), ==, 0);
   wait_change(&w, "usb-056a-0374 gone");
-  g_assert_cmpint(control(sim, "replug wacom\n"), ==, 0);
+  g_assert_cmpint(vxm_simhost_control(sim, "usb", "replug wacom\n"), ==, 0);
   wait_change(&w, "usb-056a-0374 added");
   vxm_fake_qmp_assert_done(fake);
   received = vxm_fake_qmp_get_received(fake);

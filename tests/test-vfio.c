@@ -228,10 +228,9 @@ test_original_drivers(void)
   g_autofree char *status = NULL;
   g_autofree char *state = NULL;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("intel-nvidia-turing");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("intel-nvidia-turing", &error);
-  g_assert_no_error(error);
   g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", "--json", NULL), ==, 0);
   assert_contains(out, "\"gpu\" : \"0000:01:00.0\"");
   assert_contains(out, "\"state\" : \"detached\"");
@@ -360,10 +359,9 @@ test_vfio_node_held_refused(void)
   g_autofree char *expected = NULL;
   Holder holder;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("lab-q35");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("lab-q35", &error);
-  g_assert_no_error(error);
   g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
   assert_contains(out, "loaded the vfio-pci module");
   holder = hold_node(sim, LAB_GROUP);
@@ -421,10 +419,9 @@ test_pending_unbind_commands_return(void)
   Holder holder;
   gint64 start;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("lab-q35");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("lab-q35", &error);
-  g_assert_no_error(error);
   g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
   holder = hold_node(sim, LAB_GROUP);
   busy = g_strdup_printf("0000:01:00.0 is busy in the kernel: an unbind is waiting for process %d "
@@ -499,10 +496,9 @@ test_module_in_use_left_loaded(void)
   g_autofree char *err = NULL;
   g_autofree char *state = NULL;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("lab-q35");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("lab-q35", &error);
-  g_assert_no_error(error);
   g_assert_cmpint(run_vxm(sim, &out, &err, "detach", "01:00.0", NULL), ==, 0);
   /* someone binds the virtio disk controller to vfio-pci by hand meanwhile */
   echo_to(sim, "/sys/bus/pci/devices/0000:00:03.0/driver_override", "vfio-pci");
@@ -578,10 +574,9 @@ test_holders_gone(void)
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("intel-nvidia-turing-held");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("intel-nvidia-turing-held", &error);
-  g_assert_no_error(error);
   g_assert_cmpint(run_vxm(sim, NULL, NULL, "detach", "01:00.0", NULL), ==, 1);
   g_assert_true(vxm_simhost_kill(sim, 1187, &error));
   g_assert_true(vxm_simhost_kill(sim, 4120, &error));
@@ -786,10 +781,9 @@ test_sigkill_every_step(void)
   g_autoptr(GPtrArray) reattach_writes = NULL;
   guint cases = 0;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("intel-nvidia-turing");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("intel-nvidia-turing", &error);
-  g_assert_no_error(error);
   before = vxm_simhost_state(sim);
   vxm_simhost_clear_log(sim);
   g_assert_cmpint(run_vxm(sim, NULL, NULL, "detach", "01:00.0", NULL), ==, 0);
@@ -838,10 +832,9 @@ test_vm_name(void)
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("amd-apu-radeon");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("amd-apu-radeon", &error);
-  g_assert_no_error(error);
   home = vxm_test_mkdtemp();
   vxm_test_write_file(home, "vxm/vms/win11.conf", "[gpu]\naddress=03:00.0\nunbind_timeout=3\n");
   env_config = g_strdup_printf("XDG_CONFIG_HOME=%s", home);
@@ -881,10 +874,9 @@ test_unplugged_while_detached(void)
   g_autofree char *err = NULL;
   g_autofree char *state = NULL;
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test("intel-nvidia-turing");
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start("intel-nvidia-turing", &error);
-  g_assert_no_error(error);
   g_assert_cmpint(run_vxm(sim, NULL, NULL, "detach", "01:00.0", NULL), ==, 0);
   g_assert_true(vxm_simhost_unplug(sim, "0000:01:00.2", &error));
   g_assert_cmpint(run_vxm(sim, &out, &err, "reattach", "01:00.0", NULL), ==, 0);

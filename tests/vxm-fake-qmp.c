@@ -437,3 +437,31 @@ vxm_fake_qmp_get_received(VxmFakeQmp *fake)
   g_mutex_unlock(&fake->lock);
   return copy;
 }
+
+JsonObject *
+vxm_fake_qmp_received_args(VxmFakeQmp *fake, guint index, const char *command)
+{
+  g_autoptr(GPtrArray) received = vxm_fake_qmp_get_received(fake);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonObject *o;
+
+  g_assert_cmpuint(index, <, received->len);
+  g_assert_true(json_parser_load_from_data(parser, received->pdata[index], -1, NULL));
+  o = json_node_get_object(json_parser_get_root(parser));
+  g_assert_cmpstr(json_object_get_string_member(o, "execute"), ==, command);
+  return json_object_has_member(o, "arguments")
+             ? json_object_ref(json_object_get_object_member(o, "arguments"))
+             : json_object_new();
+}
+
+VxmQmpClient *
+vxm_fake_qmp_connect(VxmFakeQmp *fake)
+{
+  g_autoptr(GError) error = NULL;
+  VxmQmpClient *client = vxm_qmp_client_new_for_path(vxm_fake_qmp_get_path(fake), &error);
+
+  g_assert_no_error(error);
+  g_assert_true(vxm_qmp_client_handshake_sync(client, 10000, &error));
+  g_assert_no_error(error);
+  return client;
+}

@@ -9,6 +9,9 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "qemu/vxm-qmp-client.h"
 
 G_BEGIN_DECLS
 
@@ -52,5 +55,10 @@ void vxm_fake_qmp_close(VxmFakeQmp *fake);
 void vxm_fake_qmp_assert_done(VxmFakeQmp *fake);
 /* Lines received so far (the raw JSON commands). */
 GPtrArray *vxm_fake_qmp_get_received(VxmFakeQmp *fake);
+/* The arguments of received command @index, asserting it is @command (an empty object when it
+ * has none). */
+JsonObject *vxm_fake_qmp_received_args(VxmFakeQmp *fake, guint index, const char *command);
+/* A vxm QMP client connected to @fake, its handshake done (the fake must expect it). */
+VxmQmpClient *vxm_fake_qmp_connect(VxmFakeQmp *fake);
 
 G_END_DECLS

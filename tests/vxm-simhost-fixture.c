@@ -422,3 +422,43 @@ vxm_simhost_writable_tree(VxmSimhost *sim)
     g_string_append_printf(out, "%s\n", (char *)lines->pdata[i]);
   return g_string_free(out, FALSE);
 }
+
+VxmSimhost *
+vxm_simhost_start_for_test(const char *machine_name)
+{
+  g_autoptr(GError) error = NULL;
+  VxmSimhost *sim;
+
+  if (!vxm_test_require_root())
+    return NULL;
+  sim = vxm_simhost_start(machine_name, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(sim);
+  return sim;
+}
+
+int
+vxm_simhost_control(VxmSimhost *sim, const char *file, const char *line)
+{
+  g_autofree char *host_path = g_strdup_printf("/.simhost/%s", file);
+  g_autofree char *path = vxm_simhost_path(sim, host_path);
+  int fd = open(path, O_WRONLY);
+  int res = 0;
+
+  g_assert_cmpint(fd, >=, 0);
+  if (write(fd, line, strlen(line)) < 0)
+    res = errno;
+  close(fd);
+  return res;
+}
+
+char *
+vxm_simhost_read(VxmSimhost *sim, const char *host_path)
+{
+  g_autofree char *path = vxm_simhost_path(sim, host_path);
+  char *text = NULL;
+
+  if (!g_file_get_contents(path, &text, NULL, NULL))
+    return NULL;
+  return g_strchomp(text);
+}

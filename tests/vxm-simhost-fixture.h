@@ -61,6 +61,15 @@ gboolean vxm_simhost_replug(VxmSimhost *sim, const char *bdf,
                             GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_simhost_kill(VxmSimhost *sim, guint pid, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* For a test: the machine mounted, or NULL (the test recorded as skipped) when not root; a
+ * machine that does not start fails the test. */
+VxmSimhost *vxm_simhost_start_for_test(const char *machine_name);
+/* One command to the control file .simhost/@file ("input", "usb", "modules", ...) with one
+ * plain write, as a person's echo does; the write's errno, 0 when it was taken. */
+int vxm_simhost_control(VxmSimhost *sim, const char *file, const char *line);
+/* The text of a host file under the mount, its trailing newline cut; NULL when unreadable. */
+char *vxm_simhost_read(VxmSimhost *sim, const char *host_path);
+
 /* Path of the vxm-simhost binary the fixture runs. */
 char *vxm_simhost_binary(void);
 
