@@ -591,15 +591,10 @@ dry_run(VxmSimhost *sim, const char *extra_memory, char **out_why, char **out_hu
                                             "[audio]\nbackend = none\n\n"
                                             "[security]\ntpm = off\n",
                                             extra_memory);
-  g_autofree char *e_home = g_strdup_printf("HOME=%s", home);
-  g_autofree char *e_config = g_strdup_printf("XDG_CONFIG_HOME=%s/.config", home);
-  g_autofree char *e_data = g_strdup_printf("XDG_DATA_HOME=%s/.local/share", home);
-  g_autofree char *e_state = g_strdup_printf("XDG_STATE_HOME=%s/.local/state", home);
-  g_autofree char *e_cache = g_strdup_printf("XDG_CACHE_HOME=%s/.cache", home);
-  g_autofree char *e_run = g_strdup_printf("XDG_RUNTIME_DIR=%s/run", home);
   g_autofree char *e_path = g_strdup_printf("PATH=%s", g_getenv("PATH"));
-  const char *envp[] = {e_home, e_config, e_data,       e_state, e_cache,
-                        e_run,  e_path,   "NO_COLOR=1", NULL};
+  g_auto(GStrv) env =
+      vxm_test_user_env(home, NULL, (const char *const[]){e_path, "NO_COLOR=1", NULL});
+  const char *const *envp = (const char *const *)env;
   const char *json_argv[] = {
       vxm, "start", "win11", "--dry-run", "--json", "--root", vxm_simhost_root(sim), NULL};
   const char *human_argv[] = {vxm, "start", "win11", "--dry-run", "--root", vxm_simhost_root(sim),

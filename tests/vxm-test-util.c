@@ -233,3 +233,27 @@ vxm_test_wait_file_contains(const char *path, const char *needle, guint guard_s)
     g_source_remove(guard);
   return w.found;
 }
+
+GStrv
+vxm_test_user_env(const char *home, const char *runtime_dir, const char *const *extra)
+{
+  GPtrArray *env = g_ptr_array_new();
+  static const struct {
+    const char *var, *sub;
+  } xdg[] = {{"XDG_CONFIG_HOME", ".config"},
+             {"XDG_DATA_HOME", ".local/share"},
+             {"XDG_STATE_HOME", ".local/state"},
+             {"XDG_CACHE_HOME", ".cache"}};
+
+  g_ptr_array_add(env, g_strdup_printf("HOME=%s", home));
+  for (gsize i = 0; i < G_N_ELEMENTS(xdg); i++)
+    g_ptr_array_add(env, g_strdup_printf("%s=%s/%s", xdg[i].var, home, xdg[i].sub));
+  if (runtime_dir != NULL)
+    g_ptr_array_add(env, g_strdup_printf("XDG_RUNTIME_DIR=%s", runtime_dir));
+  else
+    g_ptr_array_add(env, g_strdup_printf("XDG_RUNTIME_DIR=%s/run", home));
+  for (gsize i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add(env, g_strdup(extra[i]));
+  g_ptr_array_add(env, NULL);
+  return (GStrv)g_ptr_array_free(env, FALSE);
+}

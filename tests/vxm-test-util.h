@@ -31,6 +31,11 @@ void vxm_test_symlink(const char *root, const char *relative, const char *target
 
 /* Runs argv to completion with a clean, predictable environment plus @envp additions;
  * captures stdout and stderr; returns the exit status (or 128+signal). */
+/* A user's environment for running vxm: HOME=@home, the XDG folders in their default places
+ * below it (.config, .local/share, .local/state, .cache), XDG_RUNTIME_DIR=@runtime_dir (or
+ * @home/run when NULL), then @extra ("NAME=value" entries, may be NULL). */
+GStrv vxm_test_user_env(const char *home, const char *runtime_dir, const char *const *extra);
+
 int vxm_test_run(const char *const *argv, const char *const *envp, char **out_stdout,
                  char **out_stderr);
 
