@@ -1228,7 +1228,8 @@ assert_host_as_before(Crash *c, const char *cell, const char *when)
   }
 }
 
-static void
+/* One cell; FALSE when the victim had no process at that moment this time (not counted). */
+static gboolean
 crash_cell(Crash *c, gboolean stop, guint index, Victim v)
 {
   Moment *m = c->moments[stop]->pdata[index];
@@ -1278,7 +1279,7 @@ crash_cell(Crash *c, gboolean stop, guint index, Victim v)
     g_assert_true(reap_vxm(c, cli, 120, &status));
     g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, NULL), ==, 0);
     assert_host_as_before(c, cell, "after a stop");
-    return;
+    return FALSE;
   }
   pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   g_assert_cmpint(pidfd, >=, 0);
@@ -1339,6 +1340,7 @@ crash_cell(Crash *c, gboolean stop, guint index, Victim v)
   g_assert_cmpint(run_vxm(c->u, c->sim, NULL, "stop", VM, "--force", NULL), ==, 0);
   assert_host_as_before(c, cell, "after a start and stop that follow");
   crash_cells[v]++;
+  return TRUE;
 }
 
 static guint
@@ -1356,30 +1358,59 @@ moments_alive(GPtrArray *moments, Victim v, GArray *indices)
 }
 
 /* Cells spread evenly over the moments of @phase where @v lives: CELLS_PER_PHASE, or more when
- * the other phase has too few to reach CELLS_PER_VICTIM together. */
+ * the other phase has too few to reach CELLS_PER_VICTIM together (every moment of the start when
+ * the two phases together have barely enough). A moment where the victim had no process this
+ * time (parallel steps) is made up for by the nearest moment not yet tried. */
 static void
 test_crash(gconstpointer data)
 {
   Victim v = GPOINTER_TO_UINT(data) / 2;
   gboolean stop = GPOINTER_TO_UINT(data) % 2;
   g_autoptr(GArray) alive = g_array_new(FALSE, FALSE, sizeof(guint));
-  guint other, want, n;
+  g_autofree gboolean *tried = NULL;
+  guint other, want, n, counted = 0;
 
   if (!vxm_test_require_root())
     return;
   if (crash == NULL)
     crash_setup();
   moments_alive(crash->moments[stop], v, alive);
+  tried = g_new0(gboolean, alive->len + 1);
   /* the start's case runs first: the stop's makes up for what it could not do */
-  other = stop ? crash_cells[v] : MIN(moments_alive(crash->moments[1], v, NULL), CELLS_PER_PHASE);
-  want = MAX(CELLS_PER_PHASE, CELLS_PER_VICTIM > other ? CELLS_PER_VICTIM - other : 0);
+  if (stop) {
+    other = crash_cells[v];
+    want = MAX(CELLS_PER_PHASE, CELLS_PER_VICTIM > other ? CELLS_PER_VICTIM - other : 0);
+  } else {
+    other = moments_alive(crash->moments[1], v, NULL);
+    want = alive->len + other <= CELLS_PER_VICTIM + 2
+               ? alive->len
+               : MAX(CELLS_PER_PHASE, CELLS_PER_VICTIM > MIN(other, CELLS_PER_PHASE)
+                                          ? CELLS_PER_VICTIM - MIN(other, CELLS_PER_PHASE)
+                                          : 0) +
+                     (other <= CELLS_PER_PHASE); /* a spare: the stop has none to give */
+  }
   n = MIN(alive->len, want);
   g_test_message("kill-%s during the %s: %u of %u moments", victim_name[v], stop ? "stop" : "start",
                  n, alive->len);
-  for (guint k = 0; k < n; k++) {
-    guint pick = n == 1 ? 0 : k * (alive->len - 1) / (n - 1);
+  /* evenly spread picks first; a cell not counted is made up for by the nearest untried moment */
+  for (guint k = 0; counted < n && k < alive->len; k++) {
+    guint pick = k < n ? (n == 1 ? 0 : k * (alive->len - 1) / (n - 1)) : 0;
+    gboolean found = FALSE;
 
-    crash_cell(crash, stop, g_array_index(alive, guint, pick), v);
+    for (guint d = 0; d < alive->len && !found; d++) {
+      if (pick + d < alive->len && !tried[pick + d]) {
+        pick += d;
+        found = TRUE;
+      } else if (pick >= d && !tried[pick - d]) {
+        pick -= d;
+        found = TRUE;
+      }
+    }
+    if (!found)
+      break; /* every moment tried */
+    tried[pick] = TRUE;
+    if (crash_cell(crash, stop, g_array_index(alive, guint, pick), v))
+      counted++;
   }
 }
 
