@@ -10,6 +10,7 @@
 #include "cpu/vxm-cpu-list.h"
 #include "cpu/vxm-cpu-pinning.h"
 #include "input/vxm-input-object.h"
+#include "plan/vxm-supervisor-plan-private.h"
 #include "supervisor/vxm-control-client.h"
 #include "supervisor/vxm-control-server.h"
 #include "supervisor/vxm-supervisor.h"
@@ -1590,12 +1591,36 @@ test_monitor_two_one_dead(Fixture *f, gconstpointer data)
   assert_cleaned_up(sv);
 }
 
+/* The test seams (vxm-supervisor-plan-private.h) reach QEMU and swtpm, and nothing else of
+ * vxm's environment does but the few variables they use. */
+static void
+test_child_environ_seams(void)
+{
+  g_auto(GStrv) env = NULL;
+
+  g_setenv(VXM_TEST_SEAM_ARGV_LOG, "/tmp/argv.log", TRUE);
+  g_setenv(VXM_TEST_SEAM_QEMU_SIM_ "SEAM_CHECK", "1", TRUE);
+  g_setenv("VXM_QEMU_SIMSEAM_CHECK", "1", TRUE); /* the prefix is the whole "VXM_QEMU_SIM_" */
+  g_setenv("VXM_NOT_A_SEAM", "1", TRUE);
+  env = vxm_supervisor_plan_child_environ();
+  g_unsetenv(VXM_TEST_SEAM_ARGV_LOG);
+  g_unsetenv(VXM_TEST_SEAM_QEMU_SIM_ "SEAM_CHECK");
+  g_unsetenv("VXM_QEMU_SIMSEAM_CHECK");
+  g_unsetenv("VXM_NOT_A_SEAM");
+  g_assert_cmpstr(g_environ_getenv(env, "VXM_TEST_ARGV_LOG"), ==, "/tmp/argv.log");
+  g_assert_cmpstr(g_environ_getenv(env, "VXM_QEMU_SIM_SEAM_CHECK"), ==, "1");
+  g_assert_null(g_environ_getenv(env, "VXM_QEMU_SIMSEAM_CHECK"));
+  g_assert_null(g_environ_getenv(env, "VXM_NOT_A_SEAM"));
+  g_assert_cmpstr(g_environ_getenv(env, "HOME"), ==, g_getenv("HOME"));
+}
+
 int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD("/vxm/supervisor/start-stop/clean", test_start_stop);
+  g_test_add_func("/vxm/supervisor/plan/child-environ-seams", test_child_environ_seams);
   ADD("/vxm/supervisor/start/qemu-bad-option", test_bad_option);
   ADD("/vxm/supervisor/start/qmp-silent", test_qmp_silent);
   ADD("/vxm/supervisor/start/swtpm-fails", test_swtpm_fails);

@@ -5,6 +5,7 @@
 
 #include "common/vxm-error.h"
 #include "input/vxm-input-object.h"
+#include "plan/vxm-supervisor-plan-private.h"
 #include "usb/vxm-usb-device.h"
 
 VxmSupervisorPlan *
@@ -57,12 +58,12 @@ GStrv
 vxm_supervisor_plan_child_environ(void)
 {
   static const char *const keep[] = {
-      "HOME", "USER", "LANG", "LC_ALL", "XDG_RUNTIME_DIR", "TMPDIR", "VXM_TEST_ARGV_LOG"};
+      "HOME", "USER", "LANG", "LC_ALL", "XDG_RUNTIME_DIR", "TMPDIR", VXM_TEST_SEAM_ARGV_LOG};
   g_auto(GStrv) env = g_get_environ();
   g_autoptr(GStrvBuilder) out = g_strv_builder_new();
 
   for (guint i = 0; env[i] != NULL; i++) {
-    gboolean pass = g_str_has_prefix(env[i], "VXM_QEMU_SIM_");
+    gboolean pass = g_str_has_prefix(env[i], VXM_TEST_SEAM_QEMU_SIM_);
 
     for (guint k = 0; !pass && k < G_N_ELEMENTS(keep); k++) {
       gsize n = strlen(keep[k]);

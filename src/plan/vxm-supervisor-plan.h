@@ -113,8 +113,8 @@ VxmSupervisorPlan *vxm_supervisor_plan_from_json(JsonNode *node,
 JsonArray *vxm_supervisor_plan_monitors_to_json(const GPtrArray *monitors);
 
 /* The environment QEMU and swtpm get: the few variables they use from vxm's own (HOME, USER,
- * LANG, LC_ALL, XDG_RUNTIME_DIR, TMPDIR) plus VXM_TEST_ARGV_LOG and every VXM_QEMU_SIM_* one
- * (tests/vxm-qemu-sim, for machines without KVM and VFIO). */
+ * LANG, LC_ALL, XDG_RUNTIME_DIR, TMPDIR) plus the test seams of vxm-supervisor-plan-private.h
+ * (what the test doubles for QEMU read). */
 GStrv vxm_supervisor_plan_child_environ(void);
 
 G_END_DECLS
