@@ -12,6 +12,7 @@
 #include "plan/vxm-host-step.h"
 #include "plan/vxm-qemu-argv.h"
 #include "plan/vxm-swtpm-argv.h"
+#include "plan/vxm-vm-resolve.h"
 #include "vm/vxm-pci-extra.h"
 #include "vxm-start-planner.h"
 
