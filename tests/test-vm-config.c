@@ -6,6 +6,7 @@
 
 #include "common/vxm-error.h"
 #include "vm/vxm-vm-config.h"
+#include "plan/vxm-vm-resolve.h"
 #include "vm/vxm-vm-paths.h"
 #include "vxm-test-util.h"
 

@@ -6,6 +6,7 @@
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
 #include "vm/vxm-vm-config.h"
+#include "plan/vxm-vm-resolve.h"
 #include "vm/vxm-vm-paths.h"
 #include "vxm-cli.h"
 

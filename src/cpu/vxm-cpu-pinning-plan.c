@@ -19,6 +19,20 @@ vxm_cpu_pinning_request_from_config(VxmCpuPinningRequest *request, const VxmVmCo
   request->gpu_node = gpu_node;
 }
 
+VxmCpuPinningPlan *
+vxm_cpu_pinning_plan_copy(const VxmCpuPinningPlan *plan)
+{
+  VxmCpuPinningPlan *copy = g_memdup2(plan, sizeof *plan);
+
+  copy->vcpu_cpus = g_array_copy(plan->vcpu_cpus);
+  copy->emulator_cpus = g_array_copy(plan->emulator_cpus);
+  copy->host_cpus = g_array_copy(plan->host_cpus);
+  copy->notes = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < plan->notes->len; i++)
+    g_ptr_array_add(copy->notes, g_strdup(g_ptr_array_index(plan->notes, i)));
+  return copy;
+}
+
 void
 vxm_cpu_pinning_plan_free(VxmCpuPinningPlan *plan)
 {

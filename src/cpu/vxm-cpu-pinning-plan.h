@@ -53,6 +53,7 @@ typedef struct {
 VxmCpuPinningPlan *vxm_cpu_pinning_plan_new(VxmCpuTopology *topology,
                                             const VxmCpuPinningRequest *request,
                                             GError **error) G_GNUC_WARN_UNUSED_RESULT;
+VxmCpuPinningPlan *vxm_cpu_pinning_plan_copy(const VxmCpuPinningPlan *plan);
 void vxm_cpu_pinning_plan_free(VxmCpuPinningPlan *plan);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmCpuPinningPlan, vxm_cpu_pinning_plan_free)
 

@@ -3,7 +3,8 @@
  * Every key is described once in a table (group, key, default, allowed values) that drives
  * parsing, validation, "did you mean", `vxm config --set` and the documentation. Loading
  * keeps what the user wrote ("auto" stays VXM_VM_AUTO / 0 / NULL as documented per field);
- * vxm_vm_config_resolve() is the separate step that turns every "auto" into a value from
+ * vxm_vm_config_resolve() (plan/vxm-vm-resolve.h: a decision, the start planner's) is the
+ * separate step that turns every "auto" into a value from
  * host facts and stores it in @resolved, so the config can be shown and saved unchanged.
  * The GKeyFile is kept so edits preserve the user's comments and order.
  */
@@ -196,10 +197,6 @@ VxmVmConfig *vxm_vm_config_load_data(const char *name, const char *path, const c
                                      gsize length, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 /* Loads VM @name from its config file ("no VM NAME: create it with vxm init NAME" if absent). */
 VxmVmConfig *vxm_vm_config_load(const VxmVmPaths *paths, GError **error) G_GNUC_WARN_UNUSED_RESULT;
-
-/* Resolves every auto from the host (memory from meminfo, CPUs from sysfs) and the paths. */
-gboolean vxm_vm_config_resolve(VxmVmConfig *config, VxmHostfs *hostfs, const VxmVmPaths *paths,
-                               GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Sets KEY ("group.key", or a bare key when only one group has it) to @value after validating
  * it; the struct is updated, comments and order are kept. */
