@@ -775,6 +775,18 @@ test_list(Env *e, gconstpointer data)
     g_assert_true(json_object_get_null_member(g, "disk"));
     assert_contains(json_object_get_string_member(g, "error"), "expected a size like 16G");
   }
+  /* status without a name shows every VM in the order list does */
+  {
+    g_autofree char *status_out = NULL;
+    const char *pa, *pb, *pg;
+
+    vxm(e, NULL, &status_out, NULL, "status", NULL);
+    pa = strstr(status_out, "VM alpha");
+    pb = strstr(status_out, "VM beta");
+    pg = strstr(status_out, "VM gamma");
+    if (pa == NULL || pb == NULL || pg == NULL || !(pa < pb && pb < pg))
+      g_error("vxm status: the VMs are not alpha, beta, gamma in that order:\n%s", status_out);
+  }
 }
 
 /* ---- config -------------------------------------------------------------------------------- */

@@ -375,24 +375,13 @@ vm_status_json(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **er
   return json_node_init_object(json_node_alloc(), status);
 }
 
+/* Every VM's name, sorted (the same list as `vxm list`); an unreadable folder lists none. */
 static GPtrArray *
 vm_names(void)
 {
-  g_autofree char *dir_path = vxm_vm_paths_config_dir();
-  g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
-  GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-  const char *entry;
+  GPtrArray *names = vxm_vm_paths_list_names(NULL);
 
-  while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
-    if (g_str_has_suffix(entry, ".conf")) {
-      g_autofree char *name = g_strndup(entry, strlen(entry) - strlen(".conf"));
-
-      if (vxm_vm_name_validate(name, -1, NULL))
-        g_ptr_array_add(names, g_steal_pointer(&name));
-    }
-  }
-  g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
-  return names;
+  return names != NULL ? names : g_ptr_array_new_with_free_func(g_free);
 }
 
 int
