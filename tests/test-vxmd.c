@@ -599,8 +599,13 @@ test_hostile(void)
    * request for a name leaves no journal that would keep the name for this user */
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"gamma\",\"gpu\":\"" GPU
-          "\",\"monitor\":\"XYZ:1:2\",\"input\":15,\"to_guest\":true}",
+          "\",\"monitor\":\"XYZ:1:2\",\"input\":15,\"host_input\":17,\"to_guest\":true}",
           NULL, "XYZ:1:2");
+  /* to the guest with no input to switch back to: its undo could never run */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"gamma\",\"gpu\":\"" GPU
+          "\",\"monitor\":\"DEL:41234:12345\",\"input\":15,\"to_guest\":true}",
+          NULL, "has no host_input");
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
           "12345,\"count\":4}",

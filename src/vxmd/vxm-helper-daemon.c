@@ -27,6 +27,7 @@
 #include "memory/vxm-hugepages.h"
 #include "ops/vxm-helper-protocol.h"
 #include "ops/vxm-host-ops-local.h"
+#include "ops/vxm-journal-store.h"
 #include "ops/vxm-journal-kinds.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-pci-address.h"
@@ -52,8 +53,9 @@
 
 struct _VxmHelperDaemon {
   VxmHostfs *hostfs;
-  VxmHostfs *proc_fs; /* the real /proc: peers and pidfds are processes of this machine */
-  VxmHostOps *ops;
+  VxmHostfs *proc_fs;     /* the real /proc: peers and pidfds are processes of this machine */
+  VxmJournalStore *store; /* the journals of the VMs this vxmd serves, shared with ops */
+  VxmHostOps *ops;        /* every host change, local to this root process */
   char *group;
   gid_t group_gid;
   guint idle_timeout_ms;
@@ -139,7 +141,8 @@ vxm_helper_daemon_new(const VxmHelperDaemonOptions *options, GError **error)
   self->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   self->hostfs = vxm_hostfs_new(options->root);
   self->proc_fs = vxm_hostfs_new(NULL);
-  self->ops = vxm_host_ops_local_new(self->hostfs);
+  self->store = vxm_journal_store_new(self->hostfs);
+  self->ops = vxm_host_ops_local_new_with_store(self->hostfs, self->store);
   self->group = g_strdup(options->group != NULL ? options->group : "vxm");
   self->idle_timeout_ms = options->idle_timeout_ms > 0 ? options->idle_timeout_ms : 10000;
   if (getgrnam_r(self->group, &grp, buf, sizeof buf, &res) != 0 || res == NULL) {
@@ -174,6 +177,7 @@ vxm_helper_daemon_free(VxmHelperDaemon *self)
     unlink(self->socket_path);
   g_free(self->socket_path);
   g_clear_object(&self->ops);
+  g_clear_object(&self->store);
   g_clear_object(&self->hostfs);
   g_clear_object(&self->proc_fs);
   g_hash_table_unref(self->busy_gpus);
@@ -359,7 +363,7 @@ claim_vm(VxmHelperDaemon *self, Peer *peer, const char *vm, GError **error)
   if (on_disk != NULL && (!refuse_other_owner(on_disk, peer, vm, error) ||
                           !adopt_live_journal(on_disk, peer, vm, error)))
     return NULL;
-  journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, TRUE, error);
+  journal = vxm_journal_store_take(self->store, vm, TRUE, error);
   if (journal == NULL)
     return NULL;
   if (journal_client_uid(journal) >= 0) {
@@ -429,7 +433,7 @@ release_claim(VxmHelperDaemon *self, Peer *peer)
     return;
   }
   g_hash_table_remove(self->claims, vm);
-  journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, NULL);
+  journal = vxm_journal_store_take(self->store, vm, FALSE, NULL);
   if (journal == NULL || !journal_holds_only_client(journal))
     return;
   dir = g_path_get_dirname(vxm_journal_get_path(journal));
@@ -459,7 +463,7 @@ check_vm_owner(VxmHelperDaemon *self, const Peer *peer, const char *vm, gboolean
   if (on_disk != NULL && (!refuse_other_owner(on_disk, peer, vm, error) ||
                           !adopt_live_journal(on_disk, peer, vm, error)))
     return FALSE;
-  journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, &local_error);
+  journal = vxm_journal_store_take(self->store, vm, FALSE, &local_error);
   *out_exists = journal != NULL;
   if (journal == NULL) {
     if (local_error != NULL) {
@@ -974,7 +978,6 @@ recover_one(VxmHelperDaemon *self, const Peer *peer, const char *vm, GPtrArray *
             GError **error)
 {
   g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, vm, NULL);
-  VxmJournalUndoContext ctx = {.hostfs = self->hostfs};
   gboolean exists = FALSE;
 
   /* a dead vxmd's (or vxm's) journal: not this vxmd's to look up, only to undo */
@@ -984,44 +987,18 @@ recover_one(VxmHelperDaemon *self, const Peer *peer, const char *vm, GPtrArray *
   } else if (!check_vm_owner(self, peer, vm, &exists, error)) {
     return FALSE;
   }
-  if (exists) {
-    /* this vxmd holds it: a plain restore, unless the VM's vxm still runs its guest (its own
-     * teardown gives the host back; pulling the GPU from under QEMU would hang the unbind) */
-    VxmJournal *held =
-        vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), vm, FALSE, NULL);
-
-    if (held != NULL && journal_client_alive(held)) {
-      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                  "VM %s's vxm (pid %" G_GINT64_FORMAT ") still runs: stop it (vxm stop %s); "
-                  "recover is for what a vxm that is gone left behind",
-                  vm, journal_client_pid(held), vm);
-      return FALSE;
-    }
-    return vxm_host_ops_restore_all(self->ops, vm, NULL, report, error);
-  }
-  if (journal == NULL) {
-    journal = vxm_journal_load(self->hostfs, vm, error);
-    if (journal == NULL)
-      return FALSE;
-  }
-  if (vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_ALIVE) {
+  /* a VM's vxm that still runs gives the host back in its own teardown (pulling the GPU from
+   * under QEMU would hang the unbind); recover is for what a vxm that is gone left behind */
+  if (journal == NULL)
+    journal = vxm_journal_load(self->hostfs, vm, NULL);
+  if (journal != NULL && journal_client_alive(journal)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                "VM %s's journal is owned by process %" G_GINT64_FORMAT
-                ", which still runs: stop it first",
-                vm, vxm_journal_get_owner(journal)->pid);
+                "VM %s's vxm (pid %" G_GINT64_FORMAT ") still runs: stop it (vxm stop %s); "
+                "recover is for what a vxm that is gone left behind",
+                vm, journal_client_pid(journal), vm);
     return FALSE;
   }
-  if (journal_client_alive(journal)) {
-    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                "VM %s's vxm (pid %" G_GINT64_FORMAT ") still runs: stop it (vxm stop %s)", vm,
-                journal_client_pid(journal), vm);
-    return FALSE;
-  }
-  if (!vxm_journal_claim(journal, error) || !vxm_journal_undo(journal, &ctx, report, error))
-    return FALSE;
-  if (vxm_journal_is_clear(journal))
-    return vxm_journal_remove(journal, error);
-  return TRUE;
+  return vxm_host_ops_recover(self->ops, vm, report, error);
 }
 
 static gboolean
@@ -1111,7 +1088,7 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
     if (!check_vm_owner(self, peer, req->vm, &exists, error))
       return FALSE;
     if (exists)
-      journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), req->vm, FALSE, NULL);
+      journal = vxm_journal_store_take(self->store, req->vm, FALSE, NULL);
     for (gsize i = 0; req->nodes[i] != NULL; i++) {
       char *path = vxm_helper_node_host_path(req->nodes[i]);
 
@@ -1125,14 +1102,11 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
         return FALSE;
       }
     }
-    journal = claim_vm(self, peer, req->vm, error);
-    if (journal == NULL)
+    if (claim_vm(self, peer, req->vm, error) == NULL)
       return FALSE;
-    for (guint i = 0; i < paths->len; i++)
-      if (!vxm_device_node_grant(self->hostfs, journal, paths->pdata[i], peer->uid, (gid_t)-1,
-                                 report, error))
-        return FALSE;
-    return TRUE;
+    g_ptr_array_add(paths, NULL);
+    return vxm_host_ops_grant_devices_to(self->ops, req->vm, (const char *const *)paths->pdata,
+                                         peer->uid, report, error);
   }
   case VXM_HELPER_OP_REVOKE_NODES:
     if (!check_vm_owner(self, peer, req->vm, &exists, error))
@@ -1164,36 +1138,14 @@ handle(VxmHelperDaemon *self, Peer *peer, const VxmHelperRequest *req, GPtrArray
       return FALSE;
     return !exists || vxm_host_ops_release_hugepages(self->ops, req->vm, report, error);
   case VXM_HELPER_OP_RAISE_MEMLOCK: return raise_memlock(self, peer, req, report, error);
-  case VXM_HELPER_OP_DDC_SWITCH: {
-    g_auto(VxmDisplayResult) result = {0};
-    VxmJournal *journal = NULL;
-
+  case VXM_HELPER_OP_DDC_SWITCH:
     if (!check_monitor_switch(self, peer, req, error))
       return FALSE;
-    if (req->to_guest) {
-      journal = claim_vm(self, peer, req->vm, error);
-      if (journal == NULL)
-        return FALSE;
-    } else if (!check_vm_owner(self, peer, req->vm, &exists, error)) {
+    if (req->to_guest ? claim_vm(self, peer, req->vm, error) == NULL
+                      : !check_vm_owner(self, peer, req->vm, &exists, error))
       return FALSE;
-    } else if (exists) {
-      journal = vxm_host_ops_local_get_journal(VXM_HOST_OPS_LOCAL(self->ops), req->vm, FALSE, NULL);
-    }
-    if (!vxm_display_switch(self->hostfs, req->monitor, req->gpu, req->input, req->to_guest,
-                            req->host_input, journal, &result, error))
-      return FALSE;
-    {
-      g_autofree char *input_name = vxm_vm_monitor_input_to_string(req->input);
-
-      g_ptr_array_add(
-          report, g_strdup_printf("%s (%s) %s %s on %s over /dev/i2c-%u%s",
-                                  result.description ? result.description : result.identity,
-                                  result.identity, result.written ? "switched to" : "already on",
-                                  input_name, result.connector, result.bus,
-                                  result.cache_hit ? ", cached bus" : ""));
-    }
-    return TRUE;
-  }
+    return vxm_host_ops_switch_monitor(self->ops, req->vm, req->monitor, req->gpu, req->input,
+                                       req->host_input, req->to_guest, report, error);
   case VXM_HELPER_OP_DMI_IDENTITY: *out_result = vxm_dmi_identity_read(self->hostfs); return TRUE;
   case VXM_HELPER_OP_JOURNAL_STATUS:
     if (req->vm == NULL) {

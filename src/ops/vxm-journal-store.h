@@ -1,0 +1,31 @@
+/* vxm-journal-store: the VM journals one process holds while their VMs run.
+ *
+ * One table, VM name -> VxmJournal, shared by everything in the process that changes the host
+ * for a VM: VxmHostOpsLocal journals into it, and vxmd (which does its work through a
+ * VxmHostOpsLocal) stamps and checks the same journals. Taking a journal decides in one place
+ * whether this process may: a new one, one this process holds, or one left held (keep_bound,
+ * claimed); a journal whose owner still runs, or whose supervisor is gone, is refused with
+ * VXM_ERROR_BUSY and the command that fixes it.
+ */
+#pragma once
+
+#include "common/vxm-hostfs.h"
+#include "journal/vxm-journal.h"
+
+G_BEGIN_DECLS
+
+#define VXM_TYPE_JOURNAL_STORE (vxm_journal_store_get_type())
+G_DECLARE_FINAL_TYPE(VxmJournalStore, vxm_journal_store, VXM, JOURNAL_STORE, GObject)
+
+VxmJournalStore *vxm_journal_store_new(VxmHostfs *hostfs);
+
+/* The VM's journal as this process holds it (opened, created when @create, or claimed if
+ * held on disk); NULL with @error unset when there is none and !@create. Owned by @self. */
+VxmJournal *vxm_journal_store_take(VxmJournalStore *self, const char *vm, gboolean create,
+                                   GError **error);
+/* The VM's journal only if this process holds it already (never reads the disk), or NULL. */
+VxmJournal *vxm_journal_store_lookup(VxmJournalStore *self, const char *vm);
+/* Lets go of the VM's journal (undone and removed, or held on disk for the next start). */
+void vxm_journal_store_forget(VxmJournalStore *self, const char *vm);
+
+G_END_DECLS
