@@ -8,9 +8,22 @@
 struct _VxmJournalStore {
   GObject parent_instance;
   VxmHostfs *hostfs;
-  GMutex lock;          /* guards journals */
+  GMutex lock;          /* guards journals and vm_locks (never held while waiting for a VM) */
   GHashTable *journals; /* VM name -> VxmJournal, claimed by this process */
+  GHashTable *vm_locks; /* VM name -> VmLock, while anyone holds or waits for it */
 };
+
+typedef struct {
+  GRWLock lock;
+  guint users; /* holding or waiting: the entry goes with the last */
+} VmLock;
+
+static void
+vm_lock_free(VmLock *vm_lock)
+{
+  g_rw_lock_clear(&vm_lock->lock);
+  g_free(vm_lock);
+}
 
 G_DEFINE_TYPE(VxmJournalStore, vxm_journal_store, G_TYPE_OBJECT)
 
@@ -84,12 +97,48 @@ vxm_journal_store_forget(VxmJournalStore *self, const char *vm)
   g_hash_table_remove(self->journals, vm);
 }
 
+void
+vxm_journal_store_lock_vm(VxmJournalStore *self, const char *vm, gboolean exclusive)
+{
+  VmLock *vm_lock;
+
+  g_mutex_lock(&self->lock);
+  vm_lock = g_hash_table_lookup(self->vm_locks, vm);
+  if (vm_lock == NULL) {
+    vm_lock = g_new0(VmLock, 1);
+    g_rw_lock_init(&vm_lock->lock);
+    g_hash_table_insert(self->vm_locks, g_strdup(vm), vm_lock);
+  }
+  vm_lock->users++;
+  g_mutex_unlock(&self->lock);
+  if (exclusive)
+    g_rw_lock_writer_lock(&vm_lock->lock);
+  else
+    g_rw_lock_reader_lock(&vm_lock->lock);
+}
+
+void
+vxm_journal_store_unlock_vm(VxmJournalStore *self, const char *vm, gboolean exclusive)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+  VmLock *vm_lock = g_hash_table_lookup(self->vm_locks, vm);
+
+  g_return_if_fail(vm_lock != NULL);
+  if (exclusive)
+    g_rw_lock_writer_unlock(&vm_lock->lock);
+  else
+    g_rw_lock_reader_unlock(&vm_lock->lock);
+  if (--vm_lock->users == 0)
+    g_hash_table_remove(self->vm_locks, vm);
+}
+
 static void
 vxm_journal_store_finalize(GObject *object)
 {
   VxmJournalStore *self = VXM_JOURNAL_STORE(object);
 
   g_hash_table_unref(self->journals);
+  g_hash_table_unref(self->vm_locks);
   g_mutex_clear(&self->lock);
   g_clear_object(&self->hostfs);
   G_OBJECT_CLASS(vxm_journal_store_parent_class)->finalize(object);
@@ -107,6 +156,8 @@ vxm_journal_store_init(VxmJournalStore *self)
   g_mutex_init(&self->lock);
   self->journals =
       g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)vxm_journal_free);
+  self->vm_locks =
+      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)vm_lock_free);
 }
 
 VxmJournalStore *

@@ -28,4 +28,11 @@ VxmJournal *vxm_journal_store_lookup(VxmJournalStore *self, const char *vm);
 /* Lets go of the VM's journal (undone and removed, or held on disk for the next start). */
 void vxm_journal_store_forget(VxmJournalStore *self, const char *vm);
 
+/* One lock per VM, for callers that serve several requests at once (vxmd): requests that only
+ * add to or read a VM's journal share it; one that may undo and let go of the journal
+ * (restore-all, recover, a release) holds it alone, so it never frees a journal another
+ * request still uses. Never nest two VMs' locks. */
+void vxm_journal_store_lock_vm(VxmJournalStore *self, const char *vm, gboolean exclusive);
+void vxm_journal_store_unlock_vm(VxmJournalStore *self, const char *vm, gboolean exclusive);
+
 G_END_DECLS

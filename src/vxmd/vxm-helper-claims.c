@@ -265,26 +265,18 @@ journal_holds_only_client(VxmJournal *journal)
  * stamp: that would reserve the VM's name for its user, and every journal is read on each
  * grant and status. Dropped only when no other request of the VM is in flight, as those hold
  * the journal. */
-void
-vxm_helper_release_claim(VxmHelperDaemon *self, VxmHelperPeer *peer)
+static void
+drop_claim(VxmHelperDaemon *self, const char *vm)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
-  g_autofree char *vm = g_steal_pointer(&peer->claimed_vm);
   g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *local_dir = NULL;
   VxmJournal *journal;
-  guint n;
 
-  if (vm == NULL)
-    return;
-  n = GPOINTER_TO_UINT(g_hash_table_lookup(self->claims, vm));
-  if (n > 1) {
-    g_hash_table_insert(self->claims, g_strdup(vm), GUINT_TO_POINTER(n - 1));
-    return;
-  }
-  g_hash_table_remove(self->claims, vm);
+  if (g_hash_table_contains(self->claims, vm))
+    return; /* claimed again meanwhile: that request drops it if it stays empty */
   journal = vxm_journal_store_take(self->store, vm, FALSE, NULL);
   if (journal == NULL || !journal_holds_only_client(journal))
     return;
@@ -297,6 +289,30 @@ vxm_helper_release_claim(VxmHelperDaemon *self, VxmHelperPeer *peer)
    * journals are stamped under self->lock */
   local_dir = vxm_hostfs_path(self->hostfs, dir);
   g_rmdir(local_dir);
+}
+
+/* The last request that claimed the VM drops its journal if it stays empty, with the VM's lock
+ * alone (vxm_journal_store_lock_vm): no request of the VM runs while its journal may go. */
+void
+vxm_helper_release_claim(VxmHelperDaemon *self, VxmHelperPeer *peer)
+{
+  g_autofree char *vm = g_steal_pointer(&peer->claimed_vm);
+
+  if (vm == NULL)
+    return;
+  {
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(self->claims, vm));
+
+    if (n > 1) {
+      g_hash_table_insert(self->claims, g_strdup(vm), GUINT_TO_POINTER(n - 1));
+      return;
+    }
+    g_hash_table_remove(self->claims, vm);
+  }
+  vxm_journal_store_lock_vm(self->store, vm, TRUE);
+  drop_claim(self, vm);
+  vxm_journal_store_unlock_vm(self->store, vm, TRUE);
 }
 
 /* For a request that gives back: whether the VM has a journal this vxmd holds (*out_exists),

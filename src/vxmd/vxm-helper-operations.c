@@ -40,6 +40,7 @@ typedef struct {
   VxmHelperAccess access;
   VxmHelperDirection direction;
   VxmHelperOwner owner;
+  gboolean alone; /* may undo and let go of the VM's journal: holds the VM's lock alone */
   gboolean (*handle)(VxmHelperCall *call, GError **error);
 } VxmHelperOperation;
 
@@ -393,7 +394,9 @@ handle_recover(VxmHelperCall *call, GError **error)
   VxmHelperDaemon *self = call->daemon;
   VxmHelperPeer *peer = call->peer;
   g_autoptr(GPtrArray) names = NULL;
+  gboolean ok;
 
+  /* one VM: its lock is held already; every VM: each one's in turn */
   if (call->req->vm != NULL)
     return recover_one(self, peer, call->req->vm, call->report, error);
   names = vxm_journal_list(self->hostfs, error);
@@ -407,7 +410,10 @@ handle_recover(VxmHelperCall *call, GError **error)
         (peer->uid != 0 && (vxm_helper_journal_uid(journal) != (gint64)peer->uid ||
                             vxm_helper_journal_client_alive(journal))))
       continue;
-    if (!recover_one(self, peer, names->pdata[i], call->report, &local_error))
+    vxm_journal_store_lock_vm(self->store, names->pdata[i], TRUE);
+    ok = recover_one(self, peer, names->pdata[i], call->report, &local_error);
+    vxm_journal_store_unlock_vm(self->store, names->pdata[i], TRUE);
+    if (!ok)
       g_ptr_array_add(call->report, g_strdup_printf("%s: %s", (const char *)names->pdata[i],
                                                     local_error->message));
   }
@@ -476,32 +482,32 @@ handle_gpu_status(VxmHelperCall *call, GError **error)
 #define RUN_VM VXM_HELPER_ACCESS_RUN_VM
 static const VxmHelperOperation operations[VXM_HELPER_N_OPS] = {
     [VXM_HELPER_OP_HELLO] = {VXM_HELPER_ACCESS_ANYONE, VXM_HELPER_TAKES, VXM_HELPER_OWNER_NONE,
-                             handle_hello},
-    [VXM_HELPER_OP_PREPARE_GPU] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_CLAIMS,
+                             FALSE, handle_hello},
+    [VXM_HELPER_OP_PREPARE_GPU] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_CLAIMS, FALSE,
                                    handle_prepare_gpu},
-    [VXM_HELPER_OP_RELEASE_GPU] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_MUST_OWN,
+    [VXM_HELPER_OP_RELEASE_GPU] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_MUST_OWN, TRUE,
                                    handle_release_gpu},
-    [VXM_HELPER_OP_GRANT_NODES] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_OWN_RULES,
+    [VXM_HELPER_OP_GRANT_NODES] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_OWN_RULES, FALSE,
                                    handle_grant_nodes},
-    [VXM_HELPER_OP_REVOKE_NODES] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_MUST_OWN,
+    [VXM_HELPER_OP_REVOKE_NODES] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_MUST_OWN, FALSE,
                                     handle_revoke_nodes},
-    [VXM_HELPER_OP_RESERVE_HUGEPAGES] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_CLAIMS,
+    [VXM_HELPER_OP_RESERVE_HUGEPAGES] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_CLAIMS, FALSE,
                                          handle_reserve_hugepages},
     [VXM_HELPER_OP_RELEASE_HUGEPAGES] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_MUST_OWN,
-                                         handle_release_hugepages},
-    [VXM_HELPER_OP_RAISE_MEMLOCK] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_OWN_RULES,
+                                         FALSE, handle_release_hugepages},
+    [VXM_HELPER_OP_RAISE_MEMLOCK] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_OWN_RULES, FALSE,
                                      handle_raise_memlock},
     [VXM_HELPER_OP_DDC_SWITCH] = {VXM_HELPER_ACCESS_SWITCH_MONITOR, VXM_HELPER_GIVES_BACK_TO_HOST,
-                                  VXM_HELPER_OWNER_OWN_RULES, handle_ddc_switch},
-    [VXM_HELPER_OP_DMI_IDENTITY] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_NONE,
+                                  VXM_HELPER_OWNER_OWN_RULES, FALSE, handle_ddc_switch},
+    [VXM_HELPER_OP_DMI_IDENTITY] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_NONE, FALSE,
                                     handle_dmi_identity},
-    [VXM_HELPER_OP_JOURNAL_STATUS] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_NONE,
+    [VXM_HELPER_OP_JOURNAL_STATUS] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_NONE, FALSE,
                                       handle_journal_status},
-    [VXM_HELPER_OP_RECOVER] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_OWN_RULES,
+    [VXM_HELPER_OP_RECOVER] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_OWN_RULES, TRUE,
                                handle_recover},
-    [VXM_HELPER_OP_RESTORE_ALL] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_OWN_RULES,
+    [VXM_HELPER_OP_RESTORE_ALL] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_OWN_RULES, TRUE,
                                    handle_restore_all},
-    [VXM_HELPER_OP_GPU_STATUS] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_NONE,
+    [VXM_HELPER_OP_GPU_STATUS] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_NONE, FALSE,
                                   handle_gpu_status},
 };
 #undef RUN_VM
@@ -526,6 +532,7 @@ vxm_helper_operation_run(VxmHelperDaemon *self, VxmHelperPeer *peer, const VxmHe
   VxmHelperCall call = {
       .daemon = self, .peer = peer, .req = req, .report = report, .out_result = out_result};
   g_autoptr(GError) refusal = NULL;
+  gboolean ok;
 
   if (operation == NULL || operation->handle == NULL) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "unknown request");
@@ -538,10 +545,14 @@ vxm_helper_operation_run(VxmHelperDaemon *self, VxmHelperPeer *peer, const VxmHe
     g_prefix_error(error, "vxmd refused %s: ", vxm_helper_op_to_string(req->op));
     return FALSE;
   }
-  if (operation->owner == VXM_HELPER_OWNER_MUST_OWN &&
-      !vxm_helper_check_vm_owner(self, peer, req->vm, &call.exists, error))
-    return FALSE;
-  return operation->handle(&call, error);
+  if (req->vm == NULL)
+    return operation->handle(&call, error);
+  vxm_journal_store_lock_vm(self->store, req->vm, operation->alone);
+  ok = (operation->owner != VXM_HELPER_OWNER_MUST_OWN ||
+        vxm_helper_check_vm_owner(self, peer, req->vm, &call.exists, error)) &&
+       operation->handle(&call, error);
+  vxm_journal_store_unlock_vm(self->store, req->vm, operation->alone);
+  return ok;
 }
 
 void
