@@ -215,20 +215,11 @@ local_gpu_holder(VxmHostOps *ops, const char *vm, const char *gpu_address, GErro
           !vxm_pci_address_parse(vxm_journal_entry_get_string(entry, "device"), &dev, NULL) ||
           !vxm_pci_address_same_slot(&gpu, &dev))
         continue;
-      switch (vxm_journal_get_owner_status(journal)) {
-      case VXM_JOURNAL_OWNER_ALIVE:
-        return g_strdup_printf(
-            "GPU %s is in use by %s (journal %s, pid %" G_GINT64_FORMAT "): stop it first",
-            gpu_address, name, vxm_journal_get_path(journal), vxm_journal_get_owner(journal)->pid);
-      case VXM_JOURNAL_OWNER_GONE:
-        return g_strdup_printf("GPU %s was left on vfio-pci by %s, whose process is gone "
-                               "(journal %s): run `vxm recover` first",
-                               gpu_address, name, vxm_journal_get_path(journal));
-      case VXM_JOURNAL_OWNER_HELD:
-        return g_strdup_printf("GPU %s is held on vfio-pci (%s, journal %s): give it back with "
-                               "`vxm reattach %s` first",
-                               gpu_address, vxm_journal_get_held(journal),
-                               vxm_journal_get_path(journal), gpu_address);
+      {
+        g_autoptr(GError) in_use = NULL;
+
+        if (!vxm_journal_store_check_use(journal, VXM_JOURNAL_USE_GPU, gpu_address, &in_use))
+          return g_strdup(in_use->message);
       }
     }
   }
@@ -461,22 +452,13 @@ local_hold_gpu(VxmHostOps *ops, const VxmHostOpsGpu *gpu, char **out_held_by, GP
   for (guint i = 0; i < existing->len; i++) {
     VxmJournal *other = g_ptr_array_index(existing, i);
 
-    switch (vxm_journal_get_owner_status(other)) {
-    case VXM_JOURNAL_OWNER_HELD: *out_held_by = g_strdup(vxm_journal_get_held(other)); return TRUE;
-    case VXM_JOURNAL_OWNER_ALIVE:
-      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                  "%s is being handled by %s (pid %" G_GINT64_FORMAT "): wait for it, or stop it",
-                  vxm_gpu_get_address(card), vxm_journal_get_name(other),
-                  vxm_journal_get_owner(other)->pid);
-      return FALSE;
-    case VXM_JOURNAL_OWNER_GONE:
-    default:
-      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                  "%s was left half-done by a vxm that is gone (journal %s): run vxm recover "
-                  "first",
-                  vxm_gpu_get_address(card), vxm_journal_get_path(other));
-      return FALSE;
+    if (vxm_journal_get_held(other) != NULL) {
+      *out_held_by = g_strdup(vxm_journal_get_held(other));
+      return TRUE;
     }
+    if (!vxm_journal_store_check_use(other, VXM_JOURNAL_USE_DETACH, vxm_gpu_get_address(card),
+                                     error))
+      return FALSE;
   }
   name = vxm_vfio_manual_journal_name(card);
   journal = vxm_journal_new(self->hostfs, name, error);
@@ -529,12 +511,9 @@ local_release_held_gpu(VxmHostOps *ops, const VxmHostOpsGpu *gpu, gboolean *out_
     VxmJournal *journal = g_ptr_array_index(journals, i);
     g_autoptr(GError) local = NULL;
 
-    if (vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_ALIVE)
-      g_set_error(&local, VXM_ERROR, VXM_ERROR_BUSY,
-                  "%s holds %s (pid %" G_GINT64_FORMAT "): stop it first (vxm stop %s)",
-                  vxm_journal_get_name(journal), vxm_gpu_get_address(card),
-                  vxm_journal_get_owner(journal)->pid, vxm_journal_get_name(journal));
-    else if (vxm_vfio_reattach_group(self->hostfs, journal, &options, report, &local))
+    if (vxm_journal_store_check_use(journal, VXM_JOURNAL_USE_REATTACH, vxm_gpu_get_address(card),
+                                    &local) &&
+        vxm_vfio_reattach_group(self->hostfs, journal, &options, report, &local))
       continue;
     if (last != NULL && problems != NULL)
       g_ptr_array_add(problems, g_strdup(last->message));
@@ -563,21 +542,8 @@ local_recover(VxmHostOps *ops, const char *name, GPtrArray *report, GError **err
   journal = vxm_journal_load(self->hostfs, name, error);
   if (journal == NULL)
     return FALSE;
-  switch (vxm_journal_get_owner_status(journal)) {
-  case VXM_JOURNAL_OWNER_ALIVE:
-    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY, "its vxm (pid %" G_GINT64_FORMAT ") still runs",
-                vxm_journal_get_owner(journal)->pid);
+  if (!vxm_journal_store_check_use(journal, VXM_JOURNAL_USE_RECOVER, name, error))
     return FALSE;
-  case VXM_JOURNAL_OWNER_HELD:
-    if (!vxm_journal_is_clear(journal)) {
-      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY, "%s: vxm reattach gives it back",
-                  vxm_journal_get_held(journal));
-      return FALSE;
-    }
-    break;
-  case VXM_JOURNAL_OWNER_GONE:
-  default: break;
-  }
   /* undo removes the file once nothing is left in it */
   return vxm_journal_claim(journal, error) && vxm_journal_undo(journal, &ctx, report, error);
 }

@@ -1,6 +1,7 @@
 /* vxm-journal-store: the journals this process holds, and who may take one. */
 #include "ops/vxm-journal-store.h"
 
+#include <stdarg.h>
 #include <unistd.h>
 
 #include "common/vxm-error.h"
@@ -27,28 +28,92 @@ vm_lock_free(VmLock *vm_lock)
 
 G_DEFINE_TYPE(VxmJournalStore, vxm_journal_store, G_TYPE_OBJECT)
 
-/* A journal on disk this process may not take: refused with the fix. */
+static gboolean busy(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
 static gboolean
-check_owner(VxmJournal *journal, const char *vm, GError **error)
+busy(GError **error, const char *format, ...)
 {
+  va_list ap;
+
+  va_start(ap, format);
+  g_propagate_error(error, g_error_new_valist(VXM_ERROR, VXM_ERROR_BUSY, format, ap));
+  va_end(ap);
+  return FALSE;
+}
+
+gboolean
+vxm_journal_store_check_use(VxmJournal *journal, VxmJournalUse use, const char *subject,
+                            GError **error)
+{
+  const char *name = vxm_journal_get_name(journal);
+  const char *path = vxm_journal_get_path(journal);
+  const VxmJournalOwner *owner = vxm_journal_get_owner(journal);
+  gint64 pid = owner != NULL ? owner->pid : -1;
+
   switch (vxm_journal_get_owner_status(journal)) {
   case VXM_JOURNAL_OWNER_ALIVE:
-    if (vxm_journal_get_owner(journal)->pid == (gint64)getpid())
-      return TRUE;
-    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                "the host journal of VM %s (%s) is owned by process %" G_GINT64_FORMAT
-                ", which still runs: stop it first (vxm stop %s)",
-                vm, vxm_journal_get_path(journal), vxm_journal_get_owner(journal)->pid, vm);
-    return FALSE;
+    switch (use) {
+    case VXM_JOURNAL_USE_CONTINUE:
+      if (pid == (gint64)getpid())
+        return TRUE;
+      return busy(error,
+                  "the host journal of VM %s (%s) is owned by process %" G_GINT64_FORMAT
+                  ", which still runs: stop it first (vxm stop %s)",
+                  subject, path, pid, subject);
+    case VXM_JOURNAL_USE_RECOVER:
+      return busy(error, "its vxm (pid %" G_GINT64_FORMAT ") still runs", pid);
+    case VXM_JOURNAL_USE_DETACH:
+      return busy(error,
+                  "%s is being handled by %s (pid %" G_GINT64_FORMAT "): wait for it, or stop it",
+                  subject, name, pid);
+    case VXM_JOURNAL_USE_REATTACH:
+      return busy(error, "%s holds %s (pid %" G_GINT64_FORMAT "): stop it first (vxm stop %s)",
+                  name, subject, pid, name);
+    case VXM_JOURNAL_USE_GPU:
+    default:
+      return busy(error,
+                  "GPU %s is in use by %s (journal %s, pid %" G_GINT64_FORMAT "): stop it first",
+                  subject, name, path, pid);
+    }
   case VXM_JOURNAL_OWNER_GONE:
-    g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                "VM %s's last run did not restore the host (journal %s, its supervisor is "
-                "gone): run `vxm recover` first",
-                vm, vxm_journal_get_path(journal));
-    return FALSE;
-  case VXM_JOURNAL_OWNER_HELD: break;
+    switch (use) {
+    case VXM_JOURNAL_USE_CONTINUE:
+      return busy(error,
+                  "VM %s's last run did not restore the host (journal %s, its supervisor is "
+                  "gone): run `vxm recover` first",
+                  subject, path);
+    case VXM_JOURNAL_USE_DETACH:
+      return busy(error,
+                  "%s was left half-done by a vxm that is gone (journal %s): run vxm recover "
+                  "first",
+                  subject, path);
+    case VXM_JOURNAL_USE_GPU:
+      return busy(error,
+                  "GPU %s was left on vfio-pci by %s, whose process is gone (journal %s): run "
+                  "`vxm recover` first",
+                  subject, name, path);
+    case VXM_JOURNAL_USE_RECOVER:
+    case VXM_JOURNAL_USE_REATTACH:
+    default: return TRUE;
+    }
+  case VXM_JOURNAL_OWNER_HELD:
+  default:
+    switch (use) {
+    case VXM_JOURNAL_USE_RECOVER:
+      if (vxm_journal_is_clear(journal))
+        return TRUE;
+      return busy(error, "%s: vxm reattach gives it back", vxm_journal_get_held(journal));
+    case VXM_JOURNAL_USE_GPU:
+      return busy(error,
+                  "GPU %s is held on vfio-pci (%s, journal %s): give it back with `vxm "
+                  "reattach %s` first",
+                  subject, vxm_journal_get_held(journal), path, subject);
+    case VXM_JOURNAL_USE_CONTINUE:
+    case VXM_JOURNAL_USE_DETACH:
+    case VXM_JOURNAL_USE_REATTACH:
+    default: return TRUE;
+    }
   }
-  return TRUE;
 }
 
 VxmJournal *
@@ -67,7 +132,8 @@ vxm_journal_store_take(VxmJournalStore *self, const char *vm, gboolean create, G
     return NULL;
   }
   if (loaded != NULL) {
-    if (!check_owner(loaded, vm, error) || !vxm_journal_claim(loaded, error))
+    if (!vxm_journal_store_check_use(loaded, VXM_JOURNAL_USE_CONTINUE, vm, error) ||
+        !vxm_journal_claim(loaded, error))
       return NULL;
     journal = g_steal_pointer(&loaded);
   } else {

@@ -28,6 +28,22 @@ VxmJournal *vxm_journal_store_lookup(VxmJournalStore *self, const char *vm);
 /* Lets go of the VM's journal (undone and removed, or held on disk for the next start). */
 void vxm_journal_store_forget(VxmJournalStore *self, const char *vm);
 
+/* What a caller means to do with a journal it found; vxm_journal_store_check_use() says whether
+ * the journal's owner lets it. */
+typedef enum {
+  VXM_JOURNAL_USE_CONTINUE, /* take the VM's journal for its next step (@subject: the VM) */
+  VXM_JOURNAL_USE_RECOVER,  /* undo it, `vxm recover` (held: only when nothing is left in it) */
+  VXM_JOURNAL_USE_DETACH,   /* detach its GPU by hand (@subject: the GPU; held: already is) */
+  VXM_JOURNAL_USE_REATTACH, /* give its GPU back by hand (@subject: the GPU) */
+  VXM_JOURNAL_USE_GPU,      /* prepare @subject, a GPU whose slot this journal holds */
+} VxmJournalUse;
+
+/* The one place an owner status (running, orphaned, held) becomes a refusal: FALSE with
+ * VXM_ERROR_BUSY and the command that fixes it when the journal's owner stands in the way of
+ * @use. */
+gboolean vxm_journal_store_check_use(VxmJournal *journal, VxmJournalUse use, const char *subject,
+                                     GError **error) G_GNUC_WARN_UNUSED_RESULT;
+
 /* One lock per VM, for callers that serve several requests at once (vxmd): requests that only
  * add to or read a VM's journal share it; one that may undo and let go of the journal
  * (restore-all, recover, a release) holds it alone, so it never frees a journal another
