@@ -56,7 +56,17 @@ typedef struct {
   gid_t user_gid;
 } E2e;
 
-#define SUDO_USER "vxme2esudo"
+/* one per test process: the account database is the machine's, and other worktrees' suites may
+ * run this test at the same time */
+static char *
+sudo_user_name(void)
+{
+  static char name[32];
+
+  if (name[0] == '\0')
+    g_snprintf(name, sizeof name, "vxme2e%d", (int)getpid());
+  return name;
+}
 
 /* vxm runs as root in these tests as under sudo: QEMU and swtpm run as this user (design
  * invariant 4); a root without SUDO_UID is refused (test_root_without_sudo). */
@@ -67,7 +77,7 @@ sudo_user(uid_t *uid, gid_t *gid)
   struct passwd *pw;
 
   if (made == 0)
-    made = vxm_test_user_add(SUDO_USER, NULL);
+    made = vxm_test_user_add(sudo_user_name(), NULL);
   pw = getpwuid(made);
   g_assert_nonnull(pw);
   *uid = made;
@@ -113,7 +123,7 @@ e2e_setup_machine(E2e *e, const char *machine, const char *const *extra_env)
   g_strv_builder_add(env, "LC_ALL=C.UTF-8");
   strv_take(env, g_strdup_printf("SUDO_UID=%u", (guint)e->user_uid));
   strv_take(env, g_strdup_printf("SUDO_GID=%u", (guint)e->user_gid));
-  g_strv_builder_add(env, "SUDO_USER=" SUDO_USER);
+  strv_take(env, g_strconcat("SUDO_USER=", sudo_user_name(), NULL));
   for (guint i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
     g_strv_builder_add(env, extra_env[i]);
   /* no logind unless a test serves one (issue 17): not this machine's system bus, if it has
