@@ -175,7 +175,7 @@ ops_release(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
 }
 
 static gboolean
-ops_grant(VxmHostOps *ops, const char *vm, const char *const *nodes, GPtrArray *report,
+ops_grant(VxmHostOps *ops, const char *vm, const char *const *nodes, gint64 uid, GPtrArray *report,
           GError **error)
 {
   g_autofree char *list = g_strjoinv(",", (char **)nodes);

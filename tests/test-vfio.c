@@ -11,6 +11,7 @@
 
 #include "common/vxm-error.h"
 #include "journal/vxm-journal.h"
+#include "ops/vxm-host-ops-local.h"
 #include "pci/vxm-gpu.h"
 #include "pci/vxm-vfio.h"
 #include "vxm-simhost-fixture.h"
@@ -887,6 +888,70 @@ test_unplugged_while_detached(void)
   assert_contains(state, "pci 0000:01:00.0 driver=nvidia override=(null)");
 }
 
+/* ---- the one recover (VxmHostOps) ---- */
+
+/* A held journal @name whose one change was given back already (a crash between the last undo
+ * and the file's removal). */
+static void
+write_cleared_held_journal(VxmHostfs *fs, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmJournal) journal = vxm_journal_new(fs, name, &error);
+  JsonObject *data = json_object_new();
+  guint index = 0;
+
+  g_assert_no_error(error);
+  json_object_set_string_member(data, "device", "0000:01:00.1");
+  g_assert_true(vxm_journal_begin(journal, VXM_VFIO_JOURNAL_KIND, data, &index, &error));
+  json_object_unref(data);
+  g_assert_true(vxm_journal_finish(journal, index, VXM_JOURNAL_STATE_UNDONE, "back", &error));
+  g_assert_true(vxm_journal_hold(journal, "detached by hand with vxm detach", &error));
+  g_assert_no_error(error);
+}
+
+/* Recover removes a journal that holds nothing any more, held or not (vxmd's recover always
+ * did; vxm's own used to leave a held one for ever, "left alone"), and still leaves one that
+ * holds a card. */
+static void
+test_recover_removes_cleared(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VxmSimhost) sim = NULL;
+  g_autoptr(VxmHostfs) fs = NULL;
+  g_autoptr(VxmHostOps) ops = NULL;
+  g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  g_autofree char *out = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  if (!vxm_test_require_root())
+    return;
+  sim = vxm_simhost_start("intel-nvidia-turing", &error);
+  g_assert_no_error(error);
+  fs = vxm_hostfs_new(vxm_simhost_root(sim));
+  before = vxm_simhost_state(sim);
+  /* through the interface */
+  write_cleared_held_journal(fs, "manual-0000:01:00.0");
+  ops = vxm_host_ops_local_new(fs);
+  g_assert_true(vxm_host_ops_recover(ops, "manual-0000:01:00.0", report, &error));
+  g_assert_no_error(error);
+  g_assert_false(vxm_journal_exists(fs, "manual-0000:01:00.0"));
+  /* and as the user sees it */
+  write_cleared_held_journal(fs, "manual-0000:01:00.0");
+  g_assert_cmpint(run_vxm(sim, &out, NULL, "recover", NULL), ==, 0);
+  assert_contains(out, "manual-0000:01:00.0: nothing had changed; journal cleared");
+  g_assert_false(vxm_journal_exists(fs, "manual-0000:01:00.0"));
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  /* a card still held by hand stays: BUSY, with the way to give it back */
+  g_assert_cmpint(run_vxm(sim, NULL, NULL, "detach", "01:00.0", NULL), ==, 0);
+  g_assert_false(vxm_host_ops_recover(ops, "manual-0000:01:00.0", report, &error));
+  g_assert_error(error, VXM_ERROR, VXM_ERROR_BUSY);
+  g_assert_nonnull(strstr(error->message, "vxm reattach gives it back"));
+  g_assert_true(vxm_journal_exists(fs, "manual-0000:01:00.0"));
+  g_assert_cmpint(run_vxm(sim, NULL, NULL, "reattach", "01:00.0", NULL), ==, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -902,5 +967,6 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vfio/reattach/module-in-use-left-loaded", test_module_in_use_left_loaded);
   g_test_add_func("/vxm/vfio/faults/every-write", test_fault_every_write);
   g_test_add_func("/vxm/vfio/sigkill/every-step", test_sigkill_every_step);
+  g_test_add_func("/vxm/vfio/recover/cleared-journal-removed", test_recover_removes_cleared);
   return g_test_run();
 }

@@ -599,8 +599,13 @@ test_hostile(void)
    * request for a name leaves no journal that would keep the name for this user */
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"gamma\",\"gpu\":\"" GPU
-          "\",\"monitor\":\"XYZ:1:2\",\"input\":15,\"to_guest\":true}",
+          "\",\"monitor\":\"XYZ:1:2\",\"input\":15,\"host_input\":17,\"to_guest\":true}",
           NULL, "XYZ:1:2");
+  /* to the guest with no input to switch back to: its undo could never run */
+  refused(h, user_b, "line",
+          "{\"vxmd\":1,\"request\":\"ddc-switch\",\"vm\":\"gamma\",\"gpu\":\"" GPU
+          "\",\"monitor\":\"DEL:41234:12345\",\"input\":15,\"to_guest\":true}",
+          NULL, "has no host_input");
   refused(h, user_b, "line",
           "{\"vxmd\":1,\"request\":\"reserve-hugepages\",\"vm\":\"gamma\",\"page_size\":"
           "12345,\"count\":4}",
@@ -1828,6 +1833,51 @@ test_capabilities(void)
   }
 }
 
+/* A restore-all of a VM while another request of the same VM still runs (its unbind hangs in
+ * the kernel): the restore waits for it (the VM's lock in the journal store), then gives
+ * everything back. Without the lock it undid and let go of the journal under the running
+ * request. */
+static void
+test_restore_all_waits_for_the_vm(void)
+{
+  Host *h;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *initial = NULL;
+  g_autofree char *final = NULL;
+  g_autofree char *prepared = NULL;
+  g_autofree char *restored = NULL;
+  GSubprocess *prepare;
+  GSubprocess *restore;
+  int prepare_status = -1, restore_status = -1;
+
+  if (!vxm_test_require_root())
+    return;
+  h = host_start("intel-nvidia-turing", NULL);
+  initial = vxm_simhost_state(h->sim);
+  g_assert_true(vxm_simhost_add_fault(h->sim, "write *unbind hang count=1", &error));
+  g_assert_no_error(error);
+  prepare = client_async(h, user_a, "line", PREPARE_A);
+  g_assert_true(vxm_simhost_wait_hung(h->sim, 1, 20000));
+  restore =
+      client_async(h, user_a, "line", "{\"vxmd\":1,\"request\":\"restore-all\",\"vm\":\"alpha\"}");
+  /* however long the prepare takes, the restore waits for it */
+  g_usleep(1000 * 1000);
+  g_assert_nonnull(g_subprocess_get_identifier(restore));
+  g_assert_cmpuint(vxm_simhost_hung_count(h->sim), ==, 1);
+  vxm_simhost_release(h->sim);
+  prepared = client_finish(prepare, &prepare_status);
+  restored = client_finish(restore, &restore_status);
+  g_test_message("prepare: %s\nrestore-all: %s", prepared, restored);
+  g_assert_cmpint(prepare_status, ==, 0);
+  g_assert_cmpint(restore_status, ==, 0);
+  g_assert_nonnull(strstr(restored, "back on"));
+  g_object_unref(prepare);
+  g_object_unref(restore);
+  final = vxm_simhost_state(h->sim);
+  g_assert_cmpstr(final, ==, initial);
+  host_stop(h);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1849,6 +1899,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/vxmd/start/socket-activation", test_socket_activation);
   g_test_add_func("/vxm/vxmd/start/own-socket-second-refused", test_own_socket_second_refused);
   g_test_add_func("/vxm/vxmd/start/orphan-journal-recovered", test_orphan_recovered_at_start);
+  g_test_add_func("/vxm/vxmd/race/restore-all-waits-for-the-vm", test_restore_all_waits_for_the_vm);
   g_test_add_func("/vxm/vxmd/polkit/sessions", test_polkit_sessions);
   g_test_add_func("/vxm/vxmd/polkit/admin-rules", test_polkit_admin_rules);
   g_test_add_func("/vxm/vxmd/capabilities", test_capabilities);

@@ -45,8 +45,9 @@ thread_main(gpointer data)
     g_autoptr(JsonNode) journal = NULL;
     g_autoptr(JsonNode) binding = NULL;
     g_autofree char *holder = NULL;
+    g_auto(VxmHostOpsHello) hello = {0};
 
-    if (!vxm_host_ops_vxmd_hello(VXM_HOST_OPS_VXMD(ctx->ops), &error) ||
+    if (!vxm_host_ops_hello(ctx->ops, &hello, &error) ||
         (journal = vxm_host_ops_journal_status(ctx->ops, ctx->vm, &error)) == NULL ||
         (binding = vxm_host_ops_binding_status(ctx->ops, ctx->gpu, &error)) == NULL ||
         ((holder = vxm_host_ops_gpu_holder(ctx->ops, ctx->vm, ctx->gpu, &error)) == NULL &&

@@ -1,6 +1,5 @@
 /* vxm detach: give a GPU's IOMMU group to vfio-pci by hand, until vxm reattach. */
-#include "journal/vxm-journal.h"
-#include "pci/vxm-vfio.h"
+#include "ops/vxm-host-ops.h"
 #include "vxm-cli.h"
 
 int
@@ -21,12 +20,12 @@ vxm_cli_cmd_detach(VxmCli *cli, int argc, char **argv)
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
-  g_autoptr(VxmJournal) journal = NULL;
-  g_autoptr(GPtrArray) existing = NULL;
-  g_autofree char *name = NULL;
+  g_autoptr(VxmHostOps) ops = NULL;
+  g_autofree char *held_by = NULL;
   VxmCliTarget target = {0};
-  VxmVfioOptions options = {0};
+  VxmHostOpsGpu gpu = {0};
   VxmHostfs *hostfs;
+  const char *address;
   int status = VXM_EXIT_OK;
 
   if (!vxm_cli_parse(cli, &argc, &argv, entries, "NAME|ADDR",
@@ -39,71 +38,30 @@ vxm_cli_cmd_detach(VxmCli *cli, int argc, char **argv)
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL || !vxm_cli_resolve_target(cli, hostfs, argv[1], &target, &error))
     return vxm_cli_fail_arg(cli, error);
-  options.force = force;
-  options.timeout_ms = target.timeout_ms;
-  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &options.timeout_ms, &error)) {
+  address = vxm_gpu_get_address(target.gpu);
+  gpu.gpu_address = address;
+  gpu.force = force;
+  gpu.timeout_ms = target.timeout_ms;
+  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &gpu.timeout_ms, &error)) {
     vxm_cli_target_clear(&target);
     return vxm_cli_fail_arg(cli, error);
   }
-
-  /* one record per card: refuse while another vxm (or a VM) has it */
-  existing = vxm_vfio_find_journals(hostfs, target.gpu, NULL, &error);
-  if (existing == NULL)
-    goto fail;
-  for (guint i = 0; i < existing->len; i++) {
-    VxmJournal *other = g_ptr_array_index(existing, i);
-
-    switch (vxm_journal_get_owner_status(other)) {
-    case VXM_JOURNAL_OWNER_HELD:
-      if (json)
-        vxm_cli_print_outcome_json("gpu", vxm_gpu_get_address(target.gpu), "already", NULL);
-      else if (!cli->quiet)
-        g_print("%s is already on vfio-pci (%s); vxm reattach %s gives it back\n",
-                vxm_gpu_get_address(target.gpu), vxm_journal_get_held(other),
-                vxm_gpu_get_address(target.gpu));
-      goto out;
-    case VXM_JOURNAL_OWNER_ALIVE:
-      g_set_error(&error, VXM_ERROR, VXM_ERROR_BUSY,
-                  "%s is being handled by %s (pid %" G_GINT64_FORMAT "): wait for it, or stop it",
-                  vxm_gpu_get_address(target.gpu), vxm_journal_get_name(other),
-                  vxm_journal_get_owner(other)->pid);
-      goto fail;
-    case VXM_JOURNAL_OWNER_GONE:
-    default:
-      g_set_error(&error, VXM_ERROR, VXM_ERROR_BUSY,
-                  "%s was left half-done by a vxm that is gone (journal %s): run vxm recover "
-                  "first",
-                  vxm_gpu_get_address(target.gpu), vxm_journal_get_path(other));
-      goto fail;
-    }
-  }
-
-  name = vxm_vfio_manual_journal_name(target.gpu);
-  journal = vxm_journal_new(hostfs, name, &error);
-  if (journal == NULL)
-    goto fail;
-  if (!vxm_vfio_detach_group(hostfs, target.gpu, journal, &options, report, &error)) {
-    g_autoptr(GError) local = NULL;
-
-    /* put back completely: no record needed; anything left stays for vxm recover */
-    if (vxm_journal_is_clear(journal) && !vxm_journal_remove(journal, &local))
-      g_printerr("vxm detach: %s\n", local->message);
-    goto fail;
-  }
-  if (!vxm_journal_hold(journal, "detached by hand with vxm detach", &error))
-    goto fail;
-  if (json) {
-    vxm_cli_print_outcome_json("gpu", vxm_gpu_get_address(target.gpu), "detached", report);
+  ops = vxm_cli_get_host_ops(cli, hostfs, &error);
+  if (ops == NULL || !vxm_host_ops_hold_gpu(ops, &gpu, &held_by, report, &error)) {
+    status = vxm_cli_fail(cli, error);
+  } else if (held_by != NULL) {
+    if (json)
+      vxm_cli_print_outcome_json("gpu", address, "already", NULL);
+    else if (!cli->quiet)
+      g_print("%s is already on vfio-pci (%s); vxm reattach %s gives it back\n", address, held_by,
+              address);
+  } else if (json) {
+    vxm_cli_print_outcome_json("gpu", address, "detached", report);
   } else if (!cli->quiet) {
     for (guint i = 0; i < report->len; i++)
       g_print("%s\n", (char *)g_ptr_array_index(report, i));
-    g_print("%s is on vfio-pci; vxm reattach %s gives it back\n", vxm_gpu_get_address(target.gpu),
-            vxm_gpu_get_address(target.gpu));
+    g_print("%s is on vfio-pci; vxm reattach %s gives it back\n", address, address);
   }
-  goto out;
-fail:
-  status = vxm_cli_fail(cli, error);
-out:
   vxm_cli_target_clear(&target);
   return status;
 }

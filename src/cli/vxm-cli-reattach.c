@@ -1,7 +1,5 @@
 /* vxm reattach: give a GPU's devices back to the drivers they had before vxm took them. */
-#include "journal/vxm-journal.h"
-#include "ops/vxm-journal-kinds.h"
-#include "pci/vxm-vfio.h"
+#include "ops/vxm-host-ops.h"
 #include "vxm-cli.h"
 
 int
@@ -18,11 +16,14 @@ vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv)
       {NULL},
   };
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) journals = NULL;
   g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(VxmHostOps) ops = NULL;
   VxmCliTarget target = {0};
-  VxmVfioOptions options = {0};
+  VxmHostOpsGpu gpu = {0};
   VxmHostfs *hostfs;
+  const char *address;
+  gboolean found = FALSE, ok;
   int status = VXM_EXIT_OK;
 
   if (!vxm_cli_parse(cli, &argc, &argv, entries, "NAME|ADDR",
@@ -34,64 +35,41 @@ vxm_cli_cmd_reattach(VxmCli *cli, int argc, char **argv)
   hostfs = vxm_cli_get_hostfs(cli, &error);
   if (hostfs == NULL || !vxm_cli_resolve_target(cli, hostfs, argv[1], &target, &error))
     return vxm_cli_fail_arg(cli, error);
-  options.timeout_ms = target.timeout_ms;
-  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &options.timeout_ms, &error)) {
+  address = vxm_gpu_get_address(target.gpu);
+  gpu.gpu_address = address;
+  gpu.timeout_ms = target.timeout_ms;
+  if (timeout_text != NULL && !vxm_cli_parse_timeout(timeout_text, &gpu.timeout_ms, &error)) {
     vxm_cli_target_clear(&target);
     return vxm_cli_fail_arg(cli, error);
   }
-  vxm_journal_register_all_kinds();
-
-  journals = vxm_vfio_find_journals(hostfs, target.gpu, problems, &error);
-  if (journals == NULL)
-    goto fail;
-  for (guint i = 0; i < problems->len; i++)
-    g_printerr("vxm reattach: %s\n", (char *)g_ptr_array_index(problems, i));
-  if (journals->len == 0) {
-    g_autoptr(GError) bound = NULL;
-
-    if (vxm_vfio_check_bound(hostfs, target.gpu, &bound))
-      g_set_error(&error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
-                  "%s is on vfio-pci but vxm has no record of its original drivers (static "
-                  "binding, or bound by another tool): vxm status shows how it is bound",
-                  vxm_gpu_get_address(target.gpu));
-    else if (json)
-      vxm_cli_print_outcome_json("gpu", vxm_gpu_get_address(target.gpu), "nothing", NULL);
-    else if (!cli->quiet)
-      g_print("nothing to give back: vxm has not detached %s\n", vxm_gpu_get_address(target.gpu));
-    if (error != NULL)
-      goto fail;
+  ops = vxm_cli_get_host_ops(cli, hostfs, &error);
+  if (ops == NULL) {
+    status = vxm_cli_fail(cli, error);
     goto out;
   }
-  for (guint i = 0; i < journals->len; i++) {
-    VxmJournal *journal = g_ptr_array_index(journals, i);
-    g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GError) local = NULL;
-    gboolean ok;
-
-    if (vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_ALIVE) {
-      g_set_error(&local, VXM_ERROR, VXM_ERROR_BUSY,
-                  "%s holds %s (pid %" G_GINT64_FORMAT "): stop it first (vxm stop %s)",
-                  vxm_journal_get_name(journal), vxm_gpu_get_address(target.gpu),
-                  vxm_journal_get_owner(journal)->pid, vxm_journal_get_name(journal));
-      status = vxm_cli_fail(cli, local);
-      continue;
-    }
-    ok = vxm_vfio_reattach_group(hostfs, journal, &options, report, &local);
-    for (guint k = 0; k < report->len; k++) {
-      if (json)
-        g_ptr_array_add(done, g_strdup(g_ptr_array_index(report, k)));
-      else if (!cli->quiet)
-        g_print("%s\n", (char *)g_ptr_array_index(report, k));
-    }
-    if (!ok)
-      status = vxm_cli_fail(cli, local);
+  ok = vxm_host_ops_release_held_gpu(ops, &gpu, &found, problems, report, &error);
+  for (guint i = 0; i < problems->len; i++)
+    g_printerr("vxm reattach: %s\n", (char *)g_ptr_array_index(problems, i));
+  for (guint k = 0; k < report->len; k++) {
+    if (json)
+      g_ptr_array_add(done, g_strdup(g_ptr_array_index(report, k)));
+    else if (!cli->quiet)
+      g_print("%s\n", (char *)g_ptr_array_index(report, k));
+  }
+  if (!ok) {
+    status = vxm_cli_fail(cli, error);
+    if (!found)
+      goto out;
+  } else if (!found) {
+    if (json)
+      vxm_cli_print_outcome_json("gpu", address, "nothing", NULL);
+    else if (!cli->quiet)
+      g_print("nothing to give back: vxm has not detached %s\n", address);
+    goto out;
   }
   if (json)
-    vxm_cli_print_outcome_json("gpu", vxm_gpu_get_address(target.gpu),
-                               status == VXM_EXIT_OK ? "reattached" : "failed", done);
-  goto out;
-fail:
-  status = vxm_cli_fail(cli, error);
+    vxm_cli_print_outcome_json("gpu", address, status == VXM_EXIT_OK ? "reattached" : "failed",
+                               done);
 out:
   vxm_cli_target_clear(&target);
   return status;

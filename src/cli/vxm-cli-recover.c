@@ -2,8 +2,6 @@
 #include <unistd.h>
 
 #include "journal/vxm-journal.h"
-#include "ops/vxm-host-ops-vxmd.h"
-#include "ops/vxm-journal-kinds.h"
 #include "vxm-cli.h"
 
 typedef struct {
@@ -33,101 +31,70 @@ outcome_new(const char *journal, const char *action)
   return o;
 }
 
+/* One journal through the host's ops: left (BUSY: its process runs, or it holds a GPU by
+ * hand) or failed, with the reason. */
 static Outcome *
-recover_one(VxmHostfs *hostfs, const char *name)
+recover_one(VxmHostOps *ops, const char *name)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(VxmJournal) journal = vxm_journal_load(hostfs, name, &error);
-  VxmJournalUndoContext ctx = {.hostfs = hostfs};
-  Outcome *o;
+  Outcome *o = outcome_new(name, "restored");
 
-  if (journal == NULL) {
-    o = outcome_new(name, "failed");
-    o->why = g_strdup(error->message);
-    return o;
-  }
-  switch (vxm_journal_get_owner_status(journal)) {
-  case VXM_JOURNAL_OWNER_ALIVE:
-    o = outcome_new(name, "left");
-    o->why = g_strdup_printf("its vxm (pid %" G_GINT64_FORMAT ") still runs",
-                             vxm_journal_get_owner(journal)->pid);
-    return o;
-  case VXM_JOURNAL_OWNER_HELD:
-    o = outcome_new(name, "left");
-    o->why = g_strdup_printf("%s: vxm reattach gives it back", vxm_journal_get_held(journal));
-    return o;
-  case VXM_JOURNAL_OWNER_GONE:
-  default: break;
-  }
-  o = outcome_new(name, "restored");
-  if (!vxm_journal_claim(journal, &error) || !vxm_journal_undo(journal, &ctx, o->lines, &error)) {
-    o->action = "failed";
+  if (!vxm_host_ops_recover(ops, name, o->lines, &error)) {
+    o->action = g_error_matches(error, VXM_ERROR, VXM_ERROR_BUSY) ? "left" : "failed";
     o->why = g_strdup(error->message);
   }
   return o;
 }
 
-/* Without root, vxmd keeps the journals: it recovers this user's VMs whose vxm is gone. */
+/* The journals to recover: @name's, or every one of this user's (root: everyone's). */
 static GPtrArray *
-recover_through_vxmd(VxmHostOpsVxmd *ops, const char *name, GError **error)
+journal_names(VxmHostOps *ops, const char *name, GError **error)
 {
-  g_autoptr(GPtrArray) outcomes = g_ptr_array_new_with_free_func((GDestroyNotify)outcome_free);
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(JsonNode) list = vxm_host_ops_list_journals(ops, error);
+  JsonArray *array;
 
-  if (name != NULL) {
+  if (list == NULL)
+    return NULL;
+  array = json_node_get_array(list);
+  for (guint i = 0; i < json_array_get_length(array); i++) {
+    JsonObject *j = json_array_get_object_element(array, i);
+    const char *shown = j != NULL ? json_object_get_string_member_with_default(j, "name", "") : "";
+
+    /* through vxmd a user asks for their own: vxmd names each journal's user */
+    if (name == NULL && geteuid() != 0 &&
+        json_object_get_int_member_with_default(j, "uid", -1) != (gint64)getuid())
+      continue;
+    if (name == NULL || g_strcmp0(shown, name) == 0)
+      g_ptr_array_add(names, g_strdup(shown));
+  }
+  /* vxmd answers for a name it does not list (another user's VM: refused, with the reason) */
+  if (name != NULL && names->len == 0 && geteuid() != 0)
     g_ptr_array_add(names, g_strdup(name));
-  } else {
-    g_autoptr(JsonNode) list = vxm_host_ops_vxmd_list_journals(ops, error);
-    JsonArray *array;
-
-    if (list == NULL)
-      return NULL;
-    array = json_node_get_array(list);
-    for (guint i = 0; i < json_array_get_length(array); i++) {
-      JsonObject *j = json_array_get_object_element(array, i);
-
-      if (j != NULL && json_object_get_int_member_with_default(j, "uid", -1) == (gint64)getuid())
-        g_ptr_array_add(names, g_strdup(json_object_get_string_member_with_default(j, "name", "")));
-    }
-  }
-  for (guint i = 0; i < names->len; i++) {
-    g_autoptr(GError) local = NULL;
-    Outcome *o = outcome_new(names->pdata[i], "restored");
-
-    if (!vxm_host_ops_vxmd_recover(ops, names->pdata[i], o->lines, &local)) {
-      o->action = g_error_matches(local, VXM_ERROR, VXM_ERROR_BUSY) ? "left" : "failed";
-      o->why = g_strdup(local->message);
-    }
-    g_ptr_array_add(outcomes, o);
-  }
-  return g_steal_pointer(&outcomes);
+  return g_steal_pointer(&names);
 }
 
 /* A name is a VM's when it has a config, or a journal left (a VM removed while its host
  * changes were still recorded): anything else is a typo, not "nothing to recover". */
 static gboolean
-known_name(VxmHostfs *hostfs, VxmHostOps *ops, const char *name, GError **error)
+known_name(VxmHostOps *ops, const char *name, GError **error)
 {
   g_autoptr(VxmVmPaths) paths = vxm_vm_paths_new(name, error);
+  g_autoptr(JsonNode) list = NULL;
+  JsonArray *array;
 
   if (paths == NULL)
     return FALSE;
   if (g_file_test(paths->config_file, G_FILE_TEST_EXISTS))
     return TRUE;
-  if (VXM_IS_HOST_OPS_VXMD(ops)) {
-    g_autoptr(JsonNode) list = vxm_host_ops_vxmd_list_journals(VXM_HOST_OPS_VXMD(ops), NULL);
-    JsonArray *array =
-        list != NULL && JSON_NODE_HOLDS_ARRAY(list) ? json_node_get_array(list) : NULL;
+  list = vxm_host_ops_list_journals(ops, NULL);
+  array = list != NULL && JSON_NODE_HOLDS_ARRAY(list) ? json_node_get_array(list) : NULL;
+  for (guint i = 0; array != NULL && i < json_array_get_length(array); i++) {
+    JsonObject *j = json_array_get_object_element(array, i);
 
-    for (guint i = 0; array != NULL && i < json_array_get_length(array); i++) {
-      JsonObject *j = json_array_get_object_element(array, i);
-
-      if (j != NULL &&
-          g_strcmp0(json_object_get_string_member_with_default(j, "name", ""), name) == 0)
-        return TRUE;
-    }
-  } else if (vxm_journal_exists(hostfs, name)) {
-    return TRUE;
+    if (j != NULL &&
+        g_strcmp0(json_object_get_string_member_with_default(j, "name", ""), name) == 0)
+      return TRUE;
   }
   return vxm_vm_paths_check_exists(paths, error);
 }
@@ -165,34 +132,13 @@ vxm_cli_cmd_recover(VxmCli *cli, int argc, char **argv)
   ops = vxm_cli_get_host_ops(cli, hostfs, &error);
   if (ops == NULL)
     return vxm_cli_fail(cli, error);
-  vxm_journal_register_all_kinds();
-  if (argc == 2 && !g_str_has_prefix(argv[1], "manual-") &&
-      !known_name(hostfs, ops, argv[1], &error))
+  if (argc == 2 && !g_str_has_prefix(argv[1], "manual-") && !known_name(ops, argv[1], &error))
     return vxm_cli_fail(cli, error);
-  if (VXM_IS_HOST_OPS_VXMD(ops)) {
-    g_autoptr(GPtrArray) done =
-        recover_through_vxmd(VXM_HOST_OPS_VXMD(ops), argc == 2 ? argv[1] : NULL, &error);
-
-    if (done == NULL)
-      return vxm_cli_fail(cli, error);
-    for (guint i = 0; i < done->len; i++) {
-      Outcome *o = g_ptr_array_index(done, i);
-
-      failed = failed || g_str_equal(o->action, "failed");
-      restored += g_str_equal(o->action, "restored");
-    }
-    g_ptr_array_extend_and_steal(outcomes, g_steal_pointer(&done));
-  } else if (argc == 2) {
-    names = g_ptr_array_new_with_free_func(g_free);
-    if (vxm_journal_exists(hostfs, argv[1]))
-      g_ptr_array_add(names, g_strdup(argv[1]));
-  } else {
-    names = vxm_journal_list(hostfs, &error);
-    if (names == NULL)
-      return vxm_cli_fail(cli, error);
-  }
-  for (guint i = 0; names != NULL && i < names->len; i++) {
-    Outcome *o = recover_one(hostfs, g_ptr_array_index(names, i));
+  names = journal_names(ops, argc == 2 ? argv[1] : NULL, &error);
+  if (names == NULL)
+    return vxm_cli_fail(cli, error);
+  for (guint i = 0; i < names->len; i++) {
+    Outcome *o = recover_one(ops, g_ptr_array_index(names, i));
 
     failed = failed || g_str_equal(o->action, "failed");
     restored += g_str_equal(o->action, "restored");

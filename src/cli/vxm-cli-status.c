@@ -6,7 +6,6 @@
 
 #include "common/vxm-util.h"
 #include "journal/vxm-journal.h"
-#include "ops/vxm-host-ops-vxmd.h"
 #include "pci/vxm-pci-address.h"
 #include "pci/vxm-vfio.h"
 #include "supervisor/vxm-control-client.h"
@@ -16,57 +15,6 @@
 #include "vm/vxm-vm-paths.h"
 #include "vxm-cli-status-print.h"
 #include "vxm-cli.h"
-
-static JsonNode *
-journals_json(VxmHostfs *hostfs, VxmHostOps *ops, GError **error)
-{
-  g_autoptr(GPtrArray) names = NULL;
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  static const char *const statuses[] = {"running", "orphaned", "held"};
-
-  /* vxmd's list has the same members (its journals are root's files) */
-  if (VXM_IS_HOST_OPS_VXMD(ops))
-    return vxm_host_ops_vxmd_list_journals(VXM_HOST_OPS_VXMD(ops), error);
-  names = vxm_journal_list(hostfs, error);
-  if (names == NULL)
-    return NULL;
-  json_builder_begin_array(b);
-  for (guint i = 0; i < names->len; i++) {
-    g_autoptr(GError) local = NULL;
-    g_autoptr(VxmJournal) journal = vxm_journal_load(hostfs, g_ptr_array_index(names, i), &local);
-    const VxmJournalOwner *owner;
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, g_ptr_array_index(names, i));
-    if (journal == NULL) {
-      json_builder_set_member_name(b, "status");
-      json_builder_add_string_value(b, "corrupt");
-      json_builder_set_member_name(b, "error");
-      json_builder_add_string_value(b, local->message);
-      json_builder_end_object(b);
-      continue;
-    }
-    owner = vxm_journal_get_owner(journal);
-    json_builder_set_member_name(b, "status");
-    json_builder_add_string_value(b, statuses[vxm_journal_get_owner_status(journal)]);
-    json_builder_set_member_name(b, "pid");
-    if (owner != NULL)
-      json_builder_add_int_value(b, owner->pid);
-    else
-      json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "held");
-    if (vxm_journal_get_held(journal) != NULL)
-      json_builder_add_string_value(b, vxm_journal_get_held(journal));
-    else
-      json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "entries");
-    json_builder_add_int_value(b, vxm_journal_get_n_entries(journal));
-    json_builder_end_object(b);
-  }
-  json_builder_end_array(b);
-  return json_builder_get_root(b);
-}
 
 /* The binding view: where every device of the GPU(s) is bound and why, and the journals.
  * With @out_root, the JSON is handed back instead of printed. */
@@ -120,7 +68,7 @@ binding_status(VxmCli *cli, VxmHostfs *hostfs, VxmHostOps *ops, int argc, char *
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
-  journals = journals_json(hostfs, ops, &error);
+  journals = vxm_host_ops_list_journals(ops, &error);
   if (journals == NULL)
     return vxm_cli_fail(cli, error);
   json_builder_set_member_name(b, "journals");

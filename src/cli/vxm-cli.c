@@ -125,6 +125,7 @@ VxmHostOps *
 vxm_cli_get_host_ops(VxmCli *cli, VxmHostfs *hostfs, GError **error)
 {
   g_autoptr(VxmHostOps) ops = NULL;
+  g_auto(VxmHostOpsHello) hello = {0};
 
   if (geteuid() == 0) {
     ops = vxm_host_ops_local_new(hostfs);
@@ -134,7 +135,7 @@ vxm_cli_get_host_ops(VxmCli *cli, VxmHostfs *hostfs, GError **error)
     return g_steal_pointer(&ops);
   }
   ops = vxm_host_ops_vxmd_new(hostfs);
-  if (!vxm_host_ops_vxmd_hello(VXM_HOST_OPS_VXMD(ops), error))
+  if (!vxm_host_ops_hello(ops, &hello, error))
     return NULL;
   return g_steal_pointer(&ops);
 }

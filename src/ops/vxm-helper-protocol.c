@@ -8,40 +8,29 @@
 #include "pci/vxm-pci-address.h"
 #include "usb/vxm-usb-device.h"
 
-static const char *const op_names[] = {
-    [VXM_HELPER_OP_HELLO] = "hello",
-    [VXM_HELPER_OP_PREPARE_GPU] = "prepare-gpu",
-    [VXM_HELPER_OP_RELEASE_GPU] = "release-gpu",
-    [VXM_HELPER_OP_GRANT_NODES] = "grant-nodes",
-    [VXM_HELPER_OP_REVOKE_NODES] = "revoke-nodes",
-    [VXM_HELPER_OP_RESERVE_HUGEPAGES] = "reserve-hugepages",
-    [VXM_HELPER_OP_RELEASE_HUGEPAGES] = "release-hugepages",
-    [VXM_HELPER_OP_RAISE_MEMLOCK] = "raise-memlock",
-    [VXM_HELPER_OP_DDC_SWITCH] = "ddc-switch",
-    [VXM_HELPER_OP_DMI_IDENTITY] = "dmi-identity",
-    [VXM_HELPER_OP_JOURNAL_STATUS] = "journal-status",
-    [VXM_HELPER_OP_RECOVER] = "recover",
-    [VXM_HELPER_OP_RESTORE_ALL] = "restore-all",
-    [VXM_HELPER_OP_GPU_STATUS] = "gpu-status",
-};
-
 /* which fields each request must / may carry */
 enum { F_VM = 1, F_VM_OPT = 2, F_GPU = 4, F_NODES = 8, F_PAGES = 16, F_BYTES = 32, F_DDC = 64 };
-static const guint op_fields[] = {
-    [VXM_HELPER_OP_HELLO] = 0,
-    [VXM_HELPER_OP_PREPARE_GPU] = F_VM | F_GPU,
-    [VXM_HELPER_OP_RELEASE_GPU] = F_VM | F_GPU,
-    [VXM_HELPER_OP_GRANT_NODES] = F_VM | F_NODES,
-    [VXM_HELPER_OP_REVOKE_NODES] = F_VM,
-    [VXM_HELPER_OP_RESERVE_HUGEPAGES] = F_VM | F_PAGES,
-    [VXM_HELPER_OP_RELEASE_HUGEPAGES] = F_VM,
-    [VXM_HELPER_OP_RAISE_MEMLOCK] = F_VM | F_BYTES,
-    [VXM_HELPER_OP_DDC_SWITCH] = F_VM | F_GPU | F_DDC,
-    [VXM_HELPER_OP_DMI_IDENTITY] = 0,
-    [VXM_HELPER_OP_JOURNAL_STATUS] = F_VM_OPT,
-    [VXM_HELPER_OP_RECOVER] = F_VM_OPT,
-    [VXM_HELPER_OP_RESTORE_ALL] = F_VM,
-    [VXM_HELPER_OP_GPU_STATUS] = F_VM_OPT | F_GPU,
+
+/* Every request: its name on the wire and its fields, for the parser and the writer. What vxmd
+ * does with it is its row in vxmd/vxm-helper-operations.c. */
+static const struct {
+  const char *name;
+  guint fields;
+} requests[VXM_HELPER_N_OPS] = {
+    [VXM_HELPER_OP_HELLO] = {"hello", 0},
+    [VXM_HELPER_OP_PREPARE_GPU] = {"prepare-gpu", F_VM | F_GPU},
+    [VXM_HELPER_OP_RELEASE_GPU] = {"release-gpu", F_VM | F_GPU},
+    [VXM_HELPER_OP_GRANT_NODES] = {"grant-nodes", F_VM | F_NODES},
+    [VXM_HELPER_OP_REVOKE_NODES] = {"revoke-nodes", F_VM},
+    [VXM_HELPER_OP_RESERVE_HUGEPAGES] = {"reserve-hugepages", F_VM | F_PAGES},
+    [VXM_HELPER_OP_RELEASE_HUGEPAGES] = {"release-hugepages", F_VM},
+    [VXM_HELPER_OP_RAISE_MEMLOCK] = {"raise-memlock", F_VM | F_BYTES},
+    [VXM_HELPER_OP_DDC_SWITCH] = {"ddc-switch", F_VM | F_GPU | F_DDC},
+    [VXM_HELPER_OP_DMI_IDENTITY] = {"dmi-identity", 0},
+    [VXM_HELPER_OP_JOURNAL_STATUS] = {"journal-status", F_VM_OPT},
+    [VXM_HELPER_OP_RECOVER] = {"recover", F_VM_OPT},
+    [VXM_HELPER_OP_RESTORE_ALL] = {"restore-all", F_VM},
+    [VXM_HELPER_OP_GPU_STATUS] = {"gpu-status", F_VM_OPT | F_GPU},
 };
 
 static const char *const known_members[] = {
@@ -52,7 +41,7 @@ static const char *const known_members[] = {
 const char *
 vxm_helper_op_to_string(VxmHelperOp op)
 {
-  return (guint)op < G_N_ELEMENTS(op_names) ? op_names[op] : "unknown";
+  return (guint)op < G_N_ELEMENTS(requests) ? requests[op].name : "unknown";
 }
 
 void
@@ -578,8 +567,8 @@ vxm_helper_request_parse(const char *data, gsize len, GError **error)
     return NULL;
   if (!get_string(obj, "request", TRUE, &op, error))
     return NULL;
-  for (guint i = 0; i < G_N_ELEMENTS(op_names); i++) {
-    if (g_strcmp0(op, op_names[i]) == 0) {
+  for (guint i = 0; i < G_N_ELEMENTS(requests); i++) {
+    if (g_strcmp0(op, requests[i].name) == 0) {
       req->op = (VxmHelperOp)i;
       found = TRUE;
     }
@@ -598,7 +587,7 @@ vxm_helper_request_parse(const char *data, gsize len, GError **error)
         return NULL;
       }
   }
-  fields = op_fields[req->op];
+  fields = requests[req->op].fields;
   req->numa_node = -1;
 
   if ((fields & (F_VM | F_VM_OPT)) != 0) {

@@ -45,6 +45,7 @@ typedef enum {
   VXM_HELPER_OP_RECOVER,
   VXM_HELPER_OP_RESTORE_ALL,
   VXM_HELPER_OP_GPU_STATUS, /* read-only: who holds the GPU's slot, where its functions are */
+  VXM_HELPER_N_OPS
 } VxmHelperOp;
 
 typedef struct {

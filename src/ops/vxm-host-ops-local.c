@@ -1,6 +1,7 @@
 /* vxm-host-ops-local: host steps through the core library, in this process. */
 #include "ops/vxm-host-ops-local.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include "common/vxm-error.h"
@@ -24,8 +25,7 @@
 struct _VxmHostOpsLocal {
   GObject parent_instance;
   VxmHostfs *hostfs;
-  GMutex lock;          /* guards journals */
-  GHashTable *journals; /* VM name -> VxmJournal, claimed by this process */
+  VxmJournalStore *store; /* the journals of the VMs this process runs (or vxmd serves) */
 };
 
 static void vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface);
@@ -38,56 +38,7 @@ G_DEFINE_TYPE_WITH_CODE(VxmHostOpsLocal, vxm_host_ops_local, G_TYPE_OBJECT,
 static VxmJournal *
 get_journal(VxmHostOpsLocal *self, const char *vm, gboolean create, GError **error)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
-  VxmJournal *journal = g_hash_table_lookup(self->journals, vm);
-  g_autoptr(VxmJournal) loaded = NULL;
-  g_autoptr(GError) local_error = NULL;
-
-  if (journal != NULL)
-    return journal;
-  loaded = vxm_journal_load(self->hostfs, vm, &local_error);
-  if (loaded == NULL && !g_error_matches(local_error, VXM_ERROR, VXM_ERROR_NOT_FOUND)) {
-    g_propagate_error(error, g_steal_pointer(&local_error));
-    return NULL;
-  }
-  if (loaded != NULL) {
-    switch (vxm_journal_get_owner_status(loaded)) {
-    case VXM_JOURNAL_OWNER_ALIVE:
-      if (vxm_journal_get_owner(loaded)->pid != (gint64)getpid()) {
-        g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                    "the host journal of VM %s (%s) is owned by process %" G_GINT64_FORMAT
-                    ", which still runs: stop it first (vxm stop %s)",
-                    vm, vxm_journal_get_path(loaded), vxm_journal_get_owner(loaded)->pid, vm);
-        return NULL;
-      }
-      break;
-    case VXM_JOURNAL_OWNER_GONE:
-      g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
-                  "VM %s's last run did not restore the host (journal %s, its supervisor is "
-                  "gone): run `vxm recover` first",
-                  vm, vxm_journal_get_path(loaded));
-      return NULL;
-    case VXM_JOURNAL_OWNER_HELD: break;
-    }
-    if (!vxm_journal_claim(loaded, error))
-      return NULL;
-    journal = g_steal_pointer(&loaded);
-  } else {
-    if (!create)
-      return NULL;
-    journal = vxm_journal_new(self->hostfs, vm, error);
-    if (journal == NULL)
-      return NULL;
-  }
-  g_hash_table_insert(self->journals, g_strdup(vm), journal);
-  return journal;
-}
-
-struct _VxmJournal *
-vxm_host_ops_local_get_journal(VxmHostOpsLocal *self, const char *vm, gboolean create,
-                               GError **error)
-{
-  return get_journal(self, vm, create, error);
+  return vxm_journal_store_take(self->store, vm, create, error);
 }
 
 static const char *
@@ -145,9 +96,7 @@ local_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip_kinds
   VxmJournal *journal;
 
   /* only what this process changed: a journal left by a dead supervisor is `vxm recover`'s */
-  g_mutex_lock(&self->lock);
-  journal = g_hash_table_lookup(self->journals, vm);
-  g_mutex_unlock(&self->lock);
+  journal = vxm_journal_store_lookup(self->store, vm);
   if (journal == NULL)
     return TRUE;
   vxm_journal_register_all_kinds();
@@ -159,9 +108,7 @@ local_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip_kinds
     if (!vxm_journal_hold(journal, reason, error))
       return FALSE;
   }
-  g_mutex_lock(&self->lock);
-  g_hash_table_remove(self->journals, vm);
-  g_mutex_unlock(&self->lock);
+  vxm_journal_store_forget(self->store, vm);
   return TRUE;
 }
 
@@ -181,9 +128,7 @@ local_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GP
 
   if (gpu->keep_bound)
     return local_restore_all(ops, vm, keep, report, error);
-  g_mutex_lock(&self->lock);
-  journal = g_hash_table_lookup(self->journals, vm);
-  g_mutex_unlock(&self->lock);
+  journal = vxm_journal_store_lookup(self->store, vm);
   if (journal == NULL)
     return TRUE;
   vxm_journal_register_all_kinds();
@@ -191,9 +136,7 @@ local_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GP
     return FALSE;
   if (vxm_journal_get_n_entries(journal) == 0 || vxm_journal_is_clear(journal)) {
     /* nothing else was journaled: the file is gone */
-    g_mutex_lock(&self->lock);
-    g_hash_table_remove(self->journals, vm);
-    g_mutex_unlock(&self->lock);
+    vxm_journal_store_forget(self->store, vm);
   }
   return TRUE;
 }
@@ -272,20 +215,11 @@ local_gpu_holder(VxmHostOps *ops, const char *vm, const char *gpu_address, GErro
           !vxm_pci_address_parse(vxm_journal_entry_get_string(entry, "device"), &dev, NULL) ||
           !vxm_pci_address_same_slot(&gpu, &dev))
         continue;
-      switch (vxm_journal_get_owner_status(journal)) {
-      case VXM_JOURNAL_OWNER_ALIVE:
-        return g_strdup_printf(
-            "GPU %s is in use by %s (journal %s, pid %" G_GINT64_FORMAT "): stop it first",
-            gpu_address, name, vxm_journal_get_path(journal), vxm_journal_get_owner(journal)->pid);
-      case VXM_JOURNAL_OWNER_GONE:
-        return g_strdup_printf("GPU %s was left on vfio-pci by %s, whose process is gone "
-                               "(journal %s): run `vxm recover` first",
-                               gpu_address, name, vxm_journal_get_path(journal));
-      case VXM_JOURNAL_OWNER_HELD:
-        return g_strdup_printf("GPU %s is held on vfio-pci (%s, journal %s): give it back with "
-                               "`vxm reattach %s` first",
-                               gpu_address, vxm_journal_get_held(journal),
-                               vxm_journal_get_path(journal), gpu_address);
+      {
+        g_autoptr(GError) in_use = NULL;
+
+        if (!vxm_journal_store_check_use(journal, VXM_JOURNAL_USE_GPU, gpu_address, &in_use))
+          return g_strdup(in_use->message);
       }
     }
   }
@@ -430,8 +364,8 @@ local_binding_status(VxmHostOps *ops, const char *gpu_address, GError **error)
 /* Input nodes (and any device node) to this process's user, who runs QEMU: journaled
  * "device-node-owner" entries, undone by revoke_devices, restore_all and recover. */
 static gboolean
-local_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, GPtrArray *report,
-                    GError **error)
+local_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, gint64 to_uid,
+                    GPtrArray *report, GError **error)
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
   VxmJournal *journal;
@@ -443,8 +377,11 @@ local_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, G
   journal = get_journal(self, vm, TRUE, error);
   if (journal == NULL)
     return FALSE;
-  /* to QEMU's user: this process's, or as root the sudo user's (vxm-run-as.h) */
+  /* to QEMU's user: this process's, or as root the sudo user's (vxm-run-as.h); vxmd names its
+   * caller */
   vxm_run_as_owner(&uid, &gid);
+  if (to_uid != VXM_HOST_OPS_QEMU_USER)
+    uid = (uid_t)to_uid;
   for (gsize i = 0; nodes[i] != NULL; i++)
     if (!vxm_device_node_grant(self->hostfs, journal, nodes[i], uid, (gid_t)-1, report, error))
       return FALSE;
@@ -471,10 +408,204 @@ local_dmi_identity(VxmHostOps *ops, GError **error)
   return vxm_dmi_identity_read(VXM_HOST_OPS_LOCAL(ops)->hostfs);
 }
 
+/* Root asks: the grants go to QEMU's user (this process's, or the sudo user's). */
+static gboolean
+local_hello(VxmHostOps *ops, VxmHostOpsHello *out, GError **error)
+{
+  struct passwd pw, *res = NULL;
+  char buf[4096];
+  uid_t uid;
+  gid_t gid;
+
+  (void)ops;
+  (void)error;
+  vxm_run_as_owner(&uid, &gid);
+  out->uid = (guint)uid;
+  out->user = getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res != NULL
+                  ? g_strdup(pw.pw_name)
+                  : g_strdup_printf("%u", (guint)uid);
+  out->run_vm = TRUE;
+  out->via = g_strdup("root");
+  out->refusal = NULL;
+  return TRUE;
+}
+
+/* `vxm detach`: one record per card, refused while another vxm (or a VM) has it. */
+static gboolean
+local_hold_gpu(VxmHostOps *ops, const VxmHostOpsGpu *gpu, char **out_held_by, GPtrArray *report,
+               GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  VxmVfioOptions options = {.timeout_ms = gpu->timeout_ms, .force = gpu->force};
+  g_autoptr(VxmGpu) card = NULL;
+  g_autoptr(GPtrArray) existing = NULL;
+  g_autoptr(VxmJournal) journal = NULL;
+  g_autofree char *name = NULL;
+
+  *out_held_by = NULL;
+  card = vxm_gpu_find(self->hostfs, gpu->gpu_address, error);
+  if (card == NULL)
+    return FALSE;
+  existing = vxm_vfio_find_journals(self->hostfs, card, NULL, error);
+  if (existing == NULL)
+    return FALSE;
+  for (guint i = 0; i < existing->len; i++) {
+    VxmJournal *other = g_ptr_array_index(existing, i);
+
+    if (vxm_journal_get_held(other) != NULL) {
+      *out_held_by = g_strdup(vxm_journal_get_held(other));
+      return TRUE;
+    }
+    if (!vxm_journal_store_check_use(other, VXM_JOURNAL_USE_DETACH, vxm_gpu_get_address(card),
+                                     error))
+      return FALSE;
+  }
+  name = vxm_vfio_manual_journal_name(card);
+  journal = vxm_journal_new(self->hostfs, name, error);
+  if (journal == NULL)
+    return FALSE;
+  if (!vxm_vfio_detach_group(self->hostfs, card, journal, &options, report, error)) {
+    g_autoptr(GError) local = NULL;
+
+    /* put back completely: no record needed; anything left stays for vxm recover */
+    if (vxm_journal_is_clear(journal) && !vxm_journal_remove(journal, &local))
+      g_prefix_error(error, "%s; and ", local->message);
+    return FALSE;
+  }
+  return vxm_journal_hold(journal, "detached by hand with vxm detach", error);
+}
+
+/* `vxm reattach`: every journal of the card but a live VM's; each failure is said, the last as
+ * @error. */
+static gboolean
+local_release_held_gpu(VxmHostOps *ops, const VxmHostOpsGpu *gpu, gboolean *out_found,
+                       GPtrArray *problems, GPtrArray *report, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  VxmVfioOptions options = {.timeout_ms = gpu->timeout_ms};
+  g_autoptr(VxmGpu) card = NULL;
+  g_autoptr(GPtrArray) journals = NULL;
+  g_autoptr(GError) last = NULL;
+
+  *out_found = FALSE;
+  card = vxm_gpu_find(self->hostfs, gpu->gpu_address, error);
+  if (card == NULL)
+    return FALSE;
+  vxm_journal_register_all_kinds();
+  journals = vxm_vfio_find_journals(self->hostfs, card, problems, error);
+  if (journals == NULL)
+    return FALSE;
+  if (journals->len == 0) {
+    g_autoptr(GError) bound = NULL;
+
+    if (!vxm_vfio_check_bound(self->hostfs, card, &bound))
+      return TRUE;
+    g_set_error(error, VXM_ERROR, VXM_ERROR_NOT_FOUND,
+                "%s is on vfio-pci but vxm has no record of its original drivers (static "
+                "binding, or bound by another tool): vxm status shows how it is bound",
+                vxm_gpu_get_address(card));
+    return FALSE;
+  }
+  *out_found = TRUE;
+  for (guint i = 0; i < journals->len; i++) {
+    VxmJournal *journal = g_ptr_array_index(journals, i);
+    g_autoptr(GError) local = NULL;
+
+    if (vxm_journal_store_check_use(journal, VXM_JOURNAL_USE_REATTACH, vxm_gpu_get_address(card),
+                                    &local) &&
+        vxm_vfio_reattach_group(self->hostfs, journal, &options, report, &local))
+      continue;
+    if (last != NULL && problems != NULL)
+      g_ptr_array_add(problems, g_strdup(last->message));
+    g_clear_error(&last);
+    last = g_steal_pointer(&local);
+  }
+  if (last != NULL) {
+    g_propagate_error(error, g_steal_pointer(&last));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The one recover: what this process holds is given back; a journal on disk is undone when its
+ * process is gone, and removed when nothing is left in it (a held one too: it holds nothing). */
+static gboolean
+local_recover(VxmHostOps *ops, const char *name, GPtrArray *report, GError **error)
+{
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  VxmJournalUndoContext ctx = {.hostfs = self->hostfs};
+  g_autoptr(VxmJournal) journal = NULL;
+
+  vxm_journal_register_all_kinds();
+  if (vxm_journal_store_lookup(self->store, name) != NULL)
+    return local_restore_all(ops, name, NULL, report, error);
+  journal = vxm_journal_load(self->hostfs, name, error);
+  if (journal == NULL)
+    return FALSE;
+  if (!vxm_journal_store_check_use(journal, VXM_JOURNAL_USE_RECOVER, name, error))
+    return FALSE;
+  /* undo removes the file once nothing is left in it */
+  return vxm_journal_claim(journal, error) && vxm_journal_undo(journal, &ctx, report, error);
+}
+
+static JsonNode *
+local_list_journals(VxmHostOps *ops, GError **error)
+{
+  static const char *const statuses[] = {"running", "orphaned", "held"};
+  VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
+  g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, error);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+
+  if (names == NULL)
+    return NULL;
+  json_builder_begin_array(b);
+  for (guint i = 0; i < names->len; i++) {
+    g_autoptr(GError) local = NULL;
+    g_autoptr(VxmJournal) journal =
+        vxm_journal_load(self->hostfs, g_ptr_array_index(names, i), &local);
+    const VxmJournalOwner *owner;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, g_ptr_array_index(names, i));
+    if (journal == NULL) {
+      json_builder_set_member_name(b, "status");
+      json_builder_add_string_value(b, "corrupt");
+      json_builder_set_member_name(b, "error");
+      json_builder_add_string_value(b, local->message);
+      json_builder_end_object(b);
+      continue;
+    }
+    owner = vxm_journal_get_owner(journal);
+    json_builder_set_member_name(b, "status");
+    json_builder_add_string_value(b, statuses[vxm_journal_get_owner_status(journal)]);
+    json_builder_set_member_name(b, "pid");
+    if (owner != NULL)
+      json_builder_add_int_value(b, owner->pid);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "held");
+    if (vxm_journal_get_held(journal) != NULL)
+      json_builder_add_string_value(b, vxm_journal_get_held(journal));
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "entries");
+    json_builder_add_int_value(b, vxm_journal_get_n_entries(journal));
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  return json_builder_get_root(b);
+}
+
 static void
 vxm_host_ops_local_iface_init(VxmHostOpsInterface *iface)
 {
   iface->describe = local_describe;
+  iface->hello = local_hello;
+  iface->hold_gpu = local_hold_gpu;
+  iface->release_held_gpu = local_release_held_gpu;
+  iface->recover = local_recover;
+  iface->list_journals = local_list_journals;
   iface->detach_gpu = local_detach_gpu;
   iface->reattach_gpu = local_reattach_gpu;
   iface->restore_all = local_restore_all;
@@ -496,8 +627,7 @@ vxm_host_ops_local_finalize(GObject *object)
 {
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(object);
 
-  g_hash_table_unref(self->journals);
-  g_mutex_clear(&self->lock);
+  g_clear_object(&self->store);
   g_clear_object(&self->hostfs);
   G_OBJECT_CLASS(vxm_host_ops_local_parent_class)->finalize(object);
 }
@@ -511,16 +641,23 @@ vxm_host_ops_local_class_init(VxmHostOpsLocalClass *klass)
 static void
 vxm_host_ops_local_init(VxmHostOpsLocal *self)
 {
-  g_mutex_init(&self->lock);
-  self->journals =
-      g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)vxm_journal_free);
+  (void)self;
+}
+
+VxmHostOps *
+vxm_host_ops_local_new_with_store(VxmHostfs *hostfs, VxmJournalStore *store)
+{
+  VxmHostOpsLocal *self = g_object_new(VXM_TYPE_HOST_OPS_LOCAL, NULL);
+
+  self->hostfs = g_object_ref(hostfs);
+  self->store = g_object_ref(store);
+  return VXM_HOST_OPS(self);
 }
 
 VxmHostOps *
 vxm_host_ops_local_new(VxmHostfs *hostfs)
 {
-  VxmHostOpsLocal *self = g_object_new(VXM_TYPE_HOST_OPS_LOCAL, NULL);
+  g_autoptr(VxmJournalStore) store = vxm_journal_store_new(hostfs);
 
-  self->hostfs = g_object_ref(hostfs);
-  return VXM_HOST_OPS(self);
+  return vxm_host_ops_local_new_with_store(hostfs, store);
 }

@@ -1,13 +1,15 @@
 /* vxm-host-ops-local: VxmHostOps done in this process, with the core library.
  *
  * Used when vxm runs as root without vxmd (and by the tests, on a simulated host root). It
- * keeps each VM's journal (/run/vxm/journal/NAME.json under the host root) open while the VM
- * runs: the binding engine journals into it, and restore_all undoes it.
+ * keeps each VM's journal (/run/vxm/journal/NAME.json under the host root) open in a
+ * VxmJournalStore while the VM runs: the binding engine journals into it, and restore_all
+ * undoes it.
  */
 #pragma once
 
 #include "common/vxm-hostfs.h"
 #include "ops/vxm-host-ops.h"
+#include "ops/vxm-journal-store.h"
 
 G_BEGIN_DECLS
 
@@ -15,11 +17,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(VxmHostOpsLocal, vxm_host_ops_local, VXM, HOST_OPS_LOCAL, GObject)
 
 VxmHostOps *vxm_host_ops_local_new(VxmHostfs *hostfs);
-
-/* The VM's journal as this object holds it (opened, created when @create, or claimed if
- * held); NULL with @error unset when there is none and !@create. For vxmd, which records the
- * requesting user in it. Owned by @self. */
-struct _VxmJournal *vxm_host_ops_local_get_journal(VxmHostOpsLocal *self, const char *vm,
-                                                   gboolean create, GError **error);
+/* With journals kept in @store, which the caller shares (vxmd stamps and checks them). */
+VxmHostOps *vxm_host_ops_local_new_with_store(VxmHostfs *hostfs, VxmJournalStore *store);
 
 G_END_DECLS

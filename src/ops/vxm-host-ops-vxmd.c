@@ -1,6 +1,8 @@
 /* vxm-host-ops-vxmd: host steps as requests to vxmd. */
 #include "ops/vxm-host-ops-vxmd.h"
 
+#include <unistd.h>
+
 #include "common/vxm-error.h"
 #include "ops/vxm-helper-client.h"
 #include "ops/vxm-helper-protocol.h"
@@ -104,14 +106,21 @@ vxmd_release_hugepages(VxmHostOps *ops, const char *vm, GPtrArray *report, GErro
 }
 
 static gboolean
-vxmd_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, GPtrArray *report,
-                   GError **error)
+vxmd_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, gint64 uid,
+                   GPtrArray *report, GError **error)
 {
   VxmHelperRequest req = {.op = VXM_HELPER_OP_GRANT_NODES, .vm = (char *)vm, .numa_node = -1};
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 
   if (nodes == NULL || nodes[0] == NULL)
     return TRUE;
+  if (uid != VXM_HOST_OPS_QEMU_USER && uid != (gint64)getuid()) {
+    g_set_error(
+        error, VXM_ERROR, VXM_ERROR_PERMISSION,
+        "vxmd gives device nodes only to the user who asks (uid %u), not to uid %" G_GINT64_FORMAT,
+        (guint)getuid(), uid);
+    return FALSE;
+  }
   for (gsize i = 0; nodes[i] != NULL; i++) {
     char *name = vxm_helper_node_name_for_path(nodes[i], error);
 
@@ -257,29 +266,44 @@ vxmd_journal_status(VxmHostOps *ops, const char *vm, GError **error)
   return result != NULL ? result : json_node_new(JSON_NODE_NULL);
 }
 
-gboolean
-vxm_host_ops_vxmd_hello(VxmHostOpsVxmd *self, GError **error)
+static gboolean
+vxmd_hello(VxmHostOps *ops, VxmHostOpsHello *out, GError **error)
 {
   VxmHelperRequest req = {.op = VXM_HELPER_OP_HELLO, .numa_node = -1};
+  g_autoptr(JsonNode) result = NULL;
+  JsonObject *o;
 
-  return call(self, &req, -1, NULL, NULL, error);
+  if (!call(VXM_HOST_OPS_VXMD(ops), &req, -1, NULL, &result, error))
+    return FALSE;
+  if (result == NULL || !JSON_NODE_HOLDS_OBJECT(result)) {
+    g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "vxmd answered hello without who we are");
+    return FALSE;
+  }
+  o = json_node_get_object(result);
+  out->uid = (guint)json_object_get_int_member_with_default(o, "uid", getuid());
+  out->user = g_strdup(json_object_get_string_member_with_default(o, "user", ""));
+  out->run_vm = json_object_get_boolean_member_with_default(o, "run_vm", FALSE);
+  out->via = g_strdup(json_object_get_string_member_with_default(o, "via", "none"));
+  out->refusal = g_strdup(json_object_get_string_member_with_default(o, "refusal", NULL));
+  return TRUE;
 }
 
-gboolean
-vxm_host_ops_vxmd_recover(VxmHostOpsVxmd *self, const char *vm, GPtrArray *report, GError **error)
+/* vxmd's recover of one of this user's VMs (root: anyone's); vxmd checks whose it is. */
+static gboolean
+vxmd_recover(VxmHostOps *ops, const char *name, GPtrArray *report, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_RECOVER, .vm = (char *)vm, .numa_node = -1};
+  VxmHelperRequest req = {.op = VXM_HELPER_OP_RECOVER, .vm = (char *)name, .numa_node = -1};
 
-  return call(self, &req, -1, report, NULL, error);
+  return call(VXM_HOST_OPS_VXMD(ops), &req, -1, report, NULL, error);
 }
 
-JsonNode *
-vxm_host_ops_vxmd_list_journals(VxmHostOpsVxmd *self, GError **error)
+static JsonNode *
+vxmd_list_journals(VxmHostOps *ops, GError **error)
 {
   VxmHelperRequest req = {.op = VXM_HELPER_OP_JOURNAL_STATUS, .numa_node = -1};
   JsonNode *result = NULL;
 
-  if (!call(self, &req, -1, NULL, &result, error))
+  if (!call(VXM_HOST_OPS_VXMD(ops), &req, -1, NULL, &result, error))
     return NULL;
   if (result == NULL || !JSON_NODE_HOLDS_ARRAY(result)) {
     g_clear_pointer(&result, json_node_unref);
@@ -308,6 +332,9 @@ static void
 vxm_host_ops_vxmd_iface_init(VxmHostOpsInterface *iface)
 {
   iface->describe = vxmd_describe;
+  iface->hello = vxmd_hello;
+  iface->recover = vxmd_recover;
+  iface->list_journals = vxmd_list_journals;
   iface->dmi_identity = vxmd_dmi_identity;
   iface->detach_gpu = vxmd_detach_gpu;
   iface->reattach_gpu = vxmd_reattach_gpu;

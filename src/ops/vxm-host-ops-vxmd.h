@@ -18,17 +18,4 @@ G_DECLARE_FINAL_TYPE(VxmHostOpsVxmd, vxm_host_ops_vxmd, VXM, HOST_OPS_VXMD, GObj
 
 VxmHostOps *vxm_host_ops_vxmd_new(VxmHostfs *hostfs);
 
-/* Asks vxmd who we are: FALSE with the sentence and its fix when vxmd is not running or will
- * not serve this user (not in group vxm, not in allowed_users). */
-gboolean vxm_host_ops_vxmd_hello(VxmHostOpsVxmd *self, GError **error) G_GNUC_WARN_UNUSED_RESULT;
-
-/* vxmd's recover: one VM's journal (@vm), or every journal of this user whose vxm is gone
- * (@vm NULL; every journal for root). What was given back goes to @report. */
-gboolean vxm_host_ops_vxmd_recover(VxmHostOpsVxmd *self, const char *vm, GPtrArray *report,
-                                   GError **error) G_GNUC_WARN_UNUSED_RESULT;
-
-/* vxmd's journals: [{"name", "uid" (who prepared it, -1 unknown), "entries", "clear"}...]. */
-JsonNode *vxm_host_ops_vxmd_list_journals(VxmHostOpsVxmd *self,
-                                          GError **error) G_GNUC_WARN_UNUSED_RESULT;
-
 G_END_DECLS

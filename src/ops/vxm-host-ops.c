@@ -35,6 +35,14 @@ vxm_host_ops_describe(VxmHostOps *self)
   return iface->describe != NULL ? iface->describe(self) : G_OBJECT_TYPE_NAME(self);
 }
 
+void
+vxm_host_ops_hello_clear(VxmHostOpsHello *hello)
+{
+  g_clear_pointer(&hello->user, g_free);
+  g_clear_pointer(&hello->via, g_free);
+  g_clear_pointer(&hello->refusal, g_free);
+}
+
 /* Each wrapper: call the implementation, or report the operation as not available. */
 #define DISPATCH(op, what, ...)                       \
   VxmHostOpsInterface *iface;                         \
@@ -43,6 +51,46 @@ vxm_host_ops_describe(VxmHostOps *self)
   if (iface->op == NULL)                              \
     return unavailable(self, what, error);            \
   return iface->op(self, __VA_ARGS__)
+
+gboolean
+vxm_host_ops_hello(VxmHostOps *self, VxmHostOpsHello *out, GError **error)
+{
+  DISPATCH(hello, "asking who we are", out, error);
+}
+
+gboolean
+vxm_host_ops_hold_gpu(VxmHostOps *self, const VxmHostOpsGpu *gpu, char **out_held_by,
+                      GPtrArray *report, GError **error)
+{
+  DISPATCH(hold_gpu, "detaching a GPU by hand", gpu, out_held_by, report, error);
+}
+
+gboolean
+vxm_host_ops_release_held_gpu(VxmHostOps *self, const VxmHostOpsGpu *gpu, gboolean *out_found,
+                              GPtrArray *problems, GPtrArray *report, GError **error)
+{
+  DISPATCH(release_held_gpu, "reattaching a GPU by hand", gpu, out_found, problems, report, error);
+}
+
+gboolean
+vxm_host_ops_recover(VxmHostOps *self, const char *name, GPtrArray *report, GError **error)
+{
+  DISPATCH(recover, "recovering a journal", name, report, error);
+}
+
+JsonNode *
+vxm_host_ops_list_journals(VxmHostOps *self, GError **error)
+{
+  VxmHostOpsInterface *iface;
+
+  g_return_val_if_fail(VXM_IS_HOST_OPS(self), NULL);
+  iface = VXM_HOST_OPS_GET_IFACE(self);
+  if (iface->list_journals == NULL) {
+    unavailable(self, "listing the journals", error);
+    return NULL;
+  }
+  return iface->list_journals(self, error);
+}
 
 gboolean
 vxm_host_ops_detach_gpu(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
@@ -76,7 +124,15 @@ gboolean
 vxm_host_ops_grant_devices(VxmHostOps *self, const char *vm, const char *const *nodes,
                            GPtrArray *report, GError **error)
 {
-  DISPATCH(grant_devices, "granting device nodes", vm, nodes, report, error);
+  DISPATCH(grant_devices, "granting device nodes", vm, nodes, VXM_HOST_OPS_QEMU_USER, report,
+           error);
+}
+
+gboolean
+vxm_host_ops_grant_devices_to(VxmHostOps *self, const char *vm, const char *const *nodes,
+                              gint64 uid, GPtrArray *report, GError **error)
+{
+  DISPATCH(grant_devices, "granting device nodes", vm, nodes, uid, report, error);
 }
 
 gboolean

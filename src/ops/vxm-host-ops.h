@@ -31,7 +31,24 @@ typedef struct {
   /* [pci] extra: whole devices detached with the card, normalised addresses (nullable);
    * each is checked (vxm_pci_extra_resolve()) before anything changes */
   const char *const *extra;
+  gboolean force; /* hold_gpu: go ahead although an AMD or Intel card is in use */
 } VxmHostOpsGpu;
+
+/* Who the host's changes are made for (hello): the uid device nodes and files are given to,
+ * and whether that user may run VMs. */
+typedef struct {
+  guint uid;
+  char *user;
+  gboolean run_vm;
+  char *via;     /* "root", "group", "polkit", "none" */
+  char *refusal; /* why not, when !run_vm (NULL otherwise) */
+} VxmHostOpsHello;
+
+void vxm_host_ops_hello_clear(VxmHostOpsHello *hello);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VxmHostOpsHello, vxm_host_ops_hello_clear)
+
+/* grant_devices' uid for "the user who runs QEMU" (this process's, or the sudo user's). */
+#define VXM_HOST_OPS_QEMU_USER ((gint64)-1)
 
 /* Issue 5: hugepages for the guest's RAM (vxm_hugepages_reserve()). */
 typedef struct {
@@ -48,6 +65,9 @@ struct _VxmHostOpsInterface {
 
   /* A line for the user on how host changes are made ("running without vxmd, as root"). */
   const char *(*describe)(VxmHostOps *self);
+  /* Who asks, and whether they may: a missing vxmd or a closed door is an error with its fix,
+   * so a command can ask before anything starts. */
+  gboolean (*hello)(VxmHostOps *self, VxmHostOpsHello *out, GError **error);
 
   /* The GPU's IOMMU group to vfio-pci (refusals first, journaled, unwound on failure). */
   gboolean (*detach_gpu)(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
@@ -66,7 +86,8 @@ struct _VxmHostOpsInterface {
   gboolean (*release_hugepages)(VxmHostOps *self, const char *vm, GPtrArray *report,
                                 GError **error);
   /* Issue 7/8: device nodes (/dev/vfio/N, /dev/input/event*) to the VM's user and back. */
-  gboolean (*grant_devices)(VxmHostOps *self, const char *vm, const char *const *nodes,
+  /* @uid: whom to give them (VXM_HOST_OPS_QEMU_USER: QEMU's user). */
+  gboolean (*grant_devices)(VxmHostOps *self, const char *vm, const char *const *nodes, gint64 uid,
                             GPtrArray *report, GError **error);
   gboolean (*revoke_devices)(VxmHostOps *self, const char *vm, GPtrArray *report, GError **error);
   /* Issue 5/8: RLIMIT_MEMLOCK of the process behind @pidfd. */
@@ -90,6 +111,26 @@ struct _VxmHostOpsInterface {
   gboolean (*restore_all)(VxmHostOps *self, const char *vm, const char *const *skip_kinds,
                           GPtrArray *report, GError **error);
 
+  /* `vxm detach`: the GPU's group to vfio-pci by hand (gpu->force, gpu->timeout_ms), its
+   * journal held until release_held_gpu. When the group was held already nothing changes and
+   * *out_held_by gets why it is held ("detached by hand ..."); else it is NULL. */
+  gboolean (*hold_gpu)(VxmHostOps *self, const VxmHostOpsGpu *gpu, char **out_held_by,
+                       GPtrArray *report, GError **error);
+  /* `vxm reattach`: every journal that keeps the GPU's group on vfio-pci (held by hand or for
+   * keep_bound, or left by a vxm that is gone) given back. *out_found is FALSE when vxm holds
+   * nothing of it; journals that could not be read, and every failure but the last (which is
+   * @error), go to @problems. */
+  gboolean (*release_held_gpu)(VxmHostOps *self, const VxmHostOpsGpu *gpu, gboolean *out_found,
+                               GPtrArray *problems, GPtrArray *report, GError **error);
+  /* `vxm recover` of one journal (@name as list_journals gives it): undone and removed when no
+   * live process owns it; a journal with nothing left to undo is removed whoever held it. Left
+   * with VXM_ERROR_BUSY (the reason and fix as its message) while its process runs, or while
+   * it is held with changes in it (vxm reattach gives those back). */
+  gboolean (*recover)(VxmHostOps *self, const char *name, GPtrArray *report, GError **error);
+  /* The host's journals: [{"name", "status": running|orphaned|held|corrupt, "pid", "held",
+   * "entries", ...}]; through vxmd also "journal" (its file's name), "uid" and "clear". */
+  JsonNode *(*list_journals)(VxmHostOps *self, GError **error);
+
   /* Who else holds the GPU's slot on the host: a sentence naming the journal and what to do,
    * or NULL when nobody but @vm does (a journal of another VM, a `vxm detach`, a crash). */
   char *(*gpu_holder)(VxmHostOps *self, const char *vm, const char *gpu_address, GError **error);
@@ -104,6 +145,8 @@ struct _VxmHostOpsInterface {
 };
 
 const char *vxm_host_ops_describe(VxmHostOps *self);
+gboolean vxm_host_ops_hello(VxmHostOps *self, VxmHostOpsHello *out,
+                            GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 gboolean vxm_host_ops_detach_gpu(VxmHostOps *self, const char *vm, const VxmHostOpsGpu *gpu,
                                  GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
@@ -117,6 +160,9 @@ gboolean vxm_host_ops_release_hugepages(VxmHostOps *self, const char *vm, GPtrAr
                                         GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_grant_devices(VxmHostOps *self, const char *vm, const char *const *nodes,
                                     GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_grant_devices_to(VxmHostOps *self, const char *vm, const char *const *nodes,
+                                       gint64 uid, GPtrArray *report,
+                                       GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_revoke_devices(VxmHostOps *self, const char *vm, GPtrArray *report,
                                      GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_raise_memlock(VxmHostOps *self, const char *vm, int pidfd, guint64 bytes,
@@ -130,6 +176,14 @@ gboolean vxm_host_ops_switch_monitor(VxmHostOps *self, const char *vm, const cha
                                      GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean vxm_host_ops_restore_all(VxmHostOps *self, const char *vm, const char *const *skip_kinds,
                                   GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_hold_gpu(VxmHostOps *self, const VxmHostOpsGpu *gpu, char **out_held_by,
+                               GPtrArray *report, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_release_held_gpu(VxmHostOps *self, const VxmHostOpsGpu *gpu,
+                                       gboolean *out_found, GPtrArray *problems, GPtrArray *report,
+                                       GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_host_ops_recover(VxmHostOps *self, const char *name, GPtrArray *report,
+                              GError **error) G_GNUC_WARN_UNUSED_RESULT;
+JsonNode *vxm_host_ops_list_journals(VxmHostOps *self, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 /* NULL with @error unset when the GPU is free for @vm. */
 char *vxm_host_ops_gpu_holder(VxmHostOps *self, const char *vm, const char *gpu_address,
                               GError **error) G_GNUC_WARN_UNUSED_RESULT;
