@@ -1,18 +1,21 @@
 #include "vxm-test-users.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "vxm-test-util.h"
 
 static GPtrArray *users;  /* names this program made */
-static GPtrArray *groups; /* names this program made */
+static GPtrArray *groups; /* test-made groups this program uses (see shared_group_use) */
 static void (*cleanup_first)(void);
 
 /* SIGKILL every process of @uid (a test user's supervisor, QEMU, swtpm), each by its pid.
@@ -45,6 +48,66 @@ kill_processes_of(uid_t uid)
   }
 }
 
+/* A group the tests make ("vxm") may be used by several test programs at once (meson runs two
+ * in parallel, and helpers run suites side by side): the first makes it, the last deletes it.
+ * The count of programs using it is a file in /run/vxm-test-groups (per root: tools/in-root
+ * gives each root its own /run, as it gives it its own /etc/group), changed under an flock of
+ * that folder. A group that existed before any test made it is never counted or deleted. */
+#define SHARED_GROUPS "/run/vxm-test-groups"
+
+static int
+shared_groups_lock(void)
+{
+  int fd;
+
+  if (mkdir(SHARED_GROUPS, 0700) != 0 && errno != EEXIST)
+    g_error("cannot make %s: %s", SHARED_GROUPS, g_strerror(errno));
+  fd = open(SHARED_GROUPS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || flock(fd, LOCK_EX) != 0)
+    g_error("cannot lock %s: %s", SHARED_GROUPS, g_strerror(errno));
+  return fd; /* closing it unlocks */
+}
+
+static char *
+shared_group_count_path(const char *group)
+{
+  return g_strdup_printf(SHARED_GROUPS "/%s", group);
+}
+
+static guint
+shared_group_read(const char *group)
+{
+  g_autofree char *path = shared_group_count_path(group);
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents(path, &text, NULL, NULL) ? (guint)g_ascii_strtoull(text, NULL, 10) : 0;
+}
+
+static void
+shared_group_write(const char *group, guint count)
+{
+  g_autofree char *path = shared_group_count_path(group);
+  g_autofree char *text = g_strdup_printf("%u\n", count);
+
+  if (count == 0)
+    unlink(path);
+  else if (!g_file_set_contents(path, text, -1, NULL))
+    g_error("cannot write %s", path);
+}
+
+/* This program stops using the test-made @group; the last one deletes it. */
+static void
+shared_group_release(const char *group)
+{
+  int lock = shared_groups_lock();
+  guint count = shared_group_read(group);
+
+  if (count <= 1 && getgrnam(group) != NULL)
+    vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupdel", group, NULL});
+  shared_group_write(group, count > 0 ? count - 1 : 0);
+  close(lock);
+}
+
 static void
 remove_all(void)
 {
@@ -60,8 +123,7 @@ remove_all(void)
     vxm_test_run_account_tool((const char *const[]){"/usr/sbin/userdel", user, NULL});
   }
   for (guint i = 0; groups != NULL && i < groups->len; i++)
-    vxm_test_run_account_tool(
-        (const char *const[]){"/usr/sbin/groupdel", g_ptr_array_index(groups, i), NULL});
+    shared_group_release(g_ptr_array_index(groups, i));
   g_clear_pointer(&users, g_ptr_array_unref);
   g_clear_pointer(&groups, g_ptr_array_unref);
 }
@@ -91,15 +153,31 @@ ensure_cleanup(void)
 gboolean
 vxm_test_group_add(const char *group, gboolean system)
 {
+  int lock;
+  guint count;
+  gboolean made = FALSE;
+
   ensure_cleanup();
-  if (getgrnam(group) != NULL)
-    return FALSE;
-  g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupadd",
-                                                                  system ? "--system" : group,
-                                                                  system ? group : NULL, NULL}),
-                  ==, 0);
+  for (guint i = 0; i < groups->len; i++)
+    if (g_str_equal(g_ptr_array_index(groups, i), group))
+      return FALSE; /* this program counts already */
+  lock = shared_groups_lock();
+  count = shared_group_read(group);
+  if (getgrnam(group) == NULL) {
+    g_assert_cmpint(vxm_test_run_account_tool((const char *const[]){"/usr/sbin/groupadd",
+                                                                    system ? "--system" : group,
+                                                                    system ? group : NULL, NULL}),
+                    ==, 0);
+    count = 0; /* a count left by a program that was killed counts no one now */
+    made = TRUE;
+  } else if (count == 0) {
+    close(lock);
+    return FALSE; /* the machine's own group: not ours to count or delete */
+  }
+  shared_group_write(group, count + 1);
   g_ptr_array_add(groups, g_strdup(group));
-  return TRUE;
+  close(lock);
+  return made;
 }
 
 uid_t

@@ -8,7 +8,9 @@
 
 G_BEGIN_DECLS
 
-/* Makes @group unless it exists (--system when @system); TRUE when this program made it. */
+/* Makes @group unless it exists (--system when @system); TRUE when this program made it. A
+ * group a test made is shared with the test programs running at the same time and deleted by
+ * the last of them to end; one that existed before is left alone. */
 gboolean vxm_test_group_add(const char *group, gboolean system);
 /* Makes @user (no home, no own group), a member of @group when not NULL; its uid. */
 uid_t vxm_test_user_add(const char *user, const char *group);
