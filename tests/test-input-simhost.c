@@ -15,7 +15,7 @@
 #include "input/vxm-input-set.h"
 #include "input/vxm-input-watch.h"
 #include "journal/vxm-journal.h"
-#include "plan/vxm-host-facts.h"
+#include "plan/vxm-start-facts.h"
 #include "qemu/vxm-process.h"
 #include "qemu/vxm-qmp-client.h"
 #include "qemu/vxm-socket-wait.h"
@@ -266,7 +266,7 @@ test_objects_for_set(void)
   g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-turing");
   g_autoptr(VxmHostfs) hostfs = NULL;
   g_autoptr(VxmInputSet) set = NULL;
-  g_autoptr(VxmHostFacts) facts = vxm_host_facts_new();
+  g_autoptr(VxmStartFacts) facts = vxm_start_facts_new();
   g_autoptr(GPtrArray) objects = NULL;
   const char *root;
 
@@ -438,7 +438,7 @@ objects_for(VxmSimhost *sim)
 {
   g_autoptr(VxmHostfs) hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
   g_autoptr(VxmInputSet) set = discover(sim, NULL);
-  g_autoptr(VxmHostFacts) facts = vxm_host_facts_new();
+  g_autoptr(VxmStartFacts) facts = vxm_start_facts_new();
 
   vxm_input_set_add_inputs(set, hostfs, facts->inputs);
   return vxm_input_objects_new(facts->inputs, "ctrl-ctrl");

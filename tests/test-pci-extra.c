@@ -9,7 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "common/vxm-error.h"
-#include "ops/vxm-helper-protocol.h"
+#include "ops/vxm-vxmd-protocol.h"
 #include "pci/vxm-gpu.h"
 #include "vm/vxm-pci-extra.h"
 #include "vxm-simhost-fixture.h"
@@ -376,38 +376,38 @@ test_list_devices_cli(void)
   g_assert_true(g_hash_table_contains(seen, "0000:00:00.0"));
 }
 
-static VxmHelperRequest *
+static VxmVxmdRequest *
 parse_line(const char *text, GError **error)
 {
-  return vxm_helper_request_parse(text, strlen(text), error);
+  return vxm_vxmd_request_parse(text, strlen(text), error);
 }
 
 /* The vxmd request carries the list, normalised; a bad address is a protocol error. */
 static void
 test_protocol_extra(void)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_PREPARE_GPU,
-                          .vm = "win11",
-                          .gpu = "0000:01:00.0",
-                          .timeout_ms = 10000,
-                          .extra = (char *[]){"0000:04:00.0", "0000:05:00.0", NULL},
-                          .numa_node = -1};
-  g_autofree char *text = vxm_helper_request_to_line(&req);
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_PREPARE_GPU,
+                        .vm = "win11",
+                        .gpu = "0000:01:00.0",
+                        .timeout_ms = 10000,
+                        .extra = (char *[]){"0000:04:00.0", "0000:05:00.0", NULL},
+                        .numa_node = -1};
+  g_autofree char *text = vxm_vxmd_request_to_line(&req);
   g_autoptr(GError) error = NULL;
-  VxmHelperRequest *back = vxm_helper_request_parse(text, strlen(text), &error);
+  VxmVxmdRequest *back = vxm_vxmd_request_parse(text, strlen(text), &error);
 
   g_assert_no_error(error);
   g_assert_nonnull(back->extra);
   g_assert_cmpuint(g_strv_length(back->extra), ==, 2);
   g_assert_cmpstr(back->extra[1], ==, "0000:05:00.0");
-  vxm_helper_request_free(back);
+  vxm_vxmd_request_free(back);
 
   back = parse_line("{\"vxmd\": 1, \"request\": \"prepare-gpu\", \"vm\": \"w\", "
                     "\"gpu\": \"01:00.0\", \"extra\": [\"4:0.0\"]}",
                     &error);
   g_assert_no_error(error);
   g_assert_cmpstr(back->extra[0], ==, "0000:04:00.0");
-  vxm_helper_request_free(back);
+  vxm_vxmd_request_free(back);
   back = parse_line("{\"vxmd\": 1, \"request\": \"prepare-gpu\", \"vm\": \"w\", "
                     "\"gpu\": \"01:00.0\", \"extra\": [\"../../x\"]}",
                     &error);

@@ -11,7 +11,7 @@
 #include "common/vxm-error.h"
 #include "pci/vxm-pci-holders.h"
 #include "pci/vxm-sysfs-writer.h"
-#include "vxmd/vxm-helper-caps.h"
+#include "vxmd/vxm-vxmd-caps.h"
 #include "vxm-test-util.h"
 
 static void
@@ -400,7 +400,7 @@ test_vxmd_limits_capabilities(void)
     g_test_skip("needs root (CAP_SETPCAP to drop from the bounding set)");
     return;
   }
-  g_assert_cmpuint(vxm_helper_capabilities(), ==, unit_capabilities());
+  g_assert_cmpuint(vxm_vxmd_capabilities(), ==, unit_capabilities());
   child = fork();
   if (child == 0) {
     g_autofree char *text = NULL;
@@ -408,7 +408,7 @@ test_vxmd_limits_capabilities(void)
     guint64 unit = unit_capabilities();
     const char *p;
 
-    if (!vxm_helper_limit_capabilities(NULL))
+    if (!vxm_vxmd_limit_capabilities(NULL))
       _exit(10);
     if (!g_file_get_contents("/proc/self/status", &text, NULL, NULL))
       _exit(11);

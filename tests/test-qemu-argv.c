@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
-#include "plan/vxm-host-step.h"
+#include "plan/vxm-start-step.h"
 #include "plan/vxm-qemu-argv.h"
 #include "plan/vxm-swtpm-argv.h"
 #include "vxm-qemu-wrapper.h"
@@ -23,25 +23,25 @@
 
 typedef struct {
   const char *name;
-  void (*facts)(VxmHostFacts *facts);
+  void (*facts)(VxmStartFacts *facts);
 } ArgvCase;
 
 static void
-add_keyboard_and_mouse(VxmHostFacts *f)
+add_keyboard_and_mouse(VxmStartFacts *f)
 {
-  vxm_host_facts_add_input(f, "/dev/input/by-id/usb-Logitech_G915_Keyboard-event-kbd",
-                           VXM_HOST_INPUT_KEYBOARD, TRUE);
-  vxm_host_facts_add_input(f, "/dev/input/by-id/usb-Logitech_G502_HERO-event-mouse",
-                           VXM_HOST_INPUT_MOUSE, FALSE);
+  vxm_start_facts_add_input(f, "/dev/input/by-id/usb-Logitech_G915_Keyboard-event-kbd",
+                            VXM_HOST_INPUT_KEYBOARD, TRUE);
+  vxm_start_facts_add_input(f, "/dev/input/by-id/usb-Logitech_G502_HERO-event-mouse",
+                            VXM_HOST_INPUT_MOUSE, FALSE);
 }
 
 static void
-facts_nvidia_4fn(VxmHostFacts *f)
+facts_nvidia_4fn(VxmStartFacts *f)
 {
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 14);
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 14);
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.2", 0x0c03, "xhci_hcd", 14);
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.3", 0x0c80, "nvidia-gpu", 14);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 14);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 14);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.2", 0x0c03, "xhci_hcd", 14);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.3", 0x0c80, "nvidia-gpu", 14);
   f->memory_bytes = 16 * GIB;
   f->cores = 4;
   f->threads = 2;
@@ -58,18 +58,18 @@ facts_nvidia_4fn(VxmHostFacts *f)
 
 /* [pci] extra: a USB controller and an NVMe beside the card, each on a root port of its own. */
 static void
-facts_pci_extra(VxmHostFacts *f)
+facts_pci_extra(VxmStartFacts *f)
 {
   facts_nvidia_4fn(f);
-  vxm_host_facts_add_extra_device(f, "0000:04:00.0", 0x0c03, "xhci_hcd", 10);
-  vxm_host_facts_add_extra_device(f, "0000:05:00.0", 0x0108, "nvme", 12);
+  vxm_start_facts_add_extra_device(f, "0000:04:00.0", 0x0c03, "xhci_hcd", 10);
+  vxm_start_facts_add_extra_device(f, "0000:05:00.0", 0x0108, "nvme", 12);
 }
 
 static void
-facts_amd_audio(VxmHostFacts *f)
+facts_amd_audio(VxmStartFacts *f)
 {
-  vxm_host_facts_add_gpu_function(f, "0000:0c:00.0", 0x0300, "amdgpu", 22);
-  vxm_host_facts_add_gpu_function(f, "0000:0c:00.1", 0x0403, "snd_hda_intel", 23);
+  vxm_start_facts_add_gpu_function(f, "0000:0c:00.0", 0x0300, "amdgpu", 22);
+  vxm_start_facts_add_gpu_function(f, "0000:0c:00.1", 0x0403, "snd_hda_intel", 23);
   f->gpu_numa_node = 0;
   f->memory_bytes = 12 * GIB;
   f->cores = 6;
@@ -78,10 +78,10 @@ facts_amd_audio(VxmHostFacts *f)
 }
 
 static void
-facts_hugepages(VxmHostFacts *f)
+facts_hugepages(VxmStartFacts *f)
 {
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nouveau", 1);
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 1);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nouveau", 1);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 1);
   f->memory_bytes = 16 * GIB;
   f->hugepage_bytes = GIB;
   f->gpu_numa_node = 1;
@@ -91,10 +91,10 @@ facts_hugepages(VxmHostFacts *f)
 }
 
 static void
-facts_looking_glass(VxmHostFacts *f)
+facts_looking_glass(VxmStartFacts *f)
 {
-  vxm_host_facts_add_gpu_function(f, "0000:2d:00.0", 0x0300, "amdgpu", 31);
-  vxm_host_facts_add_gpu_function(f, "0000:2d:00.1", 0x0403, "snd_hda_intel", 31);
+  vxm_start_facts_add_gpu_function(f, "0000:2d:00.0", 0x0300, "amdgpu", 31);
+  vxm_start_facts_add_gpu_function(f, "0000:2d:00.1", 0x0403, "snd_hda_intel", 31);
   f->memory_bytes = 8 * GIB;
   f->hugepage_bytes = 2 * MIB;
   f->cores = 2;
@@ -104,31 +104,31 @@ facts_looking_glass(VxmHostFacts *f)
 }
 
 static void
-facts_no_tpm(VxmHostFacts *f)
+facts_no_tpm(VxmStartFacts *f)
 {
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 2);
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 2);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 2);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 2);
   f->memory_bytes = 8 * GIB;
   f->cores = 4;
   f->threads = 1;
 }
 
 static void
-facts_comma_path(VxmHostFacts *f)
+facts_comma_path(VxmStartFacts *f)
 {
   VxmHostSmbios *s = vxm_host_smbios_new();
 
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 16);
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 16);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 16);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 16);
   f->memory_bytes = 8 * GIB;
   f->cores = 2;
   f->threads = 2;
-  vxm_host_facts_add_input(f, "/dev/input/by-id/usb-Keychron_K8-event-kbd", VXM_HOST_INPUT_KEYBOARD,
-                           TRUE);
-  vxm_host_facts_add_input(f, "/dev/input/by-id/usb-Logitech_G502_HERO-if01-event-kbd",
-                           VXM_HOST_INPUT_KEYBOARD, FALSE);
-  vxm_host_facts_add_input(f, "/dev/input/by-id/usb-Logitech_G502_HERO-event-mouse",
-                           VXM_HOST_INPUT_MOUSE, FALSE);
+  vxm_start_facts_add_input(f, "/dev/input/by-id/usb-Keychron_K8-event-kbd",
+                            VXM_HOST_INPUT_KEYBOARD, TRUE);
+  vxm_start_facts_add_input(f, "/dev/input/by-id/usb-Logitech_G502_HERO-if01-event-kbd",
+                            VXM_HOST_INPUT_KEYBOARD, FALSE);
+  vxm_start_facts_add_input(f, "/dev/input/by-id/usb-Logitech_G502_HERO-event-mouse",
+                            VXM_HOST_INPUT_MOUSE, FALSE);
   s->bios_vendor = g_strdup("American Megatrends Inc.");
   s->bios_version = g_strdup("4021");
   s->bios_date = g_strdup("08/09/2021");
@@ -149,14 +149,14 @@ facts_comma_path(VxmHostFacts *f)
 /* The identity as vxmd's dmi-identity answers it (an empty asset tag and a null chassis serial
  * are left out of the argv). */
 static void
-facts_smbios_host(VxmHostFacts *f)
+facts_smbios_host(VxmStartFacts *f)
 {
   g_autofree char *path = vxm_test_source_path("tests/data/argv/smbios-host.identity.json");
   g_autoptr(JsonParser) parser = json_parser_new();
   g_autoptr(GError) error = NULL;
 
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 1);
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 1);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 1);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 1);
   f->memory_bytes = 8 * GIB;
   f->cores = 4;
   f->threads = 1;
@@ -168,10 +168,10 @@ facts_smbios_host(VxmHostFacts *f)
 /* An RTX 4090 with Resizable BAR on: BAR 1 is 32 GiB, more than OVMF's default 64-bit window
  * holds, so the firmware is given a larger one. */
 static void
-facts_rebar_compat(VxmHostFacts *f)
+facts_rebar_compat(VxmStartFacts *f)
 {
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 12);
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 12);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 12);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 12);
   f->gpu_bar64_bytes = 32 * GIB + 32 * MIB; /* BAR 1 and BAR 3 */
   f->memory_bytes = 16 * GIB;
   f->cores = 8;
@@ -180,17 +180,17 @@ facts_rebar_compat(VxmHostFacts *f)
 }
 
 static void
-facts_usb(VxmHostFacts *f)
+facts_usb(VxmStartFacts *f)
 {
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 1);
-  vxm_host_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 1);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.0", 0x0300, "nvidia", 1);
+  vxm_start_facts_add_gpu_function(f, "0000:01:00.1", 0x0403, "snd_hda_intel", 1);
   f->memory_bytes = 8 * GIB;
   f->cores = 4;
   f->threads = 1;
   add_keyboard_and_mouse(f);
-  vxm_host_facts_add_usb(f, 0x045e, 0x0b12, "/dev/bus/usb/001/006",
-                         "Microsoft Xbox Wireless Controller");
-  vxm_host_facts_add_usb(f, 0x056a, 0x0374, NULL, NULL);
+  vxm_start_facts_add_usb(f, 0x045e, 0x0b12, "/dev/bus/usb/001/006",
+                          "Microsoft Xbox Wireless Controller");
+  vxm_start_facts_add_usb(f, 0x056a, 0x0374, NULL, NULL);
 }
 
 static const ArgvCase cases[] = {
@@ -270,7 +270,7 @@ build_case(const ArgvCase *c)
   g_autofree char *conf_path = vxm_test_source_path(rel);
   g_autofree char *text = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(VxmHostFacts) facts = vxm_host_facts_new();
+  g_autoptr(VxmStartFacts) facts = vxm_start_facts_new();
   g_autoptr(VxmQemuCaps) caps = fixed_caps();
   g_autoptr(VxmFirmware) fw = NULL;
   g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
@@ -299,7 +299,7 @@ build_case(const ArgvCase *c)
     b->swtpm = vxm_swtpm_argv_build(b->paths, NULL, &error);
     g_assert_no_error(error);
   }
-  b->steps = vxm_host_step_plan(b->config, facts, b->paths, notes);
+  b->steps = vxm_start_step_plan(b->config, facts, b->paths, notes);
   return g_steal_pointer(&b);
 }
 
@@ -335,8 +335,8 @@ test_golden(gconstpointer data)
     check_golden(c->name, ".swtpm.args", swtpm);
   }
   for (guint i = 0; i < b->steps->len; i++) {
-    VxmHostStep *step = g_ptr_array_index(b->steps, i);
-    g_string_append_printf(steps, "%s: %s\n", vxm_host_step_kind_to_string(step->kind),
+    VxmStartStep *step = g_ptr_array_index(b->steps, i);
+    g_string_append_printf(steps, "%s: %s\n", vxm_start_step_kind_to_string(step->kind),
                            step->description);
   }
   check_golden(c->name, ".steps", steps->str);
@@ -673,7 +673,7 @@ test_escape_opt(void)
 typedef struct {
   VxmVmConfig *config;
   VxmVmPaths *paths;
-  VxmHostFacts *facts;
+  VxmStartFacts *facts;
   VxmQemuCaps *caps;
   VxmFirmware *fw;
   GPtrArray *notes;
@@ -688,7 +688,7 @@ minimal_setup(Minimal *m, gconstpointer data)
   m->config = vxm_vm_config_new("unit");
   m->paths = vxm_vm_paths_new("unit", &error);
   g_assert_no_error(error);
-  m->facts = vxm_host_facts_new();
+  m->facts = vxm_start_facts_new();
   m->facts->memory_bytes = 4 * GIB;
   m->caps = fixed_caps();
   m->fw = fixed_firmware(TRUE);
@@ -701,7 +701,7 @@ minimal_teardown(Minimal *m, gconstpointer data)
 {
   vxm_vm_config_free(m->config);
   vxm_vm_paths_free(m->paths);
-  vxm_host_facts_free(m->facts);
+  vxm_start_facts_free(m->facts);
   vxm_qemu_caps_free(m->caps);
   vxm_firmware_free(m->fw);
   g_ptr_array_unref(m->notes);
@@ -755,8 +755,8 @@ test_gpu_layout(Minimal *m, gconstpointer data)
   g_auto(GStrv) argv = NULL;
   g_auto(GStrv) refused = NULL;
 
-  vxm_host_facts_add_gpu_function(m->facts, "0000:03:00.2", 0x0c03, "xhci_hcd", 5);
-  vxm_host_facts_add_gpu_function(m->facts, "0000:03:00.0", 0x0300, "amdgpu", 5);
+  vxm_start_facts_add_gpu_function(m->facts, "0000:03:00.2", 0x0c03, "xhci_hcd", 5);
+  vxm_start_facts_add_gpu_function(m->facts, "0000:03:00.0", 0x0300, "amdgpu", 5);
   argv = vxm_qemu_argv_build(&m->in, &error);
   g_assert_no_error(error);
   g_assert_true(has_arg_pair(argv, "-device",
@@ -766,7 +766,7 @@ test_gpu_layout(Minimal *m, gconstpointer data)
                              "vfio-pci,host=0000:03:00.2,id=gpu-fn2,bus=gpu-port,addr=00.2"));
   g_assert_true(has_arg_pair(argv, "-overcommit", "mem-lock=on"));
 
-  vxm_host_facts_add_gpu_function(m->facts, "0000:03:00.2", 0x0c80, "ucsi_ccg", 5);
+  vxm_start_facts_add_gpu_function(m->facts, "0000:03:00.2", 0x0c80, "ucsi_ccg", 5);
   refused = vxm_qemu_argv_build(&m->in, &error);
   g_assert_null(refused);
   g_assert_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT);
@@ -779,7 +779,7 @@ test_gpu_without_function0(Minimal *m, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) argv = NULL;
 
-  vxm_host_facts_add_gpu_function(m->facts, "0000:03:00.1", 0x0403, "snd_hda_intel", 5);
+  vxm_start_facts_add_gpu_function(m->facts, "0000:03:00.1", 0x0403, "snd_hda_intel", 5);
   argv = vxm_qemu_argv_build(&m->in, &error);
   g_assert_null(argv);
   g_assert_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT);
@@ -882,7 +882,7 @@ test_mmio64_window(Minimal *m, gconstpointer data)
   g_assert_cmpuint(vxm_qemu_argv_mmio64_mb(31 * GIB + 1), ==, 65536);
   g_assert_cmpuint(vxm_qemu_argv_mmio64_mb(64 * GIB + 64 * MIB), ==, 131072);
 
-  vxm_host_facts_add_gpu_function(m->facts, "0000:01:00.0", 0x0300, "amdgpu", 5);
+  vxm_start_facts_add_gpu_function(m->facts, "0000:01:00.0", 0x0300, "amdgpu", 5);
   m->facts->gpu_bar64_bytes = 16 * GIB + 2 * MIB;
   small = vxm_qemu_argv_build(&m->in, &error);
   g_assert_no_error(error);

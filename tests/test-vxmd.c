@@ -1777,7 +1777,7 @@ assert_answer(GHashTable *answers, const char *step, const char *expected)
     g_error("%s: expected an answer with '%s', got: %s", step, expected, answer);
 }
 
-/* Every capability vxmd keeps (data/systemd/vxmd.service, vxm_helper_capabilities()) is shown
+/* Every capability vxmd keeps (data/systemd/vxmd.service, vxm_vxmd_capabilities()) is shown
  * needed: vxmd started without it fails the step that uses it, saying so, with the host as it
  * was. With its own set (which lacks CAP_DAC_OVERRIDE, CAP_FOWNER and CAP_SYS_ADMIN) the whole
  * cycle works. The simulated workstation mounts with default_permissions, so the kernel checks

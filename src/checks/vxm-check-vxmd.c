@@ -12,7 +12,7 @@
 #include "checks/vxm-check.h"
 #include "common/vxm-error.h"
 #include "common/vxm-host-system.h"
-#include "ops/vxm-helper-client.h"
+#include "ops/vxm-vxmd-client.h"
 
 static gboolean
 in_login_groups(gid_t gid)
@@ -48,8 +48,8 @@ void
 vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const char *group)
 {
   VxmHostfs *hostfs = vxm_check_context_get_hostfs(ctx);
-  g_autofree char *socket = vxm_hostfs_path(hostfs, VXM_HOST_RUN_VXM "/" VXM_HELPER_SOCKET_NAME);
-  VxmHelperRequest hello = {.op = VXM_HELPER_OP_HELLO};
+  g_autofree char *socket = vxm_hostfs_path(hostfs, VXM_HOST_RUN_VXM "/" VXM_VXMD_SOCKET_NAME);
+  VxmVxmdRequest hello = {.op = VXM_VXMD_OP_HELLO};
   g_autoptr(JsonNode) answer = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *fix = NULL;
@@ -79,8 +79,8 @@ vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const cha
     return;
   }
   member = in_login_groups(grp->gr_gid);
-  if (!member && vxm_helper_client_call(hostfs, &hello, -1, NULL, &answer, NULL) &&
-      answer != NULL && JSON_NODE_HOLDS_OBJECT(answer)) {
+  if (!member && vxm_vxmd_client_call(hostfs, &hello, -1, NULL, &answer, NULL) && answer != NULL &&
+      JSON_NODE_HOLDS_OBJECT(answer)) {
     JsonObject *o = json_node_get_object(answer);
 
     if (json_object_get_boolean_member_with_default(o, "run_vm", FALSE) &&
@@ -115,7 +115,7 @@ vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const cha
     }
     return;
   }
-  if (!vxm_helper_client_call(hostfs, &hello, -1, NULL, &answer, &error)) {
+  if (!vxm_vxmd_client_call(hostfs, &hello, -1, NULL, &answer, &error)) {
     g_autofree char *enable = vxm_host_system_vxmd_enable_command(hostfs);
     g_autofree char *logs = vxm_host_system_vxmd_log_hint(hostfs);
     g_autofree char *restart = vxm_host_system_vxmd_restart_command(hostfs);
@@ -136,11 +136,11 @@ vxm_check_vxmd_for_group(VxmCheckContext *ctx, VxmCheckResult *result, const cha
   }
   vxm_check_result_set(result, VXM_CHECK_STATUS_OK, NULL,
                        "vxmd answers at %s (protocol %d) and lets %s in (group %s)", socket,
-                       VXM_HELPER_PROTOCOL_VERSION, user != NULL ? user : "this user", group);
+                       VXM_VXMD_PROTOCOL_VERSION, user != NULL ? user : "this user", group);
 }
 
 void
 vxm_check_vxmd(VxmCheckContext *ctx, VxmCheckResult *result)
 {
-  vxm_check_vxmd_for_group(ctx, result, VXM_HELPER_GROUP);
+  vxm_check_vxmd_for_group(ctx, result, VXM_VXMD_GROUP);
 }

@@ -6,7 +6,7 @@
 G_BEGIN_DECLS
 
 /* The group whose members may ask vxmd (vxmd --group overrides it on the daemon's side). */
-#define VXM_HELPER_GROUP "vxm"
+#define VXM_VXMD_GROUP "vxm"
 
 /* The check, for members of @group: root needs no vxmd; a user must have the group in this
  * login and vxmd must answer hello. */

@@ -6,7 +6,7 @@
 #include "input/vxm-input-object.h"
 #include "memory/vxm-hugepage-pools.h"
 #include "memory/vxm-hugepages.h"
-#include "plan/vxm-host-step.h"
+#include "plan/vxm-start-step.h"
 #include "plan/vxm-qemu-argv.h"
 #include "vxm-cli-start-print.h"
 
@@ -147,8 +147,8 @@ vxm_cli_start_print_plan(VxmCli *cli, const VxmStartPlan *in)
           fw->fallback ? " (fallback)" : "");
   g_print("Host steps:\n");
   for (guint i = 0; i < in->steps->len; i++) {
-    VxmHostStep *step = g_ptr_array_index(in->steps, i);
-    g_print("  %2u. %-22s %s\n", i + 1, vxm_host_step_kind_to_string(step->kind),
+    VxmStartStep *step = g_ptr_array_index(in->steps, i);
+    g_print("  %2u. %-22s %s\n", i + 1, vxm_start_step_kind_to_string(step->kind),
             step->description);
   }
   g_print("\n");

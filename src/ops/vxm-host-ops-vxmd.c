@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include "common/vxm-error.h"
-#include "ops/vxm-helper-client.h"
-#include "ops/vxm-helper-protocol.h"
+#include "ops/vxm-vxmd-client.h"
+#include "ops/vxm-vxmd-protocol.h"
 
 struct _VxmHostOpsVxmd {
   GObject parent_instance;
@@ -20,11 +20,11 @@ G_DEFINE_TYPE_WITH_CODE(VxmHostOpsVxmd, vxm_host_ops_vxmd, G_TYPE_OBJECT,
 
 /* One request on a fresh connection; @req's strings are borrowed. */
 static gboolean
-call(VxmHostOpsVxmd *self, const VxmHelperRequest *req, int pass_fd, GPtrArray *report,
+call(VxmHostOpsVxmd *self, const VxmVxmdRequest *req, int pass_fd, GPtrArray *report,
      JsonNode **out_result, GError **error)
 {
   g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
-  gboolean ok = vxm_helper_client_call(self->hostfs, req, pass_fd, lines, out_result, error);
+  gboolean ok = vxm_vxmd_client_call(self->hostfs, req, pass_fd, lines, out_result, error);
 
   for (guint i = 0; report != NULL && i < lines->len; i++)
     g_ptr_array_add(report, g_strdup(g_ptr_array_index(lines, i)));
@@ -43,13 +43,13 @@ static gboolean
 vxmd_detach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtrArray *report,
                 GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_PREPARE_GPU,
-                          .vm = (char *)vm,
-                          .gpu = (char *)gpu->gpu_address,
-                          .extra = (char **)gpu->extra,
-                          .keep_bound = gpu->keep_bound,
-                          .timeout_ms = gpu->timeout_ms,
-                          .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_PREPARE_GPU,
+                        .vm = (char *)vm,
+                        .gpu = (char *)gpu->gpu_address,
+                        .extra = (char **)gpu->extra,
+                        .keep_bound = gpu->keep_bound,
+                        .timeout_ms = gpu->timeout_ms,
+                        .numa_node = -1};
 
   return call(VXM_HOST_OPS_VXMD(ops), &req, -1, report, NULL, error);
 }
@@ -60,12 +60,12 @@ static gboolean
 vxmd_reattach_gpu(VxmHostOps *ops, const char *vm, const VxmHostOpsGpu *gpu, GPtrArray *report,
                   GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_RELEASE_GPU,
-                          .vm = (char *)vm,
-                          .gpu = (char *)gpu->gpu_address,
-                          .keep_bound = gpu->keep_bound,
-                          .timeout_ms = gpu->timeout_ms,
-                          .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_RELEASE_GPU,
+                        .vm = (char *)vm,
+                        .gpu = (char *)gpu->gpu_address,
+                        .keep_bound = gpu->keep_bound,
+                        .timeout_ms = gpu->timeout_ms,
+                        .numa_node = -1};
 
   return call(VXM_HOST_OPS_VXMD(ops), &req, -1, report, NULL, error);
 }
@@ -74,14 +74,14 @@ static gboolean
 vxmd_reserve_hugepages(VxmHostOps *ops, const char *vm, const VxmHostOpsHugepages *hugepages,
                        guint64 *out_page_size, GPtrArray *report, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_RESERVE_HUGEPAGES,
-                          .vm = (char *)vm,
-                          .page_size = hugepages->page_size,
-                          .count = hugepages->count,
-                          .numa_node = hugepages->node,
-                          .auto_size = hugepages->auto_size,
-                          .drop_caches = hugepages->drop_caches,
-                          .compact = hugepages->compact};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_RESERVE_HUGEPAGES,
+                        .vm = (char *)vm,
+                        .page_size = hugepages->page_size,
+                        .count = hugepages->count,
+                        .numa_node = hugepages->node,
+                        .auto_size = hugepages->auto_size,
+                        .drop_caches = hugepages->drop_caches,
+                        .compact = hugepages->compact};
   g_autoptr(JsonNode) result = NULL;
   gint64 page_size;
 
@@ -100,7 +100,7 @@ vxmd_reserve_hugepages(VxmHostOps *ops, const char *vm, const VxmHostOpsHugepage
 static gboolean
 vxmd_release_hugepages(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_RELEASE_HUGEPAGES, .vm = (char *)vm, .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_RELEASE_HUGEPAGES, .vm = (char *)vm, .numa_node = -1};
 
   return call(VXM_HOST_OPS_VXMD(ops), &req, -1, report, NULL, error);
 }
@@ -109,7 +109,7 @@ static gboolean
 vxmd_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, gint64 uid,
                    GPtrArray *report, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_GRANT_NODES, .vm = (char *)vm, .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_GRANT_NODES, .vm = (char *)vm, .numa_node = -1};
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 
   if (nodes == NULL || nodes[0] == NULL)
@@ -122,16 +122,16 @@ vxmd_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, gi
     return FALSE;
   }
   for (gsize i = 0; nodes[i] != NULL; i++) {
-    char *name = vxm_helper_node_name_for_path(nodes[i], error);
+    char *name = vxm_vxmd_node_name_for_path(nodes[i], error);
 
     if (name == NULL)
       return FALSE;
     g_ptr_array_add(names, name);
   }
-  if (names->len > VXM_HELPER_MAX_NODES) {
+  if (names->len > VXM_VXMD_MAX_NODES) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
                 "%u device nodes for VM %s: vxmd hands over at most %d at once", names->len, vm,
-                VXM_HELPER_MAX_NODES);
+                VXM_VXMD_MAX_NODES);
     return FALSE;
   }
   g_ptr_array_add(names, NULL);
@@ -142,7 +142,7 @@ vxmd_grant_devices(VxmHostOps *ops, const char *vm, const char *const *nodes, gi
 static gboolean
 vxmd_revoke_devices(VxmHostOps *ops, const char *vm, GPtrArray *report, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_REVOKE_NODES, .vm = (char *)vm, .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_REVOKE_NODES, .vm = (char *)vm, .numa_node = -1};
 
   return call(VXM_HOST_OPS_VXMD(ops), &req, -1, report, NULL, error);
 }
@@ -153,8 +153,8 @@ static gboolean
 vxmd_raise_memlock(VxmHostOps *ops, const char *vm, int pidfd, guint64 bytes, GPtrArray *report,
                    GError **error)
 {
-  VxmHelperRequest req = {
-      .op = VXM_HELPER_OP_RAISE_MEMLOCK, .vm = (char *)vm, .bytes = bytes, .numa_node = -1};
+  VxmVxmdRequest req = {
+      .op = VXM_VXMD_OP_RAISE_MEMLOCK, .vm = (char *)vm, .bytes = bytes, .numa_node = -1};
 
   if (pidfd < 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_INVALID_ARGUMENT,
@@ -169,14 +169,14 @@ vxmd_switch_monitor(VxmHostOps *ops, const char *vm, const char *monitor, const 
                     guint input, guint host_input, gboolean to_guest, GPtrArray *report,
                     GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_DDC_SWITCH,
-                          .vm = (char *)vm,
-                          .gpu = (char *)gpu_address,
-                          .monitor = (char *)monitor,
-                          .input = input,
-                          .host_input = host_input,
-                          .to_guest = to_guest,
-                          .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_DDC_SWITCH,
+                        .vm = (char *)vm,
+                        .gpu = (char *)gpu_address,
+                        .monitor = (char *)monitor,
+                        .input = input,
+                        .host_input = host_input,
+                        .to_guest = to_guest,
+                        .numa_node = -1};
 
   if (to_guest && host_input == 0) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_CONFIG,
@@ -196,7 +196,7 @@ static gboolean
 vxmd_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip_kinds, GPtrArray *report,
                  GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_RESTORE_ALL, .vm = (char *)vm, .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_RESTORE_ALL, .vm = (char *)vm, .numa_node = -1};
 
   if (skip_kinds != NULL && skip_kinds[0] != NULL) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_UNSUPPORTED,
@@ -212,10 +212,8 @@ vxmd_restore_all(VxmHostOps *ops, const char *vm, const char *const *skip_kinds,
 static JsonObject *
 gpu_status(VxmHostOpsVxmd *self, const char *vm, const char *gpu_address, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_GPU_STATUS,
-                          .vm = (char *)vm,
-                          .gpu = (char *)gpu_address,
-                          .numa_node = -1};
+  VxmVxmdRequest req = {
+      .op = VXM_VXMD_OP_GPU_STATUS, .vm = (char *)vm, .gpu = (char *)gpu_address, .numa_node = -1};
   g_autoptr(JsonNode) result = NULL;
 
   if (!call(self, &req, -1, NULL, &result, error))
@@ -258,7 +256,7 @@ vxmd_binding_status(VxmHostOps *ops, const char *gpu_address, GError **error)
 static JsonNode *
 vxmd_journal_status(VxmHostOps *ops, const char *vm, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_JOURNAL_STATUS, .vm = (char *)vm, .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_JOURNAL_STATUS, .vm = (char *)vm, .numa_node = -1};
   JsonNode *result = NULL;
 
   if (!call(VXM_HOST_OPS_VXMD(ops), &req, -1, NULL, &result, error))
@@ -269,7 +267,7 @@ vxmd_journal_status(VxmHostOps *ops, const char *vm, GError **error)
 static gboolean
 vxmd_hello(VxmHostOps *ops, VxmHostOpsHello *out, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_HELLO, .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_HELLO, .numa_node = -1};
   g_autoptr(JsonNode) result = NULL;
   JsonObject *o;
 
@@ -292,7 +290,7 @@ vxmd_hello(VxmHostOps *ops, VxmHostOpsHello *out, GError **error)
 static gboolean
 vxmd_recover(VxmHostOps *ops, const char *name, GPtrArray *report, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_RECOVER, .vm = (char *)name, .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_RECOVER, .vm = (char *)name, .numa_node = -1};
 
   return call(VXM_HOST_OPS_VXMD(ops), &req, -1, report, NULL, error);
 }
@@ -300,7 +298,7 @@ vxmd_recover(VxmHostOps *ops, const char *name, GPtrArray *report, GError **erro
 static JsonNode *
 vxmd_list_journals(VxmHostOps *ops, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_JOURNAL_STATUS, .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_JOURNAL_STATUS, .numa_node = -1};
   JsonNode *result = NULL;
 
   if (!call(VXM_HOST_OPS_VXMD(ops), &req, -1, NULL, &result, error))
@@ -316,7 +314,7 @@ vxmd_list_journals(VxmHostOps *ops, GError **error)
 static JsonNode *
 vxmd_dmi_identity(VxmHostOps *ops, GError **error)
 {
-  VxmHelperRequest req = {.op = VXM_HELPER_OP_DMI_IDENTITY, .numa_node = -1};
+  VxmVxmdRequest req = {.op = VXM_VXMD_OP_DMI_IDENTITY, .numa_node = -1};
   JsonNode *result = NULL;
 
   if (!call(VXM_HOST_OPS_VXMD(ops), &req, -1, NULL, &result, error))
@@ -376,7 +374,7 @@ VxmHostOps *
 vxm_host_ops_vxmd_new(VxmHostfs *hostfs)
 {
   VxmHostOpsVxmd *self = g_object_new(VXM_TYPE_HOST_OPS_VXMD, NULL);
-  g_autofree char *socket = vxm_hostfs_path(hostfs, VXM_HOST_RUN_VXM "/" VXM_HELPER_SOCKET_NAME);
+  g_autofree char *socket = vxm_hostfs_path(hostfs, VXM_HOST_RUN_VXM "/" VXM_VXMD_SOCKET_NAME);
 
   self->hostfs = g_object_ref(hostfs);
   self->description = g_strdup_printf("through vxmd (%s)", socket);

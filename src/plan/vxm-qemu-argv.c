@@ -103,7 +103,7 @@ vxm_qemu_argv_audio_backend(const VxmVmConfig *config, const VxmQemuCaps *caps, 
 static gboolean
 add_gpu(Args *a, const VxmQemuArgvInput *in, GError **error)
 {
-  const VxmHostFacts *facts = in->facts;
+  const VxmStartFacts *facts = in->facts;
   GPtrArray *fns = facts->gpu_functions;
   gboolean seen[8] = {FALSE};
 
@@ -413,7 +413,7 @@ GStrv
 vxm_qemu_argv_build(const VxmQemuArgvInput *in, GError **error)
 {
   const VxmVmConfig *config = in->config;
-  const VxmHostFacts *facts = in->facts;
+  const VxmStartFacts *facts = in->facts;
   const VxmQemuCaps *caps = in->caps;
   const VxmFirmware *fw = in->firmware;
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);

@@ -7,7 +7,7 @@
  */
 #pragma once
 
-#include "plan/vxm-host-facts.h"
+#include "plan/vxm-start-facts.h"
 #include "qemu/vxm-qemu-opt.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-qemu-caps.h"
@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 typedef struct {
   const VxmVmConfig *config; /* loaded; resolved.disk_path names the disk */
   const VxmVmPaths *paths;
-  const VxmHostFacts *facts;
+  const VxmStartFacts *facts;
   const VxmQemuCaps *caps;
   const VxmFirmware *firmware;
   const char *qemu_binary; /* argv[0]; NULL: caps->binary */

@@ -1,7 +1,7 @@
 /* vxm-start-plan-json: the start plan as `vxm start --dry-run --json` prints it, and as the
  * golden plan files (tests/data/start-plan) hold it. */
 #include "plan/vxm-qemu-argv.h"
-#include "plan/vxm-host-step.h"
+#include "plan/vxm-start-step.h"
 #include "vxm-start-planner.h"
 
 static JsonNode *
@@ -230,7 +230,7 @@ vxm_start_plan_to_json(const VxmStartPlan *in)
   json_builder_set_member_name(b, "steps");
   json_builder_begin_array(b);
   for (guint i = 0; i < in->steps->len; i++)
-    json_builder_add_value(b, vxm_host_step_to_json(g_ptr_array_index(in->steps, i)));
+    json_builder_add_value(b, vxm_start_step_to_json(g_ptr_array_index(in->steps, i)));
   json_builder_end_array(b);
   json_builder_set_member_name(b, "firmware");
   json_builder_add_value(b, firmware_json(in->fw));

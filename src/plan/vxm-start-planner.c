@@ -9,7 +9,7 @@
 #include "memory/vxm-hugepages.h"
 #include "memory/vxm-memlock.h"
 #include "pci/vxm-pci-holders.h"
-#include "plan/vxm-host-step.h"
+#include "plan/vxm-start-step.h"
 #include "plan/vxm-qemu-argv.h"
 #include "plan/vxm-swtpm-argv.h"
 #include "plan/vxm-vm-resolve.h"
@@ -155,7 +155,7 @@ elsewhere(VxmHugepagePools *pools, const VxmHugepagesCandidate *c, gint gpu_node
 static gboolean
 decide_hugepages(VxmHostfs *hostfs, const VxmVmConfig *config, VxmStartPlan *in, GError **error)
 {
-  const VxmHostFacts *facts = in->facts;
+  const VxmStartFacts *facts = in->facts;
   g_autoptr(VxmHugepagePools) pools = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *note = NULL;
@@ -315,7 +315,7 @@ decide_nodes(VxmHostfs *hostfs, const VxmVmConfig *config, VxmStartPlan *in)
 {
   g_autoptr(GStrvBuilder) inputs = g_strv_builder_new();
   g_autoptr(GStrvBuilder) vfio = g_strv_builder_new();
-  g_autoptr(GArray) groups = vxm_host_facts_gpu_iommu_groups(in->facts);
+  g_autoptr(GArray) groups = vxm_start_facts_gpu_iommu_groups(in->facts);
 
   for (guint i = 0; i < in->facts->inputs->len; i++) {
     const VxmHostInput *input = g_ptr_array_index(in->facts->inputs, i);
@@ -354,7 +354,7 @@ add_extra_devices(VxmHostfs *hostfs, VxmStartPlan *in, GError **error)
   for (guint i = 0; i < extra->len; i++) {
     VxmPciDevice *dev = g_ptr_array_index(extra, i);
 
-    vxm_host_facts_add_extra_device(
+    vxm_start_facts_add_extra_device(
         in->facts, vxm_pci_device_get_address(dev), vxm_pci_device_get_class_code(dev),
         vxm_pci_device_get_driver(dev), vxm_pci_device_get_iommu_group(dev));
   }
@@ -367,10 +367,10 @@ add_extra_devices(VxmHostfs *hostfs, VxmStartPlan *in, GError **error)
 /* The host facts as the argv builder and the host steps take them: what was observed, with
  * the page size and node and the -smp topology the start decided. A view: its arrays are
  * @in's facts', never freed through it. */
-static VxmHostFacts
+static VxmStartFacts
 decided_facts(const VxmStartPlan *in, guint64 page_size, gint page_node)
 {
-  VxmHostFacts view = *in->facts;
+  VxmStartFacts view = *in->facts;
 
   view.hugepage_bytes = page_size;
   view.hugepage_node = page_node;
@@ -385,7 +385,7 @@ decided_facts(const VxmStartPlan *in, guint64 page_size, gint page_node)
 static GStrv
 build_qemu(VxmStartPlan *in, guint64 page_size, gint page_node, gboolean notes, GError **error)
 {
-  VxmHostFacts view = decided_facts(in, page_size, page_node);
+  VxmStartFacts view = decided_facts(in, page_size, page_node);
   VxmQemuArgvInput argv_in = {0};
 
   argv_in.config = in->config;
@@ -413,7 +413,7 @@ decide(const VxmStartContext *ctx, VxmStartPlan *in, GError **error)
     return FALSE;
   if (in->config->smbios == VXM_VM_SMBIOS_HOST && ctx->dmi != NULL)
     in->facts->smbios = ctx->dmi(ctx->user_data, in->notes);
-  if (!vxm_host_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
+  if (!vxm_start_facts_collect(in->facts, hostfs, in->config, in->gpu, in->notes, error))
     return FALSE;
   if (!add_extra_devices(hostfs, in, error))
     return FALSE;
@@ -472,9 +472,9 @@ decide(const VxmStartContext *ctx, VxmStartPlan *in, GError **error)
       return FALSE;
   }
   {
-    VxmHostFacts view = decided_facts(in, in->hugepage_size, in->hugepage_node);
+    VxmStartFacts view = decided_facts(in, in->hugepage_size, in->hugepage_node);
 
-    in->steps = vxm_host_step_plan(in->config, &view, in->paths, in->notes);
+    in->steps = vxm_start_step_plan(in->config, &view, in->paths, in->notes);
   }
   vxm_debug_timing("start: argv and plan built");
   return TRUE;
@@ -492,7 +492,7 @@ vxm_start_plan_build(const VxmStartContext *context, VxmVmPaths *paths, VxmVmCon
   in->host_root =
       vxm_hostfs_is_real(context->hostfs) ? NULL : g_strdup(vxm_hostfs_get_root(context->hostfs));
   in->notes = g_ptr_array_new_with_free_func(g_free);
-  in->facts = vxm_host_facts_new();
+  in->facts = vxm_start_facts_new();
   in->hugepage_node = in->hugepage_alt_node = -1;
   if (!decide(context, in, error))
     return NULL;
@@ -508,7 +508,7 @@ vxm_start_plan_free(VxmStartPlan *in)
   vxm_vm_config_free(in->config);
   g_free(in->host_root);
   g_clear_object(&in->gpu);
-  g_clear_pointer(&in->facts, vxm_host_facts_free);
+  g_clear_pointer(&in->facts, vxm_start_facts_free);
   g_clear_pointer(&in->caps, vxm_qemu_caps_free);
   g_clear_pointer(&in->fw, vxm_firmware_free);
   g_clear_pointer(&in->notes, g_ptr_array_unref);

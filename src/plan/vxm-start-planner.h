@@ -18,7 +18,7 @@
 #include "common/vxm-hostfs.h"
 #include "cpu/vxm-cpu-pinning-plan.h"
 #include "pci/vxm-gpu.h"
-#include "plan/vxm-host-facts.h"
+#include "plan/vxm-start-facts.h"
 #include "plan/vxm-supervisor-plan.h"
 #include "vm/vxm-firmware.h"
 #include "vm/vxm-qemu-caps.h"
@@ -53,7 +53,7 @@ typedef struct {
 
   /* what was observed */
   VxmGpu *gpu;
-  VxmHostFacts *facts; /* as collected; the decisions below are never written into it */
+  VxmStartFacts *facts; /* as collected; the decisions below are never written into it */
   VxmQemuCaps *caps;
   VxmFirmware *fw;
 
@@ -79,7 +79,7 @@ typedef struct {
   GStrv qemu_fallback; /* without the hugepage backend: hugepages_fallback */
   GStrv qemu_alt;      /* for hugepage_alt_size */
   GStrv swtpm;         /* NULL: no TPM */
-  GPtrArray *steps;    /* VxmHostStep */
+  GPtrArray *steps;    /* VxmStartStep */
 } VxmStartPlan;
 
 /* Plans the start of the VM of @paths and @config (both taken): resolves the config, finds

@@ -1,4 +1,4 @@
-/* vxmd: the privileged helper's main (the logic is vxm-helper-daemon in the core library).
+/* vxmd: the privileged helper's main (the logic is vxm-vxmd in the core library).
  *
  *   vxmd [--root DIR] [--group NAME] [--idle-timeout-ms N] | vxmd --version
  *
@@ -9,8 +9,8 @@
 #include <signal.h>
 
 #include "common/vxm-host-system.h"
-#include "vxmd/vxm-helper-caps.h"
-#include "vxmd/vxm-helper-daemon.h"
+#include "vxmd/vxm-vxmd-caps.h"
+#include "vxmd/vxm-vxmd.h"
 #include "vxm-config.h"
 
 static gboolean
@@ -37,10 +37,10 @@ main(int argc, char **argv)
       {NULL}};
   g_autoptr(GOptionContext) context = g_option_context_new("- the vxm privileged helper");
   g_autoptr(GError) error = NULL;
-  g_autoptr(VxmHelperDaemon) daemon = NULL;
+  g_autoptr(VxmVxmd) daemon = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
   g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
-  VxmHelperDaemonOptions options = {0};
+  VxmVxmdOptions options = {0};
   int fd;
 
   setlocale(LC_ALL, "");
@@ -64,27 +64,27 @@ main(int argc, char **argv)
   }
   /* the same capabilities whether systemd (the unit's bounding set), OpenRC or a test
    * started it */
-  if (!vxm_helper_limit_capabilities(&error)) {
+  if (!vxm_vxmd_limit_capabilities(&error)) {
     g_printerr("vxmd: %s\n", error->message);
     return 1;
   }
   options.root = root;
   options.group = group;
   options.idle_timeout_ms = idle_timeout_ms > 0 ? (guint)idle_timeout_ms : 0;
-  daemon = vxm_helper_daemon_new(&options, &error);
+  daemon = vxm_vxmd_new(&options, &error);
   if (daemon == NULL) {
     g_printerr("vxmd: %s\n", error->message);
     return 1;
   }
-  fd = vxm_helper_daemon_socket_from_systemd(&error);
+  fd = vxm_vxmd_socket_from_systemd(&error);
   if (fd == -2) {
     g_printerr("vxmd: %s\n", error->message);
     return 1;
   }
-  vxm_helper_daemon_recover_orphans(daemon, report);
+  vxm_vxmd_recover_orphans(daemon, report);
   for (guint i = 0; i < report->len; i++)
     g_message("%s", (const char *)g_ptr_array_index(report, i));
-  if (!vxm_helper_daemon_listen(daemon, fd, &error)) {
+  if (!vxm_vxmd_listen(daemon, fd, &error)) {
     g_printerr("vxmd: %s\n", error->message);
     return 1;
   }

@@ -1,4 +1,4 @@
-#include "vxm-host-step.h"
+#include "vxm-start-step.h"
 
 #include <string.h>
 
@@ -7,7 +7,7 @@
 #include "vm/vxm-vm-config.h"
 
 void
-vxm_host_step_free(VxmHostStep *self)
+vxm_start_step_free(VxmStartStep *self)
 {
   if (self == NULL)
     return;
@@ -17,32 +17,32 @@ vxm_host_step_free(VxmHostStep *self)
 }
 
 const char *
-vxm_host_step_kind_to_string(VxmHostStepKind kind)
+vxm_start_step_kind_to_string(VxmStartStepKind kind)
 {
   switch (kind) {
-  case VXM_HOST_STEP_DETACH_GPU: return "detach-gpu";
-  case VXM_HOST_STEP_RESERVE_HUGEPAGES: return "reserve-hugepages";
-  case VXM_HOST_STEP_PREPARE_LOOKING_GLASS: return "prepare-looking-glass";
-  case VXM_HOST_STEP_GRANT_VFIO: return "grant-vfio";
-  case VXM_HOST_STEP_GRANT_INPUT: return "grant-input";
-  case VXM_HOST_STEP_GRANT_USB: return "grant-usb";
-  case VXM_HOST_STEP_RAISE_MEMLOCK: return "raise-memlock";
-  case VXM_HOST_STEP_START_SWTPM: return "start-swtpm";
-  case VXM_HOST_STEP_START_QEMU: return "start-qemu";
-  case VXM_HOST_STEP_SWITCH_MONITOR: return "switch-monitor";
-  case VXM_HOST_STEP_NOTE: return "note";
+  case VXM_START_STEP_DETACH_GPU: return "detach-gpu";
+  case VXM_START_STEP_RESERVE_HUGEPAGES: return "reserve-hugepages";
+  case VXM_START_STEP_PREPARE_LOOKING_GLASS: return "prepare-looking-glass";
+  case VXM_START_STEP_GRANT_VFIO: return "grant-vfio";
+  case VXM_START_STEP_GRANT_INPUT: return "grant-input";
+  case VXM_START_STEP_GRANT_USB: return "grant-usb";
+  case VXM_START_STEP_RAISE_MEMLOCK: return "raise-memlock";
+  case VXM_START_STEP_START_SWTPM: return "start-swtpm";
+  case VXM_START_STEP_START_QEMU: return "start-qemu";
+  case VXM_START_STEP_SWITCH_MONITOR: return "switch-monitor";
+  case VXM_START_STEP_NOTE: return "note";
   }
   return "unknown";
 }
 
-static VxmHostStep *add_step(GPtrArray *steps, VxmHostStepKind kind, GStrvBuilder *subjects,
-                             guint64 amount, const char *format, ...) G_GNUC_PRINTF(5, 6);
+static VxmStartStep *add_step(GPtrArray *steps, VxmStartStepKind kind, GStrvBuilder *subjects,
+                              guint64 amount, const char *format, ...) G_GNUC_PRINTF(5, 6);
 
-static VxmHostStep *
-add_step(GPtrArray *steps, VxmHostStepKind kind, GStrvBuilder *subjects, guint64 amount,
+static VxmStartStep *
+add_step(GPtrArray *steps, VxmStartStepKind kind, GStrvBuilder *subjects, guint64 amount,
          const char *format, ...)
 {
-  VxmHostStep *step = g_new0(VxmHostStep, 1);
+  VxmStartStep *step = g_new0(VxmStartStep, 1);
   va_list ap;
 
   step->kind = kind;
@@ -56,12 +56,12 @@ add_step(GPtrArray *steps, VxmHostStepKind kind, GStrvBuilder *subjects, guint64
 }
 
 GPtrArray *
-vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const VxmVmPaths *paths,
-                   GPtrArray *notes)
+vxm_start_step_plan(const VxmVmConfig *config, const VxmStartFacts *facts, const VxmVmPaths *paths,
+                    GPtrArray *notes)
 {
-  GPtrArray *steps = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_host_step_free);
+  GPtrArray *steps = g_ptr_array_new_with_free_func((GDestroyNotify)vxm_start_step_free);
   GPtrArray *fns = facts->gpu_functions;
-  g_autoptr(GArray) groups = vxm_host_facts_gpu_iommu_groups(facts);
+  g_autoptr(GArray) groups = vxm_start_facts_gpu_iommu_groups(facts);
   gint node = facts->gpu_numa_node < 0 ? 0 : facts->gpu_numa_node;
 
   if (fns->len > 0) {
@@ -87,11 +87,11 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
                              dev->driver != NULL ? dev->driver : "no driver");
     }
     if (extra->len > 0)
-      add_step(steps, VXM_HOST_STEP_DETACH_GPU, subjects, 0,
+      add_step(steps, VXM_START_STEP_DETACH_GPU, subjects, 0,
                "detach %s from %s and the extra devices %s to vfio-pci", addrs->str, drivers->str,
                extra->str);
     else
-      add_step(steps, VXM_HOST_STEP_DETACH_GPU, subjects, 0, "detach %s from %s to vfio-pci",
+      add_step(steps, VXM_START_STEP_DETACH_GPU, subjects, 0, "detach %s from %s to vfio-pci",
                addrs->str, drivers->str);
   }
   if (facts->hugepage_bytes != 0) {
@@ -102,7 +102,7 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
     g_autofree char *node_name = g_strdup_printf("node%d", node);
 
     g_strv_builder_add(subjects, node_name);
-    add_step(steps, VXM_HOST_STEP_RESERVE_HUGEPAGES, subjects, count,
+    add_step(steps, VXM_START_STEP_RESERVE_HUGEPAGES, subjects, count,
              "reserve %" G_GUINT64_FORMAT " %s hugepages on node %d", count, page, node);
   }
   if (facts->looking_glass_path != NULL && facts->looking_glass_bytes > 0) {
@@ -110,7 +110,7 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
     g_autofree char *size = vxm_format_bytes(facts->looking_glass_bytes);
 
     g_strv_builder_add(subjects, facts->looking_glass_path);
-    add_step(steps, VXM_HOST_STEP_PREPARE_LOOKING_GLASS, subjects, facts->looking_glass_bytes,
+    add_step(steps, VXM_START_STEP_PREPARE_LOOKING_GLASS, subjects, facts->looking_glass_bytes,
              "prepare %s (%s) for Looking Glass", facts->looking_glass_path, size);
   }
   for (guint i = 0; i < groups->len; i++) {
@@ -119,7 +119,7 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
         g_strdup_printf(VXM_HOST_DEV_VFIO "/%d", g_array_index(groups, gint, i));
 
     g_strv_builder_add(subjects, node_path);
-    add_step(steps, VXM_HOST_STEP_GRANT_VFIO, subjects, 0, "grant %s", node_path);
+    add_step(steps, VXM_START_STEP_GRANT_VFIO, subjects, 0, "grant %s", node_path);
   }
   if (facts->inputs->len > 0) {
     g_autoptr(GStrvBuilder) subjects = g_strv_builder_new();
@@ -131,7 +131,7 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
       g_strv_builder_add(subjects, input->path);
       g_string_append_printf(list, "%s%s", i > 0 ? " " : "", input->path);
     }
-    add_step(steps, VXM_HOST_STEP_GRANT_INPUT, subjects, 0, "grant %s", list->str);
+    add_step(steps, VXM_START_STEP_GRANT_INPUT, subjects, 0, "grant %s", list->str);
   }
   for (guint i = 0; i < facts->usb_devices->len; i++) {
     const VxmUsbPassthrough *usb = g_ptr_array_index(facts->usb_devices, i);
@@ -141,8 +141,9 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
       continue; /* granted when plugged in (a note says so) */
     subjects = g_strv_builder_new();
     g_strv_builder_add(subjects, usb->node);
-    add_step(steps, VXM_HOST_STEP_GRANT_USB, subjects, 0, "grant %s (USB %04x:%04x%s%s)", usb->node,
-             usb->vendor, usb->product, *usb->description != '\0' ? " " : "", usb->description);
+    add_step(steps, VXM_START_STEP_GRANT_USB, subjects, 0, "grant %s (USB %04x:%04x%s%s)",
+             usb->node, usb->vendor, usb->product, *usb->description != '\0' ? " " : "",
+             usb->description);
   }
   if (fns->len > 0) {
     /* VFIO pins all guest RAM (and the Looking Glass buffer): RAM + 1 GiB of slack */
@@ -150,20 +151,20 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
                     (facts->looking_glass_path != NULL ? facts->looking_glass_bytes : 0);
     g_autofree char *size = vxm_format_bytes(bytes);
 
-    add_step(steps, VXM_HOST_STEP_RAISE_MEMLOCK, NULL, bytes, "raise memlock to %s", size);
+    add_step(steps, VXM_START_STEP_RAISE_MEMLOCK, NULL, bytes, "raise memlock to %s", size);
   }
   if (config->tpm) {
     g_autoptr(GStrvBuilder) subjects = g_strv_builder_new();
 
     g_strv_builder_add(subjects, paths->swtpm_socket);
-    add_step(steps, VXM_HOST_STEP_START_SWTPM, subjects, 0, "start swtpm on %s",
+    add_step(steps, VXM_START_STEP_START_SWTPM, subjects, 0, "start swtpm on %s",
              paths->swtpm_socket);
   }
   {
     g_autoptr(GStrvBuilder) subjects = g_strv_builder_new();
 
     g_strv_builder_add(subjects, paths->qmp_socket);
-    add_step(steps, VXM_HOST_STEP_START_QEMU, subjects, 0,
+    add_step(steps, VXM_START_STEP_START_QEMU, subjects, 0,
              "start QEMU paused, connect to %s, then continue", paths->qmp_socket);
   }
   for (guint i = 0; i < facts->monitors->len; i++) {
@@ -172,22 +173,22 @@ vxm_host_step_plan(const VxmVmConfig *config, const VxmHostFacts *facts, const V
     g_autofree char *input = vxm_vm_monitor_input_to_string(sw->guest_input);
 
     g_strv_builder_add(subjects, sw->spec);
-    add_step(steps, VXM_HOST_STEP_SWITCH_MONITOR, subjects, 0, "switch monitor %s to %s", sw->spec,
+    add_step(steps, VXM_START_STEP_SWITCH_MONITOR, subjects, 0, "switch monitor %s to %s", sw->spec,
              input);
   }
   for (guint i = 0; notes != NULL && i < notes->len; i++)
-    add_step(steps, VXM_HOST_STEP_NOTE, NULL, 0, "%s", (char *)g_ptr_array_index(notes, i));
+    add_step(steps, VXM_START_STEP_NOTE, NULL, 0, "%s", (char *)g_ptr_array_index(notes, i));
   return steps;
 }
 
 JsonNode *
-vxm_host_step_to_json(const VxmHostStep *self)
+vxm_start_step_to_json(const VxmStartStep *self)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
 
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "kind");
-  json_builder_add_string_value(b, vxm_host_step_kind_to_string(self->kind));
+  json_builder_add_string_value(b, vxm_start_step_kind_to_string(self->kind));
   json_builder_set_member_name(b, "description");
   json_builder_add_string_value(b, self->description);
   json_builder_set_member_name(b, "subjects");

@@ -1,5 +1,5 @@
-/* vxm-helper-client: talking to vxmd over its unix socket. */
-#include "ops/vxm-helper-client.h"
+/* vxm-vxmd-client: talking to vxmd over its unix socket. */
+#include "ops/vxm-vxmd-client.h"
 
 #include <errno.h>
 #include <string.h>
@@ -14,7 +14,7 @@
 static int
 connect_vxmd(VxmHostfs *hostfs, GError **error)
 {
-  g_autofree char *path = vxm_hostfs_path(hostfs, VXM_HOST_RUN_VXM "/" VXM_HELPER_SOCKET_NAME);
+  g_autofree char *path = vxm_hostfs_path(hostfs, VXM_HOST_RUN_VXM "/" VXM_VXMD_SOCKET_NAME);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   vxm_autofd int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int ret;
@@ -46,10 +46,10 @@ connect_vxmd(VxmHostfs *hostfs, GError **error)
 }
 
 gboolean
-vxm_helper_client_call(VxmHostfs *hostfs, const VxmHelperRequest *req, int pass_fd,
-                       GPtrArray *report, JsonNode **out_result, GError **error)
+vxm_vxmd_client_call(VxmHostfs *hostfs, const VxmVxmdRequest *req, int pass_fd, GPtrArray *report,
+                     JsonNode **out_result, GError **error)
 {
-  g_autofree char *line = vxm_helper_request_to_line(req);
+  g_autofree char *line = vxm_vxmd_request_to_line(req);
   g_autoptr(GByteArray) buf = g_byte_array_new();
   vxm_autofd int fd = connect_vxmd(hostfs, error);
   union {
@@ -84,7 +84,7 @@ vxm_helper_client_call(VxmHostfs *hostfs, const VxmHelperRequest *req, int pass_
       continue;
     if (n < 0) {
       vxm_error_set_from_errno(error, errno, "cannot send %s to vxmd",
-                               vxm_helper_op_to_string(req->op));
+                               vxm_vxmd_op_to_string(req->op));
       return FALSE;
     }
     sent += (gsize)n;
@@ -103,15 +103,15 @@ vxm_helper_client_call(VxmHostfs *hostfs, const VxmHelperRequest *req, int pass_
 
       g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
                   "vxmd closed the connection without answering %s: see %s",
-                  vxm_helper_op_to_string(req->op), logs);
+                  vxm_vxmd_op_to_string(req->op), logs);
       return FALSE;
     }
     g_byte_array_append(buf, (const guint8 *)data, (guint)n);
     nl = memchr(buf->data, '\n', buf->len);
     if (nl != NULL)
-      return vxm_helper_reply_parse((const char *)buf->data, (gsize)(nl - buf->data) + 1, report,
-                                    out_result, error);
-    if (buf->len > VXM_HELPER_MAX_MESSAGE) {
+      return vxm_vxmd_reply_parse((const char *)buf->data, (gsize)(nl - buf->data) + 1, report,
+                                  out_result, error);
+    if (buf->len > VXM_VXMD_MAX_MESSAGE) {
       g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "vxmd's reply is too long");
       return FALSE;
     }

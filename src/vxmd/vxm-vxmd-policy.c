@@ -1,4 +1,4 @@
-/* vxm-helper-policy: what vxmd hands out, to whom, and how much.
+/* vxm-vxmd-policy: what vxmd hands out, to whom, and how much.
  *
  * The administrator's vxmd.conf (allowed_gpus, allowed_users), the GPU rules a guest must pass
  * (vxm_gpu_check_passthrough_safe()), which device nodes may go to a VM (its own vfio group;
@@ -20,12 +20,12 @@
 #include "pci/vxm-vfio.h"
 #include "platform/vxm-meminfo.h"
 #include "usb/vxm-usb-device.h"
-#include "vxmd/vxm-helper-daemon-private.h"
+#include "vxmd/vxm-vxmd-private.h"
 
-#define VXM_HELPER_MEMLOCK_SLACK (G_GUINT64_CONSTANT(2) << 30)
+#define VXM_VXMD_MEMLOCK_SLACK (G_GUINT64_CONSTANT(2) << 30)
 
 gboolean
-vxm_helper_policy_load(VxmHelperDaemon *self, GError **error)
+vxm_vxmd_policy_load(VxmVxmd *self, GError **error)
 {
   g_autoptr(GKeyFile) kf = g_key_file_new();
   g_autofree char *path = vxm_hostfs_path(self->hostfs, VXM_HOST_ETC_VXM "/vxmd.conf");
@@ -57,7 +57,7 @@ vxm_helper_policy_load(VxmHelperDaemon *self, GError **error)
 }
 
 gboolean
-vxm_helper_check_gpu_policy(VxmHelperDaemon *self, const char *gpu_address, GError **error)
+vxm_vxmd_check_gpu_policy(VxmVxmd *self, const char *gpu_address, GError **error)
 {
   g_autoptr(VxmGpu) gpu = vxm_gpu_find(self->hostfs, gpu_address, error);
   g_autoptr(GPtrArray) reasons = NULL;
@@ -86,8 +86,8 @@ vxm_helper_check_gpu_policy(VxmHelperDaemon *self, const char *gpu_address, GErr
 
 /* A vfio group node may go only to the VM whose GPU's group it is. */
 gboolean
-vxm_helper_check_vfio_group(VxmHelperDaemon *self, VxmJournal *journal, const char *vm,
-                            gint64 group, GError **error)
+vxm_vxmd_check_vfio_group(VxmVxmd *self, VxmJournal *journal, const char *vm, gint64 group,
+                          GError **error)
 {
   for (guint i = 0; journal != NULL && i < vxm_journal_get_n_entries(journal); i++) {
     VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
@@ -115,7 +115,7 @@ vxm_helper_check_vfio_group(VxmHelperDaemon *self, VxmJournal *journal, const ch
  * or NULL; @out_who says whose VM it is. Journals are read from their files, so VMs of this
  * vxmd, of a vxmd that is gone and of root's vxm without vxmd are all seen. */
 static char *
-node_holder(VxmHelperDaemon *self, const char *node, char **out_who)
+node_holder(VxmVxmd *self, const char *node, char **out_who)
 {
   g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
 
@@ -128,7 +128,7 @@ node_holder(VxmHelperDaemon *self, const char *node, char **out_who)
       if (g_strcmp0(entry->kind, VXM_DEVICE_NODE_JOURNAL_KIND) == 0 &&
           entry->state != VXM_JOURNAL_STATE_UNDONE &&
           g_strcmp0(vxm_journal_entry_get_string(entry, "path"), node) == 0) {
-        *out_who = vxm_helper_journal_user_text(journal);
+        *out_who = vxm_vxmd_journal_user_text(journal);
         return g_strdup(names->pdata[i]);
       }
     }
@@ -140,8 +140,7 @@ node_holder(VxmHelperDaemon *self, const char *node, char **out_who)
  * [usb] device's), nobody else's VM holds it, and root owns it (a node some other user or
  * program was given is not vxmd's to hand on). */
 gboolean
-vxm_helper_check_input_node(VxmHelperDaemon *self, const char *vm, const char *host_path,
-                            GError **error)
+vxm_vxmd_check_input_node(VxmVxmd *self, const char *vm, const char *host_path, GError **error)
 {
   g_autofree char *resolved = vxm_hostfs_resolve(self->hostfs, host_path, error);
   g_autofree char *base = NULL;
@@ -192,7 +191,7 @@ vxm_helper_check_input_node(VxmHelperDaemon *self, const char *vm, const char *h
                                              : g_strdup_printf("%s (%s)", host_path, resolved);
   holder = node_holder(self, resolved, &who);
   if (holder != NULL && g_strcmp0(holder, vm) != 0) {
-    g_autofree char *shown = vxm_helper_vm_display_name(holder);
+    g_autofree char *shown = vxm_vxmd_vm_display_name(holder);
 
     g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
                 "%s is given to VM %s of %s: that user must stop that VM first (or root runs "
@@ -240,24 +239,24 @@ journal_holds_gpu(VxmJournal *journal, const char *gpu_address)
  * else not while another user's VM holds the GPU named or shows on that monitor (its journal
  * switched it and has not switched it back): that would take the screen from their guest. */
 gboolean
-vxm_helper_check_monitor_switch(VxmHelperDaemon *self, const VxmHelperPeer *peer,
-                                const VxmHelperRequest *req, GError **error)
+vxm_vxmd_check_monitor_switch(VxmVxmd *self, const VxmVxmdPeer *peer, const VxmVxmdRequest *req,
+                              GError **error)
 {
   g_autoptr(GPtrArray) names = NULL;
   g_autofree char *identity = NULL;
 
   if (peer->uid == 0 || (!peer->caller->member &&
-                         (peer->caller->granted & (1u << VXM_HELPER_ACCESS_SWITCH_MONITOR)) != 0))
+                         (peer->caller->granted & (1u << VXM_VXMD_ACCESS_SWITCH_MONITOR)) != 0))
     return TRUE;
   names = vxm_journal_list(self->hostfs, NULL);
   for (guint i = 0; names != NULL && i < names->len; i++) {
     g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
-    g_autofree char *vm = vxm_helper_vm_display_name(names->pdata[i]);
+    g_autofree char *vm = vxm_vxmd_vm_display_name(names->pdata[i]);
     g_autofree char *who = NULL;
 
-    if (journal == NULL || vxm_helper_journal_uid(journal) == (gint64)peer->uid)
+    if (journal == NULL || vxm_vxmd_journal_uid(journal) == (gint64)peer->uid)
       continue;
-    who = vxm_helper_journal_user_text(journal);
+    who = vxm_vxmd_journal_user_text(journal);
     if (journal_holds_gpu(journal, req->gpu)) {
       g_set_error(error, VXM_ERROR, VXM_ERROR_PERMISSION,
                   "ddc-switch: GPU %s is held by VM %s of %s, not by a VM of yours: vxmd "
@@ -292,7 +291,7 @@ vxm_helper_check_monitor_switch(VxmHelperDaemon *self, const VxmHelperPeer *peer
 /* A guest pins at most all of its RAM, which is at most the host's, plus VFIO's and QEMU's own
  * mappings (about 1 GiB): a larger limit would only let the caller pin the host to death. */
 gboolean
-vxm_helper_check_memlock_bytes(VxmHelperDaemon *self, guint64 bytes, GError **error)
+vxm_vxmd_check_memlock_bytes(VxmVxmd *self, guint64 bytes, GError **error)
 {
   g_autofree char *total_text = NULL;
   g_autofree char *max_text = NULL;
@@ -303,10 +302,10 @@ vxm_helper_check_memlock_bytes(VxmHelperDaemon *self, guint64 bytes, GError **er
     g_prefix_error(error, "raise-memlock: cannot tell how much memory the host has: ");
     return FALSE;
   }
-  if (bytes <= total + VXM_HELPER_MEMLOCK_SLACK)
+  if (bytes <= total + VXM_VXMD_MEMLOCK_SLACK)
     return TRUE;
   total_text = vxm_format_bytes(total);
-  max_text = vxm_format_bytes(total + VXM_HELPER_MEMLOCK_SLACK);
+  max_text = vxm_format_bytes(total + VXM_VXMD_MEMLOCK_SLACK);
   asked_text = vxm_format_bytes(bytes);
   g_set_error(error, VXM_ERROR, VXM_ERROR_REFUSED,
               "raise-memlock: %s is more than this host's memory (%s) + 2 GiB, the most a guest "
@@ -318,7 +317,7 @@ vxm_helper_check_memlock_bytes(VxmHelperDaemon *self, guint64 bytes, GError **er
 
 /* Bytes of hugepages the VMs of @uid took and have not given back (any page size). */
 static guint64
-hugepages_held_by(VxmHelperDaemon *self, uid_t uid)
+hugepages_held_by(VxmVxmd *self, uid_t uid)
 {
   g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
   guint64 total = 0;
@@ -326,7 +325,7 @@ hugepages_held_by(VxmHelperDaemon *self, uid_t uid)
   for (guint i = 0; names != NULL && i < names->len; i++) {
     g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
 
-    if (journal == NULL || vxm_helper_journal_uid(journal) != (gint64)uid)
+    if (journal == NULL || vxm_vxmd_journal_uid(journal) != (gint64)uid)
       continue;
     for (guint j = 0; j < vxm_journal_get_n_entries(journal); j++) {
       VxmJournalEntry *entry = vxm_journal_get_entry(journal, j);
@@ -346,8 +345,8 @@ hugepages_held_by(VxmHelperDaemon *self, uid_t uid)
  * hugepages the caller's VMs hold with it (root: this request alone). A larger pool could never
  * be filled; asking only makes the host drop its caches and compact for nothing. */
 gboolean
-vxm_helper_check_hugepages_request(VxmHelperDaemon *self, const VxmHelperPeer *peer,
-                                   const VxmHelperRequest *req, GError **error)
+vxm_vxmd_check_hugepages_request(VxmVxmd *self, const VxmVxmdPeer *peer, const VxmVxmdRequest *req,
+                                 GError **error)
 {
   g_autofree char *asked_text = NULL;
   g_autofree char *total_text = NULL;

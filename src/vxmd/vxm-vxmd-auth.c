@@ -1,5 +1,5 @@
-/* vxm-helper-auth: root, group vxm, or polkit for the calling process. */
-#include "vxmd/vxm-helper-auth.h"
+/* vxm-vxmd-auth: root, group vxm, or polkit for the calling process. */
+#include "vxmd/vxm-vxmd-auth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #define SO_PEERPIDFD 77 /* Linux 6.5 */
 #endif
 
-struct _VxmHelperAuth {
+struct _VxmVxmdAuth {
   char *group;
   gid_t group_gid;
   char **allowed_users; /* NULL: everyone the rules below let in */
@@ -30,7 +30,7 @@ struct _VxmHelperAuth {
 };
 
 gboolean
-vxm_helper_caller_init(VxmHelperCaller *caller, VxmHostfs *proc_fs, int fd, GError **error)
+vxm_vxmd_caller_init(VxmVxmdCaller *caller, VxmHostfs *proc_fs, int fd, GError **error)
 {
   struct ucred cred;
   socklen_t len = sizeof cred;
@@ -64,7 +64,7 @@ vxm_helper_caller_init(VxmHelperCaller *caller, VxmHostfs *proc_fs, int fd, GErr
 }
 
 void
-vxm_helper_caller_clear(VxmHelperCaller *caller)
+vxm_vxmd_caller_clear(VxmVxmdCaller *caller)
 {
   if (caller->pidfd >= 0)
     close(caller->pidfd);
@@ -72,10 +72,10 @@ vxm_helper_caller_clear(VxmHelperCaller *caller)
   g_clear_pointer(&caller->user, g_free);
 }
 
-VxmHelperAuth *
-vxm_helper_auth_new(const char *group, gid_t group_gid, const char *const *allowed_users)
+VxmVxmdAuth *
+vxm_vxmd_auth_new(const char *group, gid_t group_gid, const char *const *allowed_users)
 {
-  VxmHelperAuth *auth = g_new0(VxmHelperAuth, 1);
+  VxmVxmdAuth *auth = g_new0(VxmVxmdAuth, 1);
 
   auth->group = g_strdup(group);
   auth->group_gid = group_gid;
@@ -85,7 +85,7 @@ vxm_helper_auth_new(const char *group, gid_t group_gid, const char *const *allow
 }
 
 void
-vxm_helper_auth_free(VxmHelperAuth *auth)
+vxm_vxmd_auth_free(VxmVxmdAuth *auth)
 {
   if (auth == NULL)
     return;
@@ -98,7 +98,7 @@ vxm_helper_auth_free(VxmHelperAuth *auth)
 }
 
 gboolean
-vxm_helper_auth_identify(VxmHelperAuth *auth, VxmHelperCaller *caller, GError **error)
+vxm_vxmd_auth_identify(VxmVxmdAuth *auth, VxmVxmdCaller *caller, GError **error)
 {
   struct passwd pw, *res = NULL;
   char buf[4096];
@@ -135,7 +135,7 @@ vxm_helper_auth_identify(VxmHelperAuth *auth, VxmHelperCaller *caller, GError **
 /* The polkit authority on the system bus, made again after the bus went away (a restarted
  * dbus-daemon); NULL with @error when there is no bus. Called with auth->lock held. */
 static PolkitAuthority *
-get_authority(VxmHelperAuth *auth, GError **error)
+get_authority(VxmVxmdAuth *auth, GError **error)
 {
   if (auth->bus != NULL && g_dbus_connection_is_closed(auth->bus)) {
     g_clear_object(&auth->authority);
@@ -156,15 +156,15 @@ get_authority(VxmHelperAuth *auth, GError **error)
 }
 
 static const char *
-access_action(VxmHelperAccess access)
+access_action(VxmVxmdAccess access)
 {
-  return access == VXM_HELPER_ACCESS_SWITCH_MONITOR ? VXM_HELPER_ACTION_SWITCH_MONITOR
-                                                    : VXM_HELPER_ACTION_RUN_VM;
+  return access == VXM_VXMD_ACCESS_SWITCH_MONITOR ? VXM_VXMD_ACTION_SWITCH_MONITOR
+                                                  : VXM_VXMD_ACTION_RUN_VM;
 }
 
 /* After polkit answered about (pid, start time): was that still the caller? */
 static gboolean
-caller_unchanged(VxmHostfs *proc_fs, const VxmHelperCaller *caller)
+caller_unchanged(VxmHostfs *proc_fs, const VxmVxmdCaller *caller)
 {
   guint64 now = 0;
 
@@ -174,8 +174,8 @@ caller_unchanged(VxmHostfs *proc_fs, const VxmHelperCaller *caller)
 }
 
 gboolean
-vxm_helper_auth_check(VxmHelperAuth *auth, VxmHostfs *proc_fs, VxmHelperCaller *caller,
-                      VxmHelperAccess access, GError **error)
+vxm_vxmd_auth_check(VxmVxmdAuth *auth, VxmHostfs *proc_fs, VxmVxmdCaller *caller,
+                    VxmVxmdAccess access, GError **error)
 {
   const char *action = access_action(access);
   g_autoptr(PolkitAuthority) authority = NULL;
@@ -184,7 +184,7 @@ vxm_helper_auth_check(VxmHelperAuth *auth, VxmHostfs *proc_fs, VxmHelperCaller *
   g_autoptr(GError) local_error = NULL;
   g_autofree char *join = NULL;
 
-  if (access == VXM_HELPER_ACCESS_ANYONE || caller->member || (caller->granted & (1u << access)))
+  if (access == VXM_VXMD_ACCESS_ANYONE || caller->member || (caller->granted & (1u << access)))
     return TRUE;
   join = g_strdup_printf("join group %s (sudo usermod -aG %s %s, then log out and in again)",
                          auth->group, auth->group, caller->user);

@@ -1,4 +1,4 @@
-/* vxm-helper-claims: whose VM a journal is, and who holds it while a request runs.
+/* vxm-vxmd-claims: whose VM a journal is, and who holds it while a request runs.
  *
  * vxmd stamps each VM's journal with the user of its first request (journal kind
  * "vxmd-client"): only that user, or root, can change or give back what it holds. VM names are
@@ -11,7 +11,7 @@
 
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
-#include "vxmd/vxm-helper-daemon-private.h"
+#include "vxmd/vxm-vxmd-private.h"
 
 #define CLIENT_KIND "vxmd-client"
 /* VMs one user (not root) may hold host resources for at once: each is a journal that every
@@ -30,14 +30,14 @@ client_undo(const VxmJournalUndoContext *ctx, const VxmJournalEntry *entry, char
 }
 
 void
-vxm_helper_claims_register_kind(void)
+vxm_vxmd_claims_register_kind(void)
 {
   vxm_journal_register_kind(CLIENT_KIND, client_undo);
 }
 
 /* The uid recorded by the VM's first request, or -1 when none was. */
 gint64
-vxm_helper_journal_uid(VxmJournal *journal)
+vxm_vxmd_journal_uid(VxmJournal *journal)
 {
   for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
     VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
@@ -49,7 +49,7 @@ vxm_helper_journal_uid(VxmJournal *journal)
 }
 
 gint64
-vxm_helper_journal_pid(VxmJournal *journal)
+vxm_vxmd_journal_pid(VxmJournal *journal)
 {
   for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
     VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
@@ -61,7 +61,7 @@ vxm_helper_journal_pid(VxmJournal *journal)
 }
 
 gboolean
-vxm_helper_journal_client_alive(VxmJournal *journal)
+vxm_vxmd_journal_client_alive(VxmJournal *journal)
 {
   for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
     VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
@@ -79,7 +79,7 @@ vxm_helper_journal_client_alive(VxmJournal *journal)
 }
 
 char *
-vxm_helper_journal_user_text(VxmJournal *journal)
+vxm_vxmd_journal_user_text(VxmJournal *journal)
 {
   for (guint i = 0; i < vxm_journal_get_n_entries(journal); i++) {
     VxmJournalEntry *entry = vxm_journal_get_entry(journal, i);
@@ -91,10 +91,10 @@ vxm_helper_journal_user_text(VxmJournal *journal)
 }
 
 gboolean
-vxm_helper_refuse_other_owner(VxmJournal *journal, const VxmHelperPeer *peer, const char *vm,
-                              GError **error)
+vxm_vxmd_refuse_other_owner(VxmJournal *journal, const VxmVxmdPeer *peer, const char *vm,
+                            GError **error)
 {
-  gint64 owner = vxm_helper_journal_uid(journal);
+  gint64 owner = vxm_vxmd_journal_uid(journal);
 
   if (owner < 0 || owner == (gint64)peer->uid || peer->uid == 0)
     return TRUE;
@@ -109,19 +109,19 @@ vxm_helper_refuse_other_owner(VxmJournal *journal, const VxmHelperPeer *peer, co
  * under a running guest): this vxmd takes it over for that vxm's user, so the teardown it asks
  * for is served. Anyone else's requests leave it as it is (the owner was checked before). */
 static gboolean
-adopt_live_journal(VxmJournal *on_disk, const VxmHelperPeer *peer, const char *vm, GError **error)
+adopt_live_journal(VxmJournal *on_disk, const VxmVxmdPeer *peer, const char *vm, GError **error)
 {
   if (on_disk == NULL || vxm_journal_get_owner_status(on_disk) != VXM_JOURNAL_OWNER_GONE ||
-      vxm_helper_journal_uid(on_disk) < 0 ||
-      (vxm_helper_journal_uid(on_disk) != (gint64)peer->uid && peer->uid != 0) ||
-      !vxm_helper_journal_client_alive(on_disk))
+      vxm_vxmd_journal_uid(on_disk) < 0 ||
+      (vxm_vxmd_journal_uid(on_disk) != (gint64)peer->uid && peer->uid != 0) ||
+      !vxm_vxmd_journal_client_alive(on_disk))
     return TRUE;
   if (!vxm_journal_claim(on_disk, error)) {
     g_prefix_error(error, "cannot take over VM %s's journal from the vxmd that is gone: ", vm);
     return FALSE;
   }
   g_message("  took over VM %s's journal: its vxm (pid %" G_GINT64_FORMAT ") still runs", vm,
-            vxm_helper_journal_pid(on_disk));
+            vxm_vxmd_journal_pid(on_disk));
   return TRUE;
 }
 
@@ -132,7 +132,7 @@ adopt_live_journal(VxmJournal *on_disk, const VxmHelperPeer *peer, const char *v
 
 /* "win11.u1001" -> "win11"; any other name as it is. */
 char *
-vxm_helper_vm_display_name(const char *journal_name)
+vxm_vxmd_vm_display_name(const char *journal_name)
 {
   const char *dot = strrchr(journal_name, '.');
 
@@ -143,7 +143,7 @@ vxm_helper_vm_display_name(const char *journal_name)
 }
 
 char *
-vxm_helper_vm_journal_name(VxmHelperDaemon *self, uid_t uid, const char *vm)
+vxm_vxmd_vm_journal_name(VxmVxmd *self, uid_t uid, const char *vm)
 {
   g_autoptr(GPtrArray) names = NULL;
   g_autofree char *prefix = NULL;
@@ -157,7 +157,7 @@ vxm_helper_vm_journal_name(VxmHelperDaemon *self, uid_t uid, const char *vm)
   names = vxm_journal_list(self->hostfs, NULL);
   prefix = g_strconcat(vm, ".u", NULL);
   for (guint i = 0; names != NULL && i < names->len; i++) {
-    g_autofree char *shown = vxm_helper_vm_display_name(names->pdata[i]);
+    g_autofree char *shown = vxm_vxmd_vm_display_name(names->pdata[i]);
 
     if (g_str_has_prefix(names->pdata[i], prefix) && g_strcmp0(shown, vm) == 0) {
       found = names->pdata[i];
@@ -169,7 +169,7 @@ vxm_helper_vm_journal_name(VxmHelperDaemon *self, uid_t uid, const char *vm)
 
 /* Called with self->lock held. */
 static void
-note_claim(VxmHelperDaemon *self, VxmHelperPeer *peer, const char *vm)
+note_claim(VxmVxmd *self, VxmVxmdPeer *peer, const char *vm)
 {
   if (peer->claimed_vm != NULL)
     return; /* a request claims one VM; a second claim of it counts once */
@@ -181,7 +181,7 @@ note_claim(VxmHelperDaemon *self, VxmHelperPeer *peer, const char *vm)
 
 /* Journals on disk that record @uid as their user, other than @except's. */
 static guint
-count_user_journals(VxmHelperDaemon *self, uid_t uid, const char *except)
+count_user_journals(VxmVxmd *self, uid_t uid, const char *except)
 {
   g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
   guint n = 0;
@@ -192,7 +192,7 @@ count_user_journals(VxmHelperDaemon *self, uid_t uid, const char *except)
     if (g_strcmp0(names->pdata[i], except) == 0)
       continue;
     journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
-    if (journal != NULL && vxm_helper_journal_uid(journal) == (gint64)uid)
+    if (journal != NULL && vxm_vxmd_journal_uid(journal) == (gint64)uid)
       n++;
   }
   return n;
@@ -201,7 +201,7 @@ count_user_journals(VxmHelperDaemon *self, uid_t uid, const char *except)
 /* The VM's journal for a request that changes the host: created and stamped with the peer on
  * first use, refused when another uid owns it. */
 VxmJournal *
-vxm_helper_claim_vm(VxmHelperDaemon *self, VxmHelperPeer *peer, const char *vm, GError **error)
+vxm_vxmd_claim_vm(VxmVxmd *self, VxmVxmdPeer *peer, const char *vm, GError **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
   g_autoptr(VxmJournal) on_disk = vxm_journal_load(self->hostfs, vm, NULL);
@@ -212,14 +212,14 @@ vxm_helper_claim_vm(VxmHelperDaemon *self, VxmHelperPeer *peer, const char *vm, 
   guint index;
 
   /* the owner from the file before the lookup, which would claim a held journal */
-  if (on_disk != NULL && (!vxm_helper_refuse_other_owner(on_disk, peer, vm, error) ||
+  if (on_disk != NULL && (!vxm_vxmd_refuse_other_owner(on_disk, peer, vm, error) ||
                           !adopt_live_journal(on_disk, peer, vm, error)))
     return NULL;
   journal = vxm_journal_store_take(self->store, vm, TRUE, error);
   if (journal == NULL)
     return NULL;
-  if (vxm_helper_journal_uid(journal) >= 0) {
-    if (!vxm_helper_refuse_other_owner(journal, peer, vm, error))
+  if (vxm_vxmd_journal_uid(journal) >= 0) {
+    if (!vxm_vxmd_refuse_other_owner(journal, peer, vm, error))
       return NULL;
     note_claim(self, peer, vm);
     return journal;
@@ -266,7 +266,7 @@ journal_holds_only_client(VxmJournal *journal)
  * grant and status. Dropped only when no other request of the VM is in flight, as those hold
  * the journal. */
 static void
-drop_claim(VxmHelperDaemon *self, const char *vm)
+drop_claim(VxmVxmd *self, const char *vm)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
   g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
@@ -294,7 +294,7 @@ drop_claim(VxmHelperDaemon *self, const char *vm)
 /* The last request that claimed the VM drops its journal if it stays empty, with the VM's lock
  * alone (vxm_journal_store_lock_vm): no request of the VM runs while its journal may go. */
 void
-vxm_helper_release_claim(VxmHelperDaemon *self, VxmHelperPeer *peer)
+vxm_vxmd_release_claim(VxmVxmd *self, VxmVxmdPeer *peer)
 {
   g_autofree char *vm = g_steal_pointer(&peer->claimed_vm);
 
@@ -320,15 +320,15 @@ vxm_helper_release_claim(VxmHelperDaemon *self, VxmHelperPeer *peer)
  * up claims a held one (its owner becomes vxmd, "held" is cleared), which a refused request
  * must never do to another user's VM. */
 gboolean
-vxm_helper_check_vm_owner(VxmHelperDaemon *self, const VxmHelperPeer *peer, const char *vm,
-                          gboolean *out_exists, GError **error)
+vxm_vxmd_check_vm_owner(VxmVxmd *self, const VxmVxmdPeer *peer, const char *vm,
+                        gboolean *out_exists, GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   g_autoptr(VxmJournal) on_disk = vxm_journal_load(self->hostfs, vm, NULL);
   VxmJournal *journal;
 
   *out_exists = FALSE;
-  if (on_disk != NULL && (!vxm_helper_refuse_other_owner(on_disk, peer, vm, error) ||
+  if (on_disk != NULL && (!vxm_vxmd_refuse_other_owner(on_disk, peer, vm, error) ||
                           !adopt_live_journal(on_disk, peer, vm, error)))
     return FALSE;
   journal = vxm_journal_store_take(self->store, vm, FALSE, &local_error);
@@ -340,12 +340,11 @@ vxm_helper_check_vm_owner(VxmHelperDaemon *self, const VxmHelperPeer *peer, cons
     }
     return TRUE;
   }
-  return vxm_helper_refuse_other_owner(journal, peer, vm, error);
+  return vxm_vxmd_refuse_other_owner(journal, peer, vm, error);
 }
 
 gboolean
-vxm_helper_claim_gpu_slot(VxmHelperDaemon *self, const char *gpu_address, const char *vm,
-                          GError **error)
+vxm_vxmd_claim_gpu_slot(VxmVxmd *self, const char *gpu_address, const char *vm, GError **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
   g_autofree char *slot = g_strndup(gpu_address, strlen(gpu_address) - 2);
@@ -363,7 +362,7 @@ vxm_helper_claim_gpu_slot(VxmHelperDaemon *self, const char *gpu_address, const 
 }
 
 void
-vxm_helper_release_gpu_slot(VxmHelperDaemon *self, const char *gpu_address)
+vxm_vxmd_release_gpu_slot(VxmVxmd *self, const char *gpu_address)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
   g_autofree char *slot = g_strndup(gpu_address, strlen(gpu_address) - 2);
@@ -373,18 +372,18 @@ vxm_helper_release_gpu_slot(VxmHelperDaemon *self, const char *gpu_address)
 
 /* @vm's journal (any VM's, when NULL) records @uid as the user who asked for it. */
 gboolean
-vxm_helper_uid_has_journal(VxmHelperDaemon *self, uid_t uid, const char *vm)
+vxm_vxmd_uid_has_journal(VxmVxmd *self, uid_t uid, const char *vm)
 {
   g_autoptr(GPtrArray) names = NULL;
 
   if (vm != NULL) {
     g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, vm, NULL);
 
-    return journal != NULL && vxm_helper_journal_uid(journal) == (gint64)uid;
+    return journal != NULL && vxm_vxmd_journal_uid(journal) == (gint64)uid;
   }
   names = vxm_journal_list(self->hostfs, NULL);
   for (guint i = 0; names != NULL && i < names->len; i++)
-    if (vxm_helper_uid_has_journal(self, uid, names->pdata[i]))
+    if (vxm_vxmd_uid_has_journal(self, uid, names->pdata[i]))
       return TRUE;
   return FALSE;
 }

@@ -1,7 +1,7 @@
-/* vxm-helper-daemon: vxmd's server: its socket (made, or passed by systemd), one worker thread
+/* vxm-vxmd: vxmd's server: its socket (made, or passed by systemd), one worker thread
  * per connection, the framing (a JSON line each way, with the fds SCM_RIGHTS brings), the
  * per-user connection cap, and the request loop that hands each line to the operations. */
-#include "vxmd/vxm-helper-daemon.h"
+#include "vxmd/vxm-vxmd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,17 +17,17 @@
 #include "common/vxm-util.h"
 #include "ops/vxm-host-ops-local.h"
 #include "ops/vxm-journal-kinds.h"
-#include "vxmd/vxm-helper-daemon-private.h"
+#include "vxmd/vxm-vxmd-private.h"
 
 /* Connections one user (not root) may have open at once: a member of the group who opens many
  * and sends nothing must not take every worker from the other users. vxm itself uses one or
  * two at a time, a starting VM one per parallel step; the tests use eight threads at once. */
 #define MAX_CONNECTIONS_PER_USER 16
 
-VxmHelperDaemon *
-vxm_helper_daemon_new(const VxmHelperDaemonOptions *options, GError **error)
+VxmVxmd *
+vxm_vxmd_new(const VxmVxmdOptions *options, GError **error)
 {
-  g_autoptr(VxmHelperDaemon) self = g_new0(VxmHelperDaemon, 1);
+  g_autoptr(VxmVxmd) self = g_new0(VxmVxmd, 1);
   struct group grp, *res = NULL;
   char buf[4096];
 
@@ -49,19 +49,19 @@ vxm_helper_daemon_new(const VxmHelperDaemonOptions *options, GError **error)
     return NULL;
   }
   self->group_gid = grp.gr_gid;
-  if (!vxm_helper_policy_load(self, error))
+  if (!vxm_vxmd_policy_load(self, error))
     return NULL;
   self->auth =
-      vxm_helper_auth_new(self->group, self->group_gid, (const char *const *)self->allowed_users);
+      vxm_vxmd_auth_new(self->group, self->group_gid, (const char *const *)self->allowed_users);
   vxm_journal_register_all_kinds();
-  vxm_helper_claims_register_kind();
+  vxm_vxmd_claims_register_kind();
   self->service = g_threaded_socket_service_new(
       (int)(options->max_connections > 0 ? options->max_connections : 64));
   return g_steal_pointer(&self);
 }
 
 void
-vxm_helper_daemon_free(VxmHelperDaemon *self)
+vxm_vxmd_free(VxmVxmd *self)
 {
   if (self == NULL)
     return;
@@ -82,7 +82,7 @@ vxm_helper_daemon_free(VxmHelperDaemon *self)
   g_hash_table_unref(self->claims);
   g_strfreev(self->allowed_gpus);
   g_strfreev(self->allowed_users);
-  vxm_helper_auth_free(self->auth);
+  vxm_vxmd_auth_free(self->auth);
   g_free(self->group);
   g_mutex_clear(&self->lock);
   g_mutex_clear(&self->grant_lock);
@@ -110,7 +110,7 @@ send_all(int fd, const char *data, gsize len, guint timeout_ms)
 }
 
 static void
-peer_close_fds(VxmHelperPeer *peer)
+peer_close_fds(VxmVxmdPeer *peer)
 {
   for (guint i = 0; i < peer->n_fds; i++)
     close(peer->fds[i]);
@@ -120,7 +120,7 @@ peer_close_fds(VxmHelperPeer *peer)
 static void
 reply_error(int fd, guint timeout_ms, const GError *error)
 {
-  g_autofree char *line = vxm_helper_reply_error(error);
+  g_autofree char *line = vxm_vxmd_reply_error(error);
 
   send_all(fd, line, strlen(line), timeout_ms);
 }
@@ -128,11 +128,11 @@ reply_error(int fd, guint timeout_ms, const GError *error)
 /* Reads what is there (with any fds) into @buf: >0 bytes read, 0 end of stream, -1 error or
  * time out. */
 static gssize
-receive(int fd, GByteArray *buf, VxmHelperPeer *peer, guint timeout_ms)
+receive(int fd, GByteArray *buf, VxmVxmdPeer *peer, guint timeout_ms)
 {
   char data[4096];
   union {
-    char buf[CMSG_SPACE(sizeof(int) * VXM_HELPER_MAX_FDS)];
+    char buf[CMSG_SPACE(sizeof(int) * VXM_VXMD_MAX_FDS)];
     struct cmsghdr align;
   } control;
   struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
@@ -159,11 +159,11 @@ receive(int fd, GByteArray *buf, VxmHelperPeer *peer, guint timeout_ms)
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       gsize count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      int fds[VXM_HELPER_MAX_FDS];
+      int fds[VXM_VXMD_MAX_FDS];
 
-      memcpy(fds, CMSG_DATA(c), MIN(count, (gsize)VXM_HELPER_MAX_FDS) * sizeof(int));
-      for (gsize i = 0; i < count && i < VXM_HELPER_MAX_FDS; i++) {
-        if (peer->n_fds < VXM_HELPER_MAX_FDS)
+      memcpy(fds, CMSG_DATA(c), MIN(count, (gsize)VXM_VXMD_MAX_FDS) * sizeof(int));
+      for (gsize i = 0; i < count && i < VXM_VXMD_MAX_FDS; i++) {
+        if (peer->n_fds < VXM_VXMD_MAX_FDS)
           peer->fds[peer->n_fds++] = fds[i];
         else
           close(fds[i]);
@@ -176,7 +176,7 @@ receive(int fd, GByteArray *buf, VxmHelperPeer *peer, guint timeout_ms)
 
 /* Counts a connection of @uid; refuses one past MAX_CONNECTIONS_PER_USER (root has no limit). */
 static gboolean
-take_connection(VxmHelperDaemon *self, uid_t uid, GError **error)
+take_connection(VxmVxmd *self, uid_t uid, GError **error)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
   guint open = GPOINTER_TO_UINT(g_hash_table_lookup(self->user_connections, GUINT_TO_POINTER(uid)));
@@ -194,7 +194,7 @@ take_connection(VxmHelperDaemon *self, uid_t uid, GError **error)
 }
 
 static void
-drop_connection(VxmHelperDaemon *self, uid_t uid)
+drop_connection(VxmVxmd *self, uid_t uid)
 {
   g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->lock);
   guint open = GPOINTER_TO_UINT(g_hash_table_lookup(self->user_connections, GUINT_TO_POINTER(uid)));
@@ -205,18 +205,18 @@ drop_connection(VxmHelperDaemon *self, uid_t uid)
     g_hash_table_insert(self->user_connections, GUINT_TO_POINTER(uid), GUINT_TO_POINTER(open - 1));
 }
 
-static void serve_requests(VxmHelperDaemon *self, int fd, VxmHelperPeer *peer);
+static void serve_requests(VxmVxmd *self, int fd, VxmVxmdPeer *peer);
 
 static void
-serve_connection(VxmHelperDaemon *self, int fd)
+serve_connection(VxmVxmd *self, int fd)
 {
-  VxmHelperCaller caller;
-  VxmHelperPeer peer = {0};
+  VxmVxmdCaller caller;
+  VxmVxmdPeer peer = {0};
   g_autoptr(GError) auth_error = NULL;
 
-  if (!vxm_helper_caller_init(&caller, self->proc_fs, fd, &auth_error)) {
+  if (!vxm_vxmd_caller_init(&caller, self->proc_fs, fd, &auth_error)) {
     g_message("connection refused: %s", auth_error->message);
-    vxm_helper_caller_clear(&caller);
+    vxm_vxmd_caller_clear(&caller);
     return;
   }
   peer.uid = caller.uid;
@@ -225,23 +225,23 @@ serve_connection(VxmHelperDaemon *self, int fd)
   peer.caller = &caller;
   /* anyone may connect (the socket is 0666): an account, allowed_users and the per-user cap
    * here; what each request needs, as it comes */
-  if (!vxm_helper_auth_identify(self->auth, &caller, &auth_error) ||
+  if (!vxm_vxmd_auth_identify(self->auth, &caller, &auth_error) ||
       !take_connection(self, peer.uid, &auth_error)) {
     g_message("refused uid %u (pid %d): %s", (guint)peer.uid, (int)peer.pid, auth_error->message);
     reply_error(fd, self->idle_timeout_ms, auth_error);
-    vxm_helper_caller_clear(&caller);
+    vxm_vxmd_caller_clear(&caller);
     return;
   }
   peer.user = caller.user;
   serve_requests(self, fd, &peer);
   drop_connection(self, peer.uid);
   peer_close_fds(&peer);
-  vxm_helper_caller_clear(&caller);
+  vxm_vxmd_caller_clear(&caller);
 }
 
 /* One connection's requests, one line each, until the client closes or stays silent too long. */
 static void
-serve_requests(VxmHelperDaemon *self, int fd, VxmHelperPeer *peer)
+serve_requests(VxmVxmd *self, int fd, VxmVxmdPeer *peer)
 {
   g_autoptr(GByteArray) buf = g_byte_array_new();
 
@@ -254,37 +254,37 @@ serve_requests(VxmHelperDaemon *self, int fd, VxmHelperPeer *peer)
       g_autoptr(GError) error = NULL;
       g_autoptr(GPtrArray) report = g_ptr_array_new_with_free_func(g_free);
       g_autoptr(JsonNode) result = NULL;
-      g_autoptr(VxmHelperRequest) req =
-          vxm_helper_request_parse((const char *)buf->data, line_len, &error);
+      g_autoptr(VxmVxmdRequest) req =
+          vxm_vxmd_request_parse((const char *)buf->data, line_len, &error);
       g_autofree char *reply = NULL;
 
       g_byte_array_remove_range(buf, 0, (guint)line_len);
       if (req != NULL && req->vm != NULL) {
-        char *journal_name = vxm_helper_vm_journal_name(self, peer->uid, req->vm);
+        char *journal_name = vxm_vxmd_vm_journal_name(self, peer->uid, req->vm);
 
         g_free(req->vm);
         req->vm = journal_name;
       }
       if (req != NULL) {
         g_message("%s (uid %u, pid %d): %s%s%s", peer->user, (guint)peer->uid, (int)peer->pid,
-                  vxm_helper_op_to_string(req->op), req->vm != NULL ? " " : "",
+                  vxm_vxmd_op_to_string(req->op), req->vm != NULL ? " " : "",
                   req->vm != NULL ? req->vm : "");
-        gboolean ok = vxm_helper_operation_run(self, peer, req, report, &result, &error);
+        gboolean ok = vxm_vxmd_operation_run(self, peer, req, report, &result, &error);
 
         if (!ok)
           g_message("  refused or failed: %s", error->message);
-        vxm_helper_release_claim(self, peer);
+        vxm_vxmd_release_claim(self, peer);
       }
       peer_close_fds(peer); /* fds belong to the request they came with */
-      reply = error != NULL ? vxm_helper_reply_error(error) : vxm_helper_reply_ok(report, result);
+      reply = error != NULL ? vxm_vxmd_reply_error(error) : vxm_vxmd_reply_ok(report, result);
       if (!send_all(fd, reply, strlen(reply), self->idle_timeout_ms))
         break;
       continue;
     }
-    if (buf->len >= VXM_HELPER_MAX_MESSAGE) {
+    if (buf->len >= VXM_VXMD_MAX_MESSAGE) {
       g_autoptr(GError) error =
           g_error_new(VXM_ERROR, VXM_ERROR_PROTOCOL,
-                      "bad request to vxmd: a message is at most %d bytes", VXM_HELPER_MAX_MESSAGE);
+                      "bad request to vxmd: a message is at most %d bytes", VXM_VXMD_MAX_MESSAGE);
       reply_error(fd, self->idle_timeout_ms, error);
       break;
     }
@@ -304,7 +304,7 @@ static gboolean
 on_run(GThreadedSocketService *service, GSocketConnection *connection, GObject *source,
        gpointer user_data)
 {
-  VxmHelperDaemon *self = user_data;
+  VxmVxmd *self = user_data;
   GSocket *socket = g_socket_connection_get_socket(connection);
 
   (void)service;
@@ -315,14 +315,14 @@ on_run(GThreadedSocketService *service, GSocketConnection *connection, GObject *
 }
 
 gboolean
-vxm_helper_daemon_listen(VxmHelperDaemon *self, int fd, GError **error)
+vxm_vxmd_listen(VxmVxmd *self, int fd, GError **error)
 {
   g_autoptr(GSocket) gsocket = NULL;
 
   if (fd < 0) {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     g_autofree char *dir = vxm_hostfs_path(self->hostfs, VXM_HOST_RUN_VXM);
-    g_autofree char *path = g_build_filename(dir, VXM_HELPER_SOCKET_NAME, NULL);
+    g_autofree char *path = g_build_filename(dir, VXM_VXMD_SOCKET_NAME, NULL);
     vxm_autofd int s = -1;
 
     if (strlen(path) >= sizeof addr.sun_path) {
@@ -371,7 +371,7 @@ vxm_helper_daemon_listen(VxmHelperDaemon *self, int fd, GError **error)
 }
 
 int
-vxm_helper_daemon_socket_from_systemd(GError **error)
+vxm_vxmd_socket_from_systemd(GError **error)
 {
   const char *pid = g_getenv("LISTEN_PID");
   const char *fds = g_getenv("LISTEN_FDS");

@@ -1,4 +1,4 @@
-/* vxm-host-facts: what the argv builder and the start plan need to know about the host, as
+/* vxm-start-facts: what the argv builder and the start plan need to know about the host, as
  * plain data. The caller fills it (from sysfs through VxmHostfs, from the PCI model, from the
  * input and memory areas); the builder never looks at the host itself, so golden tests can
  * describe any workstation in a few lines.
@@ -74,21 +74,21 @@ typedef struct {
   /* monitor switching, for the plan only (VxmVmMonitorSwitch): the monitors named in the
    * config (monitor = auto is found when the VM starts, and not listed) */
   GPtrArray *monitors;
-} VxmHostFacts;
+} VxmStartFacts;
 
-VxmHostFacts *vxm_host_facts_new(void);
-void vxm_host_facts_free(VxmHostFacts *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHostFacts, vxm_host_facts_free)
+VxmStartFacts *vxm_start_facts_new(void);
+void vxm_start_facts_free(VxmStartFacts *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmStartFacts, vxm_start_facts_free)
 
-VxmHostGpuFunction *vxm_host_facts_add_gpu_function(VxmHostFacts *self, const char *address,
-                                                    guint16 class_code, const char *driver,
-                                                    gint iommu_group);
-VxmHostInput *vxm_host_facts_add_input(VxmHostFacts *self, const char *path, VxmHostInputKind kind,
-                                       gboolean primary);
+VxmHostGpuFunction *vxm_start_facts_add_gpu_function(VxmStartFacts *self, const char *address,
+                                                     guint16 class_code, const char *driver,
+                                                     gint iommu_group);
+VxmHostInput *vxm_start_facts_add_input(VxmStartFacts *self, const char *path,
+                                        VxmHostInputKind kind, gboolean primary);
 
 /* A [usb] device: @node the host node when plugged in, NULL when not. */
-VxmUsbPassthrough *vxm_host_facts_add_usb(VxmHostFacts *self, guint16 vendor, guint16 product,
-                                          const char *node, const char *description);
+VxmUsbPassthrough *vxm_start_facts_add_usb(VxmStartFacts *self, guint16 vendor, guint16 product,
+                                           const char *node, const char *description);
 
 VxmHostSmbios *vxm_host_smbios_new(void);
 /* From a DMI identity object (vxm_dmi_identity_read(), or vxmd's dmi-identity reply): its
@@ -104,17 +104,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VxmHostSmbios, vxm_host_smbios_free)
  * What a later stage decides (auto inputs, auto monitor) is left out with a remark in
  * @notes. Paths QEMU opens (input nodes, Looking Glass memory) are local paths under the
  * host root, so a simulated host's nodes are what QEMU opens. */
-gboolean vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
-                                VxmGpu *gpu, GPtrArray *notes,
-                                GError **error) G_GNUC_WARN_UNUSED_RESULT;
+gboolean vxm_start_facts_collect(VxmStartFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
+                                 VxmGpu *gpu, GPtrArray *notes,
+                                 GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /* Adds a [pci] extra device (vxm_pci_extra_resolve() allowed it) to @self->extra_devices. */
-VxmHostGpuFunction *vxm_host_facts_add_extra_device(VxmHostFacts *self, const char *address,
-                                                    guint16 class_code, const char *driver,
-                                                    gint iommu_group);
+VxmHostGpuFunction *vxm_start_facts_add_extra_device(VxmStartFacts *self, const char *address,
+                                                     guint16 class_code, const char *driver,
+                                                     gint iommu_group);
 
 /* The IOMMU groups of the GPU's functions and of the extra devices: every /dev/vfio/N the
  * guest needs, sorted and unique (gint). */
-GArray *vxm_host_facts_gpu_iommu_groups(const VxmHostFacts *self);
+GArray *vxm_start_facts_gpu_iommu_groups(const VxmStartFacts *self);
 
 G_END_DECLS

@@ -1,30 +1,30 @@
-/* Fuzz target: a request to vxmd (vxm_helper_request_parse), the bytes an unprivileged user
+/* Fuzz target: a request to vxmd (vxm_vxmd_request_parse), the bytes an unprivileged user
  * controls. A request that parses is written back and must parse again to the same request;
  * its names must pass the checks that keep paths out. */
 #include <stdint.h>
 #include <string.h>
 
-#include "ops/vxm-helper-protocol.h"
+#include "ops/vxm-vxmd-protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  g_autoptr(VxmHelperRequest) req = NULL;
-  g_autoptr(VxmHelperRequest) again = NULL;
+  g_autoptr(VxmVxmdRequest) req = NULL;
+  g_autoptr(VxmVxmdRequest) again = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
 
-  req = vxm_helper_request_parse((const char *)data, size, &error);
+  req = vxm_vxmd_request_parse((const char *)data, size, &error);
   if (req == NULL) {
     g_assert(error != NULL && error->message != NULL);
     return 0;
   }
-  g_assert(req->vm == NULL || vxm_helper_check_vm_name(req->vm, NULL));
+  g_assert(req->vm == NULL || vxm_vxmd_check_vm_name(req->vm, NULL));
   g_assert(req->vm == NULL || strchr(req->vm, '/') == NULL);
   for (gsize i = 0; req->nodes != NULL && req->nodes[i] != NULL; i++) {
-    g_autofree char *path = vxm_helper_node_host_path(req->nodes[i]);
+    g_autofree char *path = vxm_vxmd_node_host_path(req->nodes[i]);
     g_autofree char *dir = NULL;
     g_autofree char *base = NULL;
 
@@ -41,8 +41,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_assert(g_str_has_prefix(path, dir) && path[strlen(dir)] == '/' &&
              strcmp(path + strlen(dir) + 1, base) == 0);
   }
-  line = vxm_helper_request_to_line(req);
-  again = vxm_helper_request_parse(line, strlen(line), &error);
+  line = vxm_vxmd_request_to_line(req);
+  again = vxm_vxmd_request_parse(line, strlen(line), &error);
   g_assert(again != NULL);
   g_assert(again->op == req->op);
   g_assert(g_strcmp0(again->vm, req->vm) == 0);

@@ -1,4 +1,4 @@
-#include "vxm-host-facts.h"
+#include "vxm-start-facts.h"
 
 #include <string.h>
 
@@ -21,10 +21,10 @@ gpu_function_free(VxmHostGpuFunction *fn)
   g_free(fn);
 }
 
-VxmHostFacts *
-vxm_host_facts_new(void)
+VxmStartFacts *
+vxm_start_facts_new(void)
 {
-  VxmHostFacts *self = g_new0(VxmHostFacts, 1);
+  VxmStartFacts *self = g_new0(VxmStartFacts, 1);
 
   self->gpu_functions = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_function_free);
   self->extra_devices = g_ptr_array_new_with_free_func((GDestroyNotify)gpu_function_free);
@@ -41,7 +41,7 @@ vxm_host_facts_new(void)
 }
 
 void
-vxm_host_facts_free(VxmHostFacts *self)
+vxm_start_facts_free(VxmStartFacts *self)
 {
   if (self == NULL)
     return;
@@ -57,8 +57,8 @@ vxm_host_facts_free(VxmHostFacts *self)
 }
 
 VxmHostGpuFunction *
-vxm_host_facts_add_gpu_function(VxmHostFacts *self, const char *address, guint16 class_code,
-                                const char *driver, gint iommu_group)
+vxm_start_facts_add_gpu_function(VxmStartFacts *self, const char *address, guint16 class_code,
+                                 const char *driver, gint iommu_group)
 {
   VxmHostGpuFunction *fn = g_new0(VxmHostGpuFunction, 1);
   VxmPciAddress parsed;
@@ -76,8 +76,8 @@ vxm_host_facts_add_gpu_function(VxmHostFacts *self, const char *address, guint16
 }
 
 VxmUsbPassthrough *
-vxm_host_facts_add_usb(VxmHostFacts *self, guint16 vendor, guint16 product, const char *node,
-                       const char *description)
+vxm_start_facts_add_usb(VxmStartFacts *self, guint16 vendor, guint16 product, const char *node,
+                        const char *description)
 {
   VxmUsbPassthrough *usb = vxm_usb_passthrough_new(vendor, product);
 
@@ -92,7 +92,7 @@ static void add_note(GPtrArray *notes, const char *format, ...) G_GNUC_PRINTF(2,
 
 /* [usb] devices: each found by its ids in sysfs now, or noted as joining when plugged in. */
 static void
-collect_usb(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes)
+collect_usb(VxmStartFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes)
 {
   g_autoptr(GPtrArray) devices = NULL;
 
@@ -105,7 +105,7 @@ collect_usb(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GP
     g_autofree char *node = d != NULL ? vxm_usb_device_node(d) : NULL;
     g_autofree char *description = d != NULL ? vxm_usb_device_describe(d) : NULL;
 
-    vxm_host_facts_add_usb(self, id >> 16, id & 0xffff, node, description);
+    vxm_start_facts_add_usb(self, id >> 16, id & 0xffff, node, description);
     if (d == NULL)
       add_note(notes, "USB device %04x:%04x is not plugged in: it joins the guest when it is",
                id >> 16, id & 0xffff);
@@ -113,11 +113,11 @@ collect_usb(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GP
 }
 
 VxmHostGpuFunction *
-vxm_host_facts_add_extra_device(VxmHostFacts *self, const char *address, guint16 class_code,
-                                const char *driver, gint iommu_group)
+vxm_start_facts_add_extra_device(VxmStartFacts *self, const char *address, guint16 class_code,
+                                 const char *driver, gint iommu_group)
 {
   VxmHostGpuFunction *fn =
-      vxm_host_facts_add_gpu_function(self, address, class_code, driver, iommu_group);
+      vxm_start_facts_add_gpu_function(self, address, class_code, driver, iommu_group);
 
   /* made as a GPU function, then moved */
   g_ptr_array_steal_index(self->gpu_functions, self->gpu_functions->len - 1);
@@ -126,8 +126,8 @@ vxm_host_facts_add_extra_device(VxmHostFacts *self, const char *address, guint16
 }
 
 VxmHostInput *
-vxm_host_facts_add_input(VxmHostFacts *self, const char *path, VxmHostInputKind kind,
-                         gboolean primary)
+vxm_start_facts_add_input(VxmStartFacts *self, const char *path, VxmHostInputKind kind,
+                          gboolean primary)
 {
   VxmHostInput *input = vxm_host_input_new(path, kind, primary);
 
@@ -171,7 +171,7 @@ compare_ints(gconstpointer a, gconstpointer b)
 }
 
 GArray *
-vxm_host_facts_gpu_iommu_groups(const VxmHostFacts *self)
+vxm_start_facts_gpu_iommu_groups(const VxmStartFacts *self)
 {
   GArray *groups = g_array_new(FALSE, FALSE, sizeof(gint));
 
@@ -211,7 +211,7 @@ add_note(GPtrArray *notes, const char *format, ...)
  * is left out with a note (QEMU would refuse to start), and the hotplug watcher adds it when
  * it is plugged in (vxm-input-watch). */
 static void
-collect_inputs(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes)
+collect_inputs(VxmStartFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config, GPtrArray *notes)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(VxmInputSet) set = vxm_input_set_discover(hostfs, &error);
@@ -281,7 +281,7 @@ vxm_host_smbios_new_from_identity(JsonObject *identity)
 
 /* The same reader vxmd uses, in this process: as a user, the serials and UUID are missing. */
 static void
-collect_smbios(VxmHostFacts *self, VxmHostfs *hostfs, GPtrArray *notes)
+collect_smbios(VxmStartFacts *self, VxmHostfs *hostfs, GPtrArray *notes)
 {
   g_autoptr(JsonNode) identity = NULL;
   VxmHostSmbios *s;
@@ -299,7 +299,7 @@ collect_smbios(VxmHostFacts *self, VxmHostfs *hostfs, GPtrArray *notes)
 }
 
 static void
-collect_monitor(VxmHostFacts *self, const VxmVmConfig *config, GPtrArray *notes)
+collect_monitor(VxmStartFacts *self, const VxmVmConfig *config, GPtrArray *notes)
 {
   g_autoptr(GPtrArray) switches = vxm_vm_config_monitor_switches(config);
 
@@ -360,8 +360,8 @@ looking_glass_size(VxmHostfs *hostfs, const VxmVmConfig *config, VxmGpu *gpu, GP
 }
 
 gboolean
-vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
-                       VxmGpu *gpu, GPtrArray *notes, GError **error)
+vxm_start_facts_collect(VxmStartFacts *self, VxmHostfs *hostfs, const VxmVmConfig *config,
+                        VxmGpu *gpu, GPtrArray *notes, GError **error)
 {
   const VxmVmResolved *r = &config->resolved;
 
@@ -378,7 +378,7 @@ vxm_host_facts_collect(VxmHostFacts *self, VxmHostfs *hostfs, const VxmVmConfig 
 
       g_autoptr(GArray) bars = NULL;
 
-      vxm_host_facts_add_gpu_function(
+      vxm_start_facts_add_gpu_function(
           self, vxm_pci_device_get_address(dev), vxm_pci_device_get_class_code(dev),
           vxm_pci_device_get_driver(dev), vxm_pci_device_get_iommu_group(dev));
       /* what the guest's firmware must find room for above 4 GiB (a resizable BAR included) */

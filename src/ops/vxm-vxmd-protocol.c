@@ -1,5 +1,5 @@
-/* vxm-helper-protocol: parsing and writing vxmd's messages (see the header for the format). */
-#include "ops/vxm-helper-protocol.h"
+/* vxm-vxmd-protocol: parsing and writing vxmd's messages (see the header for the format). */
+#include "ops/vxm-vxmd-protocol.h"
 
 #include <string.h>
 
@@ -12,25 +12,25 @@
 enum { F_VM = 1, F_VM_OPT = 2, F_GPU = 4, F_NODES = 8, F_PAGES = 16, F_BYTES = 32, F_DDC = 64 };
 
 /* Every request: its name on the wire and its fields, for the parser and the writer. What vxmd
- * does with it is its row in vxmd/vxm-helper-operations.c. */
+ * does with it is its row in vxmd/vxm-vxmd-operations.c. */
 static const struct {
   const char *name;
   guint fields;
-} requests[VXM_HELPER_N_OPS] = {
-    [VXM_HELPER_OP_HELLO] = {"hello", 0},
-    [VXM_HELPER_OP_PREPARE_GPU] = {"prepare-gpu", F_VM | F_GPU},
-    [VXM_HELPER_OP_RELEASE_GPU] = {"release-gpu", F_VM | F_GPU},
-    [VXM_HELPER_OP_GRANT_NODES] = {"grant-nodes", F_VM | F_NODES},
-    [VXM_HELPER_OP_REVOKE_NODES] = {"revoke-nodes", F_VM},
-    [VXM_HELPER_OP_RESERVE_HUGEPAGES] = {"reserve-hugepages", F_VM | F_PAGES},
-    [VXM_HELPER_OP_RELEASE_HUGEPAGES] = {"release-hugepages", F_VM},
-    [VXM_HELPER_OP_RAISE_MEMLOCK] = {"raise-memlock", F_VM | F_BYTES},
-    [VXM_HELPER_OP_DDC_SWITCH] = {"ddc-switch", F_VM | F_GPU | F_DDC},
-    [VXM_HELPER_OP_DMI_IDENTITY] = {"dmi-identity", 0},
-    [VXM_HELPER_OP_JOURNAL_STATUS] = {"journal-status", F_VM_OPT},
-    [VXM_HELPER_OP_RECOVER] = {"recover", F_VM_OPT},
-    [VXM_HELPER_OP_RESTORE_ALL] = {"restore-all", F_VM},
-    [VXM_HELPER_OP_GPU_STATUS] = {"gpu-status", F_VM_OPT | F_GPU},
+} requests[VXM_VXMD_N_OPS] = {
+    [VXM_VXMD_OP_HELLO] = {"hello", 0},
+    [VXM_VXMD_OP_PREPARE_GPU] = {"prepare-gpu", F_VM | F_GPU},
+    [VXM_VXMD_OP_RELEASE_GPU] = {"release-gpu", F_VM | F_GPU},
+    [VXM_VXMD_OP_GRANT_NODES] = {"grant-nodes", F_VM | F_NODES},
+    [VXM_VXMD_OP_REVOKE_NODES] = {"revoke-nodes", F_VM},
+    [VXM_VXMD_OP_RESERVE_HUGEPAGES] = {"reserve-hugepages", F_VM | F_PAGES},
+    [VXM_VXMD_OP_RELEASE_HUGEPAGES] = {"release-hugepages", F_VM},
+    [VXM_VXMD_OP_RAISE_MEMLOCK] = {"raise-memlock", F_VM | F_BYTES},
+    [VXM_VXMD_OP_DDC_SWITCH] = {"ddc-switch", F_VM | F_GPU | F_DDC},
+    [VXM_VXMD_OP_DMI_IDENTITY] = {"dmi-identity", 0},
+    [VXM_VXMD_OP_JOURNAL_STATUS] = {"journal-status", F_VM_OPT},
+    [VXM_VXMD_OP_RECOVER] = {"recover", F_VM_OPT},
+    [VXM_VXMD_OP_RESTORE_ALL] = {"restore-all", F_VM},
+    [VXM_VXMD_OP_GPU_STATUS] = {"gpu-status", F_VM_OPT | F_GPU},
 };
 
 static const char *const known_members[] = {
@@ -39,13 +39,13 @@ static const char *const known_members[] = {
     "to_guest",  "auto",    "drop_caches", "compact", "extra",      NULL};
 
 const char *
-vxm_helper_op_to_string(VxmHelperOp op)
+vxm_vxmd_op_to_string(VxmVxmdOp op)
 {
   return (guint)op < G_N_ELEMENTS(requests) ? requests[op].name : "unknown";
 }
 
 void
-vxm_helper_request_free(VxmHelperRequest *req)
+vxm_vxmd_request_free(VxmVxmdRequest *req)
 {
   if (req == NULL)
     return;
@@ -71,7 +71,7 @@ name_chars_ok(const char *name, gsize max, const char *extra)
 }
 
 gboolean
-vxm_helper_check_vm_name(const char *name, GError **error)
+vxm_vxmd_check_vm_name(const char *name, GError **error)
 {
   if (name != NULL && name_chars_ok(name, 64, "_-"))
     return TRUE;
@@ -105,7 +105,7 @@ input_link_name_ok(const char *name)
 }
 
 gboolean
-vxm_helper_check_node_name(const char *name, GError **error)
+vxm_vxmd_check_node_name(const char *name, GError **error)
 {
   if (name != NULL) {
     if (g_str_has_prefix(name, "vfio:") && is_decimal(name + 5, 6))
@@ -119,8 +119,8 @@ vxm_helper_check_node_name(const char *name, GError **error)
       if (vxm_usb_node_parse(path, &bus, &dev))
         return TRUE;
     }
-    if (g_str_has_prefix(name, VXM_HELPER_BY_PATH_PREFIX) &&
-        input_link_name_ok(name + strlen(VXM_HELPER_BY_PATH_PREFIX)))
+    if (g_str_has_prefix(name, VXM_VXMD_BY_PATH_PREFIX) &&
+        input_link_name_ok(name + strlen(VXM_VXMD_BY_PATH_PREFIX)))
       return TRUE;
     if (input_link_name_ok(name))
       return TRUE;
@@ -134,9 +134,9 @@ vxm_helper_check_node_name(const char *name, GError **error)
 }
 
 char *
-vxm_helper_node_host_path(const char *name)
+vxm_vxmd_node_host_path(const char *name)
 {
-  if (!vxm_helper_check_node_name(name, NULL))
+  if (!vxm_vxmd_check_node_name(name, NULL))
     return NULL;
   if (g_str_has_prefix(name, "vfio:"))
     return g_strdup_printf(VXM_HOST_DEV_VFIO "/%s", name + 5);
@@ -144,14 +144,14 @@ vxm_helper_node_host_path(const char *name)
     return g_strdup_printf(VXM_HOST_DEV_INPUT "/%s", name);
   if (g_str_has_prefix(name, "usb:"))
     return g_strconcat(VXM_HOST_DEV_BUS_USB "/", name + 4, NULL);
-  if (g_str_has_prefix(name, VXM_HELPER_BY_PATH_PREFIX))
+  if (g_str_has_prefix(name, VXM_VXMD_BY_PATH_PREFIX))
     return g_strdup_printf(VXM_HOST_DEV_INPUT "/by-path/%s",
-                           name + strlen(VXM_HELPER_BY_PATH_PREFIX));
+                           name + strlen(VXM_VXMD_BY_PATH_PREFIX));
   return g_strdup_printf(VXM_HOST_DEV_INPUT "/by-id/%s", name);
 }
 
 char *
-vxm_helper_node_name_for_path(const char *host_path, GError **error)
+vxm_vxmd_node_name_for_path(const char *host_path, GError **error)
 {
   g_autofree char *name = NULL;
 
@@ -162,14 +162,14 @@ vxm_helper_node_name_for_path(const char *host_path, GError **error)
   else if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_INPUT "/by-id/"))
     name = g_strdup(host_path + strlen(VXM_HOST_DEV_INPUT "/by-id/"));
   else if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_INPUT "/by-path/"))
-    name = g_strconcat(VXM_HELPER_BY_PATH_PREFIX,
-                       host_path + strlen(VXM_HOST_DEV_INPUT "/by-path/"), NULL);
+    name = g_strconcat(VXM_VXMD_BY_PATH_PREFIX, host_path + strlen(VXM_HOST_DEV_INPUT "/by-path/"),
+                       NULL);
   else if (host_path != NULL && g_str_has_prefix(host_path, VXM_HOST_DEV_INPUT "/"))
     name = g_strdup(host_path + strlen(VXM_HOST_DEV_INPUT "/"));
   /* the name is checked, and must lead back to the same path: "by-id/x" or "event3-event-x"
    * under /dev/input would otherwise name another node */
-  if (name != NULL && vxm_helper_check_node_name(name, NULL)) {
-    g_autofree char *back = vxm_helper_node_host_path(name);
+  if (name != NULL && vxm_vxmd_check_node_name(name, NULL)) {
+    g_autofree char *back = vxm_vxmd_node_host_path(name);
 
     if (g_strcmp0(back, host_path) == 0)
       return g_steal_pointer(&name);
@@ -495,9 +495,9 @@ parse_object(const char *data, gsize len, GError **error)
   g_autoptr(GError) local_error = NULL;
   JsonNode *root;
 
-  if (len > VXM_HELPER_MAX_MESSAGE) {
+  if (len > VXM_VXMD_MAX_MESSAGE) {
     protocol_error(error, "message of %" G_GSIZE_FORMAT " bytes (at most %d)", len,
-                   VXM_HELPER_MAX_MESSAGE);
+                   VXM_VXMD_MAX_MESSAGE);
     return NULL;
   }
   if (len > 0 && data[len - 1] == '\n')
@@ -540,21 +540,21 @@ check_version(JsonObject *obj, GError **error)
 
   if (!get_uint(obj, "vxmd", TRUE, G_MAXINT32, &version, error))
     return FALSE;
-  if (version != VXM_HELPER_PROTOCOL_VERSION) {
+  if (version != VXM_VXMD_PROTOCOL_VERSION) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
                 "protocol version %" G_GUINT64_FORMAT " is not spoken here (vxmd speaks %d): "
                 "vxm and vxmd come from different versions, install them together",
-                version, VXM_HELPER_PROTOCOL_VERSION);
+                version, VXM_VXMD_PROTOCOL_VERSION);
     return FALSE;
   }
   return TRUE;
 }
 
-VxmHelperRequest *
-vxm_helper_request_parse(const char *data, gsize len, GError **error)
+VxmVxmdRequest *
+vxm_vxmd_request_parse(const char *data, gsize len, GError **error)
 {
   g_autoptr(JsonObject) obj = parse_object(data, len, error);
-  g_autoptr(VxmHelperRequest) req = g_new0(VxmHelperRequest, 1);
+  g_autoptr(VxmVxmdRequest) req = g_new0(VxmVxmdRequest, 1);
   g_autofree char *op = NULL;
   g_autofree char *gpu = NULL;
   guint64 v = 0;
@@ -569,7 +569,7 @@ vxm_helper_request_parse(const char *data, gsize len, GError **error)
     return NULL;
   for (guint i = 0; i < G_N_ELEMENTS(requests); i++) {
     if (g_strcmp0(op, requests[i].name) == 0) {
-      req->op = (VxmHelperOp)i;
+      req->op = (VxmVxmdOp)i;
       found = TRUE;
     }
   }
@@ -593,7 +593,7 @@ vxm_helper_request_parse(const char *data, gsize len, GError **error)
   if ((fields & (F_VM | F_VM_OPT)) != 0) {
     if (!get_string(obj, "vm", (fields & F_VM) != 0, &req->vm, error))
       return NULL;
-    if (req->vm != NULL && !vxm_helper_check_vm_name(req->vm, error))
+    if (req->vm != NULL && !vxm_vxmd_check_vm_name(req->vm, error))
       return NULL;
   }
   if ((fields & F_GPU) != 0) {
@@ -644,8 +644,8 @@ vxm_helper_request_parse(const char *data, gsize len, GError **error)
       return NULL;
     }
     array = json_node_get_array(node);
-    if (json_array_get_length(array) == 0 || json_array_get_length(array) > VXM_HELPER_MAX_NODES) {
-      protocol_error(error, "\"nodes\" must name 1 to %d nodes", VXM_HELPER_MAX_NODES);
+    if (json_array_get_length(array) == 0 || json_array_get_length(array) > VXM_VXMD_MAX_NODES) {
+      protocol_error(error, "\"nodes\" must name 1 to %d nodes", VXM_VXMD_MAX_NODES);
       return NULL;
     }
     for (guint i = 0; i < json_array_get_length(array); i++) {
@@ -655,7 +655,7 @@ vxm_helper_request_parse(const char *data, gsize len, GError **error)
         protocol_error(error, "\"nodes\" must be a list of strings");
         return NULL;
       }
-      if (!vxm_helper_check_node_name(json_node_get_string(el), error))
+      if (!vxm_vxmd_check_node_name(json_node_get_string(el), error))
         return NULL;
       g_ptr_array_add(names, g_strdup(json_node_get_string(el)));
     }
@@ -699,7 +699,7 @@ vxm_helper_request_parse(const char *data, gsize len, GError **error)
 }
 
 char *
-vxm_helper_request_to_line(const VxmHelperRequest *req)
+vxm_vxmd_request_to_line(const VxmVxmdRequest *req)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -708,9 +708,9 @@ vxm_helper_request_to_line(const VxmHelperRequest *req)
 
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "vxmd");
-  json_builder_add_int_value(b, VXM_HELPER_PROTOCOL_VERSION);
+  json_builder_add_int_value(b, VXM_VXMD_PROTOCOL_VERSION);
   json_builder_set_member_name(b, "request");
-  json_builder_add_string_value(b, vxm_helper_op_to_string(req->op));
+  json_builder_add_string_value(b, vxm_vxmd_op_to_string(req->op));
   if (req->vm != NULL) {
     json_builder_set_member_name(b, "vm");
     json_builder_add_string_value(b, req->vm);
@@ -737,7 +737,7 @@ vxm_helper_request_to_line(const VxmHelperRequest *req)
       json_builder_add_string_value(b, req->nodes[i]);
     json_builder_end_array(b);
   }
-  if (req->op == VXM_HELPER_OP_RESERVE_HUGEPAGES) {
+  if (req->op == VXM_VXMD_OP_RESERVE_HUGEPAGES) {
     json_builder_set_member_name(b, "page_size");
     json_builder_add_int_value(b, (gint64)req->page_size);
     json_builder_set_member_name(b, "count");
@@ -753,11 +753,11 @@ vxm_helper_request_to_line(const VxmHelperRequest *req)
     json_builder_set_member_name(b, "compact");
     json_builder_add_boolean_value(b, req->compact);
   }
-  if (req->op == VXM_HELPER_OP_RAISE_MEMLOCK) {
+  if (req->op == VXM_VXMD_OP_RAISE_MEMLOCK) {
     json_builder_set_member_name(b, "bytes");
     json_builder_add_int_value(b, (gint64)req->bytes);
   }
-  if (req->op == VXM_HELPER_OP_DDC_SWITCH) {
+  if (req->op == VXM_VXMD_OP_DDC_SWITCH) {
     json_builder_set_member_name(b, "monitor");
     json_builder_add_string_value(b, req->monitor);
     json_builder_set_member_name(b, "input");
@@ -789,13 +789,13 @@ reply_line(JsonBuilder *b)
 }
 
 char *
-vxm_helper_reply_ok(GPtrArray *report, JsonNode *result)
+vxm_vxmd_reply_ok(GPtrArray *report, JsonNode *result)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
 
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "vxmd");
-  json_builder_add_int_value(b, VXM_HELPER_PROTOCOL_VERSION);
+  json_builder_add_int_value(b, VXM_VXMD_PROTOCOL_VERSION);
   json_builder_set_member_name(b, "ok");
   json_builder_add_boolean_value(b, TRUE);
   json_builder_set_member_name(b, "report");
@@ -811,13 +811,13 @@ vxm_helper_reply_ok(GPtrArray *report, JsonNode *result)
 }
 
 char *
-vxm_helper_reply_error(const GError *error)
+vxm_vxmd_reply_error(const GError *error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
 
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "vxmd");
-  json_builder_add_int_value(b, VXM_HELPER_PROTOCOL_VERSION);
+  json_builder_add_int_value(b, VXM_VXMD_PROTOCOL_VERSION);
   json_builder_set_member_name(b, "ok");
   json_builder_add_boolean_value(b, FALSE);
   json_builder_set_member_name(b, "error");
@@ -831,8 +831,8 @@ vxm_helper_reply_error(const GError *error)
 }
 
 gboolean
-vxm_helper_reply_parse(const char *data, gsize len, GPtrArray *report, JsonNode **out_result,
-                       GError **error)
+vxm_vxmd_reply_parse(const char *data, gsize len, GPtrArray *report, JsonNode **out_result,
+                     GError **error)
 {
   g_autoptr(JsonObject) obj = parse_object(data, len, error);
   gboolean ok = FALSE;

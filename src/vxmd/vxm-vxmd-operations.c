@@ -1,7 +1,7 @@
-/* vxm-helper-operations: what vxmd does for each request, as one table.
+/* vxm-vxmd-operations: what vxmd does for each request, as one table.
  *
  * Each operation is a row: the request (its name and fields are the protocol's, shared with the
- * client in ops/vxm-helper-protocol.c), the access it needs (vxm-helper-auth), whether it gives
+ * client in ops/vxm-vxmd-protocol.c), the access it needs (vxm-vxmd-auth), whether it gives
  * back (the VM's own user may ask without a fresh polkit grant), how the caller's ownership of
  * the VM is checked, and its handler. Authorisation, the owner check and dispatch all come
  * from the row, so adding an operation is a row here and a name in the protocol.
@@ -12,37 +12,37 @@
 #include "common/vxm-error.h"
 #include "common/vxm-util.h"
 #include "platform/vxm-dmi-identity.h"
-#include "vxmd/vxm-helper-daemon-private.h"
+#include "vxmd/vxm-vxmd-private.h"
 
 typedef enum {
-  VXM_HELPER_OWNER_NONE,      /* names no VM, or only reads */
-  VXM_HELPER_OWNER_MUST_OWN,  /* checked before the handler: the caller's VM (call->exists) */
-  VXM_HELPER_OWNER_CLAIMS,    /* the handler claims the VM for the caller after its checks */
-  VXM_HELPER_OWNER_OWN_RULES, /* the handler checks: its order or held journals matter */
-} VxmHelperOwner;
+  VXM_VXMD_OWNER_NONE,      /* names no VM, or only reads */
+  VXM_VXMD_OWNER_MUST_OWN,  /* checked before the handler: the caller's VM (call->exists) */
+  VXM_VXMD_OWNER_CLAIMS,    /* the handler claims the VM for the caller after its checks */
+  VXM_VXMD_OWNER_OWN_RULES, /* the handler checks: its order or held journals matter */
+} VxmVxmdOwner;
 
 typedef enum {
-  VXM_HELPER_TAKES,              /* takes from the host: needs the access now */
-  VXM_HELPER_GIVES_BACK,         /* gives back or reads: the VM's user may always ask */
-  VXM_HELPER_GIVES_BACK_TO_HOST, /* gives back only when not to_guest (the monitor) */
-} VxmHelperDirection;
+  VXM_VXMD_TAKES,              /* takes from the host: needs the access now */
+  VXM_VXMD_GIVES_BACK,         /* gives back or reads: the VM's user may always ask */
+  VXM_VXMD_GIVES_BACK_TO_HOST, /* gives back only when not to_guest (the monitor) */
+} VxmVxmdDirection;
 
 typedef struct {
-  VxmHelperDaemon *daemon;
-  VxmHelperPeer *peer;
-  const VxmHelperRequest *req;
-  gboolean exists; /* VXM_HELPER_OWNER_MUST_OWN: the VM has a journal this vxmd holds */
+  VxmVxmd *daemon;
+  VxmVxmdPeer *peer;
+  const VxmVxmdRequest *req;
+  gboolean exists; /* VXM_VXMD_OWNER_MUST_OWN: the VM has a journal this vxmd holds */
   GPtrArray *report;
   JsonNode **out_result;
-} VxmHelperCall;
+} VxmVxmdCall;
 
 typedef struct {
-  VxmHelperAccess access;
-  VxmHelperDirection direction;
-  VxmHelperOwner owner;
+  VxmVxmdAccess access;
+  VxmVxmdDirection direction;
+  VxmVxmdOwner owner;
   gboolean alone; /* may undo and let go of the VM's journal: holds the VM's lock alone */
-  gboolean (*handle)(VxmHelperCall *call, GError **error);
-} VxmHelperOperation;
+  gboolean (*handle)(VxmVxmdCall *call, GError **error);
+} VxmVxmdOperation;
 
 static pid_t
 pidfd_get_pid(int pidfd)
@@ -66,11 +66,11 @@ pidfd_get_pid(int pidfd)
 
 /* The limit before the owner: a size no guest can pin is refused whoever asks. */
 static gboolean
-handle_raise_memlock(VxmHelperCall *call, GError **error)
+handle_raise_memlock(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperDaemon *self = call->daemon;
-  VxmHelperPeer *peer = call->peer;
-  const VxmHelperRequest *req = call->req;
+  VxmVxmd *self = call->daemon;
+  VxmVxmdPeer *peer = call->peer;
+  const VxmVxmdRequest *req = call->req;
   g_autofree char *status_path = NULL;
   g_autofree char *status = NULL;
   const char *uid_line;
@@ -78,9 +78,9 @@ handle_raise_memlock(VxmHelperCall *call, GError **error)
   pid_t pid;
   int pidfd;
 
-  if (!vxm_helper_check_memlock_bytes(self, req->bytes, error))
+  if (!vxm_vxmd_check_memlock_bytes(self, req->bytes, error))
     return FALSE;
-  if (!vxm_helper_check_vm_owner(self, peer, req->vm, &exists, error))
+  if (!vxm_vxmd_check_vm_owner(self, peer, req->vm, &exists, error))
     return FALSE;
   if (peer->n_fds != 1) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL,
@@ -121,7 +121,7 @@ handle_raise_memlock(VxmHelperCall *call, GError **error)
 }
 
 static JsonNode *
-journal_list_json(VxmHelperDaemon *self, GError **error)
+journal_list_json(VxmVxmd *self, GError **error)
 {
   static const char *const statuses[] = {"running", "orphaned", "held"};
   g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, error);
@@ -136,14 +136,14 @@ journal_list_json(VxmHelperDaemon *self, GError **error)
     if (journal == NULL)
       continue;
     json_builder_begin_object(b);
-    g_autofree char *shown = vxm_helper_vm_display_name(names->pdata[i]);
+    g_autofree char *shown = vxm_vxmd_vm_display_name(names->pdata[i]);
 
     json_builder_set_member_name(b, "name");
     json_builder_add_string_value(b, shown);
     json_builder_set_member_name(b, "journal");
     json_builder_add_string_value(b, names->pdata[i]);
     json_builder_set_member_name(b, "uid");
-    json_builder_add_int_value(b, vxm_helper_journal_uid(journal));
+    json_builder_add_int_value(b, vxm_vxmd_journal_uid(journal));
     json_builder_set_member_name(b, "entries");
     json_builder_add_int_value(b, vxm_journal_get_n_entries(journal));
     json_builder_set_member_name(b, "clear");
@@ -168,7 +168,7 @@ journal_list_json(VxmHelperDaemon *self, GError **error)
 
 /* A journal whose vxm and vxmd are gone (or any but live ones, for root). */
 static gboolean
-recover_one(VxmHelperDaemon *self, const VxmHelperPeer *peer, const char *vm, GPtrArray *report,
+recover_one(VxmVxmd *self, const VxmVxmdPeer *peer, const char *vm, GPtrArray *report,
             GError **error)
 {
   g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, vm, NULL);
@@ -176,39 +176,39 @@ recover_one(VxmHelperDaemon *self, const VxmHelperPeer *peer, const char *vm, GP
 
   /* a dead vxmd's (or vxm's) journal: not this vxmd's to look up, only to undo */
   if (journal != NULL && vxm_journal_get_owner_status(journal) == VXM_JOURNAL_OWNER_GONE) {
-    if (!vxm_helper_refuse_other_owner(journal, peer, vm, error))
+    if (!vxm_vxmd_refuse_other_owner(journal, peer, vm, error))
       return FALSE;
-  } else if (!vxm_helper_check_vm_owner(self, peer, vm, &exists, error)) {
+  } else if (!vxm_vxmd_check_vm_owner(self, peer, vm, &exists, error)) {
     return FALSE;
   }
   /* a VM's vxm that still runs gives the host back in its own teardown (pulling the GPU from
    * under QEMU would hang the unbind); recover is for what a vxm that is gone left behind */
   if (journal == NULL)
     journal = vxm_journal_load(self->hostfs, vm, NULL);
-  if (journal != NULL && vxm_helper_journal_client_alive(journal)) {
+  if (journal != NULL && vxm_vxmd_journal_client_alive(journal)) {
     g_set_error(error, VXM_ERROR, VXM_ERROR_BUSY,
                 "VM %s's vxm (pid %" G_GINT64_FORMAT ") still runs: stop it (vxm stop %s); "
                 "recover is for what a vxm that is gone left behind",
-                vm, vxm_helper_journal_pid(journal), vm);
+                vm, vxm_vxmd_journal_pid(journal), vm);
     return FALSE;
   }
   return vxm_host_ops_recover(self->ops, vm, report, error);
 }
 
 static gboolean
-handle_hello(VxmHelperCall *call, GError **error)
+handle_hello(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperPeer *peer = call->peer;
+  VxmVxmdPeer *peer = call->peer;
   g_autoptr(JsonBuilder) b = json_builder_new();
   /* whether this caller may run VMs (and why not), for `vxm check` */
   g_autoptr(GError) refusal = NULL;
-  gboolean may = vxm_helper_auth_check(call->daemon->auth, call->daemon->proc_fs, peer->caller,
-                                       VXM_HELPER_ACCESS_RUN_VM, &refusal);
+  gboolean may = vxm_vxmd_auth_check(call->daemon->auth, call->daemon->proc_fs, peer->caller,
+                                     VXM_VXMD_ACCESS_RUN_VM, &refusal);
 
   (void)error;
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "version");
-  json_builder_add_int_value(b, VXM_HELPER_PROTOCOL_VERSION);
+  json_builder_add_int_value(b, VXM_VXMD_PROTOCOL_VERSION);
   json_builder_set_member_name(b, "uid");
   json_builder_add_int_value(b, peer->uid);
   json_builder_set_member_name(b, "user");
@@ -230,10 +230,10 @@ handle_hello(VxmHelperCall *call, GError **error)
 }
 
 static gboolean
-handle_prepare_gpu(VxmHelperCall *call, GError **error)
+handle_prepare_gpu(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperDaemon *self = call->daemon;
-  const VxmHelperRequest *req = call->req;
+  VxmVxmd *self = call->daemon;
+  const VxmVxmdRequest *req = call->req;
   VxmHostOpsGpu gpu = {.gpu_address = req->gpu,
                        .timeout_ms = req->timeout_ms,
                        .keep_bound = req->keep_bound,
@@ -241,25 +241,25 @@ handle_prepare_gpu(VxmHelperCall *call, GError **error)
   g_autofree char *holder = NULL;
   gboolean ok;
 
-  if (!vxm_helper_check_gpu_policy(self, req->gpu, error))
+  if (!vxm_vxmd_check_gpu_policy(self, req->gpu, error))
     return FALSE;
-  if (!vxm_helper_claim_gpu_slot(self, req->gpu, req->vm, error))
+  if (!vxm_vxmd_claim_gpu_slot(self, req->gpu, req->vm, error))
     return FALSE;
   holder = vxm_host_ops_gpu_holder(self->ops, req->vm, req->gpu, error);
   if (holder != NULL)
     g_set_error_literal(error, VXM_ERROR, VXM_ERROR_BUSY, holder);
   ok = holder == NULL && (error == NULL || *error == NULL) &&
-       vxm_helper_claim_vm(self, call->peer, req->vm, error) != NULL &&
+       vxm_vxmd_claim_vm(self, call->peer, req->vm, error) != NULL &&
        vxm_host_ops_detach_gpu(self->ops, req->vm, &gpu, call->report, error);
-  vxm_helper_release_gpu_slot(self, req->gpu);
+  vxm_vxmd_release_gpu_slot(self, req->gpu);
   return ok;
 }
 
 static gboolean
-handle_release_gpu(VxmHelperCall *call, GError **error)
+handle_release_gpu(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperDaemon *self = call->daemon;
-  const VxmHelperRequest *req = call->req;
+  VxmVxmd *self = call->daemon;
+  const VxmVxmdRequest *req = call->req;
   VxmHostOpsGpu gpu = {
       .gpu_address = req->gpu, .timeout_ms = req->timeout_ms, .keep_bound = req->keep_bound};
   gboolean ok;
@@ -268,43 +268,43 @@ handle_release_gpu(VxmHelperCall *call, GError **error)
     g_ptr_array_add(call->report, g_strdup_printf("VM %s holds nothing on this host", req->vm));
     return TRUE;
   }
-  if (!vxm_helper_claim_gpu_slot(self, req->gpu, req->vm, error))
+  if (!vxm_vxmd_claim_gpu_slot(self, req->gpu, req->vm, error))
     return FALSE;
   ok = vxm_host_ops_reattach_gpu(self->ops, req->vm, &gpu, call->report, error);
-  vxm_helper_release_gpu_slot(self, req->gpu);
+  vxm_vxmd_release_gpu_slot(self, req->gpu);
   return ok;
 }
 
 /* Every node is checked before the VM is claimed: a refusal leaves no journal behind; two VMs
  * asking for one keyboard at once cannot both pass the check. */
 static gboolean
-handle_grant_nodes(VxmHelperCall *call, GError **error)
+handle_grant_nodes(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperDaemon *self = call->daemon;
-  const VxmHelperRequest *req = call->req;
+  VxmVxmd *self = call->daemon;
+  const VxmVxmdRequest *req = call->req;
   g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
   g_autoptr(GMutexLocker) grant_locker = g_mutex_locker_new(&self->grant_lock);
   VxmJournal *journal = NULL;
   gboolean exists = FALSE;
 
-  if (!vxm_helper_check_vm_owner(self, call->peer, req->vm, &exists, error))
+  if (!vxm_vxmd_check_vm_owner(self, call->peer, req->vm, &exists, error))
     return FALSE;
   if (exists)
     journal = vxm_journal_store_take(self->store, req->vm, FALSE, NULL);
   for (gsize i = 0; req->nodes[i] != NULL; i++) {
-    char *path = vxm_helper_node_host_path(req->nodes[i]);
+    char *path = vxm_vxmd_node_host_path(req->nodes[i]);
 
     g_ptr_array_add(paths, path);
     if (g_str_has_prefix(req->nodes[i], "vfio:")) {
       gint64 group = g_ascii_strtoll(req->nodes[i] + 5, NULL, 10);
 
-      if (!vxm_helper_check_vfio_group(self, journal, req->vm, group, error))
+      if (!vxm_vxmd_check_vfio_group(self, journal, req->vm, group, error))
         return FALSE;
-    } else if (!vxm_helper_check_input_node(self, req->vm, path, error)) {
+    } else if (!vxm_vxmd_check_input_node(self, req->vm, path, error)) {
       return FALSE;
     }
   }
-  if (vxm_helper_claim_vm(self, call->peer, req->vm, error) == NULL)
+  if (vxm_vxmd_claim_vm(self, call->peer, req->vm, error) == NULL)
     return FALSE;
   g_ptr_array_add(paths, NULL);
   return vxm_host_ops_grant_devices_to(self->ops, req->vm, (const char *const *)paths->pdata,
@@ -312,17 +312,17 @@ handle_grant_nodes(VxmHelperCall *call, GError **error)
 }
 
 static gboolean
-handle_revoke_nodes(VxmHelperCall *call, GError **error)
+handle_revoke_nodes(VxmVxmdCall *call, GError **error)
 {
   return !call->exists ||
          vxm_host_ops_revoke_devices(call->daemon->ops, call->req->vm, call->report, error);
 }
 
 static gboolean
-handle_reserve_hugepages(VxmHelperCall *call, GError **error)
+handle_reserve_hugepages(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperDaemon *self = call->daemon;
-  const VxmHelperRequest *req = call->req;
+  VxmVxmd *self = call->daemon;
+  const VxmVxmdRequest *req = call->req;
   VxmHostOpsHugepages hugepages = {.page_size = req->page_size,
                                    .count = req->count,
                                    .node = req->numa_node,
@@ -332,8 +332,8 @@ handle_reserve_hugepages(VxmHelperCall *call, GError **error)
   guint64 page_size = 0;
   JsonObject *result;
 
-  if (!vxm_helper_check_hugepages_request(self, call->peer, req, error) ||
-      vxm_helper_claim_vm(self, call->peer, req->vm, error) == NULL)
+  if (!vxm_vxmd_check_hugepages_request(self, call->peer, req, error) ||
+      vxm_vxmd_claim_vm(self, call->peer, req->vm, error) == NULL)
     return FALSE;
   if (!vxm_host_ops_reserve_hugepages(self->ops, req->vm, &hugepages, &page_size, call->report,
                                       error))
@@ -346,7 +346,7 @@ handle_reserve_hugepages(VxmHelperCall *call, GError **error)
 }
 
 static gboolean
-handle_release_hugepages(VxmHelperCall *call, GError **error)
+handle_release_hugepages(VxmVxmdCall *call, GError **error)
 {
   return !call->exists ||
          vxm_host_ops_release_hugepages(call->daemon->ops, call->req->vm, call->report, error);
@@ -354,23 +354,23 @@ handle_release_hugepages(VxmHelperCall *call, GError **error)
 
 /* To the guest claims the VM; back to the host only for its owner. */
 static gboolean
-handle_ddc_switch(VxmHelperCall *call, GError **error)
+handle_ddc_switch(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperDaemon *self = call->daemon;
-  const VxmHelperRequest *req = call->req;
+  VxmVxmd *self = call->daemon;
+  const VxmVxmdRequest *req = call->req;
   gboolean exists = FALSE;
 
-  if (!vxm_helper_check_monitor_switch(self, call->peer, req, error))
+  if (!vxm_vxmd_check_monitor_switch(self, call->peer, req, error))
     return FALSE;
-  if (req->to_guest ? vxm_helper_claim_vm(self, call->peer, req->vm, error) == NULL
-                    : !vxm_helper_check_vm_owner(self, call->peer, req->vm, &exists, error))
+  if (req->to_guest ? vxm_vxmd_claim_vm(self, call->peer, req->vm, error) == NULL
+                    : !vxm_vxmd_check_vm_owner(self, call->peer, req->vm, &exists, error))
     return FALSE;
   return vxm_host_ops_switch_monitor(self->ops, req->vm, req->monitor, req->gpu, req->input,
                                      req->host_input, req->to_guest, call->report, error);
 }
 
 static gboolean
-handle_dmi_identity(VxmHelperCall *call, GError **error)
+handle_dmi_identity(VxmVxmdCall *call, GError **error)
 {
   (void)error;
   *call->out_result = vxm_dmi_identity_read(call->daemon->hostfs);
@@ -378,7 +378,7 @@ handle_dmi_identity(VxmHelperCall *call, GError **error)
 }
 
 static gboolean
-handle_journal_status(VxmHelperCall *call, GError **error)
+handle_journal_status(VxmVxmdCall *call, GError **error)
 {
   if (call->req->vm == NULL)
     *call->out_result = journal_list_json(call->daemon, error);
@@ -389,10 +389,10 @@ handle_journal_status(VxmHelperCall *call, GError **error)
 
 /* One VM, or everyone's for root; for a user, their own VMs whose vxm is gone. */
 static gboolean
-handle_recover(VxmHelperCall *call, GError **error)
+handle_recover(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperDaemon *self = call->daemon;
-  VxmHelperPeer *peer = call->peer;
+  VxmVxmd *self = call->daemon;
+  VxmVxmdPeer *peer = call->peer;
   g_autoptr(GPtrArray) names = NULL;
   gboolean ok;
 
@@ -406,9 +406,8 @@ handle_recover(VxmHelperCall *call, GError **error)
     g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
     g_autoptr(GError) local_error = NULL;
 
-    if (journal == NULL ||
-        (peer->uid != 0 && (vxm_helper_journal_uid(journal) != (gint64)peer->uid ||
-                            vxm_helper_journal_client_alive(journal))))
+    if (journal == NULL || (peer->uid != 0 && (vxm_vxmd_journal_uid(journal) != (gint64)peer->uid ||
+                                               vxm_vxmd_journal_client_alive(journal))))
       continue;
     vxm_journal_store_lock_vm(self->store, names->pdata[i], TRUE);
     ok = recover_one(self, peer, names->pdata[i], call->report, &local_error);
@@ -423,31 +422,31 @@ handle_recover(VxmHelperCall *call, GError **error)
 /* A journal release-gpu held for keep_bound stays held: the GPU waits on vfio-pci for the VM's
  * next start (looking it up would claim it). */
 static gboolean
-handle_restore_all(VxmHelperCall *call, GError **error)
+handle_restore_all(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperDaemon *self = call->daemon;
-  const VxmHelperRequest *req = call->req;
+  VxmVxmd *self = call->daemon;
+  const VxmVxmdRequest *req = call->req;
   g_autoptr(VxmJournal) held = vxm_journal_load(self->hostfs, req->vm, NULL);
   gboolean exists = FALSE;
 
   if (held != NULL && vxm_journal_get_owner_status(held) == VXM_JOURNAL_OWNER_HELD) {
-    if (!vxm_helper_refuse_other_owner(held, call->peer, req->vm, error))
+    if (!vxm_vxmd_refuse_other_owner(held, call->peer, req->vm, error))
       return FALSE;
     g_ptr_array_add(call->report, g_strdup_printf("VM %s's GPU stays on vfio-pci (%s)", req->vm,
                                                   vxm_journal_get_held(held)));
     return TRUE;
   }
-  if (!vxm_helper_check_vm_owner(self, call->peer, req->vm, &exists, error))
+  if (!vxm_vxmd_check_vm_owner(self, call->peer, req->vm, &exists, error))
     return FALSE;
   return !exists || vxm_host_ops_restore_all(self->ops, req->vm, NULL, call->report, error);
 }
 
 /* Read-only, for any member (like journal-status): the journals are root's 0600 files. */
 static gboolean
-handle_gpu_status(VxmHelperCall *call, GError **error)
+handle_gpu_status(VxmVxmdCall *call, GError **error)
 {
-  VxmHelperDaemon *self = call->daemon;
-  const VxmHelperRequest *req = call->req;
+  VxmVxmd *self = call->daemon;
+  const VxmVxmdRequest *req = call->req;
   g_autoptr(GError) holder_error = NULL;
   g_autofree char *holder = NULL;
   g_autoptr(JsonNode) devices = NULL;
@@ -479,57 +478,57 @@ handle_gpu_status(VxmHelperCall *call, GError **error)
  * identity, status, recovery) is running VMs. What gives back (or only reads) the VM's own user
  * may ask without a fresh grant, so that a VM started in the active session is still torn down
  * (and its status read) after that session went inactive or its user switched away. */
-#define RUN_VM VXM_HELPER_ACCESS_RUN_VM
-static const VxmHelperOperation operations[VXM_HELPER_N_OPS] = {
-    [VXM_HELPER_OP_HELLO] = {VXM_HELPER_ACCESS_ANYONE, VXM_HELPER_TAKES, VXM_HELPER_OWNER_NONE,
-                             FALSE, handle_hello},
-    [VXM_HELPER_OP_PREPARE_GPU] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_CLAIMS, FALSE,
-                                   handle_prepare_gpu},
-    [VXM_HELPER_OP_RELEASE_GPU] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_MUST_OWN, TRUE,
-                                   handle_release_gpu},
-    [VXM_HELPER_OP_GRANT_NODES] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_OWN_RULES, FALSE,
-                                   handle_grant_nodes},
-    [VXM_HELPER_OP_REVOKE_NODES] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_MUST_OWN, FALSE,
-                                    handle_revoke_nodes},
-    [VXM_HELPER_OP_RESERVE_HUGEPAGES] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_CLAIMS, FALSE,
-                                         handle_reserve_hugepages},
-    [VXM_HELPER_OP_RELEASE_HUGEPAGES] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_MUST_OWN,
-                                         FALSE, handle_release_hugepages},
-    [VXM_HELPER_OP_RAISE_MEMLOCK] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_OWN_RULES, FALSE,
-                                     handle_raise_memlock},
-    [VXM_HELPER_OP_DDC_SWITCH] = {VXM_HELPER_ACCESS_SWITCH_MONITOR, VXM_HELPER_GIVES_BACK_TO_HOST,
-                                  VXM_HELPER_OWNER_OWN_RULES, FALSE, handle_ddc_switch},
-    [VXM_HELPER_OP_DMI_IDENTITY] = {RUN_VM, VXM_HELPER_TAKES, VXM_HELPER_OWNER_NONE, FALSE,
-                                    handle_dmi_identity},
-    [VXM_HELPER_OP_JOURNAL_STATUS] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_NONE, FALSE,
-                                      handle_journal_status},
-    [VXM_HELPER_OP_RECOVER] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_OWN_RULES, TRUE,
-                               handle_recover},
-    [VXM_HELPER_OP_RESTORE_ALL] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_OWN_RULES, TRUE,
-                                   handle_restore_all},
-    [VXM_HELPER_OP_GPU_STATUS] = {RUN_VM, VXM_HELPER_GIVES_BACK, VXM_HELPER_OWNER_NONE, FALSE,
-                                  handle_gpu_status},
+#define RUN_VM VXM_VXMD_ACCESS_RUN_VM
+static const VxmVxmdOperation operations[VXM_VXMD_N_OPS] = {
+    [VXM_VXMD_OP_HELLO] = {VXM_VXMD_ACCESS_ANYONE, VXM_VXMD_TAKES, VXM_VXMD_OWNER_NONE, FALSE,
+                           handle_hello},
+    [VXM_VXMD_OP_PREPARE_GPU] = {RUN_VM, VXM_VXMD_TAKES, VXM_VXMD_OWNER_CLAIMS, FALSE,
+                                 handle_prepare_gpu},
+    [VXM_VXMD_OP_RELEASE_GPU] = {RUN_VM, VXM_VXMD_GIVES_BACK, VXM_VXMD_OWNER_MUST_OWN, TRUE,
+                                 handle_release_gpu},
+    [VXM_VXMD_OP_GRANT_NODES] = {RUN_VM, VXM_VXMD_TAKES, VXM_VXMD_OWNER_OWN_RULES, FALSE,
+                                 handle_grant_nodes},
+    [VXM_VXMD_OP_REVOKE_NODES] = {RUN_VM, VXM_VXMD_GIVES_BACK, VXM_VXMD_OWNER_MUST_OWN, FALSE,
+                                  handle_revoke_nodes},
+    [VXM_VXMD_OP_RESERVE_HUGEPAGES] = {RUN_VM, VXM_VXMD_TAKES, VXM_VXMD_OWNER_CLAIMS, FALSE,
+                                       handle_reserve_hugepages},
+    [VXM_VXMD_OP_RELEASE_HUGEPAGES] = {RUN_VM, VXM_VXMD_GIVES_BACK, VXM_VXMD_OWNER_MUST_OWN, FALSE,
+                                       handle_release_hugepages},
+    [VXM_VXMD_OP_RAISE_MEMLOCK] = {RUN_VM, VXM_VXMD_TAKES, VXM_VXMD_OWNER_OWN_RULES, FALSE,
+                                   handle_raise_memlock},
+    [VXM_VXMD_OP_DDC_SWITCH] = {VXM_VXMD_ACCESS_SWITCH_MONITOR, VXM_VXMD_GIVES_BACK_TO_HOST,
+                                VXM_VXMD_OWNER_OWN_RULES, FALSE, handle_ddc_switch},
+    [VXM_VXMD_OP_DMI_IDENTITY] = {RUN_VM, VXM_VXMD_TAKES, VXM_VXMD_OWNER_NONE, FALSE,
+                                  handle_dmi_identity},
+    [VXM_VXMD_OP_JOURNAL_STATUS] = {RUN_VM, VXM_VXMD_GIVES_BACK, VXM_VXMD_OWNER_NONE, FALSE,
+                                    handle_journal_status},
+    [VXM_VXMD_OP_RECOVER] = {RUN_VM, VXM_VXMD_GIVES_BACK, VXM_VXMD_OWNER_OWN_RULES, TRUE,
+                             handle_recover},
+    [VXM_VXMD_OP_RESTORE_ALL] = {RUN_VM, VXM_VXMD_GIVES_BACK, VXM_VXMD_OWNER_OWN_RULES, TRUE,
+                                 handle_restore_all},
+    [VXM_VXMD_OP_GPU_STATUS] = {RUN_VM, VXM_VXMD_GIVES_BACK, VXM_VXMD_OWNER_NONE, FALSE,
+                                handle_gpu_status},
 };
 #undef RUN_VM
 
 static gboolean
-gives_back(const VxmHelperOperation *operation, const VxmHelperRequest *req)
+gives_back(const VxmVxmdOperation *operation, const VxmVxmdRequest *req)
 {
   switch (operation->direction) {
-  case VXM_HELPER_GIVES_BACK: return TRUE;
-  case VXM_HELPER_GIVES_BACK_TO_HOST: return !req->to_guest;
-  case VXM_HELPER_TAKES:
+  case VXM_VXMD_GIVES_BACK: return TRUE;
+  case VXM_VXMD_GIVES_BACK_TO_HOST: return !req->to_guest;
+  case VXM_VXMD_TAKES:
   default: return FALSE;
   }
 }
 
 gboolean
-vxm_helper_operation_run(VxmHelperDaemon *self, VxmHelperPeer *peer, const VxmHelperRequest *req,
-                         GPtrArray *report, JsonNode **out_result, GError **error)
+vxm_vxmd_operation_run(VxmVxmd *self, VxmVxmdPeer *peer, const VxmVxmdRequest *req,
+                       GPtrArray *report, JsonNode **out_result, GError **error)
 {
-  const VxmHelperOperation *operation =
+  const VxmVxmdOperation *operation =
       (guint)req->op < G_N_ELEMENTS(operations) ? &operations[req->op] : NULL;
-  VxmHelperCall call = {
+  VxmVxmdCall call = {
       .daemon = self, .peer = peer, .req = req, .report = report, .out_result = out_result};
   g_autoptr(GError) refusal = NULL;
   gboolean ok;
@@ -538,35 +537,34 @@ vxm_helper_operation_run(VxmHelperDaemon *self, VxmHelperPeer *peer, const VxmHe
     g_set_error(error, VXM_ERROR, VXM_ERROR_PROTOCOL, "unknown request");
     return FALSE;
   }
-  if (!vxm_helper_auth_check(self->auth, self->proc_fs, peer->caller, operation->access,
-                             &refusal) &&
-      !(gives_back(operation, req) && vxm_helper_uid_has_journal(self, peer->uid, req->vm))) {
+  if (!vxm_vxmd_auth_check(self->auth, self->proc_fs, peer->caller, operation->access, &refusal) &&
+      !(gives_back(operation, req) && vxm_vxmd_uid_has_journal(self, peer->uid, req->vm))) {
     g_propagate_error(error, g_steal_pointer(&refusal));
-    g_prefix_error(error, "vxmd refused %s: ", vxm_helper_op_to_string(req->op));
+    g_prefix_error(error, "vxmd refused %s: ", vxm_vxmd_op_to_string(req->op));
     return FALSE;
   }
   if (req->vm == NULL)
     return operation->handle(&call, error);
   vxm_journal_store_lock_vm(self->store, req->vm, operation->alone);
-  ok = (operation->owner != VXM_HELPER_OWNER_MUST_OWN ||
-        vxm_helper_check_vm_owner(self, peer, req->vm, &call.exists, error)) &&
+  ok = (operation->owner != VXM_VXMD_OWNER_MUST_OWN ||
+        vxm_vxmd_check_vm_owner(self, peer, req->vm, &call.exists, error)) &&
        operation->handle(&call, error);
   vxm_journal_store_unlock_vm(self->store, req->vm, operation->alone);
   return ok;
 }
 
 void
-vxm_helper_daemon_recover_orphans(VxmHelperDaemon *self, GPtrArray *report)
+vxm_vxmd_recover_orphans(VxmVxmd *self, GPtrArray *report)
 {
   g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, NULL);
-  VxmHelperPeer root = {.uid = 0, .user = (char *)"root"};
+  VxmVxmdPeer root = {.uid = 0, .user = (char *)"root"};
 
   for (guint i = 0; names != NULL && i < names->len; i++) {
     g_autoptr(VxmJournal) journal = vxm_journal_load(self->hostfs, names->pdata[i], NULL);
     g_autoptr(GError) error = NULL;
 
     if (journal == NULL || vxm_journal_get_owner_status(journal) != VXM_JOURNAL_OWNER_GONE ||
-        vxm_helper_journal_uid(journal) < 0 || vxm_helper_journal_client_alive(journal))
+        vxm_vxmd_journal_uid(journal) < 0 || vxm_vxmd_journal_client_alive(journal))
       continue;
     if (recover_one(self, &root, names->pdata[i], report, &error))
       g_ptr_array_add(report, g_strdup_printf("recovered VM %s, whose vxm is gone",

@@ -1,5 +1,5 @@
-/* vxm-helper-caps: vxmd's capability set (no libcap: prctl and two syscalls). */
-#include "vxmd/vxm-helper-caps.h"
+/* vxm-vxmd-caps: vxmd's capability set (no libcap: prctl and two syscalls). */
+#include "vxmd/vxm-vxmd-caps.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -12,7 +12,7 @@
 #define BIT(cap) (G_GUINT64_CONSTANT(1) << (cap))
 
 guint64
-vxm_helper_capabilities(void)
+vxm_vxmd_capabilities(void)
 {
   /* why each is needed: data/systemd/vxmd.service, docs/vxmd.md */
   return BIT(CAP_DAC_READ_SEARCH) | BIT(CAP_CHOWN) | BIT(CAP_SYS_RESOURCE) | BIT(CAP_SYS_PTRACE) |
@@ -20,11 +20,11 @@ vxm_helper_capabilities(void)
 }
 
 gboolean
-vxm_helper_limit_capabilities(GError **error)
+vxm_vxmd_limit_capabilities(GError **error)
 {
   struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3};
   struct __user_cap_data_struct data[2];
-  guint64 keep = vxm_helper_capabilities();
+  guint64 keep = vxm_vxmd_capabilities();
 
   /* the bounding set first: dropping from it takes CAP_SETPCAP, which the capset below drops */
   for (int cap = 0; cap < 64; cap++) {
