@@ -584,6 +584,68 @@ test_display(void)
   vxm_test_rm_rf(tmp);
 }
 
+/* Monitor @name (the machine file's) shows @input in the simulator's own state. */
+static void
+assert_monitor_named(VxmSimhost *sim, const char *name, const char *input)
+{
+  g_autofree char *state = vxm_simhost_state(sim);
+  g_autofree char *line = g_strdup_printf("monitor %s input=%s\n", name, input);
+
+  if (strstr(state, line) == NULL)
+    g_error("state has no '%s':\n%s", line, state);
+}
+
+/* [display] monitors as a user without root: the Dell (by EDID identity) and the AOC (by
+ * connector) each go to their guest input through vxmd once the guest runs, each with its own
+ * journal entry, and each back to its host input at the stop; the host is as before. */
+static void
+test_two_monitors(void)
+{
+  g_autoptr(VxmSimhost) sim = vxm_simhost_start_for_test("intel-nvidia-two-monitors");
+  g_autofree char *tmp = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *vxm_log = NULL;
+  g_autoptr(JsonObject) status = NULL;
+  JsonArray *monitors;
+  User *u;
+  Vxmd *d;
+
+  if (sim == NULL)
+    return;
+  tmp = vxm_test_mkdtemp();
+  u = user_new(user_in);
+  init_vm(u, sim);
+  g_assert_cmpint(run_vxm(u, sim, NULL, "config", VM, "--set",
+                          "monitors=DEL:41234:12345 hdmi1 dp1; card0-DP-2 dp1 hdmi1", NULL),
+                  ==, 0);
+  d = vxmd_start(sim, tmp);
+  assert_monitor_named(sim, "dell", "hdmi1");
+  assert_monitor_named(sim, "aoc", "dp1");
+  before = vxm_simhost_state(sim);
+
+  g_assert_cmpint(run_vxm(u, sim, &out, "start", VM, NULL), ==, 0);
+  vxm_log = g_build_filename(u->home, "XDG_STATE_HOME", "vxm", VM, "vxm.log", NULL);
+  g_assert_true(vxm_test_wait_file_contains(vxm_log, "switch-monitor: ok", 30));
+  assert_monitor_named(sim, "dell", "dp1");
+  assert_monitor_named(sim, "aoc", "hdmi1");
+  status = status_json(u, sim);
+  monitors = json_object_get_array_member(status, "monitors");
+  g_assert_nonnull(monitors);
+  g_assert_cmpuint(json_array_get_length(monitors), ==, 2);
+
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(run_vxm(u, sim, &out, "stop", VM, NULL), ==, 0);
+  assert_monitor_named(sim, "dell", "hdmi1");
+  assert_monitor_named(sim, "aoc", "dp1");
+  after = vxm_simhost_state(sim);
+  g_assert_cmpstr(after, ==, before);
+  vxmd_stop(d);
+  user_free(u);
+  vxm_test_rm_rf(tmp);
+}
+
 /* Runs tests/vxm-test-host-ops-vxmd as @u: VxmHostOpsVxmd's every operation, in this process's
  * terms (the helper prints a line per step). */
 static void
@@ -1471,6 +1533,7 @@ main(int argc, char **argv)
   g_test_add_func("/vxm/rootless/fingerprint/through-vxmd", test_fingerprint);
   g_test_add_func("/vxm/rootless/kill-supervisor/recover", test_kill_recover);
   g_test_add_func("/vxm/rootless/display/through-vxmd", test_display);
+  g_test_add_func("/vxm/rootless/display/two-monitors-through-vxmd", test_two_monitors);
   g_test_add_func("/vxm/rootless/host-ops-vxmd/every-operation", test_host_ops);
   g_test_add_func("/vxm/rootless/grant/laptop-by-path", test_laptop_by_path);
   return g_test_run();
