@@ -325,6 +325,30 @@ vxm_journal_get_owner_status(VxmJournal *journal)
   return VXM_JOURNAL_OWNER_GONE;
 }
 
+void
+vxm_journal_add_owner_members(VxmJournal *journal, JsonBuilder *b)
+{
+  static const char *const statuses[] = {
+      [VXM_JOURNAL_OWNER_ALIVE] = "running",
+      [VXM_JOURNAL_OWNER_GONE] = "orphaned",
+      [VXM_JOURNAL_OWNER_HELD] = "held",
+  };
+  const VxmJournalOwner *owner = vxm_journal_get_owner(journal);
+
+  json_builder_set_member_name(b, "status");
+  json_builder_add_string_value(b, statuses[vxm_journal_get_owner_status(journal)]);
+  json_builder_set_member_name(b, "pid");
+  if (owner != NULL)
+    json_builder_add_int_value(b, owner->pid);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "held");
+  if (journal->held != NULL)
+    json_builder_add_string_value(b, journal->held);
+  else
+    json_builder_add_null_value(b);
+}
+
 gboolean
 vxm_journal_is_clear(VxmJournal *journal)
 {

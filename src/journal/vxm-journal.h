@@ -83,6 +83,9 @@ const char *vxm_journal_get_held(VxmJournal *journal);
 VxmJournalOwnerStatus vxm_journal_get_owner_status(VxmJournal *journal);
 /* TRUE when no entry is left to undo. */
 gboolean vxm_journal_is_clear(VxmJournal *journal);
+/* Adds the members every journal listing has to the object @b is building: "status"
+ * ("running", "orphaned" or "held"), "pid" (the owner's, or null) and "held" (why, or null). */
+void vxm_journal_add_owner_members(VxmJournal *journal, JsonBuilder *b);
 
 /* Takes ownership for the calling process (to continue or undo it): refused (BUSY) while
  * another live process owns it. Saves. */

@@ -551,7 +551,6 @@ local_recover(VxmHostOps *ops, const char *name, GPtrArray *report, GError **err
 static JsonNode *
 local_list_journals(VxmHostOps *ops, GError **error)
 {
-  static const char *const statuses[] = {"running", "orphaned", "held"};
   VxmHostOpsLocal *self = VXM_HOST_OPS_LOCAL(ops);
   g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, error);
   g_autoptr(JsonBuilder) b = json_builder_new();
@@ -563,7 +562,6 @@ local_list_journals(VxmHostOps *ops, GError **error)
     g_autoptr(GError) local = NULL;
     g_autoptr(VxmJournal) journal =
         vxm_journal_load(self->hostfs, g_ptr_array_index(names, i), &local);
-    const VxmJournalOwner *owner;
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "name");
@@ -576,19 +574,7 @@ local_list_journals(VxmHostOps *ops, GError **error)
       json_builder_end_object(b);
       continue;
     }
-    owner = vxm_journal_get_owner(journal);
-    json_builder_set_member_name(b, "status");
-    json_builder_add_string_value(b, statuses[vxm_journal_get_owner_status(journal)]);
-    json_builder_set_member_name(b, "pid");
-    if (owner != NULL)
-      json_builder_add_int_value(b, owner->pid);
-    else
-      json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "held");
-    if (vxm_journal_get_held(journal) != NULL)
-      json_builder_add_string_value(b, vxm_journal_get_held(journal));
-    else
-      json_builder_add_null_value(b);
+    vxm_journal_add_owner_members(journal, b);
     json_builder_set_member_name(b, "entries");
     json_builder_add_int_value(b, vxm_journal_get_n_entries(journal));
     json_builder_end_object(b);

@@ -123,7 +123,6 @@ handle_raise_memlock(VxmVxmdCall *call, GError **error)
 static JsonNode *
 journal_list_json(VxmVxmd *self, GError **error)
 {
-  static const char *const statuses[] = {"running", "orphaned", "held"};
   g_autoptr(GPtrArray) names = vxm_journal_list(self->hostfs, error);
   g_autoptr(JsonBuilder) b = json_builder_new();
 
@@ -148,18 +147,7 @@ journal_list_json(VxmVxmd *self, GError **error)
     json_builder_add_int_value(b, vxm_journal_get_n_entries(journal));
     json_builder_set_member_name(b, "clear");
     json_builder_add_boolean_value(b, vxm_journal_is_clear(journal));
-    json_builder_set_member_name(b, "status");
-    json_builder_add_string_value(b, statuses[vxm_journal_get_owner_status(journal)]);
-    json_builder_set_member_name(b, "pid");
-    if (vxm_journal_get_owner(journal) != NULL)
-      json_builder_add_int_value(b, vxm_journal_get_owner(journal)->pid);
-    else
-      json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "held");
-    if (vxm_journal_get_held(journal) != NULL)
-      json_builder_add_string_value(b, vxm_journal_get_held(journal));
-    else
-      json_builder_add_null_value(b);
+    vxm_journal_add_owner_members(journal, b);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
