@@ -48,7 +48,7 @@ void vxm_host_ops_hello_clear(VxmHostOpsHello *hello);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VxmHostOpsHello, vxm_host_ops_hello_clear)
 
 /* grant_devices' uid for "the user who runs QEMU" (this process's, or the sudo user's). */
-#define VXM_HOST_OPS_QEMU_USER ((gint64)-1)
+#define VXM_HOST_OPS_QEMU_USER G_GINT64_CONSTANT(-1)
 
 /* Issue 5: hugepages for the guest's RAM (vxm_hugepages_reserve()). */
 typedef struct {
