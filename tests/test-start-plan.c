@@ -61,6 +61,17 @@ plan_text(const char *root, VxmStartPlan *plan, const GError *error)
   return g_strconcat(rooted, "\n", NULL);
 }
 
+/* A default config whose QEMU is absolute, so the argv does not depend on this machine's PATH. */
+static VxmVmConfig *
+new_config(void)
+{
+  VxmVmConfig *config = vxm_vm_config_new(VM);
+
+  g_free(config->qemu_binary);
+  config->qemu_binary = g_strdup("/usr/bin/qemu-system-x86_64");
+  return config;
+}
+
 static void
 test_machine(gconstpointer data)
 {
@@ -75,18 +86,14 @@ test_machine(gconstpointer data)
   g_autofree char *actual = NULL;
   VxmStartContext ctx = {.qemu_caps = caps_from_file};
 
-  if (!vxm_test_require_root())
+  sim = vxm_simhost_start_for_test(machine);
+  if (sim == NULL)
     return;
-  sim = vxm_simhost_start(machine, &error);
-  g_assert_no_error(error);
   hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
   ctx.hostfs = hostfs;
   paths = vxm_vm_paths_new(VM, &error);
   g_assert_no_error(error);
-  config = vxm_vm_config_new(VM);
-  /* absolute, so the argv does not depend on this machine's PATH */
-  g_free(config->qemu_binary);
-  config->qemu_binary = g_strdup("/usr/bin/qemu-system-x86_64");
+  config = new_config();
   plan = vxm_start_plan_build(&ctx, g_steal_pointer(&paths), g_steal_pointer(&config), &error);
   g_assert_true((plan == NULL) == (error != NULL));
   actual = plan_text(vxm_simhost_root(sim), plan, error);
@@ -106,18 +113,15 @@ test_facts_untouched(void)
   VxmVmConfig *config;
   VxmStartContext ctx = {.qemu_caps = caps_from_file};
 
-  if (!vxm_test_require_root())
-    return;
   /* eight 1 GiB pages on the GPU's node: hugepages and pinning are both decided */
-  sim = vxm_simhost_start("xeon-two-node", &error);
-  g_assert_no_error(error);
+  sim = vxm_simhost_start_for_test("xeon-two-node");
+  if (sim == NULL)
+    return;
   hostfs = vxm_hostfs_new(vxm_simhost_root(sim));
   ctx.hostfs = hostfs;
   paths = vxm_vm_paths_new(VM, &error);
   g_assert_no_error(error);
-  config = vxm_vm_config_new(VM);
-  g_free(config->qemu_binary);
-  config->qemu_binary = g_strdup("/usr/bin/qemu-system-x86_64");
+  config = new_config();
   plan = vxm_start_plan_build(&ctx, g_steal_pointer(&paths), config, &error);
   g_assert_no_error(error);
   g_assert_cmpuint(plan->hugepage_size, >, 0);
